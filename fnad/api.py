@@ -1,0 +1,445 @@
+"""The transforms users call: argument handling and pytrees around the interpreters."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from fnad import tree as tree_util
+from fnad.core.errors import FnadError, TransformError
+from fnad.core.ir import ClosedJaxpr, get_aval
+from fnad.core.primitive import Zero
+from fnad.interpreters.batching import vmap_flat
+from fnad.interpreters.jvp import instantiate, jvp_flat
+from fnad.interpreters.partial_eval import linearize_flat
+from fnad.interpreters.staging import trace_to_jaxpr
+from fnad.interpreters.transpose import UndefinedPrimal, backward_pass
+
+
+def _flat_fun(f: Callable[..., Any], in_tree: Any, out_store: dict[str, Any]
+              ) -> Callable[..., list[Any]]:
+    """`f` over flat leaves; the output structure is recorded in `out_store['tree']`."""
+
+    def flat(*leaves: Any) -> list[Any]:
+        args, kwargs = tree_util.tree_unflatten(in_tree, leaves)
+        out = f(*args, **kwargs)
+        out_leaves, out_store["tree"] = tree_util.tree_flatten(out)
+        return [_as_value(x) for x in out_leaves]
+
+    return flat
+
+
+def _as_value(x: Any) -> Any:
+    if isinstance(x, (bool, int, float, complex)):
+        from fnad.lax.elementwise import asarray_like
+        return asarray_like(x)[0]
+    if isinstance(x, (list, tuple)) or x is None:
+        return x
+    if not hasattr(x, "dtype"):
+        raise FnadError(f"a transformed function returned {type(x).__name__}, which is not an "
+                        "array; return arrays (or pytrees of them)")
+    return x
+
+
+def _array_leaves(leaves: Sequence[Any]) -> list[Any]:
+    """Python numbers become arrays of their default dtype (float32, int32, bool)."""
+    from fnad.lax.elementwise import asarray_like
+    return [asarray_like(x)[0] if isinstance(x, (bool, int, float, complex)) else x
+            for x in leaves]
+
+
+# ---------------------------------------------------------------------------- make_jaxpr
+
+def make_jaxpr(f: Callable[..., Any], static_argnums: int | Sequence[int] = ()
+               ) -> Callable[..., ClosedJaxpr]:
+    """The function that traces `f` on given arguments and returns its `ClosedJaxpr`.
+
+    >>> import numpy as np, fnad
+    >>> print(fnad.make_jaxpr(lambda x: fnad.numpy.sin(x) * 2.0)(np.ones(3, np.float32)))
+    { lambda ; a:f32[3]. let
+        b:f32[3] = sin a
+        c:f32[3] = mul b 2.0
+      in (c,) }
+    """
+    static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+
+    @functools.wraps(f)
+    def traced(*args: Any, **kwargs: Any) -> ClosedJaxpr:
+        dyn = [a for i, a in enumerate(args) if i not in static]
+
+        def g(*dyn_args: Any, **kw: Any) -> Any:
+            it = iter(dyn_args)
+            full = [a if i in static else next(it) for i, a in enumerate(args)]
+            return f(*full, **kw)
+
+        leaves, in_tree = tree_util.tree_flatten((tuple(dyn), kwargs))
+        leaves = _array_leaves(leaves)
+        store: dict[str, Any] = {}
+        jaxpr = trace_to_jaxpr(_flat_fun(g, in_tree, store), [get_aval(x) for x in leaves],
+                               transform="make_jaxpr")
+        return jaxpr
+
+    return traced
+
+
+# ---------------------------------------------------------------------------- forward mode
+
+def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
+        ) -> tuple[Any, Any]:
+    """Evaluate `f` at `primals` and push `tangents` forward: (f(primals), J @ tangents).
+
+    >>> import fnad
+    >>> fnad.jvp(fnad.numpy.sin, (0.0,), (2.0,))[1]
+    array(2., dtype=float32)
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TransformError("jvp takes primals and tangents as tuples of arguments")
+    p_leaves, p_tree = tree_util.tree_flatten(tuple(primals))
+    t_leaves, t_tree = tree_util.tree_flatten(tuple(tangents))
+    if p_tree != t_tree:
+        raise TransformError(f"jvp: primals have structure {p_tree} but tangents {t_tree}")
+    p_leaves, t_leaves = _array_leaves(p_leaves), _array_leaves(t_leaves)
+    for p, t in zip(p_leaves, t_leaves):
+        pa, ta = get_aval(p), get_aval(t)
+        if pa.shape != ta.shape:
+            raise TransformError(f"jvp: tangent of shape {ta.shape} for a primal of shape "
+                                 f"{pa.shape}")
+    t_leaves = [_check_tangent_dtype(p, t) for p, t in zip(p_leaves, t_leaves)]
+    store: dict[str, Any] = {}
+    flat = _flat_fun(lambda *a: f(*a), tree_util.tree_structure((tuple(primals), {})), store)
+    outs, touts = jvp_flat(lambda *xs: flat(*xs), p_leaves, t_leaves)
+    touts = [instantiate(t) for t in touts]
+    return (tree_util.tree_unflatten(store["tree"], outs),
+            tree_util.tree_unflatten(store["tree"], touts))
+
+
+def _check_tangent_dtype(p: Any, t: Any) -> Any:
+    pd = get_aval(p).dtype
+    if pd.kind not in "fc":
+        return Zero(get_aval(p))
+    from fnad.lax.elementwise import convert_element_type
+    return convert_element_type(t, pd)
+
+
+def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
+    """f(primals) and the linear map tangents -> J @ tangents, evaluated without re-running f."""
+    leaves, in_tree = tree_util.tree_flatten((primals, {}))
+    leaves = _array_leaves(leaves)
+    store: dict[str, Any] = {}
+    outs, lin = linearize_flat(_flat_fun(f, in_tree, store), leaves)
+    out_tree = store["tree"]
+
+    def f_jvp(*tangents: Any) -> Any:
+        t_leaves, t_tree = tree_util.tree_flatten((tangents, {}))
+        if t_tree != in_tree:
+            raise TransformError(f"linearize: tangents have structure {t_tree}, the primals "
+                                 f"{in_tree}")
+        touts = lin(*_array_leaves(t_leaves))
+        return tree_util.tree_unflatten(out_tree, [instantiate(t) for t in touts])
+
+    return tree_util.tree_unflatten(out_tree, outs), f_jvp
+
+
+# ---------------------------------------------------------------------------- reverse mode
+
+def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
+    """f(primals) and the function cotangent -> cotangent @ J (one per primal).
+
+    With `has_aux`, f returns (output, aux) and vjp returns (output, f_vjp, aux).
+    """
+    leaves, in_tree = tree_util.tree_flatten((primals, {}))
+    leaves = _array_leaves(leaves)
+    store: dict[str, Any] = {}
+    g = (lambda *a, **k: _split_aux(f(*a, **k), store)) if has_aux else f
+    outs, lin = linearize_flat(_flat_fun(g, in_tree, store), leaves)
+    out_tree = store["tree"]
+
+    def f_vjp(cotangent: Any) -> tuple[Any, ...]:
+        ct_leaves, ct_tree = tree_util.tree_flatten(cotangent)
+        if ct_tree != out_tree:
+            raise TransformError(f"vjp: the cotangent has structure {ct_tree}, the output "
+                                 f"{out_tree}")
+        ct_leaves = _array_leaves(ct_leaves)
+        for c, a in zip(ct_leaves, lin.out_avals):
+            if get_aval(c).shape != a.shape:
+                raise TransformError(f"vjp: cotangent of shape {get_aval(c).shape} for an "
+                                     f"output of shape {a.shape}")
+        cts = [c for c, m in zip(ct_leaves, lin.out_mask) if m]
+        args = [UndefinedPrimal(a) for a, m in zip(lin.in_avals, lin.in_mask) if m]
+        ct_in = iter(backward_pass(lin.jaxpr.jaxpr, lin.jaxpr.consts, args, cts))
+        grads = [instantiate(next(ct_in)) if m else instantiate(Zero(a))
+                 for a, m in zip(lin.in_avals, lin.in_mask)]
+        return tree_util.tree_unflatten(in_tree, grads)[0]
+
+    out = tree_util.tree_unflatten(out_tree, outs)
+    if has_aux:
+        return out, f_vjp, store["aux"]
+    return out, f_vjp
+
+
+def _split_aux(out: Any, store: dict[str, Any]) -> Any:
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise TransformError("with has_aux=True the function must return a pair "
+                             "(output, auxiliary data)")
+    store["aux"] = out[1]
+    return out[0]
+
+
+def _argnums_tuple(argnums: int | Sequence[int]) -> tuple[int, ...]:
+    return (argnums,) if isinstance(argnums, int) else tuple(argnums)
+
+
+def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
+                   has_aux: bool = False) -> Callable[..., Any]:
+    """The function returning (f(*args), gradient of f with respect to args[argnums]).
+
+    >>> import fnad
+    >>> fnad.value_and_grad(lambda x: x * x)(3.0)
+    (array(9., dtype=float32), array(6., dtype=float32))
+    """
+    nums = _argnums_tuple(argnums)
+
+    @functools.wraps(f)
+    def vg(*args: Any, **kwargs: Any) -> Any:
+        for i in nums:
+            if not -len(args) <= i < len(args):
+                raise TransformError(f"argnums {argnums} is out of range for {len(args)} "
+                                     "positional arguments")
+        norm = tuple(i % len(args) for i in nums)
+        diff = tuple(args[i] for i in norm)
+        for i, a in zip(norm, diff):
+            for leaf in tree_util.tree_leaves(a):
+                dt = get_aval(_array_leaves([leaf])[0]).dtype
+                if dt.kind not in "fc":
+                    raise TransformError(
+                        f"grad of argument {i}: differentiation needs float inputs, got "
+                        f"{dt}. Convert the argument to a float dtype, or leave it out of "
+                        "argnums.")
+
+        def g(*d: Any) -> Any:
+            full = list(args)
+            for i, v in zip(norm, d):
+                full[i] = v
+            return f(*full, **kwargs)
+
+        res = vjp(g, *diff, has_aux=has_aux)
+        out, f_vjp = res[0], res[1]
+        out_leaves = tree_util.tree_leaves(out)
+        if len(out_leaves) != 1 or get_aval(_array_leaves(out_leaves)[0]).shape != ():
+            shapes = [get_aval(_array_leaves([x])[0]).shape for x in out_leaves]
+            raise TransformError(f"grad needs a function returning one scalar, got outputs "
+                                 f"of shapes {shapes}; use vjp or jacrev for other outputs")
+        if get_aval(_array_leaves(out_leaves)[0]).dtype.kind not in "fc":
+            raise TransformError("grad needs a float-valued function")
+        one = np.ones((), get_aval(_array_leaves(out_leaves)[0]).dtype)
+        grads = f_vjp(tree_util.tree_unflatten(tree_util.tree_structure(out), [one]))
+        grads = grads[0] if isinstance(argnums, int) else grads
+        if has_aux:
+            return (out, res[2]), grads
+        return out, grads
+
+    return vg
+
+
+def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
+         has_aux: bool = False) -> Callable[..., Any]:
+    """The gradient of a scalar function with respect to args[argnums].
+
+    >>> import fnad
+    >>> fnad.grad(fnad.numpy.sin)(0.0)
+    array(1., dtype=float32)
+    """
+    vg = value_and_grad(f, argnums, has_aux)
+
+    @functools.wraps(f)
+    def g(*args: Any, **kwargs: Any) -> Any:
+        (value, grads) = vg(*args, **kwargs)
+        if has_aux:
+            return grads, value[1]
+        return grads
+
+    return g
+
+
+# ---------------------------------------------------------------------------- vmap
+
+def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0,
+         axis_size: int | None = None, axis_name: Any = None) -> Callable[..., Any]:
+    """Map `f` over an axis of its inputs, as one batched computation.
+
+    >>> import numpy as np, fnad
+    >>> fnad.vmap(lambda x: x.sum())(np.ones((3, 2), np.float32))
+    array([2., 2., 2.], dtype=float32)
+    """
+
+    @functools.wraps(f)
+    def batched(*args: Any, **kwargs: Any) -> Any:
+        if isinstance(in_axes, list):
+            axes_prefix: Any = tuple(in_axes)
+        else:
+            axes_prefix = in_axes
+        if not isinstance(axes_prefix, tuple):
+            axes_prefix = (axes_prefix,) * len(args)
+        if len(axes_prefix) != len(args):
+            raise TransformError(f"vmap: in_axes {in_axes} has {len(axes_prefix)} entries for "
+                                 f"{len(args)} positional arguments")
+        leaves, in_tree = tree_util.tree_flatten((args, kwargs))
+        leaves = _array_leaves(leaves)
+        try:
+            axes = tree_util.tree_broadcast_prefix((axes_prefix, {k: 0 for k in kwargs}),
+                                                   (args, kwargs))
+        except FnadError as e:
+            raise TransformError(f"vmap: in_axes {in_axes} does not match the arguments' "
+                                 f"structure: {e}") from None
+        dims, sizes = [], []
+        for i, (x, ax) in enumerate(zip(leaves, axes)):
+            if ax is None:
+                dims.append(None)
+                continue
+            nd = get_aval(x).ndim
+            if not -nd <= ax < nd:
+                raise TransformError(f"vmap: in_axes {ax} is out of range for an argument of "
+                                     f"shape {get_aval(x).shape} (leaf {i})")
+            dims.append(ax % nd)
+            sizes.append((i, get_aval(x).shape[ax % nd]))
+        size = axis_size
+        if size is None:
+            if not sizes:
+                raise TransformError("vmap: no argument is mapped (all in_axes are None); "
+                                     "give axis_size")
+            size = sizes[0][1]
+        bad = [(i, s) for i, s in sizes if s != size]
+        if bad:
+            desc = ", ".join(f"leaf {i} has size {s}" for i, s in sizes)
+            raise TransformError(f"vmap: mapped axes disagree in size: {desc}")
+        store: dict[str, Any] = {}
+        flat = _flat_fun(f, in_tree, store)
+        outs, out_dims = vmap_flat(flat, size, leaves, dims, axis_name=axis_name)
+        out_tree = store["tree"]
+        try:
+            oax = tree_util.tree_broadcast_prefix(out_axes, tree_util.tree_unflatten(
+                out_tree, [0] * len(outs)))
+        except FnadError as e:
+            raise TransformError(f"vmap: out_axes {out_axes} does not match the output "
+                                 f"structure: {e}") from None
+        from fnad.interpreters.batching import moveaxis
+        results = []
+        for o, d, od in zip(outs, out_dims, oax):
+            if od is not None:
+                od = od % (get_aval(o).ndim + (d is None))
+            elif d is not None:
+                raise TransformError("vmap: an output with out_axes=None depends on the "
+                                     "mapped inputs; map it (out_axes=0) instead")
+            results.append(moveaxis(o, d, od, size))
+        return tree_util.tree_unflatten(out_tree, results)
+
+    return batched
+
+
+# ---------------------------------------------------------------------------- jacobians
+
+def _std_basis(leaves: Sequence[Any]) -> list[np.ndarray]:
+    """The identity, split per leaf: row i of the stacked result is the i-th basis vector."""
+    avals = [get_aval(x) for x in leaves]
+    total = sum(a.size for a in avals)
+    dtype = np.result_type(*[a.dtype for a in avals]) if avals else np.float32
+    eye = np.eye(total, dtype=dtype)
+    out, start = [], 0
+    for a in avals:
+        out.append(eye[:, start:start + a.size].reshape((total, *a.shape)).astype(a.dtype))
+        start += a.size
+    return out
+
+
+def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """The Jacobian by forward mode: one batched `jvp` over the input basis (vmap)."""
+    nums = _argnums_tuple(argnums)
+
+    @functools.wraps(f)
+    def jac(*args: Any) -> Any:
+        diff = [args[i] for i in nums]
+        leaves, tree = tree_util.tree_flatten(tuple(diff))
+        leaves = _array_leaves(leaves)
+        _check_float(leaves, "jacfwd")
+
+        def pushforward(*basis: Any) -> Any:
+            def g(*d: Any) -> Any:
+                full = list(args)
+                for i, v in zip(nums, d):
+                    full[i] = v
+                return f(*full)
+            prim_tree = tree_util.tree_unflatten(tree, leaves)
+            tan_tree = tree_util.tree_unflatten(tree, list(basis))
+            return jvp(g, tuple(prim_tree), tuple(tan_tree))[1]
+
+        basis = _std_basis(leaves)
+        stacked = vmap(pushforward, in_axes=0, out_axes=-1)(*basis)
+        out_leaves, out_tree = tree_util.tree_flatten(stacked)
+        from fnad import numpy as fnp
+        result = []
+        for o in out_leaves:
+            n_out_dims = get_aval(o).ndim - 1
+            blocks, start = [], 0
+            for x in leaves:
+                a = get_aval(x)
+                block = o if len(leaves) == 1 else o[..., start:start + a.size]
+                blocks.append(fnp.reshape(block, (*get_aval(o).shape[:n_out_dims], *a.shape)))
+                start += a.size
+            per_arg = tree_util.tree_unflatten(tree, blocks)
+            result.append(per_arg[0] if isinstance(argnums, int) else per_arg)
+        return tree_util.tree_unflatten(out_tree, result)
+
+    return jac
+
+
+def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """The Jacobian by reverse mode: one batched `vjp` over the output basis (vmap)."""
+    nums = _argnums_tuple(argnums)
+
+    @functools.wraps(f)
+    def jac(*args: Any) -> Any:
+        diff = tuple(args[i] for i in nums)
+        leaves, tree = tree_util.tree_flatten(diff)
+        _check_float(_array_leaves(leaves), "jacrev")
+
+        def g(*d: Any) -> Any:
+            full = list(args)
+            for i, v in zip(nums, d):
+                full[i] = v
+            return f(*full)
+
+        out, f_vjp = vjp(g, *diff)
+        out_leaves, out_tree = tree_util.tree_flatten(out)
+        out_leaves = _array_leaves(out_leaves)
+        basis = _std_basis(out_leaves)
+        cts = vmap(lambda *b: f_vjp(tree_util.tree_unflatten(out_tree, list(b))))(*basis)
+        ct_leaves_per_arg = tree_util.tree_leaves(cts)  # each (n_out_total, *in_shape)
+        from fnad import numpy as fnp
+        result = []
+        start = 0
+        for o in out_leaves:
+            a = get_aval(o)
+            blocks = [fnp.reshape(c if len(out_leaves) == 1 else c[start:start + a.size],
+                                  (*a.shape, *get_aval(c).shape[1:]))
+                      for c in ct_leaves_per_arg]
+            per_arg = tree_util.tree_unflatten(tree, blocks)
+            result.append(per_arg[0] if isinstance(argnums, int) else per_arg)
+            start += a.size
+        return tree_util.tree_unflatten(out_tree, result)
+
+    return jac
+
+
+def _check_float(leaves: Sequence[Any], name: str) -> None:
+    for x in leaves:
+        if get_aval(x).dtype.kind not in "fc":
+            raise TransformError(f"{name}: differentiation needs float inputs, got "
+                                 f"{get_aval(x).dtype}")
+
+
+def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """The Hessian as forward-over-reverse: jacfwd(jacrev(f))."""
+    return jacfwd(jacrev(f, argnums), argnums)

@@ -1,0 +1,333 @@
+"""The jaxpr: fnad's small typed IR, its pretty-printer, its type checker and its evaluator.
+
+A `Jaxpr` is one function body in SSA form: equations apply primitives to `Var`s and
+scalar `Literal`s. Vars carry only an abstract value; names are given by the printer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from fnad.core.errors import FnadError, SourceInfo
+
+_SHORT_DTYPE = {
+    "float16": "f16", "bfloat16": "bf16", "float32": "f32", "float64": "f64",
+    "int8": "i8", "int16": "i16", "int32": "i32", "int64": "i64",
+    "uint8": "u8", "uint16": "u16", "uint32": "u32", "uint64": "u64",
+    "bool": "bool", "complex64": "c64", "complex128": "c128",
+}
+
+
+def short_dtype(dtype: np.dtype) -> str:
+    return _SHORT_DTYPE.get(np.dtype(dtype).name, np.dtype(dtype).name)
+
+
+class ShapedArray:
+    """An abstract value: the shape and dtype that every value and tracer has."""
+
+    __slots__ = ("shape", "dtype", "_hash")
+
+    def __init__(self, shape: Sequence[int], dtype: Any):
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+        self._hash = hash((self.shape, self.dtype))
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def update(self, shape: Sequence[int] | None = None, dtype: Any = None) -> ShapedArray:
+        return ShapedArray(self.shape if shape is None else shape,
+                           self.dtype if dtype is None else dtype)
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, ShapedArray) and self.shape == other.shape
+                and self.dtype == other.dtype)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __str__(self) -> str:
+        return f"{short_dtype(self.dtype)}[{','.join(map(str, self.shape))}]"
+
+    __repr__ = __str__
+
+
+def get_aval(x: Any) -> ShapedArray:
+    """The abstract value of an array, a NumPy scalar or a tracer."""
+    aval = getattr(x, "aval", None)
+    if aval is not None:
+        return aval
+    if isinstance(x, (bool, int, float, complex)):
+        raise FnadError(f"expected an array, got the Python scalar {x!r}; "
+                        "wrap it with fnad.numpy.asarray")
+    try:
+        return ShapedArray(x.shape, x.dtype)
+    except AttributeError:
+        raise FnadError(f"expected an array, got {type(x).__name__}: {x!r}") from None
+
+
+class Var:
+    """A named SSA value of a jaxpr (named only when printed)."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+
+    def __repr__(self) -> str:
+        return f"Var({self.aval})"
+
+
+class Literal:
+    """A scalar constant inlined in an equation."""
+
+    __slots__ = ("value", "aval")
+
+    def __init__(self, value: Any, aval: ShapedArray | None = None):
+        self.value = value
+        self.aval = aval if aval is not None else get_aval(value)
+
+    def __repr__(self) -> str:
+        v = self.value.item() if hasattr(self.value, "item") else self.value
+        return repr(v)
+
+
+Atom = Var | Literal
+
+
+class Eqn:
+    """One equation: `outputs = prim[params] inputs`, with the user line that traced it."""
+
+    __slots__ = ("prim", "inputs", "outputs", "params", "source_info")
+
+    def __init__(self, prim: Any, inputs: list[Atom], outputs: list[Var],
+                 params: dict[str, Any], source_info: SourceInfo | None = None):
+        self.prim, self.inputs, self.outputs = prim, inputs, outputs
+        self.params, self.source_info = params, source_info
+
+    def replace(self, **kw: Any) -> Eqn:
+        fields = {k: getattr(self, k) for k in self.__slots__}
+        fields.update(kw)
+        return Eqn(**fields)
+
+
+class Jaxpr:
+    """A function body: constants and inputs in, equations, outputs out."""
+
+    __slots__ = ("constvars", "invars", "eqns", "outvars")
+
+    def __init__(self, constvars: list[Var], invars: list[Var], eqns: list[Eqn],
+                 outvars: list[Atom]):
+        self.constvars, self.invars = list(constvars), list(invars)
+        self.eqns, self.outvars = list(eqns), list(outvars)
+
+    @property
+    def in_avals(self) -> list[ShapedArray]:
+        return [v.aval for v in self.invars]
+
+    @property
+    def out_avals(self) -> list[ShapedArray]:
+        return [v.aval for v in self.outvars]
+
+    def __str__(self) -> str:
+        return pretty(self)
+
+    def pretty(self, source_info: bool = False) -> str:
+        return pretty(self, source_info=source_info)
+
+
+class ClosedJaxpr:
+    """A jaxpr with values bound to its constvars."""
+
+    __slots__ = ("jaxpr", "consts")
+
+    def __init__(self, jaxpr: Jaxpr, consts: Sequence[Any]):
+        if len(consts) != len(jaxpr.constvars):
+            raise ValueError("ClosedJaxpr: one constant per constvar")
+        self.jaxpr, self.consts = jaxpr, list(consts)
+
+    @property
+    def in_avals(self) -> list[ShapedArray]:
+        return self.jaxpr.in_avals
+
+    @property
+    def out_avals(self) -> list[ShapedArray]:
+        return self.jaxpr.out_avals
+
+    @property
+    def eqns(self) -> list[Eqn]:
+        return self.jaxpr.eqns
+
+    def __call__(self, *args: Any) -> list[Any]:
+        return eval_jaxpr(self.jaxpr, self.consts, *args)
+
+    def __str__(self) -> str:
+        return pretty(self.jaxpr)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def pretty(self, source_info: bool = False) -> str:
+        return pretty(self.jaxpr, source_info=source_info)
+
+
+# ---------------------------------------------------------------------------- printing
+
+def _var_name(i: int) -> str:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    name = ""
+    i += 1
+    while i > 0:
+        i, r = divmod(i - 1, 26)
+        name = letters[r] + name
+    return name
+
+
+class _Names:
+    def __init__(self) -> None:
+        self.names: dict[int, str] = {}
+
+    def __call__(self, v: Atom) -> str:
+        if isinstance(v, Literal):
+            return repr(v)
+        name = self.names.get(id(v))
+        if name is None:
+            name = self.names[id(v)] = _var_name(len(self.names))
+        return name
+
+    def binder(self, v: Var) -> str:
+        return f"{self(v)}:{v.aval}"
+
+
+def _format_param(value: Any, names: _Names, indent: int, source_info: bool) -> str:
+    if isinstance(value, ClosedJaxpr):
+        value = value.jaxpr
+    if isinstance(value, Jaxpr):
+        return _pretty(value, _Names(), indent + 4, source_info)
+    if isinstance(value, (tuple, list)) and value and isinstance(value[0], (Jaxpr, ClosedJaxpr)):
+        inner = [_format_param(v, names, indent + 2, source_info) for v in value]
+        return "(\n" + ",\n".join(" " * (indent + 4) + s for s in inner) + "\n" + " " * indent + ")"
+    if isinstance(value, np.dtype):
+        return short_dtype(value)
+    if isinstance(value, type) and issubclass(value, np.generic):
+        return short_dtype(np.dtype(value))
+    if callable(value) and hasattr(value, "__name__"):
+        return value.__name__
+    return repr(value)
+
+
+def _pretty(jaxpr: Jaxpr, names: _Names, indent: int, source_info: bool) -> str:
+    pad = " " * indent
+    consts = " ".join(names.binder(v) for v in jaxpr.constvars)
+    ins = " ".join(names.binder(v) for v in jaxpr.invars)
+    lines = [f"{{ lambda {consts}; {ins}. let"]
+    for eqn in jaxpr.eqns:
+        outs = " ".join(names.binder(v) for v in eqn.outputs) or "()"
+        params = " ".join(f"{k}={_format_param(v, names, indent + 4, source_info)}"
+                          for k, v in eqn.params.items())
+        head = f"{eqn.prim.name}[{params}]" if params else eqn.prim.name
+        args = " ".join(names(a) for a in eqn.inputs)
+        line = f"{pad}    {outs} = {head} {args}".rstrip()
+        if source_info and eqn.source_info is not None:
+            line += f"    # {eqn.source_info}"
+        lines.append(line)
+    outs = ", ".join(names(v) for v in jaxpr.outvars)
+    trailing = "," if len(jaxpr.outvars) == 1 else ""
+    lines.append(f"{pad}  in ({outs}{trailing}) }}")
+    return "\n".join(lines)
+
+
+def pretty(jaxpr: Jaxpr, source_info: bool = False) -> str:
+    """JAX-style text of a jaxpr; sub-jaxprs in params are printed nested and indented."""
+    return _pretty(jaxpr, _Names(), 0, source_info)
+
+
+# ---------------------------------------------------------------------------- checking
+
+class JaxprTypeError(FnadError, TypeError):
+    """A jaxpr is ill-typed: a transform produced something the rules disagree with."""
+
+
+def typecheck(jaxpr: Jaxpr | ClosedJaxpr) -> None:
+    """Re-derive every equation's output avals from its inputs and raise on any mismatch."""
+    if isinstance(jaxpr, ClosedJaxpr):
+        for v, c in zip(jaxpr.jaxpr.constvars, jaxpr.consts):
+            if get_aval(c) != v.aval:
+                raise JaxprTypeError(f"constant of aval {get_aval(c)} bound to a {v.aval} var")
+        jaxpr = jaxpr.jaxpr
+    defined: set[int] = set()
+
+    def define(v: Var, where: str) -> None:
+        if not isinstance(v, Var):
+            raise JaxprTypeError(f"{where}: binder {v!r} is not a Var")
+        if id(v) in defined:
+            raise JaxprTypeError(f"{where}: a variable is defined twice\n{pretty(jaxpr)}")
+        defined.add(id(v))
+
+    def read(a: Atom, where: str) -> ShapedArray:
+        if isinstance(a, Literal):
+            if a.aval.shape != ():
+                raise JaxprTypeError(f"{where}: literal {a!r} is not a scalar")
+            return a.aval
+        if id(a) not in defined:
+            raise JaxprTypeError(f"{where}: variable used before it is defined\n{pretty(jaxpr)}")
+        return a.aval
+
+    for v in jaxpr.constvars + jaxpr.invars:
+        define(v, "inputs")
+    for i, eqn in enumerate(jaxpr.eqns):
+        where = f"equation {i} ({eqn.prim.name})"
+        in_avals = [read(a, where) for a in eqn.inputs]
+        for p in eqn.params.values():
+            if isinstance(p, (Jaxpr, ClosedJaxpr)):
+                typecheck(p)
+            elif isinstance(p, (tuple, list)):
+                for q in p:
+                    if isinstance(q, (Jaxpr, ClosedJaxpr)):
+                        typecheck(q)
+        out = eqn.prim.abstract_eval(*in_avals, **eqn.params)
+        out = list(out) if eqn.prim.multiple_results else [out]
+        declared = [v.aval for v in eqn.outputs]
+        if out != declared:
+            raise JaxprTypeError(f"{where}: rules give {out}, the jaxpr declares {declared}")
+        for v in eqn.outputs:
+            define(v, where)
+    for a in jaxpr.outvars:
+        read(a, "outputs")
+
+
+# ---------------------------------------------------------------------------- evaluation
+
+def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], *args: Any) -> list[Any]:
+    """Bind each equation's primitive on the given values: arrays, or an outer trace's tracers.
+
+    Binding (rather than calling impls) is what lets a rewritten jaxpr compose with
+    whatever transform is current.
+    """
+    from fnad.core.trace import state
+
+    if len(args) != len(jaxpr.invars):
+        raise TypeError(f"jaxpr takes {len(jaxpr.invars)} arguments, got {len(args)}")
+    env: dict[Var, Any] = dict(zip(jaxpr.constvars, consts))
+    env.update(zip(jaxpr.invars, args))
+    saved = state.source_info
+    try:
+        for eqn in jaxpr.eqns:
+            state.source_info = eqn.source_info
+            ins = [env[a] if type(a) is Var else a.value for a in eqn.inputs]
+            out = eqn.prim.bind(*ins, **eqn.params)
+            if eqn.prim.multiple_results:
+                env.update(zip(eqn.outputs, out))
+            else:
+                env[eqn.outputs[0]] = out
+    finally:
+        state.source_info = saved
+    return [env[a] if type(a) is Var else a.value for a in jaxpr.outvars]

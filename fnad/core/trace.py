@@ -1,0 +1,169 @@
+"""Traces and tracers: how `bind` reaches the transform that is current.
+
+There is one current trace per thread. A transform makes a trace whose parent is the
+trace current when it started, runs the user's function with itself current, and does
+its own work by binding primitives with its parent current. Each trace object is its own
+tag: a tracer belongs to exactly one trace, so nested transforms of the same kind never
+confuse each other's tracers.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+from fnad.core.errors import ConcretizationError, EscapedTracerError, user_line
+from fnad.core.ir import ShapedArray, get_aval
+
+
+class Trace:
+    """A transform in progress. Subclasses implement `process_primitive`."""
+
+    transform = "trace"  # the transform's name, for messages
+
+    def __init__(self, parent: Trace | None):
+        self.parent = parent
+        self.finished = False
+        self._saved: list[Trace] = []
+
+    def process_primitive(self, prim: Any, args: tuple, params: dict) -> Any:
+        raise NotImplementedError
+
+    def __enter__(self) -> Trace:
+        self._saved.append(state.trace)
+        state.trace = self
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        state.trace = self._saved.pop()
+
+    def finish(self) -> None:
+        self.finished = True
+
+    def stack(self) -> str:
+        """The transforms in effect, outermost first, e.g. 'jit > grad'."""
+        names = []
+        t: Trace | None = self
+        while t is not None and not isinstance(t, EvalTrace):
+            names.append(t.transform)
+            t = t.parent
+        return " > ".join(reversed(names))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {id(self):#x}>"
+
+
+class EvalTrace(Trace):
+    """The bottom trace: runs each primitive's implementation on concrete arrays."""
+
+    transform = "eval"
+
+    def process_primitive(self, prim: Any, args: tuple, params: dict) -> Any:
+        for a in args:
+            if isinstance(a, Tracer):
+                raise escaped_error(a)
+        impl = prim.impls.get(backend_of(args))
+        if impl is None:
+            raise prim.missing_rule(f"eager evaluation on {backend_of(args)}")
+        try:
+            return impl(*args, **params)
+        except Exception:
+            # Prefer fnad's own message (primitive, shapes, user line) to the backend's.
+            if prim.abstract_eval_rule is not None:
+                prim.abstract_eval(*(get_aval(a) for a in args), **params)
+            raise
+
+
+def backend_of(args: tuple) -> str:
+    """'numpy' unless some argument is a CuPy array."""
+    for a in args:
+        if type(a).__module__.startswith("cupy"):
+            return "cupy"
+    return "numpy"
+
+
+class _State(threading.local):
+    def __init__(self) -> None:
+        self.trace: Trace = EvalTrace(None)
+        self.source_info: Any = None  # set by eval_jaxpr so re-traced eqns keep their line
+
+
+state = _State()
+
+
+def escaped_error(tracer: Tracer) -> EscapedTracerError:
+    return EscapedTracerError(
+        f"a tracer of {tracer._trace.transform} ({tracer.aval}) was used outside the "
+        f"transform that made it{user_line()}. Values computed inside a transformed "
+        "function must be returned from it, not kept in a global, a closure or an "
+        "attribute. Return the value instead, or pass it in as an argument.")
+
+
+class Tracer:
+    """A value being traced by a transform. Operators and array methods forward to
+    `fnad.numpy` (installed by that module)."""
+
+    __slots__ = ("_trace",)
+    __array_ufunc__ = None  # make NumPy defer to our operators
+    __array_priority__ = 1000
+
+    @property
+    def aval(self) -> ShapedArray:
+        raise NotImplementedError
+
+    shape = property(lambda self: self.aval.shape)
+    dtype = property(lambda self: self.aval.dtype)
+    ndim = property(lambda self: self.aval.ndim)
+    size = property(lambda self: self.aval.size)
+
+    def __len__(self) -> int:
+        if not self.aval.shape:
+            raise TypeError("len() of a 0-d (scalar) value")
+        return self.aval.shape[0]
+
+    def __iter__(self):
+        if not self.aval.shape:
+            raise TypeError("iteration over a 0-d (scalar) value")
+        return (self[i] for i in range(self.aval.shape[0]))
+
+    def concrete(self) -> Any:
+        """The concrete value behind this tracer, if its transform keeps one."""
+        raise concretization_error(self)
+
+    def __bool__(self) -> bool:
+        return bool(self.concrete())
+
+    def __int__(self) -> int:
+        return int(self.concrete())
+
+    def __float__(self) -> float:
+        return float(self.concrete())
+
+    def __complex__(self) -> complex:
+        return complex(self.concrete())
+
+    def __index__(self) -> int:
+        return int(np.asarray(self.concrete()).__index__())
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        raise concretization_error(self, "converted to a NumPy array")
+
+    def __hash__(self) -> int:
+        raise TypeError(f"a traced value ({self.aval}) is not hashable; "
+                        "pass hashable configuration through static_argnums instead")
+
+    def __repr__(self) -> str:
+        return f"Traced<{self.aval}>with<{self._trace.transform}>"
+
+
+def concretization_error(tracer: Tracer, what: str = "used as a Python bool, int or float"
+                         ) -> ConcretizationError:
+    return ConcretizationError(
+        f"a traced value ({tracer.aval}) was {what}{user_line()}. Under "
+        f"{tracer._trace.stack()} it is abstract: only its shape and dtype are known. "
+        "Instead of Python control flow on it use fnad.numpy.where, fnad.lax.cond, "
+        "fnad.lax.switch, fnad.lax.while_loop, fnad.lax.fori_loop or fnad.lax.scan; "
+        "if the value is configuration rather than data, mark its argument static "
+        "(jit's static_argnums / static_argnames).")

@@ -1,0 +1,140 @@
+"""Batching: every value carries a batch axis (or none), and `batch` rules keep it.
+
+Rules move the batch axis as little as possible and take unbatched operands as they are
+whenever the primitive allows it, so `vmap` adds no needless broadcasts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fnad.core.errors import TransformError
+from fnad.core.ir import ClosedJaxpr, ShapedArray, eval_jaxpr, get_aval
+from fnad.core.trace import Trace, Tracer, concretization_error, escaped_error, state
+from fnad.interpreters.staging import trace_to_jaxpr
+
+
+class BatchTracer(Tracer):
+    __slots__ = ("val", "bdim")
+
+    def __init__(self, trace: Trace, val: Any, bdim: int):
+        self._trace = trace
+        self.val = val
+        self.bdim = bdim
+
+    @property
+    def aval(self) -> ShapedArray:
+        aval = get_aval(self.val)
+        shape = list(aval.shape)
+        del shape[self.bdim]
+        return ShapedArray(shape, aval.dtype)
+
+    def concrete(self) -> Any:
+        raise concretization_error(self)
+
+
+class BatchTrace(Trace):
+    transform = "vmap"
+
+    def __init__(self, parent: Trace | None, axis_size: int, axis_name: Any = None):
+        super().__init__(parent)
+        self.axis_size = axis_size
+        self.axis_name = axis_name
+
+    def unpack(self, x: Any) -> tuple[Any, int | None]:
+        if isinstance(x, BatchTracer) and x._trace is self:
+            return x.val, x.bdim
+        if isinstance(x, Tracer) and x._trace.finished:
+            raise escaped_error(x)
+        return x, None
+
+    def pack(self, val: Any, bdim: int | None) -> Any:
+        return val if bdim is None else BatchTracer(self, val, bdim)
+
+    def process_primitive(self, prim: Any, args: tuple, params: dict) -> Any:
+        vals, dims = [], []
+        for a in args:
+            v, d = self.unpack(a)
+            vals.append(v)
+            dims.append(d)
+        saved = state.trace
+        state.trace = self.parent
+        try:
+            if all(d is None for d in dims):
+                return prim.bind(*vals, **params)
+            if prim.batch is None:
+                raise prim.missing_rule("batching (vmap)")
+            out, out_dim = prim.batch(self.axis_size, vals, dims, **params)
+        finally:
+            state.trace = saved
+        if prim.multiple_results:
+            return [self.pack(v, d) for v, d in zip(out, out_dim)]
+        return self.pack(out, out_dim)
+
+
+def moveaxis(x: Any, src: int | None, dst: int | None, axis_size: int) -> Any:
+    """Move the batch axis from `src` to `dst`; an unbatched value is broadcast when
+    `dst` is not None."""
+    from fnad import lax
+
+    if dst is None:
+        if src is not None:
+            raise TransformError("a batched value cannot be returned unbatched (out_axes=None)")
+        return x
+    if src is None:
+        shape = list(get_aval(x).shape)
+        shape.insert(dst, axis_size)
+        dims = tuple(i for i in range(len(shape)) if i != dst)
+        return lax.broadcast_in_dim(x, tuple(shape), dims)
+    if src == dst:
+        return x
+    perm = list(range(get_aval(x).ndim))
+    perm.insert(dst, perm.pop(src))
+    return lax.transpose(x, tuple(perm))
+
+
+def vmap_flat(f: Callable[..., Sequence[Any]], axis_size: int, args: Sequence[Any],
+              in_dims: Sequence[int | None], out_dims: Sequence[int | None] | None = None,
+              axis_name: Any = None) -> tuple[list[Any], list[int | None]]:
+    """Run `f` batched. With `out_dims` given, outputs are moved there and those are
+    returned; otherwise outputs keep the batch axis the rules chose."""
+    trace = BatchTrace(state.trace, axis_size, axis_name)
+    ins = [trace.pack(a, d) for a, d in zip(args, in_dims)]
+    try:
+        with trace:
+            outs = f(*ins)
+        pairs = [trace.unpack(o) for o in outs]
+    finally:
+        trace.finish()
+    if out_dims is None:
+        return [v for v, _ in pairs], [d for _, d in pairs]
+    return ([moveaxis(v, d, od, axis_size) for (v, d), od in zip(pairs, out_dims)],
+            list(out_dims))
+
+
+def batch_jaxpr(closed: ClosedJaxpr, axis_size: int, in_dims: Sequence[int | None],
+                force_batched: bool | Sequence[bool] = False
+                ) -> tuple[ClosedJaxpr, list[bool]]:
+    """The batched jaxpr: inputs batched at `in_dims`, every batched output at axis 0.
+
+    Returns it with which outputs are batched; `force_batched` outputs always are.
+    """
+    n_out = len(closed.out_avals)
+    force = [force_batched] * n_out if isinstance(force_batched, bool) else list(force_batched)
+    out_batched: list[bool] = []
+
+    def f(*args: Any) -> list[Any]:
+        outs, dims = vmap_flat(lambda *xs: eval_jaxpr(closed.jaxpr, closed.consts, *xs),
+                               axis_size, args, in_dims)
+        out_batched[:] = [d is not None or fb for d, fb in zip(dims, force)]
+        return [moveaxis(o, d, 0 if b else None, axis_size)
+                for o, d, b in zip(outs, dims, out_batched)]
+
+    in_avals = []
+    for aval, d in zip(closed.in_avals, in_dims):
+        shape = list(aval.shape)
+        if d is not None:
+            shape.insert(d, axis_size)
+        in_avals.append(ShapedArray(shape, aval.dtype))
+    return trace_to_jaxpr(f, in_avals), out_batched

@@ -1,0 +1,120 @@
+"""Staging: record the primitives a function applies as equations of a jaxpr.
+
+`StagingTrace` stages every primitive; `trace_to_jaxpr` runs a flat function on staged
+tracers and returns the `ClosedJaxpr`. Values from outside (arrays, or tracers of an
+enclosing transform) become constants: scalars inline as `Literal`s, others as constvars.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from fnad.core.errors import current_source_info
+from fnad.core.ir import ClosedJaxpr, Eqn, Jaxpr, Literal, ShapedArray, Var, get_aval
+from fnad.core.trace import Trace, Tracer, escaped_error, state
+
+
+class StagedTracer(Tracer):
+    """A value of the jaxpr being built: just a `Var`."""
+
+    __slots__ = ("var",)
+
+    def __init__(self, trace: Trace, var: Var):
+        self._trace = trace
+        self.var = var
+
+    @property
+    def aval(self) -> ShapedArray:
+        return self.var.aval
+
+
+class JaxprBuilder:
+    """Equations, constants and the bookkeeping to turn them into a `Jaxpr`."""
+
+    def __init__(self) -> None:
+        self.eqns: list[Eqn] = []
+        self.consts: dict[int, tuple[Var, Any]] = {}
+
+    def const(self, value: Any) -> Var | Literal:
+        if isinstance(value, (np.ndarray, np.generic)) and value.ndim == 0:
+            return Literal(value, ShapedArray((), value.dtype))
+        entry = self.consts.get(id(value))
+        if entry is None:
+            entry = self.consts[id(value)] = (Var(get_aval(value)), value)
+        return entry[0]
+
+    def add_eqn(self, prim: Any, inputs: list[Var | Literal], params: dict) -> list[Var]:
+        avals = prim.abstract_eval(*(a.aval for a in inputs), **params)
+        outs = [Var(a) for a in avals] if prim.multiple_results else [Var(avals)]
+        info = state.source_info or current_source_info()
+        self.eqns.append(Eqn(prim, inputs, outs, params, info))
+        return outs
+
+    def build(self, invars: Sequence[Var], outvars: Sequence[Var | Literal],
+              dce: bool = False) -> ClosedJaxpr:
+        eqns = self.eqns
+        if dce:
+            eqns = dead_code_elimination(eqns, outvars)
+        used = {id(a) for e in eqns for a in e.inputs} | {id(v) for v in outvars}
+        consts = [(v, x) for v, x in self.consts.values() if id(v) in used]
+        jaxpr = Jaxpr([v for v, _ in consts], list(invars), eqns, list(outvars))
+        return ClosedJaxpr(jaxpr, [x for _, x in consts])
+
+
+def dead_code_elimination(eqns: list[Eqn], outvars: Sequence[Any]) -> list[Eqn]:
+    live = {id(v) for v in outvars}
+    kept = []
+    for eqn in reversed(eqns):
+        if any(id(v) in live for v in eqn.outputs) or getattr(eqn.prim, "effectful", False):
+            kept.append(eqn)
+            live.update(id(a) for a in eqn.inputs)
+    kept.reverse()
+    return kept
+
+
+class StagingTrace(Trace):
+    """Stages every primitive into a jaxpr (used by make_jaxpr, jit and control flow)."""
+
+    transform = "jit"
+
+    def __init__(self, parent: Trace | None, transform: str = "jit"):
+        super().__init__(parent)
+        self.transform = transform
+        self.builder = JaxprBuilder()
+
+    def new_arg(self, aval: ShapedArray) -> StagedTracer:
+        return StagedTracer(self, Var(aval))
+
+    def to_atom(self, x: Any) -> Var | Literal:
+        if isinstance(x, StagedTracer) and x._trace is self:
+            return x.var
+        if isinstance(x, Tracer) and x._trace.finished:
+            raise escaped_error(x)
+        return self.builder.const(x)
+
+    def process_primitive(self, prim: Any, args: tuple, params: dict) -> Any:
+        outs = self.builder.add_eqn(prim, [self.to_atom(a) for a in args], params)
+        tracers = [StagedTracer(self, v) for v in outs]
+        return tracers if prim.multiple_results else tracers[0]
+
+    def build(self, in_tracers: Sequence[StagedTracer], outs: Sequence[Any],
+              dce: bool = False) -> ClosedJaxpr:
+        return self.builder.build([t.var for t in in_tracers],
+                                  [self.to_atom(x) for x in outs], dce=dce)
+
+
+def trace_to_jaxpr(f: Callable[..., Sequence[Any]], in_avals: Sequence[ShapedArray],
+                   transform: str = "jit") -> ClosedJaxpr:
+    """Stage `f` (flat arguments in, a flat sequence out) into a `ClosedJaxpr`."""
+    trace = StagingTrace(state.trace, transform)
+    args = [trace.new_arg(a) for a in in_avals]
+    try:
+        with trace:
+            outs = f(*args)
+        return trace.build(args, outs)
+    finally:
+        trace.finish()
+

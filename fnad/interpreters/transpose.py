@@ -1,0 +1,114 @@
+"""Reverse mode as transposition: walk a linear jaxpr backwards, accumulating cotangents.
+
+Every equation that touches a linear input is linear in it; its primitive's `transpose`
+rule maps the output cotangent to cotangents of its linear inputs, which arrive marked as
+`UndefinedPrimal`. Equations that touch no linear input are evaluated forward first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fnad.core.ir import ClosedJaxpr, Jaxpr, ShapedArray, Var
+from fnad.core.primitive import Zero
+from fnad.core.trace import state
+from fnad.interpreters.staging import trace_to_jaxpr
+
+
+class UndefinedPrimal:
+    """A linear input of a transpose rule: only its aval is known."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+
+    def __repr__(self) -> str:
+        return f"UndefinedPrimal({self.aval})"
+
+
+def is_undefined(x: Any) -> bool:
+    return type(x) is UndefinedPrimal
+
+
+def add_cotangents(a: Any, b: Any) -> Any:
+    if a is None or type(a) is Zero:
+        return b
+    if b is None or type(b) is Zero:
+        return a
+    from fnad.lax.elementwise import add_p
+    return add_p.bind(a, b)
+
+
+def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
+                  cts_out: Sequence[Any]) -> list[Any]:
+    """Cotangents of the `UndefinedPrimal` entries of `args` (Zero where none arrives)."""
+    env: dict[int, Any] = {id(v): c for v, c in zip(jaxpr.constvars, consts)}
+    linear: set[int] = set()
+    for v, a in zip(jaxpr.invars, args):
+        if is_undefined(a):
+            linear.add(id(v))
+        else:
+            env[id(v)] = a
+
+    def read(x: Any) -> Any:
+        return env[id(x)] if type(x) is Var else x.value
+
+    saved = state.source_info
+    try:
+        linear_eqns = []
+        for eqn in jaxpr.eqns:
+            if any(type(x) is Var and id(x) in linear for x in eqn.inputs):
+                linear_eqns.append(eqn)
+                linear.update(id(v) for v in eqn.outputs)
+                continue
+            state.source_info = eqn.source_info
+            out = eqn.prim.bind(*(read(x) for x in eqn.inputs), **eqn.params)
+            outs = out if eqn.prim.multiple_results else [out]
+            env.update((id(v), o) for v, o in zip(eqn.outputs, outs))
+
+        cts: dict[int, Any] = {}
+
+        def accumulate(v: Any, ct: Any) -> None:
+            if type(v) is Var and id(v) in linear and ct is not None and type(ct) is not Zero:
+                cts[id(v)] = add_cotangents(cts.get(id(v)), ct)
+
+        for v, ct in zip(jaxpr.outvars, cts_out):
+            accumulate(v, ct)
+        for eqn in reversed(linear_eqns):
+            ct_outs = [cts.pop(id(v), None) for v in eqn.outputs]
+            if all(ct is None for ct in ct_outs):
+                continue
+            if eqn.prim.transpose is None:
+                raise eqn.prim.missing_rule("reverse-mode differentiation (transpose)")
+            state.source_info = eqn.source_info
+            ins = [UndefinedPrimal(x.aval) if type(x) is Var and id(x) in linear else read(x)
+                   for x in eqn.inputs]
+            if eqn.prim.multiple_results:
+                ct_arg: Any = [Zero(v.aval) if c is None else c
+                               for v, c in zip(eqn.outputs, ct_outs)]
+            else:
+                ct_arg = ct_outs[0]
+            for x, ct in zip(eqn.inputs, eqn.prim.transpose(ct_arg, *ins, **eqn.params)):
+                accumulate(x, ct)
+    finally:
+        state.source_info = saved
+    return [cts.get(id(v), Zero(v.aval)) if is_undefined(a) else None
+            for v, a in zip(jaxpr.invars, args)]
+
+
+def transpose_jaxpr(closed: ClosedJaxpr, linear: Sequence[bool]) -> ClosedJaxpr:
+    """The jaxpr (non-linear inputs, output cotangents) -> cotangents of the linear inputs."""
+    from fnad.interpreters.jvp import instantiate
+
+    in_avals = closed.in_avals
+    fixed_avals = [a for a, lin in zip(in_avals, linear) if not lin]
+
+    def f(*args: Any) -> list[Any]:
+        fixed, cts_out = iter(args[:len(fixed_avals)]), args[len(fixed_avals):]
+        ins = [UndefinedPrimal(a) if lin else next(fixed) for a, lin in zip(in_avals, linear)]
+        cts = backward_pass(closed.jaxpr, closed.consts, ins, cts_out)
+        return [instantiate(ct) for ct, lin in zip(cts, linear) if lin]
+
+    return trace_to_jaxpr(f, fixed_avals + list(closed.out_avals))

@@ -1,0 +1,9 @@
+"""fnad.lax: the primitives and their `jax.lax`-shaped wrappers, one module per family.
+
+Each family module lists its public wrappers in `__all__`; they are all re-exported here.
+"""
+
+from fnad.lax.elementwise import *  # noqa: F403
+from fnad.lax.linalg import *  # noqa: F403
+from fnad.lax.reduction import *  # noqa: F403
+from fnad.lax.structural import *  # noqa: F403

@@ -1,0 +1,147 @@
+"""`dot_general`: contractions with batch dimensions, the one matrix-product primitive."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from fnad.core.errors import ShapeError
+from fnad.core.ir import ShapedArray, get_aval
+from fnad.core.primitive import Primitive
+from fnad.lax._rules import NUMBER, check_dtypes, defjvp, is_undefined
+from fnad.lax.elementwise import asarray_like
+
+DimensionNumbers = tuple[tuple[tuple[int, ...], tuple[int, ...]],
+                         tuple[tuple[int, ...], tuple[int, ...]]]
+
+
+def _free(ndim: int, contract: Sequence[int], batch: Sequence[int]) -> list[int]:
+    return [d for d in range(ndim) if d not in contract and d not in batch]
+
+
+dot_general_p = Primitive("dot_general")
+
+
+def _dot_general_impl(x: np.ndarray, y: np.ndarray, dimension_numbers: DimensionNumbers,
+                      ) -> np.ndarray:
+    (xc, yc), (xb, yb) = dimension_numbers
+    if not xb and len(xc) == 1 and x.ndim <= 2 and y.ndim <= 2 and yc[0] == 0 and \
+            xc[0] == x.ndim - 1:
+        return np.asarray(np.dot(x, y))  # plain matrix product: straight to BLAS
+    xf, yf = _free(x.ndim, xc, xb), _free(y.ndim, yc, yb)
+    batch = [x.shape[d] for d in xb]
+    k = int(np.prod([x.shape[d] for d in xc], dtype=np.int64))
+    m = int(np.prod([x.shape[d] for d in xf], dtype=np.int64))
+    n = int(np.prod([y.shape[d] for d in yf], dtype=np.int64))
+    x3 = np.transpose(x, (*xb, *xf, *xc)).reshape(*batch, m, k)
+    y3 = np.transpose(y, (*yb, *yc, *yf)).reshape(*batch, k, n)
+    out = np.matmul(x3, y3)
+    return out.reshape(*batch, *(x.shape[d] for d in xf), *(y.shape[d] for d in yf))
+
+
+dot_general_p.def_impl(_dot_general_impl)
+
+
+@dot_general_p.def_abstract_eval
+def _dot_general_abstract_eval(x: ShapedArray, y: ShapedArray,
+                               dimension_numbers: DimensionNumbers) -> ShapedArray:
+    (xc, yc), (xb, yb) = dimension_numbers
+    check_dtypes([x, y], NUMBER)
+    if len(xc) != len(yc) or len(xb) != len(yb):
+        raise ShapeError(f"dimension_numbers {dimension_numbers} pair unequal numbers of axes")
+    for dims, a in ((xc + xb, x), (yc + yb, y)):
+        if len(set(dims)) != len(dims) or any(not 0 <= d < a.ndim for d in dims):
+            raise ShapeError(f"dimension_numbers {dimension_numbers} name invalid or repeated "
+                             f"axes of {a}")
+    for i, j in zip(xc + xb, yc + yb):
+        if x.shape[i] != y.shape[j]:
+            raise ShapeError(f"axis {i} of {x} (size {x.shape[i]}) does not match axis {j} of "
+                             f"{y} (size {y.shape[j]}); dimension_numbers {dimension_numbers}")
+    shape = ([x.shape[d] for d in xb] + [x.shape[d] for d in _free(x.ndim, xc, xb)]
+             + [y.shape[d] for d in _free(y.ndim, yc, yb)])
+    return ShapedArray(shape, x.dtype)
+
+
+def _transpose_operand(ct: Any, other: Any, dimension_numbers: DimensionNumbers,
+                       aval: ShapedArray, swap: bool) -> Any:
+    """Cotangent of one operand: contract `ct` with the other operand over the other's free
+    axes, then put the axes back in the operand's order."""
+    (xc, yc), (xb, yb) = dimension_numbers
+    if swap:
+        xc, yc, xb, yb = yc, xc, yb, xb
+    other_ndim = get_aval(other).ndim
+    nb = len(xb)
+    nxf = len(_free(aval.ndim, xc, xb))
+    yf = _free(other_ndim, yc, yb)
+    ct_other_free = (list(range(nb + nxf, nb + nxf + len(yf))) if not swap
+                     else list(range(nb, nb + len(yf))))
+    dims = ((tuple(ct_other_free), tuple(yf)), (tuple(range(nb)), tuple(yb)))
+    out = dot_general(ct, other, dims)
+    # out axes: batch, this operand's free axes, then its contracted axes in `other` order
+    contracted = [x for _, x in sorted(zip(yc, xc))]
+    order = list(xb) + _free(aval.ndim, xc, xb) + contracted
+    from fnad.lax.structural import transpose
+    return transpose(out, tuple(int(i) for i in np.argsort(order)))
+
+
+def _dot_general_transpose(ct: Any, x: Any, y: Any,
+                           dimension_numbers: DimensionNumbers) -> list[Any]:
+    if is_undefined(x) and is_undefined(y):
+        raise TypeError("dot_general is not linear in both operands at once")
+    if is_undefined(x):
+        return [_transpose_operand(ct, y, dimension_numbers, x.aval, swap=False), None]
+    return [None, _transpose_operand(ct, x, dimension_numbers, y.aval, swap=True)]
+
+
+def _dot_general_batch(axis_size: int, vals: Sequence[Any], dims: Sequence[Any],
+                       dimension_numbers: DimensionNumbers):
+    (x, y), (xd, yd) = vals, dims
+    (xc, yc), (xb, yb) = dimension_numbers
+
+    def shift(axes: Sequence[int], bd: int | None) -> tuple[int, ...]:
+        return tuple(a + (bd is not None and a >= bd) for a in axes)
+
+    xc2, xb2, yc2, yb2 = shift(xc, xd), shift(xb, xd), shift(yc, yd), shift(yb, yd)
+    if xd is not None and yd is not None:  # a new leading batch dimension
+        dn = ((xc2, yc2), ((xd, *xb2), (yd, *yb2)))
+        return dot_general_p.bind(x, y, dimension_numbers=dn), 0
+    dn = ((xc2, yc2), (xb2, yb2))
+    out = dot_general_p.bind(x, y, dimension_numbers=dn)
+    if xd is not None:  # the batch axis is one of x's free axes
+        xf = _free(get_aval(x).ndim, xc2, xb2)
+        return out, len(xb) + xf.index(xd)
+    yf = _free(get_aval(y).ndim, yc2, yb2)
+    return out, len(xb) + len(_free(get_aval(x).ndim, xc2, xb2)) + yf.index(yd)
+
+
+defjvp(dot_general_p,
+       lambda g, ans, x, y, dimension_numbers: dot_general(g, y, dimension_numbers),
+       lambda g, ans, x, y, dimension_numbers: dot_general(x, g, dimension_numbers))
+dot_general_p.def_transpose(_dot_general_transpose)
+dot_general_p.def_batch(_dot_general_batch)
+dot_general_p.kernel = "library"
+
+
+def dot_general(x: Any, y: Any, dimension_numbers: Any, precision: Any = None,
+                preferred_element_type: Any = None) -> Any:
+    """Contract `x` and `y`: dimension_numbers = ((x_contract, y_contract), (x_batch, y_batch)).
+
+    Output axes: batch, then x's free axes, then y's free axes.
+    """
+    del precision, preferred_element_type
+    x, y = asarray_like(x, y)
+    (xc, yc), (xb, yb) = dimension_numbers
+    dn = ((tuple(int(a) for a in xc), tuple(int(a) for a in yc)),
+          (tuple(int(a) for a in xb), tuple(int(a) for a in yb)))
+    return dot_general_p.bind(x, y, dimension_numbers=dn)
+
+
+def dot(x: Any, y: Any) -> Any:
+    """Vector/matrix product contracting the last axis of `x` with the first of `y`."""
+    x, y = asarray_like(x, y)
+    return dot_general(x, y, (((get_aval(x).ndim - 1,), (0,)), ((), ())))
+
+
+__all__ = ["dot", "dot_general"]

@@ -1,0 +1,176 @@
+"""Checks that prove math: derivatives against central finite differences in float64,
+forward against reverse mode, batched against looped, staged against eager.
+
+`check_transforms` is what every table-driven test calls for each case, so that a new
+transform added here is checked on every primitive at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from fnad import tree as tree_util
+from fnad.core.ir import eval_jaxpr, typecheck
+
+_DEFAULT_TOL = {np.dtype(np.float16): 1e-2, np.dtype(np.float32): 2e-3,
+                np.dtype(np.float64): 1e-5}
+
+
+def _tol(x: Any, tol: float | None) -> float:
+    if tol is not None:
+        return tol
+    return _DEFAULT_TOL.get(np.asarray(x).dtype, 0.0)
+
+
+def assert_allclose(actual: Any, expected: Any, atol: float | None = None,
+                    rtol: float | None = None, err_msg: str = "") -> None:
+    """Trees of arrays equal in structure, shape and dtype, and close in value."""
+    a_leaves, a_tree = tree_util.tree_flatten(actual)
+    e_leaves, e_tree = tree_util.tree_flatten(expected)
+    assert a_tree == e_tree, f"structures differ: {a_tree} vs {e_tree}. {err_msg}"
+    for a, e in zip(a_leaves, e_leaves):
+        a, e = np.asarray(a), np.asarray(e)
+        assert a.shape == e.shape, f"shapes differ: {a.shape} vs {e.shape}. {err_msg}"
+        if e.dtype.kind in "fc":
+            np.testing.assert_allclose(a, e, atol=_tol(e, atol), rtol=_tol(e, rtol),
+                                       err_msg=err_msg)
+        else:
+            np.testing.assert_array_equal(a, e, err_msg=err_msg)
+
+
+# ---------------------------------------------------------------------------- gradients
+
+def _as_float64(x: Any) -> Any:
+    x = np.asarray(x)
+    return x.astype(np.float64) if x.dtype.kind == "f" else x
+
+
+def _random_like(tree: Any, rng: np.random.Generator) -> Any:
+    return tree_util.tree_map(
+        lambda x: rng.standard_normal(np.shape(x)).astype(np.asarray(x).dtype)
+        if np.asarray(x).dtype.kind == "f" else np.zeros(np.shape(x), np.asarray(x).dtype), tree)
+
+
+def _inner(a: Any, b: Any) -> float:
+    return float(sum(np.vdot(np.asarray(x, np.float64), np.asarray(y, np.float64))
+                     for x, y in zip(tree_util.tree_leaves(a), tree_util.tree_leaves(b))))
+
+
+def _axpy(a: float, x: Any, y: Any) -> Any:
+    return tree_util.tree_map(lambda u, v: v + a * u if np.asarray(v).dtype.kind == "f" else v,
+                              x, y)
+
+
+def numerical_jvp(f: Callable[..., Any], args: Sequence[Any], tangents: Sequence[Any],
+                  eps: float) -> Any:
+    """(f(x + eps t) - f(x - eps t)) / 2 eps, leaf by leaf."""
+    plus = f(*_axpy(eps, tangents, args))
+    minus = f(*_axpy(-eps, tangents, args))
+    return tree_util.tree_map(lambda p, m: (np.asarray(p, np.float64) - np.asarray(m, np.float64))
+                              / (2 * eps), plus, minus)
+
+
+def check_jvp(f: Callable[..., Any], args: Sequence[Any], atol: float, rtol: float, eps: float,
+              rng: np.random.Generator) -> None:
+    from fnad import jvp
+    tangents = _random_like(args, rng)
+    out, tout = jvp(f, tuple(args), tuple(tangents))
+    assert_allclose(out, f(*args), atol, rtol, "jvp primal output differs from f")
+    assert_allclose(tout, numerical_jvp(f, args, tangents, eps), atol, rtol,
+                    "jvp tangent differs from central finite differences")
+
+
+def check_vjp(f: Callable[..., Any], args: Sequence[Any], atol: float, rtol: float, eps: float,
+              rng: np.random.Generator) -> None:
+    from fnad import jvp, vjp
+    out, f_vjp = vjp(f, *args)
+    assert_allclose(out, f(*args), atol, rtol, "vjp primal output differs from f")
+    tangents = _random_like(args, rng)
+    cotangent = _random_like(out, rng)
+    ct_in = f_vjp(cotangent)
+    lhs = _inner(tangents, ct_in)
+    fd = _inner(numerical_jvp(f, args, tangents, eps), cotangent)
+    scale = atol + rtol * (abs(fd) + 1)
+    assert abs(lhs - fd) <= scale * 10, f"vjp against finite differences: {lhs} vs {fd}"
+    ad = _inner(jvp(f, tuple(args), tuple(tangents))[1], cotangent)
+    assert abs(lhs - ad) <= scale, f"reverse mode <ct, vjp(u)> {lhs} != forward <J t, u> {ad}"
+
+
+def check_grads(f: Callable[..., Any], args: Sequence[Any], order: int = 2,
+                modes: Sequence[str] = ("fwd", "rev"), eps: float | None = None,
+                atol: float | None = None, rtol: float | None = None, seed: int = 0) -> None:
+    """Check forward and reverse derivatives of `f` up to `order` against central finite
+    differences computed in float64, and forward against reverse mode.
+
+    >>> import fnad.numpy as fnp
+    >>> check_grads(fnp.sin, (0.5,), order=2)
+    """
+    args = tuple(tree_util.tree_map(_as_float64, tuple(args)))
+    eps = 1e-5 if eps is None else eps
+    atol = 1e-4 if atol is None else atol
+    rtol = 1e-4 if rtol is None else rtol
+    rng = np.random.default_rng(seed)
+
+    def check(f: Callable[..., Any], args: tuple, order: int) -> None:
+        if "fwd" in modes:
+            check_jvp(f, args, atol, rtol, eps, rng)
+            if order > 1:
+                from fnad import jvp
+                tangents = _random_like(args, rng)
+                check(lambda *a: jvp(f, a, tangents)[1], args, order - 1)
+        if "rev" in modes:
+            check_vjp(f, args, atol, rtol, eps, rng)
+            if order > 1:
+                from fnad import vjp
+                cotangent = _random_like(f(*args), rng)
+                check(lambda *a: vjp(f, *a)[1](cotangent), args, order - 1)
+
+    check(f, args, order)
+
+
+# ---------------------------------------------------------------------------- transforms
+
+def check_staged(f: Callable[..., Any], args: Sequence[Any], atol: float | None = None,
+                 rtol: float | None = None) -> None:
+    """make_jaxpr(f) typechecks, and evaluating it gives what eager f gives."""
+    from fnad import make_jaxpr
+    closed = make_jaxpr(f)(*args)
+    typecheck(closed)
+    expected = f(*args)
+    leaves = tree_util.tree_leaves(tuple(args))
+    leaves = [np.asarray(x) if isinstance(x, (bool, int, float)) else x for x in leaves]
+    out = eval_jaxpr(closed.jaxpr, closed.consts, *leaves)
+    assert_allclose(out, tree_util.tree_leaves(expected), atol, rtol,
+                    "evaluating the traced jaxpr differs from eager evaluation")
+
+
+def check_vmap(f: Callable[..., Any], args: Sequence[Any], in_axes: Any = 0, out_axes: Any = 0,
+               atol: float | None = None, rtol: float | None = None) -> None:
+    """vmap(f)(*args) equals stacking f over slices of the mapped arguments."""
+    from fnad import vmap
+    axes = in_axes if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(args)
+    size = next(np.shape(a)[ax] for a, ax in zip(args, axes) if ax is not None)
+
+    def take(a: Any, ax: int | None, i: int) -> Any:
+        return a if ax is None else np.take(np.asarray(a), i, axis=ax)
+
+    rows = [f(*(take(a, ax, i) for a, ax in zip(args, axes))) for i in range(size)]
+    expected = tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs],
+                                                       axis=out_axes), *rows)
+    assert_allclose(vmap(f, in_axes=tuple(axes), out_axes=out_axes)(*args), expected,
+                    atol, rtol, "vmap differs from a loop over slices")
+
+
+def check_transforms(f: Callable[..., Any], args: Sequence[Any], atol: float | None = None,
+                     rtol: float | None = None) -> None:
+    """Every transform that must leave values unchanged does: staging and each jit backend."""
+    check_staged(f, args, atol, rtol)
+    for check in _EXTRA_CHECKS:
+        check(f, args, atol, rtol)
+
+
+# Transforms added later (jit, backends) register their checks here.
+_EXTRA_CHECKS: list[Callable[..., None]] = []

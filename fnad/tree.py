@@ -1,0 +1,826 @@
+"""Pytrees: nested containers of arrays that every transform accepts as arguments and results.
+
+Tuples, lists, dicts, ``None``, namedtuples, registered dataclasses and user-registered node
+types are *nodes*; everything else is a *leaf*. Flattening returns the leaves in a fixed
+order and a hashable `PyTreeDef`, which `jit` uses as part of its cache key.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import operator
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import Any, TypeVar
+
+from fnad.core.errors import FnadError
+
+__all__ = [
+    "PyTreeDef",
+    "PyTreeRegistrationError",
+    "TreeStructureError",
+    "register_dataclass",
+    "register_pytree_node",
+    "tree_all",
+    "tree_broadcast_prefix",
+    "tree_flatten",
+    "tree_leaves",
+    "tree_map",
+    "tree_reduce",
+    "tree_structure",
+    "tree_unflatten",
+]
+
+T = TypeVar("T")
+_NoneType = type(None)
+
+
+class TreeStructureError(FnadError, ValueError):
+    """Two pytrees that should have the same structure (or one be a prefix of the other) don't."""
+
+
+class PyTreeRegistrationError(FnadError, ValueError):
+    """A type could not be registered as a pytree node."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The registry. Each node type has a handler; lookups are by exact type (a subclass of a
+# registered type is a leaf unless registered itself), as in JAX.
+
+
+class _NodeType:
+    """How to take one node type apart and put it back together.
+
+    ``flatten(x) -> (children, aux)`` and ``unflatten(aux, children) -> x``; ``aux`` goes into
+    the treedef, so it must be hashable. ``describe(aux, child_strs)`` renders the node for
+    `PyTreeDef.__repr__`; ``path_entry(aux, i)`` names child ``i`` in error messages.
+    """
+
+    __slots__ = ("cls", "flatten", "unflatten", "describe", "path_entry", "auto")
+
+    def __init__(self, cls, flatten, unflatten, describe, path_entry, auto=False):
+        self.cls = cls
+        self.flatten = flatten
+        self.unflatten = unflatten
+        self.describe = describe
+        self.path_entry = path_entry
+        self.auto = auto  # made on first sight (namedtuples); an explicit registration wins
+
+
+_registry: dict[type, _NodeType] = {}
+
+
+def _index_entry(aux, i):
+    return f"[{i}]"
+
+
+def _key_entry(keys, i):
+    return f"[{keys[i]!r}]"
+
+
+def _sorted_keys(d: dict) -> tuple:
+    """A dict's keys in sorted order; keys that don't compare are grouped by type first."""
+    try:
+        return tuple(sorted(d))
+    except TypeError:
+        groups: dict[type, list] = {}
+        for k in d:
+            groups.setdefault(type(k), []).append(k)
+        out: list = []
+        for t in sorted(groups, key=lambda t: (t.__module__, t.__qualname__)):
+            ks = groups[t]
+            try:
+                ks.sort()
+            except TypeError:
+                pass  # incomparable within one type: keep insertion order
+            out.extend(ks)
+        return tuple(out)
+
+
+def _seq_describe(open_, close):
+    def describe(aux, cs):
+        if open_ == "(" and len(cs) == 1:
+            return f"({cs[0]},)"
+        return open_ + ", ".join(cs) + close
+
+    return describe
+
+
+def _dict_body(keys, cs):
+    return "{" + ", ".join(f"{k!r}: {c}" for k, c in zip(keys, cs)) + "}"
+
+
+_registry[tuple] = _NodeType(
+    tuple, lambda x: (x, None), lambda aux, cs: tuple(cs), _seq_describe("(", ")"), _index_entry
+)
+_registry[list] = _NodeType(
+    list, lambda x: (x, None), lambda aux, cs: list(cs), _seq_describe("[", "]"), _index_entry
+)
+
+
+def _dict_flatten(x: dict) -> tuple[list, tuple]:
+    keys = _sorted_keys(x)
+    return [x[k] for k in keys], keys
+
+
+def _defaultdict_flatten(x: collections.defaultdict) -> tuple[list, tuple]:
+    keys = _sorted_keys(x)
+    return [x[k] for k in keys], (x.default_factory, keys)
+
+
+_registry[dict] = _NodeType(
+    dict,
+    _dict_flatten,
+    lambda keys, cs: dict(zip(keys, cs)),
+    _dict_body,
+    _key_entry,
+)
+_registry[_NoneType] = _NodeType(
+    _NoneType, lambda x: ((), None), lambda aux, cs: None, lambda aux, cs: "None", _index_entry
+)
+_registry[collections.OrderedDict] = _NodeType(
+    collections.OrderedDict,
+    lambda x: (list(x.values()), tuple(x)),
+    lambda keys, cs: collections.OrderedDict(zip(keys, cs)),
+    lambda keys, cs: f"OrderedDict({_dict_body(keys, cs)})",
+    _key_entry,
+)
+_registry[collections.defaultdict] = _NodeType(
+    collections.defaultdict,
+    _defaultdict_flatten,
+    lambda aux, cs: collections.defaultdict(aux[0], zip(aux[1], cs)),
+    lambda aux, cs: (
+        f"defaultdict({getattr(aux[0], '__name__', aux[0])!s}, {_dict_body(aux[1], cs)})"
+    ),
+    lambda aux, i: f"[{aux[1][i]!r}]",
+)
+
+
+def _namedtuple_node(cls: type) -> _NodeType:
+    fields = cls._fields  # type: ignore[attr-defined]
+    node = _NodeType(
+        cls,
+        lambda x: (x, None),
+        lambda aux, cs: cls(*cs),
+        lambda aux, cs: (
+            f"{cls.__name__}(" + ", ".join(f"{f}={c}" for f, c in zip(fields, cs)) + ")"
+        ),
+        lambda aux, i: f".{fields[i]}",
+        auto=True,
+    )
+    _registry[cls] = node
+    return node
+
+
+def _node_type(t: type) -> _NodeType | None:
+    """The handler for exact type ``t``, or None when values of ``t`` are leaves."""
+    node = _registry.get(t)
+    if node is None and issubclass(t, tuple) and hasattr(t, "_fields"):
+        node = _namedtuple_node(t)
+    return node
+
+
+def _check_registrable(cls: Any) -> None:
+    if not isinstance(cls, type):
+        raise PyTreeRegistrationError(
+            f"Only classes can be registered as pytree nodes, got {cls!r}."
+        )
+    node = _registry.get(cls)
+    if node is not None and not node.auto:
+        raise PyTreeRegistrationError(
+            f"{cls.__qualname__} is already registered as a pytree node; a type can be "
+            "registered only once."
+        )
+
+
+def register_pytree_node(
+    cls: type,
+    flatten_fn: Callable[[Any], tuple[Iterable[Any], Hashable]],
+    unflatten_fn: Callable[[Any, Sequence[Any]], Any],
+) -> None:
+    """Make instances of ``cls`` pytree nodes.
+
+    ``flatten_fn(x)`` returns ``(children, aux_data)``: the children are pytrees themselves;
+    ``aux_data`` is static (kept in the treedef, so it must be hashable and comparable).
+    ``unflatten_fn(aux_data, children)`` rebuilds the node.
+
+    >>> class Pair:
+    ...     def __init__(self, a, b): self.a, self.b = a, b
+    >>> register_pytree_node(Pair, lambda p: ((p.a, p.b), None), lambda _, c: Pair(*c))
+    >>> tree_leaves(Pair(1, [2, 3]))
+    [1, 2, 3]
+    """
+    _check_registrable(cls)
+    name = cls.__qualname__
+
+    def flatten(x):
+        children, aux = flatten_fn(x)
+        return list(children), aux
+
+    _registry[cls] = _NodeType(
+        cls,
+        flatten,
+        unflatten_fn,
+        lambda aux, cs: f"CustomNode({name}[{aux!r}], [{', '.join(cs)}])",
+        _index_entry,
+    )
+
+
+def register_dataclass(
+    cls: type[T] | None = None,
+    *,
+    data_fields: Sequence[str] | None = None,
+    meta_fields: Sequence[str] | None = None,
+) -> Any:
+    """Register a dataclass as a pytree node; usable as ``@register_dataclass`` or with arguments.
+
+    Data fields are children (pytrees); meta fields are static and kept in the treedef, so
+    their values must be hashable. By default every field is a data field; naming only one
+    of the two lists makes the other "all remaining fields". Rebuilding a node does not call
+    ``__init__`` or ``__post_init__`` (as in equinox), so transforms can place any value in the
+    data fields — tracers, batch axes, ``None`` — without tripping validation.
+
+    >>> @register_dataclass(meta_fields=["activation"])
+    ... @dataclasses.dataclass(frozen=True)
+    ... class Dense:
+    ...     w: Any
+    ...     b: Any
+    ...     activation: str = "relu"
+    >>> tree_structure(Dense(1.0, 2.0))
+    PyTreeDef(Dense(w=*, b=*; activation='relu'))
+    """
+    if cls is None:
+        return lambda c: register_dataclass(c, data_fields=data_fields, meta_fields=meta_fields)
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+        raise PyTreeRegistrationError(
+            f"register_dataclass needs a dataclass, got {cls!r}; decorate the class with "
+            "@dataclasses.dataclass first (below @register_dataclass)."
+        )
+    _check_registrable(cls)
+    all_fields = [f.name for f in dataclasses.fields(cls)]
+    if data_fields is None and meta_fields is None:
+        data, meta = all_fields, []
+    elif data_fields is None:
+        meta = list(meta_fields)  # type: ignore[arg-type]
+        data = [f for f in all_fields if f not in meta]
+    elif meta_fields is None:
+        data = list(data_fields)
+        meta = [f for f in all_fields if f not in data]
+    else:
+        data, meta = list(data_fields), list(meta_fields)
+    unknown = [f for f in data + meta if f not in all_fields]
+    both = sorted(set(data) & set(meta))
+    missing = [f for f in all_fields if f not in data and f not in meta]
+    if unknown or both or missing or len(set(data)) != len(data) or len(set(meta)) != len(meta):
+        raise PyTreeRegistrationError(
+            f"register_dataclass({cls.__qualname__}): data_fields={data} and meta_fields={meta} "
+            f"must split the dataclass fields {all_fields} exactly once each"
+            + (f"; unknown: {unknown}" if unknown else "")
+            + (f"; in both: {both}" if both else "")
+            + (f"; in neither: {missing}" if missing else "")
+            + "."
+        )
+    data_t, meta_t = tuple(data), tuple(meta)
+    get_data = _tuple_getter(data_t)
+    get_meta = _tuple_getter(meta_t)
+    setattr_ = object.__setattr__
+    new = object.__new__
+
+    def flatten(x):
+        return get_data(x), get_meta(x)
+
+    def unflatten(aux, children):
+        obj = new(cls)
+        for name, value in zip(data_t, children):
+            setattr_(obj, name, value)
+        for name, value in zip(meta_t, aux):
+            setattr_(obj, name, value)
+        return obj
+
+    def describe(aux, cs):
+        parts = [f"{f}={c}" for f, c in zip(data_t, cs)]
+        body = ", ".join(parts)
+        if meta_t:
+            body += "; " + ", ".join(f"{f}={v!r}" for f, v in zip(meta_t, aux))
+        return f"{cls.__name__}({body})"
+
+    _registry[cls] = _NodeType(cls, flatten, unflatten, describe, lambda aux, i: f".{data_t[i]}")
+    return cls
+
+
+def _tuple_getter(names: tuple[str, ...]) -> Callable[[Any], tuple]:
+    if not names:
+        return lambda x: ()
+    if len(names) == 1:
+        get1 = operator.attrgetter(names[0])
+        return lambda x: (get1(x),)
+    return operator.attrgetter(*names)
+
+
+# ---------------------------------------------------------------------------------------------
+# PyTreeDef: the structure of a pytree, stored as the post-order sequence of its nodes. A leaf
+# is the `_LEAF` marker; a node is the tuple (type, aux_data, number_of_children). Equality and
+# hashing of that flat tuple run in C, which keeps jit's cache lookups cheap.
+
+
+class _Leaf:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "*"
+
+    def __reduce__(self):
+        return "_LEAF"
+
+
+_LEAF: Any = _Leaf()
+_NONE_NODE = (_NoneType, None, 0)
+
+
+class PyTreeDef:
+    """The structure of a pytree: everything but its leaves. Immutable, hashable, comparable.
+
+    >>> leaves, treedef = tree_flatten((1, {"a": 2, "b": [3, 4]}))
+    >>> treedef
+    PyTreeDef((*, {'a': *, 'b': [*, *]}))
+    >>> treedef.unflatten([10, 20, 30, 40])
+    (10, {'a': 20, 'b': [30, 40]})
+    """
+
+    __slots__ = ("_nodes", "_num_leaves", "_hash", "_nested")
+
+    _nodes: tuple
+    _num_leaves: int
+    _hash: int | None
+    _nested: Any
+
+    def __init__(self) -> None:
+        raise TypeError("PyTreeDef is made by tree_flatten / tree_structure, not directly.")
+
+    @classmethod
+    def _make(cls, nodes: tuple, num_leaves: int) -> PyTreeDef:
+        self = object.__new__(cls)
+        self._nodes = nodes
+        self._num_leaves = num_leaves
+        self._hash = None
+        self._nested = None
+        return self
+
+    @property
+    def num_leaves(self) -> int:
+        """How many leaves a tree of this structure has."""
+        return self._num_leaves
+
+    @property
+    def num_nodes(self) -> int:
+        """How many nodes (leaves included) a tree of this structure has."""
+        return len(self._nodes)
+
+    def unflatten(self, leaves: Iterable[Any]) -> Any:
+        """Build the tree of this structure with ``leaves`` in flattening order."""
+        return tree_unflatten(self, leaves)
+
+    def children(self) -> list[PyTreeDef]:
+        """The treedefs of the root's children (empty for a leaf or ``None``)."""
+        node = self._tree()
+        if node is _LEAF:
+            return []
+        return [_from_nested(c) for c in node[2]]
+
+    def flatten_up_to(self, tree: Any) -> list[Any]:
+        """Flatten ``tree`` only as deep as this structure: one entry per leaf of this treedef.
+
+        Where this structure has a leaf, ``tree`` may hold a whole subtree, which is returned
+        as it is; everywhere else ``tree`` must have the same nodes, or `TreeStructureError`.
+
+        >>> tree_structure([0, 0]).flatten_up_to([(1, 2), {"a": 3}])
+        [(1, 2), {'a': 3}]
+        """
+        return _match_up_to(self, tree, "flatten_up_to")
+
+    def _tree(self) -> Any:
+        """The nested view of this structure: `_LEAF` or (type, aux, children_tuple)."""
+        if self._nested is None:
+            stack: list[Any] = []
+            for node in self._nodes:
+                if node is _LEAF:
+                    stack.append(_LEAF)
+                    continue
+                n = node[2]
+                children = tuple(stack[len(stack) - n :])
+                del stack[len(stack) - n :]
+                stack.append((node[0], node[1], children))
+            (self._nested,) = stack
+        return self._nested
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, PyTreeDef):
+            return NotImplemented
+        return self._num_leaves == other._num_leaves and self._nodes == other._nodes
+
+    def __hash__(self) -> int:
+        h = self._hash
+        if h is None:
+            try:
+                h = self._hash = hash(self._nodes)
+            except TypeError as e:
+                bad = [n for n in self._nodes if n is not _LEAF and not _is_hashable(n[1])]
+                raise TypeError(
+                    f"{self!r} is not hashable: the static (aux) data of its "
+                    f"{bad[0][0].__qualname__} node, {bad[0][1]!r}, is not hashable. Static "
+                    "data (register_dataclass meta fields, register_pytree_node aux_data) must "
+                    "be hashable; make such values tuples or frozen objects."
+                    if bad
+                    else f"{self!r} is not hashable: {e}"
+                ) from e
+        return h
+
+    def __repr__(self) -> str:
+        return f"PyTreeDef({_describe(self._tree())})"
+
+    def __reduce__(self):
+        return (_rebuild_treedef, (self._nodes, self._num_leaves))
+
+
+def _rebuild_treedef(nodes: tuple, num_leaves: int) -> PyTreeDef:
+    return PyTreeDef._make(nodes, num_leaves)
+
+
+def _is_hashable(x: Any) -> bool:
+    try:
+        hash(x)
+    except TypeError:
+        return False
+    return True
+
+
+def _describe(node: Any) -> str:
+    if node is _LEAF:
+        return "*"
+    kind, aux, children = node
+    return _registry[kind].describe(aux, [_describe(c) for c in children])
+
+
+def _from_nested(node: Any) -> PyTreeDef:
+    nodes: list[Any] = []
+    num_leaves = 0
+
+    def walk(n):
+        nonlocal num_leaves
+        if n is _LEAF:
+            nodes.append(_LEAF)
+            num_leaves += 1
+            return
+        for c in n[2]:
+            walk(c)
+        nodes.append((n[0], n[1], len(n[2])))
+
+    walk(node)
+    treedef = PyTreeDef._make(tuple(nodes), num_leaves)
+    treedef._nested = node
+    return treedef
+
+
+# ---------------------------------------------------------------------------------------------
+# Flattening and unflattening: the jit dispatch hot path.
+
+
+def _flatten_into(x: Any, leaves: list, nodes: list, is_leaf: Callable[[Any], bool] | None) -> None:
+    if is_leaf is not None and is_leaf(x):
+        leaves.append(x)
+        nodes.append(_LEAF)
+        return
+    t = type(x)
+    if t is tuple or t is list:
+        for c in x:
+            tc = type(c)
+            if is_leaf is None and tc not in _registry and not issubclass(tc, tuple):
+                leaves.append(c)  # fast path: a leaf child needs no recursive call
+                nodes.append(_LEAF)
+            else:
+                _flatten_into(c, leaves, nodes, is_leaf)
+        nodes.append((t, None, len(x)))
+    elif t is dict:
+        keys = _sorted_keys(x)
+        for k in keys:
+            c = x[k]
+            tc = type(c)
+            if is_leaf is None and tc not in _registry and not issubclass(tc, tuple):
+                leaves.append(c)
+                nodes.append(_LEAF)
+            else:
+                _flatten_into(c, leaves, nodes, is_leaf)
+        nodes.append((dict, keys, len(keys)))
+    elif x is None:
+        nodes.append(_NONE_NODE)
+    else:
+        node = _node_type(t)
+        if node is None:
+            leaves.append(x)
+            nodes.append(_LEAF)
+            return
+        children, aux = node.flatten(x)
+        for c in children:
+            _flatten_into(c, leaves, nodes, is_leaf)
+        nodes.append((t, aux, len(children)))
+
+
+def tree_flatten(
+    tree: Any, is_leaf: Callable[[Any], bool] | None = None
+) -> tuple[list[Any], PyTreeDef]:
+    """Split ``tree`` into its leaves (in a fixed order) and its structure.
+
+    Dict children are taken in sorted-key order. ``None`` is a node with no children, so it
+    contributes no leaf. ``is_leaf(subtree) -> bool``, if given, is asked about every subtree
+    before it is taken apart, and can stop the descent there.
+
+    >>> tree_flatten({"b": [1, 2], "a": None})
+    ([1, 2], PyTreeDef({'a': None, 'b': [*, *]}))
+    """
+    leaves: list[Any] = []
+    nodes: list[Any] = []
+    _flatten_into(tree, leaves, nodes, is_leaf)
+    return leaves, PyTreeDef._make(tuple(nodes), len(leaves))
+
+
+def tree_unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:
+    """Rebuild a tree of structure ``treedef`` from ``leaves`` (inverse of `tree_flatten`).
+
+    >>> leaves, treedef = tree_flatten([1, (2, 3)])
+    >>> tree_unflatten(treedef, [x * 10 for x in leaves])
+    [10, (20, 30)]
+    """
+    if not isinstance(leaves, (list, tuple)):
+        leaves = list(leaves)
+    if len(leaves) != treedef._num_leaves:
+        raise TreeStructureError(
+            f"tree_unflatten: {treedef!r} has {treedef._num_leaves} leaves, but "
+            f"{len(leaves)} were given."
+        )
+    stack: list[Any] = []
+    push = stack.append
+    i = 0
+    for node in treedef._nodes:
+        if node is _LEAF:
+            push(leaves[i])
+            i += 1
+            continue
+        kind, aux, n = node
+        if n:
+            children = stack[-n:]
+            del stack[-n:]
+        else:
+            children = []
+        if kind is tuple:
+            push(tuple(children))
+        elif kind is list:
+            push(children)
+        elif kind is dict:
+            push(dict(zip(aux, children)))
+        elif kind is _NoneType:
+            push(None)
+        else:
+            push(_registry[kind].unflatten(aux, children))
+    return stack[0]
+
+
+def tree_leaves(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> list[Any]:
+    """The leaves of ``tree`` in flattening order.
+
+    >>> tree_leaves({"w": 1, "b": (2, None)})
+    [2, 1]
+    """
+    leaves: list[Any] = []
+    _flatten_into(tree, leaves, [], is_leaf)
+    return leaves
+
+
+def tree_structure(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> PyTreeDef:
+    """The structure of ``tree``.
+
+    >>> tree_structure((1, [2, 3]))
+    PyTreeDef((*, [*, *]))
+    """
+    return tree_flatten(tree, is_leaf)[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Matching one tree against another's structure.
+
+
+def _kind_name(kind: type) -> str:
+    if kind is _NoneType:
+        return "None"
+    return kind.__qualname__
+
+
+def _value_desc(x: Any) -> str:
+    if x is None:
+        return "None"
+    r = repr(x)
+    if len(r) > 60:
+        r = r[:57] + "..."
+    return f"{type(x).__qualname__} {r}"
+
+
+def _mismatch(
+    detail: str, path: list, treedef: PyTreeDef, whole: Any, context: str
+) -> TreeStructureError:
+    where = "".join(path) or "the root"
+    try:
+        got = repr(tree_structure(whole))
+    except Exception:  # pragma: no cover - a broken custom flatten: still say where
+        got = "<unavailable>"
+    return TreeStructureError(
+        f"{context}: tree structures differ at {where}: {detail}.\n"
+        f"  expected: {treedef!r}\n"
+        f"  got:      {got}\n"
+        "The second structure must match the first, except that where the first has a "
+        "leaf the second may have any subtree."
+    )
+
+
+def _dict_key_difference(kind: type, aux: Any, x_aux: Any) -> str:
+    if kind is collections.defaultdict:
+        if aux[0] != x_aux[0]:
+            return f"defaultdict factories differ: expected {aux[0]!r}, got {x_aux[0]!r}"
+        aux, x_aux = aux[1], x_aux[1]
+    expected, got = list(aux), list(x_aux)
+    missing = [k for k in expected if k not in got]
+    extra = [k for k in got if k not in expected]
+    if not missing and not extra:
+        return f"dict key order differs: expected {expected}, got {got}"
+    notes = ([f"missing {missing}"] if missing else []) + ([f"unexpected {extra}"] if extra else [])
+    return f"dict keys differ: expected {expected}, got {got} ({'; '.join(notes)})"
+
+
+def _up_to(node: Any, x: Any, out: list) -> bool:
+    """Fast `_flatten_up_to`: appends to ``out`` and says whether ``x`` matched, no message."""
+    if node is _LEAF:
+        out.append(x)
+        return True
+    kind, aux, children = node
+    if type(x) is not kind:
+        return False
+    if kind is tuple or kind is list:
+        if len(x) != len(children):
+            return False
+        xs = x
+    elif kind is dict:
+        if len(x) != len(aux):
+            return False
+        try:
+            xs = [x[k] for k in aux]
+        except KeyError:
+            return False
+    elif kind is _NoneType:
+        return True
+    else:
+        xs, x_aux = _registry[kind].flatten(x)
+        if len(xs) != len(children) or x_aux != aux:
+            return False
+    for c, cx in zip(children, xs):
+        if c is _LEAF:
+            out.append(cx)
+        elif not _up_to(c, cx, out):
+            return False
+    return True
+
+
+def _match_up_to(treedef: PyTreeDef, x: Any, context: str) -> list:
+    """``x`` flattened up to ``treedef``; on a mismatch, a `TreeStructureError` that says where."""
+    nested = treedef._tree()
+    out: list = []
+    if not _up_to(nested, x, out):
+        out = []
+        _flatten_up_to(nested, x, out, [], treedef, x, context)
+    return out
+
+
+def _flatten_up_to(
+    node: Any, x: Any, out: list, path: list, treedef: PyTreeDef, whole: Any, context: str
+) -> None:
+    if node is _LEAF:
+        out.append(x)
+        return
+    kind, aux, children = node
+    t = type(x)
+
+    if t is not kind:
+        expected = _describe(node)
+        if len(expected) > 60:
+            expected = expected[:57] + "..."
+        detail = f"expected {expected} (a {_kind_name(kind)}), got {_value_desc(x)}"
+        raise _mismatch(detail, path, treedef, whole, context)
+    handler = _registry[kind]
+    xs, x_aux = handler.flatten(x)
+    if x_aux != aux:
+        if kind is dict or kind is collections.OrderedDict or kind is collections.defaultdict:
+            detail = _dict_key_difference(kind, aux, x_aux)
+        else:
+            detail = (
+                f"{_kind_name(kind)} nodes differ in static data: expected {aux!r}, got {x_aux!r}"
+            )
+        raise _mismatch(detail, path, treedef, whole, context)
+    if len(xs) != len(children):
+        detail = f"expected a {_kind_name(kind)} with {len(children)} children, got {len(xs)}"
+        raise _mismatch(detail, path, treedef, whole, context)
+    for i, (cnode, cx) in enumerate(zip(children, xs)):
+        path.append(handler.path_entry(aux, i))
+        _flatten_up_to(cnode, cx, out, path, treedef, whole, context)
+        path.pop()
+
+
+# ---------------------------------------------------------------------------------------------
+# Utilities on top of flatten / unflatten.
+
+
+def tree_map(
+    f: Callable[..., Any], tree: Any, *rest: Any, is_leaf: Callable[[Any], bool] | None = None
+) -> Any:
+    """Apply ``f`` to each leaf of ``tree`` (and the matching leaves of ``rest``).
+
+    Every tree in ``rest`` must have ``tree``'s structure (where ``tree`` has a leaf, a tree in
+    ``rest`` may have a whole subtree, which is passed to ``f`` as it is, as in JAX);
+    otherwise `TreeStructureError` names both structures and where they differ.
+
+    >>> tree_map(lambda x, y: x + y, {"a": 1, "b": (2, 3)}, {"a": 10, "b": (20, 30)})
+    {'a': 11, 'b': (22, 33)}
+    """
+    leaves, treedef = tree_flatten(tree, is_leaf)
+    if not rest:
+        return tree_unflatten(treedef, [f(x) for x in leaves])
+    columns = [leaves]
+    for k, other in enumerate(rest):
+        columns.append(_match_up_to(treedef, other, f"tree_map: trees 1 and {k + 2}"))
+    return tree_unflatten(treedef, [f(*xs) for xs in zip(*columns)])
+
+
+_NO_INITIAL: Any = object()
+
+
+def tree_reduce(
+    f: Callable[[Any, Any], Any],
+    tree: Any,
+    initializer: Any = _NO_INITIAL,
+    is_leaf: Callable[[Any], bool] | None = None,
+) -> Any:
+    """Fold ``f`` over the leaves of ``tree`` from the left, like `functools.reduce`.
+
+    >>> tree_reduce(lambda a, b: a + b, {"x": 1, "y": [2, 3]}, 0)
+    6
+    """
+    leaves = tree_leaves(tree, is_leaf)
+    it = iter(leaves)
+    if initializer is _NO_INITIAL:
+        try:
+            acc = next(it)
+        except StopIteration:
+            raise TypeError(
+                "tree_reduce() of a tree with no leaves needs an initializer."
+            ) from None
+    else:
+        acc = initializer
+    for x in it:
+        acc = f(acc, x)
+    return acc
+
+
+def tree_all(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> bool:
+    """Whether every leaf of ``tree`` is truthy (True for a tree without leaves).
+
+    >>> tree_all([True, {"a": 1}]), tree_all((True, 0))
+    (True, False)
+    """
+    return all(tree_leaves(tree, is_leaf))
+
+
+def tree_broadcast_prefix(
+    prefix_tree: Any, full_tree: Any, is_leaf: Callable[[Any], bool] | None = None
+) -> list[Any]:
+    """For each leaf of ``full_tree``, the leaf of ``prefix_tree`` whose subtree contains it.
+
+    ``prefix_tree``'s structure must be a prefix of ``full_tree``'s: each of its leaves stands
+    for a whole subtree of ``full_tree`` (this is how ``vmap``'s ``in_axes`` are matched to
+    arguments). ``None`` in ``prefix_tree`` counts as a leaf (meaning "unbatched" there), as
+    does anything ``is_leaf`` accepts; ``is_leaf`` applies to ``prefix_tree`` only.
+
+    >>> tree_broadcast_prefix((0, None), ([1, 2], {"a": 3, "b": 4}))
+    [0, 0, None, None]
+    """
+    if is_leaf is None:
+        prefix_is_leaf: Callable[[Any], bool] = _is_none
+    else:
+        prefix_is_leaf = lambda x: x is None or is_leaf(x)
+    prefix_leaves, prefix_def = tree_flatten(prefix_tree, prefix_is_leaf)
+    subtrees = _match_up_to(prefix_def, full_tree, "tree_broadcast_prefix")
+    result: list[Any] = []
+    for p, sub in zip(prefix_leaves, subtrees):
+        result.extend([p] * len(tree_leaves(sub)))
+    return result
+
+
+def _is_none(x: Any) -> bool:
+    return x is None
