@@ -33,7 +33,7 @@ def _flat_fun(f: Callable[..., Any], in_tree: Any, out_store: dict[str, Any]
 
 
 def _as_value(x: Any) -> Any:
-    if isinstance(x, (bool, int, float, complex)):
+    if type(x) in (bool, int, float, complex):
         from fnad.lax.elementwise import asarray_like
         return asarray_like(x)[0]
     if isinstance(x, (list, tuple)) or x is None:
@@ -47,7 +47,7 @@ def _as_value(x: Any) -> Any:
 def _array_leaves(leaves: Sequence[Any]) -> list[Any]:
     """Python numbers become arrays of their default dtype (float32, int32, bool)."""
     from fnad.lax.elementwise import asarray_like
-    return [asarray_like(x)[0] if isinstance(x, (bool, int, float, complex)) else x
+    return [asarray_like(x)[0] if type(x) in (bool, int, float, complex) else x
             for x in leaves]
 
 

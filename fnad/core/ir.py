@@ -65,7 +65,7 @@ def get_aval(x: Any) -> ShapedArray:
     aval = getattr(x, "aval", None)
     if aval is not None:
         return aval
-    if isinstance(x, (bool, int, float, complex)):
+    if type(x) in (bool, int, float, complex):
         raise FnadError(f"expected an array, got the Python scalar {x!r}; "
                         "wrap it with fnad.numpy.asarray")
     try:

@@ -1,0 +1,124 @@
+"""The fused C backend: kernels rendered as C loops, compiled with the system C compiler
+into shared libraries (cached on disk by source hash and compiler) and called via ctypes."""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+
+import numpy as np
+
+from fnad.backends.nvrtc import KernelCompileError
+from fnad.jit import codegen_c
+from fnad.jit.kernels import STRIDED, Kernel, parameters, source_hash
+
+_FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fPIC", "-shared"]
+
+
+@functools.cache
+def compiler() -> str | None:
+    """The C compiler: $CC, else cc, gcc or clang on PATH; None when there is none."""
+    for name in (os.environ.get("CC"), "cc", "gcc", "clang"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def available() -> bool:
+    return compiler() is not None
+
+
+def cache_dir() -> str:
+    """$FNAD_CACHE_DIR, else the user cache directory (XDG) under fnad/kernels."""
+    root = os.environ.get("FNAD_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "fnad")
+    path = os.path.join(root, "kernels")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+@functools.cache
+def _compiler_identity() -> tuple[str, tuple[str, ...]]:
+    """The compiler's version line and flags (OpenMP when it links), part of the cache key."""
+    cc = compiler()
+    version = subprocess.run([cc, "--version"], capture_output=True, text=True).stdout
+    flags = list(_FLAGS)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "t.c")
+        with open(src, "w") as f:
+            f.write("#include <omp.h>\nint f(void) { return omp_get_max_threads(); }\n")
+        ok = subprocess.run([cc, *flags, "-fopenmp", src, "-o", os.path.join(tmp, "t.so")],
+                            capture_output=True).returncode == 0
+    if ok:
+        flags.append("-fopenmp")
+    return version.splitlines()[0] if version else cc, tuple(flags)
+
+
+def build(source: str, name: str) -> ctypes.CDLL:
+    """Compile `source` (or reuse the cached library) and load it."""
+    cc = compiler()
+    if cc is None:
+        raise KernelCompileError("no C compiler found (set CC); use backend='numpy'")
+    identity, flags = _compiler_identity()
+    path = os.path.join(cache_dir(), f"{name}_{source_hash(source, identity, *flags)}.so")
+    if not os.path.exists(path):
+        fd, tmp_c = tempfile.mkstemp(suffix=".c", dir=cache_dir())
+        with os.fdopen(fd, "w") as f:
+            f.write(source)
+        tmp_so = tmp_c[:-2] + ".so"
+        try:
+            result = subprocess.run([cc, *flags, tmp_c, "-o", tmp_so, "-lm"],
+                                    capture_output=True, text=True)
+            if result.returncode != 0:
+                raise KernelCompileError(f"the C compiler failed on a generated kernel:\n"
+                                         f"{result.stderr}\n--- source ---\n{source}")
+            os.replace(tmp_so, path)  # atomic: concurrent builders never see half a file
+        finally:
+            for p in (tmp_c, tmp_so):
+                if os.path.exists(p):
+                    os.remove(p)
+    return ctypes.CDLL(path)
+
+
+_CTYPE = {"long long": ctypes.c_int64}
+
+
+class CompiledKernel:
+    """A kernel loaded from its shared library, callable on NumPy arrays."""
+
+    def __init__(self, kernel: Kernel):
+        self.kernel = kernel
+        name = kernel.name()
+        self.source = codegen_c.render(kernel, name)
+        self.fn = getattr(build(self.source, name), name)
+        self.fn.argtypes = [_CTYPE.get(t, ctypes.c_void_p) for t, _ in parameters(kernel)]
+        self.fn.restype = None
+
+    def __call__(self, shape: Sequence[int], inputs: Sequence[np.ndarray],
+                 strides: Sequence[Sequence[int] | None], outputs: Sequence[np.ndarray]) -> None:
+        """Run over the iteration space `shape` (output axes, then reduced axes).
+
+        `strides[k]` gives, in elements, how input k moves along each axis of `shape`
+        (0 for a broadcast axis); it is used for strided inputs only.
+        """
+        k = self.kernel
+        n = int(np.prod(shape[:k.rank], dtype=np.int64))
+        args: list[object] = [n, *shape]
+        for operand, x, st in zip(k.inputs, inputs, strides):
+            args.append(x.ctypes.data)
+            if operand.access == STRIDED:
+                args += list(st)
+        args += [o.ctypes.data for o in outputs]
+        self.fn(*args)
+
+
+@functools.lru_cache(maxsize=4096)
+def compile_kernel(kernel: Kernel) -> CompiledKernel:
+    """The compiled kernel, from memory, the disk cache, or the compiler."""
+    return CompiledKernel(kernel)
+

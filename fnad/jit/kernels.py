@@ -1,0 +1,232 @@
+"""The kernel IR: one fused loop nest, rendered to C (CPU) and CUDA (GPU) from one body.
+
+A `Kernel` is keyed only by dtypes, rank and each operand's access pattern; sizes and
+strides are run-time arguments, so a new batch size reuses the compiled kernel. Its body
+is straight-line C shared by both languages; only the loop around it differs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+SCALAR, DENSE, STRIDED = "scalar", "dense", "strided"
+
+C_TYPES = {
+    "float32": "float", "float64": "double", "int8": "signed char", "int16": "short",
+    "int32": "int", "int64": "long long", "uint8": "unsigned char", "uint16": "unsigned short",
+    "uint32": "unsigned int", "uint64": "unsigned long long", "bool": "unsigned char",
+}
+
+
+def c_type(dtype: Any) -> str:
+    name = np.dtype(dtype).name
+    if name not in C_TYPES:
+        raise NotImplementedError(f"no kernel type for {name}")
+    return C_TYPES[name]
+
+
+@dataclasses.dataclass(frozen=True)
+class Operand:
+    """A kernel input: its dtype and how it is read (one value, contiguous, or strided)."""
+
+    dtype: np.dtype
+    access: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Op:
+    """`value = template(args)`: one elementwise primitive inside the kernel."""
+
+    prim: str
+    template: str
+    args: tuple[int, ...]
+    dtype: np.dtype
+    params: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Reduction:
+    """Reduce `value` over the trailing `rank` axes of the iteration space."""
+
+    kind: str  # "sum" | "max" | "min"
+    value: int
+    rank: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Kernel:
+    """Values are numbered: inputs first (0..n_in-1), then one per op."""
+
+    inputs: tuple[Operand, ...]
+    ops: tuple[Op, ...]
+    outputs: tuple[int, ...]
+    rank: int
+    reduction: Reduction | None = None
+
+    def value_dtype(self, v: int) -> np.dtype:
+        n = len(self.inputs)
+        return self.inputs[v].dtype if v < n else self.ops[v - n].dtype
+
+    @property
+    def output_dtypes(self) -> list[np.dtype]:
+        if self.reduction is not None:
+            return [self.value_dtype(self.reduction.value)]
+        return [self.value_dtype(v) for v in self.outputs]
+
+    @property
+    def full_rank(self) -> int:
+        return self.rank + (self.reduction.rank if self.reduction else 0)
+
+    def name(self) -> str:
+        return "fnad_" + hashlib.sha1(repr(self).encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------- expressions
+
+def _float_suffix(dtype: np.dtype) -> str:
+    return "f" if np.dtype(dtype) == np.float32 else ""
+
+
+def render_op(op: Op, args: Sequence[str], arg_dtypes: Sequence[np.dtype]) -> str:
+    """The C expression of one op; templates name operands {0}, {1}… and {f} is the float32
+    suffix of math functions."""
+    params = dict(op.params)
+    out_t = c_type(op.dtype)
+    if op.template == "convert":
+        src = np.dtype(arg_dtypes[0])
+        if op.dtype == np.bool_:
+            return f"({args[0]} != 0)"
+        if src.kind == "f" and op.dtype.kind in "iu":
+            return f"(({out_t})({args[0]}))"
+        return f"(({out_t})({args[0]}))"
+    if op.template == "select":
+        which, cases = args[0], list(args[1:])
+        expr = cases[-1]
+        for i in range(len(cases) - 2, -1, -1):
+            expr = f"({which} == {i} ? {cases[i]} : {expr})" if len(cases) > 2 else \
+                f"({which} ? {cases[1]} : {cases[0]})"
+        return expr
+    if op.template == "{pow}":
+        y = int(params["y"])
+        if y == 0:
+            return f"(({out_t})1)"
+        prod = " * ".join([args[0]] * abs(y))
+        return f"(({out_t})1 / ({prod}))" if y < 0 else f"({prod})"
+    template = op.template
+    if isinstance(template, dict):
+        template = template.get(np.dtype(arg_dtypes[0]).kind, template.get("*"))
+    return template.format(*args, f=_float_suffix(arg_dtypes[0] if arg_dtypes else op.dtype),
+                           **params)
+
+
+def _accumulator(kind: str, dtype: np.dtype) -> tuple[str, str, str]:
+    """(accumulator C type, initial value, combine statement with {acc} and {v})."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        acc_t = "double" if kind == "sum" else c_type(dtype)
+        init = {"sum": "0", "max": "-FNAD_INF", "min": "FNAD_INF"}[kind]
+        combine = {  # a NaN wins and then sticks, as in NumPy
+            "sum": "{acc} += {v};",
+            "max": "if ({acc} == {acc} && ({v} > {acc} || {v} != {v})) {acc} = {v};",
+            "min": "if ({acc} == {acc} && ({v} < {acc} || {v} != {v})) {acc} = {v};",
+        }[kind]
+        return acc_t, init, combine
+    t = c_type(dtype)
+    info = np.iinfo(dtype) if dtype != np.bool_ else None
+    lo = f"(({t}){info.min}{'LL' if info and info.bits == 64 and info.min < 0 else ''})" \
+        if info else "0"
+    hi = f"(({t}){info.max}{'ULL' if info and info.bits == 64 else ''})" if info else "1"
+    init = {"sum": "0", "max": lo, "min": hi}[kind]
+    combine = {"sum": "{acc} += {v};", "max": "if ({v} > {acc}) {acc} = {v};",
+               "min": "if ({v} < {acc}) {acc} = {v};"}[kind]
+    return t, init, combine
+
+
+# ---------------------------------------------------------------------------- bodies
+
+def parameters(kernel: Kernel) -> list[tuple[str, str]]:
+    """(C type, name) of every argument, in call order: sizes, then each input (pointer and
+    strides when strided), then the outputs."""
+    params = [("long long", "n")]
+    params += [("long long", f"s{d}") for d in range(kernel.full_rank)]
+    for k, operand in enumerate(kernel.inputs):
+        params.append((f"const {c_type(operand.dtype)}*", f"in{k}"))
+        if operand.access == STRIDED:
+            params += [("long long", f"st{k}_{d}") for d in range(kernel.full_rank)]
+    for k, dtype in enumerate(kernel.output_dtypes):
+        params.append((f"{c_type(dtype)}*", f"out{k}"))
+    return params
+
+
+def _index_lines(dims: Sequence[int], flat: str) -> list[str]:
+    """Split a flat row-major index into per-axis indices i{d}."""
+    if not dims:
+        return []
+    lines = [f"long long t_{flat} = {flat};"]
+    for d in reversed(dims):
+        lines.append(f"long long i{d} = t_{flat} % s{d}; t_{flat} /= s{d};")
+    return lines
+
+
+def _load(kernel: Kernel, k: int, dense_index: str) -> str:
+    operand = kernel.inputs[k]
+    if operand.access == SCALAR:
+        return f"in{k}[0]"
+    if operand.access == DENSE:
+        return f"in{k}[{dense_index}]"
+    offset = " + ".join(f"i{d} * st{k}_{d}" for d in range(kernel.full_rank)) or "0"
+    return f"in{k}[{offset}]"
+
+
+def _ops_lines(kernel: Kernel, dense_index: str) -> list[str]:
+    lines = []
+    n_in = len(kernel.inputs)
+    names = [f"v{i}" for i in range(n_in + len(kernel.ops))]
+    for k, operand in enumerate(kernel.inputs):
+        lines.append(f"const {c_type(operand.dtype)} v{k} = {_load(kernel, k, dense_index)};")
+    for j, op in enumerate(kernel.ops):
+        v = n_in + j
+        expr = render_op(op, [names[a] for a in op.args],
+                         [kernel.value_dtype(a) for a in op.args])
+        lines.append(f"const {c_type(op.dtype)} v{v} = ({c_type(op.dtype)})({expr});")
+    return lines
+
+
+def elementwise_body(kernel: Kernel, i: str) -> list[str]:
+    """The statements computing and storing every output at flat index `i`."""
+    strided = any(o.access == STRIDED for o in kernel.inputs)
+    lines = _index_lines(range(kernel.rank), i) if strided else []
+    lines += _ops_lines(kernel, i)
+    lines += [f"out{k}[{i}] = v{v};" for k, v in enumerate(kernel.outputs)]
+    return lines
+
+
+def reduction_body(kernel: Kernel, o: str, parallel_inner: str = "") -> list[str]:
+    """The statements reducing over the trailing axes for the output at flat index `o`."""
+    red = kernel.reduction
+    assert red is not None
+    acc_t, init, combine = _accumulator(red.kind, kernel.value_dtype(red.value))
+    out_dims = list(range(kernel.rank))
+    red_dims = list(range(kernel.rank, kernel.full_rank))
+    lines = _index_lines(out_dims, o)
+    lines.append(f"{acc_t} acc = {init};")
+    size = " * ".join(f"s{d}" for d in red_dims) or "1"
+    if parallel_inner:
+        lines.append(parallel_inner)
+    lines.append(f"for (long long j = 0; j < {size}; ++j) {{")
+    inner = _index_lines(red_dims, "j")
+    inner += _ops_lines(kernel, f"({o} * ({size}) + j)")
+    inner.append(combine.format(acc="acc", v=f"v{red.value}"))
+    lines += ["    " + s for s in inner]
+    lines.append("}")
+    lines.append(f"out0[{o}] = ({c_type(kernel.value_dtype(red.value))})acc;")
+    return lines
+
+
+def source_hash(source: str, *extra: str) -> str:
+    return hashlib.sha256("\0".join((source, *extra)).encode()).hexdigest()[:24]
