@@ -1,6 +1,6 @@
 """fnad: functional automatic differentiation and program transformation for Python."""
 
-from fnad import lax, numpy, tree
+from fnad import data, debug, lax, nn, numpy, optim, random, tree
 from fnad.api import (
     grad,
     hessian,
@@ -13,6 +13,8 @@ from fnad.api import (
     vjp,
     vmap,
 )
+from fnad.autodiff import compare_modes, print_saved_residuals
+from fnad.config import config
 from fnad.core.errors import (
     ConcretizationError,
     DTypeError,
@@ -22,5 +24,9 @@ from fnad.core.errors import (
     TransformError,
 )
 from fnad.core.ir import ClosedJaxpr, Jaxpr, ShapedArray, eval_jaxpr, typecheck
+from fnad.cost import cost_analysis
+from fnad.jit.api import disable_jit, jit
+from fnad.lax.custom import checkpoint, custom_jvp, custom_vjp, remat, stop_gradient
+from fnad.serialization import load, save
 
 __version__ = "0.1.0"

@@ -176,8 +176,16 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
 
     out = tree_util.tree_unflatten(out_tree, outs)
     if has_aux:
-        return out, f_vjp, store["aux"]
+        return out, f_vjp, tree_util.tree_map(_primal_of, store["aux"])
     return out, f_vjp
+
+
+def _primal_of(x: Any) -> Any:
+    """An auxiliary output leaves the finished linearization as its primal value."""
+    from fnad.interpreters.jvp import JVPTracer
+    while isinstance(x, JVPTracer) and x._trace.finished:
+        x = x.primal
+    return x
 
 
 def _split_aux(out: Any, store: dict[str, Any]) -> Any:

@@ -137,11 +137,12 @@ def check_staged(f: Callable[..., Any], args: Sequence[Any], atol: float | None 
                  rtol: float | None = None) -> None:
     """make_jaxpr(f) typechecks, and evaluating it gives what eager f gives."""
     from fnad import make_jaxpr
+    from fnad.lax import asarray_like
     closed = make_jaxpr(f)(*args)
     typecheck(closed)
     expected = f(*args)
     leaves = tree_util.tree_leaves(tuple(args))
-    leaves = [np.asarray(x) if isinstance(x, (bool, int, float)) else x for x in leaves]
+    leaves = [asarray_like(x)[0] if type(x) in (bool, int, float) else x for x in leaves]
     out = eval_jaxpr(closed.jaxpr, closed.consts, *leaves)
     assert_allclose(out, tree_util.tree_leaves(expected), atol, rtol,
                     "evaluating the traced jaxpr differs from eager evaluation")
@@ -174,3 +175,17 @@ def check_transforms(f: Callable[..., Any], args: Sequence[Any], atol: float | N
 
 # Transforms added later (jit, backends) register their checks here.
 _EXTRA_CHECKS: list[Callable[..., None]] = []
+
+
+def check_jit(f: Callable[..., Any], args: Sequence[Any], atol: float | None = None,
+              rtol: float | None = None) -> None:
+    """jit(f), on every available backend, gives what eager f gives."""
+    from fnad import jit
+    from fnad.backends import available_backends
+    expected = f(*args)
+    for backend in available_backends():
+        assert_allclose(jit(f, backend=backend)(*args), expected, atol, rtol,
+                        f"jit on the {backend} backend differs from eager evaluation")
+
+
+_EXTRA_CHECKS.append(check_jit)

@@ -6,6 +6,7 @@ involved and the user's own source line, and say what to do instead.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import types
@@ -37,6 +38,7 @@ class TransformError(FnadError, ValueError):
     """A transform was asked for something it cannot do (bad argnums, in_axes, ...)."""
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_internal(filename: str) -> bool:
     return filename.startswith(_PACKAGE_DIR) and os.sep + "tests" + os.sep not in filename
 

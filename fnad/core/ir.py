@@ -35,6 +35,14 @@ class ShapedArray:
         self.dtype = np.dtype(dtype)
         self._hash = hash((self.shape, self.dtype))
 
+    @classmethod
+    def of_array(cls, shape: tuple[int, ...], dtype: np.dtype) -> ShapedArray:
+        """The aval of a NumPy array from its own shape and dtype, already normalized
+        (the eager path makes hundreds of these per gradient: skip the conversions)."""
+        self = object.__new__(cls)
+        self.shape, self.dtype, self._hash = shape, dtype, hash((shape, dtype))
+        return self
+
     @property
     def ndim(self) -> int:
         return len(self.shape)
@@ -62,6 +70,8 @@ class ShapedArray:
 
 def get_aval(x: Any) -> ShapedArray:
     """The abstract value of an array, a NumPy scalar or a tracer."""
+    if type(x) is np.ndarray or isinstance(x, np.generic):
+        return ShapedArray.of_array(x.shape, x.dtype)
     aval = getattr(x, "aval", None)
     if aval is not None:
         return aval
@@ -96,7 +106,7 @@ class Literal:
         self.aval = aval if aval is not None else get_aval(value)
 
     def __repr__(self) -> str:
-        v = self.value.item() if hasattr(self.value, "item") else self.value
+        v = self.value.item() if getattr(self.value, "size", 0) == 1 else self.value
         return repr(v)
 
 

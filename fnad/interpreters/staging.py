@@ -20,15 +20,15 @@ from fnad.core.trace import Trace, Tracer, escaped_error, state
 class StagedTracer(Tracer):
     """A value of the jaxpr being built: just a `Var`."""
 
-    __slots__ = ("var",)
+    __slots__ = ("_var",)  # not `var`: that is the array method `x.var()`
 
     def __init__(self, trace: Trace, var: Var):
         self._trace = trace
-        self.var = var
+        self._var = var
 
     @property
     def aval(self) -> ShapedArray:
-        return self.var.aval
+        return self._var.aval
 
 
 class JaxprBuilder:
@@ -90,7 +90,7 @@ class StagingTrace(Trace):
 
     def to_atom(self, x: Any) -> Var | Literal:
         if isinstance(x, StagedTracer) and x._trace is self:
-            return x.var
+            return x._var
         if isinstance(x, Tracer) and x._trace.finished:
             raise escaped_error(x)
         return self.builder.const(x)
@@ -102,7 +102,7 @@ class StagingTrace(Trace):
 
     def build(self, in_tracers: Sequence[StagedTracer], outs: Sequence[Any],
               dce: bool = False) -> ClosedJaxpr:
-        return self.builder.build([t.var for t in in_tracers],
+        return self.builder.build([t._var for t in in_tracers],
                                   [self.to_atom(x) for x in outs], dce=dce)
 
 

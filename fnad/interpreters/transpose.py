@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from fnad.core.ir import ClosedJaxpr, Jaxpr, ShapedArray, Var
 from fnad.core.primitive import Zero
 from fnad.core.trace import state
@@ -38,7 +40,53 @@ def add_cotangents(a: Any, b: Any) -> Any:
     if b is None or type(b) is Zero:
         return a
     from fnad.lax.elementwise import add_p
-    return add_p.bind(a, b)
+    return add_p.bind(_instantiate_ones(a), _instantiate_ones(b))
+
+
+class Ones:
+    """grad's seed cotangent (a scalar 1), kept symbolic through the transposes that map
+    ones to ones, so that the backward pass never multiplies by it."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+
+
+# Linear maps sending an all-ones cotangent to an all-ones cotangent of their first operand.
+_ONES_TO_ONES = frozenset({"reduce_sum", "convert_element_type", "reshape", "transpose",
+                           "squeeze", "expand_dims", "rev"})
+
+
+def _is_seed_one(ct: Any) -> bool:
+    return (isinstance(ct, (np.ndarray, np.generic)) and ct.shape == ()
+            and ct.dtype.kind in "fc" and ct == 1)
+
+
+def _instantiate_ones(ct: Any) -> Any:
+    if type(ct) is not Ones:
+        return ct
+    one = np.ones((), ct.aval.dtype)
+    if not ct.aval.shape:
+        return one
+    from fnad.lax.structural import broadcast_in_dim
+    return broadcast_in_dim(one, ct.aval.shape, ())
+
+
+def _transpose_ones(eqn: Any, ct: Ones, ins: list[Any]) -> list[Any] | None:
+    """Cotangents of `eqn`'s linear inputs for an all-ones `ct`, or None to use its rule."""
+    from fnad.lax._rules import to_aval, unbroadcast
+
+    name, undefined = eqn.prim.name, [is_undefined(x) for x in ins]
+    if name == "mul" and sum(undefined) == 1:
+        i = undefined.index(True)
+        return [unbroadcast(to_aval(ins[1 - i], ct.aval), ins[i].aval) if j == i else None
+                for j in range(2)]
+    if name in _ONES_TO_ONES and undefined == [True] + [False] * (len(ins) - 1):
+        return [Ones(ins[0].aval)] + [None] * (len(ins) - 1)
+    if name == "add" and all(x.aval.shape == ct.aval.shape for x in ins if is_undefined(x)):
+        return [Ones(x.aval) if is_undefined(x) else None for x in ins]
+    return None
 
 
 def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
@@ -75,7 +123,7 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
                 cts[id(v)] = add_cotangents(cts.get(id(v)), ct)
 
         for v, ct in zip(jaxpr.outvars, cts_out):
-            accumulate(v, ct)
+            accumulate(v, Ones(v.aval) if _is_seed_one(ct) else ct)
         for eqn in reversed(linear_eqns):
             ct_outs = [cts.pop(id(v), None) for v in eqn.outputs]
             if all(ct is None for ct in ct_outs):
@@ -90,11 +138,16 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
                                for v, c in zip(eqn.outputs, ct_outs)]
             else:
                 ct_arg = ct_outs[0]
-            for x, ct in zip(eqn.inputs, eqn.prim.transpose(ct_arg, *ins, **eqn.params)):
+            ct_ins = _transpose_ones(eqn, ct_arg, ins) if type(ct_arg) is Ones else None
+            if ct_ins is None:
+                ct_arg = ([_instantiate_ones(c) for c in ct_arg] if eqn.prim.multiple_results
+                          else _instantiate_ones(ct_arg))
+                ct_ins = eqn.prim.transpose(ct_arg, *ins, **eqn.params)
+            for x, ct in zip(eqn.inputs, ct_ins):
                 accumulate(x, ct)
     finally:
         state.source_info = saved
-    return [cts.get(id(v), Zero(v.aval)) if is_undefined(a) else None
+    return [_instantiate_ones(cts.get(id(v), Zero(v.aval))) if is_undefined(a) else None
             for v, a in zip(jaxpr.invars, args)]
 
 

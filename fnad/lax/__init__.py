@@ -3,7 +3,12 @@
 Each family module lists its public wrappers in `__all__`; they are all re-exported here.
 """
 
+from fnad.lax.control_flow import *  # noqa: F403
+from fnad.lax.conv import *  # noqa: F403
+from fnad.lax.custom import *  # noqa: F403
 from fnad.lax.elementwise import *  # noqa: F403
+from fnad.lax.jit_call import *  # noqa: F403
 from fnad.lax.linalg import *  # noqa: F403
 from fnad.lax.reduction import *  # noqa: F403
+from fnad.lax.sorting import *  # noqa: F403
 from fnad.lax.structural import *  # noqa: F403

@@ -2,21 +2,27 @@
 
 Operands must have equal shapes (rank-0 operands broadcast) and equal dtypes; Python
 scalars passed to the wrappers take the dtype of the array they meet. `fnad.numpy` adds
-NumPy's broadcasting and promotion on top.
+NumPy's broadcasting and promotion on top. Each `kernel` is a C/CUDA expression template.
 """
 
 from __future__ import annotations
 
+import enum
+import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from numpy.polynomial import polynomial as _poly
 
-from fnad.core.errors import DTypeError
+from fnad.core.errors import DTypeError, ShapeError
 from fnad.core.ir import ShapedArray, get_aval
 from fnad.core.primitive import Primitive, Zero
 from fnad.lax._rules import (
     ANY,
+    BOOL_OR_INT,
     FLOAT,
+    INTEGER,
     NUMBER,
     check_dtypes,
     defjvp,
@@ -26,10 +32,10 @@ from fnad.lax._rules import (
     elementwise_batch,
     elementwise_shape,
     is_undefined,
+    to_aval,
     unbroadcast,
 )
 
-_PY_SCALARS = (bool, int, float, complex)
 _DEFAULT = {bool: np.bool_, int: np.int32, float: np.float32, complex: np.complex64}
 
 
@@ -38,57 +44,93 @@ def asarray_like(*args: Any) -> list[Any]:
     NEP 50); with no array operand, of the default dtype (float32, int32, bool)."""
     dtype = None
     for a in args:
-        if not isinstance(a, _PY_SCALARS):
+        if type(a) not in _DEFAULT:  # NumPy scalars (np.float64 is a float) keep their dtype
             dtype = get_aval(a).dtype
             break
     out = []
     for a in args:
-        if isinstance(a, _PY_SCALARS):
+        if type(a) in _DEFAULT:
             d = _DEFAULT[type(a)] if dtype is None else np.result_type(dtype, a)
             a = np.asarray(a, dtype=d)
         out.append(a)
     return out
 
 
-def _unary(prim: Primitive):
-    def f(x: Any) -> Any:
-        return prim.bind(*asarray_like(x))
-    f.__name__ = prim.name
+def _wrapper(prim: Primitive, name: str | None = None) -> Callable[..., Any]:
+    """The public function binding `prim`; Python scalar operands are weakly typed."""
+    def f(*args: Any) -> Any:
+        return prim.bind(*asarray_like(*args))
+    f.__name__ = f.__qualname__ = name or prim.name
     f.__doc__ = f"Elementwise `{prim.name}` (the `{prim.name}` primitive)."
     return f
 
 
-def _binary(prim: Primitive):
-    def f(x: Any, y: Any) -> Any:
-        return prim.bind(*asarray_like(x, y))
-    f.__name__ = prim.name
-    f.__doc__ = f"Elementwise `{prim.name}` (the `{prim.name}` primitive)."
-    return f
+class _Rejected(Exception):
+    """Raised by an impl on operands its rules reject: the eval trace then reports the
+    rules' own error (eagerly NumPy would broadcast or cast where a staged program fails)."""
+
+
+def _prim(name: str, fn: Callable[..., Any], kinds: str = NUMBER, kernel: str | None = None,
+          out_dtype: Any = None) -> Primitive:
+    """An elementwise primitive whose NumPy impl accepts what its abstract eval accepts, is
+    silent (no overflow or domain warnings: NaN and inf are the answer, as in JAX) and
+    returns exactly the promised dtype."""
+
+    def impl(*args: Any, **params: Any) -> Any:
+        first = args[0]
+        shape = None
+        for a in args:
+            if a.dtype != first.dtype or (a.shape and shape is not None and a.shape != shape):
+                raise _Rejected
+            shape = a.shape or shape
+        if first.dtype.kind not in kinds:
+            raise _Rejected
+        with np.errstate(all="ignore"):
+            out = fn(*args, **params)
+        dtype = first.dtype if out_dtype is None else np.dtype(out_dtype)
+        return out if out.dtype == dtype else out.astype(dtype)
+
+    return elementwise(name, impl, kinds, out_dtype=out_dtype, kernel=kernel)
+
+
+def _math(name: str, fn: Callable[..., Any], rule: Callable[..., Any] | None,
+          kernel: str | None = "") -> Primitive:
+    """A unary float function: `rule(g, ans, x)` is its jvp; the kernel defaults to the C
+    math function of the same name."""
+    prim = _prim(name, fn, FLOAT, kernel=f"{name}{{f}}({{0}})" if kernel == "" else kernel)
+    defjvp(prim, rule)
+    return prim
+
+
+def _zero_jvp(prim: Primitive) -> Primitive:
+    defjvp_zero(prim)
+    return prim
 
 
 # ------------------------------------------------------------------ arithmetic
 
 def _trunc_div(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """C division: integers truncate toward zero (x / 0 gives 0); floats divide."""
     if np.dtype(x.dtype).kind in "iu":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            q = np.floor_divide(x, np.where(y == 0, 1, y))
-            fix = (np.remainder(x, np.where(y == 0, 1, y)) != 0) & ((x < 0) != (y < 0))
-            return np.where(y == 0, 0, q + fix).astype(x.dtype)
+        safe = np.where(y == 0, 1, y)
+        q = np.floor_divide(x, safe)
+        fix = (np.remainder(x, safe) != 0) & ((x < 0) != (safe < 0))
+        return np.where(y == 0, 0, q + fix)
     return np.divide(x, y)
 
 
-neg_p = elementwise("neg", np.negative, NUMBER, kernel="(-{0})")
+neg_p = _prim("neg", np.negative, NUMBER, kernel="(-{0})")
 deflinear(neg_p, lambda ct, x: [neg(ct)])
 
-add_p = elementwise("add", np.add, NUMBER, kernel="({0} + {1})")
+add_p = _prim("add", np.add, NUMBER, kernel="({0} + {1})")
 deflinear(add_p, lambda ct, x, y: [unbroadcast(ct, x.aval) if is_undefined(x) else None,
                                    unbroadcast(ct, y.aval) if is_undefined(y) else None])
 
-sub_p = elementwise("sub", np.subtract, NUMBER, kernel="({0} - {1})")
+sub_p = _prim("sub", np.subtract, NUMBER, kernel="({0} - {1})")
 deflinear(sub_p, lambda ct, x, y: [unbroadcast(ct, x.aval) if is_undefined(x) else None,
                                    unbroadcast(neg(ct), y.aval) if is_undefined(y) else None])
 
-mul_p = elementwise("mul", np.multiply, NUMBER, kernel="({0} * {1})")
+mul_p = _prim("mul", np.multiply, NUMBER, kernel="({0} * {1})")
 defjvp(mul_p, lambda g, ans, x, y: mul(g, y), lambda g, ans, x, y: mul(x, g))
 
 
@@ -102,7 +144,8 @@ def _mul_transpose(ct: Any, x: Any, y: Any) -> list[Any]:
 
 mul_p.def_transpose(_mul_transpose)
 
-div_p = elementwise("div", _trunc_div, NUMBER, kernel="({0} / {1})")
+# Integer x / 0 is 0 here; the code generator must guard it (C traps).
+div_p = _prim("div", _trunc_div, NUMBER, kernel="({0} / {1})")
 defjvp(div_p, lambda g, ans, x, y: div(g, y),
        lambda g, ans, x, y: neg(mul(g, div(ans, y))))
 
@@ -115,55 +158,294 @@ def _div_transpose(ct: Any, x: Any, y: Any) -> list[Any]:
 
 div_p.def_transpose(_div_transpose)
 
+# C's fmod: the result has the sign of the dividend (integers: x % 0 gives 0).
+rem_p = _prim("rem", lambda x, y: np.fmod(x, np.where(y == 0, 1, y)) * (y != 0)
+              if x.dtype.kind in "iu" else np.fmod(x, y), NUMBER, kernel="fmod{f}({0}, {1})")
+defjvp(rem_p, lambda g, ans, x, y: g,
+       lambda g, ans, x, y: mul(neg(g), mul(sign(div(x, y)), floor(abs(div(x, y))))))
+
+
+def _pow_jvp_x(g: Any, ans: Any, x: Any, y: Any) -> Any:
+    # y * x^(y-1), with the 0 * inf of y == 0 at x == 0 read as 0.
+    return mul(g, select_n(eq(y, 0), mul(y, pow(x, sub(y, 1))), 0))
+
+
+def _pow_jvp_y(g: Any, ans: Any, x: Any, y: Any) -> Any:
+    # log(x) x^y, read as 0 at x == 0 (where x^y is 0 or 1 and flat in y for y > 0).
+    return mul(g, mul(log(select_n(eq(x, 0), x, 1)), ans))
+
+
+pow_p = _prim("pow", np.power, FLOAT, kernel="pow{f}({0}, {1})")
+defjvp(pow_p, _pow_jvp_x, _pow_jvp_y)
+
 
 def _balanced_eq(x: Any, z: Any, y: Any) -> Any:
     """1 where x alone attains the extremum z, 1/2 where x and y tie, 0 elsewhere."""
     dtype = get_aval(z).dtype
-    one, half, zero = (np.asarray(v, dtype) for v in (1, 0.5, 0))
+    one, half, zero = (full_like(z, v, dtype) for v in (1, 0.5, 0))  # select_n needs shapes
     return select_n(eq(x, z), zero, select_n(eq(y, z), one, half))
 
 
-max_p = elementwise("max", np.maximum, NUMBER, kernel="fmax{f}({0}, {1})")
+# max and min propagate NaN like NumPy and JAX (C's fmax/fmin would drop it).
+max_p = _prim("max", np.maximum, NUMBER, kernel="(({0}) > ({1}) || ({0}) != ({0}) ? ({0}) : ({1}))")
 defjvp(max_p, lambda g, ans, x, y: mul(g, _balanced_eq(x, ans, y)),
        lambda g, ans, x, y: mul(g, _balanced_eq(y, ans, x)))
 
-min_p = elementwise("min", np.minimum, NUMBER, kernel="fmin{f}({0}, {1})")
+min_p = _prim("min", np.minimum, NUMBER, kernel="(({0}) < ({1}) || ({0}) != ({0}) ? ({0}) : ({1}))")
 defjvp(min_p, lambda g, ans, x, y: mul(g, _balanced_eq(x, ans, y)),
        lambda g, ans, x, y: mul(g, _balanced_eq(y, ans, x)))
 
-# ------------------------------------------------------------------ transcendental
 
-sin_p = elementwise("sin", np.sin, FLOAT, kernel="sin{f}({0})")
-defjvp(sin_p, lambda g, ans, x: mul(g, cos(x)))
-
-cos_p = elementwise("cos", np.cos, FLOAT, kernel="cos{f}({0})")
-defjvp(cos_p, lambda g, ans, x: neg(mul(g, sin(x))))
-
-exp_p = elementwise("exp", np.exp, FLOAT, kernel="exp{f}({0})")
-defjvp(exp_p, lambda g, ans, x: mul(g, ans))
-
-log_p = elementwise("log", np.log, FLOAT, kernel="log{f}({0})")
-defjvp(log_p, lambda g, ans, x: div(g, x))
-
-tanh_p = elementwise("tanh", np.tanh, FLOAT, kernel="tanh{f}({0})")
-defjvp(tanh_p, lambda g, ans, x: mul(g, sub(1, mul(ans, ans))))
+def _atan2_rule(which: int) -> Callable[..., Any]:
+    def rule(g: Any, ans: Any, x: Any, y: Any) -> Any:
+        num = y if which == 0 else neg(x)
+        return mul(g, div(num, add(square(x), square(y))))
+    return rule
 
 
-def _logistic(x: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        return np.asarray(1 / (1 + np.exp(-x)), dtype=x.dtype)
+atan2_p = _prim("atan2", np.arctan2, FLOAT, kernel="atan2{f}({0}, {1})")
+defjvp(atan2_p, _atan2_rule(0), _atan2_rule(1))
+
+nextafter_p = _zero_jvp(_prim("nextafter", np.nextafter, FLOAT,
+                              kernel="nextafter{f}({0}, {1})"))
+
+square_p = _prim("square", np.square, NUMBER, kernel="({0} * {0})")
+defjvp(square_p, lambda g, ans, x: mul(g, mul(2, x)))
+
+abs_p = _prim("abs", np.abs, NUMBER, kernel="(({0}) > 0 ? ({0}) : -({0}))")
+defjvp(abs_p, lambda g, ans, x: mul(g, sign(x)))
+
+sign_p = _zero_jvp(_prim("sign", np.sign, NUMBER,
+                         kernel="(({0}) != ({0}) ? ({0}) : (({0}) > 0) - (({0}) < 0))"))
+floor_p = _zero_jvp(_prim("floor", np.floor, FLOAT, kernel="floor{f}({0})"))
+ceil_p = _zero_jvp(_prim("ceil", np.ceil, FLOAT, kernel="ceil{f}({0})"))
 
 
-logistic_p = elementwise("logistic", _logistic, FLOAT, kernel="(1 / (1 + exp{f}(-{0})))")
-defjvp(logistic_p, lambda g, ans, x: mul(g, mul(ans, sub(1, ans))))
+class RoundingMethod(enum.IntEnum):
+    """How `round` breaks ties (jax.lax's names and values)."""
 
-sqrt_p = elementwise("sqrt", np.sqrt, FLOAT, kernel="sqrt{f}({0})")
-defjvp(sqrt_p, lambda g, ans, x: div(g, mul(2, ans)))
+    AWAY_FROM_ZERO = 0
+    TO_NEAREST_EVEN = 1
+
+
+def _round_impl(x: np.ndarray, rounding_method: int) -> np.ndarray:
+    if rounding_method == RoundingMethod.TO_NEAREST_EVEN:
+        return np.rint(x)
+    t = np.trunc(x)  # x - t is exact, so ties are recognised exactly
+    return np.where(np.abs(x - t) >= 0.5, t + np.sign(x), t)
+
+
+# Its kernel names the `rounding_method` param: code generators format params by name.
+round_p = _zero_jvp(_prim("round", _round_impl, FLOAT,
+                          kernel="(({rounding_method}) ? rint{f}({0}) : round{f}({0}))"))
+
+is_finite_p = _zero_jvp(_prim("is_finite", np.isfinite, FLOAT, out_dtype=np.bool_,
+                              kernel="isfinite({0})"))
+
+clamp_p = _prim("clamp", lambda lo, x, hi: np.minimum(np.maximum(x, lo), hi), NUMBER,
+                kernel="(({1}) < ({0}) ? ({0}) : ({1}) > ({2}) ? ({2}) : ({1}))")
+
+
+def _clamp_rule(passes: Callable[[Any, Any, Any], Any]) -> Callable[..., Any]:
+    """The tangent of one operand flows where `passes(lo, x, hi)` holds."""
+    def rule(g: Any, ans: Any, lo: Any, x: Any, hi: Any) -> Any:
+        return select_n(passes(lo, x, hi), 0, to_aval(g, get_aval(ans)))
+    return rule
+
+
+defjvp(clamp_p,
+       _clamp_rule(lambda lo, x, hi: bitwise_and(gt(lo, x), lt(lo, hi))),
+       _clamp_rule(lambda lo, x, hi: bitwise_and(gt(x, lo), lt(x, hi))),
+       _clamp_rule(lambda lo, x, hi: lt(hi, x)))
+
+# ------------------------------------------------------------------ exponentials, roots, trig
+
+exp_p = _math("exp", np.exp, lambda g, ans, x: mul(g, ans))
+exp2_p = _math("exp2", np.exp2, lambda g, ans, x: mul(g, mul(ans, math.log(2))))
+log_p = _math("log", np.log, lambda g, ans, x: div(g, x))
+log1p_p = _math("log1p", np.log1p, lambda g, ans, x: div(g, add(x, 1)))
+expm1_p = _math("expm1", np.expm1, lambda g, ans, x: mul(g, add(ans, 1)))
+sqrt_p = _math("sqrt", np.sqrt, lambda g, ans, x: div(g, mul(2, ans)))
+rsqrt_p = _math("rsqrt", lambda x: 1 / np.sqrt(x),
+                lambda g, ans, x: mul(g, mul(-0.5, div(ans, x))), kernel="(1 / sqrt{f}({0}))")
+cbrt_p = _math("cbrt", np.cbrt, lambda g, ans, x: mul(g, mul(1 / 3, integer_pow(ans, -2))))
+
+sin_p = _math("sin", np.sin, lambda g, ans, x: mul(g, cos(x)))
+cos_p = _math("cos", np.cos, lambda g, ans, x: neg(mul(g, sin(x))))
+tan_p = _math("tan", np.tan, lambda g, ans, x: mul(g, add(square(ans), 1)))
+asin_p = _math("asin", np.arcsin, lambda g, ans, x: mul(g, rsqrt(sub(1, square(x)))))
+acos_p = _math("acos", np.arccos, lambda g, ans, x: neg(mul(g, rsqrt(sub(1, square(x))))))
+atan_p = _math("atan", np.arctan, lambda g, ans, x: div(g, add(square(x), 1)))
+sinh_p = _math("sinh", np.sinh, lambda g, ans, x: mul(g, cosh(x)))
+cosh_p = _math("cosh", np.cosh, lambda g, ans, x: mul(g, sinh(x)))
+tanh_p = _math("tanh", np.tanh, lambda g, ans, x: mul(g, sub(1, square(ans))))
+asinh_p = _math("asinh", np.arcsinh, lambda g, ans, x: mul(g, rsqrt(add(square(x), 1))))
+acosh_p = _math("acosh", np.arccosh,
+                lambda g, ans, x: mul(g, rsqrt(mul(sub(x, 1), add(x, 1)))))
+atanh_p = _math("atanh", np.arctanh,
+                lambda g, ans, x: div(g, mul(sub(1, x), add(x, 1))))
+logistic_p = _math("logistic", lambda x: 1 / (1 + np.exp(-x)),
+                   lambda g, ans, x: mul(g, mul(ans, sub(1, ans))),
+                   kernel="(1 / (1 + exp{f}(-{0})))")
+
+# ------------------------------------------------------------------ special functions
+# NumPy has none of these; they are evaluated in float64 (series, continued fractions,
+# asymptotic expansions with recurrences and reflection), accurate to ~1e-14.
+
+_SQRT_PI = math.sqrt(math.pi)
+_BERNOULLI = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510)  # B2..B16
+_ASYMPTOTIC_FROM = 12.0  # the asymptotic series is used at x >= this (+ m for polygamma)
+_ERF_SPLIT = 1.5         # series below, continued fraction above
+
+
+def _erf_series(x: np.ndarray) -> np.ndarray:
+    """erf(x) = 2/sqrt(pi) exp(-x^2) sum_n 2^n x^(2n+1) / (2n+1)!!: positive terms, so no
+    cancellation (70 terms suffice for |x| < 1.5)."""
+    x2 = x * x
+    term, total = x, x
+    for n in range(1, 70):
+        term = term * (2 * x2) / (2 * n + 1)
+        total = total + term
+    return 2 / _SQRT_PI * np.exp(-x2) * total
+
+
+def _erfc_fraction(x: np.ndarray) -> np.ndarray:
+    """erfc(x) for x >= 1.5 by its continued fraction, exp(-x^2) split to stay exact."""
+    x = np.minimum(x, 40)  # erfc(40) underflows to 0 already; this keeps inf out
+    t = x
+    for k in range(100, 0, -1):
+        t = x + (k / 2) / t
+    hi = np.round(x * 64) / 64  # hi * hi is exact
+    return np.exp(-hi * hi) * np.exp(-(x - hi) * (x + hi)) / _SQRT_PI / t
+
+
+def _erf_parts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(small, erf of the small |x|, erfc of the large |x|), in float64."""
+    x = np.asarray(x, np.float64)
+    a = np.abs(x)
+    small = a < _ERF_SPLIT
+    return small, _erf_series(np.where(small, x, 0)), _erfc_fraction(np.where(small, 2, a))
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    small, s, c = _erf_parts(x)
+    return np.where(small, s, np.copysign(1 - c, x))
+
+
+def _erfc(x: np.ndarray) -> np.ndarray:
+    small, s, c = _erf_parts(x)
+    return np.where(small, 1 - s, np.where(x < 0, 2 - c, c))
+
+
+def _erf_inv(y: np.ndarray) -> np.ndarray:
+    """Winitzki's closed-form estimate, then Halley steps on erf (erfc near |y| = 1)."""
+    y = np.asarray(y, np.float64)
+    inside = np.abs(y) < 1
+    a = np.where(inside, np.abs(y), 0.5)
+    log1m = np.log1p(-a * a)
+    k = 2 / (math.pi * 0.147) + log1m / 2
+    x = np.sqrt(np.sqrt(k * k - log1m / 0.147) - k)
+    for _ in range(4):
+        f = np.where(a > 0.5, (1 - a) - _erfc(x), _erf(x) - a)
+        x = x - f / (2 / _SQRT_PI * np.exp(-x * x) + x * f)
+    return np.copysign(np.where(inside, x, np.where(np.abs(y) == 1, np.inf, np.nan)), y)
+
+
+def _limits(x: np.ndarray, out: np.ndarray, at_inf: float, at_neg_inf: float) -> np.ndarray:
+    """`out` with NaN propagated and the values at +-inf filled in."""
+    return np.select([np.isnan(x), x == np.inf, x == -np.inf], [np.nan, at_inf, at_neg_inf], out)
+
+
+def _shift(x: np.ndarray, to: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """For x >= 1/2: how many unit steps `n` bring x to `to` or beyond, and x + n."""
+    n = np.maximum(np.ceil(to - x), 0)
+    return n, x + n, int(n.max(initial=0))
+
+
+def _reflected(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x < 1/2 are reflected to 1 - x; r is x's offset from the nearest integer (exact)."""
+    x = np.asarray(x, np.float64)
+    neg = x < 0.5
+    return neg, np.where(neg, 1 - x, x), x - np.round(x)
+
+
+def _lgamma(x: np.ndarray) -> np.ndarray:
+    """log|Gamma(x)|: Stirling's series at x >= 12, the recurrence below, reflection for
+    x < 1/2."""
+    neg, y, r = _reflected(x)
+    n, z, steps = _shift(np.where(np.isfinite(y), y, _ASYMPTOTIC_FROM), _ASYMPTOTIC_FROM)
+    log_prod = np.zeros_like(z)
+    for k in range(steps):
+        log_prod = log_prod + np.log(np.where(k < n, y + k, 1))
+    series, zp = np.zeros_like(z), z
+    for k, b in enumerate(_BERNOULLI, 1):
+        series = series + b / (2 * k * (2 * k - 1) * zp)
+        zp = zp * z * z
+    out = (z - 0.5) * np.log(z) - z + 0.5 * math.log(2 * math.pi) + series - log_prod
+    out = np.where(neg, math.log(math.pi) - np.log(np.abs(np.sin(math.pi * r))) - out, out)
+    return _limits(x, out, np.inf, np.inf)
+
+
+def _cot_derivative(m: int) -> np.ndarray:
+    """Coefficients of P_m with d^m/dz^m cot(z) = P_m(cot z) (cot' = -(1 + cot^2))."""
+    p = np.array([0.0, 1.0])
+    for _ in range(m):
+        p = -_poly.polymul([1.0, 0.0, 1.0], _poly.polyder(p))
+    return p
+
+
+def _polygamma(x: np.ndarray, m: int) -> np.ndarray:
+    """The m-th derivative of digamma: its asymptotic series at x >= 12 + m, the recurrence
+    psi_m(x) = psi_m(x + 1) - (-1)^m m! / x^(m+1) below, reflection for x < 1/2. NaN at
+    the poles (non-positive integers)."""
+    neg, y, r = _reflected(x)
+    n, z, steps = _shift(np.where(np.isfinite(y), y, _ASYMPTOTIC_FROM), _ASYMPTOTIC_FROM + m)
+    acc = np.zeros_like(z)
+    for k in range(steps):
+        acc = acc + np.where(k < n, (y + k) ** -(m + 1), 0)
+    if m == 0:
+        out, zp = np.log(z) - 0.5 / z - acc, z * z
+        for k, b in enumerate(_BERNOULLI, 1):
+            out, zp = out - b / (2 * k * zp), zp * z * z
+    else:
+        series = math.factorial(m - 1) / z ** m + math.factorial(m) / (2 * z ** (m + 1))
+        zp = z ** (m + 2)
+        for k, b in enumerate(_BERNOULLI, 1):
+            series = series + b * math.factorial(2 * k + m - 1) / math.factorial(2 * k) / zp
+            zp = zp * z * z
+        out = (-1) ** (m + 1) * (series + math.factorial(m) * acc)
+    cot = np.cos(math.pi * r) / np.sin(math.pi * r)
+    reflected = (-1) ** m * out - math.pi ** (m + 1) * _poly.polyval(cot, _cot_derivative(m))
+    out = np.where(neg, np.where(r == 0, np.nan, reflected), out)
+    return _limits(x, out, np.inf if m == 0 else 0.0, np.nan)
+
+
+_TWO_OVER_SQRT_PI = 2 / _SQRT_PI
+
+erf_p = _math("erf", _erf, lambda g, ans, x: mul(g, mul(_TWO_OVER_SQRT_PI, exp(neg(square(x))))))
+erfc_p = _math("erfc", _erfc,
+               lambda g, ans, x: mul(g, mul(-_TWO_OVER_SQRT_PI, exp(neg(square(x))))))
+erf_inv_p = _math("erf_inv", _erf_inv,
+                  lambda g, ans, x: mul(g, mul(_SQRT_PI / 2, exp(square(ans)))), kernel=None)
+lgamma_p = _math("lgamma", _lgamma, lambda g, ans, x: mul(g, digamma(x)))
+digamma_p = _math("digamma", lambda x: _polygamma(x, 0),
+                  lambda g, ans, x: mul(g, polygamma(1, x)), kernel=None)
+
+polygamma_p = _prim("polygamma", _polygamma, FLOAT)
+defjvp(polygamma_p, lambda g, ans, x, m: mul(g, polygamma(m + 1, x)))
 
 # ------------------------------------------------------------------ integer_pow
 
 integer_pow_p = Primitive("integer_pow")
-integer_pow_p.def_impl(lambda x, y: np.asarray(x ** y if y >= 0 else 1 / x ** -y, x.dtype))
+
+
+def _integer_pow_impl(x: np.ndarray, y: int) -> np.ndarray:
+    _integer_pow_abstract_eval(get_aval(x), y)
+    with np.errstate(all="ignore"):
+        return np.asarray(x ** y if y >= 0 else 1 / x ** -y, x.dtype)
+
+
+integer_pow_p.def_impl(_integer_pow_impl)
 
 
 @integer_pow_p.def_abstract_eval
@@ -182,16 +464,65 @@ defjvp(integer_pow_p, lambda g, ans, x, y: mul(g, mul(np.asarray(y, get_aval(x).
 
 
 def integer_pow(x: Any, y: int) -> Any:
-    """`x ** y` for a static Python integer `y`."""
+    """`x ** y` for a static Python integer `y`.
+
+    >>> integer_pow(np.float32(3), 2)
+    array(9., dtype=float32)
+    """
+    (x,) = asarray_like(x)
     return integer_pow_p.bind(x, y=int(y))
 
+
+# ------------------------------------------------------------------ bitwise
+# On bool and integers. Shifts follow XLA: amounts outside [0, bits) shift everything out,
+# and arithmetic shifts read the bits as signed (also for unsigned types). The shift
+# kernels widen to 64 bits, so they assume operands are typed variables (sizeof works).
+
+def _as_bits(x: np.ndarray, kind: str) -> np.ndarray:
+    """x's bits viewed as the signed ('i') or unsigned ('u') integer of its width."""
+    x = np.asarray(x)
+    return x.view(np.dtype(f"{kind}{x.dtype.itemsize}"))
+
+
+def _shift_impl(op: Callable[[np.ndarray, np.ndarray], np.ndarray], kind: str,
+                overflow: Callable[[np.ndarray, int], Any]) -> Callable[..., Any]:
+    def impl(x: np.ndarray, s: np.ndarray) -> np.ndarray:
+        bits = np.dtype(x.dtype).itemsize * 8
+        v = _as_bits(x, kind)
+        inside = (s >= 0) & (s < bits)
+        amount = np.where(inside, s, 0).astype(v.dtype)
+        return np.asarray(np.where(inside, op(v, amount), overflow(v, bits)),
+                          v.dtype).view(x.dtype)
+    return impl
+
+
+_BITS = "sizeof({0}) * 8"
+_IN_RANGE = f"((unsigned long long)({{1}}) < {_BITS})"
+
+and_p = _zero_jvp(_prim("and", np.bitwise_and, BOOL_OR_INT, kernel="({0} & {1})"))
+or_p = _zero_jvp(_prim("or", np.bitwise_or, BOOL_OR_INT, kernel="({0} | {1})"))
+xor_p = _zero_jvp(_prim("xor", np.bitwise_xor, BOOL_OR_INT, kernel="({0} ^ {1})"))
+# For bool operands the code generator must write `!` (C's `~` of 1 is still true).
+not_p = _zero_jvp(_prim("not", np.invert, BOOL_OR_INT, kernel="(~{0})"))
+shift_left_p = _zero_jvp(_prim(
+    "shift_left", _shift_impl(np.left_shift, "u", lambda v, bits: 0), INTEGER,
+    kernel=f"({_IN_RANGE} ? (unsigned long long)({{0}}) << ({{1}}) : 0)"))
+shift_right_logical_p = _zero_jvp(_prim(
+    "shift_right_logical", _shift_impl(np.right_shift, "u", lambda v, bits: 0), INTEGER,
+    kernel=f"({_IN_RANGE} ? ((unsigned long long)({{0}}) & (~0ULL >> (64 - {_BITS}))) "
+           f">> ({{1}}) : 0)"))
+shift_right_arithmetic_p = _zero_jvp(_prim(
+    "shift_right_arithmetic",
+    _shift_impl(np.right_shift, "i", lambda v, bits: v >> (bits - 1)), INTEGER,
+    kernel=f"((long long)((unsigned long long)({{0}}) << (64 - {_BITS})) >> (64 - {_BITS}) "
+           f">> ({_IN_RANGE} ? ({{1}}) : {_BITS} - 1))"))
+population_count_p = _zero_jvp(_prim("population_count",
+                                     lambda x: np.bitwise_count(_as_bits(x, "u")), INTEGER))
 
 # ------------------------------------------------------------------ comparisons
 
 def _comparison(name: str, fn: Any, op: str) -> Primitive:
-    prim = elementwise(name, fn, ANY, out_dtype=np.bool_, kernel=f"({{0}} {op} {{1}})")
-    defjvp_zero(prim)
-    return prim
+    return _zero_jvp(_prim(name, fn, ANY, out_dtype=np.bool_, kernel=f"({{0}} {op} {{1}})"))
 
 
 eq_p = _comparison("eq", np.equal, "==")
@@ -207,6 +538,7 @@ select_n_p = Primitive("select_n")
 
 
 def _select_n_impl(which: np.ndarray, *cases: np.ndarray) -> np.ndarray:
+    _select_n_abstract_eval(get_aval(which), *(get_aval(c) for c in cases))
     if len(cases) == 2:
         return np.where(which, cases[1], cases[0])
     return np.choose(which, cases)
@@ -223,10 +555,7 @@ def _select_n_abstract_eval(which: ShapedArray, *cases: ShapedArray) -> ShapedAr
         raise DTypeError(f"the selector must be bool or int, got {which.dtype}")
     if which.dtype == np.bool_ and len(cases) > 2:
         raise DTypeError("a bool selector chooses between exactly two cases")
-    shape = elementwise_shape(*cases)
-    if which.shape and which.shape != shape:
-        from fnad.core.errors import ShapeError
-        raise ShapeError(f"selector shape {which.shape} does not match the cases' {shape}")
+    shape = elementwise_shape(which, *cases)  # each may be rank 0
     dtype = check_dtypes(cases, ANY)
     return ShapedArray(shape, dtype)
 
@@ -237,7 +566,6 @@ def _select_n_jvp(primals: Any, tangents: Any) -> Any:
     aval = get_aval(ans)
     if all(type(t) is Zero for t in tangents[1:]):
         return ans, Zero(aval)
-    from fnad.lax._rules import to_aval
     ts = [to_aval(instantiate(t), aval) for t in tangents[1:]]
     return ans, select_n_p.bind(primals[0], *ts)
 
@@ -263,7 +591,12 @@ select_n_p.kernel = "select"
 
 
 def select_n(which: Any, *cases: Any) -> Any:
-    """`cases[which]` elementwise; a bool `which` picks `cases[1]` where True."""
+    """`cases[which]` elementwise; a bool `which` picks `cases[1]` where True. Rank-0
+    operands (the selector too) broadcast.
+
+    >>> select_n(np.array([True, False]), np.float32(0), np.float32(1))
+    array([1., 0.], dtype=float32)
+    """
     cases = asarray_like(*cases)
     return select_n_p.bind(*asarray_like(which), *cases)
 
@@ -271,7 +604,14 @@ def select_n(which: Any, *cases: Any) -> Any:
 # ------------------------------------------------------------------ convert_element_type
 
 convert_element_type_p = Primitive("convert_element_type")
-convert_element_type_p.def_impl(lambda x, new_dtype: np.asarray(x).astype(new_dtype))
+
+
+def _convert_impl(x: np.ndarray, new_dtype: np.dtype) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return np.asarray(x).astype(new_dtype)
+
+
+convert_element_type_p.def_impl(_convert_impl)
 convert_element_type_p.def_abstract_eval(lambda x, new_dtype: x.update(dtype=new_dtype))
 convert_element_type_p.def_batch(elementwise_batch(convert_element_type_p))
 convert_element_type_p.kernel = "convert"
@@ -291,7 +631,11 @@ convert_element_type_p.def_transpose(
 
 
 def convert_element_type(x: Any, new_dtype: Any) -> Any:
-    """`x` as `new_dtype` (no equation when it already is)."""
+    """`x` as `new_dtype` (no equation when it already is).
+
+    >>> convert_element_type(np.float32(2.7), np.int32)
+    array(2, dtype=int32)
+    """
     (x,) = asarray_like(x)
     new_dtype = np.dtype(new_dtype)
     if get_aval(x).dtype == new_dtype:
@@ -299,14 +643,100 @@ def convert_element_type(x: Any, new_dtype: Any) -> Any:
     return convert_element_type_p.bind(x, new_dtype=new_dtype)
 
 
+# ------------------------------------------------------------------ iota
+
+iota_p = Primitive("iota")
+
+
+def _iota_impl(dtype: np.dtype, shape: tuple[int, ...], dimension: int) -> np.ndarray:
+    _iota_abstract_eval(dtype, shape, dimension)
+    line = np.arange(shape[dimension], dtype=dtype)
+    expanded = [1] * len(shape)
+    expanded[dimension] = shape[dimension]
+    return np.array(np.broadcast_to(line.reshape(expanded), shape))
+
+
+@iota_p.def_abstract_eval
+def _iota_abstract_eval(dtype: np.dtype, shape: tuple[int, ...], dimension: int
+                        ) -> ShapedArray:
+    if any(d < 0 for d in shape):
+        raise ShapeError(f"shape {shape} has a negative size")
+    if not 0 <= dimension < len(shape):
+        raise ShapeError(f"dimension {dimension} is not an axis of shape {shape}")
+    if dtype.kind not in "iuf":
+        raise DTypeError(f"counts in an int or float dtype, not {dtype}")
+    return ShapedArray(shape, dtype)
+
+
+iota_p.def_impl(_iota_impl)
+iota_p.kernel = "iota"  # the index along `dimension`, cast to `dtype`
+
+
+def broadcasted_iota(dtype: Any, shape: Sequence[int], dimension: int) -> Any:
+    """0, 1, 2... along `dimension` of an array of `shape`, repeated along the others.
+
+    >>> broadcasted_iota(np.int32, (2, 3), 1)
+    array([[0, 1, 2],
+           [0, 1, 2]], dtype=int32)
+    """
+    shape = tuple(int(d) for d in shape)
+    dimension = int(dimension) + (len(shape) if int(dimension) < 0 else 0)
+    return iota_p.bind(dtype=np.dtype(dtype), shape=shape, dimension=dimension)
+
+
+def iota(dtype: Any, size: int) -> Any:
+    """0, 1, ..., size - 1 as `dtype`.
+
+    >>> iota(np.float32, 3)
+    array([0., 1., 2.], dtype=float32)
+    """
+    return broadcasted_iota(dtype, (int(size),), 0)
+
+
 # ------------------------------------------------------------------ wrappers
 
-neg = _unary(neg_p)
-add, sub, mul, div = _binary(add_p), _binary(sub_p), _binary(mul_p), _binary(div_p)
-max, min = _binary(max_p), _binary(min_p)  # noqa: A001  (jax.lax names)
-sin, cos, exp, log, tanh = (_unary(p) for p in (sin_p, cos_p, exp_p, log_p, tanh_p))
-logistic, sqrt = _unary(logistic_p), _unary(sqrt_p)
-eq, ne, lt, le, gt, ge = (_binary(p) for p in (eq_p, ne_p, lt_p, le_p, gt_p, ge_p))
+neg, sign, floor, ceil, is_finite, abs, square = (  # noqa: A001  (jax.lax names)
+    _wrapper(p) for p in (neg_p, sign_p, floor_p, ceil_p, is_finite_p, abs_p, square_p))
+exp, exp2, log, log1p, expm1, sqrt, rsqrt, cbrt = (
+    _wrapper(p) for p in (exp_p, exp2_p, log_p, log1p_p, expm1_p, sqrt_p, rsqrt_p, cbrt_p))
+sin, cos, tan, asin, acos, atan = (
+    _wrapper(p) for p in (sin_p, cos_p, tan_p, asin_p, acos_p, atan_p))
+sinh, cosh, tanh, asinh, acosh, atanh, logistic = (
+    _wrapper(p) for p in (sinh_p, cosh_p, tanh_p, asinh_p, acosh_p, atanh_p, logistic_p))
+erf, erfc, erf_inv, lgamma, digamma = (
+    _wrapper(p) for p in (erf_p, erfc_p, erf_inv_p, lgamma_p, digamma_p))
+add, sub, mul, div, rem, pow, atan2, nextafter = (  # noqa: A001
+    _wrapper(p) for p in (add_p, sub_p, mul_p, div_p, rem_p, pow_p, atan2_p, nextafter_p))
+max, min = _wrapper(max_p), _wrapper(min_p)  # noqa: A001
+clamp = _wrapper(clamp_p)
+bitwise_and, bitwise_or, bitwise_xor, bitwise_not = (
+    _wrapper(p, f"bitwise_{p.name}") for p in (and_p, or_p, xor_p, not_p))
+shift_left, shift_right_logical, shift_right_arithmetic, population_count = (
+    _wrapper(p) for p in (shift_left_p, shift_right_logical_p, shift_right_arithmetic_p,
+                          population_count_p))
+eq, ne, lt, le, gt, ge = (_wrapper(p) for p in (eq_p, ne_p, lt_p, le_p, gt_p, ge_p))
+
+
+def round(x: Any, rounding_method: int = RoundingMethod.AWAY_FROM_ZERO) -> Any:  # noqa: A001
+    """Round to an integral value; ties go away from zero (or to even with
+    `RoundingMethod.TO_NEAREST_EVEN`), as in jax.lax.round.
+
+    >>> round(np.float32(2.5))
+    array(3., dtype=float32)
+    """
+    method = RoundingMethod(rounding_method)  # ValueError for anything else
+    return round_p.bind(*asarray_like(x), rounding_method=int(method))
+
+
+def polygamma(m: int, x: Any) -> Any:
+    """The `m`-th derivative of `digamma`, for a static Python integer `m >= 0`.
+
+    >>> float(polygamma(1, np.float64(1.0)))  # pi^2 / 6
+    1.6449340668482264
+    """
+    if int(m) != m or m < 0:
+        raise ValueError(f"polygamma: the order m must be a non-negative integer, got {m}")
+    return polygamma_p.bind(*asarray_like(x), m=int(m))
 
 
 def full_like(x: Any, fill_value: Any, dtype: Any = None) -> Any:
@@ -316,7 +746,14 @@ def full_like(x: Any, fill_value: Any, dtype: Any = None) -> Any:
     return full(aval.shape, fill_value, aval.dtype if dtype is None else dtype)
 
 
-
-__all__ = ["add", "asarray_like", "convert_element_type", "cos", "div", "eq", "exp",
-           "full_like", "ge", "gt", "integer_pow", "le", "log", "logistic", "lt", "max", "min",
-           "mul", "ne", "neg", "select_n", "sin", "sqrt", "sub", "tanh"]
+__all__ = [
+    "RoundingMethod", "abs", "acos", "acosh", "add", "asarray_like", "asin", "asinh", "atan",
+    "atan2", "atanh", "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor",
+    "broadcasted_iota", "cbrt", "ceil", "clamp", "convert_element_type", "cos", "cosh",
+    "digamma", "div", "eq", "erf", "erf_inv", "erfc", "exp", "exp2", "expm1", "floor",
+    "full_like", "ge", "gt", "integer_pow", "iota", "is_finite", "le", "lgamma", "log",
+    "log1p", "logistic", "lt", "max", "min", "mul", "ne", "neg", "nextafter", "polygamma",
+    "population_count", "pow", "rem", "round", "rsqrt", "select_n", "shift_left",
+    "shift_right_arithmetic", "shift_right_logical", "sign", "sin", "sinh", "sqrt", "square",
+    "sub", "tan", "tanh",
+]

@@ -27,7 +27,9 @@ dot_general_p = Primitive("dot_general")
 def _dot_general_impl(x: np.ndarray, y: np.ndarray, dimension_numbers: DimensionNumbers,
                       ) -> np.ndarray:
     (xc, yc), (xb, yb) = dimension_numbers
-    if not xb and len(xc) == 1 and x.ndim <= 2 and y.ndim <= 2 and yc[0] == 0 and \
+    if x.dtype != y.dtype:  # NumPy would promote; the abstract eval explains the error
+        raise TypeError("dtype mismatch")
+    if not xb and len(xc) == len(yc) == 1 and x.ndim <= 2 and y.ndim <= 2 and yc[0] == 0 and \
             xc[0] == x.ndim - 1:
         return np.asarray(np.dot(x, y))  # plain matrix product: straight to BLAS
     xf, yf = _free(x.ndim, xc, xb), _free(y.ndim, yc, yb)
@@ -35,10 +37,10 @@ def _dot_general_impl(x: np.ndarray, y: np.ndarray, dimension_numbers: Dimension
     k = int(np.prod([x.shape[d] for d in xc], dtype=np.int64))
     m = int(np.prod([x.shape[d] for d in xf], dtype=np.int64))
     n = int(np.prod([y.shape[d] for d in yf], dtype=np.int64))
-    x3 = np.transpose(x, (*xb, *xf, *xc)).reshape(*batch, m, k)
-    y3 = np.transpose(y, (*yb, *yc, *yf)).reshape(*batch, k, n)
+    x3 = np.transpose(x, (*xb, *xf, *xc)).reshape((*batch, m, k))
+    y3 = np.transpose(y, (*yb, *yc, *yf)).reshape((*batch, k, n))
     out = np.matmul(x3, y3)
-    return out.reshape(*batch, *(x.shape[d] for d in xf), *(y.shape[d] for d in yf))
+    return out.reshape((*batch, *(x.shape[d] for d in xf), *(y.shape[d] for d in yf)))
 
 
 dot_general_p.def_impl(_dot_general_impl)

@@ -1,21 +1,33 @@
-"""Structural primitives: broadcasting, reshaping and moving data without arithmetic.
+"""Structural primitives: broadcasting, reshaping, slicing, padding, gathering and
+scattering: moving data without arithmetic.
 
-All are linear; each block gives the impl, the abstract evaluation, the transpose (the
-jvp follows from linearity) and the batch rule.
+Each block gives the impl, the abstract evaluation, the jvp (from linearity in the array
+operands; index operands are not differentiable), the transpose and the batch rule.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import builtins
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from fnad.core.errors import ShapeError
+from fnad.core.errors import DTypeError, ShapeError
 from fnad.core.ir import ShapedArray, get_aval
-from fnad.core.primitive import Primitive
-from fnad.lax._rules import deflinear
-from fnad.lax.elementwise import asarray_like
+from fnad.core.primitive import Primitive, Zero
+from fnad.lax._rules import NUMBER, check_dtypes, deflinear, is_undefined
+from fnad.lax.elementwise import (
+    add,
+    asarray_like,
+    convert_element_type,
+    div,
+    eq,
+    mul,
+    ne,
+    select_n,
+    sub,
+)
 
 # ------------------------------------------------------------------ broadcast_in_dim
 
@@ -180,4 +192,867 @@ def transpose(x: Any, permutation: Sequence[int]) -> Any:
     return transpose_p.bind(x, permutation=permutation)
 
 
-__all__ = ["broadcast", "broadcast_in_dim", "full", "reshape", "transpose"]
+# ------------------------------------------------------------------ helpers
+
+def _zeros(aval: ShapedArray) -> Any:
+    return full(aval.shape, 0, aval.dtype)
+
+
+def _axes(dims: Sequence[int], ndim: int, what: str) -> tuple[int, ...]:
+    """Check `dims` are distinct axes of a rank-`ndim` value."""
+    dims = tuple(dims)
+    if len(set(dims)) != len(dims) or any(not 0 <= d < ndim for d in dims):
+        raise ShapeError(f"{what} {dims} must be distinct axes in [0, {ndim})")
+    return dims
+
+
+def _normalize(dims: Sequence[int] | int, ndim: int) -> tuple[int, ...]:
+    """Wrapper-level axes: an int or a sequence, negative ones counted from the end."""
+    dims = (dims,) if isinstance(dims, (int, np.integer)) else dims
+    return tuple(int(d) + ndim if -ndim <= d < 0 else int(d) for d in dims)
+
+
+def _deflinear_in(prim: Primitive, linear: tuple[int, ...],
+                  transpose_rule: Callable[..., Any]) -> None:
+    """A primitive jointly linear in the operands at positions `linear`; the others (index
+    operands) are not differentiated and pass through as primals."""
+
+    def jvp(primals: Sequence[Any], tangents: Sequence[Any], **params: Any):
+        from fnad.interpreters.jvp import instantiate
+        ans = prim.bind(*primals, **params)
+        if all(type(tangents[i]) is Zero for i in linear):
+            return ans, Zero(get_aval(ans))
+        args = [instantiate(t) if i in linear else p
+                for i, (p, t) in enumerate(zip(primals, tangents))]
+        return ans, prim.bind(*args, **params)
+
+    prim.def_jvp(jvp)
+    prim.def_transpose(transpose_rule)
+
+
+def _def_checked_impl(prim: Primitive, impl: Callable[..., Any]) -> None:
+    """Register `impl` behind the abstract evaluation: NumPy silently accepts some bad
+    parameters (slices past the end, over-cropping), so eager calls check them too."""
+
+    def checked(*args: Any, **params: Any) -> Any:
+        prim.abstract_eval(*(get_aval(a) for a in args), **params)
+        return impl(*args, **params)
+
+    prim.def_impl(checked)
+
+
+def _check_index_scalars(starts: Sequence[ShapedArray], ndim: int) -> None:
+    if len(starts) != ndim:
+        raise ShapeError(f"{len(starts)} start indices for a rank-{ndim} operand")
+    for s in starts:
+        if s.shape != () or s.dtype.kind not in "iu":
+            raise DTypeError(f"start indices must be integer scalars, got {s}")
+
+
+def _index_array(x: Any) -> Any:
+    """Python ints become int32 scalars; arrays and tracers pass."""
+    return np.asarray(x, np.int32) if isinstance(x, (int, np.integer)) else x
+
+
+# ------------------------------------------------------------------ squeeze
+
+squeeze_p = Primitive("squeeze")
+_def_checked_impl(squeeze_p, lambda x, dimensions: np.squeeze(x, dimensions))
+
+
+@squeeze_p.def_abstract_eval
+def _squeeze_abstract_eval(x: ShapedArray, dimensions: tuple[int, ...]) -> ShapedArray:
+    _axes(dimensions, x.ndim, "dimensions")
+    if any(x.shape[d] != 1 for d in dimensions):
+        raise ShapeError(f"dimensions {dimensions} must all have size 1")
+    return ShapedArray([n for i, n in enumerate(x.shape) if i not in dimensions], x.dtype)
+
+
+def _squeeze_batch(axis_size: int, vals: Sequence[Any], dims: Sequence[Any],
+                   dimensions: tuple[int, ...]):
+    bd = dims[0]
+    new = tuple(d + (d >= bd) for d in dimensions)
+    return squeeze_p.bind(vals[0], dimensions=new), bd - sum(d < bd for d in new)
+
+
+deflinear(squeeze_p, lambda ct, x, dimensions: [expand_dims(ct, dimensions)])
+squeeze_p.def_batch(_squeeze_batch)
+
+
+def squeeze(x: Any, dimensions: Sequence[int] | int) -> Any:
+    """Remove the size-1 axes `dimensions` of `x`.
+
+    >>> squeeze(np.zeros((1, 3, 1)), (0, 2)).shape
+    (3,)
+    """
+    (x,) = asarray_like(x)
+    dims = tuple(sorted(_normalize(dimensions, get_aval(x).ndim)))
+    return squeeze_p.bind(x, dimensions=dims) if dims else x
+
+
+# ------------------------------------------------------------------ expand_dims
+
+expand_dims_p = Primitive("expand_dims")
+_def_checked_impl(expand_dims_p, lambda x, dimensions: np.expand_dims(x, dimensions))
+
+
+@expand_dims_p.def_abstract_eval
+def _expand_dims_abstract_eval(x: ShapedArray, dimensions: tuple[int, ...]) -> ShapedArray:
+    rank = x.ndim + len(dimensions)
+    _axes(dimensions, rank, "dimensions")
+    sizes = iter(x.shape)
+    return ShapedArray([1 if i in dimensions else next(sizes) for i in range(rank)], x.dtype)
+
+
+def _expand_dims_batch(axis_size: int, vals: Sequence[Any], dims: Sequence[Any],
+                       dimensions: tuple[int, ...]):
+    # The batch axis goes just before the output position of the operand axis it preceded.
+    bd = dims[0]
+    rank = get_aval(vals[0]).ndim - 1 + len(dimensions)
+    kept = [i for i in range(rank) if i not in dimensions]
+    out_bd = kept[bd] if bd < len(kept) else rank
+    new = tuple(d + (d >= out_bd) for d in dimensions)
+    return expand_dims_p.bind(vals[0], dimensions=new), out_bd
+
+
+deflinear(expand_dims_p, lambda ct, x, dimensions: [squeeze(ct, dimensions)])
+expand_dims_p.def_batch(_expand_dims_batch)
+
+
+def expand_dims(x: Any, dimensions: Sequence[int] | int) -> Any:
+    """Insert size-1 axes so that they sit at `dimensions` of the result.
+
+    >>> expand_dims(np.zeros(3), (0, -1)).shape
+    (1, 3, 1)
+    """
+    (x,) = asarray_like(x)
+    dimensions = (dimensions,) if isinstance(dimensions, (int, np.integer)) else dimensions
+    dims = tuple(sorted(_normalize(dimensions, get_aval(x).ndim + len(dimensions))))
+    return expand_dims_p.bind(x, dimensions=dims) if dims else x
+
+
+# ------------------------------------------------------------------ rev
+
+rev_p = Primitive("rev")
+_def_checked_impl(rev_p, lambda x, dimensions: np.flip(x, dimensions))
+
+
+@rev_p.def_abstract_eval
+def _rev_abstract_eval(x: ShapedArray, dimensions: tuple[int, ...]) -> ShapedArray:
+    _axes(dimensions, x.ndim, "dimensions")
+    return x
+
+
+def _rev_batch(axis_size: int, vals: Sequence[Any], dims: Sequence[Any],
+               dimensions: tuple[int, ...]):
+    bd = dims[0]
+    return rev_p.bind(vals[0], dimensions=tuple(d + (d >= bd) for d in dimensions)), bd
+
+
+deflinear(rev_p, lambda ct, x, dimensions: [rev(ct, dimensions)])
+rev_p.def_batch(_rev_batch)
+
+
+def rev(x: Any, dimensions: Sequence[int] | int) -> Any:
+    """Reverse `x` along `dimensions`.
+
+    >>> rev(np.arange(3), (0,))
+    array([2, 1, 0])
+    """
+    (x,) = asarray_like(x)
+    dims = tuple(sorted(_normalize(dimensions, get_aval(x).ndim)))
+    return rev_p.bind(x, dimensions=dims) if dims else x
+
+
+# ------------------------------------------------------------------ pad
+
+pad_p = Primitive("pad")
+
+
+def _dilated(n: int, interior: int) -> int:
+    return n + (n - 1) * interior if n > 0 else 0
+
+
+def _pad_impl(x: np.ndarray, padding_value: np.ndarray,
+              padding_config: tuple[tuple[int, int, int], ...]) -> np.ndarray:
+    grown = [builtins.max(lo, 0) + _dilated(n, i) + builtins.max(hi, 0)
+             for n, (lo, hi, i) in zip(x.shape, padding_config)]
+    out = np.full(grown, padding_value, dtype=x.dtype)
+    out[tuple(builtins.slice(builtins.max(lo, 0), builtins.max(lo, 0) + _dilated(n, i), i + 1)
+              for n, (lo, _, i) in zip(x.shape, padding_config))] = x
+    return out[tuple(builtins.slice(-builtins.min(lo, 0), g + builtins.min(hi, 0))
+                     for g, (lo, hi, _) in zip(grown, padding_config))]
+
+
+_def_checked_impl(pad_p, _pad_impl)
+
+
+@pad_p.def_abstract_eval
+def _pad_abstract_eval(x: ShapedArray, padding_value: ShapedArray,
+                       padding_config: tuple[tuple[int, int, int], ...]) -> ShapedArray:
+    if padding_value.shape != ():
+        raise ShapeError(f"the padding value must be a scalar, got {padding_value}")
+    if padding_value.dtype != x.dtype:
+        raise DTypeError(f"padding value dtype {padding_value.dtype} differs from the "
+                         f"operand's {x.dtype}")
+    if len(padding_config) != x.ndim or any(len(c) != 3 for c in padding_config):
+        raise ShapeError(f"padding_config {padding_config} needs one (low, high, interior) "
+                         f"per axis of a rank-{x.ndim} operand")
+    if any(i < 0 for _, _, i in padding_config):
+        raise ShapeError(f"interior padding must be >= 0 in {padding_config}")
+    shape = [lo + _dilated(n, i) + hi for n, (lo, hi, i) in zip(x.shape, padding_config)]
+    if any(n < 0 for n in shape):
+        raise ShapeError(f"padding_config {padding_config} crops more than the operand holds "
+                         f"(result shape {tuple(shape)})")
+    return ShapedArray(shape, x.dtype)
+
+
+def _pad_transpose(ct: Any, x: Any, padding_value: Any,
+                   padding_config: tuple[tuple[int, int, int], ...]) -> list[Any]:
+    from fnad.lax.reduction import reduce_sum
+    zero = np.zeros((), get_aval(ct).dtype)
+    inner = pad(ct, zero, [(-lo, -hi, 0) for lo, hi, _ in padding_config])
+    shape = get_aval(inner).shape
+    t_x = slice(inner, [0] * len(shape), shape, [i + 1 for _, _, i in padding_config])
+    t_value = None
+    if is_undefined(padding_value):
+        everything = tuple(range(len(shape)))
+        t_value = sub(reduce_sum(ct, everything), reduce_sum(t_x, everything))
+    return [t_x if is_undefined(x) else None, t_value]
+
+
+def _pad_batch(axis_size: int, vals: Sequence[Any], dims: Sequence[Any],
+               padding_config: tuple[tuple[int, int, int], ...]):
+    from fnad.interpreters.batching import moveaxis
+    (x, value), (bx, bv) = vals, dims
+    if bv is None:
+        config = list(padding_config)
+        config.insert(bx, (0, 0, 0))
+        return pad_p.bind(x, value, padding_config=tuple(config)), bx
+    # A batched padding value: pad with zeros, then select the value where padding went.
+    x = moveaxis(x, bx, 0, axis_size)
+    padded = pad_p.bind(x, np.zeros((), get_aval(x).dtype),
+                        padding_config=((0, 0, 0), *padding_config))
+    shape = get_aval(padded).shape
+    inside = pad(full(get_aval(x).shape[1:], True), False, padding_config)
+    inside = broadcast_in_dim(inside, shape, tuple(range(1, len(shape))))
+    return select_n(inside, broadcast_in_dim(value, shape, (0,)), padded), 0
+
+
+deflinear(pad_p, _pad_transpose)
+pad_p.def_batch(_pad_batch)
+
+
+def pad(x: Any, padding_value: Any, padding_config: Sequence[Sequence[int]]) -> Any:
+    """Pad `x` with `padding_value`: per axis `(low, high, interior)` elements go before,
+    after and between its elements; negative `low`/`high` crop instead.
+
+    >>> pad(np.array([1, 2]), 0, [(1, -1, 1)])
+    array([0, 1, 0])
+    """
+    x, padding_value = asarray_like(x, padding_value)
+    config = tuple(tuple(int(v) for v in c) for c in padding_config)
+    if all(c == (0, 0, 0) for c in config) and len(config) == get_aval(x).ndim:
+        return x
+    return pad_p.bind(x, padding_value, padding_config=config)
+
+
+# ------------------------------------------------------------------ concatenate
+
+concatenate_p = Primitive("concatenate")
+_def_checked_impl(concatenate_p, lambda *xs, dimension: np.concatenate(xs, axis=dimension))
+
+
+@concatenate_p.def_abstract_eval
+def _concatenate_abstract_eval(*xs: ShapedArray, dimension: int) -> ShapedArray:
+    if not xs:
+        raise ShapeError("needs at least one operand")
+    first = xs[0]
+    if not 0 <= dimension < first.ndim:
+        raise ShapeError(f"dimension {dimension} is not an axis of rank-{first.ndim} operands")
+    for x in xs:
+        if x.dtype != first.dtype:
+            raise DTypeError(f"dtypes {', '.join(str(a.dtype) for a in xs)} must be equal")
+        if x.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(x.shape, first.shape))
+                                       if i != dimension):
+            raise ShapeError(f"shapes must agree except along dimension {dimension}")
+    shape = list(first.shape)
+    shape[dimension] = sum(x.shape[dimension] for x in xs)
+    return ShapedArray(shape, first.dtype)
+
+
+def _concatenate_transpose(ct: Any, *xs: Any, dimension: int) -> list[Any]:
+    shape = get_aval(ct).shape
+    out, start = [], 0
+    for x in xs:
+        n = get_aval(x).shape[dimension]
+        if is_undefined(x):
+            lo = [0] * len(shape)
+            hi = list(shape)
+            lo[dimension], hi[dimension] = start, start + n
+            out.append(slice(ct, lo, hi))
+        else:
+            out.append(None)
+        start += n
+    return out
+
+
+def _concatenate_batch(axis_size: int, vals: Sequence[Any], dims: Sequence[Any],
+                       dimension: int):
+    from fnad.interpreters.batching import moveaxis
+    bd = next(d for d in dims if d is not None)
+    xs = [moveaxis(x, d, bd, axis_size) for x, d in zip(vals, dims)]
+    return concatenate_p.bind(*xs, dimension=dimension + (dimension >= bd)), bd
+
+
+deflinear(concatenate_p, _concatenate_transpose)
+concatenate_p.def_batch(_concatenate_batch)
+
+
+def concatenate(operands: Sequence[Any], dimension: int) -> Any:
+    """Join `operands` along `dimension`.
+
+    >>> concatenate([np.zeros(2), np.ones(1)], 0)
+    array([0., 0., 1.])
+    """
+    operands = asarray_like(*operands)
+    if not operands:
+        raise ShapeError("concatenate needs at least one operand")
+    if len(operands) == 1:
+        return operands[0]
+    (dimension,) = _normalize(dimension, get_aval(operands[0]).ndim)
+    return concatenate_p.bind(*operands, dimension=dimension)
+
+
+# ------------------------------------------------------------------ slice
+
+slice_p = Primitive("slice")
+
+
+def _slice_impl(x: np.ndarray, start_indices: tuple[int, ...], limit_indices: tuple[int, ...],
+                strides: tuple[int, ...]) -> np.ndarray:
+    return x[tuple(builtins.slice(*a) for a in zip(start_indices, limit_indices, strides))]
+
+
+_def_checked_impl(slice_p, _slice_impl)
+
+
+@slice_p.def_abstract_eval
+def _slice_abstract_eval(x: ShapedArray, start_indices: tuple[int, ...],
+                         limit_indices: tuple[int, ...], strides: tuple[int, ...]) -> ShapedArray:
+    if not len(start_indices) == len(limit_indices) == len(strides) == x.ndim:
+        raise ShapeError(f"start_indices {start_indices}, limit_indices {limit_indices} and "
+                         f"strides {strides} need one entry per axis ({x.ndim})")
+    for s, e, n in zip(start_indices, limit_indices, x.shape):
+        if not 0 <= s <= e <= n:
+            raise ShapeError(f"slice [{s}:{e}] is not within an axis of size {n} (start "
+                             f"indices {start_indices}, limit indices {limit_indices})")
+    if any(st < 1 for st in strides):
+        raise ShapeError(f"strides {strides} must be >= 1")
+    return ShapedArray([(e - s + st - 1) // st for s, e, st in
+                        zip(start_indices, limit_indices, strides)], x.dtype)
+
+
+def _slice_transpose(ct: Any, x: Any, start_indices: tuple[int, ...],
+                     limit_indices: tuple[int, ...], strides: tuple[int, ...]) -> list[Any]:
+    config = []
+    for n, m, s, st in zip(x.aval.shape, get_aval(ct).shape, start_indices, strides):
+        end = s + (m - 1) * st + 1 if m else s
+        config.append((s, n - end, st - 1))
+    return [pad(ct, np.zeros((), x.aval.dtype), config)]
+
+
+def _slice_batch(axis_size: int, vals: Sequence[Any], dims: Sequence[Any],
+                 start_indices: tuple[int, ...], limit_indices: tuple[int, ...],
+                 strides: tuple[int, ...]):
+    bd = dims[0]
+
+    def ins(t: tuple[int, ...], v: int) -> tuple[int, ...]:
+        return (*t[:bd], v, *t[bd:])
+
+    return slice_p.bind(vals[0], start_indices=ins(start_indices, 0),
+                        limit_indices=ins(limit_indices, axis_size),
+                        strides=ins(strides, 1)), bd
+
+
+deflinear(slice_p, _slice_transpose)
+slice_p.def_batch(_slice_batch)
+
+
+def slice(x: Any, start_indices: Sequence[int], limit_indices: Sequence[int],  # noqa: A001
+          strides: Sequence[int] | None = None) -> Any:
+    """The static strided slice `x[start:limit:stride, ...]` (all entries >= 0).
+
+    >>> slice(np.arange(6), (1,), (6,), (2,))
+    array([1, 3, 5])
+    """
+    (x,) = asarray_like(x)
+    shape = get_aval(x).shape
+    starts = tuple(int(s) for s in start_indices)
+    limits = tuple(int(s) for s in limit_indices)
+    strides = (1,) * len(starts) if strides is None else tuple(int(s) for s in strides)
+    if starts == (0,) * len(shape) and limits == shape and strides == (1,) * len(shape):
+        return x
+    return slice_p.bind(x, start_indices=starts, limit_indices=limits, strides=strides)
+
+
+# ------------------------------------------------------------------ dynamic_slice
+
+dynamic_slice_p = Primitive("dynamic_slice")
+
+
+def _clamped(starts: Sequence[Any], shape: Sequence[int], sizes: Sequence[int]) -> list[int]:
+    """XLA's rule: starts are clamped so the window stays inside the operand."""
+    return [int(np.clip(s, 0, n - k)) for s, n, k in zip(starts, shape, sizes)]
+
+
+def _window(starts: Sequence[int], sizes: Sequence[int]) -> tuple[builtins.slice, ...]:
+    return tuple(builtins.slice(s, s + k) for s, k in zip(starts, sizes))
+
+
+def _dynamic_slice_impl(x: np.ndarray, *starts: np.ndarray,
+                        slice_sizes: tuple[int, ...]) -> np.ndarray:
+    return x[_window(_clamped(starts, x.shape, slice_sizes), slice_sizes)]
+
+
+_def_checked_impl(dynamic_slice_p, _dynamic_slice_impl)
+
+
+@dynamic_slice_p.def_abstract_eval
+def _dynamic_slice_abstract_eval(x: ShapedArray, *starts: ShapedArray,
+                                 slice_sizes: tuple[int, ...]) -> ShapedArray:
+    _check_index_scalars(starts, x.ndim)
+    if len(slice_sizes) != x.ndim or any(not 0 <= k <= n for k, n in zip(slice_sizes, x.shape)):
+        raise ShapeError(f"slice_sizes {slice_sizes} must be within the operand shape {x.shape}")
+    return ShapedArray(slice_sizes, x.dtype)
+
+
+def _dynamic_slice_transpose(ct: Any, x: Any, *starts: Any,
+                             slice_sizes: tuple[int, ...]) -> list[Any]:
+    return [dynamic_update_slice(_zeros(x.aval), ct, starts)] + [None] * len(starts)
+
+
+def _window_indices(starts: Sequence[Any], bdims: Sequence[Any], shape: Sequence[int],
+                    sizes: Sequence[int], axis_size: int) -> Any:
+    """Gather/scatter indices, batch first, of the windows at (clamped, batched) `starts`:
+    shape (axis_size, *sizes, len(sizes))."""
+    from fnad.interpreters.batching import moveaxis
+    from fnad.lax.elementwise import max as lax_max, min as lax_min
+    grid = (axis_size, *sizes, 1)
+    cols = []
+    for j, (s, bd, n, k) in enumerate(zip(starts, bdims, shape, sizes)):
+        s = convert_element_type(lax_min(lax_max(s, 0), n - k), np.int32)
+        s = moveaxis(s, bd, 0, axis_size)
+        offsets = np.arange(k, dtype=np.int32)
+        cols.append(add(broadcast_in_dim(s, grid, (0,)),
+                        broadcast_in_dim(offsets, grid, (j + 1,))))
+    return concatenate(cols, len(grid) - 1)
+
+
+def _dynamic_slice_batch(axis_size: int, vals: Sequence[Any], dims: Sequence[Any],
+                         slice_sizes: tuple[int, ...]):
+    (x, *starts), (bx, *bs) = vals, dims
+    if all(b is None for b in bs):
+        starts.insert(bx, np.zeros((), np.int32))
+        sizes = (*slice_sizes[:bx], axis_size, *slice_sizes[bx:])
+        return dynamic_slice_p.bind(x, *starts, slice_sizes=sizes), bx
+    # Batched starts: a gather of windows along the axes the window does not cover whole.
+    shape = list(get_aval(x).shape)
+    if bx is not None:
+        del shape[bx]
+    axes = tuple(i for i, (n, k) in enumerate(zip(shape, slice_sizes)) if k < n)
+    if not axes:
+        return x, bx
+    idx = _window_indices([starts[i] for i in axes], [bs[i] for i in axes],
+                          [shape[i] for i in axes], [slice_sizes[i] for i in axes], axis_size)
+    out, out_bd = gather_p.batch(axis_size, [x, idx], [bx, 0], axes=axes, mode="clip")
+    order = list(axes) + [i for i in range(len(shape)) if i not in axes]
+    perm = tuple(int(p) for p in np.argsort(order))
+    if perm == tuple(range(len(perm))):
+        return out, out_bd
+    return transpose_p.batch(axis_size, [out], [out_bd], permutation=perm)
+
+
+_deflinear_in(dynamic_slice_p, (0,), _dynamic_slice_transpose)
+dynamic_slice_p.def_batch(_dynamic_slice_batch)
+
+
+def dynamic_slice(x: Any, start_indices: Sequence[Any], slice_sizes: Sequence[int]) -> Any:
+    """The window of `slice_sizes` at traced `start_indices`, clamped to stay in bounds.
+
+    >>> dynamic_slice(np.arange(5), (np.int32(4),), (2,))
+    array([3, 4])
+    """
+    (x,) = asarray_like(x)
+    starts = [_index_array(s) for s in start_indices]
+    return dynamic_slice_p.bind(x, *starts, slice_sizes=tuple(int(k) for k in slice_sizes))
+
+
+# ------------------------------------------------------------------ dynamic_update_slice
+
+dynamic_update_slice_p = Primitive("dynamic_update_slice")
+
+
+def _dynamic_update_slice_impl(x: np.ndarray, update: np.ndarray,
+                               *starts: np.ndarray) -> np.ndarray:
+    out = np.array(x, copy=True)
+    out[_window(_clamped(starts, x.shape, update.shape), update.shape)] = update
+    return out
+
+
+_def_checked_impl(dynamic_update_slice_p, _dynamic_update_slice_impl)
+
+
+@dynamic_update_slice_p.def_abstract_eval
+def _dynamic_update_slice_abstract_eval(x: ShapedArray, update: ShapedArray,
+                                        *starts: ShapedArray) -> ShapedArray:
+    _check_index_scalars(starts, x.ndim)
+    if update.ndim != x.ndim or any(k > n for k, n in zip(update.shape, x.shape)):
+        raise ShapeError(f"the update {update} must fit inside the operand {x}")
+    if update.dtype != x.dtype:
+        raise DTypeError(f"update dtype {update.dtype} differs from the operand's {x.dtype}")
+    return x
+
+
+def _dynamic_update_slice_transpose(ct: Any, x: Any, update: Any, *starts: Any) -> list[Any]:
+    u_aval = get_aval(update)
+    t_x = dynamic_update_slice(ct, _zeros(u_aval), starts) if is_undefined(x) else None
+    t_u = dynamic_slice(ct, starts, u_aval.shape) if is_undefined(update) else None
+    return [t_x, t_u] + [None] * len(starts)
+
+
+def _dynamic_update_slice_batch(axis_size: int, vals: Sequence[Any], dims: Sequence[Any]):
+    from fnad.interpreters.batching import moveaxis
+    (x, update, *starts), (bx, bu, *bs) = vals, dims
+    if all(b is None for b in bs):
+        bd = bx if bx is not None else bu
+        x, update = moveaxis(x, bx, bd, axis_size), moveaxis(update, bu, bd, axis_size)
+        starts.insert(bd, np.zeros((), np.int32))
+        return dynamic_update_slice_p.bind(x, update, *starts), bd
+    # Batched starts: a scatter of windows along the axes the update does not cover whole.
+    shape, u_shape = list(get_aval(x).shape), list(get_aval(update).shape)
+    if bx is not None:
+        del shape[bx]
+    if bu is not None:
+        del u_shape[bu]
+    axes = tuple(i for i, (n, k) in enumerate(zip(shape, u_shape)) if k < n)
+    if not axes:
+        return update, bu
+    idx = _window_indices([starts[i] for i in axes], [bs[i] for i in axes],
+                          [shape[i] for i in axes], [u_shape[i] for i in axes], axis_size)
+    perm = axes + tuple(i for i in range(len(shape)) if i not in axes)
+    if bu is None:
+        update = transpose(update, perm)
+    else:
+        update, bu = transpose_p.batch(axis_size, [update], [bu], permutation=perm)
+    return scatter_p.batch(axis_size, [x, idx, update], [bx, 0, bu], axes=axes, mode="clip")
+
+
+_deflinear_in(dynamic_update_slice_p, (0, 1), _dynamic_update_slice_transpose)
+dynamic_update_slice_p.def_batch(_dynamic_update_slice_batch)
+
+
+def dynamic_update_slice(x: Any, update: Any, start_indices: Sequence[Any]) -> Any:
+    """`x` with the window at traced `start_indices` (clamped to stay in bounds) replaced by
+    `update`.
+
+    >>> dynamic_update_slice(np.zeros(4), np.ones(2), (np.int32(1),))
+    array([0., 1., 1., 0.])
+    """
+    x, update = asarray_like(x, update)
+    starts = [_index_array(s) for s in start_indices]
+    return dynamic_update_slice_p.bind(x, update, *starts)
+
+
+# ------------------------------------------------------------------ gather and scatters
+#
+# Points along `axes`: `indices` has shape P + (len(axes),); point p reads (or writes) the
+# operand at `indices[p]` along `axes`, taking the other axes whole. The result of a gather
+# (and the updates of a scatter) has shape P + the operand's other axes, in order. This is
+# NumPy's `x[i0, i1, ...]` with the indexed axes moved first. Out-of-bounds points are
+# clamped (mode "clip") or, with mode "drop", read as zero / not written. Gather and
+# scatter_add with the same mode are each other's transposes.
+
+_MODES = ("clip", "drop")
+
+
+def _point_shape(x: ShapedArray, indices: ShapedArray, axes: tuple[int, ...],
+                 mode: str) -> tuple[int, ...]:
+    if indices.dtype.kind not in "iu":
+        raise DTypeError(f"indices must be integers, got {indices.dtype}")
+    if mode not in _MODES:
+        raise ShapeError(f"mode must be one of {_MODES}, got {mode!r}")
+    _axes(axes, x.ndim, "axes")
+    if not axes or indices.ndim < 1 or indices.shape[-1] != len(axes):
+        raise ShapeError(f"indices {indices} must end in an axis of size len(axes) >= 1 "
+                         f"(axes {axes})")
+    return indices.shape[:-1] + tuple(n for i, n in enumerate(x.shape) if i not in axes)
+
+
+def _points(x: np.ndarray, indices: np.ndarray, axes: tuple[int, ...]):
+    """The operand with `axes` moved first (a view), the clipped index components, and
+    which points are in bounds."""
+    rest = [i for i in range(x.ndim) if i not in axes]
+    moved = np.transpose(x, (*axes, *rest))
+    comps, valid = [], np.ones(indices.shape[:-1], bool)
+    for j, a in enumerate(axes):
+        c, n = indices[..., j], x.shape[a]
+        valid &= (c >= 0) & (c < n)
+        comps.append(np.clip(c, 0, builtins.max(n - 1, 0)))
+    return moved, comps, valid
+
+
+gather_p = Primitive("gather")
+
+
+def _gather_impl(x: np.ndarray, indices: np.ndarray, axes: tuple[int, ...],
+                 mode: str) -> np.ndarray:
+    moved, comps, valid = _points(x, indices, axes)
+    if any(x.shape[a] == 0 for a in axes):
+        return np.zeros(indices.shape[:-1] + moved.shape[len(axes):], x.dtype)
+    out = moved[tuple(comps)]
+    if mode == "drop":
+        out = np.where(valid.reshape(valid.shape + (1,) * (out.ndim - valid.ndim)), out,
+                       np.zeros((), x.dtype))
+    return out
+
+
+_def_checked_impl(gather_p, _gather_impl)
+gather_p.def_abstract_eval(lambda x, indices, axes, mode: ShapedArray(
+    _point_shape(x, indices, axes, mode), x.dtype))
+
+
+def _gather_transpose(ct: Any, x: Any, indices: Any, axes: tuple[int, ...],
+                      mode: str) -> list[Any]:
+    return [scatter_add(_zeros(x.aval), indices, ct, axes, mode), None]
+
+
+def _with_batch_iota(indices: Any, axis_size: int) -> Any:
+    """Batch-first indices with the batch position prepended as an index component, so
+    that batch element b of the indices reads batch element b of the operand."""
+    aval = get_aval(indices)
+    iota = broadcast_in_dim(np.arange(axis_size, dtype=aval.dtype),
+                            (*aval.shape[:-1], 1), (0,))
+    return concatenate([iota, indices], aval.ndim - 1)
+
+
+def _batched_index_operands(axis_size: int, x: Any, bx: Any, indices: Any, bi: Any,
+                            axes: tuple[int, ...]):
+    """Operand and indices batched together: both batch-first, the batch axis indexed."""
+    from fnad.interpreters.batching import moveaxis
+    x = moveaxis(x, bx, 0, axis_size)
+    indices = _with_batch_iota(moveaxis(indices, bi, 0, axis_size), axis_size)
+    return x, indices, (0, *(a + 1 for a in axes))
+
+
+def _gather_batch(axis_size: int, vals: Sequence[Any], dims: Sequence[Any],
+                  axes: tuple[int, ...], mode: str):
+    from fnad.interpreters.batching import moveaxis
+    (x, indices), (bx, bi) = vals, dims
+    if bi is None:
+        new = tuple(a + (a >= bx) for a in axes)
+        out_bd = get_aval(indices).ndim - 1 + sum(1 for d in range(bx) if d not in new)
+        return gather_p.bind(x, indices, axes=new, mode=mode), out_bd
+    if bi == get_aval(indices).ndim - 1:
+        indices, bi = moveaxis(indices, bi, 0, axis_size), 0
+    if bx is None:
+        return gather_p.bind(x, indices, axes=axes, mode=mode), bi
+    x, indices, new = _batched_index_operands(axis_size, x, bx, indices, bi, axes)
+    return gather_p.bind(x, indices, axes=new, mode=mode), 0
+
+
+_deflinear_in(gather_p, (0,), _gather_transpose)
+gather_p.def_batch(_gather_batch)
+
+
+def gather(x: Any, indices: Any, axes: Sequence[int], mode: str = "clip") -> Any:
+    """Points of `x` along `axes`: the result has shape `indices.shape[:-1]` + the other
+    axes of `x`; `indices[..., j]` indexes axis `axes[j]`. Out-of-bounds points are clamped
+    (`mode="clip"`) or read as 0 (`mode="drop"`).
+
+    >>> gather(np.arange(6).reshape(2, 3), np.array([[2], [0]]), (1,))
+    array([[2, 5],
+           [0, 3]])
+    """
+    (x,) = asarray_like(x)
+    axes = _normalize(axes, get_aval(x).ndim)
+    return gather_p.bind(x, _index_array(indices), axes=axes, mode=mode)
+
+
+def _scatter_impl(combine: Any, x: np.ndarray, indices: np.ndarray, updates: np.ndarray,
+                  axes: tuple[int, ...], mode: str) -> np.ndarray:
+    out = np.array(x, copy=True)
+    moved, comps, valid = _points(out, indices, axes)  # writes to `moved` land in `out`
+    if mode == "drop":
+        comps, updates = [c[valid] for c in comps], updates[valid]
+    if any(x.shape[a] == 0 for a in axes):
+        return out
+    if combine is None:
+        moved[tuple(comps)] = updates  # repeated points: the last one wins
+    else:
+        combine.at(moved, tuple(comps), updates)
+    return out
+
+
+def _scatter_abstract_eval(kinds: str):
+    def rule(x: ShapedArray, indices: ShapedArray, updates: ShapedArray,
+             axes: tuple[int, ...], mode: str) -> ShapedArray:
+        shape = _point_shape(x, indices, axes, mode)
+        if updates.shape != shape:
+            raise ShapeError(f"updates {updates} must have shape {shape} (the indices' points "
+                             "followed by the operand's other axes)")
+        check_dtypes([x, updates], kinds)
+        return x
+    return rule
+
+
+def _scatter_batch(prim: Primitive):
+    def rule(axis_size: int, vals: Sequence[Any], dims: Sequence[Any],
+             axes: tuple[int, ...], mode: str):
+        from fnad.interpreters.batching import moveaxis
+        (x, indices, updates), (bx, bi, bu) = vals, dims
+        if bi is None:
+            bd = 0 if bx is None else bx
+            x = moveaxis(x, bx, bd, axis_size)
+            new = tuple(a + (a >= bd) for a in axes)
+            ub = get_aval(indices).ndim - 1 + sum(1 for d in range(bd) if d not in new)
+            updates = moveaxis(updates, bu, ub, axis_size)
+            return prim.bind(x, indices, updates, axes=new, mode=mode), bd
+        x, indices, new = _batched_index_operands(axis_size, x, bx, indices, bi, axes)
+        updates = moveaxis(updates, bu, 0, axis_size)
+        return prim.bind(x, indices, updates, axes=new, mode=mode), 0
+    return rule
+
+
+def _scatter_primitive(name: str, combine: Any, kinds: str) -> Primitive:
+    prim = Primitive(name)
+    _def_checked_impl(prim, lambda x, indices, updates, axes, mode:
+                      _scatter_impl(combine, x, indices, updates, axes, mode))
+    prim.def_abstract_eval(_scatter_abstract_eval(kinds))
+    prim.def_batch(_scatter_batch(prim))
+    return prim
+
+
+def _scatter_wrapper(prim: Primitive, what: str):
+    def f(x: Any, indices: Any, updates: Any, axes: Sequence[int], mode: str = "drop") -> Any:
+        x, updates = asarray_like(x, updates)
+        axes = _normalize(axes, get_aval(x).ndim)
+        return prim.bind(x, _index_array(indices), updates, axes=axes, mode=mode)
+    f.__name__ = prim.name
+    f.__doc__ = (f"`x` with {what} at the points `indices` along `axes` (see `gather` for "
+                 "the layout of `updates`); out-of-bounds points are dropped (`mode=\"drop\"`) "
+                 "or clamped (`mode=\"clip\"`).")
+    return f
+
+
+scatter_add_p = _scatter_primitive("scatter_add", np.add, NUMBER)
+scatter_p = _scatter_primitive("scatter", None, "fciub")
+scatter_mul_p = _scatter_primitive("scatter_mul", np.multiply, NUMBER)
+scatter_min_p = _scatter_primitive("scatter_min", np.minimum, NUMBER)
+scatter_max_p = _scatter_primitive("scatter_max", np.maximum, NUMBER)
+
+scatter_add = _scatter_wrapper(scatter_add_p, "`updates` added (repeated points accumulate)")
+scatter = _scatter_wrapper(scatter_p, "`updates` written (of repeated points the last wins)")
+scatter_mul = _scatter_wrapper(scatter_mul_p, "elements multiplied by `updates`")
+scatter_min = _scatter_wrapper(scatter_min_p, "the minimum of each element and `updates`")
+scatter_max = _scatter_wrapper(scatter_max_p, "the maximum of each element and `updates`")
+
+
+def _scatter_add_transpose(ct: Any, x: Any, indices: Any, updates: Any,
+                           axes: tuple[int, ...], mode: str) -> list[Any]:
+    t_updates = gather(ct, indices, axes, mode) if is_undefined(updates) else None
+    return [ct if is_undefined(x) else None, None, t_updates]
+
+
+_deflinear_in(scatter_add_p, (0, 2), _scatter_add_transpose)
+
+
+def _point_ids(updates: ShapedArray, indices: ShapedArray) -> Any:
+    """1, 2, ... numbering the points, broadcast over the updates' shape."""
+    points = indices.shape[:-1]
+    ids = np.arange(1, int(np.prod(points, dtype=np.int64)) + 1, dtype=np.int32)
+    return broadcast_in_dim(ids.reshape(points), updates.shape, tuple(range(len(points))))
+
+
+def _scatter_jvp(primals: Sequence[Any], tangents: Sequence[Any], axes: tuple[int, ...],
+                 mode: str):
+    # Which update lands where is found by scattering point ids; the tangent then takes the
+    # operand's tangent where nothing landed and the winning update's tangent elsewhere.
+    from fnad.interpreters.jvp import instantiate
+    (x, indices, updates), (tx, _, tu) = primals, tangents
+    ans = scatter_p.bind(x, indices, updates, axes=axes, mode=mode)
+    aval, u_aval = get_aval(ans), get_aval(updates)
+    if type(tx) is Zero and type(tu) is Zero:
+        return ans, Zero(aval)
+    ids = _point_ids(u_aval, get_aval(indices))
+    landed = scatter(full(aval.shape, 0, np.int32), indices, ids, axes, mode)
+    won = eq(gather(landed, indices, axes, mode), ids)
+    t_out = scatter_add(select_n(ne(landed, 0), instantiate(tx), _zeros(aval)), indices,
+                        select_n(won, _zeros(u_aval), instantiate(tu)), axes, mode)
+    return ans, t_out
+
+
+scatter_p.def_jvp(_scatter_jvp)
+
+
+def _scatter_mul_jvp(primals: Sequence[Any], tangents: Sequence[Any], axes: tuple[int, ...],
+                     mode: str):
+    # d(x * prod u) = tx * prod u + sum_j x * (prod_{i != j} u_i) tu_j. The product of the
+    # other updates at a point is found without dividing by zero: by counting zeros.
+    from fnad.interpreters.jvp import instantiate
+    (x, indices, updates), (tx, _, tu) = primals, tangents
+    ans = scatter_mul_p.bind(x, indices, updates, axes=axes, mode=mode)
+    aval, u_aval = get_aval(ans), get_aval(updates)
+    t_out = None
+    if type(tx) is not Zero:
+        t_out = mul(instantiate(tx), scatter_mul(full(aval.shape, 1, aval.dtype), indices,
+                                                 updates, axes, mode))
+    if type(tu) is not Zero:
+        is_zero = eq(updates, np.zeros((), aval.dtype))
+        safe = select_n(is_zero, updates, full(u_aval.shape, 1, aval.dtype))
+        zeros_at = scatter_add(full(aval.shape, 0, np.int32), indices,
+                               convert_element_type(is_zero, np.int32), axes, mode)
+        n_zeros = gather(zeros_at, indices, axes, mode)
+        nonzero_prod = gather(scatter_mul(full(aval.shape, 1, aval.dtype), indices, safe,
+                                          axes, mode), indices, axes, mode)
+        others = select_n(is_zero,
+                          select_n(eq(n_zeros, 0), _zeros(u_aval), div(nonzero_prod, safe)),
+                          select_n(eq(n_zeros, 1), _zeros(u_aval), nonzero_prod))
+        term = scatter_add(_zeros(aval), indices,
+                           mul(mul(gather(x, indices, axes, mode), others), instantiate(tu)),
+                           axes, mode)
+        t_out = term if t_out is None else add(t_out, term)
+    return ans, Zero(aval) if t_out is None else t_out
+
+
+scatter_mul_p.def_jvp(_scatter_mul_jvp)
+
+
+def _scatter_extremum_jvp(prim: Primitive):
+    # Like elementwise max/min: the tangent is the mean of the tangents of the values that
+    # attain the result (operand and updates alike).
+    def jvp(primals: Sequence[Any], tangents: Sequence[Any], axes: tuple[int, ...], mode: str):
+        from fnad.interpreters.jvp import instantiate
+        (x, indices, updates), (tx, _, tu) = primals, tangents
+        ans = prim.bind(x, indices, updates, axes=axes, mode=mode)
+        aval, u_aval = get_aval(ans), get_aval(updates)
+        if type(tx) is Zero and type(tu) is Zero:
+            return ans, Zero(aval)
+        x_wins = eq(x, ans)
+        u_wins = eq(updates, gather(ans, indices, axes, mode))
+        count = add(convert_element_type(x_wins, aval.dtype),
+                    scatter_add(_zeros(aval), indices, convert_element_type(u_wins, aval.dtype),
+                                axes, mode))
+        total = scatter_add(select_n(x_wins, _zeros(aval), instantiate(tx)), indices,
+                            select_n(u_wins, _zeros(u_aval), instantiate(tu)), axes, mode)
+        return ans, div(total, count)
+    return jvp
+
+
+scatter_min_p.def_jvp(_scatter_extremum_jvp(scatter_min_p))
+scatter_max_p.def_jvp(_scatter_extremum_jvp(scatter_max_p))
+
+__all__ = ["broadcast", "broadcast_in_dim", "concatenate", "dynamic_slice",
+           "dynamic_update_slice", "expand_dims", "full", "gather", "pad", "reshape", "rev",
+           "scatter", "scatter_add", "scatter_max", "scatter_min", "scatter_mul", "slice",
+           "squeeze", "transpose"]

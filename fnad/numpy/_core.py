@@ -1,4 +1,8 @@
-"""NumPy's broadcasting and dtype promotion over `fnad.lax` (no primitives of its own)."""
+"""NumPy's conversion, broadcasting and dtype promotion over `fnad.lax` (no primitives).
+
+Every `fnad.numpy` function starts here: operands become arrays (or stay tracers), take a
+common dtype by NumPy 2 rules (Python scalars are weak, NEP 50) and broadcast together.
+"""
 
 from __future__ import annotations
 
@@ -8,44 +12,80 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
-from fnad.core.errors import ShapeError, user_line
+from fnad.core.errors import DTypeError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
 
-_PY_SCALARS = (bool, int, float, complex)
+PY_SCALARS = (bool, int, float, complex)
 
 
-def _dtype_of(x: Any) -> Any:
-    return x if isinstance(x, _PY_SCALARS) else get_aval(x).dtype
+def is_scalar(x: Any) -> bool:
+    """A Python number: weakly typed, it takes the dtype of the arrays it meets."""
+    return isinstance(x, PY_SCALARS) and not isinstance(x, np.generic)  # np.float64 is a float
+
+
+def _weak_dtype(x: Any) -> Any:
+    """What NumPy's promotion needs to know of an operand: its dtype, or for a Python number
+    its type (`int`, `float`, `complex`: weak); a Python bool is a strong bool."""
+    if isinstance(x, bool):
+        return np.dtype(np.bool_)
+    return type(x) if is_scalar(x) else get_aval(x).dtype
+
+
+_DEFAULTS = {"b": np.bool_, "i": np.int32, "f": np.float32, "c": np.complex64}
+
+
+def scalar_default(scalars: Sequence[Any]) -> np.dtype:
+    """The dtype Python numbers alone promote to: fnad's default of the kind NumPy picks
+    (1 + 2.5 is float32, not float64)."""
+    return np.dtype(_DEFAULTS[np.result_type(*scalars).kind])
 
 
 def result_type(*args: Any) -> np.dtype:
-    """NumPy 2 promotion: Python scalars are weak and take the arrays' dtype (NEP 50)."""
-    if all(isinstance(a, _PY_SCALARS) for a in args):
-        return lax.asarray_like(*args)[0].dtype if len(args) == 1 else np.dtype(
-            np.result_type(*(lax.asarray_like(a)[0].dtype for a in args)))
-    return np.result_type(*(_dtype_of(a) for a in args))
+    """NumPy 2 promotion: Python scalars are weak and take the arrays' dtype (NEP 50); with
+    only Python scalars, the defaults float32 / int32 / bool.
+
+    >>> result_type(np.ones(2, np.float32), 2.0)
+    dtype('float32')
+    """
+    args = [a if is_scalar(a) or isinstance(a, (np.dtype, type)) else asarray(a) for a in args]
+    if all(is_scalar(a) for a in args):
+        return scalar_default(args)
+    return np.result_type(*(a if is_scalar(a) or isinstance(a, (np.dtype, type))
+                            else get_aval(a).dtype for a in args))
 
 
 def asarray(x: Any, dtype: Any = None) -> Any:
-    """An array (or the tracer itself); Python floats default to float32."""
+    """An array (or the tracer itself) of `dtype`; Python floats and float lists default to
+    float32, Python ints to int32.
+
+    >>> asarray([1.0, 2.0]).dtype
+    dtype('float32')
+    """
     if isinstance(x, Tracer):
         return x if dtype is None else lax.convert_element_type(x, dtype)
-    if isinstance(x, np.ndarray) or (hasattr(x, "__cuda_array_interface__")):
+    if isinstance(x, np.ndarray) or hasattr(x, "__cuda_array_interface__"):
         return x if dtype is None or x.dtype == np.dtype(dtype) else x.astype(dtype)
     if isinstance(x, (list, tuple)) and any(isinstance(e, Tracer) for e in _flatten(x)):
-        return stack([asarray(e, dtype) for e in x])
-    if dtype is None and isinstance(x, _PY_SCALARS):
+        from fnad.numpy._shape import stack
+        items = [asarray(e) for e in x]
+        dt = result_type(*items) if dtype is None else dtype
+        return stack([asarray(e, dt) for e in items])
+    if dtype is None and is_scalar(x):
         return lax.asarray_like(x)[0]
     arr = np.asarray(x, dtype=dtype)
-    if dtype is None and arr.dtype == np.float64 and not isinstance(x, np.generic):
-        arr = arr.astype(np.float32)
-    elif dtype is None and arr.dtype == np.int64 and not isinstance(x, np.generic):
-        arr = arr.astype(np.int32)
+    if dtype is None and not isinstance(x, np.generic):
+        if arr.dtype == np.float64:
+            arr = arr.astype(np.float32)
+        elif arr.dtype == np.int64:
+            arr = arr.astype(np.int32)
     return arr
 
 
-array = asarray
+def array(x: Any, dtype: Any = None, copy: bool = True) -> Any:
+    """Like `asarray`, but an eager NumPy array is copied unless `copy=False` (NumPy's rule)."""
+    out = asarray(x, dtype)
+    return out.copy() if copy and out is x and isinstance(out, np.ndarray) else out
 
 
 def _flatten(x: Any) -> list[Any]:
@@ -55,6 +95,7 @@ def _flatten(x: Any) -> list[Any]:
 
 
 def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
+    """The shape NumPy broadcasting gives, or a `ShapeError` naming the shapes."""
     try:
         return tuple(np.broadcast_shapes(*shapes))
     except ValueError:
@@ -62,35 +103,79 @@ def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
                          f"broadcast together{user_line()}") from None
 
 
-def broadcast_to(x: Any, shape: Sequence[int]) -> Any:
+def broadcast_to(x: Any, shape: int | Sequence[int]) -> Any:
+    """`x` broadcast to `shape` (NumPy rules; no copy eagerly is not promised)."""
     x = asarray(x)
-    shape = tuple(shape)
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     xs = get_aval(x).shape
     if xs == shape:
         return x
-    if broadcast_shapes(xs, shape) != shape:
+    if len(xs) > len(shape) or broadcast_shapes(xs, shape) != shape:
         raise ShapeError(f"cannot broadcast shape {xs} to {shape}{user_line()}")
     nd = len(shape) - len(xs)
     return lax.broadcast_in_dim(x, shape, tuple(range(nd, len(shape))))
 
 
+def convert(x: Any, dtype: Any) -> Any:
+    """`x` as `dtype`: a Python number becomes a 0-d array, an array is cast (no equation
+    when it already has that dtype)."""
+    if is_scalar(x):
+        return np.asarray(x, dtype)
+    return lax.convert_element_type(asarray(x), dtype)
+
+
 def promote_dtypes(*args: Any, dtype: Any = None) -> list[Any]:
     """Operands converted to their common dtype (NumPy 2 rules) or to `dtype`."""
     dt = np.dtype(dtype) if dtype is not None else result_type(*args)
-    return [lax.convert_element_type(asarray(a), dt) if not isinstance(a, _PY_SCALARS)
-            else np.asarray(a, dt) for a in args]
+    return [convert(a, dt) for a in args]
 
 
-def promote(*args: Any, dtype: Any = None) -> list[Any]:
-    """Operands converted to one dtype and broadcast to one shape (rank-0 ones stay rank 0,
-    since the primitives broadcast scalars themselves)."""
-    arrays = promote_dtypes(*args, dtype=dtype)
+def broadcast_together(*arrays: Any) -> list[Any]:
+    """Arrays broadcast to one shape; rank-0 ones stay rank 0, since elementwise primitives
+    broadcast scalars themselves."""
     shapes = [get_aval(a).shape for a in arrays]
     shape = broadcast_shapes(*shapes)
     return [a if s == shape or s == () else broadcast_to(a, shape)
             for a, s in zip(arrays, shapes)]
 
 
-def stack(arrays: Sequence[Any], axis: int = 0) -> Any:
-    from fnad.numpy import concatenate, expand_dims
-    return concatenate([expand_dims(asarray(a), axis) for a in arrays], axis=axis)
+def promote(*args: Any, dtype: Any = None) -> list[Any]:
+    """Operands converted to one dtype and broadcast to one shape."""
+    return broadcast_together(*promote_dtypes(*args, dtype=dtype))
+
+
+def ufunc_dtypes(ufunc: np.ufunc, args: Sequence[Any]) -> tuple[np.dtype, ...]:
+    """The loop dtypes NumPy picks for `ufunc` on `args` (inputs, then outputs), honouring
+    weak Python scalars; with only Python scalars, their fnad defaults (float32...)."""
+    if all(is_scalar(a) for a in args):
+        dts: tuple[Any, ...] = (scalar_default(args),) * len(args)
+    else:
+        dts = tuple(_weak_dtype(a) for a in args)
+    try:
+        return ufunc.resolve_dtypes(dts + (None,) * ufunc.nout)
+    except TypeError:
+        names = ", ".join(getattr(d, "__name__", str(d)) for d in dts)
+        raise DTypeError(f"{ufunc.__name__} does not support operands of dtype {names}"
+                         f"{user_line()}") from None
+
+
+def normalize_axis(axis: int, ndim: int) -> int:
+    """A non-negative axis, or a `ShapeError` for one out of range."""
+    if not -ndim <= axis < ndim:
+        raise ShapeError(f"axis {axis} is out of range for a rank-{ndim} value{user_line()}")
+    return int(axis) % ndim
+
+
+def normalize_axes(axis: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
+    """Sorted non-negative axes; `None` means all of them."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = tuple(sorted(normalize_axis(a, ndim) for a in axes))
+    if len(set(out)) != len(out):
+        raise ShapeError(f"repeated axis in {axis}{user_line()}")
+    return out
+
+
+def shape_of(x: Any) -> tuple[int, ...]:
+    return get_aval(x).shape if isinstance(x, Tracer) else np.shape(x)

@@ -1,32 +1,65 @@
-"""Python operators and array methods of `Tracer`, forwarded to `fnad.numpy`."""
+"""Python operators and NumPy array methods of `Tracer`, forwarded to `fnad.numpy`, so that
+traced code reads like NumPy code. `==` gives an array (the tracer stays unhashable).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import fnad.numpy as fnp
 from fnad.core.trace import Tracer
 
 
-def _swap(f: Any) -> Any:
+def _swap(f: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     return lambda self, other: f(other, self)
 
 
-_METHODS = {
-    "__add__": fnp.add, "__radd__": _swap(fnp.add),
-    "__sub__": fnp.subtract, "__rsub__": _swap(fnp.subtract),
-    "__mul__": fnp.multiply, "__rmul__": _swap(fnp.multiply),
-    "__truediv__": fnp.divide, "__rtruediv__": _swap(fnp.divide),
-    "__matmul__": fnp.matmul, "__rmatmul__": _swap(fnp.matmul),
-    "__neg__": fnp.negative, "__pos__": lambda self: self,
-    "__pow__": fnp.power,
+def _binary_ops(ops: dict[str, Callable[[Any, Any], Any]]) -> dict[str, Any]:
+    """`__op__` and its reflected `__rop__` for each operator."""
+    out: dict[str, Any] = {}
+    for name, f in ops.items():
+        out[f"__{name}__"] = f
+        out[f"__r{name}__"] = _swap(f)
+    return out
+
+
+def _shape_args(f: Callable[..., Any]) -> Callable[..., Any]:
+    """`x.reshape(2, 3)` as well as `x.reshape((2, 3))`."""
+    return lambda self, *s, **kw: f(self, s[0] if len(s) == 1 else s, **kw)
+
+
+def _real_conj(self: Tracer) -> Tracer:
+    """The complex conjugate, which for the real dtypes fnad traces is the value itself."""
+    if self.dtype.kind == "c":
+        raise NotImplementedError("conj of complex tracers is not supported yet")
+    return self
+
+
+_METHODS: dict[str, Any] = {
+    **_binary_ops({"add": fnp.add, "sub": fnp.subtract, "mul": fnp.multiply,
+                   "truediv": fnp.divide, "floordiv": fnp.floor_divide, "mod": fnp.remainder,
+                   "pow": fnp.power, "matmul": fnp.matmul, "and": fnp.bitwise_and,
+                   "or": fnp.bitwise_or, "xor": fnp.bitwise_xor, "lshift": fnp.left_shift,
+                   "rshift": fnp.right_shift, "divmod": fnp.divmod}),
+    "__neg__": fnp.negative, "__pos__": fnp.positive, "__abs__": fnp.absolute,
+    "__invert__": fnp.invert,
     "__lt__": fnp.less, "__le__": fnp.less_equal, "__gt__": fnp.greater,
     "__ge__": fnp.greater_equal, "__eq__": fnp.equal, "__ne__": fnp.not_equal,
-    "sum": fnp.sum, "mean": fnp.mean, "reshape": lambda self, *s: fnp.reshape(
-        self, s[0] if len(s) == 1 else s),
-    "transpose": lambda self, *axes: fnp.transpose(self, axes or None),
-    "T": property(lambda self: fnp.transpose(self)),
     "astype": lambda self, dtype: fnp.asarray(self, dtype),
+    "reshape": _shape_args(fnp.reshape),
+    "transpose": lambda self, *axes: fnp.transpose(
+        self, axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes or None),
+    "T": property(lambda self: fnp.transpose(self)),
+    "mT": property(fnp.matrix_transpose),
+    "swapaxes": fnp.swapaxes, "squeeze": fnp.squeeze, "ravel": fnp.ravel,
+    "flatten": fnp.ravel, "repeat": fnp.repeat, "flip": fnp.flip,
+    "sum": fnp.sum, "mean": fnp.mean, "var": fnp.var, "std": fnp.std, "prod": fnp.prod,
+    "max": fnp.max, "min": fnp.min, "argmax": fnp.argmax, "argmin": fnp.argmin,
+    "all": fnp.all, "any": fnp.any, "cumsum": fnp.cumsum, "cumprod": fnp.cumprod,
+    "clip": fnp.clip, "dot": fnp.dot, "round": fnp.round, "trace": fnp.trace,
+    "diagonal": fnp.diagonal, "sort": fnp.sort, "argsort": fnp.argsort,
+    "conj": _real_conj, "conjugate": _real_conj,
 }
 
 for _name, _fn in _METHODS.items():

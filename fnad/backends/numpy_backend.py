@@ -1,0 +1,367 @@
+"""The NumPy backend: a jaxpr becomes one generated straight-line Python function.
+
+Each equation becomes one NumPy call (no bind, no abstract evaluation, no pytree work at
+run time). Hot elementwise primitives call their ufunc with `out=` into a dead buffer of
+the same shape and dtype (found by liveness and alias analysis); other primitives call
+their NumPy impl with params bound once; sub-jaxpr params are compiled executables.
+"""
+
+from __future__ import annotations
+
+import functools
+import linecache
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fnad.core.ir import ClosedJaxpr, Eqn, Literal, ShapedArray, Var
+
+
+@dataclass
+class Kernel:
+    """How one equation is written: `fn(*args)`; `out` says whether it can write into a
+    reused buffer: "elementwise" (even one of its own dying inputs), "separate" (only a
+    buffer dead before it), or None. `fresh` results never alias anything else."""
+
+    fn: Any
+    args: list[str]
+    out: str | None = None
+    fresh: bool = False
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Lowered:
+    """The generated function with its source and the numbers `explain` reports."""
+
+    fn: Callable[..., list[Any]]
+    source: str
+    stats: dict[str, Any]
+
+
+# ---------------------------------------------------------------------------- emitters
+# One entry per primitive that has a faster spelling than its impl. An emitter returns a
+# Kernel, or None to fall back to calling the impl.
+
+Emitter = Callable[[Eqn, list[str]], "Kernel | None"]
+
+
+def _emit_integer_pow(eqn: Eqn, ins: list[str]) -> Kernel | None:
+    y = eqn.params["y"]
+    if y == 2:
+        return Kernel(np.multiply, [ins[0], ins[0]], out="elementwise", fresh=True)
+    if y == 3 and eqn.outputs[0].aval.dtype.kind in "fc":
+        return Kernel(np.power, [ins[0], "3"], out="elementwise", fresh=True)
+    return None
+
+
+def _emit_select_n(eqn: Eqn, ins: list[str]) -> Kernel | None:
+    if len(ins) != 3 or eqn.inputs[0].aval.dtype != np.bool_:
+        return None
+    return Kernel(np.where, [ins[0], ins[2], ins[1]], fresh=True)
+
+
+def _emit_reduce_sum(eqn: Eqn, ins: list[str]) -> Kernel | None:
+    aval = eqn.outputs[0].aval
+    return Kernel(np.add.reduce, ins, out="separate", fresh=True,
+                  kwargs={"axis": eqn.params["axes"], "dtype": aval.dtype})
+
+
+def _emit_dot_general(eqn: Eqn, ins: list[str]) -> Kernel | None:
+    """Matrix and matrix-vector products as `matmul` of (possibly transposed) operands."""
+    (xc, yc), (xb, yb) = eqn.params["dimension_numbers"]
+    x, y = (a.aval for a in eqn.inputs)
+    if xb or yb or len(xc) != 1 or x.ndim > 2 or y.ndim > 2 or x.ndim == 0 or y.ndim == 0:
+        return None
+    a = ins[0] if x.ndim == 1 or xc[0] == 1 else f"{ins[0]}.T"
+    if y.ndim == 1:
+        b = ins[1]
+    else:
+        b = ins[1] if yc[0] == 0 else f"{ins[1]}.T"
+    if x.ndim == 1 and y.ndim == 1:
+        return Kernel(np.dot, [a, b], fresh=False)
+    return Kernel(np.matmul, [a, b], out="separate", fresh=True)
+
+
+def _emit_broadcast_in_dim(eqn: Eqn, ins: list[str]) -> Kernel | None:
+    x = eqn.inputs[0].aval
+    shape, dims = eqn.params["shape"], eqn.params["broadcast_dimensions"]
+    expanded = [1] * len(shape)
+    for d, size in zip(dims, x.shape):
+        expanded[d] = size
+    src = ins[0]
+    if tuple(expanded[len(shape) - x.ndim:]) != x.shape or any(
+            e != 1 for e in expanded[:len(shape) - x.ndim]):
+        src = f"{ins[0]}.reshape({tuple(expanded)!r})"
+    return Kernel(np.broadcast_to, [src, repr(tuple(shape))])
+
+
+# Elementwise primitives whose impl is this ufunc (up to error state and dtype care).
+UFUNCS: dict[str, np.ufunc] = {
+    "neg": np.negative, "add": np.add, "sub": np.subtract, "mul": np.multiply,
+    "div": np.divide, "max": np.maximum, "min": np.minimum, "square": np.square,
+    "abs": np.absolute, "sign": np.sign, "floor": np.floor, "ceil": np.ceil,
+    "exp": np.exp, "exp2": np.exp2, "log": np.log, "log1p": np.log1p, "expm1": np.expm1,
+    "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos, "tan": np.tan, "tanh": np.tanh,
+    "sinh": np.sinh, "cosh": np.cosh, "asin": np.arcsin, "acos": np.arccos,
+    "atan": np.arctan, "atan2": np.arctan2, "pow": np.power, "is_finite": np.isfinite,
+    "eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal,
+    "gt": np.greater, "ge": np.greater_equal, "and": np.bitwise_and, "or": np.bitwise_or,
+    "xor": np.bitwise_xor, "not": np.invert,
+}
+
+
+def _ufunc_kernel(eqn: Eqn, ins: list[str]) -> Kernel | None:
+    """A direct ufunc call when it gives exactly the promised dtype (e.g. `div` of floats
+    only: integer division truncates)."""
+    ufunc = UFUNCS.get(eqn.prim.name)
+    if ufunc is None or eqn.params or ufunc.nin != len(ins) or len(eqn.outputs) != 1:
+        return None
+    try:
+        with np.errstate(all="ignore"):
+            probe = ufunc(*(np.zeros(1, a.aval.dtype) for a in eqn.inputs))
+    except TypeError:
+        return None
+    if eqn.outputs[0].aval.dtype.kind not in "fbiu" or probe.dtype != eqn.outputs[0].aval.dtype:
+        return None
+    if eqn.prim.name == "div" and probe.dtype.kind != "f":
+        return None
+    return Kernel(ufunc, ins, out="elementwise", fresh=True)
+
+
+EMITTERS: dict[str, Emitter] = {
+    "integer_pow": _emit_integer_pow,
+    "select_n": _emit_select_n,
+    "reduce_sum": _emit_reduce_sum,
+    "dot_general": _emit_dot_general,
+    "broadcast_in_dim": _emit_broadcast_in_dim,
+}
+
+
+def _kernel(eqn: Eqn, ins: list[str], compile_sub: Callable[[ClosedJaxpr], Any]) -> Kernel:
+    emitter = EMITTERS.get(eqn.prim.name)
+    if emitter is not None:
+        k = emitter(eqn, ins)
+        if k is not None:
+            return k
+    k = _ufunc_kernel(eqn, ins)
+    if k is not None:
+        return k
+    impl = eqn.prim.impls.get("numpy")
+    if impl is None:
+        from fnad.core.primitive import NotImplementedRuleError
+        raise NotImplementedRuleError(f"the NumPy backend cannot run '{eqn.prim.name}': it "
+                                      "has no NumPy implementation")
+    params = {k: _compiled_param(v, compile_sub) for k, v in eqn.params.items()}
+    return Kernel(functools.partial(impl, **params) if params else impl, ins)
+
+
+def _compiled_param(value: Any, compile_sub: Callable[[ClosedJaxpr], Any]) -> Any:
+    """Sub-jaxpr params (control flow bodies, branches) become compiled executables with the
+    same call signature `(*args) -> list`."""
+    if isinstance(value, ClosedJaxpr):
+        return compile_sub(value)
+    if isinstance(value, tuple) and value and all(isinstance(v, ClosedJaxpr) for v in value):
+        return tuple(compile_sub(v) for v in value)
+    return value
+
+
+# ---------------------------------------------------------------------------- code generation
+
+def _donatable(x: Any, *others: Any) -> Any:
+    """`x` itself when its buffer may be overwritten, else an owned copy."""
+    if (type(x) is np.ndarray and x.flags.writeable and x.flags.c_contiguous
+            and not any(type(o) is np.ndarray and np.may_share_memory(x, o) for o in others)):
+        return x
+    return np.array(x)
+
+
+def _quiet_functions() -> tuple[Callable[[], Any], Callable[[Any], None]]:
+    """(enter, exit) of NumPy's "ignore all floating-point errors" state, cheaply: NumPy 2
+    keeps it in a context variable; older NumPy has the global seterr."""
+    try:
+        from numpy._core._ufunc_config import _extobj_contextvar as var
+        with np.errstate(all="ignore"):
+            ignore = var.get()
+        return functools.partial(var.set, ignore), var.reset
+    except (ImportError, AttributeError):
+        return (lambda: np.seterr(all="ignore")), (lambda old: np.seterr(**old))
+
+
+_QUIET = _quiet_functions()
+
+
+class _Namer:
+    """Python names for atoms and globals for objects the generated code refers to."""
+
+    def __init__(self) -> None:
+        self.globals: dict[str, Any] = {"_donatable": _donatable}
+        self.var_names: dict[int, str] = {}
+        self._by_id: dict[int, str] = {}
+
+    def obj(self, value: Any, prefix: str = "_g") -> str:
+        name = self._by_id.get(id(value))
+        if name is None:
+            name = f"{prefix}{len(self.globals)}"
+            self._by_id[id(value)] = name
+            self.globals[name] = value
+        return name
+
+    def fn(self, value: Any) -> str:
+        if isinstance(value, np.ufunc):
+            name = f"_np_{value.__name__}"
+            self.globals[name] = value
+            return name
+        return self.obj(value, "_f")
+
+    def var(self, v: Var, prefix: str = "v") -> str:
+        name = self.var_names.get(id(v))
+        if name is None:
+            name = self.var_names[id(v)] = f"{prefix}{len(self.var_names)}"
+        return name
+
+    def atom(self, a: Any) -> str:
+        if type(a) is Literal:
+            value = np.asarray(a.value)[()]  # a NumPy scalar: the cheapest ufunc operand
+            return self.obj(value, "_l")
+        return self.var_names[id(a)]
+
+
+def _kwargs_source(kwargs: dict[str, Any], namer: _Namer) -> list[str]:
+    out = []
+    for k, v in kwargs.items():
+        text = repr(v) if isinstance(v, (int, tuple, type(None))) else namer.obj(v, "_k")
+        out.append(f"{k}={text}")
+    return out
+
+
+def _nbytes(aval: ShapedArray) -> int:
+    return aval.size * aval.dtype.itemsize
+
+
+def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
+          compile_sub: Callable[[ClosedJaxpr], Any] | None = None) -> Lowered:
+    """Generate, compile and return the straight-line NumPy function of `closed`.
+
+    `donated[i]` lets the function overwrite input i once it is dead.
+    """
+    if compile_sub is None:
+        raise ValueError("lower needs compile_sub to compile sub-jaxprs")
+    jaxpr = closed.jaxpr
+    namer = _Namer()
+    donated = list(donated) + [False] * (len(jaxpr.invars) - len(donated))
+    arg_names = [namer.var(v, "a") for v in jaxpr.invars]
+    for v, c in zip(jaxpr.constvars, closed.consts):
+        namer.var_names[id(v)] = namer.obj(c, "_c")
+    for eqn in jaxpr.eqns:
+        for v in eqn.outputs:
+            namer.var(v)
+    kernels = [_kernel(e, [namer.atom(a) for a in e.inputs], compile_sub) for e in jaxpr.eqns]
+
+    # Liveness and aliasing. A root is a buffer some values may view: fresh results and
+    # inputs are roots; any other result may alias (view) every root its inputs alias.
+    n = len(jaxpr.eqns)
+    last_use: dict[int, int] = {}
+    for i, eqn in enumerate(jaxpr.eqns):
+        for a in eqn.inputs:
+            if type(a) is Var:
+                last_use[id(a)] = i
+    for a in jaxpr.outvars:
+        if type(a) is Var:
+            last_use[id(a)] = n
+    roots: dict[int, frozenset[int]] = {id(v): frozenset([id(v)])
+                                        for v in jaxpr.invars + jaxpr.constvars}
+    owned: dict[int, Var] = {id(v): v for v, d in zip(jaxpr.invars, donated)
+                             if d and v.aval.ndim > 0}
+    death: dict[int, int] = {r: last_use.get(r, -1) for r in roots}
+    for i, (eqn, k) in enumerate(zip(jaxpr.eqns, kernels)):
+        for v in eqn.outputs:
+            if k.fresh:
+                roots[id(v)] = frozenset([id(v)])
+                if v.aval.ndim > 0:
+                    owned[id(v)] = v
+            else:
+                roots[id(v)] = frozenset().union(*(roots[id(a)] for a in eqn.inputs
+                                                   if type(a) is Var), [id(v)])
+            for r in roots[id(v)]:
+                death[r] = max(death.get(r, i), last_use.get(id(v), i))
+    dying: dict[int, list[int]] = {}
+    for r, d in death.items():
+        if r in owned:
+            dying.setdefault(d, []).append(r)
+
+    # Emit, handing dead owned buffers to later kernels that can write into them.
+    pool: dict[tuple, list[int]] = {}
+    for r in dying.get(-1, []):  # donated inputs that are never read
+        pool.setdefault((owned[r].aval.shape, owned[r].aval.dtype), []).append(r)
+    name = "_jit_" + re.sub(r"\W", "_", name)
+    body = []
+    for v, d in zip(jaxpr.invars, donated):
+        if d and v.aval.ndim > 0:
+            others = [a for a in arg_names if a != namer.var_names[id(v)]]
+            body.append(f"{namer.var_names[id(v)]} = _donatable("
+                        f"{', '.join([namer.var_names[id(v)], *others])})")
+    invar_ids = {id(v) for v in jaxpr.invars}
+    reused = reused_bytes = allocated = allocated_bytes = n_donated = 0
+    for i, (eqn, k) in enumerate(zip(jaxpr.eqns, kernels)):
+        args = list(k.args) + _kwargs_source(k.kwargs, namer)
+        out_aval = eqn.outputs[0].aval if len(eqn.outputs) == 1 else None
+        buffer = None
+        if k.out is not None and out_aval is not None and out_aval.ndim > 0:
+            key = (out_aval.shape, out_aval.dtype)
+            candidates = pool.get(key, [])
+            if not candidates and k.out == "elementwise":
+                candidates = [r for r in dying.get(i, []) if (owned[r].aval.shape,
+                              owned[r].aval.dtype) == key]
+            if candidates:  # donated inputs first: results should land in them
+                donated_first = [r for r in candidates if r in invar_ids] or candidates
+                buffer = donated_first[-1]
+                candidates.remove(buffer)
+                if buffer in dying.get(i, []):
+                    dying[i].remove(buffer)
+                args.append(f"out={namer.var_names[buffer]}")
+                reused += 1
+                reused_bytes += _nbytes(out_aval)
+                n_donated += buffer in invar_ids
+        if buffer is None and k.fresh and out_aval is not None and out_aval.ndim > 0:
+            allocated += 1
+            allocated_bytes += _nbytes(out_aval)
+        call = f"{namer.fn(k.fn)}({', '.join(args)})"
+        outs = [namer.var_names[id(v)] for v in eqn.outputs]
+        target = ("" if not outs else f"{outs[0]} = " if not eqn.prim.multiple_results
+                  else f"{', '.join(outs)}, = ")
+        info = f"  # {eqn.prim.name}" + (f" {eqn.source_info}" if eqn.source_info else "")
+        body.append(f"{target}{call}{info}")
+        for r in dying.get(i, []):
+            aval = owned[r].aval
+            pool.setdefault((aval.shape, aval.dtype), []).append(r)
+    results = []
+    for a in jaxpr.outvars:
+        if type(a) is Literal:
+            results.append(f"_np_array({namer.atom(a)})")
+            namer.globals["_np_array"] = np.array
+        else:
+            results.append(namer.var_names[id(a)])
+    body.append(f"return [{', '.join(results)}]")
+    lines = [f"def {name}({', '.join(arg_names)}):"]
+    if any(isinstance(k.fn, np.ufunc) for k in kernels):
+        # Direct ufunc calls are silent like the impls they replace: NaN/inf, no warnings.
+        namer.globals["_quiet_enter"], namer.globals["_quiet_exit"] = _QUIET
+        lines += ["    _state = _quiet_enter()", "    try:"]
+        lines += ["        " + line for line in body]
+        lines += ["    finally:", "        _quiet_exit(_state)"]
+    else:
+        lines += ["    " + line for line in body]
+    source = "\n".join(lines) + "\n"
+
+    filename = f"<fnad.jit {name} {id(closed):#x}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namer.globals)  # noqa: S102
+    stats = {"equations": n, "allocated": allocated, "allocated_bytes": allocated_bytes,
+             "reused": reused, "reused_bytes": reused_bytes, "donated_reused": n_donated,
+             "constants": len(closed.consts),
+             "constant_bytes": sum(int(np.asarray(c).nbytes) for c in closed.consts)}
+    return Lowered(namer.globals[name], source, stats)

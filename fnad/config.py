@@ -1,0 +1,64 @@
+"""Global switches: `fnad.config.update(name, value)`, with defaults from environment variables.
+
+Each option `name` reads `FNAD_<NAME>` at import (e.g. `FNAD_EXPLAIN_CACHE_MISSES=1`), so
+debugging switches can be turned on without editing code.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from fnad.core.errors import FnadError
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _env_bool(name: str) -> bool:
+    return os.environ.get(f"FNAD_{name.upper()}", "").strip().lower() in _TRUE
+
+
+class Config:
+    """The options, read as attributes (`fnad.config.debug_nans`) and set with `update`.
+
+    explain_cache_misses: log why `jit` retraces (which argument's shape, dtype,
+                          structure or static value changed), on the "fnad.jit" logger.
+    debug_nans / debug_infs: after each compiled call, check float outputs for NaN / inf
+                          and raise FloatingPointError naming the first equation that made one.
+    jit_backend:          the backend `jit` compiles for when none is given ("numpy").
+    """
+
+    _DEFAULTS: dict[str, Any] = {"explain_cache_misses": False, "debug_nans": False,
+                                 "debug_infs": False, "jit_backend": "numpy"}
+
+    def __init__(self) -> None:
+        for name, default in self._DEFAULTS.items():
+            if isinstance(default, bool):
+                value: Any = _env_bool(name)
+            else:
+                value = os.environ.get(f"FNAD_{name.upper()}", default)
+            object.__setattr__(self, name, value)
+
+    def update(self, name: str, value: Any) -> None:
+        """Set one option.
+
+        >>> import fnad
+        >>> fnad.config.update("explain_cache_misses", True)
+        >>> fnad.config.update("explain_cache_misses", False)
+        """
+        if name not in self._DEFAULTS:
+            raise FnadError(f"unknown config option {name!r}; the options are "
+                            f"{', '.join(sorted(self._DEFAULTS))}")
+        if isinstance(self._DEFAULTS[name], bool) and not isinstance(value, bool):
+            raise FnadError(f"config option {name!r} takes True or False, got {value!r}")
+        object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("set options with fnad.config.update(name, value)")
+
+    def __repr__(self) -> str:
+        body = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._DEFAULTS)
+        return f"Config({body})"
+
+
+config = Config()

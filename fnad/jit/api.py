@@ -1,0 +1,345 @@
+"""`jit`: trace once per (argument structure, shapes and dtypes, static values), optimize,
+compile, cache; later calls only flatten, look up and run the generated code. Under another
+transform a jitted function binds `jit_call`, whose rules keep the work compiled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import inspect
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from fnad import tree as tree_util
+from fnad.config import config
+from fnad.core.errors import FnadError
+from fnad.core.ir import ClosedJaxpr, Jaxpr, ShapedArray, get_aval, short_dtype
+from fnad.core.trace import EvalTrace, Tracer, escaped_error, state
+from fnad.interpreters.staging import trace_to_jaxpr
+from fnad.jit import passes
+from fnad.jit.executable import Executable, compile_jaxpr
+from fnad.lax.jit_call import jit_call_p
+
+logger = logging.getLogger("fnad.jit")
+
+_disabled: contextvars.ContextVar[bool] = contextvars.ContextVar("fnad_disable_jit",
+                                                                  default=False)
+_ndarray = np.ndarray
+# Python scalars are weak: they enter as 0-d arrays of the default dtype.
+_WEAK = {bool: np.dtype(np.bool_), int: np.dtype(np.int32), float: np.dtype(np.float32),
+         complex: np.dtype(np.complex64)}
+
+
+@contextlib.contextmanager
+def disable_jit(disable: bool = True) -> Iterator[None]:
+    """Run jitted functions as plain Python inside this block (for print and pdb debugging).
+
+    >>> import fnad
+    >>> with fnad.disable_jit():
+    ...     fnad.jit(lambda x: x + 1)(1.0)
+    array(2., dtype=float32)
+    """
+    token = _disabled.set(disable)
+    try:
+        yield
+    finally:
+        _disabled.reset(token)
+
+
+def _leaf_key(x: Any) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) of a leaf that is not an ndarray (a NumPy or weak Python scalar)."""
+    dtype = _WEAK.get(type(x))
+    if dtype is not None:
+        return (), dtype
+    if isinstance(x, np.generic):
+        return (), x.dtype
+    if isinstance(x, Tracer):
+        raise escaped_error(x)
+    raise FnadError(f"jit: an argument leaf of type {type(x).__name__} ({x!r}) is not an "
+                    "array; pass arrays (or pytrees of them), or mark the argument static "
+                    "with static_argnums / static_argnames")
+
+
+def _as_arrays(leaves: Sequence[Any]) -> list[Any]:
+    return [np.asarray(x, _WEAK[type(x)]) if type(x) in _WEAK else x for x in leaves]
+
+
+def _output_leaf(x: Any) -> Any:
+    if type(x) in _WEAK:
+        return np.asarray(x, _WEAK[type(x)])
+    if not hasattr(x, "dtype"):
+        raise FnadError(f"a jitted function returned {type(x).__name__}, which is not an "
+                        "array; return arrays (or pytrees of them)")
+    return x
+
+
+class _Entry:
+    """One cache entry: the traced and optimized jaxprs and, once run eagerly, the executable.
+
+    `extra` holds tracers of enclosing transforms that the function closed over; they are
+    passed to `jit_call` as leading operands (such entries are used once, not cached).
+    """
+
+    __slots__ = ("traced", "closed", "out_tree", "donated", "extra", "executable")
+
+    def __init__(self, traced: ClosedJaxpr, closed: ClosedJaxpr, out_tree: Any,
+                 donated: tuple[bool, ...], extra: list[Any]):
+        self.traced, self.closed, self.out_tree = traced, closed, out_tree
+        self.donated, self.extra = donated, extra
+        self.executable: Executable | None = None
+
+
+def _hoist_tracer_consts(closed: ClosedJaxpr) -> tuple[ClosedJaxpr, list[Any]]:
+    """Turn constants that are tracers of an enclosing transform into leading inputs."""
+    jaxpr = closed.jaxpr
+    pairs = list(zip(jaxpr.constvars, closed.consts))
+    moved = [(v, c) for v, c in pairs if isinstance(c, Tracer)]
+    if not moved:
+        return closed, []
+    kept = [(v, c) for v, c in pairs if not isinstance(c, Tracer)]
+    new = Jaxpr([v for v, _ in kept], [v for v, _ in moved] + jaxpr.invars, jaxpr.eqns,
+                jaxpr.outvars)
+    return ClosedJaxpr(new, [c for _, c in kept]), [c for _, c in moved]
+
+
+def _dyn_positions(args: tuple, statics: Any) -> list[int]:
+    """The original positions of the dynamic positional arguments."""
+    fixed = {i for i, _ in statics[0]} if statics is not None else set()
+    return [i for i in range(len(args) + len(fixed)) if i not in fixed]
+
+
+def _describe_aval(key: tuple[tuple[int, ...], np.dtype]) -> str:
+    return f"{short_dtype(key[1])}[{','.join(map(str, key[0]))}]"
+
+
+class Jitted:
+    """A jitted function: call it like the original. See `jit`."""
+
+    def __init__(self, f: Callable[..., Any], static_argnums: int | Sequence[int] = (),
+                 static_argnames: str | Sequence[str] = (),
+                 donate_argnums: int | Sequence[int] = (), backend: str | None = None):
+        functools.update_wrapper(self, f)
+        self._f = f
+        self._name = getattr(f, "__name__", type(f).__name__)
+        nums = {static_argnums} if isinstance(static_argnums, int) else set(static_argnums)
+        names = {static_argnames} if isinstance(static_argnames, str) else set(static_argnames)
+        try:
+            params = list(inspect.signature(f).parameters.values())
+        except (TypeError, ValueError):
+            params = []
+        self._param_names = [p.name for p in params if p.kind in (
+            p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        for i, n in enumerate(self._param_names):  # a static arg may come either way
+            if n in names:
+                nums.add(i)
+            if i in nums and params[i].kind is not params[i].POSITIONAL_ONLY:
+                names.add(n)
+        self._static_argnums = frozenset(nums)
+        self._static_argnames = frozenset(names)
+        self._has_static = bool(nums or names)
+        self._donate = frozenset({donate_argnums} if isinstance(donate_argnums, int)
+                                 else donate_argnums)
+        if self._donate & self._static_argnums:
+            raise FnadError(f"jit({self._name}): arguments "
+                            f"{sorted(self._donate & self._static_argnums)} are both static "
+                            "and donated; only array arguments can be donated")
+        self._backend = backend
+        self._cache: dict[Any, _Entry] = {}
+        self.trace_count = 0
+        self.compile_count = 0
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        return self if obj is None else functools.partial(self, obj)
+
+    def __repr__(self) -> str:
+        return f"<jit({self._name})>"
+
+    # ------------------------------------------------------------------ calling
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _disabled.get():
+            return self._f(*args, **kwargs)
+        statics = None
+        if self._has_static:
+            args, kwargs, statics = self._split(args, kwargs)
+        leaves, treedef = tree_util.tree_flatten((args, kwargs))
+        if type(state.trace) is not EvalTrace:
+            return self._call_traced(leaves, treedef, statics, args, kwargs)
+        key = (treedef, tuple([(x.shape, x.dtype) if type(x) is _ndarray else _leaf_key(x)
+                               for x in leaves]), statics)
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._miss(key, args, kwargs)
+        exe = entry.executable or self._compile(entry)
+        for x in leaves:
+            if type(x) is not _ndarray:
+                leaves = _as_arrays(leaves)
+                break
+        outs = exe.fn(*leaves)
+        if config.debug_nans or config.debug_infs:
+            exe.check_finite(leaves, outs)
+        return tree_util.tree_unflatten(entry.out_tree, outs)
+
+    def _call_traced(self, leaves: list[Any], treedef: Any, statics: Any, args: tuple,
+                     kwargs: dict) -> Any:
+        """Under another transform: bind `jit_call` on the (cached) optimized jaxpr."""
+        leaves = _as_arrays(leaves)
+        avals = tuple((a.shape, a.dtype) for a in map(get_aval, leaves))
+        key = (treedef, avals, statics)
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._miss(key, args, kwargs)
+        outs = jit_call_p.bind(*entry.extra, *leaves, jaxpr=entry.closed, name=self._name)
+        return tree_util.tree_unflatten(entry.out_tree, outs)
+
+    def _split(self, args: tuple, kwargs: dict) -> tuple[tuple, dict, Any]:
+        """(dynamic args, dynamic kwargs, hashable static values)."""
+        n = len(args)
+        pos = sorted({i % n for i in self._static_argnums if -n <= i < n})
+        static_pos = tuple((i, args[i]) for i in pos)
+        static_kw = tuple(sorted((k, v) for k, v in kwargs.items()
+                                 if k in self._static_argnames))
+        for where, value in [(f"argument {i}", v) for i, v in static_pos] + \
+                            [(f"argument '{k}'", v) for k, v in static_kw]:
+            try:
+                hash(value)
+            except TypeError:
+                raise FnadError(
+                    f"jit({self._name}): static {where} is a {type(value).__name__}, which is "
+                    "not hashable. Static arguments are part of the cache key: pass a "
+                    "hashable value (a tuple instead of a list, a frozen dataclass), or make "
+                    "the argument a regular traced one.") from None
+        dyn_args = tuple(a for i, a in enumerate(args) if i not in pos)
+        dyn_kwargs = {k: v for k, v in kwargs.items() if k not in self._static_argnames}
+        return dyn_args, dyn_kwargs, (static_pos, static_kw)
+
+    # ------------------------------------------------------------------ tracing, compiling
+
+    def _miss(self, key: Any, args: tuple, kwargs: dict) -> _Entry:
+        treedef, avals, statics = key
+        if config.explain_cache_misses and self.trace_count:
+            logger.warning("jit(%s): retracing (trace %d): %s", self._name,
+                           self.trace_count + 1, self._explain_miss(key, args, kwargs))
+        static_pos, static_kw = statics if statics is not None else ((), ())
+        store: dict[str, Any] = {}
+
+        def flat(*xs: Any) -> list[Any]:
+            dyn, kw = tree_util.tree_unflatten(treedef, xs)
+            it, fixed = iter(dyn), dict(static_pos)
+            full = [fixed[i] if i in fixed else next(it)
+                    for i in range(len(dyn) + len(static_pos))]
+            out = self._f(*full, **kw, **dict(static_kw))
+            out_leaves, store["tree"] = tree_util.tree_flatten(out)
+            return [_output_leaf(x) for x in out_leaves]
+
+        self.trace_count += 1
+        traced = trace_to_jaxpr(flat, [ShapedArray(s, d) for s, d in avals], transform="jit")
+        traced, extra = _hoist_tracer_consts(traced)
+        with EvalTrace(None):
+            closed = passes.optimize(traced)
+        donated = tuple(i in self._donate for i, a in zip(_dyn_positions(args, statics), args)
+                        for _ in tree_util.tree_leaves(a))
+        donated += (False,) * (len(avals) - len(donated))
+        entry = _Entry(traced, closed, store["tree"], donated, extra)
+        if not extra:
+            self._cache[key] = entry
+        return entry
+
+    def _compile(self, entry: _Entry) -> Executable:
+        self.compile_count += 1
+        entry.executable = compile_jaxpr(entry.closed, self._backend, entry.donated,
+                                         self._name, optimize=False, traced=entry.traced)
+        return entry.executable
+
+    def _explain_miss(self, key: Any, args: tuple, kwargs: dict) -> str:
+        """Which argument's structure, shape, dtype or static value differs from the
+        closest cached call."""
+        treedef, avals, statics = key
+        if not self._cache:
+            return "the cache was cleared"
+        same_tree = [k for k in self._cache if k[0] == treedef]
+        if not same_tree:
+            old = next(reversed(self._cache))[0]
+            return f"the argument structure changed from {old} to {treedef}"
+        names = self._leaf_names(args, kwargs, statics)
+
+        def diffs(old: Any) -> list[tuple[int, str]]:
+            """(how many components differ, description) per difference."""
+            out = []
+            for name, a, b in zip(names, old[1], avals):
+                what = [w for w, x, y in (("shape", a[0], b[0]), ("dtype", a[1], b[1]))
+                        if x != y]
+                if what:
+                    out.append((len(what), f"{name} changed {' and '.join(what)} "
+                                           f"{_describe_aval(a)} -> {_describe_aval(b)}"))
+            old_static = dict(old[2][0] + old[2][1]) if old[2] else {}
+            for k, v in (statics[0] + statics[1]) if statics else ():
+                if k in old_static and old_static[k] != v:
+                    what = f"argument {k}" if isinstance(k, int) else f"argument '{k}'"
+                    out.append((1, f"static {what} changed value {old_static[k]!r} -> {v!r}"))
+            return out
+
+        closest = min((diffs(k) for k in same_tree), key=lambda d: sum(n for n, _ in d))
+        return "; ".join(text for _, text in closest) or "no difference found"
+
+    def _leaf_names(self, args: tuple, kwargs: dict, statics: Any) -> list[str]:
+        names = []
+        for i, a in zip(_dyn_positions(args, statics), args):
+            label = (f"argument {i} ('{self._param_names[i]}')"
+                     if i < len(self._param_names) else f"argument {i}")
+            n = len(tree_util.tree_leaves(a))
+            names += [label if n == 1 else f"{label} leaf {j}" for j in range(n)]
+        for k in sorted(kwargs):
+            n = len(tree_util.tree_leaves(kwargs[k]))
+            names += [f"argument '{k}'" if n == 1 else f"argument '{k}' leaf {j}"
+                      for j in range(n)]
+        return names
+
+    # ------------------------------------------------------------------ inspection
+
+    def _entry(self, args: tuple, kwargs: dict) -> _Entry:
+        statics = None
+        if self._has_static:
+            args, kwargs, statics = self._split(args, kwargs)
+        leaves, treedef = tree_util.tree_flatten((args, kwargs))
+        avals = tuple((a.shape, a.dtype) for a in map(get_aval, _as_arrays(leaves)))
+        key = (treedef, avals, statics)
+        return self._cache.get(key) or self._miss(key, args, kwargs)
+
+    def lower(self, *args: Any, **kwargs: Any) -> ClosedJaxpr:
+        """The optimized jaxpr this function runs for these arguments."""
+        return self._entry(args, kwargs).closed
+
+    def explain(self, *args: Any, **kwargs: Any) -> str:
+        """Print and return the executable plan for these arguments: equations before and
+        after the passes, buffers allocated and reused, bytes, the generated code."""
+        entry = self._entry(args, kwargs)
+        text = (entry.executable or self._compile(entry)).explain()
+        print(text)
+        return text
+
+    def clear_cache(self) -> None:
+        """Forget every traced and compiled version (the next call traces again)."""
+        self._cache.clear()
+
+
+def jit(f: Callable[..., Any], static_argnums: int | Sequence[int] = (),
+        static_argnames: str | Sequence[str] = (), donate_argnums: int | Sequence[int] = (),
+        backend: str | None = None) -> Jitted:
+    """Compile `f`: trace it once per argument structure, shapes, dtypes and static values,
+    optimize the jaxpr and run it as generated code on later calls.
+
+    Static arguments (hashable) are baked into the trace; donated arguments' buffers may be
+    overwritten by the call. Under grad, vmap or another jit the function stays compiled.
+
+    >>> import numpy as np, fnad
+    >>> f = fnad.jit(lambda x, n: x * n, static_argnums=1)
+    >>> f(np.ones(2, np.float32), 3)
+    array([3., 3.], dtype=float32)
+    """
+    return Jitted(f, static_argnums, static_argnames, donate_argnums, backend)

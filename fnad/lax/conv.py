@@ -1,0 +1,609 @@
+"""Convolutions and windowed reductions: `conv_general_dilated` and `reduce_window_*`.
+
+Both evaluate with im2col (a strided window view, then one matmul or reduction). Their
+transposes are convolutions / window sums again, with strides and dilations swapped, so
+every derivative stays inside these primitives and composes to any order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from fnad.core.errors import DTypeError, ShapeError
+from fnad.core.ir import ShapedArray, get_aval
+from fnad.core.primitive import Primitive, Zero
+from fnad.lax._rules import NUMBER, check_dtypes, defjvp, is_undefined
+from fnad.lax.elementwise import asarray_like
+
+Pairs = tuple[tuple[int, int], ...]
+ConvDimensionNumbers = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+
+
+# ------------------------------------------------------------------ window arithmetic
+
+def _dilated(n: int, d: int) -> int:
+    return 0 if n == 0 else (n - 1) * d + 1
+
+
+def _out_size(n: int, k: int, stride: int, pad: tuple[int, int], base_dil: int,
+              win_dil: int) -> int:
+    padded = _dilated(n, base_dil) + pad[0] + pad[1]
+    eff = _dilated(k, win_dil)
+    return 0 if padded < eff or eff == 0 else (padded - eff) // stride + 1
+
+
+def padtype_to_pads(in_shape: Sequence[int], window: Sequence[int], strides: Sequence[int],
+                    padding: str | Sequence[Sequence[int]]) -> Pairs:
+    """Explicit (low, high) pairs for 'SAME' (output size ceil(n / stride)), 'VALID' or
+    given pairs; `window` holds the dilated window sizes."""
+    if isinstance(padding, str):
+        mode = padding.upper()
+        if mode == "VALID":
+            return tuple((0, 0) for _ in in_shape)
+        if mode != "SAME":
+            raise ValueError(f"padding must be 'SAME', 'VALID' or (low, high) pairs, "
+                             f"got {padding!r}")
+        pads = []
+        for n, k, s in zip(in_shape, window, strides):
+            total = max((-(-n // s) - 1) * s + k - n, 0)
+            pads.append((total // 2, total - total // 2))
+        return tuple(pads)
+    pairs = tuple((int(lo), int(hi)) for lo, hi in padding)
+    if len(pairs) != len(in_shape):
+        raise ShapeError(f"padding {padding} needs one (low, high) pair per spatial axis "
+                         f"({len(in_shape)})")
+    return pairs
+
+
+def _transpose_padding(n: int, k: int, stride: int, pad: tuple[int, int], base_dil: int,
+                       win_dil: int) -> tuple[int, int]:
+    """Padding of the window op that maps an output cotangent back onto the input: the
+    (flipped) window slides over the stride-dilated cotangent with stride `base_dil`."""
+    out = _out_size(n, k, stride, pad, base_dil, win_dil)
+    eff = _dilated(k, win_dil)
+    lo = eff - 1 - pad[0]
+    return lo, (n - 1) * base_dil + eff - _dilated(out, stride) - lo
+
+
+def _dilate_pad(x: np.ndarray, padding: Pairs, dilation: Sequence[int], fill: Any
+                ) -> np.ndarray:
+    """`x` with `dilation - 1` fill values between elements, then padded (negative
+    padding crops)."""
+    if any(d > 1 for d in dilation):
+        out = np.full([_dilated(n, d) for n, d in zip(x.shape, dilation)], fill, x.dtype)
+        out[tuple(slice(None, None, d) for d in dilation)] = x
+        x = out
+    if any(lo > 0 or hi > 0 for lo, hi in padding):
+        x = np.pad(x, [(max(lo, 0), max(hi, 0)) for lo, hi in padding],
+                   constant_values=fill)
+    if any(lo < 0 or hi < 0 for lo, hi in padding):
+        x = x[tuple(slice(max(-lo, 0), max(max(-lo, 0), n - max(-hi, 0)))
+                    for (lo, hi), n in zip(padding, x.shape))]
+    return x
+
+
+def _windows(x: np.ndarray, window: Sequence[int], strides: Sequence[int], padding: Pairs,
+             base_dilation: Sequence[int], window_dilation: Sequence[int], fill: Any
+             ) -> np.ndarray:
+    """A view of shape (*out_shape, *window): every window of the padded, dilated `x`."""
+    out = [_out_size(*a) for a in zip(x.shape, window, strides, padding, base_dilation,
+                                      window_dilation)]
+    if 0 in out or 0 in window:
+        return np.zeros((*out, *window), x.dtype)
+    xp = _dilate_pad(x, padding, base_dilation, fill)
+    eff = [_dilated(k, d) for k, d in zip(window, window_dilation)]
+    view = sliding_window_view(xp, eff)
+    return view[tuple(slice(None, None, s) for s in strides)
+                + tuple(slice(None, None, d) for d in window_dilation)]
+
+
+# ------------------------------------------------------------------ conv_general_dilated
+
+def conv_dimension_numbers(lhs_ndim: int, rhs_ndim: int, dimension_numbers: Any
+                           ) -> ConvDimensionNumbers:
+    """(lhs_spec, rhs_spec, out_spec) as axis tuples: (batch, feature, *spatial),
+    (out feature, in feature, *spatial), (batch, feature, *spatial). Strings like
+    ("NHWC", "HWIO", "NHWC") order the spatial axes as the kernel string does."""
+    if lhs_ndim != rhs_ndim or lhs_ndim < 2:
+        raise ShapeError(f"lhs and rhs need the same rank >= 2, got {lhs_ndim} and {rhs_ndim}")
+    if dimension_numbers is None:
+        return (tuple(range(lhs_ndim)),) * 3
+    lhs, rhs, out = dimension_numbers
+    if isinstance(lhs, str):
+        if not (isinstance(rhs, str) and isinstance(out, str)) or \
+                any(len(s) != lhs_ndim for s in (lhs, rhs, out)):
+            raise ShapeError(f"dimension_numbers {dimension_numbers} must be three strings of "
+                             f"length {lhs_ndim}")
+        spatial = [c for c in rhs if c not in "OI"]
+        try:
+            specs = ((lhs.index("N"), lhs.index("C"), *(lhs.index(c) for c in spatial)),
+                     (rhs.index("O"), rhs.index("I"), *(rhs.index(c) for c in spatial)),
+                     (out.index("N"), out.index("C"), *(out.index(c) for c in spatial)))
+        except ValueError:
+            raise ShapeError(f"dimension_numbers {dimension_numbers}: lhs/out need 'N' and "
+                             "'C', rhs 'O' and 'I', and all three the same spatial letters"
+                             ) from None
+    else:
+        specs = tuple(tuple(int(d) for d in s) for s in (lhs, rhs, out))
+    for s in specs:
+        if sorted(s) != list(range(lhs_ndim)):
+            raise ShapeError(f"dimension_numbers {dimension_numbers} are not permutations of "
+                             f"{lhs_ndim} axes")
+    return specs  # type: ignore[return-value]
+
+
+conv_general_dilated_p = Primitive("conv_general_dilated")
+
+
+def _conv_impl(lhs: np.ndarray, rhs: np.ndarray, *, window_strides: tuple[int, ...],
+               padding: Pairs, lhs_dilation: tuple[int, ...], rhs_dilation: tuple[int, ...],
+               dimension_numbers: ConvDimensionNumbers, feature_group_count: int,
+               batch_group_count: int) -> np.ndarray:
+    if lhs.dtype != rhs.dtype:  # NumPy would promote; the abstract eval explains the error
+        raise TypeError("dtype mismatch")
+    lspec, rspec, ospec = dimension_numbers
+    x, w = np.transpose(lhs, lspec), np.transpose(rhs, rspec)  # N C *sp, O I *k (views)
+    (n, c), (o, ci), ksp = x.shape[:2], w.shape[:2], w.shape[2:]
+    b, g, nsp = batch_group_count, feature_group_count, len(ksp)
+    h = b * g
+    win = _windows(x, (1, 1, *ksp), (1, 1, *window_strides), ((0, 0), (0, 0), *padding),
+                   (1, 1, *lhs_dilation), (1, 1, *rhs_dilation), 0)
+    win = win[(slice(None),) * (2 + nsp) + (0, 0)]  # drop the unit batch/feature window
+    osp = win.shape[2:2 + nsp]
+    # one copy (im2col): rows (group, batch, out position), columns (in feature, tap), with
+    # the taps or the features innermost, whichever is contiguous in the input's memory
+    win = win.reshape(b, n // b, g, c // g, *win.shape[2:])
+    sp_axes, k_axes = list(range(4, 4 + nsp)), list(range(4 + nsp, 4 + 2 * nsp))
+    chan_last = nsp > 0 and abs(x.strides[1]) < abs(x.strides[-1])
+    cols_order = [*k_axes, 3] if chan_last else [3, *k_axes]
+    m, k = int(np.prod(osp, dtype=np.int64)), int(np.prod(ksp, dtype=np.int64))
+    cols = win.transpose(0, 2, 1, *sp_axes, *cols_order).reshape(h, n // b * m, ci * k)
+    w = w.reshape(h, o // h, ci, *ksp)
+    kern_order = [*range(3, 3 + nsp), 2] if chan_last else [2, *range(3, 3 + nsp)]
+    kern = w.transpose(0, *kern_order, 1).reshape(h, ci * k, o // h)
+    out = np.matmul(cols, kern).reshape(h, n // b, *osp, o // h)
+    if h > 1:
+        out = np.moveaxis(out, 0, -2).reshape(n // b, *osp, o)
+    else:
+        out = out.reshape(n // b, *osp, o)
+    std = np.moveaxis(out, -1, 1)  # N O *sp
+    return np.transpose(std, np.argsort(ospec)).astype(lhs.dtype, copy=False)
+
+
+conv_general_dilated_p.def_impl(_conv_impl)
+
+
+@conv_general_dilated_p.def_abstract_eval
+def _conv_abstract_eval(lhs: ShapedArray, rhs: ShapedArray, *, window_strides: tuple[int, ...],
+                        padding: Pairs, lhs_dilation: tuple[int, ...],
+                        rhs_dilation: tuple[int, ...], dimension_numbers: ConvDimensionNumbers,
+                        feature_group_count: int, batch_group_count: int) -> ShapedArray:
+    check_dtypes([lhs, rhs], NUMBER)
+    lspec, rspec, ospec = conv_dimension_numbers(lhs.ndim, rhs.ndim, dimension_numbers)
+    nsp = lhs.ndim - 2
+    for name, v in (("window_strides", window_strides), ("padding", padding),
+                    ("lhs_dilation", lhs_dilation), ("rhs_dilation", rhs_dilation)):
+        if len(v) != nsp:
+            raise ShapeError(f"{name} {v} needs one entry per spatial axis ({nsp})")
+    if any(s < 1 for s in (*window_strides, *lhs_dilation, *rhs_dilation)):
+        raise ShapeError("window_strides and dilations must be >= 1")
+    g, b = feature_group_count, batch_group_count
+    n, c = lhs.shape[lspec[0]], lhs.shape[lspec[1]]
+    o, ci = rhs.shape[rspec[0]], rhs.shape[rspec[1]]
+    if g < 1 or b < 1 or (g > 1 and b > 1):
+        raise ShapeError(f"feature_group_count {g} and batch_group_count {b} must be >= 1, "
+                         "and at most one of them > 1")
+    if c != ci * g:
+        raise ShapeError(f"lhs has {c} input features but rhs expects {ci} x "
+                         f"feature_group_count {g} = {ci * g}")
+    if o % g or o % b or n % b:
+        raise ShapeError(f"rhs output features ({o}) must divide by feature_group_count {g} "
+                         f"and batch_group_count {b}, and the lhs batch ({n}) by the latter")
+    osp = [_out_size(lhs.shape[ld], rhs.shape[rd], s, p, dl, dr) for ld, rd, s, p, dl, dr in
+           zip(lspec[2:], rspec[2:], window_strides, padding, lhs_dilation, rhs_dilation)]
+    std = (n // b, o, *osp)
+    return ShapedArray(tuple(std[i] for i in np.argsort(ospec)), lhs.dtype)
+
+
+def _regroup(x: Any, src: int, dst: int, groups: int) -> Any:
+    """Move the major `groups` factor of axis `src` into axis `dst` (as its major factor)."""
+    from fnad.lax.structural import reshape, transpose
+    if groups == 1:
+        return x
+    shape = list(get_aval(x).shape)
+    split = [*shape[:src], groups, shape[src] // groups, *shape[src + 1:]]
+    order = [i for i in range(len(split)) if i != src]
+    at = order.index(dst + (dst > src))
+    order.insert(at, src)
+    shape[src] //= groups
+    shape[dst] *= groups
+    return reshape(transpose(reshape(x, split), order), shape)
+
+
+def _conv_transpose_lhs(ct: Any, rhs: Any, lhs_aval: ShapedArray, *, window_strides: Any,
+                        padding: Pairs, lhs_dilation: Any, rhs_dilation: Any,
+                        dimension_numbers: ConvDimensionNumbers, feature_group_count: int,
+                        batch_group_count: int) -> Any:
+    """A conv of the cotangent with the flipped kernel, its in/out features swapped;
+    strides become lhs dilation and vice versa. Batch groups run as feature groups and
+    are folded back into the batch afterwards."""
+    from fnad.lax.structural import rev
+    lspec, rspec, ospec = dimension_numbers
+    groups = feature_group_count * batch_group_count
+    kernel = rev(_regroup(rhs, rspec[0], rspec[1], groups), rspec[2:])
+    rhs_shape = get_aval(rhs).shape
+    pads = tuple(_transpose_padding(lhs_aval.shape[ld], rhs_shape[rd], s, p, dl, dr)
+                 for ld, rd, s, p, dl, dr in zip(lspec[2:], rspec[2:], window_strides, padding,
+                                                 lhs_dilation, rhs_dilation))
+    out = conv_general_dilated_p.bind(
+        ct, kernel, window_strides=lhs_dilation, padding=pads, lhs_dilation=window_strides,
+        rhs_dilation=rhs_dilation, dimension_numbers=(ospec, (rspec[1], rspec[0], *rspec[2:]),
+                                                      lspec),
+        feature_group_count=groups, batch_group_count=1)
+    return _regroup(out, lspec[1], lspec[0], batch_group_count)
+
+
+def _conv_transpose_rhs(ct: Any, lhs: Any, rhs_aval: ShapedArray, *, window_strides: Any,
+                        padding: Pairs, lhs_dilation: Any, rhs_dilation: Any,
+                        dimension_numbers: ConvDimensionNumbers, feature_group_count: int,
+                        batch_group_count: int) -> Any:
+    """A conv of lhs (batch and feature roles swapped) with the cotangent as kernel: the
+    kernel dilation is the forward stride and the stride the forward kernel dilation.
+    Feature groups become batch groups and vice versa."""
+    lspec, rspec, ospec = dimension_numbers
+    lhs_shape = get_aval(lhs).shape
+    pads = []
+    for ld, rd, od, s, (lo, hi), dl, dr in zip(lspec[2:], rspec[2:], ospec[2:], window_strides,
+                                               padding, lhs_dilation, rhs_dilation):
+        padded = _dilated(lhs_shape[ld], dl) + lo + hi
+        used = _dilated(get_aval(ct).shape[od], s) + _dilated(rhs_aval.shape[rd], dr) - 1
+        pads.append((lo, hi - (padded - used)))
+    return conv_general_dilated_p.bind(
+        lhs, ct, window_strides=rhs_dilation, padding=tuple(pads), lhs_dilation=lhs_dilation,
+        rhs_dilation=window_strides,
+        dimension_numbers=((lspec[1], lspec[0], *lspec[2:]), (ospec[1], ospec[0], *ospec[2:]),
+                           (rspec[1], rspec[0], *rspec[2:])),
+        feature_group_count=batch_group_count, batch_group_count=feature_group_count)
+
+
+def _conv_transpose(ct: Any, lhs: Any, rhs: Any, **params: Any) -> list[Any]:
+    if is_undefined(lhs) and is_undefined(rhs):
+        raise TypeError("conv_general_dilated is not linear in both operands at once")
+    if is_undefined(lhs):
+        return [_conv_transpose_lhs(ct, rhs, lhs.aval, **params), None]
+    return [None, _conv_transpose_rhs(ct, lhs, rhs.aval, **params)]
+
+
+def _fold(x: Any, bdim: int, axis: int, groups: int) -> Any:
+    """Merge the batch axis `bdim` into `axis` (numbered without it), inside each of the
+    axis's `groups` major groups: (groups, rest) becomes (groups, batch, rest)."""
+    from fnad.lax.structural import reshape, transpose
+    shape = list(get_aval(x).shape)
+    size = shape.pop(bdim)
+    rest = shape[axis] // groups
+    split = [*shape[:axis], groups, rest, *shape[axis + 1:]]
+    order = [i + (i >= bdim) for i in range(len(shape))]
+    x = reshape(transpose(x, [bdim, *order]), [size, *split])  # batch first, axis split
+    perm = list(range(1, len(split) + 1))
+    perm.insert(axis + 1, 0)
+    shape[axis] *= size
+    return reshape(transpose(x, perm), shape)
+
+
+def _unfold(x: Any, axis: int, size: int, groups: int) -> tuple[Any, int]:
+    """Inverse of `_fold`: split the batch back out of `axis`, to a new axis `axis`."""
+    from fnad.lax.structural import reshape, transpose
+    shape = list(get_aval(x).shape)
+    rest = shape[axis] // (groups * size)
+    x = reshape(x, [*shape[:axis], groups, size, rest, *shape[axis + 1:]])
+    perm = list(range(len(shape) + 2))
+    perm.insert(axis, perm.pop(axis + 1))
+    shape[axis] //= size
+    return reshape(transpose(x, perm), [*shape[:axis], size, *shape[axis:]]), axis
+
+
+def _conv_batch(axis_size: int, vals: Sequence[Any], dims: Sequence[Any], **params: Any):
+    """Fold the vmapped axis into the conv: lhs-only into its batch, rhs-only into the
+    output features, both into the features as extra feature groups (or batch groups)."""
+    (lhs, rhs), (ld, rd) = vals, dims
+    lspec, rspec, ospec = params["dimension_numbers"]
+    g, b = params["feature_group_count"], params["batch_group_count"]
+    if rd is None:
+        out = conv_general_dilated_p.bind(_fold(lhs, ld, lspec[0], b), rhs, **params)
+        return _unfold(out, ospec[0], axis_size, 1)
+    if ld is None:
+        out = conv_general_dilated_p.bind(lhs, _fold(rhs, rd, rspec[0], g * b), **params)
+        return _unfold(out, ospec[1], axis_size, g * b)
+    rhs = _fold(rhs, rd, rspec[0], 1)
+    if b > 1:
+        params = {**params, "batch_group_count": b * axis_size}
+        lhs = _fold(lhs, ld, lspec[0], 1)
+    else:
+        params = {**params, "feature_group_count": g * axis_size}
+        lhs = _fold(lhs, ld, lspec[1], 1)
+    return _unfold(conv_general_dilated_p.bind(lhs, rhs, **params), ospec[1], axis_size, 1)
+
+
+defjvp(conv_general_dilated_p,
+       lambda g, ans, lhs, rhs, **params: conv_general_dilated_p.bind(g, rhs, **params),
+       lambda g, ans, lhs, rhs, **params: conv_general_dilated_p.bind(lhs, g, **params))
+conv_general_dilated_p.def_transpose(_conv_transpose)
+conv_general_dilated_p.def_batch(_conv_batch)
+conv_general_dilated_p.kernel = "library"
+
+
+def _ints(v: Sequence[int] | None, n: int, name: str) -> tuple[int, ...]:
+    if v is None:
+        return (1,) * n
+    v = tuple(int(a) for a in v)
+    if len(v) != n:
+        raise ShapeError(f"{name} {v} needs one entry per spatial axis ({n})")
+    return v
+
+
+def conv_general_dilated(lhs: Any, rhs: Any, window_strides: Sequence[int],
+                         padding: str | Sequence[tuple[int, int]],
+                         lhs_dilation: Sequence[int] | None = None,
+                         rhs_dilation: Sequence[int] | None = None,
+                         dimension_numbers: Any = None, feature_group_count: int = 1,
+                         batch_group_count: int = 1, precision: Any = None,
+                         preferred_element_type: Any = None) -> Any:
+    """N-d convolution (cross-correlation, as in `jax.lax`), default layout NCHW/OIHW/NCHW.
+
+    >>> import numpy as np
+    >>> x, w = np.ones((1, 1, 4, 4), np.float32), np.ones((2, 1, 3, 3), np.float32)
+    >>> conv_general_dilated(x, w, (1, 1), "SAME").shape
+    (1, 2, 4, 4)
+    """
+    del precision, preferred_element_type
+    lhs, rhs = asarray_like(lhs, rhs)
+    la, ra = get_aval(lhs), get_aval(rhs)
+    dn = conv_dimension_numbers(la.ndim, ra.ndim, dimension_numbers)
+    nsp = la.ndim - 2
+    strides = _ints(window_strides, nsp, "window_strides")
+    lhs_dil, rhs_dil = _ints(lhs_dilation, nsp, "lhs_dilation"), _ints(rhs_dilation, nsp,
+                                                                       "rhs_dilation")
+    window = [_dilated(ra.shape[d], r) for d, r in zip(dn[1][2:], rhs_dil)]
+    pads = padtype_to_pads([la.shape[d] for d in dn[0][2:]], window, strides, padding)
+    return conv_general_dilated_p.bind(
+        lhs, rhs, window_strides=strides, padding=pads, lhs_dilation=lhs_dil,
+        rhs_dilation=rhs_dil, dimension_numbers=dn, feature_group_count=int(feature_group_count),
+        batch_group_count=int(batch_group_count))
+
+
+# ------------------------------------------------------------------ reduce_window
+
+def _window_out_shape(x: ShapedArray, window_dimensions: tuple[int, ...],
+                      window_strides: tuple[int, ...], padding: Pairs,
+                      base_dilation: tuple[int, ...], window_dilation: tuple[int, ...]
+                      ) -> tuple[int, ...]:
+    for name, v in (("window_dimensions", window_dimensions), ("window_strides", window_strides),
+                    ("padding", padding), ("base_dilation", base_dilation),
+                    ("window_dilation", window_dilation)):
+        if len(v) != x.ndim:
+            raise ShapeError(f"{name} {v} needs one entry per operand axis ({x.ndim})")
+    if any(s < 1 for s in (*window_strides, *base_dilation, *window_dilation)):
+        raise ShapeError("window strides and dilations must be >= 1")
+    return tuple(_out_size(*a) for a in zip(x.shape, window_dimensions, window_strides,
+                                            padding, base_dilation, window_dilation))
+
+
+def _window_params_batch(params: dict[str, Any], bd: int) -> dict[str, Any]:
+    """Window params with a size-1, unpadded window inserted at the batch axis."""
+    out = dict(params)
+    for name, unit in (("window_dimensions", 1), ("window_strides", 1), ("padding", (0, 0)),
+                       ("base_dilation", 1), ("window_dilation", 1)):
+        v = list(params[name])
+        v.insert(bd, unit)
+        out[name] = tuple(v)
+    return out
+
+
+def _param_windows(x: np.ndarray, params: dict[str, Any], fill: Any) -> np.ndarray:
+    return _windows(x, params["window_dimensions"], params["window_strides"], params["padding"],
+                    params["base_dilation"], params["window_dilation"], fill)
+
+
+def _window_identity(dtype: np.dtype, kind: str) -> Any:
+    from fnad.lax.reduction import _identity
+    return 0 if kind == "sum" else _identity(dtype, kind == "min")
+
+
+def _window_primitive(name: str, kind: str) -> Primitive:
+    """reduce_window_{sum,max,min}: impl, abstract eval and batch rule."""
+    prim = Primitive(name)
+
+    def impl(x: np.ndarray, **params: Any) -> np.ndarray:
+        w = _param_windows(x, params, _window_identity(x.dtype, kind))
+        axes = tuple(range(x.ndim, 2 * x.ndim))
+        if kind == "sum":
+            return np.asarray(np.sum(w, axis=axes, dtype=x.dtype))
+        reducer = np.max if kind == "max" else np.min
+        return np.asarray(reducer(w, axis=axes, initial=_window_identity(x.dtype, kind)))
+
+    def abstract_eval(x: ShapedArray, **params: Any) -> ShapedArray:
+        check_dtypes([x], NUMBER if kind == "sum" else "fiub")
+        return ShapedArray(_window_out_shape(x, **params), x.dtype)
+
+    def batch(axis_size: int, vals: Sequence[Any], dims: Sequence[Any], **params: Any):
+        return prim.bind(vals[0], **_window_params_batch(params, dims[0])), dims[0]
+
+    prim.def_impl(impl)
+    prim.def_abstract_eval(abstract_eval)
+    prim.def_batch(batch)
+    return prim
+
+
+reduce_window_sum_p = _window_primitive("reduce_window_sum", "sum")
+
+
+def _reduce_window_sum_transpose(ct: Any, x: Any, *, window_dimensions: Any,
+                                 window_strides: Any, padding: Pairs, base_dilation: Any,
+                                 window_dilation: Any) -> list[Any]:
+    """A window sum over the stride-dilated cotangent: like conv's lhs transpose with a
+    kernel of ones, which flipping leaves unchanged."""
+    pads = tuple(_transpose_padding(*a) for a in zip(x.aval.shape, window_dimensions,
+                                                     window_strides, padding, base_dilation,
+                                                     window_dilation))
+    return [reduce_window_sum_p.bind(ct, window_dimensions=window_dimensions,
+                                     window_strides=base_dilation, padding=pads,
+                                     base_dilation=window_strides,
+                                     window_dilation=window_dilation)]
+
+
+def _linear_in_first(prim: Primitive) -> None:
+    """jvp of a primitive linear in its first operand; any others only steer it (their
+    derivative is zero almost everywhere)."""
+
+    def jvp(primals: Sequence[Any], tangents: Sequence[Any], **params: Any):
+        ans = prim.bind(*primals, **params)
+        if type(tangents[0]) is Zero:
+            return ans, Zero(get_aval(ans))
+        return ans, prim.bind(tangents[0], *primals[1:], **params)
+
+    prim.def_jvp(jvp)
+
+
+_linear_in_first(reduce_window_sum_p)
+reduce_window_sum_p.def_transpose(_reduce_window_sum_transpose)
+
+# The derivative of a window max/min picks, in each window, the tangent at the position
+# of the extremum of x. `_select_gather` does that; its transpose `_select_scatter` adds
+# each output cotangent at that position. Both are linear in their first operand.
+
+
+def _window_choice(x: np.ndarray, kind: str, params: dict[str, Any]) -> np.ndarray:
+    """Flat in-window index of the first extremum of each window of x."""
+    w = _param_windows(x, params, _window_identity(x.dtype, kind))
+    flat = w.reshape(*w.shape[:x.ndim], -1)
+    return (np.argmax if kind == "max" else np.argmin)(flat, axis=-1)
+
+
+def _gather_impl(t: np.ndarray, x: np.ndarray, kind: str, **params: Any) -> np.ndarray:
+    idx = _window_choice(x, kind, params)
+    tw = _param_windows(t, params, 0)
+    tw = tw.reshape(*tw.shape[:t.ndim], -1)
+    return np.take_along_axis(tw, idx[..., None], axis=-1)[..., 0]
+
+
+def _scatter_impl(ct: np.ndarray, x: np.ndarray, kind: str, **params: Any) -> np.ndarray:
+    """Add each window's cotangent at its chosen position; loops over window offsets only."""
+    idx = _window_choice(x, kind, params)
+    window, strides = params["window_dimensions"], params["window_strides"]
+    padding, bdil, wdil = params["padding"], params["base_dilation"], params["window_dilation"]
+    padded = [_dilated(n, d) + lo + hi for n, d, (lo, hi) in zip(x.shape, bdil, padding)]
+    acc = np.zeros(padded, ct.dtype)
+    for k, offset in enumerate(np.ndindex(*window)):
+        sl = tuple(slice(o * wd, o * wd + _dilated(n, s), s)
+                   for o, wd, n, s in zip(offset, wdil, ct.shape, strides))
+        acc[sl] += np.where(idx == k, ct, 0)
+    out = np.zeros([_dilated(n, d) for n, d in zip(x.shape, bdil)], ct.dtype)
+    # dilated index q sits at padded index q + lo; copy where both exist
+    spans = [(max(0, -lo), max(max(0, -lo), min(n, p - lo)), lo)
+             for (lo, _), n, p in zip(padding, out.shape, padded)]
+    out[tuple(slice(a, b) for a, b, _ in spans)] = acc[tuple(slice(a + lo, b + lo)
+                                                             for a, b, lo in spans)]
+    return out[tuple(slice(None, None, d) for d in bdil)]
+
+
+def _select_primitive(name: str, impl: Callable[..., Any], windowed_in: bool) -> Primitive:
+    """A primitive linear in its first operand, with `x` choosing the positions; the
+    linear operand has x's shape and the output the windowed shape, or (`windowed_in`)
+    the other way round."""
+    prim = Primitive(name)
+    prim.def_impl(impl)
+
+    @prim.def_abstract_eval
+    def abstract_eval(t: ShapedArray, x: ShapedArray, kind: str, **params: Any) -> ShapedArray:
+        if t.dtype != x.dtype:
+            raise DTypeError(f"dtypes {t.dtype} and {x.dtype} must be equal")
+        windowed = _window_out_shape(x, **params)
+        linear, out = (windowed, x.shape) if windowed_in else (x.shape, windowed)
+        if t.shape != linear:
+            raise ShapeError(f"the linear operand must have shape {linear}")
+        return ShapedArray(out, t.dtype)
+
+    def batch(axis_size: int, vals: Sequence[Any], dims: Sequence[Any], kind: str,
+              **params: Any):
+        from fnad.interpreters.batching import moveaxis
+        bd = next(d for d in dims if d is not None)
+        t, x = (moveaxis(v, d, bd, axis_size) for v, d in zip(vals, dims))
+        return prim.bind(t, x, kind=kind, **_window_params_batch(params, bd)), bd
+
+    prim.def_batch(batch)
+    _linear_in_first(prim)
+    return prim
+
+
+_select_gather_p = _select_primitive("window_select_gather", _gather_impl, False)
+_select_scatter_p = _select_primitive("window_select_scatter", _scatter_impl, True)
+_select_gather_p.def_transpose(
+    lambda ct, t, x, **params: [_select_scatter_p.bind(ct, x, **params), None])
+_select_scatter_p.def_transpose(
+    lambda ct, c, x, **params: [_select_gather_p.bind(ct, x, **params), None])
+
+
+def _window_extremum(name: str, kind: str) -> Primitive:
+    prim = _window_primitive(name, kind)
+
+    def jvp(primals: Sequence[Any], tangents: Sequence[Any], **params: Any):
+        (x,), (t,) = primals, tangents
+        ans = prim.bind(x, **params)
+        if type(t) is Zero:
+            return ans, Zero(get_aval(ans))
+        return ans, _select_gather_p.bind(t, x, kind=kind, **params)
+
+    prim.def_jvp(jvp)
+    return prim
+
+
+reduce_window_max_p = _window_extremum("reduce_window_max", "max")
+reduce_window_min_p = _window_extremum("reduce_window_min", "min")
+
+_WINDOW_PRIMS = {"sum": reduce_window_sum_p, "max": reduce_window_max_p,
+                 "min": reduce_window_min_p}
+
+
+def reduce_window(operand: Any, init_value: Any, computation: str | Callable[..., Any],
+                  window_dimensions: Sequence[int], window_strides: Sequence[int] | None = None,
+                  padding: str | Sequence[tuple[int, int]] = "VALID",
+                  base_dilation: Sequence[int] | None = None,
+                  window_dilation: Sequence[int] | None = None) -> Any:
+    """Reduce every window of `operand` with 'sum', 'max' or 'min' (or `lax.add`,
+    `lax.max`, `lax.min`); padding is filled with `init_value`, which is also reduced
+    into every window, as in `jax.lax.reduce_window`.
+
+    >>> import numpy as np
+    >>> reduce_window(np.arange(4.0), -np.inf, "max", (2,), (2,))
+    array([1., 3.])
+    """
+    from fnad.lax import elementwise as ew
+    kind = {ew.add: "sum", ew.max: "max", ew.min: "min"}.get(computation, computation)
+    if kind not in _WINDOW_PRIMS:
+        raise ValueError(f"computation must be 'sum', 'max' or 'min', got {computation!r}")
+    (operand,) = asarray_like(operand)
+    aval = get_aval(operand)
+    window = _ints(window_dimensions, aval.ndim, "window_dimensions")
+    strides = _ints(window_strides, aval.ndim, "window_strides")
+    bdil = _ints(base_dilation, aval.ndim, "base_dilation")
+    wdil = _ints(window_dilation, aval.ndim, "window_dilation")
+    pads = padtype_to_pads(aval.shape, [_dilated(k, d) for k, d in zip(window, wdil)], strides,
+                           padding)
+    init = np.asarray(init_value, aval.dtype) if not hasattr(init_value, "aval") else init_value
+    identity = _window_identity(aval.dtype, kind)
+    if kind == "sum" and (hasattr(init, "aval") or init != identity):
+        raise ValueError("reduce_window 'sum' needs init_value 0 (the padding is filled with "
+                         "it); add a constant to the result instead")
+    out = _WINDOW_PRIMS[kind].bind(operand, window_dimensions=window, window_strides=strides,
+                                   padding=pads, base_dilation=bdil, window_dilation=wdil)
+    if kind != "sum" and (hasattr(init, "aval") or init != identity):
+        out = (ew.max if kind == "max" else ew.min)(out, init)
+    return out
+
+
+__all__ = ["conv_dimension_numbers", "conv_general_dilated", "padtype_to_pads",
+           "reduce_window"]

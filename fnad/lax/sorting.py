@@ -1,0 +1,175 @@
+"""Sorting along one axis: `sort` (several operands, lexicographic on the first `num_keys`),
+`sort_key_val` and `argsort`.
+
+Self-contained: a permutation is applied by sorting it along as one more operand, so the
+jvp sorts the tangents with the same keys, and the transpose sorts cotangents back by the
+permutation, all with the one `sort` primitive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from fnad.core.errors import DTypeError, ShapeError
+from fnad.core.ir import ShapedArray, get_aval
+from fnad.core.primitive import Primitive, Zero
+from fnad.lax._rules import check_dtypes, is_undefined
+from fnad.lax.elementwise import asarray_like
+
+sort_p = Primitive("sort", multiple_results=True)
+
+
+def _sort_impl(*operands: np.ndarray, dimension: int, is_stable: bool, num_keys: int
+               ) -> list[np.ndarray]:
+    """Always stable, so that sorting tangents with the same keys permutes them alike."""
+    if any(op.shape != operands[0].shape for op in operands) or \
+            not 1 <= num_keys <= len(operands):  # the abstract eval explains
+        raise ValueError("bad sort operands")
+    keys = operands[:num_keys]
+    if num_keys == 1:
+        perm = np.argsort(keys[0], axis=dimension, kind="stable")
+    else:  # np.lexsort's primary key is its last one
+        perm = np.lexsort(keys[::-1], axis=dimension)
+    return [np.take_along_axis(op, perm, axis=dimension) for op in operands]
+
+
+sort_p.def_impl(_sort_impl)
+
+
+@sort_p.def_abstract_eval
+def _sort_abstract_eval(*operands: ShapedArray, dimension: int, is_stable: bool, num_keys: int
+                        ) -> list[ShapedArray]:
+    if not operands:
+        raise ShapeError("needs at least one operand")
+    shape = operands[0].shape
+    if any(op.shape != shape for op in operands):
+        raise ShapeError("all operands must have the same shape")
+    if not 0 <= dimension < len(shape):
+        raise ShapeError(f"dimension {dimension} is out of range for rank {len(shape)}")
+    if not 1 <= num_keys <= len(operands):
+        raise ShapeError(f"num_keys={num_keys} must be between 1 and the number of operands "
+                         f"({len(operands)})")
+    for key in operands[:num_keys]:
+        check_dtypes([key], "fiub")
+    return list(operands)
+
+
+def _sort_jvp(primals: Sequence[Any], tangents: Sequence[Any], **params: Any):
+    """Tangents move with their primals: sort them along with the same keys."""
+    outs = sort_p.bind(*primals, **params)
+    moving = [i for i, t in enumerate(tangents) if type(t) is not Zero]
+    if not moving:
+        return outs, [Zero(get_aval(o)) for o in outs]
+    keys = primals[:params["num_keys"]]
+    sorted_ts = iter(sort_p.bind(*keys, *(tangents[i] for i in moving), **params)[len(keys):])
+    return outs, [next(sorted_ts) if i in moving else Zero(get_aval(o))
+                  for i, o in enumerate(outs)]
+
+
+def _sort_transpose(cts: Sequence[Any], *operands: Any, dimension: int, is_stable: bool,
+                    num_keys: int) -> list[Any]:
+    """Sort the cotangents back to where their elements came from: by the permutation."""
+    from fnad.interpreters.jvp import instantiate
+    if any(is_undefined(k) for k in operands[:num_keys]):
+        raise TypeError("sort is linear only in its non-key operands")
+    linear = [i for i, op in enumerate(operands) if is_undefined(op)]
+    shape = operands[linear[0]].aval.shape
+    perm = sort_p.bind(*operands[:num_keys], _iota(shape, dimension), dimension=dimension,
+                       is_stable=is_stable, num_keys=num_keys)[-1]
+    back = iter(sort_p.bind(perm, *(instantiate(cts[i]) for i in linear), dimension=dimension,
+                            is_stable=is_stable, num_keys=1)[1:])
+    return [next(back) if i in linear else None for i in range(len(operands))]
+
+
+def _sort_batch(axis_size: int, vals: Sequence[Any], dims: Sequence[Any], dimension: int,
+                **params: Any):
+    from fnad.interpreters.batching import moveaxis
+    bd = next(d for d in dims if d is not None)
+    vals = [moveaxis(v, d, bd, axis_size) for v, d in zip(vals, dims)]
+    outs = sort_p.bind(*vals, dimension=dimension + (dimension >= bd), **params)
+    return outs, [bd] * len(outs)
+
+
+sort_p.def_jvp(_sort_jvp)
+sort_p.def_transpose(_sort_transpose)
+sort_p.def_batch(_sort_batch)
+sort_p.kernel = "library"
+
+
+def _iota(shape: Sequence[int], dimension: int, dtype: Any = np.int32) -> Any:
+    from fnad.lax.structural import broadcast_in_dim
+    return broadcast_in_dim(np.arange(shape[dimension], dtype=dtype), tuple(shape),
+                            (dimension,))
+
+
+def _dimension(dimension: int, ndim: int) -> int:
+    if not -ndim <= dimension < ndim:
+        raise ShapeError(f"dimension {dimension} is out of range for rank {ndim}")
+    return dimension % ndim
+
+
+def sort(operand: Any, dimension: int = -1, is_stable: bool = True, num_keys: int = 1) -> Any:
+    """Sort along `dimension`, NaNs last. A sequence of operands is sorted together,
+    lexicographically by the first `num_keys`; a tuple is returned then.
+
+    >>> import numpy as np
+    >>> sort((np.array([2, 1, 2]), np.array([0.5, 1.5, 2.5])))
+    (array([1, 2, 2]), array([1.5, 0.5, 2.5]))
+    """
+    single = not isinstance(operand, (list, tuple))
+    ops = asarray_like(*([operand] if single else operand))
+    dim = _dimension(dimension, get_aval(ops[0]).ndim)
+    outs = sort_p.bind(*ops, dimension=dim, is_stable=bool(is_stable), num_keys=int(num_keys))
+    return outs[0] if single else tuple(outs)
+
+
+def sort_key_val(keys: Any, values: Any, dimension: int = -1, is_stable: bool = True
+                 ) -> tuple[Any, Any]:
+    """`keys` sorted along `dimension`, and `values` permuted alike."""
+    return sort((keys, values), dimension, is_stable, 1)
+
+
+def argsort(operand: Any, dimension: int = -1, is_stable: bool = True,
+            index_dtype: Any = np.int32) -> Any:
+    """The indices that sort `operand` along `dimension` (ties keep their order).
+
+    >>> import numpy as np
+    >>> argsort(np.array([3.0, 1.0, 2.0]))
+    array([1, 2, 0], dtype=int32)
+    """
+    (operand,) = asarray_like(operand)
+    aval = get_aval(operand)
+    dim = _dimension(dimension, aval.ndim)
+    return sort((operand, _iota(aval.shape, dim, index_dtype)), dim, is_stable, 1)[1]
+
+
+def top_k(operand: Any, k: int) -> tuple[Any, Any]:
+    """The `k` largest entries along the last axis, largest first, and their int32
+    indices; among equal entries the lower index comes first, NaNs rank last.
+
+    >>> import numpy as np
+    >>> top_k(np.array([1.0, 4.0, 2.0, 4.0]), 2)
+    (array([4., 4.]), array([1, 3], dtype=int32))
+    """
+    from fnad.lax.elementwise import neg, sub
+    from fnad.lax.structural import slice as slice_
+    (operand,) = asarray_like(operand)
+    aval = get_aval(operand)
+    if aval.ndim == 0 or not 0 <= k <= aval.shape[-1]:
+        raise ShapeError(f"top_k: k={k} must be between 0 and the last axis of {aval}")
+    if aval.dtype.kind == "f":
+        key = neg(operand)
+    elif aval.dtype.kind in "iu":  # ~x: order-reversing without overflow
+        key = sub(np.invert(np.zeros((), aval.dtype)), operand)
+    else:
+        raise DTypeError(f"top_k takes float or integer operands, got {aval.dtype}")
+    dim = aval.ndim - 1
+    _, values, indices = sort((key, operand, _iota(aval.shape, dim)), dim, True, 1)
+    limit = (*aval.shape[:-1], int(k))
+    return (slice_(values, (0,) * aval.ndim, limit), slice_(indices, (0,) * aval.ndim, limit))
+
+
+__all__ = ["argsort", "sort", "sort_key_val", "top_k"]

@@ -1,0 +1,141 @@
+"""Parameter initializers: each is `init(key, shape, dtype=float32) -> array`, made by a
+factory holding its settings. Fans are read from `in_axis`/`out_axis` (defaults fit a
+dense kernel (in, out); convolution layers pass in_axis=1, out_axis=0 for OIHW kernels).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+import fnad.numpy as fnp
+from fnad import random
+
+Initializer = Callable[..., Any]
+_TRUNC_STD = 0.87962566103423978  # std of a standard normal truncated to [-2, 2]
+
+
+def constant(value: Any) -> Initializer:
+    """Every entry `value`.
+
+    >>> constant(0.5)(None, (2,))
+    array([0.5, 0.5], dtype=float32)
+    """
+    def init(key: Any, shape: Sequence[int], dtype: Any = np.float32) -> Any:
+        return fnp.full(tuple(shape), value, dtype)
+    return init
+
+
+zeros, ones = constant(0.0), constant(1.0)
+
+
+def uniform(scale: float = 1e-2) -> Initializer:
+    """Uniform on [-scale, scale)."""
+    def init(key: Any, shape: Sequence[int], dtype: Any = np.float32) -> Any:
+        return random.uniform(key, shape, dtype, -scale, scale)
+    return init
+
+
+def normal(stddev: float = 1e-2) -> Initializer:
+    """Normal with mean 0 and standard deviation `stddev`."""
+    def init(key: Any, shape: Sequence[int], dtype: Any = np.float32) -> Any:
+        return random.normal(key, shape, dtype) * np.asarray(stddev, dtype)
+    return init
+
+
+def compute_fans(shape: Sequence[int], in_axis: int = -2, out_axis: int = -1
+                 ) -> tuple[int, int]:
+    """(fan_in, fan_out): the in and out axes' sizes, each times the receptive field (the
+    product of the other axes, e.g. a convolution's kernel height and width)."""
+    shape = tuple(shape)
+    if len(shape) < 2:
+        n = shape[0] if shape else 1
+        return n, n
+    in_axis, out_axis = in_axis % len(shape), out_axis % len(shape)
+    field = math.prod(d for i, d in enumerate(shape) if i not in (in_axis, out_axis))
+    return shape[in_axis] * field, shape[out_axis] * field
+
+
+def variance_scaling(scale: float, mode: str, distribution: str, in_axis: int = -2,
+                     out_axis: int = -1) -> Initializer:
+    """Draws of variance `scale / n`, n the fan_in, fan_out or their mean (`mode`), from a
+    "truncated_normal" (at 2 sigma, rescaled), "normal" or "uniform" distribution: the
+    family of Glorot, He and LeCun initializations."""
+    if mode not in ("fan_in", "fan_out", "fan_avg"):
+        raise ValueError(f"mode must be fan_in, fan_out or fan_avg, got {mode!r}")
+
+    def init(key: Any, shape: Sequence[int], dtype: Any = np.float32) -> Any:
+        fan_in, fan_out = compute_fans(shape, in_axis, out_axis)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
+        var = scale / max(n, 1)
+        if distribution == "truncated_normal":
+            std = math.sqrt(var) / _TRUNC_STD
+            return random.truncated_normal(key, -2.0, 2.0, shape, dtype) * np.asarray(std, dtype)
+        if distribution == "normal":
+            return random.normal(key, shape, dtype) * np.asarray(math.sqrt(var), dtype)
+        if distribution == "uniform":
+            limit = math.sqrt(3 * var)
+            return random.uniform(key, shape, dtype, -limit, limit)
+        raise ValueError(f"distribution must be truncated_normal, normal or uniform, got "
+                         f"{distribution!r}")
+    return init
+
+
+def _family(scale: float, mode: str, distribution: str, doc: str) -> Callable[..., Initializer]:
+    def make(in_axis: int = -2, out_axis: int = -1) -> Initializer:
+        return variance_scaling(scale, mode, distribution, in_axis, out_axis)
+    make.__doc__ = doc
+    return make
+
+
+glorot_uniform = xavier_uniform = _family(1.0, "fan_avg", "uniform",
+                                          "Glorot & Bengio (2010): variance 2 / (fan_in + fan_out)")
+glorot_normal = xavier_normal = _family(1.0, "fan_avg", "normal",
+                                        "Glorot & Bengio (2010): variance 2 / (fan_in + fan_out)")
+he_uniform = kaiming_uniform = _family(2.0, "fan_in", "uniform",
+                                       "He et al. (2015), for ReLU nets: variance 2 / fan_in")
+he_normal = kaiming_normal = _family(2.0, "fan_in", "normal",
+                                     "He et al. (2015), for ReLU nets: variance 2 / fan_in")
+lecun_normal = _family(1.0, "fan_in", "normal", "LeCun et al. (1998): variance 1 / fan_in")
+lecun_uniform = _family(1.0, "fan_in", "uniform", "LeCun et al. (1998): variance 1 / fan_in")
+
+
+def orthogonal(scale: float = 1.0, column_axis: int = -1) -> Initializer:
+    """A (semi-)orthogonal matrix (Saxe et al., 2014), reshaped to `shape`: the Q factor of
+    a Gaussian matrix's QR decomposition, signs fixed so it is uniform (Haar) distributed.
+
+    The QR runs in NumPy (`np.linalg.qr`) on the concrete draws, so this initializer needs
+    a concrete key: it runs eagerly, as initialization does, not under `jit` or `vmap`.
+    """
+    def init(key: Any, shape: Sequence[int], dtype: Any = np.float32) -> Any:
+        shape = tuple(shape)
+        if len(shape) < 2:
+            raise ValueError(f"orthogonal needs at least 2 dimensions, got shape {shape}")
+        cols = shape[column_axis]
+        rows = math.prod(shape) // cols
+        a = np.asarray(random.normal(key, (max(rows, cols), min(rows, cols)), np.float64))
+        q, r = np.linalg.qr(a)
+        q = q * np.sign(np.diag(r))
+        q = q if rows >= cols else q.T
+        q = np.moveaxis(q.reshape(*(d for i, d in enumerate(shape)
+                                    if i != column_axis % len(shape)), cols), -1, column_axis)
+        return (scale * q).astype(dtype)
+    return init
+
+
+def identity(gain: float = 1.0) -> Initializer:
+    """`gain` times the identity matrix (for square or rectangular 2-d shapes)."""
+    def init(key: Any, shape: Sequence[int], dtype: Any = np.float32) -> Any:
+        if len(shape) != 2:
+            raise ValueError(f"identity needs a 2-d shape, got {tuple(shape)}")
+        return (gain * np.eye(*shape)).astype(dtype)
+    return init
+
+
+__all__ = ["compute_fans", "constant", "glorot_normal", "glorot_uniform", "he_normal",
+           "he_uniform", "identity", "kaiming_normal", "kaiming_uniform", "lecun_normal",
+           "lecun_uniform", "normal", "ones", "orthogonal", "uniform", "variance_scaling",
+           "xavier_normal", "xavier_uniform", "zeros"]

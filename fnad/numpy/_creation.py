@@ -1,0 +1,139 @@
+"""Array creation. Results are concrete NumPy arrays (constants when used under a transform)
+that default to float32; `full` with a traced fill value and `*_like` of a traced fill
+stay traced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from fnad import lax
+from fnad.core.ir import get_aval
+from fnad.core.trace import Tracer
+from fnad.numpy._core import asarray, is_scalar, shape_of
+
+Shape = int | Sequence[int]
+
+
+def _default(dtype: Any) -> np.dtype:
+    return np.dtype(np.float32 if dtype is None else dtype)
+
+
+def zeros(shape: Shape, dtype: Any = None) -> np.ndarray:
+    """An array of zeros (float32 unless `dtype` says otherwise)."""
+    return np.zeros(shape, _default(dtype))
+
+
+def ones(shape: Shape, dtype: Any = None) -> np.ndarray:
+    """An array of ones (float32 unless `dtype` says otherwise)."""
+    return np.ones(shape, _default(dtype))
+
+
+empty = zeros
+
+
+def full(shape: Shape, fill_value: Any, dtype: Any = None) -> Any:
+    """An array filled with `fill_value`: float32 for a Python float, int32 for a Python int,
+    the value's own dtype for an array; traced when the value is."""
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    if dtype is None and not is_scalar(fill_value):
+        dtype = get_aval(asarray(fill_value)).dtype
+    if isinstance(fill_value, Tracer):
+        value = asarray(fill_value, dtype)
+        return lax.broadcast_in_dim(value, shape, tuple(range(len(shape) - get_aval(value).ndim,
+                                                              len(shape))))
+    return np.full(shape, fill_value, asarray(fill_value).dtype if dtype is None else dtype)
+
+
+def _like(a: Any, dtype: Any, shape: Shape | None) -> tuple[tuple[int, ...], np.dtype]:
+    s = shape_of(a) if shape is None else shape
+    return s, np.dtype(dtype) if dtype is not None else get_aval(asarray(a)).dtype
+
+
+def zeros_like(a: Any, dtype: Any = None, shape: Shape | None = None) -> np.ndarray:
+    """Zeros with the shape and dtype of `a` (a tracer gives a constant: only its shape and
+    dtype matter)."""
+    return zeros(*_like(a, dtype, shape))
+
+
+def ones_like(a: Any, dtype: Any = None, shape: Shape | None = None) -> np.ndarray:
+    """Ones with the shape and dtype of `a`."""
+    return ones(*_like(a, dtype, shape))
+
+
+empty_like = zeros_like
+
+
+def full_like(a: Any, fill_value: Any, dtype: Any = None, shape: Shape | None = None) -> Any:
+    """`fill_value` with the shape of `a`, and its dtype unless `dtype` is given."""
+    s, dt = _like(a, dtype, shape)
+    return full(s, fill_value, dt)
+
+
+def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None) -> np.ndarray:
+    """Evenly spaced values in [start, stop): int32 for integer arguments, float32 for
+    floats (static arguments only)."""
+    if stop is None:
+        start, stop = 0, start
+    out = np.arange(start, stop, step)
+    if dtype is None:
+        dtype = {"i": np.int32, "u": np.int32, "b": np.int32}.get(out.dtype.kind, np.float32)
+    return out.astype(dtype)
+
+
+def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
+             retstep: bool = False, dtype: Any = None, axis: int = 0) -> Any:
+    """`num` evenly spaced values from `start` to `stop` (float32 unless `dtype`); array
+    bounds give one sequence per element along `axis`, computed in float64."""
+    out, step = np.linspace(np.asarray(start, np.float64), np.asarray(stop, np.float64), num,
+                            endpoint, retstep=True, axis=axis)
+    if dtype is None:
+        dtype = np.result_type(np.float32, *(np.asarray(v).dtype for v in (start, stop)
+                                             if not is_scalar(v) and np.asarray(v).dtype.kind
+                                             == "f"))
+    out = out.astype(dtype)
+    return (out, step) if retstep else out
+
+
+def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = None) -> np.ndarray:
+    """Ones on the `k` diagonal of an N x M matrix (float32 by default)."""
+    return np.eye(N, M, k, _default(dtype))
+
+
+def identity(n: int, dtype: Any = None) -> np.ndarray:
+    """The n x n identity (float32 by default)."""
+    return eye(n, dtype=dtype)
+
+
+def tri(N: int, M: int | None = None, k: int = 0, dtype: Any = None) -> np.ndarray:
+    """Ones at and below the `k` diagonal (float32 by default)."""
+    return np.tri(N, M, k, _default(dtype))
+
+
+def copy(a: Any) -> Any:
+    """A copy of an eager array; a tracer as it is (values are immutable under tracing)."""
+    return asarray(a).copy() if not isinstance(a, Tracer) else a
+
+
+def meshgrid(*xi: Any, indexing: str = "xy") -> tuple[Any, ...]:
+    """Coordinate arrays from 1-d coordinate vectors ('xy' or 'ij' indexing)."""
+    from fnad.numpy._core import broadcast_to
+    xs = [asarray(x) for x in xi]
+    n = len(xs)
+    sizes = [get_aval(x).size for x in xs]
+    if indexing == "xy" and n >= 2:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    out = []
+    for i, x in enumerate(xs):
+        axis = (1 - i if i < 2 else i) if indexing == "xy" and n >= 2 else i
+        shape = [1] * n
+        shape[axis] = get_aval(x).size
+        out.append(broadcast_to(lax.reshape(x, shape), sizes))
+    return tuple(out)
+
+
+__all__ = ["arange", "copy", "empty", "empty_like", "eye", "full", "full_like", "identity",
+           "linspace", "meshgrid", "ones", "ones_like", "tri", "zeros", "zeros_like"]

@@ -1,0 +1,190 @@
+"""NumPy's reductions and scans over static axes, on `fnad.lax` reductions.
+
+Output dtypes follow NumPy (a sum of int32 is int64, a mean of ints is float64): each
+function asks NumPy what it would return for a tiny array of the input's dtype.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from fnad import lax
+from fnad.core.ir import get_aval
+from fnad.numpy._core import asarray, normalize_axes, normalize_axis
+from fnad.numpy._ufuncs import isnan, multiply, sqrt, subtract, where
+
+Axis = int | Sequence[int] | None
+
+
+def _np_dtype(np_fn: Callable[..., Any], x: Any, **kw: Any) -> np.dtype:
+    """The dtype NumPy's `np_fn` returns for an array of `x`'s dtype."""
+    return np.dtype(np_fn(np.ones((1,), get_aval(x).dtype), **kw).dtype)
+
+
+def _keep(out: Any, shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> Any:
+    if not keepdims:
+        return out
+    return lax.reshape(out, tuple(1 if i in axes else d for i, d in enumerate(shape)))
+
+
+def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
+    return int(np.prod([shape[i] for i in axes], dtype=np.int64))
+
+
+def _reducer(np_fn: Callable[..., Any], lax_fn: Callable[..., Any], name: str,
+             bool_fn: Callable[..., Any] | None = None, accumulates: bool = True) -> Any:
+    """A NumPy reduction (sum, prod, max, min) on one lax reduction; `bool_fn` serves bool
+    operands (max of bools is `any`), `accumulates` says it takes `dtype=`."""
+
+    def f(a: Any, axis: Axis = None, dtype: Any = None, *, keepdims: bool = False) -> Any:
+        a = asarray(a)
+        out_dtype = _np_dtype(np_fn, a, **({"dtype": dtype} if accumulates else {}))
+        a = lax.convert_element_type(a, out_dtype)
+        shape = get_aval(a).shape
+        axes = normalize_axes(axis, len(shape))
+        fn = bool_fn if bool_fn is not None and out_dtype == np.bool_ else lax_fn
+        return _keep(fn(a, axes) if axes else a, shape, axes, keepdims)
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = (f"NumPy's `{name}` over `axis` (an int, a tuple, or None for all axes), "
+                 "with `keepdims`.")
+    return f
+
+
+def _truth(a: Any) -> Any:
+    a = asarray(a)
+    return a if get_aval(a).dtype == np.bool_ else lax.ne(a, 0)
+
+
+def all(a: Any, axis: Axis = None, *, keepdims: bool = False) -> Any:  # noqa: A001
+    """True where every element along `axis` is nonzero."""
+    return _reducer(np.all, lax.reduce_and, "all", accumulates=False)(
+        _truth(a), axis, keepdims=keepdims)
+
+
+def any(a: Any, axis: Axis = None, *, keepdims: bool = False) -> Any:  # noqa: A001
+    """True where some element along `axis` is nonzero."""
+    return _reducer(np.any, lax.reduce_or, "any", accumulates=False)(
+        _truth(a), axis, keepdims=keepdims)
+
+
+sum = _reducer(np.sum, lax.reduce_sum, "sum", lambda a, axes: any(a, axes))  # noqa: A001
+prod = _reducer(np.prod, lax.reduce_prod, "prod", lambda a, axes: all(a, axes))
+_max = _reducer(np.max, lax.reduce_max, "max", lax.reduce_or, accumulates=False)
+_min = _reducer(np.min, lax.reduce_min, "min", lax.reduce_and, accumulates=False)
+
+
+def max(a: Any, axis: Axis = None, *, keepdims: bool = False) -> Any:  # noqa: A001
+    """The largest element along `axis` (NaN if any is NaN, as in NumPy)."""
+    return _max(a, axis, keepdims=keepdims)
+
+
+def min(a: Any, axis: Axis = None, *, keepdims: bool = False) -> Any:  # noqa: A001
+    """The smallest element along `axis` (NaN if any is NaN, as in NumPy)."""
+    return _min(a, axis, keepdims=keepdims)
+
+
+amax, amin = max, min
+
+
+def _float_stat(np_fn: Callable[..., Any], a: Any, dtype: Any) -> tuple[Any, np.dtype]:
+    """`a` in the dtype a mean/var is computed in (float32 for float16, as NumPy does), and
+    the dtype NumPy returns."""
+    a = asarray(a)
+    out_dtype = _np_dtype(np_fn, a, dtype=dtype)
+    compute = np.float32 if out_dtype == np.float16 else out_dtype
+    return lax.convert_element_type(a, compute), out_dtype
+
+
+def mean(a: Any, axis: Axis = None, dtype: Any = None, *, keepdims: bool = False) -> Any:
+    """The arithmetic mean along `axis` (float64 for integer input, as in NumPy).
+
+    >>> mean(np.array([[1, 2], [3, 4]]), axis=0)
+    array([2., 3.])
+    """
+    a, out_dtype = _float_stat(np.mean, a, dtype)
+    shape = get_aval(a).shape
+    axes = normalize_axes(axis, len(shape))
+    total = sum(a, axes, keepdims=keepdims)
+    return lax.convert_element_type(lax.div(total, _count(shape, axes)), out_dtype)
+
+
+def var(a: Any, axis: Axis = None, dtype: Any = None, *, ddof: int = 0,
+        keepdims: bool = False) -> Any:
+    """The variance along `axis`: mean squared deviation, divided by `n - ddof`."""
+    a, out_dtype = _float_stat(np.var, a, dtype)
+    shape = get_aval(a).shape
+    axes = normalize_axes(axis, len(shape))
+    centered = subtract(a, mean(a, axes, keepdims=True))
+    ssq = sum(multiply(centered, centered), axes, keepdims=keepdims)
+    return lax.convert_element_type(lax.div(ssq, _count(shape, axes) - ddof), out_dtype)
+
+
+def std(a: Any, axis: Axis = None, dtype: Any = None, *, ddof: int = 0,
+        keepdims: bool = False) -> Any:
+    """The standard deviation along `axis`: `sqrt(var(a, axis, ddof=ddof))`."""
+    return sqrt(var(a, axis, dtype, ddof=ddof, keepdims=keepdims))
+
+
+def _arg_reducer(lax_fn: Callable[..., Any], name: str) -> Any:
+    def f(a: Any, axis: int | None = None, *, keepdims: bool = False) -> Any:
+        a = asarray(a)
+        shape = get_aval(a).shape
+        if axis is None:
+            out = lax_fn(lax.reshape(a, (get_aval(a).size,)), 0, np.int64)
+            return lax.reshape(out, (1,) * len(shape)) if keepdims else out
+        ax = normalize_axis(axis, len(shape))
+        return _keep(lax_fn(a, ax, np.int64), shape, (ax,), keepdims)
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = (f"NumPy's `{name}`: int64 indices along `axis` (of the flattened array "
+                 "for None); the first one on ties.")
+    return f
+
+
+argmax = _arg_reducer(lax.argmax, "argmax")
+argmin = _arg_reducer(lax.argmin, "argmin")
+
+
+def _scan(np_fn: Callable[..., Any], lax_fn: Callable[..., Any], name: str) -> Any:
+    def f(a: Any, axis: int | None = None, dtype: Any = None) -> Any:
+        a = asarray(a)
+        a = lax.convert_element_type(a, _np_dtype(np_fn, a, dtype=dtype))
+        if axis is None:
+            a, axis = lax.reshape(a, (get_aval(a).size,)), 0
+        return lax_fn(a, normalize_axis(axis, get_aval(a).ndim))
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"NumPy's `{name}` along `axis` (of the flattened array for None)."
+    return f
+
+
+cumsum = _scan(np.cumsum, lax.cumsum, "cumsum")
+cumprod = _scan(np.cumprod, lax.cumprod, "cumprod")
+
+
+def nansum(a: Any, axis: Axis = None, dtype: Any = None, *, keepdims: bool = False) -> Any:
+    """`sum` treating NaNs as zero."""
+    a = asarray(a)
+    return sum(where(isnan(a), 0, a), axis, dtype, keepdims=keepdims)
+
+
+def nanmean(a: Any, axis: Axis = None, dtype: Any = None, *, keepdims: bool = False) -> Any:
+    """`mean` of the non-NaN elements."""
+    a, out_dtype = _float_stat(np.mean, a, dtype)
+    count = sum(lax.convert_element_type(lax.eq(a, a), get_aval(a).dtype), axis,
+                keepdims=keepdims)
+    return lax.convert_element_type(lax.div(nansum(a, axis, keepdims=keepdims), count),
+                                    out_dtype)
+
+
+def count_nonzero(a: Any, axis: Axis = None, *, keepdims: bool = False) -> Any:
+    """How many elements along `axis` are nonzero (int64, as NumPy)."""
+    return sum(_truth(a), axis, np.int64, keepdims=keepdims)
+
+
+__all__ = ["all", "amax", "amin", "any", "argmax", "argmin", "count_nonzero", "cumprod",
+           "cumsum", "max", "mean", "min", "nanmean", "nansum", "prod", "std", "sum", "var"]

@@ -1,0 +1,435 @@
+"""NumPy's shape manipulation: reshaping, joining, splitting, tiling, flipping and padding,
+each lowered to `fnad.lax` structural primitives (reshape, transpose, broadcast_in_dim,
+slice, concatenate, pad, rev).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from fnad import lax
+from fnad.core.errors import ShapeError, user_line
+from fnad.core.ir import get_aval
+from fnad.numpy._core import (
+    asarray,
+    broadcast_shapes,
+    broadcast_to,
+    convert,
+    normalize_axes,
+    normalize_axis,
+    promote_dtypes,
+    shape_of,
+)
+
+IntOrSeq = int | Sequence[int]
+
+
+def shape(a: Any) -> tuple[int, ...]:
+    """The shape of an array, a tracer, a nested list or a Python number."""
+    return tuple(shape_of(a))
+
+
+def ndim(a: Any) -> int:
+    return len(shape_of(a))
+
+
+def size(a: Any, axis: int | None = None) -> int:
+    s = shape_of(a)
+    return int(np.prod(s, dtype=np.int64)) if axis is None else s[normalize_axis(axis, len(s))]
+
+
+def _tuple(x: IntOrSeq) -> tuple[int, ...]:
+    return (int(x),) if isinstance(x, (int, np.integer)) else tuple(int(i) for i in x)
+
+
+def reshape(a: Any, shape: IntOrSeq, order: str = "C") -> Any:
+    """`a` with a new shape (one entry may be -1); row-major order only."""
+    if order != "C":
+        raise NotImplementedError("fnad.numpy.reshape supports order='C' only")
+    a = asarray(a)
+    new = _tuple(shape)
+    n = get_aval(a).size
+    if new.count(-1) > 1:
+        raise ShapeError(f"can only specify one unknown dimension in {new}{user_line()}")
+    if -1 in new:
+        known = int(np.prod([d for d in new if d != -1], dtype=np.int64))
+        if known == 0 or n % known:
+            raise ShapeError(f"cannot reshape {get_aval(a).shape} to {new}{user_line()}")
+        new = tuple(n // known if d == -1 else d for d in new)
+    return lax.reshape(a, new)
+
+
+def ravel(a: Any) -> Any:
+    """`a` flattened to one axis (row-major)."""
+    return reshape(a, -1)
+
+
+def transpose(a: Any, axes: Sequence[int] | None = None) -> Any:
+    """`a` with its axes permuted (reversed when `axes` is None)."""
+    a = asarray(a)
+    nd = get_aval(a).ndim
+    if axes is None:
+        return lax.transpose(a, tuple(reversed(range(nd))))
+    perm = tuple(normalize_axis(i, nd) for i in axes)
+    if sorted(perm) != list(range(nd)):
+        raise ShapeError(f"axes {tuple(axes)} are not a permutation of {nd} axes{user_line()}")
+    return lax.transpose(a, perm)
+
+
+def permute_dims(a: Any, axes: Sequence[int] | None = None) -> Any:
+    return transpose(a, axes)
+
+
+def matrix_transpose(a: Any) -> Any:
+    """Swap the last two axes."""
+    return swapaxes(a, -1, -2)
+
+
+def swapaxes(a: Any, axis1: int, axis2: int) -> Any:
+    """`a` with two axes exchanged."""
+    a = asarray(a)
+    nd = get_aval(a).ndim
+    perm = list(range(nd))
+    i, j = normalize_axis(axis1, nd), normalize_axis(axis2, nd)
+    perm[i], perm[j] = perm[j], perm[i]
+    return lax.transpose(a, tuple(perm))
+
+
+def moveaxis(a: Any, source: IntOrSeq, destination: IntOrSeq) -> Any:
+    """`a` with the `source` axes moved to the `destination` positions, others in order."""
+    a = asarray(a)
+    nd = get_aval(a).ndim
+    src = [normalize_axis(s, nd) for s in _tuple(source)]
+    dst = [normalize_axis(d, nd) for d in _tuple(destination)]
+    if len(src) != len(dst):
+        raise ShapeError(f"source {source} and destination {destination} differ in length")
+    order = [i for i in range(nd) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return lax.transpose(a, tuple(order))
+
+
+def squeeze(a: Any, axis: IntOrSeq | None = None) -> Any:
+    """`a` without its size-1 axes (all of them, or those named, which must be size 1)."""
+    a = asarray(a)
+    s = get_aval(a).shape
+    axes = tuple(i for i, d in enumerate(s) if d == 1) if axis is None else \
+        normalize_axes(axis, len(s))
+    if builtins.any(s[i] != 1 for i in axes):
+        raise ShapeError(f"cannot squeeze axes {axis} of shape {s}: not of size 1{user_line()}")
+    return lax.reshape(a, tuple(d for i, d in enumerate(s) if i not in axes))
+
+
+def expand_dims(a: Any, axis: IntOrSeq) -> Any:
+    """`a` with new size-1 axes at the positions `axis` of the result."""
+    a = asarray(a)
+    s = get_aval(a).shape
+    axes = normalize_axes(axis, len(s) + len(_tuple(axis)))
+    it = iter(s)
+    return lax.reshape(a, tuple(1 if i in axes else next(it)
+                                for i in range(len(s) + len(axes))))
+
+
+def broadcast_arrays(*args: Any) -> tuple[Any, ...]:
+    """The arguments broadcast to their common shape (dtypes unchanged)."""
+    arrays = [asarray(a) for a in args]
+    s = broadcast_shapes(*(get_aval(a).shape for a in arrays))
+    return tuple(broadcast_to(a, s) for a in arrays)
+
+
+def atleast_1d(*arys: Any) -> Any:
+    """Each argument with at least one axis (a list when given several)."""
+    return _atleast(arys, lambda s: s if s else (1,))
+
+
+def atleast_2d(*arys: Any) -> Any:
+    """Each argument with at least two axes: (N,) becomes (1, N)."""
+    return _atleast(arys, lambda s: s if len(s) >= 2 else (1,) * (2 - len(s)) + s)
+
+
+def atleast_3d(*arys: Any) -> Any:
+    """Each argument with at least three axes: (N,) -> (1, N, 1), (M, N) -> (M, N, 1)."""
+    return _atleast(arys, lambda s: {0: (1, 1, 1), 1: (1, *s, 1), 2: (*s, 1)}.get(len(s), s))
+
+
+def _atleast(arys: Sequence[Any], new_shape: Any) -> Any:
+    out = [lax.reshape(a, new_shape(get_aval(a).shape)) for a in map(asarray, arys)]
+    return out[0] if len(out) == 1 else out
+
+
+# ------------------------------------------------------------------ joining and splitting
+
+def concatenate(arrays: Sequence[Any], axis: int | None = 0, dtype: Any = None) -> Any:
+    """The arrays joined along an existing axis (flattened first when `axis` is None),
+    promoted to their common dtype."""
+    arrays = promote_dtypes(*arrays, dtype=dtype)
+    if axis is None:
+        arrays, axis = [ravel(a) for a in arrays], 0
+    if not arrays:
+        raise ValueError("need at least one array to concatenate")
+    nd = get_aval(arrays[0]).ndim
+    if nd == 0:
+        raise ShapeError(f"zero-dimensional arrays cannot be concatenated{user_line()}")
+    if len(arrays) == 1:
+        return arrays[0]
+    return lax.concatenate(arrays, normalize_axis(axis, nd))
+
+
+concat = concatenate
+
+
+def stack(arrays: Sequence[Any], axis: int = 0, dtype: Any = None) -> Any:
+    """The arrays (all of one shape) joined along a new axis."""
+    arrays = promote_dtypes(*arrays, dtype=dtype)
+    shapes = {get_aval(a).shape for a in arrays}
+    if len(shapes) > 1:
+        raise ShapeError(f"stack needs arrays of one shape, got {sorted(shapes)}{user_line()}")
+    return concatenate([expand_dims(a, axis) for a in arrays], axis)
+
+
+def hstack(tup: Sequence[Any], dtype: Any = None) -> Any:
+    """Join along axis 1 (axis 0 for 1-d arrays)."""
+    arrays = [atleast_1d(a) for a in tup]
+    return concatenate(arrays, 0 if get_aval(arrays[0]).ndim == 1 else 1, dtype)
+
+
+def vstack(tup: Sequence[Any], dtype: Any = None) -> Any:
+    """Join along axis 0, 1-d arrays becoming rows."""
+    return concatenate([atleast_2d(a) for a in tup], 0, dtype)
+
+
+row_stack = vstack
+
+
+def dstack(tup: Sequence[Any]) -> Any:
+    """Join along axis 2, after `atleast_3d`."""
+    return concatenate([atleast_3d(a) for a in tup], 2)
+
+
+def column_stack(tup: Sequence[Any]) -> Any:
+    """Join 1-d arrays as columns (and 2-d arrays along axis 1)."""
+    cols = [asarray(a) for a in tup]
+    return concatenate([lax.reshape(c, (get_aval(c).size, 1)) if get_aval(c).ndim < 2 else c
+                        for c in cols], 1)
+
+
+def slice_axis(a: Any, axis: int, start: int, stop: int, step: int = 1) -> Any:
+    """`a[..., start:stop:step, ...]` on one axis, with static bounds already in range."""
+    s = get_aval(a).shape
+    starts = [0] * len(s)
+    limits = list(s)
+    strides = [1] * len(s)
+    starts[axis], limits[axis], strides[axis] = start, stop, step
+    if (start, stop, step) == (0, s[axis], 1):
+        return a
+    return lax.slice(a, tuple(starts), tuple(limits), tuple(strides))
+
+
+def array_split(ary: Any, indices_or_sections: IntOrSeq, axis: int = 0) -> list[Any]:
+    """Split into `n` nearly equal pieces (the first ones one longer), or at the given
+    indices."""
+    a = asarray(ary)
+    ax = normalize_axis(axis, get_aval(a).ndim)
+    n = get_aval(a).shape[ax]
+    if isinstance(indices_or_sections, (int, np.integer)):
+        k = int(indices_or_sections)
+        if k <= 0:
+            raise ValueError("number of sections must be larger than 0")
+        sizes = [n // k + 1] * (n % k) + [n // k] * (k - n % k)
+        bounds = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+    else:
+        bounds = [0, *(builtins.min(builtins.max(int(i) + n * (int(i) < 0), 0), n)
+                       for i in indices_or_sections), n]
+    return [slice_axis(a, ax, lo, builtins.max(lo, hi)) for lo, hi in zip(bounds, bounds[1:])]
+
+
+def split(ary: Any, indices_or_sections: IntOrSeq, axis: int = 0) -> list[Any]:
+    """Split into `n` equal pieces (an error if they cannot be equal), or at the given
+    indices along `axis`."""
+    if isinstance(indices_or_sections, (int, np.integer)):
+        n = shape_of(ary)[normalize_axis(axis, len(shape_of(ary)))]
+        if n % int(indices_or_sections):
+            raise ShapeError(f"an axis of size {n} cannot be split into "
+                             f"{indices_or_sections} equal pieces{user_line()}")
+    return array_split(ary, indices_or_sections, axis)
+
+
+def hsplit(ary: Any, indices_or_sections: IntOrSeq) -> list[Any]:
+    return split(ary, indices_or_sections, 1 if len(shape_of(ary)) > 1 else 0)
+
+
+def vsplit(ary: Any, indices_or_sections: IntOrSeq) -> list[Any]:
+    return split(ary, indices_or_sections, 0)
+
+
+# ------------------------------------------------------------------ repeating and flipping
+
+def tile(A: Any, reps: IntOrSeq) -> Any:
+    """`A` repeated `reps` times along each axis: one broadcast to interleaved
+    (rep, size) axes, then one reshape."""
+    a = asarray(A)
+    reps = _tuple(reps)
+    s = get_aval(a).shape
+    nd = builtins.max(len(s), len(reps))
+    s = (1,) * (nd - len(s)) + s
+    reps = (1,) * (nd - len(reps)) + reps
+    a = lax.reshape(a, s)
+    inter = tuple(v for r, d in zip(reps, s) for v in (r, d))
+    out = lax.broadcast_in_dim(a, inter, tuple(range(1, 2 * nd, 2)))
+    return lax.reshape(out, tuple(r * d for r, d in zip(reps, s)))
+
+
+def repeat(a: Any, repeats: IntOrSeq, axis: int | None = None) -> Any:
+    """Each element repeated `repeats` times along `axis` (the flattened array for None);
+    `repeats` is static: an int, or one int per element."""
+    a = asarray(a)
+    if axis is None:
+        a, axis = ravel(a), 0
+    ax = normalize_axis(axis, get_aval(a).ndim)
+    s = get_aval(a).shape
+    if not isinstance(repeats, (int, np.integer)):
+        reps = [int(r) for r in repeats]
+        if len(reps) == 1:
+            return repeat(a, reps[0], ax)
+        if len(reps) != s[ax]:
+            raise ShapeError(f"{len(reps)} repeats for an axis of size {s[ax]}{user_line()}")
+        if not reps:
+            return a
+        return concatenate([repeat(slice_axis(a, ax, i, i + 1), r, ax)
+                            for i, r in enumerate(reps)], ax)
+    r = int(repeats)
+    wide = (*s[:ax + 1], r, *s[ax + 1:])
+    dims = tuple(i + (i > ax) for i in range(len(s)))
+    out = lax.broadcast_in_dim(a, wide, dims)
+    return lax.reshape(out, (*s[:ax], s[ax] * r, *s[ax + 1:]))
+
+
+def flip(m: Any, axis: IntOrSeq | None = None) -> Any:
+    """`m` with the order of elements reversed along `axis` (all axes for None)."""
+    m = asarray(m)
+    axes = normalize_axes(axis, get_aval(m).ndim)
+    return lax.rev(m, axes) if axes else m
+
+
+def fliplr(m: Any) -> Any:
+    return flip(m, 1)
+
+
+def flipud(m: Any) -> Any:
+    return flip(m, 0)
+
+
+def roll(a: Any, shift: IntOrSeq, axis: IntOrSeq | None = None) -> Any:
+    """Elements shifted cyclically along `axis` (the flattened array for None)."""
+    a = asarray(a)
+    if axis is None:
+        return reshape(roll(ravel(a), shift, 0), get_aval(a).shape)
+    shifts, axes = _tuple(shift), _tuple(axis)
+    shifts, axes = np.broadcast_arrays(shifts, axes)
+    for sh, ax in zip(shifts.tolist(), axes.tolist()):
+        ax = normalize_axis(ax, get_aval(a).ndim)
+        n = get_aval(a).shape[ax]
+        k = sh % n if n else 0
+        if k:
+            a = lax.concatenate([slice_axis(a, ax, n - k, n), slice_axis(a, ax, 0, n - k)], ax)
+    return a
+
+
+def rot90(m: Any, k: int = 1, axes: tuple[int, int] = (0, 1)) -> Any:
+    """`m` rotated by 90 degrees `k` times in the plane of `axes` (from the first towards
+    the second)."""
+    k %= 4
+    if k == 0:
+        return asarray(m)
+    if k == 2:
+        return flip(m, axes)
+    if k == 1:
+        return swapaxes(flip(m, axes[1]), *axes)
+    return flip(swapaxes(m, *axes), axes[1])
+
+
+# ------------------------------------------------------------------ padding
+
+def _pad_widths(pad_width: Any, nd: int) -> list[tuple[int, int]]:
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (nd, 2))
+    if (widths < 0).any():
+        raise ValueError(f"pad widths must be non-negative, got {pad_width}")
+    return [(int(lo), int(hi)) for lo, hi in widths]
+
+
+def _pad_axis(x: Any, ax: int, lo: int, hi: int, mode: str) -> Any:
+    """Pad one axis by slicing and concatenating, growing in steps no longer than what the
+    current array can mirror, so that wide pads repeat the pattern as NumPy does."""
+    while lo or hi:
+        n = get_aval(x).shape[ax]
+        if n == 0:
+            raise ShapeError(f"cannot pad an empty axis in mode {mode!r}{user_line()}")
+        if mode == "edge" or (mode == "reflect" and n == 1):
+            left = repeat(slice_axis(x, ax, 0, 1), lo, ax)
+            right = repeat(slice_axis(x, ax, n - 1, n), hi, ax)
+            l_, h_ = lo, hi
+        elif mode == "reflect":
+            l_, h_ = builtins.min(lo, n - 1), builtins.min(hi, n - 1)
+            left = flip(slice_axis(x, ax, 1, l_ + 1), ax)
+            right = flip(slice_axis(x, ax, n - 1 - h_, n - 1), ax)
+        elif mode == "symmetric":
+            l_, h_ = builtins.min(lo, n), builtins.min(hi, n)
+            left = flip(slice_axis(x, ax, 0, l_), ax)
+            right = flip(slice_axis(x, ax, n - h_, n), ax)
+        else:  # wrap: whole periods of the original, then the window around it
+            kl, kh = -(-lo // n), -(-hi // n)
+            tiled = concatenate([x] * (kl + 1 + kh), ax)
+            return slice_axis(tiled, ax, kl * n - lo, (kl + 1) * n + hi)
+        x = concatenate([p for p, w in ((left, l_), (x, 1), (right, h_)) if w], ax)
+        lo, hi = lo - l_, hi - h_
+    return x
+
+
+def _block(x: Any, ax: int, width: int, value: Any) -> Any:
+    """A block of `value` shaped like `x` but `width` long on axis `ax`."""
+    s = list(get_aval(x).shape)
+    s[ax] = width
+    dtype = get_aval(x).dtype
+    return lax.full(tuple(s), np.asarray(value, dtype), dtype)
+
+
+def pad(array: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0) -> Any:
+    """`array` padded on each axis by (before, after) widths.
+
+    Modes: 'constant' (one `lax.pad`, or per-axis values), 'edge', 'reflect',
+    'symmetric' and 'wrap' (slices and concatenations).
+
+    >>> pad(np.array([1, 2, 3]), (2, 1), mode="reflect")
+    array([3, 2, 1, 2, 3, 2])
+    """
+    x = asarray(array)
+    nd = get_aval(x).ndim
+    widths = _pad_widths(pad_width, nd)
+    dtype = get_aval(x).dtype
+    if mode == "constant":
+        if np.ndim(constant_values) == 0 or hasattr(constant_values, "aval"):
+            value = convert(constant_values, dtype)
+            return lax.pad(x, value, tuple((lo, hi, 0) for lo, hi in widths))
+        values = np.broadcast_to(np.asarray(constant_values), (nd, 2))
+        for ax, ((lo, hi), (vlo, vhi)) in enumerate(zip(widths, values)):
+            x = concatenate(([_block(x, ax, lo, vlo)] if lo else []) + [x]
+                            + ([_block(x, ax, hi, vhi)] if hi else []), ax)
+        return x
+    if mode not in ("edge", "reflect", "symmetric", "wrap"):
+        raise NotImplementedError(f"pad mode {mode!r}: fnad.numpy supports 'constant', "
+                                  "'edge', 'reflect', 'symmetric' and 'wrap'")
+    for ax, (lo, hi) in enumerate(widths):
+        x = _pad_axis(x, ax, lo, hi, mode)
+    return x
+
+
+__all__ = ["array_split", "atleast_1d", "atleast_2d", "atleast_3d", "broadcast_arrays",
+           "column_stack", "concat", "concatenate", "dstack", "expand_dims", "flip", "fliplr",
+           "flipud", "hsplit", "hstack", "matrix_transpose", "moveaxis", "ndim", "pad",
+           "permute_dims", "ravel", "repeat", "reshape", "roll", "rot90", "row_stack", "shape",
+           "size", "split", "squeeze", "stack", "swapaxes", "tile", "transpose", "vsplit",
+           "vstack"]

@@ -1,0 +1,329 @@
+"""NumPy's elementwise functions, each a few `fnad.lax` calls.
+
+`_ufunc` asks NumPy's own ufunc which loop dtypes it would pick (so output dtypes match
+NumPy's exactly, weak Python scalars included), converts and broadcasts the operands, and
+runs the lax body on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from fnad import lax
+from fnad.core.ir import get_aval
+from fnad.numpy._core import (
+    asarray,
+    broadcast_shapes,
+    broadcast_to,
+    broadcast_together,
+    convert,
+    is_scalar,
+    promote_dtypes,
+    result_type,
+    ufunc_dtypes,
+)
+
+
+def prepare(ufunc: np.ufunc, *args: Any) -> tuple[list[Any], np.dtype]:
+    """Operands converted to the loop dtypes NumPy's `ufunc` picks and broadcast, and the
+    output dtype."""
+    args = tuple(a if is_scalar(a) else asarray(a) for a in args)
+    dts = ufunc_dtypes(ufunc, args)
+    return broadcast_together(*(convert(a, d) for a, d in zip(args, dts))), dts[-1]
+
+
+def _ufunc(ufunc: np.ufunc, name: str | None = None) -> Callable[[Callable[..., Any]], Any]:
+    """Decorator: the body receives operands of NumPy's loop dtypes, already broadcast."""
+
+    def wrap(body: Callable[..., Any]) -> Any:
+        def f(*args: Any) -> Any:
+            if len(args) != ufunc.nin:
+                raise TypeError(f"{f.__name__} takes {ufunc.nin} operands, got {len(args)}")
+            ops, out_dtype = prepare(ufunc, *args)
+            return lax.convert_element_type(body(*ops), out_dtype)
+
+        f.__name__ = f.__qualname__ = name or ufunc.__name__
+        f.__doc__ = body.__doc__ or f"NumPy's `{f.__name__}` on arrays and tracers."
+        return f
+
+    return wrap
+
+
+def _is_float(x: Any) -> bool:
+    return get_aval(x).dtype.kind in "fc"
+
+
+def _is_bool(x: Any) -> bool:
+    return get_aval(x).dtype == np.bool_
+
+
+def _lift(ufunc: np.ufunc, lax_fn: Callable[..., Any], name: str | None = None) -> Any:
+    """A ufunc whose body is one lax function."""
+    return _ufunc(ufunc, name)(lambda *xs: lax_fn(*xs))
+
+
+def _identity_unless_float(ufunc: np.ufunc, lax_fn: Callable[..., Any]) -> Any:
+    """floor/ceil/trunc: NumPy 2 keeps integers (and bools) as they are."""
+    return _ufunc(ufunc)(lambda x: lax_fn(x) if _is_float(x) else x)
+
+
+# ------------------------------------------------------------------ unary arithmetic
+
+negative = _lift(np.negative, lax.neg)
+positive = _ufunc(np.positive)(lambda x: x)
+absolute = abs = _ufunc(np.absolute)(lambda x: x if _is_bool(x) else lax.abs(x))  # noqa: A001
+sign = _lift(np.sign, lax.sign)
+floor = _identity_unless_float(np.floor, lax.floor)
+ceil = _identity_unless_float(np.ceil, lax.ceil)
+
+
+def _trunc(x: Any) -> Any:
+    return lax.select_n(lax.lt(x, 0), lax.floor(x), lax.ceil(x))
+
+
+trunc = fix = _identity_unless_float(np.trunc, _trunc)
+
+
+def _round_half_even(x: Any) -> Any:
+    return lax.round(x, lax.RoundingMethod.TO_NEAREST_EVEN)
+
+
+rint = _lift(np.rint, _round_half_even)
+
+
+def round(a: Any, decimals: int = 0) -> Any:  # noqa: A001
+    """Round half to even at `decimals` places (NumPy's rule: scale, `rint`, unscale);
+    integers are returned as they are for `decimals >= 0`.
+
+    >>> round(np.array([0.5, 1.5, 2.675]), 2)
+    array([0.5 , 1.5 , 2.68])
+    """
+    a = asarray(a)
+    if not _is_float(a):
+        if decimals >= 0:
+            return a
+        scale = 10 ** -decimals
+        return multiply(floor_divide(add(a, scale // 2), scale), scale)
+    if decimals == 0:
+        return rint(a)
+    scale = 10.0 ** decimals
+    return lax.div(rint(lax.mul(a, scale)), scale)
+
+
+around = round
+square = _ufunc(np.square)(lambda x: lax.integer_pow(x, 2))
+reciprocal = _ufunc(np.reciprocal)(lambda x: lax.div(1, x))
+
+# ------------------------------------------------------------------ transcendental
+
+exp = _lift(np.exp, lax.exp)
+exp2 = _lift(np.exp2, lax.exp2)
+expm1 = _lift(np.expm1, lax.expm1)
+log = _lift(np.log, lax.log)
+log1p = _lift(np.log1p, lax.log1p)
+log2 = _ufunc(np.log2)(lambda x: lax.div(lax.log(x), np.log(2).astype(get_aval(x).dtype)))
+log10 = _ufunc(np.log10)(lambda x: lax.div(lax.log(x), np.log(10).astype(get_aval(x).dtype)))
+sqrt = _lift(np.sqrt, lax.sqrt)
+cbrt = _lift(np.cbrt, lax.cbrt)
+sin, cos, tan = _lift(np.sin, lax.sin), _lift(np.cos, lax.cos), _lift(np.tan, lax.tan)
+arcsin, arccos = _lift(np.arcsin, lax.asin), _lift(np.arccos, lax.acos)
+arctan = _lift(np.arctan, lax.atan)
+sinh, cosh, tanh = _lift(np.sinh, lax.sinh), _lift(np.cosh, lax.cosh), _lift(np.tanh, lax.tanh)
+arcsinh, arccosh = _lift(np.arcsinh, lax.asinh), _lift(np.arccosh, lax.acosh)
+arctanh = _lift(np.arctanh, lax.atanh)
+asin, acos, atan, asinh, acosh, atanh = arcsin, arccos, arctan, arcsinh, arccosh, arctanh
+
+# ------------------------------------------------------------------ classification
+
+isnan = _ufunc(np.isnan)(lambda x: lax.ne(x, x))
+isfinite = _ufunc(np.isfinite)(lambda x: lax.is_finite(x) if _is_float(x) else lax.eq(x, x))
+isinf = _ufunc(np.isinf)(
+    lambda x: lax.eq(lax.abs(x), np.inf) if _is_float(x) else lax.ne(x, x))
+
+# ------------------------------------------------------------------ binary arithmetic
+
+
+def _bool_or(fn: Callable[..., Any], bool_fn: Callable[..., Any]) -> Callable[..., Any]:
+    """NumPy's add/multiply on bools are logical or/and."""
+    return lambda x, y: bool_fn(x, y) if _is_bool(x) else fn(x, y)
+
+
+add = _ufunc(np.add)(_bool_or(lax.add, lax.bitwise_or))
+subtract = _lift(np.subtract, lax.sub)
+multiply = _ufunc(np.multiply)(_bool_or(lax.mul, lax.bitwise_and))
+divide = true_divide = _lift(np.divide, lax.div)
+maximum = _ufunc(np.maximum)(_bool_or(lax.max, lax.bitwise_or))
+minimum = _ufunc(np.minimum)(_bool_or(lax.min, lax.bitwise_and))
+
+
+@_ufunc(np.fmax)
+def fmax(x: Any, y: Any) -> Any:
+    """Maximum ignoring NaNs (NaN only where both are NaN)."""
+    m = maximum(x, y)
+    if not _is_float(x):
+        return m
+    return lax.select_n(lax.ne(y, y), lax.select_n(lax.ne(x, x), m, y), x)
+
+
+@_ufunc(np.fmin)
+def fmin(x: Any, y: Any) -> Any:
+    """Minimum ignoring NaNs (NaN only where both are NaN)."""
+    m = minimum(x, y)
+    if not _is_float(x):
+        return m
+    return lax.select_n(lax.ne(y, y), lax.select_n(lax.ne(x, x), m, y), x)
+
+
+def _floor_divmod(x: Any, y: Any) -> tuple[Any, Any]:
+    """Python's floor division and modulo (sign of the divisor), built from lax's
+    truncating `div` and `rem` with NumPy's float algorithm."""
+    mod = lax.rem(x, y)
+    wrong_sign = lax.bitwise_and(lax.ne(mod, 0), lax.ne(lax.lt(mod, 0), lax.lt(y, 0)))
+    if not _is_float(x):
+        fix = lax.convert_element_type(wrong_sign, get_aval(x).dtype)
+        return lax.sub(lax.div(x, y), fix), lax.add(mod, lax.mul(fix, y))
+    div = lax.div(lax.sub(x, mod), y)
+    div = lax.select_n(wrong_sign, div, lax.sub(div, 1))
+    floordiv = lax.floor(div)
+    floordiv = lax.select_n(lax.gt(lax.sub(div, floordiv), 0.5), floordiv, lax.add(floordiv, 1))
+    floordiv = lax.select_n(lax.eq(y, 0), floordiv, lax.div(x, y))  # x / 0: inf or nan
+    return floordiv, lax.select_n(wrong_sign, mod, lax.add(mod, y))
+
+
+floor_divide = _ufunc(np.floor_divide)(lambda x, y: _floor_divmod(x, y)[0])
+remainder = mod = _ufunc(np.remainder)(lambda x, y: _floor_divmod(x, y)[1])
+fmod = _lift(np.fmod, lax.rem)
+
+
+def divmod(x: Any, y: Any) -> tuple[Any, Any]:  # noqa: A001
+    """`(floor_divide(x, y), remainder(x, y))`."""
+    return floor_divide(x, y), remainder(x, y)
+
+
+def power(x: Any, y: Any) -> Any:
+    """`x ** y`; a Python integer exponent becomes `integer_pow` (repeated multiplication,
+    exact for integers and differentiable at x = 0). Integer arrays to integer array
+    powers go through float64 (exact below 2**53; no error for negative exponents).
+
+    >>> power(np.arange(3, dtype=np.float32), 2)
+    array([0., 1., 4.], dtype=float32)
+    """
+    (x_, y_), out_dtype = prepare(np.power, x, y)
+    if isinstance(y, int) and not isinstance(y, bool):
+        if y < 0 and out_dtype.kind in "iu":
+            raise ValueError(f"integers to negative integer powers ({y}) are not allowed")
+        return lax.integer_pow(x_, y)
+    if out_dtype.kind in "iu":  # exact while the result fits float64's 53-bit mantissa
+        f64 = [lax.convert_element_type(v, np.float64) for v in (x_, y_)]
+        return lax.convert_element_type(lax.round(lax.pow(*f64)), out_dtype)
+    return lax.convert_element_type(lax.pow(x_, y_), out_dtype)
+
+
+pow = power  # noqa: A001
+float_power = _lift(np.float_power, lax.pow)
+arctan2 = atan2 = _lift(np.arctan2, lax.atan2)
+
+
+@_ufunc(np.hypot)
+def hypot(x: Any, y: Any) -> Any:
+    """sqrt(x**2 + y**2)."""
+    return lax.sqrt(lax.add(lax.mul(x, x), lax.mul(y, y)))
+
+
+@_ufunc(np.logaddexp)
+def logaddexp(x: Any, y: Any) -> Any:
+    """log(exp(x) + exp(y)) without overflow: max + log1p(exp(-|x - y|)); the derivative
+    at x = y is 1/2 each, through `max`'s balanced tie rule."""
+    amax = lax.max(x, y)
+    delta = lax.sub(x, y)
+    safe = lax.add(amax, lax.log1p(lax.exp(lax.neg(lax.abs(delta)))))
+    return lax.select_n(lax.ne(delta, delta), safe, lax.add(x, y))  # inf - inf: x + y
+
+
+@_ufunc(np.logaddexp2)
+def logaddexp2(x: Any, y: Any) -> Any:
+    """log2(2**x + 2**y) without overflow."""
+    ln2 = np.log(2).astype(get_aval(x).dtype)
+    return lax.div(logaddexp(lax.mul(x, ln2), lax.mul(y, ln2)), ln2)
+
+
+# ------------------------------------------------------------------ logical and bitwise
+
+
+def _truth(x: Any) -> Any:
+    return x if _is_bool(x) else lax.ne(x, 0)
+
+
+logical_and = _ufunc(np.logical_and)(lambda x, y: lax.bitwise_and(_truth(x), _truth(y)))
+logical_or = _ufunc(np.logical_or)(lambda x, y: lax.bitwise_or(_truth(x), _truth(y)))
+logical_xor = _ufunc(np.logical_xor)(lambda x, y: lax.ne(_truth(x), _truth(y)))
+logical_not = _ufunc(np.logical_not)(lambda x: lax.eq(_truth(x), False))
+
+bitwise_and = _lift(np.bitwise_and, lax.bitwise_and)
+bitwise_or = _lift(np.bitwise_or, lax.bitwise_or)
+bitwise_xor = _lift(np.bitwise_xor, lax.bitwise_xor)
+invert = bitwise_not = bitwise_invert = _lift(np.invert, lax.bitwise_not, "invert")
+left_shift = _lift(np.left_shift, lax.shift_left)
+right_shift = _ufunc(np.right_shift)(
+    lambda x, y: (lax.shift_right_logical if get_aval(x).dtype.kind == "u"
+                  else lax.shift_right_arithmetic)(x, y))
+
+# ------------------------------------------------------------------ comparisons
+
+equal, not_equal = _lift(np.equal, lax.eq), _lift(np.not_equal, lax.ne)
+less, less_equal = _lift(np.less, lax.lt), _lift(np.less_equal, lax.le)
+greater, greater_equal = _lift(np.greater, lax.gt), _lift(np.greater_equal, lax.ge)
+
+
+def clip(a: Any, a_min: Any = None, a_max: Any = None) -> Any:
+    """`a` limited to [a_min, a_max] (either may be None): minimum(maximum(a, a_min), a_max),
+    NumPy 2's definition, so NaN bounds propagate as in NumPy."""
+    if a_min is not None:
+        a = maximum(a, a_min)
+    if a_max is not None:
+        a = minimum(a, a_max)
+    return asarray(a)
+
+
+def where(condition: Any, x: Any = None, y: Any = None) -> Any:
+    """`x` where `condition` is true, else `y`, broadcast together and promoted.
+
+    The one-argument form (the indices of true elements) has a data-dependent shape, so it
+    is not offered; use `nonzero` on a concrete NumPy array instead.
+    """
+    if x is None or y is None:
+        raise TypeError("fnad.numpy.where needs x and y: its result shape must not depend on "
+                        "the data")
+    c = _truth(asarray(condition))
+    xs, ys = promote_dtypes(x, y)
+    shape = broadcast_shapes(*(get_aval(v).shape for v in (c, xs, ys)))
+    c = c if get_aval(c).shape == () else broadcast_to(c, shape)
+    return lax.select_n(c, broadcast_to(ys, shape), broadcast_to(xs, shape))
+
+
+def isclose(a: Any, b: Any, rtol: float = 1e-5, atol: float = 1e-8,
+            equal_nan: bool = False) -> Any:
+    """|a - b| <= atol + rtol * |b|, with equal infinities close and NaNs unequal unless
+    `equal_nan`."""
+    a, b = promote_dtypes(a, b, dtype=result_type(a, b, 1.0))
+    close = less_equal(absolute(subtract(a, b)), add(atol, multiply(rtol, absolute(b))))
+    close = logical_or(logical_and(close, isfinite(b)), equal(a, b))
+    return logical_or(close, logical_and(isnan(a), isnan(b))) if equal_nan else close
+
+
+__all__ = [
+    "abs", "absolute", "acos", "acosh", "add", "arccos", "arccosh", "arcsin", "arcsinh",
+    "arctan", "arctan2", "arctanh", "around", "asin", "asinh", "atan", "atan2", "atanh",
+    "bitwise_and", "bitwise_invert", "bitwise_not", "bitwise_or", "bitwise_xor", "cbrt", "ceil",
+    "clip", "cos", "cosh", "divide", "divmod", "equal", "exp", "exp2", "expm1", "fix",
+    "float_power", "floor", "floor_divide", "fmax", "fmin", "fmod", "greater", "greater_equal",
+    "hypot", "invert", "isclose", "isfinite", "isinf", "isnan", "left_shift", "less",
+    "less_equal", "log", "log10", "log1p", "log2", "logaddexp", "logaddexp2", "logical_and",
+    "logical_not", "logical_or", "logical_xor", "maximum", "minimum", "mod", "multiply",
+    "negative", "not_equal", "positive", "pow", "power", "reciprocal", "remainder",
+    "right_shift", "rint", "round", "sign", "sin", "sinh", "sqrt", "square",
+    "subtract", "tan", "tanh", "true_divide", "trunc", "where",
+]

@@ -1,0 +1,343 @@
+"""Explicit, splittable, counter-based random numbers: Threefry-2x32 (Salmon et al., 2011)
+written with `fnad.lax` uint32 primitives, so the same key gives the same numbers eagerly,
+under `jit` and `vmap`, and on every backend. A key is a uint32 array of shape (2,).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+import fnad.numpy as fnp
+from fnad import lax
+from fnad.core.errors import DTypeError, ShapeError
+from fnad.core.ir import get_aval
+
+Key = Any
+Shape = Sequence[int]
+
+_U32 = np.dtype(np.uint32)
+_ROTATIONS = (13, 15, 26, 6, 17, 29, 16, 24)
+_PARITY = 0x1BD11BDA  # Threefish's key-schedule constant
+
+
+# ------------------------------------------------------------------ Threefry-2x32
+
+def _rotl(x: Any, r: int) -> Any:
+    return lax.bitwise_or(lax.shift_left(x, np.uint32(r)),
+                          lax.shift_right_logical(x, np.uint32(32 - r)))
+
+
+def threefry2x32(key: Key, x0: Any, x1: Any) -> tuple[Any, Any]:
+    """The Threefry-2x32 block cipher with 20 rounds: encrypt the counter pairs (x0, x1)
+    (uint32 arrays of one shape) under `key`; the outputs are independent uniform words.
+
+    >>> [hex(int(w)) for w in threefry2x32(np.zeros(2, np.uint32), np.uint32(0), np.uint32(0))]
+    ['0x6b200159', '0x99ba4efe']
+    """
+    k0, k1 = _key_words(key)
+    ks = (k0, k1, lax.bitwise_xor(lax.bitwise_xor(k0, k1), np.uint32(_PARITY)))
+    x0, x1 = lax.add(x0, ks[0]), lax.add(x1, ks[1])
+    for block in range(5):
+        for r in _ROTATIONS[4 * (block % 2):4 * (block % 2) + 4]:
+            x0 = lax.add(x0, x1)
+            x1 = lax.bitwise_xor(_rotl(x1, r), x0)
+        x0 = lax.add(x0, ks[(block + 1) % 3])
+        x1 = lax.add(lax.add(x1, ks[(block + 2) % 3]), np.uint32(block + 1))
+    return x0, x1
+
+
+def _key_words(key: Key) -> tuple[Any, Any]:
+    aval = get_aval(key)
+    if aval.shape != (2,) or aval.dtype != _U32:
+        raise ShapeError(f"a PRNG key is a uint32 array of shape (2,), got {aval.dtype}"
+                         f"{list(aval.shape)}; make one with fnad.random.key(seed) (use vmap "
+                         "for a batch of keys)")
+    words = lax.reshape(key, (2, 1))
+    return (lax.reshape(lax.slice(words, (0, 0), (1, 1)), ()),
+            lax.reshape(lax.slice(words, (1, 0), (2, 1)), ()))
+
+
+def key(seed: int | Any) -> Key:
+    """A key from an integer seed (a Python int of up to 64 bits, or an integer array).
+
+    >>> key(42)
+    array([ 0, 42], dtype=uint32)
+    """
+    if isinstance(seed, (int, np.integer)):
+        seed = int(seed) % 2 ** 64
+        return np.array([seed >> 32, seed & 0xFFFFFFFF], _U32)
+    aval = get_aval(seed)
+    if aval.shape != () or aval.dtype.kind not in "iu":
+        raise DTypeError(f"a seed is an integer scalar, got {aval.dtype}{list(aval.shape)}")
+    low = lax.convert_element_type(seed, _U32)
+    return lax.concatenate([lax.full((1,), 0, _U32), lax.reshape(low, (1,))], 0)
+
+
+def _hash(key: Key, n: int) -> Any:
+    """`n` random uint32 words: counters 0..n-1, split into the two halves of the cipher's
+    input block, as JAX does."""
+    half = (n + 1) // 2
+    counters = lax.iota(_U32, 2 * half)
+    y0, y1 = threefry2x32(key, lax.slice(counters, (0,), (half,)),
+                          lax.slice(counters, (half,), (2 * half,)))
+    words = lax.concatenate([y0, y1], 0)
+    return words if n == 2 * half else lax.slice(words, (0,), (n,))
+
+
+def split(key: Key, num: int = 2) -> Any:
+    """`num` new independent keys, shape (num, 2).
+
+    >>> split(key(0)).shape
+    (2, 2)
+    """
+    return lax.reshape(_hash(key, 2 * num), (num, 2))
+
+
+def fold_in(key: Key, data: int | Any) -> Key:
+    """A new key from `key` and an integer (a step number, a device index...)."""
+    d = np.asarray(int(data) % 2 ** 32, _U32) if isinstance(data, (int, np.integer)) else \
+        lax.convert_element_type(data, _U32)
+    y0, y1 = threefry2x32(key, np.uint32(0), d)
+    return lax.concatenate([lax.reshape(y0, (1,)), lax.reshape(y1, (1,))], 0)
+
+
+def _shape(shape: int | Shape) -> tuple[int, ...]:
+    return (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
+
+
+def bits(key: Key, shape: int | Shape = (), dtype: Any = np.uint32) -> Any:
+    """Uniform random bits of an unsigned dtype (uint8, uint16, uint32 or uint64)."""
+    shape, dtype = _shape(shape), np.dtype(dtype)
+    if dtype.kind != "u":
+        raise DTypeError(f"bits makes unsigned integers, not {dtype}")
+    n = int(np.prod(shape, dtype=np.int64))
+    if dtype.itemsize == 8:
+        words = lax.reshape(_hash(key, 2 * n), (*shape, 2))
+        hi, lo = (lax.convert_element_type(lax.reshape(lax.slice(
+            words, (0,) * len(shape) + (i,), (*shape, i + 1)), shape), dtype) for i in (0, 1))
+        return lax.bitwise_or(lax.shift_left(hi, np.uint64(32)), lo)
+    words = lax.reshape(_hash(key, n), shape)
+    return lax.convert_element_type(words, dtype)
+
+
+# ------------------------------------------------------------------ continuous
+
+_MANTISSA = {np.dtype(np.float16): 11, np.dtype(np.float32): 24, np.dtype(np.float64): 53}
+
+
+def _float_dtype(dtype: Any) -> np.dtype:
+    dtype = np.dtype(dtype)
+    if dtype not in _MANTISSA:
+        raise DTypeError(f"random floats are float16, float32 or float64, not {dtype}")
+    return dtype
+
+
+def _unit(key: Key, shape: tuple[int, ...], dtype: np.dtype, offset: float) -> Any:
+    """`(k + offset) / 2**m` for uniform integers k of the dtype's `m` mantissa bits: every
+    value exact, in [0, 1) for offset 0 and in (0, 1) for offset 1/2."""
+    m = _MANTISSA[dtype]
+    if m <= 32:
+        k = lax.convert_element_type(lax.shift_right_logical(bits(key, shape), np.uint32(32 - m)),
+                                     dtype)
+    else:
+        k = lax.convert_element_type(lax.shift_right_logical(bits(key, shape, np.uint64),
+                                                             np.uint64(64 - m)), dtype)
+    return lax.mul(lax.add(k, np.asarray(offset, dtype)), np.asarray(2.0 ** -m, dtype))
+
+
+def uniform(key: Key, shape: int | Shape = (), dtype: Any = np.float32, minval: Any = 0.0,
+            maxval: Any = 1.0) -> Any:
+    """Uniform floats in [minval, maxval). Each draw is an exact multiple of 2**-m, m the
+    dtype's mantissa width (the integer form of the usual exponent-bits "mantissa trick").
+
+    >>> u = uniform(key(0), (1000,)); bool((u >= 0).all() and (u < 1).all())
+    True
+    """
+    shape, dtype = _shape(shape), _float_dtype(dtype)
+    u = _unit(key, shape, dtype, 0.0)
+    lo, hi = fnp.asarray(minval, dtype), fnp.asarray(maxval, dtype)
+    return fnp.maximum(lo, fnp.add(fnp.multiply(u, fnp.subtract(hi, lo)), lo))
+
+
+# Wichura's AS241 (PPND16) rational approximations of the normal quantile, ~1e-16 relative.
+_AS241_CENTRAL = (
+    (3.387132872796366608, 133.14166789178437745, 1971.5909503065514427,
+     13731.693765509461125, 45921.953931549871457, 67265.770927008700853,
+     33430.575583588128105, 2509.0809287301226727),
+    (1.0, 42.313330701600911252, 687.1870074920579083, 5394.1960214247511077,
+     21213.794301586595867, 39307.89580009271061, 28729.085735721942674,
+     5226.495278852545925))
+_AS241_NEAR = (
+    (1.42343711074968357734, 4.6303378461565452959, 5.7694972214606914055,
+     3.64784832476320460504, 1.27045825245236838258, 0.24178072517745061177,
+     0.0227238449892691845833, 7.7454501427834140764e-4),
+    (1.0, 2.05319162663775882187, 1.6763848301838038494, 0.68976733498510000455,
+     0.14810397642748007459, 0.0151986665636164571966, 5.475938084995344946e-4,
+     1.05075007164441684324e-9))
+_AS241_FAR = (
+    (6.6579046435011037772, 5.4637849111641143699, 1.7848265399172913358,
+     0.29656057182850489123, 0.026532189526576123093, 0.0012426609473880784386,
+     2.71155556874348757815e-5, 2.01033439929228813265e-7),
+    (1.0, 0.59983220655588793769, 0.13692988092273580531, 0.0148753612908506148525,
+     7.868691311456132591e-4, 1.8463183175100546818e-5, 1.4215117583164458887e-7,
+     2.04426310338993978564e-15))
+
+
+def _ratio(coeffs: tuple[tuple[float, ...], tuple[float, ...]], x: Any) -> Any:
+    num = den = None
+    for a, b in zip(reversed(coeffs[0]), reversed(coeffs[1])):
+        num = a if num is None else num * x + a
+        den = b if den is None else den * x + b
+    return num / den
+
+
+def ndtri(p: Any) -> Any:
+    """The standard normal quantile function, for p in (0, 1) (AS241)."""
+    q = p - 0.5
+    central = q * _ratio(_AS241_CENTRAL, 0.180625 - q * q)
+    r = fnp.sqrt(-fnp.log(fnp.minimum(p, 1 - p)))
+    tail = fnp.where(r <= 5.0, _ratio(_AS241_NEAR, r - 1.6), _ratio(_AS241_FAR, r - 5.0))
+    tail = fnp.where(q < 0, -tail, tail)
+    return fnp.where(fnp.abs(q) <= 0.425, central, tail)
+
+
+def normal(key: Key, shape: int | Shape = (), dtype: Any = np.float32) -> Any:
+    """Standard normal draws, by the inverse CDF of uniforms in the open interval (0, 1).
+
+    >>> normal(key(0), (2, 3)).shape
+    (2, 3)
+    """
+    shape, dtype = _shape(shape), _float_dtype(dtype)
+    return ndtri(_unit(key, shape, dtype, 0.5))
+
+
+def _ndtr(x: Any) -> Any:
+    """The standard normal CDF, in float64: the bounds' tail masses need the precision."""
+    return 0.5 * lax.erfc(fnp.asarray(x, np.float64) * -math.sqrt(0.5))
+
+
+def truncated_normal(key: Key, lower: Any, upper: Any, shape: int | Shape | None = None,
+                     dtype: Any = np.float32) -> Any:
+    """Standard normal draws conditioned on [lower, upper] (broadcast against `shape`), by
+    the inverse CDF of uniforms between the bounds' CDF values.
+
+    >>> x = truncated_normal(key(0), -2.0, 2.0, (1000,)); bool((abs(x) <= 2).all())
+    True
+    """
+    dtype = _float_dtype(dtype)
+    a, b = _ndtr(lower), _ndtr(upper)
+    if shape is None:
+        shape = np.broadcast_shapes(get_aval(a).shape, get_aval(b).shape)
+    u = _unit(key, _shape(shape), dtype, 0.5)
+    p = fnp.add(fnp.asarray(a, dtype), fnp.multiply(u, fnp.asarray(b - a, dtype)))
+    return fnp.clip(ndtri(p), fnp.asarray(lower, dtype), fnp.asarray(upper, dtype))
+
+
+# ------------------------------------------------------------------ discrete
+
+def _broadcast(*shapes: tuple[int, ...]) -> tuple[int, ...] | None:
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        return None
+
+
+def bernoulli(key: Key, p: Any = 0.5, shape: int | Shape | None = None) -> Any:
+    """Booleans that are True with probability `p` (broadcast against `shape`)."""
+    p = fnp.asarray(p)
+    dtype = get_aval(p).dtype if get_aval(p).dtype.kind == "f" else np.dtype(np.float32)
+    shape = get_aval(p).shape if shape is None else _shape(shape)
+    return fnp.less(uniform(key, shape, dtype), p)
+
+
+def gumbel(key: Key, shape: int | Shape = (), dtype: Any = np.float32) -> Any:
+    """Standard Gumbel draws, `-log(-log(u))`."""
+    shape, dtype = _shape(shape), _float_dtype(dtype)
+    return fnp.negative(fnp.log(fnp.negative(fnp.log(_unit(key, shape, dtype, 0.5)))))
+
+
+def categorical(key: Key, logits: Any, axis: int = -1, shape: int | Shape | None = None
+                ) -> Any:
+    """Category indices drawn with probabilities `softmax(logits, axis)`, by the Gumbel-max
+    trick. `shape` (default: the batch shape of `logits`) must broadcast that batch shape."""
+    logits = fnp.asarray(logits)
+    aval = get_aval(logits)
+    axis = axis % aval.ndim
+    batch = aval.shape[:axis] + aval.shape[axis + 1:]
+    shape = batch if shape is None else _shape(shape)
+    if _broadcast(shape, batch) != shape:
+        raise ShapeError(f"categorical: shape {shape} does not broadcast the logits' batch "
+                         f"shape {batch}")
+    noise_shape = shape[:len(shape) - len(batch) + axis] + (aval.shape[axis],) + \
+        shape[len(shape) - len(batch) + axis:]
+    dtype = aval.dtype if aval.dtype.kind == "f" else np.dtype(np.float32)
+    scores = fnp.add(gumbel(key, noise_shape, dtype), logits)
+    return fnp.argmax(scores, axis=len(shape) - len(batch) + axis)
+
+
+def randint(key: Key, shape: int | Shape, minval: Any, maxval: Any, dtype: Any = np.int32
+            ) -> Any:
+    """Uniform integers in [minval, maxval), from 64 random bits reduced modulo the span
+    (bias below span / 2**64, far beneath any test's reach)."""
+    shape, dtype = _shape(shape), np.dtype(dtype)
+    if dtype.kind not in "iu":
+        raise DTypeError(f"randint makes integers, not {dtype}")
+    lo = fnp.broadcast_to(fnp.asarray(minval, dtype), shape)
+    hi = fnp.broadcast_to(fnp.asarray(maxval, dtype), shape)
+    span = fnp.asarray(fnp.subtract(fnp.asarray(hi, np.int64), fnp.asarray(lo, np.int64)),
+                       np.uint64)
+    span = fnp.maximum(span, np.uint64(1))
+    offset = fnp.remainder(bits(key, shape, np.uint64), span)
+    return fnp.asarray(fnp.add(fnp.asarray(lo, np.int64), fnp.asarray(offset, np.int64)), dtype)
+
+
+def permutation(key: Key, x: int | Any, axis: int = 0) -> Any:
+    """A random permutation of `range(x)`, or of `x` along `axis`: the order that sorts random
+    64-bit keys (ties, which would favour the identity, have probability n**2 / 2**65)."""
+    if isinstance(x, (int, np.integer)):
+        n, values = int(x), None
+    else:
+        values = fnp.asarray(x)
+        n = get_aval(values).shape[axis]
+    order = fnp.argsort(bits(key, (n,), np.uint64))
+    return order if values is None else _take(values, order, axis)
+
+
+def choice(key: Key, a: int | Any, shape: int | Shape = (), replace: bool = True,
+           p: Any = None) -> Any:
+    """Draws from `range(a)` or from the entries of `a` (along axis 0), uniformly or with
+    probabilities `p`; without replacement by a random permutation (uniform) or by the
+    Gumbel top-k trick (weighted)."""
+    shape = _shape(shape)
+    n = int(a) if isinstance(a, (int, np.integer)) else get_aval(fnp.asarray(a)).shape[0]
+    k = int(np.prod(shape, dtype=np.int64))
+    if not replace and k > n:
+        raise ShapeError(f"choice: cannot draw {k} of {n} entries without replacement")
+    if p is None:
+        idx = randint(key, (k,), 0, n) if replace else \
+            lax.slice(permutation(key, n), (0,), (k,))
+    else:
+        logp = fnp.log(fnp.asarray(p))
+        if replace:
+            idx = categorical(key, logp, shape=(k,))
+        else:
+            scores = fnp.add(gumbel(key, (n,), get_aval(logp).dtype), logp)
+            idx = lax.slice(fnp.argsort(fnp.negative(scores)), (0,), (k,))
+    idx = fnp.reshape(idx, shape)
+    return idx if isinstance(a, (int, np.integer)) else _take(fnp.asarray(a), idx, 0)
+
+
+def _take(values: Any, idx: Any, axis: int) -> Any:
+    """`values` indexed by `idx` along `axis` (NumPy's `take`)."""
+    out = lax.gather(values, fnp.expand_dims(idx, -1), (axis,))
+    nd = get_aval(idx).ndim
+    return fnp.moveaxis(out, tuple(range(nd)), tuple(range(axis, axis + nd)))
+
+
+__all__ = ["bernoulli", "bits", "categorical", "choice", "fold_in", "gumbel", "key", "ndtri",
+           "normal", "permutation", "randint", "split", "threefry2x32", "truncated_normal",
+           "uniform"]

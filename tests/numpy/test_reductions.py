@@ -1,0 +1,92 @@
+"""fnad.numpy's reductions and scans against NumPy: every axis form, keepdims, NumPy's
+accumulator dtypes (int32 sums to int64); derivatives of mean/var/std, batching."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fnp_cases import ALL, NUMERIC, arrays, axes_for, check, nonempty_shapes
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fnad.numpy as fnp
+from fnad.test_util import check_grads, check_vmap
+
+SETTINGS = settings(max_examples=15, deadline=None)
+
+# name, extra keyword variants, dtypes, value domain
+REDUCTIONS = [
+    ("sum", [{}, {"dtype": np.float64}], ALL, (-5, 5)),
+    ("prod", [{}], ALL, (-2, 2)),
+    ("max", [{}], ALL, (-5, 5)), ("min", [{}], ALL, (-5, 5)),
+    ("amax", [{}], NUMERIC, (-5, 5)), ("amin", [{}], NUMERIC, (-5, 5)),
+    ("mean", [{}, {"dtype": np.float32}], ALL, (-5, 5)),
+    ("var", [{}, {"ddof": 1}], NUMERIC, (-5, 5)), ("std", [{}, {"ddof": 1}], NUMERIC, (-5, 5)),
+    ("all", [{}], ALL, (-1, 1)), ("any", [{}], ALL, (-1, 1)),
+    ("nansum", [{}], NUMERIC, (-5, 5)), ("nanmean", [{}], NUMERIC, (-5, 5)),
+    ("count_nonzero", [{}], ALL, (-1, 1)),
+]
+
+
+@pytest.mark.parametrize("name,variants,dtypes,domain", REDUCTIONS,
+                         ids=[c[0] for c in REDUCTIONS])
+@SETTINGS
+@given(data=st.data())
+def test_reduction(name, variants, dtypes, domain, data):
+    x = data.draw(arrays(data.draw(st.sampled_from(dtypes)), nonempty_shapes, *domain))
+    axis = data.draw(axes_for(x.ndim))
+    kw = dict(data.draw(st.sampled_from(variants)), keepdims=data.draw(st.booleans()))
+    if kw.get("ddof") and np.prod([x.shape[a] for a in np.atleast_1d(
+            range(x.ndim) if axis is None else axis)]) <= 1:
+        kw["ddof"] = 0
+    f, g = getattr(fnp, name), getattr(np, name)
+    check(lambda a: f(a, axis, **kw), lambda a: g(a, axis, **kw), (x,))
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+@SETTINGS
+@given(data=st.data())
+def test_arg_reduction(name, data):
+    x = data.draw(arrays(data.draw(st.sampled_from(ALL)), nonempty_shapes, -3, 3))
+    axis = data.draw(axes_for(x.ndim, allow_tuple=False))
+    keepdims = data.draw(st.booleans())
+    f, g = getattr(fnp, name), getattr(np, name)
+    check(lambda a: f(a, axis, keepdims=keepdims), lambda a: g(a, axis, keepdims=keepdims), (x,))
+
+
+@pytest.mark.parametrize("name", ["cumsum", "cumprod"])
+@SETTINGS
+@given(data=st.data())
+def test_scan(name, data):
+    x = data.draw(arrays(data.draw(st.sampled_from(ALL)), nonempty_shapes, -2, 2))
+    axis = data.draw(axes_for(x.ndim, allow_tuple=False))
+    f, g = getattr(fnp, name), getattr(np, name)
+    check(lambda a: f(a, axis), lambda a: g(a, axis), (x,))
+
+
+def test_nan_handling_matches_numpy():
+    x = np.array([[1.0, np.nan, 3.0], [np.nan, np.nan, 2.0]], np.float32)
+    for f, g in ((fnp.max, np.max), (fnp.argmax, np.argmax), (fnp.nansum, np.nansum)):
+        check(lambda a, f=f: f(a, 1), lambda a, g=g: g(a, 1), (x,))
+
+
+GRAD_CASES = [
+    ("mean", lambda x: fnp.mean(x, 0)), ("var", lambda x: fnp.var(x, 1, keepdims=True)),
+    ("std", lambda x: fnp.std(x, (0, 1), ddof=1)), ("prod", lambda x: fnp.prod(x, -1)),
+    ("max", lambda x: fnp.max(x, 1)), ("cumsum", lambda x: fnp.cumsum(x, 0)),
+    ("sum", lambda x: fnp.sum(x * x, None, keepdims=True)),
+]
+
+
+@pytest.mark.parametrize("name,f", GRAD_CASES, ids=[c[0] for c in GRAD_CASES])
+def test_grads(name, f):
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    check_grads(f, (x,), order=2)
+
+
+@pytest.mark.parametrize("in_axes", [0, 1, -1])
+def test_vmap(in_axes):
+    x = np.random.default_rng(1).standard_normal((3, 4, 2))
+    for f in (lambda a: fnp.sum(a, 0), lambda a: fnp.var(a, -1, keepdims=True),
+              lambda a: fnp.argmax(a, 1), lambda a: fnp.cumsum(a, 0), lambda a: fnp.max(a)):
+        check_vmap(f, (x,), in_axes=in_axes)

@@ -1,0 +1,194 @@
+"""fnad.numpy's elementwise functions against NumPy: values and output dtypes (weak
+Python scalars included), eagerly and staged; derivatives of the composite ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fnp_cases import ALL, FLOATS, NUMERIC, arrays, assert_same, check, shapes
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import fnad.numpy as fnp
+from fnad.core.errors import DTypeError
+from fnad.test_util import check_grads, check_vmap
+
+SETTINGS = settings(max_examples=15, deadline=None)
+
+# name, domain (lo, hi), dtypes
+UNARY = [
+    ("negative", (-5, 5), NUMERIC), ("positive", (-5, 5), NUMERIC),
+    ("absolute", (-5, 5), ALL), ("abs", (-5, 5), NUMERIC), ("sign", (-5, 5), NUMERIC),
+    ("floor", (-5, 5), ALL), ("ceil", (-5, 5), ALL), ("trunc", (-5, 5), NUMERIC),
+    ("rint", (-5, 5), ALL), ("square", (-5, 5), ALL), ("reciprocal", (0.5, 4), NUMERIC),
+    ("exp", (-5, 5), ALL), ("exp2", (-5, 5), NUMERIC), ("expm1", (-5, 5), NUMERIC),
+    ("log", (0.1, 10), NUMERIC), ("log1p", (-0.5, 10), NUMERIC), ("log2", (0.1, 10), NUMERIC),
+    ("log10", (0.1, 10), NUMERIC), ("sqrt", (0, 10), ALL), ("cbrt", (-10, 10), NUMERIC),
+    ("sin", (-5, 5), ALL), ("cos", (-5, 5), NUMERIC), ("tan", (-1.2, 1.2), NUMERIC),
+    ("arcsin", (-0.99, 0.99), NUMERIC), ("arccos", (-0.99, 0.99), NUMERIC),
+    ("arctan", (-5, 5), NUMERIC), ("sinh", (-3, 3), NUMERIC), ("cosh", (-3, 3), NUMERIC),
+    ("tanh", (-5, 5), NUMERIC), ("arcsinh", (-5, 5), NUMERIC), ("arccosh", (1.01, 10), NUMERIC),
+    ("arctanh", (-0.99, 0.99), NUMERIC), ("logical_not", (-2, 2), ALL),
+    ("invert", (-100, 100), (np.int32, np.bool_)),
+    ("isnan", (-5, 5), ALL), ("isinf", (-5, 5), ALL), ("isfinite", (-5, 5), ALL),
+]
+ALIASES = {"abs": np.abs}
+
+
+@pytest.mark.parametrize("name,domain,dtypes", UNARY, ids=[c[0] for c in UNARY])
+@SETTINGS
+@given(data=st.data())
+def test_unary(name, domain, dtypes, data):
+    dtype = data.draw(st.sampled_from(dtypes))
+    x = data.draw(arrays(dtype, shapes, *domain))
+    check(getattr(fnp, name), ALIASES.get(name, getattr(np, name)), (x,))
+
+
+@pytest.mark.parametrize("name", ["isnan", "isinf", "isfinite", "sign", "absolute", "floor"])
+@SETTINGS
+@given(data=st.data())
+def test_unary_special_values(name, data):
+    x = data.draw(arrays(data.draw(st.sampled_from(FLOATS)), shapes, special=True))
+    check(getattr(fnp, name), getattr(np, name), (x,))
+
+
+DIVISORS = dict(nonzero=True)
+# name, domain of x, domain of y (extra keywords for `arrays`), dtypes
+BINARY = [
+    ("add", (-5, 5), {}, ALL), ("subtract", (-5, 5), {}, NUMERIC),
+    ("multiply", (-5, 5), {}, ALL), ("divide", (-5, 5), DIVISORS, NUMERIC),
+    ("true_divide", (-5, 5), DIVISORS, NUMERIC),
+    ("floor_divide", (-9, 9), DIVISORS, NUMERIC), ("remainder", (-9, 9), DIVISORS, NUMERIC),
+    ("mod", (-9, 9), DIVISORS, NUMERIC), ("fmod", (-9, 9), DIVISORS, NUMERIC),
+    ("power", (0.5, 3), {"lo": 0, "hi": 3}, NUMERIC),
+    ("float_power", (0.5, 3), {"lo": -2, "hi": 2}, FLOATS),
+    ("maximum", (-5, 5), {}, ALL), ("minimum", (-5, 5), {}, ALL),
+    ("fmax", (-5, 5), {}, NUMERIC), ("fmin", (-5, 5), {}, NUMERIC),
+    ("hypot", (-5, 5), {}, NUMERIC), ("arctan2", (-5, 5), {}, NUMERIC),
+    ("logaddexp", (-5, 5), {}, NUMERIC), ("logaddexp2", (-5, 5), {}, NUMERIC),
+    ("equal", (-2, 2), {"lo": -2, "hi": 2}, ALL), ("not_equal", (-2, 2), {"lo": -2, "hi": 2}, ALL),
+    ("less", (-2, 2), {"lo": -2, "hi": 2}, ALL), ("less_equal", (-2, 2), {"lo": -2, "hi": 2}, ALL),
+    ("greater", (-2, 2), {"lo": -2, "hi": 2}, ALL),
+    ("greater_equal", (-2, 2), {"lo": -2, "hi": 2}, ALL),
+    ("logical_and", (-2, 2), {}, ALL), ("logical_or", (-2, 2), {}, ALL),
+    ("logical_xor", (-2, 2), {}, ALL),
+    ("bitwise_and", (-100, 100), {}, (np.int32, np.bool_)),
+    ("bitwise_or", (-100, 100), {}, (np.int32, np.bool_)),
+    ("bitwise_xor", (-100, 100), {}, (np.int32, np.bool_)),
+    ("left_shift", (-1000, 1000), {"lo": 0, "hi": 20}, (np.int32,)),
+    ("right_shift", (-1000, 1000), {"lo": 0, "hi": 20}, (np.int32,)),
+]
+
+
+@pytest.mark.parametrize("name,xdom,ykw,dtypes", BINARY, ids=[c[0] for c in BINARY])
+@SETTINGS
+@given(data=st.data())
+def test_binary(name, xdom, ykw, dtypes, data):
+    """Broadcast shapes and mixed dtypes (NumPy's promotion), or a weak Python scalar."""
+    (sx, sy), _ = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3,
+                                                              max_side=3))
+    dx, dy = data.draw(st.sampled_from(dtypes)), data.draw(st.sampled_from(dtypes))
+    x = data.draw(arrays(dx, sx, *xdom))
+    y = data.draw(arrays(dy, sy, **ykw))
+    fnp_fn, np_fn = getattr(fnp, name), getattr(np, name)
+    if data.draw(st.booleans()):  # y as a weak Python scalar of its kind, closed over
+        y = y.reshape(-1)[0].item() if y.size else {"b": True, "i": 1}.get(y.dtype.kind, 1.0)
+        check(lambda a: fnp_fn(a, y), lambda a: np_fn(a, y), (x,))
+    else:
+        check(fnp_fn, np_fn, (x, y))
+
+
+def test_power_python_int_exponents():
+    x = np.array([0.5, -1.5, 2.0], np.float32)
+    for k in (-2, 0, 1, 3):
+        check(lambda a, k=k: fnp.power(a, k), lambda a, k=k: np.power(a, k), (x,))
+    check(lambda a: fnp.power(a, 3), lambda a: np.power(a, 3), (np.arange(-3, 3, dtype=np.int32),))
+    with pytest.raises(ValueError, match="negative"):
+        fnp.power(np.arange(3, dtype=np.int32), -1)
+
+
+def test_scalar_only_operands_default_to_float32_int32():
+    assert fnp.add(1.5, 2).dtype == np.float32
+    assert fnp.multiply(2, 3).dtype == np.int32
+    assert fnp.sin(1).dtype == np.float64  # an int32 operand: NumPy's sin loop is float64
+
+
+@SETTINGS
+@given(data=st.data())
+def test_clip(data):
+    dtype = data.draw(st.sampled_from(NUMERIC))
+    x = data.draw(arrays(dtype, shapes))
+    lo = data.draw(st.sampled_from([None, -1, -1.5]))
+    hi = data.draw(st.sampled_from([None, 2, 2.5]) if lo is not None else st.sampled_from([2]))
+    check(lambda a: fnp.clip(a, lo, hi), lambda a: np.clip(a, lo, hi), (x,))
+    check(fnp.clip, np.clip, (x, np.zeros(x.shape[-1:], dtype), np.float32(3)))
+
+
+@SETTINGS
+@given(data=st.data())
+def test_where(data):
+    (sc, sx, sy), _ = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=3, max_dims=3,
+                                                                  max_side=3))
+    c = data.draw(arrays(data.draw(st.sampled_from(ALL)), sc, -1, 1))
+    x = data.draw(arrays(data.draw(st.sampled_from(ALL)), sx))
+    y = data.draw(arrays(data.draw(st.sampled_from(ALL)), sy))
+    check(fnp.where, np.where, (c, x, y))
+    check(lambda c_, x_: fnp.where(c_, x_, 0.5), lambda c_, x_: np.where(c_, x_, 0.5), (c, x))
+
+
+@SETTINGS
+@given(data=st.data())
+def test_round_and_isclose(data):
+    dtype = data.draw(st.sampled_from(NUMERIC))
+    x = data.draw(arrays(dtype, shapes, -500, 500))
+    decimals = data.draw(st.integers(-2, 3))
+    if dtype != np.int32 or decimals >= 0:
+        check(lambda a: fnp.round(a, decimals), lambda a: np.round(a, decimals), (x,))
+    y = data.draw(arrays(dtype, x.shape, -500, 500))
+    check(fnp.isclose, np.isclose, (x, y))
+    check(fnp.isclose, np.isclose, (x, x))
+
+
+def test_divmod_and_zero_divisor_floats():
+    x = np.array([-7.5, 7.0, 1.0, -1.0, 0.0], np.float64)
+    y = np.array([2.0, -2.0, 0.1, 0.0, 3.0], np.float64)
+    check(lambda a, b: fnp.divmod(a, b), lambda a, b: np.divmod(a, b), (x, y))
+
+
+def test_unsupported_dtype_is_a_clear_error():
+    with pytest.raises(DTypeError, match="negative"):
+        fnp.negative(np.array([True]))
+    with pytest.raises(TypeError, match="x and y"):
+        fnp.where(np.array([True]))
+
+
+GRAD_CASES = [
+    ("logaddexp", lambda x, y: fnp.logaddexp(x, y), 2),
+    ("logaddexp tie", lambda x, y: fnp.logaddexp(x, x), 2),
+    ("hypot", fnp.hypot, 2), ("floor_divide*x", lambda x, y: fnp.remainder(x, 7.0) * y, 2),
+    ("power", lambda x, y: fnp.power(fnp.abs(x) + 1, y), 2),
+    ("where", lambda x, y: fnp.where(x > 0, x * y, fnp.sin(y)), 2),
+    ("clip", lambda x, y: fnp.clip(x, -0.5, 0.5) * y, 2), ("log2", lambda x, y: fnp.log2(x * x + 1) + y, 2),
+]
+
+
+@pytest.mark.parametrize("name,f,order", GRAD_CASES, ids=[c[0] for c in GRAD_CASES])
+def test_grads(name, f, order):
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((2, 3)), rng.standard_normal((3,))
+    check_grads(f, (x, y), order=order)
+
+
+@pytest.mark.parametrize("in_axes", [(0, 0), (1, None), (None, -1), (-1, 0)])
+def test_vmap(in_axes):
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((3, 3)), rng.standard_normal((3, 3))
+    for f in (fnp.logaddexp, fnp.floor_divide, lambda a, b: fnp.where(a > b, a, 2.0)):
+        check_vmap(f, (x, y), in_axes=in_axes)
+
+
+def test_float_list_defaults_to_float32():
+    assert_same(fnp.asarray([1.0, 2.0]), np.array([1.0, 2.0], np.float32))
+    assert_same(fnp.asarray([[1, 2]]), np.array([[1, 2]], np.int32))
+    assert_same(fnp.asarray(np.float64(1.5)), np.float64(1.5))

@@ -1,0 +1,184 @@
+"""fnad.random: Threefry known-answer vectors, reproducibility across transforms, and
+statistical checks (moments, chi-square of the bits and of discrete draws)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import fnad
+import fnad.test_util
+from fnad import random
+
+U32 = np.uint32
+
+
+@pytest.mark.parametrize("key,counter,expected", [
+    # Random123's kat_vectors for threefry2x32_20
+    ((0, 0), (0, 0), (0x6B200159, 0x99BA4EFE)),
+    ((0xFFFFFFFF, 0xFFFFFFFF), (0xFFFFFFFF, 0xFFFFFFFF), (0x1CB996FC, 0xBB002BE7)),
+    ((0x13198A2E, 0x03707344), (0x243F6A88, 0x85A308D3), (0xC4923A9C, 0x483DF7A0)),
+])
+def test_threefry_known_answers(key, counter, expected):
+    out = random.threefry2x32(np.array(key, U32), U32(counter[0]), U32(counter[1]))
+    assert tuple(int(w) for w in out) == expected
+
+
+def test_key_layout():
+    np.testing.assert_array_equal(random.key(42), [0, 42])
+    np.testing.assert_array_equal(random.key(2 ** 32 + 7), [1, 7])
+    np.testing.assert_array_equal(random.key(-1), [2 ** 32 - 1, 2 ** 32 - 1])
+    np.testing.assert_array_equal(fnad.vmap(random.key)(np.arange(3, dtype=np.int32)),
+                                  [random.key(i) for i in range(3)])
+    with pytest.raises(fnad.ShapeError, match="uint32 array of shape"):
+        random.uniform(np.zeros(3, U32))
+
+
+SAMPLERS = {
+    "bits": lambda k: random.bits(k, (3, 5)),
+    "bits8": lambda k: random.bits(k, (7,), np.uint8),
+    "bits64": lambda k: random.bits(k, (4,), np.uint64),
+    "uniform": lambda k: random.uniform(k, (2, 3), minval=-1.0, maxval=3.0),
+    "uniform64": lambda k: random.uniform(k, (5,), np.float64),
+    "normal": lambda k: random.normal(k, (5,)),
+    "truncated_normal": lambda k: random.truncated_normal(k, -1.0, 0.5, (5,)),
+    "bernoulli": lambda k: random.bernoulli(k, 0.3, (6,)),
+    "categorical": lambda k: random.categorical(k, np.log(np.array([0.1, 0.2, 0.7])), shape=(4,)),
+    "randint": lambda k: random.randint(k, (6,), -3, 9),
+    "permutation": lambda k: random.permutation(k, 7),
+    "choice": lambda k: random.choice(k, 9, (3,), replace=False),
+    "choice_p": lambda k: random.choice(k, np.arange(4.0), (5,), p=np.array([.1, .2, .3, .4])),
+    "split": lambda k: random.split(k, 3),
+    "fold_in": lambda k: random.fold_in(k, 17),
+}
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+def test_same_key_same_numbers_eager_staged_vmapped(name):
+    sample = SAMPLERS[name]
+    keys = random.split(random.key(7), 4)
+    first = sample(keys[0])
+    np.testing.assert_array_equal(sample(keys[0]), first)
+    fnad.test_util.check_transforms(sample, (keys[0],))
+    fnad.test_util.check_vmap(sample, (keys,))
+    if hasattr(fnad, "jit"):
+        np.testing.assert_array_equal(fnad.jit(sample)(keys[0]), first)
+
+
+def test_different_keys_differ():
+    k = random.key(0)
+    a, b = random.split(k)
+    draws = [random.bits(x, (8,)) for x in (k, a, b, random.fold_in(k, 0), random.fold_in(k, 2))]
+    assert len({d.tobytes() for d in draws}) == len(draws)
+
+
+def test_bits_byte_histogram_chi_square():
+    words = random.bits(random.key(123), (1 << 16,))
+    counts = np.bincount(words.view(np.uint8), minlength=256)
+    expected = words.size * 4 / 256
+    chi2 = ((counts - expected) ** 2 / expected).sum()
+    # 255 degrees of freedom: mean 255, sd 22.6; a generator this far off is broken.
+    assert 150 < chi2 < 370, chi2
+
+
+def test_split_streams_are_uncorrelated():
+    keys = random.split(random.key(5), 8)
+    streams = np.stack([random.uniform(k, (4000,), np.float64) for k in keys])
+    corr = np.corrcoef(streams)
+    off_diag = corr[~np.eye(8, dtype=bool)]
+    assert np.abs(off_diag).max() < 5 / math.sqrt(4000)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_uniform_moments_and_resolution(dtype):
+    u = random.uniform(random.key(1), (100_000,), dtype).astype(np.float64)
+    assert u.min() >= 0 and u.max() < 1
+    n = u.size
+    assert abs(u.mean() - 0.5) < 5 * math.sqrt(1 / 12 / n)
+    assert abs(u.var() - 1 / 12) < 5 * math.sqrt(1 / 180 / n)
+    bits = {np.float16: 11, np.float32: 24, np.float64: 53}[dtype]
+    np.testing.assert_array_equal(u * 2.0 ** bits, np.floor(u * 2.0 ** bits))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_normal_moments(dtype):
+    x = random.normal(random.key(2), (200_000,), dtype).astype(np.float64)
+    n = x.size
+    assert abs(x.mean()) < 5 / math.sqrt(n)
+    assert abs(x.var() - 1) < 5 * math.sqrt(2 / n)
+    assert abs((x ** 3).mean()) < 5 * math.sqrt(15 / n)
+    assert abs((x ** 4).mean() - 3) < 5 * math.sqrt(96 / n)
+    # tail mass beyond 2 sigma: 4.55%
+    assert abs((np.abs(x) > 2).mean() - 0.0455) < 5 * math.sqrt(0.0455 / n)
+
+
+def test_ndtri_against_the_normal_quantile():
+    from statistics import NormalDist
+    p = np.array([1e-300, 1e-20, 1e-8, 0.01, 0.2, 0.5, 0.8, 0.975, 1 - 1e-9])
+    expected = [NormalDist().inv_cdf(v) for v in p]
+    np.testing.assert_allclose(random.ndtri(p), expected, rtol=1e-12)
+
+
+def test_truncated_normal_moments():
+    a, b = -1.0, 0.5
+    x = random.truncated_normal(random.key(3), a, b, (100_000,), np.float64)
+    assert x.min() >= a and x.max() <= b
+    phi = lambda t: math.exp(-t * t / 2) / math.sqrt(2 * math.pi)
+    z = 0.5 * (math.erf(b / math.sqrt(2)) - math.erf(a / math.sqrt(2)))
+    mean = (phi(a) - phi(b)) / z
+    var = 1 + (a * phi(a) - b * phi(b)) / z - mean ** 2
+    assert abs(x.mean() - mean) < 5 * math.sqrt(var / x.size)
+    assert abs(x.var() - var) < 0.01
+
+
+def chi_square(counts, probs):
+    expected = counts.sum() * np.asarray(probs)
+    return ((counts - expected) ** 2 / expected).sum()
+
+
+def test_discrete_frequencies():
+    k1, k2, k3, k4 = random.split(random.key(4), 4)
+    n = 20_000
+    draws = random.randint(k1, (n,), -2, 5)
+    assert draws.dtype == np.int32 and draws.min() == -2 and draws.max() == 4
+    assert chi_square(np.bincount(draws + 2), [1 / 7] * 7) < 30  # 6 dof
+    p = np.array([0.1, 0.2, 0.3, 0.4])
+    cats = random.categorical(k2, np.log(p), shape=(n,))
+    assert chi_square(np.bincount(cats, minlength=4), p) < 25  # 3 dof
+    assert abs(random.bernoulli(k3, 0.3, (n,)).mean() - 0.3) < 5 * math.sqrt(0.21 / n)
+    picks = random.choice(k4, 4, (n,), p=p)
+    assert chi_square(np.bincount(picks, minlength=4), p) < 25
+
+
+def test_categorical_batches_and_axis():
+    logits = np.log(np.array([[0.98, 0.01, 0.01], [0.01, 0.01, 0.98]]))
+    out = random.categorical(random.key(0), logits, shape=(50, 2))
+    assert out.shape == (50, 2)
+    assert (out[:, 0] == 0).mean() > 0.9 and (out[:, 1] == 2).mean() > 0.9
+    out = random.categorical(random.key(0), logits.T, axis=0)
+    assert out.shape == (2,)
+    with pytest.raises(fnad.ShapeError, match="broadcast"):
+        random.categorical(random.key(0), logits, shape=(3,))
+
+
+def test_permutation_is_uniform():
+    keys = random.split(random.key(8), 3000)
+    perms = fnad.vmap(lambda k: random.permutation(k, 4))(keys)
+    assert all(sorted(p) == [0, 1, 2, 3] for p in perms.tolist())
+    # where element 0 lands: uniform over 4 positions
+    assert chi_square(np.bincount(np.argmax(perms == 0, axis=1), minlength=4), [.25] * 4) < 20
+    x = np.arange(12).reshape(3, 4)
+    shuffled = random.permutation(random.key(0), x, axis=1)
+    np.testing.assert_array_equal(shuffled, x[:, random.permutation(random.key(0), 4)])
+
+
+def test_choice_without_replacement():
+    out = random.choice(random.key(9), np.arange(10) * 10, (2, 5), replace=False)
+    assert sorted(out.ravel().tolist()) == list(range(0, 100, 10))
+    p = np.array([0.0, 0.5, 0.5, 0.0])
+    out = random.choice(random.key(9), 4, (2,), replace=False, p=p)
+    assert sorted(out.tolist()) == [1, 2]
+    with pytest.raises(fnad.ShapeError, match="without replacement"):
+        random.choice(random.key(9), 3, (4,), replace=False)
