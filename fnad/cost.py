@@ -44,9 +44,8 @@ def _conv_flops(eqn: Eqn) -> int:
     out_features * (in_features / groups) * window weights."""
     rhs = eqn.inputs[1].aval
     out = eqn.outputs[0].aval
-    spec = eqn.params.get("dimension_numbers")
-    rhs_spec = getattr(spec, "rhs_spec", None)
-    out_feature_axis = rhs_spec[0] if rhs_spec is not None else 0
+    spec = eqn.params.get("dimension_numbers")  # (lhs_spec, rhs_spec, out_spec)
+    out_feature_axis = spec[1][0] if spec is not None else 0
     weights_per_output = rhs.size // max(rhs.shape[out_feature_axis], 1)
     return 2 * out.size * weights_per_output
 

@@ -116,7 +116,7 @@ def save(path: str | os.PathLike, tree: Any) -> None:
     >>> import numpy as np, tempfile, os
     >>> p = os.path.join(tempfile.mkdtemp(), "ckpt.npz")
     >>> save(p, {"w": np.ones(2), "b": None}); load(p)
-    {'w': array([1., 1.]), 'b': None}
+    {'b': None, 'w': array([1., 1.])}
     """
     path = os.fspath(path)
     desc, paths, leaves, treedef = _describe(tree)
@@ -157,8 +157,8 @@ def load(path: str | os.PathLike, like: Any = None) -> Any:
     (namedtuples, dataclasses...), and its structure, shapes and dtypes are checked against
     `like`'s, with a `CheckpointError` naming the first difference.
 
-    Without `like`, dicts, lists, tuples and None come back as such, and namedtuples as new
-    namedtuple classes of the same name and fields.
+    Without `like`, dicts (keys in flattening order, i.e. sorted), lists, tuples and None
+    come back as such, and namedtuples as new namedtuple classes of the same name and fields.
     """
     path = os.fspath(path)
     with np.load(path, allow_pickle=False) as data:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import fnad
 import fnad.numpy as fnp
@@ -69,3 +70,15 @@ def test_gradient_costs_a_small_multiple_of_the_forward_pass() -> None:
     f = lambda w: fnp.sum(fnp.tanh(fnp.matmul(w, x)))
     fwd, rev = cost(f, w), cost(fnad.grad(f), w)
     assert fwd["flops"] < rev["flops"] <= 3 * fwd["flops"]
+
+
+@pytest.mark.parametrize("layout, groups", [(("NCHW", "OIHW", "NCHW"), 1),
+                                            (("NHWC", "HWIO", "NHWC"), 2)])
+def test_conv_is_two_out_size_window_in_features_over_groups(layout, groups) -> None:
+    n, c, h, o, k = 2, 6, 8, 4, 3
+    x = np.ones((n, c, h, h) if layout[0] == "NCHW" else (n, h, h, c), F32)
+    w = np.ones((o, c // groups, k, k) if layout[1] == "OIHW" else (k, k, c // groups, o), F32)
+    c_ = cost(lambda x, w: fnad.lax.conv_general_dilated(
+        x, w, (1, 1), "VALID", dimension_numbers=layout, feature_group_count=groups), x, w)
+    out_size = n * o * (h - k + 1) ** 2
+    assert c_["flops"] == 2 * out_size * k * k * c // groups

@@ -63,8 +63,7 @@ def test_same_key_same_numbers_eager_staged_vmapped(name):
     np.testing.assert_array_equal(sample(keys[0]), first)
     fnad.test_util.check_transforms(sample, (keys[0],))
     fnad.test_util.check_vmap(sample, (keys,))
-    if hasattr(fnad, "jit"):
-        np.testing.assert_array_equal(fnad.jit(sample)(keys[0]), first)
+    np.testing.assert_array_equal(fnad.jit(sample)(keys[0]), first)
 
 
 def test_different_keys_differ():

@@ -12,7 +12,8 @@ from types import ModuleType
 
 from fnad.core.errors import FnadError
 
-_BACKENDS: dict[str, str] = {"numpy": "fnad.backends.numpy_backend"}
+_BACKENDS: dict[str, str] = {"numpy": "fnad.backends.numpy_backend",
+                             "c": "fnad.backends.c_backend"}
 
 
 def register_backend(name: str, module: str) -> None:

@@ -9,15 +9,18 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from fnad.backends.nvrtc import KernelCompileError
+from fnad.core.ir import ClosedJaxpr
 from fnad.jit import codegen_c
+from fnad.jit.fusion import fuse
 from fnad.jit.kernels import STRIDED, Kernel, parameters, source_hash
 
-_FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fPIC", "-shared"]
+_FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fwrapv", "-fPIC", "-shared"]
 
 
 @functools.cache
@@ -122,3 +125,10 @@ def compile_kernel(kernel: Kernel) -> CompiledKernel:
     """The compiled kernel, from memory, the disk cache, or the compiler."""
     return CompiledKernel(kernel)
 
+
+
+def lower(closed: ClosedJaxpr, donated: Sequence[bool], name: str,
+          compile_sub: Callable[[ClosedJaxpr], Any]) -> Any:
+    """Fuse elementwise regions into C kernels; lower the rest like the NumPy backend."""
+    from fnad.backends import numpy_backend
+    return numpy_backend.lower(fuse(closed, compile_kernel), donated, name, compile_sub)

@@ -43,7 +43,7 @@ class Op:
     """`value = template(args)`: one elementwise primitive inside the kernel."""
 
     prim: str
-    template: str
+    template: str | tuple[tuple[str, str], ...]
     args: tuple[int, ...]
     dtype: np.dtype
     params: tuple[tuple[str, Any], ...] = ()
@@ -118,8 +118,9 @@ def render_op(op: Op, args: Sequence[str], arg_dtypes: Sequence[np.dtype]) -> st
         prod = " * ".join([args[0]] * abs(y))
         return f"(({out_t})1 / ({prod}))" if y < 0 else f"({prod})"
     template = op.template
-    if isinstance(template, dict):
-        template = template.get(np.dtype(arg_dtypes[0]).kind, template.get("*"))
+    if isinstance(template, tuple):  # per dtype kind: (("f", ...), ("i", ...), ("*", ...))
+        by_kind = dict(template)
+        template = by_kind.get(np.dtype(arg_dtypes[0]).kind, by_kind.get("*"))
     return template.format(*args, f=_float_suffix(arg_dtypes[0] if arg_dtypes else op.dtype),
                            **params)
 

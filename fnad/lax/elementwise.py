@@ -2,7 +2,8 @@
 
 Operands must have equal shapes (rank-0 operands broadcast) and equal dtypes; Python
 scalars passed to the wrappers take the dtype of the array they meet. `fnad.numpy` adds
-NumPy's broadcasting and promotion on top. Each `kernel` is a C/CUDA expression template.
+NumPy's broadcasting and promotion on top. Each `kernel` is a C/CUDA expression template
+(or a dict of them keyed by the first operand's dtype kind, "*" for the others).
 """
 
 from __future__ import annotations
@@ -70,8 +71,8 @@ class _Rejected(Exception):
     rules' own error (eagerly NumPy would broadcast or cast where a staged program fails)."""
 
 
-def _prim(name: str, fn: Callable[..., Any], kinds: str = NUMBER, kernel: str | None = None,
-          out_dtype: Any = None) -> Primitive:
+def _prim(name: str, fn: Callable[..., Any], kinds: str = NUMBER,
+          kernel: str | dict[str, str] | None = None, out_dtype: Any = None) -> Primitive:
     """An elementwise primitive whose NumPy impl accepts what its abstract eval accepts, is
     silent (no overflow or domain warnings: NaN and inf are the answer, as in JAX) and
     returns exactly the promised dtype."""
@@ -144,8 +145,11 @@ def _mul_transpose(ct: Any, x: Any, y: Any) -> list[Any]:
 
 mul_p.def_transpose(_mul_transpose)
 
-# Integer x / 0 is 0 here; the code generator must guard it (C traps).
-div_p = _prim("div", _trunc_div, NUMBER, kernel="({0} / {1})")
+# Kernels keyed by dtype kind: integer x / 0 and INT_MIN / -1 trap in C, so they are
+# guarded (x / 0 is 0; INT_MIN / -1 wraps, as in NumPy).
+div_p = _prim("div", _trunc_div, NUMBER, kernel={
+    "i": "(({1}) == 0 ? 0 : ({1}) == -1 ? -(unsigned long long)({0}) : ({0}) / ({1}))",
+    "u": "(({1}) == 0 ? 0 : ({0}) / ({1}))", "*": "({0} / {1})"})
 defjvp(div_p, lambda g, ans, x, y: div(g, y),
        lambda g, ans, x, y: neg(mul(g, div(ans, y))))
 
@@ -158,9 +162,11 @@ def _div_transpose(ct: Any, x: Any, y: Any) -> list[Any]:
 
 div_p.def_transpose(_div_transpose)
 
-# C's fmod: the result has the sign of the dividend (integers: x % 0 gives 0).
+# C's fmod and %: the result has the sign of the dividend (integers: x % 0 gives 0).
 rem_p = _prim("rem", lambda x, y: np.fmod(x, np.where(y == 0, 1, y)) * (y != 0)
-              if x.dtype.kind in "iu" else np.fmod(x, y), NUMBER, kernel="fmod{f}({0}, {1})")
+              if x.dtype.kind in "iu" else np.fmod(x, y), NUMBER, kernel={
+                  "i": "(({1}) == 0 || ({1}) == -1 ? 0 : ({0}) % ({1}))",
+                  "u": "(({1}) == 0 ? 0 : ({0}) % ({1}))", "*": "fmod{f}({0}, {1})"})
 defjvp(rem_p, lambda g, ans, x, y: g,
        lambda g, ans, x, y: mul(neg(g), mul(sign(div(x, y)), floor(abs(div(x, y))))))
 
@@ -502,8 +508,7 @@ _IN_RANGE = f"((unsigned long long)({{1}}) < {_BITS})"
 and_p = _zero_jvp(_prim("and", np.bitwise_and, BOOL_OR_INT, kernel="({0} & {1})"))
 or_p = _zero_jvp(_prim("or", np.bitwise_or, BOOL_OR_INT, kernel="({0} | {1})"))
 xor_p = _zero_jvp(_prim("xor", np.bitwise_xor, BOOL_OR_INT, kernel="({0} ^ {1})"))
-# For bool operands the code generator must write `!` (C's `~` of 1 is still true).
-not_p = _zero_jvp(_prim("not", np.invert, BOOL_OR_INT, kernel="(~{0})"))
+not_p = _zero_jvp(_prim("not", np.invert, BOOL_OR_INT, kernel={"b": "(!{0})", "*": "(~{0})"}))
 shift_left_p = _zero_jvp(_prim(
     "shift_left", _shift_impl(np.left_shift, "u", lambda v, bits: 0), INTEGER,
     kernel=f"({_IN_RANGE} ? (unsigned long long)({{0}}) << ({{1}}) : 0)"))

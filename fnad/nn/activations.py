@@ -80,8 +80,8 @@ def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
     """`log(sum(exp(x), axis))`, shifted by the maximum so it neither overflows nor
     underflows; all `-inf` slices give `-inf`.
 
-    >>> float(logsumexp(np.array([1000.0, 1000.0])))
-    1000.693...
+    >>> round(float(logsumexp(np.array([1000.0, 1000.0]))), 3)
+    1000.693
     """
     x = fnp.asarray(x)
     m = lax.stop_gradient(fnp.max(x, axis=axis, keepdims=True))

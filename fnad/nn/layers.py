@@ -46,6 +46,15 @@ def stateless(init_params: Callable[[Any, Shape], tuple[Shape, Any]],
     return Layer(init, apply)
 
 
+def _check_arity(kind: str, layers: Sequence[Layer], params: Any, state: Any) -> None:
+    """zip would silently apply nothing to a mismatched params/state tuple."""
+    for what, tree in (("params", params), ("state", state)):
+        if not isinstance(tree, (tuple, list)) or len(tree) != len(layers):
+            raise ValueError(f"{kind} of {len(layers)} layers needs {what} with one entry per "
+                             f"layer, as its init returns; got {type(tree).__name__} of "
+                             f"length {len(tree) if isinstance(tree, (tuple, list)) else '-'}")
+
+
 def split_keys(key: Any, n: int) -> list[Any]:
     """`n` independent keys (or Nones), one per sublayer, by folding in the index."""
     return [None if key is None else random.fold_in(key, i) for i in range(n)]
@@ -83,6 +92,7 @@ def serial(*layers: Layer) -> Layer:
         return input_shape, tuple(params), tuple(states)
 
     def apply(params: Any, state: Any, x: Any, *, key: Any = None, train: bool = False) -> Any:
+        _check_arity("serial", layers, params, state)
         new_states = []
         for layer, p, s, k in zip(layers, params, state, split_keys(key, len(layers))):
             x, s = layer.apply(p, s, x, key=k, train=train)
@@ -101,6 +111,7 @@ def parallel(*layers: Layer) -> Layer:
         return tuple(tuple(o[i] for o in outs) for i in range(3))  # type: ignore[return-value]
 
     def apply(params: Any, state: Any, xs: Any, *, key: Any = None, train: bool = False) -> Any:
+        _check_arity("parallel", layers, params, state)
         outs = [layer.apply(p, s, x, key=k, train=train) for layer, p, s, x, k in
                 zip(layers, params, state, xs, split_keys(key, len(layers)))]
         return tuple(o[0] for o in outs), tuple(o[1] for o in outs)

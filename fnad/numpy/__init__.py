@@ -18,6 +18,7 @@ from fnad.numpy._core import (
     result_type,
 )
 from fnad.numpy._creation import *  # noqa: F403
+from fnad.numpy._indexing import at, take, take_along_axis
 from fnad.numpy._products import *  # noqa: F403
 from fnad.numpy._reductions import *  # noqa: F403
 from fnad.numpy._shape import *  # noqa: F403

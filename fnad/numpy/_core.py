@@ -144,15 +144,18 @@ def promote(*args: Any, dtype: Any = None) -> list[Any]:
     return broadcast_together(*promote_dtypes(*args, dtype=dtype))
 
 
-def ufunc_dtypes(ufunc: np.ufunc, args: Sequence[Any]) -> tuple[np.dtype, ...]:
+def ufunc_dtypes(ufunc: np.ufunc, args: Sequence[Any], dtype: Any = None
+                 ) -> tuple[np.dtype, ...]:
     """The loop dtypes NumPy picks for `ufunc` on `args` (inputs, then outputs), honouring
-    weak Python scalars; with only Python scalars, their fnad defaults (float32...)."""
+    weak Python scalars; with only Python scalars, their fnad defaults (float32...).
+    `dtype` asks for the loop with that output dtype, as NumPy's `dtype=` does."""
     if all(is_scalar(a) for a in args):
         dts: tuple[Any, ...] = (scalar_default(args),) * len(args)
     else:
         dts = tuple(_weak_dtype(a) for a in args)
     try:
-        return ufunc.resolve_dtypes(dts + (None,) * ufunc.nout)
+        kw = {} if dtype is None else {"signature": (None,) * ufunc.nin + (np.dtype(dtype),)}
+        return ufunc.resolve_dtypes(dts + (None,) * ufunc.nout, **kw)
     except TypeError:
         names = ", ".join(getattr(d, "__name__", str(d)) for d in dts)
         raise DTypeError(f"{ufunc.__name__} does not support operands of dtype {names}"

@@ -105,14 +105,17 @@ class _Plan:
         self.new_axes: list[int] = []
         self.entries: list[tuple] = []
         axis = 0
+        ellipsis_at = len(shape) + len(items)  # where an explicit ellipsis went
         if all(k[0] != "ellipsis" for k in items):
-            items.append(("ellipsis",))
+            items.append(("ellipsis", "implicit"))
         for item in items:
             kind = item[0]
             if kind == "new":
                 self.new_axes.append(len(self.entries))
                 self.entries.append(("slice", 0, 1, 1))
             elif kind == "ellipsis":
+                if len(item) == 1:
+                    ellipsis_at = len(self.entries)
                 for _ in range(len(shape) - used):
                     self.entries.append(("slice", 0, shape[axis], 1))
                     axis += 1
@@ -144,10 +147,12 @@ class _Plan:
                 axis += mask.ndim
         arrays = [k for k, e in enumerate(self.entries) if e[0] == "array"]
         self.has_array = bool(arrays)
-        # NumPy: scalars join the advanced indices; adjacent ones keep their place.
+        # NumPy: scalars join the advanced indices; adjacent ones keep their place (an
+        # ellipsis between them separates them, even when it stands for no axis).
         adv = [k for k, e in enumerate(self.entries)
                if e[0] == "array" or (arrays and e[0] in ("int", "dyn"))]
-        adjacent = bool(adv) and adv == list(range(adv[0], adv[-1] + 1))
+        adjacent = bool(adv) and adv == list(range(adv[0], adv[-1] + 1)) and \
+            not adv[0] < ellipsis_at <= adv[-1]
         self.place = sum(e[0] == "slice" for e in self.entries[:adv[0]]) if adjacent else 0
 
 

@@ -27,22 +27,23 @@ from fnad.numpy._core import (
 )
 
 
-def prepare(ufunc: np.ufunc, *args: Any) -> tuple[list[Any], np.dtype]:
-    """Operands converted to the loop dtypes NumPy's `ufunc` picks and broadcast, and the
-    output dtype."""
+def prepare(ufunc: np.ufunc, *args: Any, dtype: Any = None) -> tuple[list[Any], np.dtype]:
+    """Operands converted to the loop dtypes NumPy's `ufunc` picks (for output `dtype`, if
+    given) and broadcast, and the output dtype."""
     args = tuple(a if is_scalar(a) else asarray(a) for a in args)
-    dts = ufunc_dtypes(ufunc, args)
+    dts = ufunc_dtypes(ufunc, args, dtype)
     return broadcast_together(*(convert(a, d) for a, d in zip(args, dts))), dts[-1]
 
 
 def _ufunc(ufunc: np.ufunc, name: str | None = None) -> Callable[[Callable[..., Any]], Any]:
-    """Decorator: the body receives operands of NumPy's loop dtypes, already broadcast."""
+    """Decorator: the body receives operands of NumPy's loop dtypes, already broadcast; the
+    function takes NumPy's `dtype=` (the loop with that output dtype)."""
 
     def wrap(body: Callable[..., Any]) -> Any:
-        def f(*args: Any) -> Any:
+        def f(*args: Any, dtype: Any = None) -> Any:
             if len(args) != ufunc.nin:
                 raise TypeError(f"{f.__name__} takes {ufunc.nin} operands, got {len(args)}")
-            ops, out_dtype = prepare(ufunc, *args)
+            ops, out_dtype = prepare(ufunc, *args, dtype=dtype)
             return lax.convert_element_type(body(*ops), out_dtype)
 
         f.__name__ = f.__qualname__ = name or ufunc.__name__
@@ -106,7 +107,11 @@ def round(a: Any, decimals: int = 0) -> Any:  # noqa: A001
         if decimals >= 0:
             return a
         scale = 10 ** -decimals
-        return multiply(floor_divide(add(a, scale // 2), scale), scale)
+        q, r = divmod(a, scale)  # a = q * scale + r with 0 <= r < scale; ties go to even q
+        twice = multiply(r, 2)
+        up = logical_or(greater(twice, scale),
+                        logical_and(equal(twice, scale), equal(remainder(q, 2), 1)))
+        return multiply(add(q, up), scale)
     if decimals == 0:
         return rint(a)
     scale = 10.0 ** decimals
@@ -203,7 +208,7 @@ def divmod(x: Any, y: Any) -> tuple[Any, Any]:  # noqa: A001
     return floor_divide(x, y), remainder(x, y)
 
 
-def power(x: Any, y: Any) -> Any:
+def power(x: Any, y: Any, dtype: Any = None) -> Any:
     """`x ** y`; a Python integer exponent becomes `integer_pow` (repeated multiplication,
     exact for integers and differentiable at x = 0). Integer arrays to integer array
     powers go through float64 (exact below 2**53; no error for negative exponents).
@@ -211,7 +216,7 @@ def power(x: Any, y: Any) -> Any:
     >>> power(np.arange(3, dtype=np.float32), 2)
     array([0., 1., 4.], dtype=float32)
     """
-    (x_, y_), out_dtype = prepare(np.power, x, y)
+    (x_, y_), out_dtype = prepare(np.power, x, y, dtype=dtype)
     if isinstance(y, int) and not isinstance(y, bool):
         if y < 0 and out_dtype.kind in "iu":
             raise ValueError(f"integers to negative integer powers ({y}) are not allowed")

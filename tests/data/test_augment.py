@@ -37,6 +37,5 @@ def test_random_horizontal_flip():
 def test_augmentations_under_transforms():
     for f in (lambda k, x: data.random_crop(k, x, 1), data.random_horizontal_flip):
         tu.check_transforms(f, (random.key(2), IMAGES))
-        if hasattr(fnad, "jit"):
-            np.testing.assert_array_equal(fnad.jit(f)(random.key(2), IMAGES),
-                                          f(random.key(2), IMAGES))
+        np.testing.assert_array_equal(fnad.jit(f)(random.key(2), IMAGES),
+                                      f(random.key(2), IMAGES))

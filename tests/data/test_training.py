@@ -15,9 +15,9 @@ X = RNG.standard_normal((96, 4)).astype(np.float32)
 Y = (X @ np.array([1.0, -2.0, 0.5, 0.0], np.float32) > 0).astype(np.int32)
 
 
-def make_step(model, opt):
+def make_step(model, state, opt):
     def loss_fn(params, batch):
-        logits, _ = model.apply(params, (), batch["x"])
+        logits, _ = model.apply(params, state, batch["x"])
         return nn.softmax_cross_entropy(logits, batch["y"])
 
     def step(carry, batch, key):
@@ -26,14 +26,14 @@ def make_step(model, opt):
         updates, opt_state = opt.update(grads, opt_state, params)
         return (optim.apply_updates(params, updates), opt_state), {"loss": loss}
 
-    return step, loss_fn
+    return fnad.jit(step), loss_fn
 
 
 def test_fit_trains_and_reports():
     model = nn.serial(nn.Dense(8), nn.Relu, nn.Dense(2))
-    _, params, _ = model.init(random.key(0), (-1, 4))
+    _, params, state = model.init(random.key(0), (-1, 4))
     opt = optim.adam(0.05)
-    step, loss_fn = make_step(model, opt)
+    step, loss_fn = make_step(model, state, opt)
     out = io.StringIO()
     result = data.fit(step, (params, opt.init(params)), {"x": X, "y": Y}, key=random.key(1),
                       epochs=5, batch_size=16,

@@ -10,7 +10,7 @@ import fnad
 import fnad.numpy as fnp
 from fnad.core.ir import typecheck
 from fnad.interpreters.partial_eval import linearize_flat
-from fnad.test_util import assert_allclose, check_grads
+from fnad.test_util import assert_allclose, check_grads, check_transforms, check_vmap
 
 F32 = np.float32
 
@@ -261,3 +261,14 @@ def test_checkpoint_linear_jaxpr_recomputes_the_forward_pass() -> None:
     assert "sin" in [e.prim.name for e in eqn.params["jaxpr"].eqns]
     jaxpr = fnad.make_jaxpr(fnad.grad(lambda x: fnp.sum(fnad.checkpoint(_deep)(x))))(x)
     typecheck(jaxpr)
+
+
+@pytest.mark.parametrize("name", ["stop_gradient", "custom_jvp", "custom_vjp", "checkpoint"])
+def test_every_transform_leaves_values_unchanged(name) -> None:
+    clip_grad, _ = _clip_gradient()
+    f = {"stop_gradient": lambda x: fnad.stop_gradient(x) * x, "custom_jvp": log1pexp,
+         "custom_vjp": lambda x: clip_grad(x) * x, "checkpoint": fnad.checkpoint(_deep)}[name]
+    x = np.array([[-1.0, 0.5, 2.0], [0.1, 0.2, 0.3]], F32)
+    check_transforms(f, (x,))
+    for in_axes, out_axes in [(0, 0), (1, -1), (-1, 0)]:
+        check_vmap(f, (x,), in_axes, out_axes)

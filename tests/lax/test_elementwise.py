@@ -21,6 +21,7 @@ from hypothesis import given, settings, strategies as st
 
 import fnad
 from fnad import lax
+from fnad.backends import nvrtc
 from fnad.core.errors import DTypeError, ShapeError
 from fnad.lax import elementwise as ew
 from fnad.test_util import assert_allclose, check_grads, check_transforms, check_vmap
@@ -582,7 +583,8 @@ def test_python_scalars_are_weak() -> None:
 
 # ---------------------------------------------------------------------------- kernels
 
-_C_TYPES = {F32: "float", F64: "double", I32: "int32_t", U32: "uint32_t", BOOL: "_Bool"}
+_C_TYPES = {F32: "float", F64: "double", I32: "int", U32: "unsigned int",
+            BOOL: "unsigned char"}  # as fnad's kernels spell them (bools are bytes)
 _NOT_EXPRESSIONS = {"select", "convert", "iota", "{pow}"}
 _NO_KERNEL = {"erf_inv", "digamma", "polygamma", "population_count"}
 
@@ -595,47 +597,75 @@ def test_every_primitive_has_a_kernel_template() -> None:
     for p in _primitives():
         if p.name in _NO_KERNEL:
             assert p.kernel is None
+        elif isinstance(p.kernel, dict):
+            assert "*" in p.kernel and all(isinstance(t, str) for t in p.kernel.values())
         else:
             assert isinstance(p.kernel, str) and p.kernel, p.name
+
+
+def _template(kernel: str | dict[str, str], dtype: np.dtype) -> str:
+    return kernel.get(dtype.kind, kernel["*"]) if isinstance(kernel, dict) else kernel
+
+
+def _kernel_jobs() -> list[tuple[str, list[np.ndarray], np.ndarray, str]]:
+    """(label, operands, what the NumPy impl gives, the C expression on `a0[i]`...) for each
+    expression template and each dtype of its table case, C's trapping corners included."""
+    rng = np.random.default_rng(3)
+    jobs = []
+    for case in CASES:
+        prim = ew.round_p if case.name.startswith("round") else getattr(
+            ew, f"{case.fn.__name__.removeprefix('bitwise_')}_p", None)
+        if prim is None or prim.kernel is None or str(prim.kernel) in _NOT_EXPRESSIONS:
+            continue
+        params = {"rounding_method": int(case.name == "round_even")} \
+            if prim is ew.round_p else {}
+        for dtype in case.dtypes:
+            args = make_args(case, rng, (64,), [False] * len(case.gens), dtype)
+            if prim.name in ("div", "rem") and dtype == I32:  # x / 0, INT_MIN / -1
+                edges = ([5, -5, -2 ** 31, -2 ** 31, 7, 0], [0, 0, -1, 1, -1, 0])
+                args = [np.concatenate([a, np.array(e).astype(dtype)])
+                        for a, e in zip(args, edges)]
+            want = np.asarray(prim.impls["numpy"](*args, **params))
+            expr = _template(prim.kernel, dtype).format(
+                *(f"a{i}[i]" for i in range(len(args))), f="f" if dtype == F32 else "", **params)
+            jobs.append((f"{prim.name}[{dtype}]", args, want, expr))
+    return jobs
+
+
+def _signature(k: int, args: list[np.ndarray], want: np.ndarray) -> str:
+    ins = ", ".join(f"const {_C_TYPES[a.dtype]}* a{i}" for i, a in enumerate(args))
+    return f"void k{k}(long long n, {ins}, {_C_TYPES[want.dtype]}* out)"
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
 def test_kernel_templates_compute_what_the_impls_compute(tmp_path: Any) -> None:
     """Each expression template, compiled as C for each dtype of the table, agrees with the
-    NumPy impl: C integer semantics, NaN handling and the shifts' bit tricks included."""
-    rng = np.random.default_rng(3)
-    jobs, src = [], ["#include <math.h>", "#include <stdint.h>", "#include <stdbool.h>"]
-    for case in CASES:
-        prim = ew.round_p if case.name.startswith("round") else getattr(
-            ew, f"{case.fn.__name__.removeprefix('bitwise_')}_p", None)
-        if prim is None or prim.kernel is None or prim.kernel in _NOT_EXPRESSIONS:
-            continue
-        for dtype in case.dtypes:
-            if prim.name == "not" and dtype == BOOL:
-                continue  # documented: the code generator writes `!` for bool
-            args = make_args(case, rng, (64,), [False] * len(case.gens), dtype)
-            if prim.name in ("div", "rem"):
-                args[1] = np.where(args[1] == 0, 1, args[1]).astype(dtype)  # C traps on x / 0
-            params = {"rounding_method": int(case.name == "round_even")} \
-                if prim is ew.round_p else {}
-            want = np.asarray(prim.impls["numpy"](*args, **params))
-            names = [f"a{i}[i]" for i in range(len(args))]
-            expr = prim.kernel.format(*names, f="f" if dtype == F32 else "", **params)
-            k = len(jobs)
-            ins = ", ".join(f"const {_C_TYPES[a.dtype]}* a{i}" for i, a in enumerate(args))
-            src.append(f"void k{k}(long n, {ins}, {_C_TYPES[want.dtype]}* out) "
-                       f"{{ for (long i = 0; i < n; i++) out[i] = "
-                       f"({_C_TYPES[want.dtype]})({expr}); }}")
-            jobs.append((f"{prim.name}[{dtype}]", args, want))
+    NumPy impl: C integer semantics (no trap on x / 0 or INT_MIN / -1), NaN handling and
+    the shifts' bit tricks included."""
+    jobs = _kernel_jobs()
+    src = ["#include <math.h>"] + [
+        f"{_signature(k, args, want)} {{ for (long long i = 0; i < n; i++) "
+        f"out[i] = ({_C_TYPES[want.dtype]})({expr}); }}"
+        for k, (_, args, want, expr) in enumerate(jobs)]
     (tmp_path / "k.c").write_text("\n".join(src))
     lib_path = tmp_path / "k.so"
     subprocess.run(["cc", "-O1", "-shared", "-fPIC", "-o", str(lib_path), str(tmp_path / "k.c"),
                     "-lm"], check=True, capture_output=True)
     lib = ctypes.CDLL(str(lib_path))
-    for k, (name, args, want) in enumerate(jobs):
+    for k, (name, args, want, _) in enumerate(jobs):
         out = np.zeros_like(want)
         ptrs = [np.ascontiguousarray(a).ctypes.data_as(ctypes.c_void_p) for a in args]
-        getattr(lib, f"k{k}")(ctypes.c_long(want.size), *ptrs,
+        getattr(lib, f"k{k}")(ctypes.c_longlong(want.size), *ptrs,
                               out.ctypes.data_as(ctypes.c_void_p))
         assert_allclose(out, want, atol=1e-12, rtol=1e-5 if want.dtype == F32 else 1e-12,
                         err_msg=name)
+
+
+@pytest.mark.skipif(nvrtc.library() is None, reason="no libnvrtc")
+def test_kernel_templates_compile_as_cuda() -> None:
+    """The same expressions are valid CUDA device code (compiled by NVRTC, no GPU needed)."""
+    src = [f'extern "C" __global__ {_signature(k, args, want)} {{ '
+           "long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; "
+           f"if (i < n) out[i] = ({_C_TYPES[want.dtype]})({expr}); }}"
+           for k, (_, args, want, expr) in enumerate(_kernel_jobs())]
+    assert ".entry k0" in nvrtc.compile_ptx("\n".join(src))

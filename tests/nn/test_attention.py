@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import fnad
 from fnad import nn, random
@@ -66,6 +67,5 @@ def test_transformer_block_is_residual():
 
 
 def test_heads_must_divide_width():
-    import pytest
     with pytest.raises(ValueError, match="divisible"):
         nn.MultiHeadSelfAttention(4).init(random.key(0), (-1, 5, 6))

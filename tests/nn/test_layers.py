@@ -69,8 +69,7 @@ def test_layer_shapes_and_transforms(name):
     tu.check_transforms(f, (params, x))
     xs = np.stack([x, x[::-1]])
     tu.check_vmap(f, (params, xs), in_axes=(None, 0))
-    if hasattr(fnad, "jit"):
-        tu.assert_allclose(fnad.jit(f)(params, x), y)
+    tu.assert_allclose(fnad.jit(f)(params, x), y)
 
 
 @pytest.mark.parametrize("name", LAYERS)
@@ -165,6 +164,8 @@ def test_batchnorm_train_and_eval():
     _, p, s = model.init(KEY, (-1, 5))
     _, s2 = model.apply(p, s, VEC, train=True)
     assert s2[0] == () and not np.allclose(s2[1]["mean"], s[1]["mean"])
+    with pytest.raises(ValueError, match="one entry per layer"):
+        model.apply(p, (), VEC)
 
 
 def test_dropout_scaling():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+import fnad
 import fnad.test_util as tu
 from fnad import nn, random
 
@@ -61,7 +62,6 @@ def run(cell, ref, return_sequences=True):
 
 
 def fnad_tree_f64(t):
-    import fnad
     return fnad.tree.tree_map(lambda a: np.asarray(a, np.float64), t)
 
 

@@ -57,10 +57,9 @@ def test_matrices():
 def test_meshgrid():
     x, y, z = np.arange(2.0), np.arange(3.0), np.arange(4.0)
     for indexing in ("xy", "ij"):
-        check(lambda *a: fnp.meshgrid(*a, indexing=indexing),
-              lambda *a: np.meshgrid(*a, indexing=indexing), (x, y, z))
-        check(lambda *a: fnp.meshgrid(*a, indexing=indexing),
-              lambda *a: np.meshgrid(*a, indexing=indexing), (x, y))
+        for args in ((x, y, z), (x, y)):
+            check(lambda *a, i=indexing: fnp.meshgrid(*a, indexing=i),
+                  lambda *a, i=indexing: np.meshgrid(*a, indexing=i), args)
 
 
 def test_array_copies_and_asarray_does_not():

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fnp_cases import NUMERIC, arrays, check
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fnad.numpy as fnp

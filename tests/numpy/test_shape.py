@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fnp_cases import ALL, arrays, check, nonempty_shapes, shapes
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fnad.numpy as fnp

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from fnp_cases import ALL, arrays, axes_for, check, nonempty_shapes
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 import fnad.numpy as fnp
 from fnad.test_util import check_grads

@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fnp_cases import ALL, FLOATS, NUMERIC, arrays, assert_same, check, shapes
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fnad.numpy as fnp
@@ -143,11 +142,16 @@ def test_round_and_isclose(data):
     dtype = data.draw(st.sampled_from(NUMERIC))
     x = data.draw(arrays(dtype, shapes, -500, 500))
     decimals = data.draw(st.integers(-2, 3))
-    if dtype != np.int32 or decimals >= 0:
-        check(lambda a: fnp.round(a, decimals), lambda a: np.round(a, decimals), (x,))
+    check(lambda a: fnp.round(a, decimals), lambda a: np.round(a, decimals), (x,))
     y = data.draw(arrays(dtype, x.shape, -500, 500))
     check(fnp.isclose, np.isclose, (x, y))
     check(fnp.isclose, np.isclose, (x, x))
+
+
+def test_round_integers_half_to_even():
+    x = np.array([25, 15, -25, -15, 14, 16, -16, 35, 250, -149], np.int32)
+    for decimals in (-1, -2, 0, 1):
+        check(lambda a, d=decimals: fnp.round(a, d), lambda a, d=decimals: np.round(a, d), (x,))
 
 
 def test_divmod_and_zero_divisor_floats():
@@ -192,3 +196,13 @@ def test_float_list_defaults_to_float32():
     assert_same(fnp.asarray([1.0, 2.0]), np.array([1.0, 2.0], np.float32))
     assert_same(fnp.asarray([[1, 2]]), np.array([[1, 2]], np.int32))
     assert_same(fnp.asarray(np.float64(1.5)), np.float64(1.5))
+
+
+@pytest.mark.parametrize("name,dtype", [("sin", np.float32), ("exp", np.float64),
+                                        ("add", np.float32), ("floor_divide", np.float64),
+                                        ("power", np.float64), ("less", np.bool_)])
+def test_dtype_argument_picks_numpys_loop(name, dtype):
+    x, y = np.arange(1, 5, dtype=np.int32), np.arange(4, 0, -1, dtype=np.int32)
+    f, g = getattr(fnp, name), getattr(np, name)
+    args = (x,) if g.nin == 1 else (x, y)
+    check(lambda *a: f(*a, dtype=dtype), lambda *a: g(*a, dtype=dtype), args)

@@ -152,8 +152,7 @@ def minimize(loss, opt, x0, steps):
     params = {"x": x0}
     state = opt.init(params)
     step = fnad.value_and_grad(loss)
-    if hasattr(fnad, "jit"):
-        step = fnad.jit(step)
+    step = fnad.jit(step)
     for _ in range(steps):
         _, g = step(params)
         updates, state = opt.update(g, state, params)

@@ -77,5 +77,4 @@ def test_update_under_transforms():
     fnad.test_util.check_transforms(step, (g, p))
     fnad.test_util.check_vmap(step, (np.stack([g, 2 * g]), p), in_axes=(0, None))
     fnad.test_util.check_grads(lambda p: step(g + 1, p), (p,), order=1)
-    if hasattr(fnad, "jit"):
-        np.testing.assert_allclose(fnad.jit(step)(g, p), step(g, p), rtol=1e-6)
+    np.testing.assert_allclose(fnad.jit(step)(g, p), step(g, p), rtol=1e-6)

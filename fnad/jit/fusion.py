@@ -1,0 +1,335 @@
+"""Fusion planning: regions of elementwise equations become one kernel each.
+
+`fuse(closed, launcher)` rewrites a jaxpr so that each maximal region of elementwise
+equations of one shape (broadcasts of region inputs included) is one `fusion` equation,
+and each `reduce_sum/max/min` absorbs the elementwise work that feeds it (recomputed, so
+the region stays available to its other consumers). Library calls (`dot_general`, `conv`)
+and everything else stay as they are; elementwise work after them starts the next kernel.
+A backend lowers the rewritten jaxpr like any other, with `launcher` running the kernels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from fnad.core.ir import ClosedJaxpr, Eqn, Jaxpr, Literal, ShapedArray, Var
+from fnad.core.primitive import Primitive
+from fnad.jit.kernels import C_TYPES, DENSE, SCALAR, STRIDED, Kernel, Op, Operand, Reduction
+
+_SPECIAL = ("select", "convert", "{pow}")
+_REDUCE_KINDS = ("sum", "max", "min")
+
+
+def is_elementwise(eqn: Eqn) -> bool:
+    k = eqn.prim.kernel
+    fusable = isinstance(k, dict) or (isinstance(k, str) and ("{0}" in k or k in _SPECIAL))
+    return fusable and _typed(eqn)
+
+
+def is_reduction(eqn: Eqn) -> bool:
+    return (eqn.prim.kernel in _REDUCE_KINDS and eqn.prim.name.startswith("reduce_")
+            and _typed(eqn) and eqn.inputs[0].aval.ndim > 0)
+
+
+def _typed(eqn: Eqn) -> bool:
+    return all(a.aval.dtype.name in C_TYPES for a in (*eqn.inputs, *eqn.outputs))
+
+
+def _is_broadcast(eqn: Eqn) -> bool:
+    return eqn.prim.name == "broadcast_in_dim" and eqn.inputs[0].aval.dtype.name in C_TYPES
+
+
+# ---------------------------------------------------------------------------- kernels
+
+class InputSpec:
+    """How a kernel input maps onto the iteration space: `axis_map[d]` is the input axis
+    read along iteration axis d (None: broadcast along it)."""
+
+    __slots__ = ("axis_map",)
+
+    def __init__(self, axis_map: tuple[int | None, ...]):
+        self.axis_map = axis_map
+
+
+def _contiguous(shape: Sequence[int]) -> list[int]:
+    strides, acc = [], 1
+    for d in reversed(shape):
+        strides.append(acc)
+        acc *= d
+    return strides[::-1]
+
+
+class FusedKernel:
+    """One fused region, compiled per access pattern of its inputs (dense, scalar or
+    strided, decided from the arrays at run time) by `compile`, and called on arrays."""
+
+    def __init__(self, ops: tuple[Op, ...], specs: Sequence[InputSpec],
+                 in_dtypes: Sequence[np.dtype], outputs: tuple[int, ...],
+                 out_avals: Sequence[ShapedArray], space: Callable[[Sequence[Any]], tuple],
+                 rank: int, reduction: Reduction | None,
+                 compile: Callable[[Kernel], Callable[..., None]], label: str):
+        self.ops, self.specs, self.in_dtypes = ops, list(specs), list(in_dtypes)
+        self.outputs, self.out_avals = outputs, list(out_avals)
+        self.space, self.rank, self.reduction = space, rank, reduction
+        self.compile, self.label = compile, label
+        self.compiled: dict[tuple[str, ...], Any] = {}
+
+    def __repr__(self) -> str:
+        return self.label
+
+    def kernel(self, accesses: tuple[str, ...]) -> Kernel:
+        return Kernel(tuple(Operand(d, a) for d, a in zip(self.in_dtypes, accesses)),
+                      self.ops, self.outputs, self.rank, self.reduction)
+
+    def __call__(self, *arrays: Any) -> list[Any]:
+        arrays = [np.asarray(a) for a in arrays]
+        shape = self.space(arrays)
+        dense = _contiguous(shape)
+        accesses, strides = [], []
+        for spec, x in zip(self.specs, arrays):
+            if x.size == 1:
+                accesses.append(SCALAR)
+                strides.append(None)
+                continue
+            item = x.itemsize
+            st = [0 if a is None or x.shape[a] == 1 else x.strides[a] // item
+                  for a in spec.axis_map]
+            if st == dense:
+                accesses.append(DENSE)
+                strides.append(None)
+            else:
+                accesses.append(STRIDED)
+                strides.append(st)
+        key = tuple(accesses)
+        run = self.compiled.get(key)
+        if run is None:
+            run = self.compiled[key] = self.compile(self.kernel(key))
+        outs = [np.empty(a.shape, a.dtype) for a in self.out_avals]
+        run(shape, arrays, strides, outs)
+        return outs
+
+
+fusion_p = Primitive("fusion", multiple_results=True)
+fusion_p.def_impl(lambda *args, kernel: kernel(*args))
+fusion_p.def_abstract_eval(lambda *avals, kernel: list(kernel.out_avals))
+
+
+# ---------------------------------------------------------------------------- planning
+
+class _NotInlinable(Exception):
+    """A special template (select, convert, pow) with a literal operand: not fused."""
+
+
+def _literal_expr(lit: Literal) -> str:
+    v, dtype = lit.value, lit.aval.dtype
+    if dtype.kind == "f":
+        x = float(v)
+        if np.isnan(x):
+            return "(FNAD_INF - FNAD_INF)"
+        if np.isinf(x):
+            return "FNAD_INF" if x > 0 else "(-FNAD_INF)"
+        return repr(x) + ("f" if dtype == np.float32 else "")
+    if dtype == np.bool_:
+        return "1" if bool(v) else "0"
+    return f"(({C_TYPES[dtype.name]}){int(v)}{'LL' if dtype.itemsize == 8 else ''})"
+
+
+def _inline_literals(template: Any, args: list[Any], exprs: list[str]) -> Any:
+    """Substitute literal operands (None in `args`) into a template and renumber the rest."""
+    if not isinstance(template, (str, dict)) or template in _SPECIAL:
+        raise _NotInlinable
+    lits, mapping, k = iter(exprs), [], 0
+    for a in args:
+        if a is None:
+            mapping.append(next(lits))
+        else:
+            mapping.append(f"{{{k}}}")
+            k += 1
+
+    def sub(t: str) -> str:
+        return t.replace("{f}", "\0").format(*mapping).replace("\0", "{f}")
+
+    return {kind: sub(t) for kind, t in template.items()} if isinstance(template, dict) \
+        else sub(template)
+
+
+def _axis_map(eqn: Eqn, ndim: int) -> tuple[int | None, ...]:
+    amap: list[int | None] = [None] * ndim
+    for i, d in enumerate(eqn.params["broadcast_dimensions"]):
+        amap[d] = i
+    return tuple(amap)
+
+
+def _build(eqns: Sequence[Eqn], wanted: Sequence[Var], shape: tuple[int, ...],
+           order: tuple[int, ...], reduce_kind: str | None, n_reduced: int,
+           compile: Callable[[Kernel], Any], label: str,
+           out_avals: Sequence[ShapedArray]) -> tuple[FusedKernel, list[Any]]:
+    """A FusedKernel computing `wanted` from `eqns` over the iteration space `shape`
+    (visited in axis `order`), and the outside atoms it reads."""
+    ndim = len(shape)
+    broadcasts = {id(e.outputs[0]): (e.inputs[0], _axis_map(e, ndim))
+                  for e in eqns if _is_broadcast(e)}
+    compute = [e for e in eqns if not _is_broadcast(e)]
+    computed = {id(e.outputs[0]) for e in compute}
+    inputs: list[Any] = []
+    specs: list[InputSpec] = []
+    index: dict[tuple[int, tuple], int] = {}
+
+    def input_of(atom: Any) -> int:
+        src, amap = broadcasts.get(id(atom), (atom, (None,) * ndim if atom.aval.ndim == 0
+                                              else tuple(range(ndim))))
+        key = (id(src), amap)
+        if key not in index:
+            index[key] = len(inputs)
+            inputs.append(src)
+            specs.append(InputSpec(tuple(amap[d] for d in order)))
+        return index[key]
+
+    for e in compute:  # first the inputs, so that op values are numbered after them
+        for a in e.inputs:
+            if type(a) is not Literal and id(a) not in computed:
+                input_of(a)
+    value: dict[int, int] = {}
+    ops: list[Op] = []
+    for e in compute:
+        args: list[Any] = []
+        lits: list[str] = []
+        for a in e.inputs:
+            if type(a) is Literal:
+                args.append(None)
+                lits.append(_literal_expr(a))
+            else:
+                args.append(value[id(a)] if id(a) in computed else input_of(a))
+        template = e.prim.kernel
+        if lits:
+            template = _inline_literals(template, args, lits)
+            args = [a for a in args if a is not None]
+        if isinstance(template, dict):
+            template = tuple(sorted(template.items()))
+        params = tuple(sorted((k, v) for k, v in e.params.items()
+                              if isinstance(v, (int, float, bool, str, np.dtype))))
+        value[id(e.outputs[0])] = len(inputs) + len(ops)
+        ops.append(Op(e.prim.name, template, tuple(args), e.outputs[0].aval.dtype, params))
+    out_ids = tuple(value[id(v)] for v in wanted)
+    reduction = Reduction(reduce_kind, out_ids[0], n_reduced) if reduce_kind else None
+    space = tuple(shape[d] for d in order)
+    fused = FusedKernel(tuple(ops), specs, [a.aval.dtype for a in inputs],
+                        () if reduction else out_ids, out_avals, lambda arrays: space,
+                        ndim - n_reduced, reduction, compile, label)
+    return fused, inputs
+
+
+class _Region:
+    """An open elementwise region: its equations (in order) and the shape they share."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        self.shape = shape
+        self.eqns: list[Eqn] = []
+        self.produced: set[int] = set()
+
+    def add(self, eqn: Eqn) -> None:
+        self.eqns.append(eqn)
+        self.produced.update(id(v) for v in eqn.outputs)
+
+    def prologue(self, src: Any) -> list[Eqn]:
+        """The region's equations that compute `src`, in order (empty if it doesn't)."""
+        if type(src) is Literal or id(src) not in self.produced:
+            return []
+        needed, picked = {id(src)}, []
+        for eqn in reversed(self.eqns):
+            if any(id(v) in needed for v in eqn.outputs):
+                picked.append(eqn)
+                needed.update(id(a) for a in eqn.inputs if id(a) in self.produced)
+        return picked[::-1]
+
+
+def fuse(closed: ClosedJaxpr, compile: Callable[[Kernel], Any]) -> ClosedJaxpr:
+    """The jaxpr with fused regions replaced by `fusion` equations; `compile(kernel)`
+    returns the callable that runs one generated kernel."""
+    jaxpr = closed.jaxpr
+    consumers: dict[int, list[Eqn]] = {}
+    for eqn in jaxpr.eqns:
+        for a in eqn.inputs:
+            consumers.setdefault(id(a), []).append(eqn)
+    returned = {id(a) for a in jaxpr.outvars}
+    out_eqns: list[Eqn] = []
+    region: _Region | None = None
+    absorbed: set[int] = set()  # reductions that compute their input themselves
+    count = [0]
+
+    def label(kind: str) -> str:
+        count[0] += 1
+        return f"{kind}_{count[0]}"
+
+    def feeds_kernels(eqn: Eqn) -> bool:
+        users = consumers.get(id(eqn.outputs[0]), [])
+        return id(eqn.outputs[0]) not in returned and all(
+            is_elementwise(u) or is_reduction(u) for u in users)
+
+    def close() -> None:
+        nonlocal region
+        if region is None:
+            return
+        r, region = region, None
+        members = {id(e) for e in r.eqns}
+        outside = [v for e in r.eqns for v in e.outputs if id(v) in returned or any(
+            id(u) not in members and id(u) not in absorbed for u in consumers.get(id(v), []))]
+        compute = [e for e in r.eqns if not _is_broadcast(e)]
+        if len(compute) < 2 or int(np.prod(r.shape)) <= 1:
+            out_eqns.extend(r.eqns)  # a lone or scalar equation gains nothing from a kernel
+            return
+        # broadcasts also read outside the region stay (NumPy views cost nothing)
+        out_eqns.extend(e for e in r.eqns if _is_broadcast(e) and e.outputs[0] in outside)
+        wanted = [v for v in outside if not any(
+            e.outputs[0] is v for e in r.eqns if _is_broadcast(e))]
+        if not wanted:
+            return
+        try:
+            fused, inputs = _build(r.eqns, wanted, r.shape, tuple(range(len(r.shape))),
+                                   None, 0, compile, label("elementwise"),
+                                   [v.aval for v in wanted])
+        except _NotInlinable:
+            out_eqns.extend(e for e in r.eqns if not (_is_broadcast(e) and
+                                                      e.outputs[0] in outside))
+            return
+        out_eqns.append(Eqn(fusion_p, inputs, list(wanted), {"kernel": fused},
+                            r.eqns[-1].source_info))
+
+    for eqn in jaxpr.eqns:
+        if is_elementwise(eqn) or (_is_broadcast(eqn) and feeds_kernels(eqn)):
+            shape = eqn.outputs[0].aval.shape
+            if region is not None and (shape != region.shape or (
+                    _is_broadcast(eqn) and id(eqn.inputs[0]) in region.produced)):
+                close()
+            if region is None:
+                region = _Region(shape)
+            region.add(eqn)
+            continue
+        if is_reduction(eqn) and region is not None:
+            prologue = region.prologue(eqn.inputs[0])
+            if prologue:
+                x_shape = eqn.inputs[0].aval.shape
+                axes = eqn.params["axes"]
+                kept = tuple(d for d in range(len(x_shape)) if d not in axes)
+                try:
+                    fused, inputs = _build(prologue, [eqn.inputs[0]], x_shape,
+                                           kept + tuple(axes), eqn.prim.kernel, len(axes),
+                                           compile, label("reduce"), [eqn.outputs[0].aval])
+                    out_eqns.append(Eqn(fusion_p, inputs, list(eqn.outputs),
+                                        {"kernel": fused}, eqn.source_info))
+                    absorbed.add(id(eqn))
+                    continue
+                except _NotInlinable:
+                    pass
+        if region is not None and any(id(a) in region.produced for a in eqn.inputs):
+            close()
+        out_eqns.append(eqn)
+    close()
+    return ClosedJaxpr(Jaxpr(jaxpr.constvars, jaxpr.invars, out_eqns, jaxpr.outvars),
+                       closed.consts)
+
+
+__all__ = ["fuse", "fusion_p", "FusedKernel", "is_elementwise", "is_reduction"]

@@ -1,0 +1,131 @@
+"""Fusion planning: kernel counts are pinned (a fusion regression fails a test), fused
+programs match the NumPy backend, and every generated kernel also compiles as CUDA."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fnad
+import fnad.numpy as fnp
+from fnad.backends import c_backend, nvrtc
+from fnad.jit import codegen_cuda
+from fnad.jit.fusion import FusedKernel, fuse
+from fnad.jit.kernels import DENSE, SCALAR, STRIDED
+from fnad.test_util import assert_allclose
+
+pytestmark = pytest.mark.skipif(not c_backend.available(), reason="no C compiler")
+
+
+def fused_eqns(f, *args):
+    closed = fnad.jit(f).lower(*args)
+    return fuse(closed, c_backend.compile_kernel).eqns
+
+
+def kernels(f, *args) -> list[FusedKernel]:
+    return [e.params["kernel"] for e in fused_eqns(f, *args) if e.prim.name == "fusion"]
+
+
+def prim_names(f, *args) -> list[str]:
+    return [e.prim.name for e in fused_eqns(f, *args)]
+
+
+def check_c_backend(f, *args, atol=None, rtol=None):
+    expected = fnad.jit(f, backend="numpy")(*args)
+    assert_allclose(fnad.jit(f, backend="c")(*args), expected, atol=atol, rtol=rtol)
+
+
+def relu_layer(x, w, b):
+    return fnp.maximum(x @ w + b, 0.0)
+
+
+def softmax(x):
+    e = fnp.exp(x - fnp.max(x, axis=-1, keepdims=True))
+    return e / fnp.sum(e, axis=-1, keepdims=True)
+
+
+def adam_update(p, g, m, v):
+    m = 0.9 * m + 0.1 * g
+    v = 0.999 * v + 0.001 * g * g
+    return p - 0.01 * m / (fnp.sqrt(v) + 1e-8), m, v
+
+
+rng = np.random.default_rng(0)
+X = rng.standard_normal((32, 16)).astype(np.float32)
+W = rng.standard_normal((16, 8)).astype(np.float32)
+B = rng.standard_normal(8).astype(np.float32)
+P4 = [rng.standard_normal((16, 8)).astype(np.float32) for _ in range(4)]
+
+
+def test_bias_and_relu_fuse_after_the_matmul():
+    names = prim_names(relu_layer, X, W, B)
+    assert names.count("dot_general") == 1 and names.count("fusion") == 1
+    assert "add" not in names and "max" not in names
+    check_c_backend(relu_layer, X, W, B)
+
+
+def test_softmax_is_a_reduction_kernel_and_an_elementwise_kernel():
+    ks = kernels(softmax, X)
+    assert [k.reduction is not None for k in ks] == [True, False]
+    check_c_backend(softmax, X)
+
+
+def test_adam_update_is_one_kernel_with_three_outputs():
+    (k,) = kernels(adam_update, *P4)
+    assert len(k.out_avals) == 3
+    check_c_backend(adam_update, *P4)
+
+
+def test_lone_and_scalar_equations_are_left_to_numpy():
+    assert kernels(lambda x: x + 1.0, X) == []
+    assert kernels(lambda s: fnp.sin(s) * 2.0 + 1.0, np.float32(0.5)) == []
+
+
+def test_reduction_absorbs_its_prologue_and_the_region_stays_usable():
+    f = lambda x, y: (fnp.sum(fnp.tanh(x * y), axis=0), fnp.tanh(x * y) + 1.0)
+    ks = kernels(f, X, X)
+    assert sorted(k.reduction is not None for k in ks) == [False, True]
+    check_c_backend(f, X, X)
+
+
+@pytest.mark.parametrize("axes", [0, 1, (0, 1)])
+@pytest.mark.parametrize("reducer", [fnp.sum, fnp.max, fnp.min])
+def test_reductions_over_any_axes(axes, reducer):
+    f = lambda x: reducer(fnp.exp(x) - x, axis=axes)
+    check_c_backend(f, X, rtol=1e-5)
+
+
+def test_broadcasts_and_views_of_inputs():
+    f = lambda x, b, s: fnp.tanh(x.T * b[:, None] + s) * 2.0
+    check_c_backend(f, X, X[0].copy(), np.float32(3.0))
+    check_c_backend(f, X[::2], X[::2, 0], np.float32(-1.0))  # strided views
+
+
+def test_float64_and_integer_kernels():
+    f64 = lambda x: fnp.exp(x) * x - 1.0
+    check_c_backend(f64, X.astype(np.float64))
+    ints = lambda a, b: (a * 3 + b) - (a - b) * 2
+    i = rng.integers(-100, 100, (5, 7)).astype(np.int32)
+    check_c_backend(ints, i, i.T.copy().T)
+
+
+def test_new_batch_size_reuses_the_compiled_kernel():
+    jf = fnad.jit(lambda x: fnp.tanh(x) * 2.0 + x, backend="c")
+    jf(X)
+    before = c_backend.compile_kernel.cache_info().misses
+    jf(np.ones((7, 16), np.float32))
+    assert c_backend.compile_kernel.cache_info().misses == before
+
+
+def test_generated_kernels_compile_as_cuda():
+    if nvrtc.library() is None:
+        pytest.skip("libnvrtc not installed (test extra)")
+    programs = [(relu_layer, (X, W, B)), (softmax, (X,)), (adam_update, P4),
+                (lambda x: fnp.sum(fnp.exp(x) - x, axis=0), (X,))]
+    for f, args in programs:
+        for fused in kernels(f, *args):
+            n = len(fused.in_dtypes)
+            for accesses in ((DENSE,) * n, (STRIDED,) * n, (SCALAR,) + (STRIDED,) * (n - 1)):
+                kernel = fused.kernel(accesses)
+                for arch in ("compute_80", "compute_90"):
+                    assert ".entry" in nvrtc.compile_ptx(codegen_cuda.render(kernel), arch)
