@@ -18,6 +18,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
     os.environ[_var] = (THREADS if _var != "XLA_FLAGS" else
                         "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
+import math  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -34,14 +35,24 @@ LR, B1, B2, EPS = 1e-3, 0.9, 0.999, 1e-8
 
 def median_time(fn: Callable[[], Any], min_time: float = 0.5, min_repeats: int = 5) -> float:
     """Median wall time of `fn()` in seconds, over at least `min_time` seconds of calls."""
-    fn()
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < min_repeats or time.perf_counter() - start < min_time:
-        t0 = time.perf_counter()
+    return compare({"fn": fn}, min_time, min_repeats)["fn"]
+
+
+def compare(fns: dict[str, Callable[[], Any]], min_time: float = 2.0, min_repeats: int = 5
+            ) -> dict[str, float]:
+    """Median wall time of each `fn()`, calling them in turn (round robin) so that a change
+    of machine load during the run hits them all alike."""
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    start = time.perf_counter()
+    while (min(map(len, times.values())) < min_repeats
+           or time.perf_counter() - start < min_time):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def init(batch: int, seed: int = 0) -> tuple[dict, np.ndarray, np.ndarray]:
@@ -75,7 +86,7 @@ def loss_fn(params: dict, x: Any, y: Any) -> Any:
 def train_step(params: dict, m: dict, v: dict, t: Any, x: Any, y: Any) -> tuple:
     """One Adam step; `t` (the step number, from 1) is a traced float: no retrace per step."""
     loss, grads = fnad.value_and_grad(loss_fn)(params, x, y)
-    lr_t = LR * fnp.sqrt(1 - fnp.exp(t * np.log(B2))) / (1 - fnp.exp(t * np.log(B1)))
+    lr_t = LR * fnp.sqrt(1 - fnp.exp(t * math.log(B2))) / (1 - fnp.exp(t * math.log(B1)))
     new_p, new_m, new_v = {}, {}, {}
     for k, g in grads.items():
         new_m[k] = B1 * m[k] + (1 - B1) * g
@@ -212,21 +223,19 @@ def first_call_latency(params: dict, x: np.ndarray, y: np.ndarray) -> float:
 
 def overhead() -> dict[str, float]:
     """Per-call time of a jitted 3-op function of a scalar (dispatch + generated code)."""
-    out = {}
     s = np.float32(0.5)
     f = fnad.jit(lambda x: fnp.tanh(x) * 2.0 + 1.0)
-    out["fnad jit"] = median_time(lambda: f(s), min_time=0.3)
-    out["NumPy, same 3 ops"] = median_time(lambda: np.tanh(s) * np.float32(2) + np.float32(1),
-                                           min_time=0.3)
+    fns = {"fnad jit": lambda: f(s),
+           "NumPy, same 3 ops": lambda: np.tanh(s) * np.float32(2) + np.float32(1)}
     try:
         import jax
         import jax.numpy as jnp
         g = jax.jit(lambda x: jnp.tanh(x) * 2.0 + 1.0)
         js = jnp.float32(0.5)
-        out["JAX jit"] = median_time(lambda: g(js).block_until_ready(), min_time=0.3)
+        fns["JAX jit"] = lambda: g(js).block_until_ready()
     except ImportError:
         pass
-    return out
+    return compare(fns, min_time=1.0)
 
 
 def main() -> None:
@@ -236,18 +245,18 @@ def main() -> None:
     for batch in (128, 1024):
         params, x, y = init(batch)
         check_same_losses(params, x, y)
-        times = {
-            "fnad jit (numpy)": median_time(stepper(
-                fnad.jit(train_step, donate_argnums=(0, 1, 2)), params, x, y)),
-            "fnad eager": median_time(stepper(train_step, params, x, y), min_time=1.0),
-            "NumPy by hand": median_time(stepper(numpy_step, params, x, y)),
+        runs = {
+            "fnad jit (numpy)": stepper(fnad.jit(train_step, donate_argnums=(0, 1, 2)),
+                                        params, x, y),
+            "fnad eager": stepper(train_step, params, x, y),
+            "NumPy by hand": stepper(numpy_step, params, x, y),
         }
         if jax_jit is not None:
-            times["JAX jit"] = median_time(stepper(
-                lambda *a: tuple(jax_jit(*a)), params, x, y))
+            runs["JAX jit"] = stepper(lambda *a: tuple(jax_jit(*a)), params, x, y)
         torch_run = torch_step(params, x, y)
         if torch_run is not None:
-            times["PyTorch eager"] = median_time(torch_run)
+            runs["PyTorch eager"] = torch_run
+        times = compare(runs, min_time=4.0)
         floor = times["NumPy by hand"]
         print(f"  batch {batch}: train step, median")
         for name, t in times.items():

@@ -22,11 +22,19 @@ from fnad.core.errors import (
     FnadError,
     ShapeError,
     TransformError,
+    api_boundary,
 )
 from fnad.core.ir import ClosedJaxpr, Jaxpr, ShapedArray, eval_jaxpr, typecheck
 from fnad.cost import cost_analysis
+from fnad.debugging import checking_leaks
+from fnad.distributed import pmap
 from fnad.jit.api import disable_jit, jit
 from fnad.lax.custom import checkpoint, custom_jvp, custom_vjp, remat, stop_gradient
 from fnad.serialization import load, save
+
+# Errors leaving a public transform name it and the user's line, without fnad's frames.
+grad, hessian, jacfwd, jacrev, jvp, linearize, make_jaxpr, value_and_grad, vjp, vmap = (
+    api_boundary(_t, _t.__name__) for _t in (grad, hessian, jacfwd, jacrev, jvp, linearize,
+                                              make_jaxpr, value_and_grad, vjp, vmap))
 
 __version__ = "0.1.0"

@@ -7,11 +7,14 @@ debugging switches can be turned on without editing code.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from fnad.core.errors import FnadError
 
 _TRUE = {"1", "true", "yes", "on"}
+# Called with an option's name after `update` changes it (fnad.debugging arms its checks).
+watchers: list[Callable[[str], None]] = []
 
 
 def _env_bool(name: str) -> bool:
@@ -26,10 +29,13 @@ class Config:
     debug_nans / debug_infs: after each compiled call, check float outputs for NaN / inf
                           and raise FloatingPointError naming the first equation that made one.
     jit_backend:          the backend `jit` compiles for when none is given ("numpy").
+    check_leaks:          after each public transform returns, raise if tracers it made are
+                          still alive (see `fnad.checking_leaks`).
     """
 
     _DEFAULTS: dict[str, Any] = {"explain_cache_misses": False, "debug_nans": False,
-                                 "debug_infs": False, "jit_backend": "numpy"}
+                                 "debug_infs": False, "jit_backend": "numpy",
+                                 "check_leaks": False}
 
     def __init__(self) -> None:
         for name, default in self._DEFAULTS.items():
@@ -52,6 +58,8 @@ class Config:
         if isinstance(self._DEFAULTS[name], bool) and not isinstance(value, bool):
             raise FnadError(f"config option {name!r} takes True or False, got {value!r}")
         object.__setattr__(self, name, value)
+        for watcher in watchers:
+            watcher(name)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("set options with fnad.config.update(name, value)")

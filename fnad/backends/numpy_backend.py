@@ -58,10 +58,30 @@ def _emit_integer_pow(eqn: Eqn, ins: list[str]) -> Kernel | None:
     return None
 
 
+_UINT = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def _select_bits(which: np.ndarray, case0: Any, case1: Any, dtype: np.dtype,
+                 out: np.ndarray | None = None) -> np.ndarray:
+    """`where(which, case1, case0)` for a full-shape bool `which`, by bit masks: exact
+    (NaN, inf and -0.0 kept) and, unlike `np.where` on an unpredictable mask, branch-free."""
+    u = _UINT[dtype.itemsize]
+    mask = np.negative(which, dtype=u)  # True -> all ones
+    r = np.bitwise_and(np.asarray(case1).view(u), mask,
+                       out=None if out is None else out.view(u))
+    np.bitwise_and(np.asarray(case0).view(u), np.invert(mask, out=mask), out=mask)
+    np.bitwise_or(r, mask, out=r)
+    return r.view(dtype)
+
+
 def _emit_select_n(eqn: Eqn, ins: list[str]) -> Kernel | None:
+    aval = eqn.outputs[0].aval
     if len(ins) != 3 or eqn.inputs[0].aval.dtype != np.bool_:
         return None
-    return Kernel(np.where, [ins[0], ins[2], ins[1]], fresh=True)
+    if aval.ndim == 0 or aval.dtype.itemsize not in _UINT or eqn.inputs[0].aval.ndim == 0:
+        return Kernel(np.where, [ins[0], ins[2], ins[1]], fresh=True)
+    return Kernel(_select_bits, [*ins], out="separate", fresh=True,
+                  kwargs={"dtype": aval.dtype})
 
 
 def _emit_reduce_sum(eqn: Eqn, ins: list[str]) -> Kernel | None:
@@ -171,12 +191,22 @@ def _compiled_param(value: Any, compile_sub: Callable[[ClosedJaxpr], Any]) -> An
 
 # ---------------------------------------------------------------------------- code generation
 
-def _donatable(x: Any, *others: Any) -> Any:
-    """`x` itself when its buffer may be overwritten, else an owned copy."""
-    if (type(x) is np.ndarray and x.flags.writeable and x.flags.c_contiguous
-            and not any(type(o) is np.ndarray and np.may_share_memory(x, o) for o in others)):
-        return x
-    return np.array(x)
+def _donated(args: tuple, indices: tuple[int, ...]) -> list[Any]:
+    """The donated arguments, each itself when its buffer may be overwritten (a writeable,
+    C-contiguous array sharing memory with no other argument), else an owned copy."""
+    owners: dict[int, int] = {}
+    for a in args:
+        if type(a) is np.ndarray:
+            o = id(a if a.base is None else a.base)  # NumPy views point at the owner
+            owners[o] = owners.get(o, 0) + 1
+    out = []
+    for i in indices:
+        x = args[i]
+        if not (type(x) is np.ndarray and x.flags.writeable and x.flags.c_contiguous
+                and owners[id(x if x.base is None else x.base)] == 1):
+            x = np.array(x)
+        out.append(x)
+    return out
 
 
 def _quiet_functions() -> tuple[Callable[[], Any], Callable[[Any], None]]:
@@ -198,7 +228,7 @@ class _Namer:
     """Python names for atoms and globals for objects the generated code refers to."""
 
     def __init__(self) -> None:
-        self.globals: dict[str, Any] = {"_donatable": _donatable}
+        self.globals: dict[str, Any] = {"_donated": _donated}
         self.var_names: dict[int, str] = {}
         self._by_id: dict[int, str] = {}
 
@@ -299,11 +329,10 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
         pool.setdefault((owned[r].aval.shape, owned[r].aval.dtype), []).append(r)
     name = "_jit_" + re.sub(r"\W", "_", name)
     body = []
-    for v, d in zip(jaxpr.invars, donated):
-        if d and v.aval.ndim > 0:
-            others = [a for a in arg_names if a != namer.var_names[id(v)]]
-            body.append(f"{namer.var_names[id(v)]} = _donatable("
-                        f"{', '.join([namer.var_names[id(v)], *others])})")
+    claimed = [i for i, (v, d) in enumerate(zip(jaxpr.invars, donated)) if d and v.aval.ndim]
+    if claimed:
+        body.append(f"{''.join(arg_names[i] + ', ' for i in claimed)}= _donated(("
+                    f"{''.join(a + ', ' for a in arg_names)}), {tuple(claimed)!r})")
     invar_ids = {id(v) for v in jaxpr.invars}
     reused = reused_bytes = allocated = allocated_bytes = n_donated = 0
     for i, (eqn, k) in enumerate(zip(jaxpr.eqns, kernels)):
@@ -314,8 +343,9 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
             key = (out_aval.shape, out_aval.dtype)
             candidates = pool.get(key, [])
             if not candidates and k.out == "elementwise":
-                candidates = [r for r in dying.get(i, []) if (owned[r].aval.shape,
-                              owned[r].aval.dtype) == key]
+                mine = {id(v) for v in eqn.outputs}
+                candidates = [r for r in dying.get(i, []) if r not in mine and (
+                              owned[r].aval.shape, owned[r].aval.dtype) == key]
             if candidates:  # donated inputs first: results should land in them
                 donated_first = [r for r in candidates if r in invar_ids] or candidates
                 buffer = donated_first[-1]

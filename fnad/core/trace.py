@@ -59,6 +59,8 @@ class EvalTrace(Trace):
     """The bottom trace: runs each primitive's implementation on concrete arrays."""
 
     transform = "eval"
+    # fn(prim, args, out) run on every result while debug_nans/debug_infs is on (fnad.debugging)
+    check_output: Any = None
 
     def process_primitive(self, prim: Any, args: tuple, params: dict) -> Any:
         for a in args:
@@ -68,12 +70,15 @@ class EvalTrace(Trace):
         if impl is None:
             raise prim.missing_rule(f"eager evaluation on {backend_of(args)}")
         try:
-            return impl(*args, **params)
+            out = impl(*args, **params)
         except Exception:
             # Prefer fnad's own message (primitive, shapes, user line) to the backend's.
             if prim.abstract_eval_rule is not None:
                 prim.abstract_eval(*(get_aval(a) for a in args), **params)
             raise
+        if self.check_output is not None:
+            self.check_output(prim, args, out)
+        return out
 
 
 def backend_of(args: tuple) -> str:

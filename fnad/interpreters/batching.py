@@ -6,6 +6,7 @@ whenever the primitive allows it, so `vmap` adds no needless broadcasts.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -61,16 +62,36 @@ class BatchTrace(Trace):
         saved = state.trace
         state.trace = self.parent
         try:
-            if all(d is None for d in dims):
+            if (self.axis_name is not None and hasattr(prim, "batch_collective")
+                    and self.axis_name in params["axis_name"]):
+                # A collective over this trace's named axis (fnad/lax/collectives.py).
+                out, out_dim = prim.batch_collective(self, vals, dims, **params)
+            elif all(d is None for d in dims):
                 return prim.bind(*vals, **params)
-            if prim.batch is None:
+            elif prim.batch is None:
                 raise prim.missing_rule("batching (vmap)")
-            out, out_dim = prim.batch(self.axis_size, vals, dims, **params)
+            elif self.axis_name is None:
+                out, out_dim = prim.batch(self.axis_size, vals, dims, **params)
+            else:
+                out, out_dim = _named_batch(self, prim, vals, dims, params)
         finally:
             state.trace = saved
         if prim.multiple_results:
             return [self.pack(v, d) for v, d in zip(out, out_dim)]
         return self.pack(out, out_dim)
+
+
+_named = threading.local()  # the named BatchTrace whose batch rule is running, if any
+
+
+def _named_batch(trace: BatchTrace, prim: Any, vals: list, dims: list, params: dict) -> Any:
+    """Run a batch rule of a named trace, so that `batch_jaxpr` (sub-jaxprs of jit_call and
+    control flow) gives the axis the same name and collectives inside still see it."""
+    outer, _named.trace = getattr(_named, "trace", None), trace
+    try:
+        return prim.batch(trace.axis_size, vals, dims, **params)
+    finally:
+        _named.trace = outer
 
 
 def moveaxis(x: Any, src: int | None, dst: int | None, axis_size: int) -> Any:
@@ -120,13 +141,15 @@ def batch_jaxpr(closed: ClosedJaxpr, axis_size: int, in_dims: Sequence[int | Non
 
     Returns it with which outputs are batched; `force_batched` outputs always are.
     """
+    named = getattr(_named, "trace", None)
+    axis_name = named.axis_name if named is not None and named.parent is state.trace else None
     n_out = len(closed.out_avals)
     force = [force_batched] * n_out if isinstance(force_batched, bool) else list(force_batched)
     out_batched: list[bool] = []
 
     def f(*args: Any) -> list[Any]:
         outs, dims = vmap_flat(lambda *xs: eval_jaxpr(closed.jaxpr, closed.consts, *xs),
-                               axis_size, args, in_dims)
+                               axis_size, args, in_dims, axis_name=axis_name)
         out_batched[:] = [d is not None or fb for d, fb in zip(dims, force)]
         return [moveaxis(o, d, 0 if b else None, axis_size)
                 for o, d, b in zip(outs, dims, out_batched)]

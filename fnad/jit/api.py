@@ -17,7 +17,7 @@ import numpy as np
 
 from fnad import tree as tree_util
 from fnad.config import config
-from fnad.core.errors import FnadError
+from fnad.core.errors import FnadError, api_boundary
 from fnad.core.ir import ClosedJaxpr, Jaxpr, ShapedArray, get_aval, short_dtype
 from fnad.core.trace import EvalTrace, Tracer, escaped_error, state
 from fnad.interpreters.staging import trace_to_jaxpr
@@ -161,6 +161,7 @@ class Jitted:
 
     # ------------------------------------------------------------------ calling
 
+    @functools.partial(api_boundary, name="jit", wrap_results=False)
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if _disabled.get():
             return self._f(*args, **kwargs)

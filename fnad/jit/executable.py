@@ -13,7 +13,8 @@ import numpy as np
 
 from fnad.backends import get_backend
 from fnad.config import config
-from fnad.core.ir import ClosedJaxpr, Literal, ShapedArray
+from fnad.core.errors import NonFiniteError
+from fnad.core.ir import ClosedJaxpr, ShapedArray, eval_jaxpr
 from fnad.core.trace import EvalTrace
 from fnad.jit import passes
 from fnad.lax.jit_call import IdentityCache
@@ -62,7 +63,7 @@ class Executable:
         naming the first equation that produced one (found by re-running eagerly)."""
         if all(_nonfinite(o) is None for o in outs):
             return
-        raise FloatingPointError(f"jit({self.name}): {_locate_nonfinite(self.closed, args)}. "
+        raise NonFiniteError(f"jit({self.name}): {_locate_nonfinite(self.closed, args)}. "
                                  "Turn off fnad.config debug_nans/debug_infs to allow it.")
 
     def explain(self) -> str:
@@ -99,24 +100,12 @@ def _nonfinite(x: Any) -> str | None:
 
 
 def _locate_nonfinite(closed: ClosedJaxpr, args: Sequence[Any]) -> str:
-    jaxpr = closed.jaxpr
-    env: dict[int, Any] = {id(v): c for v, c in zip(jaxpr.constvars, closed.consts)}
-    for i, (v, a) in enumerate(zip(jaxpr.invars, args)):
+    for i, (v, a) in enumerate(zip(closed.jaxpr.invars, args)):
         kind = _nonfinite(a)
         if kind is not None:
             return f"input {i} ({v.aval}) already contains {kind}"
-        env[id(v)] = a
-    with EvalTrace(None):
-        for eqn in jaxpr.eqns:
-            ins = [a.value if type(a) is Literal else env[id(a)] for a in eqn.inputs]
-            out = eqn.prim.bind(*ins, **eqn.params)
-            outs = out if eqn.prim.multiple_results else [out]
-            for v, o in zip(eqn.outputs, outs):
-                env[id(v)] = o
-                kind = _nonfinite(o)
-                if kind is not None:
-                    where = f" at {eqn.source_info}" if eqn.source_info else ""
-                    return f"'{eqn.prim.name}' produced {kind}{where}"
+    with EvalTrace(None):  # fnad.debugging's eager check raises at the first culprit
+        eval_jaxpr(closed.jaxpr, closed.consts, *args)
     return "an output contains NaN or inf (with donated inputs the equation is not located)"
 
 

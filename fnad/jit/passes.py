@@ -228,7 +228,21 @@ def _scalar_operands(eqn: Eqn, producer: dict[int, Eqn]) -> Eqn:
     return eqn if ins == eqn.inputs else eqn.replace(inputs=ins)
 
 
-def _rewrite(eqn: Eqn, producer: dict[int, Eqn]) -> Atom | Eqn:
+def _swapped_dot(eqn: Eqn, dot: Eqn) -> Eqn | None:
+    """transpose(dot_general(a, b)) that only swaps the free axes of a and b is
+    dot_general(b, a): the product is written in the layout its users read."""
+    (ac, bc), (ab, bb) = dot.params["dimension_numbers"]
+    if ab or bb:
+        return None
+    na = dot.inputs[0].aval.ndim - len(ac)
+    nb = dot.inputs[1].aval.ndim - len(bc)
+    if eqn.params["permutation"] != (*range(na, na + nb), *range(na)):
+        return None
+    return dot.replace(inputs=[dot.inputs[1], dot.inputs[0]], outputs=eqn.outputs,
+                       params={**dot.params, "dimension_numbers": ((bc, ac), (bb, ab))})
+
+
+def _rewrite(eqn: Eqn, producer: dict[int, Eqn], uses: dict[int, int]) -> Atom | Eqn:
     """One equation's simplification: an atom that replaces its output, or an equation."""
     name, ins, params = eqn.prim.name, eqn.inputs, eqn.params
     out = eqn.outputs[0] if len(eqn.outputs) == 1 else None
@@ -269,6 +283,9 @@ def _rewrite(eqn: Eqn, producer: dict[int, Eqn]) -> Atom | Eqn:
             if composed == tuple(range(len(composed))):
                 return p.inputs[0]
             return eqn.replace(inputs=[p.inputs[0]], params={**params, "permutation": composed})
+        p = made_by(ins[0], "dot_general")
+        if p is not None and uses.get(id(ins[0])) == 1:
+            return _swapped_dot(eqn, p) or eqn
     elif name == "reshape":
         src = ins[0]
         p = made_by(src, "reshape")
@@ -286,13 +303,17 @@ def _rewrite(eqn: Eqn, producer: dict[int, Eqn]) -> Atom | Eqn:
 
 def simplify(closed: ClosedJaxpr) -> ClosedJaxpr:
     """Algebraic simplification: x*1, 1*x, x+0, 0+x, x-0, neg(neg x), transpose of a
-    transpose, reshape of a reshape, identity conversions/broadcasts, and scalars fed to
-    elementwise primitives directly instead of through a broadcast."""
+    transpose, reshape of a reshape, identity conversions/broadcasts, scalars fed to
+    elementwise primitives directly instead of through a broadcast, and a transposed
+    matrix product computed with its operands swapped."""
     rw = _Rewriter(closed)
     producer: dict[int, Eqn] = {}
+    uses: dict[int, int] = {}
+    for a in [a for e in closed.jaxpr.eqns for a in e.inputs] + closed.jaxpr.outvars:
+        uses[id(a)] = uses.get(id(a), 0) + 1
     for eqn in closed.jaxpr.eqns:
         eqn = _scalar_operands(rw.inputs(eqn), producer)
-        result = _rewrite(eqn, producer)
+        result = _rewrite(eqn, producer, uses)
         if type(result) is not Eqn:
             rw.replace(eqn.outputs, [result])
             continue

@@ -1,0 +1,224 @@
+"""Errors caused by the user's input: an FnadError subclass naming the operation, the
+shapes/dtypes/structures, the transforms in effect and the user's own line, with fnad's
+frames trimmed from the traceback (`FNAD_TRACEBACK=full` keeps them)."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import traceback
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+import fnad
+import fnad.numpy as fnp
+from fnad import lax
+from fnad.core.errors import _is_internal
+
+X3 = np.ones(3, np.float32)
+Y4 = np.ones(4, np.float32)
+I3 = np.ones(3, np.int32)
+LEAKED: list = []
+
+
+def _stash(x):
+    LEAKED.append(x)
+    return x
+
+
+# Each case raises; the line marked `# <-` is the one the message must point at.
+
+def shape_in_primitive_under_jit_of_grad():
+    g = fnad.grad(lambda x: lax.add(x, Y4).sum())  # <-
+    return fnad.jit(g)(X3)
+
+
+def dtype_in_primitive_under_vmap():
+    return fnad.vmap(lambda x: lax.mul(x, I3[0]))(X3)  # <-
+
+
+def in_axes_out_of_range():
+    return fnad.vmap(lambda x: x, in_axes=2)(X3)  # <-
+
+
+def in_axes_wrong_structure():
+    return fnad.vmap(lambda x, y: x + y, in_axes=(0, 0, 0))(X3, X3)  # <-
+
+
+def mapped_sizes_disagree():
+    return fnad.vmap(lambda x, y: x * 2.0)(X3, Y4)  # <-
+
+
+def tangent_structure_mismatch():
+    return fnad.jvp(lambda x: x, (X3,), ((X3, X3),))  # <-
+
+
+def cotangent_structure_mismatch():
+    _, f_vjp = fnad.vjp(lambda x: (x, x), X3)
+    return f_vjp(X3)  # <-
+
+
+def unhashable_static_argument():
+    return fnad.jit(lambda x, n: x * len(n), static_argnums=1)(X3, [1, 2])  # <-
+
+
+def grad_of_integer_input():
+    return fnad.grad(lambda x: x.sum())(I3)  # <-
+
+
+def jacrev_of_integer_input():
+    return fnad.jacrev(lambda x: x * 2)(I3)  # <-
+
+
+def reverse_mode_through_while_loop():
+    return fnad.grad(lambda x: lax.while_loop(lambda c: c < 10.0, lambda c: c * 2.0, x))(1.0)  # <-
+
+
+def python_if_on_traced_value_under_jit():
+    return fnad.jit(lambda x: x if x.sum() > 0 else -x)(X3)  # <-
+
+
+def python_int_on_traced_value_under_vmap_of_grad():
+    return fnad.vmap(fnad.grad(lambda x: x * int(x)))(X3)  # <-
+
+
+def escaped_tracer_from_jit():
+    fnad.jit(_stash)(X3)
+    return fnp.sin(LEAKED.pop())  # <-
+
+
+def escaped_tracer_into_another_transform():
+    fnad.grad(lambda x: _stash(x * 2.0).sum())(X3)
+    return fnad.jit(lambda y: y + LEAKED.pop())(X3)  # <-
+
+
+CASES: list[tuple[Callable[[], object], type, list[str], str | None]] = [
+    # (case, error class, what the message must name, transform stack or None)
+    (shape_in_primitive_under_jit_of_grad, fnad.ShapeError, ["add", "f32[3]", "f32[4]"],
+     "jit > grad"),
+    (dtype_in_primitive_under_vmap, fnad.DTypeError, ["mul", "float32", "int32"], "vmap"),
+    (in_axes_out_of_range, fnad.TransformError, ["in_axes 2", "(3,)"], "vmap"),
+    (in_axes_wrong_structure, fnad.TransformError, ["in_axes (0, 0, 0)", "3 entries", "2 "],
+     "vmap"),
+    (mapped_sizes_disagree, fnad.TransformError, ["size 3", "size 4"], "vmap"),
+    (tangent_structure_mismatch, fnad.TransformError, ["jvp", "structure", "PyTreeDef"],
+     "jvp"),
+    (cotangent_structure_mismatch, fnad.TransformError, ["vjp", "cotangent", "PyTreeDef"],
+     "vjp"),
+    (unhashable_static_argument, fnad.FnadError, ["static argument 1", "list",
+                                                  "not hashable"], "jit"),
+    (grad_of_integer_input, fnad.TransformError, ["grad", "int32", "float"], "grad"),
+    (jacrev_of_integer_input, fnad.TransformError, ["jacrev", "int32"], "jacrev"),
+    (reverse_mode_through_while_loop, fnad.TransformError, ["while_loop", "scan"], "grad"),
+    (python_if_on_traced_value_under_jit, fnad.ConcretizationError,
+     ["bool[]", "Python bool", "fnad.lax.cond"], "jit"),
+    (python_int_on_traced_value_under_vmap_of_grad, fnad.ConcretizationError,
+     ["f32[]", "vmap"], "vmap > grad"),
+    (escaped_tracer_from_jit, fnad.EscapedTracerError, ["tracer of jit", "f32[3]"], None),
+    (escaped_tracer_into_another_transform, fnad.EscapedTracerError, ["f32[3]", "outside"],
+     "jit"),
+]
+
+
+def _marked_line(fn: Callable[..., object]) -> int:
+    lines, start = inspect.getsourcelines(fn)
+    return start + next(i for i, s in enumerate(lines) if s.rstrip().endswith("# <-"))
+
+
+@pytest.mark.parametrize("case,cls,names,stack", CASES, ids=[c[0].__name__ for c in CASES])
+def test_error_names_operation_values_transforms_and_user_line(case, cls, names, stack
+                                                                ) -> None:
+    with pytest.raises(cls) as info:
+        case()
+    msg = str(info.value)
+    assert isinstance(info.value, fnad.FnadError)
+    for name in names:
+        assert name in msg, f"{name!r} missing from: {msg}"
+    assert f"test_errors.py:{_marked_line(case)} " in msg, msg
+    if stack is None:
+        assert "(under " not in msg, msg
+    else:
+        assert msg.endswith(f"(under {stack})"), msg
+
+
+def _frames(exc: BaseException) -> list[traceback.FrameSummary]:
+    return traceback.extract_tb(exc.__traceback__)
+
+
+def _visible_internal(exc: BaseException) -> list[str]:
+    """fnad frames left in the traceback, except the boundary that pytest/IPython hide."""
+    out, tb = [], exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if _is_internal(code.co_filename) and "__tracebackhide__" not in tb.tb_frame.f_locals:
+            out.append(f"{os.path.basename(code.co_filename)}:{tb.tb_lineno}")
+        tb = tb.tb_next
+    return out
+
+
+@pytest.mark.parametrize("case", [shape_in_primitive_under_jit_of_grad, in_axes_out_of_range,
+                                  python_if_on_traced_value_under_jit,
+                                  reverse_mode_through_while_loop])
+def test_library_frames_are_trimmed_by_default(case, monkeypatch) -> None:
+    monkeypatch.delenv("FNAD_TRACEBACK", raising=False)
+    with pytest.raises(fnad.FnadError) as info:
+        case()
+    assert _visible_internal(info.value) == []
+    assert any(f.lineno == _marked_line(case) and f.filename == __file__
+               for f in _frames(info.value))
+
+
+def test_full_traceback_keeps_library_frames(monkeypatch) -> None:
+    monkeypatch.setenv("FNAD_TRACEBACK", "full")
+    with pytest.raises(fnad.ShapeError) as info:
+        shape_in_primitive_under_jit_of_grad()
+    assert any(f.endswith("primitive.py") for f in (s.filename for s in _frames(info.value)))
+
+
+def test_user_exceptions_pass_through_untouched() -> None:
+    def f(x):
+        raise KeyError("mine")
+
+    with pytest.raises(KeyError, match="mine") as info:
+        fnad.grad(f)(1.0)
+    assert any(s.name == "f" for s in _frames(info.value))
+
+
+def test_nested_boundaries_name_each_transform_once() -> None:
+    f = fnad.jit(fnad.vmap(fnad.grad(lambda x: lax.add(x, Y4).sum())))
+    with pytest.raises(fnad.ShapeError) as info:
+        f(np.ones((2, 3), np.float32))
+    assert str(info.value).endswith("(under jit > vmap > grad)")
+    assert str(info.value).count("(under") == 1
+
+
+def test_eager_primitive_error_names_the_line_without_a_stack() -> None:
+    with pytest.raises(fnad.ShapeError) as info:
+        lax.add(X3, Y4)
+    line = inspect.currentframe().f_lineno - 1
+    assert f"test_errors.py:{line}" in str(info.value)
+    assert "(under" not in str(info.value)
+
+
+def test_pretty_jaxpr_shows_source_lines() -> None:
+    def f(x):
+        y = fnp.sin(x)
+        return y * 2.0
+
+    closed = fnad.make_jaxpr(f)(X3)
+    first = inspect.getsourcelines(f)[1]
+    text = closed.pretty(source_info=True)
+    assert f"sin a    # test_errors.py:{first + 1} (f)" in text
+    assert f"# test_errors.py:{first + 2} (f)" in text
+    assert "#" not in str(closed)
+
+
+def test_source_lines_survive_transformation() -> None:
+    def f(x):
+        return fnp.sin(x) * 2.0
+
+    closed = fnad.make_jaxpr(fnad.grad(lambda x: f(x).sum()))(X3)
+    line = inspect.getsourcelines(f)[1] + 1
+    assert f"test_errors.py:{line} (f)" in closed.pretty(source_info=True)
