@@ -9,7 +9,7 @@ LINT_DIRS := $(wildcard fnad tests examples benchmarks)
 # before the package existed maps nothing).
 PKG_STAMP_DEPS := pyproject.toml $(wildcard fnad/__init__.py)
 
-.PHONY: venv install test test-slow test-gpu demo bench lint
+.PHONY: venv install mpi test test-slow test-gpu demo bench lint
 
 venv: $(PY)
 
@@ -27,11 +27,22 @@ $(PY):
 
 install: .venv/.installed-test
 
+# MPI for the `mpi` tests, best effort (~30 s the first time; they skip with a reason when
+# mpirun or mpi4py is missing): Open MPI from apt when running as root, mpi4py from pip.
+mpi: .venv/.installed-mpi
+
+.venv/.installed-mpi: $(PKG_STAMP_DEPS) | .venv/.installed-test
+	@command -v mpirun >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	  openmpi-bin libopenmpi-dev >/dev/null; } || echo "make mpi: no MPI installed"
+	@$(PIP) install -q -e ".[mpi]" || echo "make mpi: mpi4py not installed"
+	@touch $@
+
 lint: .venv/.installed-test
 	$(RUFF) check $(LINT_DIRS)
 
 test: lint
-	$(PY) -m pytest -m "not slow and not gpu and not mpi" -q
+	$(PY) -m pytest -m "not slow and not gpu" -q
 
 test-slow: .venv/.installed-test
 	$(PY) -m pytest -m slow -q

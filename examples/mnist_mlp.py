@@ -70,7 +70,7 @@ def train(kind: str, splits: Any, args: argparse.Namespace, one_line: bool = Fal
     for epoch in range(args.epochs):
         if bar is None:
             bar = data.ProgressBar(per_epoch * (args.epochs if one_line else 1),
-                                   f"{NAMES[kind]:<32} " if one_line else
+                                   f"{NAMES[kind]} " if one_line else
                                    f"epoch {epoch + 1:>2}/{args.epochs} ", file=sys.stdout)
         epoch_key, total = random.fold_in(key, epoch), 0.0
         for i, (x, y) in enumerate(data.batches(epoch_key, (x_train, y_train), args.batch_size,

@@ -18,7 +18,8 @@ from fnad.config import config, watchers
 from fnad.core import errors
 from fnad.core.errors import LeakedTracerError, NonFiniteError, SourceInfo, current_source_info
 from fnad.core.ir import Var, get_aval
-from fnad.core.trace import EvalTrace, Tracer, state
+from fnad.core.trace import EvalTrace, Trace, Tracer, state
+from fnad.interpreters.staging import JaxprBuilder
 
 # ---------------------------------------------------------------------------- NaN / inf
 
@@ -101,29 +102,66 @@ def _origin(t: Tracer) -> str:
     return ""
 
 
+def _binding(obj: Any, ignore: set[int]) -> str:
+    """' bound to NAME' when a namespace (a module's or an object's) binds `obj`."""
+    for owner in gc.get_referrers(obj):
+        if id(owner) in ignore:
+            continue
+        names = owner if isinstance(owner, dict) else getattr(owner, "__dict__", None)
+        if isinstance(names, dict):
+            for key, value in names.items():
+                if value is obj and isinstance(key, str):
+                    return f" bound to '{key}'"
+    return ""
+
+
 def _holder(t: Tracer, ignore: set[int]) -> str:
     """What keeps the tracer alive, named where a module or object binds it."""
     for ref in gc.get_referrers(t):
         if id(ref) in ignore or isinstance(ref, Tracer) or type(ref).__name__ == "frame":
             continue
-        kind = type(ref).__name__
-        for owner in gc.get_referrers(ref):
-            if isinstance(owner, dict) and id(owner) not in ignore:
-                for key, value in owner.items():
-                    if value is ref and isinstance(key, str):
-                        return f"held in a {kind} bound to '{key}'"
-        return f"held in a {kind}"
+        if isinstance(ref, (list, tuple, dict, set)):
+            return f"held in a {type(ref).__name__}{_binding(ref, ignore)}"
+        attrs = getattr(ref, "__dict__", None)  # an object holding it as an attribute
+        if isinstance(attrs, dict):
+            for key, value in attrs.items():
+                if value is t:
+                    return f"held as attribute '{key}' of a {type(ref).__name__}"
+        return f"held in a {type(ref).__name__}"
     return ""
 
 
+_OWNERS = (Tracer, Trace, JaxprBuilder, dict, list, tuple)
+
+
+def _kept_alive_by(roots: list[Tracer]) -> dict[int, set[int]]:
+    """For each root, the ids of what it keeps alive through tracers, traces and the
+    constants their jaxpr builders hold (not through primitives, functions or modules)."""
+    out = {}
+    for root in roots:
+        seen: set[int] = set()
+        todo = [root]
+        while todo:
+            for ref in gc.get_referents(todo.pop()):
+                if isinstance(ref, _OWNERS) and id(ref) not in seen and ref is not root:
+                    seen.add(id(ref))
+                    todo.append(ref)
+        out[id(root)] = seen
+    return out
+
+
 def _leaked_tracers() -> list[Tracer]:
-    """Live tracers of finished traces not reported before, without those only held
-    inside another such tracer."""
+    """Live tracers of finished traces not reported before, leaving out those that another
+    such tracer keeps alive. Their traces count as reported from now on."""
     gc.collect()
     found = [o for o in gc.get_objects()
              if isinstance(o, Tracer) and o._trace.finished and o._trace not in _leaks.known]
-    inner = {id(v) for t in found for v in _inner_tracers(t) if isinstance(v, Tracer)}
-    return [t for t in found if id(t) not in inner]
+    kept = _kept_alive_by(found)
+    roots = [t for t in found
+             if not any(id(t) in kept[id(u)] for u in found if u is not t)]
+    for t in found:
+        _leaks.known.add(t._trace)
+    return roots or found
 
 
 def check_leaks(name: str) -> None:
@@ -135,8 +173,6 @@ def check_leaks(name: str) -> None:
     leaked = _leaked_tracers()
     if not leaked:
         return
-    for t in leaked:
-        _leaks.known.add(t._trace)
     ignore = {id(leaked)}
     lines = []
     for t in leaked:
@@ -160,8 +196,7 @@ def _arm_leak_checks(name: str = "check_leaks") -> None:
         return
     on = config.check_leaks or _leaks.contexts > 0
     if on and check_leaks not in errors.after_call_hooks:
-        # Tracers that leaked before checking began are not blamed on later transforms.
-        _leaks.known.update(t._trace for t in _leaked_tracers())
+        _leaked_tracers()  # leaks from before checking began are not blamed on later calls
         errors.after_call_hooks.append(check_leaks)
     elif not on and check_leaks in errors.after_call_hooks:
         errors.after_call_hooks.remove(check_leaks)

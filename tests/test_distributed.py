@@ -192,7 +192,7 @@ def mpirun(n, worker, timeout):
 def test_data_parallel_training_under_mpirun(n):
     proc = mpirun(n, "train", timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert sorted(proc.stdout.split("\n"))[-n:] == [f"OK rank {r}" for r in range(n)]
+    assert all(f"OK rank {r}" in proc.stdout for r in range(n)), proc.stdout
 
 
 @pytest.mark.mpi

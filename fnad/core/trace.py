@@ -63,30 +63,45 @@ class EvalTrace(Trace):
     check_output: Any = None
 
     def process_primitive(self, prim: Any, args: tuple, params: dict) -> Any:
+        key: list[Any] = [prim]
+        backend = "numpy"
         for a in args:
-            if isinstance(a, Tracer):
-                raise escaped_error(a)
-        impl = prim.impls.get(backend_of(args))
+            if type(a) is not np.ndarray:
+                if isinstance(a, Tracer):
+                    raise escaped_error(a)
+                if type(a).__module__.startswith("cupy"):
+                    backend = "cupy"
+            key.append(getattr(a, "shape", None))
+            key.append(getattr(a, "dtype", None))
+        _check_eager(prim, args, params, key)
+        impl = prim.impls.get(backend)
         if impl is None:
-            raise prim.missing_rule(f"eager evaluation on {backend_of(args)}")
-        try:
-            out = impl(*args, **params)
-        except Exception:
-            # Prefer fnad's own message (primitive, shapes, user line) to the backend's.
-            if prim.abstract_eval_rule is not None:
-                prim.abstract_eval(*(get_aval(a) for a in args), **params)
-            raise
+            raise prim.missing_rule(f"eager evaluation on {backend}")
+        out = impl(*args, **params)
         if self.check_output is not None:
             self.check_output(prim, args, out)
         return out
 
 
-def backend_of(args: tuple) -> str:
-    """'numpy' unless some argument is a CuPy array."""
-    for a in args:
-        if type(a).__module__.startswith("cupy"):
-            return "cupy"
-    return "numpy"
+_CHECKED: dict[tuple, None] = {}
+
+
+def _check_eager(prim: Any, args: tuple, params: dict, key: list[Any]) -> None:
+    """Apply the primitive's abstract evaluation to eager operands, once per (primitive,
+    shapes, dtypes, params): NumPy would silently broadcast, promote or clip where a
+    traced program fails, so eager code gets the same errors as traced code."""
+    try:
+        k = (*key, *params.items())
+        if k in _CHECKED:
+            return
+    except TypeError:  # an unhashable param: check every time
+        k = None
+    if prim.abstract_eval_rule is not None:
+        prim.abstract_eval(*(get_aval(a) for a in args), **params)
+    if k is not None:
+        if len(_CHECKED) > 50_000:
+            _CHECKED.clear()
+        _CHECKED[k] = None
 
 
 class _State(threading.local):

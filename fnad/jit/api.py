@@ -39,10 +39,11 @@ _WEAK = {bool: np.dtype(np.bool_), int: np.dtype(np.int32), float: np.dtype(np.f
 def disable_jit(disable: bool = True) -> Iterator[None]:
     """Run jitted functions as plain Python inside this block (for print and pdb debugging).
 
-    >>> import fnad
+    >>> import numpy as np, fnad
+    >>> f = fnad.jit(lambda x: print("got", type(x).__name__) or x + 1)
     >>> with fnad.disable_jit():
-    ...     fnad.jit(lambda x: x + 1)(1.0)
-    array(2., dtype=float32)
+    ...     y = f(np.ones(2, np.float32))
+    got ndarray
     """
     token = _disabled.set(disable)
     try:

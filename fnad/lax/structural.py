@@ -230,17 +230,6 @@ def _deflinear_in(prim: Primitive, linear: tuple[int, ...],
     prim.def_transpose(transpose_rule)
 
 
-def _def_checked_impl(prim: Primitive, impl: Callable[..., Any]) -> None:
-    """Register `impl` behind the abstract evaluation: NumPy silently accepts some bad
-    parameters (slices past the end, over-cropping), so eager calls check them too."""
-
-    def checked(*args: Any, **params: Any) -> Any:
-        prim.abstract_eval(*(get_aval(a) for a in args), **params)
-        return impl(*args, **params)
-
-    prim.def_impl(checked)
-
-
 def _check_index_scalars(starts: Sequence[ShapedArray], ndim: int) -> None:
     if len(starts) != ndim:
         raise ShapeError(f"{len(starts)} start indices for a rank-{ndim} operand")
@@ -257,7 +246,7 @@ def _index_array(x: Any) -> Any:
 # ------------------------------------------------------------------ squeeze
 
 squeeze_p = Primitive("squeeze")
-_def_checked_impl(squeeze_p, lambda x, dimensions: np.squeeze(x, dimensions))
+squeeze_p.def_impl(lambda x, dimensions: np.squeeze(x, dimensions))
 
 
 @squeeze_p.def_abstract_eval
@@ -293,7 +282,7 @@ def squeeze(x: Any, dimensions: Sequence[int] | int) -> Any:
 # ------------------------------------------------------------------ expand_dims
 
 expand_dims_p = Primitive("expand_dims")
-_def_checked_impl(expand_dims_p, lambda x, dimensions: np.expand_dims(x, dimensions))
+expand_dims_p.def_impl(lambda x, dimensions: np.expand_dims(x, dimensions))
 
 
 @expand_dims_p.def_abstract_eval
@@ -334,7 +323,7 @@ def expand_dims(x: Any, dimensions: Sequence[int] | int) -> Any:
 # ------------------------------------------------------------------ rev
 
 rev_p = Primitive("rev")
-_def_checked_impl(rev_p, lambda x, dimensions: np.flip(x, dimensions))
+rev_p.def_impl(lambda x, dimensions: np.flip(x, dimensions))
 
 
 @rev_p.def_abstract_eval
@@ -384,7 +373,7 @@ def _pad_impl(x: np.ndarray, padding_value: np.ndarray,
                      for g, (lo, hi, _) in zip(grown, padding_config))]
 
 
-_def_checked_impl(pad_p, _pad_impl)
+pad_p.def_impl(_pad_impl)
 
 
 @pad_p.def_abstract_eval
@@ -460,7 +449,7 @@ def pad(x: Any, padding_value: Any, padding_config: Sequence[Sequence[int]]) -> 
 # ------------------------------------------------------------------ concatenate
 
 concatenate_p = Primitive("concatenate")
-_def_checked_impl(concatenate_p, lambda *xs, dimension: np.concatenate(xs, axis=dimension))
+concatenate_p.def_impl(lambda *xs, dimension: np.concatenate(xs, axis=dimension))
 
 
 @concatenate_p.def_abstract_eval
@@ -534,7 +523,7 @@ def _slice_impl(x: np.ndarray, start_indices: tuple[int, ...], limit_indices: tu
     return x[tuple(builtins.slice(*a) for a in zip(start_indices, limit_indices, strides))]
 
 
-_def_checked_impl(slice_p, _slice_impl)
+slice_p.def_impl(_slice_impl)
 
 
 @slice_p.def_abstract_eval
@@ -615,7 +604,7 @@ def _dynamic_slice_impl(x: np.ndarray, *starts: np.ndarray,
     return x[_window(_clamped(starts, x.shape, slice_sizes), slice_sizes)]
 
 
-_def_checked_impl(dynamic_slice_p, _dynamic_slice_impl)
+dynamic_slice_p.def_impl(_dynamic_slice_impl)
 
 
 @dynamic_slice_p.def_abstract_eval
@@ -700,7 +689,7 @@ def _dynamic_update_slice_impl(x: np.ndarray, update: np.ndarray,
     return out
 
 
-_def_checked_impl(dynamic_update_slice_p, _dynamic_update_slice_impl)
+dynamic_update_slice_p.def_impl(_dynamic_update_slice_impl)
 
 
 @dynamic_update_slice_p.def_abstract_eval
@@ -817,7 +806,7 @@ def _gather_impl(x: np.ndarray, indices: np.ndarray, axes: tuple[int, ...],
     return out
 
 
-_def_checked_impl(gather_p, _gather_impl)
+gather_p.def_impl(_gather_impl)
 gather_p.def_abstract_eval(lambda x, indices, axes, mode: ShapedArray(
     _point_shape(x, indices, axes, mode), x.dtype))
 
@@ -926,7 +915,7 @@ def _scatter_batch(prim: Primitive):
 
 def _scatter_primitive(name: str, combine: Any, kinds: str) -> Primitive:
     prim = Primitive(name)
-    _def_checked_impl(prim, lambda x, indices, updates, axes, mode:
+    prim.def_impl(lambda x, indices, updates, axes, mode:
                       _scatter_impl(combine, x, indices, updates, axes, mode))
     prim.def_abstract_eval(_scatter_abstract_eval(kinds))
     prim.def_batch(_scatter_batch(prim))

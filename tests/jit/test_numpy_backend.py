@@ -8,8 +8,7 @@ import functools
 from typing import Any
 
 import numpy as np
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 import fnad
 import fnad.numpy as fnp
@@ -121,3 +120,21 @@ def test_control_flow_bodies_are_compiled_executables() -> None:
     assert_allclose(jf(-x), f(-x))
     exe = jf._cache[next(iter(jf._cache))].executable
     assert len(_executables_in(exe.fn)) >= 3  # two branches, the loop's cond and body
+
+
+def test_select_is_exact_for_every_case_kind() -> None:
+    rng = np.random.default_rng(1)
+    c = rng.random((4, 5)) > 0.5
+    a = rng.standard_normal((4, 5))
+    for dtype in (np.float32, np.float64, np.int8, np.bool_):
+        x = (a * 10).astype(dtype) if dtype is not np.bool_ else a > 0
+        if dtype in (np.float32, np.float64):
+            x[0, :3] = [np.nan, -0.0, np.inf]
+        zero, one = np.zeros((), dtype)[()], np.ones((), dtype)[()]
+        for case0, case1 in ((x, x[::-1]), (zero, x), (x, zero), (one, zero), (x.T.T, one)):
+            f = lambda c, p, q: lax.select_n(c, p, q)  # noqa: E731
+            got, want = fnad.jit(f)(c, case0, case1), np.where(c, case1, case0)
+            assert got.dtype == want.dtype
+            np.testing.assert_array_equal(got, want)
+            if dtype in (np.float32, np.float64):
+                np.testing.assert_array_equal(np.signbit(got), np.signbit(want))

@@ -1,0 +1,187 @@
+"""Shared helpers of the benchmark scripts: thread pinning, round-robin median timing, optional
+imports of the anchor libraries (JAX, PyTorch, HIPS autograd), and result tables printed as
+text and written as Markdown. Import it before NumPy so the thread variables take effect.
+"""
+
+from __future__ import annotations
+
+import os
+
+THREADS = int(os.environ.get("FNAD_BENCH_THREADS", "1"))
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ[_var] = str(THREADS)
+os.environ["XLA_FLAGS"] = (f"--xla_cpu_multi_thread_eigen=false "
+                           f"intra_op_parallelism_threads={THREADS}")
+
+import argparse  # noqa: E402
+import dataclasses  # noqa: E402
+import importlib  # noqa: E402
+import platform  # noqa: E402
+import re  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+from importlib import metadata  # noqa: E402
+from types import ModuleType  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+
+def pin_threads() -> None:
+    """Limit BLAS/OpenMP pools that were loaded before this module set the environment
+    (e.g. when another benchmark imported NumPy first in the same process)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(THREADS)
+
+
+def optional(name: str) -> ModuleType | None:
+    """The module `name` (jax, torch, autograd, cupy...), or None when it is not installed.
+    PyTorch comes pinned to the benchmark's thread count."""
+    try:
+        module = importlib.import_module(name)
+    except ImportError:
+        return None
+    if name == "torch":
+        module.set_num_threads(THREADS)
+    return module
+
+
+# ------------------------------------------------------------------------------ timing
+
+def compare(fns: dict[str, Callable[[], Any]], min_time: float = 2.0, min_repeats: int = 5,
+            warmup: int = 2) -> dict[str, float]:
+    """Median seconds per call of each `fn()`: `warmup` calls each, then calls in turn
+    (round robin) for at least `min_time` seconds and `min_repeats` calls each, so a change
+    of machine load during the run hits every system alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    start = time.perf_counter()
+    while (min(map(len, times.values())) < min_repeats
+           or time.perf_counter() - start < min_time):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def once(fn: Callable[[], Any]) -> float:
+    """Seconds taken by one call of `fn()` (for first-call latencies)."""
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+# ------------------------------------------------------------------------------ tables
+
+def fmt_time(seconds: float) -> str:
+    """A duration with a unit that keeps 3-4 significant digits."""
+    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "us")):
+        if seconds >= scale:
+            return f"{seconds / scale:.3f} {unit}"
+    return f"{seconds * 1e9:.1f} ns"
+
+
+@dataclasses.dataclass
+class Table:
+    """A titled table of strings, with notes (targets, caveats) printed under it."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[str]] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    def add(self, *cells: Any) -> None:
+        self.rows.append([str(c) for c in cells])
+
+    def target(self, text: str, ratio: float | None, limit: float, above: bool = False) -> None:
+        """Note whether `ratio` meets a target (`ratio <= limit`, or `>=` with `above`)."""
+        if ratio is None:
+            self.notes.append(f"target: {text}: not measured (an anchor is missing)")
+            return
+        met = ratio >= limit if above else ratio <= limit
+        self.notes.append(f"target: {text}: {ratio:.2f} ({'met' if met else 'NOT met'})")
+
+    def text(self) -> str:
+        widths = [max(len(r[i]) for r in [self.headers, *self.rows])
+                  for i in range(len(self.headers))]
+        line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                                       for i, (c, w) in enumerate(zip(cells, widths)))
+        out = [self.title, "  " + line(self.headers)]
+        out += ["  " + line(r) for r in self.rows]
+        out += [f"  {n}" for n in self.notes]
+        return "\n".join(out)
+
+    def markdown(self) -> str:
+        out = [f"### {self.title}", "", "| " + " | ".join(self.headers) + " |",
+               "|" + "|".join(["---"] + ["---:"] * (len(self.headers) - 1)) + "|"]
+        out += ["| " + " | ".join(r) + " |" for r in self.rows]
+        if self.notes:
+            out += [""] + [f"- {n}" for n in self.notes]
+        return "\n".join(out) + "\n"
+
+
+def timing_table(title: str, times: dict[str, float], baseline: str,
+                 per: str = "median") -> Table:
+    """One row per system: its median time and its ratio to `baseline`'s."""
+    table = Table(title, ["system", per, f"x {baseline}"])
+    for name, t in times.items():
+        table.add(name, fmt_time(t), f"{t / times[baseline]:.2f}")
+    return table
+
+
+def ratio(times: dict[str, float], a: str, b: str) -> float | None:
+    """times[a] / times[b], or None when either system was not run."""
+    return times[a] / times[b] if a in times and b in times else None
+
+
+# ------------------------------------------------------------------------------ running
+
+def parse_args(doc: str | None, argv: Sequence[str] | None) -> argparse.Namespace:
+    """The options every benchmark takes: --quick (tiny sizes, for smoke tests) and
+    --markdown PATH (append the tables to a Markdown file)."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes and few repeats: checks that it runs, not speed")
+    parser.add_argument("--markdown", metavar="PATH",
+                        help="append the result tables to this Markdown file")
+    args = parser.parse_args(argv)
+    pin_threads()
+    return args
+
+
+def report(tables: Sequence[Table], args: argparse.Namespace) -> None:
+    """Print the tables, and append them to the --markdown file when one was given."""
+    for table in tables:
+        print(table.text(), end="\n\n", flush=True)
+    if args.markdown:
+        with open(args.markdown, "a") as f:
+            f.write("\n".join(t.markdown() for t in tables) + "\n")
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            found = re.search(r"^model name\s*:\s*(.+)$", f.read(), re.M)
+    except OSError:
+        found = None
+    return found.group(1).strip() if found else (platform.processor() or platform.machine())
+
+
+def environment() -> str:
+    """One line naming the CPU, the thread count and the library versions."""
+    versions = [f"Python {platform.python_version()}", f"NumPy {np.__version__}"]
+    for dist in ("jax", "torch", "autograd", "cupy-cuda12x", "cupy-cuda13x"):
+        try:
+            versions.append(f"{dist} {metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            pass
+    return (f"{_cpu_name()}, {os.cpu_count()} cores, {THREADS} thread(s) per system; "
+            f"{', '.join(versions)}")
