@@ -1,6 +1,7 @@
 """Shared helpers of the benchmark scripts: thread pinning, round-robin median timing, optional
 imports of the anchor libraries (JAX, PyTorch, HIPS autograd), and result tables printed as
-text and written as Markdown. Import it before NumPy so the thread variables take effect.
+text and written as Markdown. Importing it sets the thread variables for pools that start
+later (OpenMP in the C kernels, XLA); `parse_args` limits pools already loaded (OpenBLAS).
 """
 
 from __future__ import annotations
@@ -72,11 +73,71 @@ def compare(fns: dict[str, Callable[[], Any]], min_time: float = 2.0, min_repeat
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
+def measure(fns: dict[str, Callable[[], Any]], args: argparse.Namespace, min_time: float
+            ) -> dict[str, float]:
+    """`compare` at full size; with --quick, one call each (it only checks they run)."""
+    if args.quick:
+        return compare(fns, min_time=0.0, min_repeats=1, warmup=0)
+    return compare(fns, min_time=min_time)
+
+
 def once(fn: Callable[[], Any]) -> float:
     """Seconds taken by one call of `fn()` (for first-call latencies)."""
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
+
+
+def stepper(step: Callable[..., tuple[Any, Any]], state: Any, *data: Any
+            ) -> Callable[[], Any]:
+    """A closure running `state, loss = step(state, *data)` once per call, threading each
+    step's state (parameters, optimizer state) into the next; it returns the loss."""
+    box = [state]
+
+    def run() -> Any:
+        box[0], loss = step(box[0], *data)
+        return loss
+
+    return run
+
+
+def adam(tree_map: Callable[..., Any], sqrt: Callable[[Any], Any], lr: float = 1e-3,
+         b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Callable[..., tuple]:
+    """Adam over pytrees for an anchor library without an optimizer package (JAX):
+    `update(params, m, v, t, grads) -> (params, m, v)` with `t` counting from 1."""
+
+    def update(params: Any, m: Any, v: Any, t: Any, grads: Any) -> tuple:
+        m = tree_map(lambda a, g: b1 * a + (1 - b1) * g, m, grads)
+        v = tree_map(lambda a, g: b2 * a + (1 - b2) * g * g, v, grads)
+        lr_t = lr * sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        params = tree_map(lambda p, a, b: p - lr_t * a / (sqrt(b) + eps), params, m, v)
+        return params, m, v
+
+    return update
+
+
+def fnad_train_systems(step: Callable[..., tuple[Any, Any]], make_state: Callable[[], Any],
+                       *data: Any) -> dict[str, Callable[[], Any]]:
+    """Steppers of `step(state, *data) -> (state, loss)`: jitted on each CPU backend (state
+    donated) and eager, each from a fresh copy of `make_state()` (donated buffers get
+    overwritten)."""
+    import fnad
+    fresh = lambda: fnad.tree.tree_map(np.array, make_state())
+    runs = {f"fnad jit {b}": stepper(fnad.jit(step, donate_argnums=0, backend=b), fresh(),
+                                     *data) for b in ("numpy", "c")}
+    runs["fnad eager"] = stepper(step, fresh(), *data)
+    return runs
+
+
+def check_losses(runs: dict[str, Callable[[], Any]], steps: int = 2, rtol: float = 2e-3
+                 ) -> None:
+    """Every system's first `steps` losses agree (they start from the same parameters), so
+    the table compares the same computation."""
+    for i in range(steps):
+        losses = {name: float(run()) for name, run in runs.items()}
+        first = next(iter(losses.values()))
+        if not np.allclose(list(losses.values()), first, rtol=rtol):
+            raise AssertionError(f"step {i + 1}: the systems' losses disagree: {losses}")
 
 
 # ------------------------------------------------------------------------------ tables
@@ -101,10 +162,15 @@ class Table:
     def add(self, *cells: Any) -> None:
         self.rows.append([str(c) for c in cells])
 
-    def target(self, text: str, ratio: float | None, limit: float, above: bool = False) -> None:
-        """Note whether `ratio` meets a target (`ratio <= limit`, or `>=` with `above`)."""
+    def target(self, text: str, ratio: float | None, limit: float | None = None,
+               above: bool = False) -> None:
+        """Note `ratio` and whether it meets a target (`ratio <= limit`, or `>=` with
+        `above`); with no limit, just the ratio."""
         if ratio is None:
-            self.notes.append(f"target: {text}: not measured (an anchor is missing)")
+            self.notes.append(f"{text}: not measured (a system is not installed)")
+            return
+        if limit is None:
+            self.notes.append(f"{text}: {ratio:.2f}")
             return
         met = ratio >= limit if above else ratio <= limit
         self.notes.append(f"target: {text}: {ratio:.2f} ({'met' if met else 'NOT met'})")
@@ -129,11 +195,14 @@ class Table:
 
 
 def timing_table(title: str, times: dict[str, float], baseline: str,
-                 per: str = "median") -> Table:
-    """One row per system: its median time and its ratio to `baseline`'s."""
-    table = Table(title, ["system", per, f"x {baseline}"])
+                 extra: dict[str, Callable[[str, float], str]] | None = None) -> Table:
+    """One row per system: its median time, its ratio to `baseline`'s, and one cell per
+    `extra` column computed from (system, time)."""
+    extra = extra or {}
+    table = Table(title, ["system", "median", f"x {baseline}", *extra])
     for name, t in times.items():
-        table.add(name, fmt_time(t), f"{t / times[baseline]:.2f}")
+        table.add(name, fmt_time(t), f"{t / times[baseline]:.2f}",
+                  *(cell(name, t) for cell in extra.values()))
     return table
 
 
@@ -164,6 +233,14 @@ def report(tables: Sequence[Table], args: argparse.Namespace) -> None:
     if args.markdown:
         with open(args.markdown, "a") as f:
             f.write("\n".join(t.markdown() for t in tables) + "\n")
+
+
+def report_skip(name: str, reason: str, args: argparse.Namespace) -> None:
+    """Say (and write to the --markdown file) why a benchmark did not run."""
+    print(f"{name}: skipped: {reason}\n", flush=True)
+    if args.markdown:
+        with open(args.markdown, "a") as f:
+            f.write(f"### {name}\n\nSkipped: {reason}.\n\n")
 
 
 def _cpu_name() -> str:

@@ -12,10 +12,18 @@ from typing import Any
 from fnad import data
 
 
-def add_data_argument(parser: argparse.ArgumentParser) -> None:
+def add_training_arguments(parser: argparse.ArgumentParser, epochs: int, batch_size: int = 32,
+                           lr: float = 1e-3) -> None:
+    """The options `mnist_mlp.train` reads, and --data."""
     parser.add_argument("--data", default=os.environ.get("FNAD_DATA"),
                         help="directory with the four MNIST IDX files (default: env FNAD_DATA, "
                              "else scikit-learn's 8x8 digits)")
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--batch-size", type=int, default=batch_size)
+    parser.add_argument("--lr", type=float, default=lr, help="Adam's learning rate")
+    parser.add_argument("--backend", choices=["numpy", "c"], default="numpy",
+                        help="the jit backend")
+    parser.add_argument("--seed", type=int, default=0)
 
 
 def load_images(directory: str | None) -> tuple[str, Any]:

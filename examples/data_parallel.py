@@ -7,6 +7,8 @@ openmpi-bin libopenmpi-dev`) and `pip install 'fnad[mpi]' scikit-learn`, then:
 
     mpirun -n 4 python examples/data_parallel.py     # (Open MPI as root: --allow-run-as-root)
     python examples/data_parallel.py                 # the single-process reference
+
+With more processes than cores add `-x OMP_NUM_THREADS=1` (one BLAS thread per process).
 """
 
 from __future__ import annotations

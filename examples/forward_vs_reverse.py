@@ -10,16 +10,17 @@ ratio is 64x); at n=4, m=256 jacfwd wins; on the diagonal they tie within noise.
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import os
 import tempfile
 from typing import Any
 
 import numpy as np
+from _common import one_blas_thread
 
 import fnad
 import fnad.numpy as fnp
-from _common import one_blas_thread
 
 MODES = ("jacfwd", "jacrev")
 COLORS = ("#1f77b4", "#d62728")
@@ -67,53 +68,54 @@ def plot_matplotlib(data: list[Panel], path: str) -> None:
     fig, axes = plt.subplots(1, len(data), figsize=(5 * len(data), 4))
     for ax, (title, xlabel, series) in zip(axes, data):
         for (label, (xs, ys)), color in zip(series.items(), COLORS):
-            ax.loglog(xs, ys, "o-", color=color, label=label, base=2)
-        ax.set(title=title, xlabel=xlabel, ylabel="time (ms)")
+            ax.plot(xs, ys, "o-", color=color, label=label)
+        ax.set_xscale("log", base=2)
+        ax.set(yscale="log", title=title, xlabel=xlabel, ylabel="time (ms)")
         ax.legend()
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
 
 
+def _log_position(v: float, lo: float, hi: float, start: float, length: float) -> float:
+    return start + (math.log(v) - lo) / ((hi - lo) or 1) * length
+
+
 def plot_svg(data: list[Panel], path: str, w: int = 360, h: int = 280, pad: int = 48) -> None:
     """A log-log line plot per panel, side by side, as plain SVG."""
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w * len(data)}" height="{h}" '
            'font-family="sans-serif" font-size="11">']
+    pw, ph, bottom = w - 1.5 * pad, h - 2 * pad, h - pad
     for k, (title, xlabel, series) in enumerate(data):
+        left = k * w + pad
         xs = [math.log(x) for v in series.values() for x in v[0]]
         ys = [math.log(y) for v in series.values() for y in v[1]]
-        x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
-        px = lambda x: k * w + pad + (math.log(x) - x0) / ((x1 - x0) or 1) * (w - 1.5 * pad)
-        py = lambda y: h - pad - (math.log(y) - y0) / ((y1 - y0) or 1) * (h - 2 * pad)
-        left, bottom = k * w + pad, h - pad
-        out.append(f'<rect x="{left}" y="{pad}" width="{w - 1.5 * pad}" height="{h - 2 * pad}" '
-                   'fill="none" stroke="#888"/>')
-        out.append(f'<text x="{left + (w - 1.5 * pad) / 2}" y="{pad - 10}" '
-                   f'text-anchor="middle">{title}</text>')
-        out.append(f'<text x="{left + (w - 1.5 * pad) / 2}" y="{h - 12}" '
-                   f'text-anchor="middle">{xlabel}</text>')
-        for x in sorted(set(next(iter(series.values()))[0])):
-            out.append(f'<text x="{px(x):.1f}" y="{bottom + 14}" text-anchor="middle">{x}</text>')
-        for y in (math.exp(y0), math.exp(y1)):
-            out.append(f'<text x="{left - 4}" y="{py(y) + 4:.1f}" text-anchor="end">'
-                       f'{y:.2g}</text>')
+        px = functools.partial(_log_position, lo=min(xs), hi=max(xs), start=left, length=pw)
+        py = functools.partial(_log_position, lo=min(ys), hi=max(ys), start=bottom, length=-ph)
+        out.append(f'<rect x="{left}" y="{pad}" width="{pw}" height="{ph}" fill="none" '
+                   'stroke="#888"/>')
+        out.append(f'<text x="{left + pw / 2}" y="{pad - 10}" text-anchor="middle">{title}</text>')
+        out.append(f'<text x="{left + pw / 2}" y="{h - 12}" text-anchor="middle">{xlabel}</text>')
         out.append(f'<text x="{left - 30}" y="{h / 2}" transform="rotate(-90 {left - 30} '
                    f'{h / 2})" text-anchor="middle">time (ms)</text>')
+        for x in sorted({x for v in series.values() for x in v[0]}):
+            out.append(f'<text x="{px(x):.1f}" y="{bottom + 14}" text-anchor="middle">{x}</text>')
+        for y in (math.exp(min(ys)), math.exp(max(ys))):
+            out.append(f'<text x="{left - 4}" y="{py(y) + 4:.1f}" text-anchor="end">{y:.2g}</text>')
         for i, ((label, (xv, yv)), color) in enumerate(zip(series.items(), COLORS)):
             points = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in zip(xv, yv))
             out.append(f'<polyline points="{points}" fill="none" stroke="{color}" '
                        'stroke-width="2"/>')
-            out.append(f'<text x="{left + 8}" y="{pad + 16 + 14 * i}" fill="{color}">'
-                       f'{label}</text>')
+            out.append(f'<text x="{left + 8}" y="{pad + 16 + 14 * i}" fill="{color}">{label}</text>')
     out.append("</svg>")
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
 
 
-def main(argv: list[str] | None = None) -> str:
-    """Measure, print the table, write the plot; returns the plot's path."""
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Measure, print the table, write the plot; returns the reports and the plot's path."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sizes", type=int, nargs="+", default=[4, 16, 64, 256],
+    p.add_argument("--sizes", type=int, nargs="+", default=[4, 16, 64, 256, 1024],
                    help="the values of n and m (ascending)")
     p.add_argument("--repeats", type=int, default=5, help="timed runs per mode (median)")
     p.add_argument("--out", help="plot path (default: a temporary directory; .svg forces SVG)")
@@ -132,7 +134,7 @@ def main(argv: list[str] | None = None) -> str:
     print_table(reports)
     (plot_svg if use_svg else plot_matplotlib)(panels(reports, sizes), path)
     print(f"plot written to {path}")
-    return path
+    return {"reports": reports, "plot": path}
 
 
 if __name__ == "__main__":

@@ -26,15 +26,18 @@ class Config:
 
     explain_cache_misses: log why `jit` retraces (which argument's shape, dtype,
                           structure or static value changed), on the "fnad.jit" logger.
-    debug_nans / debug_infs: after each compiled call, check float outputs for NaN / inf
-                          and raise FloatingPointError naming the first equation that made one.
-    jit_backend:          the backend `jit` compiles for when none is given ("numpy").
+    debug_nans / debug_infs: raise NonFiniteError (a FloatingPointError) naming the first
+                          primitive that produced NaN / inf and its line: eagerly after each
+                          primitive; under jit when an output has one, by re-running eagerly.
+    jit_backend:          the backend `jit` compiles for when none is given: "auto" (the
+                          fused C backend when a C compiler is found, else "numpy"),
+                          "numpy" or "c".
     check_leaks:          after each public transform returns, raise if tracers it made are
                           still alive (see `fnad.checking_leaks`).
     """
 
     _DEFAULTS: dict[str, Any] = {"explain_cache_misses": False, "debug_nans": False,
-                                 "debug_infs": False, "jit_backend": "numpy",
+                                 "debug_infs": False, "jit_backend": "auto",
                                  "check_leaks": False}
 
     def __init__(self) -> None:

@@ -54,6 +54,8 @@ class MPICommunicator:
     def allreduce(self, xs: Sequence[Any], op: str) -> list[Any]:
         """Arrays of one dtype travel as one message (gradient bucketing)."""
         outs: list[Any] = list(xs)
+        if self.size == 1:
+            return outs
         groups: dict[tuple[bool, np.dtype], list[int]] = {}
         for i, x in enumerate(xs):
             groups.setdefault((_is_cupy(x), x.dtype), []).append(i)

@@ -182,6 +182,7 @@ def mpirun(n, worker, timeout):
     # An explicit environment: if this process has initialized MPI as a singleton, the C-level
     # environment it inherits to children names that singleton and confuses mpirun.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMIX_"))}
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")  # processes may outnumber cores
     return subprocess.run([MPIRUN, "-n", str(n), *flags, sys.executable, __file__, worker],
                           capture_output=True, text=True, timeout=timeout, env=env)
 

@@ -19,6 +19,6 @@ def test_doc_snippets_run(page: pathlib.Path, capsys: pytest.CaptureFixture[str]
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
     for i, code in enumerate(blocks):
         try:
-            exec(compile(code, f"{page.name}[block {i}]", "exec"), namespace)
+            exec(compile(code, f"{page.name}[block {i}]", "exec", dont_inherit=True), namespace)
         except Exception as e:  # pragma: no cover - the message is the point
             raise AssertionError(f"{page.name}, python block {i} failed:\n{code}") from e

@@ -222,3 +222,14 @@ def test_source_lines_survive_transformation() -> None:
     closed = fnad.make_jaxpr(fnad.grad(lambda x: f(x).sum()))(X3)
     line = inspect.getsourcelines(f)[1] + 1
     assert f"test_errors.py:{line} (f)" in closed.pretty(source_info=True)
+
+
+def test_regression_location_is_not_repeated_for_code_without_a_file() -> None:
+    """Code compiled from a string names its line as '<string>:N': the boundary must see
+    that the message already has a location."""
+    namespace = {"fnad": fnad, "lax": lax, "X3": X3, "Y4": Y4}
+    exec(compile("def f(x):\n    return lax.add(x, Y4)\n", "<string>", "exec"), namespace)
+    with pytest.raises(fnad.ShapeError) as info:
+        fnad.jit(namespace["f"])(X3)
+    assert str(info.value).count("(at ") == 1
+    assert "<string>:2 (f)" in str(info.value)

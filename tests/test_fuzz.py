@@ -16,8 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 import fnad
 import fnad.numpy as fnp
@@ -33,6 +32,14 @@ UNARY: dict[str, tuple[Callable[..., Any], bool]] = {
     "sqrt_sq1": (lambda xp, x: xp.sqrt(x * x + 1.0), True),
     "square": (lambda xp, x: x * x, True),
     "neg": (lambda xp, x: -x, True),
+    "cube": (lambda xp, x: x ** 3, True),
+    "cumsum0": (lambda xp, x: xp.cumsum(x, axis=0) if np.ndim(x) else x, True),
+    "broadcast": (lambda xp, x: xp.broadcast_to(x, (2, *np.shape(x))).sum(0), True),
+    "inner_jit": (lambda xp, x: _inner_jit(xp)(x), True),
+    "squeeze_expand": (lambda xp, x: xp.squeeze(xp.expand_dims(x, 0), 0), True),
+    "pad": (lambda xp, x: xp.pad(x, 1) if np.ndim(x) else x, True),
+    "sort": (lambda xp, x: xp.sort(x, axis=-1) if np.ndim(x) else x, False),
+    "clip": (lambda xp, x: xp.clip(x, -0.5, 0.7), False),
     "abs": (lambda xp, x: xp.abs(x), False),
     "relu": (lambda xp, x: xp.maximum(x, 0.0), False),
 }
@@ -44,7 +51,13 @@ BINARY: dict[str, tuple[Callable[..., Any], bool]] = {
     "maximum": (lambda xp, a, b: xp.maximum(a, b), False),
     "where_gt": (lambda xp, a, b: xp.where(a > b, a, b * 2.0), False),
 }
-REDUCE = {"sum": True, "mean": True, "max": False}
+REDUCE = {"sum": True, "mean": True, "prod": True, "var": True, "max": False, "min": False}
+
+
+def _inner_jit(xp: Any) -> Callable[[Any], Any]:
+    """A jitted function called inside the program: jit_call under every transform."""
+    f = lambda v: xp.sin(v) * 2.0 + v
+    return f if xp is np else fnad.jit(f)
 
 
 # ---------------------------------------------------------------------------- interpreter
@@ -68,6 +81,25 @@ def _scan(xp: Any, x: Any) -> Any:
         return np.stack(ys) + c
     c, ys = lax.scan(body, fnp.zeros_like(x[0]), x)
     return ys + c
+
+
+def _fori(xp: Any, x: Any) -> Any:
+    """Three steps of x <- tanh(x) * 1.5 + 0.1 (static bounds: a scan, reverse-differentiable)."""
+    body = lambda i, v: xp.tanh(v) * 1.5 + 0.1
+    if xp is np:
+        for i in range(3):
+            x = body(i, x)
+        return x
+    return lax.fori_loop(0, 3, body, x)
+
+
+def _while(xp: Any, x: Any) -> Any:
+    """Halve until the norm is below 1 (data-dependent trip count: forward mode only)."""
+    if xp is np:
+        while (x * x).sum() >= 1.0:
+            x = x * 0.5
+        return x
+    return lax.while_loop(lambda v: fnp.sum(v * v) >= 1.0, lambda v: v * 0.5, x)
 
 
 def run(program: Sequence[tuple], xp: Any, args: Sequence[Any]) -> Any:
@@ -95,6 +127,22 @@ def run(program: Sequence[tuple], xp: Any, args: Sequence[Any]) -> Any:
         elif op == "dot":
             i, w = rest
             vals.append(xp.matmul(vals[i], w.astype(vals[i].dtype)))
+        elif op == "matmul":
+            i, j = rest
+            vals.append(xp.matmul(vals[i], vals[j]))
+        elif op == "take":
+            i, idx, axis = rest
+            vals.append(xp.take(vals[i], idx, axis=axis))
+        elif op == "slice":
+            i, axis = rest
+            vals.append(vals[i][(slice(None),) * axis + (slice(1, None),)])
+        elif op == "concat":
+            i, axis = rest
+            vals.append(xp.concatenate([vals[i], vals[i] * 2.0], axis=axis))
+        elif op == "fori":
+            vals.append(_fori(xp, vals[rest[0]]))
+        elif op == "while":
+            vals.append(_while(xp, vals[rest[0]]))
         elif op == "cond":
             vals.append(_cond(xp, vals[rest[0]]))
         elif op == "scan":
@@ -102,6 +150,14 @@ def run(program: Sequence[tuple], xp: Any, args: Sequence[Any]) -> Any:
         else:
             raise AssertionError(op)
     return vals[-1]
+
+
+def grad_modes(program: Sequence[tuple]) -> tuple[str, ...]:
+    """The modes check_grads can use: none for a non-smooth program, forward only through
+    while_loop."""
+    if not is_smooth(program):
+        return ()
+    return ("fwd",) if any(op == "while" for op, *_ in program) else ("fwd", "rev")
 
 
 def is_smooth(program: Sequence[tuple]) -> bool:
@@ -127,15 +183,21 @@ def programs(draw: Any) -> tuple[list[tuple], list[tuple[int, ...]]]:
         shapes.append(tuple(d if draw(st.booleans()) else 1 for d in suffix))
     cur = list(shapes)
     program: list[tuple] = []
-    for _ in range(draw(st.integers(1, 6))):
+    for _ in range(draw(st.integers(1, 8))):
         i = draw(st.integers(0, len(cur) - 1))
         shape = cur[i]
-        kinds = ["unary", "binary", "reduce", "cond"]
+        kinds = ["unary", "binary", "reduce", "cond", "fori", "while"]
         if shape:
-            kinds += ["reshape", "transpose", "flip", "dot", "scan"]
+            kinds += ["reshape", "transpose", "flip", "dot", "scan", "take", "concat"]
+        if shape and shape[0] > 1:
+            kinds.append("slice")
+        if any(len(s) in (1, 2) and len(shape) >= 1 and s[0] == shape[-1] for s in cur):
+            kinds.append("matmul")
         kind = draw(st.sampled_from(kinds))
         if kind == "unary":
-            program.append(("unary", draw(st.sampled_from(sorted(UNARY))), i))
+            name = draw(st.sampled_from(sorted(UNARY)))
+            program.append(("unary", name, i))
+            shape = np.shape(UNARY[name][0](np, np.zeros(shape)))
         elif kind == "binary":
             partners = [j for j, s in enumerate(cur) if _broadcasts(shape, s)]
             j = draw(st.sampled_from(partners))
@@ -159,6 +221,24 @@ def programs(draw: Any) -> tuple[list[tuple], list[tuple[int, ...]]]:
             w = np.random.default_rng(draw(st.integers(0, 99))).standard_normal((shape[-1], m))
             program.append(("dot", i, w))
             shape = shape[:-1] + (m,)
+        elif kind == "matmul":
+            j = draw(st.sampled_from([j for j, s in enumerate(cur)
+                                      if len(s) in (1, 2) and s[0] == shape[-1]]))
+            program.append(("matmul", i, j))
+            shape = np.matmul(np.empty(shape), np.empty(cur[j])).shape
+        elif kind == "take":
+            axis = draw(st.integers(0, len(shape) - 1))
+            idx = np.array(draw(st.lists(st.integers(0, shape[axis] - 1), min_size=1,
+                                         max_size=4)), np.int32)
+            program.append(("take", i, idx, axis))
+            shape = shape[:axis] + idx.shape + shape[axis + 1:]
+        elif kind == "slice":
+            program.append(("slice", i, 0))
+            shape = (shape[0] - 1, *shape[1:])
+        elif kind == "concat":
+            axis = draw(st.integers(0, len(shape) - 1))
+            program.append(("concat", i, axis))
+            shape = shape[:axis] + (2 * shape[axis],) + shape[axis + 1:]
         else:
             program.append((kind, i))
         cur.append(tuple(shape))
@@ -196,8 +276,8 @@ def check_program(program: Sequence[tuple], shapes: Sequence[tuple], dtype: Any,
     closed = fnad.make_jaxpr(f)(*args)
     fnad.typecheck(closed)
     assert_allclose(closed(*args)[0], expected, atol=tol, rtol=tol, err_msg="jaxpr vs NumPy")
+    fnad.typecheck(fnad.jit(f).lower(*args))
     scalar = lambda *xs: fnp.sum(f(*xs))
-    fnad.typecheck(fnad.make_jaxpr(fnad.grad(scalar, argnums=tuple(range(len(args)))))(*args))
 
     batched = [a if ax is None else np.stack([rng.uniform(-2, 2, a.shape).astype(dtype)
                                               for _ in range(batch)], axis=ax)
@@ -205,8 +285,14 @@ def check_program(program: Sequence[tuple], shapes: Sequence[tuple], dtype: Any,
     check_vmap(f, batched, tuple(in_axes), atol=tol * 10, rtol=tol * 10)
     fnad.typecheck(fnad.make_jaxpr(fnad.vmap(f, in_axes=tuple(in_axes)))(*batched))
 
-    if dtype == np.float64 and is_smooth(program):
-        check_grads(f, args, order=1, eps=1e-6, atol=1e-5, rtol=1e-5)
+    modes = grad_modes(program)
+    if "rev" in modes:
+        g = fnad.grad(scalar, argnums=tuple(range(len(args))))
+        fnad.typecheck(fnad.make_jaxpr(g)(*args))
+        check_jit(g, args, atol=tol * 10, rtol=tol * 10)
+        check_vmap(g, batched, tuple(in_axes), atol=tol * 10, rtol=tol * 10)
+    if dtype == np.float64 and modes:
+        check_grads(f, args, order=1, modes=modes, eps=1e-6, atol=1e-5, rtol=1e-5)
 
 
 @st.composite
@@ -234,3 +320,13 @@ def test_random_programs(case: tuple) -> None:
 @given(cases())
 def test_random_programs_long(case: tuple) -> None:
     check_program(*case)
+
+
+# ---------------------------------------------------------------------------- regressions
+
+def test_regression_reduction_of_a_lone_broadcast() -> None:
+    """Found by the fuzzer: the C backend fused a reduction whose prologue was only a
+    broadcast, and the kernel builder had no value for it (KeyError in fusion._build)."""
+    for x in (np.float32(0.5), np.ones(2, np.float32)):
+        check_jit(lambda v: fnp.broadcast_to(v, (3, 2)).sum(0), [x])
+        check_jit(lambda v: fnp.broadcast_to(v, (2, 2)).max(1), [x])

@@ -14,6 +14,9 @@ from fnad.core.errors import FnadError
 
 _BACKENDS: dict[str, str] = {"numpy": "fnad.backends.numpy_backend",
                              "c": "fnad.backends.c_backend"}
+# Backends for CuPy arrays only: `jit(f, backend="cupy")` finds them, but they are not in
+# `available_backends()`, whose backends all run on NumPy arguments.
+_GPU_BACKENDS: dict[str, str] = {"cupy": "fnad.backends.cupy_backend"}
 
 
 def register_backend(name: str, module: str) -> None:
@@ -22,14 +25,24 @@ def register_backend(name: str, module: str) -> None:
 
 
 def available_backends() -> list[str]:
-    """The names `jit(..., backend=...)` accepts here, "numpy" first."""
-    return list(_BACKENDS)
+    """The backends that can run here, "numpy" first ("c" needs a C compiler)."""
+    from fnad.backends import c_backend
+    return [n for n in _BACKENDS if n != "c" or c_backend.available()]
+
+
+def resolve(name: str) -> str:
+    """The backend "auto" stands for here: "c" when a C compiler is found, else "numpy"."""
+    if name != "auto":
+        return name
+    from fnad.backends import c_backend
+    return "c" if c_backend.available() else "numpy"
 
 
 def get_backend(name: str) -> ModuleType:
-    """The backend module called `name`."""
+    """The backend module called `name` ("auto" resolved)."""
+    name = resolve(name)
     try:
-        return importlib.import_module(_BACKENDS[name])
+        return importlib.import_module(_BACKENDS.get(name) or _GPU_BACKENDS[name])
     except KeyError:
         raise FnadError(f"unknown jit backend {name!r}; available: "
                         f"{', '.join(available_backends())}") from None

@@ -17,8 +17,8 @@ import numpy as np
 from fnad.backends.nvrtc import KernelCompileError
 from fnad.core.ir import ClosedJaxpr
 from fnad.jit import codegen_c
-from fnad.jit.fusion import fuse
-from fnad.jit.kernels import STRIDED, Kernel, parameters, source_hash
+from fnad.jit.fusion import describe, fuse
+from fnad.jit.kernels import Kernel, arguments, parameters, source_hash
 
 _FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fwrapv", "-fPIC", "-shared"]
 
@@ -109,15 +109,8 @@ class CompiledKernel:
         `strides[k]` gives, in elements, how input k moves along each axis of `shape`
         (0 for a broadcast axis); it is used for strided inputs only.
         """
-        k = self.kernel
-        n = int(np.prod(shape[:k.rank], dtype=np.int64))
-        args: list[object] = [n, *shape]
-        for operand, x, st in zip(k.inputs, inputs, strides):
-            args.append(x.ctypes.data)
-            if operand.access == STRIDED:
-                args += list(st)
-        args += [o.ctypes.data for o in outputs]
-        self.fn(*args)
+        self.fn(*arguments(self.kernel, shape, inputs, strides, outputs,
+                           lambda x: x.ctypes.data))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -131,4 +124,7 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool], name: str,
           compile_sub: Callable[[ClosedJaxpr], Any]) -> Any:
     """Fuse elementwise regions into C kernels; lower the rest like the NumPy backend."""
     from fnad.backends import numpy_backend
-    return numpy_backend.lower(fuse(closed, compile_kernel), donated, name, compile_sub)
+    fused = fuse(closed, compile_kernel)
+    lowered = numpy_backend.lower(fused, donated, name, compile_sub)
+    lowered.stats["fusion"] = describe(closed, fused)
+    return lowered

@@ -154,7 +154,15 @@ def _ufunc_kernel(eqn: Eqn, ins: list[str]) -> Kernel | None:
     return Kernel(ufunc, ins, out="elementwise", fresh=True)
 
 
+def _emit_fusion(eqn: Eqn, ins: list[str]) -> Kernel | None:
+    """A fused kernel; with one output it may write into a dead buffer, its own dying
+    inputs included (it reads each element before writing it)."""
+    return Kernel(eqn.params["kernel"], ins, out="elementwise" if len(eqn.outputs) == 1
+                  else None, fresh=True)
+
+
 EMITTERS: dict[str, Emitter] = {
+    "fusion": _emit_fusion,
     "integer_pow": _emit_integer_pow,
     "select_n": _emit_select_n,
     "reduce_sum": _emit_reduce_sum,
@@ -163,8 +171,10 @@ EMITTERS: dict[str, Emitter] = {
 }
 
 
-def _kernel(eqn: Eqn, ins: list[str], compile_sub: Callable[[ClosedJaxpr], Any]) -> Kernel:
-    emitter = EMITTERS.get(eqn.prim.name)
+def _kernel(eqn: Eqn, ins: list[str], compile_sub: Callable[[ClosedJaxpr], Any],
+            impl_backend: str = "numpy") -> Kernel:
+    # the emitters are NumPy-only; ufuncs dispatch to CuPy arrays too (NEP 13)
+    emitter = EMITTERS.get(eqn.prim.name) if impl_backend == "numpy" else None
     if emitter is not None:
         k = emitter(eqn, ins)
         if k is not None:
@@ -172,11 +182,11 @@ def _kernel(eqn: Eqn, ins: list[str], compile_sub: Callable[[ClosedJaxpr], Any])
     k = _ufunc_kernel(eqn, ins)
     if k is not None:
         return k
-    impl = eqn.prim.impls.get("numpy")
+    impl = eqn.prim.impls.get(impl_backend)
     if impl is None:
         from fnad.core.primitive import NotImplementedRuleError
         raise NotImplementedRuleError(f"the NumPy backend cannot run '{eqn.prim.name}': it "
-                                      "has no NumPy implementation")
+                                      f"has no {impl_backend} implementation")
     params = {k: _compiled_param(v, compile_sub) for k, v in eqn.params.items()}
     return Kernel(functools.partial(impl, **params) if params else impl, ins)
 
@@ -275,10 +285,12 @@ def _nbytes(aval: ShapedArray) -> int:
 
 
 def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
-          compile_sub: Callable[[ClosedJaxpr], Any] | None = None) -> Lowered:
+          compile_sub: Callable[[ClosedJaxpr], Any] | None = None,
+          impl_backend: str = "numpy") -> Lowered:
     """Generate, compile and return the straight-line NumPy function of `closed`.
 
-    `donated[i]` lets the function overwrite input i once it is dead.
+    `donated[i]` lets the function overwrite input i once it is dead. `impl_backend` names
+    the impls the code calls ("cupy" for the CuPy backend, which reuses this generator).
     """
     if compile_sub is None:
         raise ValueError("lower needs compile_sub to compile sub-jaxprs")
@@ -291,7 +303,8 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
     for eqn in jaxpr.eqns:
         for v in eqn.outputs:
             namer.var(v)
-    kernels = [_kernel(e, [namer.atom(a) for a in e.inputs], compile_sub) for e in jaxpr.eqns]
+    kernels = [_kernel(e, [namer.atom(a) for a in e.inputs], compile_sub, impl_backend)
+               for e in jaxpr.eqns]
 
     # Liveness and aliasing. A root is a buffer some values may view: fresh results and
     # inputs are roots; any other result may alias (view) every root its inputs alias.

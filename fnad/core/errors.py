@@ -138,7 +138,7 @@ def _annotate(e: FnadError, name: str) -> None:
             e.where = SourceInfo(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
 
 
-_HAS_LOCATION = re.compile(r"\.py:\d+")
+_HAS_LOCATION = re.compile(r"\S:\d+ \([^()\s]+\)")  # "file.py:12 (f)", as SourceInfo prints
 
 
 # Called with the transform's name after each outermost public call returns (leak checks).

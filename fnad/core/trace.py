@@ -75,6 +75,10 @@ class EvalTrace(Trace):
             key.append(getattr(a, "dtype", None))
         _check_eager(prim, args, params, key)
         impl = prim.impls.get(backend)
+        if impl is None and backend == "cupy":  # CuPy impls are registered on first use
+            from fnad.backends.cupy_backend import register
+            register()
+            impl = prim.impls.get(backend)
         if impl is None:
             raise prim.missing_rule(f"eager evaluation on {backend}")
         out = impl(*args, **params)

@@ -33,12 +33,7 @@ class PartialEvalTrace(StagingTrace):
             if isinstance(a, StagedTracer) and a._trace is self:
                 break
         else:
-            saved = state.trace
-            state.trace = self.parent
-            try:
-                return prim.bind(*args, **params)
-            finally:
-                state.trace = saved
+            return self.bind_known(prim, args, params)
         if prim.partial_eval is not None:
             return prim.partial_eval(self, args, params)
         return super().process_primitive(prim, args, params)

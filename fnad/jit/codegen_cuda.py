@@ -6,6 +6,7 @@ from __future__ import annotations
 from fnad.jit.kernels import Kernel, elementwise_body, parameters, reduction_body
 
 PRELUDE = """#define FNAD_INF __int_as_float(0x7f800000)
+#define FNAD_RESTRICT __restrict__
 """
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from fnad.backends import get_backend
+from fnad.backends import get_backend, resolve
 from fnad.config import config
 from fnad.core.errors import NonFiniteError
 from fnad.core.ir import ClosedJaxpr, ShapedArray, eval_jaxpr
@@ -82,8 +82,9 @@ class Executable:
             f"({_format_bytes(s['reused_bytes'])}), {s['donated_reused']} of them donated "
             "inputs",
             f"  constants: {s['constants']} ({_format_bytes(s['constant_bytes'])})",
-            "  generated code:",
         ]
+        lines += ["  " + line for line in s.get("fusion", [])]
+        lines.append("  generated code:")
         lines += ["    " + line for line in self.source.rstrip().splitlines()]
         return "\n".join(lines)
 
@@ -125,7 +126,7 @@ def compile_jaxpr(closed: ClosedJaxpr, backend: str | None = None,
     >>> compile_jaxpr(closed)(np.ones(2, np.float32))
     [array([2., 2.], dtype=float32)]
     """
-    backend = backend or config.jit_backend
+    backend = resolve(backend or config.jit_backend)
     key = (backend, tuple(donated))
     exe = _executables.get(closed, key)
     if exe is None:

@@ -17,7 +17,19 @@ import numpy as np
 
 from fnad.core.ir import ClosedJaxpr, Eqn, Jaxpr, Literal, ShapedArray, Var
 from fnad.core.primitive import Primitive
-from fnad.jit.kernels import C_TYPES, DENSE, SCALAR, STRIDED, Kernel, Op, Operand, Reduction
+from fnad.devices import array_module
+from fnad.jit.kernels import (
+    C_TYPES,
+    DENSE,
+    FIXED,
+    SCALAR,
+    STRIDED,
+    UNIT,
+    Kernel,
+    Op,
+    Operand,
+    Reduction,
+)
 
 _SPECIAL = ("select", "convert", "{pow}")
 _REDUCE_KINDS = ("sum", "max", "min")
@@ -30,8 +42,13 @@ def is_elementwise(eqn: Eqn) -> bool:
 
 
 def is_reduction(eqn: Eqn) -> bool:
-    return (eqn.prim.kernel in _REDUCE_KINDS and eqn.prim.name.startswith("reduce_")
-            and _typed(eqn) and eqn.inputs[0].aval.ndim > 0)
+    """A reduction over the trailing axes: its kernel reads rows contiguously. (Over leading
+    axes NumPy's own reduction, which walks rows and accumulates columns, does better.)"""
+    if not (eqn.prim.kernel in _REDUCE_KINDS and eqn.prim.name.startswith("reduce_")
+            and _typed(eqn)):
+        return False
+    nd, axes = eqn.inputs[0].aval.ndim, eqn.params["axes"]
+    return nd > 0 and tuple(axes) == tuple(range(nd - len(axes), nd))
 
 
 def _typed(eqn: Eqn) -> bool:
@@ -84,8 +101,11 @@ class FusedKernel:
         return Kernel(tuple(Operand(d, a) for d, a in zip(self.in_dtypes, accesses)),
                       self.ops, self.outputs, self.rank, self.reduction)
 
-    def __call__(self, *arrays: Any) -> list[Any]:
-        arrays = [np.asarray(a) for a in arrays]
+    def __call__(self, *arrays: Any, out: Any = None) -> list[Any]:
+        """Run on `arrays`; a given `out` (one output only) is written in place, which is
+        safe when `out` is read at the same index only, as a dense input."""
+        xp = array_module(arrays)  # NumPy or CuPy: outputs are made where the inputs are
+        arrays = [xp.asarray(a) for a in arrays]
         shape = self.space(arrays)
         dense = _contiguous(shape)
         accesses, strides = [], []
@@ -101,13 +121,17 @@ class FusedKernel:
                 accesses.append(DENSE)
                 strides.append(None)
             else:
-                accesses.append(STRIDED)
+                accesses.append({1: UNIT, 0: FIXED}.get(st[-1], STRIDED))
                 strides.append(st)
+        if out is not None and any(a not in (DENSE, SCALAR) and xp.shares_memory(out, x)
+                                   for a, x in zip(accesses, arrays)):
+            out = None
         key = tuple(accesses)
         run = self.compiled.get(key)
         if run is None:
             run = self.compiled[key] = self.compile(self.kernel(key))
-        outs = [np.empty(a.shape, a.dtype) for a in self.out_avals]
+        outs = [out] if out is not None else [xp.empty(a.shape, a.dtype)
+                                              for a in self.out_avals]
         run(shape, arrays, strides, outs)
         return outs
 
@@ -118,43 +142,6 @@ fusion_p.def_abstract_eval(lambda *avals, kernel: list(kernel.out_avals))
 
 
 # ---------------------------------------------------------------------------- planning
-
-class _NotInlinable(Exception):
-    """A special template (select, convert, pow) with a literal operand: not fused."""
-
-
-def _literal_expr(lit: Literal) -> str:
-    v, dtype = lit.value, lit.aval.dtype
-    if dtype.kind == "f":
-        x = float(v)
-        if np.isnan(x):
-            return "(FNAD_INF - FNAD_INF)"
-        if np.isinf(x):
-            return "FNAD_INF" if x > 0 else "(-FNAD_INF)"
-        return repr(x) + ("f" if dtype == np.float32 else "")
-    if dtype == np.bool_:
-        return "1" if bool(v) else "0"
-    return f"(({C_TYPES[dtype.name]}){int(v)}{'LL' if dtype.itemsize == 8 else ''})"
-
-
-def _inline_literals(template: Any, args: list[Any], exprs: list[str]) -> Any:
-    """Substitute literal operands (None in `args`) into a template and renumber the rest."""
-    if not isinstance(template, (str, dict)) or template in _SPECIAL:
-        raise _NotInlinable
-    lits, mapping, k = iter(exprs), [], 0
-    for a in args:
-        if a is None:
-            mapping.append(next(lits))
-        else:
-            mapping.append(f"{{{k}}}")
-            k += 1
-
-    def sub(t: str) -> str:
-        return t.replace("{f}", "\0").format(*mapping).replace("\0", "{f}")
-
-    return {kind: sub(t) for kind, t in template.items()} if isinstance(template, dict) \
-        else sub(template)
-
 
 def _axis_map(eqn: Eqn, ndim: int) -> tuple[int | None, ...]:
     amap: list[int | None] = [None] * ndim
@@ -168,7 +155,8 @@ def _build(eqns: Sequence[Eqn], wanted: Sequence[Var], shape: tuple[int, ...],
            compile: Callable[[Kernel], Any], label: str,
            out_avals: Sequence[ShapedArray]) -> tuple[FusedKernel, list[Any]]:
     """A FusedKernel computing `wanted` from `eqns` over the iteration space `shape`
-    (visited in axis `order`), and the outside atoms it reads."""
+    (visited in axis `order`), and the outside atoms it reads (literals are read as
+    scalar inputs, so one compiled kernel serves every constant)."""
     ndim = len(shape)
     broadcasts = {id(e.outputs[0]): (e.inputs[0], _axis_map(e, ndim))
                   for e in eqns if _is_broadcast(e)}
@@ -190,29 +178,19 @@ def _build(eqns: Sequence[Eqn], wanted: Sequence[Var], shape: tuple[int, ...],
 
     for e in compute:  # first the inputs, so that op values are numbered after them
         for a in e.inputs:
-            if type(a) is not Literal and id(a) not in computed:
+            if id(a) not in computed:
                 input_of(a)
     value: dict[int, int] = {}
     ops: list[Op] = []
     for e in compute:
-        args: list[Any] = []
-        lits: list[str] = []
-        for a in e.inputs:
-            if type(a) is Literal:
-                args.append(None)
-                lits.append(_literal_expr(a))
-            else:
-                args.append(value[id(a)] if id(a) in computed else input_of(a))
+        args = tuple(value[id(a)] if id(a) in computed else input_of(a) for a in e.inputs)
         template = e.prim.kernel
-        if lits:
-            template = _inline_literals(template, args, lits)
-            args = [a for a in args if a is not None]
         if isinstance(template, dict):
             template = tuple(sorted(template.items()))
         params = tuple(sorted((k, v) for k, v in e.params.items()
                               if isinstance(v, (int, float, bool, str, np.dtype))))
         value[id(e.outputs[0])] = len(inputs) + len(ops)
-        ops.append(Op(e.prim.name, template, tuple(args), e.outputs[0].aval.dtype, params))
+        ops.append(Op(e.prim.name, template, args, e.outputs[0].aval.dtype, params))
     out_ids = tuple(value[id(v)] for v in wanted)
     reduction = Reduction(reduce_kind, out_ids[0], n_reduced) if reduce_kind else None
     space = tuple(shape[d] for d in order)
@@ -248,7 +226,12 @@ class _Region:
 
 def fuse(closed: ClosedJaxpr, compile: Callable[[Kernel], Any]) -> ClosedJaxpr:
     """The jaxpr with fused regions replaced by `fusion` equations; `compile(kernel)`
-    returns the callable that runs one generated kernel."""
+    returns the callable that runs one generated kernel.
+
+    One region per shape stays open, so interleaved work on differently shaped values
+    (an optimizer updating every parameter, say) still fuses per shape. A region is
+    emitted when something outside it needs one of its values, or at the end.
+    """
     jaxpr = closed.jaxpr
     consumers: dict[int, list[Eqn]] = {}
     for eqn in jaxpr.eqns:
@@ -256,7 +239,7 @@ def fuse(closed: ClosedJaxpr, compile: Callable[[Kernel], Any]) -> ClosedJaxpr:
             consumers.setdefault(id(a), []).append(eqn)
     returned = {id(a) for a in jaxpr.outvars}
     out_eqns: list[Eqn] = []
-    region: _Region | None = None
+    regions: dict[tuple[int, ...], _Region] = {}
     absorbed: set[int] = set()  # reductions that compute their input themselves
     count = [0]
 
@@ -269,11 +252,8 @@ def fuse(closed: ClosedJaxpr, compile: Callable[[Kernel], Any]) -> ClosedJaxpr:
         return id(eqn.outputs[0]) not in returned and all(
             is_elementwise(u) or is_reduction(u) for u in users)
 
-    def close() -> None:
-        nonlocal region
-        if region is None:
-            return
-        r, region = region, None
+    def close(r: _Region) -> None:
+        del regions[r.shape]
         members = {id(e) for e in r.eqns}
         outside = [v for e in r.eqns for v in e.outputs if id(v) in returned or any(
             id(u) not in members and id(u) not in absorbed for u in consumers.get(id(v), []))]
@@ -282,54 +262,73 @@ def fuse(closed: ClosedJaxpr, compile: Callable[[Kernel], Any]) -> ClosedJaxpr:
             out_eqns.extend(r.eqns)  # a lone or scalar equation gains nothing from a kernel
             return
         # broadcasts also read outside the region stay (NumPy views cost nothing)
-        out_eqns.extend(e for e in r.eqns if _is_broadcast(e) and e.outputs[0] in outside)
-        wanted = [v for v in outside if not any(
-            e.outputs[0] is v for e in r.eqns if _is_broadcast(e))]
-        if not wanted:
-            return
-        try:
+        views = [e for e in r.eqns if _is_broadcast(e) and e.outputs[0] in outside]
+        out_eqns.extend(views)
+        wanted = [v for v in outside if not any(e.outputs[0] is v for e in views)]
+        if wanted:
             fused, inputs = _build(r.eqns, wanted, r.shape, tuple(range(len(r.shape))),
                                    None, 0, compile, label("elementwise"),
                                    [v.aval for v in wanted])
-        except _NotInlinable:
-            out_eqns.extend(e for e in r.eqns if not (_is_broadcast(e) and
-                                                      e.outputs[0] in outside))
-            return
-        out_eqns.append(Eqn(fusion_p, inputs, list(wanted), {"kernel": fused},
-                            r.eqns[-1].source_info))
+            out_eqns.append(Eqn(fusion_p, inputs, list(wanted), {"kernel": fused},
+                                r.eqns[-1].source_info))
+
+    def close_readers_of(eqn: Eqn, keep: _Region | None = None) -> None:
+        for r in list(regions.values()):
+            if r is not keep and any(id(a) in r.produced for a in eqn.inputs):
+                close(r)
 
     for eqn in jaxpr.eqns:
         if is_elementwise(eqn) or (_is_broadcast(eqn) and feeds_kernels(eqn)):
             shape = eqn.outputs[0].aval.shape
-            if region is not None and (shape != region.shape or (
-                    _is_broadcast(eqn) and id(eqn.inputs[0]) in region.produced)):
-                close()
+            region = regions.get(shape)
+            if region is not None and _is_broadcast(eqn) and id(eqn.inputs[0]) in region.produced:
+                close(region)
+                region = None
+            close_readers_of(eqn, keep=region)
             if region is None:
-                region = _Region(shape)
+                region = regions[shape] = _Region(shape)
             region.add(eqn)
             continue
-        if is_reduction(eqn) and region is not None:
-            prologue = region.prologue(eqn.inputs[0])
-            if prologue:
+        if is_reduction(eqn) and eqn.inputs[0].aval.shape in regions:
+            prologue = regions[eqn.inputs[0].aval.shape].prologue(eqn.inputs[0])
+            if any(not _is_broadcast(e) for e in prologue):  # a lone broadcast is a free view
                 x_shape = eqn.inputs[0].aval.shape
                 axes = eqn.params["axes"]
                 kept = tuple(d for d in range(len(x_shape)) if d not in axes)
-                try:
-                    fused, inputs = _build(prologue, [eqn.inputs[0]], x_shape,
-                                           kept + tuple(axes), eqn.prim.kernel, len(axes),
-                                           compile, label("reduce"), [eqn.outputs[0].aval])
-                    out_eqns.append(Eqn(fusion_p, inputs, list(eqn.outputs),
-                                        {"kernel": fused}, eqn.source_info))
-                    absorbed.add(id(eqn))
-                    continue
-                except _NotInlinable:
-                    pass
-        if region is not None and any(id(a) in region.produced for a in eqn.inputs):
-            close()
+                fused, inputs = _build(prologue, [eqn.inputs[0]], x_shape, kept + tuple(axes),
+                                       eqn.prim.kernel, len(axes), compile, label("reduce"),
+                                       [eqn.outputs[0].aval])
+                close_readers_of(Eqn(fusion_p, inputs, [], {}),
+                                 keep=regions[eqn.inputs[0].aval.shape])
+                out_eqns.append(Eqn(fusion_p, inputs, list(eqn.outputs), {"kernel": fused},
+                                    eqn.source_info))
+                absorbed.add(id(eqn))
+                continue
+        close_readers_of(eqn)
         out_eqns.append(eqn)
-    close()
+    for r in list(regions.values()):
+        close(r)
     return ClosedJaxpr(Jaxpr(jaxpr.constvars, jaxpr.invars, out_eqns, jaxpr.outvars),
                        closed.consts)
 
 
-__all__ = ["fuse", "fusion_p", "FusedKernel", "is_elementwise", "is_reduction"]
+def describe(before: ClosedJaxpr, after: ClosedJaxpr) -> list[str]:
+    """What fusion did, for `explain`: each kernel with its size and bytes moved, the library
+    calls, and the launches saved against one kernel per equation."""
+    kernels = [e for e in after.eqns if e.prim is fusion_p]
+    fused_away = len(before.eqns) - (len(after.eqns) - len(kernels))
+    library = [e.prim.name for e in after.eqns if e.prim.kernel == "library"]
+    lines = [f"kernels:   {len(kernels)} fused kernels doing the work of {fused_away} "
+             f"equations ({fused_away - len(kernels)} launches saved), "
+             f"{len(library)} library calls ({', '.join(sorted(set(library))) or 'none'})"]
+    for e in kernels:
+        k = e.params["kernel"]
+        read = sum(a.aval.size * a.aval.dtype.itemsize for a in e.inputs)
+        written = sum(v.aval.size * v.aval.dtype.itemsize for v in e.outputs)
+        space = "x".join(map(str, k.space([]))) or "1"
+        lines.append(f"  {k.label}: {len(k.ops)} ops over {space}, reads {read} B, "
+                     f"writes {written} B")
+    return lines
+
+
+__all__ = ["describe", "fuse", "fusion_p", "FusedKernel", "is_elementwise", "is_reduction"]

@@ -15,6 +15,9 @@ from typing import Any
 import numpy as np
 
 SCALAR, DENSE, STRIDED = "scalar", "dense", "strided"
+# strided inputs whose innermost stride is known: 1 (rows of a view) or 0 (broadcast rows)
+UNIT, FIXED = "strided_unit", "strided_fixed"
+STRIDED_KINDS = (STRIDED, UNIT, FIXED)
 
 C_TYPES = {
     "float32": "float", "float64": "double", "int8": "signed char", "int16": "short",
@@ -152,16 +155,30 @@ def _accumulator(kind: str, dtype: np.dtype) -> tuple[str, str, str]:
 
 def parameters(kernel: Kernel) -> list[tuple[str, str]]:
     """(C type, name) of every argument, in call order: sizes, then each input (pointer and
-    strides when strided), then the outputs."""
+    strides when strided), then the outputs. Outputs are always fresh buffers, so no
+    pointer aliases another (FNAD_RESTRICT)."""
     params = [("long long", "n")]
     params += [("long long", f"s{d}") for d in range(kernel.full_rank)]
     for k, operand in enumerate(kernel.inputs):
-        params.append((f"const {c_type(operand.dtype)}*", f"in{k}"))
-        if operand.access == STRIDED:
+        params.append((f"const {c_type(operand.dtype)}* FNAD_RESTRICT", f"in{k}"))
+        if operand.access in STRIDED_KINDS:
             params += [("long long", f"st{k}_{d}") for d in range(kernel.full_rank)]
     for k, dtype in enumerate(kernel.output_dtypes):
-        params.append((f"{c_type(dtype)}*", f"out{k}"))
+        params.append((f"{c_type(dtype)}* FNAD_RESTRICT", f"out{k}"))
     return params
+
+
+def arguments(kernel: Kernel, shape: Sequence[int], inputs: Sequence[Any],
+              strides: Sequence[Sequence[int] | None], outputs: Sequence[Any],
+              pointer: Any) -> list[Any]:
+    """The call's argument values in `parameters` order; `pointer(array)` is how the
+    launcher passes an array (an address for ctypes, the array itself for CuPy)."""
+    args: list[Any] = [int(np.prod(shape[:kernel.rank], dtype=np.int64)), *shape]
+    for operand, x, st in zip(kernel.inputs, inputs, strides):
+        args.append(pointer(x))
+        if operand.access in STRIDED_KINDS:
+            args += list(st)
+    return args + [pointer(o) for o in outputs]
 
 
 def _index_lines(dims: Sequence[int], flat: str) -> list[str]:
@@ -174,59 +191,116 @@ def _index_lines(dims: Sequence[int], flat: str) -> list[str]:
     return lines
 
 
-def _load(kernel: Kernel, k: int, dense_index: str) -> str:
-    operand = kernel.inputs[k]
-    if operand.access == SCALAR:
-        return f"in{k}[0]"
-    if operand.access == DENSE:
-        return f"in{k}[{dense_index}]"
-    offset = " + ".join(f"i{d} * st{k}_{d}" for d in range(kernel.full_rank)) or "0"
-    return f"in{k}[{offset}]"
-
-
-def _ops_lines(kernel: Kernel, dense_index: str) -> list[str]:
-    lines = []
+def _ops_lines(kernel: Kernel, load: Any) -> list[str]:
+    """Load every input with `load(k)`, then compute every op."""
     n_in = len(kernel.inputs)
-    names = [f"v{i}" for i in range(n_in + len(kernel.ops))]
-    for k, operand in enumerate(kernel.inputs):
-        lines.append(f"const {c_type(operand.dtype)} v{k} = {_load(kernel, k, dense_index)};")
+    lines = [f"const {c_type(o.dtype)} v{k} = {load(k)};" for k, o in enumerate(kernel.inputs)]
     for j, op in enumerate(kernel.ops):
-        v = n_in + j
-        expr = render_op(op, [names[a] for a in op.args],
-                         [kernel.value_dtype(a) for a in op.args])
-        lines.append(f"const {c_type(op.dtype)} v{v} = ({c_type(op.dtype)})({expr});")
+        expr = render_op(op, [f"v{a}" for a in op.args], [kernel.value_dtype(a) for a in op.args])
+        t = c_type(op.dtype)
+        lines.append(f"const {t} v{n_in + j} = ({t})({expr});")
     return lines
+
+
+# -- flat form (CUDA): one index per element, split into axes when a strided input needs it
+
+def _flat_load(kernel: Kernel, k: int, i: str) -> str:
+    access = kernel.inputs[k].access
+    if access == SCALAR:
+        return f"in{k}[0]"
+    if access == DENSE:
+        return f"in{k}[{i}]"
+    return f"in{k}[{' + '.join(f'i{d} * st{k}_{d}' for d in range(kernel.full_rank)) or '0'}]"
+
+
+def _strided(kernel: Kernel) -> bool:
+    return any(o.access in STRIDED_KINDS for o in kernel.inputs)
 
 
 def elementwise_body(kernel: Kernel, i: str) -> list[str]:
     """The statements computing and storing every output at flat index `i`."""
-    strided = any(o.access == STRIDED for o in kernel.inputs)
-    lines = _index_lines(range(kernel.rank), i) if strided else []
-    lines += _ops_lines(kernel, i)
-    lines += [f"out{k}[{i}] = v{v};" for k, v in enumerate(kernel.outputs)]
-    return lines
+    lines = _index_lines(range(kernel.rank), i) if _strided(kernel) else []
+    lines += _ops_lines(kernel, lambda k: _flat_load(kernel, k, i))
+    return lines + [f"out{k}[{i}] = v{v};" for k, v in enumerate(kernel.outputs)]
 
 
-def reduction_body(kernel: Kernel, o: str, parallel_inner: str = "") -> list[str]:
+def reduction_body(kernel: Kernel, o: str) -> list[str]:
     """The statements reducing over the trailing axes for the output at flat index `o`."""
     red = kernel.reduction
     assert red is not None
     acc_t, init, combine = _accumulator(red.kind, kernel.value_dtype(red.value))
-    out_dims = list(range(kernel.rank))
-    red_dims = list(range(kernel.rank, kernel.full_rank))
-    lines = _index_lines(out_dims, o)
-    lines.append(f"{acc_t} acc = {init};")
-    size = " * ".join(f"s{d}" for d in red_dims) or "1"
-    if parallel_inner:
-        lines.append(parallel_inner)
-    lines.append(f"for (long long j = 0; j < {size}; ++j) {{")
-    inner = _index_lines(red_dims, "j")
-    inner += _ops_lines(kernel, f"({o} * ({size}) + j)")
+    size = " * ".join(f"s{d}" for d in range(kernel.rank, kernel.full_rank)) or "1"
+    inner = _index_lines(range(kernel.rank, kernel.full_rank), "j")
+    inner += _ops_lines(kernel, lambda k: _flat_load(kernel, k, f"({o} * ({size}) + j)"))
     inner.append(combine.format(acc="acc", v=f"v{red.value}"))
-    lines += ["    " + s for s in inner]
-    lines.append("}")
-    lines.append(f"out0[{o}] = ({c_type(kernel.value_dtype(red.value))})acc;")
+    return (_index_lines(range(kernel.rank), o)
+            + [f"{acc_t} acc = {init};", f"for (long long j = 0; j < {size}; ++j) {{"]
+            + ["    " + line for line in inner]
+            + ["}", f"out0[{o}] = ({c_type(kernel.value_dtype(red.value))})acc;"])
+
+
+# -- row form (C): index arithmetic once per row, a vectorizable loop along the last axis
+
+def _row_load(kernel: Kernel, k: int, i: str) -> str:
+    access = kernel.inputs[k].access
+    last = kernel.full_rank - 1
+    return {SCALAR: f"in{k}[0]", DENSE: f"in{k}[{i}]", UNIT: f"in{k}[b{k} + j]",
+            FIXED: f"in{k}[b{k}]", STRIDED: f"in{k}[b{k} + j * st{k}_{last}]"}[access]
+
+
+def _row_setup(kernel: Kernel, row: str, dims: Sequence[int]) -> list[str]:
+    """The axis indices `dims` of a row and each strided input's offset at its start
+    (nothing when every input is dense or scalar)."""
+    if not _strided(kernel):
+        return []
+    lines = _index_lines(dims, row)
+    for k, o in enumerate(kernel.inputs):
+        if o.access in STRIDED_KINDS:
+            terms = [f"i{d} * st{k}_{d}" for d in range(kernel.full_rank - 1)]
+            lines.append(f"const long long b{k} = {' + '.join(terms) or '0'};")
     return lines
+
+
+def row_loops(kernel: Kernel, parallel: str, simd: str) -> list[str]:
+    """The whole loop nest of the C rendering; `parallel` and `simd` are the pragmas."""
+    if kernel.full_rank == 0:
+        lines = _ops_lines(kernel, lambda k: f"in{k}[0]")
+        if kernel.reduction is None:
+            return lines + [f"out{k}[0] = v{v};" for k, v in enumerate(kernel.outputs)]
+        return lines + [f"out0[0] = v{kernel.reduction.value};"]
+    last = f"s{kernel.full_rank - 1}"
+    head = ["if (n == 0) return;", f"const long long inner = {last};"]
+    if kernel.reduction is None:
+        body = _ops_lines(kernel, lambda k: _row_load(kernel, k, "i"))
+        body += [f"out{k}[i] = v{v};" for k, v in enumerate(kernel.outputs)]
+        return head + [
+            "const long long rows = inner ? n / inner : 0;", parallel,
+            "for (long long row = 0; row < rows; ++row) {",
+            *("    " + x for x in _row_setup(kernel, "row", range(kernel.full_rank - 1))),
+            "    const long long base = row * inner;", "    " + simd,
+            "    for (long long j = 0; j < inner; ++j) {", "        const long long i = base + j;",
+            *("        " + x for x in body), "    }", "}"]
+    red = kernel.reduction
+    acc_t, init, combine = _accumulator(red.kind, kernel.value_dtype(red.value))
+    red_size = " * ".join(f"s{d}" for d in range(kernel.rank, kernel.full_rank))
+    body = _ops_lines(kernel, lambda k: _row_load(kernel, k, "i"))
+    body.append(combine.format(acc="acc", v=f"v{red.value}"))
+    red_simd = simd + " reduction(+:acc)" if red.kind == "sum" else ""
+    out_index = _index_lines(range(kernel.rank), "o") if _strided(kernel) else []
+    return head + [
+        f"const long long red_rows = inner ? ({red_size}) / inner : 0;", parallel,
+        "for (long long o = 0; o < n; ++o) {",
+        *("    " + x for x in out_index),
+        f"    {acc_t} acc = {init};",
+        "    for (long long rr = 0; rr < red_rows; ++rr) {",
+        *("        " + x for x in _row_setup(kernel, "rr",
+                                             range(kernel.rank, kernel.full_rank - 1))),
+        "        const long long base = (o * red_rows + rr) * inner;",
+        "        " + red_simd,
+        "        for (long long j = 0; j < inner; ++j) {",
+        "            const long long i = base + j;",
+        *("            " + x for x in body), "        }", "    }",
+        f"    out0[o] = ({c_type(kernel.value_dtype(red.value))})acc;", "}"]
 
 
 def source_hash(source: str, *extra: str) -> str:

@@ -69,8 +69,8 @@ def _comm(name: Any) -> Communicator:
     if comm is None:
         raise FnadError(
             f"unbound axis name {name!r}: a collective over it must run inside "
-            f"vmap(f, axis_name={name!r}) or fnad.pmap(f, axis_name={name!r}); under "
-            "vmap, call it in f itself, not in a jit- or control-flow body traced apart")
+            f"vmap(f, axis_name={name!r}) or fnad.pmap(f, axis_name={name!r}), while it "
+            "runs: write pmap(jit(f)), not jit(pmap(f))")
     return comm
 
 
