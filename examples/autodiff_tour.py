@@ -1,11 +1,12 @@
-"""The chain rule made visible on f(x) = exp(sin(x) * x): the jaxpr fnad traces for f, for
-its jvp (each equation followed by its tangent equation), for grad(f) (the forward pass,
-then the transposed tangent equations in reverse order), and the program jit runs after
-its passes; then finite differences against autodiff as the step h shrinks.
+"""The chain rule made visible on f(x) = exp(sin(x) x) / (1 + sin(x)^2): the jaxpr fnad
+traces for f, for its jvp (each equation followed by its tangent equation), for grad(f) (the
+forward pass, then the transposed tangent equations in reverse order), and the program jit
+runs after its passes; then finite differences against autodiff as the step h shrinks.
 
-Measured (float64, x = 0.7): AD matches the hand-derived derivative to 1 ulp; the
-forward-difference error bottoms out near 1e-8 at h ~ 1e-8 (truncation ~h above,
-rounding ~eps/h below), the central difference near 1e-11 at h ~ 1e-5.
+Measured (float64, x = 0.7): jit's passes take grad(f) from 23 to 20 equations (the repeated
+sin and cos merged, constants folded); AD matches the hand-derived derivative to rounding
+(1e-16); the forward-difference error is smallest (2e-9) at h = 1e-8 (truncation ~h above,
+rounding ~eps/h below), the central difference's (2e-11) at h = 1e-6.
 """
 
 from __future__ import annotations
@@ -20,23 +21,26 @@ import fnad.numpy as fnp
 
 
 def f(x: Any) -> Any:
-    return fnp.exp(fnp.sin(x) * x)
+    return fnp.exp(fnp.sin(x) * x) / (1.0 + fnp.sin(x) ** 2)
 
 
 def df_by_hand(x: float) -> float:
-    """The chain and product rules, applied by hand: the reference for everything below."""
-    return float(np.exp(np.sin(x) * x) * (np.cos(x) * x + np.sin(x)))
+    """The quotient, chain and product rules applied by hand: the reference below."""
+    u, v = np.exp(np.sin(x) * x), 1 + np.sin(x) ** 2
+    du, dv = u * (np.cos(x) * x + np.sin(x)), 2 * np.sin(x) * np.cos(x)
+    return float((du * v - u * dv) / v ** 2)
 
 
 def show_programs(x: np.ndarray) -> None:
+    traced, optimized = fnad.make_jaxpr(fnad.grad(f))(x), fnad.jit(fnad.grad(f)).lower(x)
     for title, program in [
         ("f", fnad.make_jaxpr(f)(x)),
         ("jvp(f): primal and tangent, equation by equation",
          fnad.make_jaxpr(lambda x, t: fnad.jvp(f, (x,), (t,)))(x, np.ones_like(x))),
-        ("grad(f): forward pass, then the transposed tangent program backwards",
-         fnad.make_jaxpr(fnad.grad(f))(x)),
-        ("jit(grad(f)).lower(x): the program jit runs, after its passes",
-         fnad.jit(fnad.grad(f)).lower(x)),
+        ("grad(f): forward pass, then the transposed tangent program backwards", traced),
+        (f"jit(grad(f)).lower(x): the program jit runs; its passes took it from "
+         f"{len(traced.eqns)} to {len(optimized.eqns)} equations (common subexpressions "
+         "merged, constants folded)", optimized),
     ]:
         print(f"--- {title}\n{program}\n")
 

@@ -2,8 +2,8 @@
 layer, on the 8x8 digits as 1x8x8 images (or on MNIST with --data), trained by the main
 demo's loop (`mnist_mlp.train`: Adam steps compiled as `jit(value_and_grad(loss))`).
 
-Measured on 2 busy CPU cores, digits, defaults (16 and 32 channels, 15 epochs): 98.6% test
-accuracy in about 25 s.
+Measured on 2 shared CPU cores, digits, defaults (16 and 32 channels, 15 epochs, Adam 3e-3):
+98.9% test accuracy in about 12 s.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def cnn(channels: tuple[int, int]) -> nn.Layer:
 def main(argv: list[str] | None = None) -> tuple[float, float]:
     """Train the CNN; returns the final (train accuracy, test accuracy)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_training_arguments(p, epochs=15)
+    add_training_arguments(p, epochs=15, lr=3e-3)
     p.add_argument("--channels", type=int, nargs=2, default=[16, 32])
     args = p.parse_args(argv)
     start = time.perf_counter()

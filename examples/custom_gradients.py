@@ -5,8 +5,9 @@ flowing back through an identity; `checkpoint` trades memory for compute, and
 
 Measured: naive grad at x=100 is nan, the custom one 1.0 (and sigmoid(x) everywhere); the
 clipped gradient of sum(x**3) at x = (0.1, 1, 10) is (0.03, 1, 1) instead of (0.03, 3, 300);
-checkpointing each layer of an 8-layer tanh network (batch 32, width 64) cuts the saved
-residuals from 17 arrays (147 KB) to 9 (82 KB), with identical gradients.
+checkpointing each layer of an 8-layer tanh(sin(h W)) network (batch 32, width 64) cuts
+the saved residuals from 32 arrays (328 KB) to 16 (197 KB, of which 131 KB are the weights),
+with identical gradients.
 """
 
 from __future__ import annotations

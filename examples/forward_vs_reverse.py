@@ -3,8 +3,9 @@ computes the Jacobian with jacfwd (one tangent per input: work grows with n) and
 cotangent per output: work grows with m) over a grid of n and m, prints a table, and plots
 time against n and against m (PNG with matplotlib, else an SVG drawn by hand).
 
-Measured on 2 busy CPU cores: at n=256, m=4 jacrev is ~5x faster than jacfwd (the FLOP
-ratio is 64x); at n=4, m=256 jacfwd wins; on the diagonal they tie within noise.
+Measured on 2 shared CPU cores: below ~256 both take well under a millisecond (overheads
+dominate); at n=1024, m=4 jacrev takes 0.6 ms against 14 ms for jacfwd, at n=4, m=1024
+jacfwd 0.3 ms against 11 ms for jacrev; at n=m=1024 they tie (~60 ms).
 """
 
 from __future__ import annotations

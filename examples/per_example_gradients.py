@@ -3,9 +3,9 @@ of per-example `grad` calls (checked to agree), and what they are for: DP-SGD (A
 2016), which clips each example's gradient to norm C and adds Gaussian noise before
 averaging, so that no single example can move the model much.
 
-Measured on 2 busy CPU cores, MLP 64-128-10 on the digits, batch 64: the jitted vmap takes
-~1.5 ms against ~25 ms for the loop of jitted per-example grads (~15x), agreeing to 1e-9;
-DP-SGD (C = 1, noise 1.0) then reaches ~93% test accuracy in 300 steps.
+Measured on 2 shared CPU cores, MLP 64-128-10 on the digits, batch 64: the jitted vmap takes
+1-2 ms against 7-12 ms for the loop of jitted per-example grads (5-9x), agreeing to float32
+rounding (5e-7); DP-SGD (C = 1, noise 1.0) then reaches 93.3% test accuracy in 300 steps.
 """
 
 from __future__ import annotations

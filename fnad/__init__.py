@@ -27,6 +27,7 @@ from fnad.core.errors import (
 from fnad.core.ir import ClosedJaxpr, Jaxpr, ShapedArray, eval_jaxpr, typecheck
 from fnad.cost import cost_analysis
 from fnad.debugging import checking_leaks
+from fnad.device import default_backend, device_get, device_put, devices
 from fnad.distributed import pmap
 from fnad.jit.api import disable_jit, jit
 from fnad.lax.custom import checkpoint, custom_jvp, custom_vjp, remat, stop_gradient

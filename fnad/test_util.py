@@ -14,6 +14,7 @@ import numpy as np
 
 from fnad import tree as tree_util
 from fnad.core.ir import eval_jaxpr, typecheck
+from fnad.device import device_get
 
 _DEFAULT_TOL = {np.dtype(np.float16): 1e-2, np.dtype(np.float32): 2e-3,
                 np.dtype(np.float64): 1e-5}
@@ -31,7 +32,7 @@ def assert_allclose(actual: Any, expected: Any, atol: float | None = None,
     a_leaves, a_tree = tree_util.tree_flatten(actual)
     e_leaves, e_tree = tree_util.tree_flatten(expected)
     assert a_tree == e_tree, f"structures differ: {a_tree} vs {e_tree}. {err_msg}"
-    for a, e in zip(a_leaves, e_leaves):
+    for a, e in zip(device_get(a_leaves), e_leaves):  # CuPy results are compared on the host
         a, e = np.asarray(a), np.asarray(e)
         assert a.shape == e.shape, f"shapes differ: {a.shape} vs {e.shape}. {err_msg}"
         if e.dtype.kind in "fc":

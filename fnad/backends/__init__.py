@@ -13,10 +13,8 @@ from types import ModuleType
 from fnad.core.errors import FnadError
 
 _BACKENDS: dict[str, str] = {"numpy": "fnad.backends.numpy_backend",
-                             "c": "fnad.backends.c_backend"}
-# Backends for CuPy arrays only: `jit(f, backend="cupy")` finds them, but they are not in
-# `available_backends()`, whose backends all run on NumPy arguments.
-_GPU_BACKENDS: dict[str, str] = {"cupy": "fnad.backends.cupy_backend"}
+                             "c": "fnad.backends.c_backend",
+                             "cupy": "fnad.backends.cupy_backend"}
 
 
 def register_backend(name: str, module: str) -> None:
@@ -25,9 +23,12 @@ def register_backend(name: str, module: str) -> None:
 
 
 def available_backends() -> list[str]:
-    """The backends that can run here, "numpy" first ("c" needs a C compiler)."""
+    """The backends that can run here, "numpy" first ("c" needs a C compiler, "cupy" a
+    CUDA device; it takes NumPy arguments too, moving them, and returns CuPy arrays)."""
     from fnad.backends import c_backend
-    return [n for n in _BACKENDS if n != "c" or c_backend.available()]
+    from fnad.device import gpu_count
+    return [n for n in _BACKENDS if (n != "c" or c_backend.available())
+            and (n != "cupy" or gpu_count() > 0)]
 
 
 def resolve(name: str) -> str:
@@ -42,7 +43,7 @@ def get_backend(name: str) -> ModuleType:
     """The backend module called `name` ("auto" resolved)."""
     name = resolve(name)
     try:
-        return importlib.import_module(_BACKENDS.get(name) or _GPU_BACKENDS[name])
+        return importlib.import_module(_BACKENDS[name])
     except KeyError:
         raise FnadError(f"unknown jit backend {name!r}; available: "
                         f"{', '.join(available_backends())}") from None

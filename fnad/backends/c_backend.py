@@ -20,7 +20,10 @@ from fnad.jit import codegen_c
 from fnad.jit.fusion import describe, fuse
 from fnad.jit.kernels import Kernel, arguments, parameters, source_hash
 
-_FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fwrapv", "-fPIC", "-shared"]
+# No FMA contraction: kernels round exactly as NumPy does (same key, same random numbers).
+# Signed overflow wraps (-fwrapv), as NumPy's integers do.
+_FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-ffp-contract=off", "-fwrapv", "-fPIC",
+          "-shared"]
 
 
 @functools.cache
@@ -45,21 +48,48 @@ def cache_dir() -> str:
     return path
 
 
+def _links(cc: str, flags: Sequence[str], source: str, libs: Sequence[str] = ()) -> bool:
+    """Whether `source` compiles with `flags` into a library that loads."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, lib = os.path.join(tmp, "t.c"), os.path.join(tmp, "t.so")
+        with open(src, "w") as f:
+            f.write(source)
+        if subprocess.run([cc, *flags, src, "-o", lib, *libs],
+                          capture_output=True).returncode != 0:
+            return False
+        try:
+            ctypes.CDLL(lib)
+        except OSError:
+            return False
+        return True
+
+
+def _mvec_probe() -> str:
+    """A library calling every declared vector function in a vectorized loop."""
+    loops = []
+    for t, suffix in (("float", "f"), ("double", "")):
+        for name in codegen_c.MVEC_UNARY + codegen_c.MVEC_BINARY:
+            args = "a[i], a[i]" if name in codegen_c.MVEC_BINARY else "a[i]"
+            loops.append(f"void p_{t}_{name}(long long k, {t}* restrict a) {{\n"
+                         f"#pragma omp simd\nfor (long long i = 0; i < k; ++i) "
+                         f"a[i] = {name}{suffix}({args});\n}}")
+    return codegen_c.PRELUDE + "\n".join(loops)
+
+
 @functools.cache
-def _compiler_identity() -> tuple[str, tuple[str, ...]]:
-    """The compiler's version line and flags (OpenMP when it links), part of the cache key."""
+def _compiler_identity() -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """The compiler's version line, flags and libraries, part of the cache key: OpenMP when
+    it links, and glibc's vector math (libmvec) when its functions link."""
     cc = compiler()
     version = subprocess.run([cc, "--version"], capture_output=True, text=True).stdout
-    flags = list(_FLAGS)
-    with tempfile.TemporaryDirectory() as tmp:
-        src = os.path.join(tmp, "t.c")
-        with open(src, "w") as f:
-            f.write("#include <omp.h>\nint f(void) { return omp_get_max_threads(); }\n")
-        ok = subprocess.run([cc, *flags, "-fopenmp", src, "-o", os.path.join(tmp, "t.so")],
-                            capture_output=True).returncode == 0
-    if ok:
+    flags, libs = list(_FLAGS), ["-lm"]
+    if _links(cc, [*flags, "-fopenmp"],
+              "#include <omp.h>\nint f(void) { return omp_get_max_threads(); }\n"):
         flags.append("-fopenmp")
-    return version.splitlines()[0] if version else cc, tuple(flags)
+        if _links(cc, [*flags, "-DFNAD_MVEC"], _mvec_probe(), ["-lmvec", "-lm"]):
+            flags.append("-DFNAD_MVEC")
+            libs.insert(0, "-lmvec")
+    return version.splitlines()[0] if version else cc, tuple(flags), tuple(libs)
 
 
 def build(source: str, name: str) -> ctypes.CDLL:
@@ -67,15 +97,15 @@ def build(source: str, name: str) -> ctypes.CDLL:
     cc = compiler()
     if cc is None:
         raise KernelCompileError("no C compiler found (set CC); use backend='numpy'")
-    identity, flags = _compiler_identity()
-    path = os.path.join(cache_dir(), f"{name}_{source_hash(source, identity, *flags)}.so")
+    identity, flags, libs = _compiler_identity()
+    path = os.path.join(cache_dir(), f"{name}_{source_hash(source, identity, *flags, *libs)}.so")
     if not os.path.exists(path):
         fd, tmp_c = tempfile.mkstemp(suffix=".c", dir=cache_dir())
         with os.fdopen(fd, "w") as f:
             f.write(source)
         tmp_so = tmp_c[:-2] + ".so"
         try:
-            result = subprocess.run([cc, *flags, tmp_c, "-o", tmp_so, "-lm"],
+            result = subprocess.run([cc, *flags, tmp_c, "-o", tmp_so, *libs],
                                     capture_output=True, text=True)
             if result.returncode != 0:
                 raise KernelCompileError(f"the C compiler failed on a generated kernel:\n"

@@ -20,6 +20,7 @@ from fnad.config import config
 from fnad.core.errors import FnadError, api_boundary
 from fnad.core.ir import ClosedJaxpr, Jaxpr, ShapedArray, get_aval, short_dtype
 from fnad.core.trace import EvalTrace, Tracer, escaped_error, state
+from fnad.device import is_gpu_array
 from fnad.interpreters.staging import trace_to_jaxpr
 from fnad.jit import passes
 from fnad.jit.executable import Executable, compile_jaxpr
@@ -61,6 +62,8 @@ def _leaf_key(x: Any) -> tuple[tuple[int, ...], np.dtype]:
         return (), x.dtype
     if isinstance(x, Tracer):
         raise escaped_error(x)
+    if is_gpu_array(x):  # a CuPy array: run by the "cupy" executable (see Jitted.__call__)
+        return tuple(x.shape), x.dtype
     raise FnadError(f"jit: an argument leaf of type {type(x).__name__} ({x!r}) is not an "
                     "array; pass arrays (or pytrees of them), or mark the argument static "
                     "with static_argnums / static_argnames")
@@ -86,13 +89,15 @@ class _Entry:
     passed to `jit_call` as leading operands (such entries are used once, not cached).
     """
 
-    __slots__ = ("traced", "closed", "out_tree", "donated", "extra", "executable")
+    __slots__ = ("traced", "closed", "out_tree", "donated", "extra", "executable",
+                 "gpu_executable")
 
     def __init__(self, traced: ClosedJaxpr, closed: ClosedJaxpr, out_tree: Any,
                  donated: tuple[bool, ...], extra: list[Any]):
         self.traced, self.closed, self.out_tree = traced, closed, out_tree
         self.donated, self.extra = donated, extra
         self.executable: Executable | None = None
+        self.gpu_executable: Executable | None = None  # for CuPy arguments
 
 
 def _hoist_tracer_consts(closed: ClosedJaxpr) -> tuple[ClosedJaxpr, list[Any]]:
@@ -177,11 +182,14 @@ class Jitted:
         entry = self._cache.get(key)
         if entry is None:
             entry = self._miss(key, args, kwargs)
-        exe = entry.executable or self._compile(entry)
+        gpu = False
         for x in leaves:
             if type(x) is not _ndarray:
+                gpu = any(map(is_gpu_array, leaves))
                 leaves = _as_arrays(leaves)
                 break
+        exe = (entry.gpu_executable or self._compile(entry, "cupy")) if gpu else \
+            (entry.executable or self._compile(entry))
         outs = exe.fn(*leaves)
         if config.debug_nans or config.debug_infs:
             exe.check_finite(leaves, outs)
@@ -252,11 +260,16 @@ class Jitted:
             self._cache[key] = entry
         return entry
 
-    def _compile(self, entry: _Entry) -> Executable:
+    def _compile(self, entry: _Entry, backend: str | None = None) -> Executable:
+        """The entry's executable for `backend` ("cupy" for CuPy arguments, else jit's)."""
         self.compile_count += 1
-        entry.executable = compile_jaxpr(entry.closed, self._backend, entry.donated,
-                                         self._name, optimize=False, traced=entry.traced)
-        return entry.executable
+        exe = compile_jaxpr(entry.closed, backend or self._backend, entry.donated,
+                            self._name, optimize=False, traced=entry.traced)
+        if backend == "cupy":
+            entry.gpu_executable = exe
+        else:
+            entry.executable = exe
+        return exe
 
     def _explain_miss(self, key: Any, args: tuple, kwargs: dict) -> str:
         """Which argument's structure, shape, dtype or static value differs from the

@@ -17,7 +17,7 @@ import numpy as np
 
 from fnad.core.ir import ClosedJaxpr, Eqn, Jaxpr, Literal, ShapedArray, Var
 from fnad.core.primitive import Primitive
-from fnad.devices import array_module
+from fnad.device import array_module
 from fnad.jit.kernels import (
     C_TYPES,
     DENSE,
@@ -32,6 +32,9 @@ from fnad.jit.kernels import (
 )
 
 _SPECIAL = ("select", "convert", "{pow}")
+# Elements x equations below which NumPy's ufunc calls (about 1 us each) beat a kernel
+# launch (about 10-20 us of Python and ctypes work).
+MIN_WORK = 1 << 15
 _REDUCE_KINDS = ("sum", "max", "min")
 
 
@@ -93,6 +96,7 @@ class FusedKernel:
         self.space, self.rank, self.reduction = space, rank, reduction
         self.compile, self.label = compile, label
         self.compiled: dict[tuple[str, ...], Any] = {}
+        self.plans: dict[tuple, tuple] = {}  # (shapes, strides) of the inputs -> launch plan
 
     def __repr__(self) -> str:
         return self.label
@@ -105,7 +109,23 @@ class FusedKernel:
         """Run on `arrays`; a given `out` (one output only) is written in place, which is
         safe when `out` is read at the same index only, as a dense input."""
         xp = array_module(arrays)  # NumPy or CuPy: outputs are made where the inputs are
-        arrays = [xp.asarray(a) for a in arrays]
+        arrays = [a if type(a) is np.ndarray else xp.asarray(a) for a in arrays]
+        signature = tuple([(x.shape, x.strides) for x in arrays])
+        plan = self.plans.get(signature)
+        if plan is None:
+            plan = self.plans[signature] = self.plan(arrays)
+        run, shape, accesses, strides = plan
+        if out is not None and any(a not in (DENSE, SCALAR) and xp.shares_memory(out, x)
+                                   for a, x in zip(accesses, arrays)):
+            out = None
+        outs = [out] if out is not None else [xp.empty(a.shape, a.dtype)
+                                              for a in self.out_avals]
+        run(shape, arrays, strides, outs)
+        return outs
+
+    def plan(self, arrays: Sequence[Any]) -> tuple:
+        """How to launch on arrays of these shapes and strides: the compiled kernel for
+        their access patterns, the iteration space, and each input's strides in it."""
         shape = self.space(arrays)
         dense = _contiguous(shape)
         accesses, strides = [], []
@@ -123,17 +143,11 @@ class FusedKernel:
             else:
                 accesses.append({1: UNIT, 0: FIXED}.get(st[-1], STRIDED))
                 strides.append(st)
-        if out is not None and any(a not in (DENSE, SCALAR) and xp.shares_memory(out, x)
-                                   for a, x in zip(accesses, arrays)):
-            out = None
         key = tuple(accesses)
         run = self.compiled.get(key)
         if run is None:
             run = self.compiled[key] = self.compile(self.kernel(key))
-        outs = [out] if out is not None else [xp.empty(a.shape, a.dtype)
-                                              for a in self.out_avals]
-        run(shape, arrays, strides, outs)
-        return outs
+        return run, shape, key, strides
 
 
 fusion_p = Primitive("fusion", multiple_results=True)
@@ -142,6 +156,21 @@ fusion_p.def_abstract_eval(lambda *avals, kernel: list(kernel.out_avals))
 
 
 # ---------------------------------------------------------------------------- planning
+
+def _literal_expr(lit: Literal) -> str:
+    """A literal as a C constant (the compiler folds and hoists it)."""
+    v, dtype = lit.value, lit.aval.dtype
+    if dtype.kind == "f":
+        x = float(v)
+        if x != x:
+            return "(FNAD_INF - FNAD_INF)"
+        if x in (float("inf"), float("-inf")):
+            return "FNAD_INF" if x > 0 else "(-FNAD_INF)"
+        return repr(x) + ("f" if dtype == np.float32 else "")
+    if dtype == np.bool_:
+        return "1" if bool(v) else "0"
+    return f"(({C_TYPES[dtype.name]}){int(v)}{'LL' if dtype.itemsize == 8 else ''})"
+
 
 def _axis_map(eqn: Eqn, ndim: int) -> tuple[int | None, ...]:
     amap: list[int | None] = [None] * ndim
@@ -155,8 +184,8 @@ def _build(eqns: Sequence[Eqn], wanted: Sequence[Var], shape: tuple[int, ...],
            compile: Callable[[Kernel], Any], label: str,
            out_avals: Sequence[ShapedArray]) -> tuple[FusedKernel, list[Any]]:
     """A FusedKernel computing `wanted` from `eqns` over the iteration space `shape`
-    (visited in axis `order`), and the outside atoms it reads (literals are read as
-    scalar inputs, so one compiled kernel serves every constant)."""
+    (visited in axis `order`), and the outside atoms it reads. Literals become constants
+    of the kernel body, not arguments."""
     ndim = len(shape)
     broadcasts = {id(e.outputs[0]): (e.inputs[0], _axis_map(e, ndim))
                   for e in eqns if _is_broadcast(e)}
@@ -178,12 +207,19 @@ def _build(eqns: Sequence[Eqn], wanted: Sequence[Var], shape: tuple[int, ...],
 
     for e in compute:  # first the inputs, so that op values are numbered after them
         for a in e.inputs:
-            if id(a) not in computed:
+            if id(a) not in computed and type(a) is not Literal:
                 input_of(a)
     value: dict[int, int] = {}
     ops: list[Op] = []
+
+    def operand(a: Any) -> int:
+        if type(a) is Literal:
+            ops.append(Op("literal", _literal_expr(a), (), a.aval.dtype))
+            return len(inputs) + len(ops) - 1
+        return value[id(a)] if id(a) in computed else input_of(a)
+
     for e in compute:
-        args = tuple(value[id(a)] if id(a) in computed else input_of(a) for a in e.inputs)
+        args = tuple(operand(a) for a in e.inputs)
         template = e.prim.kernel
         if isinstance(template, dict):
             template = tuple(sorted(template.items()))
@@ -224,14 +260,17 @@ class _Region:
         return picked[::-1]
 
 
-def fuse(closed: ClosedJaxpr, compile: Callable[[Kernel], Any]) -> ClosedJaxpr:
+def fuse(closed: ClosedJaxpr, compile: Callable[[Kernel], Any],
+         min_work: int | None = None) -> ClosedJaxpr:
     """The jaxpr with fused regions replaced by `fusion` equations; `compile(kernel)`
-    returns the callable that runs one generated kernel.
+    returns the callable that runs one generated kernel. Regions doing less than
+    `min_work` element-operations (default `MIN_WORK`, for CPUs) are left unfused.
 
     One region per shape stays open, so interleaved work on differently shaped values
     (an optimizer updating every parameter, say) still fuses per shape. A region is
     emitted when something outside it needs one of its values, or at the end.
     """
+    min_work = MIN_WORK if min_work is None else min_work
     jaxpr = closed.jaxpr
     consumers: dict[int, list[Eqn]] = {}
     for eqn in jaxpr.eqns:
@@ -258,8 +297,8 @@ def fuse(closed: ClosedJaxpr, compile: Callable[[Kernel], Any]) -> ClosedJaxpr:
         outside = [v for e in r.eqns for v in e.outputs if id(v) in returned or any(
             id(u) not in members and id(u) not in absorbed for u in consumers.get(id(v), []))]
         compute = [e for e in r.eqns if not _is_broadcast(e)]
-        if len(compute) < 2 or int(np.prod(r.shape)) <= 1:
-            out_eqns.extend(r.eqns)  # a lone or scalar equation gains nothing from a kernel
+        if len(compute) < 2 or int(np.prod(r.shape)) * len(compute) < min_work:
+            out_eqns.extend(r.eqns)  # too little work to pay for a kernel launch
             return
         # broadcasts also read outside the region stay (NumPy views cost nothing)
         views = [e for e in r.eqns if _is_broadcast(e) and e.outputs[0] in outside]
@@ -291,7 +330,9 @@ def fuse(closed: ClosedJaxpr, compile: Callable[[Kernel], Any]) -> ClosedJaxpr:
             continue
         if is_reduction(eqn) and eqn.inputs[0].aval.shape in regions:
             prologue = regions[eqn.inputs[0].aval.shape].prologue(eqn.inputs[0])
-            if any(not _is_broadcast(e) for e in prologue):  # a lone broadcast is a free view
+            work = int(np.prod(eqn.inputs[0].aval.shape)) * (len(prologue) + 1)
+            if any(not _is_broadcast(e) for e in prologue) and work >= min_work:
+                # (a lone broadcast is a free view: nothing to fuse)
                 x_shape = eqn.inputs[0].aval.shape
                 axes = eqn.params["axes"]
                 kept = tuple(d for d in range(len(x_shape)) if d not in axes)

@@ -6,8 +6,8 @@ The full-length demo (>= 97% test accuracy on the digits) is marked slow.
 from __future__ import annotations
 
 import importlib
-import math
 import pathlib
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
@@ -77,7 +77,8 @@ def test_forward_vs_reverse_table_and_plots(example, tmp_path, capsys):
     assert flops[32, 2]["jacrev"] < flops[32, 2]["jacfwd"]  # many inputs: reverse is cheaper
     assert flops[2, 32]["jacfwd"] < flops[2, 32]["jacrev"]
     svg = (tmp_path / "modes.svg").read_text()
-    assert svg.startswith("<svg") and svg.count("<polyline") == 4  # 2 panels x 2 modes
+    root = ElementTree.fromstring(svg)  # well-formed XML
+    assert root.tag.endswith("svg") and svg.count("<polyline") == 4  # 2 panels x 2 modes
     assert len([ln for ln in capsys.readouterr().out.splitlines() if ln.startswith(" ")]) == 5
     pytest.importorskip("matplotlib")
     fvr.plot_matplotlib(fvr.panels(result["reports"], [2, 32]), str(tmp_path / "modes.png"))
@@ -113,7 +114,7 @@ def test_char_rnn_loss_falls_and_samples(example, capsys):
                                        "--batch-size", "16", "--sample-length", "20",
                                        "--prime", "def "])
     losses = result["losses"]
-    assert losses[0] > math.log2(80) and min(losses[-5:]) < losses[0] - 1.0
+    assert losses[0] > 5 and min(losses[-5:]) < losses[0] - 1.0  # from ~log2(88 characters)
     assert result["sample"].startswith("def ") and len(result["sample"]) == 4 + 20
 
 
@@ -124,11 +125,11 @@ def test_per_example_gradients_match_loop(example):
 
 
 def test_hessian_vector_products_and_newton(example):
-    result = example("hessian_vector").main(["--newton-steps", "3", "--examples", "200"])
+    result = example("hessian_vector").main(["--newton-steps", "5", "--examples", "200"])
     assert result["errors"]["full Hessian"] < 1e-10
     assert result["errors"]["finite differences"] < 1e-6
     norms = result["grad_norms"]
-    assert all(b < a for a, b in zip(norms, norms[1:])) and norms[-1] < 1e-2 * norms[0]
+    assert all(b < a for a, b in zip(norms, norms[1:])) and norms[-1] < 1e-3 * norms[0]
 
 
 def test_custom_gradients(example):

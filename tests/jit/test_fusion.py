@@ -9,7 +9,7 @@ import pytest
 import fnad
 import fnad.numpy as fnp
 from fnad.backends import c_backend, nvrtc
-from fnad.jit import codegen_cuda
+from fnad.jit import codegen_cuda, fusion
 from fnad.jit.fusion import FusedKernel, fuse
 from fnad.jit.kernels import DENSE, SCALAR, STRIDED
 from fnad.test_util import assert_allclose
@@ -76,9 +76,12 @@ def test_adam_update_is_one_kernel_with_three_outputs():
     check_c_backend(adam_update, *P4)
 
 
-def test_lone_and_scalar_equations_are_left_to_numpy():
+def test_lone_equations_and_small_regions_are_left_to_numpy(monkeypatch):
     assert kernels(lambda x: x + 1.0, X) == []
-    assert kernels(lambda s: fnp.sin(s) * 2.0 + 1.0, np.float32(0.5)) == []
+    monkeypatch.setattr(fusion, "MIN_WORK", 1 << 15)  # the library's default
+    chain = lambda x: fnp.tanh(x * 2.0 + 1.0)
+    assert kernels(chain, X) == []  # 32x16 elements, 3 ops: NumPy's ufuncs are cheaper
+    assert len(kernels(chain, np.ones((128, 128), np.float32))) == 1
 
 
 def test_reduction_absorbs_its_prologue_and_the_region_stays_usable():

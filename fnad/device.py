@@ -2,6 +2,7 @@
 
 There is no device object on arrays: a value's device is its array type, and every eager
 primitive and the jit pick their backend from it. CuPy is imported only when asked about.
+(This module is `fnad.device`, so that `fnad.devices` can be the function.)
 """
 
 from __future__ import annotations
