@@ -94,6 +94,16 @@ def _named_batch(trace: BatchTrace, prim: Any, vals: list, dims: list, params: d
         _named.trace = outer
 
 
+def named_axes(trace: Trace | None) -> tuple[tuple[Any, int], ...]:
+    """(name, size) of every named vmap in effect, innermost first."""
+    out = []
+    while trace is not None:
+        if isinstance(trace, BatchTrace) and trace.axis_name is not None:
+            out.append((trace.axis_name, trace.axis_size))
+        trace = trace.parent
+    return tuple(out)
+
+
 def moveaxis(x: Any, src: int | None, dst: int | None, axis_size: int) -> Any:
     """Move the batch axis from `src` to `dst`; an unbatched value is broadcast when
     `dst` is not None."""

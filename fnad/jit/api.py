@@ -21,6 +21,7 @@ from fnad.core.errors import FnadError, api_boundary
 from fnad.core.ir import ClosedJaxpr, Jaxpr, ShapedArray, get_aval, short_dtype
 from fnad.core.trace import EvalTrace, Tracer, escaped_error, state
 from fnad.device import is_gpu_array
+from fnad.interpreters.batching import named_axes
 from fnad.interpreters.staging import trace_to_jaxpr
 from fnad.jit import passes
 from fnad.jit.executable import Executable, compile_jaxpr
@@ -178,7 +179,7 @@ class Jitted:
         if type(state.trace) is not EvalTrace:
             return self._call_traced(leaves, treedef, statics, args, kwargs)
         key = (treedef, tuple([(x.shape, x.dtype) if type(x) is _ndarray else _leaf_key(x)
-                               for x in leaves]), statics)
+                               for x in leaves]), statics, ())
         entry = self._cache.get(key)
         if entry is None:
             entry = self._miss(key, args, kwargs)
@@ -200,7 +201,8 @@ class Jitted:
         """Under another transform: bind `jit_call` on the (cached) optimized jaxpr."""
         leaves = _as_arrays(leaves)
         avals = tuple((a.shape, a.dtype) for a in map(get_aval, leaves))
-        key = (treedef, avals, statics)
+        # collectives bake the sizes of the named vmap axes in effect into the trace
+        key = (treedef, avals, statics, named_axes(state.trace))
         entry = self._cache.get(key)
         if entry is None:
             entry = self._miss(key, args, kwargs)
@@ -231,7 +233,7 @@ class Jitted:
     # ------------------------------------------------------------------ tracing, compiling
 
     def _miss(self, key: Any, args: tuple, kwargs: dict) -> _Entry:
-        treedef, avals, statics = key
+        treedef, avals, statics, _ = key
         if config.explain_cache_misses and self.trace_count:
             logger.warning("jit(%s): retracing (trace %d): %s", self._name,
                            self.trace_count + 1, self._explain_miss(key, args, kwargs))
@@ -274,9 +276,11 @@ class Jitted:
     def _explain_miss(self, key: Any, args: tuple, kwargs: dict) -> str:
         """Which argument's structure, shape, dtype or static value differs from the
         closest cached call."""
-        treedef, avals, statics = key
+        treedef, avals, statics, axes = key
         if not self._cache:
             return "the cache was cleared"
+        if all(k[3] != axes for k in self._cache):
+            return f"the named vmap axes in effect changed to {axes}"
         same_tree = [k for k in self._cache if k[0] == treedef]
         if not same_tree:
             old = next(reversed(self._cache))[0]
@@ -323,7 +327,7 @@ class Jitted:
             args, kwargs, statics = self._split(args, kwargs)
         leaves, treedef = tree_util.tree_flatten((args, kwargs))
         avals = tuple((a.shape, a.dtype) for a in map(get_aval, _as_arrays(leaves)))
-        key = (treedef, avals, statics)
+        key = (treedef, avals, statics, ())
         return self._cache.get(key) or self._miss(key, args, kwargs)
 
     def lower(self, *args: Any, **kwargs: Any) -> ClosedJaxpr:

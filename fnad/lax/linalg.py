@@ -33,6 +33,12 @@ def _dot_general_impl(x: np.ndarray, y: np.ndarray, dimension_numbers: Dimension
         b = y if y.ndim < 2 or yc[0] == 0 else y.T
         return np.asarray(np.dot(a, b))
     xf, yf = _free(x.ndim, xc, xb), _free(y.ndim, yc, yb)
+    if not xc:  # an outer product per batch element: a broadcast multiply, not a GEMM
+        xs = np.transpose(x, (*xb, *xf)).reshape(tuple(x.shape[d] for d in (*xb, *xf))
+                                                 + (1,) * len(yf))
+        ys = np.transpose(y, (*yb, *yf)).reshape(tuple(y.shape[d] for d in yb) + (1,) * len(xf)
+                                                 + tuple(y.shape[d] for d in yf))
+        return np.multiply(xs, ys)
     batch = [x.shape[d] for d in xb]
     k = int(np.prod([x.shape[d] for d in xc], dtype=np.int64))
     m = int(np.prod([x.shape[d] for d in xf], dtype=np.int64))
@@ -80,12 +86,20 @@ def _transpose_operand(ct: Any, other: Any, dimension_numbers: DimensionNumbers,
     ct_other_free = (list(range(nb + nxf, nb + nxf + len(yf))) if not swap
                      else list(range(nb, nb + len(yf))))
     dims = ((tuple(ct_other_free), tuple(yf)), (tuple(range(nb)), tuple(yb)))
-    out = dot_general(ct, other, dims)
-    # out axes: batch, this operand's free axes, then its contracted axes in `other` order
+    # dot_general(ct, other) has axes: batch, this operand's free axes, then its contracted
+    # axes in `other` order; dot_general(other, ct) has the last two groups swapped. Take
+    # the one already in the operand's order when there is one (a weight gradient
+    # x^T g, say), so no transpose copies the result.
+    free = _free(aval.ndim, xc, xb)
     contracted = [x for _, x in sorted(zip(yc, xc))]
-    order = list(xb) + _free(aval.ndim, xc, xb) + contracted
+    ct_first = list(xb) + free + contracted
+    other_first = list(xb) + contracted + free
+    if other_first == sorted(other_first) and ct_first != sorted(ct_first):
+        (c_ct, c_other), (b_ct, b_other) = dims
+        return dot_general(other, ct, ((c_other, c_ct), (b_other, b_ct)))
+    out = dot_general(ct, other, dims)
     from fnad.lax.structural import transpose
-    return transpose(out, tuple(int(i) for i in np.argsort(order)))
+    return transpose(out, tuple(int(i) for i in np.argsort(ct_first)))
 
 
 def _dot_general_transpose(ct: Any, x: Any, y: Any,

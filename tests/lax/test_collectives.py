@@ -185,3 +185,10 @@ def test_wrong_dtype_and_axis():
         named(lambda x: lax.pmean(x, "i"))(np.ones(3, np.int32))
     with pytest.raises(fnad.ShapeError, match="out of range"):
         named(lambda x: lax.all_gather(x, "i", axis=2))(np.ones((3, 2)))
+
+
+def test_regression_jitted_collective_retraces_for_another_axis_size():
+    gather = fnad.jit(lambda x: fnad.lax.all_gather(x, "i"))
+    f = fnad.vmap(lambda x: gather(x), axis_name="i")
+    np.testing.assert_array_equal(f(np.arange(2.0)), np.tile(np.arange(2.0), (2, 1)))
+    np.testing.assert_array_equal(f(np.arange(3.0)), np.tile(np.arange(3.0), (3, 1)))
