@@ -144,6 +144,9 @@ def promote(*args: Any, dtype: Any = None) -> list[Any]:
     return broadcast_together(*promote_dtypes(*args, dtype=dtype))
 
 
+_LOOPS: dict[tuple, tuple[np.dtype, ...]] = {}  # NumPy's loop choice is slow to ask for
+
+
 def ufunc_dtypes(ufunc: np.ufunc, args: Sequence[Any], dtype: Any = None
                  ) -> tuple[np.dtype, ...]:
     """The loop dtypes NumPy picks for `ufunc` on `args` (inputs, then outputs), honouring
@@ -153,9 +156,14 @@ def ufunc_dtypes(ufunc: np.ufunc, args: Sequence[Any], dtype: Any = None
         dts: tuple[Any, ...] = (scalar_default(args),) * len(args)
     else:
         dts = tuple(_weak_dtype(a) for a in args)
+    key = (ufunc, dts, dtype)
+    loop = _LOOPS.get(key)
+    if loop is not None:
+        return loop
     try:
         kw = {} if dtype is None else {"signature": (None,) * ufunc.nin + (np.dtype(dtype),)}
-        return ufunc.resolve_dtypes(dts + (None,) * ufunc.nout, **kw)
+        loop = _LOOPS[key] = ufunc.resolve_dtypes(dts + (None,) * ufunc.nout, **kw)
+        return loop
     except TypeError:
         names = ", ".join(getattr(d, "__name__", str(d)) for d in dts)
         raise DTypeError(f"{ufunc.__name__} does not support operands of dtype {names}"
