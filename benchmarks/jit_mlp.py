@@ -19,7 +19,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                         "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
 import math  # noqa: E402
-import statistics  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
@@ -28,6 +27,7 @@ import numpy as np  # noqa: E402
 
 import fnad  # noqa: E402
 import fnad.numpy as fnp  # noqa: E402
+from benchmarks._util import compare  # noqa: E402
 
 SIZES = (784, 256, 128, 10)
 LR, B1, B2, EPS = 1e-3, 0.9, 0.999, 1e-8
@@ -36,23 +36,6 @@ LR, B1, B2, EPS = 1e-3, 0.9, 0.999, 1e-8
 def median_time(fn: Callable[[], Any], min_time: float = 0.5, min_repeats: int = 5) -> float:
     """Median wall time of `fn()` in seconds, over at least `min_time` seconds of calls."""
     return compare({"fn": fn}, min_time, min_repeats)["fn"]
-
-
-def compare(fns: dict[str, Callable[[], Any]], min_time: float = 2.0, min_repeats: int = 5
-            ) -> dict[str, float]:
-    """Median wall time of each `fn()`, calling them in turn (round robin) so that a change
-    of machine load during the run hits them all alike."""
-    for fn in fns.values():
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    start = time.perf_counter()
-    while (min(map(len, times.values())) < min_repeats
-           or time.perf_counter() - start < min_time):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def init(batch: int, seed: int = 0) -> tuple[dict, np.ndarray, np.ndarray]:

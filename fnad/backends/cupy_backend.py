@@ -36,7 +36,7 @@ API NumPy and CuPy share, so their logic is tested on NumPy too.
 |                                              | (`as_strided`) + cuBLAS GEMM          |
 | reduce_window_*, window_select_*             | dedicated: `as_strided` windows       |
 | sort                                         | dedicated: stable `cupy.argsort`      |
-| scan                                         | dedicated: `np.stack`/`np.zeros`      |
+| scan                                         | as is: stacks with the inputs' module |
 | jit_call                                     | dedicated: compiled for "cupy"        |
 | psum, pmean, pmax, pmin, all_gather          | OWN: registered by their module       |
 """
@@ -58,7 +58,6 @@ from fnad.core.primitive import Primitive
 from fnad.device import is_gpu_array, require_gpu
 from fnad.jit import codegen_cuda
 from fnad.jit.kernels import Kernel, arguments, source_hash
-from fnad.lax.control_flow import _split
 from fnad.lax.conv import _dilated, _out_size
 from fnad.lax.reduction import _identity
 
@@ -508,22 +507,6 @@ def _sort(*operands: Any, dimension: int, is_stable: bool, num_keys: int) -> lis
     return [cp.take_along_axis(op, perm, axis=dimension) for op in operands]
 
 
-def _scan(*args: Any, jaxpr: Any, length: int, reverse: bool, num_consts: int,
-          num_carry: int, unroll: int) -> list[Any]:
-    consts, carry, xs = _split(args, num_consts, num_carry)
-    rows = []
-    for i in (range(length - 1, -1, -1) if reverse else range(length)):
-        out = jaxpr(*consts, *carry, *(x[i] for x in xs))
-        carry = out[:num_carry]
-        rows.append(out[num_carry:])
-    if reverse:
-        rows.reverse()
-    if not rows:
-        return [*carry, *(cp.zeros((0, *a.shape), a.dtype)
-                          for a in jaxpr.out_avals[num_carry:])]
-    return [*carry, *(cp.stack([cp.asarray(y) for y in col]) for col in zip(*rows))]
-
-
 def _jit_call(*args: Any, jaxpr: ClosedJaxpr, name: str) -> list[Any]:
     from fnad.jit.executable import compile_jaxpr
     return compile_jaxpr(jaxpr, "cupy", name=name)(*args)
@@ -543,7 +526,7 @@ _ELEMENTWISE_AS_IS = (
     "exp2 expm1 floor ge gt is_finite le log log1p logistic lt max min mul ne neg nextafter "
     "not or pow rem round rsqrt sign sin sinh sqrt square sub tan tanh xor").split()
 _OTHERS_AS_IS = (
-    "broadcast_in_dim reshape transpose concatenate slice dynamic_slice cond while_loop "
+    "broadcast_in_dim reshape transpose concatenate slice dynamic_slice cond while_loop scan "
     "custom_jvp_call custom_vjp_call custom_vjp_bwd checkpoint stop_gradient debug_print "
     "fusion").split()
 
@@ -572,7 +555,7 @@ IMPLS: dict[str, Any] = {
     "reduce_window_sum": _reduce_window("sum"), "reduce_window_max": _reduce_window("max"),
     "reduce_window_min": _reduce_window("min"),
     "window_select_gather": _window_gather, "window_select_scatter": _window_scatter,
-    "sort": _sort, "scan": _scan, "jit_call": _jit_call,
+    "sort": _sort, "jit_call": _jit_call,
 }
 
 _PRIMITIVE_MODULES = ("fnad.debug", "fnad.jit.fusion")  # besides the fnad.lax family

@@ -9,13 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from fnad.backends import get_backend, resolve
 from fnad.config import config
 from fnad.core.errors import NonFiniteError
 from fnad.core.ir import ClosedJaxpr, ShapedArray, eval_jaxpr
 from fnad.core.trace import EvalTrace
+from fnad.debugging import nonfinite_kind
 from fnad.jit import passes
 from fnad.lax.jit_call import IdentityCache
 
@@ -61,9 +60,9 @@ class Executable:
     def check_finite(self, args: Sequence[Any], outs: Sequence[Any]) -> None:
         """Raise FloatingPointError if an output has a NaN/inf that config asks to catch,
         naming the first equation that produced one (found by re-running eagerly)."""
-        if all(_nonfinite(o) is None for o in outs):
+        if all(nonfinite_kind(o) is None for o in outs):
             return
-        raise NonFiniteError(f"jit({self.name}): {_locate_nonfinite(self.closed, args)}. "
+        raise NonFiniteError(f"jit({self.name}): {_locatenonfinite_kind(self.closed, args)}. "
                                  "Turn off fnad.config debug_nans/debug_infs to allow it.")
 
     def explain(self) -> str:
@@ -89,20 +88,9 @@ class Executable:
         return "\n".join(lines)
 
 
-def _nonfinite(x: Any) -> str | None:
-    x = np.asarray(x)
-    if x.dtype.kind not in "fc":
-        return None
-    if config.debug_nans and np.isnan(x).any():
-        return "NaN"
-    if config.debug_infs and np.isinf(x).any():
-        return "inf"
-    return None
-
-
-def _locate_nonfinite(closed: ClosedJaxpr, args: Sequence[Any]) -> str:
+def _locatenonfinite_kind(closed: ClosedJaxpr, args: Sequence[Any]) -> str:
     for i, (v, a) in enumerate(zip(closed.jaxpr.invars, args)):
-        kind = _nonfinite(a)
+        kind = nonfinite_kind(a)
         if kind is not None:
             return f"input {i} ({v.aval}) already contains {kind}"
     with EvalTrace(None):  # fnad.debugging's eager check raises at the first culprit

@@ -16,6 +16,7 @@ from fnad.core.errors import DTypeError, FnadError, ShapeError, TransformError
 from fnad.core.ir import ClosedJaxpr, Jaxpr, Literal, ShapedArray, Var, get_aval
 from fnad.core.primitive import Primitive, Zero
 from fnad.core.trace import Tracer
+from fnad.device import array_module
 from fnad.interpreters.batching import batch_jaxpr, moveaxis, vmap_flat
 from fnad.interpreters.jvp import instantiate, jvp_jaxpr
 from fnad.interpreters.partial_eval import partial_eval_jaxpr
@@ -517,6 +518,7 @@ scan_p = Primitive("scan", multiple_results=True)
 
 def _scan_impl(*args: Any, jaxpr: ClosedJaxpr, length: int, reverse: bool, num_consts: int,
                num_carry: int, unroll: int) -> list[Any]:
+    xp = array_module(args)  # NumPy, or CuPy on a GPU: the ys are stacked where they are
     consts, carry, xs = _split(args, num_consts, num_carry)
     rows = []
     for i in (range(length - 1, -1, -1) if reverse else range(length)):
@@ -527,9 +529,9 @@ def _scan_impl(*args: Any, jaxpr: ClosedJaxpr, length: int, reverse: bool, num_c
         rows.reverse()
     if not rows:  # length 0: one call on zeros gives the ys' shapes and dtypes
         with np.errstate(all="ignore"):
-            ys = jaxpr(*consts, *carry, *(np.zeros(x.shape[1:], x.dtype) for x in xs))[num_carry:]
-        return [*carry, *(np.zeros((0, *np.shape(y)), np.asarray(y).dtype) for y in ys)]
-    return [*carry, *(np.stack(col) for col in zip(*rows))]
+            ys = jaxpr(*consts, *carry, *(xp.zeros(x.shape[1:], x.dtype) for x in xs))[num_carry:]
+        return [*carry, *(xp.zeros((0, *y.shape), y.dtype) for y in ys)]
+    return [*carry, *(xp.stack([xp.asarray(y) for y in col]) for col in zip(*rows))]
 
 
 scan_p.def_impl(_scan_impl)
