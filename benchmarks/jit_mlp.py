@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 import fnad  # noqa: E402
 import fnad.numpy as fnp  # noqa: E402
 from benchmarks._util import compare  # noqa: E402
+from fnad.backends import available_backends  # noqa: E402
 
 SIZES = (784, 256, 128, 10)
 LR, B1, B2, EPS = 1e-3, 0.9, 0.999, 1e-8
@@ -140,7 +141,9 @@ def jax_step() -> Callable[..., Any] | None:
                                         params, m, v)
         return params, m, v, value
 
-    return jax.jit(step, donate_argnums=(0, 1, 2))
+    jitted = jax.jit(step, donate_argnums=(0, 1, 2))
+    # JAX dispatches asynchronously: wait for the results, or only the dispatch is timed
+    return lambda *args: jax.block_until_ready(jitted(*args))
 
 
 def torch_step(params: dict, x: np.ndarray, y: np.ndarray) -> Callable[[], Any] | None:
@@ -229,11 +232,14 @@ def main() -> None:
         params, x, y = init(batch)
         check_same_losses(params, x, y)
         runs = {
-            "fnad jit (numpy)": stepper(fnad.jit(train_step, donate_argnums=(0, 1, 2)),
-                                        params, x, y),
+            f"fnad jit ({backend})": stepper(fnad.jit(train_step, donate_argnums=(0, 1, 2),
+                                                      backend=backend), params, x, y)
+            for backend in available_backends()
+        }
+        runs.update({
             "fnad eager": stepper(train_step, params, x, y),
             "NumPy by hand": stepper(numpy_step, params, x, y),
-        }
+        })
         if jax_jit is not None:
             runs["JAX jit"] = stepper(lambda *a: tuple(jax_jit(*a)), params, x, y)
         torch_run = torch_step(params, x, y)
