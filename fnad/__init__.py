@@ -22,7 +22,7 @@ from fnad.core.errors import (
     FnadError,
     ShapeError,
     TransformError,
-    api_boundary,
+    api_boundary as _api_boundary,
 )
 from fnad.core.ir import ClosedJaxpr, Jaxpr, ShapedArray, eval_jaxpr, typecheck
 from fnad.cost import cost_analysis
@@ -30,12 +30,14 @@ from fnad.debugging import checking_leaks
 from fnad.device import default_backend, device_get, device_put, devices
 from fnad.distributed import pmap
 from fnad.jit.api import disable_jit, jit
-from fnad.lax.custom import checkpoint, custom_jvp, custom_vjp, remat, stop_gradient
+from fnad.lax.custom import checkpoint, custom_jvp, custom_vjp, stop_gradient
 from fnad.serialization import load, save
 
 # Errors leaving a public transform name it and the user's line, without fnad's frames.
-grad, hessian, jacfwd, jacrev, jvp, linearize, make_jaxpr, value_and_grad, vjp, vmap = (
-    api_boundary(_t, _t.__name__) for _t in (grad, hessian, jacfwd, jacrev, jvp, linearize,
-                                              make_jaxpr, value_and_grad, vjp, vmap))
+(grad, hessian, jacfwd, jacrev, jvp, linearize, make_jaxpr, value_and_grad, vjp, vmap, pmap,
+ checkpoint) = (_api_boundary(_t, _t.__name__) for _t in (
+    grad, hessian, jacfwd, jacrev, jvp, linearize, make_jaxpr, value_and_grad, vjp, vmap, pmap,
+    checkpoint))
+remat = checkpoint
 
 __version__ = "0.1.0"
