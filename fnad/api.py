@@ -36,8 +36,6 @@ def _as_value(x: Any) -> Any:
     if type(x) in (bool, int, float, complex):
         from fnad.lax.elementwise import asarray_like
         return asarray_like(x)[0]
-    if isinstance(x, (list, tuple)) or x is None:
-        return x
     if not hasattr(x, "dtype"):
         raise FnadError(f"a transformed function returned {type(x).__name__}, which is not an "
                         "array; return arrays (or pytrees of them)")
@@ -107,16 +105,17 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
         if pa.shape != ta.shape:
             raise TransformError(f"jvp: tangent of shape {ta.shape} for a primal of shape "
                                  f"{pa.shape}")
-    t_leaves = [_check_tangent_dtype(p, t) for p, t in zip(p_leaves, t_leaves)]
+    t_leaves = [_tangent_for(p, t) for p, t in zip(p_leaves, t_leaves)]
     store: dict[str, Any] = {}
-    flat = _flat_fun(lambda *a: f(*a), tree_util.tree_structure((tuple(primals), {})), store)
-    outs, touts = jvp_flat(lambda *xs: flat(*xs), p_leaves, t_leaves)
+    flat = _flat_fun(f, tree_util.tree_structure((tuple(primals), {})), store)
+    outs, touts = jvp_flat(flat, p_leaves, t_leaves)
     touts = [instantiate(t) for t in touts]
     return (tree_util.tree_unflatten(store["tree"], outs),
             tree_util.tree_unflatten(store["tree"], touts))
 
 
-def _check_tangent_dtype(p: Any, t: Any) -> Any:
+def _tangent_for(p: Any, t: Any) -> Any:
+    """`t` in `p`'s dtype; a symbolic zero for an integer `p`, which has no tangent."""
     pd = get_aval(p).dtype
     if pd.kind not in "fc":
         return Zero(get_aval(p))
@@ -196,6 +195,28 @@ def _split_aux(out: Any, store: dict[str, Any]) -> Any:
     return out[0]
 
 
+def _partial_at(f: Callable[..., Any], args: Sequence[Any], nums: Sequence[int],
+                kwargs: dict[str, Any] | None = None) -> Callable[..., Any]:
+    """`f` as a function of `args[nums]` only, the other arguments fixed."""
+
+    def g(*values: Any) -> Any:
+        full = list(args)
+        for i, v in zip(nums, values):
+            full[i] = v
+        return f(*full, **(kwargs or {}))
+
+    return g
+
+
+def _check_float(leaves: Sequence[Any], name: str) -> None:
+    for x in leaves:
+        dtype = get_aval(x).dtype
+        if dtype.kind not in "fc":
+            raise TransformError(f"{name}: differentiation needs float inputs, got {dtype}. "
+                                 "Convert the argument to a float dtype, or leave it out of "
+                                 "argnums.")
+
+
 def _argnums_tuple(argnums: int | Sequence[int]) -> tuple[int, ...]:
     return (argnums,) if isinstance(argnums, int) else tuple(argnums)
 
@@ -219,21 +240,8 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
         norm = tuple(i % len(args) for i in nums)
         diff = tuple(args[i] for i in norm)
         for i, a in zip(norm, diff):
-            for leaf in tree_util.tree_leaves(a):
-                dt = get_aval(_array_leaves([leaf])[0]).dtype
-                if dt.kind not in "fc":
-                    raise TransformError(
-                        f"grad of argument {i}: differentiation needs float inputs, got "
-                        f"{dt}. Convert the argument to a float dtype, or leave it out of "
-                        "argnums.")
-
-        def g(*d: Any) -> Any:
-            full = list(args)
-            for i, v in zip(norm, d):
-                full[i] = v
-            return f(*full, **kwargs)
-
-        res = vjp(g, *diff, has_aux=has_aux)
+            _check_float(_array_leaves(tree_util.tree_leaves(a)), f"grad of argument {i}")
+        res = vjp(_partial_at(f, args, norm, kwargs), *diff, has_aux=has_aux)
         out, f_vjp = res[0], res[1]
         out_leaves = tree_util.tree_leaves(out)
         if len(out_leaves) != 1 or get_aval(_array_leaves(out_leaves)[0]).shape != ():
@@ -374,14 +382,9 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
         _check_float(leaves, "jacfwd")
 
         def pushforward(*basis: Any) -> Any:
-            def g(*d: Any) -> Any:
-                full = list(args)
-                for i, v in zip(nums, d):
-                    full[i] = v
-                return f(*full)
             prim_tree = tree_util.tree_unflatten(tree, leaves)
             tan_tree = tree_util.tree_unflatten(tree, list(basis))
-            return jvp(g, tuple(prim_tree), tuple(tan_tree))[1]
+            return jvp(_partial_at(f, args, nums), tuple(prim_tree), tuple(tan_tree))[1]
 
         basis = _std_basis(leaves)
         stacked = vmap(pushforward, in_axes=0, out_axes=-1)(*basis)
@@ -412,14 +415,7 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
         diff = tuple(args[i] for i in nums)
         leaves, tree = tree_util.tree_flatten(diff)
         _check_float(_array_leaves(leaves), "jacrev")
-
-        def g(*d: Any) -> Any:
-            full = list(args)
-            for i, v in zip(nums, d):
-                full[i] = v
-            return f(*full)
-
-        out, f_vjp = vjp(g, *diff)
+        out, f_vjp = vjp(_partial_at(f, args, nums), *diff)
         out_leaves, out_tree = tree_util.tree_flatten(out)
         out_leaves = _array_leaves(out_leaves)
         basis = _std_basis(out_leaves)
@@ -439,13 +435,6 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
         return tree_util.tree_unflatten(out_tree, result)
 
     return jac
-
-
-def _check_float(leaves: Sequence[Any], name: str) -> None:
-    for x in leaves:
-        if get_aval(x).dtype.kind not in "fc":
-            raise TransformError(f"{name}: differentiation needs float inputs, got "
-                                 f"{get_aval(x).dtype}")
 
 
 def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
