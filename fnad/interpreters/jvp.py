@@ -17,16 +17,20 @@ from fnad.interpreters.staging import trace_to_jaxpr
 
 
 class JVPTracer(Tracer):
-    __slots__ = ("primal", "tangent")
+    __slots__ = ("primal", "tangent", "_aval")
 
     def __init__(self, trace: Trace, primal: Any, tangent: Any):
         self._trace = trace
         self.primal = primal
         self.tangent = tangent
+        self._aval: ShapedArray | None = None
 
     @property
     def aval(self) -> ShapedArray:
-        return get_aval(self.primal)
+        # kept: the wrappers, rules and fnad.numpy ask for it several times per operation
+        if self._aval is None:
+            self._aval = get_aval(self.primal)
+        return self._aval
 
     def concrete(self) -> Any:
         p = self.primal

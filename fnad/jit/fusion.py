@@ -367,7 +367,8 @@ def describe(before: ClosedJaxpr, after: ClosedJaxpr) -> list[str]:
         read = sum(a.aval.size * a.aval.dtype.itemsize for a in e.inputs)
         written = sum(v.aval.size * v.aval.dtype.itemsize for v in e.outputs)
         space = "x".join(map(str, k.space([]))) or "1"
-        lines.append(f"  {k.label}: {len(k.ops)} ops over {space}, reads {read} B, "
+        ops = sum(op.prim != "literal" for op in k.ops)
+        lines.append(f"  {k.label}: {ops} ops over {space}, reads {read} B, "
                      f"writes {written} B")
     return lines
 

@@ -43,6 +43,8 @@ _DEFAULT = {bool: np.bool_, int: np.int32, float: np.float32, complex: np.comple
 def asarray_like(*args: Any) -> list[Any]:
     """Python scalars become 0-d arrays of the dtype of the first array operand (weak typing,
     NEP 50); with no array operand, of the default dtype (float32, int32, bool)."""
+    if not any(type(a) in _DEFAULT for a in args):  # the common case, on every eager bind
+        return list(args)
     dtype = None
     for a in args:
         if type(a) not in _DEFAULT:  # NumPy scalars (np.float64 is a float) keep their dtype

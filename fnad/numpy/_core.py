@@ -134,6 +134,8 @@ def broadcast_together(*arrays: Any) -> list[Any]:
     """Arrays broadcast to one shape; rank-0 ones stay rank 0, since elementwise primitives
     broadcast scalars themselves."""
     shapes = [get_aval(a).shape for a in arrays]
+    if len({s for s in shapes if s}) <= 1:  # the common case: nothing to broadcast
+        return list(arrays)
     shape = broadcast_shapes(*shapes)
     return [a if s == shape or s == () else broadcast_to(a, shape)
             for a, s in zip(arrays, shapes)]
