@@ -21,7 +21,7 @@ def add_training_arguments(parser: argparse.ArgumentParser, epochs: int, batch_s
     parser.add_argument("--epochs", type=int, default=epochs)
     parser.add_argument("--batch-size", type=int, default=batch_size)
     parser.add_argument("--lr", type=float, default=lr, help="Adam's learning rate")
-    parser.add_argument("--backend", choices=["numpy", "c"], default="numpy",
+    parser.add_argument("--backend", choices=["auto", "numpy", "c"], default="auto",
                         help="the jit backend")
     parser.add_argument("--seed", type=int, default=0)
 

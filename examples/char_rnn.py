@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--sample-length", type=int, default=300)
     p.add_argument("--temperature", type=float, default=0.7)
     p.add_argument("--prime", default="def ")
-    p.add_argument("--backend", choices=["numpy", "c"], default="numpy", help="the jit backend")
+    p.add_argument("--backend", choices=["auto", "numpy", "c"], default="auto",
+                   help="the jit backend")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
 

@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> dict[str, tuple[float, float]]:
     name, splits = load_images(args.data)
     (x_train, _), (x_test, _) = splits
     print(f"{name}: {len(x_train)} train / {len(x_test)} test "
-          f"images of {int(np.prod(x_train.shape[1:]))} pixels; backend {args.backend}")
+          f"images of {int(np.prod(x_train.shape[1:]))} pixels; backend "
+          f"{fnad.backends.resolve(args.backend)}")
     with one_blas_thread():
         kinds = list(CLASSIC) if args.compare_logistic else [args.regularization]
         results = {kind: train(model(kind, args.dropout), splits, args,

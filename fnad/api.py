@@ -42,6 +42,14 @@ def _as_value(x: Any) -> Any:
     return x
 
 
+def _owned(tree: Any) -> Any:
+    """`tree` with read-only NumPy views (broadcasts of one value) copied: results of a
+    transform are the caller's to change in place, as NumPy results are."""
+    return tree_util.tree_map(
+        lambda x: np.array(x) if isinstance(x, np.ndarray) and not x.flags.writeable else x,
+        tree)
+
+
 def _array_leaves(leaves: Sequence[Any]) -> list[Any]:
     """Python numbers become arrays of their default dtype (float32, int32, bool)."""
     from fnad.lax.elementwise import asarray_like
@@ -110,8 +118,8 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
     flat = _flat_fun(f, tree_util.tree_structure((tuple(primals), {})), store)
     outs, touts = jvp_flat(flat, p_leaves, t_leaves)
     touts = [instantiate(t) for t in touts]
-    return (tree_util.tree_unflatten(store["tree"], outs),
-            tree_util.tree_unflatten(store["tree"], touts))
+    return _owned((tree_util.tree_unflatten(store["tree"], outs),
+                   tree_util.tree_unflatten(store["tree"], touts)))
 
 
 def _tangent_for(p: Any, t: Any) -> Any:
@@ -137,9 +145,9 @@ def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., 
             raise TransformError(f"linearize: tangents have structure {t_tree}, the primals "
                                  f"{in_tree}")
         touts = lin(*_array_leaves(t_leaves))
-        return tree_util.tree_unflatten(out_tree, [instantiate(t) for t in touts])
+        return _owned(tree_util.tree_unflatten(out_tree, [instantiate(t) for t in touts]))
 
-    return tree_util.tree_unflatten(out_tree, outs), f_jvp
+    return _owned(tree_util.tree_unflatten(out_tree, outs)), f_jvp
 
 
 # ---------------------------------------------------------------------------- reverse mode
@@ -171,9 +179,9 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
         ct_in = iter(backward_pass(lin.jaxpr.jaxpr, lin.jaxpr.consts, args, cts))
         grads = [instantiate(next(ct_in)) if m else instantiate(Zero(a))
                  for a, m in zip(lin.in_avals, lin.in_mask)]
-        return tree_util.tree_unflatten(in_tree, grads)[0]
+        return _owned(tree_util.tree_unflatten(in_tree, grads)[0])
 
-    out = tree_util.tree_unflatten(out_tree, outs)
+    out = _owned(tree_util.tree_unflatten(out_tree, outs))
     if has_aux:
         return out, f_vjp, tree_util.tree_map(_primal_of, store["aux"])
     return out, f_vjp
@@ -303,13 +311,18 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0,
             raise TransformError(f"vmap: in_axes {in_axes} has {len(axes_prefix)} entries for "
                                  f"{len(args)} positional arguments")
         leaves, in_tree = tree_util.tree_flatten((args, kwargs))
-        leaves = _array_leaves(leaves)
         try:
             axes = tree_util.tree_broadcast_prefix((axes_prefix, {k: 0 for k in kwargs}),
                                                    (args, kwargs))
         except FnadError as e:
             raise TransformError(f"vmap: in_axes {in_axes} does not match the arguments' "
                                  f"structure: {e}") from None
+        bad = [ax for ax in axes if ax is not None and not isinstance(ax, (int, np.integer))]
+        if bad:
+            raise TransformError(f"vmap: in_axes entries must be ints or None, got {bad[0]!r} "
+                                 f"(in_axes={in_axes!r})")
+        # unmapped Python scalars pass through as they are (a jit inside may take them static)
+        leaves = [x if ax is None else _array_leaves([x])[0] for x, ax in zip(leaves, axes)]
         dims, sizes = [], []
         for i, (x, ax) in enumerate(zip(leaves, axes)):
             if ax is None:
@@ -350,7 +363,7 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0,
                 raise TransformError("vmap: an output with out_axes=None depends on the "
                                      "mapped inputs; map it (out_axes=0) instead")
             results.append(moveaxis(o, d, od, size))
-        return tree_util.tree_unflatten(out_tree, results)
+        return _owned(tree_util.tree_unflatten(out_tree, results))
 
     return batched
 

@@ -108,6 +108,12 @@ def _to_numpy(x: Any, path: str) -> np.ndarray:
     return arr
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save(path: str | os.PathLike, tree: Any) -> None:
     """Write the pytree of arrays `tree` to `path` atomically: the data goes to a temporary
     file in the same directory, is flushed to disk, then renamed over `path`, so a crash
@@ -131,6 +137,7 @@ def save(path: str | os.PathLike, tree: Any) -> None:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a checkpoint is not
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
@@ -174,7 +181,8 @@ def load(path: str | os.PathLike, like: Any = None) -> Any:
         raise CheckpointError(f"{path} holds a tree of structure {header['treedef']}, but "
                               f"like= has structure {treedef!r}")
     for x, ref, p in zip(leaves, like_leaves, paths):
-        shape, dtype = np.shape(ref), np.result_type(ref)
+        ref = np.asarray(ref)
+        shape, dtype = ref.shape, ref.dtype
         if x.shape != shape or x.dtype != dtype:
             raise CheckpointError(f"{path}: the leaf at {p} is {x.dtype}{list(x.shape)}, but "
                                   f"like= has {dtype}{list(shape)} there")

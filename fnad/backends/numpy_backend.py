@@ -383,11 +383,17 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
         for r in dying.get(i, []):
             aval = owned[r].aval
             pool.setdefault((aval.shape, aval.dtype), []).append(r)
+    # Outputs are the caller's to keep and change: a literal, a compiled-in constant (or a
+    # view of one) and a read-only broadcast view are returned as fresh copies.
+    namer.globals["_np_array"] = np.array
+    constant_roots = {id(v) for v in jaxpr.constvars}
+    views = {id(v) for e in jaxpr.eqns if e.prim.name == "broadcast_in_dim" for v in e.outputs}
     results = []
     for a in jaxpr.outvars:
         if type(a) is Literal:
             results.append(f"_np_array({namer.atom(a)})")
-            namer.globals["_np_array"] = np.array
+        elif roots.get(id(a), frozenset()) & constant_roots or id(a) in views:
+            results.append(f"_np_array({namer.var_names[id(a)]})")
         else:
             results.append(namer.var_names[id(a)])
     body.append(f"return [{', '.join(results)}]")

@@ -66,13 +66,14 @@ class EvalTrace(Trace):
         key: list[Any] = [prim]
         backend = "numpy"
         for a in args:
-            if type(a) is not np.ndarray:
-                if isinstance(a, Tracer):
-                    raise escaped_error(a)
-                if type(a).__module__.startswith("cupy"):
-                    backend = "cupy"
-            key.append(getattr(a, "shape", None))
-            key.append(getattr(a, "dtype", None))
+            if type(a) is np.ndarray:  # the common case first
+                key += (a.shape, a.dtype)
+                continue
+            if isinstance(a, Tracer):
+                raise escaped_error(a)
+            if type(a).__module__.startswith("cupy"):
+                backend = "cupy"
+            key += (getattr(a, "shape", None), getattr(a, "dtype", None))
         _check_eager(prim, args, params, key)
         impl = prim.impls.get(backend)
         if impl is None and backend == "cupy":  # CuPy impls are registered on first use

@@ -68,7 +68,7 @@ class JVPTrace(Trace):
         state.trace = self.parent
         try:
             if not nonzero:
-                return prim.bind(*primals, **params)
+                return self.parent.process_primitive(prim, tuple(primals), params)
             if prim.jvp is None:
                 raise prim.missing_rule("differentiation (jvp)")
             tangents = [Zero(get_aval(p)) if t is None else t

@@ -47,7 +47,7 @@ class PartialEvalTrace(StagingTrace):
         saved = state.trace
         state.trace = self.parent
         try:
-            return prim.bind(*args, **params)
+            return self.parent.process_primitive(prim, tuple(args), params)
         finally:
             state.trace = saved
 

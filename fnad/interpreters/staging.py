@@ -47,7 +47,7 @@ class JaxprBuilder:
         return entry[0]
 
     def add_eqn(self, prim: Any, inputs: list[Var | Literal], params: dict) -> list[Var]:
-        avals = prim.abstract_eval(*(a.aval for a in inputs), **params)
+        avals = _abstract_eval(prim, [a.aval for a in inputs], params)
         outs = [Var(a) for a in avals] if prim.multiple_results else [Var(avals)]
         info = state.source_info or current_source_info()
         self.eqns.append(Eqn(prim, inputs, outs, params, info))
@@ -62,6 +62,27 @@ class JaxprBuilder:
         consts = [(v, x) for v, x in self.consts.values() if id(v) in used]
         jaxpr = Jaxpr([v for v, _ in consts], list(invars), eqns, list(outvars))
         return ClosedJaxpr(jaxpr, [x for _, x in consts])
+
+
+_OUT_AVALS: dict[tuple, Any] = {}
+
+
+def _abstract_eval(prim: Any, in_avals: list[ShapedArray], params: dict) -> Any:
+    """`prim.abstract_eval`, remembered per (primitive, avals, params): abstract evaluation
+    is a pure function of them, and eager linearization stages the same few equations
+    over and over (`_check_eager` relies on the same purity)."""
+    try:
+        key: tuple | None = (prim, *in_avals, *params.items())
+        out = _OUT_AVALS.get(key)
+    except TypeError:  # an unhashable param: evaluate every time
+        key = out = None
+    if out is None:
+        out = prim.abstract_eval(*in_avals, **params)
+        if key is not None:
+            if len(_OUT_AVALS) > 50_000:
+                _OUT_AVALS.clear()
+            _OUT_AVALS[key] = out
+    return out
 
 
 def dead_code_elimination(eqns: list[Eqn], outvars: Sequence[Any]) -> list[Eqn]:

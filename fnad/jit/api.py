@@ -141,6 +141,16 @@ class Jitted:
             params = []
         self._param_names = [p.name for p in params if p.kind in (
             p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        if params and not any(p.kind is p.VAR_POSITIONAL for p in params):
+            n = len(self._param_names)
+            if any(not -n <= i < n for i in nums):
+                raise FnadError(f"jit({self._name}): static_argnums {sorted(nums)} is out of "
+                                f"range for a function of {n} positional parameters")
+        if params and not any(p.kind is p.VAR_KEYWORD for p in params):
+            unknown = sorted(names - {p.name for p in params})
+            if unknown:
+                raise FnadError(f"jit({self._name}): static_argnames {unknown} name no "
+                                f"parameter of {self._name}{tuple(p.name for p in params)}")
         for i, n in enumerate(self._param_names):  # a static arg may come either way
             if n in names:
                 nums.add(i)

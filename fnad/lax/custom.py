@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from fnad import tree as tree_util
-from fnad.core.errors import FnadError, TransformError
+from fnad.core.errors import FnadError, ShapeError, TransformError
 from fnad.core.ir import ClosedJaxpr, Jaxpr, ShapedArray, get_aval
 from fnad.core.primitive import Primitive, Zero
 from fnad.core.trace import EvalTrace, state
@@ -455,6 +455,12 @@ class custom_vjp:  # noqa: N801  (JAX's name)
             for sub, arg in zip(ct_in, diff_args):
                 n = tree_util.tree_structure(arg).num_leaves
                 flat += [None] * n if sub is None else _leaves(sub, "bwd's cotangent")[0]
+            for i, (c, a) in enumerate(zip(flat, leaf_avals)):
+                if c is not None and get_aval(c).shape != a.shape:
+                    raise ShapeError(
+                        f"the custom_vjp bwd of {self.__name__} returned a cotangent of shape "
+                        f"{get_aval(c).shape} for an input of shape {a.shape} (input leaf "
+                        f"{i}): each cotangent must have its input's shape")
             return [instantiate(Zero(a)) if c is None else _convert(c, a.dtype)
                     for c, a in zip(flat, leaf_avals)]
 

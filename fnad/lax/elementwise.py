@@ -43,7 +43,10 @@ _DEFAULT = {bool: np.bool_, int: np.int32, float: np.float32, complex: np.comple
 def asarray_like(*args: Any) -> list[Any]:
     """Python scalars become 0-d arrays of the dtype of the first array operand (weak typing,
     NEP 50); with no array operand, of the default dtype (float32, int32, bool)."""
-    if not any(type(a) in _DEFAULT for a in args):  # the common case, on every eager bind
+    for a in args:
+        if type(a) in _DEFAULT:
+            break
+    else:  # no Python scalar: the common case, on every bind, so it returns at once
         return list(args)
     dtype = None
     for a in args:
@@ -112,13 +115,35 @@ def _trunc_div(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 neg_p = _prim("neg", np.negative, NUMBER, kernel="(-{0})")
 deflinear(neg_p, lambda ct, x: [neg(ct)])
 
+
+def _add_sub_jvp(prim: Primitive, negate_y: bool) -> Callable[..., Any]:
+    """x + y, x - y: an operand without a tangent adds nothing, so the other's tangent
+    passes through (broadcast when rank 0) instead of meeting a materialized zero."""
+
+    def jvp(primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+        ans = prim.bind(*primals)
+        aval = get_aval(ans)
+        tx, ty = tangents
+        if type(tx) is Zero and type(ty) is Zero:
+            return ans, Zero(aval)
+        if type(tx) is Zero:
+            return ans, to_aval(neg(ty) if negate_y else ty, aval)
+        if type(ty) is Zero:
+            return ans, to_aval(tx, aval)
+        return ans, prim.bind(tx, ty)
+
+    return jvp
+
+
 add_p = _prim("add", np.add, NUMBER, kernel="({0} + {1})")
-deflinear(add_p, lambda ct, x, y: [unbroadcast(ct, x.aval) if is_undefined(x) else None,
-                                   unbroadcast(ct, y.aval) if is_undefined(y) else None])
+add_p.def_jvp(_add_sub_jvp(add_p, negate_y=False))
+add_p.def_transpose(lambda ct, x, y: [unbroadcast(ct, x.aval) if is_undefined(x) else None,
+                                      unbroadcast(ct, y.aval) if is_undefined(y) else None])
 
 sub_p = _prim("sub", np.subtract, NUMBER, kernel="({0} - {1})")
-deflinear(sub_p, lambda ct, x, y: [unbroadcast(ct, x.aval) if is_undefined(x) else None,
-                                   unbroadcast(neg(ct), y.aval) if is_undefined(y) else None])
+sub_p.def_jvp(_add_sub_jvp(sub_p, negate_y=True))
+sub_p.def_transpose(lambda ct, x, y: [unbroadcast(ct, x.aval) if is_undefined(x) else None,
+                                      unbroadcast(neg(ct), y.aval) if is_undefined(y) else None])
 
 mul_p = _prim("mul", np.multiply, NUMBER, kernel="({0} * {1})")
 defjvp(mul_p, lambda g, ans, x, y: mul(g, y), lambda g, ans, x, y: mul(x, g))

@@ -84,7 +84,7 @@ def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
     1000.693
     """
     x = fnp.asarray(x)
-    m = lax.stop_gradient(fnp.max(x, axis=axis, keepdims=True))
+    m = fnp.max(lax.stop_gradient(x), axis=axis, keepdims=True)  # no derivative to trace
     m = fnp.where(fnp.isfinite(m), m, fnp.zeros_like(m))
     out = fnp.log(fnp.sum(fnp.exp(x - m), axis=axis, keepdims=True)) + m
     return out if keepdims else fnp.squeeze(out, axis=axis)
@@ -99,7 +99,7 @@ def log_softmax(x: Any, axis: Axis = -1) -> Any:
 def softmax(x: Any, axis: Axis = -1) -> Any:
     """`exp(x) / sum(exp(x), axis)`, shifted by the maximum for stability."""
     x = fnp.asarray(x)
-    e = fnp.exp(x - lax.stop_gradient(fnp.max(x, axis=axis, keepdims=True)))
+    e = fnp.exp(x - fnp.max(lax.stop_gradient(x), axis=axis, keepdims=True))
     return e / fnp.sum(e, axis=axis, keepdims=True)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import fnad.numpy as fnp
+from fnad.core.errors import ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.nn.activations import log_softmax, one_hot
 from fnad.tree import tree_leaves
@@ -53,8 +54,18 @@ def softmax_cross_entropy(logits: Any, labels: Any, axis: int = -1,
     logits = fnp.asarray(logits)
     labels = fnp.asarray(labels)
     logp = log_softmax(logits, axis=axis)
+    shape, label_shape = get_aval(logits).shape, get_aval(labels).shape
     if get_aval(labels).dtype.kind in "iu":
-        labels = one_hot(labels, get_aval(logits).shape[axis], get_aval(logp).dtype, axis=axis)
+        classes = shape[:axis % len(shape)] + shape[axis % len(shape) + 1:]
+        if label_shape != classes:
+            raise ShapeError(f"softmax_cross_entropy: integer labels of shape {label_shape} "
+                             f"for logits of shape {shape} must have shape {classes} (one "
+                             f"class index per row){user_line()}")
+        labels = one_hot(labels, shape[axis], get_aval(logp).dtype, axis=axis)
+    elif label_shape != shape:
+        raise ShapeError(f"softmax_cross_entropy: probability labels of shape {label_shape} "
+                         f"must have the logits' shape {shape} (integer class indices have "
+                         f"shape {shape[:-1]} for axis=-1){user_line()}")
     return _reduce(-fnp.sum(labels * logp, axis=axis), reduction)
 
 

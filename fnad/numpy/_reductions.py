@@ -6,6 +6,7 @@ function asks NumPy what it would return for a tiny array of the input's dtype.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,7 +22,13 @@ Axis = int | Sequence[int] | None
 
 def _np_dtype(np_fn: Callable[..., Any], x: Any, **kw: Any) -> np.dtype:
     """The dtype NumPy's `np_fn` returns for an array of `x`'s dtype."""
-    return np.dtype(np_fn(np.ones((1,), get_aval(x).dtype), **kw).dtype)
+    return _np_result_dtype(np_fn, get_aval(x).dtype, tuple(kw.items()))
+
+
+@functools.lru_cache(maxsize=1024)
+def _np_result_dtype(np_fn: Callable[..., Any], dtype: np.dtype, kw: tuple) -> np.dtype:
+    # cached: running NumPy on a dummy array costs more than a small eager reduction
+    return np.dtype(np_fn(np.ones((1,), dtype), **dict(kw)).dtype)
 
 
 def _keep(out: Any, shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> Any:
