@@ -51,6 +51,9 @@ def threefry2x32(key: Key, x0: Any, x1: Any) -> tuple[Any, Any]:
 
 
 def _key_words(key: Key) -> tuple[Any, Any]:
+    if type(key) in (bool, int, float):
+        raise ShapeError(f"a PRNG key is a uint32 array of shape (2,), got the number "
+                         f"{key!r}; make one with fnad.random.key({key!r})")
     aval = get_aval(key)
     if aval.shape != (2,) or aval.dtype != _U32:
         raise ShapeError(f"a PRNG key is a uint32 array of shape (2,), got {aval.dtype}"
@@ -75,6 +78,9 @@ def key(seed: int | Any) -> Key:
         raise DTypeError(f"a seed is an integer scalar, got {aval.dtype}{list(aval.shape)}")
     low = lax.convert_element_type(seed, _U32)
     return lax.concatenate([lax.full((1,), 0, _U32), lax.reshape(low, (1,))], 0)
+
+
+PRNGKey = key  # JAX's older name
 
 
 def _hash(key: Key, n: int) -> Any:
@@ -339,5 +345,6 @@ def _take(values: Any, idx: Any, axis: int) -> Any:
 
 
 __all__ = ["bernoulli", "bits", "categorical", "choice", "fold_in", "gumbel", "key", "ndtri",
-           "normal", "permutation", "randint", "split", "threefry2x32", "truncated_normal",
+           "normal", "permutation", "PRNGKey", "randint", "split", "threefry2x32",
+           "truncated_normal",
            "uniform"]

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from fnad import tree as tree_util
-from fnad.core.errors import DTypeError, FnadError, ShapeError, TransformError
+from fnad.core.errors import DTypeError, FnadError, ShapeError, TransformError, user_line
 from fnad.core.ir import ClosedJaxpr, Jaxpr, Literal, ShapedArray, Var, get_aval
 from fnad.core.primitive import Primitive, Zero
 from fnad.core.trace import Tracer
@@ -140,10 +140,15 @@ def _trace(f: Callable[[Any], Any], in_tree: Any, in_avals: Sequence[ShapedArray
 def _check_type(name: str, what: str, tree: Any, avals: Sequence[ShapedArray],
                 expected_what: str, expected_tree: Any, expected: Sequence[ShapedArray]) -> None:
     if tree != expected_tree or list(avals) != list(expected):
+        only_dtypes = tree == expected_tree and [a.shape for a in avals] == [
+            e.shape for e in expected]
+        hint = (" NumPy's promotion changes dtypes: int32 + float32 is float64, and a float64 "
+                "array turns float32 values into float64." if only_dtypes else "")
         raise ControlFlowTypeError(
             f"{name}: {what} has type {_type_str(tree, avals)} but {expected_what} has type "
             f"{_type_str(expected_tree, expected)}; they must have the same structure, shapes "
-            "and dtypes (convert with .astype or fnad.lax.convert_element_type)")
+            f"and dtypes (convert with .astype or fnad.lax.convert_element_type).{hint}"
+            f"{user_line()}")
 
 
 # ---------------------------------------------------------------------------- cond
@@ -495,10 +500,19 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable[[Any, Any], Any], init_
     """
     lo, hi = _static_int(lower), _static_int(upper)
     lower, upper = asarray_like(lower, upper)
+
+    def checked_body(i: Any, x: Any) -> Any:
+        out = body_fun(i, x)
+        (out_leaves, out_tree), (x_leaves, x_tree) = (tree_util.tree_flatten(t) for t in (out, x))
+        _check_type("fori_loop", "body_fun's result", out_tree,
+                    [get_aval(v) for v in _as_arrays(out_leaves, "fori_loop")], "init_val",
+                    x_tree, [get_aval(v) for v in _as_arrays(x_leaves, "fori_loop")])
+        return out
+
     if lo is not None and hi is not None:
         def step(carry: Any, _: Any) -> Any:
             i, x = carry
-            return (i + 1, body_fun(i, x)), None
+            return (i + 1, checked_body(i, x)), None
         return scan(step, (lower, init_val), None, length=builtins.max(hi - lo, 0),
                     unroll=unroll)[0][1]
     lower, upper = _scalar(lower, "fori_loop", "lower bound", "iu"), \
@@ -506,7 +520,7 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable[[Any, Any], Any], init_
 
     def body(carry: Any) -> Any:
         i, x = carry
-        return i + 1, body_fun(i, x)
+        return i + 1, checked_body(i, x)
 
     return while_loop(lambda carry: carry[0] < upper, body, (lower, init_val))[1]
 
