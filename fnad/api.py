@@ -174,6 +174,8 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
             if get_aval(c).shape != a.shape:
                 raise TransformError(f"vjp: cotangent of shape {get_aval(c).shape} for an "
                                      f"output of shape {a.shape}")
+        ct_leaves = [_tangent_for(np.zeros((), a.dtype), c)
+                     for c, a in zip(ct_leaves, lin.out_avals)]
         cts = [c for c, m in zip(ct_leaves, lin.out_mask) if m]
         args = [UndefinedPrimal(a) for a, m in zip(lin.in_avals, lin.in_mask) if m]
         ct_in = iter(backward_pass(lin.jaxpr.jaxpr, lin.jaxpr.consts, args, cts))
