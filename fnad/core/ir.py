@@ -81,7 +81,10 @@ def get_aval(x: Any) -> ShapedArray:
     try:
         return ShapedArray(x.shape, x.dtype)
     except AttributeError:
-        raise FnadError(f"expected an array, got {type(x).__name__}: {x!r}") from None
+        raise FnadError(f"expected an array, got {type(x).__name__}: {x!r}. A class holding "
+                        "arrays must be registered as a pytree node first: "
+                        "fnad.tree.register_dataclass or fnad.tree.register_pytree_node"
+                        ) from None
 
 
 class Var:

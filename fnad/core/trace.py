@@ -173,7 +173,24 @@ class Tracer:
         return int(np.asarray(self.concrete()).__index__())
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if self._trace.finished:
+            raise escaped_error(self)
         raise concretization_error(self, "converted to a NumPy array")
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        if func in _ABSTRACT_FUNCTIONS and len(args) == 1 and not kwargs:
+            return _ABSTRACT_FUNCTIONS[func](self.aval)  # answered by the shape alone
+        raise TypeError(f"numpy.{func.__name__} was called on a traced value ({self.aval})"
+                        f"{user_line()}: NumPy functions need concrete arrays. Use "
+                        f"fnad.numpy.{func.__name__} (import fnad.numpy as fnp) instead.")
+
+    def item(self) -> Any:
+        """The Python scalar, when the transform keeps a concrete value (jvp/grad of eager
+        code); a `ConcretizationError` under jit or vmap."""
+        return np.asarray(self.concrete()).item()
+
+    def tolist(self) -> Any:
+        return np.asarray(self.concrete()).tolist()
 
     def __hash__(self) -> int:
         raise TypeError(f"a traced value ({self.aval}) is not hashable; "
@@ -181,6 +198,10 @@ class Tracer:
 
     def __repr__(self) -> str:
         return f"Traced<{self.aval}>with<{self._trace.transform}>"
+
+
+_ABSTRACT_FUNCTIONS = {np.shape: lambda a: a.shape, np.ndim: lambda a: a.ndim,
+                       np.size: lambda a: a.size}
 
 
 def concretization_error(tracer: Tracer, what: str = "used as a Python bool, int or float"

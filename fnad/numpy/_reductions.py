@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
+from fnad.core.errors import user_line
 from fnad.core.ir import get_aval
 from fnad.numpy._core import asarray, normalize_axes, normalize_axis
 from fnad.numpy._ufuncs import isnan, multiply, sqrt, subtract, where
@@ -84,14 +85,24 @@ _max = _reducer(np.max, lax.reduce_max, "max", lax.reduce_or, accumulates=False)
 _min = _reducer(np.min, lax.reduce_min, "min", lax.reduce_and, accumulates=False)
 
 
+def _nonempty(a: Any, axis: Axis, name: str) -> Any:
+    """NumPy's rule: max and min have no identity, so reducing zero elements is an error."""
+    a = asarray(a)
+    shape = get_aval(a).shape
+    if _count(shape, normalize_axes(axis, len(shape))) == 0:
+        raise ValueError(f"zero-size array to reduction operation {name} which has no "
+                         f"identity (shape {shape}, axis {axis}){user_line()}")
+    return a
+
+
 def max(a: Any, axis: Axis = None, *, keepdims: bool = False) -> Any:  # noqa: A001
     """The largest element along `axis` (NaN if any is NaN, as in NumPy)."""
-    return _max(a, axis, keepdims=keepdims)
+    return _max(_nonempty(a, axis, "maximum"), axis, keepdims=keepdims)
 
 
 def min(a: Any, axis: Axis = None, *, keepdims: bool = False) -> Any:  # noqa: A001
     """The smallest element along `axis` (NaN if any is NaN, as in NumPy)."""
-    return _min(a, axis, keepdims=keepdims)
+    return _min(_nonempty(a, axis, "minimum"), axis, keepdims=keepdims)
 
 
 amax, amin = max, min
