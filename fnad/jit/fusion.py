@@ -34,7 +34,7 @@ from fnad.jit.kernels import (
 _SPECIAL = ("select", "convert", "{pow}")
 # Elements x equations below which NumPy's ufunc calls (about 1 us each) beat a kernel
 # launch (about 10-20 us of Python and ctypes work).
-MIN_WORK = 1 << 15
+MIN_WORK = 1 << 17
 _REDUCE_KINDS = ("sum", "max", "min")
 
 

@@ -14,6 +14,7 @@ from fnad.jit.fusion import FusedKernel, fuse
 from fnad.jit.kernels import DENSE, SCALAR, STRIDED
 from fnad.test_util import assert_allclose
 
+DEFAULT_MIN_WORK = fusion.MIN_WORK  # read before conftest's fixture lowers it
 pytestmark = pytest.mark.skipif(not c_backend.available(), reason="no C compiler")
 
 
@@ -78,10 +79,10 @@ def test_adam_update_is_one_kernel_with_three_outputs():
 
 def test_lone_equations_and_small_regions_are_left_to_numpy(monkeypatch):
     assert kernels(lambda x: x + 1.0, X) == []
-    monkeypatch.setattr(fusion, "MIN_WORK", 1 << 15)  # the library's default
+    monkeypatch.setattr(fusion, "MIN_WORK", DEFAULT_MIN_WORK)
     chain = lambda x: fnp.tanh(x * 2.0 + 1.0)
     assert kernels(chain, X) == []  # 32x16 elements, 3 ops: NumPy's ufuncs are cheaper
-    assert len(kernels(chain, np.ones((128, 128), np.float32))) == 1
+    assert len(kernels(chain, np.ones((512, 512), np.float32))) == 1
 
 
 def test_reduction_absorbs_its_prologue_and_the_region_stays_usable():
