@@ -101,6 +101,26 @@ def stepper(step: Callable[..., tuple[Any, Any]], state: Any, *data: Any
     return run
 
 
+def jax_adam_stepper(loss: Callable[..., Any], params: Any, x: Any, y: Any,
+                     *adam_args: float) -> Callable[[], Any]:
+    """A `stepper` running jitted JAX Adam steps on `loss(params, x, y)` (waiting for each,
+    since JAX dispatches asynchronously)."""
+    import jax
+    import jax.numpy as jnp
+    update = adam(jax.tree_util.tree_map, jnp.sqrt, *adam_args)
+
+    def step(state: tuple, x: Any, y: Any) -> tuple[tuple, Any]:
+        p, m, v, t = state
+        value, grads = jax.value_and_grad(loss)(p, x, y)
+        return (*update(p, m, v, t, grads), t + 1), value
+
+    zeros = lambda: jax.tree_util.tree_map(jnp.zeros_like, params)
+    state = jax.device_put((params, zeros(), zeros(), np.float32(1)))
+    f = jax.jit(step, donate_argnums=0)
+    return stepper(lambda *a: jax.block_until_ready(f(*a)), state, jax.device_put(x),
+                   jax.device_put(y))
+
+
 def adam(tree_map: Callable[..., Any], sqrt: Callable[[Any], Any], lr: float = 1e-3,
          b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Callable[..., tuple]:
     """Adam over pytrees for an anchor library without an optimizer package (JAX):

@@ -7,8 +7,6 @@ Run: `python -m benchmarks.autodiff_mlp` (or through the benchmarks runner).
 from __future__ import annotations
 
 import functools
-import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +14,7 @@ import numpy as np
 
 import fnad
 import fnad.numpy as fnp
+from benchmarks._util import compare
 
 SIZES = (784, 256, 128, 10)
 BATCH = 128
@@ -23,14 +22,7 @@ BATCH = 128
 
 def median_time(fn: Callable[[], Any], repeats: int = 30, warmup: int = 3) -> float:
     """Median wall time of `fn()` in seconds."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return compare({"fn": fn}, min_time=0.0, min_repeats=repeats, warmup=warmup)["fn"]
 
 
 def init(seed: int = 0) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:

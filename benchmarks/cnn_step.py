@@ -66,18 +66,7 @@ def jax_run(params: Any, x: np.ndarray, y: np.ndarray) -> Callable[[], Any] | No
         logits = h.reshape(h.shape[0], -1) @ p[DENSE]["w"] + p[DENSE]["b"]
         return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], 1))
 
-    adam = _util.adam(jax.tree_util.tree_map, jnp.sqrt, LR)
-
-    def step(state: tuple, x: Any, y: Any) -> tuple[tuple, Any]:
-        p, m, v, t = state
-        value, grads = jax.value_and_grad(loss)(p, x, y)
-        return (*adam(p, m, v, t, grads), t + 1), value
-
-    zeros = lambda: jax.tree_util.tree_map(jnp.zeros_like, params)
-    state = jax.device_put((params, zeros(), zeros(), np.float32(1)))
-    f = jax.jit(step, donate_argnums=0)
-    return _util.stepper(lambda *a: jax.block_until_ready(f(*a)), state, jax.device_put(x),
-                         jax.device_put(y))
+    return _util.jax_adam_stepper(loss, params, x, y, LR)
 
 
 def torch_run(params: Any, x: np.ndarray, y: np.ndarray) -> Callable[[], Any] | None:
