@@ -58,7 +58,7 @@ from fnad.core.primitive import Primitive
 from fnad.device import is_gpu_array, require_gpu
 from fnad.jit import codegen_cuda
 from fnad.jit.kernels import Kernel, arguments, source_hash
-from fnad.lax.conv import _dilated, _out_size
+from fnad.lax.conv import _dilated, _out_size, conv_im2col
 from fnad.lax.reduction import _identity
 
 cp: Any = None  # the cupy module, bound by `register()`
@@ -396,7 +396,7 @@ def _conv(lhs: Any, rhs: Any, *, window_strides: tuple[int, ...], padding: Any,
         cudnn = _cudnn()
         if cudnn is not None:
             return _conv_cudnn(cudnn, lhs, rhs, **params)
-    return _conv_im2col(lhs, rhs, **params)
+    return conv_im2col(lhs, rhs, xp=cp, windows=_windows, **params)
 
 
 def _conv_cudnn(cudnn: Any, lhs: Any, rhs: Any, *, window_strides: tuple[int, ...],
@@ -416,32 +416,6 @@ def _conv_cudnn(cudnn: Any, lhs: Any, rhs: Any, *, window_strides: tuple[int, ..
                                   tuple(window_strides), tuple(rhs_dilation),
                                   feature_group_count, auto_tune=False, tensor_core="never")
     return cp.transpose(y, np.argsort(ospec))
-
-
-def _conv_im2col(lhs: Any, rhs: Any, *, window_strides: tuple[int, ...], padding: Any,
-                 lhs_dilation: tuple[int, ...], rhs_dilation: tuple[int, ...],
-                 dimension_numbers: Any, feature_group_count: int, batch_group_count: int
-                 ) -> Any:
-    """im2col: one copy of every window (rows: group, batch, out position; columns: in
-    feature, tap), then one batched GEMM per group (cuBLAS through `cupy.matmul`)."""
-    lspec, rspec, ospec = dimension_numbers
-    x, w = cp.transpose(lhs, lspec), cp.transpose(rhs, rspec)  # N C *sp, O I *k (views)
-    (n, c), (o, ci), ksp = x.shape[:2], w.shape[:2], w.shape[2:]
-    b, g, nsp = batch_group_count, feature_group_count, len(ksp)
-    h = b * g
-    win = _windows(x, (1, 1, *ksp), (1, 1, *window_strides), ((0, 0), (0, 0), *padding),
-                   (1, 1, *lhs_dilation), (1, 1, *rhs_dilation), 0)
-    win = win[(slice(None),) * (2 + nsp) + (0, 0)]  # drop the unit batch/feature window
-    osp = win.shape[2:2 + nsp]
-    win = win.reshape(b, n // b, g, c // g, *win.shape[2:])
-    sp_axes, k_axes = list(range(4, 4 + nsp)), list(range(4 + nsp, 4 + 2 * nsp))
-    m, k = int(np.prod(osp, dtype=np.int64)), int(np.prod(ksp, dtype=np.int64))
-    cols = win.transpose(0, 2, 1, *sp_axes, 3, *k_axes).reshape(h, n // b * m, ci * k)
-    kern = w.reshape(h, o // h, ci, *ksp).transpose(0, 2, *range(3, 3 + nsp), 1)
-    out = cp.matmul(cols, kern.reshape(h, ci * k, o // h)).reshape(h, n // b, *osp, o // h)
-    out = cp.moveaxis(out, 0, -2).reshape(n // b, *osp, o)
-    return cp.transpose(cp.moveaxis(out, -1, 1), np.argsort(ospec)).astype(lhs.dtype,
-                                                                           copy=False)
 
 
 def _window_params(params: dict[str, Any]) -> tuple[Any, ...]:

@@ -139,17 +139,21 @@ def conv_dimension_numbers(lhs_ndim: int, rhs_ndim: int, dimension_numbers: Any
 conv_general_dilated_p = Primitive("conv_general_dilated")
 
 
-def _conv_impl(lhs: np.ndarray, rhs: np.ndarray, *, window_strides: tuple[int, ...],
-               padding: Pairs, lhs_dilation: tuple[int, ...], rhs_dilation: tuple[int, ...],
-               dimension_numbers: ConvDimensionNumbers, feature_group_count: int,
-               batch_group_count: int) -> np.ndarray:
+def conv_im2col(lhs: Any, rhs: Any, *, window_strides: tuple[int, ...], padding: Pairs,
+                lhs_dilation: tuple[int, ...], rhs_dilation: tuple[int, ...],
+                dimension_numbers: ConvDimensionNumbers, feature_group_count: int,
+                batch_group_count: int, xp: Any = np,
+                windows: Callable[..., Any] | None = None) -> Any:
+    """The convolution as im2col + one batched GEMM per group, in the array module `xp`
+    (NumPy, or CuPy with its own `windows` view function)."""
+    windows = windows or _windows
     lspec, rspec, ospec = dimension_numbers
-    x, w = np.transpose(lhs, lspec), np.transpose(rhs, rspec)  # N C *sp, O I *k (views)
+    x, w = xp.transpose(lhs, lspec), xp.transpose(rhs, rspec)  # N C *sp, O I *k (views)
     (n, c), (o, ci), ksp = x.shape[:2], w.shape[:2], w.shape[2:]
     b, g, nsp = batch_group_count, feature_group_count, len(ksp)
     h = b * g
-    win = _windows(x, (1, 1, *ksp), (1, 1, *window_strides), ((0, 0), (0, 0), *padding),
-                   (1, 1, *lhs_dilation), (1, 1, *rhs_dilation), 0)
+    win = windows(x, (1, 1, *ksp), (1, 1, *window_strides), ((0, 0), (0, 0), *padding),
+                  (1, 1, *lhs_dilation), (1, 1, *rhs_dilation), 0)
     win = win[(slice(None),) * (2 + nsp) + (0, 0)]  # drop the unit batch/feature window
     osp = win.shape[2:2 + nsp]
     # one copy (im2col): rows (group, batch, out position), columns (in feature, tap), with
@@ -163,16 +167,16 @@ def _conv_impl(lhs: np.ndarray, rhs: np.ndarray, *, window_strides: tuple[int, .
     w = w.reshape(h, o // h, ci, *ksp)
     kern_order = [*range(3, 3 + nsp), 2] if chan_last else [2, *range(3, 3 + nsp)]
     kern = w.transpose(0, *kern_order, 1).reshape(h, ci * k, o // h)
-    out = np.matmul(cols, kern).reshape(h, n // b, *osp, o // h)
+    out = xp.matmul(cols, kern).reshape(h, n // b, *osp, o // h)
     if h > 1:
-        out = np.moveaxis(out, 0, -2).reshape(n // b, *osp, o)
+        out = xp.moveaxis(out, 0, -2).reshape(n // b, *osp, o)
     else:
         out = out.reshape(n // b, *osp, o)
-    std = np.moveaxis(out, -1, 1)  # N O *sp
-    return np.transpose(std, np.argsort(ospec)).astype(lhs.dtype, copy=False)
+    std = xp.moveaxis(out, -1, 1)  # N O *sp
+    return xp.transpose(std, np.argsort(ospec)).astype(lhs.dtype, copy=False)
 
 
-conv_general_dilated_p.def_impl(_conv_impl)
+conv_general_dilated_p.def_impl(conv_im2col)
 
 
 @conv_general_dilated_p.def_abstract_eval

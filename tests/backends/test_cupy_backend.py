@@ -511,7 +511,11 @@ def test_conv_paths_agree() -> None:
     cupy_backend.register()
     gx, gw = fnad.device_put((x, w))
     expected = ALL_PRIMITIVES["conv_general_dilated"].impls["numpy"](x, w, **params)
-    assert_allclose(cupy_backend._conv_im2col(gx, gw, **params), expected)
+    import cupy
+
+    from fnad.lax.conv import conv_im2col
+    assert_allclose(conv_im2col(gx, gw, xp=cupy, windows=cupy_backend._windows, **params),
+                    expected)
     cudnn = cupy_backend._cudnn()
     if cudnn is None:
         pytest.skip("this CuPy has no cuDNN")
