@@ -164,22 +164,22 @@ maximum = _ufunc(np.maximum)(_bool_or(lax.max, lax.bitwise_or))
 minimum = _ufunc(np.minimum)(_bool_or(lax.min, lax.bitwise_and))
 
 
-@_ufunc(np.fmax)
-def fmax(x: Any, y: Any) -> Any:
-    """Maximum ignoring NaNs (NaN only where both are NaN)."""
-    m = maximum(x, y)
-    if not _is_float(x):
-        return m
-    return lax.select_n(lax.ne(y, y), lax.select_n(lax.ne(x, x), m, y), x)
+def _nan_ignoring(ufunc: np.ufunc, extremum: Callable[[Any, Any], Any]) -> Any:
+    """fmax/fmin: `extremum` where neither operand is NaN, else the other operand (NaN
+    only where both are)."""
+
+    def body(x: Any, y: Any) -> Any:
+        m = extremum(x, y)
+        if not _is_float(x):
+            return m
+        return lax.select_n(lax.ne(y, y), lax.select_n(lax.ne(x, x), m, y), x)
+
+    body.__doc__ = f"{extremum.__name__.capitalize()} ignoring NaNs (NaN only where both are)."
+    return _ufunc(ufunc)(body)
 
 
-@_ufunc(np.fmin)
-def fmin(x: Any, y: Any) -> Any:
-    """Minimum ignoring NaNs (NaN only where both are NaN)."""
-    m = minimum(x, y)
-    if not _is_float(x):
-        return m
-    return lax.select_n(lax.ne(y, y), lax.select_n(lax.ne(x, x), m, y), x)
+fmax = _nan_ignoring(np.fmax, maximum)
+fmin = _nan_ignoring(np.fmin, minimum)
 
 
 def _floor_divmod(x: Any, y: Any) -> tuple[Any, Any]:
