@@ -231,7 +231,17 @@ custom_jvp_call_p.def_jvp(_custom_jvp_call_jvp)
 custom_jvp_call_p.def_batch(_custom_jvp_call_batch)
 
 
-class custom_jvp:  # noqa: N801  (JAX's name)
+class _CustomDerivative:
+    """What custom_jvp and custom_vjp share: the function they wrap (run as it is outside
+    any transform) and which of its arguments are not differentiated."""
+
+    def __init__(self, fun: Callable[..., Any], nondiff_argnums: Sequence[int] = ()):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.nondiff_argnums = tuple(nondiff_argnums)
+
+
+class custom_jvp(_CustomDerivative):  # noqa: N801  (JAX's name)
     """A function with a user-defined forward derivative (JAX's `custom_jvp`).
 
     The rule gets `(primals, tangents)` tuples and returns `(primal_out, tangent_out)`;
@@ -250,9 +260,7 @@ class custom_jvp:  # noqa: N801  (JAX's name)
     """
 
     def __init__(self, fun: Callable[..., Any], nondiff_argnums: Sequence[int] = ()):
-        functools.update_wrapper(self, fun)
-        self.fun = fun
-        self.nondiff_argnums = tuple(nondiff_argnums)
+        super().__init__(fun, nondiff_argnums)
         self.jvp: Callable[..., Any] | None = None
 
     def defjvp(self, jvp: Callable[..., Any]) -> Callable[..., Any]:
@@ -393,7 +401,7 @@ custom_vjp_bwd_p.def_jvp(_custom_vjp_bwd_jvp)
 custom_vjp_bwd_p.def_batch(_custom_vjp_bwd_batch)
 
 
-class custom_vjp:  # noqa: N801  (JAX's name)
+class custom_vjp(_CustomDerivative):  # noqa: N801  (JAX's name)
     """A function with a user-defined reverse derivative (JAX's `custom_vjp`).
 
     `fwd(*args) -> (out, residuals)` runs in the forward pass; `bwd(residuals, ct_out)`
@@ -409,9 +417,7 @@ class custom_vjp:  # noqa: N801  (JAX's name)
     """
 
     def __init__(self, fun: Callable[..., Any], nondiff_argnums: Sequence[int] = ()):
-        functools.update_wrapper(self, fun)
-        self.fun = fun
-        self.nondiff_argnums = tuple(nondiff_argnums)
+        super().__init__(fun, nondiff_argnums)
         self.fwd: Callable[..., Any] | None = None
         self.bwd: Callable[..., Any] | None = None
 
