@@ -51,11 +51,15 @@ def mlp_loss(np_like: Any) -> Callable[..., Any]:
     return loss
 
 
+def time_both(loss: Callable[..., Any], vg: Callable[..., Any], *args: Any) -> dict[str, float]:
+    """Median times of the forward pass and of value_and_grad on the same arguments."""
+    return {"forward": median_time(lambda: loss(*args)),
+            "value_and_grad": median_time(lambda: vg(*args))}
+
+
 def bench_fnad(params: list[np.ndarray], x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     loss = mlp_loss(fnp)
-    vg = fnad.value_and_grad(loss)
-    return {"forward": median_time(lambda: loss(params, x, y)),
-            "value_and_grad": median_time(lambda: vg(params, x, y))}
+    return time_both(loss, fnad.value_and_grad(loss), params, x, y)
 
 
 def bench_autograd(params: list[np.ndarray], x: np.ndarray, y: np.ndarray
@@ -66,9 +70,7 @@ def bench_autograd(params: list[np.ndarray], x: np.ndarray, y: np.ndarray
     except ImportError:
         return None
     loss = mlp_loss(anp)
-    vg = autograd.value_and_grad(loss)
-    return {"forward": median_time(lambda: loss(params, x, y)),
-            "value_and_grad": median_time(lambda: vg(params, x, y))}
+    return time_both(loss, autograd.value_and_grad(loss), params, x, y)
 
 
 def bench_torch(params: list[np.ndarray], x: np.ndarray, y: np.ndarray
@@ -99,7 +101,7 @@ def bench_torch(params: list[np.ndarray], x: np.ndarray, y: np.ndarray
         with torch.no_grad():
             return loss()
 
-    return {"forward": median_time(forward), "value_and_grad": median_time(value_and_grad)}
+    return time_both(forward, value_and_grad)
 
 
 def jacobian_grid(sizes: tuple[int, ...] = (8, 128, 1024)) -> list[tuple[int, int, float, float]]:
