@@ -10,7 +10,7 @@ import numpy as np
 
 from fnad import tree as tree_util
 from fnad.core.errors import FnadError, TransformError
-from fnad.core.ir import ClosedJaxpr, get_aval
+from fnad.core.ir import ClosedJaxpr, ShapedArray, get_aval
 from fnad.core.primitive import Zero
 from fnad.interpreters.batching import vmap_flat
 from fnad.interpreters.jvp import instantiate, jvp_flat
@@ -113,7 +113,7 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
         if pa.shape != ta.shape:
             raise TransformError(f"jvp: tangent of shape {ta.shape} for a primal of shape "
                                  f"{pa.shape}")
-    t_leaves = [_tangent_for(p, t) for p, t in zip(p_leaves, t_leaves)]
+    t_leaves = [_tangent_for(get_aval(p), t) for p, t in zip(p_leaves, t_leaves)]
     store: dict[str, Any] = {}
     flat = _flat_fun(f, tree_util.tree_structure((tuple(primals), {})), store)
     outs, touts = jvp_flat(flat, p_leaves, t_leaves)
@@ -122,13 +122,12 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
                    tree_util.tree_unflatten(store["tree"], touts)))
 
 
-def _tangent_for(p: Any, t: Any) -> Any:
-    """`t` in `p`'s dtype; a symbolic zero for an integer `p`, which has no tangent."""
-    pd = get_aval(p).dtype
-    if pd.kind not in "fc":
-        return Zero(get_aval(p))
+def _tangent_for(aval: ShapedArray, t: Any) -> Any:
+    """`t` in `aval`'s dtype; a symbolic zero for an integer value, which has no tangent."""
+    if aval.dtype.kind not in "fc":
+        return Zero(aval)
     from fnad.lax.elementwise import convert_element_type
-    return convert_element_type(t, pd)
+    return convert_element_type(t, aval.dtype)
 
 
 def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
@@ -174,8 +173,7 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
             if get_aval(c).shape != a.shape:
                 raise TransformError(f"vjp: cotangent of shape {get_aval(c).shape} for an "
                                      f"output of shape {a.shape}")
-        ct_leaves = [_tangent_for(np.zeros((), a.dtype), c)
-                     for c, a in zip(ct_leaves, lin.out_avals)]
+        ct_leaves = [_tangent_for(a, c) for c, a in zip(ct_leaves, lin.out_avals)]
         cts = [c for c, m in zip(ct_leaves, lin.out_mask) if m]
         args = [UndefinedPrimal(a) for a, m in zip(lin.in_avals, lin.in_mask) if m]
         ct_in = iter(backward_pass(lin.jaxpr.jaxpr, lin.jaxpr.consts, args, cts))

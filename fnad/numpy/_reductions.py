@@ -43,9 +43,11 @@ def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
 
 
 def _reducer(np_fn: Callable[..., Any], lax_fn: Callable[..., Any], name: str,
-             bool_fn: Callable[..., Any] | None = None, accumulates: bool = True) -> Any:
+             bool_fn: Callable[..., Any] | None = None, accumulates: bool = True,
+             has_identity: bool = True) -> Any:
     """A NumPy reduction (sum, prod, max, min) on one lax reduction; `bool_fn` serves bool
-    operands (max of bools is `any`), `accumulates` says it takes `dtype=`."""
+    operands (max of bools is `any`), `accumulates` says it takes `dtype=`. Without an
+    identity (max, min), reducing zero elements is an error, as in NumPy."""
 
     def f(a: Any, axis: Axis = None, dtype: Any = None, *, keepdims: bool = False) -> Any:
         a = asarray(a)
@@ -53,6 +55,9 @@ def _reducer(np_fn: Callable[..., Any], lax_fn: Callable[..., Any], name: str,
         a = lax.convert_element_type(a, out_dtype)
         shape = get_aval(a).shape
         axes = normalize_axes(axis, len(shape))
+        if not has_identity and _count(shape, axes) == 0:
+            raise ValueError(f"zero-size array to reduction operation {np_fn.__name__} which "
+                             f"has no identity (shape {shape}, axis {axis}){user_line()}")
         fn = bool_fn if bool_fn is not None and out_dtype == np.bool_ else lax_fn
         return _keep(fn(a, axes) if axes else a, shape, axes, keepdims)
 
@@ -81,28 +86,20 @@ def any(a: Any, axis: Axis = None, *, keepdims: bool = False) -> Any:  # noqa: A
 
 sum = _reducer(np.sum, lax.reduce_sum, "sum", lambda a, axes: any(a, axes))  # noqa: A001
 prod = _reducer(np.prod, lax.reduce_prod, "prod", lambda a, axes: all(a, axes))
-_max = _reducer(np.max, lax.reduce_max, "max", lax.reduce_or, accumulates=False)
-_min = _reducer(np.min, lax.reduce_min, "min", lax.reduce_and, accumulates=False)
-
-
-def _nonempty(a: Any, axis: Axis, name: str) -> Any:
-    """NumPy's rule: max and min have no identity, so reducing zero elements is an error."""
-    a = asarray(a)
-    shape = get_aval(a).shape
-    if _count(shape, normalize_axes(axis, len(shape))) == 0:
-        raise ValueError(f"zero-size array to reduction operation {name} which has no "
-                         f"identity (shape {shape}, axis {axis}){user_line()}")
-    return a
+_max = _reducer(np.max, lax.reduce_max, "max", lax.reduce_or, accumulates=False,
+                has_identity=False)
+_min = _reducer(np.min, lax.reduce_min, "min", lax.reduce_and, accumulates=False,
+                has_identity=False)
 
 
 def max(a: Any, axis: Axis = None, *, keepdims: bool = False) -> Any:  # noqa: A001
     """The largest element along `axis` (NaN if any is NaN, as in NumPy)."""
-    return _max(_nonempty(a, axis, "maximum"), axis, keepdims=keepdims)
+    return _max(a, axis, keepdims=keepdims)
 
 
 def min(a: Any, axis: Axis = None, *, keepdims: bool = False) -> Any:  # noqa: A001
     """The smallest element along `axis` (NaN if any is NaN, as in NumPy)."""
-    return _min(_nonempty(a, axis, "minimum"), axis, keepdims=keepdims)
+    return _min(a, axis, keepdims=keepdims)
 
 
 amax, amin = max, min
