@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from fnad.core.ir import ClosedJaxpr, Eqn, Literal, ShapedArray, Var
+from fnad.core.quiet import quiet_enter, quiet_exit
 
 
 @dataclass
@@ -221,19 +222,6 @@ def _donated(args: tuple, indices: tuple[int, ...]) -> list[Any]:
     return out
 
 
-def _quiet_functions() -> tuple[Callable[[], Any], Callable[[Any], None]]:
-    """(enter, exit) of NumPy's "ignore all floating-point errors" state, cheaply: NumPy 2
-    keeps it in a context variable; older NumPy has the global seterr."""
-    try:
-        from numpy._core._ufunc_config import _extobj_contextvar as var
-        with np.errstate(all="ignore"):
-            ignore = var.get()
-        return functools.partial(var.set, ignore), var.reset
-    except (ImportError, AttributeError):
-        return (lambda: np.seterr(all="ignore")), (lambda old: np.seterr(**old))
-
-
-_QUIET = _quiet_functions()
 
 
 class _Namer:
@@ -400,7 +388,7 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
     lines = [f"def {name}({', '.join(arg_names)}):"]
     if any(isinstance(k.fn, np.ufunc) for k in kernels):
         # Direct ufunc calls are silent like the impls they replace: NaN/inf, no warnings.
-        namer.globals["_quiet_enter"], namer.globals["_quiet_exit"] = _QUIET
+        namer.globals["_quiet_enter"], namer.globals["_quiet_exit"] = quiet_enter, quiet_exit
         lines += ["    _state = _quiet_enter()", "    try:"]
         lines += ["        " + line for line in body]
         lines += ["    finally:", "        _quiet_exit(_state)"]

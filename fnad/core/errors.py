@@ -72,10 +72,22 @@ def _is_internal(filename: str) -> bool:
     return filename.startswith(_PACKAGE_DIR) and os.sep + "tests" + os.sep not in filename
 
 
+_INTERNAL_CODE: dict[types.CodeType, bool] = {}  # `_is_internal` per code object
+
+
 def user_frame(depth: int = 1) -> types.FrameType | None:
     """The innermost stack frame outside the fnad package: the user's line."""
     frame: types.FrameType | None = sys._getframe(depth)
-    while frame is not None and _is_internal(frame.f_code.co_filename):
+    internal = _INTERNAL_CODE
+    while frame is not None:
+        code = frame.f_code
+        inside = internal.get(code)
+        if inside is None:
+            if len(internal) > 100_000:
+                internal.clear()
+            inside = internal[code] = _is_internal(code.co_filename)
+        if not inside:
+            break
         frame = frame.f_back
     return frame
 

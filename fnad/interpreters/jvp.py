@@ -59,16 +59,21 @@ class JVPTrace(Trace):
     def process_primitive(self, prim: Any, args: tuple, params: dict) -> Any:
         primals, tangents = [], []
         nonzero = False
-        for a in args:
-            p, t = self.unpack(a)
-            primals.append(p)
-            tangents.append(t)
-            nonzero = nonzero or t is not None
-        saved = state.trace
-        state.trace = self.parent
+        for a in args:  # `unpack`, inlined: this runs on every operation
+            if type(a) is JVPTracer and a._trace is self:
+                primals.append(a.primal)
+                tangents.append(a.tangent)
+                nonzero = True
+                continue
+            if isinstance(a, Tracer) and a._trace.finished:
+                raise escaped_error(a)
+            primals.append(a)
+            tangents.append(None)
+        parent, saved = self.parent, state.trace
+        state.trace = parent
         try:
             if not nonzero:
-                return self.parent.process_primitive(prim, tuple(primals), params)
+                return parent.process_primitive(prim, tuple(primals), params)
             if prim.jvp is None:
                 raise prim.missing_rule("differentiation (jvp)")
             tangents = [Zero(get_aval(p)) if t is None else t
@@ -78,7 +83,9 @@ class JVPTrace(Trace):
             state.trace = saved
         if prim.multiple_results:
             return [self.pack(p, t) for p, t in zip(out, tout)]
-        return self.pack(out, tout)
+        if tout is None or type(tout) is Zero:
+            return out
+        return JVPTracer(self, out, tout)
 
 
 def jvp_flat(f: Callable[..., Sequence[Any]], primals: Sequence[Any],

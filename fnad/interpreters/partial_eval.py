@@ -15,7 +15,8 @@ from typing import Any
 from fnad.core.ir import ClosedJaxpr, Jaxpr, ShapedArray, eval_jaxpr, get_aval
 from fnad.core.primitive import Zero
 from fnad.core.trace import state
-from fnad.interpreters.jvp import JVPTrace, JVPTracer, is_differentiable
+from fnad.interpreters.jvp import JVPTracer, is_differentiable
+from fnad.interpreters.rule_cache import LinearizeTrace
 from fnad.interpreters.staging import StagedTracer, StagingTrace, trace_to_jaxpr
 
 
@@ -26,14 +27,19 @@ class PartialEvalTrace(StagingTrace):
         super().__init__(parent, transform)
 
     def is_unknown(self, x: Any) -> bool:
-        return isinstance(x, StagedTracer) and x._trace is self
+        return type(x) is StagedTracer and x._trace is self
 
     def process_primitive(self, prim: Any, args: tuple, params: dict) -> Any:
         for a in args:
-            if isinstance(a, StagedTracer) and a._trace is self:
+            if type(a) is StagedTracer and a._trace is self:
                 break
-        else:
-            return self.bind_known(prim, args, params)
+        else:  # `bind_known`, inlined: most operations of a linearization are known
+            saved = state.trace
+            state.trace = self.parent
+            try:
+                return self.parent.process_primitive(prim, args, params)
+            finally:
+                state.trace = saved
         if prim.partial_eval is not None:
             return prim.partial_eval(self, args, params)
         return super().process_primitive(prim, args, params)
@@ -79,7 +85,7 @@ def linearize_flat(f: Callable[..., Sequence[Any]], primals: Sequence[Any]
     in_avals = [get_aval(p) for p in primals]
     in_mask = [is_differentiable(a) for a in in_avals]
     pe = PartialEvalTrace(state.trace)
-    jt = JVPTrace(pe)
+    jt = LinearizeTrace(pe)
     tangent_args = [pe.new_arg(a) for a, m in zip(in_avals, in_mask) if m]
     targs = iter(tangent_args)
     ins = [JVPTracer(jt, p, next(targs)) if m else p for p, m in zip(primals, in_mask)]

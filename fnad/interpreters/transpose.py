@@ -15,6 +15,7 @@ import numpy as np
 from fnad.core.ir import ClosedJaxpr, Jaxpr, ShapedArray, Var
 from fnad.core.primitive import Zero
 from fnad.core.trace import state
+from fnad.interpreters.rule_cache import transpose_program
 from fnad.interpreters.staging import trace_to_jaxpr
 
 
@@ -92,62 +93,73 @@ def _transpose_ones(eqn: Any, ct: Ones, ins: list[Any]) -> list[Any] | None:
 def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
                   cts_out: Sequence[Any]) -> list[Any]:
     """Cotangents of the `UndefinedPrimal` entries of `args` (Zero where none arrives)."""
-    env: dict[int, Any] = {id(v): c for v, c in zip(jaxpr.constvars, consts)}
-    linear: set[int] = set()
+    env: dict[Var, Any] = dict(zip(jaxpr.constvars, consts))
+    linear: set[Var] = set()
     for v, a in zip(jaxpr.invars, args):
-        if is_undefined(a):
-            linear.add(id(v))
+        if type(a) is UndefinedPrimal:
+            linear.add(v)
         else:
-            env[id(v)] = a
-
-    def read(x: Any) -> Any:
-        return env[id(x)] if type(x) is Var else x.value
+            env[v] = a
 
     saved = state.source_info
     try:
         linear_eqns = []
         for eqn in jaxpr.eqns:
-            if any(type(x) is Var and id(x) in linear for x in eqn.inputs):
-                linear_eqns.append(eqn)
-                linear.update(id(v) for v in eqn.outputs)
-                continue
-            state.source_info = eqn.source_info
-            out = eqn.prim.bind(*(read(x) for x in eqn.inputs), **eqn.params)
-            outs = out if eqn.prim.multiple_results else [out]
-            env.update((id(v), o) for v, o in zip(eqn.outputs, outs))
+            for x in eqn.inputs:
+                if x in linear:  # a Literal is never in it
+                    linear_eqns.append(eqn)
+                    linear.update(eqn.outputs)
+                    break
+            else:
+                state.source_info = eqn.source_info
+                out = eqn.prim.bind(*(env[x] if type(x) is Var else x.value
+                                      for x in eqn.inputs), **eqn.params)
+                env.update(zip(eqn.outputs, out if eqn.prim.multiple_results else [out]))
 
-        cts: dict[int, Any] = {}
+        cts: dict[Var, Any] = {}
 
         def accumulate(v: Any, ct: Any) -> None:
-            if type(v) is Var and id(v) in linear and ct is not None and type(ct) is not Zero:
-                cts[id(v)] = add_cotangents(cts.get(id(v)), ct)
+            if v in linear and ct is not None and type(ct) is not Zero:
+                cts[v] = add_cotangents(cts.get(v), ct)
 
         for v, ct in zip(jaxpr.outvars, cts_out):
             accumulate(v, Ones(v.aval) if _is_seed_one(ct) else ct)
         for eqn in reversed(linear_eqns):
-            ct_outs = [cts.pop(id(v), None) for v in eqn.outputs]
-            if all(ct is None for ct in ct_outs):
-                continue
-            if eqn.prim.transpose is None:
-                raise eqn.prim.missing_rule("reverse-mode differentiation (transpose)")
-            state.source_info = eqn.source_info
-            ins = [UndefinedPrimal(x.aval) if type(x) is Var and id(x) in linear else read(x)
-                   for x in eqn.inputs]
-            if eqn.prim.multiple_results:
+            prim = eqn.prim
+            if prim.multiple_results:
+                ct_outs = [cts.pop(v, None) for v in eqn.outputs]
+                if all(ct is None for ct in ct_outs):
+                    continue
                 ct_arg: Any = [Zero(v.aval) if c is None else c
                                for v, c in zip(eqn.outputs, ct_outs)]
             else:
-                ct_arg = ct_outs[0]
+                ct_arg = cts.pop(eqn.outputs[0], None)
+                if ct_arg is None:
+                    continue
+            if prim.transpose is None:
+                raise prim.missing_rule("reverse-mode differentiation (transpose)")
+            state.source_info = eqn.source_info
+            ins = [UndefinedPrimal(x.aval) if x in linear else
+                   env[x] if type(x) is Var else x.value for x in eqn.inputs]
+            if type(ct_arg) is np.ndarray:
+                program = transpose_program(prim, ins, ct_arg, eqn.params)
+                if program is not None:
+                    ct_ins = iter(program([*(x for x in ins if type(x) is not UndefinedPrimal),
+                                           ct_arg]))
+                    for x, zero in zip(eqn.inputs, program.mask):
+                        if not zero:
+                            accumulate(x, next(ct_ins))
+                    continue
             ct_ins = _transpose_ones(eqn, ct_arg, ins) if type(ct_arg) is Ones else None
             if ct_ins is None:
-                ct_arg = ([_instantiate_ones(c) for c in ct_arg] if eqn.prim.multiple_results
+                ct_arg = ([_instantiate_ones(c) for c in ct_arg] if prim.multiple_results
                           else _instantiate_ones(ct_arg))
-                ct_ins = eqn.prim.transpose(ct_arg, *ins, **eqn.params)
+                ct_ins = prim.transpose(ct_arg, *ins, **eqn.params)
             for x, ct in zip(eqn.inputs, ct_ins):
                 accumulate(x, ct)
     finally:
         state.source_info = saved
-    return [_instantiate_ones(cts.get(id(v), Zero(v.aval))) if is_undefined(a) else None
+    return [_instantiate_ones(cts.get(v, Zero(v.aval))) if type(a) is UndefinedPrimal else None
             for v, a in zip(jaxpr.invars, args)]
 
 

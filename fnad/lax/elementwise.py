@@ -19,6 +19,7 @@ from numpy.polynomial import polynomial as _poly
 from fnad.core.errors import DTypeError, ShapeError
 from fnad.core.ir import ShapedArray, get_aval
 from fnad.core.primitive import Primitive, Zero
+from fnad.core.quiet import quiet_enter, quiet_exit
 from fnad.lax._rules import (
     ANY,
     BOOL_OR_INT,
@@ -78,8 +79,11 @@ def _prim(name: str, fn: Callable[..., Any], kinds: str = NUMBER,
 
     def impl(*args: Any, **params: Any) -> Any:
         first = args[0]
-        with np.errstate(all="ignore"):
+        token = quiet_enter()
+        try:
             out = fn(*args, **params)
+        finally:
+            quiet_exit(token)
         dtype = first.dtype if out_dtype is None else np.dtype(out_dtype)
         return out if out.dtype == dtype else out.astype(dtype)
 

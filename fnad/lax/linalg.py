@@ -148,10 +148,18 @@ def dot_general(x: Any, y: Any, dimension_numbers: Any, precision: Any = None,
     """
     del precision, preferred_element_type
     x, y = asarray_like(x, y)
-    (xc, yc), (xb, yb) = dimension_numbers
-    dn = ((tuple(int(a) for a in xc), tuple(int(a) for a in yc)),
-          (tuple(int(a) for a in xb), tuple(int(a) for a in yb)))
+    try:
+        dn = _DIMENSION_NUMBERS[dimension_numbers]
+    except (KeyError, TypeError):  # TypeError: given as lists
+        (xc, yc), (xb, yb) = dimension_numbers
+        dn = ((tuple(int(a) for a in xc), tuple(int(a) for a in yc)),
+              (tuple(int(a) for a in xb), tuple(int(a) for a in yb)))
+        if isinstance(dimension_numbers, tuple) and len(_DIMENSION_NUMBERS) < 10_000:
+            _DIMENSION_NUMBERS[dimension_numbers] = dn
     return dot_general_p.bind(x, y, dimension_numbers=dn)
+
+
+_DIMENSION_NUMBERS: dict[Any, DimensionNumbers] = {}  # as given -> normalized (ints, tuples)
 
 
 def dot(x: Any, y: Any) -> Any:

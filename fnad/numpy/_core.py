@@ -126,8 +126,23 @@ def convert(x: Any, dtype: Any) -> Any:
 
 def promote_dtypes(*args: Any, dtype: Any = None) -> list[Any]:
     """Operands converted to their common dtype (NumPy 2 rules) or to `dtype`."""
+    if dtype is None and _same_dtype(args):  # nothing to convert: the common case
+        return list(args)
     dt = np.dtype(dtype) if dtype is not None else result_type(*args)
     return [convert(a, dt) for a in args]
+
+
+def _same_dtype(args: Sequence[Any]) -> bool:
+    """All operands are arrays or tracers of one dtype."""
+    dtypes = set()
+    for a in args:
+        if type(a) is np.ndarray:
+            dtypes.add(a.dtype)
+        elif isinstance(a, Tracer):
+            dtypes.add(a.aval.dtype)
+        else:
+            return False
+    return len(dtypes) == 1
 
 
 def broadcast_together(*arrays: Any) -> list[Any]:

@@ -14,7 +14,9 @@ import numpy as np
 
 from fnad import lax
 from fnad.core.ir import get_aval
+from fnad.core.trace import Tracer
 from fnad.numpy._core import (
+    PY_SCALARS,
     asarray,
     broadcast_shapes,
     broadcast_to,
@@ -30,9 +32,62 @@ from fnad.numpy._core import (
 def prepare(ufunc: np.ufunc, *args: Any, dtype: Any = None) -> tuple[list[Any], np.dtype]:
     """Operands converted to the loop dtypes NumPy's `ufunc` picks (for output `dtype`, if
     given) and broadcast, and the output dtype."""
-    args = tuple(a if is_scalar(a) else asarray(a) for a in args)
-    dts = ufunc_dtypes(ufunc, args, dtype)
-    return broadcast_together(*(convert(a, d) for a, d in zip(args, dts))), dts[-1]
+    key = _plan_key(ufunc, args, dtype)
+    plan = _PLANS.get(key) if key is not None else None
+    if plan is None:
+        args = tuple(a if is_scalar(a) else asarray(a) for a in args)
+        dts = ufunc_dtypes(ufunc, args, dtype)
+        ops = broadcast_together(*(convert(a, d) for a, d in zip(args, dts)))
+        if key is not None:
+            if len(_PLANS) > 10_000:
+                _PLANS.clear()
+            _PLANS[key] = (_conversions(args, dts, ops), dts[-1])
+        return ops, dts[-1]
+    steps, out_dtype = plan
+    ops = []
+    for a, (dt, shape, dims) in zip(args, steps):
+        if dt is not None:
+            a = np.asarray(a, dt) if type(a) in PY_SCALARS else lax.convert_element_type(a, dt)
+        if shape is not None:
+            a = lax.broadcast_in_dim(a, shape, dims)
+        ops.append(a)
+    return ops, out_dtype
+
+
+# (ufunc, dtype, operand signatures) -> ((dtype to convert to, shape to broadcast to,
+# broadcast dimensions) per operand, output dtype): NumPy's loop choice and broadcasting
+# depend only on these, and the eager path runs the same few ufuncs over and over
+_PLANS: dict[tuple, tuple[list[tuple[Any, Any, Any]], np.dtype]] = {}
+
+
+def _plan_key(ufunc: np.ufunc, args: tuple, dtype: Any) -> tuple | None:
+    """The operands' signatures (shape and dtype, or a Python number's type), or None when
+    an operand is something else (a list, a NumPy scalar, a CuPy array...)."""
+    key: list[Any] = [ufunc, dtype]
+    for a in args:
+        t = type(a)
+        if t is np.ndarray:
+            key += (a.shape, a.dtype)
+        elif t in PY_SCALARS:
+            key.append(t)
+        elif isinstance(a, Tracer):
+            key.append(a.aval)
+        else:
+            return None
+    return tuple(key)
+
+
+def _conversions(args: tuple, dts: tuple, ops: list[Any]) -> list[tuple[Any, Any, Any]]:
+    steps = []
+    for a, d, op in zip(args, dts, ops):
+        aval, out = (None if is_scalar(a) else get_aval(a)), get_aval(op)
+        dt = d if aval is None or aval.dtype != d else None
+        shape = dims = None
+        if aval is not None and aval.shape != out.shape:
+            shape = out.shape
+            dims = tuple(range(len(shape) - len(aval.shape), len(shape)))
+        steps.append((dt, shape, dims))
+    return steps
 
 
 def _ufunc(ufunc: np.ufunc, name: str | None = None) -> Callable[[Callable[..., Any]], Any]:

@@ -1,0 +1,299 @@
+"""Eager differentiation with each primitive's rules traced once per signature.
+
+`linearize` (and so `vjp` and `grad`) of eager code runs `jvp` under partial evaluation:
+every operation dispatches through three traces and stages its tangent equations one by
+one, then the backward pass runs a transpose rule per equation. On NumPy arrays, what a
+rule does depends only on the primitive, its params, its operands' avals and which operands
+carry tangents (or are linear). So each is traced once per such signature into a jaxpr:
+
+- `LinearizeTrace` traces the jvp rule and splits it with `partial_eval_jaxpr`; afterwards
+  it calls the implementations of the known part directly and copies the linear equations
+  into the linear jaxpr being built;
+- `transpose_program` traces the transpose rule; `backward_pass` then calls the
+  implementations of that jaxpr directly.
+
+Everything else takes the general way: control flow and custom rules (their params hold
+functions), tracers of enclosing transforms, CuPy arrays, and runs with `debug_nans` on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from fnad.core.errors import current_source_info
+from fnad.core.ir import ClosedJaxpr, Eqn, ShapedArray, Var, get_aval
+from fnad.core.primitive import Zero
+from fnad.core.trace import EvalTrace, state
+from fnad.interpreters.jvp import JVPTrace, JVPTracer
+from fnad.interpreters.staging import StagedTracer, trace_to_jaxpr
+
+
+class Program:
+    """A jaxpr of concrete work, run as direct implementation calls over numbered slots
+    (no dispatch and no eager checks: its avals were checked when it was traced)."""
+
+    __slots__ = ("init", "steps", "outs", "fixed_outs", "mask")
+
+    def __init__(self, closed: ClosedJaxpr, n_args: int):
+        jaxpr = closed.jaxpr
+        slots: dict[int, int] = {}
+        self.init: list[Any] = []
+        for v, c in zip(jaxpr.constvars, closed.consts):
+            slots[id(v)] = len(self.init)
+            self.init.append(c)
+
+        def ref(x: Any) -> int:
+            if type(x) is Var:
+                return slots[id(x)]
+            self.init.append(x.value)
+            return len(self.init) - 1
+
+        literals = [ref(x) for e in jaxpr.eqns for x in e.inputs if type(x) is not Var]
+        literals += [ref(x) for x in jaxpr.outvars if type(x) is not Var]
+        n_fixed = len(self.init)
+        for i, v in enumerate(jaxpr.invars):
+            slots[id(v)] = n_fixed + i
+        lits = iter(literals)
+        n = n_fixed + n_args
+        self.steps: list[tuple[Any, list[int], dict, bool]] = []
+        for e in jaxpr.eqns:
+            impl = e.prim.impls.get("numpy")
+            if impl is None:
+                raise _Unsupported
+            ins = [slots[id(x)] if type(x) is Var else next(lits) for x in e.inputs]
+            outs = list(range(n, n + len(e.outputs)))
+            n += len(outs)
+            for v, s in zip(e.outputs, outs):
+                slots[id(v)] = s
+            self.steps.append((impl, ins, e.params, e.prim.multiple_results))
+        self.outs = [slots[id(x)] if type(x) is Var else next(lits) for x in jaxpr.outvars]
+        # outputs that are constants of the rule: copied, so callers never share them
+        self.fixed_outs = {i for i, s in enumerate(self.outs) if s < n_fixed}
+        self.mask: list[bool] | None = None  # set by `transpose_program`
+
+    def __call__(self, args: Sequence[Any]) -> list[Any]:
+        env = [*self.init, *args]
+        for impl, ins, params, multiple in self.steps:
+            out = impl(*[env[i] for i in ins], **params)
+            if multiple:
+                env.extend(out)
+            else:
+                env.append(out)
+        return [np.array(env[s]) if i in self.fixed_outs else env[s]
+                for i, s in enumerate(self.outs)]
+
+
+class _Unsupported(Exception):
+    """The signature's linearization cannot be cached: use the general path."""
+
+
+class _LinearizeRule:
+    """One signature's linearization: known work (primals -> outputs and residuals) and
+    the linear equations (residuals, tangents -> output tangents) as a template."""
+
+    __slots__ = ("known", "n_out", "out_mask", "eqns", "n_in", "out_refs")
+
+    def __init__(self, prim: Any, avals: list[ShapedArray], nonzero: Sequence[bool],
+                 params: dict):
+        from fnad.interpreters.partial_eval import partial_eval_jaxpr
+
+        n = len(avals)
+        out_mask: list[bool] = []
+
+        def jvp(*args: Any) -> list[Any]:
+            ts = iter(args[n:])
+            tangents = [next(ts) if nz else Zero(a) for a, nz in zip(avals, nonzero)]
+            out, tout = prim.jvp(list(args[:n]), tangents, **params)
+            if not prim.multiple_results:
+                out, tout = [out], [tout]
+            out_mask[:] = [t is not None and type(t) is not Zero for t in tout]
+            return [*out, *(t for t, m in zip(tout, out_mask) if m)]
+
+        t_avals = [a for a, nz in zip(avals, nonzero) if nz]
+        closed = trace_to_jaxpr(jvp, avals + t_avals, transform="linearize")
+        n_out, n_t = len(out_mask), sum(out_mask)
+        known, linear, out_unknown, num_res = partial_eval_jaxpr(
+            closed, [False] * n + [True] * len(t_avals),
+            instantiate=[False] * n_out + [True] * n_t)
+        if any(out_unknown[:n_out]):  # a primal output depends on a tangent
+            raise _Unsupported
+        self.known = Program(known, n)
+        self.n_out, self.out_mask = n_out, out_mask
+        jaxpr = linear.jaxpr
+        refs: dict[int, int] = {id(v): i for i, v in enumerate(jaxpr.invars)}
+        self.n_in = len(jaxpr.invars)  # residuals, then tangents
+
+        def ref(x: Any) -> Any:
+            return refs[id(x)] if type(x) is Var else x
+
+        self.eqns: list[tuple[Any, list[Any], list[ShapedArray], dict]] = []
+        for e in jaxpr.eqns:
+            self.eqns.append((e.prim, [ref(x) for x in e.inputs],
+                              [v.aval for v in e.outputs], e.params))
+            for v in e.outputs:
+                refs[id(v)] = len(refs)
+        self.out_refs = [ref(x) for x in jaxpr.outvars]
+
+    def stage(self, pe: Any, residuals: Sequence[Any], tangents: Sequence[Any]) -> list[Any]:
+        """Copy the linear equations into `pe`'s jaxpr; returns the output tangents."""
+        atoms = [pe.builder.const(r) for r in residuals]
+        atoms += [pe.to_atom(t) for t in tangents]
+        if self.eqns:
+            info = state.source_info or current_source_info()
+            eqns = pe.builder.eqns
+            for prim, ins, out_avals, params in self.eqns:
+                outs = [Var(a) for a in out_avals]
+                eqns.append(Eqn(prim, [atoms[i] if type(i) is int else i for i in ins],
+                                outs, params, info))
+                atoms += outs
+        out = []
+        for r in self.out_refs:
+            atom = atoms[r] if type(r) is int else r
+            out.append(StagedTracer(pe, atom) if type(atom) is Var else atom.value)
+        return out
+
+
+_RULES: dict[tuple, _LinearizeRule | None] = {}  # signature -> rule, or None for the general path
+
+
+class LinearizeTrace(JVPTrace):
+    """`JVPTrace` over a `PartialEvalTrace`, taking the cached way where it can."""
+
+    def process_primitive(self, prim: Any, args: tuple, params: dict) -> Any:
+        pe = self.parent
+        if (type(pe.parent) is not EvalTrace or EvalTrace.check_output is not None
+                or prim.partial_eval is not None):
+            return super().process_primitive(prim, args, params)
+        key: list[Any] = [prim]
+        primals, tangents = [], []
+        for a in args:
+            if type(a) is JVPTracer and a._trace is self:
+                p = a.primal
+                tangents.append(a.tangent)
+                key.append(True)
+            else:
+                p = a
+                key.append(False)
+            if type(p) is not np.ndarray:
+                return super().process_primitive(prim, args, params)
+            primals.append(p)
+            key += (p.shape, p.dtype)
+        if not tangents:
+            return super().process_primitive(prim, args, params)
+        for name, v in params.items():
+            if callable(v):  # sub-jaxprs and functions: rules that run user code
+                return super().process_primitive(prim, args, params)
+            key += (name, v)
+        try:
+            k = tuple(key)
+            rule = _RULES[k]
+        except TypeError:  # an unhashable param
+            return super().process_primitive(prim, args, params)
+        except KeyError:
+            rule = _derive(prim, primals, key, params, pe)
+            if len(_RULES) > 20_000:
+                _RULES.clear()
+            _RULES[k] = rule
+        if rule is None:
+            return super().process_primitive(prim, args, params)
+        saved = state.trace
+        state.trace = pe.parent  # an implementation may bind primitives itself
+        try:
+            known = rule.known(primals)
+        finally:
+            state.trace = saved
+        n_out = rule.n_out
+        touts = iter(rule.stage(pe, known[n_out:], tangents))
+        outs = [JVPTracer(self, p, next(touts)) if m else p
+                for p, m in zip(known[:n_out], rule.out_mask)]
+        return outs if prim.multiple_results else outs[0]
+
+
+def _derive(prim: Any, primals: list[np.ndarray], key: list[Any], params: dict,
+            pe: Any) -> _LinearizeRule | None:
+    """The rule for a signature, or None when it must take the general path (an error
+    while deriving is left for the general path to raise, in its own words)."""
+    if getattr(prim, "effectful", False) or prim.jvp is None:
+        return None
+    nonzero = [k is True for k in key[1:1 + 3 * len(primals):3]]
+    saved = state.trace
+    state.trace = pe.parent
+    try:
+        return _LinearizeRule(prim, [get_aval(p) for p in primals], nonzero, params)
+    except Exception:  # noqa: BLE001 -- see the docstring
+        return None
+    finally:
+        state.trace = saved
+
+
+def _eager() -> bool:
+    """Rules may be cached: operations run on the eval trace, with no output checks."""
+    return type(state.trace) is EvalTrace and EvalTrace.check_output is None
+
+
+_TRANSPOSES: dict[tuple, Program | None] = {}
+
+
+def transpose_program(prim: Any, ins: Sequence[Any], ct: np.ndarray, params: dict
+                      ) -> Program | None:
+    """The transpose rule of `prim` at this signature as a `Program` (the defined inputs,
+    then the cotangent -> the nonzero cotangents, `mask` telling which inputs get none), or
+    None for the general way. `ins` holds arrays and `UndefinedPrimal`s."""
+    from fnad.interpreters.transpose import UndefinedPrimal
+
+    if not _eager() or prim.multiple_results or prim.transpose is None:
+        return None
+    key: list[Any] = [prim, ct.shape, ct.dtype]
+    for x in ins:
+        if type(x) is np.ndarray:
+            key += (x.shape, x.dtype)
+        elif type(x) is UndefinedPrimal:
+            key += (None, x.aval)
+        else:
+            return None
+    for name, v in params.items():
+        if callable(v):
+            return None
+        key += (name, v)
+    try:
+        k = tuple(key)
+        return _TRANSPOSES[k]
+    except TypeError:
+        return None
+    except KeyError:
+        pass
+    try:
+        program = _transpose_program(prim, ins, ct, params)
+    except Exception:  # noqa: BLE001 -- the general way raises it in its own words
+        program = None
+    if len(_TRANSPOSES) > 20_000:
+        _TRANSPOSES.clear()
+    _TRANSPOSES[k] = program
+    return program
+
+
+def _transpose_program(prim: Any, ins: Sequence[Any], ct: np.ndarray, params: dict
+                       ) -> Program:
+    from fnad.interpreters.transpose import UndefinedPrimal
+
+    linear = [type(x) is UndefinedPrimal for x in ins]
+    defined = [get_aval(x) for x, lin in zip(ins, linear) if not lin]
+    zero: list[bool] = []
+
+    def f(*args: Any) -> list[Any]:
+        vals = iter(args[:-1])
+        operands = [x if lin else next(vals) for x, lin in zip(ins, linear)]
+        cts = prim.transpose(args[-1], *operands, **params)
+        zero[:] = [c is None or type(c) is Zero or not lin for c, lin in zip(cts, linear)]
+        return [c for c, z in zip(cts, zero) if not z]
+
+    closed = trace_to_jaxpr(f, [*defined, get_aval(ct)], transform="grad")
+    program = Program(closed, len(defined) + 1)
+    program.mask = zero
+    return program
+
+
+__all__ = ["LinearizeTrace", "Program", "transpose_program"]
