@@ -52,9 +52,10 @@ def mlp_loss(np_like: Any) -> Callable[..., Any]:
 
 
 def time_both(loss: Callable[..., Any], vg: Callable[..., Any], *args: Any) -> dict[str, float]:
-    """Median times of the forward pass and of value_and_grad on the same arguments."""
-    return {"forward": median_time(lambda: loss(*args)),
-            "value_and_grad": median_time(lambda: vg(*args))}
+    """Median times of the forward pass and of value_and_grad on the same arguments, timed
+    in turn so that their ratio holds under a changing machine load."""
+    return compare({"forward": lambda: loss(*args), "value_and_grad": lambda: vg(*args)},
+                   min_time=1.0, min_repeats=30, warmup=3)
 
 
 def bench_fnad(params: list[np.ndarray], x: np.ndarray, y: np.ndarray) -> dict[str, float]:

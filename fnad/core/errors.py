@@ -67,25 +67,26 @@ class LeakedTracerError(FnadError, RuntimeError):
     """Tracers outlived their transform while leak checking was on (`checking_leaks`)."""
 
 
-@functools.lru_cache(maxsize=4096)
+_INTERNAL: dict[str, bool] = {}  # filename -> inside the fnad package (tests are users)
+
+
 def _is_internal(filename: str) -> bool:
-    return filename.startswith(_PACKAGE_DIR) and os.sep + "tests" + os.sep not in filename
-
-
-_INTERNAL_CODE: dict[types.CodeType, bool] = {}  # `_is_internal` per code object
+    inside = _INTERNAL.get(filename)
+    if inside is None:
+        inside = _INTERNAL[filename] = (filename.startswith(_PACKAGE_DIR)
+                                        and os.sep + "tests" + os.sep not in filename)
+    return inside
 
 
 def user_frame(depth: int = 1) -> types.FrameType | None:
     """The innermost stack frame outside the fnad package: the user's line."""
     frame: types.FrameType | None = sys._getframe(depth)
-    internal = _INTERNAL_CODE
+    internal = _INTERNAL
     while frame is not None:
-        code = frame.f_code
-        inside = internal.get(code)
+        filename = frame.f_code.co_filename
+        inside = internal.get(filename)
         if inside is None:
-            if len(internal) > 100_000:
-                internal.clear()
-            inside = internal[code] = _is_internal(code.co_filename)
+            inside = _is_internal(filename)
         if not inside:
             break
         frame = frame.f_back

@@ -90,6 +90,30 @@ class _Unsupported(Exception):
     """The signature's linearization cannot be cached: use the general path."""
 
 
+class CachedEqn(Eqn):
+    """A linear equation copied from a `_LinearizeRule`, with its transpose `Program`
+    traced in advance for the inputs that were linear in the rule (`linear_in`)."""
+
+    __slots__ = ("transpose",)  # (linear_in, Program), or None
+
+    def __init__(self, prim: Any, inputs: list[Any], outputs: list[Var], params: dict,
+                 source_info: Any, transpose: tuple[list[bool], Program] | None):
+        super().__init__(prim, inputs, outputs, params, source_info)
+        self.transpose = transpose
+
+
+def _template_transpose(eqn: Eqn, linear_in: list[bool]
+                        ) -> tuple[list[bool], Program] | None:
+    if eqn.prim.multiple_results or eqn.prim.transpose is None or not any(linear_in):
+        return None
+    try:
+        return linear_in, _transpose_program(
+            eqn.prim, [x.aval for x in eqn.inputs], linear_in, eqn.outputs[0].aval,
+            eqn.params)
+    except Exception:  # noqa: BLE001 -- the general way raises it in its own words
+        return None
+
+
 class _LinearizeRule:
     """One signature's linearization: known work (primals -> outputs and residuals) and
     the linear equations (residuals, tangents -> output tangents) as a template."""
@@ -129,10 +153,12 @@ class _LinearizeRule:
         def ref(x: Any) -> Any:
             return refs[id(x)] if type(x) is Var else x
 
-        self.eqns: list[tuple[Any, list[Any], list[ShapedArray], dict]] = []
+        self.eqns: list[tuple[Any, list[Any], list[ShapedArray], dict, Any]] = []
         for e in jaxpr.eqns:
-            self.eqns.append((e.prim, [ref(x) for x in e.inputs],
-                              [v.aval for v in e.outputs], e.params))
+            ins = [ref(x) for x in e.inputs]
+            linear_in = [type(r) is int and r >= num_res for r in ins]
+            self.eqns.append((e.prim, ins, [v.aval for v in e.outputs], e.params,
+                              _template_transpose(e, linear_in)))
             for v in e.outputs:
                 refs[id(v)] = len(refs)
         self.out_refs = [ref(x) for x in jaxpr.outvars]
@@ -144,10 +170,10 @@ class _LinearizeRule:
         if self.eqns:
             info = state.source_info or current_source_info()
             eqns = pe.builder.eqns
-            for prim, ins, out_avals, params in self.eqns:
+            for prim, ins, out_avals, params, transpose in self.eqns:
                 outs = [Var(a) for a in out_avals]
-                eqns.append(Eqn(prim, [atoms[i] if type(i) is int else i for i in ins],
-                                outs, params, info))
+                eqns.append(CachedEqn(prim, [atoms[i] if type(i) is int else i for i in ins],
+                                      outs, params, info, transpose))
                 atoms += outs
         out = []
         for r in self.out_refs:
@@ -237,14 +263,21 @@ def _eager() -> bool:
 _TRANSPOSES: dict[tuple, Program | None] = {}
 
 
-def transpose_program(prim: Any, ins: Sequence[Any], ct: np.ndarray, params: dict
-                      ) -> Program | None:
-    """The transpose rule of `prim` at this signature as a `Program` (the defined inputs,
-    then the cotangent -> the nonzero cotangents, `mask` telling which inputs get none), or
-    None for the general way. `ins` holds arrays and `UndefinedPrimal`s."""
+def transpose_program(eqn: Eqn, ins: Sequence[Any], ct: np.ndarray) -> Program | None:
+    """The transpose rule of `eqn` for these operands (arrays, and `UndefinedPrimal`s for
+    the linear ones) as a `Program`: the defined operands, then the cotangent -> the
+    nonzero cotangents, `mask` telling which operands get none. None means the general way.
+    """
     from fnad.interpreters.transpose import UndefinedPrimal
 
-    if not _eager() or prim.multiple_results or prim.transpose is None:
+    if not _eager():
+        return None
+    if type(eqn) is CachedEqn and eqn.transpose is not None:
+        linear_in, program = eqn.transpose
+        if all((type(x) is UndefinedPrimal) is lin for x, lin in zip(ins, linear_in)):
+            return program
+    prim = eqn.prim
+    if prim.multiple_results or prim.transpose is None:
         return None
     key: list[Any] = [prim, ct.shape, ct.dtype]
     for x in ins:
@@ -254,7 +287,7 @@ def transpose_program(prim: Any, ins: Sequence[Any], ct: np.ndarray, params: dic
             key += (None, x.aval)
         else:
             return None
-    for name, v in params.items():
+    for name, v in eqn.params.items():
         if callable(v):
             return None
         key += (name, v)
@@ -266,7 +299,9 @@ def transpose_program(prim: Any, ins: Sequence[Any], ct: np.ndarray, params: dic
     except KeyError:
         pass
     try:
-        program = _transpose_program(prim, ins, ct, params)
+        program = _transpose_program(prim, [get_aval(x) for x in ins],
+                                     [type(x) is UndefinedPrimal for x in ins],
+                                     get_aval(ct), eqn.params)
     except Exception:  # noqa: BLE001 -- the general way raises it in its own words
         program = None
     if len(_TRANSPOSES) > 20_000:
@@ -275,25 +310,24 @@ def transpose_program(prim: Any, ins: Sequence[Any], ct: np.ndarray, params: dic
     return program
 
 
-def _transpose_program(prim: Any, ins: Sequence[Any], ct: np.ndarray, params: dict
-                       ) -> Program:
+def _transpose_program(prim: Any, avals: list[ShapedArray], linear: list[bool],
+                       ct_aval: ShapedArray, params: dict) -> Program:
     from fnad.interpreters.transpose import UndefinedPrimal
 
-    linear = [type(x) is UndefinedPrimal for x in ins]
-    defined = [get_aval(x) for x, lin in zip(ins, linear) if not lin]
+    defined = [a for a, lin in zip(avals, linear) if not lin]
     zero: list[bool] = []
 
     def f(*args: Any) -> list[Any]:
         vals = iter(args[:-1])
-        operands = [x if lin else next(vals) for x, lin in zip(ins, linear)]
+        operands = [UndefinedPrimal(a) if lin else next(vals) for a, lin in zip(avals, linear)]
         cts = prim.transpose(args[-1], *operands, **params)
         zero[:] = [c is None or type(c) is Zero or not lin for c, lin in zip(cts, linear)]
         return [c for c, z in zip(cts, zero) if not z]
 
-    closed = trace_to_jaxpr(f, [*defined, get_aval(ct)], transform="grad")
+    closed = trace_to_jaxpr(f, [*defined, ct_aval], transform="grad")
     program = Program(closed, len(defined) + 1)
     program.mask = zero
     return program
 
 
-__all__ = ["LinearizeTrace", "Program", "transpose_program"]
+__all__ = ["CachedEqn", "LinearizeTrace", "Program", "transpose_program"]

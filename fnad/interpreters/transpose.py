@@ -142,7 +142,7 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
             ins = [UndefinedPrimal(x.aval) if x in linear else
                    env[x] if type(x) is Var else x.value for x in eqn.inputs]
             if type(ct_arg) is np.ndarray:
-                program = transpose_program(prim, ins, ct_arg, eqn.params)
+                program = transpose_program(eqn, ins, ct_arg)
                 if program is not None:
                     ct_ins = iter(program([*(x for x in ins if type(x) is not UndefinedPrimal),
                                            ct_arg]))

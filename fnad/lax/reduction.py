@@ -104,7 +104,7 @@ def _expand(r: Any, shape: Sequence[int], axes: tuple[int, ...]) -> Any:
 
 # ------------------------------------------------------------------ reduce_sum
 
-reduce_sum_p = _reducer("reduce_sum", lambda x, axes: np.sum(x, axis=axes, dtype=x.dtype),
+reduce_sum_p = _reducer("reduce_sum", lambda x, axes: np.add.reduce(x, axis=axes, dtype=x.dtype),
                         NUMBER, "sum")
 deflinear(reduce_sum_p,
           lambda ct, x, axes: [_expand(ct, x.aval.shape, axes)])
@@ -129,7 +129,8 @@ def _extremum_jvp(prim: Primitive):
 
 
 reduce_max_p = _reducer(
-    "reduce_max", lambda x, axes: np.max(x, axis=axes, initial=_identity(x.dtype, False)),
+    "reduce_max",
+    lambda x, axes: np.maximum.reduce(x, axis=axes, initial=_identity(x.dtype, False)),
     ORDERED, "max")
 _extremum_jvp(reduce_max_p)
 reduce_max = _reduce_wrapper(reduce_max_p, """Maximum over `axes` (NaN propagates).
@@ -139,14 +140,15 @@ reduce_max = _reduce_wrapper(reduce_max_p, """Maximum over `axes` (NaN propagate
     """)
 
 reduce_min_p = _reducer(
-    "reduce_min", lambda x, axes: np.min(x, axis=axes, initial=_identity(x.dtype, True)),
+    "reduce_min",
+    lambda x, axes: np.minimum.reduce(x, axis=axes, initial=_identity(x.dtype, True)),
     ORDERED, "min")
 _extremum_jvp(reduce_min_p)
 reduce_min = _reduce_wrapper(reduce_min_p, "Minimum over `axes` (NaN propagates).")
 
 # ------------------------------------------------------------------ reduce_prod
 
-reduce_prod_p = _reducer("reduce_prod", lambda x, axes: np.prod(x, axis=axes, dtype=x.dtype),
+reduce_prod_p = _reducer("reduce_prod", lambda x, axes: np.multiply.reduce(x, axis=axes, dtype=x.dtype),
                          NUMBER, "prod")
 
 

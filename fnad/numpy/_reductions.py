@@ -7,6 +7,7 @@ function asks NumPy what it would return for a tiny array of the input's dtype.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -39,7 +40,7 @@ def _keep(out: Any, shape: tuple[int, ...], axes: tuple[int, ...], keepdims: boo
 
 
 def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
-    return int(np.prod([shape[i] for i in axes], dtype=np.int64))
+    return math.prod(shape[i] for i in axes)
 
 
 def _reducer(np_fn: Callable[..., Any], lax_fn: Callable[..., Any], name: str,
