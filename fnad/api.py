@@ -45,9 +45,11 @@ def _as_value(x: Any) -> Any:
 def _owned(tree: Any) -> Any:
     """`tree` with read-only NumPy views (broadcasts of one value) copied: results of a
     transform are the caller's to change in place, as NumPy results are."""
-    return tree_util.tree_map(
-        lambda x: np.array(x) if isinstance(x, np.ndarray) and not x.flags.writeable else x,
-        tree)
+    return tree_util.tree_map(_owned_leaf, tree)
+
+
+def _owned_leaf(x: Any) -> Any:
+    return np.array(x) if isinstance(x, np.ndarray) and not x.flags.writeable else x
 
 
 def _array_leaves(leaves: Sequence[Any]) -> list[Any]:
@@ -156,35 +158,46 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
 
     With `has_aux`, f returns (output, aux) and vjp returns (output, f_vjp, aux).
     """
-    leaves, in_tree = tree_util.tree_flatten((primals, {}))
-    leaves = _array_leaves(leaves)
-    store: dict[str, Any] = {}
-    g = (lambda *a, **k: _split_aux(f(*a, **k), store)) if has_aux else f
-    outs, lin = linearize_flat(_flat_fun(g, in_tree, store), leaves)
-    out_tree = store["tree"]
+    outs, out_tree, pullback, aux = _vjp_flat(f, primals, has_aux)
 
     def f_vjp(cotangent: Any) -> tuple[Any, ...]:
         ct_leaves, ct_tree = tree_util.tree_flatten(cotangent)
         if ct_tree != out_tree:
             raise TransformError(f"vjp: the cotangent has structure {ct_tree}, the output "
                                  f"{out_tree}")
-        ct_leaves = _array_leaves(ct_leaves)
+        return pullback(_array_leaves(ct_leaves))
+
+    out = _owned(tree_util.tree_unflatten(out_tree, outs))
+    if has_aux:
+        return out, f_vjp, aux
+    return out, f_vjp
+
+
+def _vjp_flat(f: Callable[..., Any], primals: Sequence[Any], has_aux: bool
+              ) -> tuple[list[Any], Any, Callable[[list[Any]], Any], Any]:
+    """(flat outputs, output structure, pullback of flat cotangents -> the cotangent of
+    `primals` (a tuple), aux)."""
+    leaves, in_tree = tree_util.tree_flatten((tuple(primals), {}))
+    leaves = _array_leaves(leaves)
+    store: dict[str, Any] = {}
+    g = (lambda *a, **k: _split_aux(f(*a, **k), store)) if has_aux else f
+    outs, lin = linearize_flat(_flat_fun(g, in_tree, store), leaves)
+
+    def pullback(ct_leaves: list[Any]) -> Any:
         for c, a in zip(ct_leaves, lin.out_avals):
             if get_aval(c).shape != a.shape:
                 raise TransformError(f"vjp: cotangent of shape {get_aval(c).shape} for an "
                                      f"output of shape {a.shape}")
-        ct_leaves = [_tangent_for(a, c) for c, a in zip(ct_leaves, lin.out_avals)]
-        cts = [c for c, m in zip(ct_leaves, lin.out_mask) if m]
+        cts = [_tangent_for(a, c) for c, a, m in zip(ct_leaves, lin.out_avals, lin.out_mask)
+               if m]
         args = [UndefinedPrimal(a) for a, m in zip(lin.in_avals, lin.in_mask) if m]
         ct_in = iter(backward_pass(lin.jaxpr.jaxpr, lin.jaxpr.consts, args, cts))
-        grads = [instantiate(next(ct_in)) if m else instantiate(Zero(a))
+        grads = [_owned_leaf(instantiate(next(ct_in) if m else Zero(a)))
                  for a, m in zip(lin.in_avals, lin.in_mask)]
-        return _owned(tree_util.tree_unflatten(in_tree, grads)[0])
+        return tree_util.tree_unflatten(in_tree, grads)[0]
 
-    out = _owned(tree_util.tree_unflatten(out_tree, outs))
-    if has_aux:
-        return out, f_vjp, tree_util.tree_map(_primal_of, store["aux"])
-    return out, f_vjp
+    aux = tree_util.tree_map(_primal_of, store["aux"]) if has_aux else None
+    return outs, store["tree"], pullback, aux
 
 
 def _primal_of(x: Any) -> Any:
@@ -247,22 +260,25 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
                                      "positional arguments")
         norm = tuple(i % len(args) for i in nums)
         diff = tuple(args[i] for i in norm)
-        for i, a in zip(norm, diff):
-            _check_float(_array_leaves(tree_util.tree_leaves(a)), f"grad of argument {i}")
-        res = vjp(_partial_at(f, args, norm, kwargs), *diff, has_aux=has_aux)
-        out, f_vjp = res[0], res[1]
-        out_leaves = tree_util.tree_leaves(out)
-        if len(out_leaves) != 1 or get_aval(_array_leaves(out_leaves)[0]).shape != ():
-            shapes = [get_aval(_array_leaves([x])[0]).shape for x in out_leaves]
+        for x in _array_leaves(tree_util.tree_leaves(diff)):
+            if get_aval(x).dtype.kind not in "fc":  # name the argument
+                for i, a in zip(norm, diff):
+                    _check_float(_array_leaves(tree_util.tree_leaves(a)),
+                                 f"grad of argument {i}")
+        outs, out_tree, pullback, aux = _vjp_flat(_partial_at(f, args, norm, kwargs), diff,
+                                                  has_aux)
+        aval = get_aval(outs[0]) if len(outs) == 1 else None
+        if aval is None or aval.shape != ():
+            shapes = [get_aval(x).shape for x in outs]
             raise TransformError(f"grad needs a function returning one scalar, got outputs "
                                  f"of shapes {shapes}; use vjp or jacrev for other outputs")
-        if get_aval(_array_leaves(out_leaves)[0]).dtype.kind not in "fc":
+        if aval.dtype.kind not in "fc":
             raise TransformError("grad needs a float-valued function")
-        one = np.ones((), get_aval(_array_leaves(out_leaves)[0]).dtype)
-        grads = f_vjp(tree_util.tree_unflatten(tree_util.tree_structure(out), [one]))
+        grads = pullback([np.ones((), aval.dtype)])
         grads = grads[0] if isinstance(argnums, int) else grads
+        out = _owned(tree_util.tree_unflatten(out_tree, outs))
         if has_aux:
-            return (out, res[2]), grads
+            return (out, aux), grads
         return out, grads
 
     return vg

@@ -67,27 +67,27 @@ class LeakedTracerError(FnadError, RuntimeError):
     """Tracers outlived their transform while leak checking was on (`checking_leaks`)."""
 
 
-_INTERNAL: dict[str, bool] = {}  # filename -> inside the fnad package (tests are users)
+_INTERNAL_FILES: set[str] = set()  # files of the fnad package met so far
+_USER_FILES: set[str] = set()  # and the others (tests count as user code)
 
 
 def _is_internal(filename: str) -> bool:
-    inside = _INTERNAL.get(filename)
-    if inside is None:
-        inside = _INTERNAL[filename] = (filename.startswith(_PACKAGE_DIR)
-                                        and os.sep + "tests" + os.sep not in filename)
+    if filename in _INTERNAL_FILES:
+        return True
+    if filename in _USER_FILES:
+        return False
+    inside = filename.startswith(_PACKAGE_DIR) and os.sep + "tests" + os.sep not in filename
+    (_INTERNAL_FILES if inside else _USER_FILES).add(filename)
     return inside
 
 
 def user_frame(depth: int = 1) -> types.FrameType | None:
     """The innermost stack frame outside the fnad package: the user's line."""
     frame: types.FrameType | None = sys._getframe(depth)
-    internal = _INTERNAL
+    internal = _INTERNAL_FILES
     while frame is not None:
         filename = frame.f_code.co_filename
-        inside = internal.get(filename)
-        if inside is None:
-            inside = _is_internal(filename)
-        if not inside:
+        if filename not in internal and not _is_internal(filename):
             break
         frame = frame.f_back
     return frame

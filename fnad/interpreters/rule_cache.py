@@ -18,6 +18,7 @@ functions), tracers of enclosing transforms, CuPy arrays, and runs with `debug_n
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,58 +33,52 @@ from fnad.interpreters.staging import StagedTracer, trace_to_jaxpr
 
 
 class Program:
-    """A jaxpr of concrete work, run as direct implementation calls over numbered slots
-    (no dispatch and no eager checks: its avals were checked when it was traced)."""
+    """A jaxpr of concrete work as a generated Python function of straight-line
+    implementation calls (no dispatch and no eager checks: its avals were checked when it
+    was traced). `program(*args)` returns the list of outputs."""
 
-    __slots__ = ("init", "steps", "outs", "fixed_outs", "mask")
+    __slots__ = ("run", "mask")
 
     def __init__(self, closed: ClosedJaxpr, n_args: int):
         jaxpr = closed.jaxpr
-        slots: dict[int, int] = {}
-        self.init: list[Any] = []
+        names: dict[int, str] = {}
+        scope: dict[str, Any] = {"copy": np.array}
+
+        def global_(value: Any) -> str:
+            name = f"g{len(scope)}"
+            scope[name] = value
+            return name
+
+        def atom(x: Any) -> str:
+            return names[id(x)] if type(x) is Var else global_(x.value)
+
         for v, c in zip(jaxpr.constvars, closed.consts):
-            slots[id(v)] = len(self.init)
-            self.init.append(c)
-
-        def ref(x: Any) -> int:
-            if type(x) is Var:
-                return slots[id(x)]
-            self.init.append(x.value)
-            return len(self.init) - 1
-
-        literals = [ref(x) for e in jaxpr.eqns for x in e.inputs if type(x) is not Var]
-        literals += [ref(x) for x in jaxpr.outvars if type(x) is not Var]
-        n_fixed = len(self.init)
-        for i, v in enumerate(jaxpr.invars):
-            slots[id(v)] = n_fixed + i
-        lits = iter(literals)
-        n = n_fixed + n_args
-        self.steps: list[tuple[Any, list[int], dict, bool]] = []
+            names[id(v)] = global_(c)
+        args = [f"a{i}" for i in range(n_args)]
+        names.update((id(v), a) for v, a in zip(jaxpr.invars, args))
+        body = []
         for e in jaxpr.eqns:
             impl = e.prim.impls.get("numpy")
             if impl is None:
                 raise _Unsupported
-            ins = [slots[id(x)] if type(x) is Var else next(lits) for x in e.inputs]
-            outs = list(range(n, n + len(e.outputs)))
-            n += len(outs)
-            for v, s in zip(e.outputs, outs):
-                slots[id(v)] = s
-            self.steps.append((impl, ins, e.params, e.prim.multiple_results))
-        self.outs = [slots[id(x)] if type(x) is Var else next(lits) for x in jaxpr.outvars]
-        # outputs that are constants of the rule: copied, so callers never share them
-        self.fixed_outs = {i for i, s in enumerate(self.outs) if s < n_fixed}
+            fn = global_(functools.partial(impl, **e.params) if e.params else impl)
+            outs = []
+            for v in e.outputs:
+                names[id(v)] = f"t{len(names)}"
+                outs.append(names[id(v)])
+            target = ", ".join(outs) + ("," if e.prim.multiple_results else "")
+            body.append(f"    {target} = {fn}({', '.join(atom(x) for x in e.inputs)})")
+        # an output that is a constant of the rule is copied: callers never share it
+        results = [names[id(x)] if type(x) is Var and x not in jaxpr.constvars
+                   else f"copy({atom(x)})" for x in jaxpr.outvars]
+        body.append(f"    return [{', '.join(results)}]")
+        source = f"def run({', '.join(args)}):\n" + "\n".join(body)
+        exec(compile(source, "<fnad rule>", "exec"), scope)  # noqa: S102 -- our own code
+        self.run = scope["run"]
         self.mask: list[bool] | None = None  # set by `transpose_program`
 
-    def __call__(self, args: Sequence[Any]) -> list[Any]:
-        env = [*self.init, *args]
-        for impl, ins, params, multiple in self.steps:
-            out = impl(*[env[i] for i in ins], **params)
-            if multiple:
-                env.extend(out)
-            else:
-                env.append(out)
-        return [np.array(env[s]) if i in self.fixed_outs else env[s]
-                for i, s in enumerate(self.outs)]
+    def __call__(self, *args: Any) -> list[Any]:
+        return self.run(*args)
 
 
 class _Unsupported(Exception):
@@ -165,16 +160,23 @@ class _LinearizeRule:
 
     def stage(self, pe: Any, residuals: Sequence[Any], tangents: Sequence[Any]) -> list[Any]:
         """Copy the linear equations into `pe`'s jaxpr; returns the output tangents."""
-        atoms = [pe.builder.const(r) for r in residuals]
-        atoms += [pe.to_atom(t) for t in tangents]
+        const = pe.builder.const
+        atoms = [const(r) for r in residuals]
+        for t in tangents:
+            atoms.append(t._var if type(t) is StagedTracer and t._trace is pe
+                         else pe.to_atom(t))
         if self.eqns:
             info = state.source_info or current_source_info()
-            eqns = pe.builder.eqns
+            append = pe.builder.eqns.append
             for prim, ins, out_avals, params, transpose in self.eqns:
-                outs = [Var(a) for a in out_avals]
-                eqns.append(CachedEqn(prim, [atoms[i] if type(i) is int else i for i in ins],
-                                      outs, params, info, transpose))
-                atoms += outs
+                if len(out_avals) == 1:
+                    outs = [Var(out_avals[0])]
+                    atoms.append(outs[0])
+                else:
+                    outs = [Var(a) for a in out_avals]
+                    atoms += outs
+                append(CachedEqn(prim, [atoms[i] if type(i) is int else i for i in ins],
+                                 outs, params, info, transpose))
         out = []
         for r in self.out_refs:
             atom = atoms[r] if type(r) is int else r
@@ -228,14 +230,16 @@ class LinearizeTrace(JVPTrace):
         saved = state.trace
         state.trace = pe.parent  # an implementation may bind primitives itself
         try:
-            known = rule.known(primals)
+            known = rule.known.run(*primals)
         finally:
             state.trace = saved
         n_out = rule.n_out
-        touts = iter(rule.stage(pe, known[n_out:], tangents))
-        outs = [JVPTracer(self, p, next(touts)) if m else p
+        touts = rule.stage(pe, known[n_out:], tangents)
+        if not prim.multiple_results:
+            return JVPTracer(self, known[0], touts[0]) if touts else known[0]
+        touts = iter(touts)
+        return [JVPTracer(self, p, next(touts)) if m else p
                 for p, m in zip(known[:n_out], rule.out_mask)]
-        return outs if prim.multiple_results else outs[0]
 
 
 def _derive(prim: Any, primals: list[np.ndarray], key: list[Any], params: dict,
@@ -255,7 +259,7 @@ def _derive(prim: Any, primals: list[np.ndarray], key: list[Any], params: dict,
         state.trace = saved
 
 
-def _eager() -> bool:
+def eager_rules() -> bool:
     """Rules may be cached: operations run on the eval trace, with no output checks."""
     return type(state.trace) is EvalTrace and EvalTrace.check_output is None
 
@@ -270,12 +274,8 @@ def transpose_program(eqn: Eqn, ins: Sequence[Any], ct: np.ndarray) -> Program |
     """
     from fnad.interpreters.transpose import UndefinedPrimal
 
-    if not _eager():
+    if not eager_rules():
         return None
-    if type(eqn) is CachedEqn and eqn.transpose is not None:
-        linear_in, program = eqn.transpose
-        if all((type(x) is UndefinedPrimal) is lin for x, lin in zip(ins, linear_in)):
-            return program
     prim = eqn.prim
     if prim.multiple_results or prim.transpose is None:
         return None
@@ -330,4 +330,4 @@ def _transpose_program(prim: Any, avals: list[ShapedArray], linear: list[bool],
     return program
 
 
-__all__ = ["CachedEqn", "LinearizeTrace", "Program", "transpose_program"]
+__all__ = ["CachedEqn", "LinearizeTrace", "Program", "eager_rules", "transpose_program"]

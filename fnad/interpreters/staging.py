@@ -58,8 +58,10 @@ class JaxprBuilder:
         eqns = self.eqns
         if dce:
             eqns = dead_code_elimination(eqns, outvars)
-        used = {id(a) for e in eqns for a in e.inputs} | {id(v) for v in outvars}
-        consts = [(v, x) for v, x in self.consts.values() if id(v) in used]
+        used = set(outvars)
+        for e in eqns:
+            used.update(e.inputs)
+        consts = [(v, x) for v, x in self.consts.values() if v in used]
         jaxpr = Jaxpr([v for v, _ in consts], list(invars), eqns, list(outvars))
         return ClosedJaxpr(jaxpr, [x for _, x in consts])
 
@@ -86,12 +88,17 @@ def _abstract_eval(prim: Any, in_avals: list[ShapedArray], params: dict) -> Any:
 
 
 def dead_code_elimination(eqns: list[Eqn], outvars: Sequence[Any]) -> list[Eqn]:
-    live = {id(v) for v in outvars}
+    live = set(outvars)  # Vars and Literals hash by identity
     kept = []
     for eqn in reversed(eqns):
-        if any(id(v) in live for v in eqn.outputs) or getattr(eqn.prim, "effectful", False):
-            kept.append(eqn)
-            live.update(id(a) for a in eqn.inputs)
+        for v in eqn.outputs:
+            if v in live:
+                break
+        else:
+            if not getattr(eqn.prim, "effectful", False):
+                continue
+        kept.append(eqn)
+        live.update(eqn.inputs)
     kept.reverse()
     return kept
 

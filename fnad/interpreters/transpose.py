@@ -15,7 +15,7 @@ import numpy as np
 from fnad.core.ir import ClosedJaxpr, Jaxpr, ShapedArray, Var
 from fnad.core.primitive import Zero
 from fnad.core.trace import state
-from fnad.interpreters.rule_cache import transpose_program
+from fnad.interpreters.rule_cache import CachedEqn, eager_rules, transpose_program
 from fnad.interpreters.staging import trace_to_jaxpr
 
 
@@ -101,6 +101,7 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
         else:
             env[v] = a
 
+    eager = eager_rules()
     saved = state.source_info
     try:
         linear_eqns = []
@@ -136,6 +137,24 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
                 ct_arg = cts.pop(eqn.outputs[0], None)
                 if ct_arg is None:
                     continue
+                if (eager and type(eqn) is CachedEqn and eqn.transpose is not None
+                        and type(ct_arg) is np.ndarray):  # the fast way for eager grad
+                    linear_in, program = eqn.transpose
+                    vals = []
+                    for x, lin in zip(eqn.inputs, linear_in):
+                        if lin is not (x in linear):
+                            break
+                        if not lin:
+                            vals.append(env[x] if type(x) is Var else x.value)
+                    else:
+                        state.source_info = eqn.source_info
+                        ct_ins = iter(program.run(*vals, ct_arg))
+                        for x, zero in zip(eqn.inputs, program.mask):
+                            if not zero:
+                                ct = next(ct_ins)
+                                prev = cts.get(x)
+                                cts[x] = ct if prev is None else add_cotangents(prev, ct)
+                        continue
             if prim.transpose is None:
                 raise prim.missing_rule("reverse-mode differentiation (transpose)")
             state.source_info = eqn.source_info
@@ -144,8 +163,8 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
             if type(ct_arg) is np.ndarray:
                 program = transpose_program(eqn, ins, ct_arg)
                 if program is not None:
-                    ct_ins = iter(program([*(x for x in ins if type(x) is not UndefinedPrimal),
-                                           ct_arg]))
+                    ct_ins = iter(program.run(*(x for x in ins if type(x) is not UndefinedPrimal),
+                                              ct_arg))
                     for x, zero in zip(eqn.inputs, program.mask):
                         if not zero:
                             accumulate(x, next(ct_ins))
