@@ -105,8 +105,9 @@ class SourceInfo:
         return f"{os.path.basename(self.filename)}:{self.lineno} ({self.function})"
 
 
-def current_source_info() -> SourceInfo | None:
-    frame = user_frame(2)
+def current_source_info(skip: int = 0) -> SourceInfo | None:
+    """The user's line; `skip` frames above the caller are known to be fnad's own."""
+    frame = user_frame(2 + skip)
     if frame is None:
         return None
     return SourceInfo(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)

@@ -19,6 +19,7 @@ functions), tracers of enclosing transforms, CuPy arrays, and runs with `debug_n
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,54 +32,68 @@ from fnad.core.trace import EvalTrace, state
 from fnad.interpreters.jvp import JVPTrace, JVPTracer
 from fnad.interpreters.staging import StagedTracer, trace_to_jaxpr
 
+_FILENAME = os.path.join(os.path.dirname(__file__), "<rule>")  # inside fnad: not a user line
 
-class Program:
-    """A jaxpr of concrete work as a generated Python function of straight-line
-    implementation calls (no dispatch and no eager checks: its avals were checked when it
-    was traced). `program(*args)` returns the list of outputs."""
 
-    __slots__ = ("run", "mask")
+class _Code:
+    """Python source being generated, with the objects it names kept as its globals."""
 
-    def __init__(self, closed: ClosedJaxpr, n_args: int):
+    def __init__(self) -> None:
+        self.scope: dict[str, Any] = {"copy": np.array}
+        self.lines: list[str] = []
+        self.names: dict[int, str] = {}  # id(Var) -> local name
+
+    def global_(self, value: Any) -> str:
+        name = f"g{len(self.scope)}"
+        self.scope[name] = value
+        return name
+
+    def local(self, v: Var, prefix: str = "t") -> str:
+        name = self.names[id(v)] = f"{prefix}{len(self.names)}"
+        return name
+
+    def atom(self, x: Any) -> str:
+        return self.names[id(x)] if type(x) is Var else self.global_(x.value)
+
+    def calls(self, closed: ClosedJaxpr, args: Sequence[str], indent: str) -> list[str]:
+        """Implementation calls for `closed` with its invars named `args`; the outputs'
+        expressions (a constant of the jaxpr is copied: callers never share it)."""
         jaxpr = closed.jaxpr
-        names: dict[int, str] = {}
-        scope: dict[str, Any] = {"copy": np.array}
-
-        def global_(value: Any) -> str:
-            name = f"g{len(scope)}"
-            scope[name] = value
-            return name
-
-        def atom(x: Any) -> str:
-            return names[id(x)] if type(x) is Var else global_(x.value)
-
         for v, c in zip(jaxpr.constvars, closed.consts):
-            names[id(v)] = global_(c)
-        args = [f"a{i}" for i in range(n_args)]
-        names.update((id(v), a) for v, a in zip(jaxpr.invars, args))
-        body = []
+            self.names[id(v)] = self.global_(c)
+        self.names.update((id(v), a) for v, a in zip(jaxpr.invars, args))
         for e in jaxpr.eqns:
             impl = e.prim.impls.get("numpy")
             if impl is None:
                 raise _Unsupported
-            fn = global_(functools.partial(impl, **e.params) if e.params else impl)
-            outs = []
-            for v in e.outputs:
-                names[id(v)] = f"t{len(names)}"
-                outs.append(names[id(v)])
-            target = ", ".join(outs) + ("," if e.prim.multiple_results else "")
-            body.append(f"    {target} = {fn}({', '.join(atom(x) for x in e.inputs)})")
-        # an output that is a constant of the rule is copied: callers never share it
-        results = [names[id(x)] if type(x) is Var and x not in jaxpr.constvars
-                   else f"copy({atom(x)})" for x in jaxpr.outvars]
-        body.append(f"    return [{', '.join(results)}]")
-        source = f"def run({', '.join(args)}):\n" + "\n".join(body)
-        exec(compile(source, "<fnad rule>", "exec"), scope)  # noqa: S102 -- our own code
-        self.run = scope["run"]
-        self.mask: list[bool] | None = None  # set by `transpose_program`
+            fn = self.global_(functools.partial(impl, **e.params) if e.params else impl)
+            ins = ", ".join(self.atom(x) for x in e.inputs)
+            outs = ", ".join(self.local(v) for v in e.outputs)
+            comma = "," if e.prim.multiple_results else ""
+            self.lines.append(f"{indent}{outs}{comma} = {fn}({ins})")
+        return [self.names[id(x)] if type(x) is Var and x not in jaxpr.constvars
+                else f"copy({self.atom(x)})" for x in jaxpr.outvars]
 
-    def __call__(self, *args: Any) -> list[Any]:
-        return self.run(*args)
+    def function(self, args: Sequence[str]) -> Any:
+        source = f"def run({', '.join(args)}):\n" + "\n".join(self.lines)
+        exec(compile(source, _FILENAME, "exec"), self.scope)  # noqa: S102 -- our own code
+        return self.scope["run"]
+
+
+class Program:
+    """A jaxpr of concrete work as a generated Python function of straight-line
+    implementation calls (no dispatch and no eager checks: its avals were checked when it
+    was traced). `program.run(*args)` returns the list of outputs."""
+
+    __slots__ = ("run", "mask")
+
+    def __init__(self, closed: ClosedJaxpr, mask: list[bool]):
+        code = _Code()
+        args = [f"a{i}" for i in range(len(closed.jaxpr.invars))]
+        outs = code.calls(closed, args, "    ")
+        code.lines.append(f"    return [{', '.join(outs)}]")
+        self.run = code.function(args)
+        self.mask = mask  # for a transpose: the operands that get no cotangent
 
 
 class _Unsupported(Exception):
@@ -86,7 +101,7 @@ class _Unsupported(Exception):
 
 
 class CachedEqn(Eqn):
-    """A linear equation copied from a `_LinearizeRule`, with its transpose `Program`
+    """A linear equation copied from a linearization rule, with its transpose `Program`
     traced in advance for the inputs that were linear in the rule (`linear_in`)."""
 
     __slots__ = ("transpose",)  # (linear_in, Program), or None
@@ -109,82 +124,86 @@ def _template_transpose(eqn: Eqn, linear_in: list[bool]
         return None
 
 
-class _LinearizeRule:
-    """One signature's linearization: known work (primals -> outputs and residuals) and
-    the linear equations (residuals, tangents -> output tangents) as a template."""
+def _linearize_rule(prim: Any, avals: list[ShapedArray], nonzero: Sequence[bool],
+                    params: dict) -> Any:
+    """One signature's linearization as a generated function
+    `apply(trace, pe, *primals, *tangents)`: it runs the known part of the jvp rule
+    (primals -> outputs and residuals), appends the linear equations (residuals, tangents
+    -> output tangents) to `pe`'s jaxpr and returns the outputs as the trace's tracers."""
+    from fnad.interpreters.partial_eval import partial_eval_jaxpr
 
-    __slots__ = ("known", "n_out", "out_mask", "eqns", "n_in", "out_refs")
+    n = len(avals)
+    out_mask: list[bool] = []
 
-    def __init__(self, prim: Any, avals: list[ShapedArray], nonzero: Sequence[bool],
-                 params: dict):
-        from fnad.interpreters.partial_eval import partial_eval_jaxpr
+    def jvp(*args: Any) -> list[Any]:
+        ts = iter(args[n:])
+        tangents = [next(ts) if nz else Zero(a) for a, nz in zip(avals, nonzero)]
+        out, tout = prim.jvp(list(args[:n]), tangents, **params)
+        if not prim.multiple_results:
+            out, tout = [out], [tout]
+        out_mask[:] = [t is not None and type(t) is not Zero for t in tout]
+        return [*out, *(t for t, m in zip(tout, out_mask) if m)]
 
-        n = len(avals)
-        out_mask: list[bool] = []
+    t_avals = [a for a, nz in zip(avals, nonzero) if nz]
+    closed = trace_to_jaxpr(jvp, avals + t_avals, transform="linearize")
+    n_out, n_t = len(out_mask), sum(out_mask)
+    known, linear, out_unknown, num_res = partial_eval_jaxpr(
+        closed, [False] * n + [True] * len(t_avals),
+        instantiate=[False] * n_out + [True] * n_t)
+    if any(out_unknown[:n_out]):  # a primal output depends on a tangent
+        raise _Unsupported
 
-        def jvp(*args: Any) -> list[Any]:
-            ts = iter(args[n:])
-            tangents = [next(ts) if nz else Zero(a) for a, nz in zip(avals, nonzero)]
-            out, tout = prim.jvp(list(args[:n]), tangents, **params)
-            if not prim.multiple_results:
-                out, tout = [out], [tout]
-            out_mask[:] = [t is not None and type(t) is not Zero for t in tout]
-            return [*out, *(t for t, m in zip(tout, out_mask) if m)]
-
-        t_avals = [a for a, nz in zip(avals, nonzero) if nz]
-        closed = trace_to_jaxpr(jvp, avals + t_avals, transform="linearize")
-        n_out, n_t = len(out_mask), sum(out_mask)
-        known, linear, out_unknown, num_res = partial_eval_jaxpr(
-            closed, [False] * n + [True] * len(t_avals),
-            instantiate=[False] * n_out + [True] * n_t)
-        if any(out_unknown[:n_out]):  # a primal output depends on a tangent
-            raise _Unsupported
-        self.known = Program(known, n)
-        self.n_out, self.out_mask = n_out, out_mask
-        jaxpr = linear.jaxpr
-        refs: dict[int, int] = {id(v): i for i, v in enumerate(jaxpr.invars)}
-        self.n_in = len(jaxpr.invars)  # residuals, then tangents
-
-        def ref(x: Any) -> Any:
-            return refs[id(x)] if type(x) is Var else x
-
-        self.eqns: list[tuple[Any, list[Any], list[ShapedArray], dict, Any]] = []
-        for e in jaxpr.eqns:
-            ins = [ref(x) for x in e.inputs]
-            linear_in = [type(r) is int and r >= num_res for r in ins]
-            self.eqns.append((e.prim, ins, [v.aval for v in e.outputs], e.params,
-                              _template_transpose(e, linear_in)))
-            for v in e.outputs:
-                refs[id(v)] = len(refs)
-        self.out_refs = [ref(x) for x in jaxpr.outvars]
-
-    def stage(self, pe: Any, residuals: Sequence[Any], tangents: Sequence[Any]) -> list[Any]:
-        """Copy the linear equations into `pe`'s jaxpr; returns the output tangents."""
-        const = pe.builder.const
-        atoms = [const(r) for r in residuals]
-        for t in tangents:
-            atoms.append(t._var if type(t) is StagedTracer and t._trace is pe
-                         else pe.to_atom(t))
-        if self.eqns:
-            info = state.source_info or current_source_info()
-            append = pe.builder.eqns.append
-            for prim, ins, out_avals, params, transpose in self.eqns:
-                if len(out_avals) == 1:
-                    outs = [Var(out_avals[0])]
-                    atoms.append(outs[0])
-                else:
-                    outs = [Var(a) for a in out_avals]
-                    atoms += outs
-                append(CachedEqn(prim, [atoms[i] if type(i) is int else i for i in ins],
-                                 outs, params, info, transpose))
-        out = []
-        for r in self.out_refs:
-            atom = atoms[r] if type(r) is int else r
-            out.append(StagedTracer(pe, atom) if type(atom) is Var else atom.value)
-        return out
+    code = _Code()
+    code.scope.update(state=state, Var=Var, CachedEqn=CachedEqn, JVPTracer=JVPTracer,
+                      StagedTracer=StagedTracer, current_source_info=current_source_info,
+                      _tangent=_tangent)
+    primals = [f"p{i}" for i in range(n)]
+    tangents = [f"d{i}" for i in range(len(t_avals))]
+    lines = code.lines
+    lines += ["    saved = state.trace", "    state.trace = pe.parent", "    try:"]
+    known_outs = code.calls(known, primals, "        ")
+    lines += ["    finally:", "        state.trace = saved"]
+    outs, residuals = known_outs[:n_out], known_outs[n_out:]
+    jaxpr = linear.jaxpr
+    lines.append("    const = pe.builder.const")
+    atoms = [f"const({r})" for r in residuals]
+    atoms += [f"({d}._var if type({d}) is StagedTracer and {d}._trace is pe "
+              f"else pe.to_atom({d}))" for d in tangents]
+    for v, expr in zip(jaxpr.invars, atoms):
+        lines.append(f"    {code.local(v, 'v')} = {expr}")
+    if jaxpr.eqns:
+        # skip 2 frames: our caller and `bind`
+        lines += ["    info = state.source_info or current_source_info(skip=2)",
+                  "    append = pe.builder.eqns.append"]
+    residuals_in = set(jaxpr.invars[:num_res])
+    staged: set[Var] = set()  # eqn outputs: known to be variables
+    for e in jaxpr.eqns:
+        linear_in = [type(x) is Var and x not in residuals_in for x in e.inputs]
+        staged.update(e.outputs)
+        ins = ", ".join(code.names[id(x)] if type(x) is Var else code.global_(x)
+                        for x in e.inputs)  # a Literal stays one
+        for v in e.outputs:
+            lines.append(f"    {code.local(v, 'v')} = Var({code.global_(v.aval)})")
+        new_outs = ", ".join(code.names[id(v)] for v in e.outputs)
+        lines.append(f"    append(CachedEqn({code.global_(e.prim)}, [{ins}], [{new_outs}], "
+                     f"{code.global_(e.params)}, info, "
+                     f"{code.global_(_template_transpose(e, linear_in))}))")
+    touts = iter(f"StagedTracer(pe, {code.atom(x)})" if x in staged
+                 else f"_tangent(pe, {code.atom(x)})" if type(x) is Var else code.atom(x)
+                 for x in jaxpr.outvars)
+    results = [f"JVPTracer(trace, {o}, {next(touts)})" if m else o
+               for o, m in zip(outs, out_mask)]
+    lines.append(f"    return [{', '.join(results)}]" if prim.multiple_results
+                 else f"    return {results[0]}")
+    return code.function(["trace", "pe", *primals, *tangents])
 
 
-_RULES: dict[tuple, _LinearizeRule | None] = {}  # signature -> rule, or None for the general path
+def _tangent(pe: Any, atom: Any) -> Any:
+    """A staged tangent for a jaxpr variable; the value itself for a literal."""
+    return StagedTracer(pe, atom) if type(atom) is Var else atom.value
+
+
+_RULES: dict[tuple, Any] = {}  # signature -> its `_linearize_rule`, or None: the general way
 
 
 class LinearizeTrace(JVPTrace):
@@ -227,23 +246,11 @@ class LinearizeTrace(JVPTrace):
             _RULES[k] = rule
         if rule is None:
             return super().process_primitive(prim, args, params)
-        saved = state.trace
-        state.trace = pe.parent  # an implementation may bind primitives itself
-        try:
-            known = rule.known.run(*primals)
-        finally:
-            state.trace = saved
-        n_out = rule.n_out
-        touts = rule.stage(pe, known[n_out:], tangents)
-        if not prim.multiple_results:
-            return JVPTracer(self, known[0], touts[0]) if touts else known[0]
-        touts = iter(touts)
-        return [JVPTracer(self, p, next(touts)) if m else p
-                for p, m in zip(known[:n_out], rule.out_mask)]
+        return rule(self, pe, *primals, *tangents)
 
 
 def _derive(prim: Any, primals: list[np.ndarray], key: list[Any], params: dict,
-            pe: Any) -> _LinearizeRule | None:
+            pe: Any) -> Any:
     """The rule for a signature, or None when it must take the general path (an error
     while deriving is left for the general path to raise, in its own words)."""
     if getattr(prim, "effectful", False) or prim.jvp is None:
@@ -252,7 +259,7 @@ def _derive(prim: Any, primals: list[np.ndarray], key: list[Any], params: dict,
     saved = state.trace
     state.trace = pe.parent
     try:
-        return _LinearizeRule(prim, [get_aval(p) for p in primals], nonzero, params)
+        return _linearize_rule(prim, [get_aval(p) for p in primals], nonzero, params)
     except Exception:  # noqa: BLE001 -- see the docstring
         return None
     finally:
@@ -325,9 +332,7 @@ def _transpose_program(prim: Any, avals: list[ShapedArray], linear: list[bool],
         return [c for c, z in zip(cts, zero) if not z]
 
     closed = trace_to_jaxpr(f, [*defined, ct_aval], transform="grad")
-    program = Program(closed, len(defined) + 1)
-    program.mask = zero
-    return program
+    return Program(closed, zero)
 
 
 __all__ = ["CachedEqn", "LinearizeTrace", "Program", "eager_rules", "transpose_program"]
