@@ -87,41 +87,45 @@ class Program:
 
     __slots__ = ("run", "mask")
 
-    def __init__(self, closed: ClosedJaxpr, mask: list[bool]):
+    def __init__(self, closed: ClosedJaxpr, mask: list[int]):
         code = _Code()
         args = [f"a{i}" for i in range(len(closed.jaxpr.invars))]
         outs = code.calls(closed, args, "    ")
         code.lines.append(f"    return [{', '.join(outs)}]")
         self.run = code.function(args)
-        self.mask = mask  # for a transpose: the operands that get no cotangent
+        self.mask = mask  # for a transpose: the operands that get a cotangent
 
 
 class _Unsupported(Exception):
     """The signature's linearization cannot be cached: use the general path."""
 
 
+Transpose = tuple[list[int], list[int], "Program"]  # linear at, defined at, program
+
+
 class CachedEqn(Eqn):
     """A linear equation copied from a linearization rule, with its transpose `Program`
-    traced in advance for the inputs that were linear in the rule (`linear_in`)."""
+    traced in advance: which inputs were linear in the rule, which were defined, and the
+    program (defined inputs, cotangent -> the cotangents of the inputs in its `mask`)."""
 
-    __slots__ = ("transpose",)  # (linear_in, Program), or None
+    __slots__ = ("transpose",)
 
     def __init__(self, prim: Any, inputs: list[Any], outputs: list[Var], params: dict,
-                 source_info: Any, transpose: tuple[list[bool], Program] | None):
+                 source_info: Any, transpose: Transpose | None):
         super().__init__(prim, inputs, outputs, params, source_info)
         self.transpose = transpose
 
 
-def _template_transpose(eqn: Eqn, linear_in: list[bool]
-                        ) -> tuple[list[bool], Program] | None:
+def _template_transpose(eqn: Eqn, linear_in: list[bool]) -> Transpose | None:
     if eqn.prim.multiple_results or eqn.prim.transpose is None or not any(linear_in):
         return None
     try:
-        return linear_in, _transpose_program(
-            eqn.prim, [x.aval for x in eqn.inputs], linear_in, eqn.outputs[0].aval,
-            eqn.params)
+        program = _transpose_program(eqn.prim, [x.aval for x in eqn.inputs], linear_in,
+                                     eqn.outputs[0].aval, eqn.params)
     except Exception:  # noqa: BLE001 -- the general way raises it in its own words
         return None
+    return ([i for i, lin in enumerate(linear_in) if lin],
+            [i for i, lin in enumerate(linear_in) if not lin], program)
 
 
 def _linearize_rule(prim: Any, avals: list[ShapedArray], nonzero: Sequence[bool],
@@ -277,8 +281,7 @@ _TRANSPOSES: dict[tuple, Program | None] = {}
 def transpose_program(eqn: Eqn, ins: Sequence[Any], ct: np.ndarray) -> Program | None:
     """The transpose rule of `eqn` for these operands (arrays, and `UndefinedPrimal`s for
     the linear ones) as a `Program`: the defined operands, then the cotangent -> the
-    nonzero cotangents, `mask` telling which operands get none. None means the general way.
-    """
+    nonzero cotangents of the operands at `mask`. None means the general way."""
     from fnad.interpreters.transpose import UndefinedPrimal
 
     if not eager_rules():
@@ -332,7 +335,7 @@ def _transpose_program(prim: Any, avals: list[ShapedArray], linear: list[bool],
         return [c for c, z in zip(cts, zero) if not z]
 
     closed = trace_to_jaxpr(f, [*defined, ct_aval], transform="grad")
-    return Program(closed, zero)
+    return Program(closed, [i for i, z in enumerate(zero) if not z])
 
 
 __all__ = ["CachedEqn", "LinearizeTrace", "Program", "eager_rules", "transpose_program"]

@@ -43,7 +43,9 @@ class JaxprBuilder:
             return Literal(value, ShapedArray((), value.dtype))
         entry = self.consts.get(id(value))
         if entry is None:
-            entry = self.consts[id(value)] = (Var(get_aval(value)), value)
+            aval = (ShapedArray.of_array(value.shape, value.dtype) if type(value) is np.ndarray
+                    else get_aval(value))
+            entry = self.consts[id(value)] = (Var(aval), value)
         return entry[0]
 
     def add_eqn(self, prim: Any, inputs: list[Var | Literal], params: dict) -> list[Var]:

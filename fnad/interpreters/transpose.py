@@ -139,21 +139,19 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
                     continue
                 if (eager and type(eqn) is CachedEqn and eqn.transpose is not None
                         and type(ct_arg) is np.ndarray):  # the fast way for eager grad
-                    linear_in, program = eqn.transpose
-                    vals = []
-                    for x, lin in zip(eqn.inputs, linear_in):
-                        if lin is not (x in linear):
+                    linear_at, defined_at, program = eqn.transpose
+                    inputs = eqn.inputs
+                    for i in linear_at:
+                        if inputs[i] not in linear:  # a tangent that was a known value
                             break
-                        if not lin:
-                            vals.append(env[x] if type(x) is Var else x.value)
                     else:
                         state.source_info = eqn.source_info
-                        ct_ins = iter(program.run(*vals, ct_arg))
-                        for x, zero in zip(eqn.inputs, program.mask):
-                            if not zero:
-                                ct = next(ct_ins)
-                                prev = cts.get(x)
-                                cts[x] = ct if prev is None else add_cotangents(prev, ct)
+                        vals = [env[x] if type(x) is Var else x.value
+                                for x in (inputs[i] for i in defined_at)]
+                        for i, ct in zip(program.mask, program.run(*vals, ct_arg)):
+                            x = inputs[i]
+                            prev = cts.get(x)
+                            cts[x] = ct if prev is None else add_cotangents(prev, ct)
                         continue
             if prim.transpose is None:
                 raise prim.missing_rule("reverse-mode differentiation (transpose)")
@@ -163,11 +161,10 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
             if type(ct_arg) is np.ndarray:
                 program = transpose_program(eqn, ins, ct_arg)
                 if program is not None:
-                    ct_ins = iter(program.run(*(x for x in ins if type(x) is not UndefinedPrimal),
-                                              ct_arg))
-                    for x, zero in zip(eqn.inputs, program.mask):
-                        if not zero:
-                            accumulate(x, next(ct_ins))
+                    ct_ins = program.run(*(x for x in ins if type(x) is not UndefinedPrimal),
+                                         ct_arg)
+                    for i, ct in zip(program.mask, ct_ins):
+                        accumulate(eqn.inputs[i], ct)
                     continue
             ct_ins = _transpose_ones(eqn, ct_arg, ins) if type(ct_arg) is Ones else None
             if ct_ins is None:

@@ -20,6 +20,7 @@ from fnad.core.errors import DTypeError, ShapeError
 from fnad.core.ir import ShapedArray, get_aval
 from fnad.core.primitive import Primitive, Zero
 from fnad.core.quiet import quiet_enter, quiet_exit
+from fnad.core.trace import Tracer
 from fnad.lax._rules import (
     ANY,
     BOOL_OR_INT,
@@ -663,7 +664,8 @@ def convert_element_type(x: Any, new_dtype: Any) -> Any:
     """
     (x,) = asarray_like(x)
     new_dtype = np.dtype(new_dtype)
-    if get_aval(x).dtype == new_dtype:
+    dtype = x.dtype if type(x) is np.ndarray or isinstance(x, Tracer) else get_aval(x).dtype
+    if dtype == new_dtype:
         return x
     return convert_element_type_p.bind(x, new_dtype=new_dtype)
 
