@@ -158,8 +158,7 @@ def _ufunc_kernel(eqn: Eqn, ins: list[str]) -> Kernel | None:
 def _emit_fusion(eqn: Eqn, ins: list[str]) -> Kernel | None:
     """A fused kernel; with one output it may write into a dead buffer, its own dying
     inputs included (it reads each element before writing it)."""
-    return Kernel(eqn.params["kernel"], ins, out="elementwise" if len(eqn.outputs) == 1
-                  else None, fresh=True)
+    return Kernel(eqn.params["kernel"], ins, out="elementwise", fresh=True)
 
 
 EMITTERS: dict[str, Emitter] = {
@@ -272,6 +271,27 @@ def _nbytes(aval: ShapedArray) -> int:
     return aval.size * aval.dtype.itemsize
 
 
+def _take_buffer(aval: ShapedArray, pool: dict[tuple, list[int]], dying_here: list[int],
+                 owned: dict[int, Var], exclude: set[int], invar_ids: set[int],
+                 own_inputs: bool) -> int | None:
+    """A dead owned buffer for a result of `aval`, donated inputs first; with `own_inputs`
+    also one of the equation's own inputs dying at it. The buffer leaves the pool."""
+    key = (aval.shape, aval.dtype)
+    candidates = pool.get(key, [])
+    if not candidates and own_inputs:
+        candidates = [r for r in dying_here if r not in exclude
+                      and (owned[r].aval.shape, owned[r].aval.dtype) == key]
+    if not candidates:
+        return None
+    buffer = ([r for r in candidates if r in invar_ids] or candidates)[-1]
+    if buffer in pool.get(key, []):
+        pool[key].remove(buffer)
+    if buffer in dying_here:
+        dying_here.remove(buffer)
+    exclude.add(buffer)
+    return buffer
+
+
 def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
           compile_sub: Callable[[ClosedJaxpr], Any] | None = None,
           impl_backend: str = "numpy") -> Lowered:
@@ -340,28 +360,23 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
     reused = reused_bytes = allocated = allocated_bytes = n_donated = 0
     for i, (eqn, k) in enumerate(zip(jaxpr.eqns, kernels)):
         args = list(k.args) + _kwargs_source(k.kwargs, namer)
-        out_aval = eqn.outputs[0].aval if len(eqn.outputs) == 1 else None
-        buffer = None
-        if k.out is not None and out_aval is not None and out_aval.ndim > 0:
-            key = (out_aval.shape, out_aval.dtype)
-            candidates = pool.get(key, [])
-            if not candidates and k.out == "elementwise":
-                mine = {id(v) for v in eqn.outputs}
-                candidates = [r for r in dying.get(i, []) if r not in mine and (
-                              owned[r].aval.shape, owned[r].aval.dtype) == key]
-            if candidates:  # donated inputs first: results should land in them
-                donated_first = [r for r in candidates if r in invar_ids] or candidates
-                buffer = donated_first[-1]
-                candidates.remove(buffer)
-                if buffer in dying.get(i, []):
-                    dying[i].remove(buffer)
-                args.append(f"out={namer.var_names[buffer]}")
+        exclude = {id(v) for v in eqn.outputs}  # and the buffers given to earlier outputs
+        buffers = [_take_buffer(v.aval, pool, dying.get(i, []), owned, exclude, invar_ids,
+                                k.out == "elementwise")
+                   if k.out is not None and v.aval.ndim > 0 else None for v in eqn.outputs]
+        for v, b in zip(eqn.outputs, buffers):
+            if b is not None:
                 reused += 1
-                reused_bytes += _nbytes(out_aval)
-                n_donated += buffer in invar_ids
-        if buffer is None and k.fresh and out_aval is not None and out_aval.ndim > 0:
-            allocated += 1
-            allocated_bytes += _nbytes(out_aval)
+                reused_bytes += _nbytes(v.aval)
+                n_donated += b in invar_ids
+            elif k.fresh and v.aval.ndim > 0:
+                allocated += 1
+                allocated_bytes += _nbytes(v.aval)
+        if len(buffers) == 1 and buffers[0] is not None:
+            args.append(f"out={namer.var_names[buffers[0]]}")
+        elif any(b is not None for b in buffers):  # a fused kernel with several results
+            names = [namer.var_names[b] if b is not None else "None" for b in buffers]
+            args.append(f"out=({', '.join(names)},)")
         call = f"{namer.fn(k.fn)}({', '.join(args)})"
         outs = [namer.var_names[id(v)] for v in eqn.outputs]
         target = ("" if not outs else f"{outs[0]} = " if not eqn.prim.multiple_results

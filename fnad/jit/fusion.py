@@ -106,8 +106,9 @@ class FusedKernel:
                       self.ops, self.outputs, self.rank, self.reduction)
 
     def __call__(self, *arrays: Any, out: Any = None) -> list[Any]:
-        """Run on `arrays`; a given `out` (one output only) is written in place, which is
-        safe when `out` is read at the same index only, as a dense input."""
+        """Run on `arrays`; `out` (an array for one output, else a tuple with None where a
+        new array is wanted) is written in place, which is safe when it is read at the same
+        index only, as a dense input."""
         xp = array_module(arrays)  # NumPy or CuPy: outputs are made where the inputs are
         arrays = [a if type(a) is np.ndarray else xp.asarray(a) for a in arrays]
         signature = tuple([(x.shape, x.strides) for x in arrays])
@@ -115,11 +116,13 @@ class FusedKernel:
         if plan is None:
             plan = self.plans[signature] = self.plan(arrays)
         run, shape, accesses, strides = plan
-        if out is not None and any(a not in (DENSE, SCALAR) and xp.shares_memory(out, x)
-                                   for a, x in zip(accesses, arrays)):
-            out = None
-        outs = [out] if out is not None else [xp.empty(a.shape, a.dtype)
-                                              for a in self.out_avals]
+        given = out if type(out) is tuple else (out,) * len(self.out_avals)
+        outs = []
+        for o, aval in zip(given, self.out_avals):
+            if o is not None and any(a not in (DENSE, SCALAR) and xp.shares_memory(o, x)
+                                     for a, x in zip(accesses, arrays)):
+                o = None
+            outs.append(xp.empty(aval.shape, aval.dtype) if o is None else o)
         run(shape, arrays, strides, outs)
         return outs
 

@@ -192,13 +192,21 @@ def _index_lines(dims: Sequence[int], flat: str) -> list[str]:
 
 
 def _ops_lines(kernel: Kernel, load: Any) -> list[str]:
-    """Load every input with `load(k)`, then compute every op."""
+    """Load every input with `load(k)`, then compute every op.
+
+    A boolean op's users get its expression itself rather than its variable: GCC does not
+    vectorize loops whose float values pass through byte-sized (or int) booleans, such as
+    the `x == max(x, 0)` of ReLU's derivative."""
     n_in = len(kernel.inputs)
     lines = [f"const {c_type(o.dtype)} v{k} = {load(k)};" for k, o in enumerate(kernel.inputs)]
+    inlined: dict[int, str] = {}
     for j, op in enumerate(kernel.ops):
-        expr = render_op(op, [f"v{a}" for a in op.args], [kernel.value_dtype(a) for a in op.args])
+        expr = render_op(op, [inlined.get(a, f"v{a}") for a in op.args],
+                         [kernel.value_dtype(a) for a in op.args])
         t = c_type(op.dtype)
         lines.append(f"const {t} v{n_in + j} = ({t})({expr});")
+        if op.dtype == np.bool_:
+            inlined[n_in + j] = f"(({t})({expr}))"
     return lines
 
 

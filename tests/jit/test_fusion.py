@@ -77,6 +77,31 @@ def test_adam_update_is_one_kernel_with_three_outputs():
     check_c_backend(adam_update, *P4)
 
 
+def test_a_kernel_with_several_outputs_writes_into_donated_and_dying_buffers():
+    step = fnad.jit(adam_update, donate_argnums=(0, 2, 3), backend="c")
+    p, g, m, v = (a.copy() for a in P4)
+    expected = fnad.jit(adam_update, backend="numpy")(p, g, m, v)
+    text = step.explain(p, g, m, v)
+    assert "3 of them donated" in text and "out=(" in text
+    outs = step(p, g, m, v)
+    assert_allclose(outs, expected)
+    assert {id(o) for o in outs} == {id(p), id(m), id(v)}  # updated in place, each once
+
+    def relu_and_mask(x, w, b):  # the dying matmul result takes one of the two results
+        h = x @ w + b
+        return fnp.maximum(h, 0.0), (h > 0).astype(h.dtype)
+
+    assert "out=(" in fnad.jit(relu_and_mask, backend="c").explain(X, W, B)
+    check_c_backend(relu_and_mask, X, W, B)
+
+
+def test_relu_derivative_kernel_matches_numpy_with_nan_and_ties():
+    x = np.array([[-1.0, 0.0, 2.0, np.nan], [np.inf, -np.inf, 0.5, -0.0]], np.float32)
+    grad_relu = fnad.grad(lambda v: fnp.sum(fnp.maximum(v, 0.0) * 3.0))
+    assert_allclose(fnad.jit(grad_relu, backend="c")(x),
+                    fnad.jit(grad_relu, backend="numpy")(x))
+
+
 def test_lone_equations_and_small_regions_are_left_to_numpy(monkeypatch):
     assert kernels(lambda x: x + 1.0, X) == []
     monkeypatch.setattr(fusion, "MIN_WORK", DEFAULT_MIN_WORK)
