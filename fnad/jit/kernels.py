@@ -276,6 +276,12 @@ def row_loops(kernel: Kernel, parallel: str, simd: str) -> list[str]:
         if kernel.reduction is None:
             return lines + [f"out{k}[0] = v{v};" for k, v in enumerate(kernel.outputs)]
         return lines + [f"out0[0] = v{kernel.reduction.value};"]
+    if kernel.reduction is None and not _strided(kernel):
+        # one flat loop: rows would leave a 1-d array on one thread
+        body = _ops_lines(kernel, lambda k: _row_load(kernel, k, "i"))
+        body += [f"out{k}[i] = v{v};" for k, v in enumerate(kernel.outputs)]
+        return [parallel.replace(" for ", " for simd ", 1),
+                "for (long long i = 0; i < n; ++i) {", *("    " + x for x in body), "}"]
     last = f"s{kernel.full_rank - 1}"
     head = ["if (n == 0) return;", f"const long long inner = {last};"]
     if kernel.reduction is None:
