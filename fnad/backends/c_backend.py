@@ -18,7 +18,7 @@ from fnad.backends.nvrtc import KernelCompileError
 from fnad.core.ir import ClosedJaxpr
 from fnad.jit import codegen_c
 from fnad.jit.fusion import describe, fuse
-from fnad.jit.kernels import Kernel, arguments, parameters, source_hash
+from fnad.jit.kernels import Kernel, argument_template, parameters, source_hash
 
 # No FMA contraction: kernels round exactly as NumPy does (same key, same random numbers).
 # Signed overflow wraps (-fwrapv), as NumPy's integers do.
@@ -139,8 +139,21 @@ class CompiledKernel:
         `strides[k]` gives, in elements, how input k moves along each axis of `shape`
         (0 for a broadcast axis); it is used for strided inputs only.
         """
-        self.fn(*arguments(self.kernel, shape, inputs, strides, outputs,
-                           lambda x: x.ctypes.data))
+        self.launcher(shape, strides)(inputs, outputs)
+
+    def launcher(self, shape: Sequence[int], strides: Sequence[Sequence[int] | None]
+                 ) -> Callable[[Sequence[np.ndarray], Sequence[np.ndarray]], None]:
+        """`launch(inputs, outputs)` for arrays of this plan's shapes and strides."""
+        template, in_at, out_at = argument_template(self.kernel, shape, strides)
+        at, fn = (*in_at, *out_at), self.fn
+
+        def launch(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> None:
+            args = template.copy()
+            for i, x in zip(at, (*inputs, *outputs)):
+                args[i] = x.ctypes.data
+            fn(*args)
+
+        return launch
 
 
 @functools.lru_cache(maxsize=4096)

@@ -641,6 +641,11 @@ class CudaKernel:
         if args[0] > 0:
             self.function()((grid_size(args[0]),), (BLOCK,), args)
 
+    def launcher(self, shape: Sequence[int], strides: Sequence[Sequence[int] | None]
+                 ) -> Callable[[Sequence[Any], Sequence[Any]], None]:
+        """`launch(inputs, outputs)` for arrays of this plan's shapes and strides."""
+        return lambda inputs, outputs: self(shape, inputs, strides, outputs)
+
 
 @functools.lru_cache(maxsize=4096)
 def compile_cuda(kernel: Kernel) -> CudaKernel:

@@ -115,7 +115,7 @@ class FusedKernel:
         plan = self.plans.get(signature)
         if plan is None:
             plan = self.plans[signature] = self.plan(arrays)
-        run, shape, accesses, strides = plan
+        launch, accesses = plan
         given = out if type(out) is tuple else (out,) * len(self.out_avals)
         outs = []
         for o, aval in zip(given, self.out_avals):
@@ -123,12 +123,13 @@ class FusedKernel:
                                      for a, x in zip(accesses, arrays)):
                 o = None
             outs.append(xp.empty(aval.shape, aval.dtype) if o is None else o)
-        run(shape, arrays, strides, outs)
+        launch(arrays, outs)
         return outs
 
     def plan(self, arrays: Sequence[Any]) -> tuple:
         """How to launch on arrays of these shapes and strides: the compiled kernel for
-        their access patterns, the iteration space, and each input's strides in it."""
+        their access patterns, ready for the iteration space and each input's strides in
+        it, and the access patterns."""
         shape = self.space(arrays)
         dense = _contiguous(shape)
         accesses, strides = [], []
@@ -150,7 +151,7 @@ class FusedKernel:
         run = self.compiled.get(key)
         if run is None:
             run = self.compiled[key] = self.compile(self.kernel(key))
-        return run, shape, key, strides
+        return run.launcher(shape, strides), key
 
 
 fusion_p = Primitive("fusion", multiple_results=True)

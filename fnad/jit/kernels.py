@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -168,17 +169,32 @@ def parameters(kernel: Kernel) -> list[tuple[str, str]]:
     return params
 
 
+def argument_template(kernel: Kernel, shape: Sequence[int],
+                      strides: Sequence[Sequence[int] | None]
+                      ) -> tuple[list[Any], list[int], list[int]]:
+    """The call's argument values in `parameters` order with None for the arrays, and the
+    positions of the inputs and of the outputs: sizes and strides are fixed per launch
+    plan, so a launch only fills in the arrays."""
+    args: list[Any] = [math.prod(shape[:kernel.rank]), *shape]
+    in_at = []
+    for operand, st in zip(kernel.inputs, strides):
+        in_at.append(len(args))
+        args.append(None)
+        if operand.access in STRIDED_KINDS:
+            args += list(st)
+    out_at = list(range(len(args), len(args) + len(kernel.output_dtypes)))
+    return args + [None] * len(out_at), in_at, out_at
+
+
 def arguments(kernel: Kernel, shape: Sequence[int], inputs: Sequence[Any],
               strides: Sequence[Sequence[int] | None], outputs: Sequence[Any],
               pointer: Any) -> list[Any]:
     """The call's argument values in `parameters` order; `pointer(array)` is how the
     launcher passes an array (an address for ctypes, the array itself for CuPy)."""
-    args: list[Any] = [int(np.prod(shape[:kernel.rank], dtype=np.int64)), *shape]
-    for operand, x, st in zip(kernel.inputs, inputs, strides):
-        args.append(pointer(x))
-        if operand.access in STRIDED_KINDS:
-            args += list(st)
-    return args + [pointer(o) for o in outputs]
+    args, in_at, out_at = argument_template(kernel, shape, strides)
+    for i, x in zip((*in_at, *out_at), (*inputs, *outputs)):
+        args[i] = pointer(x)
+    return args
 
 
 def _index_lines(dims: Sequence[int], flat: str) -> list[str]:
