@@ -19,11 +19,12 @@ from fnad.interpreters.staging import trace_to_jaxpr
 class JVPTracer(Tracer):
     __slots__ = ("primal", "tangent", "_aval")
 
-    def __init__(self, trace: Trace, primal: Any, tangent: Any):
+    def __init__(self, trace: Trace, primal: Any, tangent: Any,
+                 aval: ShapedArray | None = None):
         self._trace = trace
         self.primal = primal
         self.tangent = tangent
-        self._aval: ShapedArray | None = None
+        self._aval = aval  # the primal's, when the caller knows it
 
     @property
     def aval(self) -> ShapedArray:

@@ -195,8 +195,8 @@ def _linearize_rule(prim: Any, avals: list[ShapedArray], nonzero: Sequence[bool]
     touts = iter(f"StagedTracer(pe, {code.atom(x)})" if x in staged
                  else f"_tangent(pe, {code.atom(x)})" if type(x) is Var else code.atom(x)
                  for x in jaxpr.outvars)
-    results = [f"JVPTracer(trace, {o}, {next(touts)})" if m else o
-               for o, m in zip(outs, out_mask)]
+    results = [f"JVPTracer(trace, {o}, {next(touts)}, {code.global_(a)})" if m else o
+               for o, m, a in zip(outs, out_mask, known.out_avals)]
     lines.append(f"    return [{', '.join(results)}]" if prim.multiple_results
                  else f"    return {results[0]}")
     return code.function(["trace", "pe", *primals, *tangents])
