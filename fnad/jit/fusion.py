@@ -101,9 +101,9 @@ class FusedKernel:
     def __repr__(self) -> str:
         return self.label
 
-    def kernel(self, accesses: tuple[str, ...]) -> Kernel:
+    def kernel(self, accesses: tuple[str, ...], rank: int) -> Kernel:
         return Kernel(tuple(Operand(d, a) for d, a in zip(self.in_dtypes, accesses)),
-                      self.ops, self.outputs, self.rank, self.reduction)
+                      self.ops, self.outputs, rank, self.reduction)
 
     def __call__(self, *arrays: Any, out: Any = None) -> list[Any]:
         """Run on `arrays`; `out` (an array for one output, else a tuple with None where a
@@ -131,27 +131,47 @@ class FusedKernel:
         their access patterns, ready for the iteration space and each input's strides in
         it, and the access patterns."""
         shape = self.space(arrays)
-        dense = _contiguous(shape)
-        accesses, strides = [], []
+        strides: list[list[int] | None] = []
         for spec, x in zip(self.specs, arrays):
-            if x.size == 1:
-                accesses.append(SCALAR)
-                strides.append(None)
-                continue
             item = x.itemsize
-            st = [0 if a is None or x.shape[a] == 1 else x.strides[a] // item
-                  for a in spec.axis_map]
-            if st == dense:
+            strides.append(None if x.size == 1 else
+                           [0 if a is None or x.shape[a] == 1 else x.strides[a] // item
+                            for a in spec.axis_map])
+        rank = self.rank
+        if self.reduction is None:  # an elementwise kernel may merge axes
+            shape, strides = _coalesce(list(shape), strides)
+            rank = len(shape)
+        dense = _contiguous(shape)
+        accesses = []
+        for i, st in enumerate(strides):
+            if st is None:
+                accesses.append(SCALAR)
+            elif st == dense:
                 accesses.append(DENSE)
-                strides.append(None)
+                strides[i] = None
             else:
                 accesses.append({1: UNIT, 0: FIXED}.get(st[-1], STRIDED))
-                strides.append(st)
-        key = tuple(accesses)
+        key = (rank, *accesses)
         run = self.compiled.get(key)
         if run is None:
-            run = self.compiled[key] = self.compile(self.kernel(key))
-        return run.launcher(shape, strides), key
+            run = self.compiled[key] = self.compile(self.kernel(tuple(accesses), rank))
+        return run.launcher(shape, strides), tuple(accesses)
+
+
+def _coalesce(shape: list[int], strides: list[list[int] | None]
+              ) -> tuple[list[int], list[list[int] | None]]:
+    """Merge neighbouring axes that every operand walks as one (row-major, or broadcast
+    along both): a (N, C, H, W) + (C,) bias becomes (N, C, H*W), whose rows are long
+    enough to vectorize and few enough to index cheaply."""
+    d = len(shape) - 1
+    while d > 0:
+        if all(st is None or st[d - 1] == st[d] * shape[d] for st in strides):
+            shape[d - 1:d + 1] = [shape[d - 1] * shape[d]]
+            for st in strides:
+                if st is not None:
+                    st[d - 1:d + 1] = [st[d]]
+        d -= 1
+    return shape, strides
 
 
 fusion_p = Primitive("fusion", multiple_results=True)

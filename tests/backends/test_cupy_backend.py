@@ -307,7 +307,7 @@ def test_launch_args_follow_the_kernel_parameters() -> None:
     x, b = u(-1, 1, (6, 5)), u(-1, 1, (5,))
     (fused,) = _fused_kernels(lambda x, b, s: fnp.tanh(x * b + s) * 2.0, x, b, np.float32(3))
     n_in = len(fused.in_dtypes)
-    kernel = fused.kernel((STRIDED, DENSE, SCALAR, *(SCALAR,) * (n_in - 3)))
+    kernel = fused.kernel((STRIDED, DENSE, SCALAR, *(SCALAR,) * (n_in - 3)), fused.rank)
     inputs = [x.T.copy().T, b, np.float32(3)] + [np.float32(2)] * (n_in - 3)
     strides = [[5, 1], None, None] + [None] * (n_in - 3)
     outputs = [np.empty((6, 5), F32)]
@@ -418,7 +418,7 @@ def _cuda_sources(f: Callable[..., Any], args: tuple) -> dict[str, str]:
     for fused in fused_kernels:
         n = len(fused.in_dtypes)
         for accesses in ((DENSE,) * n, (STRIDED,) * n, (SCALAR,) + (STRIDED,) * (n - 1)):
-            name, source = cupy_backend.kernel_source(fused.kernel(accesses))
+            name, source = cupy_backend.kernel_source(fused.kernel(accesses, fused.rank))
             seen[name] = source
     return seen
 

@@ -144,6 +144,22 @@ def test_float64_and_integer_kernels():
     check_c_backend(ints, i, i.T.copy().T)
 
 
+def test_axes_that_every_operand_walks_as_one_are_merged(monkeypatch):
+    assert fusion._coalesce([2, 3, 4, 5], [[0, 1, 0, 0], None]) == ([2, 3, 20], [[0, 1, 0], None])
+    assert fusion._coalesce([4, 5], [[1, 4]]) == ([4, 5], [[1, 4]])  # a transpose stays 2-d
+    x = rng.standard_normal((4, 3, 5, 6)).astype(np.float32)
+    b = rng.standard_normal(3).astype(np.float32)
+    f = lambda x, b: fnp.maximum(x + b[:, None, None], 0.0) * 2.0
+    ranks = []
+    compile_kernel = c_backend.compile_kernel
+    monkeypatch.setattr(c_backend, "compile_kernel",
+                        lambda kernel: ranks.append(kernel.rank) or compile_kernel(kernel))
+    check_c_backend(f, x, b)
+    assert ranks == [3]  # (N, C, H*W): the bias axis kept, H and W merged
+    check_c_backend(f, x.transpose(0, 1, 3, 2).copy().transpose(0, 1, 3, 2), b)
+    assert ranks == [3, 4]  # W and H swapped in memory: nothing to merge
+
+
 def test_new_batch_size_reuses_the_compiled_kernel():
     jf = fnad.jit(lambda x: fnp.tanh(x) * 2.0 + x, backend="c")
     jf(X)
@@ -161,6 +177,6 @@ def test_generated_kernels_compile_as_cuda():
         for fused in kernels(f, *args):
             n = len(fused.in_dtypes)
             for accesses in ((DENSE,) * n, (STRIDED,) * n, (SCALAR,) + (STRIDED,) * (n - 1)):
-                kernel = fused.kernel(accesses)
+                kernel = fused.kernel(accesses, fused.rank)
                 for arch in ("compute_80", "compute_90"):
                     assert ".entry" in nvrtc.compile_ptx(codegen_cuda.render(kernel), arch)
