@@ -406,9 +406,26 @@ def _window_params_batch(params: dict[str, Any], bd: int) -> dict[str, Any]:
     return out
 
 
-def _param_windows(x: np.ndarray, params: dict[str, Any], fill: Any) -> np.ndarray:
-    return _windows(x, params["window_dimensions"], params["window_strides"], params["padding"],
-                    params["base_dilation"], params["window_dilation"], fill)
+def _param_out_shape(x: np.ndarray, params: dict[str, Any]) -> list[int]:
+    return [_out_size(*a) for a in zip(x.shape, params["window_dimensions"],
+                                       params["window_strides"], params["padding"],
+                                       params["base_dilation"], params["window_dilation"])]
+
+
+def _window_offsets(x: np.ndarray, params: dict[str, Any], fill: Any
+                    ) -> tuple[np.ndarray, list[tuple[int, tuple[slice, ...]]]]:
+    """`x` padded (with `fill`) and dilated, and for each window offset (flat index k) the
+    strided slice of it holding that offset's element of every window: a window reduction
+    is one whole-array operation per offset (a 2x2 pool: four), not a reduction over tiny
+    window axes."""
+    out = _param_out_shape(x, params)
+    window, strides = params["window_dimensions"], params["window_strides"]
+    if 0 in out or 0 in window:
+        return x, []
+    padded = _dilate_pad(x, params["padding"], params["base_dilation"], fill)
+    return padded, [(k, tuple(slice(o * wd, o * wd + (n - 1) * s + 1, s) for o, wd, n, s in
+                              zip(offset, params["window_dilation"], out, strides)))
+                    for k, offset in enumerate(np.ndindex(*window))]
 
 
 def _window_identity(dtype: np.dtype, kind: str) -> Any:
@@ -420,13 +437,15 @@ def _window_primitive(name: str, kind: str) -> Primitive:
     """reduce_window_{sum,max,min}: impl, abstract eval and batch rule."""
     prim = Primitive(name)
 
+    combine = {"sum": np.add, "max": np.maximum, "min": np.minimum}[kind]
+
     def impl(x: np.ndarray, **params: Any) -> np.ndarray:
-        w = _param_windows(x, params, _window_identity(x.dtype, kind))
-        axes = tuple(range(x.ndim, 2 * x.ndim))
-        if kind == "sum":
-            return np.asarray(np.sum(w, axis=axes, dtype=x.dtype))
-        reducer = np.max if kind == "max" else np.min
-        return np.asarray(reducer(w, axis=axes, initial=_window_identity(x.dtype, kind)))
+        identity = _window_identity(x.dtype, kind)
+        padded, offsets = _window_offsets(x, params, identity)
+        acc = np.full(_param_out_shape(x, params), identity, x.dtype)
+        for _, sl in offsets:
+            combine(acc, padded[sl], out=acc)
+        return acc
 
     def abstract_eval(x: ShapedArray, **params: Any) -> ShapedArray:
         check_dtypes([x], NUMBER if kind == "sum" else "fiub")
@@ -480,17 +499,42 @@ reduce_window_sum_p.def_transpose(_reduce_window_sum_transpose)
 
 
 def _window_choice(x: np.ndarray, kind: str, params: dict[str, Any]) -> np.ndarray:
-    """Flat in-window index of the first extremum of each window of x."""
-    w = _param_windows(x, params, _window_identity(x.dtype, kind))
-    flat = w.reshape(*w.shape[:x.ndim], -1)
-    return (np.argmax if kind == "max" else np.argmin)(flat, axis=-1)
+    """Flat in-window index of the first extremum of each window of x (a NaN counts as
+    the extremum, as in `np.argmax`)."""
+    identity = _window_identity(x.dtype, kind)
+    padded, offsets = _window_offsets(x, params, identity)
+    extremum = np.full(_param_out_shape(x, params), identity, x.dtype)
+    combine = np.maximum if kind == "max" else np.minimum  # NaN wins, as in np.argmax
+    for _, sl in offsets:
+        combine(extremum, padded[sl], out=extremum)
+    # small integers and arithmetic, not masked writes: NumPy's masked loops branch on
+    # every element, and a window's extremum is anywhere
+    idx = np.zeros(extremum.shape, np.int8 if len(offsets) < 128 else np.intp)
+    nan = np.isnan(extremum) if x.dtype.kind in "fc" else None
+    for k, sl in reversed(offsets):  # the last write is the first hit
+        hit = padded[sl] == extremum
+        if nan is not None:
+            hit |= nan & np.isnan(padded[sl])
+        idx -= (idx - np.int8(k) if idx.dtype == np.int8 else idx - k) * hit
+    return idx
+
+
+def _picker(values: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """`pick(v, chosen)`: `v` where `chosen`, else 0, for parts `v` of `values`. A product
+    when every value is finite (a select on a scattered mask is several times slower), a
+    select otherwise (inf * 0 is NaN)."""
+    if values.dtype.kind in "fc" and not np.isfinite(values).all():
+        return lambda v, chosen: np.where(chosen, v, 0)
+    return np.multiply
 
 
 def _gather_impl(t: np.ndarray, x: np.ndarray, kind: str, **params: Any) -> np.ndarray:
     idx = _window_choice(x, kind, params)
-    tw = _param_windows(t, params, 0)
-    tw = tw.reshape(*tw.shape[:t.ndim], -1)
-    return np.take_along_axis(tw, idx[..., None], axis=-1)[..., 0]
+    padded, offsets = _window_offsets(t, params, 0)
+    out, pick = np.zeros(idx.shape, t.dtype), _picker(t)
+    for k, sl in offsets:
+        out += pick(padded[sl], idx == k)
+    return out
 
 
 def _scatter_impl(ct: np.ndarray, x: np.ndarray, kind: str, **params: Any) -> np.ndarray:
@@ -499,11 +543,13 @@ def _scatter_impl(ct: np.ndarray, x: np.ndarray, kind: str, **params: Any) -> np
     window, strides = params["window_dimensions"], params["window_strides"]
     padding, bdil, wdil = params["padding"], params["base_dilation"], params["window_dilation"]
     padded = [_dilated(n, d) + lo + hi for n, d, (lo, hi) in zip(x.shape, bdil, padding)]
-    acc = np.zeros(padded, ct.dtype)
+    acc, pick = np.zeros(padded, ct.dtype), _picker(ct)
     for k, offset in enumerate(np.ndindex(*window)):
         sl = tuple(slice(o * wd, o * wd + _dilated(n, s), s)
                    for o, wd, n, s in zip(offset, wdil, ct.shape, strides))
-        acc[sl] += np.where(idx == k, ct, 0)
+        acc[sl] += pick(ct, idx == k)
+    if all(d == 1 for d in bdil) and all(p == (0, 0) for p in padding):
+        return acc
     out = np.zeros([_dilated(n, d) for n, d in zip(x.shape, bdil)], ct.dtype)
     # dilated index q sits at padded index q + lo; copy where both exist
     spans = [(max(0, -lo), max(max(0, -lo), min(n, p - lo)), lo)

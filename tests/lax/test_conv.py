@@ -323,6 +323,27 @@ def test_max_pool_gradient_goes_to_the_argmax():
     assert_allclose(g, np.array([[0.0, 2.0, 0.0, 0.0], [0.0, 0.0, 2.0, 0.0]]))
 
 
+def test_max_pool_choice_with_ties_nans_and_infinite_cotangents():
+    """The first maximum of a window wins a tie, a NaN wins over numbers (as np.argmax),
+    and an infinite or NaN cotangent lands on the chosen element only."""
+    x = np.array([[2.0, 2.0, 1.0, np.nan], [0.0, 1.0, 3.0, 7.0],
+                  [-np.inf, -np.inf, 5.0, 5.0], [-np.inf, -np.inf, 4.0, 5.0]], np.float32)
+    ct = np.array([[np.inf, 1.0], [2.0, np.nan]], np.float32)
+    pool = lambda v: lax.reduce_window(v, -np.inf, "max", (2, 2), (2, 2), "VALID")
+    out, f_vjp = fnad.vjp(pool, x)
+    (g,) = f_vjp(ct)
+    expected = np.zeros_like(x)
+    for i in range(2):
+        for j in range(2):
+            w = x[2 * i:2 * i + 2, 2 * j:2 * j + 2].ravel()
+            k = int(np.argmax(w))  # NaN first, else the first maximum
+            expected[2 * i + k // 2, 2 * j + k % 2] = ct[i, j]
+    np.testing.assert_array_equal(g, expected)
+    np.testing.assert_array_equal(out, [[2.0, np.nan], [-np.inf, 5.0]])
+    _, t = fnad.jvp(pool, (x,), (np.arange(16, dtype=np.float32).reshape(4, 4),))
+    np.testing.assert_array_equal(t, [[0.0, 3.0], [8.0, 10.0]])
+
+
 def test_avg_pool_as_window_sum_and_its_transpose():
     x = np.arange(16.0).reshape(1, 4, 4)
     out = lax.reduce_window(x, 0.0, lax.add, (1, 2, 2), (1, 2, 2), "VALID")
