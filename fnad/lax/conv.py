@@ -167,14 +167,15 @@ def conv_im2col(lhs: Any, rhs: Any, *, window_strides: tuple[int, ...], padding:
     w = w.reshape(h, o // h, ci, *ksp)
     kern_order = [*range(3, 3 + nsp), 2] if chan_last else [2, *range(3, 3 + nsp)]
     kern = w.transpose(0, *kern_order, 1).reshape(h, ci * k, o // h)
-    if h == 1:  # one GEMM per image, kernel first: N O *sp comes out contiguous
-        std = xp.matmul(kern[0].T, cols.reshape(n, m, ci * k).transpose(0, 2, 1))
-        std = std.reshape(n, o, *osp)
-    else:
-        out = xp.matmul(cols, kern).reshape(h, n // b, *osp, o // h)
+    out = xp.matmul(cols, kern).reshape(h, n // b, *osp, o // h)
+    if h > 1:
         out = xp.moveaxis(out, 0, -2).reshape(n // b, *osp, o)
-        std = xp.moveaxis(out, -1, 1)  # N O *sp
-    return xp.transpose(std, np.argsort(ospec)).astype(lhs.dtype, copy=False)
+    else:
+        out = out.reshape(n // b, *osp, o)
+    std = xp.moveaxis(out, -1, 1)  # N O *sp
+    # one GEMM for the whole batch, then one copy into the output layout: later kernels
+    # then read it densely (per-image GEMMs writing it directly are slower)
+    return xp.ascontiguousarray(xp.transpose(std, np.argsort(ospec)), dtype=lhs.dtype)
 
 
 conv_general_dilated_p.def_impl(conv_im2col)
