@@ -7,6 +7,7 @@ every derivative stays inside these primitives and composes to any order.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -152,6 +153,9 @@ def conv_im2col(lhs: Any, rhs: Any, *, window_strides: tuple[int, ...], padding:
     (n, c), (o, ci), ksp = x.shape[:2], w.shape[:2], w.shape[2:]
     b, g, nsp = batch_group_count, feature_group_count, len(ksp)
     h = b * g
+    if h == 1 and xp is np and math.prod(ksp) <= 32:
+        return _conv_by_taps(x, w, window_strides, padding, lhs_dilation, rhs_dilation,
+                             ospec).astype(lhs.dtype, copy=False)
     win = windows(x, (1, 1, *ksp), (1, 1, *window_strides), ((0, 0), (0, 0), *padding),
                   (1, 1, *lhs_dilation), (1, 1, *rhs_dilation), 0)
     win = win[(slice(None),) * (2 + nsp) + (0, 0)]  # drop the unit batch/feature window
@@ -176,6 +180,28 @@ def conv_im2col(lhs: Any, rhs: Any, *, window_strides: tuple[int, ...], padding:
     # one GEMM for the whole batch, then one copy into the output layout: later kernels
     # then read it densely (per-image GEMMs writing it directly are slower)
     return xp.ascontiguousarray(xp.transpose(std, np.argsort(ospec)), dtype=lhs.dtype)
+
+
+def _conv_by_taps(x: np.ndarray, w: np.ndarray, strides: Sequence[int], padding: Pairs,
+                  lhs_dilation: Sequence[int], rhs_dilation: Sequence[int],
+                  ospec: Sequence[int]) -> np.ndarray:
+    """im2col one kernel tap at a time, for small kernels: each tap is one large strided
+    copy (a window view copied whole moves a few elements per inner loop), into columns
+    laid out (image, feature x tap, position) so that one GEMM per image writes
+    N O *sp contiguously."""
+    (n, c), o, ksp = x.shape[:2], w.shape[0], w.shape[2:]
+    osp = [_out_size(*a) for a in zip(x.shape[2:], ksp, strides, padding, lhs_dilation,
+                                       rhs_dilation)]
+    padded = _dilate_pad(x, ((0, 0), (0, 0), *padding), (1, 1, *lhs_dilation), 0)
+    taps = math.prod(ksp)
+    cols = np.empty((n, c, taps, *osp), x.dtype)
+    if 0 not in osp:
+        for t, offset in enumerate(np.ndindex(*ksp)):
+            cols[:, :, t] = padded[(slice(None), slice(None), *(
+                slice(k * d, k * d + (m - 1) * st + 1, st)
+                for k, d, m, st in zip(offset, rhs_dilation, osp, strides)))]
+    out = np.matmul(w.reshape(o, c * taps), cols.reshape(n, c * taps, -1))
+    return np.ascontiguousarray(np.transpose(out.reshape(n, o, *osp), np.argsort(ospec)))
 
 
 conv_general_dilated_p.def_impl(conv_im2col)
