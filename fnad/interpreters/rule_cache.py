@@ -176,7 +176,7 @@ def _linearize_rule(prim: Any, avals: list[ShapedArray], nonzero: Sequence[bool]
     for v, expr in zip(jaxpr.invars, atoms):
         lines.append(f"    {code.local(v, 'v')} = {expr}")
     if jaxpr.eqns:
-        # skip 2 frames: our caller and `bind`
+        # skip this function and LinearizeTrace.process_primitive: the walk starts at bind
         lines += ["    info = state.source_info or current_source_info(skip=2)",
                   "    append = pe.builder.eqns.append"]
     residuals_in = set(jaxpr.invars[:num_res])
