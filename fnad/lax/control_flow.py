@@ -532,20 +532,21 @@ scan_p = Primitive("scan", multiple_results=True)
 
 def _scan_impl(*args: Any, jaxpr: ClosedJaxpr, length: int, reverse: bool, num_consts: int,
                num_carry: int, unroll: int) -> list[Any]:
-    xp = array_module(args)  # NumPy, or CuPy on a GPU: the ys are stacked where they are
+    xp = array_module(args)  # NumPy, or CuPy on a GPU: the ys are made where they are
     consts, carry, xs = _split(args, num_consts, num_carry)
-    rows = []
+    ys: list[Any] = []
     for i in (range(length - 1, -1, -1) if reverse else range(length)):
         out = jaxpr(*consts, *carry, *(x[i] for x in xs))
         carry = out[:num_carry]
-        rows.append(out[num_carry:])
-    if reverse:
-        rows.reverse()
-    if not rows:  # length 0: one call on zeros gives the ys' shapes and dtypes
+        if not ys:  # each row is written in place: stacking a list of rows costs more
+            ys = [xp.empty((length, *xp.shape(y)), y.dtype) for y in out[num_carry:]]
+        for stacked, y in zip(ys, out[num_carry:]):
+            stacked[i] = y
+    if length == 0:  # one call on zeros gives the ys' shapes and dtypes
         with np.errstate(all="ignore"):
             ys = jaxpr(*consts, *carry, *(xp.zeros(x.shape[1:], x.dtype) for x in xs))[num_carry:]
-        return [*carry, *(xp.zeros((0, *y.shape), y.dtype) for y in ys)]
-    return [*carry, *(xp.stack([xp.asarray(y) for y in col]) for col in zip(*rows))]
+        ys = [xp.zeros((0, *y.shape), y.dtype) for y in ys]
+    return [*carry, *ys]
 
 
 scan_p.def_impl(_scan_impl)
