@@ -34,11 +34,15 @@ class Config:
                           "numpy" or "c".
     check_leaks:          after each public transform returns, raise if tracers it made are
                           still alive (see `fnad.checking_leaks`).
+    keep_freed_memory:    (Linux, glibc) keep freed memory in the process instead of
+                          handing it back to the system, so that new arrays of a few
+                          megabytes do not pay page faults on every step; the whole
+                          process's allocations are affected (docs/performance.md, tip 9).
     """
 
     _DEFAULTS: dict[str, Any] = {"explain_cache_misses": False, "debug_nans": False,
                                  "debug_infs": False, "jit_backend": "auto",
-                                 "check_leaks": False}
+                                 "check_leaks": False, "keep_freed_memory": False}
 
     def __init__(self) -> None:
         for name, default in self._DEFAULTS.items():
@@ -73,3 +77,33 @@ class Config:
 
 
 config = Config()
+
+
+# glibc's mallopt parameters: (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, M_TOP_PAD) and the values
+# keeping freed memory (arrays up to 32 MB come from the heap, which is never trimmed and
+# grows 64 MB at a time) or glibc's defaults (128 KB each, without their dynamic adjustment,
+# which any mallopt call ends)
+_PARAMS = (-3, -1, -2)
+_KEEP, _DEFAULTS = (32 << 20, 1 << 30, 64 << 20), (128 << 10,) * 3
+
+
+def _mallopt() -> Callable[[int, int], int] | None:
+    import ctypes
+    return getattr(ctypes.CDLL(None), "mallopt", None)
+
+
+def _keep_freed_memory(name: str) -> None:
+    if name != "keep_freed_memory":
+        return
+    mallopt = _mallopt()
+    if mallopt is None:
+        object.__setattr__(config, name, False)
+        raise FnadError("keep_freed_memory needs glibc's mallopt (Linux); here, set "
+                        "nothing, or use your C library's own allocator settings")
+    for param, value in zip(_PARAMS, _KEEP if config.keep_freed_memory else _DEFAULTS):
+        mallopt(param, value)
+
+
+watchers.append(_keep_freed_memory)
+if config.keep_freed_memory and _mallopt() is not None:  # FNAD_KEEP_FREED_MEMORY=1
+    _keep_freed_memory("keep_freed_memory")
