@@ -58,7 +58,14 @@ from fnad.core.primitive import Primitive
 from fnad.device import is_gpu_array, require_gpu
 from fnad.jit import codegen_cuda
 from fnad.jit.kernels import Kernel, arguments, source_hash
-from fnad.lax.conv import _dilated, _out_size, conv_im2col
+from fnad.lax.conv import (
+    _crop_dilated,
+    _dilated,
+    _offset_slices,
+    _out_size,
+    _window_identity,
+    conv_im2col,
+)
 from fnad.lax.reduction import _identity
 
 cp: Any = None  # the cupy module, bound by `register()`
@@ -423,10 +430,6 @@ def _window_params(params: dict[str, Any]) -> tuple[Any, ...]:
             params["base_dilation"], params["window_dilation"])
 
 
-def _window_identity(dtype: np.dtype, kind: str) -> Any:
-    return 0 if kind == "sum" else _identity(dtype, kind == "min")
-
-
 def _reduce_window(kind: str) -> Callable[..., Any]:
     def impl(x: Any, **params: Any) -> Any:
         w = _windows(x, *_window_params(params), _window_identity(x.dtype, kind))
@@ -454,19 +457,12 @@ def _window_gather(t: Any, x: Any, kind: str, **params: Any) -> Any:
 def _window_scatter(ct: Any, x: Any, kind: str, **params: Any) -> Any:
     """Add each window's cotangent at its chosen position; loops over window offsets."""
     idx = _window_choice(x, kind, params)
-    window, strides, padding, bdil, wdil = _window_params(params)
-    padded = [_dilated(n, d) + lo + hi for n, d, (lo, hi) in zip(x.shape, bdil, padding)]
-    acc = cp.zeros(padded, ct.dtype)
-    for k, offset in enumerate(np.ndindex(*window)):
-        sl = tuple(slice(o * wd, o * wd + _dilated(n, s), s)
-                   for o, wd, n, s in zip(offset, wdil, ct.shape, strides))
+    _, _, padding, bdil, _ = _window_params(params)
+    acc = cp.zeros([_dilated(n, d) + lo + hi for n, d, (lo, hi) in zip(x.shape, bdil, padding)],
+                   ct.dtype)
+    for k, sl in _offset_slices(params, ct.shape):
         acc[sl] += cp.where(idx == k, ct, cp.zeros((), ct.dtype))
-    out = cp.zeros([_dilated(n, d) for n, d in zip(x.shape, bdil)], ct.dtype)
-    spans = [(max(0, -lo), max(max(0, -lo), min(n, p - lo)), lo)
-             for (lo, _), n, p in zip(padding, out.shape, padded)]
-    out[tuple(slice(a, b) for a, b, _ in spans)] = acc[tuple(slice(a + lo, b + lo)
-                                                             for a, b, lo in spans)]
-    return out[tuple(slice(None, None, d) for d in bdil)]
+    return _crop_dilated(acc, x.shape, padding, bdil, cp)
 
 
 # ---------------------------------------------------------------------------- sort, loops

@@ -445,14 +445,37 @@ def _window_offsets(x: np.ndarray, params: dict[str, Any], fill: Any
     strided slice of it holding that offset's element of every window: a window reduction
     is one whole-array operation per offset (a 2x2 pool: four), not a reduction over tiny
     window axes."""
-    out = _param_out_shape(x, params)
+    offsets = _offset_slices(params, _param_out_shape(x, params))
+    if not offsets:
+        return x, []
+    return _dilate_pad(x, params["padding"], params["base_dilation"], fill), offsets
+
+
+def _offset_slices(params: dict[str, Any], out: Sequence[int]
+                   ) -> list[tuple[int, tuple[slice, ...]]]:
+    """For each window offset (flat index k), the strided slice of the padded, dilated
+    operand that holds that offset's element of every one of the `out` windows."""
     window, strides = params["window_dimensions"], params["window_strides"]
     if 0 in out or 0 in window:
-        return x, []
-    padded = _dilate_pad(x, params["padding"], params["base_dilation"], fill)
-    return padded, [(k, tuple(slice(o * wd, o * wd + (n - 1) * s + 1, s) for o, wd, n, s in
-                              zip(offset, params["window_dilation"], out, strides)))
-                    for k, offset in enumerate(np.ndindex(*window))]
+        return []
+    return [(k, tuple(slice(o * wd, o * wd + (n - 1) * s + 1, s) for o, wd, n, s in
+                      zip(offset, params["window_dilation"], out, strides)))
+            for k, offset in enumerate(np.ndindex(*window))]
+
+
+def _crop_dilated(acc: Any, shape: Sequence[int], padding: Pairs, base_dilation: Sequence[int],
+                  xp: Any = np) -> Any:
+    """The inverse of `_dilate_pad` for cotangents: the entries of the padded, dilated `acc`
+    that correspond to an operand of `shape` (padding dropped, zeros for cropped parts)."""
+    if all(d == 1 for d in base_dilation) and all(p == (0, 0) for p in padding):
+        return acc
+    out = xp.zeros([_dilated(n, d) for n, d in zip(shape, base_dilation)], acc.dtype)
+    # dilated index q sits at padded index q + lo; copy where both exist
+    spans = [(max(0, -lo), max(max(0, -lo), min(n, p - lo)), lo)
+             for (lo, _), n, p in zip(padding, out.shape, acc.shape)]
+    out[tuple(slice(a, b) for a, b, _ in spans)] = acc[tuple(slice(a + lo, b + lo)
+                                                             for a, b, lo in spans)]
+    return out[tuple(slice(None, None, d) for d in base_dilation)]
 
 
 def _window_identity(dtype: np.dtype, kind: str) -> Any:
@@ -567,23 +590,13 @@ def _gather_impl(t: np.ndarray, x: np.ndarray, kind: str, **params: Any) -> np.n
 def _scatter_impl(ct: np.ndarray, x: np.ndarray, kind: str, **params: Any) -> np.ndarray:
     """Add each window's cotangent at its chosen position; loops over window offsets only."""
     idx = _window_choice(x, kind, params)
-    window, strides = params["window_dimensions"], params["window_strides"]
-    padding, bdil, wdil = params["padding"], params["base_dilation"], params["window_dilation"]
-    padded = [_dilated(n, d) + lo + hi for n, d, (lo, hi) in zip(x.shape, bdil, padding)]
-    acc, pick = np.zeros(padded, ct.dtype), _picker(ct)
-    for k, offset in enumerate(np.ndindex(*window)):
-        sl = tuple(slice(o * wd, o * wd + _dilated(n, s), s)
-                   for o, wd, n, s in zip(offset, wdil, ct.shape, strides))
+    padding, bdil = params["padding"], params["base_dilation"]
+    acc = np.zeros([_dilated(n, d) + lo + hi for n, d, (lo, hi) in zip(x.shape, bdil, padding)],
+                   ct.dtype)
+    pick = _picker(ct)
+    for k, sl in _offset_slices(params, ct.shape):
         acc[sl] += pick(ct, idx == k)
-    if all(d == 1 for d in bdil) and all(p == (0, 0) for p in padding):
-        return acc
-    out = np.zeros([_dilated(n, d) for n, d in zip(x.shape, bdil)], ct.dtype)
-    # dilated index q sits at padded index q + lo; copy where both exist
-    spans = [(max(0, -lo), max(max(0, -lo), min(n, p - lo)), lo)
-             for (lo, _), n, p in zip(padding, out.shape, padded)]
-    out[tuple(slice(a, b) for a, b, _ in spans)] = acc[tuple(slice(a + lo, b + lo)
-                                                             for a, b, lo in spans)]
-    return out[tuple(slice(None, None, d) for d in bdil)]
+    return _crop_dilated(acc, x.shape, padding, bdil)
 
 
 def _select_primitive(name: str, impl: Callable[..., Any], windowed_in: bool) -> Primitive:
