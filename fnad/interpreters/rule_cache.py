@@ -9,8 +9,8 @@ carry tangents (or are linear). So each is traced once per such signature into a
 - `LinearizeTrace` traces the jvp rule and splits it with `partial_eval_jaxpr`; afterwards
   it calls the implementations of the known part directly and copies the linear equations
   into the linear jaxpr being built;
-- `transpose_program` traces the transpose rule; `backward_pass` then calls the
-  implementations of that jaxpr directly.
+- the transposes of those equations are traced with them (`transpose_of` traces others
+  per signature); `backward_pass` then calls the implementations of that jaxpr directly.
 
 Everything else takes the general way: control flow and custom rules (their params hold
 functions), tracers of enclosing transforms, CuPy arrays, and runs with `debug_nans` on.
@@ -116,13 +116,15 @@ class CachedEqn(Eqn):
         self.transpose = transpose
 
 
-def _template_transpose(eqn: Eqn, linear_in: list[bool]) -> Transpose | None:
-    if eqn.prim.multiple_results or eqn.prim.transpose is None or not any(linear_in):
+def _transpose_of(prim: Any, avals: list[ShapedArray], linear_in: list[bool],
+                  ct_aval: ShapedArray, params: dict) -> Transpose | None:
+    """The transpose rule at this signature, traced, or None for the general way (an error
+    while tracing is left for the general way to raise, in its own words)."""
+    if prim.multiple_results or prim.transpose is None or not any(linear_in):
         return None
     try:
-        program = _transpose_program(eqn.prim, [x.aval for x in eqn.inputs], linear_in,
-                                     eqn.outputs[0].aval, eqn.params)
-    except Exception:  # noqa: BLE001 -- the general way raises it in its own words
+        program = _transpose_program(prim, avals, linear_in, ct_aval, params)
+    except Exception:  # noqa: BLE001 -- see the docstring
         return None
     return ([i for i, lin in enumerate(linear_in) if lin],
             [i for i, lin in enumerate(linear_in) if not lin], program)
@@ -189,9 +191,10 @@ def _linearize_rule(prim: Any, avals: list[ShapedArray], nonzero: Sequence[bool]
         for v in e.outputs:
             lines.append(f"    {code.local(v, 'v')} = Var({code.global_(v.aval)})")
         new_outs = ", ".join(code.names[id(v)] for v in e.outputs)
+        transpose = _transpose_of(e.prim, [x.aval for x in e.inputs], linear_in,
+                                  e.outputs[0].aval, e.params)
         lines.append(f"    append(CachedEqn({code.global_(e.prim)}, [{ins}], [{new_outs}], "
-                     f"{code.global_(e.params)}, info, "
-                     f"{code.global_(_template_transpose(e, linear_in))}))")
+                     f"{code.global_(e.params)}, info, {code.global_(transpose)}))")
     touts = iter(f"StagedTracer(pe, {code.atom(x)})" if x in staged
                  else f"_tangent(pe, {code.atom(x)})" if type(x) is Var else code.atom(x)
                  for x in jaxpr.outvars)
@@ -275,28 +278,36 @@ def eager_rules() -> bool:
     return type(state.trace) is EvalTrace and EvalTrace.check_output is None
 
 
-_TRANSPOSES: dict[tuple, Program | None] = {}
+_TRANSPOSES: dict[tuple, Transpose | None] = {}
 
 
-def transpose_program(eqn: Eqn, ins: Sequence[Any], ct: np.ndarray) -> Program | None:
-    """The transpose rule of `eqn` for these operands (arrays, and `UndefinedPrimal`s for
-    the linear ones) as a `Program`: the defined operands, then the cotangent -> the
-    nonzero cotangents of the operands at `mask`. None means the general way."""
-    from fnad.interpreters.transpose import UndefinedPrimal
-
-    if not eager_rules():
-        return None
-    prim = eqn.prim
-    if prim.multiple_results or prim.transpose is None:
-        return None
-    key: list[Any] = [prim, ct.shape, ct.dtype]
-    for x in ins:
-        if type(x) is np.ndarray:
-            key += (x.shape, x.dtype)
-        elif type(x) is UndefinedPrimal:
-            key += (None, x.aval)
+def transpose_of(eqn: Eqn, linear: set[Var], env: dict[Var, Any], ct: np.ndarray
+                 ) -> Transpose | None:
+    """How to transpose `eqn` eagerly, its inputs in `linear` being linear and the others
+    read from `env`: the transpose traced with the equation when it came from a cached
+    linearization (its other inputs are residuals, never linear), else the one traced for
+    this signature. None: the general way."""
+    inputs = eqn.inputs
+    if type(eqn) is CachedEqn and eqn.transpose is not None:
+        for i in eqn.transpose[0]:
+            if inputs[i] not in linear:  # a tangent that was a known value
+                break
         else:
+            return eqn.transpose
+    linear_in = [x in linear for x in inputs]
+    prim = eqn.prim
+    key: list[Any] = [prim, ct.shape, ct.dtype]
+    avals = []
+    for x, lin in zip(inputs, linear_in):
+        if lin:
+            avals.append(x.aval)
+            key += (None, x.aval)
+            continue
+        v = env[x] if type(x) is Var else x.value
+        if type(v) is not np.ndarray:
             return None
+        avals.append(ShapedArray.of_array(v.shape, v.dtype))
+        key += (v.shape, v.dtype)
     for name, v in eqn.params.items():
         if callable(v):
             return None
@@ -308,16 +319,11 @@ def transpose_program(eqn: Eqn, ins: Sequence[Any], ct: np.ndarray) -> Program |
         return None
     except KeyError:
         pass
-    try:
-        program = _transpose_program(prim, [get_aval(x) for x in ins],
-                                     [type(x) is UndefinedPrimal for x in ins],
-                                     get_aval(ct), eqn.params)
-    except Exception:  # noqa: BLE001 -- the general way raises it in its own words
-        program = None
+    transpose = _transpose_of(prim, avals, linear_in, get_aval(ct), eqn.params)
     if len(_TRANSPOSES) > 20_000:
         _TRANSPOSES.clear()
-    _TRANSPOSES[k] = program
-    return program
+    _TRANSPOSES[k] = transpose
+    return transpose
 
 
 def _transpose_program(prim: Any, avals: list[ShapedArray], linear: list[bool],
@@ -338,4 +344,4 @@ def _transpose_program(prim: Any, avals: list[ShapedArray], linear: list[bool],
     return Program(closed, [i for i, z in enumerate(zero) if not z])
 
 
-__all__ = ["CachedEqn", "LinearizeTrace", "Program", "eager_rules", "transpose_program"]
+__all__ = ["CachedEqn", "LinearizeTrace", "Program", "eager_rules", "transpose_of"]

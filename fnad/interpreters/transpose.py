@@ -15,7 +15,7 @@ import numpy as np
 from fnad.core.ir import ClosedJaxpr, Jaxpr, ShapedArray, Var
 from fnad.core.primitive import Zero
 from fnad.core.trace import state
-from fnad.interpreters.rule_cache import CachedEqn, eager_rules, transpose_program
+from fnad.interpreters.rule_cache import eager_rules, transpose_of
 from fnad.interpreters.staging import trace_to_jaxpr
 
 
@@ -137,14 +137,11 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
                 ct_arg = cts.pop(eqn.outputs[0], None)
                 if ct_arg is None:
                     continue
-                if (eager and type(eqn) is CachedEqn and eqn.transpose is not None
-                        and type(ct_arg) is np.ndarray):  # the fast way for eager grad
-                    linear_at, defined_at, program = eqn.transpose
+                if eager and type(ct_arg) is np.ndarray:  # the fast way for eager grad
                     inputs = eqn.inputs
-                    for i in linear_at:
-                        if inputs[i] not in linear:  # a tangent that was a known value
-                            break
-                    else:
+                    transpose = transpose_of(eqn, linear, env, ct_arg)
+                    if transpose is not None:
+                        _, defined_at, program = transpose
                         state.source_info = eqn.source_info
                         vals = [env[x] if type(x) is Var else x.value
                                 for x in (inputs[i] for i in defined_at)]
@@ -158,14 +155,6 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
             state.source_info = eqn.source_info
             ins = [UndefinedPrimal(x.aval) if x in linear else
                    env[x] if type(x) is Var else x.value for x in eqn.inputs]
-            if type(ct_arg) is np.ndarray:
-                program = transpose_program(eqn, ins, ct_arg)
-                if program is not None:
-                    ct_ins = program.run(*(x for x in ins if type(x) is not UndefinedPrimal),
-                                         ct_arg)
-                    for i, ct in zip(program.mask, ct_ins):
-                        accumulate(eqn.inputs[i], ct)
-                    continue
             ct_ins = _transpose_ones(eqn, ct_arg, ins) if type(ct_arg) is Ones else None
             if ct_ins is None:
                 ct_arg = ([_instantiate_ones(c) for c in ct_arg] if prim.multiple_results
