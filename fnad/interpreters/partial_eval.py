@@ -33,13 +33,8 @@ class PartialEvalTrace(StagingTrace):
         for a in args:
             if type(a) is StagedTracer and a._trace is self:
                 break
-        else:  # `bind_known`, inlined: most operations of a linearization are known
-            saved = state.trace
-            state.trace = self.parent
-            try:
-                return self.parent.process_primitive(prim, args, params)
-            finally:
-                state.trace = saved
+        else:
+            return self.bind_known(prim, args, params)
         if prim.partial_eval is not None:
             return prim.partial_eval(self, args, params)
         return super().process_primitive(prim, args, params)
