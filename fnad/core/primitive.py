@@ -6,6 +6,7 @@ says so. `Zero` is the symbolic zero tangent or cotangent that keeps untouched i
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +42,8 @@ class Primitive:
 
     def __init__(self, name: str, *, multiple_results: bool = False):
         self.name = name
+        self.module = _defining_module()
+        REGISTRY[name] = self
         self.multiple_results = multiple_results
         self.impls: dict[str, Callable[..., Any]] = {}
         self.abstract_eval_rule: Callable[..., Any] | None = None
@@ -91,6 +94,27 @@ class Primitive:
     def missing_rule(self, transform: str) -> FnadError:
         return NotImplementedRuleError(
             f"{transform} of the primitive '{self.name}' is not supported{user_line()}")
+
+
+# Every primitive by name, registered as it is made (the latest of a name wins).
+REGISTRY: dict[str, Primitive] = {}
+
+# Modules whose helpers make primitives on behalf of their caller.
+_FACTORY_MODULES = frozenset({__name__, "fnad.lax._rules"})
+
+
+def _defining_module() -> str:
+    """The module whose code made the primitive (past the factory helpers)."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_globals.get("__name__") in _FACTORY_MODULES:
+        frame = frame.f_back
+    return "" if frame is None else frame.f_globals.get("__name__", "")
+
+
+def fnad_primitives() -> dict[str, Primitive]:
+    """The primitives fnad's own modules defined so far (not ones user or test code made),
+    by name; importing `fnad` and `fnad.jit.fusion` defines them all."""
+    return {n: p for n, p in sorted(REGISTRY.items()) if p.module.startswith("fnad.")}
 
 
 class NotImplementedRuleError(FnadError, NotImplementedError):
