@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from fnad.core.ir import ClosedJaxpr, Eqn, Jaxpr, Literal, ShapedArray
+from fnad.core.primitive import Elementwise
 
 # A transcendental function costs about this many multiply-adds in a libm implementation.
 TRANSCENDENTAL_FLOPS = 8
@@ -66,9 +67,9 @@ def _eqn_flops(eqn: Eqn) -> tuple[int, int]:
     if name in TRANSCENDENTAL:
         n = sum(v.aval.size for v in eqn.outputs)
         return TRANSCENDENTAL_FLOPS * n, n
-    if isinstance(eqn.prim.kernel, str) and eqn.prim.kernel not in {
-            "broadcast", "convert", "select", "{0}"}:
-        return sum(v.aval.size for v in eqn.outputs), 0  # elementwise arithmetic
+    k = eqn.prim.kernel
+    if type(k) is Elementwise and k.flops:
+        return k.flops * sum(v.aval.size for v in eqn.outputs), 0  # elementwise arithmetic
     return 0, 0  # structural: data movement only
 
 

@@ -18,7 +18,13 @@ from typing import Any
 import numpy as np
 
 from fnad.core.ir import ClosedJaxpr, Eqn, Literal, ShapedArray, Var
+from fnad.core.primitive import Broadcast, Elementwise, Primitive
 from fnad.core.quiet import quiet_enter, quiet_exit
+from fnad.jit.fusion import fusion_p
+from fnad.lax.elementwise import integer_pow_p, select_n_p
+from fnad.lax.linalg import dot_general_p
+from fnad.lax.reduction import reduce_sum_p
+from fnad.lax.structural import broadcast_in_dim_p
 
 
 @dataclass
@@ -44,8 +50,8 @@ class Lowered:
 
 
 # ---------------------------------------------------------------------------- emitters
-# One entry per primitive that has a faster spelling than its impl. An emitter returns a
-# Kernel, or None to fall back to calling the impl.
+# One entry per primitive that has a faster NumPy spelling than its impl (keyed by the
+# primitive object). An emitter returns a Kernel, or None to fall back to calling the impl.
 
 Emitter = Callable[[Eqn, list[str]], "Kernel | None"]
 
@@ -122,26 +128,14 @@ def _emit_broadcast_in_dim(eqn: Eqn, ins: list[str]) -> Kernel | None:
     return Kernel(np.broadcast_to, [src, repr(tuple(shape))])
 
 
-# Elementwise primitives whose impl is this ufunc (up to error state and dtype care).
-UFUNCS: dict[str, np.ufunc] = {
-    "neg": np.negative, "add": np.add, "sub": np.subtract, "mul": np.multiply,
-    "div": np.divide, "max": np.maximum, "min": np.minimum, "square": np.square,
-    "abs": np.absolute, "sign": np.sign, "floor": np.floor, "ceil": np.ceil,
-    "exp": np.exp, "exp2": np.exp2, "log": np.log, "log1p": np.log1p, "expm1": np.expm1,
-    "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos, "tan": np.tan, "tanh": np.tanh,
-    "sinh": np.sinh, "cosh": np.cosh, "asin": np.arcsin, "acos": np.arccos,
-    "atan": np.arctan, "atan2": np.arctan2, "pow": np.power, "is_finite": np.isfinite,
-    "eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal,
-    "gt": np.greater, "ge": np.greater_equal, "and": np.bitwise_and, "or": np.bitwise_or,
-    "xor": np.bitwise_xor, "not": np.invert,
-}
-
-
 def _ufunc_kernel(eqn: Eqn, ins: list[str]) -> Kernel | None:
-    """A direct ufunc call when it gives exactly the promised dtype (e.g. `div` of floats
-    only: integer division truncates)."""
-    ufunc = UFUNCS.get(eqn.prim.name)
+    """A direct call of the ufunc an `Elementwise` rule names, when it gives exactly the
+    promised dtype for these operands (e.g. `div` of floats only: integers truncate)."""
+    rule = eqn.prim.kernel
+    ufunc = rule.ufunc if type(rule) is Elementwise else None
     if ufunc is None or eqn.params or ufunc.nin != len(ins) or len(eqn.outputs) != 1:
+        return None
+    if any(a.aval.dtype.kind not in rule.ufunc_kinds for a in eqn.inputs):
         return None
     try:
         with np.errstate(all="ignore"):
@@ -149,8 +143,6 @@ def _ufunc_kernel(eqn: Eqn, ins: list[str]) -> Kernel | None:
     except TypeError:
         return None
     if eqn.outputs[0].aval.dtype.kind not in "fbiu" or probe.dtype != eqn.outputs[0].aval.dtype:
-        return None
-    if eqn.prim.name == "div" and probe.dtype.kind != "f":
         return None
     return Kernel(ufunc, ins, out="elementwise", fresh=True)
 
@@ -161,20 +153,20 @@ def _emit_fusion(eqn: Eqn, ins: list[str]) -> Kernel | None:
     return Kernel(eqn.params["kernel"], ins, out="elementwise", fresh=True)
 
 
-EMITTERS: dict[str, Emitter] = {
-    "fusion": _emit_fusion,
-    "integer_pow": _emit_integer_pow,
-    "select_n": _emit_select_n,
-    "reduce_sum": _emit_reduce_sum,
-    "dot_general": _emit_dot_general,
-    "broadcast_in_dim": _emit_broadcast_in_dim,
+EMITTERS: dict[Primitive, Emitter] = {
+    fusion_p: _emit_fusion,
+    integer_pow_p: _emit_integer_pow,
+    select_n_p: _emit_select_n,
+    reduce_sum_p: _emit_reduce_sum,
+    dot_general_p: _emit_dot_general,
+    broadcast_in_dim_p: _emit_broadcast_in_dim,
 }
 
 
 def _kernel(eqn: Eqn, ins: list[str], compile_sub: Callable[[ClosedJaxpr], Any],
             impl_backend: str = "numpy") -> Kernel:
     # the emitters are NumPy-only; ufuncs dispatch to CuPy arrays too (NEP 13)
-    emitter = EMITTERS.get(eqn.prim.name) if impl_backend == "numpy" else None
+    emitter = EMITTERS.get(eqn.prim) if impl_backend == "numpy" else None
     if emitter is not None:
         k = emitter(eqn, ins)
         if k is not None:
@@ -390,7 +382,7 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
     # view of one) and a read-only broadcast view are returned as fresh copies.
     namer.globals["_np_array"] = np.array
     constant_roots = {id(v) for v in jaxpr.constvars}
-    views = {id(v) for e in jaxpr.eqns if e.prim.name == "broadcast_in_dim" for v in e.outputs}
+    views = {id(v) for e in jaxpr.eqns if type(e.prim.kernel) is Broadcast for v in e.outputs}
     results = []
     for a in jaxpr.outvars:
         if type(a) is Literal:

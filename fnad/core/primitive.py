@@ -6,9 +6,12 @@ says so. `Zero` is the symbolic zero tangent or cotangent that keeps untouched i
 
 from __future__ import annotations
 
+import dataclasses
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
+
+import numpy as np
 
 from fnad.core.errors import DTypeError, FnadError, ShapeError, user_line
 from fnad.core.ir import ShapedArray
@@ -27,17 +30,121 @@ class Zero:
         return f"Zero({self.aval})"
 
 
+# ---------------------------------------------------------------------------- kernel rules
+# How `jit` writes a primitive: the typed value of `Primitive.kernel`. Fusion, the passes
+# and the code generators dispatch on these types, never on primitive names.
+
+C_TYPES = {
+    "float32": "float", "float64": "double", "int8": "signed char", "int16": "short",
+    "int32": "int", "int64": "long long", "uint8": "unsigned char", "uint16": "unsigned short",
+    "uint32": "unsigned int", "uint64": "unsigned long long", "bool": "unsigned char",
+}
+
+
+def c_type(dtype: Any) -> str:
+    """The C (and CUDA) type kernels use for `dtype` (bools are bytes)."""
+    name = np.dtype(dtype).name
+    if name not in C_TYPES:
+        raise NotImplementedError(f"no kernel type for {name}")
+    return C_TYPES[name]
+
+
+class KernelRule:
+    """Base of the kernel rules; a primitive without one runs its impl (or a backend's)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Elementwise(KernelRule):
+    """An elementwise primitive inside a fused kernel.
+
+    `expr` is a C/CUDA expression template (`{0}`, `{1}`... operands, `{f}` the float32
+    suffix of math functions, `{name}` a param), a tuple of `(dtype kind, template)` pairs
+    chosen by the first operand's kind (`"*"` for the rest), or a function
+    `expr(args, arg_dtypes, out_dtype, params) -> str` for what a template cannot say.
+    `ufunc`, when set, computes the primitive exactly for operands of `ufunc_kinds`, so
+    NumPy lowerings call it directly. `fusable=False` keeps the primitive out of kernels.
+    `flops` is the arithmetic per output element for cost models (0: data movement).
+    """
+
+    expr: str | tuple[tuple[str, str], ...] | Callable[..., str] | None = None
+    ufunc: Any = None
+    ufunc_kinds: str = "fbiu"
+    fusable: bool = True
+    flops: int = 1
+
+    def __repr__(self) -> str:  # stable across processes: kernel names hash it
+        expr = self.expr
+        if callable(expr):
+            expr = f"{expr.__module__}.{expr.__qualname__}"
+        return f"Elementwise({expr!r})"
+
+    def render(self, args: Sequence[str], arg_dtypes: Sequence[Any], out_dtype: Any,
+               params: dict[str, Any]) -> str:
+        """The C expression of the primitive applied to `args`."""
+        if callable(self.expr):
+            return self.expr(args, arg_dtypes, out_dtype, params)
+        template = self.expr
+        if isinstance(template, tuple):
+            by_kind = dict(template)
+            template = by_kind.get(np.dtype(arg_dtypes[0]).kind, by_kind.get("*"))
+        first = arg_dtypes[0] if arg_dtypes else out_dtype
+        suffix = "f" if np.dtype(first) == np.float32 else ""
+        return template.format(*args, f=suffix, **params)
+
+
+@dataclasses.dataclass(frozen=True)
+class Broadcast(KernelRule):
+    """A broadcast: a free view outside kernels, an index map inside them."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Reduce(KernelRule):
+    """A reduction over params["axes"] combining with `kind` (sum, prod, max, min, and, or)."""
+
+    kind: str
+
+
+@dataclasses.dataclass(frozen=True)
+class LibraryCall(KernelRule):
+    """Lowered as a call of a tuned library (BLAS, cuBLAS, cuDNN, sort) through its impl."""
+
+
+@dataclasses.dataclass(frozen=True)
+class JaxprCall(KernelRule):
+    """A call of the sub-jaxpr in params[param]: the jit inlines it into its caller."""
+
+    param: str = "jaxpr"
+
+
+# Rule slots: setting any of them bumps RULES_VERSION, so caches of derived rules (the
+# eager differentiation fast path) never use a rule that was redefined.
+_RULE_SLOTS = frozenset({"impls", "abstract_eval_rule", "jvp", "transpose", "transpose_ones",
+                         "batch",
+                         "batch_collective", "partial_eval", "simplify", "kernel", "effectful"})
+RULES_VERSION = 0
+
+
 class Primitive:
     """An operation the transforms know; its rules live in the module that defines it.
 
-    impls:         backend name -> function of arrays (eager evaluation)
-    abstract_eval: avals, params -> aval (or list of avals when multiple_results)
-    jvp:           (primals, tangents, **params) -> (primal_out, tangent_out)
-    transpose:     (cotangent, *args, **params) -> cotangent per arg (linear prims only);
-                   args being differentiated arrive as `UndefinedPrimal`
-    batch:         (axis_size, values, dims, **params) -> (out, out_dim)
-    partial_eval:  optional (trace, args, params) -> outs, for prims holding sub-jaxprs
-    kernel:        how the jit writes the primitive inside a fused kernel
+    impls:            backend name -> function of arrays (eager evaluation); "numpy" is
+                      written against the array API NumPy and CuPy share, "cupy" only where
+                      CuPy needs its own
+    abstract_eval:    avals, params -> aval (or list of avals when multiple_results)
+    jvp:              (primals, tangents, **params) -> (primal_out, tangent_out)
+    transpose:        (cotangent, *args, **params) -> cotangent per arg (linear prims only);
+                      args being differentiated arrive as `UndefinedPrimal`
+    transpose_ones:   optional: the transpose for grad's all-ones seed cotangent, kept
+                      symbolic (`Ones`) so that nothing multiplies by it; None: use
+                      `transpose`
+    batch:            (axis_size, values, dims, **params) -> (out, out_dim)
+    batch_collective: (trace, values, dims, **params) -> (out, out_dim): a collective over
+                      a vmap's named axis
+    partial_eval:     optional (trace, args, params) -> outs, for prims holding sub-jaxprs
+    simplify:         optional (eqn, producer) -> an atom replacing its output, a rewritten
+                      equation, or None; `producer(atom)` is the equation that made it
+    effectful:        never dropped, folded, merged or cached (I/O, collectives)
+    kernel:           a `KernelRule`: how the jit writes the primitive
     """
 
     def __init__(self, name: str, *, multiple_results: bool = False):
@@ -49,9 +156,19 @@ class Primitive:
         self.abstract_eval_rule: Callable[..., Any] | None = None
         self.jvp: Callable[..., Any] | None = None
         self.transpose: Callable[..., Any] | None = None
+        self.transpose_ones: Callable[..., Any] | None = None
         self.batch: Callable[..., Any] | None = None
+        self.batch_collective: Callable[..., Any] | None = None
         self.partial_eval: Callable[..., Any] | None = None
-        self.kernel: Any = None
+        self.simplify: Callable[..., Any] | None = None
+        self.effectful = False
+        self.kernel: KernelRule | None = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _RULE_SLOTS:
+            global RULES_VERSION
+            RULES_VERSION += 1
+        object.__setattr__(self, name, value)
 
     def __repr__(self) -> str:
         return self.name
@@ -72,7 +189,7 @@ class Primitive:
             raise err.with_traceback(None) from None
 
     def def_impl(self, fn: Callable[..., Any], backend: str = "numpy") -> Callable[..., Any]:
-        self.impls[backend] = fn
+        self.impls = {**self.impls, backend: fn}
         return fn
 
     def def_abstract_eval(self, fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -13,6 +13,7 @@ from typing import Any
 from fnad.core.errors import TransformError
 from fnad.core.ir import ClosedJaxpr, ShapedArray, eval_jaxpr, get_aval
 from fnad.core.trace import Trace, Tracer, concretization_error, escaped_error, state
+from fnad.interpreters import ad_util
 from fnad.interpreters.staging import trace_to_jaxpr
 
 
@@ -62,7 +63,7 @@ class BatchTrace(Trace):
         saved = state.trace
         state.trace = self.parent
         try:
-            if (self.axis_name is not None and hasattr(prim, "batch_collective")
+            if (self.axis_name is not None and prim.batch_collective is not None
                     and self.axis_name in params["axis_name"]):
                 # A collective over this trace's named axis (fnad/lax/collectives.py).
                 out, out_dim = prim.batch_collective(self, vals, dims, **params)
@@ -107,8 +108,6 @@ def named_axes(trace: Trace | None) -> tuple[tuple[Any, int], ...]:
 def moveaxis(x: Any, src: int | None, dst: int | None, axis_size: int) -> Any:
     """Move the batch axis from `src` to `dst`; an unbatched value is broadcast when
     `dst` is not None."""
-    from fnad import lax
-
     if dst is None:
         if src is not None:
             raise TransformError("a batched value cannot be returned unbatched (out_axes=None)")
@@ -117,12 +116,12 @@ def moveaxis(x: Any, src: int | None, dst: int | None, axis_size: int) -> Any:
         shape = list(get_aval(x).shape)
         shape.insert(dst, axis_size)
         dims = tuple(i for i in range(len(shape)) if i != dst)
-        return lax.broadcast_in_dim(x, tuple(shape), dims)
+        return ad_util.broadcast_in_dim(x, shape, dims)
     if src == dst:
         return x
     perm = list(range(get_aval(x).ndim))
     perm.insert(dst, perm.pop(src))
-    return lax.transpose(x, tuple(perm))
+    return ad_util.transpose(x, perm)
 
 
 def vmap_flat(f: Callable[..., Sequence[Any]], axis_size: int, args: Sequence[Any],

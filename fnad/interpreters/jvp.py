@@ -13,6 +13,7 @@ from typing import Any
 from fnad.core.ir import ClosedJaxpr, ShapedArray, eval_jaxpr, get_aval
 from fnad.core.primitive import Zero
 from fnad.core.trace import Trace, Tracer, escaped_error, state
+from fnad.interpreters import ad_util
 from fnad.interpreters.staging import trace_to_jaxpr
 
 
@@ -107,8 +108,7 @@ def jvp_flat(f: Callable[..., Sequence[Any]], primals: Sequence[Any],
 def instantiate(t: Any, aval: ShapedArray | None = None) -> Any:
     """A real array for a possibly symbolic zero."""
     if type(t) is Zero:
-        from fnad import lax
-        return lax.full(t.aval.shape, 0, t.aval.dtype)
+        return ad_util.zeros(t.aval)
     return t
 
 

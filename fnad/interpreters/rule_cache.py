@@ -260,7 +260,7 @@ def _derive(prim: Any, primals: list[np.ndarray], key: list[Any], params: dict,
             pe: Any) -> Any:
     """The rule for a signature, or None when it must take the general path (an error
     while deriving is left for the general path to raise, in its own words)."""
-    if getattr(prim, "effectful", False) or prim.jvp is None:
+    if prim.effectful or prim.jvp is None:
         return None
     nonzero = [k is True for k in key[1:1 + 3 * len(primals):3]]
     saved = state.trace

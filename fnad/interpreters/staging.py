@@ -97,7 +97,7 @@ def dead_code_elimination(eqns: list[Eqn], outvars: Sequence[Any]) -> list[Eqn]:
             if v in live:
                 break
         else:
-            if not getattr(eqn.prim, "effectful", False):
+            if not eqn.prim.effectful:
                 continue
         kept.append(eqn)
         live.update(eqn.inputs)

@@ -15,6 +15,7 @@ import numpy as np
 from fnad.core.ir import ClosedJaxpr, Jaxpr, ShapedArray, Var
 from fnad.core.primitive import Zero
 from fnad.core.trace import state
+from fnad.interpreters import ad_util
 from fnad.interpreters.rule_cache import eager_rules, transpose_of
 from fnad.interpreters.staging import trace_to_jaxpr
 
@@ -40,8 +41,7 @@ def add_cotangents(a: Any, b: Any) -> Any:
         return b
     if b is None or type(b) is Zero:
         return a
-    from fnad.lax.elementwise import add_p
-    return add_p.bind(_instantiate_ones(a), _instantiate_ones(b))
+    return ad_util.add(_instantiate_ones(a), _instantiate_ones(b))
 
 
 class Ones:
@@ -52,11 +52,6 @@ class Ones:
 
     def __init__(self, aval: ShapedArray):
         self.aval = aval
-
-
-# Linear maps sending an all-ones cotangent to an all-ones cotangent of their first operand.
-_ONES_TO_ONES = frozenset({"reduce_sum", "convert_element_type", "reshape", "transpose",
-                           "squeeze", "expand_dims", "rev"})
 
 
 def _is_seed_one(ct: Any) -> bool:
@@ -70,23 +65,14 @@ def _instantiate_ones(ct: Any) -> Any:
     one = np.ones((), ct.aval.dtype)
     if not ct.aval.shape:
         return one
-    from fnad.lax.structural import broadcast_in_dim
-    return broadcast_in_dim(one, ct.aval.shape, ())
+    return ad_util.broadcast_in_dim(one, ct.aval.shape, ())
 
 
-def _transpose_ones(eqn: Any, ct: Ones, ins: list[Any]) -> list[Any] | None:
-    """Cotangents of `eqn`'s linear inputs for an all-ones `ct`, or None to use its rule."""
-    from fnad.lax._rules import to_aval, unbroadcast
-
-    name, undefined = eqn.prim.name, [is_undefined(x) for x in ins]
-    if name == "mul" and sum(undefined) == 1:
-        i = undefined.index(True)
-        return [unbroadcast(to_aval(ins[1 - i], ct.aval), ins[i].aval) if j == i else None
-                for j in range(2)]
-    if name in _ONES_TO_ONES and undefined == [True] + [False] * (len(ins) - 1):
+def ones_to_first_operand(ct: Ones, *ins: Any, **params: Any) -> list[Any] | None:
+    """A `transpose_ones` rule of the linear maps that send an all-ones cotangent to an
+    all-ones cotangent of their first operand (reshape, transpose, reduce_sum...)."""
+    if is_undefined(ins[0]) and not any(is_undefined(x) for x in ins[1:]):
         return [Ones(ins[0].aval)] + [None] * (len(ins) - 1)
-    if name == "add" and all(x.aval.shape == ct.aval.shape for x in ins if is_undefined(x)):
-        return [Ones(x.aval) if is_undefined(x) else None for x in ins]
     return None
 
 
@@ -155,7 +141,8 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
             state.source_info = eqn.source_info
             ins = [UndefinedPrimal(x.aval) if x in linear else
                    env[x] if type(x) is Var else x.value for x in eqn.inputs]
-            ct_ins = _transpose_ones(eqn, ct_arg, ins) if type(ct_arg) is Ones else None
+            ct_ins = (prim.transpose_ones(ct_arg, *ins, **eqn.params)
+                      if type(ct_arg) is Ones and prim.transpose_ones is not None else None)
             if ct_ins is None:
                 ct_arg = ([_instantiate_ones(c) for c in ct_arg] if prim.multiple_results
                           else _instantiate_ones(ct_arg))

@@ -16,10 +16,9 @@ from typing import Any
 import numpy as np
 
 from fnad.core.ir import ClosedJaxpr, Eqn, Jaxpr, Literal, ShapedArray, Var
-from fnad.core.primitive import Primitive
+from fnad.core.primitive import C_TYPES, Broadcast, Elementwise, LibraryCall, Primitive, Reduce
 from fnad.device import array_module
 from fnad.jit.kernels import (
-    C_TYPES,
     DENSE,
     FIXED,
     SCALAR,
@@ -31,7 +30,6 @@ from fnad.jit.kernels import (
     Reduction,
 )
 
-_SPECIAL = ("select", "convert", "{pow}")
 # Elements x equations below which NumPy's ufunc calls (about 1 us each) beat a kernel
 # launch (about 10-20 us of Python and ctypes work).
 MIN_WORK = 1 << 17
@@ -40,15 +38,14 @@ _REDUCE_KINDS = ("sum", "max", "min")
 
 def is_elementwise(eqn: Eqn) -> bool:
     k = eqn.prim.kernel
-    fusable = isinstance(k, dict) or (isinstance(k, str) and ("{0}" in k or k in _SPECIAL))
-    return fusable and _typed(eqn)
+    return type(k) is Elementwise and k.fusable and _typed(eqn)
 
 
 def is_reduction(eqn: Eqn) -> bool:
     """A reduction over the trailing axes: its kernel reads rows contiguously. (Over leading
     axes NumPy's own reduction, which walks rows and accumulates columns, does better.)"""
-    if not (eqn.prim.kernel in _REDUCE_KINDS and eqn.prim.name.startswith("reduce_")
-            and _typed(eqn)):
+    k = eqn.prim.kernel
+    if not (type(k) is Reduce and k.kind in _REDUCE_KINDS and _typed(eqn)):
         return False
     nd, axes = eqn.inputs[0].aval.ndim, eqn.params["axes"]
     return nd > 0 and tuple(axes) == tuple(range(nd - len(axes), nd))
@@ -59,7 +56,7 @@ def _typed(eqn: Eqn) -> bool:
 
 
 def _is_broadcast(eqn: Eqn) -> bool:
-    return eqn.prim.name == "broadcast_in_dim" and eqn.inputs[0].aval.dtype.name in C_TYPES
+    return type(eqn.prim.kernel) is Broadcast and eqn.inputs[0].aval.dtype.name in C_TYPES
 
 
 # ---------------------------------------------------------------------------- kernels
@@ -238,19 +235,16 @@ def _build(eqns: Sequence[Eqn], wanted: Sequence[Var], shape: tuple[int, ...],
 
     def operand(a: Any) -> int:
         if type(a) is Literal:
-            ops.append(Op("literal", _literal_expr(a), (), a.aval.dtype))
+            ops.append(Op("literal", Elementwise(_literal_expr(a)), (), a.aval.dtype))
             return len(inputs) + len(ops) - 1
         return value[id(a)] if id(a) in computed else input_of(a)
 
     for e in compute:
         args = tuple(operand(a) for a in e.inputs)
-        template = e.prim.kernel
-        if isinstance(template, dict):
-            template = tuple(sorted(template.items()))
         params = tuple(sorted((k, v) for k, v in e.params.items()
                               if isinstance(v, (int, float, bool, str, np.dtype))))
         value[id(e.outputs[0])] = len(inputs) + len(ops)
-        ops.append(Op(e.prim.name, template, args, e.outputs[0].aval.dtype, params))
+        ops.append(Op(e.prim.name, e.prim.kernel, args, e.outputs[0].aval.dtype, params))
     out_ids = tuple(value[id(v)] for v in wanted)
     reduction = Reduction(reduce_kind, out_ids[0], n_reduced) if reduce_kind else None
     space = tuple(shape[d] for d in order)
@@ -361,7 +355,8 @@ def fuse(closed: ClosedJaxpr, compile: Callable[[Kernel], Any],
                 axes = eqn.params["axes"]
                 kept = tuple(d for d in range(len(x_shape)) if d not in axes)
                 fused, inputs = _build(prologue, [eqn.inputs[0]], x_shape, kept + tuple(axes),
-                                       eqn.prim.kernel, len(axes), compile, label("reduce"),
+                                       eqn.prim.kernel.kind, len(axes), compile,
+                                       label("reduce"),
                                        [eqn.outputs[0].aval])
                 close_readers_of(Eqn(fusion_p, inputs, [], {}),
                                  keep=regions[eqn.inputs[0].aval.shape])
@@ -382,7 +377,7 @@ def describe(before: ClosedJaxpr, after: ClosedJaxpr) -> list[str]:
     calls, and the launches saved against one kernel per equation."""
     kernels = [e for e in after.eqns if e.prim is fusion_p]
     fused_away = len(before.eqns) - (len(after.eqns) - len(kernels))
-    library = [e.prim.name for e in after.eqns if e.prim.kernel == "library"]
+    library = [e.prim.name for e in after.eqns if type(e.prim.kernel) is LibraryCall]
     lines = [f"kernels:   {len(kernels)} fused kernels doing the work of {fused_away} "
              f"equations ({fused_away - len(kernels)} launches saved), "
              f"{len(library)} library calls ({', '.join(sorted(set(library))) or 'none'})"]

@@ -15,23 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from fnad.core.primitive import Elementwise, c_type
+
 SCALAR, DENSE, STRIDED = "scalar", "dense", "strided"
 # strided inputs whose innermost stride is known: 1 (rows of a view) or 0 (broadcast rows)
 UNIT, FIXED = "strided_unit", "strided_fixed"
 STRIDED_KINDS = (STRIDED, UNIT, FIXED)
-
-C_TYPES = {
-    "float32": "float", "float64": "double", "int8": "signed char", "int16": "short",
-    "int32": "int", "int64": "long long", "uint8": "unsigned char", "uint16": "unsigned short",
-    "uint32": "unsigned int", "uint64": "unsigned long long", "bool": "unsigned char",
-}
-
-
-def c_type(dtype: Any) -> str:
-    name = np.dtype(dtype).name
-    if name not in C_TYPES:
-        raise NotImplementedError(f"no kernel type for {name}")
-    return C_TYPES[name]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,10 +33,10 @@ class Operand:
 
 @dataclasses.dataclass(frozen=True)
 class Op:
-    """`value = template(args)`: one elementwise primitive inside the kernel."""
+    """`value = rule(args)`: one elementwise primitive (or a literal) inside the kernel."""
 
     prim: str
-    template: str | tuple[tuple[str, str], ...]
+    rule: Elementwise
     args: tuple[int, ...]
     dtype: np.dtype
     params: tuple[tuple[str, Any], ...] = ()
@@ -92,41 +81,9 @@ class Kernel:
 
 # ---------------------------------------------------------------------------- expressions
 
-def _float_suffix(dtype: np.dtype) -> str:
-    return "f" if np.dtype(dtype) == np.float32 else ""
-
-
 def render_op(op: Op, args: Sequence[str], arg_dtypes: Sequence[np.dtype]) -> str:
-    """The C expression of one op; templates name operands {0}, {1}… and {f} is the float32
-    suffix of math functions."""
-    params = dict(op.params)
-    out_t = c_type(op.dtype)
-    if op.template == "convert":
-        src = np.dtype(arg_dtypes[0])
-        if op.dtype == np.bool_:
-            return f"({args[0]} != 0)"
-        if src.kind == "f" and op.dtype.kind in "iu":
-            return f"(({out_t})({args[0]}))"
-        return f"(({out_t})({args[0]}))"
-    if op.template == "select":
-        which, cases = args[0], list(args[1:])
-        expr = cases[-1]
-        for i in range(len(cases) - 2, -1, -1):
-            expr = f"({which} == {i} ? {cases[i]} : {expr})" if len(cases) > 2 else \
-                f"({which} ? {cases[1]} : {cases[0]})"
-        return expr
-    if op.template == "{pow}":
-        y = int(params["y"])
-        if y == 0:
-            return f"(({out_t})1)"
-        prod = " * ".join([args[0]] * abs(y))
-        return f"(({out_t})1 / ({prod}))" if y < 0 else f"({prod})"
-    template = op.template
-    if isinstance(template, tuple):  # per dtype kind: (("f", ...), ("i", ...), ("*", ...))
-        by_kind = dict(template)
-        template = by_kind.get(np.dtype(arg_dtypes[0]).kind, by_kind.get("*"))
-    return template.format(*args, f=_float_suffix(arg_dtypes[0] if arg_dtypes else op.dtype),
-                           **params)
+    """The C expression of one op (its primitive's `Elementwise` rule applied to `args`)."""
+    return op.rule.render(args, arg_dtypes, op.dtype, dict(op.params))
 
 
 def _accumulator(kind: str, dtype: np.dtype) -> tuple[str, str, str]:

@@ -11,13 +11,20 @@ from typing import Any
 import numpy as np
 
 from fnad.core.ir import ClosedJaxpr, Eqn, Jaxpr, Literal, Var
+from fnad.core.primitive import Broadcast, Elementwise, JaxprCall
 
 Atom = Var | Literal
 Pass = Callable[[ClosedJaxpr], ClosedJaxpr]
 
 
 def _effectful(eqn: Eqn) -> bool:
-    return getattr(eqn.prim, "effectful", False)
+    return eqn.prim.effectful
+
+
+def _inlined_call(eqn: Eqn) -> ClosedJaxpr | None:
+    """The sub-jaxpr a call primitive (`JaxprCall` kernel rule) runs, to inline."""
+    k = eqn.prim.kernel
+    return eqn.params[k.param] if type(k) is JaxprCall else None
 
 
 class _Rewriter:
@@ -61,8 +68,9 @@ class _Rewriter:
 # ---------------------------------------------------------------------------- inlining
 
 def inline_jit_calls(closed: ClosedJaxpr) -> ClosedJaxpr:
-    """Replace every nested `jit_call` by the equations of its jaxpr (fresh variables)."""
-    if not any(e.prim.name == "jit_call" for e in closed.jaxpr.eqns):
+    """Replace every nested call (`jit_call`) by the equations of its jaxpr (fresh
+    variables)."""
+    if not any(type(e.prim.kernel) is JaxprCall for e in closed.jaxpr.eqns):
         return closed
     rw = _Rewriter(closed)
 
@@ -76,9 +84,9 @@ def inline_jit_calls(closed: ClosedJaxpr) -> ClosedJaxpr:
 
         for e in inner.jaxpr.eqns:
             e_ins = [read(a) for a in e.inputs]
-            if e.prim.name == "jit_call":
-                local.update((id(v), a) for v, a in zip(e.outputs, inline(e.params["jaxpr"],
-                                                                            e_ins)))
+            sub = _inlined_call(e)
+            if sub is not None:
+                local.update((id(v), a) for v, a in zip(e.outputs, inline(sub, e_ins)))
                 continue
             outs = [Var(v.aval) for v in e.outputs]
             local.update((id(v), o) for v, o in zip(e.outputs, outs))
@@ -87,8 +95,9 @@ def inline_jit_calls(closed: ClosedJaxpr) -> ClosedJaxpr:
 
     for eqn in closed.jaxpr.eqns:
         eqn = rw.inputs(eqn)
-        if eqn.prim.name == "jit_call":
-            rw.replace(eqn.outputs, inline(eqn.params["jaxpr"], eqn.inputs))
+        sub = _inlined_call(eqn)
+        if sub is not None:
+            rw.replace(eqn.outputs, inline(sub, eqn.inputs))
         else:
             rw.eqns.append(eqn)
     return rw.build()
@@ -198,25 +207,15 @@ def fold_constants(closed: ClosedJaxpr, max_size: int = FOLD_MAX_SIZE) -> Closed
 
 # ---------------------------------------------------------------------------- simplification
 
-def _is_elementwise(prim: Any) -> bool:
-    """Elementwise primitives take rank-0 operands in place of full ones."""
-    kernel = getattr(prim, "kernel", None)
-    return (isinstance(kernel, str) and "{0}" in kernel) or prim.name == "select_n"
-
-
-def _literal_equals(a: Atom, x: float) -> bool:
-    return type(a) is Literal and bool(np.all(np.asarray(a.value) == x))
-
-
 def _scalar_operands(eqn: Eqn, producer: dict[int, Eqn]) -> Eqn:
-    """Feed an elementwise equation the scalar behind a broadcast_in_dim of it, as long as
-    the rules still give the same output."""
-    if not _is_elementwise(eqn.prim):
+    """Feed an elementwise equation the scalar behind a broadcast of it, as long as the
+    rules still give the same output."""
+    if type(eqn.prim.kernel) is not Elementwise:
         return eqn
     ins = list(eqn.inputs)
     for i, a in enumerate(ins):
         p = producer.get(id(a)) if type(a) is Var else None
-        if p is None or p.prim.name != "broadcast_in_dim" or p.inputs[0].aval.shape != ():
+        if p is None or type(p.prim.kernel) is not Broadcast or p.inputs[0].aval.shape != ():
             continue
         trial = ins[:i] + [p.inputs[0]] + ins[i + 1:]
         try:
@@ -228,92 +227,28 @@ def _scalar_operands(eqn: Eqn, producer: dict[int, Eqn]) -> Eqn:
     return eqn if ins == eqn.inputs else eqn.replace(inputs=ins)
 
 
-def _swapped_dot(eqn: Eqn, dot: Eqn) -> Eqn | None:
-    """transpose(dot_general(a, b)) that only swaps the free axes of a and b is
-    dot_general(b, a): the product is written in the layout its users read."""
-    (ac, bc), (ab, bb) = dot.params["dimension_numbers"]
-    if ab or bb:
-        return None
-    na = dot.inputs[0].aval.ndim - len(ac)
-    nb = dot.inputs[1].aval.ndim - len(bc)
-    if eqn.params["permutation"] != (*range(na, na + nb), *range(na)):
-        return None
-    return dot.replace(inputs=[dot.inputs[1], dot.inputs[0]], outputs=eqn.outputs,
-                       params={**dot.params, "dimension_numbers": ((bc, ac), (bb, ab))})
-
-
-def _rewrite(eqn: Eqn, producer: dict[int, Eqn], uses: dict[int, int]) -> Atom | Eqn:
-    """One equation's simplification: an atom that replaces its output, or an equation."""
-    name, ins, params = eqn.prim.name, eqn.inputs, eqn.params
-    out = eqn.outputs[0] if len(eqn.outputs) == 1 else None
-
-    def same(a: Atom) -> bool:
-        return out is not None and a.aval == out.aval
-
-    def made_by(a: Atom, prim_name: str) -> Eqn | None:
-        p = producer.get(id(a)) if type(a) is Var else None
-        return p if p is not None and p.prim.name == prim_name else None
-
-    if name == "mul":
-        for a, b in ((ins[0], ins[1]), (ins[1], ins[0])):
-            if _literal_equals(b, 1) and same(a):
-                return a
-    elif name == "add":
-        for a, b in ((ins[0], ins[1]), (ins[1], ins[0])):
-            if _literal_equals(b, 0) and same(a):
-                return a
-    elif name == "sub":
-        if _literal_equals(ins[1], 0) and same(ins[0]):
-            return ins[0]
-    elif name == "neg":
-        p = made_by(ins[0], "neg")
-        if p is not None:
-            return p.inputs[0]
-    elif name == "convert_element_type":
-        if same(ins[0]):
-            return ins[0]
-    elif name == "transpose":
-        perm = params["permutation"]
-        if perm == tuple(range(len(perm))):
-            return ins[0]
-        p = made_by(ins[0], "transpose")
-        if p is not None:
-            inner = p.params["permutation"]
-            composed = tuple(inner[i] for i in perm)
-            if composed == tuple(range(len(composed))):
-                return p.inputs[0]
-            return eqn.replace(inputs=[p.inputs[0]], params={**params, "permutation": composed})
-        p = made_by(ins[0], "dot_general")
-        if p is not None and uses.get(id(ins[0])) == 1:
-            return _swapped_dot(eqn, p) or eqn
-    elif name == "reshape":
-        src = ins[0]
-        p = made_by(src, "reshape")
-        if p is not None:
-            src = p.inputs[0]
-        if same(src):
-            return src
-        if src is not ins[0]:
-            return eqn.replace(inputs=[src])
-    elif name == "broadcast_in_dim":
-        if same(ins[0]):
-            return ins[0]
-    return eqn
-
-
 def simplify(closed: ClosedJaxpr) -> ClosedJaxpr:
-    """Algebraic simplification: x*1, 1*x, x+0, 0+x, x-0, neg(neg x), transpose of a
-    transpose, reshape of a reshape, identity conversions/broadcasts, scalars fed to
-    elementwise primitives directly instead of through a broadcast, and a transposed
-    matrix product computed with its operands swapped."""
+    """Algebraic simplification: each primitive's own `simplify` rule (x*1, x+0, neg(neg x),
+    a transpose of a transpose, a reshape of a reshape, identity conversions and
+    broadcasts, a transposed matrix product computed with its operands swapped...), and
+    scalars fed to elementwise primitives directly instead of through a broadcast."""
     rw = _Rewriter(closed)
     producer: dict[int, Eqn] = {}
     uses: dict[int, int] = {}
     for a in [a for e in closed.jaxpr.eqns for a in e.inputs] + closed.jaxpr.outvars:
         uses[id(a)] = uses.get(id(a), 0) + 1
+    def made_by(a: Atom) -> Eqn | None:
+        return producer.get(id(a)) if type(a) is Var else None
+
+    def n_uses(a: Atom) -> int:
+        return uses.get(id(a), 0)
+
     for eqn in closed.jaxpr.eqns:
         eqn = _scalar_operands(rw.inputs(eqn), producer)
-        result = _rewrite(eqn, producer, uses)
+        rule = eqn.prim.simplify
+        result = rule(eqn, made_by, n_uses) if rule is not None else None
+        if result is None:
+            result = eqn
         if type(result) is not Eqn:
             rw.replace(eqn.outputs, [result])
             continue

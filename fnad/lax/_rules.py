@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from fnad.core.errors import DTypeError, ShapeError
-from fnad.core.ir import ShapedArray, get_aval
-from fnad.core.primitive import Primitive, Zero
+from fnad.core.ir import Eqn, Literal, ShapedArray, get_aval
+from fnad.core.primitive import Elementwise, KernelRule, Primitive, Zero
 from fnad.interpreters.transpose import is_undefined
 
 FLOAT = "fc"
@@ -90,11 +90,12 @@ def elementwise_batch(prim: Primitive) -> Callable[..., Any]:
 
 
 def elementwise(name: str, impl: Callable[..., Any], kinds: str = NUMBER, *,
-                out_dtype: Any = None, kernel: str | None = None) -> Primitive:
-    """An elementwise primitive: impl, abstract eval, batch rule and kernel template.
+                out_dtype: Any = None, kernel: KernelRule | None = None) -> Primitive:
+    """An elementwise primitive: impl, abstract eval, batch rule and kernel rule.
 
-    `kernel` is a C/CUDA expression with `{0}`, `{1}`... for operands and `{f}` for the
-    float32 suffix of math functions (`sin{f}({0})` -> `sinf(a)` / `sin(a)`).
+    `kernel` is an `Elementwise` rule, e.g. `Elementwise("sin{f}({0})", ufunc=np.sin)`
+    (`{0}`, `{1}`... operands, `{f}` the float32 suffix: `sinf(a)` / `sin(a)`); without
+    one the primitive is elementwise but runs its impl (it is never fused).
     """
     prim = Primitive(name)
     prim.def_impl(impl)
@@ -106,7 +107,7 @@ def elementwise(name: str, impl: Callable[..., Any], kinds: str = NUMBER, *,
 
     prim.def_abstract_eval(abstract_eval)
     prim.def_batch(elementwise_batch(prim))
-    prim.kernel = kernel
+    prim.kernel = kernel if kernel is not None else Elementwise(fusable=False)
     return prim
 
 
@@ -169,11 +170,38 @@ def deflinear(prim: Primitive, transpose: Callable[..., Any]) -> None:
     prim.def_transpose(transpose)
 
 
+# ---------------------------------------------------------------------------- simplification
+# Helpers for `Primitive.simplify` rules: `rule(eqn, producer, uses)` returns an atom that
+# replaces the equation's output, a rewritten equation, or None (keep it).
+
+def is_literal(a: Any, value: float) -> bool:
+    """`a` is a literal equal to `value` everywhere."""
+    return type(a) is Literal and bool(np.all(np.asarray(a.value) == value))
+
+
+def same_aval(eqn: Eqn, a: Any) -> bool:
+    """`a` could stand for the equation's single output (same shape, dtype)."""
+    return len(eqn.outputs) == 1 and a.aval == eqn.outputs[0].aval
+
+
+def identity_operand(*identities: tuple[int, float]) -> Callable[..., Any]:
+    """A simplify rule: the output is operand i when operand j is the literal `value`
+    (`(i, j)` pairs with their value, e.g. x * 1 -> x)."""
+
+    def rule(eqn: Eqn, producer: Any, uses: Any) -> Any:
+        for (keep, lit), value in identities:
+            if is_literal(eqn.inputs[lit], value) and same_aval(eqn, eqn.inputs[keep]):
+                return eqn.inputs[keep]
+        return None
+
+    return rule
+
+
 def add_tangents(a: Any, b: Any) -> Any:
     from fnad.lax.elementwise import add_p
     return add_p.bind(a, b)
 
 
-__all__ = ["elementwise", "defjvp", "defjvp_zero", "deflinear", "unbroadcast", "to_aval",
+__all__ = ["identity_operand", "is_literal", "same_aval", "elementwise", "defjvp", "defjvp_zero", "deflinear", "unbroadcast", "to_aval",
            "is_undefined", "elementwise_shape", "check_dtypes", "elementwise_batch",
            "FLOAT", "NUMBER", "INTEGER", "BOOL_OR_INT", "ANY"]

@@ -16,7 +16,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from fnad.core.errors import DTypeError, ShapeError
 from fnad.core.ir import ShapedArray, get_aval
-from fnad.core.primitive import Primitive, Zero
+from fnad.core.primitive import LibraryCall, Primitive, Zero
 from fnad.lax._rules import NUMBER, check_dtypes, defjvp, is_undefined
 from fnad.lax.elementwise import asarray_like
 
@@ -363,7 +363,7 @@ defjvp(conv_general_dilated_p,
        lambda g, ans, lhs, rhs, **params: conv_general_dilated_p.bind(lhs, g, **params))
 conv_general_dilated_p.def_transpose(_conv_transpose)
 conv_general_dilated_p.def_batch(_conv_batch)
-conv_general_dilated_p.kernel = "library"
+conv_general_dilated_p.kernel = LibraryCall()
 
 
 def _ints(v: Sequence[int] | None, n: int, name: str) -> tuple[int, ...]:

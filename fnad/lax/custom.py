@@ -15,7 +15,7 @@ from typing import Any
 from fnad import tree as tree_util
 from fnad.core.errors import FnadError, ShapeError, TransformError
 from fnad.core.ir import ClosedJaxpr, Jaxpr, ShapedArray, get_aval
-from fnad.core.primitive import Primitive, Zero
+from fnad.core.primitive import Elementwise, Primitive, Zero
 from fnad.core.trace import EvalTrace, state
 from fnad.interpreters.batching import batch_jaxpr, moveaxis, vmap_flat
 from fnad.interpreters.jvp import instantiate, is_differentiable, jvp_flat, jvp_jaxpr
@@ -32,7 +32,7 @@ stop_gradient_p.def_abstract_eval(lambda x: x)
 stop_gradient_p.def_jvp(lambda primals, tangents: (stop_gradient_p.bind(*primals),
                                                    Zero(get_aval(primals[0]))))
 stop_gradient_p.def_batch(lambda axis_size, vals, dims: (stop_gradient_p.bind(*vals), dims[0]))
-stop_gradient_p.kernel = "{0}"
+stop_gradient_p.kernel = Elementwise("{0}", flops=0)
 
 
 def stop_gradient(x: Any) -> Any:

@@ -2,8 +2,9 @@
 
 Operands must have equal shapes (rank-0 operands broadcast) and equal dtypes; Python
 scalars passed to the wrappers take the dtype of the array they meet. `fnad.numpy` adds
-NumPy's broadcasting and promotion on top. Each `kernel` is a C/CUDA expression template
-(or a dict of them keyed by the first operand's dtype kind, "*" for the others).
+NumPy's broadcasting and promotion on top. Each `kernel` is an `Elementwise` rule: a C/CUDA
+expression template (or templates keyed by the first operand's dtype kind, "*" for the
+others), and the NumPy ufunc that computes the primitive exactly, if there is one.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from numpy.polynomial import polynomial as _poly
 
 from fnad.core.errors import DTypeError, ShapeError
 from fnad.core.ir import ShapedArray, get_aval
-from fnad.core.primitive import Primitive, Zero
+from fnad.core.primitive import Elementwise, Primitive, Zero, c_type
 from fnad.core.quiet import quiet_enter, quiet_exit
 from fnad.core.trace import Tracer
+from fnad.interpreters.transpose import Ones, ones_to_first_operand
 from fnad.lax._rules import (
     ANY,
     BOOL_OR_INT,
@@ -34,7 +36,9 @@ from fnad.lax._rules import (
     elementwise,
     elementwise_batch,
     elementwise_shape,
+    identity_operand,
     is_undefined,
+    same_aval,
     to_aval,
     unbroadcast,
 )
@@ -74,9 +78,14 @@ def _wrapper(prim: Primitive, name: str | None = None) -> Callable[..., Any]:
 
 
 def _prim(name: str, fn: Callable[..., Any], kinds: str = NUMBER,
-          kernel: str | dict[str, str] | None = None, out_dtype: Any = None) -> Primitive:
+          kernel: str | dict[str, str] | None = None, out_dtype: Any = None,
+          ufunc: np.ufunc | None = None, ufunc_kinds: str = "fbiu") -> Primitive:
     """An elementwise primitive whose NumPy impl is silent (no overflow or domain warnings:
-    NaN and inf are the answer, as in JAX) and returns exactly the promised dtype."""
+    NaN and inf are the answer, as in JAX) and returns exactly the promised dtype.
+
+    `kernel` is its C expression template (a dict: templates by dtype kind); `ufunc`, the
+    NumPy ufunc that computes it exactly for `ufunc_kinds` (by default `fn` when it is one).
+    """
 
     def impl(*args: Any, **params: Any) -> Any:
         first = args[0]
@@ -88,7 +97,11 @@ def _prim(name: str, fn: Callable[..., Any], kinds: str = NUMBER,
         dtype = first.dtype if out_dtype is None else np.dtype(out_dtype)
         return out if out.dtype == dtype else out.astype(dtype)
 
-    return elementwise(name, impl, kinds, out_dtype=out_dtype, kernel=kernel)
+    if ufunc is None and isinstance(fn, np.ufunc):
+        ufunc = fn
+    expr = tuple(sorted(kernel.items())) if isinstance(kernel, dict) else kernel
+    rule = Elementwise(expr, ufunc=ufunc, ufunc_kinds=ufunc_kinds, fusable=expr is not None)
+    return elementwise(name, impl, kinds, out_dtype=out_dtype, kernel=rule)
 
 
 def _math(name: str, fn: Callable[..., Any], rule: Callable[..., Any] | None,
@@ -121,6 +134,14 @@ neg_p = _prim("neg", np.negative, NUMBER, kernel="(-{0})")
 deflinear(neg_p, lambda ct, x: [neg(ct)])
 
 
+def _neg_simplify(eqn: Any, producer: Any, uses: Any) -> Any:
+    p = producer(eqn.inputs[0])
+    return p.inputs[0] if p is not None and p.prim is neg_p else None
+
+
+neg_p.simplify = _neg_simplify
+
+
 def _add_sub_jvp(prim: Primitive, negate_y: bool) -> Callable[..., Any]:
     """x + y, x - y: an operand without a tangent adds nothing, so the other's tangent
     passes through (broadcast when rank 0) instead of meeting a materialized zero."""
@@ -144,11 +165,17 @@ add_p = _prim("add", np.add, NUMBER, kernel="({0} + {1})")
 add_p.def_jvp(_add_sub_jvp(add_p, negate_y=False))
 add_p.def_transpose(lambda ct, x, y: [unbroadcast(ct, x.aval) if is_undefined(x) else None,
                                       unbroadcast(ct, y.aval) if is_undefined(y) else None])
+add_p.simplify = identity_operand(((0, 1), 0), ((1, 0), 0))
+# an all-ones cotangent passes to each full-shape operand unchanged
+add_p.transpose_ones = lambda ct, x, y: (
+    [Ones(a.aval) if is_undefined(a) else None for a in (x, y)]
+    if all(a.aval.shape == ct.aval.shape for a in (x, y) if is_undefined(a)) else None)
 
 sub_p = _prim("sub", np.subtract, NUMBER, kernel="({0} - {1})")
 sub_p.def_jvp(_add_sub_jvp(sub_p, negate_y=True))
 sub_p.def_transpose(lambda ct, x, y: [unbroadcast(ct, x.aval) if is_undefined(x) else None,
                                       unbroadcast(neg(ct), y.aval) if is_undefined(y) else None])
+sub_p.simplify = identity_operand(((0, 1), 0))
 
 mul_p = _prim("mul", np.multiply, NUMBER, kernel="({0} * {1})")
 defjvp(mul_p, lambda g, ans, x, y: mul(g, y), lambda g, ans, x, y: mul(x, g))
@@ -163,10 +190,16 @@ def _mul_transpose(ct: Any, x: Any, y: Any) -> list[Any]:
 
 
 mul_p.def_transpose(_mul_transpose)
+mul_p.simplify = identity_operand(((0, 1), 1), ((1, 0), 1))
+# ones * y: the cotangent of x is y itself (summed down to x's shape)
+mul_p.transpose_ones = lambda ct, x, y: (
+    None if is_undefined(x) == is_undefined(y) else
+    [unbroadcast(to_aval(y, ct.aval), x.aval), None] if is_undefined(x) else
+    [None, unbroadcast(to_aval(x, ct.aval), y.aval)])
 
 # Kernels keyed by dtype kind: integer x / 0 and INT_MIN / -1 trap in C, so they are
 # guarded (x / 0 is 0; INT_MIN / -1 wraps, as in NumPy).
-div_p = _prim("div", _trunc_div, NUMBER, kernel={
+div_p = _prim("div", _trunc_div, NUMBER, ufunc=np.divide, ufunc_kinds="f", kernel={
     "i": "(({1}) == 0 ? 0 : ({1}) == -1 ? -(unsigned long long)({0}) : ({0}) / ({1}))",
     "u": "(({1}) == 0 ? 0 : ({0}) / ({1}))", "*": "({0} / {1})"})
 defjvp(div_p, lambda g, ans, x, y: div(g, y),
@@ -483,7 +516,17 @@ def _integer_pow_abstract_eval(x: ShapedArray, y: int) -> ShapedArray:
 
 
 integer_pow_p.def_batch(elementwise_batch(integer_pow_p))
-integer_pow_p.kernel = "{pow}"  # rendered as repeated multiplication by the code generator
+def _integer_pow_expr(args: Sequence[str], arg_dtypes: Any, out_dtype: Any,
+                      params: Any) -> str:
+    """Repeated multiplication."""
+    y, out_t = int(params["y"]), c_type(out_dtype)
+    if y == 0:
+        return f"(({out_t})1)"
+    prod = " * ".join([args[0]] * abs(y))
+    return f"(({out_t})1 / ({prod}))" if y < 0 else f"({prod})"
+
+
+integer_pow_p.kernel = Elementwise(_integer_pow_expr)
 defjvp(integer_pow_p, lambda g, ans, x, y: mul(g, mul(np.asarray(y, get_aval(x).dtype),
                                                       integer_pow(x, y - 1)))
        if y != 0 else mul(g, np.asarray(0, get_aval(x).dtype)))
@@ -613,7 +656,17 @@ def _select_n_transpose(ct: Any, which: Any, *cases: Any) -> list[Any]:
 select_n_p.def_jvp(_select_n_jvp)
 select_n_p.def_transpose(_select_n_transpose)
 select_n_p.def_batch(elementwise_batch(select_n_p))
-select_n_p.kernel = "select"
+def _select_expr(args: Sequence[str], arg_dtypes: Any, out_dtype: Any, params: Any) -> str:
+    which, cases = args[0], list(args[1:])
+    if len(cases) == 2:
+        return f"({which} ? {cases[1]} : {cases[0]})"
+    expr = cases[-1]
+    for i in range(len(cases) - 2, -1, -1):
+        expr = f"({which} == {i} ? {cases[i]} : {expr})"
+    return expr
+
+
+select_n_p.kernel = Elementwise(_select_expr, flops=0)
 
 
 def select_n(which: Any, *cases: Any) -> Any:
@@ -640,7 +693,13 @@ def _convert_impl(x: np.ndarray, new_dtype: np.dtype) -> np.ndarray:
 convert_element_type_p.def_impl(_convert_impl)
 convert_element_type_p.def_abstract_eval(lambda x, new_dtype: x.update(dtype=new_dtype))
 convert_element_type_p.def_batch(elementwise_batch(convert_element_type_p))
-convert_element_type_p.kernel = "convert"
+def _convert_expr(args: Sequence[str], arg_dtypes: Any, out_dtype: Any, params: Any) -> str:
+    if np.dtype(out_dtype) == np.bool_:
+        return f"({args[0]} != 0)"
+    return f"(({c_type(out_dtype)})({args[0]}))"
+
+
+convert_element_type_p.kernel = Elementwise(_convert_expr, flops=0)
 
 
 def _convert_jvp(primals: Any, tangents: Any, new_dtype: np.dtype) -> Any:
@@ -654,6 +713,9 @@ def _convert_jvp(primals: Any, tangents: Any, new_dtype: np.dtype) -> Any:
 convert_element_type_p.def_jvp(_convert_jvp)
 convert_element_type_p.def_transpose(
     lambda ct, x, new_dtype: [convert_element_type(ct, x.aval.dtype)])
+convert_element_type_p.transpose_ones = ones_to_first_operand
+convert_element_type_p.simplify = (
+    lambda eqn, producer, uses: eqn.inputs[0] if same_aval(eqn, eqn.inputs[0]) else None)
 
 
 def convert_element_type(x: Any, new_dtype: Any) -> Any:
@@ -696,7 +758,6 @@ def _iota_abstract_eval(dtype: np.dtype, shape: tuple[int, ...], dimension: int
 
 
 iota_p.def_impl(_iota_impl)
-iota_p.kernel = "iota"  # the index along `dimension`, cast to `dtype`
 
 
 def broadcasted_iota(dtype: Any, shape: Sequence[int], dimension: int) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 
 from fnad.core.errors import ShapeError
 from fnad.core.ir import ClosedJaxpr, ShapedArray
-from fnad.core.primitive import Primitive, Zero
+from fnad.core.primitive import JaxprCall, Primitive, Zero
 from fnad.interpreters.batching import batch_jaxpr
 from fnad.interpreters.jvp import instantiate, jvp_jaxpr
 from fnad.interpreters.partial_eval import partial_eval_jaxpr
@@ -142,6 +142,6 @@ jit_call_p.def_jvp(_jit_call_jvp)
 jit_call_p.partial_eval = _jit_call_partial_eval
 jit_call_p.def_transpose(_jit_call_transpose)
 jit_call_p.def_batch(_jit_call_batch)
-jit_call_p.kernel = "call"
+jit_call_p.kernel = JaxprCall("jaxpr")
 
 __all__: list[str] = []

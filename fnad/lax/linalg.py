@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from fnad.core.errors import ShapeError
-from fnad.core.ir import ShapedArray, get_aval
-from fnad.core.primitive import Primitive
+from fnad.core.ir import Eqn, ShapedArray, get_aval
+from fnad.core.primitive import LibraryCall, Primitive
 from fnad.lax._rules import NUMBER, check_dtypes, defjvp, is_undefined
 from fnad.lax.elementwise import asarray_like
 
@@ -137,7 +137,21 @@ defjvp(dot_general_p,
        lambda g, ans, x, y, dimension_numbers: dot_general(x, g, dimension_numbers))
 dot_general_p.def_transpose(_dot_general_transpose)
 dot_general_p.def_batch(_dot_general_batch)
-dot_general_p.kernel = "library"
+dot_general_p.kernel = LibraryCall()
+
+
+def swapped_dot(transpose_eqn: Eqn, dot: Eqn) -> Eqn | None:
+    """transpose(dot_general(a, b)) that only swaps the free axes of a and b is
+    dot_general(b, a) (for transpose's simplify rule); None when it is another permutation."""
+    (ac, bc), (ab, bb) = dot.params["dimension_numbers"]
+    if ab or bb:
+        return None
+    na = dot.inputs[0].aval.ndim - len(ac)
+    nb = dot.inputs[1].aval.ndim - len(bc)
+    if transpose_eqn.params["permutation"] != (*range(na, na + nb), *range(na)):
+        return None
+    return dot.replace(inputs=[dot.inputs[1], dot.inputs[0]], outputs=transpose_eqn.outputs,
+                       params={**dot.params, "dimension_numbers": ((bc, ac), (bb, ab))})
 
 
 def dot_general(x: Any, y: Any, dimension_numbers: Any, precision: Any = None,

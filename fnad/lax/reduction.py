@@ -13,7 +13,8 @@ import numpy as np
 
 from fnad.core.errors import DTypeError, ShapeError
 from fnad.core.ir import ShapedArray, get_aval
-from fnad.core.primitive import Primitive, Zero
+from fnad.core.primitive import Primitive, Reduce, Zero
+from fnad.interpreters.transpose import ones_to_first_operand
 from fnad.lax._rules import NUMBER, check_dtypes, defjvp_zero, deflinear
 from fnad.lax.elementwise import (
     asarray_like,
@@ -66,7 +67,7 @@ def _reducer(name: str, impl: Callable[..., Any], kinds: str, kernel: str) -> Pr
 
     prim.def_abstract_eval(abstract_eval)
     prim.def_batch(_reduce_batch(prim))
-    prim.kernel = kernel
+    prim.kernel = Reduce(kernel)
     return prim
 
 
@@ -108,6 +109,7 @@ reduce_sum_p = _reducer("reduce_sum", lambda x, axes: np.add.reduce(x, axis=axes
                         NUMBER, "sum")
 deflinear(reduce_sum_p,
           lambda ct, x, axes: [_expand(ct, x.aval.shape, axes)])
+reduce_sum_p.transpose_ones = ones_to_first_operand
 reduce_sum = _reduce_wrapper(reduce_sum_p, "Sum over `axes`.")
 
 # ------------------------------------------------------------------ reduce_max, reduce_min

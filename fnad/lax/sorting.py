@@ -15,7 +15,7 @@ import numpy as np
 
 from fnad.core.errors import DTypeError, ShapeError
 from fnad.core.ir import ShapedArray, get_aval
-from fnad.core.primitive import Primitive, Zero
+from fnad.core.primitive import LibraryCall, Primitive, Zero
 from fnad.lax._rules import check_dtypes, is_undefined
 from fnad.lax.elementwise import asarray_like
 
@@ -96,7 +96,7 @@ def _sort_batch(axis_size: int, vals: Sequence[Any], dims: Sequence[Any], dimens
 sort_p.def_jvp(_sort_jvp)
 sort_p.def_transpose(_sort_transpose)
 sort_p.def_batch(_sort_batch)
-sort_p.kernel = "library"
+sort_p.kernel = LibraryCall()
 
 
 def _iota(shape: Sequence[int], dimension: int, dtype: Any = np.int32) -> Any:

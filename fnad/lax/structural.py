@@ -16,10 +16,13 @@ import numpy as np
 
 from fnad.core.errors import DTypeError, ShapeError
 from fnad.core.ir import ShapedArray, get_aval
-from fnad.core.primitive import Primitive, Zero
-from fnad.lax._rules import NUMBER, check_dtypes, deflinear, is_undefined
+from fnad.core.primitive import Broadcast, Primitive, Zero
+from fnad.interpreters import ad_util
+from fnad.interpreters.transpose import ones_to_first_operand
+from fnad.lax._rules import NUMBER, check_dtypes, deflinear, is_undefined, same_aval
 from fnad.lax.elementwise import (
     add,
+    add_p,
     asarray_like,
     convert_element_type,
     div,
@@ -92,7 +95,9 @@ def _broadcast_in_dim_batch(axis_size: int, vals: Sequence[Any], dims: Sequence[
 
 deflinear(broadcast_in_dim_p, _broadcast_in_dim_transpose)
 broadcast_in_dim_p.def_batch(_broadcast_in_dim_batch)
-broadcast_in_dim_p.kernel = "broadcast"
+broadcast_in_dim_p.kernel = Broadcast()
+broadcast_in_dim_p.simplify = (
+    lambda eqn, producer, uses: eqn.inputs[0] if same_aval(eqn, eqn.inputs[0]) else None)
 
 
 def broadcast_in_dim(x: Any, shape: Sequence[int], broadcast_dimensions: Sequence[int]) -> Any:
@@ -147,8 +152,22 @@ def _reshape_batch(axis_size: int, vals: Sequence[Any], dims: Sequence[Any],
     return reshape_p.bind(x, new_sizes=(axis_size, *new_sizes)), 0
 
 
+def _reshape_simplify(eqn: Any, producer: Any, uses: Any) -> Any:
+    """A reshape of a reshape reads the first one's operand; a reshape to the same shape
+    is its operand."""
+    src = eqn.inputs[0]
+    p = producer(src)
+    if p is not None and p.prim is reshape_p:
+        src = p.inputs[0]
+    if same_aval(eqn, src):
+        return src
+    return eqn.replace(inputs=[src]) if src is not eqn.inputs[0] else None
+
+
 deflinear(reshape_p, lambda ct, x, new_sizes: [reshape(ct, x.aval.shape)])
 reshape_p.def_batch(_reshape_batch)
+reshape_p.transpose_ones = ones_to_first_operand
+reshape_p.simplify = _reshape_simplify
 
 
 def reshape(x: Any, new_sizes: Sequence[int]) -> Any:
@@ -184,8 +203,30 @@ def _transpose_batch(axis_size: int, vals: Sequence[Any], dims: Sequence[Any],
     return transpose_p.bind(vals[0], permutation=perm), 0
 
 
+def _transpose_simplify(eqn: Any, producer: Any, uses: Any) -> Any:
+    """The identity permutation is its operand; a transpose of a transpose is one transpose
+    (or none); a transpose that only swaps a matrix product's free axes is the product of
+    the swapped operands, written in the layout its users read."""
+    from fnad.lax.linalg import dot_general_p, swapped_dot
+    x, perm = eqn.inputs[0], eqn.params["permutation"]
+    if perm == tuple(range(len(perm))):
+        return x
+    p = producer(x)
+    if p is not None and p.prim is transpose_p:
+        inner = p.params["permutation"]
+        composed = tuple(inner[i] for i in perm)
+        if composed == tuple(range(len(composed))):
+            return p.inputs[0]
+        return eqn.replace(inputs=[p.inputs[0]], params={**eqn.params, "permutation": composed})
+    if p is not None and p.prim is dot_general_p and uses(x) == 1:
+        return swapped_dot(eqn, p)
+    return None
+
+
 deflinear(transpose_p, _transpose_transpose)
 transpose_p.def_batch(_transpose_batch)
+transpose_p.transpose_ones = ones_to_first_operand
+transpose_p.simplify = _transpose_simplify
 
 
 def transpose(x: Any, permutation: Sequence[int]) -> Any:
@@ -271,6 +312,7 @@ def _squeeze_batch(axis_size: int, vals: Sequence[Any], dims: Sequence[Any],
 
 deflinear(squeeze_p, lambda ct, x, dimensions: [expand_dims(ct, dimensions)])
 squeeze_p.def_batch(_squeeze_batch)
+squeeze_p.transpose_ones = ones_to_first_operand
 
 
 def squeeze(x: Any, dimensions: Sequence[int] | int) -> Any:
@@ -311,6 +353,7 @@ def _expand_dims_batch(axis_size: int, vals: Sequence[Any], dims: Sequence[Any],
 
 deflinear(expand_dims_p, lambda ct, x, dimensions: [squeeze(ct, dimensions)])
 expand_dims_p.def_batch(_expand_dims_batch)
+expand_dims_p.transpose_ones = ones_to_first_operand
 
 
 def expand_dims(x: Any, dimensions: Sequence[int] | int) -> Any:
@@ -345,6 +388,7 @@ def _rev_batch(axis_size: int, vals: Sequence[Any], dims: Sequence[Any],
 
 deflinear(rev_p, lambda ct, x, dimensions: [rev(ct, dimensions)])
 rev_p.def_batch(_rev_batch)
+rev_p.transpose_ones = ones_to_first_operand
 
 
 def rev(x: Any, dimensions: Sequence[int] | int) -> Any:
@@ -1045,6 +1089,10 @@ def _scatter_extremum_jvp(prim: Primitive):
 
 scatter_min_p.def_jvp(_scatter_extremum_jvp(scatter_min_p))
 scatter_max_p.def_jvp(_scatter_extremum_jvp(scatter_max_p))
+
+# The interpreters' array hooks (fnad.interpreters.ad_util).
+ad_util.register(zeros=lambda aval: full(aval.shape, 0, aval.dtype), add=add_p.bind,
+                 broadcast_in_dim=broadcast_in_dim, transpose=transpose)
 
 __all__ = ["broadcast", "broadcast_in_dim", "concatenate", "dynamic_slice",
            "dynamic_update_slice", "expand_dims", "full", "gather", "pad", "reshape", "rev",

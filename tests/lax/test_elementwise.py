@@ -23,6 +23,7 @@ import fnad
 from fnad import lax
 from fnad.backends import nvrtc
 from fnad.core.errors import DTypeError, ShapeError
+from fnad.core.primitive import Elementwise
 from fnad.lax import elementwise as ew
 from fnad.test_util import assert_allclose, check_grads, check_transforms, check_vmap
 
@@ -585,26 +586,27 @@ def test_python_scalars_are_weak() -> None:
 
 _C_TYPES = {F32: "float", F64: "double", I32: "int", U32: "unsigned int",
             BOOL: "unsigned char"}  # as fnad's kernels spell them (bools are bytes)
-_NOT_EXPRESSIONS = {"select", "convert", "iota", "{pow}"}
 _NO_KERNEL = {"erf_inv", "digamma", "polygamma", "population_count"}
+_NOT_ELEMENTWISE = {"iota"}  # makes an array from params alone
 
 
 def _primitives() -> list[Any]:
     return [p for p in vars(ew).values() if isinstance(p, ew.Primitive)]
 
 
-def test_every_primitive_has_a_kernel_template() -> None:
+def test_every_primitive_has_a_kernel_rule() -> None:
     for p in _primitives():
-        if p.name in _NO_KERNEL:
+        if p.name in _NOT_ELEMENTWISE:
             assert p.kernel is None
-        elif isinstance(p.kernel, dict):
-            assert "*" in p.kernel and all(isinstance(t, str) for t in p.kernel.values())
+            continue
+        assert isinstance(p.kernel, Elementwise), p.name
+        if p.name in _NO_KERNEL:
+            assert p.kernel.expr is None and not p.kernel.fusable
+        elif isinstance(p.kernel.expr, tuple):
+            templates = dict(p.kernel.expr)
+            assert "*" in templates and all(isinstance(t, str) for t in templates.values())
         else:
-            assert isinstance(p.kernel, str) and p.kernel, p.name
-
-
-def _template(kernel: str | dict[str, str], dtype: np.dtype) -> str:
-    return kernel.get(dtype.kind, kernel["*"]) if isinstance(kernel, dict) else kernel
+            assert p.kernel.fusable and (callable(p.kernel.expr) or p.kernel.expr), p.name
 
 
 def _kernel_jobs() -> list[tuple[str, list[np.ndarray], np.ndarray, str]]:
@@ -615,7 +617,7 @@ def _kernel_jobs() -> list[tuple[str, list[np.ndarray], np.ndarray, str]]:
     for case in CASES:
         prim = ew.round_p if case.name.startswith("round") else getattr(
             ew, f"{case.fn.__name__.removeprefix('bitwise_')}_p", None)
-        if prim is None or prim.kernel is None or str(prim.kernel) in _NOT_EXPRESSIONS:
+        if prim is None or prim.kernel is None or not prim.kernel.fusable:
             continue
         params = {"rounding_method": int(case.name == "round_even")} \
             if prim is ew.round_p else {}
@@ -626,8 +628,8 @@ def _kernel_jobs() -> list[tuple[str, list[np.ndarray], np.ndarray, str]]:
                 args = [np.concatenate([a, np.array(e).astype(dtype)])
                         for a, e in zip(args, edges)]
             want = np.asarray(prim.impls["numpy"](*args, **params))
-            expr = _template(prim.kernel, dtype).format(
-                *(f"a{i}[i]" for i in range(len(args))), f="f" if dtype == F32 else "", **params)
+            expr = prim.kernel.render([f"a{i}[i]" for i in range(len(args))],
+                                      [a.dtype for a in args], want.dtype, params)
             jobs.append((f"{prim.name}[{dtype}]", args, want, expr))
     return jobs
 
