@@ -46,7 +46,6 @@ from __future__ import annotations
 import functools
 import importlib
 import math
-import pkgutil
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -54,7 +53,7 @@ import numpy as np
 
 from fnad.backends.nvrtc import KernelCompileError
 from fnad.core.ir import ClosedJaxpr, Jaxpr
-from fnad.core.primitive import Primitive
+from fnad.core.primitive import Primitive, fnad_primitives
 from fnad.device import is_gpu_array, require_gpu
 from fnad.jit import codegen_cuda
 from fnad.jit.kernels import Kernel, arguments, source_hash
@@ -528,21 +527,9 @@ IMPLS: dict[str, Any] = {
     "sort": _sort, "jit_call": _jit_call,
 }
 
-_PRIMITIVE_MODULES = ("fnad.debug", "fnad.jit.fusion")  # besides the fnad.lax family
-
-
-@functools.cache
 def _all_primitives() -> dict[str, Primitive]:
-    """Every primitive fnad defines, by name: module globals of fnad.lax.* and the few
-    modules outside it that define primitives."""
-    import fnad.lax
-    names = [f"fnad.lax.{m.name}" for m in pkgutil.iter_modules(fnad.lax.__path__)]
-    found: dict[str, Primitive] = {}
-    for name in (*names, *_PRIMITIVE_MODULES):
-        for value in vars(importlib.import_module(name)).values():
-            if isinstance(value, Primitive):
-                found.setdefault(value.name, value)
-    return found
+    """Every primitive fnad defines, by name (they register themselves)."""
+    return fnad_primitives()
 
 
 def impl_for(prim: Primitive) -> Callable[..., Any] | None:

@@ -10,6 +10,7 @@ confuse each other's tracers.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -76,9 +77,8 @@ class EvalTrace(Trace):
             key += (getattr(a, "shape", None), getattr(a, "dtype", None))
         _check_eager(prim, args, params, key)
         impl = prim.impls.get(backend)
-        if impl is None and backend == "cupy":  # CuPy impls are registered on first use
-            from fnad.backends.cupy_backend import register
-            register()
+        if impl is None and backend in IMPL_LOADERS:  # installed on first use (CuPy's)
+            IMPL_LOADERS.pop(backend)()
             impl = prim.impls.get(backend)
         if impl is None:
             raise prim.missing_rule(f"eager evaluation on {backend}")
@@ -87,6 +87,9 @@ class EvalTrace(Trace):
             self.check_output(prim, args, out)
         return out
 
+
+# backend name -> installs that backend's eager impls; registered by `fnad.backends`
+IMPL_LOADERS: dict[str, Callable[[], None]] = {}
 
 _CHECKED: dict[tuple, None] = {}
 

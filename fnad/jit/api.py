@@ -25,7 +25,7 @@ from fnad.interpreters.batching import named_axes
 from fnad.interpreters.staging import trace_to_jaxpr
 from fnad.jit import passes
 from fnad.jit.executable import Executable, compile_jaxpr
-from fnad.lax.jit_call import jit_call_p
+from fnad.jit.jit_call import jit_call_p
 
 logger = logging.getLogger("fnad.jit")
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from fnad.backends import get_backend, resolve
 from fnad.config import config
+from fnad.core.cache import IdentityCache
 from fnad.core.errors import NonFiniteError
 from fnad.core.ir import ClosedJaxpr, ShapedArray, eval_jaxpr
 from fnad.core.trace import EvalTrace
 from fnad.debugging import nonfinite_kind
 from fnad.jit import passes
-from fnad.lax.jit_call import IdentityCache
+from fnad.jit.backends import get_backend, resolve
 
 
 def _format_bytes(n: int) -> str:

@@ -21,7 +21,12 @@ from fnad.interpreters.batching import batch_jaxpr, moveaxis, vmap_flat
 from fnad.interpreters.jvp import instantiate, is_differentiable, jvp_flat, jvp_jaxpr
 from fnad.interpreters.partial_eval import partial_eval_jaxpr
 from fnad.interpreters.staging import dead_code_elimination, trace_to_jaxpr
-from fnad.interpreters.transpose import is_undefined, transpose_jaxpr
+from fnad.interpreters.transpose import (
+    UndefinedPrimal,
+    backward_pass,
+    is_undefined,
+    transpose_jaxpr,
+)
 from fnad.lax.elementwise import asarray_like
 
 # ---------------------------------------------------------------------------- stop_gradient
@@ -366,13 +371,11 @@ def _custom_vjp_bwd_apply(*args: Any, bwd: _Rule, num_res: int,
                           out_avals: tuple[ShapedArray, ...]) -> list[Any]:
     """Push tangents forward through a function known only by its `bwd`: the map
     ct -> bwd(res, ct) is linear with matrix J^T, so J @ t is its transpose applied to t."""
-    from fnad.api import vjp
-
     res, ts = list(args[:num_res]), list(args[num_res:])
-    zeros = [instantiate(Zero(a)) for a in out_avals]
-    _, pullback = vjp(lambda cts: bwd(res, list(cts)), zeros)
-    (touts,) = pullback(ts)
-    return list(touts)
+    linear = trace_to_jaxpr(lambda *cts: list(bwd(res, list(cts))), list(out_avals))
+    touts = backward_pass(linear.jaxpr, linear.consts, [UndefinedPrimal(a) for a in out_avals],
+                          [instantiate(t) for t in ts])
+    return [instantiate(t) for t in touts]
 
 
 def _custom_vjp_bwd_transpose(cts: Sequence[Any], *args: Any, bwd: _Rule, num_res: int,

@@ -21,8 +21,8 @@ from fnad.backends.cupy_backend import IMPLS, NUMPY, OWN
 from fnad.core.trace import EvalTrace
 from fnad.jit import passes
 from fnad.jit.fusion import FusedKernel, fuse, fusion_p
+from fnad.jit.jit_call import jit_call_p
 from fnad.jit.kernels import DENSE, SCALAR, STRIDED, parameters
-from fnad.lax.jit_call import jit_call_p
 from fnad.test_util import assert_allclose
 
 F32, F64, I32, U32 = np.float32, np.float64, np.int32, np.uint32

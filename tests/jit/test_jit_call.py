@@ -11,7 +11,7 @@ import fnad.numpy as fnp
 from fnad import lax
 from fnad.core.ir import typecheck
 from fnad.jit import executable
-from fnad.lax.jit_call import jit_call_p
+from fnad.jit.jit_call import jit_call_p
 from fnad.test_util import assert_allclose, check_grads, check_vmap
 
 F64 = np.float64

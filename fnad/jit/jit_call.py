@@ -8,10 +8,11 @@ the identity of the jaxpr they come from, so the executables compiled for them a
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+from fnad.core import primitive
+from fnad.core.cache import IdentityCache
 from fnad.core.errors import ShapeError
 from fnad.core.ir import ClosedJaxpr, ShapedArray
 from fnad.core.primitive import JaxprCall, Primitive, Zero
@@ -19,52 +20,20 @@ from fnad.interpreters.batching import batch_jaxpr
 from fnad.interpreters.jvp import instantiate, jvp_jaxpr
 from fnad.interpreters.partial_eval import partial_eval_jaxpr
 from fnad.interpreters.transpose import is_undefined, transpose_jaxpr
-
-
-class IdentityCache:
-    """A bounded LRU map keyed on an object's identity (plus a hashable extra key).
-
-    Entries hold the object itself, so its id cannot be reused while the entry lives.
-    """
-
-    def __init__(self, maxsize: int = 512):
-        self.maxsize = maxsize
-        self._entries: OrderedDict[tuple, tuple[Any, Any]] = OrderedDict()
-
-    def get(self, obj: Any, extra: Any = None) -> Any:
-        entry = self._entries.get((id(obj), extra))
-        if entry is None or entry[0] is not obj:
-            return None
-        self._entries.move_to_end((id(obj), extra))
-        return entry[1]
-
-    def put(self, obj: Any, extra: Any, value: Any) -> Any:
-        self._entries[(id(obj), extra)] = (obj, value)
-        if len(self._entries) > self.maxsize:
-            self._entries.popitem(last=False)
-        return value
-
-    def get_or_make(self, obj: Any, extra: Any, make: Callable[[], Any]) -> Any:
-        value = self.get(obj, extra)
-        return value if value is not None else self.put(obj, extra, make())
-
-    def clear(self) -> None:
-        self._entries.clear()
-
+from fnad.jit import passes
+from fnad.jit.executable import compile_jaxpr
 
 _derived = IdentityCache()
 
 
 def _optimized(closed: ClosedJaxpr) -> ClosedJaxpr:
-    from fnad.jit.passes import optimize
-    return optimize(closed)
+    return passes.optimize(closed)
 
 
 jit_call_p = Primitive("jit_call", multiple_results=True)
 
 
 def _jit_call_impl(*args: Any, jaxpr: ClosedJaxpr, name: str) -> list[Any]:
-    from fnad.jit.executable import compile_jaxpr
     return compile_jaxpr(jaxpr, name=name)(*args)
 
 
@@ -87,7 +56,7 @@ def _jit_call_jvp(primals: Sequence[Any], tangents: Sequence[Any], *, jaxpr: Clo
         closed, out_nz = jvp_jaxpr(jaxpr, nonzeros, instantiate_out=False)
         return _optimized(closed), out_nz
 
-    closed, out_nz = _derived.get_or_make(jaxpr, ("jvp", nonzeros), make)
+    closed, out_nz = _derived.get_or_make(jaxpr, ("jvp", nonzeros, primitive.RULES_VERSION), make)
     outs = jit_call_p.bind(*primals, *(t for t in tangents if type(t) is not Zero),
                            jaxpr=closed, name=f"jvp({name})")
     n = len(jaxpr.out_avals)
@@ -105,7 +74,7 @@ def _jit_call_partial_eval(trace: Any, args: Sequence[Any], params: dict) -> lis
         known, unknown, out_unknown, num_res = partial_eval_jaxpr(jaxpr, unknowns)
         return _optimized(known), _optimized(unknown), out_unknown, num_res
 
-    known, unknown, out_unknown, num_res = _derived.get_or_make(jaxpr, ("pe", unknowns), make)
+    known, unknown, out_unknown, num_res = _derived.get_or_make(jaxpr, ("pe", unknowns, primitive.RULES_VERSION), make)
     known_outs = trace.bind_known(jit_call_p, [a for a, u in zip(args, unknowns) if not u],
                                   dict(jaxpr=known, name=name))
     n_known = len(known_outs) - num_res
@@ -119,7 +88,7 @@ def _jit_call_partial_eval(trace: Any, args: Sequence[Any], params: dict) -> lis
 def _jit_call_transpose(cts: Sequence[Any], *args: Any, jaxpr: ClosedJaxpr, name: str
                         ) -> list[Any]:
     linear = tuple(is_undefined(a) for a in args)
-    closed = _derived.get_or_make(jaxpr, ("transpose", linear),
+    closed = _derived.get_or_make(jaxpr, ("transpose", linear, primitive.RULES_VERSION),
                                   lambda: _optimized(transpose_jaxpr(jaxpr, linear)))
     outs = iter(jit_call_p.bind(*(a for a in args if not is_undefined(a)),
                                 *(instantiate(ct) for ct in cts),
@@ -133,7 +102,7 @@ def _jit_call_batch(axis_size: int, vals: Sequence[Any], dims: Sequence[int | No
         closed, out_batched = batch_jaxpr(jaxpr, axis_size, dims)
         return _optimized(closed), out_batched
 
-    closed, out_batched = _derived.get_or_make(jaxpr, ("batch", axis_size, tuple(dims)), make)
+    closed, out_batched = _derived.get_or_make(jaxpr, ("batch", axis_size, tuple(dims), primitive.RULES_VERSION), make)
     outs = jit_call_p.bind(*vals, jaxpr=closed, name=f"vmap({name})")
     return outs, [0 if b else None for b in out_batched]
 
@@ -144,4 +113,4 @@ jit_call_p.def_transpose(_jit_call_transpose)
 jit_call_p.def_batch(_jit_call_batch)
 jit_call_p.kernel = JaxprCall("jaxpr")
 
-__all__: list[str] = []
+__all__ = ["jit_call_p"]
