@@ -16,7 +16,7 @@ from fnad.interpreters.batching import vmap_flat
 from fnad.interpreters.jvp import instantiate, jvp_flat
 from fnad.interpreters.partial_eval import linearize_flat
 from fnad.interpreters.staging import trace_to_jaxpr
-from fnad.interpreters.transpose import UndefinedPrimal, backward_pass
+from fnad.interpreters.transpose import pull_back
 
 
 def _flat_fun(f: Callable[..., Any], in_tree: Any, out_store: dict[str, Any]
@@ -190,10 +190,7 @@ def _vjp_flat(f: Callable[..., Any], primals: Sequence[Any], has_aux: bool
                                      f"output of shape {a.shape}")
         cts = [_tangent_for(a, c) for c, a, m in zip(ct_leaves, lin.out_avals, lin.out_mask)
                if m]
-        args = [UndefinedPrimal(a) for a, m in zip(lin.in_avals, lin.in_mask) if m]
-        ct_in = iter(backward_pass(lin.jaxpr.jaxpr, lin.jaxpr.consts, args, cts))
-        grads = [_owned_leaf(instantiate(next(ct_in) if m else Zero(a)))
-                 for a, m in zip(lin.in_avals, lin.in_mask)]
+        grads = [_owned_leaf(instantiate(ct)) for ct in pull_back(lin, cts)]
         return tree_util.tree_unflatten(in_tree, grads)[0]
 
     aux = tree_util.tree_map(_primal_of, store["aux"]) if has_aux else None

@@ -155,6 +155,15 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
             for v, a in zip(jaxpr.invars, args)]
 
 
+def pull_back(lin: Any, cts: Sequence[Any]) -> list[Any]:
+    """Reverse mode through a `Linearized` (from `linearize_flat`): the cotangent of every
+    input (a `Zero` for those without a derivative) for the cotangents `cts` of the
+    outputs that have one (`lin.out_mask`)."""
+    args = [UndefinedPrimal(a) for a, m in zip(lin.in_avals, lin.in_mask) if m]
+    ct_in = iter(backward_pass(lin.jaxpr.jaxpr, lin.jaxpr.consts, args, cts))
+    return [next(ct_in) if m else Zero(a) for a, m in zip(lin.in_avals, lin.in_mask)]
+
+
 def transpose_jaxpr(closed: ClosedJaxpr, linear: Sequence[bool]) -> ClosedJaxpr:
     """The jaxpr (non-linear inputs, output cotangents) -> cotangents of the linear inputs."""
     from fnad.interpreters.jvp import instantiate

@@ -19,14 +19,9 @@ from fnad.core.primitive import Elementwise, Primitive, Zero
 from fnad.core.trace import EvalTrace, state
 from fnad.interpreters.batching import batch_jaxpr, moveaxis, vmap_flat
 from fnad.interpreters.jvp import instantiate, is_differentiable, jvp_flat, jvp_jaxpr
-from fnad.interpreters.partial_eval import partial_eval_jaxpr
+from fnad.interpreters.partial_eval import linearize_flat, partial_eval_jaxpr
 from fnad.interpreters.staging import dead_code_elimination, trace_to_jaxpr
-from fnad.interpreters.transpose import (
-    UndefinedPrimal,
-    backward_pass,
-    is_undefined,
-    transpose_jaxpr,
-)
+from fnad.interpreters.transpose import is_undefined, pull_back, transpose_jaxpr
 from fnad.lax.elementwise import asarray_like
 
 # ---------------------------------------------------------------------------- stop_gradient
@@ -372,10 +367,10 @@ def _custom_vjp_bwd_apply(*args: Any, bwd: _Rule, num_res: int,
     """Push tangents forward through a function known only by its `bwd`: the map
     ct -> bwd(res, ct) is linear with matrix J^T, so J @ t is its transpose applied to t."""
     res, ts = list(args[:num_res]), list(args[num_res:])
-    linear = trace_to_jaxpr(lambda *cts: list(bwd(res, list(cts))), list(out_avals))
-    touts = backward_pass(linear.jaxpr, linear.consts, [UndefinedPrimal(a) for a in out_avals],
-                          [instantiate(t) for t in ts])
-    return [instantiate(t) for t in touts]
+    zeros = [instantiate(Zero(a)) for a in out_avals]
+    _, lin = linearize_flat(lambda *cts: list(bwd(res, list(cts))), zeros)
+    cts = [instantiate(t) for t, m in zip(ts, lin.out_mask) if m]
+    return [instantiate(t) for t in pull_back(lin, cts)]
 
 
 def _custom_vjp_bwd_transpose(cts: Sequence[Any], *args: Any, bwd: _Rule, num_res: int,
