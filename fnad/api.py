@@ -12,9 +12,9 @@ from fnad import tree as tree_util
 from fnad.core.errors import FnadError, TransformError
 from fnad.core.ir import ClosedJaxpr, ShapedArray, get_aval
 from fnad.core.primitive import Zero
+from fnad.eager import linearize_flat
 from fnad.interpreters.batching import vmap_flat
 from fnad.interpreters.jvp import instantiate, jvp_flat
-from fnad.interpreters.partial_eval import linearize_flat
 from fnad.interpreters.staging import trace_to_jaxpr
 from fnad.interpreters.transpose import pull_back
 

@@ -17,7 +17,7 @@ from fnad import tree as tree_util
 from fnad.core.errors import FnadError
 from fnad.core.ir import Literal, get_aval
 from fnad.cost import cost_analysis
-from fnad.interpreters.partial_eval import linearize_flat
+from fnad.eager import linearize_flat
 from fnad.interpreters.staging import trace_to_jaxpr
 
 

@@ -15,8 +15,7 @@ from typing import Any
 from fnad.core.ir import ClosedJaxpr, Jaxpr, ShapedArray, eval_jaxpr, get_aval
 from fnad.core.primitive import Zero
 from fnad.core.trace import state
-from fnad.interpreters.jvp import JVPTracer, is_differentiable
-from fnad.interpreters.rule_cache import LinearizeTrace
+from fnad.interpreters.jvp import JVPTrace, JVPTracer, is_differentiable
 from fnad.interpreters.staging import StagedTracer, StagingTrace, trace_to_jaxpr
 
 
@@ -64,6 +63,8 @@ class Linearized:
                  out_avals: list[ShapedArray], out_mask: list[bool]):
         self.jaxpr, self.in_avals, self.in_mask = jaxpr, in_avals, in_mask
         self.out_avals, self.out_mask = out_avals, out_mask
+        # the backward pass's hook for transposing one equation faster (`fnad.eager`)
+        self.transpose_of: Callable[..., Any] | None = None
 
     def __call__(self, *tangents: Any) -> list[Any]:
         ins = [t for t, m in zip(tangents, self.in_mask) if m and type(t) is not Zero]
@@ -74,13 +75,15 @@ class Linearized:
         return [next(outs) if m else Zero(a) for a, m in zip(self.out_avals, self.out_mask)]
 
 
-def linearize_flat(f: Callable[..., Sequence[Any]], primals: Sequence[Any]
+def linearize_flat(f: Callable[..., Sequence[Any]], primals: Sequence[Any],
+                   jvp_trace: Callable[[PartialEvalTrace], JVPTrace] = JVPTrace
                    ) -> tuple[list[Any], Linearized]:
-    """Evaluate `f` at `primals` and stage its linearization (flat in, flat out)."""
+    """Evaluate `f` at `primals` and stage its linearization (flat in, flat out): `jvp` run
+    by `jvp_trace` (a `JVPTrace`, or `fnad.eager`'s caching one) over partial evaluation."""
     in_avals = [get_aval(p) for p in primals]
     in_mask = [is_differentiable(a) for a in in_avals]
     pe = PartialEvalTrace(state.trace)
-    jt = LinearizeTrace(pe)
+    jt = jvp_trace(pe)
     tangent_args = [pe.new_arg(a) for a, m in zip(in_avals, in_mask) if m]
     targs = iter(tangent_args)
     ins = [JVPTracer(jt, p, next(targs)) if m else p for p, m in zip(primals, in_mask)]

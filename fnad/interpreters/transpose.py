@@ -7,7 +7,7 @@ rule maps the output cotangent to cotangents of its linear inputs, which arrive 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,7 +16,6 @@ from fnad.core.ir import ClosedJaxpr, Jaxpr, ShapedArray, Var
 from fnad.core.primitive import Zero
 from fnad.core.trace import state
 from fnad.interpreters import ad_util
-from fnad.interpreters.rule_cache import eager_rules, transpose_of
 from fnad.interpreters.staging import trace_to_jaxpr
 
 
@@ -77,8 +76,14 @@ def ones_to_first_operand(ct: Ones, *ins: Any, **params: Any) -> list[Any] | Non
 
 
 def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
-                  cts_out: Sequence[Any]) -> list[Any]:
-    """Cotangents of the `UndefinedPrimal` entries of `args` (Zero where none arrives)."""
+                  cts_out: Sequence[Any], transpose_of: Callable[..., Any] | None = None
+                  ) -> list[Any]:
+    """Cotangents of the `UndefinedPrimal` entries of `args` (Zero where none arrives).
+
+    `transpose_of(eqn, linear, env, ct)`, when given, may return a faster way to transpose
+    one equation: (linear input positions, defined input positions, a program of the
+    defined inputs and `ct` giving the cotangents); None takes the equation's rule.
+    """
     env: dict[Var, Any] = dict(zip(jaxpr.constvars, consts))
     linear: set[Var] = set()
     for v, a in zip(jaxpr.invars, args):
@@ -87,7 +92,6 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
         else:
             env[v] = a
 
-    eager = eager_rules()
     saved = state.source_info
     try:
         linear_eqns = []
@@ -123,7 +127,7 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
                 ct_arg = cts.pop(eqn.outputs[0], None)
                 if ct_arg is None:
                     continue
-                if eager and type(ct_arg) is np.ndarray:  # the fast way for eager grad
+                if transpose_of is not None:
                     inputs = eqn.inputs
                     transpose = transpose_of(eqn, linear, env, ct_arg)
                     if transpose is not None:
@@ -160,7 +164,7 @@ def pull_back(lin: Any, cts: Sequence[Any]) -> list[Any]:
     input (a `Zero` for those without a derivative) for the cotangents `cts` of the
     outputs that have one (`lin.out_mask`)."""
     args = [UndefinedPrimal(a) for a, m in zip(lin.in_avals, lin.in_mask) if m]
-    ct_in = iter(backward_pass(lin.jaxpr.jaxpr, lin.jaxpr.consts, args, cts))
+    ct_in = iter(backward_pass(lin.jaxpr.jaxpr, lin.jaxpr.consts, args, cts, lin.transpose_of))
     return [next(ct_in) if m else Zero(a) for a, m in zip(lin.in_avals, lin.in_mask)]
 
 

@@ -1,5 +1,5 @@
-"""Eager differentiation through rules traced once per signature (fnad.interpreters.rule_cache)
-gives what the general way gives: the same linear jaxprs, the same gradients, the same
+"""Eager differentiation through rules traced once per signature (fnad.eager) gives what
+the general way (the interpreters' reference path) gives: the same linear jaxprs, the same gradients, the same
 errors; and it steps aside for what it must not cache (`debug_nans` under grad is tested
 with the other transforms in tests/test_debug_nans.py)."""
 
@@ -11,11 +11,11 @@ from hypothesis import given, settings, strategies as st
 
 import fnad
 import fnad.numpy as fnp
-from fnad import lax
+from fnad import eager, lax
+from fnad.core.cache import Cache
 from fnad.core.errors import ShapeError
-from fnad.interpreters import rule_cache, transpose
-from fnad.interpreters.jvp import JVPTrace
-from fnad.interpreters.partial_eval import linearize_flat
+from fnad.eager import rules as rule_cache
+from fnad.interpreters import partial_eval
 from fnad.test_util import check_grads
 
 F32 = np.float32
@@ -53,12 +53,10 @@ def test_linear_jaxprs_and_gradients_equal_the_general_way(
         name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     f = _functions()[name]
     x = np.linspace(-1.5, 2.0, 8)
-    _, cached = linearize_flat(lambda v: [f(v)], [x])
+    _, cached = eager.linearize_flat(lambda v: [f(v)], [x])
     grad_cached = fnad.grad(f)(x)
-    monkeypatch.setattr(rule_cache.LinearizeTrace, "process_primitive",
-                        JVPTrace.process_primitive)
-    monkeypatch.setattr(transpose, "eager_rules", lambda: False)
-    _, general = linearize_flat(lambda v: [f(v)], [x])
+    monkeypatch.setattr(fnad.api, "linearize_flat", partial_eval.linearize_flat)
+    _, general = partial_eval.linearize_flat(lambda v: [f(v)], [x])
     assert str(cached.jaxpr) == str(general.jaxpr)
     np.testing.assert_allclose(grad_cached, fnad.grad(f)(x), rtol=1e-12, atol=0)
     check_grads(f, (x,), order=1, modes=("rev",))
@@ -76,8 +74,7 @@ def test_mlp_gradients_equal_the_general_way(batch: int, hidden: int, dtype: typ
     y = np.eye(2, dtype=dtype)[rng.integers(0, 2, batch)]
     value, grads = fnad.value_and_grad(_mlp)(params, x, y)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(rule_cache.LinearizeTrace, "process_primitive", JVPTrace.process_primitive)
-        mp.setattr(transpose, "eager_rules", lambda: False)
+        mp.setattr(fnad.api, "linearize_flat", partial_eval.linearize_flat)
         value_g, grads_g = fnad.value_and_grad(_mlp)(params, x, y)
     assert value == value_g
     for a, b in zip(grads, grads_g):
@@ -90,7 +87,7 @@ def test_each_signature_is_traced_once(monkeypatch: pytest.MonkeyPatch) -> None:
     derive = rule_cache._linearize_rule
     monkeypatch.setattr(rule_cache, "_linearize_rule",
                         lambda prim, *a: traced.append(prim.name) or derive(prim, *a))
-    monkeypatch.setattr(rule_cache, "_RULES", {})
+    monkeypatch.setattr(rule_cache, "_RULES", Cache())
     f = fnad.grad(lambda x: fnp.sum(fnp.sin(x) * 3.0))
     x = np.arange(5, dtype=F32)
     f(x)
@@ -102,7 +99,7 @@ def test_each_signature_is_traced_once(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_custom_rules_and_control_flow_take_the_general_way(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rule_cache, "_RULES", {})
+    monkeypatch.setattr(rule_cache, "_RULES", Cache())
     calls = []
 
     @fnad.custom_jvp
@@ -118,14 +115,15 @@ def test_custom_rules_and_control_flow_take_the_general_way(
     x = np.float32(0.3)
     assert fnad.grad(lambda v: lax.cond(v > 0, f, fnp.cos, v))(x) == pytest.approx(2.0)
     assert calls
-    assert not any(k[0].name in ("custom_jvp_call", "cond") for k in rule_cache._RULES)
+    assert not any(k[0].name in ("custom_jvp_call", "cond")
+                   for k in rule_cache._RULES._entries)
 
 
 def test_errors_name_the_primitive_and_the_user_line() -> None:
     def f(x):
         return fnp.sum(lax.add(x, np.ones(4, F32)))  # shapes (3,) and (4,)
 
-    with pytest.raises(ShapeError, match=r"add.*test_rule_cache.py"):
+    with pytest.raises(ShapeError, match=r"add.*test_eager.py"):
         fnad.grad(f)(np.ones(3, F32))
 
 
@@ -133,6 +131,49 @@ def test_residuals_keep_the_user_line() -> None:
     def f(x):
         return fnp.sum(fnp.sin(x))
 
-    _, lin = linearize_flat(lambda v: [f(v)], [np.ones(3, F32)])
+    _, lin = eager.linearize_flat(lambda v: [f(v)], [np.ones(3, F32)])
     lines = {str(e.source_info) for e in lin.jaxpr.eqns}
-    assert lines and all(line.startswith("test_rule_cache.py:") for line in lines)
+    assert lines and all(line.startswith("test_eager.py:") for line in lines)
+
+
+def test_the_reference_path_runs_when_the_fast_path_is_off(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The comparisons above compare two different paths: with the API's linearize set to
+    the reference, no signature is derived."""
+    monkeypatch.setattr(rule_cache, "_RULES", Cache())
+    monkeypatch.setattr(fnad.api, "linearize_flat", partial_eval.linearize_flat)
+    fnad.grad(lambda x: fnp.sum(fnp.sin(x)))(np.ones(3, F32))
+    assert len(rule_cache._RULES) == 0
+
+
+def _square_prim(name: str) -> object:
+    """A fresh elementwise primitive x -> x * x, with its jvp rule settable."""
+    from fnad.lax._rules import FLOAT, defjvp, elementwise
+    prim = elementwise(name, lambda x: x * x, FLOAT)
+    defjvp(prim, lambda g, ans, x: lax.mul(g, lax.mul(x, 2.0)))
+    return prim
+
+
+def test_redefining_a_rule_takes_effect_on_the_next_grad() -> None:
+    from fnad.lax._rules import defjvp
+    prim = _square_prim("eager_test_square")
+    f = fnad.grad(lambda x: fnp.sum(prim.bind(x)))
+    x = np.arange(3, dtype=F32)
+    np.testing.assert_array_equal(f(x), 2 * x)
+    defjvp(prim, lambda g, ans, x: lax.mul(g, lax.mul(x, 3.0)))  # a (wrong) new rule
+    np.testing.assert_array_equal(f(x), 3 * x)
+
+
+def test_a_rule_that_cannot_be_derived_is_counted_and_runs_the_reference_way() -> None:
+    from fnad.lax._rules import defjvp
+    prim = _square_prim("eager_test_branchy")
+
+    def branchy(g, ans, x):  # looks at values: fine on concrete primals, not when traced
+        return lax.mul(g, lax.mul(x, 2.0)) if float(np.sum(np.asarray(x))) >= 0 else g
+
+    defjvp(prim, branchy)
+    before = eager.fallbacks().get(("eager_test_branchy", "ConcretizationError"), 0)
+    x = np.arange(3, dtype=F32)
+    np.testing.assert_array_equal(fnad.grad(lambda v: fnp.sum(prim.bind(v)))(x), 2 * x)
+    after = eager.fallbacks().get(("eager_test_branchy", "ConcretizationError"), 0)
+    assert after == before + 1

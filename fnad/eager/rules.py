@@ -1,4 +1,5 @@
-"""Eager differentiation with each primitive's rules traced once per signature.
+"""Eager differentiation with each primitive's rules traced once per signature: the fast
+path `fnad.eager` chooses for `linearize`, `vjp` and `grad` of eager NumPy code.
 
 `linearize` (and so `vjp` and `grad`) of eager code runs `jvp` under partial evaluation:
 every operation dispatches through three traces and stages its tangent equations one by
@@ -10,14 +11,18 @@ carry tangents (or are linear). So each is traced once per such signature into a
   it calls the implementations of the known part directly and copies the linear equations
   into the linear jaxpr being built;
 - the transposes of those equations are traced with them (`transpose_of` traces others
-  per signature); `backward_pass` then calls the implementations of that jaxpr directly.
+  per signature); the backward pass, given `transpose_of` as its hook, then calls the
+  implementations of that jaxpr directly.
 
 Everything else takes the general way: control flow and custom rules (their params hold
 functions), tracers of enclosing transforms, CuPy arrays, and runs with `debug_nans` on.
+Derived rules are cached by signature and `RULES_VERSION` (a redefined rule is used at
+once); a signature whose rule cannot be derived is counted in `FALLBACKS`.
 """
 
 from __future__ import annotations
 
+import collections
 import functools
 import os
 from collections.abc import Sequence
@@ -25,12 +30,20 @@ from typing import Any
 
 import numpy as np
 
+from fnad.core import primitive
+from fnad.core.cache import Cache
 from fnad.core.errors import current_source_info
 from fnad.core.ir import ClosedJaxpr, Eqn, ShapedArray, Var, get_aval
 from fnad.core.primitive import Zero
 from fnad.core.trace import EvalTrace, state
 from fnad.interpreters.jvp import JVPTrace, JVPTracer
+from fnad.interpreters.partial_eval import partial_eval_jaxpr
 from fnad.interpreters.staging import StagedTracer, trace_to_jaxpr
+from fnad.interpreters.transpose import UndefinedPrimal
+
+# (primitive name, exception type) -> how often deriving a rule failed and the general way
+# ran instead: a derivation bug shows here instead of hiding as a slowdown
+FALLBACKS: collections.Counter[tuple[str, str]] = collections.Counter()
 
 _FILENAME = os.path.join(os.path.dirname(__file__), "<rule>")  # inside fnad: not a user line
 
@@ -103,19 +116,6 @@ class _Unsupported(Exception):
 Transpose = tuple[list[int], list[int], "Program"]  # linear at, defined at, program
 
 
-class CachedEqn(Eqn):
-    """A linear equation copied from a linearization rule, with its transpose `Program`
-    traced in advance: which inputs were linear in the rule, which were defined, and the
-    program (defined inputs, cotangent -> the cotangents of the inputs in its `mask`)."""
-
-    __slots__ = ("transpose",)
-
-    def __init__(self, prim: Any, inputs: list[Any], outputs: list[Var], params: dict,
-                 source_info: Any, transpose: Transpose | None):
-        super().__init__(prim, inputs, outputs, params, source_info)
-        self.transpose = transpose
-
-
 def _transpose_of(prim: Any, avals: list[ShapedArray], linear_in: list[bool],
                   ct_aval: ShapedArray, params: dict) -> Transpose | None:
     """The transpose rule at this signature, traced, or None for the general way (an error
@@ -124,7 +124,8 @@ def _transpose_of(prim: Any, avals: list[ShapedArray], linear_in: list[bool],
         return None
     try:
         program = _transpose_program(prim, avals, linear_in, ct_aval, params)
-    except Exception:  # noqa: BLE001 -- see the docstring
+    except Exception as e:  # noqa: BLE001 -- counted; the general way raises in its words
+        FALLBACKS[prim.name, type(e).__name__] += 1
         return None
     return ([i for i, lin in enumerate(linear_in) if lin],
             [i for i, lin in enumerate(linear_in) if not lin], program)
@@ -136,8 +137,6 @@ def _linearize_rule(prim: Any, avals: list[ShapedArray], nonzero: Sequence[bool]
     `apply(trace, pe, *primals, *tangents)`: it runs the known part of the jvp rule
     (primals -> outputs and residuals), appends the linear equations (residuals, tangents
     -> output tangents) to `pe`'s jaxpr and returns the outputs as the trace's tracers."""
-    from fnad.interpreters.partial_eval import partial_eval_jaxpr
-
     n = len(avals)
     out_mask: list[bool] = []
 
@@ -160,7 +159,7 @@ def _linearize_rule(prim: Any, avals: list[ShapedArray], nonzero: Sequence[bool]
         raise _Unsupported
 
     code = _Code()
-    code.scope.update(state=state, Var=Var, CachedEqn=CachedEqn, JVPTracer=JVPTracer,
+    code.scope.update(state=state, Var=Var, Eqn=Eqn, JVPTracer=JVPTracer,
                       StagedTracer=StagedTracer, current_source_info=current_source_info,
                       _tangent=_tangent)
     primals = [f"p{i}" for i in range(n)]
@@ -173,14 +172,13 @@ def _linearize_rule(prim: Any, avals: list[ShapedArray], nonzero: Sequence[bool]
     jaxpr = linear.jaxpr
     lines.append("    const = pe.builder.const")
     atoms = [f"const({r})" for r in residuals]
-    atoms += [f"({d}._var if type({d}) is StagedTracer and {d}._trace is pe "
-              f"else pe.to_atom({d}))" for d in tangents]
+    atoms += [f"pe.to_atom({d})" for d in tangents]
     for v, expr in zip(jaxpr.invars, atoms):
         lines.append(f"    {code.local(v, 'v')} = {expr}")
     if jaxpr.eqns:
         # skip this function and LinearizeTrace.process_primitive: the walk starts at bind
         lines += ["    info = state.source_info or current_source_info(skip=2)",
-                  "    append = pe.builder.eqns.append"]
+                  "    append = pe.builder.eqns.append", "    note = trace.transposes"]
     residuals_in = set(jaxpr.invars[:num_res])
     staged: set[Var] = set()  # eqn outputs: known to be variables
     for e in jaxpr.eqns:
@@ -193,8 +191,11 @@ def _linearize_rule(prim: Any, avals: list[ShapedArray], nonzero: Sequence[bool]
         new_outs = ", ".join(code.names[id(v)] for v in e.outputs)
         transpose = _transpose_of(e.prim, [x.aval for x in e.inputs], linear_in,
                                   e.outputs[0].aval, e.params)
-        lines.append(f"    append(CachedEqn({code.global_(e.prim)}, [{ins}], [{new_outs}], "
-                     f"{code.global_(e.params)}, info, {code.global_(transpose)}))")
+        lines.append(f"    eqn = Eqn({code.global_(e.prim)}, [{ins}], [{new_outs}], "
+                     f"{code.global_(e.params)}, info)")
+        lines.append("    append(eqn)")
+        if transpose is not None:
+            lines.append(f"    note[id(eqn)] = (eqn, {code.global_(transpose)})")
     touts = iter(f"StagedTracer(pe, {code.atom(x)})" if x in staged
                  else f"_tangent(pe, {code.atom(x)})" if type(x) is Var else code.atom(x)
                  for x in jaxpr.outvars)
@@ -210,18 +211,26 @@ def _tangent(pe: Any, atom: Any) -> Any:
     return StagedTracer(pe, atom) if type(atom) is Var else atom.value
 
 
-_RULES: dict[tuple, Any] = {}  # signature -> its `_linearize_rule`, or None: the general way
+# signature -> its `_linearize_rule`, or None: the general way
+_RULES = Cache(maxsize=20_000)
+_NONE = object()
 
 
 class LinearizeTrace(JVPTrace):
-    """`JVPTrace` over a `PartialEvalTrace`, taking the cached way where it can."""
+    """`JVPTrace` over a `PartialEvalTrace`, taking the cached way where it can. It notes
+    the transpose traced with each linear equation it stages (`transposes`: id(eqn) ->
+    (eqn, transpose)) for the backward pass."""
+
+    def __init__(self, parent: Any):
+        super().__init__(parent)
+        self.transposes: dict[int, tuple[Eqn, Transpose]] = {}
 
     def process_primitive(self, prim: Any, args: tuple, params: dict) -> Any:
         pe = self.parent
         if (type(pe.parent) is not EvalTrace or EvalTrace.check_output is not None
                 or prim.partial_eval is not None):
             return super().process_primitive(prim, args, params)
-        key: list[Any] = [prim]
+        key: list[Any] = [prim, primitive.RULES_VERSION]
         primals, tangents = [], []
         for a in args:
             if type(a) is JVPTracer and a._trace is self:
@@ -243,14 +252,11 @@ class LinearizeTrace(JVPTrace):
             key += (name, v)
         try:
             k = tuple(key)
-            rule = _RULES[k]
+            rule = _RULES.get(k, _NONE)
         except TypeError:  # an unhashable param
             return super().process_primitive(prim, args, params)
-        except KeyError:
-            rule = _derive(prim, primals, key, params, pe)
-            if len(_RULES) > 20_000:
-                _RULES.clear()
-            _RULES[k] = rule
+        if rule is _NONE:
+            rule = _RULES.put(k, _derive(prim, primals, key, params, pe))
         if rule is None:
             return super().process_primitive(prim, args, params)
         return rule(self, pe, *primals, *tangents)
@@ -262,12 +268,13 @@ def _derive(prim: Any, primals: list[np.ndarray], key: list[Any], params: dict,
     while deriving is left for the general path to raise, in its own words)."""
     if prim.effectful or prim.jvp is None:
         return None
-    nonzero = [k is True for k in key[1:1 + 3 * len(primals):3]]
+    nonzero = [k is True for k in key[2:2 + 3 * len(primals):3]]
     saved = state.trace
     state.trace = pe.parent
     try:
         return _linearize_rule(prim, [get_aval(p) for p in primals], nonzero, params)
-    except Exception:  # noqa: BLE001 -- see the docstring
+    except Exception as e:  # noqa: BLE001 -- counted; the general way raises in its words
+        FALLBACKS[prim.name, type(e).__name__] += 1
         return None
     finally:
         state.trace = saved
@@ -278,25 +285,28 @@ def eager_rules() -> bool:
     return type(state.trace) is EvalTrace and EvalTrace.check_output is None
 
 
-_TRANSPOSES: dict[tuple, Transpose | None] = {}
+_TRANSPOSES = Cache(maxsize=20_000)
 
 
-def transpose_of(eqn: Eqn, linear: set[Var], env: dict[Var, Any], ct: np.ndarray
-                 ) -> Transpose | None:
-    """How to transpose `eqn` eagerly, its inputs in `linear` being linear and the others
-    read from `env`: the transpose traced with the equation when it came from a cached
-    linearization (its other inputs are residuals, never linear), else the one traced for
-    this signature. None: the general way."""
+def transpose_of(noted: dict[int, tuple[Eqn, Transpose]], eqn: Eqn, linear: set[Var],
+                 env: dict[Var, Any], ct: Any) -> Transpose | None:
+    """How to transpose `eqn` eagerly (the backward pass's hook), its inputs in `linear`
+    being linear and the others read from `env`: the transpose traced with the equation
+    when a cached linearization staged it (`noted`; its other inputs are residuals, never
+    linear), else the one traced for this signature. None: the general way."""
+    if type(ct) is not np.ndarray or not eager_rules():
+        return None
     inputs = eqn.inputs
-    if type(eqn) is CachedEqn and eqn.transpose is not None:
-        for i in eqn.transpose[0]:
+    entry = noted.get(id(eqn))
+    if entry is not None and entry[0] is eqn:
+        for i in entry[1][0]:
             if inputs[i] not in linear:  # a tangent that was a known value
                 break
         else:
-            return eqn.transpose
+            return entry[1]
     linear_in = [x in linear for x in inputs]
     prim = eqn.prim
-    key: list[Any] = [prim, ct.shape, ct.dtype]
+    key: list[Any] = [prim, primitive.RULES_VERSION, ct.shape, ct.dtype]
     avals = []
     for x, lin in zip(inputs, linear_in):
         if lin:
@@ -314,22 +324,17 @@ def transpose_of(eqn: Eqn, linear: set[Var], env: dict[Var, Any], ct: np.ndarray
         key += (name, v)
     try:
         k = tuple(key)
-        return _TRANSPOSES[k]
+        transpose = _TRANSPOSES.get(k, _NONE)
     except TypeError:
         return None
-    except KeyError:
-        pass
-    transpose = _transpose_of(prim, avals, linear_in, get_aval(ct), eqn.params)
-    if len(_TRANSPOSES) > 20_000:
-        _TRANSPOSES.clear()
-    _TRANSPOSES[k] = transpose
+    if transpose is _NONE:
+        transpose = _TRANSPOSES.put(
+            k, _transpose_of(prim, avals, linear_in, get_aval(ct), eqn.params))
     return transpose
 
 
 def _transpose_program(prim: Any, avals: list[ShapedArray], linear: list[bool],
                        ct_aval: ShapedArray, params: dict) -> Program:
-    from fnad.interpreters.transpose import UndefinedPrimal
-
     defined = [a for a, lin in zip(avals, linear) if not lin]
     zero: list[bool] = []
 
@@ -344,4 +349,4 @@ def _transpose_program(prim: Any, avals: list[ShapedArray], linear: list[bool],
     return Program(closed, [i for i, z in enumerate(zero) if not z])
 
 
-__all__ = ["CachedEqn", "LinearizeTrace", "Program", "eager_rules", "transpose_of"]
+__all__ = ["FALLBACKS", "LinearizeTrace", "Program", "eager_rules", "transpose_of"]
