@@ -62,14 +62,14 @@ def first_calls(batch: int, repeats: int, cold_c: bool) -> _util.Table:
         with tempfile.TemporaryDirectory() as tmp:
             old = os.environ.get("FNAD_CACHE_DIR")
             os.environ["FNAD_CACHE_DIR"] = tmp
-            c_backend.compile_kernel.cache_clear()
+            c_backend._COMPILED.clear()
             try:
                 rows["first call, c, cold kernel cache"] = _util.once(
                     lambda: fnad.jit(train_step, backend="c")(*args))
             finally:
                 os.environ.pop("FNAD_CACHE_DIR") if old is None else os.environ.update(
                     FNAD_CACHE_DIR=old)
-                c_backend.compile_kernel.cache_clear()
+                c_backend._COMPILED.clear()
     for backend in ("numpy", "c"):  # (c: kernels from the disk cache, built above or before)
         rows[f"first call, {backend}"] = median(
             lambda b=backend: fnad.jit(train_step, backend=b)(*args))

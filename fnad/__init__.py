@@ -15,6 +15,7 @@ from fnad.api import (
 )
 from fnad.autodiff import compare_modes, print_saved_residuals
 from fnad.config import config
+from fnad.core.cache import clear_caches
 from fnad.core.errors import (
     ConcretizationError,
     DTypeError,

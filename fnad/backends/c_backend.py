@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from fnad.backends.nvrtc import KernelCompileError
+from fnad.core.cache import Cache
 from fnad.core.ir import ClosedJaxpr
 from fnad.jit import codegen_c
 from fnad.jit.fusion import describe, fuse
@@ -156,10 +157,12 @@ class CompiledKernel:
         return launch
 
 
-@functools.lru_cache(maxsize=4096)
 def compile_kernel(kernel: Kernel) -> CompiledKernel:
     """The compiled kernel, from memory, the disk cache, or the compiler."""
-    return CompiledKernel(kernel)
+    return _COMPILED.get_or_make(kernel, lambda: CompiledKernel(kernel))
+
+
+_COMPILED = Cache()
 
 
 

@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from fnad.backends.nvrtc import KernelCompileError
+from fnad.core.cache import Cache
 from fnad.core.ir import ClosedJaxpr, Jaxpr
 from fnad.core.primitive import Primitive, fnad_primitives
 from fnad.device import is_gpu_array, require_gpu
@@ -592,7 +593,7 @@ def grid_size(n: int) -> int:
     return max(1, min(-(-int(n) // BLOCK), MAX_BLOCKS))
 
 
-_MODULES: dict[tuple[int, str], Any] = {}  # (device, source hash) -> RawKernel
+_MODULES = Cache()  # (device, source hash) -> RawKernel
 
 
 class CudaKernel:
@@ -614,7 +615,7 @@ class CudaKernel:
             except importlib.import_module("cupy.cuda.compiler").CompileException as e:
                 raise KernelCompileError(f"NVRTC (through CuPy) failed to compile a generated "
                                          f"kernel:\n{e}\n--- source ---\n{self.source}") from e
-            _MODULES[(device, self.key)] = fn
+            _MODULES.put((device, self.key), fn)
         return fn
 
     def __call__(self, shape: Sequence[int], inputs: Sequence[Any],
@@ -630,10 +631,12 @@ class CudaKernel:
         return lambda inputs, outputs: self(shape, inputs, strides, outputs)
 
 
-@functools.lru_cache(maxsize=4096)
 def compile_cuda(kernel: Kernel) -> CudaKernel:
     """The launcher of a fused kernel: `(shape, inputs, strides, outputs) -> None`."""
-    return CudaKernel(kernel)
+    return _LAUNCHERS.get_or_make(kernel, lambda: CudaKernel(kernel))
+
+
+_LAUNCHERS = Cache()
 
 
 # ---------------------------------------------------------------------------- lowering

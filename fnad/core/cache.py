@@ -2,7 +2,7 @@
 
 Every cache of derived things (traced jaxprs, compiled executables, cached rules, dtype
 plans) is a `Cache` or an `IdentityCache`; a cache of derived rules puts
-`fnad.core.primitive.RULES_VERSION` in its keys, so a redefined rule is never served stale.
+`RULES_VERSION` in its keys, so a redefined rule is never served stale.
 """
 
 from __future__ import annotations
@@ -12,6 +12,10 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
+
+# Bumped whenever a primitive's rule is (re)defined (`Primitive.__setattr__`): caches of
+# derived rules put it in their keys.
+RULES_VERSION = 0
 
 _ALL: weakref.WeakSet[Cache] = weakref.WeakSet()
 _MISSING = object()
@@ -54,6 +58,11 @@ class Cache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def keys(self) -> list[Hashable]:
+        """The keys, least recently used first (a snapshot)."""
+        with self._lock:
+            return list(self._entries)
 
     def clear(self) -> None:
         with self._lock:

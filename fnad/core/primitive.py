@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from fnad.core import cache
 from fnad.core.errors import DTypeError, FnadError, ShapeError, user_line
 from fnad.core.ir import ShapedArray
 from fnad.core.trace import state
@@ -116,12 +117,11 @@ class JaxprCall(KernelRule):
     param: str = "jaxpr"
 
 
-# Rule slots: setting any of them bumps RULES_VERSION, so caches of derived rules (the
-# eager differentiation fast path) never use a rule that was redefined.
+# Rule slots: setting any of them bumps fnad.core.cache.RULES_VERSION, so caches of
+# derived rules (the eager differentiation fast path) never use a rule that was redefined.
 _RULE_SLOTS = frozenset({"impls", "abstract_eval_rule", "jvp", "transpose", "transpose_ones",
                          "batch",
                          "batch_collective", "partial_eval", "simplify", "kernel", "effectful"})
-RULES_VERSION = 0
 
 
 class Primitive:
@@ -166,8 +166,7 @@ class Primitive:
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _RULE_SLOTS:
-            global RULES_VERSION
-            RULES_VERSION += 1
+            cache.RULES_VERSION += 1
         object.__setattr__(self, name, value)
 
     def __repr__(self) -> str:

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from fnad.core import cache
+from fnad.core.cache import Cache
 from fnad.core.errors import ConcretizationError, EscapedTracerError, user_line
 from fnad.core.ir import ShapedArray, get_aval
 
@@ -91,7 +93,7 @@ class EvalTrace(Trace):
 # backend name -> installs that backend's eager impls; registered by `fnad.backends`
 IMPL_LOADERS: dict[str, Callable[[], None]] = {}
 
-_CHECKED: dict[tuple, None] = {}
+_CHECKED = Cache(maxsize=50_000)  # the signatures already checked
 
 
 def _check_eager(prim: Any, args: tuple, params: dict, key: list[Any]) -> None:
@@ -99,7 +101,7 @@ def _check_eager(prim: Any, args: tuple, params: dict, key: list[Any]) -> None:
     shapes, dtypes, params): NumPy would silently broadcast, promote or clip where a
     traced program fails, so eager code gets the same errors as traced code."""
     try:
-        k = (*key, *params.items())
+        k = (*key, cache.RULES_VERSION, *params.items())
         if k in _CHECKED:
             return
     except TypeError:  # an unhashable param: check every time
@@ -107,9 +109,7 @@ def _check_eager(prim: Any, args: tuple, params: dict, key: list[Any]) -> None:
     if prim.abstract_eval_rule is not None:
         prim.abstract_eval(*(get_aval(a) for a in args), **params)
     if k is not None:
-        if len(_CHECKED) > 50_000:
-            _CHECKED.clear()
-        _CHECKED[k] = None
+        _CHECKED.put(k, True)
 
 
 class _State(threading.local):

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from fnad.core import primitive
+from fnad.core import cache
 from fnad.core.cache import Cache
 from fnad.core.errors import current_source_info
 from fnad.core.ir import ClosedJaxpr, Eqn, ShapedArray, Var, get_aval
@@ -230,7 +230,7 @@ class LinearizeTrace(JVPTrace):
         if (type(pe.parent) is not EvalTrace or EvalTrace.check_output is not None
                 or prim.partial_eval is not None):
             return super().process_primitive(prim, args, params)
-        key: list[Any] = [prim, primitive.RULES_VERSION]
+        key: list[Any] = [prim, cache.RULES_VERSION]
         primals, tangents = [], []
         for a in args:
             if type(a) is JVPTracer and a._trace is self:
@@ -306,7 +306,7 @@ def transpose_of(noted: dict[int, tuple[Eqn, Transpose]], eqn: Eqn, linear: set[
             return entry[1]
     linear_in = [x in linear for x in inputs]
     prim = eqn.prim
-    key: list[Any] = [prim, primitive.RULES_VERSION, ct.shape, ct.dtype]
+    key: list[Any] = [prim, cache.RULES_VERSION, ct.shape, ct.dtype]
     avals = []
     for x, lin in zip(inputs, linear_in):
         if lin:

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from fnad.core import cache
+from fnad.core.cache import Cache
 from fnad.core.errors import current_source_info
 from fnad.core.ir import ClosedJaxpr, Eqn, Jaxpr, Literal, ShapedArray, Var, get_aval
 from fnad.core.trace import Trace, Tracer, escaped_error, state
@@ -68,7 +70,7 @@ class JaxprBuilder:
         return ClosedJaxpr(jaxpr, [x for _, x in consts])
 
 
-_OUT_AVALS: dict[tuple, Any] = {}
+_OUT_AVALS = Cache(maxsize=50_000)
 
 
 def _abstract_eval(prim: Any, in_avals: list[ShapedArray], params: dict) -> Any:
@@ -76,16 +78,14 @@ def _abstract_eval(prim: Any, in_avals: list[ShapedArray], params: dict) -> Any:
     is a pure function of them, and eager linearization stages the same few equations
     over and over (`_check_eager` relies on the same purity)."""
     try:
-        key: tuple | None = (prim, *in_avals, *params.items())
+        key: tuple | None = (prim, cache.RULES_VERSION, *in_avals, *params.items())
         out = _OUT_AVALS.get(key)
     except TypeError:  # an unhashable param: evaluate every time
         key = out = None
     if out is None:
         out = prim.abstract_eval(*in_avals, **params)
         if key is not None:
-            if len(_OUT_AVALS) > 50_000:
-                _OUT_AVALS.clear()
-            _OUT_AVALS[key] = out
+            _OUT_AVALS.put(key, out)
     return out
 
 

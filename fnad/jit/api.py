@@ -17,6 +17,7 @@ import numpy as np
 
 from fnad import tree as tree_util
 from fnad.config import config
+from fnad.core.cache import Cache
 from fnad.core.errors import FnadError, api_boundary
 from fnad.core.ir import ClosedJaxpr, Jaxpr, ShapedArray, get_aval, short_dtype
 from fnad.core.trace import EvalTrace, Tracer, escaped_error, state
@@ -166,7 +167,7 @@ class Jitted:
                             f"{sorted(self._donate & self._static_argnums)} are both static "
                             "and donated; only array arguments can be donated")
         self._backend = backend
-        self._cache: dict[Any, _Entry] = {}
+        self._cache = Cache(maxsize=4096)  # call signature -> _Entry
         self.trace_count = 0
         self.compile_count = 0
 
@@ -269,7 +270,7 @@ class Jitted:
         donated += (False,) * (len(avals) - len(donated))
         entry = _Entry(traced, closed, store["tree"], donated, extra)
         if not extra:
-            self._cache[key] = entry
+            self._cache.put(key, entry)
         return entry
 
     def _compile(self, entry: _Entry, backend: str | None = None) -> Executable:
@@ -287,13 +288,14 @@ class Jitted:
         """Which argument's structure, shape, dtype or static value differs from the
         closest cached call."""
         treedef, avals, statics, axes = key
-        if not self._cache:
+        keys = self._cache.keys()
+        if not keys:
             return "the cache was cleared"
-        if all(k[3] != axes for k in self._cache):
+        if all(k[3] != axes for k in keys):
             return f"the named vmap axes in effect changed to {axes}"
-        same_tree = [k for k in self._cache if k[0] == treedef]
+        same_tree = [k for k in keys if k[0] == treedef]
         if not same_tree:
-            old = next(reversed(self._cache))[0]
+            old = keys[-1][0]
             return f"the argument structure changed from {old} to {treedef}"
         names = self._leaf_names(args, kwargs, statics)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from fnad.core import primitive
+from fnad.core import cache
 from fnad.core.cache import IdentityCache
 from fnad.core.errors import ShapeError
 from fnad.core.ir import ClosedJaxpr, ShapedArray
@@ -56,7 +56,7 @@ def _jit_call_jvp(primals: Sequence[Any], tangents: Sequence[Any], *, jaxpr: Clo
         closed, out_nz = jvp_jaxpr(jaxpr, nonzeros, instantiate_out=False)
         return _optimized(closed), out_nz
 
-    closed, out_nz = _derived.get_or_make(jaxpr, ("jvp", nonzeros, primitive.RULES_VERSION), make)
+    closed, out_nz = _derived.get_or_make(jaxpr, ("jvp", nonzeros, cache.RULES_VERSION), make)
     outs = jit_call_p.bind(*primals, *(t for t in tangents if type(t) is not Zero),
                            jaxpr=closed, name=f"jvp({name})")
     n = len(jaxpr.out_avals)
@@ -74,7 +74,7 @@ def _jit_call_partial_eval(trace: Any, args: Sequence[Any], params: dict) -> lis
         known, unknown, out_unknown, num_res = partial_eval_jaxpr(jaxpr, unknowns)
         return _optimized(known), _optimized(unknown), out_unknown, num_res
 
-    known, unknown, out_unknown, num_res = _derived.get_or_make(jaxpr, ("pe", unknowns, primitive.RULES_VERSION), make)
+    known, unknown, out_unknown, num_res = _derived.get_or_make(jaxpr, ("pe", unknowns, cache.RULES_VERSION), make)
     known_outs = trace.bind_known(jit_call_p, [a for a, u in zip(args, unknowns) if not u],
                                   dict(jaxpr=known, name=name))
     n_known = len(known_outs) - num_res
@@ -88,7 +88,7 @@ def _jit_call_partial_eval(trace: Any, args: Sequence[Any], params: dict) -> lis
 def _jit_call_transpose(cts: Sequence[Any], *args: Any, jaxpr: ClosedJaxpr, name: str
                         ) -> list[Any]:
     linear = tuple(is_undefined(a) for a in args)
-    closed = _derived.get_or_make(jaxpr, ("transpose", linear, primitive.RULES_VERSION),
+    closed = _derived.get_or_make(jaxpr, ("transpose", linear, cache.RULES_VERSION),
                                   lambda: _optimized(transpose_jaxpr(jaxpr, linear)))
     outs = iter(jit_call_p.bind(*(a for a in args if not is_undefined(a)),
                                 *(instantiate(ct) for ct in cts),
@@ -102,7 +102,7 @@ def _jit_call_batch(axis_size: int, vals: Sequence[Any], dims: Sequence[int | No
         closed, out_batched = batch_jaxpr(jaxpr, axis_size, dims)
         return _optimized(closed), out_batched
 
-    closed, out_batched = _derived.get_or_make(jaxpr, ("batch", axis_size, tuple(dims), primitive.RULES_VERSION), make)
+    closed, out_batched = _derived.get_or_make(jaxpr, ("batch", axis_size, tuple(dims), cache.RULES_VERSION), make)
     outs = jit_call_p.bind(*vals, jaxpr=closed, name=f"vmap({name})")
     return outs, [0 if b else None for b in out_batched]
 

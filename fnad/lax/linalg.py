@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from fnad.core.cache import Cache
 from fnad.core.errors import ShapeError
 from fnad.core.ir import Eqn, ShapedArray, get_aval
 from fnad.core.primitive import LibraryCall, Primitive
@@ -163,17 +164,19 @@ def dot_general(x: Any, y: Any, dimension_numbers: Any, precision: Any = None,
     del precision, preferred_element_type
     x, y = asarray_like(x, y)
     try:
-        dn = _DIMENSION_NUMBERS[dimension_numbers]
-    except (KeyError, TypeError):  # TypeError: given as lists
+        dn = _DIMENSION_NUMBERS.get(dimension_numbers)
+    except TypeError:  # given as lists
+        dn = None
+    if dn is None:
         (xc, yc), (xb, yb) = dimension_numbers
         dn = ((tuple(int(a) for a in xc), tuple(int(a) for a in yc)),
               (tuple(int(a) for a in xb), tuple(int(a) for a in yb)))
-        if isinstance(dimension_numbers, tuple) and len(_DIMENSION_NUMBERS) < 10_000:
-            _DIMENSION_NUMBERS[dimension_numbers] = dn
+        if isinstance(dimension_numbers, tuple):
+            _DIMENSION_NUMBERS.put(dimension_numbers, dn)
     return dot_general_p.bind(x, y, dimension_numbers=dn)
 
 
-_DIMENSION_NUMBERS: dict[Any, DimensionNumbers] = {}  # as given -> normalized (ints, tuples)
+_DIMENSION_NUMBERS = Cache(maxsize=10_000)  # as given -> normalized (ints, tuples)
 
 
 def dot(x: Any, y: Any) -> Any:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
+from fnad.core.cache import Cache
 from fnad.core.errors import DTypeError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
@@ -161,7 +162,7 @@ def promote(*args: Any, dtype: Any = None) -> list[Any]:
     return broadcast_together(*promote_dtypes(*args, dtype=dtype))
 
 
-_LOOPS: dict[tuple, tuple[np.dtype, ...]] = {}  # NumPy's loop choice is slow to ask for
+_LOOPS = Cache()  # (ufunc, dtypes, dtype) -> NumPy's loop choice, which is slow to ask for
 
 
 def ufunc_dtypes(ufunc: np.ufunc, args: Sequence[Any], dtype: Any = None
@@ -179,8 +180,7 @@ def ufunc_dtypes(ufunc: np.ufunc, args: Sequence[Any], dtype: Any = None
         return loop
     try:
         kw = {} if dtype is None else {"signature": (None,) * ufunc.nin + (np.dtype(dtype),)}
-        loop = _LOOPS[key] = ufunc.resolve_dtypes(dts + (None,) * ufunc.nout, **kw)
-        return loop
+        return _LOOPS.put(key, ufunc.resolve_dtypes(dts + (None,) * ufunc.nout, **kw))
     except TypeError:
         names = ", ".join(getattr(d, "__name__", str(d)) for d in dts)
         raise DTypeError(f"{ufunc.__name__} does not support operands of dtype {names}"

@@ -6,7 +6,6 @@ function asks NumPy what it would return for a tiny array of the input's dtype.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
+from fnad.core.cache import Cache
 from fnad.core.errors import user_line
 from fnad.core.ir import get_aval
 from fnad.numpy._core import asarray, normalize_axes, normalize_axis
@@ -24,13 +24,14 @@ Axis = int | Sequence[int] | None
 
 def _np_dtype(np_fn: Callable[..., Any], x: Any, **kw: Any) -> np.dtype:
     """The dtype NumPy's `np_fn` returns for an array of `x`'s dtype."""
-    return _np_result_dtype(np_fn, get_aval(x).dtype, tuple(kw.items()))
-
-
-@functools.lru_cache(maxsize=1024)
-def _np_result_dtype(np_fn: Callable[..., Any], dtype: np.dtype, kw: tuple) -> np.dtype:
+    dtype = get_aval(x).dtype
     # cached: running NumPy on a dummy array costs more than a small eager reduction
-    return np.dtype(np_fn(np.ones((1,), dtype), **dict(kw)).dtype)
+    return _RESULT_DTYPES.get_or_make(
+        (np_fn, dtype, tuple(kw.items())), lambda: np.dtype(np_fn(np.ones((1,), dtype),
+                                                                   **kw).dtype))
+
+
+_RESULT_DTYPES = Cache(maxsize=1024)
 
 
 def _keep(out: Any, shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> Any:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
+from fnad.core.cache import Cache
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
 from fnad.numpy._core import (
@@ -39,9 +40,7 @@ def prepare(ufunc: np.ufunc, *args: Any, dtype: Any = None) -> tuple[list[Any], 
         dts = ufunc_dtypes(ufunc, args, dtype)
         ops = broadcast_together(*(convert(a, d) for a, d in zip(args, dts)))
         if key is not None:
-            if len(_PLANS) > 10_000:
-                _PLANS.clear()
-            _PLANS[key] = (_conversions(args, dts, ops), dts[-1])
+            _PLANS.put(key, (_conversions(args, dts, ops), dts[-1]))
         return ops, dts[-1]
     steps, out_dtype = plan
     ops = []
@@ -57,7 +56,8 @@ def prepare(ufunc: np.ufunc, *args: Any, dtype: Any = None) -> tuple[list[Any], 
 # (ufunc, dtype, operand signatures) -> ((dtype to convert to, shape to broadcast to,
 # broadcast dimensions) per operand, output dtype): NumPy's loop choice and broadcasting
 # depend only on these, and the eager path runs the same few ufuncs over and over
-_PLANS: dict[tuple, tuple[list[tuple[Any, Any, Any]], np.dtype]] = {}
+# operand signature -> (conversions and broadcasts of each operand, output dtype)
+_PLANS = Cache(maxsize=10_000)
 
 
 def _plan_key(ufunc: np.ufunc, args: tuple, dtype: Any) -> tuple | None:

@@ -163,9 +163,9 @@ def test_axes_that_every_operand_walks_as_one_are_merged(monkeypatch):
 def test_new_batch_size_reuses_the_compiled_kernel():
     jf = fnad.jit(lambda x: fnp.tanh(x) * 2.0 + x, backend="c")
     jf(X)
-    before = c_backend.compile_kernel.cache_info().misses
+    before = c_backend._COMPILED.keys()
     jf(np.ones((7, 16), np.float32))
-    assert c_backend.compile_kernel.cache_info().misses == before
+    assert c_backend._COMPILED.keys() == before
 
 
 def test_generated_kernels_compile_as_cuda():
