@@ -54,17 +54,12 @@ class ShapeDtypeStruct:
         self.weak_type = weak_type
 
     @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
-
-    @property
     def aval(self) -> ShapedArray:
         """The abstract value, so every transform can trace with this in place of an array."""
         return ShapedArray(self.shape, self.dtype)
+
+    ndim = property(lambda self: self.aval.ndim, doc="The number of dimensions.")
+    size = property(lambda self: self.aval.size, doc="The number of elements.")
 
     def __len__(self) -> int:
         if not self.shape:
