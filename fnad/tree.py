@@ -609,6 +609,28 @@ class PyTreeDef:
             return []
         return [_from_nested(c) for c in node[2]]
 
+    def compose(self, inner: PyTreeDef) -> PyTreeDef:
+        """This structure with every leaf replaced by the structure ``inner``.
+
+        >>> tree_structure([0, 0]).compose(tree_structure((0, 0)))
+        PyTreeDef([(*, *), (*, *)])
+        """
+        sub = inner._tree()
+
+        def put(n):
+            return sub if n is _LEAF else (n[0], n[1], tuple(put(c) for c in n[2]))
+
+        return _from_nested(put(self._tree()))
+
+    def node_data(self) -> tuple[type, Any] | None:
+        """The root's (node type, static data), or None for a leaf.
+
+        >>> tree_structure({"b": 1, "a": 2}).node_data()
+        (<class 'dict'>, ('a', 'b'))
+        """
+        node = self._tree()
+        return None if node is _LEAF else (node[0], node[1])
+
     def flatten_up_to(self, tree: Any) -> list[Any]:
         """Flatten ``tree`` only as deep as this structure: one entry per leaf of this treedef.
 
@@ -1246,16 +1268,6 @@ class _TransposeError(TreeStructureError, TypeError):
     """`tree_transpose` was given a tree that is not outer-of-inner (TypeError, as in JAX)."""
 
 
-def _compose(outer: PyTreeDef, inner: PyTreeDef) -> PyTreeDef:
-    """``outer`` with every leaf replaced by the structure ``inner``."""
-    sub = inner._tree()
-
-    def put(n):
-        return sub if n is _LEAF else (n[0], n[1], tuple(put(c) for c in n[2]))
-
-    return _from_nested(put(outer._tree()))
-
-
 def tree_transpose(outer_treedef: PyTreeDef, inner_treedef: PyTreeDef | None,
                    pytree_to_transpose: Any) -> Any:
     """Turn a tree of structure outer-of-inner into one of structure inner-of-outer, e.g. a
@@ -1268,7 +1280,7 @@ def tree_transpose(outer_treedef: PyTreeDef, inner_treedef: PyTreeDef | None,
     if inner_treedef is None:
         inner_treedef = tree_structure(outer_treedef.flatten_up_to(pytree_to_transpose)[0])
     flat, treedef = tree_flatten(pytree_to_transpose)
-    expected = _compose(outer_treedef, inner_treedef)
+    expected = outer_treedef.compose(inner_treedef)
     if treedef != expected:
         raise _TransposeError(
             f"tree_transpose: the tree has structure {treedef!r}, but outer {outer_treedef!r} "

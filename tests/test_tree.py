@@ -835,3 +835,14 @@ def test_short_names_are_the_tree_functions():
         assert getattr(t, short) is full
     assert t.all([1, (True,)]) and not t.all([1, (0,)]) and t.all([])
     assert t.map(lambda v: v + 1, {"a": 1}) == {"a": 2}
+
+
+def test_treedef_compose_and_node_data():
+    outer, inner = tree_structure([0, {"a": 0}]), tree_structure((0, None, 0))
+    composed = outer.compose(inner)
+    assert composed == tree_structure([(1, None, 2), {"a": (3, None, 4)}])
+    assert composed.num_leaves == outer.num_leaves * inner.num_leaves
+    assert tree_structure(5).compose(inner) == inner
+    assert tree_structure(Point(1, 2)).node_data() == (Point, None)
+    assert tree_structure(Box("lbl", [1])).node_data() == (Box, "lbl")
+    assert tree_structure(1).node_data() is None
