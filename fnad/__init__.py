@@ -13,6 +13,19 @@ from fnad.api import (
     vjp,
     vmap,
 )
+from fnad.api_extra import (
+    ShapeDtypeStruct,
+    block_until_ready,
+    closure_convert,
+    custom_gradient,
+    ensure_compile_time_eval,
+    eval_shape,
+    jacobian,
+    linear_transpose,
+    named_call,
+    named_scope,
+    pure_callback,
+)
 from fnad.autodiff import compare_modes, print_saved_residuals
 from fnad.config import config
 from fnad.core.cache import clear_caches
@@ -40,5 +53,8 @@ from fnad.serialization import load, save
     grad, hessian, jacfwd, jacrev, jvp, linearize, make_jaxpr, value_and_grad, vjp, vmap, pmap,
     checkpoint))
 remat = checkpoint
+(jacobian, eval_shape, linear_transpose, closure_convert, pure_callback) = (
+    _api_boundary(_t, _t.__name__) for _t in (
+        jacobian, eval_shape, linear_transpose, closure_convert, pure_callback))
 
 __version__ = "0.1.0"

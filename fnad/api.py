@@ -432,8 +432,10 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
     return jac
 
 
-def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
-    """The Jacobian by reverse mode: one batched `vjp` over the output basis (vmap)."""
+def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False
+           ) -> Callable[..., Any]:
+    """The Jacobian by reverse mode: one batched `vjp` over the output basis (vmap). With
+    `has_aux`, `f` returns `(output, aux)` and the result is `(jacobian, aux)`."""
     nums = _argnums_tuple(argnums)
 
     @functools.wraps(f)
@@ -441,7 +443,7 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
         diff = tuple(args[i] for i in nums)
         leaves, tree = tree_util.tree_flatten(diff)
         _check_float(_array_leaves(leaves), "jacrev")
-        out, f_vjp = vjp(_partial_at(f, args, nums), *diff)
+        out, f_vjp, *aux = vjp(_partial_at(f, args, nums), *diff, has_aux=has_aux)
         out_leaves, out_tree = tree_util.tree_flatten(out)
         out_leaves = _array_leaves(out_leaves)
         basis = _std_basis(out_leaves)
@@ -458,7 +460,8 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
             per_arg = tree_util.tree_unflatten(tree, blocks)
             result.append(per_arg[0] if isinstance(argnums, int) else per_arg)
             start += a.size
-        return tree_util.tree_unflatten(out_tree, result)
+        jacobian = tree_util.tree_unflatten(out_tree, result)
+        return (jacobian, aux[0]) if has_aux else jacobian
 
     return jac
 

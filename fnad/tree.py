@@ -7,28 +7,58 @@ order and a hashable `PyTreeDef`, which `jit` uses as part of its cache key.
 
 from __future__ import annotations
 
+import builtins
 import collections
 import dataclasses
+import functools
 import operator
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from fnad.core.errors import FnadError
 
+# The short jax.tree names (map, all, ...) are left out of __all__: a star import would
+# shadow the builtins.
 __all__ = [
+    "DictKey",
+    "FlattenedIndexKey",
+    "GetAttrKey",
+    "KeyEntry",
+    "KeyPath",
+    "Partial",
     "PyTreeDef",
     "PyTreeRegistrationError",
+    "SequenceKey",
     "TreeStructureError",
+    "all_leaves",
+    "flatten_one_level",
+    "flatten_one_level_with_keys",
+    "is_tree_node",
+    "keystr",
     "register_dataclass",
     "register_pytree_node",
+    "register_pytree_node_class",
+    "register_pytree_with_keys",
+    "register_pytree_with_keys_class",
+    "register_static",
+    "static",
     "tree_all",
+    "tree_broadcast",
     "tree_broadcast_prefix",
     "tree_flatten",
+    "tree_flatten_with_path",
     "tree_leaves",
+    "tree_leaves_with_path",
     "tree_map",
+    "tree_map_with_path",
     "tree_reduce",
+    "tree_reduce_associative",
     "tree_structure",
+    "tree_transpose",
     "tree_unflatten",
+    "treedef_children",
+    "treedef_is_leaf",
+    "treedef_tuple",
 ]
 
 T = TypeVar("T")
@@ -44,6 +74,97 @@ class PyTreeRegistrationError(FnadError, ValueError):
 
 
 # ---------------------------------------------------------------------------------------------
+# Key paths: each child of a node is named by a key entry; a leaf's path is the tuple of the
+# entries from the root down to it (`tree_flatten_with_path`, `keystr`).
+
+
+@dataclasses.dataclass(frozen=True)
+class SequenceKey:
+    """Child ``idx`` of a tuple or list; prints as ``[idx]``.
+
+    >>> str(SequenceKey(0))
+    '[0]'
+    """
+
+    idx: int
+
+    def __str__(self) -> str:
+        return f"[{self.idx!r}]"
+
+    def _simple(self) -> str:
+        return str(self.idx)
+
+
+@dataclasses.dataclass(frozen=True)
+class DictKey:
+    """The child under ``key`` of a dict (or OrderedDict, defaultdict); prints as ``['key']``.
+
+    >>> str(DictKey("w"))
+    "['w']"
+    """
+
+    key: Hashable
+
+    def __str__(self) -> str:
+        return f"[{self.key!r}]"
+
+    def _simple(self) -> str:
+        return str(self.key)
+
+
+@dataclasses.dataclass(frozen=True)
+class GetAttrKey:
+    """The attribute ``name`` of a namedtuple or dataclass node; prints as ``.name``.
+
+    >>> str(GetAttrKey("bias"))
+    '.bias'
+    """
+
+    name: str
+
+    def __str__(self) -> str:
+        return f".{self.name}"
+
+    def _simple(self) -> str:
+        return self.name
+
+
+@dataclasses.dataclass(frozen=True)
+class FlattenedIndexKey:
+    """Child ``key`` of a node registered without keys (`register_pytree_node`).
+
+    >>> str(FlattenedIndexKey(1))
+    '[<flat index 1>]'
+    """
+
+    key: int
+
+    def __str__(self) -> str:
+        return f"[<flat index {self.key}>]"
+
+    def _simple(self) -> str:
+        return str(self.key)
+
+
+KeyEntry = Any
+KeyPath = tuple[Any, ...]
+
+
+def keystr(keys: KeyPath, *, simple: bool = False, separator: str = "") -> str:
+    """A key path as a string: each entry's ``str`` joined by ``separator``. With ``simple``,
+    entries print bare (``0``, ``w``, ``bias``), shorter but ambiguous (list index 0 and dict
+    key ``"0"`` look alike).
+
+    >>> path = (DictKey("layers"), SequenceKey(0), GetAttrKey("w"))
+    >>> keystr(path), keystr(path, simple=True, separator="/")
+    ("['layers'][0].w", 'layers/0/w')
+    """
+    if simple:
+        return separator.join(k._simple() if hasattr(k, "_simple") else str(k) for k in keys)
+    return separator.join(str(k) for k in keys)
+
+
+# ---------------------------------------------------------------------------------------------
 # The registry. Each node type has a handler; lookups are by exact type (a subclass of a
 # registered type is a leaf unless registered itself), as in JAX.
 
@@ -53,29 +174,40 @@ class _NodeType:
 
     ``flatten(x) -> (children, aux)`` and ``unflatten(aux, children) -> x``; ``aux`` goes into
     the treedef, so it must be hashable. ``describe(aux, child_strs)`` renders the node for
-    `PyTreeDef.__repr__`; ``path_entry(aux, i)`` names child ``i`` in error messages.
+    `PyTreeDef.__repr__`; ``flatten_with_keys(x) -> ([(key, child), ...], aux)`` names each
+    child by its key-path entry (`SequenceKey`, `DictKey`, `GetAttrKey`, ...).
     """
 
-    __slots__ = ("cls", "flatten", "unflatten", "describe", "path_entry", "auto")
+    __slots__ = ("cls", "flatten", "unflatten", "describe", "flatten_with_keys", "auto")
 
-    def __init__(self, cls, flatten, unflatten, describe, path_entry, auto=False):
+    def __init__(self, cls, flatten, unflatten, describe, flatten_with_keys, auto=False):
         self.cls = cls
         self.flatten = flatten
         self.unflatten = unflatten
         self.describe = describe
-        self.path_entry = path_entry
+        self.flatten_with_keys = flatten_with_keys
         self.auto = auto  # made on first sight (namedtuples); an explicit registration wins
 
 
 _registry: dict[type, _NodeType] = {}
 
 
-def _index_entry(aux, i):
-    return f"[{i}]"
+def _keyed_by(flatten: Callable, key: Callable[[Any, int], Any]) -> Callable:
+    """A ``flatten_with_keys`` from a ``flatten`` and ``key(aux, i)`` naming child ``i``."""
+
+    def flatten_with_keys(x):
+        children, aux = flatten(x)
+        return [(key(aux, i), c) for i, c in enumerate(children)], aux
+
+    return flatten_with_keys
 
 
-def _key_entry(keys, i):
-    return f"[{keys[i]!r}]"
+def _seq_key(aux, i):
+    return SequenceKey(i)
+
+
+def _dict_key(keys, i):
+    return DictKey(keys[i])
 
 
 def _sorted_keys(d: dict) -> tuple:
@@ -110,12 +242,8 @@ def _dict_body(keys, cs):
     return "{" + ", ".join(f"{k!r}: {c}" for k, c in zip(keys, cs)) + "}"
 
 
-_registry[tuple] = _NodeType(
-    tuple, lambda x: (x, None), lambda aux, cs: tuple(cs), _seq_describe("(", ")"), _index_entry
-)
-_registry[list] = _NodeType(
-    list, lambda x: (x, None), lambda aux, cs: list(cs), _seq_describe("[", "]"), _index_entry
-)
+def _register_builtin(cls, flatten, unflatten, describe, key) -> None:
+    _registry[cls] = _NodeType(cls, flatten, unflatten, describe, _keyed_by(flatten, key))
 
 
 def _dict_flatten(x: dict) -> tuple[list, tuple]:
@@ -128,44 +256,46 @@ def _defaultdict_flatten(x: collections.defaultdict) -> tuple[list, tuple]:
     return [x[k] for k in keys], (x.default_factory, keys)
 
 
-_registry[dict] = _NodeType(
-    dict,
-    _dict_flatten,
-    lambda keys, cs: dict(zip(keys, cs)),
-    _dict_body,
-    _key_entry,
-)
-_registry[_NoneType] = _NodeType(
-    _NoneType, lambda x: ((), None), lambda aux, cs: None, lambda aux, cs: "None", _index_entry
-)
-_registry[collections.OrderedDict] = _NodeType(
+_register_builtin(tuple, lambda x: (x, None), lambda aux, cs: tuple(cs),
+                  _seq_describe("(", ")"), _seq_key)
+_register_builtin(list, lambda x: (x, None), lambda aux, cs: list(cs),
+                  _seq_describe("[", "]"), _seq_key)
+_register_builtin(dict, _dict_flatten, lambda keys, cs: dict(zip(keys, cs)), _dict_body,
+                  _dict_key)
+_register_builtin(_NoneType, lambda x: ((), None), lambda aux, cs: None,
+                  lambda aux, cs: "None", _seq_key)
+_register_builtin(
     collections.OrderedDict,
     lambda x: (list(x.values()), tuple(x)),
     lambda keys, cs: collections.OrderedDict(zip(keys, cs)),
     lambda keys, cs: f"OrderedDict({_dict_body(keys, cs)})",
-    _key_entry,
+    _dict_key,
 )
-_registry[collections.defaultdict] = _NodeType(
+_register_builtin(
     collections.defaultdict,
     _defaultdict_flatten,
     lambda aux, cs: collections.defaultdict(aux[0], zip(aux[1], cs)),
     lambda aux, cs: (
         f"defaultdict({getattr(aux[0], '__name__', aux[0])!s}, {_dict_body(aux[1], cs)})"
     ),
-    lambda aux, i: f"[{aux[1][i]!r}]",
+    lambda aux, i: DictKey(aux[1][i]),
 )
 
 
 def _namedtuple_node(cls: type) -> _NodeType:
     fields = cls._fields  # type: ignore[attr-defined]
+
+    def flatten(x):
+        return x, None
+
     node = _NodeType(
         cls,
-        lambda x: (x, None),
+        flatten,
         lambda aux, cs: cls(*cs),
         lambda aux, cs: (
             f"{cls.__name__}(" + ", ".join(f"{f}={c}" for f, c in zip(fields, cs)) + ")"
         ),
-        lambda aux, i: f".{fields[i]}",
+        _keyed_by(flatten, lambda aux, i: GetAttrKey(fields[i])),
         auto=True,
     )
     _registry[cls] = node
@@ -210,32 +340,122 @@ def register_pytree_node(
     >>> tree_leaves(Pair(1, [2, 3]))
     [1, 2, 3]
     """
+    _register_custom(cls, flatten_fn, unflatten_fn, None)
+
+
+def _register_custom(cls: type, flatten_fn: Callable | None, unflatten_fn: Callable,
+                     flatten_with_keys_fn: Callable | None) -> None:
+    """Register a user node type; keys default to `FlattenedIndexKey` (JAX's convention)."""
     _check_registrable(cls)
     name = cls.__qualname__
-
-    def flatten(x):
-        children, aux = flatten_fn(x)
-        return list(children), aux
+    if flatten_fn is None:
+        def flatten(x):
+            pairs, aux = flatten_with_keys_fn(x)  # type: ignore[misc]
+            return [c for _, c in pairs], aux
+    else:
+        def flatten(x):
+            children, aux = flatten_fn(x)
+            return list(children), aux
+    if flatten_with_keys_fn is None:
+        flatten_with_keys = _keyed_by(flatten, lambda aux, i: FlattenedIndexKey(i))
+    else:
+        def flatten_with_keys(x):
+            pairs, aux = flatten_with_keys_fn(x)
+            return [(k, c) for k, c in pairs], aux
 
     _registry[cls] = _NodeType(
         cls,
         flatten,
         unflatten_fn,
         lambda aux, cs: f"CustomNode({name}[{aux!r}], [{', '.join(cs)}])",
-        _index_entry,
+        flatten_with_keys,
     )
+
+
+def register_pytree_with_keys(
+    nodetype: type,
+    flatten_with_keys: Callable[[Any], tuple[Iterable[tuple[Any, Any]], Hashable]],
+    unflatten_func: Callable[[Any, Sequence[Any]], Any],
+    flatten_func: Callable[[Any], tuple[Iterable[Any], Hashable]] | None = None,
+) -> None:
+    """Like `register_pytree_node`, with each child named by a key for key paths.
+
+    ``flatten_with_keys(x)`` returns ``([(key, child), ...], aux_data)``; ``flatten_func``,
+    if given, must return the same children and aux data without keys (a faster path for
+    the functions that need no keys).
+
+    >>> class Point:
+    ...     def __init__(self, x, y): self.x, self.y = x, y
+    >>> register_pytree_with_keys(
+    ...     Point, lambda p: (((GetAttrKey("x"), p.x), (GetAttrKey("y"), p.y)), None),
+    ...     lambda _, c: Point(*c))
+    >>> [keystr(path) for path, _ in tree_leaves_with_path([Point(1, 2)])]
+    ['[0].x', '[0].y']
+    """
+    _register_custom(nodetype, flatten_func, unflatten_func, flatten_with_keys)
+
+
+def register_pytree_node_class(cls: type[T]) -> type[T]:
+    """Class decorator: register ``cls`` with its ``tree_flatten`` method and its
+    ``tree_unflatten(aux_data, children)`` classmethod.
+
+    >>> @register_pytree_node_class
+    ... class Box:
+    ...     def __init__(self, v): self.v = v
+    ...     def tree_flatten(self): return (self.v,), None
+    ...     @classmethod
+    ...     def tree_unflatten(cls, aux, children): return cls(*children)
+    >>> tree_map(lambda v: v * 2, Box(3)).v
+    6
+    """
+    register_pytree_node(cls, operator.methodcaller("tree_flatten"),
+                         cls.tree_unflatten)  # type: ignore[attr-defined]
+    return cls
+
+
+def register_pytree_with_keys_class(cls: type[T]) -> type[T]:
+    """Class decorator: register ``cls`` with its ``tree_flatten_with_keys`` method (and its
+    ``tree_flatten`` method, if it has one) and its ``tree_unflatten`` classmethod.
+
+    >>> @register_pytree_with_keys_class
+    ... class Named:
+    ...     def __init__(self, w): self.w = w
+    ...     def tree_flatten_with_keys(self): return ((GetAttrKey("w"), self.w),), None
+    ...     @classmethod
+    ...     def tree_unflatten(cls, aux, children): return cls(*children)
+    >>> keystr(tree_leaves_with_path(Named(1.0))[0][0])
+    '.w'
+    """
+    flatten = operator.methodcaller("tree_flatten") if hasattr(cls, "tree_flatten") else None
+    register_pytree_with_keys(cls, operator.methodcaller("tree_flatten_with_keys"),
+                              cls.tree_unflatten, flatten)  # type: ignore[attr-defined]
+    return cls
+
+
+def register_static(cls: type[T]) -> type[T]:
+    """Class decorator: instances of ``cls`` become pytrees with no leaves, the instance
+    itself kept in the treedef, so ``jit`` treats it as static (it must be hashable).
+
+    >>> @register_static
+    ... class Mode(str):
+    ...     pass
+    >>> tree_leaves([1.0, Mode("train")])
+    [1.0]
+    """
+    register_pytree_with_keys(cls, lambda x: ((), x), lambda x, _: x)
+    return cls
 
 
 def register_dataclass(
     cls: type[T] | None = None,
-    *,
     data_fields: Sequence[str] | None = None,
     meta_fields: Sequence[str] | None = None,
 ) -> Any:
     """Register a dataclass as a pytree node; usable as ``@register_dataclass`` or with arguments.
 
     Data fields are children (pytrees); meta fields are static and kept in the treedef, so
-    their values must be hashable. By default every field is a data field; naming only one
+    their values must be hashable. By default the fields declared with `static` (metadata
+    ``static=True``) are meta fields and every other field is a data field; naming only one
     of the two lists makes the other "all remaining fields". Rebuilding a node does not call
     ``__init__`` or ``__post_init__`` (as in equinox), so transforms can place any value in the
     data fields — tracers, batch axes, ``None`` — without tripping validation.
@@ -259,7 +479,8 @@ def register_dataclass(
     _check_registrable(cls)
     all_fields = [f.name for f in dataclasses.fields(cls)]
     if data_fields is None and meta_fields is None:
-        data, meta = all_fields, []
+        meta = [f.name for f in dataclasses.fields(cls) if f.metadata.get("static", False)]
+        data = [f for f in all_fields if f not in meta]
     elif data_fields is None:
         meta = list(meta_fields)  # type: ignore[arg-type]
         data = [f for f in all_fields if f not in meta]
@@ -304,7 +525,8 @@ def register_dataclass(
             body += "; " + ", ".join(f"{f}={v!r}" for f, v in zip(meta_t, aux))
         return f"{cls.__name__}({body})"
 
-    _registry[cls] = _NodeType(cls, flatten, unflatten, describe, lambda aux, i: f".{data_t[i]}")
+    _registry[cls] = _NodeType(cls, flatten, unflatten, describe,
+                               _keyed_by(flatten, lambda aux, i: GetAttrKey(data_t[i])))
     return cls
 
 
@@ -386,6 +608,28 @@ class PyTreeDef:
         if node is _LEAF:
             return []
         return [_from_nested(c) for c in node[2]]
+
+    def compose(self, inner: PyTreeDef) -> PyTreeDef:
+        """This structure with every leaf replaced by the structure ``inner``.
+
+        >>> tree_structure([0, 0]).compose(tree_structure((0, 0)))
+        PyTreeDef([(*, *), (*, *)])
+        """
+        sub = inner._tree()
+
+        def put(n):
+            return sub if n is _LEAF else (n[0], n[1], tuple(put(c) for c in n[2]))
+
+        return _from_nested(put(self._tree()))
+
+    def node_data(self) -> tuple[type, Any] | None:
+        """The root's (node type, static data), or None for a leaf.
+
+        >>> tree_structure({"b": 1, "a": 2}).node_data()
+        (<class 'dict'>, ('a', 'b'))
+        """
+        node = self._tree()
+        return None if node is _LEAF else (node[0], node[1])
 
     def flatten_up_to(self, tree: Any) -> list[Any]:
         """Flatten ``tree`` only as deep as this structure: one entry per leaf of this treedef.
@@ -628,7 +872,7 @@ def _value_desc(x: Any) -> str:
 def _mismatch(
     detail: str, path: list, treedef: PyTreeDef, whole: Any, context: str
 ) -> TreeStructureError:
-    where = "".join(path) or "the root"
+    where = keystr(tuple(path)) or "the root"
     try:
         got = repr(tree_structure(whole))
     except Exception:  # pragma: no cover - a broken custom flatten: still say where
@@ -714,8 +958,7 @@ def _flatten_up_to(
             expected = expected[:57] + "..."
         detail = f"expected {expected} (a {_kind_name(kind)}), got {_value_desc(x)}"
         raise _mismatch(detail, path, treedef, whole, context)
-    handler = _registry[kind]
-    xs, x_aux = handler.flatten(x)
+    pairs, x_aux = _registry[kind].flatten_with_keys(x)
     if x_aux != aux:
         if kind is dict or kind is collections.OrderedDict or kind is collections.defaultdict:
             detail = _dict_key_difference(kind, aux, x_aux)
@@ -724,11 +967,11 @@ def _flatten_up_to(
                 f"{_kind_name(kind)} nodes differ in static data: expected {aux!r}, got {x_aux!r}"
             )
         raise _mismatch(detail, path, treedef, whole, context)
-    if len(xs) != len(children):
-        detail = f"expected a {_kind_name(kind)} with {len(children)} children, got {len(xs)}"
+    if len(pairs) != len(children):
+        detail = f"expected a {_kind_name(kind)} with {len(children)} children, got {len(pairs)}"
         raise _mismatch(detail, path, treedef, whole, context)
-    for i, (cnode, cx) in enumerate(zip(children, xs)):
-        path.append(handler.path_entry(aux, i))
+    for cnode, (key, cx) in zip(children, pairs):
+        path.append(key)
         _flatten_up_to(cnode, cx, out, path, treedef, whole, context)
         path.pop()
 
@@ -794,7 +1037,7 @@ def tree_all(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> bool:
     >>> tree_all([True, {"a": 1}]), tree_all((True, 0))
     (True, False)
     """
-    return all(tree_leaves(tree, is_leaf))
+    return builtins.all(tree_leaves(tree, is_leaf))
 
 
 def tree_broadcast_prefix(
@@ -814,13 +1057,322 @@ def tree_broadcast_prefix(
         prefix_is_leaf: Callable[[Any], bool] = _is_none
     else:
         prefix_is_leaf = lambda x: x is None or is_leaf(x)
-    prefix_leaves, prefix_def = tree_flatten(prefix_tree, prefix_is_leaf)
-    subtrees = _match_up_to(prefix_def, full_tree, "tree_broadcast_prefix")
+    return _broadcast_leaves(prefix_tree, full_tree, prefix_is_leaf, "tree_broadcast_prefix")
+
+
+def _broadcast_leaves(prefix_tree: Any, full_tree: Any, is_leaf: Callable[[Any], bool] | None,
+                      context: str) -> list[Any]:
+    prefix_leaves, prefix_def = tree_flatten(prefix_tree, is_leaf)
+    subtrees = _match_up_to(prefix_def, full_tree, context)
     result: list[Any] = []
     for p, sub in zip(prefix_leaves, subtrees):
         result.extend([p] * len(tree_leaves(sub)))
     return result
 
 
+def tree_broadcast(prefix_tree: Any, full_tree: Any,
+                   is_leaf: Callable[[Any], bool] | None = None) -> Any:
+    """``full_tree``'s structure, each leaf taken from the leaf of ``prefix_tree`` above it.
+
+    ``prefix_tree``'s structure must be a prefix of ``full_tree``'s (``None`` is a node here,
+    as everywhere but in `tree_broadcast_prefix`); ``is_leaf`` applies to ``prefix_tree``.
+
+    >>> tree_broadcast((1, 2, 3), (0, {"a": 0, "b": 0}, (0, 0)))
+    (1, {'a': 2, 'b': 2}, (3, 3))
+    """
+    leaves = _broadcast_leaves(prefix_tree, full_tree, is_leaf, "tree_broadcast")
+    return tree_unflatten(tree_structure(full_tree), leaves)
+
+
 def _is_none(x: Any) -> bool:
     return x is None
+
+
+def tree_reduce_associative(
+    operation: Callable[[Any, Any], Any],
+    tree: Any,
+    *,
+    identity: Any = _NO_INITIAL,
+    is_leaf: Callable[[Any], bool] | None = None,
+) -> Any:
+    """Reduce the leaves of ``tree`` with an associative ``operation``, pairing neighbours
+    level by level (a balanced tree of depth log2(leaves), not a left fold). ``identity`` is
+    the result for a tree with no leaves, and needed only then.
+
+    >>> tree_reduce_associative(lambda a, b: a + b, [1, (2, 3), [4, 5, 6]])
+    21
+    """
+    items = tree_leaves(tree, is_leaf)
+    if not items:
+        if identity is _NO_INITIAL:
+            raise TreeStructureError(
+                "tree_reduce_associative: the tree has no leaves; pass identity= (the "
+                "operation's identity element) to reduce an empty tree.")
+        return identity
+    while len(items) > 1:
+        paired = [operation(a, b) for a, b in zip(items[0::2], items[1::2])]
+        items = paired + items[len(paired) * 2:]
+    return items[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Key paths over whole trees.
+
+
+def _flatten_keyed(x: Any, path: tuple, pairs: list, nodes: list, is_leaf: Any,
+                   takes_path: bool) -> None:
+    if is_leaf is not None and (is_leaf(path, x) if takes_path else is_leaf(x)):
+        pairs.append((path, x))
+        nodes.append(_LEAF)
+        return
+    t = type(x)
+    node = _node_type(t)
+    if node is None:
+        pairs.append((path, x))
+        nodes.append(_LEAF)
+        return
+    keyed, aux = node.flatten_with_keys(x)
+    for k, c in keyed:
+        _flatten_keyed(c, (*path, k), pairs, nodes, is_leaf, takes_path)
+    nodes.append((t, aux, len(keyed)))
+
+
+def tree_flatten_with_path(
+    tree: Any, is_leaf: Callable[..., bool] | None = None, is_leaf_takes_path: bool = False
+) -> tuple[list[tuple[KeyPath, Any]], PyTreeDef]:
+    """`tree_flatten`, each leaf paired with its key path (a tuple of key entries).
+
+    With ``is_leaf_takes_path``, ``is_leaf`` is called as ``is_leaf(path, subtree)``.
+
+    >>> pairs, treedef = tree_flatten_with_path([1, {"x": 3}])
+    >>> pairs
+    [((SequenceKey(idx=0),), 1), ((SequenceKey(idx=1), DictKey(key='x')), 3)]
+    """
+    pairs: list[tuple[KeyPath, Any]] = []
+    nodes: list[Any] = []
+    _flatten_keyed(tree, (), pairs, nodes, is_leaf, is_leaf_takes_path)
+    return pairs, PyTreeDef._make(tuple(nodes), len(pairs))
+
+
+def tree_leaves_with_path(
+    tree: Any, is_leaf: Callable[..., bool] | None = None, is_leaf_takes_path: bool = False
+) -> list[tuple[KeyPath, Any]]:
+    """The leaves of ``tree``, each as ``(key_path, leaf)``.
+
+    >>> [(keystr(p), x) for p, x in tree_leaves_with_path({"w": [1, 2]})]
+    [("['w'][0]", 1), ("['w'][1]", 2)]
+    """
+    return tree_flatten_with_path(tree, is_leaf, is_leaf_takes_path)[0]
+
+
+def tree_map_with_path(
+    f: Callable[..., Any],
+    tree: Any,
+    *rest: Any,
+    is_leaf: Callable[..., bool] | None = None,
+    is_leaf_takes_path: bool = False,
+) -> Any:
+    """`tree_map` where ``f`` also gets each leaf's key path first: ``f(path, x, *xs)``.
+
+    >>> tree_map_with_path(lambda p, x: keystr(p, simple=True) + "=" + str(x), {"a": [1]})
+    {'a': ['a0=1']}
+    """
+    pairs, treedef = tree_flatten_with_path(tree, is_leaf, is_leaf_takes_path)
+    columns = [[p for p, _ in pairs], [x for _, x in pairs]]
+    for k, other in enumerate(rest):
+        columns.append(_match_up_to(treedef, other, f"tree_map_with_path: trees 1 and {k + 2}"))
+    return tree_unflatten(treedef, [f(*xs) for xs in zip(*columns)])
+
+
+# ---------------------------------------------------------------------------------------------
+# One level at a time, and treedefs.
+
+
+def _node_of(tree: Any, what: str) -> _NodeType:
+    node = _node_type(type(tree))
+    if node is None:
+        raise TreeStructureError(
+            f"{what}: {_value_desc(tree)} is a leaf, not a pytree node; only tuples, lists, "
+            "dicts, None, namedtuples and registered types can be flattened one level.")
+    return node
+
+
+def flatten_one_level(tree: Any) -> tuple[tuple[Any, ...], Hashable]:
+    """The children of the node ``tree`` and its static (aux) data, without recursing.
+
+    >>> flatten_one_level({"a": [1, 2], "b": {"c": 3}})
+    (([1, 2], {'c': 3}), ('a', 'b'))
+    """
+    children, aux = _node_of(tree, "flatten_one_level").flatten(tree)
+    return tuple(children), aux
+
+
+def flatten_one_level_with_keys(tree: Any) -> tuple[list[tuple[Any, Any]], Hashable]:
+    """`flatten_one_level` with each child paired with its key entry.
+
+    >>> flatten_one_level_with_keys((7, 8))
+    ([(SequenceKey(idx=0), 7), (SequenceKey(idx=1), 8)], None)
+    """
+    return _node_of(tree, "flatten_one_level_with_keys").flatten_with_keys(tree)
+
+
+def is_tree_node(typ: type) -> bool:
+    """Whether values of type ``typ`` are pytree nodes (built in, a namedtuple or registered).
+
+    >>> is_tree_node(dict), is_tree_node(int)
+    (True, False)
+    """
+    return isinstance(typ, type) and _node_type(typ) is not None
+
+
+def all_leaves(iterable: Iterable[Any], is_leaf: Callable[[Any], bool] | None = None) -> bool:
+    """Whether every element of ``iterable`` is a pytree leaf (``None`` is not: it is a node).
+
+    >>> all_leaves([1, 2.0]), all_leaves([1, (2,)])
+    (True, False)
+    """
+    return builtins.all((is_leaf is not None and is_leaf(x)) or _node_type(type(x)) is None
+                        for x in iterable)
+
+
+def treedef_children(treedef: PyTreeDef) -> list[PyTreeDef]:
+    """The treedefs of the root's children.
+
+    >>> treedef_children(tree_structure([(1, 2), 3]))
+    [PyTreeDef((*, *)), PyTreeDef(*)]
+    """
+    return treedef.children()
+
+
+def treedef_is_leaf(treedef: PyTreeDef) -> bool:
+    """Whether ``treedef`` has a single node: a leaf, or a node with no children (``None``).
+
+    >>> treedef_is_leaf(tree_structure(1)), treedef_is_leaf(tree_structure([1]))
+    (True, False)
+    """
+    return treedef.num_nodes == 1
+
+
+def treedef_tuple(treedefs: Iterable[PyTreeDef]) -> PyTreeDef:
+    """The treedef of a tuple whose children have the given treedefs.
+
+    >>> treedef_tuple([tree_structure(1), tree_structure({"a": 2})])
+    PyTreeDef((*, {'a': *}))
+    """
+    treedefs = list(treedefs)
+    nodes = tuple(n for t in treedefs for n in t._nodes) + ((tuple, None, len(treedefs)),)
+    return PyTreeDef._make(nodes, sum(t.num_leaves for t in treedefs))
+
+
+class _TransposeError(TreeStructureError, TypeError):
+    """`tree_transpose` was given a tree that is not outer-of-inner (TypeError, as in JAX)."""
+
+
+def tree_transpose(outer_treedef: PyTreeDef, inner_treedef: PyTreeDef | None,
+                   pytree_to_transpose: Any) -> Any:
+    """Turn a tree of structure outer-of-inner into one of structure inner-of-outer, e.g. a
+    list of pairs into a pair of lists. ``inner_treedef=None`` reads it from the first
+    outer leaf.
+
+    >>> tree_transpose(tree_structure([0, 0]), tree_structure((0, 0)), [(1, 2), (3, 4)])
+    ([1, 3], [2, 4])
+    """
+    if inner_treedef is None:
+        inner_treedef = tree_structure(outer_treedef.flatten_up_to(pytree_to_transpose)[0])
+    flat, treedef = tree_flatten(pytree_to_transpose)
+    expected = outer_treedef.compose(inner_treedef)
+    if treedef != expected:
+        raise _TransposeError(
+            f"tree_transpose: the tree has structure {treedef!r}, but outer {outer_treedef!r} "
+            f"of inner {inner_treedef!r} is {expected!r}.")
+    n_in = inner_treedef.num_leaves
+    rows = [flat[i * n_in:(i + 1) * n_in] for i in range(outer_treedef.num_leaves)]
+    return tree_unflatten(inner_treedef,
+                          [tree_unflatten(outer_treedef, list(col)) for col in zip(*rows)])
+
+
+# ---------------------------------------------------------------------------------------------
+# Partial and static fields.
+
+
+class _WrappedPartial:
+    """A `functools.partial` kept whole as `Partial`'s function: without this wrapper,
+    `functools.partial` would merge its arguments into the outer one's, and they would
+    become leaves."""
+
+    __slots__ = ("fun",)
+
+    def __init__(self, fun: functools.partial) -> None:
+        self.fun = fun
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fun(*args, **kwargs)
+
+    def __hash__(self) -> int:
+        return hash(self.fun)
+
+    def __eq__(self, other: object) -> bool:
+        return self.fun == (other.fun if isinstance(other, _WrappedPartial) else other)
+
+    def __repr__(self) -> str:
+        return repr(self.fun)
+
+
+class Partial(functools.partial):
+    """`functools.partial` as a pytree: the bound arguments are its children (so they can be
+    arrays, traced by transforms) and the function is static. Lets a function with bound
+    arrays cross a ``jit`` or ``vmap`` boundary as an argument.
+
+    >>> import operator
+    >>> add_one = Partial(operator.add, 1)
+    >>> add_one(2), tree_leaves(add_one)
+    (3, [1])
+    """
+
+    def __new__(cls, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Partial:
+        if isinstance(func, functools.partial):
+            func = _WrappedPartial(func)
+        return super().__new__(cls, func, *args, **kwargs)
+
+
+register_pytree_node(
+    Partial,
+    lambda p: ((p.args, p.keywords), p.func),
+    lambda func, children: Partial(func, *children[0], **children[1]),
+)
+
+
+def static(**kwargs: Any) -> Any:
+    """A `dataclasses.field` marked static (``metadata={"static": True}``): `register_dataclass`
+    makes such fields meta fields, kept in the treedef instead of being leaves.
+
+    >>> @register_dataclass
+    ... @dataclasses.dataclass
+    ... class Op:
+    ...     x: Any
+    ...     name: str = static(default="add")
+    >>> tree_structure(Op(1.0))
+    PyTreeDef(Op(x=*; name='add'))
+    """
+    metadata = dict(kwargs.pop("metadata", None) or {})
+    metadata["static"] = True
+    return dataclasses.field(metadata=metadata, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# The short names of `jax.tree` (``fnad.tree.map``, ...). They shadow the builtins `map` and
+# `all` inside this module, which therefore calls `builtins.map` / `builtins.all`.
+
+all = tree_all  # noqa: A001
+broadcast = tree_broadcast
+flatten = tree_flatten
+flatten_with_path = tree_flatten_with_path
+leaves = tree_leaves
+leaves_with_path = tree_leaves_with_path
+map = tree_map  # noqa: A001
+map_with_path = tree_map_with_path
+reduce = tree_reduce
+reduce_associative = tree_reduce_associative
+structure = tree_structure
+transpose = tree_transpose
+unflatten = tree_unflatten

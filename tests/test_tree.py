@@ -542,3 +542,307 @@ def test_treedef_pickles():
 def test_docstring_examples_run():
     result = doctest.testmod(fnad.tree)
     assert result.attempted > 10 and result.failed == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Key paths, one-level flattening, treedef helpers, transpose/broadcast, Partial, static fields
+
+
+def _follow(node, key):
+    """One step down a key path, by the meaning of the key (not by the flattening code)."""
+    if isinstance(key, fnad.tree.SequenceKey):
+        return node[key.idx]
+    if isinstance(key, fnad.tree.DictKey):
+        return node[key.key]
+    if isinstance(key, fnad.tree.GetAttrKey):
+        return getattr(node, key.name)
+    assert isinstance(key, fnad.tree.FlattenedIndexKey) and isinstance(node, Box)
+    return node.items[key.key]
+
+
+@settings(max_examples=150, deadline=None)
+@given(trees)
+def test_every_key_path_leads_to_its_leaf(tree):
+    pairs, treedef = fnad.tree.tree_flatten_with_path(tree)
+    leaves, expected_def = tree_flatten(tree)
+    assert treedef == expected_def
+    assert [x for _, x in pairs] == leaves or all(
+        a is b for (_, a), b in zip(pairs, leaves))
+    for path, leaf in pairs:
+        node = tree
+        for key in path:
+            node = _follow(node, key)
+        assert node is leaf
+    assert fnad.tree.tree_leaves_with_path(tree) == pairs
+    # map_with_path sees the same paths, in order
+    seen = []
+    out = fnad.tree.tree_map_with_path(lambda p, x: seen.append(p) or x, tree)
+    assert seen == [p for p, _ in pairs] and _same(out, tree)
+
+
+def test_keystr_matches_jax_examples():
+    params = {"foo": {"bar": {"baz": 1, "bat": [2, 3]}}}
+    paths = [p for p, _ in fnad.tree.leaves_with_path(params)]
+    assert [fnad.tree.keystr(p) for p in paths] == [
+        "['foo']['bar']['bat'][0]", "['foo']['bar']['bat'][1]", "['foo']['bar']['baz']"]
+    assert [fnad.tree.keystr(p, simple=True, separator="/") for p in paths] == [
+        "foo/bar/bat/0", "foo/bar/bat/1", "foo/bar/baz"]
+    assert fnad.tree.keystr((0, 1, "a")) == "01a"  # any objects: their str
+    layer = Layer(np.ones(2), np.zeros(2))
+    assert [fnad.tree.keystr(p) for p, _ in fnad.tree.leaves_with_path([layer])] == [
+        "[0].w", "[0].b"]
+    assert [fnad.tree.keystr(p) for p, _ in fnad.tree.leaves_with_path(Box("l", [5, 6]))] == [
+        "[<flat index 0>]", "[<flat index 1>]"]
+    assert fnad.tree.leaves_with_path(Point(1, 2))[1][0] == (fnad.tree.GetAttrKey("y"),)
+
+
+def test_map_with_path_with_more_trees_and_path_aware_is_leaf():
+    tree = {"a": [1, 2], "b": 3}
+    out = fnad.tree.map_with_path(lambda p, x, y: (fnad.tree.keystr(p), x + y), tree,
+                                  {"a": [10, 20], "b": 30})
+    assert out == {"a": [("['a'][0]", 11), ("['a'][1]", 22)], "b": ("['b']", 33)}
+    with pytest.raises(TreeStructureError, match=r"tree_map_with_path.*\['a'\]"):
+        fnad.tree.map_with_path(lambda p, x, y: x, tree, {"a": [1], "b": 2})
+    # is_leaf given the path: stop at the subtree under 'a'
+    stop_at_a = lambda p, x: p == (fnad.tree.DictKey("a"),)
+    pairs, treedef = fnad.tree.flatten_with_path(tree, is_leaf=stop_at_a,
+                                                 is_leaf_takes_path=True)
+    assert [x for _, x in pairs] == [[1, 2], 3] and treedef.num_leaves == 2
+    assert fnad.tree.leaves_with_path(tree, is_leaf=lambda x: isinstance(x, list))[0][1] == [1, 2]
+
+
+class Special:
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+
+fnad.tree.register_pytree_with_keys(
+    Special,
+    lambda s: (((fnad.tree.GetAttrKey("x"), s.x), (fnad.tree.DictKey("why"), s.y)), "aux"),
+    lambda aux, cs: Special(*cs),
+)
+
+
+@fnad.tree.register_pytree_node_class
+class Scaled:
+    def __init__(self, value, scale):
+        self.value, self.scale = value, scale
+
+    def tree_flatten(self):
+        return (self.value,), self.scale
+
+    @classmethod
+    def tree_unflatten(cls, scale, children):
+        return cls(children[0], scale)
+
+
+@fnad.tree.register_pytree_with_keys_class
+class KeyedPair:
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+
+    def tree_flatten_with_keys(self):
+        return ((fnad.tree.GetAttrKey("a"), self.a), (fnad.tree.GetAttrKey("b"), self.b)), None
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        return cls(*children)
+
+
+@fnad.tree.register_static
+@dataclasses.dataclass(frozen=True)
+class Mode:
+    name: str
+
+
+def test_registration_flavours():
+    leaves, treedef = tree_flatten(Special(1, [2, 3]))
+    assert leaves == [1, 2, 3] and "CustomNode(Special['aux']" in repr(treedef)
+    assert [fnad.tree.keystr(p) for p, _ in fnad.tree.leaves_with_path(Special(1, [2]))] == [
+        ".x", "['why'][0]"]
+    s = tree_map(lambda v: v * 10, Scaled(2, scale=0.5))
+    assert s.value == 20 and s.scale == 0.5
+    assert tree_structure(Scaled(1, 0.5)) != tree_structure(Scaled(1, 0.25))
+    k = tree_map(lambda v: -v, KeyedPair(1, 2))
+    assert (k.a, k.b) == (-1, -2)
+    assert [fnad.tree.keystr(p) for p, _ in fnad.tree.leaves_with_path(KeyedPair(1, 2))] == [
+        ".a", ".b"]
+    # a static value has no leaves and is part of the structure (so of jit's cache key)
+    assert tree_leaves([1.0, Mode("train")]) == [1.0]
+    assert tree_structure(Mode("train")) != tree_structure(Mode("eval"))
+    assert tree_unflatten(tree_structure(Mode("eval")), []) == Mode("eval")
+    for cls in (Special, Scaled, KeyedPair, Mode):
+        assert fnad.tree.is_tree_node(cls)
+        with pytest.raises(PyTreeRegistrationError, match="already registered"):
+            fnad.tree.register_static(cls)
+
+
+def test_static_value_drives_python_control_flow_under_jit():
+    import fnad
+
+    calls = []
+
+    @fnad.jit
+    def f(x, mode):
+        calls.append(mode)
+        return x * 2.0 if mode.name == "double" else x + 1.0
+
+    x = np.arange(3, dtype=np.float32)
+    np.testing.assert_allclose(f(x, Mode("double")), x * 2)
+    np.testing.assert_allclose(f(x, Mode("inc")), x + 1)
+    np.testing.assert_allclose(f(x, Mode("double")), x * 2)
+    assert calls == [Mode("double"), Mode("inc")]  # one trace per static value
+
+
+def test_flatten_one_level():
+    children, aux = fnad.tree.flatten_one_level({"a": [1, 2], "b": {"c": 3}})
+    assert children == ([1, 2], {"c": 3}) and aux == ("a", "b")
+    assert fnad.tree.flatten_one_level(None) == ((), None)
+    assert fnad.tree.flatten_one_level(Box("l", [1, [2]])) == ((1, [2]), "l")
+    pairs, aux = fnad.tree.flatten_one_level_with_keys(Point(1, [2]))
+    assert pairs == [(fnad.tree.GetAttrKey("x"), 1), (fnad.tree.GetAttrKey("y"), [2])]
+    for leaf in (1, np.ones(2), "s", MyDict(a=1)):
+        with pytest.raises(TreeStructureError, match="flatten_one_level.*leaf"):
+            fnad.tree.flatten_one_level(leaf)
+        with pytest.raises(TreeStructureError, match="leaf"):
+            fnad.tree.flatten_one_level_with_keys(leaf)
+
+
+def test_node_and_leaf_predicates_and_treedef_helpers():
+    for t in (tuple, list, dict, type(None), collections.OrderedDict, Point, Params, Box):
+        assert fnad.tree.is_tree_node(t)
+    for t in (int, np.ndarray, str, NotANode, MyDict):
+        assert not fnad.tree.is_tree_node(t)
+    assert fnad.tree.all_leaves([1, np.ones(2), "x"])
+    assert not fnad.tree.all_leaves([1, None])  # None is an empty node, not a leaf
+    assert not fnad.tree.all_leaves([{"a": 1}])
+    assert fnad.tree.all_leaves([{"a": 1}], is_leaf=lambda x: isinstance(x, dict))
+    assert fnad.tree.all_leaves(fnad.tree.leaves({"a": [1, (2, 3)]}))
+    x = [(1, 2), 3, {"a": 4}]
+    kids = fnad.tree.treedef_children(tree_structure(x))
+    assert kids == [tree_structure(v) for v in x]
+    assert fnad.tree.treedef_is_leaf(tree_structure(1))
+    assert fnad.tree.treedef_is_leaf(tree_structure(None))  # one node, as in JAX
+    assert not fnad.tree.treedef_is_leaf(tree_structure([1]))
+    tup = fnad.tree.treedef_tuple([tree_structure(v) for v in x])
+    assert tup == tree_structure(tuple(x)) and tup.num_leaves == 4
+    assert tup.unflatten([1, 2, 3, 4]) == ((1, 2), 3, {"a": 4})
+    assert fnad.tree.treedef_tuple([]) == tree_structure(())
+
+
+def test_tree_transpose():
+    outer, inner = tree_structure([0, 0, 0]), tree_structure({"a": 0, "b": (0, 0)})
+    tree = [{"a": i, "b": (10 * i, 100 * i)} for i in range(3)]
+    out = fnad.tree.transpose(outer, inner, tree)
+    assert out == {"a": [0, 1, 2], "b": ([0, 10, 20], [0, 100, 200])}
+    assert fnad.tree.tree_transpose(outer, None, tree) == out
+    back = fnad.tree.transpose(inner, outer, out)
+    assert back == tree
+    with pytest.raises(TypeError, match="tree_transpose"):
+        fnad.tree.transpose(outer, inner, tree[:2] + [{"a": 1, "b": 2}])
+    with pytest.raises(TreeStructureError):
+        fnad.tree.transpose(outer, tree_structure((0, 0)), tree)
+
+
+def test_tree_broadcast():
+    full = (0, {"a": 0, "b": 0}, (0, 0))
+    assert fnad.tree.broadcast((1, 2, 3), full) == (1, {"a": 2, "b": 2}, (3, 3))
+    assert fnad.tree.tree_broadcast(7, full) == (7, {"a": 7, "b": 7}, (7, 7))
+    # None is a node here: it matches a None in the full tree
+    assert fnad.tree.broadcast((1, None), ([0, 0], None)) == ([1, 1], None)
+    assert fnad.tree.broadcast({"x": [5, 6]}, {"x": [0, 0]}, is_leaf=lambda v: isinstance(
+        v, list)) == {"x": [[5, 6], [5, 6]]}
+    with pytest.raises(TreeStructureError, match="tree_broadcast"):
+        fnad.tree.broadcast((1, 2), (0, 0, 0))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet="abc", max_size=2), max_size=9))
+def test_reduce_associative_agrees_with_a_left_fold(strings):
+    """String concatenation is associative but not commutative: order must be kept."""
+    tree = {"xs": strings, "nested": [tuple(strings[:2])]}
+    expected = "".join(fnad.tree.leaves(tree))
+    got = fnad.tree.reduce_associative(lambda a, b: a + b, tree, identity="")
+    assert got == expected
+    if fnad.tree.leaves(tree):
+        assert fnad.tree.tree_reduce_associative(lambda a, b: a + b, tree) == expected
+
+
+def test_reduce_associative_empty_tree():
+    assert fnad.tree.reduce_associative(max, [None, {}], identity=-1) == -1
+    with pytest.raises(TreeStructureError, match="identity"):
+        fnad.tree.reduce_associative(max, [])
+
+
+def test_partial_is_a_pytree_that_crosses_jit_and_vmap():
+    import fnad
+    import fnad.numpy as fnp
+
+    scale = fnad.tree.Partial(fnp.multiply, np.float32(3.0))
+    assert fnad.tree.leaves(scale) == [np.float32(3.0)]
+    np.testing.assert_allclose(scale(np.ones(2, np.float32)), [3.0, 3.0])
+
+    @fnad.jit
+    def apply(fn, x):
+        return fn(x)
+
+    np.testing.assert_allclose(apply(scale, np.arange(3, dtype=np.float32)), [0, 3, 6])
+    # the bound argument is a leaf: vmap maps over it
+    scales = fnad.tree.Partial(fnp.multiply, np.array([1.0, 2.0], np.float32))
+    out = fnad.vmap(lambda f, x: f(x), in_axes=(0, None))(scales, np.float32(5.0))
+    np.testing.assert_allclose(out, [5.0, 10.0])
+    # keywords are leaves too, and gradients flow into them
+    f = fnad.tree.Partial(lambda x, w: w * x, w=np.float32(2.0))
+    g = fnad.grad(lambda p: p(np.float32(4.0)))(f)
+    assert isinstance(g, fnad.tree.Partial) and float(g.keywords["w"]) == 4.0
+    # a functools.partial as the function stays whole (its arguments are not leaves)
+    import functools
+
+    inner = functools.partial(fnp.add, np.float32(1.0))
+    p = fnad.tree.Partial(inner, np.float32(2.0))
+    assert fnad.tree.leaves(p) == [np.float32(2.0)]
+    assert float(p()) == 3.0
+    assert tree_structure(p) == tree_structure(fnad.tree.Partial(inner, 0.0))
+
+
+def test_static_fields_are_meta_by_default():
+    @register_dataclass
+    @dataclasses.dataclass
+    class Op:
+        x: Any
+        y: Any
+        op: str = fnad.tree.static(default="add")
+        tag: int = fnad.tree.static(default=0, metadata={"doc": "kept"})
+
+    m = Op(1.0, 2.0)
+    assert tree_leaves(m) == [1.0, 2.0]
+    assert tree_structure(Op(1.0, 2.0, "sub")) != tree_structure(m)
+    assert dataclasses.fields(Op)[3].metadata["doc"] == "kept"
+    assert tree_map(lambda v: v + 1, m) == Op(2.0, 3.0)
+    assert [fnad.tree.keystr(p) for p, _ in fnad.tree.leaves_with_path(m)] == [".x", ".y"]
+
+
+def test_short_names_are_the_tree_functions():
+    t = fnad.tree
+    for short, full in [("map", t.tree_map), ("leaves", t.tree_leaves), ("all", t.tree_all),
+                        ("structure", t.tree_structure), ("flatten", t.tree_flatten),
+                        ("unflatten", t.tree_unflatten), ("reduce", t.tree_reduce),
+                        ("transpose", t.tree_transpose), ("broadcast", t.tree_broadcast),
+                        ("flatten_with_path", t.tree_flatten_with_path),
+                        ("leaves_with_path", t.tree_leaves_with_path),
+                        ("map_with_path", t.tree_map_with_path),
+                        ("reduce_associative", t.tree_reduce_associative)]:
+        assert getattr(t, short) is full
+    assert t.all([1, (True,)]) and not t.all([1, (0,)]) and t.all([])
+    assert t.map(lambda v: v + 1, {"a": 1}) == {"a": 2}
+
+
+def test_treedef_compose_and_node_data():
+    outer, inner = tree_structure([0, {"a": 0}]), tree_structure((0, None, 0))
+    composed = outer.compose(inner)
+    assert composed == tree_structure([(1, None, 2), {"a": (3, None, 4)}])
+    assert composed.num_leaves == outer.num_leaves * inner.num_leaves
+    assert tree_structure(5).compose(inner) == inner
+    assert tree_structure(Point(1, 2)).node_data() == (Point, None)
+    assert tree_structure(Box("lbl", [1])).node_data() == (Box, "lbl")
+    assert tree_structure(1).node_data() is None

@@ -12,7 +12,9 @@ import numpy as np
 
 import fnad.numpy as fnp
 from fnad import lax
+from fnad.core.errors import ShapeError
 from fnad.core.ir import get_aval
+from fnad.lax.custom import custom_jvp
 
 Axis = int | Sequence[int] | None
 
@@ -28,16 +30,18 @@ def relu(x: Any) -> Any:
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Any:
-    """`x` for positive `x`, `negative_slope * x` otherwise."""
+    """`x` for `x >= 0`, `negative_slope * x` otherwise (so the derivative at 0 is 1, as
+    in JAX)."""
     x = fnp.asarray(x)
-    return fnp.where(x > 0, x, negative_slope * x)
+    return fnp.where(x >= 0, x, negative_slope * x)
 
 
 def elu(x: Any, alpha: float = 1.0) -> Any:
-    """`x` for positive `x`, `alpha * (exp(x) - 1)` otherwise."""
+    """`x` for positive `x`, `alpha * (exp(x) - 1)` otherwise (derivative `alpha` at 0)."""
     x = fnp.asarray(x)
-    # expm1 of min(x, 0) so the unused branch cannot overflow into a NaN gradient
-    return fnp.where(x > 0, x, alpha * fnp.expm1(fnp.minimum(x, 0)))
+    # the exponential sees 0 where x > 0, so the unused branch cannot overflow into a NaN
+    # gradient
+    return fnp.where(x > 0, x, alpha * fnp.expm1(fnp.where(x > 0, fnp.zeros_like(x), x)))
 
 
 def gelu(x: Any, approximate: bool = True) -> Any:
@@ -46,8 +50,8 @@ def gelu(x: Any, approximate: bool = True) -> Any:
     x = fnp.asarray(x)
     if approximate:
         inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)
-        return 0.5 * x * (1 + fnp.tanh(inner))
-    return 0.5 * x * (1 + lax.erf(x * math.sqrt(0.5)))
+        return fnp.multiply(0.5 * x, 1 + fnp.tanh(inner))
+    return fnp.multiply(0.5 * x, 1 + lax.erf(x * math.sqrt(0.5)))
 
 
 def sigmoid(x: Any) -> Any:
@@ -58,7 +62,7 @@ def sigmoid(x: Any) -> Any:
 def silu(x: Any) -> Any:
     """`x * sigmoid(x)` (also called swish)."""
     x = fnp.asarray(x)
-    return x * sigmoid(x)
+    return fnp.multiply(x, sigmoid(x))
 
 
 swish = silu
@@ -76,31 +80,92 @@ def softplus(x: Any) -> Any:
     return fnp.maximum(x, 0) + fnp.log1p(fnp.exp(-fnp.abs(x)))
 
 
-def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
-    """`log(sum(exp(x), axis))`, shifted by the maximum so it neither overflows nor
-    underflows; all `-inf` slices give `-inf`.
+def _masked(x: Any, where: Any, fill: float) -> Any:
+    """`x` with the entries outside `where` replaced by `fill` (x itself without a mask)."""
+    return x if where is None else fnp.where(where, x, fill)
+
+
+def logsumexp(a: Any, axis: Axis = None, b: Any = None, keepdims: bool = False,
+              return_sign: bool = False, where: Any = None) -> Any:
+    """`log(sum(b * exp(a), axis))` over the entries in `where`, shifted by the maximum so it
+    neither overflows nor underflows; all `-inf` slices give `-inf`. With `return_sign`,
+    returns `(log|sum|, sign(sum))`, so weights `b` may make the sum negative.
 
     >>> round(float(logsumexp(np.array([1000.0, 1000.0]))), 3)
     1000.693
     """
-    x = fnp.asarray(x)
-    m = fnp.max(lax.stop_gradient(x), axis=axis, keepdims=True)  # no derivative to trace
+    a = _masked(fnp.asarray(a), where, -np.inf)
+    if b is not None:
+        b = fnp.asarray(b)
+        a = fnp.where(b != 0, a, -np.inf)  # a zero weight drops its entry, even a +inf one
+    m = fnp.max(lax.stop_gradient(a), axis=axis, keepdims=True)  # no derivative to trace
     m = fnp.where(fnp.isfinite(m), m, fnp.zeros_like(m))
-    out = fnp.log(fnp.sum(fnp.exp(x - m), axis=axis, keepdims=True)) + m
-    return out if keepdims else fnp.squeeze(out, axis=axis)
+    e = fnp.exp(a - m)
+    total = fnp.sum(e if b is None else fnp.multiply(b, e), axis=axis, keepdims=True)
+    if return_sign:
+        sign = fnp.sign(total)
+        total = fnp.abs(total)
+    out = fnp.log(total) + m
+    if not keepdims:
+        out = fnp.squeeze(out, axis=axis)
+    if return_sign:
+        return out, sign if keepdims else fnp.squeeze(sign, axis=axis)
+    return out
 
 
-def log_softmax(x: Any, axis: Axis = -1) -> Any:
-    """`x - logsumexp(x, axis)`: log-probabilities, accurate even for very negative ones."""
+def _count(x: Any, axis: Axis, where: Any, keepdims: bool) -> Any:
+    """How many entries of `x` (those in `where`) each reduction over `axis` sees."""
+    ones = fnp.ones_like(x) if where is None else fnp.asarray(
+        fnp.broadcast_to(where, get_aval(x).shape), get_aval(x).dtype)
+    return fnp.sum(ones, axis=axis, keepdims=keepdims)
+
+
+def logmeanexp(x: Any, axis: Axis = None, where: Any = None, keepdims: bool = False) -> Any:
+    """`log(mean(exp(x), axis))` = `logsumexp(x) - log(n)`, n the number of entries reduced
+    (those in `where`).
+
+    >>> round(float(logmeanexp(np.array([0.0, np.log(3.0)]))), 6)
+    0.693147
+    """
     x = fnp.asarray(x)
-    return x - logsumexp(x, axis=axis, keepdims=True)
+    return fnp.subtract(logsumexp(x, axis=axis, keepdims=keepdims, where=where),
+                        fnp.log(_count(x, axis, where, keepdims)))
 
 
-def softmax(x: Any, axis: Axis = -1) -> Any:
-    """`exp(x) / sum(exp(x), axis)`, shifted by the maximum for stability."""
+def log_softmax(x: Any, axis: Axis = -1, where: Any = None) -> Any:
+    """`x - logsumexp(x, axis)`: log-probabilities, accurate even for very negative ones;
+    entries outside `where` are left out and give `-inf`."""
     x = fnp.asarray(x)
-    e = fnp.exp(x - fnp.max(lax.stop_gradient(x), axis=axis, keepdims=True))
-    return e / fnp.sum(e, axis=axis, keepdims=True)
+    out = x - logsumexp(x, axis=axis, keepdims=True, where=where)
+    return _masked(out, where, -np.inf)
+
+
+def softmax(x: Any, axis: Axis = -1, where: Any = None) -> Any:
+    """`exp(x) / sum(exp(x), axis)`, shifted by the maximum for stability; entries outside
+    `where` are left out and give 0."""
+    x = _masked(fnp.asarray(x), where, -np.inf)
+    m = fnp.max(lax.stop_gradient(x), axis=axis, keepdims=True)
+    e = fnp.exp(x - fnp.where(fnp.isfinite(m), m, fnp.zeros_like(m)))
+    return _masked(fnp.divide(e, fnp.sum(e, axis=axis, keepdims=True)), where, 0.0)
+
+
+def standardize(x: Any, axis: Axis = -1, mean: Any = None, variance: Any = None,
+                epsilon: float = 1e-5, where: Any = None) -> Any:
+    """`(x - mean) / sqrt(variance + epsilon)` along `axis`, the statistics computed over the
+    entries in `where` unless given; the variance as `mean(x**2) - mean(x)**2`, as JAX does.
+
+    >>> standardize(np.array([1.0, 3.0]), epsilon=0.0)
+    array([-1.,  1.])
+    """
+    x = fnp.asarray(x)
+    if mean is None or variance is None:
+        n = _count(x, axis, where, True)
+        if mean is None:
+            mean = fnp.divide(fnp.sum(_masked(x, where, 0.0), axis=axis, keepdims=True), n)
+        if variance is None:
+            sq = fnp.divide(fnp.sum(_masked(x * x, where, 0.0), axis=axis, keepdims=True), n)
+            variance = fnp.subtract(sq, fnp.square(mean))
+    return fnp.multiply(fnp.subtract(x, mean), lax.rsqrt(fnp.asarray(variance) + epsilon))
 
 
 def one_hot(x: Any, num_classes: int, dtype: Any = np.float32, axis: int = -1) -> Any:
@@ -119,5 +184,181 @@ def one_hot(x: Any, num_classes: int, dtype: Any = np.float32, axis: int = -1) -
     return fnp.asarray(fnp.expand_dims(x, axis) == classes, dtype)
 
 
-__all__ = ["elu", "gelu", "leaky_relu", "log_softmax", "logsumexp", "one_hot", "relu",
-           "sigmoid", "silu", "softmax", "softplus", "swish", "tanh"]
+def relu6(x: Any) -> Any:
+    """`min(max(x, 0), 6)`; its derivative at 0 and at 6 is taken as 0 (as in JAX).
+
+    >>> relu6(np.array([-1.0, 3.0, 7.0]))
+    array([0., 3., 6.])
+    """
+    x = fnp.asarray(x)
+    inside = (x > 0) & (x < 6)
+    return fnp.where(inside, x, lax.stop_gradient(fnp.clip(x, 0, 6)))
+
+
+def hard_sigmoid(x: Any) -> Any:
+    """`relu6(x + 3) / 6`: a piecewise-linear sigmoid.
+
+    >>> hard_sigmoid(np.array([-4.0, 0.0, 4.0]))
+    array([0. , 0.5, 1. ])
+    """
+    return relu6(fnp.asarray(x) + 3.0) / 6.0
+
+
+def hard_silu(x: Any) -> Any:
+    """`x * hard_sigmoid(x)` (also called hard swish).
+
+    >>> hard_silu(np.array([-4.0, 1.0, 4.0]))
+    array([-0.        ,  0.66666667,  4.        ])
+    """
+    x = fnp.asarray(x)
+    return fnp.multiply(x, hard_sigmoid(x))
+
+
+hard_swish = hard_silu
+
+
+def hard_tanh(x: Any) -> Any:
+    """`x` clipped to [-1, 1]; the derivative is 1 on the closed interval, 0 outside.
+
+    >>> hard_tanh(np.array([-2.0, 0.5, 2.0]))
+    array([-1. ,  0.5,  1. ])
+    """
+    x = fnp.asarray(x)
+    one = fnp.ones_like(x)
+    return fnp.where(x > 1, one, fnp.where(x < -1, -one, x))
+
+
+def log_sigmoid(x: Any) -> Any:
+    """`log(sigmoid(x))` = `-softplus(-x)`, accurate for large `|x|`.
+
+    >>> round(float(log_sigmoid(np.float64(-800.0))), 1)
+    -800.0
+    """
+    return -softplus(-fnp.asarray(x))
+
+
+def soft_sign(x: Any) -> Any:
+    """`x / (|x| + 1)`.
+
+    >>> soft_sign(np.array([-3.0, 1.0]))
+    array([-0.75,  0.5 ])
+    """
+    x = fnp.asarray(x)
+    return fnp.divide(x, fnp.abs(x) + 1)
+
+
+def selu(x: Any) -> Any:
+    """Scaled ELU (Klambauer et al., 2017): `scale * elu(x, alpha)` with the self-normalizing
+    constants `alpha` = 1.6732632423543772, `scale` = 1.0507009873554805.
+
+    >>> round(float(selu(np.float64(1.0))), 6)
+    1.050701
+    """
+    return _SELU_SCALE * elu(x, _SELU_ALPHA)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def celu(x: Any, alpha: float = 1.0) -> Any:
+    """Continuously differentiable ELU (Barron, 2017):
+    `max(x, 0) + alpha * expm1(min(x, 0) / alpha)`.
+
+    >>> round(float(celu(np.float64(-1.0), alpha=2.0)), 6)
+    -0.786939
+    """
+    x = fnp.asarray(x)
+    return fnp.maximum(x, 0.0) + alpha * fnp.expm1(fnp.minimum(x, 0.0) / alpha)
+
+
+def glu(x: Any, axis: int = -1) -> Any:
+    """Gated linear unit (Dauphin et al., 2017): split `x` in two halves `a, b` along `axis`
+    and return `a * sigmoid(b)`; the axis must have even length.
+
+    >>> glu(np.array([2.0, 0.0]))
+    array([1.])
+    """
+    x = fnp.asarray(x)
+    shape = get_aval(x).shape
+    if not shape or shape[axis] % 2:
+        raise ShapeError(f"glu: axis {axis} of the input of shape {shape} must have even "
+                         "length, to split it into value and gate halves; pad or slice it.")
+    a, b = fnp.split(x, 2, axis=axis)
+    return fnp.multiply(a, sigmoid(b))
+
+
+def squareplus(x: Any, b: float = 4) -> Any:
+    """`(x + sqrt(x**2 + b)) / 2` (So, 2021): a smooth ReLU made of algebra only.
+
+    >>> squareplus(np.array([0.0, 3.0]), b=16)
+    array([2., 4.])
+    """
+    x = fnp.asarray(x)
+    return fnp.add(x, fnp.sqrt(x * x + b)) / 2
+
+
+def mish(x: Any) -> Any:
+    """`x * tanh(softplus(x))` (Misra, 2019).
+
+    >>> round(float(mish(np.float64(1.0))), 6)
+    0.865098
+    """
+    x = fnp.asarray(x)
+    return fnp.multiply(x, fnp.tanh(softplus(x)))
+
+
+def sparse_plus(x: Any) -> Any:
+    """0 for `x <= -1`, `(x + 1)**2 / 4` between, `x` for `x >= 1`: a softplus that is
+    exactly 0 and exactly linear outside [-1, 1].
+
+    >>> sparse_plus(np.array([-2.0, 0.0, 2.0]))
+    array([0.  , 0.25, 2.  ])
+    """
+    x = fnp.asarray(x)
+    return fnp.where(x <= -1, fnp.zeros_like(x), fnp.where(x >= 1, x, (x + 1) ** 2 / 4))
+
+
+def sparse_sigmoid(x: Any) -> Any:
+    """`clip(x + 1, 0, 2) / 2`, the derivative of `sparse_plus` (Blondel et al., 2020).
+
+    >>> sparse_sigmoid(np.array([-2.0, 0.0, 2.0]))
+    array([0. , 0.5, 1. ])
+    """
+    return 0.5 * fnp.clip(fnp.asarray(x) + 1.0, 0.0, 2.0)
+
+
+def identity(x: Any) -> Any:
+    """The argument as an array, unchanged.
+
+    >>> identity([1.0, -2.0])
+    array([ 1., -2.], dtype=float32)
+    """
+    return fnp.asarray(x)
+
+
+@custom_jvp
+def log1mexp(x: Any) -> Any:
+    """`log(1 - exp(-x))` for `x >= 0`, accurate at both ends (Maechler, 2012): through
+    `log(-expm1(-x))` below log 2 and `log1p(-exp(-x))` above; the derivative is
+    `1 / expm1(x)`.
+
+    >>> round(float(log1mexp(np.float64(1e-10))), 4)
+    -23.0259
+    """
+    x = fnp.asarray(x)
+    small = x < math.log(2)
+    return fnp.where(small, fnp.log(-fnp.expm1(-x)), fnp.log1p(-fnp.exp(-x)))
+
+
+@log1mexp.defjvp
+def _log1mexp_jvp(primals: Any, tangents: Any) -> Any:
+    (x,), (t,) = primals, tangents
+    return log1mexp(x), t / fnp.expm1(x)
+
+
+__all__ = ["celu", "elu", "gelu", "glu", "hard_sigmoid", "hard_silu", "hard_swish",
+           "hard_tanh", "identity", "leaky_relu", "log1mexp", "log_sigmoid", "log_softmax",
+           "logmeanexp", "logsumexp", "mish", "one_hot", "relu", "relu6", "selu", "sigmoid",
+           "silu", "soft_sign", "softmax", "softplus", "sparse_plus", "sparse_sigmoid",
+           "squareplus", "standardize", "swish", "tanh"]

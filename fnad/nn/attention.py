@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 import fnad.numpy as fnp
+from fnad.core.errors import ShapeError, TransformError
 from fnad.core.ir import get_aval
 from fnad.nn import activations, initializers
 from fnad.nn.layers import (
@@ -25,15 +26,83 @@ from fnad.nn.layers import (
 )
 
 
-def dot_product_attention(q: Any, k: Any, v: Any, causal: bool = False) -> Any:
-    """`softmax(q k^T / sqrt(d)) v` over (..., T, d) arrays; `causal` hides later positions
-    from earlier ones."""
-    scores = fnp.matmul(q, fnp.swapaxes(k, -1, -2)) / math.sqrt(get_aval(q).shape[-1])
-    if causal:
-        t_q, t_k = get_aval(scores).shape[-2:]
-        visible = np.tril(np.ones((t_q, t_k), bool))
-        scores = fnp.where(visible, scores, np.finfo(get_aval(scores).dtype).min)
-    return fnp.matmul(activations.softmax(scores, axis=-1), v)
+def _as_4d(x: Any) -> Any:
+    x = fnp.asarray(x)
+    nd = get_aval(x).ndim
+    return fnp.reshape(x, (1,) * (4 - nd) + get_aval(x).shape) if nd < 4 else x
+
+
+def _attention_mask(t: int, s: int, is_causal: bool, window: tuple[int, int] | None,
+                    q_lengths: Any, kv_lengths: Any) -> Any:
+    """The (B or 1, 1, T, S) boolean mask of allowed (query, key) pairs; None: all are."""
+    if not is_causal and window is None and q_lengths is None and kv_lengths is None:
+        return None
+    qpos, kpos = np.arange(t)[:, None], np.arange(s)[None, :]
+    allowed = np.ones((t, s), bool)
+    if is_causal:
+        allowed &= kpos <= qpos
+    if window is not None:
+        left, right = window
+        allowed &= (qpos <= kpos + left) & (qpos >= kpos - right)
+    mask: Any = allowed[None, None]
+    if q_lengths is not None:
+        mask = mask & (np.arange(t)[None, None, :, None] < fnp.reshape(q_lengths, (-1, 1, 1, 1)))
+    if kv_lengths is not None:
+        mask = mask & (np.arange(s)[None, None, None, :] < fnp.reshape(kv_lengths, (-1, 1, 1, 1)))
+    return mask
+
+
+def dot_product_attention(query: Any, key: Any, value: Any, bias: Any = None, mask: Any = None,
+                          *, scale: float | None = None, is_causal: bool = False,
+                          query_seq_lengths: Any = None, key_value_seq_lengths: Any = None,
+                          local_window_size: int | tuple[int, int] | None = None,
+                          implementation: str | None = None) -> Any:
+    """Scaled dot-product attention `softmax(scale * q k^T + bias) v`, as JAX's: `query`
+    (B, T, N, H) or (T, N, H), `key`/`value` (B, S, K, H) with K dividing N (grouped-query
+    attention when K < N). `bias` and the boolean `mask` broadcast to (B, N, T, S);
+    `is_causal`, `local_window_size` (left, right) and the per-batch sequence lengths
+    mask more; masked logits become a large negative number. `scale` defaults to
+    1/sqrt(H).
+
+    >>> q = np.ones((2, 1, 4), np.float32)
+    >>> dot_product_attention(q, q, q).shape
+    (2, 1, 4)
+    """
+    if implementation not in (None, "xla"):
+        raise TransformError(f"dot_product_attention: implementation {implementation!r} is not "
+                         "available in fnad; leave it None (one implementation, fused by jit).")
+    out_shape = get_aval(fnp.asarray(query)).shape
+    q, k, v = _as_4d(query), _as_4d(key), _as_4d(value)
+    (b, t, n, h), (kb, s, kh, kd) = get_aval(q).shape, get_aval(k).shape
+    if (get_aval(v).shape != get_aval(k).shape or max(len(out_shape),
+            get_aval(k).ndim) > 4 or kb != b or kd != h or kh == 0 or n % kh):
+        raise ShapeError(
+            f"dot_product_attention: query {out_shape}, key {get_aval(fnp.asarray(key)).shape} "
+            f"and value {get_aval(fnp.asarray(value)).shape} must be (B, T, N, H), (B, S, K, H) "
+            "and (B, S, K, H) (or the same without B), with K dividing N.")
+    g = n // kh
+    dtype = np.promote_types(get_aval(q).dtype, np.float32)
+    scale = 1.0 / math.sqrt(h) if scale is None else scale
+    logits = fnp.einsum("btkgh,bskh->bkgts", fnp.reshape(fnp.asarray(q, dtype), (b, t, kh, g, h)),
+                        fnp.asarray(k, dtype))
+    logits = fnp.reshape(logits, (b, n, t, s)) * np.asarray(scale, dtype)
+    if bias is not None:
+        logits = logits + fnp.asarray(_as_4d(bias), dtype)
+    if isinstance(local_window_size, int):
+        local_window_size = (local_window_size, local_window_size)
+    allowed = _attention_mask(t, s, is_causal, local_window_size, query_seq_lengths,
+                              key_value_seq_lengths)
+    if mask is not None:
+        allowed = _as_4d(mask) if allowed is None else allowed & _as_4d(mask)
+    if allowed is not None:
+        logits = fnp.where(allowed, logits, np.asarray(-0.7 * np.finfo(dtype).max, dtype))
+    probs = fnp.asarray(activations.softmax(logits, axis=-1), get_aval(v).dtype)
+    out = fnp.einsum("bkgts,bskh->btkgh", fnp.reshape(probs, (b, kh, g, t, s)), v)
+    out = fnp.reshape(out, (b, t, n, h))
+    if query_seq_lengths is not None and key_value_seq_lengths is not None:
+        rows = np.arange(t)[None, :, None, None] < fnp.reshape(query_seq_lengths, (-1, 1, 1, 1))
+        out = out * fnp.asarray(rows, get_aval(out).dtype)
+    return fnp.reshape(out, out_shape)
 
 
 def MultiHeadSelfAttention(num_heads: int, head_features: int | None = None,  # noqa: N802
@@ -60,14 +129,14 @@ def MultiHeadSelfAttention(num_heads: int, head_features: int | None = None,  # 
     def heads(x: Any, p: Any, hf: int) -> Any:
         y = fnp.matmul(x, p["w"]) + p["b"]
         n, t = get_aval(y).shape[:2]
-        return fnp.swapaxes(fnp.reshape(y, (n, t, num_heads, hf)), 1, 2)
+        return fnp.reshape(y, (n, t, num_heads, hf))
 
     def apply(params: Any, state: Any, x: Any, *, key: Any = None, train: bool = False) -> Any:
         x = fnp.asarray(x)
         n, t, d = get_aval(x).shape
         hf = sizes(d)
-        out = dot_product_attention(*(heads(x, params[c], hf) for c in "qkv"), causal=causal)
-        out = fnp.reshape(fnp.swapaxes(out, 1, 2), (n, t, num_heads * hf))
+        out = dot_product_attention(*(heads(x, params[c], hf) for c in "qkv"), is_causal=causal)
+        out = fnp.reshape(out, (n, t, num_heads * hf))
         return fnp.matmul(out, params["o"]["w"]) + params["o"]["b"], state
 
     return Layer(init, apply)

@@ -18,13 +18,13 @@ Initializer = Callable[..., Any]
 _TRUNC_STD = 0.87962566103423978  # std of a standard normal truncated to [-2, 2]
 
 
-def constant(value: Any) -> Initializer:
+def constant(value: Any, dtype: Any = np.float32) -> Initializer:
     """Every entry `value`.
 
     >>> constant(0.5)(None, (2,))
     array([0.5, 0.5], dtype=float32)
     """
-    def init(key: Any, shape: Sequence[int], dtype: Any = np.float32) -> Any:
+    def init(key: Any, shape: Sequence[int], dtype: Any = dtype) -> Any:
         return fnp.full(tuple(shape), value, dtype)
     return init
 
@@ -32,44 +32,67 @@ def constant(value: Any) -> Initializer:
 zeros, ones = constant(0.0), constant(1.0)
 
 
-def uniform(scale: float = 1e-2) -> Initializer:
+def uniform(scale: float = 1e-2, dtype: Any = np.float32) -> Initializer:
     """Uniform on [-scale, scale)."""
-    def init(key: Any, shape: Sequence[int], dtype: Any = np.float32) -> Any:
+    def init(key: Any, shape: Sequence[int], dtype: Any = dtype) -> Any:
         return random.uniform(key, shape, dtype, -scale, scale)
     return init
 
 
-def normal(stddev: float = 1e-2) -> Initializer:
+def normal(stddev: float = 1e-2, dtype: Any = np.float32) -> Initializer:
     """Normal with mean 0 and standard deviation `stddev`."""
-    def init(key: Any, shape: Sequence[int], dtype: Any = np.float32) -> Any:
+    def init(key: Any, shape: Sequence[int], dtype: Any = dtype) -> Any:
         return random.normal(key, shape, dtype) * np.asarray(stddev, dtype)
     return init
 
 
-def compute_fans(shape: Sequence[int], in_axis: int = -2, out_axis: int = -1
-                 ) -> tuple[int, int]:
+def truncated_normal(stddev: float = 1e-2, dtype: Any = np.float32, lower: float = -2.0,
+                     upper: float = 2.0) -> Initializer:
+    """`stddev` times a standard normal truncated to [lower, upper] (not rescaled, so the
+    standard deviation is a little below `stddev`, as in JAX).
+
+    >>> from fnad import random
+    >>> w = truncated_normal(1.0)(random.key(0), (1000,))
+    >>> bool(abs(w).max() <= 2.0)
+    True
+    """
+    def init(key: Any, shape: Sequence[int], dtype: Any = dtype) -> Any:
+        return random.truncated_normal(key, lower, upper, shape, dtype) * np.asarray(stddev,
+                                                                                   dtype)
+    return init
+
+
+def compute_fans(shape: Sequence[int], in_axis: int = -2, out_axis: int = -1,
+                 batch_axis: int | Sequence[int] = ()) -> tuple[int, int]:
     """(fan_in, fan_out): the in and out axes' sizes, each times the receptive field (the
-    product of the other axes, e.g. a convolution's kernel height and width)."""
+    product of the other axes but the batch axes, e.g. a convolution's kernel height and
+    width)."""
     shape = tuple(shape)
     if len(shape) < 2:
         n = shape[0] if shape else 1
         return n, n
     in_axis, out_axis = in_axis % len(shape), out_axis % len(shape)
-    field = math.prod(d for i, d in enumerate(shape) if i not in (in_axis, out_axis))
+    batch = {a % len(shape) for a in ((batch_axis,) if isinstance(batch_axis, int)
+                                      else batch_axis)}
+    field = math.prod(d for i, d in enumerate(shape)
+                      if i not in (in_axis, out_axis) and i not in batch)
     return shape[in_axis] * field, shape[out_axis] * field
 
 
 def variance_scaling(scale: float, mode: str, distribution: str, in_axis: int = -2,
-                     out_axis: int = -1) -> Initializer:
-    """Draws of variance `scale / n`, n the fan_in, fan_out or their mean (`mode`), from a
-    "truncated_normal" (at 2 sigma, rescaled), "normal" or "uniform" distribution: the
-    family of Glorot, He and LeCun initializations."""
-    if mode not in ("fan_in", "fan_out", "fan_avg"):
-        raise ValueError(f"mode must be fan_in, fan_out or fan_avg, got {mode!r}")
+                     out_axis: int = -1, batch_axis: int | Sequence[int] = (),
+                     dtype: Any = np.float32) -> Initializer:
+    """Draws of variance `scale / n`, n the fan_in, fan_out, their mean or their geometric
+    mean (`mode` "fan_in", "fan_out", "fan_avg", "fan_geo_avg"), from a "truncated_normal"
+    (at 2 sigma, rescaled), "normal" or "uniform" distribution: the family of Glorot, He
+    and LeCun initializations."""
+    if mode not in ("fan_in", "fan_out", "fan_avg", "fan_geo_avg"):
+        raise ValueError(f"mode must be fan_in, fan_out, fan_avg or fan_geo_avg, got {mode!r}")
 
-    def init(key: Any, shape: Sequence[int], dtype: Any = np.float32) -> Any:
-        fan_in, fan_out = compute_fans(shape, in_axis, out_axis)
-        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
+    def init(key: Any, shape: Sequence[int], dtype: Any = dtype) -> Any:
+        fan_in, fan_out = compute_fans(shape, in_axis, out_axis, batch_axis)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2,
+             "fan_geo_avg": math.sqrt(fan_in * fan_out)}[mode]
         var = scale / max(n, 1)
         if distribution == "truncated_normal":
             std = math.sqrt(var) / _TRUNC_STD
@@ -85,8 +108,9 @@ def variance_scaling(scale: float, mode: str, distribution: str, in_axis: int = 
 
 
 def _family(scale: float, mode: str, distribution: str, doc: str) -> Callable[..., Initializer]:
-    def make(in_axis: int = -2, out_axis: int = -1) -> Initializer:
-        return variance_scaling(scale, mode, distribution, in_axis, out_axis)
+    def make(in_axis: int = -2, out_axis: int = -1, batch_axis: int | Sequence[int] = (),
+             dtype: Any = np.float32) -> Initializer:
+        return variance_scaling(scale, mode, distribution, in_axis, out_axis, batch_axis, dtype)
     make.__doc__ = doc
     return make
 
@@ -103,14 +127,15 @@ lecun_normal = _family(1.0, "fan_in", "normal", "LeCun et al. (1998): variance 1
 lecun_uniform = _family(1.0, "fan_in", "uniform", "LeCun et al. (1998): variance 1 / fan_in")
 
 
-def orthogonal(scale: float = 1.0, column_axis: int = -1) -> Initializer:
+def orthogonal(scale: float = 1.0, column_axis: int = -1, dtype: Any = np.float32
+               ) -> Initializer:
     """A (semi-)orthogonal matrix (Saxe et al., 2014), reshaped to `shape`: the Q factor of
     a Gaussian matrix's QR decomposition, signs fixed so it is uniform (Haar) distributed.
 
     The QR runs in NumPy (`np.linalg.qr`) on the concrete draws, so this initializer needs
     a concrete key: it runs eagerly, as initialization does, not under `jit` or `vmap`.
     """
-    def init(key: Any, shape: Sequence[int], dtype: Any = np.float32) -> Any:
+    def init(key: Any, shape: Sequence[int], dtype: Any = dtype) -> Any:
         shape = tuple(shape)
         if len(shape) < 2:
             raise ValueError(f"orthogonal needs at least 2 dimensions, got shape {shape}")
@@ -126,6 +151,33 @@ def orthogonal(scale: float = 1.0, column_axis: int = -1) -> Initializer:
     return init
 
 
+def delta_orthogonal(scale: float = 1.0, column_axis: int = -1, dtype: Any = np.float32
+                     ) -> Initializer:
+    """A convolution kernel (spatial..., in, out) of 1, 2 or 3 spatial dimensions that is
+    zero except at the spatial centre, which holds an `orthogonal` (in, out) matrix (Xiao et
+    al., 2018): the convolution starts as an orthogonal map of the channels. Needs
+    in <= out; runs eagerly, as `orthogonal` does.
+
+    >>> from fnad import random
+    >>> w = delta_orthogonal()(random.key(0), (3, 3, 4))  # width 3, 3 in, 4 out
+    >>> bool(np.allclose(w[1] @ w[1].T, np.eye(3), atol=1e-6)), float(abs(w[0]).max())
+    (True, 0.0)
+    """
+    ortho = orthogonal(scale, column_axis, dtype)
+
+    def init(key: Any, shape: Sequence[int], dtype: Any = dtype) -> Any:
+        shape = tuple(shape)
+        if len(shape) not in (3, 4, 5):
+            raise ValueError(f"delta_orthogonal needs a 3-, 4- or 5-d kernel shape "
+                             f"(spatial..., in, out), got {shape}")
+        if shape[-1] < shape[-2]:
+            raise ValueError(f"delta_orthogonal needs in <= out channels, got shape {shape}")
+        w = np.zeros(shape, dtype)
+        w[tuple((d - 1) // 2 for d in shape[:-2])] = ortho(key, shape[-2:], dtype)
+        return w
+    return init
+
+
 def identity(gain: float = 1.0) -> Initializer:
     """`gain` times the identity matrix (for square or rectangular 2-d shapes)."""
     def init(key: Any, shape: Sequence[int], dtype: Any = np.float32) -> Any:
@@ -135,7 +187,8 @@ def identity(gain: float = 1.0) -> Initializer:
     return init
 
 
-__all__ = ["compute_fans", "constant", "glorot_normal", "glorot_uniform", "he_normal",
-           "he_uniform", "identity", "kaiming_normal", "kaiming_uniform", "lecun_normal",
-           "lecun_uniform", "normal", "ones", "orthogonal", "uniform", "variance_scaling",
-           "xavier_normal", "xavier_uniform", "zeros"]
+__all__ = ["Initializer", "compute_fans", "constant", "delta_orthogonal", "glorot_normal",
+           "glorot_uniform", "he_normal", "he_uniform", "identity", "kaiming_normal",
+           "kaiming_uniform", "lecun_normal", "lecun_uniform", "normal", "ones", "orthogonal",
+           "truncated_normal", "uniform", "variance_scaling", "xavier_normal", "xavier_uniform",
+           "zeros"]

@@ -13,7 +13,7 @@ import fnad.test_util as tu
 from fnad import nn
 
 RNG = np.random.default_rng(0)
-X = RNG.standard_normal((3, 5)) * 3 + 0.1
+X = RNG.standard_normal((2, 5)) * 3 + 0.1
 ERF = np.vectorize(math.erf)
 
 
@@ -42,6 +42,29 @@ ACTIVATIONS = {
     "logsumexp_all": (nn.logsumexp, lambda x: np_logsumexp(x.ravel(), 0)),
     "logsumexp_keep": (lambda x: nn.logsumexp(x, axis=-1, keepdims=True),
                        lambda x: np_logsumexp(x)[..., None]),
+    "relu6": (nn.relu6, lambda x: np.clip(x, 0, 6)),
+    "hard_sigmoid": (nn.hard_sigmoid, lambda x: np.clip(x + 3, 0, 6) / 6),
+    "hard_silu": (nn.hard_silu, lambda x: x * np.clip(x + 3, 0, 6) / 6),
+    "hard_tanh": (nn.hard_tanh, lambda x: np.clip(x, -1, 1)),
+    "log_sigmoid": (nn.log_sigmoid, lambda x: -np.log1p(np.exp(-x))),
+    "soft_sign": (nn.soft_sign, lambda x: x / (np.abs(x) + 1)),
+    "selu": (nn.selu, lambda x: 1.0507009873554805 * np.where(
+        x > 0, x, 1.6732632423543772 * np.expm1(x))),
+    "celu": (lambda x: nn.celu(x, alpha=1.5),
+             lambda x: np.where(x > 0, x, 1.5 * np.expm1(x / 1.5))),
+    "squareplus": (nn.squareplus, lambda x: (x + np.sqrt(x * x + 4)) / 2),
+    "squareplus_b": (lambda x: nn.squareplus(x, b=0.5), lambda x: (x + np.sqrt(x * x + .5)) / 2),
+    "mish": (nn.mish, lambda x: x * np.tanh(np.log1p(np.exp(x)))),
+    "sparse_plus": (nn.sparse_plus, lambda x: np.where(
+        x <= -1, 0, np.where(x >= 1, x, (x + 1) ** 2 / 4))),
+    "sparse_sigmoid": (nn.sparse_sigmoid, lambda x: np.clip(x + 1, 0, 2) / 2),
+    "identity": (nn.identity, lambda x: x),
+    "hard_swish": (nn.hard_swish, lambda x: x * np.clip(x + 3, 0, 6) / 6),
+    "logmeanexp": (lambda x: nn.logmeanexp(x, axis=-1), lambda x: np_logsumexp(x) - np.log(5)),
+    "standardize": (nn.standardize, lambda x: (x - x.mean(-1, keepdims=True)) / np.sqrt(
+        x.var(-1, keepdims=True) + 1e-5)),
+    "standardize_axis0": (lambda x: nn.standardize(x, axis=0), lambda x: (
+        x - x.mean(0, keepdims=True)) / np.sqrt(x.var(0, keepdims=True) + 1e-5)),
 }
 
 
@@ -81,3 +104,117 @@ def test_one_hot():
     np.testing.assert_array_equal(out, [[[1, 0, 0], [0, 0, 1]], [[0, 1, 0], [0, 0, 0]]])
     np.testing.assert_array_equal(nn.one_hot(np.array([1, 0]), 2, axis=0), [[0, 1], [1, 0]])
     tu.check_vmap(lambda y: nn.one_hot(y, 4), (np.array([[0, 3], [2, 1]]),))
+
+
+# Kinks and edges: derivatives there follow JAX's conventions (one-sided, or the even split
+# that maximum/minimum give at ties), checked exactly.
+KINKS = {
+    "relu6": (nn.relu6, [0.0, 6.0, 3.0, -1.0, 7.0], [0.0, 0.0, 1.0, 0.0, 0.0]),
+    "hard_sigmoid": (nn.hard_sigmoid, [-3.0, 3.0, 0.0], [0.0, 0.0, 1 / 6]),
+    "hard_silu": (nn.hard_silu, [-3.0, 3.0, 0.0], [-0.0, 1.0, 0.5]),
+    "hard_tanh": (nn.hard_tanh, [-1.0, 1.0, 2.0, -2.0], [1.0, 1.0, 0.0, 0.0]),
+    "leaky_relu": (nn.leaky_relu, [0.0, -1.0], [1.0, 0.01]),
+    "elu": (nn.elu, [0.0, -1000.0, 1000.0], [1.0, 0.0, 1.0]),
+    "selu": (nn.selu, [0.0], [1.0507009873554805 * 1.6732632423543772]),
+    "celu": (nn.celu, [0.0], [1.0]),  # max and min each give half at the tie
+    "sparse_plus": (nn.sparse_plus, [-1.0, 1.0, 0.0], [0.0, 1.0, 0.5]),
+    "sparse_sigmoid": (nn.sparse_sigmoid, [-1.0, 1.0, 0.0], [0.25, 0.25, 0.5]),
+    "soft_sign": (nn.soft_sign, [0.0], [1.0]),
+    "relu": (nn.relu, [0.0], [0.0]),
+}
+
+
+@pytest.mark.parametrize("name", KINKS)
+def test_derivatives_at_kinks_follow_jax(name):
+    f, xs, expected = KINKS[name]
+    g = fnad.vmap(fnad.grad(f))(np.array(xs))
+    np.testing.assert_allclose(g, expected, rtol=1e-12, atol=0)
+
+
+def test_nan_propagates_and_extremes_stay_finite():
+    x = np.array([np.nan, -np.inf, np.inf], np.float32)
+    assert np.isnan(nn.relu6(x)[0]) and list(nn.relu6(x)[1:]) == [0.0, 6.0]
+    assert np.isnan(nn.hard_tanh(x)[0]) and list(nn.hard_tanh(x)[1:]) == [-1.0, 1.0]
+    assert list(nn.soft_sign(np.array([-1e30, 1e30], np.float32))) == [-1.0, 1.0]
+    np.testing.assert_allclose(nn.log_sigmoid(np.array([-1000.0, 1000.0, 0.0], np.float32)),
+                               [-1000.0, 0.0, -math.log(2)], rtol=1e-6)
+    np.testing.assert_allclose(nn.mish(np.array([-1000.0, 1000.0], np.float32)), [0.0, 1000.0])
+    np.testing.assert_allclose(nn.squareplus(np.array([-1e4, 1e4])), [1e-4, 1e4], rtol=1e-6)
+    g = fnad.vmap(fnad.grad(nn.mish))(np.array([-1000.0, 1000.0], np.float32))
+    np.testing.assert_allclose(g, [0.0, 1.0])
+
+
+def test_log1mexp_accurate_at_both_ends_with_its_derivative():
+    x = np.array([1e-300, 1e-10, 0.1, math.log(2), 1.0, 30.0, 800.0])
+    exact = [math.log(-math.expm1(-v)) if v < 1 else math.log1p(-math.exp(-v)) for v in x]
+    np.testing.assert_allclose(nn.log1mexp(x), exact, rtol=1e-14)
+    assert float(nn.log1mexp(np.float64(0.0))) == -np.inf
+    assert np.isnan(nn.log1mexp(np.float64(-1.0)))
+    tu.check_grads(nn.log1mexp, (np.array([0.05, 0.5, 3.0]),), order=2)
+    g = fnad.vmap(fnad.grad(nn.log1mexp))(np.array([1e-8, 40.0]))
+    np.testing.assert_allclose(g, 1 / np.expm1([1e-8, 40.0]), rtol=1e-12)
+    tu.check_transforms(nn.log1mexp, (np.array([0.5, 2.0], np.float32),))
+    assert nn.log1mexp(np.ones(2, np.float32)).dtype == np.float32
+
+
+def test_glu_splits_the_axis():
+    x = RNG.standard_normal((4, 6))
+    a, b = x[:, :3], x[:, 3:]
+    tu.assert_allclose(nn.glu(x), a / (1 + np.exp(-b)))
+    tu.assert_allclose(nn.glu(x, axis=0), x[:2] / (1 + np.exp(-x[2:])))
+    tu.check_grads(nn.glu, (x,), order=2)
+    tu.check_vmap(nn.glu, (x,), in_axes=1)
+    tu.check_transforms(nn.glu, (x.astype(np.float32),))
+    with pytest.raises(fnad.ShapeError, match="glu.*even"):
+        nn.glu(np.ones((2, 3)))
+
+
+def test_logsumexp_weights_sign_and_where():
+    a = RNG.standard_normal((3, 4))
+    b = RNG.standard_normal((3, 4))
+    s = (b * np.exp(a)).sum(-1)
+    out, sign = nn.logsumexp(a, axis=-1, b=b, return_sign=True)
+    tu.assert_allclose(out, np.log(np.abs(s)))
+    np.testing.assert_array_equal(sign, np.sign(s))
+    pos = np.abs(b)
+    tu.assert_allclose(nn.logsumexp(a, b=pos), np.log((pos * np.exp(a)).sum()))
+    # a zero weight removes its entry, even an infinite one
+    assert float(nn.logsumexp(np.array([np.inf, 0.0]), b=np.array([0.0, 1.0]))) == 0.0
+    where = RNG.random((3, 4)) > 0.3
+    where[:, 0] = True
+    ref = np.array([np_logsumexp(row[m], 0) for row, m in zip(a, where)])
+    tu.assert_allclose(nn.logsumexp(a, axis=-1, where=where), ref)
+    tu.assert_allclose(nn.logmeanexp(a, axis=-1, where=where),
+                       ref - np.log(where.sum(-1)))
+    tu.assert_allclose(nn.logmeanexp(a), np_logsumexp(a.ravel(), 0) - np.log(12))
+    tu.check_grads(lambda a, b: nn.logsumexp(a, axis=0, b=b), (a, pos), order=2)
+    tu.check_grads(lambda a: nn.logmeanexp(a, axis=1, where=where), (a,), order=2)
+
+
+def test_softmax_and_standardize_with_where():
+    x = RNG.standard_normal((3, 5))
+    where = RNG.random((3, 5)) > 0.4
+    where[:, 2] = True
+    e = np.where(where, np.exp(x), 0)
+    tu.assert_allclose(nn.softmax(x, where=where), e / e.sum(-1, keepdims=True))
+    with np.errstate(divide="ignore"):
+        ref = np.where(where, np.log(e / e.sum(-1, keepdims=True)), -np.inf)
+    tu.assert_allclose(nn.log_softmax(x, where=where), ref)
+    tu.check_grads(lambda x: nn.softmax(x, where=where), (x,), order=1)
+    xm = np.where(where, x, np.nan)
+    mean = np.nanmean(xm, -1, keepdims=True)
+    var = np.nanmean(xm * xm, -1, keepdims=True) - mean ** 2
+    tu.assert_allclose(nn.standardize(x, where=where), (x - mean) / np.sqrt(var + 1e-5))
+    # given statistics are used as they are
+    tu.assert_allclose(nn.standardize(x, mean=1.0, variance=4.0, epsilon=0.0), (x - 1) / 2)
+    tu.check_grads(lambda x: nn.standardize(x, axis=0), (x,), order=2)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from fnad.nn import activations, attention, initializers
+
+    for mod in (activations, attention, initializers):
+        result = doctest.testmod(mod)
+        assert result.failed == 0, mod.__name__

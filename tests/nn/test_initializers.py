@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy.stats import truncnorm
 
 from fnad import random
 from fnad.nn import initializers as init
@@ -26,12 +27,21 @@ CONV = (64, 32, 3, 3)         # OIHW: fan_in 32*9, fan_out 64*9
     ("truncated", init.variance_scaling(1.0, "fan_out", "truncated_normal"), DENSE, 1 / 300),
     ("uniform", init.uniform(0.5), DENSE, 0.25 / 3),
     ("normal", init.normal(0.2), DENSE, 0.04),
+    ("truncated_normal", init.truncated_normal(0.2), DENSE, 0.04 * truncnorm(-2, 2).var()),
+    ("truncated_normal_1sided", init.truncated_normal(1.0, lower=0.0, upper=3.0), DENSE,
+     truncnorm(0, 3).var() + truncnorm(0, 3).mean() ** 2),  # second moment (mean != 0)
+    ("geo_avg", init.variance_scaling(1.0, "fan_geo_avg", "normal"), DENSE,
+     1 / math.sqrt(400 * 300)),
+    ("batch_axis", init.lecun_normal(batch_axis=0), (10, 40, 30), 1 / 40),
 ])
 def test_variance(name, make, shape, var):
     w = make(KEY, shape)
     assert w.shape == shape and w.dtype == np.float32
     w = w.astype(np.float64)
     n = w.size
+    if name == "truncated_normal_1sided":
+        assert w.min() >= 0 and w.max() <= 3
+        w = np.concatenate([w, -w])  # symmetrized: mean 0, variance = the second moment
     assert abs(w.mean()) < 5 * math.sqrt(var / n)
     # the sample variance's sd is at most sqrt(2 / n) var for these light-tailed laws
     assert abs(w.var() / var - 1) < 5 * math.sqrt(2 / n)
@@ -67,3 +77,38 @@ def test_constants_and_identity():
     np.testing.assert_array_equal(init.identity(2.0)(KEY, (2, 3)), 2 * np.eye(2, 3))
     with pytest.raises(ValueError, match="2-d"):
         init.identity()(KEY, (2, 2, 2))
+
+
+def test_factory_dtype_and_truncated_bounds():
+    for make in (init.normal(dtype=np.float64), init.uniform(dtype=np.float64),
+                 init.truncated_normal(dtype=np.float64), init.constant(1.0, np.float64),
+                 init.glorot_normal(dtype=np.float64), init.orthogonal(dtype=np.float64),
+                 init.variance_scaling(1.0, "fan_in", "uniform", dtype=np.float64)):
+        assert make(KEY, (4, 4)).dtype == np.float64
+        assert make(KEY, (4, 4), np.float32).dtype == np.float32  # the call's dtype wins
+    w = init.truncated_normal(0.5, lower=-1.0, upper=0.5)(KEY, (2000,))
+    assert w.min() >= -0.5 and w.max() <= 0.25
+    assert init.compute_fans((10, 40, 30), batch_axis=0) == (40, 30)
+    assert init.compute_fans((10, 3, 40, 30), batch_axis=(0,)) == (120, 90)
+    with pytest.raises(ValueError, match="fan_geo_avg"):
+        init.variance_scaling(1.0, "fan_sum", "normal")
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 6), (3, 5, 4, 4), (1, 3, 3, 2, 5)])
+def test_delta_orthogonal(shape):
+    w = init.delta_orthogonal(scale=1.5)(KEY, shape, np.float64)
+    assert w.shape == shape and w.dtype == np.float64
+    centre = tuple((d - 1) // 2 for d in shape[:-2])
+    m = w[centre]
+    np.testing.assert_allclose(m @ m.T, 2.25 * np.eye(shape[-2]), atol=1e-12)
+    rest = w.copy()
+    rest[centre] = 0
+    assert not rest.any()
+    assert init.delta_orthogonal()(KEY, shape).dtype == np.float32
+
+
+def test_delta_orthogonal_bad_shapes():
+    with pytest.raises(ValueError, match="3-, 4- or 5-d"):
+        init.delta_orthogonal()(KEY, (4, 4))
+    with pytest.raises(ValueError, match="in <= out"):
+        init.delta_orthogonal()(KEY, (3, 6, 4))
