@@ -17,7 +17,7 @@ LAYERS = ["core", "interpreters", "lax", "numpy", "api", "jit", "backends", "top
 MODULES = {
     "fnad.config": "core", "fnad.tree": "core", "fnad.device": "core",
     "fnad.debugging": "interpreters",  # tracer leak and NaN checks, used by the jit
-    "fnad.api": "api", "fnad.autodiff": "api", "fnad.cost": "api",
+    "fnad.api": "api", "fnad.api_extra": "api", "fnad.autodiff": "api", "fnad.cost": "api",
 }
 PACKAGES = {"core": "core", "interpreters": "interpreters", "lax": "lax", "numpy": "numpy",
             "scipy": "numpy", "eager": "api", "jit": "jit", "backends": "backends"}
