@@ -6,7 +6,6 @@ whenever the primitive allows it, so `vmap` adds no needless broadcasts.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -36,12 +35,25 @@ class BatchTracer(Tracer):
         raise concretization_error(self)
 
 
+class BatchAxis(int):
+    """A vmap's axis size that carries the axis name (None when unnamed). Batch rules get
+    it as their `axis_size`, so the sub-jaxprs they batch (`batch_jaxpr`) name the axis
+    the same way and collectives inside still see it."""
+
+    name: Any
+
+    def __new__(cls, size: int, name: Any = None) -> BatchAxis:
+        self = super().__new__(cls, size)
+        self.name = name
+        return self
+
+
 class BatchTrace(Trace):
     transform = "vmap"
 
     def __init__(self, parent: Trace | None, axis_size: int, axis_name: Any = None):
         super().__init__(parent)
-        self.axis_size = axis_size
+        self.axis_size = BatchAxis(axis_size, axis_name)
         self.axis_name = axis_name
 
     def unpack(self, x: Any) -> tuple[Any, int | None]:
@@ -71,28 +83,13 @@ class BatchTrace(Trace):
                 return prim.bind(*vals, **params)
             elif prim.batch is None:
                 raise prim.missing_rule("batching (vmap)")
-            elif self.axis_name is None:
-                out, out_dim = prim.batch(self.axis_size, vals, dims, **params)
             else:
-                out, out_dim = _named_batch(self, prim, vals, dims, params)
+                out, out_dim = prim.batch(self.axis_size, vals, dims, **params)
         finally:
             state.trace = saved
         if prim.multiple_results:
             return [self.pack(v, d) for v, d in zip(out, out_dim)]
         return self.pack(out, out_dim)
-
-
-_named = threading.local()  # the named BatchTrace whose batch rule is running, if any
-
-
-def _named_batch(trace: BatchTrace, prim: Any, vals: list, dims: list, params: dict) -> Any:
-    """Run a batch rule of a named trace, so that `batch_jaxpr` (sub-jaxprs of jit_call and
-    control flow) gives the axis the same name and collectives inside still see it."""
-    outer, _named.trace = getattr(_named, "trace", None), trace
-    try:
-        return prim.batch(trace.axis_size, vals, dims, **params)
-    finally:
-        _named.trace = outer
 
 
 def named_axes(trace: Trace | None) -> tuple[tuple[Any, int], ...]:
@@ -148,10 +145,10 @@ def batch_jaxpr(closed: ClosedJaxpr, axis_size: int, in_dims: Sequence[int | Non
                 ) -> tuple[ClosedJaxpr, list[bool]]:
     """The batched jaxpr: inputs batched at `in_dims`, every batched output at axis 0.
 
-    Returns it with which outputs are batched; `force_batched` outputs always are.
+    Returns it with which outputs are batched; `force_batched` outputs always are. A
+    `BatchAxis` size gives the axis its name inside.
     """
-    named = getattr(_named, "trace", None)
-    axis_name = named.axis_name if named is not None and named.parent is state.trace else None
+    axis_name = getattr(axis_size, "name", None)
     n_out = len(closed.out_avals)
     force = [force_batched] * n_out if isinstance(force_batched, bool) else list(force_batched)
     out_batched: list[bool] = []

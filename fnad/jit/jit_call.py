@@ -102,7 +102,8 @@ def _jit_call_batch(axis_size: int, vals: Sequence[Any], dims: Sequence[int | No
         closed, out_batched = batch_jaxpr(jaxpr, axis_size, dims)
         return _optimized(closed), out_batched
 
-    closed, out_batched = _derived.get_or_make(jaxpr, ("batch", axis_size, tuple(dims), cache.RULES_VERSION), make)
+    closed, out_batched = _derived.get_or_make(jaxpr, ("batch", axis_size, getattr(axis_size, "name", None), tuple(dims),
+                                          cache.RULES_VERSION), make)
     outs = jit_call_p.bind(*vals, jaxpr=closed, name=f"vmap({name})")
     return outs, [0 if b else None for b in out_batched]
 

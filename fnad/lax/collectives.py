@@ -81,7 +81,7 @@ def axis_size(axis_name: Any) -> int:
     t = state.trace
     while t is not None:
         if isinstance(t, BatchTrace) and t.axis_name == axis_name:
-            return t.axis_size
+            return int(t.axis_size)
         t = t.parent
     return _comm(axis_name).size
 
