@@ -78,10 +78,9 @@ class EvalTrace(Trace):
                 backend = "cupy"
             key += (getattr(a, "shape", None), getattr(a, "dtype", None))
         _check_eager(prim, args, params, key)
-        impl = prim.impls.get(backend)
-        if impl is None and backend in IMPL_LOADERS:  # installed on first use (CuPy's)
+        if backend in IMPL_LOADERS:  # a backend's impls are installed on first use (CuPy's)
             IMPL_LOADERS.pop(backend)()
-            impl = prim.impls.get(backend)
+        impl = prim.impls.get(backend)
         if impl is None:
             raise prim.missing_rule(f"eager evaluation on {backend}")
         out = impl(*args, **params)

@@ -38,6 +38,8 @@ def _jit_call_impl(*args: Any, jaxpr: ClosedJaxpr, name: str) -> list[Any]:
 
 
 jit_call_p.def_impl(_jit_call_impl)
+jit_call_p.def_impl(lambda *args, jaxpr, name: compile_jaxpr(jaxpr, "cupy", name=name)(*args),
+                    "cupy")
 
 
 @jit_call_p.def_abstract_eval

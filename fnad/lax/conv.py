@@ -7,6 +7,7 @@ every derivative stays inside these primitives and composes to any order.
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -17,8 +18,10 @@ from numpy.lib.stride_tricks import sliding_window_view
 from fnad.core.errors import DTypeError, ShapeError
 from fnad.core.ir import ShapedArray, get_aval
 from fnad.core.primitive import LibraryCall, Primitive, Zero
+from fnad.device import array_module, is_gpu_array
 from fnad.lax._rules import NUMBER, check_dtypes, defjvp, is_undefined
 from fnad.lax.elementwise import asarray_like
+from fnad.lax.reduction import _extremum_xp
 
 Pairs = tuple[tuple[int, int], ...]
 ConvDimensionNumbers = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
@@ -692,6 +695,136 @@ def reduce_window(operand: Any, init_value: Any, computation: str | Callable[...
     if kind != "sum" and (hasattr(init, "aval") or init != identity):
         out = (ew.max if kind == "max" else ew.min)(out, init)
     return out
+
+
+# ------------------------------------------------------------------ CuPy implementations
+# cuDNN for the convolutions it takes; window views (`as_strided`) for window reductions
+# and max-pool's choice. Written with the API NumPy and CuPy share (tests run them on NumPy
+# arrays); the CuPy backend moves NumPy operands to the device before calling them.
+
+def _dilate_pad_xp(x: Any, padding: Sequence[tuple[int, int]], dilation: Sequence[int],
+                   fill: Any) -> Any:
+    """x with `dilation - 1` fills between elements, then padded (negative pads crop)."""
+    xp = array_module([x])
+    grown = [max(lo, 0) + _dilated(n, d) + max(hi, 0)
+             for n, d, (lo, hi) in zip(x.shape, dilation, padding)]
+    out = xp.full(grown, fill, dtype=x.dtype)
+    out[tuple(slice(max(lo, 0), max(lo, 0) + _dilated(n, d), d)
+              for n, d, (lo, _) in zip(x.shape, dilation, padding))] = x
+    return out[tuple(slice(max(-lo, 0), max(max(-lo, 0), g - max(-hi, 0)))
+                     for g, (lo, hi) in zip(grown, padding))]
+
+
+def _windows_xp(x: Any, window: Sequence[int], strides: Sequence[int],
+                padding: Sequence[tuple[int, int]], base_dilation: Sequence[int],
+                window_dilation: Sequence[int], fill: Any) -> Any:
+    """A view of shape (*out_shape, *window): every window of the padded, dilated x."""
+    xp = array_module([x])
+    out = [_out_size(*a) for a in zip(x.shape, window, strides, padding, base_dilation,
+                                      window_dilation)]
+    if 0 in out or 0 in window:
+        return xp.zeros((*out, *window), x.dtype)
+    padded = _dilate_pad_xp(x, padding, base_dilation, fill)
+    steps = (*(s * st for s, st in zip(padded.strides, strides)),
+             *(s * d for s, d in zip(padded.strides, window_dilation)))
+    return xp.lib.stride_tricks.as_strided(padded, (*out, *window), steps)
+
+
+def _cudnn() -> Any:
+    """cupy.cudnn, or None (CuPy 14 dropped cuDNN; older CuPy without the library)."""
+    try:
+        return importlib.import_module("cupy.cudnn")
+    except Exception:  # ImportError, or cuDNN failing to load
+        return None
+
+
+def _cudnn_fits(lhs: Any, padding: Any, lhs_dilation: Any, batch_group_count: int) -> bool:
+    """cuDNN takes 2-D and 3-D float convolutions with symmetric, non-negative padding and
+    no input dilation; the im2col path takes the rest."""
+    return (is_gpu_array(lhs) and lhs.ndim in (4, 5) and lhs.dtype.name in ("float32", "float64")
+            and batch_group_count == 1 and all(d == 1 for d in lhs_dilation)
+            and all(lo == hi >= 0 for lo, hi in padding) and lhs.size > 0)
+
+
+def _conv_xp(lhs: Any, rhs: Any, **params: Any) -> Any:
+    if _cudnn_fits(lhs, params["padding"], params["lhs_dilation"],
+                   params["batch_group_count"]):
+        cudnn = _cudnn()
+        if cudnn is not None:
+            return _conv_cudnn(cudnn, lhs, rhs, **params)
+    return conv_im2col(lhs, rhs, xp=array_module([lhs, rhs]), windows=_windows_xp, **params)
+
+
+def _conv_cudnn(cudnn: Any, lhs: Any, rhs: Any, *, window_strides: tuple[int, ...],
+                padding: Any, lhs_dilation: tuple[int, ...], rhs_dilation: tuple[int, ...],
+                dimension_numbers: Any, feature_group_count: int, batch_group_count: int
+                ) -> Any:
+    """cuDNN's forward convolution on NC*spatial / OI*spatial contiguous copies. On Ampere
+    and later, cuDNN may use TF32 tensor cores for float32 (about 1e-3 relative error)."""
+    xp = array_module([lhs, rhs])
+    lspec, rspec, ospec = dimension_numbers
+    x = xp.ascontiguousarray(xp.transpose(lhs, lspec))
+    w = xp.ascontiguousarray(xp.transpose(rhs, rspec))
+    out_sp = [_out_size(n, k, s, p, 1, d) for n, k, s, p, d in zip(
+        x.shape[2:], w.shape[2:], window_strides, padding, rhs_dilation)]
+    y = xp.empty((x.shape[0], w.shape[0], *out_sp), lhs.dtype)
+    if y.size:
+        cudnn.convolution_forward(x, w, None, y, tuple(lo for lo, _ in padding),
+                                  tuple(window_strides), tuple(rhs_dilation),
+                                  feature_group_count, auto_tune=False, tensor_core="never")
+    return xp.transpose(y, np.argsort(ospec))
+
+
+def _window_params(params: dict[str, Any]) -> tuple[Any, ...]:
+    return (params["window_dimensions"], params["window_strides"], params["padding"],
+            params["base_dilation"], params["window_dilation"])
+
+
+def _reduce_window_xp(kind: str) -> Callable[..., Any]:
+    def impl(x: Any, **params: Any) -> Any:
+        w = _windows_xp(x, *_window_params(params), _window_identity(x.dtype, kind))
+        axes = tuple(range(x.ndim, 2 * x.ndim))
+        if kind == "sum":
+            return array_module([x]).sum(w, axis=axes, dtype=x.dtype)
+        return _extremum_xp(kind, kind == "min")(w, axes)
+    return impl
+
+
+def _window_choice_xp(x: Any, kind: str, params: dict[str, Any]) -> Any:
+    """Flat in-window index of the first extremum of each window of x."""
+    xp = array_module([x])
+    w = _windows_xp(x, *_window_params(params), _window_identity(x.dtype, kind))
+    flat = w.reshape(*w.shape[:x.ndim], -1)
+    return (xp.argmax if kind == "max" else xp.argmin)(flat, axis=-1)
+
+
+def _window_gather_xp(t: Any, x: Any, kind: str, **params: Any) -> Any:
+    xp = array_module([t, x])
+    idx = _window_choice_xp(x, kind, params)
+    tw = _windows_xp(t, *_window_params(params), 0)
+    tw = tw.reshape(*tw.shape[:t.ndim], -1)
+    return xp.take_along_axis(tw, idx[..., None], axis=-1)[..., 0]
+
+
+def _window_scatter_xp(ct: Any, x: Any, kind: str, **params: Any) -> Any:
+    """Add each window's cotangent at its chosen position; loops over window offsets."""
+    xp = array_module([ct, x])
+    idx = _window_choice_xp(x, kind, params)
+    _, _, padding, bdil, _ = _window_params(params)
+    acc = xp.zeros([_dilated(n, d) + lo + hi for n, d, (lo, hi) in zip(x.shape, bdil, padding)],
+                   ct.dtype)
+    for k, sl in _offset_slices(params, ct.shape):
+        acc[sl] += xp.where(idx == k, ct, xp.zeros((), ct.dtype))
+    return _crop_dilated(acc, x.shape, padding, bdil, xp)
+
+
+for _p, _fn in [(conv_general_dilated_p, _conv_xp),
+                (reduce_window_sum_p, _reduce_window_xp("sum")),
+                (reduce_window_max_p, _reduce_window_xp("max")),
+                (reduce_window_min_p, _reduce_window_xp("min")),
+                (_select_gather_p, _window_gather_xp),
+                (_select_scatter_p, _window_scatter_xp)]:
+    _p.def_impl(_fn, "cupy")
 
 
 __all__ = ["conv_dimension_numbers", "conv_general_dilated", "padtype_to_pads",

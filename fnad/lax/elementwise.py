@@ -10,6 +10,7 @@ others), and the NumPy ufunc that computes the primitive exactly, if there is on
 from __future__ import annotations
 
 import enum
+import importlib
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,6 +23,7 @@ from fnad.core.ir import ShapedArray, get_aval
 from fnad.core.primitive import Elementwise, Primitive, Zero, c_type
 from fnad.core.quiet import quiet_enter, quiet_exit
 from fnad.core.trace import Tracer
+from fnad.device import array_module, is_gpu_array
 from fnad.interpreters.transpose import Ones, ones_to_first_operand
 from fnad.lax._rules import (
     ANY,
@@ -832,6 +834,96 @@ def full_like(x: Any, fill_value: Any, dtype: Any = None) -> Any:
     from fnad.lax.structural import full
     aval = get_aval(x)
     return full(aval.shape, fill_value, aval.dtype if dtype is None else dtype)
+
+
+# ------------------------------------------------------------------ CuPy implementations
+# Where the NumPy impls above do not run on CuPy arrays as they are (`np.asarray`, NumPy's
+# own ufuncs and series). Written with the API NumPy and CuPy share, so tests run them on
+# NumPy arrays too; the CuPy backend moves NumPy operands to the device before calling.
+
+def _integer_pow_xp(x: Any, y: int) -> Any:
+    return (x ** y if y >= 0 else 1 / x ** -y).astype(x.dtype, copy=False)
+
+
+def _select_n_xp(which: Any, *cases: Any) -> Any:
+    xp = array_module([which, *cases])
+    if len(cases) == 2:
+        out = xp.where(which, cases[1], cases[0])
+    else:  # a bool `which` has exactly two cases, so it is an integer here
+        shape = next((tuple(x.shape) for x in (which, *cases) if x.ndim), ())
+        out = xp.broadcast_to(cases[-1], shape)
+        for i in range(len(cases) - 2, -1, -1):
+            out = xp.where(which == i, cases[i], out)
+    return xp.asarray(out).astype(cases[0].dtype, copy=False)
+
+
+def _bits(x: Any, kind: str) -> Any:
+    """x's bits as the signed ('i') or unsigned ('u') integer of its width."""
+    return x.view(np.dtype(f"{kind}{x.dtype.itemsize}"))
+
+
+def _shift_xp(op: str, kind: str) -> Callable[..., Any]:
+    """XLA's shifts: amounts outside [0, bits) shift everything out (the sign bit, for an
+    arithmetic shift)."""
+    def impl(x: Any, s: Any) -> Any:
+        xp = array_module([x, s])
+        bits = x.dtype.itemsize * 8
+        v = _bits(x, kind)
+        inside = (s >= 0) & (s < bits)
+        amount = xp.where(inside, s, 0).astype(v.dtype)
+        shifted = getattr(xp, op)(v, amount)
+        out = v >> (bits - 1) if kind == "i" else xp.zeros((), v.dtype)
+        return xp.where(inside, shifted, out).astype(v.dtype).view(x.dtype)
+    return impl
+
+
+def _population_count_xp(x: Any) -> Any:
+    """Bits set, by the SWAR sum on 64-bit words (bytes summed by shifts: no overflow)."""
+    v = _bits(x, "u").astype(np.uint64)
+    v = v - ((v >> 1) & 0x5555555555555555)
+    v = (v & 0x3333333333333333) + ((v >> 2) & 0x3333333333333333)
+    v = (v + (v >> 4)) & 0x0F0F0F0F0F0F0F0F
+    v = v + (v >> 8)
+    v = v + (v >> 16)
+    v = v + (v >> 32)
+    return (v & 0x7F).astype(x.dtype)
+
+
+def _special_module(x: Any) -> Any:
+    """The SciPy-shaped special functions of x's library: cupyx.scipy.special on the GPU
+    (scipy.special for NumPy arrays, which only tests pass here)."""
+    return importlib.import_module("cupyx.scipy.special" if is_gpu_array(x)
+                                   else "scipy.special")
+
+
+def _special_xp(name: str) -> Callable[[Any], Any]:
+    """A float64 special function (as the NumPy impls compute them), cast back."""
+    def impl(x: Any) -> Any:
+        return getattr(_special_module(x), name)(x.astype(np.float64)).astype(x.dtype)
+    return impl
+
+
+def _polygamma_xp(x: Any, m: int) -> Any:
+    """digamma (m = 0) or (-1)^(m+1) m! zeta(m+1, x); NaN at the poles (0, -1, -2, ...)."""
+    xp, special = array_module([x]), _special_module(x)
+    x64 = x.astype(np.float64)
+    out = special.digamma(x64) if m == 0 else \
+        (-1) ** (m + 1) * math.factorial(m) * special.zeta(m + 1.0, x64)
+    poles = (x64 <= 0) & (x64 == xp.floor(x64))
+    return xp.where(poles, np.nan, out).astype(x.dtype)
+
+
+for _p, _fn in [(integer_pow_p, _integer_pow_xp), (select_n_p, _select_n_xp),
+                (convert_element_type_p, lambda x, new_dtype: x.astype(new_dtype)),
+                (shift_left_p, _shift_xp("left_shift", "u")),
+                (shift_right_logical_p, _shift_xp("right_shift", "u")),
+                (shift_right_arithmetic_p, _shift_xp("right_shift", "i")),
+                (population_count_p, _population_count_xp),
+                (erf_p, _special_xp("erf")), (erfc_p, _special_xp("erfc")),
+                (erf_inv_p, _special_xp("erfinv")), (lgamma_p, _special_xp("gammaln")),
+                (digamma_p, lambda x: _polygamma_xp(x, 0)), (polygamma_p, _polygamma_xp)]:
+    _p.def_impl(_fn, "cupy")
+
 
 
 __all__ = [

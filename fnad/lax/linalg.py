@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,6 +12,7 @@ from fnad.core.cache import Cache
 from fnad.core.errors import ShapeError
 from fnad.core.ir import Eqn, ShapedArray, get_aval
 from fnad.core.primitive import LibraryCall, Primitive
+from fnad.device import array_module
 from fnad.lax._rules import NUMBER, check_dtypes, defjvp, is_undefined
 from fnad.lax.elementwise import asarray_like
 
@@ -183,6 +185,30 @@ def dot(x: Any, y: Any) -> Any:
     """Vector/matrix product contracting the last axis of `x` with the first of `y`."""
     x, y = asarray_like(x, y)
     return dot_general(x, y, (((get_aval(x).ndim - 1,), (0,)), ((), ())))
+
+
+def _dot_general_xp(x: Any, y: Any, dimension_numbers: Any) -> Any:
+    """CuPy's impl: matrix products through cuBLAS (`matmul` / `dot`), batch axes first.
+    Written with the API NumPy and CuPy share."""
+    xp = array_module([x, y])
+    (xc, yc), (xb, yb) = dimension_numbers
+    if not xb and len(xc) == 1 and x.ndim <= 2 and y.ndim <= 2:
+        a = x if x.ndim < 2 or xc[0] == 1 else x.T
+        b = y if y.ndim < 2 or yc[0] == 0 else y.T
+        return xp.asarray(xp.dot(a, b))
+    xf = [d for d in range(x.ndim) if d not in xc and d not in xb]
+    yf = [d for d in range(y.ndim) if d not in yc and d not in yb]
+    batch = [x.shape[d] for d in xb]
+    k = math.prod(x.shape[d] for d in xc)
+    m = math.prod(x.shape[d] for d in xf)
+    n = math.prod(y.shape[d] for d in yf)
+    x3 = xp.transpose(x, (*xb, *xf, *xc)).reshape((*batch, m, k))
+    y3 = xp.transpose(y, (*yb, *yc, *yf)).reshape((*batch, k, n))
+    out = xp.matmul(x3, y3)
+    return out.reshape((*batch, *(x.shape[d] for d in xf), *(y.shape[d] for d in yf)))
+
+
+dot_general_p.def_impl(_dot_general_xp, "cupy")
 
 
 __all__ = ["dot", "dot_general"]

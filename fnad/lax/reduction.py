@@ -14,6 +14,7 @@ import numpy as np
 from fnad.core.errors import DTypeError, ShapeError
 from fnad.core.ir import ShapedArray, get_aval
 from fnad.core.primitive import Primitive, Reduce, Zero
+from fnad.device import array_module
 from fnad.interpreters.transpose import ones_to_first_operand
 from fnad.lax._rules import NUMBER, check_dtypes, defjvp_zero, deflinear
 from fnad.lax.elementwise import (
@@ -339,6 +340,71 @@ cumsum = _cumulative_wrapper(cumsum_p, """Running sum along `axis` (from the end
 cumprod = _cumulative_wrapper(cumprod_p, "Running product along `axis`.")
 cummax = _cumulative_wrapper(cummax_p, "Running maximum along `axis`.")
 cummin = _cumulative_wrapper(cummin_p, "Running minimum along `axis`.")
+
+
+# ------------------------------------------------------------------ CuPy implementations
+# NumPy's impls above use `ufunc.reduce/accumulate` and `initial=`, which CuPy lacks. These
+# use only the API NumPy and CuPy share (tests run them on NumPy arrays).
+
+def _reduce_xp(name: str) -> Callable[..., Any]:
+    def impl(x: Any, axes: tuple[int, ...]) -> Any:
+        xp = array_module([x])
+        if name in ("sum", "prod"):
+            return xp.asarray(getattr(xp, name)(x, axis=axes, dtype=x.dtype))
+        return xp.asarray(getattr(xp, name)(x, axis=axes))
+    return impl
+
+
+def _extremum_xp(name: str, largest: bool) -> Callable[..., Any]:
+    """max/min, with the identity where nothing is reduced (CuPy has no `initial=`)."""
+    def impl(x: Any, axes: tuple[int, ...]) -> Any:
+        xp = array_module([x])
+        if any(x.shape[a] == 0 for a in axes):
+            shape = tuple(n for i, n in enumerate(x.shape) if i not in axes)
+            return xp.full(shape, _identity(x.dtype, largest), x.dtype)
+        return xp.asarray(getattr(xp, name)(x, axis=axes))
+    return impl
+
+
+def _arg_reducer_xp(name: str) -> Callable[..., Any]:
+    def impl(x: Any, axes: tuple[int, ...], index_dtype: np.dtype) -> Any:
+        xp = array_module([x])
+        return xp.asarray(getattr(xp, name)(x, axis=axes[0])).astype(index_dtype)
+    return impl
+
+
+def _cumulative_xp(name: str) -> Callable[..., Any]:
+    """cumsum/cumprod by the library; cummax/cummin by a log-depth (Hillis-Steele) scan."""
+    def scan(xp: Any, x: Any, axis: int) -> Any:
+        if name in ("cumsum", "cumprod"):
+            return getattr(xp, name)(x, axis=axis, dtype=x.dtype)
+        fn = xp.maximum if name == "cummax" else xp.minimum
+        d, n = 1, x.shape[axis]
+        while d < n:
+            head = tuple(slice(d, None) if i == axis else slice(None) for i in range(x.ndim))
+            tail = tuple(slice(None, -d) if i == axis else slice(None) for i in range(x.ndim))
+            y = x.copy()
+            y[head] = fn(x[head], x[tail])
+            x, d = y, 2 * d
+        return x
+
+    def impl(x: Any, axis: int, reverse: bool) -> Any:
+        xp = array_module([x])
+        if reverse:
+            return xp.ascontiguousarray(xp.flip(scan(xp, xp.flip(x, axis), axis), axis))
+        return xp.asarray(scan(xp, x, axis))
+    return impl
+
+
+for _p, _fn in [(reduce_sum_p, _reduce_xp("sum")), (reduce_prod_p, _reduce_xp("prod")),
+                (reduce_and_p, _reduce_xp("all")), (reduce_or_p, _reduce_xp("any")),
+                (reduce_max_p, _extremum_xp("max", False)),
+                (reduce_min_p, _extremum_xp("min", True)),
+                (argmax_p, _arg_reducer_xp("argmax")), (argmin_p, _arg_reducer_xp("argmin")),
+                (cumsum_p, _cumulative_xp("cumsum")), (cumprod_p, _cumulative_xp("cumprod")),
+                (cummax_p, _cumulative_xp("cummax")), (cummin_p, _cumulative_xp("cummin"))]:
+    _p.def_impl(_fn, "cupy")
+
 
 __all__ = ["argmax", "argmin", "cummax", "cummin", "cumprod", "cumsum", "reduce_and",
            "reduce_max", "reduce_min", "reduce_or", "reduce_prod", "reduce_sum"]

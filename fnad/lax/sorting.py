@@ -16,6 +16,7 @@ import numpy as np
 from fnad.core.errors import DTypeError, ShapeError
 from fnad.core.ir import ShapedArray, get_aval
 from fnad.core.primitive import LibraryCall, Primitive, Zero
+from fnad.device import array_module
 from fnad.lax._rules import check_dtypes, is_undefined
 from fnad.lax.elementwise import asarray_like
 
@@ -170,6 +171,22 @@ def top_k(operand: Any, k: int) -> tuple[Any, Any]:
     _, values, indices = sort((key, operand, _iota(aval.shape, dim)), dim, True, 1)
     limit = (*aval.shape[:-1], int(k))
     return (slice_(values, (0,) * aval.ndim, limit), slice_(indices, (0,) * aval.ndim, limit))
+
+
+def _sort_xp(*operands: Any, dimension: int, is_stable: bool, num_keys: int) -> list[Any]:
+    """CuPy's impl: lexicographic on the first `num_keys` operands by stable sorts, last
+    key first (CuPy's argsort is always stable). Written with the API NumPy and CuPy share."""
+    xp = array_module(operands)
+    keys = operands[:num_keys]
+    perm = xp.argsort(keys[-1], axis=dimension, kind="stable")
+    for key in reversed(keys[:-1]):
+        ranked = xp.take_along_axis(key, perm, axis=dimension)
+        perm = xp.take_along_axis(perm, xp.argsort(ranked, axis=dimension, kind="stable"),
+                                  axis=dimension)
+    return [xp.take_along_axis(op, perm, axis=dimension) for op in operands]
+
+
+sort_p.def_impl(_sort_xp, "cupy")
 
 
 __all__ = ["argsort", "sort", "sort_key_val", "top_k"]

@@ -8,6 +8,7 @@ operands; index operands are not differentiable), the transpose and the batch ru
 from __future__ import annotations
 
 import builtins
+import importlib
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -17,6 +18,7 @@ import numpy as np
 from fnad.core.errors import DTypeError, ShapeError
 from fnad.core.ir import ShapedArray, get_aval
 from fnad.core.primitive import Broadcast, Primitive, Zero
+from fnad.device import array_module, is_gpu_array
 from fnad.interpreters import ad_util
 from fnad.interpreters.transpose import ones_to_first_operand
 from fnad.lax._rules import NUMBER, check_dtypes, deflinear, is_undefined, same_aval
@@ -292,7 +294,15 @@ def _index_array(x: Any) -> Any:
 # ------------------------------------------------------------------ squeeze
 
 squeeze_p = Primitive("squeeze")
-squeeze_p.def_impl(lambda x, dimensions: np.squeeze(x, dimensions))
+
+
+def _squeeze_impl(x: Any, dimensions: tuple[int, ...]) -> Any:
+    """A reshape (a view), on NumPy and CuPy alike."""
+    gone = {d % x.ndim for d in dimensions} if x.ndim else set()
+    return x.reshape([n for i, n in enumerate(x.shape) if i not in gone])
+
+
+squeeze_p.def_impl(_squeeze_impl)
 
 
 @squeeze_p.def_abstract_eval
@@ -329,7 +339,17 @@ def squeeze(x: Any, dimensions: Sequence[int] | int) -> Any:
 # ------------------------------------------------------------------ expand_dims
 
 expand_dims_p = Primitive("expand_dims")
-expand_dims_p.def_impl(lambda x, dimensions: np.expand_dims(x, dimensions))
+
+
+def _expand_dims_impl(x: Any, dimensions: tuple[int, ...]) -> Any:
+    """A reshape (a view), on NumPy and CuPy alike."""
+    shape = list(x.shape)
+    for d in sorted(d % (x.ndim + len(dimensions)) for d in dimensions):
+        shape.insert(d, 1)
+    return x.reshape(shape)
+
+
+expand_dims_p.def_impl(_expand_dims_impl)
 
 
 @expand_dims_p.def_abstract_eval
@@ -371,7 +391,16 @@ def expand_dims(x: Any, dimensions: Sequence[int] | int) -> Any:
 # ------------------------------------------------------------------ rev
 
 rev_p = Primitive("rev")
-rev_p.def_impl(lambda x, dimensions: np.flip(x, dimensions))
+
+
+def _rev_impl(x: Any, dimensions: tuple[int, ...]) -> Any:
+    """Reversed slices (a view), on NumPy and CuPy alike."""
+    flipped = {d % x.ndim for d in dimensions} if x.ndim else set()
+    return x[tuple(builtins.slice(None, None, -1) if i in flipped else builtins.slice(None)
+                   for i in range(x.ndim))]
+
+
+rev_p.def_impl(_rev_impl)
 
 
 @rev_p.def_abstract_eval
@@ -415,7 +444,7 @@ def _pad_impl(x: np.ndarray, padding_value: np.ndarray,
               padding_config: tuple[tuple[int, int, int], ...]) -> np.ndarray:
     grown = [builtins.max(lo, 0) + _dilated(n, i) + builtins.max(hi, 0)
              for n, (lo, hi, i) in zip(x.shape, padding_config)]
-    out = np.full(grown, padding_value, dtype=x.dtype)
+    out = array_module([x]).full(grown, padding_value, dtype=x.dtype)
     out[tuple(builtins.slice(builtins.max(lo, 0), builtins.max(lo, 0) + _dilated(n, i), i + 1)
               for n, (lo, _, i) in zip(x.shape, padding_config))] = x
     return out[tuple(builtins.slice(-builtins.min(lo, 0), g + builtins.min(hi, 0))
@@ -733,7 +762,7 @@ dynamic_update_slice_p = Primitive("dynamic_update_slice")
 
 def _dynamic_update_slice_impl(x: np.ndarray, update: np.ndarray,
                                *starts: np.ndarray) -> np.ndarray:
-    out = np.array(x, copy=True)
+    out = x.copy()
     out[_window(_clamped(starts, x.shape, update.shape), update.shape)] = update
     return out
 
@@ -830,13 +859,14 @@ def _point_shape(x: ShapedArray, indices: ShapedArray, axes: tuple[int, ...],
 def _points(x: np.ndarray, indices: np.ndarray, axes: tuple[int, ...]):
     """The operand with `axes` moved first (a view), the clipped index components, and
     which points are in bounds."""
+    xp = array_module([x, indices])
     rest = [i for i in range(x.ndim) if i not in axes]
-    moved = np.transpose(x, (*axes, *rest))
-    comps, valid = [], np.ones(indices.shape[:-1], bool)
+    moved = xp.transpose(x, (*axes, *rest))
+    comps, valid = [], xp.ones(indices.shape[:-1], bool)
     for j, a in enumerate(axes):
         c, n = indices[..., j], x.shape[a]
         valid &= (c >= 0) & (c < n)
-        comps.append(np.clip(c, 0, builtins.max(n - 1, 0)))
+        comps.append(xp.clip(c, 0, builtins.max(n - 1, 0)))
     return moved, comps, valid
 
 
@@ -845,13 +875,14 @@ gather_p = Primitive("gather")
 
 def _gather_impl(x: np.ndarray, indices: np.ndarray, axes: tuple[int, ...],
                  mode: str) -> np.ndarray:
+    xp = array_module([x, indices])
     moved, comps, valid = _points(x, indices, axes)
     if any(x.shape[a] == 0 for a in axes):
-        return np.zeros(indices.shape[:-1] + moved.shape[len(axes):], x.dtype)
+        return xp.zeros(indices.shape[:-1] + moved.shape[len(axes):], x.dtype)
     out = moved[tuple(comps)]
     if mode == "drop":
-        out = np.where(valid.reshape(valid.shape + (1,) * (out.ndim - valid.ndim)), out,
-                       np.zeros((), x.dtype))
+        out = xp.where(valid.reshape(valid.shape + (1,) * (out.ndim - valid.ndim)), out,
+                       xp.zeros((), x.dtype))
     return out
 
 
@@ -971,6 +1002,57 @@ def _scatter_primitive(name: str, combine: Any, kinds: str) -> Primitive:
     return prim
 
 
+_ATOMIC_ADD = ("float32", "int32", "uint32", "uint64")  # cupyx.scatter_add's dtypes
+
+
+def _scatter_xp(combine: str | None) -> Callable[..., Any]:
+    """CuPy's scatter (it has no `ufunc.at`): the last update wins, or every update is
+    combined in order (`combine`: add, mul, max, min), on a contiguous (points, rest)
+    copy of the operand. Written with the API NumPy and CuPy share."""
+    def impl(x: Any, indices: Any, updates: Any, axes: tuple[int, ...], mode: str) -> Any:
+        xp = array_module([x, indices, updates])
+        if any(x.shape[a] == 0 for a in axes):
+            return x.copy()
+        rest = [i for i in range(x.ndim) if i not in axes]
+        perm = (*axes, *rest)
+        moved = xp.ascontiguousarray(xp.transpose(x, perm))
+        lead = moved.shape[:len(axes)]
+        table = moved.reshape(math.prod(lead), math.prod(moved.shape[len(axes):]))
+        _, comps, valid = _points(x, indices, axes)
+        rows = xp.zeros(valid.shape, dtype=np.int64)
+        for c, n in zip(comps, lead):
+            rows = rows * n + c.astype(np.int64)
+        rows, valid = rows.reshape(-1), valid.reshape(-1)
+        upd = updates.reshape(rows.shape[0], table.shape[1])
+        if mode == "drop":
+            rows, upd = rows[valid], upd[valid]
+        _combine_rows(xp, table, rows, upd, combine)
+        return xp.ascontiguousarray(xp.transpose(moved, np.argsort(perm)))
+    return impl
+
+
+def _combine_rows(xp: Any, table: Any, rows: Any, upd: Any, combine: str | None) -> None:
+    """table[rows[i]] = combine(table[rows[i]], upd[i]) for every i in order, in place."""
+    if rows.shape[0] == 0:
+        return
+    if combine == "add" and table.dtype.name in _ATOMIC_ADD and is_gpu_array(table):
+        importlib.import_module("cupyx").scatter_add(table, rows, upd)
+        return
+    order = xp.argsort(rows, kind="stable")  # a row's updates keep their order
+    ranked = rows[order]
+    first = xp.searchsorted(ranked, ranked, side="left")
+    position = xp.arange(ranked.shape[0]) - first  # the update's rank among its row's
+    if combine is None:  # only each row's last update is written
+        last = xp.searchsorted(ranked, ranked, side="right") - 1
+        keep = order[xp.arange(ranked.shape[0]) == last]
+        table[rows[keep]] = upd[keep]
+        return
+    fn = {"add": xp.add, "mul": xp.multiply, "max": xp.maximum, "min": xp.minimum}[combine]
+    for r in range(int(position.max()) + 1):  # rounds touch each row at most once
+        pick = order[position == r]
+        table[rows[pick]] = fn(table[rows[pick]], upd[pick])
+
+
 def _scatter_wrapper(prim: Primitive, what: str):
     def f(x: Any, indices: Any, updates: Any, axes: Sequence[int], mode: str = "drop") -> Any:
         x, updates = asarray_like(x, updates)
@@ -988,6 +1070,9 @@ scatter_p = _scatter_primitive("scatter", None, "fciub")
 scatter_mul_p = _scatter_primitive("scatter_mul", np.multiply, NUMBER)
 scatter_min_p = _scatter_primitive("scatter_min", np.minimum, NUMBER)
 scatter_max_p = _scatter_primitive("scatter_max", np.maximum, NUMBER)
+for _p, _combine in [(scatter_p, None), (scatter_add_p, "add"), (scatter_mul_p, "mul"),
+                     (scatter_max_p, "max"), (scatter_min_p, "min")]:
+    _p.def_impl(_scatter_xp(_combine), "cupy")
 
 scatter_add = _scatter_wrapper(scatter_add_p, "`updates` added (repeated points accumulate)")
 scatter = _scatter_wrapper(scatter_p, "`updates` written (of repeated points the last wins)")
