@@ -8,7 +8,7 @@ falls from ~6.3 to ~1.6 bits per character (the text's single-character entropy,
 first, is ~4.2 bits), and samples look like Python: indented `self._actions`, `# comments`,
 `return prog = ...` with made-up words.
 
-Default run: about 30 s on 2 shared CPU cores.
+Default run: about 40 s on 2 shared CPU cores.
 """
 
 from __future__ import annotations
