@@ -49,10 +49,15 @@ def available_optimizers() -> list[str]:
 
 def optimizer_name(name: str) -> str:
     """argparse type of --optimizer: the name, if fnad.optim has that optimizer."""
-    if name not in available_optimizers():
+    names = available_optimizers()
+    available = ", ".join(names)
+    if name not in OPTIMIZER_LR_SCALE:
         raise argparse.ArgumentTypeError(
-            f"fnad.optim has no optimizer {name!r} that this example knows; available: "
-            f"{', '.join(available_optimizers())}")
+            f"{name!r} is not one of the optimizers this example knows "
+            f"({', '.join(OPTIMIZER_LR_SCALE)}); this fnad.optim has: {available}")
+    if name not in names:
+        raise argparse.ArgumentTypeError(
+            f"this fnad.optim has no {name!r} (an older fnad?); it has: {available}")
     return name
 
 

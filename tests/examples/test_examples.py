@@ -70,15 +70,22 @@ def test_help_shows_whole_docstring_defaults_and_run_time(script, tmp_path):
     assert "(default: " in options
 
 
-def test_unknown_optimizer_lists_the_available_ones(example, capsys):
+def test_unknown_optimizer_lists_the_available_ones(example, capsys, monkeypatch):
+    mlp, common = example("mnist_mlp"), example("_common")
     with pytest.raises(SystemExit) as exit_:
-        example("mnist_mlp").main(["--optimizer", "adamax_typo"])
+        mlp.main(["--optimizer", "adamax_typo"])
     assert exit_.value.code == 2
     err = capsys.readouterr().err
-    assert "'adamax_typo'" in err and "adam, adamw" in err
-    common = example("_common")
+    assert "'adamax_typo' is not one of the optimizers" in err and "has: sgd, momentum" in err
     assert common.available_optimizers() == [
         name for name in common.OPTIMIZER_LR_SCALE if hasattr(optim, name)]
+    monkeypatch.delattr(optim, "adamw")  # a known name this fnad.optim lacks
+    with pytest.raises(SystemExit):
+        mlp.main(["--optimizer", "adamw"])
+    err = capsys.readouterr().err
+    assert "this fnad.optim has no 'adamw'" in err
+    listed = err.split("it has: ")[1].strip().split(", ")
+    assert "adam" in listed and "adamw" not in listed
 
 
 def test_schedules_follow_their_descriptions(example):
