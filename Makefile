@@ -8,6 +8,10 @@ LINT_DIRS := $(wildcard fnad tests examples benchmarks)
 # Re-install the editable package once fnad/__init__.py appears (an editable install made
 # before the package existed maps nothing).
 PKG_STAMP_DEPS := pyproject.toml $(wildcard fnad/__init__.py)
+# setuptools ends every editable install of a top-level package folder (fnad/ beside
+# pyproject.toml) with a banner about same-named folders in the working directory taking
+# precedence; here that folder is the package itself, so the banner is filtered out.
+EDITABLE := PYTHONWARNINGS="ignore:Editable installation" $(PIP) install -q -e
 
 .PHONY: venv install mpi test test-slow test-gpu demo bench lint
 
@@ -18,11 +22,11 @@ $(PY):
 	$(PIP) install -q --upgrade pip
 
 .venv/.installed-test: $(PKG_STAMP_DEPS) | $(PY)
-	$(PIP) install -q -e ".[test]"
+	$(EDITABLE) ".[test]"
 	@touch $@
 
 .venv/.installed-examples: $(PKG_STAMP_DEPS) | $(PY)
-	$(PIP) install -q -e ".[examples]"
+	$(EDITABLE) ".[examples]"
 	@touch $@
 
 install: .venv/.installed-test
@@ -35,7 +39,7 @@ mpi: .venv/.installed-mpi
 	@command -v mpirun >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	  openmpi-bin libopenmpi-dev >/dev/null; } || echo "make mpi: no MPI installed"
-	@$(PIP) install -q -e ".[mpi]" || echo "make mpi: mpi4py not installed"
+	@$(EDITABLE) ".[mpi]" || echo "make mpi: mpi4py not installed"
 	@touch $@
 
 lint: .venv/.installed-test

@@ -9,15 +9,19 @@ openmpi-bin libopenmpi-dev`) and `pip install 'fnad[mpi]' scikit-learn`, then:
     python examples/data_parallel.py                 # the single-process reference
 
 With more processes than cores add `-x OMP_NUM_THREADS=1` (one BLAS thread per process).
+Process 0 prints the loss and test accuracy of each epoch, and the final test accuracy with
+the training time; the default run reaches ~97% test accuracy, whatever the process count.
+
+Default run: about 5 s on 2 shared CPU cores (one process).
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 from typing import Any
 
 import numpy as np
+from _common import make_parser, print_result
 
 import fnad
 from fnad import distributed, lax, nn, optim
@@ -50,8 +54,15 @@ def accuracy(params: Any, state: Any, x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.argmax(np.asarray(logits), axis=1) == y))
 
 
-def main(epochs: int = 10, global_batch: int = 128, seed: int = 0) -> float:
+def main(argv: list[str] | None = None) -> float:
     """Train; returns the test accuracy (the same on every process)."""
+    parser = make_parser(__doc__)
+    parser.add_argument("--epochs", type=int, default=10, help="passes over the data")
+    parser.add_argument("--global-batch", type=int, default=128,
+                        help="examples per step over all processes (divisible by their count)")
+    parser.add_argument("--seed", type=int, default=0, help="initialization and shuffling")
+    args = parser.parse_args(argv)
+    epochs, global_batch, seed = args.epochs, args.global_batch, args.seed
     rank, size = distributed.process_index(), distributed.process_count()
     (x_train, y_train), (x_test, y_test) = fnad.data.load_digits(seed=seed)
     x_train, x_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
@@ -71,17 +82,14 @@ def main(epochs: int = 10, global_batch: int = 128, seed: int = 0) -> float:
             losses.append(float(loss))
         if rank == 0:
             print(f"epoch {epoch + 1:2d}  loss {np.mean(losses):.4f}  "
-                  f"test accuracy {accuracy(params, state, x_test, y_test):.4f}", flush=True)
+                  f"test_acc={accuracy(params, state, x_test, y_test):.4f}", flush=True)
     acc = accuracy(params, state, x_test, y_test)
     if rank == 0:
-        print(f"{size} process(es), global batch {global_batch}: test accuracy {acc:.4f} "
-              f"in {time.perf_counter() - t0:.1f} s")
+        print_result("MLP", acc, len(y_test), time.perf_counter() - t0,
+                     f"{epochs} epochs of global batch {global_batch} over {size} process(es), "
+                     "momentum at learning rate 0.05")
     return acc
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--global-batch", type=int, default=128)
-    args = parser.parse_args()
-    main(args.epochs, args.global_batch)
+    main()

@@ -6,18 +6,19 @@ averaging, so that no single example can move the model much.
 Measured on 2 shared CPU cores, MLP 64-128-10 on the digits, batch 64: the jitted vmap takes
 1-2 ms against 7-12 ms for the loop of jitted per-example grads (5-9x), agreeing to float32
 rounding (5e-7); DP-SGD (C = 1, noise 1.0) then reaches 93.3% test accuracy in 300 steps.
+
+Default run: about 8 s on 2 shared CPU cores.
 """
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from _common import load_images, one_blas_thread
+from _common import load_images, make_parser, one_blas_thread
 
 import fnad
 import fnad.numpy as fnp
@@ -37,14 +38,14 @@ def median_ms(fn: Callable[[], Any], repeats: int = 5) -> float:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     """Compare vmap against a loop, then train with DP-SGD; returns the measurements."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--hidden", type=int, default=128)
+    p = make_parser(__doc__)
+    p.add_argument("--batch-size", type=int, default=64, help="examples per step")
+    p.add_argument("--hidden", type=int, default=128, help="hidden units of the MLP")
     p.add_argument("--steps", type=int, default=300, help="DP-SGD steps")
-    p.add_argument("--lr", type=float, default=0.5)
+    p.add_argument("--lr", type=float, default=0.5, help="SGD's learning rate")
     p.add_argument("--clip", type=float, default=1.0, help="per-example gradient norm bound C")
     p.add_argument("--noise", type=float, default=1.0, help="noise std as a multiple of C")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="initialization, batches and noise")
     args = p.parse_args(argv)
 
     _, ((x_train, y_train), (x_test, y_test)) = load_images(None)

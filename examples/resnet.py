@@ -1,18 +1,26 @@
 """A small residual network (He et al., 2016): a 3x3 conv stem, then basic blocks (two 3x3
 convs with BatchNorm plus a shortcut), a strided block to halve the size, global average
 pooling and a dense softmax layer; on the 8x8 digits (or MNIST with --data), trained by the
-main demo's loop, which threads BatchNorm's running statistics as explicit state.
+main demo's loop (`mnist_mlp.train`, Adam by default; --optimizer and --schedule pick
+others), which threads BatchNorm's running statistics as explicit state. It ends with the
+final test accuracy and the training time. The default run (widths 16 and 32, one block each,
+10 epochs) reaches 98.1% test accuracy on the digits.
 
-Measured on 2 shared CPU cores, digits, defaults (widths 16 and 32, one block each, 10
-epochs): 98.1% test accuracy in about 16 s.
+Default run: about 15 s on 2 shared CPU cores.
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 
-from _common import add_training_arguments, load_images, one_blas_thread
+from _common import (
+    add_training_arguments,
+    describe_training,
+    load_images,
+    make_parser,
+    one_blas_thread,
+    print_result,
+)
 from mnist_mlp import train
 
 import fnad.numpy as fnp
@@ -33,17 +41,19 @@ def resnet(widths: list[int], blocks: int) -> nn.Layer:
 
 def main(argv: list[str] | None = None) -> tuple[float, float]:
     """Train the ResNet; returns the final (train accuracy, test accuracy)."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = make_parser(__doc__)
     add_training_arguments(p, epochs=10)
-    p.add_argument("--widths", type=int, nargs="+", default=[16, 32])
+    p.add_argument("--widths", type=int, nargs="+", default=[16, 32],
+                   help="channels of each stage; every stage after the first halves the size")
     p.add_argument("--blocks", type=int, default=1, help="basic blocks per width")
     args = p.parse_args(argv)
-    start = time.perf_counter()
     name, splits = load_images(args.data)
     print(f"{name}: ResNet with widths {args.widths}, {args.blocks} block(s) each")
+    start = time.perf_counter()
     with one_blas_thread():
         accs = train(resnet(args.widths, args.blocks), splits, args)
-    print(f"test accuracy {accs[1]:.1%} in {time.perf_counter() - start:.1f}s")
+    print_result("ResNet", accs[1], len(splits[1][1]), time.perf_counter() - start,
+                 describe_training(args))
     return accs
 
 
