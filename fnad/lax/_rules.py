@@ -90,12 +90,12 @@ def elementwise_batch(prim: Primitive) -> Callable[..., Any]:
 
 
 def elementwise(name: str, impl: Callable[..., Any], kinds: str = NUMBER, *,
-                out_dtype: Any = None, kernel: KernelRule | None = None) -> Primitive:
+                out_dtype: Any = None, kernel: str | KernelRule | None = None) -> Primitive:
     """An elementwise primitive: impl, abstract eval, batch rule and kernel rule.
 
-    `kernel` is an `Elementwise` rule, e.g. `Elementwise("sin{f}({0})", ufunc=np.sin)`
-    (`{0}`, `{1}`... operands, `{f}` the float32 suffix: `sinf(a)` / `sin(a)`); without
-    one the primitive is elementwise but runs its impl (it is never fused).
+    `kernel` is an `Elementwise` rule, e.g. `Elementwise("sin{f}({0})", ufunc=np.sin)`, or
+    just its C expression (`{0}`, `{1}`... operands, `{f}` the float32 suffix: `sinf(a)`
+    / `sin(a)`); without one the primitive is elementwise but runs its impl (never fused).
     """
     prim = Primitive(name)
     prim.def_impl(impl)
@@ -107,7 +107,8 @@ def elementwise(name: str, impl: Callable[..., Any], kinds: str = NUMBER, *,
 
     prim.def_abstract_eval(abstract_eval)
     prim.def_batch(elementwise_batch(prim))
-    prim.kernel = kernel if kernel is not None else Elementwise(fusable=False)
+    prim.kernel = (Elementwise(kernel) if isinstance(kernel, str) else
+                   kernel if kernel is not None else Elementwise(fusable=False))
     return prim
 
 
