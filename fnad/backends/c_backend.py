@@ -94,7 +94,10 @@ def _compiler_identity() -> tuple[str, tuple[str, ...], tuple[str, ...]]:
 
 
 def build(source: str, name: str) -> ctypes.CDLL:
-    """Compile `source` (or reuse the cached library) and load it."""
+    """Compile `source` (or reuse the cached library) and load it. The first load starts
+    OpenMP, which then waits passively for work (unless OMP_WAIT_POLICY says otherwise):
+    a team spinning after each kernel would take the cores NumPy's BLAS threads need."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")
     cc = compiler()
     if cc is None:
         raise KernelCompileError("no C compiler found (set CC); use backend='numpy'")

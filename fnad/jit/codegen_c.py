@@ -32,7 +32,11 @@ PRELUDE = f"""#include <math.h>
 #endif
 """
 
-_PARALLEL_MIN = 1 << 15  # below this many elements threads cost more than they give
+# Below this many elements a kernel runs on the calling thread: waking OpenMP's team costs
+# more than it gives, and a team spinning beside the BLAS's own threads on a small machine
+# takes turns with them in scheduler slices (issue 21: a 128x512 kernel took 5 ms with one
+# core busy elsewhere, 0.05 ms serial).
+_PARALLEL_MIN = 1 << 22
 
 
 def render(kernel: Kernel, name: str = "fnad_kernel") -> str:
@@ -40,8 +44,10 @@ def render(kernel: Kernel, name: str = "fnad_kernel") -> str:
     args = ", ".join(f"{t} {n}" for t, n in parameters(kernel))
     total = "n" if kernel.reduction is None else \
         "n * " + " * ".join(f"s{d}" for d in range(kernel.rank, kernel.full_rank))
-    parallel = f"#pragma omp parallel for if({total} > {_PARALLEL_MIN})"
+    # `if(parallel: ...)`: a bare `if` on `parallel for simd` would turn off simd too
+    parallel = f"#pragma omp parallel for if(parallel: {total} > {_PARALLEL_MIN})"
     if kernel.reduction is not None:
-        parallel = f"#pragma omp parallel for if(n > 1 && {total} > {_PARALLEL_MIN})"
+        parallel = (f"#pragma omp parallel for if(parallel: n > 1 && {total} > "
+                    f"{_PARALLEL_MIN})")
     lines = row_loops(kernel, parallel, "#pragma omp simd")
     return "\n".join([PRELUDE, f"void {name}({args}) {{", *("    " + x for x in lines), "}", ""])
