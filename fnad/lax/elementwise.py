@@ -17,7 +17,7 @@ import numpy as np
 from numpy.polynomial import polynomial as _poly
 
 from fnad.core.errors import DTypeError, ShapeError
-from fnad.core.ir import ShapedArray, get_aval
+from fnad.core.ir import WEAK_CARRIERS, ShapedArray, get_aval
 from fnad.core.primitive import Primitive, Zero
 from fnad.core.quiet import quiet_enter, quiet_exit
 from fnad.core.trace import Tracer
@@ -44,24 +44,44 @@ _DEFAULT = {bool: np.bool_, int: np.int32, float: np.float32, complex: np.comple
 
 def asarray_like(*args: Any) -> list[Any]:
     """Python scalars become 0-d arrays of the dtype of the first array operand (weak typing,
-    NEP 50); with no array operand, of the default dtype (float32, int32, bool)."""
+    NEP 50); with no array operand, of the default dtype (float32, int32, bool).
+
+    A weakly typed tracer (a Python number given to a transform) counts as a Python number:
+    it takes the dtype of the first strongly typed operand; with none, the Python numbers
+    take its dtype and stay weak with it, as Python arithmetic on numbers does.
+    """
     for a in args:
-        if type(a) in _DEFAULT:
+        t = type(a)
+        if t in _DEFAULT or (t is not np.ndarray and isinstance(a, Tracer) and a.aval.weak_type):
             break
     else:  # no Python scalar: the common case, on every bind, so it returns at once
         return list(args)
-    dtype = None
+    dtype = weak = None
     for a in args:
-        if type(a) not in _DEFAULT:  # NumPy scalars (np.float64 is a float) keep their dtype
-            dtype = get_aval(a).dtype
-            break
+        if type(a) in _DEFAULT:
+            continue
+        if isinstance(a, Tracer) and a.aval.weak_type:
+            weak = a if weak is None else weak
+            continue
+        dtype = get_aval(a).dtype  # NumPy scalars (np.float64 is a float) keep their dtype
+        break
     out = []
     for a in args:
         if type(a) in _DEFAULT:
-            d = _DEFAULT[type(a)] if dtype is None else np.result_type(dtype, a)
-            a = np.asarray(a, dtype=d)
+            if dtype is not None:
+                a = np.asarray(a, dtype=np.result_type(dtype, a))
+            elif weak is not None:
+                a = weak.weak_constant(np.asarray(a, dtype=np.result_type(weak.aval.dtype, a)))
+            else:
+                a = np.asarray(a, dtype=_DEFAULT[type(a)])
+        elif dtype is not None and isinstance(a, Tracer) and a.aval.weak_type:
+            a = convert_element_type(a, np.result_type(dtype, _WEAK_KIND[a.aval.dtype.kind]))
         out.append(a)
     return out
+
+
+# A Python number of each kind, for NumPy's weak promotion of a weakly typed tracer
+_WEAK_KIND = {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}
 
 
 def _wrapper(prim: Primitive, name: str | None = None) -> Callable[..., Any]:
@@ -614,6 +634,7 @@ select_n_p.def_jvp(_select_n_jvp)
 select_n_p.def_transpose(_select_n_transpose)
 select_n_p.def_batch(elementwise_batch(select_n_p))
 select_n_p.kernel = "select"
+select_n_p.weak_type_rule = lambda which, *cases: all(c.weak_type for c in cases)
 
 
 def select_n(which: Any, *cases: Any) -> Any:
@@ -641,6 +662,10 @@ convert_element_type_p.def_impl(_convert_impl)
 convert_element_type_p.def_abstract_eval(lambda x, new_dtype: x.update(dtype=new_dtype))
 convert_element_type_p.def_batch(elementwise_batch(convert_element_type_p))
 convert_element_type_p.kernel = "convert"
+# Converting a weakly typed value gives a strong one (JAX's `astype`), except to the carrier
+# dtype of another kind (an int promoted to float among Python numbers stays weak).
+convert_element_type_p.weak_type_rule = (
+    lambda x, new_dtype: x.weak_type and np.dtype(new_dtype) in WEAK_CARRIERS.values())
 
 
 def _convert_jvp(primals: Any, tangents: Any, new_dtype: np.dtype) -> Any:

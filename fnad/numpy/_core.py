@@ -13,7 +13,7 @@ import numpy as np
 
 from fnad import lax
 from fnad.core.errors import DTypeError, ShapeError, user_line
-from fnad.core.ir import get_aval
+from fnad.core.ir import WEAK_CARRIERS, get_aval
 from fnad.core.trace import Tracer
 
 PY_SCALARS = (bool, int, float, complex)
@@ -24,12 +24,39 @@ def is_scalar(x: Any) -> bool:
     return isinstance(x, PY_SCALARS) and not isinstance(x, np.generic)  # np.float64 is a float
 
 
+# A weakly typed tracer (a Python number given to a transform) promotes as a Python number
+# of its kind does; a weak bool is a bool
+_PY_KIND = {"b": np.dtype(np.bool_), "i": int, "u": int, "f": float, "c": complex}
+
+
 def _weak_dtype(x: Any) -> Any:
     """What NumPy's promotion needs to know of an operand: its dtype, or for a Python number
-    its type (`int`, `float`, `complex`: weak); a Python bool is a strong bool."""
+    (or a weakly typed tracer) its type (`int`, `float`, `complex`: weak); a Python bool is a
+    strong bool."""
     if isinstance(x, bool):
         return np.dtype(np.bool_)
-    return type(x) if is_scalar(x) else get_aval(x).dtype
+    if is_scalar(x):
+        return type(x)
+    aval = get_aval(x)
+    return _PY_KIND.get(aval.dtype.kind, aval.dtype) if aval.weak_type else aval.dtype
+
+
+def weak_operand(args: Sequence[Any]) -> Tracer | None:
+    """A weakly typed tracer among `args` when every operand is weak (Python numbers other
+    than bools, weak tracers): the operation is Python arithmetic on numbers, computed at
+    their full (carrier) precision, and its result stays weak."""
+    weak = None
+    for a in args:
+        if isinstance(a, Tracer) and a.aval.weak_type:
+            weak = a if weak is None else weak
+        elif not is_scalar(a) or isinstance(a, bool):
+            return None
+    return weak
+
+
+def _carrier(x: Any) -> np.dtype:
+    """The dtype a weak operand computes in when it meets only weak operands."""
+    return WEAK_CARRIERS.get(type(x)) or get_aval(asarray(x)).dtype
 
 
 _DEFAULTS = {"b": np.bool_, "i": np.int32, "f": np.float32, "c": np.complex64}
@@ -51,6 +78,8 @@ def result_type(*args: Any) -> np.dtype:
     args = [a if is_scalar(a) or isinstance(a, (np.dtype, type)) else asarray(a) for a in args]
     if all(is_scalar(a) for a in args):
         return scalar_default(args)
+    if weak_operand(args) is not None:
+        return np.result_type(*map(_carrier, args))
     return np.result_type(*(a if is_scalar(a) or isinstance(a, (np.dtype, type))
                             else get_aval(a).dtype for a in args))
 
@@ -116,11 +145,12 @@ def broadcast_to(x: Any, shape: int | Sequence[int]) -> Any:
     return lax.broadcast_in_dim(x, shape, tuple(range(nd, len(shape))))
 
 
-def convert(x: Any, dtype: Any) -> Any:
-    """`x` as `dtype`: a Python number becomes a 0-d array, an array is cast (no equation
-    when it already has that dtype)."""
+def convert(x: Any, dtype: Any, weak: Tracer | None = None) -> Any:
+    """`x` as `dtype`: a Python number becomes a 0-d array (a weak constant of `weak`'s
+    transform, when given), an array is cast (no equation when it already has that dtype)."""
     if is_scalar(x):
-        return np.asarray(x, dtype)
+        x = np.asarray(x, dtype)
+        return x if weak is None else weak.weak_constant(x)
     return lax.convert_element_type(asarray(x), dtype)
 
 
@@ -129,7 +159,8 @@ def promote_dtypes(*args: Any, dtype: Any = None) -> list[Any]:
     if dtype is None and _same_dtype(args):  # nothing to convert: the common case
         return list(args)
     dt = np.dtype(dtype) if dtype is not None else result_type(*args)
-    return [convert(a, dt) for a in args]
+    weak = weak_operand(args)
+    return [convert(a, dt, weak) for a in args]
 
 
 def _same_dtype(args: Sequence[Any]) -> bool:
@@ -171,6 +202,8 @@ def ufunc_dtypes(ufunc: np.ufunc, args: Sequence[Any], dtype: Any = None
     `dtype` asks for the loop with that output dtype, as NumPy's `dtype=` does."""
     if all(is_scalar(a) for a in args):
         dts: tuple[Any, ...] = (scalar_default(args),) * len(args)
+    elif weak_operand(args) is not None:
+        dts = tuple(map(_carrier, args))
     else:
         dts = tuple(_weak_dtype(a) for a in args)
     key = (ufunc, dts, dtype)
