@@ -125,9 +125,13 @@ def _closure_converted(f_flat: Callable[..., list[Any]], in_avals: Sequence[Shap
 
 def _outputs(out: Any, expected_tree: Any, expected: Sequence[ShapedArray], what: str
              ) -> list[Any]:
-    leaves, tree = _leaves(out, what)
+    flat, tree = tree_util.tree_flatten(out)
     if expected_tree is not None and tree != expected_tree:
         raise TransformError(f"{what} has structure {tree}, the function's output {expected_tree}")
+    # a Python number returned by a rule takes the dtype the function's output has
+    leaves = _leaves([np.asarray(x, expected[i].dtype)
+                      if type(x) in WEAK_CARRIERS and i < len(expected) else x
+                      for i, x in enumerate(flat)], what)[0]
     for x, a in zip(leaves, expected):
         if get_aval(x).shape != a.shape:
             raise TransformError(f"{what}: a leaf of shape {get_aval(x).shape} where the "

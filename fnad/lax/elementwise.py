@@ -17,7 +17,7 @@ import numpy as np
 from numpy.polynomial import polynomial as _poly
 
 from fnad.core.errors import DTypeError, ShapeError
-from fnad.core.ir import WEAK_CARRIERS, ShapedArray, get_aval
+from fnad.core.ir import ShapedArray, get_aval, weak_default
 from fnad.core.primitive import Primitive, Zero
 from fnad.core.quiet import quiet_enter, quiet_exit
 from fnad.core.trace import Tracer
@@ -46,25 +46,22 @@ def asarray_like(*args: Any) -> list[Any]:
     """Python scalars become 0-d arrays of the dtype of the first array operand (weak typing,
     NEP 50); with no array operand, of the default dtype (float32, int32, bool).
 
-    A weakly typed tracer (a Python number given to a transform) counts as a Python number:
-    it takes the dtype of the first strongly typed operand; with none, the Python numbers
-    take its dtype and stay weak with it, as Python arithmetic on numbers does.
+    A weakly typed tracer (a Python number given to a transform) counts as a Python number
+    when a strongly typed operand is present: it takes that operand's dtype. Otherwise it
+    is the array operand, and Python scalars meeting it become weak constants of its dtype.
     """
-    for a in args:
-        t = type(a)
-        if t in _DEFAULT or (t is not np.ndarray and isinstance(a, Tracer) and a.aval.weak_type):
-            break
-    else:  # no Python scalar: the common case, on every bind, so it returns at once
-        return list(args)
+    scalar = False
     dtype = weak = None
     for a in args:
-        if type(a) in _DEFAULT:
-            continue
-        if isinstance(a, Tracer) and a.aval.weak_type:
+        t = type(a)
+        if t in _DEFAULT:
+            scalar = True
+        elif t is not np.ndarray and isinstance(a, Tracer) and a.aval.weak_type:
             weak = a if weak is None else weak
-            continue
-        dtype = get_aval(a).dtype  # NumPy scalars (np.float64 is a float) keep their dtype
-        break
+        elif dtype is None:  # NumPy scalars (np.float64 is a float) keep their dtype
+            dtype = get_aval(a).dtype
+    if not scalar and (weak is None or dtype is None):
+        return list(args)  # the common case, on every bind
     out = []
     for a in args:
         if type(a) in _DEFAULT:
@@ -662,10 +659,10 @@ convert_element_type_p.def_impl(_convert_impl)
 convert_element_type_p.def_abstract_eval(lambda x, new_dtype: x.update(dtype=new_dtype))
 convert_element_type_p.def_batch(elementwise_batch(convert_element_type_p))
 convert_element_type_p.kernel = "convert"
-# Converting a weakly typed value gives a strong one (JAX's `astype`), except to the carrier
-# dtype of another kind (an int promoted to float among Python numbers stays weak).
+# Converting a weakly typed value gives a strong one (JAX's `astype`), except to the default
+# dtype of a kind: Python numbers meeting only Python numbers compute in it and stay weak.
 convert_element_type_p.weak_type_rule = (
-    lambda x, new_dtype: x.weak_type and np.dtype(new_dtype) in WEAK_CARRIERS.values())
+    lambda x, new_dtype: x.weak_type and np.dtype(new_dtype) == weak_default(new_dtype))
 
 
 def _convert_jvp(primals: Any, tangents: Any, new_dtype: np.dtype) -> Any:

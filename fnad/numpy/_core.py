@@ -13,7 +13,7 @@ import numpy as np
 
 from fnad import lax
 from fnad.core.errors import DTypeError, ShapeError, user_line
-from fnad.core.ir import WEAK_CARRIERS, get_aval
+from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
 
 PY_SCALARS = (bool, int, float, complex)
@@ -43,8 +43,8 @@ def _weak_dtype(x: Any) -> Any:
 
 def weak_operand(args: Sequence[Any]) -> Tracer | None:
     """A weakly typed tracer among `args` when every operand is weak (Python numbers other
-    than bools, weak tracers): the operation is Python arithmetic on numbers, computed at
-    their full (carrier) precision, and its result stays weak."""
+    than bools, weak tracers): the operation computes in the default dtype, as it does on
+    Python numbers eagerly (1 + 2.5 is float32), and its result stays weak (JAX's rule)."""
     weak = None
     for a in args:
         if isinstance(a, Tracer) and a.aval.weak_type:
@@ -54,9 +54,12 @@ def weak_operand(args: Sequence[Any]) -> Tracer | None:
     return weak
 
 
-def _carrier(x: Any) -> np.dtype:
-    """The dtype a weak operand computes in when it meets only weak operands."""
-    return WEAK_CARRIERS.get(type(x)) or get_aval(asarray(x)).dtype
+def _as_number(x: Any) -> Any:
+    """A Python number standing for a weak operand (a weak tracer: one of its kind)."""
+    return x if is_scalar(x) else _NUMBER_OF_KIND[get_aval(x).dtype.kind]
+
+
+_NUMBER_OF_KIND = {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}
 
 
 _DEFAULTS = {"b": np.bool_, "i": np.int32, "f": np.float32, "c": np.complex64}
@@ -79,7 +82,7 @@ def result_type(*args: Any) -> np.dtype:
     if all(is_scalar(a) for a in args):
         return scalar_default(args)
     if weak_operand(args) is not None:
-        return np.result_type(*map(_carrier, args))
+        return scalar_default([_as_number(a) for a in args])
     return np.result_type(*(a if is_scalar(a) or isinstance(a, (np.dtype, type))
                             else get_aval(a).dtype for a in args))
 
@@ -203,7 +206,7 @@ def ufunc_dtypes(ufunc: np.ufunc, args: Sequence[Any], dtype: Any = None
     if all(is_scalar(a) for a in args):
         dts: tuple[Any, ...] = (scalar_default(args),) * len(args)
     elif weak_operand(args) is not None:
-        dts = tuple(map(_carrier, args))
+        dts = (scalar_default([_as_number(a) for a in args]),) * len(args)
     else:
         dts = tuple(_weak_dtype(a) for a in args)
     key = (ufunc, dts, dtype)
