@@ -11,7 +11,6 @@ import numpy as np
 from fnad import tree as tree_util
 from fnad.core.errors import FnadError, TransformError
 from fnad.core.ir import (
-    WEAK_CARRIERS,
     ClosedJaxpr,
     ShapedArray,
     abstractify,
@@ -49,9 +48,9 @@ def _flat_fun(f: Callable[..., Any], in_tree: Any, out_store: dict[str, Any],
 
 def _weak_leaves(leaves: Sequence[Any]) -> tuple[list[Any], list[bool]]:
     """Python numbers (not bools) as 0-d arrays holding their exact value (float64, int64,
-    complex128), and which leaves they were: inside the transform they are weakly typed,
-    taking the dtype of what they meet, as JAX's are."""
-    return [weak_array(x) for x in leaves], [type(x) in WEAK_CARRIERS for x in leaves]
+    complex128), and which leaves are weakly typed (those, and weak tracers): inside the
+    transform they take the dtype of what they meet, as JAX's do."""
+    return [weak_array(x) for x in leaves], [abstractify(x).weak_type for x in leaves]
 
 
 def _as_weak(x: Any) -> Any:
@@ -63,10 +62,12 @@ def _as_weak(x: Any) -> Any:
 
 
 def _materialized(xs: Sequence[Any], weak: Sequence[bool]) -> list[Any]:
-    """Weakly typed results leaving a transform as arrays of the default dtype of their kind
-    (float32, int32...), as a Python number given to `fnad.numpy` becomes."""
-    return [x.astype(weak_default(x.dtype)) if w and not isinstance(x, Tracer) else x
-            for x, w in zip(xs, weak)]
+    """Weakly typed results leaving a transform in the default dtype of their kind (float32,
+    int32...), as a Python number given to `fnad.numpy` becomes (still weak under an outer
+    transform: see `convert_element_type`'s weak-type rule)."""
+    from fnad.lax.elementwise import convert_element_type
+    return [(convert_element_type(x, weak_default(x.dtype)) if isinstance(x, Tracer)
+             else x.astype(weak_default(x.dtype))) if w else x for x, w in zip(xs, weak)]
 
 
 def _as_value(x: Any) -> Any:
