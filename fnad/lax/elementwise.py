@@ -50,18 +50,22 @@ def asarray_like(*args: Any) -> list[Any]:
     when a strongly typed operand is present: it takes that operand's dtype. Otherwise it
     is the array operand, and Python scalars meeting it become weak constants of its dtype.
     """
-    scalar = False
-    dtype = weak = None
+    scalar = weak = None
     for a in args:
         t = type(a)
         if t in _DEFAULT:
             scalar = True
-        elif t is not np.ndarray and isinstance(a, Tracer) and a.aval.weak_type:
-            weak = a if weak is None else weak
-        elif dtype is None:  # NumPy scalars (np.float64 is a float) keep their dtype
-            dtype = get_aval(a).dtype
-    if not scalar and (weak is None or dtype is None):
+        elif weak is None and t is not np.ndarray and isinstance(a, Tracer) and a.aval.weak_type:
+            weak = a
+    if scalar is None and weak is None:
         return list(args)  # the common case, on every bind
+    dtype = None
+    for a in args:  # the first strongly typed operand's (np.float64 is a float: it has one)
+        if type(a) not in _DEFAULT and not (isinstance(a, Tracer) and a.aval.weak_type):
+            dtype = get_aval(a).dtype
+            break
+    if scalar is None and dtype is None:
+        return list(args)  # weak tracers alone: nothing to convert
     out = []
     for a in args:
         if type(a) in _DEFAULT:
