@@ -34,6 +34,14 @@ _WEAK_DEFAULTS = {"b": np.dtype(np.bool_), "i": np.dtype(np.int32), "u": np.dtyp
                   "f": np.dtype(np.float32), "c": np.dtype(np.complex64)}
 
 
+_NUMBER_OF_KIND = {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}
+
+
+def weak_number(aval: ShapedArray) -> Any:
+    """A Python number of a weakly typed value's kind: what it promotes like (NEP 50)."""
+    return _NUMBER_OF_KIND[aval.dtype.kind]
+
+
 def weak_default(dtype: np.dtype) -> np.dtype:
     """The dtype a weakly typed value of `dtype` becomes when it leaves a transform."""
     return _WEAK_DEFAULTS.get(np.dtype(dtype).kind, np.dtype(dtype))

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.polynomial import polynomial as _poly
 
 from fnad.core.errors import DTypeError, ShapeError
-from fnad.core.ir import ShapedArray, get_aval, weak_default
+from fnad.core.ir import ShapedArray, get_aval, weak_default, weak_number
 from fnad.core.primitive import Primitive, Zero
 from fnad.core.quiet import quiet_enter, quiet_exit
 from fnad.core.trace import Tracer
@@ -76,13 +76,9 @@ def asarray_like(*args: Any) -> list[Any]:
             else:
                 a = np.asarray(a, dtype=_DEFAULT[type(a)])
         elif dtype is not None and isinstance(a, Tracer) and a.aval.weak_type:
-            a = convert_element_type(a, np.result_type(dtype, _WEAK_KIND[a.aval.dtype.kind]))
+            a = convert_element_type(a, np.result_type(dtype, weak_number(a.aval)))
         out.append(a)
     return out
-
-
-# A Python number of each kind, for NumPy's weak promotion of a weakly typed tracer
-_WEAK_KIND = {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}
 
 
 def _wrapper(prim: Primitive, name: str | None = None) -> Callable[..., Any]:

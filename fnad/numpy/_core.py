@@ -13,7 +13,7 @@ import numpy as np
 
 from fnad import lax
 from fnad.core.errors import DTypeError, ShapeError, user_line
-from fnad.core.ir import get_aval
+from fnad.core.ir import get_aval, weak_number
 from fnad.core.trace import Tracer
 
 PY_SCALARS = (bool, int, float, complex)
@@ -22,11 +22,6 @@ PY_SCALARS = (bool, int, float, complex)
 def is_scalar(x: Any) -> bool:
     """A Python number: weakly typed, it takes the dtype of the arrays it meets."""
     return isinstance(x, PY_SCALARS) and not isinstance(x, np.generic)  # np.float64 is a float
-
-
-# A weakly typed tracer (a Python number given to a transform) promotes as a Python number
-# of its kind does; a weak bool is a bool
-_PY_KIND = {"b": np.dtype(np.bool_), "i": int, "u": int, "f": float, "c": complex}
 
 
 def _weak_dtype(x: Any) -> Any:
@@ -38,7 +33,7 @@ def _weak_dtype(x: Any) -> Any:
     if is_scalar(x):
         return type(x)
     aval = get_aval(x)
-    return _PY_KIND.get(aval.dtype.kind, aval.dtype) if aval.weak_type else aval.dtype
+    return _weak_dtype(weak_number(aval)) if aval.weak_type else aval.dtype
 
 
 def weak_operand(args: Sequence[Any]) -> Tracer | None:
@@ -56,10 +51,7 @@ def weak_operand(args: Sequence[Any]) -> Tracer | None:
 
 def _as_number(x: Any) -> Any:
     """A Python number standing for a weak operand (a weak tracer: one of its kind)."""
-    return x if is_scalar(x) else _NUMBER_OF_KIND[get_aval(x).dtype.kind]
-
-
-_NUMBER_OF_KIND = {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}
+    return x if is_scalar(x) else weak_number(get_aval(x))
 
 
 _DEFAULTS = {"b": np.bool_, "i": np.int32, "f": np.float32, "c": np.complex64}
