@@ -19,12 +19,12 @@ from fnad import tree as tree_util
 from fnad.config import config
 from fnad.core.errors import FnadError, api_boundary
 from fnad.core.ir import (
-    WEAK_CARRIERS,
     ClosedJaxpr,
     Jaxpr,
     ShapedArray,
     abstractify,
     short_dtype,
+    weak_array,
     weak_default,
 )
 from fnad.core.trace import EvalTrace, Tracer, escaped_error, state
@@ -40,9 +40,7 @@ logger = logging.getLogger("fnad.jit")
 _disabled: contextvars.ContextVar[bool] = contextvars.ContextVar("fnad_disable_jit",
                                                                   default=False)
 _ndarray = np.ndarray
-# Python numbers are weakly typed: they enter as 0-d arrays holding their exact value
-# (float64, int64, complex128) and take the dtype of what they meet; a bool is a strong bool.
-_WEAK = {**WEAK_CARRIERS, bool: np.dtype(np.bool_)}
+_PY_NUMBERS = (bool, int, float, complex)
 
 
 @contextlib.contextmanager
@@ -66,9 +64,8 @@ def _leaf_key(x: Any) -> tuple:
     """(shape, dtype) of a leaf that is not an ndarray (a NumPy or Python scalar), with a
     third entry True for a weakly typed one: JAX's cache key holds weak types, so a Python
     float and a float64 array trace separately (they promote differently)."""
-    dtype = _WEAK.get(type(x))
-    if dtype is not None:
-        return ((), dtype, True) if type(x) is not bool else ((), dtype)
+    if type(x) in _PY_NUMBERS:  # weakly typed, but for bools (see `abstractify`)
+        return _aval_key(abstractify(x))
     if isinstance(x, np.generic):
         return (), x.dtype
     if isinstance(x, Tracer):
@@ -81,7 +78,7 @@ def _leaf_key(x: Any) -> tuple:
 
 
 def _as_arrays(leaves: Sequence[Any]) -> list[Any]:
-    return [np.asarray(x, _WEAK[type(x)]) if type(x) in _WEAK else x for x in leaves]
+    return [weak_array(x) for x in leaves]
 
 
 def _aval_key(a: ShapedArray) -> tuple:
@@ -89,7 +86,7 @@ def _aval_key(a: ShapedArray) -> tuple:
 
 
 def _output_leaf(x: Any) -> Any:
-    if type(x) in _WEAK:  # a Python number returned: its default dtype, as fnad.numpy's
+    if type(x) in _PY_NUMBERS:  # a Python number returned: its default dtype, as fnad.numpy's
         from fnad.lax.elementwise import asarray_like
         return asarray_like(x)[0]
     if not hasattr(x, "dtype"):
