@@ -3,6 +3,7 @@ as it does eagerly (NumPy 2 / NEP 50) and as JAX's weakly typed values do."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -157,6 +158,21 @@ def test_a_weak_and_a_strong_argument_trace_separately_as_in_jax() -> None:
     assert jf(x16, np.float64(2.0)).dtype == F64  # NumPy's strong scalar wins, as eagerly
     assert jf(x16, np.array(2.0)).dtype == F64
     assert jf.trace_count == 2
+
+
+def test_a_retrace_for_a_weak_type_change_is_explained(caplog: pytest.LogCaptureFixture
+                                                        ) -> None:
+    saved = fnad.config.explain_cache_misses
+    fnad.config.update("explain_cache_misses", True)
+    try:
+        jf = fnad.jit(lambda x, s: x * s)
+        with caplog.at_level(logging.WARNING, logger="fnad.jit"):
+            jf(np.ones(2, F64), 2.0)
+            jf(np.ones(2, F64), np.float64(2.0))
+    finally:
+        fnad.config.update("explain_cache_misses", saved)
+    [message] = [r.getMessage() for r in caplog.records]
+    assert "argument 1 ('s') changed weak type ~f64[] -> f64[]" in message
 
 
 def test_avals_compare_and_hash_with_their_weak_type_and_print_it_with_a_tilde() -> None:
