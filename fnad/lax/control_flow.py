@@ -23,6 +23,7 @@ from fnad.core.ir import (
     get_aval,
     typematch,
     weak_array,
+    weak_default,
 )
 from fnad.core.primitive import Primitive, Zero
 from fnad.core.trace import Tracer
@@ -331,12 +332,50 @@ def _branches(index: Any, branches: Sequence[Callable[..., Any]], names: Sequenc
     leaves, in_tree = tree_util.tree_flatten(tuple(operands))
     leaves, avals = _operands(leaves, f"{name} operands")
     traced = [_trace(lambda ops, b=b: b(*ops), in_tree, avals, name) for b in branches]
+    targets = _weak_output_targets([c.out_avals for c, _ in traced])
+    if targets is not None:  # a weak output meets another branch's type: it takes it
+        traced = [_trace(lambda ops, b=b: _converted(b(*ops), targets), in_tree, avals, name)
+                  for b in branches]
     closed0, tree0 = traced[0]
     for (closed, tree), what in zip(traced[1:], names[1:]):
         _check_type(name, f"{what}'s output", tree, closed.out_avals, f"{names[0]}'s output",
                     tree0, closed0.out_avals)
     args, params = _cond_call([c for c, _ in traced], leaves)
-    return tree_util.tree_unflatten(tree0, cond_p.bind(index, *args, **params))
+    outs = cond_p.bind(index, *args, **params)
+    return tree_util.tree_unflatten(tree0, _leaving(outs, _cond_abstract_eval(
+        ShapedArray((), np.int32), *params["branches"][0].in_avals, **params)))
+
+
+def _leaving(outs: Sequence[Any], avals: Sequence[ShapedArray]) -> list[Any]:
+    """Eager results: a weakly typed one (a Python number passed through) becomes an array
+    of its kind's default dtype, as a Python number does in `fnad.numpy`."""
+    return [o.astype(weak_default(a.dtype)) if a.weak_type and not isinstance(o, Tracer) else o
+            for o, a in zip(outs, avals)]
+
+
+def _weak_output_targets(outs: Sequence[Sequence[ShapedArray]]) -> list[Any] | None:
+    """Per output, the dtype weakly typed branch outputs are converted to where the branches
+    disagree: the strong branches' dtype, or among weak outputs alone the default dtype of
+    their kind (as for an operation on Python numbers). None when nothing is to convert."""
+    if len({len(o) for o in outs}) != 1:
+        return None  # a structure error, reported by the type check
+    targets: list[Any] = []
+    for col in zip(*outs):
+        strong = {a.dtype for a in col if not a.weak_type}
+        if len({a.shape for a in col}) > 1 or len(strong) > 1 or _same_types(col, col[:1] * len(col)):
+            targets.append(None)
+        else:
+            targets.append(strong.pop() if strong else
+                           weak_default(np.result_type(*(a.dtype for a in col))))
+    return targets if builtins.any(t is not None for t in targets) else None
+
+
+def _converted(out: Any, targets: Sequence[Any]) -> Any:
+    leaves, tree = tree_util.tree_flatten(out)
+    if len(leaves) != len(targets):
+        return out  # a structure error, reported by the type check
+    return tree_util.tree_unflatten(tree, [x if t is None else convert_element_type(x, t)
+                                           for x, t in zip(leaves, targets)])
 
 
 def _scalar(x: Any, name: str, what: str, kinds: str) -> Any:
@@ -522,7 +561,8 @@ def while_loop(cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any],
     _check_type("while_loop", "body_fun's output", body_tree, body_jaxpr.out_avals,
                 "init_val", tree, avals)
     args, params = _while_call(cond_jaxpr, body_jaxpr, [], [], leaves)
-    return tree_util.tree_unflatten(tree, while_p.bind(*args, **params))
+    return tree_util.tree_unflatten(tree, _leaving(while_p.bind(*args, **params),
+                                                   body_jaxpr.out_avals))
 
 
 def _static_int(x: Any) -> int | None:
@@ -842,7 +882,7 @@ def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any, length: i
     _check_type("scan", "the carry output of f", out_carry_tree, jaxpr.out_avals[:n],
                 "init", carry_tree, carry_avals)
     args, params = _scan_call(jaxpr, [], carry, x_leaves, int(length), bool(reverse), unroll)
-    outs = scan_p.bind(*args, **params)
+    outs = _leaving(scan_p.bind(*args, **params), jaxpr.out_avals)  # ys: the same dtypes
     return (tree_util.tree_unflatten(carry_tree, outs[:n]),
             tree_util.tree_unflatten(y_tree, outs[n:]))
 

@@ -220,6 +220,21 @@ def test_cond_operands_are_weak_and_outputs_agree_on_weak_types() -> None:
     mixed = fnad.make_jaxpr(lambda p, s: lax.cond(p, lambda s: s, lambda s: s * np.float32(2),
                                                   s))(True, np.float32(1))
     assert not mixed.out_avals[0].weak_type
+    # a weak output takes the type of the other branch's: strong, or among weak ones the
+    # default dtype of their kind (as any operation on Python numbers)
+    _same(lax.cond(True, lambda s: s, lambda s: s * np.float16(3), 1.0), np.float16(1))
+    out = fnad.jit(lambda p, s: lax.cond(p, lambda s: s, lambda s: s * 2.0, s) * x16)(False, 0.5)
+    _same(out, x16)
+
+
+def test_python_numbers_passed_through_control_flow_leave_in_the_default_dtype() -> None:
+    _same(lax.cond(True, lambda s: s, lambda s: s, 0.1), np.asarray(0.1, F32))
+    _same(lax.while_loop(lambda v: v < 0, lambda v: v, 0.1), np.asarray(0.1, F32))
+    _same(lax.fori_loop(0, 2, lambda i, v: v, 2), np.asarray(2, np.int32))
+    carry, ys = lax.scan(lambda c, x: (c, c), 0.1, np.ones(2))
+    _same(carry, np.asarray(0.1, F32))
+    _same(ys, np.full(2, 0.1, F32))
+    _same(fnad.jit(lambda s: lax.fori_loop(0, 2, lambda i, v: v, s))(0.1), np.asarray(0.1, F32))
 
 
 # ---------------------------------------------------------------------------- custom rules
