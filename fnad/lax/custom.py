@@ -204,12 +204,11 @@ def _prepare(fun: Callable[..., Any], nondiff: tuple[int, ...], args: tuple, kwa
     return args, nd_vals, leaves, in_tree, store["tree"], call, consts
 
 
-def _weak_args(values: Sequence[Any], avals: Sequence[ShapedArray]) -> list[Any]:
-    """The values the user's rules get: a weakly typed argument that is a concrete array
-    here is given back as the Python number it was, so it keeps taking the dtype of what
-    it meets in the rule (an exact 0.1 in float64 code)."""
-    return [v.item() if a.weak_type and isinstance(v, np.ndarray) else v
-            for v, a in zip(values, avals)]
+def _weak_args(values: Sequence[Any], weak: Sequence[bool]) -> list[Any]:
+    """The values the user's rules get: a weakly typed one (an argument or residual that was
+    a Python number) that is a concrete array here is given back as that number, so it keeps
+    taking the dtype of what it meets in the rule (an exact 0.1 in float64 code)."""
+    return [v.item() if w and isinstance(v, np.ndarray) else v for v, w in zip(values, weak)]
 
 
 # ---------------------------------------------------------------------------- custom_jvp
@@ -302,10 +301,10 @@ class custom_jvp(_CustomDerivative):  # noqa: N801  (JAX's name)
         args, nd_vals, leaves, in_tree, out_tree, call, consts = _prepare(
             self.fun, nondiff, args, kwargs)
         user_rule = self.jvp
-        leaf_avals = call.in_avals[len(consts):]
+        weak = [a.weak_type for a in call.in_avals[len(consts):]]
 
         def rule(ps: list[Any], ts: list[Any]) -> tuple[list[Any], list[Any]]:
-            primals = tuple(tree_util.tree_unflatten(in_tree, _weak_args(ps, leaf_avals)))
+            primals = tuple(tree_util.tree_unflatten(in_tree, _weak_args(ps, weak)))
             tangents = tuple(tree_util.tree_unflatten(in_tree, ts))
             res = user_rule(*nd_vals, primals, tangents)
             if not (isinstance(res, (tuple, list)) and len(res) == 2):
@@ -462,9 +461,10 @@ class custom_vjp(_CustomDerivative):  # noqa: N801  (JAX's name)
         user_fwd, user_bwd = self.fwd, self.bwd
         res_tree: dict[str, Any] = {}
         leaf_avals = call.in_avals[len(consts):]
+        weak = [a.weak_type for a in leaf_avals]
 
         def fwd(ps: list[Any]) -> tuple[list[Any], list[Any]]:
-            diff = tree_util.tree_unflatten(in_tree, _weak_args(ps, leaf_avals))
+            diff = tree_util.tree_unflatten(in_tree, _weak_args(ps, weak))
             res = user_fwd(*_merge(nd_vals, diff, nondiff))
             if not (isinstance(res, (tuple, list)) and len(res) == 2):
                 raise TransformError(f"the custom_vjp fwd of {self.__name__} must return a "
@@ -476,9 +476,8 @@ class custom_vjp(_CustomDerivative):  # noqa: N801  (JAX's name)
             return outs, _leaves([weak_array(x) for x in res_flat], "fwd's residuals")[0]
 
         def bwd(res: list[Any], cts: list[Any]) -> list[Any]:
-            res = [r.item() if w and isinstance(r, np.ndarray) else r
-                   for r, w in zip(res, res_tree["weak"])]
-            residuals = tree_util.tree_unflatten(res_tree["tree"], res)
+            residuals = tree_util.tree_unflatten(res_tree["tree"],
+                                                 _weak_args(res, res_tree["weak"]))
             ct_out = tree_util.tree_unflatten(out_tree, cts)
             ct_in = user_bwd(*nd_vals, residuals, ct_out)
             if not isinstance(ct_in, (tuple, list)) or len(ct_in) != len(diff_args):
