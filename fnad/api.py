@@ -10,26 +10,64 @@ import numpy as np
 
 from fnad import tree as tree_util
 from fnad.core.errors import FnadError, TransformError
-from fnad.core.ir import ClosedJaxpr, ShapedArray, get_aval
+from fnad.core.ir import (
+    ClosedJaxpr,
+    ShapedArray,
+    abstractify,
+    get_aval,
+    weak_array,
+    weak_default,
+)
 from fnad.core.primitive import Zero
+from fnad.core.trace import Tracer
 from fnad.eager import linearize_flat
 from fnad.interpreters.batching import vmap_flat
-from fnad.interpreters.jvp import instantiate, jvp_flat
+from fnad.interpreters.jvp import JVPTracer, instantiate, jvp_flat
 from fnad.interpreters.staging import trace_to_jaxpr
 from fnad.interpreters.transpose import pull_back
 
 
-def _flat_fun(f: Callable[..., Any], in_tree: Any, out_store: dict[str, Any]
-              ) -> Callable[..., list[Any]]:
-    """`f` over flat leaves; the output structure is recorded in `out_store['tree']`."""
+def _flat_fun(f: Callable[..., Any], in_tree: Any, out_store: dict[str, Any],
+              weak: Sequence[bool] = ()) -> Callable[..., list[Any]]:
+    """`f` over flat leaves; the output structure is recorded in `out_store['tree']`, which
+    outputs are weakly typed in `out_store['weak']`. Leaves marked in `weak` were Python
+    numbers: `f` sees them weakly typed again (see `_weak_leaves`)."""
 
     def flat(*leaves: Any) -> list[Any]:
+        if any(weak):
+            leaves = tuple(_as_weak(x) if w else x for x, w in zip(leaves, weak))
         args, kwargs = tree_util.tree_unflatten(in_tree, leaves)
         out = f(*args, **kwargs)
         out_leaves, out_store["tree"] = tree_util.tree_flatten(out)
-        return [_as_value(x) for x in out_leaves]
+        outs = [_as_value(x) for x in out_leaves]
+        out_store["weak"] = [isinstance(x, Tracer) and x.aval.weak_type for x in outs]
+        return outs
 
     return flat
+
+
+def _weak_leaves(leaves: Sequence[Any]) -> tuple[list[Any], list[bool]]:
+    """Python numbers (not bools) as 0-d arrays holding their exact value (float64, int64,
+    complex128), and which leaves are weakly typed (those, and weak tracers): inside the
+    transform they take the dtype of what they meet, as JAX's do."""
+    return [weak_array(x) for x in leaves], [abstractify(x).weak_type for x in leaves]
+
+
+def _as_weak(x: Any) -> Any:
+    """A leaf that was a Python number, weakly typed again: a dual number marked weak, or
+    (when the transform left it concrete) the Python number itself."""
+    if isinstance(x, JVPTracer):
+        return x.as_weak()
+    return x.item() if isinstance(x, np.ndarray) else x
+
+
+def _materialized(xs: Sequence[Any], weak: Sequence[bool]) -> list[Any]:
+    """Weakly typed results leaving a transform in the default dtype of their kind (float32,
+    int32...), as a Python number given to `fnad.numpy` becomes (still weak under an outer
+    transform: see `convert_element_type`'s weak-type rule)."""
+    from fnad.lax.elementwise import convert_element_type
+    return [(convert_element_type(x, weak_default(x.dtype)) if isinstance(x, Tracer)
+             else x.astype(weak_default(x.dtype))) if w else x for x, w in zip(xs, weak)]
 
 
 def _as_value(x: Any) -> Any:
@@ -84,9 +122,8 @@ def make_jaxpr(f: Callable[..., Any], static_argnums: int | Sequence[int] = ()
             return f(*full, **kw)
 
         leaves, in_tree = tree_util.tree_flatten((tuple(dyn), kwargs))
-        leaves = _array_leaves(leaves)
         store: dict[str, Any] = {}
-        jaxpr = trace_to_jaxpr(_flat_fun(g, in_tree, store), [get_aval(x) for x in leaves],
+        jaxpr = trace_to_jaxpr(_flat_fun(g, in_tree, store), [abstractify(x) for x in leaves],
                                transform="make_jaxpr")
         return jaxpr
 
@@ -109,7 +146,7 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
     t_leaves, t_tree = tree_util.tree_flatten(tuple(tangents))
     if p_tree != t_tree:
         raise TransformError(f"jvp: primals have structure {p_tree} but tangents {t_tree}")
-    p_leaves, t_leaves = _array_leaves(p_leaves), _array_leaves(t_leaves)
+    (p_leaves, weak), t_leaves = _weak_leaves(p_leaves), _array_leaves(t_leaves)
     for p, t in zip(p_leaves, t_leaves):
         pa, ta = get_aval(p), get_aval(t)
         if pa.shape != ta.shape:
@@ -117,9 +154,10 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
                                  f"{pa.shape}")
     t_leaves = [_tangent_for(get_aval(p), t) for p, t in zip(p_leaves, t_leaves)]
     store: dict[str, Any] = {}
-    flat = _flat_fun(f, tree_util.tree_structure((tuple(primals), {})), store)
+    flat = _flat_fun(f, tree_util.tree_structure((tuple(primals), {})), store, weak)
     outs, touts = jvp_flat(flat, p_leaves, t_leaves)
-    touts = [instantiate(t) for t in touts]
+    outs = _materialized(outs, store["weak"])
+    touts = _materialized([instantiate(t) for t in touts], store["weak"])
     return _owned((tree_util.tree_unflatten(store["tree"], outs),
                    tree_util.tree_unflatten(store["tree"], touts)))
 
@@ -135,20 +173,21 @@ def _tangent_for(aval: ShapedArray, t: Any) -> Any:
 def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
     """f(primals) and the linear map tangents -> J @ tangents, evaluated without re-running f."""
     leaves, in_tree = tree_util.tree_flatten((primals, {}))
-    leaves = _array_leaves(leaves)
+    leaves, weak = _weak_leaves(leaves)
     store: dict[str, Any] = {}
-    outs, lin = linearize_flat(_flat_fun(f, in_tree, store), leaves)
-    out_tree = store["tree"]
+    outs, lin = linearize_flat(_flat_fun(f, in_tree, store, weak), leaves)
+    out_tree, out_weak = store["tree"], store["weak"]
 
     def f_jvp(*tangents: Any) -> Any:
         t_leaves, t_tree = tree_util.tree_flatten((tangents, {}))
         if t_tree != in_tree:
             raise TransformError(f"linearize: tangents have structure {t_tree}, the primals "
                                  f"{in_tree}")
-        touts = lin(*_array_leaves(t_leaves))
-        return _owned(tree_util.tree_unflatten(out_tree, [instantiate(t) for t in touts]))
+        t_leaves = [_tangent_for(get_aval(p), t) for p, t in zip(leaves, _array_leaves(t_leaves))]
+        touts = _materialized([instantiate(t) for t in lin(*t_leaves)], out_weak)
+        return _owned(tree_util.tree_unflatten(out_tree, touts))
 
-    return _owned(tree_util.tree_unflatten(out_tree, outs)), f_jvp
+    return _owned(tree_util.tree_unflatten(out_tree, _materialized(outs, out_weak))), f_jvp
 
 
 # ---------------------------------------------------------------------------- reverse mode
@@ -178,10 +217,11 @@ def _vjp_flat(f: Callable[..., Any], primals: Sequence[Any], has_aux: bool
     """(flat outputs, output structure, pullback of flat cotangents -> the cotangent of
     `primals` (a tuple), aux)."""
     leaves, in_tree = tree_util.tree_flatten((tuple(primals), {}))
-    leaves = _array_leaves(leaves)
+    leaves, weak = _weak_leaves(leaves)
     store: dict[str, Any] = {}
     g = (lambda *a, **k: _split_aux(f(*a, **k), store)) if has_aux else f
-    outs, lin = linearize_flat(_flat_fun(g, in_tree, store), leaves)
+    outs, lin = linearize_flat(_flat_fun(g, in_tree, store, weak), leaves)
+    outs = _materialized(outs, store["weak"])
 
     def pullback(ct_leaves: list[Any]) -> Any:
         for c, a in zip(ct_leaves, lin.out_avals):
@@ -191,6 +231,7 @@ def _vjp_flat(f: Callable[..., Any], primals: Sequence[Any], has_aux: bool
         cts = [_tangent_for(a, c) for c, a, m in zip(ct_leaves, lin.out_avals, lin.out_mask)
                if m]
         grads = [_owned_leaf(instantiate(ct)) for ct in pull_back(lin, cts)]
+        grads = _materialized(grads, weak)
         return tree_util.tree_unflatten(in_tree, grads)[0]
 
     aux = tree_util.tree_map(_primal_of, store["aux"]) if has_aux else None

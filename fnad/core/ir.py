@@ -25,22 +25,47 @@ def short_dtype(dtype: np.dtype) -> str:
     return _SHORT_DTYPE.get(np.dtype(dtype).name, np.dtype(dtype).name)
 
 
+# Python numbers are weakly typed (JAX's `weak_type`): inside a transform they are carried
+# at full Python precision, take the dtype of the arrays they meet, and leave a transform
+# as fnad's default dtype of their kind (as a Python number given to fnad.numpy does).
+WEAK_CARRIERS = {int: np.dtype(np.int64), float: np.dtype(np.float64),
+                 complex: np.dtype(np.complex128)}
+_WEAK_DEFAULTS = {"b": np.dtype(np.bool_), "i": np.dtype(np.int32), "u": np.dtype(np.int32),
+                  "f": np.dtype(np.float32), "c": np.dtype(np.complex64)}
+
+
+_NUMBER_OF_KIND = {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}
+
+
+def weak_number(aval: ShapedArray) -> Any:
+    """A Python number of a weakly typed value's kind: what it promotes like (NEP 50)."""
+    return _NUMBER_OF_KIND[aval.dtype.kind]
+
+
+def weak_default(dtype: np.dtype) -> np.dtype:
+    """The dtype a weakly typed value of `dtype` becomes when it leaves a transform."""
+    return _WEAK_DEFAULTS.get(np.dtype(dtype).kind, np.dtype(dtype))
+
+
 class ShapedArray:
-    """An abstract value: the shape and dtype that every value and tracer has."""
+    """An abstract value: the shape and dtype that every value and tracer has, and whether
+    it is weakly typed (a Python number that takes the dtype of what it meets)."""
 
-    __slots__ = ("shape", "dtype", "_hash")
+    __slots__ = ("shape", "dtype", "weak_type", "_hash")
 
-    def __init__(self, shape: Sequence[int], dtype: Any):
+    def __init__(self, shape: Sequence[int], dtype: Any, weak_type: bool = False):
         self.shape = tuple(int(d) for d in shape)
         self.dtype = np.dtype(dtype)
-        self._hash = hash((self.shape, self.dtype))
+        self.weak_type = bool(weak_type)
+        self._hash = hash((self.shape, self.dtype, self.weak_type))
 
     @classmethod
     def of_array(cls, shape: tuple[int, ...], dtype: np.dtype) -> ShapedArray:
         """The aval of a NumPy array from its own shape and dtype, already normalized
         (the eager path makes hundreds of these per gradient: skip the conversions)."""
         self = object.__new__(cls)
-        self.shape, self.dtype, self._hash = shape, dtype, hash((shape, dtype))
+        self.shape, self.dtype, self.weak_type = shape, dtype, False
+        self._hash = hash((shape, dtype, False))
         return self
 
     @property
@@ -51,21 +76,35 @@ class ShapedArray:
     def size(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64))
 
-    def update(self, shape: Sequence[int] | None = None, dtype: Any = None) -> ShapedArray:
+    def update(self, shape: Sequence[int] | None = None, dtype: Any = None,
+               weak_type: bool | None = None) -> ShapedArray:
         return ShapedArray(self.shape if shape is None else shape,
-                           self.dtype if dtype is None else dtype)
+                           self.dtype if dtype is None else dtype,
+                           self.weak_type if weak_type is None else weak_type)
+
+    def strip_weak_type(self) -> ShapedArray:
+        return self.update(weak_type=False) if self.weak_type else self
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, ShapedArray) and self.shape == other.shape
-                and self.dtype == other.dtype)
+                and self.dtype == other.dtype and self.weak_type == other.weak_type)
 
     def __hash__(self) -> int:
         return self._hash
 
-    def __str__(self) -> str:
+    def str_short(self) -> str:
+        """`f32[2,3]`: what jaxprs print (JAX prints no weak marker there)."""
         return f"{short_dtype(self.dtype)}[{','.join(map(str, self.shape))}]"
 
+    def __str__(self) -> str:
+        return ("~" if self.weak_type else "") + self.str_short()
+
     __repr__ = __str__
+
+
+def typematch(a: ShapedArray, b: ShapedArray) -> bool:
+    """Same shape and dtype; weak types are ignored, as JAX's type checker does."""
+    return a.shape == b.shape and a.dtype == b.dtype
 
 
 def get_aval(x: Any) -> ShapedArray:
@@ -85,6 +124,25 @@ def get_aval(x: Any) -> ShapedArray:
                         "arrays must be registered as a pytree node first: "
                         "fnad.tree.register_dataclass or fnad.tree.register_pytree_node"
                         ) from None
+
+
+def abstractify(x: Any) -> ShapedArray:
+    """The aval of a value entering a transform: a Python int, float or complex is weakly
+    typed (of its carrier dtype, int64, float64 or complex128: its exact value); a Python
+    bool is a strong bool, as in JAX."""
+    carrier = WEAK_CARRIERS.get(type(x))
+    if carrier is not None:
+        return ShapedArray((), carrier, weak_type=True)
+    if type(x) is bool:
+        return ShapedArray((), np.bool_)
+    return get_aval(x)
+
+
+def weak_array(x: Any) -> Any:
+    """A Python number as a 0-d array of the dtype `abstractify` gives it; others unchanged."""
+    if type(x) in WEAK_CARRIERS:
+        return np.asarray(x, WEAK_CARRIERS[type(x)])
+    return np.asarray(x) if type(x) is bool else x
 
 
 class Var:
@@ -217,7 +275,7 @@ class _Names:
         return name
 
     def binder(self, v: Var) -> str:
-        return f"{self(v)}:{v.aval}"
+        return f"{self(v)}:{v.aval.str_short()}"
 
 
 def _format_param(value: Any, names: _Names, indent: int, source_info: bool) -> str:
@@ -273,7 +331,7 @@ def typecheck(jaxpr: Jaxpr | ClosedJaxpr) -> None:
     """Re-derive every equation's output avals from its inputs and raise on any mismatch."""
     if isinstance(jaxpr, ClosedJaxpr):
         for v, c in zip(jaxpr.jaxpr.constvars, jaxpr.consts):
-            if get_aval(c) != v.aval:
+            if not typematch(get_aval(c), v.aval):
                 raise JaxprTypeError(f"constant of aval {get_aval(c)} bound to a {v.aval} var")
         jaxpr = jaxpr.jaxpr
     defined: set[int] = set()
@@ -309,7 +367,7 @@ def typecheck(jaxpr: Jaxpr | ClosedJaxpr) -> None:
         out = eqn.prim.abstract_eval(*in_avals, **eqn.params)
         out = list(out) if eqn.prim.multiple_results else [out]
         declared = [v.aval for v in eqn.outputs]
-        if out != declared:
+        if len(out) != len(declared) or not all(map(typematch, out, declared)):
             raise JaxprTypeError(f"{where}: rules give {out}, the jaxpr declares {declared}")
         for v in eqn.outputs:
             define(v, where)

@@ -120,7 +120,7 @@ class JaxprCall(KernelRule):
 # Rule slots: setting any of them bumps fnad.core.cache.RULES_VERSION, so caches of
 # derived rules (the eager differentiation fast path) never use a rule that was redefined.
 _RULE_SLOTS = frozenset({"impls", "abstract_eval_rule", "jvp", "transpose", "transpose_ones",
-                         "batch",
+                         "batch", "weak_type_rule",
                          "batch_collective", "partial_eval", "simplify", "kernel", "effectful"})
 
 
@@ -143,6 +143,8 @@ class Primitive:
     partial_eval:     optional (trace, args, params) -> outs, for prims holding sub-jaxprs
     simplify:         optional (eqn, producer) -> an atom replacing its output, a rewritten
                       equation, or None; `producer(atom)` is the equation that made it
+    weak_type_rule:   optional (*avals, **params) -> bool: whether the output is weakly
+                      typed (default: when every operand is)
     effectful:        never dropped, folded, merged or cached (I/O, collectives)
     kernel:           a `KernelRule`: how the jit writes the primitive
     """
@@ -161,6 +163,7 @@ class Primitive:
         self.batch_collective: Callable[..., Any] | None = None
         self.partial_eval: Callable[..., Any] | None = None
         self.simplify: Callable[..., Any] | None = None
+        self.weak_type_rule: Callable[..., bool] | None = None
         self.effectful = False
         self.kernel: KernelRule | None = None
 

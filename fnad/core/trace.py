@@ -159,6 +159,12 @@ class Tracer:
         """The concrete value behind this tracer, if its transform keeps one."""
         raise concretization_error(self)
 
+    def weak_constant(self, x: np.ndarray) -> Any:
+        """A Python number (the 0-d array `x`) as a weakly typed value of this tracer's
+        transform, so that an operation between it and this tracer stays weak when this
+        tracer is (`fnad.numpy` promotion). A transform that tracks no weak types keeps `x`."""
+        return x
+
     def __bool__(self) -> bool:
         return bool(self.concrete())
 

@@ -234,6 +234,8 @@ class LinearizeTrace(JVPTrace):
         primals, tangents = [], []
         for a in args:
             if type(a) is JVPTracer and a._trace is self:
+                if a._aval is not None and a._aval.weak_type:  # weak types: the general way
+                    return super().process_primitive(prim, args, params)
                 p = a.primal
                 tangents.append(a.tangent)
                 key.append(True)

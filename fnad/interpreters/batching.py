@@ -29,10 +29,14 @@ class BatchTracer(Tracer):
         aval = get_aval(self.val)
         shape = list(aval.shape)
         del shape[self.bdim]
-        return ShapedArray(shape, aval.dtype)
+        return ShapedArray(shape, aval.dtype, aval.weak_type)
 
     def concrete(self) -> Any:
         raise concretization_error(self)
+
+    def weak_constant(self, x: Any) -> Any:
+        """An unbatched weak constant: the one of the trace beneath, whose values ours wrap."""
+        return self.val.weak_constant(x) if isinstance(self.val, Tracer) else x
 
 
 class BatchAxis(int):
@@ -165,5 +169,5 @@ def batch_jaxpr(closed: ClosedJaxpr, axis_size: int, in_dims: Sequence[int | Non
         shape = list(aval.shape)
         if d is not None:
             shape.insert(d, axis_size)
-        in_avals.append(ShapedArray(shape, aval.dtype))
+        in_avals.append(aval.update(shape=shape))
     return trace_to_jaxpr(f, in_avals), out_batched

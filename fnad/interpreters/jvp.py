@@ -14,7 +14,7 @@ from fnad.core.ir import ClosedJaxpr, ShapedArray, eval_jaxpr, get_aval
 from fnad.core.primitive import Zero
 from fnad.core.trace import Trace, Tracer, escaped_error, state
 from fnad.interpreters import ad_util
-from fnad.interpreters.staging import trace_to_jaxpr
+from fnad.interpreters.staging import trace_to_jaxpr, with_weak_type
 
 
 class JVPTracer(Tracer):
@@ -38,6 +38,18 @@ class JVPTracer(Tracer):
         p = self.primal
         return p.concrete() if isinstance(p, Tracer) else p
 
+    def weak_constant(self, x: Any) -> JVPTracer:
+        """A Python number as a weak dual number with a zero tangent (when the primals are
+        concrete arrays, this tracer is the only place that knows the value is weak)."""
+        primal = self.primal.weak_constant(x) if isinstance(self.primal, Tracer) else x
+        aval = ShapedArray((), x.dtype, weak_type=True)
+        return JVPTracer(self._trace, primal, Zero(aval), aval)
+
+    def as_weak(self) -> JVPTracer:
+        """This dual number, weakly typed (a Python number given to a transform)."""
+        return JVPTracer(self._trace, self.primal, self.tangent,
+                         self.aval.update(weak_type=True))
+
 
 def is_differentiable(aval: ShapedArray) -> bool:
     return aval.dtype.kind in "fc"
@@ -60,12 +72,14 @@ class JVPTrace(Trace):
 
     def process_primitive(self, prim: Any, args: tuple, params: dict) -> Any:
         primals, tangents = [], []
-        nonzero = False
+        nonzero = weak = False
         for a in args:  # `unpack`, inlined: this runs on every operation
             if type(a) is JVPTracer and a._trace is self:
                 primals.append(a.primal)
                 tangents.append(a.tangent)
                 nonzero = True
+                if a._aval is not None and a._aval.weak_type:
+                    weak = True
                 continue
             if isinstance(a, Tracer) and a._trace.finished:
                 raise escaped_error(a)
@@ -83,11 +97,26 @@ class JVPTrace(Trace):
             out, tout = prim.jvp(primals, tangents, **params)
         finally:
             state.trace = saved
+        if weak:
+            return self._weak_outputs(prim, args, params, out, tout)
         if prim.multiple_results:
             return [self.pack(p, t) for p, t in zip(out, tout)]
         if tout is None or type(tout) is Zero:
             return out
         return JVPTracer(self, out, tout)
+
+    def _weak_outputs(self, prim: Any, args: tuple, params: dict, out: Any, tout: Any) -> Any:
+        """Outputs of an operation on weakly typed operands, with the weak types the
+        primitive's rule gives (concrete primals cannot carry them)."""
+        in_avals = [get_aval(a) for a in args]
+        if prim.multiple_results:
+            avals = [a if a.weak_type else None for a in prim.abstract_eval(*in_avals, **params)]
+        else:
+            avals = [with_weak_type(prim, in_avals, params, get_aval(out))]
+            out, tout = [out], [tout]
+        res = [JVPTracer(self, p, Zero(a) if t is None else t, a) if a is not None and a.weak_type
+               else self.pack(p, t) for p, t, a in zip(out, tout, avals)]
+        return res if prim.multiple_results else res[0]
 
 
 def jvp_flat(f: Callable[..., Sequence[Any]], primals: Sequence[Any],

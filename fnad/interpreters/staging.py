@@ -32,6 +32,10 @@ class StagedTracer(Tracer):
     def aval(self) -> ShapedArray:
         return self._var.aval
 
+    def weak_constant(self, x: np.ndarray) -> StagedTracer:
+        """A Python number (the 0-d array `x`) as a weakly typed literal of this jaxpr."""
+        return StagedTracer(self._trace, Literal(x, ShapedArray((), x.dtype, weak_type=True)))
+
 
 class JaxprBuilder:
     """Equations, constants and the bookkeeping to turn them into a `Jaxpr`."""
@@ -51,7 +55,10 @@ class JaxprBuilder:
         return entry[0]
 
     def add_eqn(self, prim: Any, inputs: list[Var | Literal], params: dict) -> list[Var]:
-        avals = _abstract_eval(prim, [a.aval for a in inputs], params)
+        in_avals = [a.aval for a in inputs]
+        avals = _abstract_eval(prim, in_avals, params)
+        if not prim.multiple_results:
+            avals = with_weak_type(prim, in_avals, params, avals)
         outs = [Var(a) for a in avals] if prim.multiple_results else [Var(avals)]
         info = state.source_info or current_source_info()
         self.eqns.append(Eqn(prim, inputs, outs, params, info))
@@ -87,6 +94,17 @@ def _abstract_eval(prim: Any, in_avals: list[ShapedArray], params: dict) -> Any:
         if key is not None:
             _OUT_AVALS.put(key, out)
     return out
+
+
+def with_weak_type(prim: Any, in_avals: list[ShapedArray], params: dict,
+                   out: ShapedArray) -> ShapedArray:
+    """`out` weakly typed exactly when the primitive's rule says so: by default when every
+    operand is (JAX's rule: an operation on Python numbers alone gives a Python number).
+    Primitives with several results take their avals from their sub-jaxprs as they are."""
+    rule = prim.weak_type_rule
+    weak = (rule(*in_avals, **params) if rule is not None
+            else bool(in_avals) and all(a.weak_type for a in in_avals))
+    return out if out.weak_type == weak else out.update(weak_type=weak)
 
 
 def dead_code_elimination(eqns: list[Eqn], outvars: Sequence[Any]) -> list[Eqn]:

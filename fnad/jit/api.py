@@ -19,7 +19,15 @@ from fnad import tree as tree_util
 from fnad.config import config
 from fnad.core.cache import Cache
 from fnad.core.errors import FnadError, api_boundary
-from fnad.core.ir import ClosedJaxpr, Jaxpr, ShapedArray, get_aval, short_dtype
+from fnad.core.ir import (
+    ClosedJaxpr,
+    Jaxpr,
+    ShapedArray,
+    abstractify,
+    short_dtype,
+    weak_array,
+    weak_default,
+)
 from fnad.core.trace import EvalTrace, Tracer, escaped_error, state
 from fnad.device import is_gpu_array
 from fnad.interpreters.batching import named_axes
@@ -33,9 +41,7 @@ logger = logging.getLogger("fnad.jit")
 _disabled: contextvars.ContextVar[bool] = contextvars.ContextVar("fnad_disable_jit",
                                                                   default=False)
 _ndarray = np.ndarray
-# Python scalars are weak: they enter as 0-d arrays of the default dtype.
-_WEAK = {bool: np.dtype(np.bool_), int: np.dtype(np.int32), float: np.dtype(np.float32),
-         complex: np.dtype(np.complex64)}
+_PY_NUMBERS = (bool, int, float, complex)
 
 
 @contextlib.contextmanager
@@ -55,11 +61,12 @@ def disable_jit(disable: bool = True) -> Iterator[None]:
         _disabled.reset(token)
 
 
-def _leaf_key(x: Any) -> tuple[tuple[int, ...], np.dtype]:
-    """(shape, dtype) of a leaf that is not an ndarray (a NumPy or weak Python scalar)."""
-    dtype = _WEAK.get(type(x))
-    if dtype is not None:
-        return (), dtype
+def _leaf_key(x: Any) -> tuple:
+    """(shape, dtype) of a leaf that is not an ndarray (a NumPy or Python scalar), with a
+    third entry True for a weakly typed one: JAX's cache key holds weak types, so a Python
+    float and a float64 array trace separately (they promote differently)."""
+    if type(x) in _PY_NUMBERS:  # weakly typed, but for bools (see `abstractify`)
+        return _aval_key(abstractify(x))
     if isinstance(x, np.generic):
         return (), x.dtype
     if isinstance(x, Tracer):
@@ -72,12 +79,17 @@ def _leaf_key(x: Any) -> tuple[tuple[int, ...], np.dtype]:
 
 
 def _as_arrays(leaves: Sequence[Any]) -> list[Any]:
-    return [np.asarray(x, _WEAK[type(x)]) if type(x) in _WEAK else x for x in leaves]
+    return [weak_array(x) for x in leaves]
+
+
+def _aval_key(a: ShapedArray) -> tuple:
+    return (a.shape, a.dtype, True) if a.weak_type else (a.shape, a.dtype)
 
 
 def _output_leaf(x: Any) -> Any:
-    if type(x) in _WEAK:
-        return np.asarray(x, _WEAK[type(x)])
+    if type(x) in _PY_NUMBERS:  # a Python number returned: its default dtype, as fnad.numpy's
+        from fnad.lax.elementwise import asarray_like
+        return asarray_like(x)[0]
     if not hasattr(x, "dtype"):
         raise FnadError(f"a jitted function returned {type(x).__name__}, which is not an "
                         "array; return arrays (or pytrees of them)")
@@ -92,12 +104,15 @@ class _Entry:
     """
 
     __slots__ = ("traced", "closed", "out_tree", "donated", "extra", "executable",
-                 "gpu_executable")
+                 "gpu_executable", "weak_out")
 
     def __init__(self, traced: ClosedJaxpr, closed: ClosedJaxpr, out_tree: Any,
                  donated: tuple[bool, ...], extra: list[Any]):
         self.traced, self.closed, self.out_tree = traced, closed, out_tree
         self.donated, self.extra = donated, extra
+        # weakly typed outputs leave as their kind's default dtype (float32...), eagerly
+        weak = [a.weak_type for a in closed.out_avals]
+        self.weak_out = weak if any(weak) else None
         self.executable: Executable | None = None
         self.gpu_executable: Executable | None = None  # for CuPy arguments
 
@@ -121,8 +136,9 @@ def _dyn_positions(args: tuple, statics: Any) -> list[int]:
     return [i for i in range(len(args) + len(fixed)) if i not in fixed]
 
 
-def _describe_aval(key: tuple[tuple[int, ...], np.dtype]) -> str:
-    return f"{short_dtype(key[1])}[{','.join(map(str, key[0]))}]"
+def _describe_aval(key: tuple) -> str:
+    weak = "~" if len(key) == 3 else ""
+    return f"{weak}{short_dtype(key[1])}[{','.join(map(str, key[0]))}]"
 
 
 class Jitted:
@@ -205,13 +221,16 @@ class Jitted:
         outs = exe.fn(*leaves)
         if config.debug_nans or config.debug_infs:
             exe.check_finite(leaves, outs)
+        if entry.weak_out is not None:
+            outs = [o.astype(weak_default(o.dtype)) if w else o
+                    for o, w in zip(outs, entry.weak_out)]
         return tree_util.tree_unflatten(entry.out_tree, outs)
 
     def _call_traced(self, leaves: list[Any], treedef: Any, statics: Any, args: tuple,
                      kwargs: dict) -> Any:
         """Under another transform: bind `jit_call` on the (cached) optimized jaxpr."""
+        avals = tuple(_aval_key(abstractify(x)) for x in leaves)
         leaves = _as_arrays(leaves)
-        avals = tuple((a.shape, a.dtype) for a in map(get_aval, leaves))
         # collectives bake the sizes of the named vmap axes in effect into the trace
         key = (treedef, avals, statics, named_axes(state.trace))
         entry = self._cache.get(key)
@@ -261,7 +280,8 @@ class Jitted:
             return [_output_leaf(x) for x in out_leaves]
 
         self.trace_count += 1
-        traced = trace_to_jaxpr(flat, [ShapedArray(s, d) for s, d in avals], transform="jit")
+        traced = trace_to_jaxpr(flat, [ShapedArray(k[0], k[1], len(k) == 3) for k in avals],
+                                transform="jit")
         traced, extra = _hoist_tracer_consts(traced)
         with EvalTrace(None):
             closed = passes.optimize(traced)
@@ -303,8 +323,8 @@ class Jitted:
             """(how many components differ, description) per difference."""
             out = []
             for name, a, b in zip(names, old[1], avals):
-                what = [w for w, x, y in (("shape", a[0], b[0]), ("dtype", a[1], b[1]))
-                        if x != y]
+                what = [w for w, x, y in (("shape", a[0], b[0]), ("dtype", a[1], b[1]),
+                                          ("weak type", a[2:], b[2:])) if x != y]
                 if what:
                     out.append((len(what), f"{name} changed {' and '.join(what)} "
                                            f"{_describe_aval(a)} -> {_describe_aval(b)}"))
@@ -338,7 +358,7 @@ class Jitted:
         if self._has_static:
             args, kwargs, statics = self._split(args, kwargs)
         leaves, treedef = tree_util.tree_flatten((args, kwargs))
-        avals = tuple((a.shape, a.dtype) for a in map(get_aval, _as_arrays(leaves)))
+        avals = tuple(_aval_key(abstractify(x)) for x in leaves)
         key = (treedef, avals, statics, ())
         return self._cache.get(key) or self._miss(key, args, kwargs)
 

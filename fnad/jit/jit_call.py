@@ -14,7 +14,7 @@ from typing import Any
 from fnad.core import cache
 from fnad.core.cache import IdentityCache
 from fnad.core.errors import ShapeError
-from fnad.core.ir import ClosedJaxpr, ShapedArray
+from fnad.core.ir import ClosedJaxpr, ShapedArray, typematch
 from fnad.core.primitive import JaxprCall, Primitive, Zero
 from fnad.interpreters.batching import batch_jaxpr
 from fnad.interpreters.jvp import instantiate, jvp_jaxpr
@@ -45,7 +45,7 @@ jit_call_p.def_impl(lambda *args, jaxpr, name: compile_jaxpr(jaxpr, "cupy", name
 @jit_call_p.def_abstract_eval
 def _jit_call_abstract_eval(*avals: ShapedArray, jaxpr: ClosedJaxpr, name: str
                             ) -> list[ShapedArray]:
-    if list(avals) != jaxpr.in_avals:
+    if len(avals) != len(jaxpr.in_avals) or not all(map(typematch, avals, jaxpr.in_avals)):
         raise ShapeError(f"{name} was compiled for inputs {jaxpr.in_avals}, got {list(avals)}")
     return jaxpr.out_avals
 

@@ -13,7 +13,18 @@ import numpy as np
 
 from fnad import tree as tree_util
 from fnad.core.errors import DTypeError, FnadError, ShapeError, TransformError, user_line
-from fnad.core.ir import ClosedJaxpr, Jaxpr, Literal, ShapedArray, Var, get_aval
+from fnad.core.ir import (
+    ClosedJaxpr,
+    Jaxpr,
+    Literal,
+    ShapedArray,
+    Var,
+    abstractify,
+    get_aval,
+    typematch,
+    weak_array,
+    weak_default,
+)
 from fnad.core.primitive import Primitive, Zero
 from fnad.core.trace import Tracer
 from fnad.device import array_module
@@ -118,6 +129,35 @@ def _as_arrays(leaves: Sequence[Any], what: str) -> list[Any]:
     return out
 
 
+def _operands(leaves: Sequence[Any], what: str) -> tuple[list[Any], list[ShapedArray]]:
+    """Operands or loop inits and their avals: Python numbers are weakly typed (carried
+    exactly, taking the dtype of what they meet), as JAX's are."""
+    for x in leaves:
+        if not isinstance(x, (bool, int, float, complex)) and not hasattr(x, "dtype"):
+            raise ControlFlowTypeError(f"{what}: expected arrays, got {type(x).__name__}: {x!r}")
+    return [weak_array(x) for x in leaves], [abstractify(x) for x in leaves]
+
+
+def _same_types(avals: Sequence[ShapedArray], expected: Sequence[ShapedArray]) -> bool:
+    """Same shapes and dtypes; weak types may differ (JAX's type check ignores them)."""
+    return len(avals) == len(expected) and all(builtins.map(typematch, avals, expected))
+
+
+def _promote_weak_carry(carry: list[Any], avals: list[ShapedArray],
+                        outs: Sequence[ShapedArray]) -> bool:
+    """A weakly typed init (a Python number) takes the type the body gives its carry, so
+    `fori_loop(0, n, lambda i, v: v * x, 1.0)` runs in `x`'s dtype. Updates `carry` and
+    `avals` in place; says whether anything changed (then the body is traced again)."""
+    changed = False
+    for i, (a, o) in enumerate(zip(avals, outs)):
+        if a.weak_type and a.shape == o.shape and a != o:
+            if a.dtype != o.dtype:
+                carry[i] = convert_element_type(carry[i], o.dtype)
+            avals[i] = o
+            changed = True
+    return changed
+
+
 def _type_str(tree: Any, avals: Sequence[ShapedArray]) -> str:
     """A pytree of avals, e.g. `(f32[3], {'h': f32[2,4]})`: structure, shapes and dtypes."""
     return repr(tree_util.tree_unflatten(tree, list(avals)))
@@ -139,7 +179,9 @@ def _trace(f: Callable[[Any], Any], in_tree: Any, in_avals: Sequence[ShapedArray
 
 def _check_type(name: str, what: str, tree: Any, avals: Sequence[ShapedArray],
                 expected_what: str, expected_tree: Any, expected: Sequence[ShapedArray]) -> None:
-    if tree != expected_tree or list(avals) != list(expected):
+    if tree != expected_tree or len(avals) != len(expected) or not all(
+            typematch(a, e) or (e.weak_type and a.shape == e.shape)  # promoted afterwards
+            for a, e in zip(avals, expected)):
         only_dtypes = tree == expected_tree and [a.shape for a in avals] == [
             e.shape for e in expected]
         hint = (" NumPy's promotion changes dtypes: int32 + float32 is float64, and a float64 "
@@ -169,12 +211,14 @@ def _cond_abstract_eval(index: ShapedArray, *ops: ShapedArray,
     if index.shape != () or index.dtype != np.int32:
         raise DTypeError(f"the branch index must be an int32 scalar, got {index}")
     for i, b in enumerate(branches):
-        if b.in_avals != list(ops):
+        if not _same_types(b.in_avals, ops):
             raise DTypeError(f"branch {i} takes {b.in_avals}, given {list(ops)}")
-        if b.out_avals != branches[0].out_avals:
+        if not _same_types(b.out_avals, branches[0].out_avals):
             raise DTypeError(f"branch {i} returns {b.out_avals}, branch 0 "
                              f"{branches[0].out_avals}")
-    return branches[0].out_avals
+    # an output is weakly typed when it is in every branch
+    return [a.update(weak_type=all(b.out_avals[k].weak_type for b in branches))
+            for k, a in enumerate(branches[0].out_avals)]
 
 
 def _cond_call(branches: Sequence[ClosedJaxpr], operands: Sequence[Any]
@@ -286,15 +330,52 @@ cond_p.def_batch(_cond_batch)
 def _branches(index: Any, branches: Sequence[Callable[..., Any]], names: Sequence[str],
               operands: Sequence[Any], name: str) -> Any:
     leaves, in_tree = tree_util.tree_flatten(tuple(operands))
-    leaves = _as_arrays(leaves, f"{name} operands")
-    avals = [get_aval(x) for x in leaves]
+    leaves, avals = _operands(leaves, f"{name} operands")
     traced = [_trace(lambda ops, b=b: b(*ops), in_tree, avals, name) for b in branches]
+    targets = _weak_output_targets([c.out_avals for c, _ in traced])
+    if targets is not None:  # a weak output meets another branch's type: it takes it
+        traced = [_trace(lambda ops, b=b: _converted(b(*ops), targets), in_tree, avals, name)
+                  for b in branches]
     closed0, tree0 = traced[0]
     for (closed, tree), what in zip(traced[1:], names[1:]):
         _check_type(name, f"{what}'s output", tree, closed.out_avals, f"{names[0]}'s output",
                     tree0, closed0.out_avals)
     args, params = _cond_call([c for c, _ in traced], leaves)
-    return tree_util.tree_unflatten(tree0, cond_p.bind(index, *args, **params))
+    outs = cond_p.bind(index, *args, **params)
+    return tree_util.tree_unflatten(tree0, _leaving(outs, _cond_abstract_eval(
+        ShapedArray((), np.int32), *params["branches"][0].in_avals, **params)))
+
+
+def _leaving(outs: Sequence[Any], avals: Sequence[ShapedArray]) -> list[Any]:
+    """Eager results: a weakly typed one (a Python number passed through) becomes an array
+    of its kind's default dtype, as a Python number does in `fnad.numpy`."""
+    return [o.astype(weak_default(a.dtype)) if a.weak_type and not isinstance(o, Tracer) else o
+            for o, a in zip(outs, avals)]
+
+
+def _weak_output_targets(outs: Sequence[Sequence[ShapedArray]]) -> list[Any] | None:
+    """Per output, the dtype weakly typed branch outputs are converted to where the branches
+    disagree: the strong branches' dtype, or among weak outputs alone the default dtype of
+    their kind (as for an operation on Python numbers). None when nothing is to convert."""
+    if len({len(o) for o in outs}) != 1:
+        return None  # a structure error, reported by the type check
+    targets: list[Any] = []
+    for col in zip(*outs):
+        strong = {a.dtype for a in col if not a.weak_type}
+        if len({a.shape for a in col}) > 1 or len(strong) > 1 or _same_types(col, col[:1] * len(col)):
+            targets.append(None)
+        else:
+            targets.append(strong.pop() if strong else
+                           weak_default(np.result_type(*(a.dtype for a in col))))
+    return targets if builtins.any(t is not None for t in targets) else None
+
+
+def _converted(out: Any, targets: Sequence[Any]) -> Any:
+    leaves, tree = tree_util.tree_flatten(out)
+    if len(leaves) != len(targets):
+        return out  # a structure error, reported by the type check
+    return tree_util.tree_unflatten(tree, [x if t is None else convert_element_type(x, t)
+                                           for x, t in zip(leaves, targets)])
 
 
 def _scalar(x: Any, name: str, what: str, kinds: str) -> Any:
@@ -360,13 +441,15 @@ while_p.def_impl(_while_impl)
 def _while_abstract_eval(*avals: ShapedArray, cond_jaxpr: ClosedJaxpr, body_jaxpr: ClosedJaxpr,
                          cond_nconsts: int, body_nconsts: int) -> list[ShapedArray]:
     cc, bc, carry = _split(avals, cond_nconsts, body_nconsts)
-    if cond_jaxpr.in_avals != cc + carry or cond_jaxpr.out_avals != [ShapedArray((), np.bool_)]:
+    if (not _same_types(cond_jaxpr.in_avals, cc + carry)
+            or not _same_types(cond_jaxpr.out_avals, [ShapedArray((), np.bool_)])):
         raise DTypeError(f"cond_jaxpr has type {cond_jaxpr.in_avals} -> {cond_jaxpr.out_avals}, "
                          f"expected {cc + carry} -> [bool[]]")
-    if body_jaxpr.in_avals != bc + carry or body_jaxpr.out_avals != carry:
+    if (not _same_types(body_jaxpr.in_avals, bc + carry)
+            or not _same_types(body_jaxpr.out_avals, carry)):
         raise DTypeError(f"body_jaxpr has type {body_jaxpr.in_avals} -> {body_jaxpr.out_avals}, "
                          f"expected {bc + carry} -> {carry}")
-    return carry
+    return list(body_jaxpr.out_avals)
 
 
 def _while_call(cond_jaxpr: ClosedJaxpr, body_jaxpr: ClosedJaxpr, cond_consts: Sequence[Any],
@@ -465,18 +548,21 @@ def while_loop(cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any],
     np.int32(16)
     """
     leaves, tree = tree_util.tree_flatten(init_val)
-    leaves = _as_arrays(leaves, "while_loop init_val")
-    avals = [get_aval(x) for x in leaves]
+    leaves, avals = _operands(leaves, "while_loop init_val")
+    body_jaxpr, body_tree = _trace(body_fun, tree, avals, "while_loop")
+    if _promote_weak_carry(leaves, avals, body_jaxpr.out_avals):
+        body_jaxpr, body_tree = _trace(body_fun, tree, avals, "while_loop")
     cond_jaxpr, cond_tree = _trace(cond_fun, tree, avals, "while_loop")
-    if cond_tree.num_leaves != 1 or cond_jaxpr.out_avals[0] != ShapedArray((), np.bool_):
+    if cond_tree.num_leaves != 1 or not typematch(cond_jaxpr.out_avals[0],
+                                                  ShapedArray((), np.bool_)):
         raise ControlFlowTypeError(
             "while_loop: cond_fun must return a boolean scalar, got "
             f"{_type_str(cond_tree, cond_jaxpr.out_avals)}")
-    body_jaxpr, body_tree = _trace(body_fun, tree, avals, "while_loop")
     _check_type("while_loop", "body_fun's output", body_tree, body_jaxpr.out_avals,
                 "init_val", tree, avals)
     args, params = _while_call(cond_jaxpr, body_jaxpr, [], [], leaves)
-    return tree_util.tree_unflatten(tree, while_p.bind(*args, **params))
+    return tree_util.tree_unflatten(tree, _leaving(while_p.bind(*args, **params),
+                                                   body_jaxpr.out_avals))
 
 
 def _static_int(x: Any) -> int | None:
@@ -499,6 +585,8 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable[[Any, Any], Any], init_
     np.float32(16.0)
     """
     lo, hi = _static_int(lower), _static_int(upper)
+    # Python int bounds make a weakly typed index, as in JAX
+    weak_start = lo if type(lower) is int and type(upper) is int else None
     lower, upper = asarray_like(lower, upper)
 
     def checked_body(i: Any, x: Any) -> Any:
@@ -513,7 +601,8 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable[[Any, Any], Any], init_
         def step(carry: Any, _: Any) -> Any:
             i, x = carry
             return (i + 1, checked_body(i, x)), None
-        return scan(step, (lower, init_val), None, length=builtins.max(hi - lo, 0),
+        start = lower if weak_start is None else weak_start
+        return scan(step, (start, init_val), None, length=builtins.max(hi - lo, 0),
                     unroll=unroll)[0][1]
     lower, upper = _scalar(lower, "fori_loop", "lower bound", "iu"), \
         _scalar(upper, "fori_loop", "upper bound", "iu")
@@ -560,10 +649,12 @@ def _scan_abstract_eval(*avals: ShapedArray, jaxpr: ClosedJaxpr, length: int, re
         if not x.shape or x.shape[0] != length:
             raise ShapeError(f"scanned operand {x} has no leading axis of length {length}")
     expected = [*consts, *carry, *(x.update(shape=x.shape[1:]) for x in xs)]
-    if jaxpr.in_avals != expected or jaxpr.out_avals[:num_carry] != carry:
+    if (not _same_types(jaxpr.in_avals, expected)
+            or not _same_types(jaxpr.out_avals[:num_carry], carry)):
         raise DTypeError(f"body has type {jaxpr.in_avals} -> {jaxpr.out_avals}, expected "
                          f"{expected} -> {carry} + ys")
-    return [*carry, *(y.update(shape=(length, *y.shape)) for y in jaxpr.out_avals[num_carry:])]
+    return [*jaxpr.out_avals[:num_carry],
+            *(y.update(shape=(length, *y.shape)) for y in jaxpr.out_avals[num_carry:])]
 
 
 def _scan_call(jaxpr: ClosedJaxpr, consts: Sequence[Any], carry: Sequence[Any],
@@ -755,7 +846,7 @@ def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any, length: i
     (np.float32(6.0), array([0., 1., 3., 6.], dtype=float32))
     """
     carry, carry_tree = tree_util.tree_flatten(init)
-    carry = _as_arrays(carry, "scan init")
+    carry, carry_avals = _operands(carry, "scan init")
     x_leaves, x_tree = tree_util.tree_flatten(xs)
     x_leaves = _as_arrays(x_leaves, "scan xs")
     x_avals = [get_aval(x) for x in x_leaves]
@@ -773,7 +864,6 @@ def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any, length: i
     unroll = builtins.max(length, 1) if unroll is True else 1 if unroll is False else int(unroll)
     if unroll < 1:
         raise TransformError(f"scan: unroll must be a positive int, got {unroll}")
-    carry_avals = [get_aval(c) for c in carry]
     in_tree = tree_util.tree_structure((init, xs))
 
     def body(cx: Any) -> Any:
@@ -783,14 +873,16 @@ def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any, length: i
                 f"scan: f must return a pair (carry, y), got {type(out).__name__}")
         return out
 
-    jaxpr, out_tree = _trace(body, in_tree, carry_avals
-                             + [a.update(shape=a.shape[1:]) for a in x_avals], "scan")
+    x_slices = [a.update(shape=a.shape[1:]) for a in x_avals]
+    jaxpr, out_tree = _trace(body, in_tree, carry_avals + x_slices, "scan")
+    if _promote_weak_carry(carry, carry_avals, jaxpr.out_avals[:len(carry)]):
+        jaxpr, out_tree = _trace(body, in_tree, carry_avals + x_slices, "scan")
     out_carry_tree, y_tree = out_tree.children()
     n = len(carry)
     _check_type("scan", "the carry output of f", out_carry_tree, jaxpr.out_avals[:n],
                 "init", carry_tree, carry_avals)
     args, params = _scan_call(jaxpr, [], carry, x_leaves, int(length), bool(reverse), unroll)
-    outs = scan_p.bind(*args, **params)
+    outs = _leaving(scan_p.bind(*args, **params), jaxpr.out_avals)  # ys: the same dtypes
     return (tree_util.tree_unflatten(carry_tree, outs[:n]),
             tree_util.tree_unflatten(y_tree, outs[n:]))
 

@@ -12,9 +12,19 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from fnad import tree as tree_util
 from fnad.core.errors import FnadError, ShapeError, TransformError
-from fnad.core.ir import ClosedJaxpr, Jaxpr, ShapedArray, get_aval
+from fnad.core.ir import (
+    WEAK_CARRIERS,
+    ClosedJaxpr,
+    Jaxpr,
+    ShapedArray,
+    abstractify,
+    get_aval,
+    weak_array,
+)
 from fnad.core.primitive import Elementwise, Primitive, Zero
 from fnad.core.trace import EvalTrace, state
 from fnad.interpreters.batching import batch_jaxpr, moveaxis, vmap_flat
@@ -115,9 +125,13 @@ def _closure_converted(f_flat: Callable[..., list[Any]], in_avals: Sequence[Shap
 
 def _outputs(out: Any, expected_tree: Any, expected: Sequence[ShapedArray], what: str
              ) -> list[Any]:
-    leaves, tree = _leaves(out, what)
+    flat, tree = tree_util.tree_flatten(out)
     if expected_tree is not None and tree != expected_tree:
         raise TransformError(f"{what} has structure {tree}, the function's output {expected_tree}")
+    # a Python number returned by a rule takes the dtype the function's output has
+    leaves = _leaves([np.asarray(x, expected[i].dtype)
+                      if type(x) in WEAK_CARRIERS and i < len(expected) else x
+                      for i, x in enumerate(flat)], what)[0]
     for x, a in zip(leaves, expected):
         if get_aval(x).shape != a.shape:
             raise TransformError(f"{what}: a leaf of shape {get_aval(x).shape} where the "
@@ -176,7 +190,9 @@ def _prepare(fun: Callable[..., Any], nondiff: tuple[int, ...], args: tuple, kwa
     """Split arguments, flatten the differentiable ones and trace `fun` on them."""
     args = _resolve_args(fun, args, kwargs)
     nd_vals, diff_vals = _split(args, nondiff)
-    leaves, in_tree = _leaves(tuple(diff_vals), "an argument")
+    flat, in_tree = tree_util.tree_flatten(tuple(diff_vals))
+    avals = [abstractify(x) for x in flat]  # Python numbers are weakly typed
+    leaves = _leaves([weak_array(x) for x in flat], "an argument")[0]
     store: dict[str, Any] = {}
 
     def f_flat(*xs: Any) -> list[Any]:
@@ -184,8 +200,15 @@ def _prepare(fun: Callable[..., Any], nondiff: tuple[int, ...], args: tuple, kwa
         out_leaves, store["tree"] = _leaves(out, "the function's output")
         return out_leaves
 
-    call, consts = _closure_converted(f_flat, [get_aval(x) for x in leaves])
+    call, consts = _closure_converted(f_flat, avals)
     return args, nd_vals, leaves, in_tree, store["tree"], call, consts
+
+
+def _weak_args(values: Sequence[Any], weak: Sequence[bool]) -> list[Any]:
+    """The values the user's rules get: a weakly typed one (an argument or residual that was
+    a Python number) that is a concrete array here is given back as that number, so it keeps
+    taking the dtype of what it meets in the rule (an exact 0.1 in float64 code)."""
+    return [v.item() if w and isinstance(v, np.ndarray) else v for v, w in zip(values, weak)]
 
 
 # ---------------------------------------------------------------------------- custom_jvp
@@ -278,9 +301,10 @@ class custom_jvp(_CustomDerivative):  # noqa: N801  (JAX's name)
         args, nd_vals, leaves, in_tree, out_tree, call, consts = _prepare(
             self.fun, nondiff, args, kwargs)
         user_rule = self.jvp
+        weak = [a.weak_type for a in call.in_avals[len(consts):]]
 
         def rule(ps: list[Any], ts: list[Any]) -> tuple[list[Any], list[Any]]:
-            primals = tuple(tree_util.tree_unflatten(in_tree, ps))
+            primals = tuple(tree_util.tree_unflatten(in_tree, _weak_args(ps, weak)))
             tangents = tuple(tree_util.tree_unflatten(in_tree, ts))
             res = user_rule(*nd_vals, primals, tangents)
             if not (isinstance(res, (tuple, list)) and len(res) == 2):
@@ -434,20 +458,24 @@ class custom_vjp(_CustomDerivative):  # noqa: N801  (JAX's name)
             self.fun, nondiff, args, kwargs)
         user_fwd, user_bwd = self.fwd, self.bwd
         res_tree: dict[str, Any] = {}
-        leaf_avals = [get_aval(x) for x in leaves]
+        leaf_avals = call.in_avals[len(consts):]
+        weak = [a.weak_type for a in leaf_avals]
 
         def fwd(ps: list[Any]) -> tuple[list[Any], list[Any]]:
-            diff = tree_util.tree_unflatten(in_tree, ps)
+            diff = tree_util.tree_unflatten(in_tree, _weak_args(ps, weak))
             res = user_fwd(*_merge(nd_vals, diff, nondiff))
             if not (isinstance(res, (tuple, list)) and len(res) == 2):
                 raise TransformError(f"the custom_vjp fwd of {self.__name__} must return a "
                                      "pair (output, residuals)")
             outs = _outputs(res[0], out_tree, call.out_avals, "fwd's output")
-            res_leaves, res_tree["tree"] = _leaves(res[1], "fwd's residuals")
-            return outs, res_leaves
+            res_flat, res_tree["tree"] = tree_util.tree_flatten(res[1])
+            # residuals that are Python numbers reach bwd as Python numbers (weakly typed)
+            res_tree["weak"] = [type(x) in WEAK_CARRIERS for x in res_flat]
+            return outs, _leaves([weak_array(x) for x in res_flat], "fwd's residuals")[0]
 
         def bwd(res: list[Any], cts: list[Any]) -> list[Any]:
-            residuals = tree_util.tree_unflatten(res_tree["tree"], res)
+            residuals = tree_util.tree_unflatten(res_tree["tree"],
+                                                 _weak_args(res, res_tree["weak"]))
             ct_out = tree_util.tree_unflatten(out_tree, cts)
             ct_in = user_bwd(*nd_vals, residuals, ct_out)
             if not isinstance(ct_in, (tuple, list)) or len(ct_in) != len(diff_args):

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.polynomial import polynomial as _poly
 
 from fnad.core.errors import DTypeError, ShapeError
-from fnad.core.ir import ShapedArray, get_aval
+from fnad.core.ir import ShapedArray, get_aval, weak_default, weak_number
 from fnad.core.primitive import Elementwise, Primitive, Zero, c_type
 from fnad.core.quiet import quiet_enter, quiet_exit
 from fnad.core.trace import Tracer
@@ -50,22 +50,39 @@ _DEFAULT = {bool: np.bool_, int: np.int32, float: np.float32, complex: np.comple
 
 def asarray_like(*args: Any) -> list[Any]:
     """Python scalars become 0-d arrays of the dtype of the first array operand (weak typing,
-    NEP 50); with no array operand, of the default dtype (float32, int32, bool)."""
+    NEP 50); with no array operand, of the default dtype (float32, int32, bool).
+
+    A weakly typed tracer (a Python number given to a transform) counts as a Python number
+    when a strongly typed operand is present: it takes that operand's dtype. Otherwise it
+    is the array operand, and Python scalars meeting it become weak constants of its dtype.
+    """
+    scalar = weak = None
     for a in args:
-        if type(a) in _DEFAULT:
-            break
-    else:  # no Python scalar: the common case, on every bind, so it returns at once
-        return list(args)
+        t = type(a)
+        if t in _DEFAULT:
+            scalar = True
+        elif weak is None and t is not np.ndarray and isinstance(a, Tracer) and a.aval.weak_type:
+            weak = a
+    if scalar is None and weak is None:
+        return list(args)  # the common case, on every bind
     dtype = None
-    for a in args:
-        if type(a) not in _DEFAULT:  # NumPy scalars (np.float64 is a float) keep their dtype
+    for a in args:  # the first strongly typed operand's (np.float64 is a float: it has one)
+        if type(a) not in _DEFAULT and not (isinstance(a, Tracer) and a.aval.weak_type):
             dtype = get_aval(a).dtype
             break
+    if scalar is None and dtype is None:
+        return list(args)  # weak tracers alone: nothing to convert
     out = []
     for a in args:
         if type(a) in _DEFAULT:
-            d = _DEFAULT[type(a)] if dtype is None else np.result_type(dtype, a)
-            a = np.asarray(a, dtype=d)
+            if dtype is not None:
+                a = np.asarray(a, dtype=np.result_type(dtype, a))
+            elif weak is not None:
+                a = weak.weak_constant(np.asarray(a, dtype=np.result_type(weak.aval.dtype, a)))
+            else:
+                a = np.asarray(a, dtype=_DEFAULT[type(a)])
+        elif dtype is not None and isinstance(a, Tracer) and a.aval.weak_type:
+            a = convert_element_type(a, np.result_type(dtype, weak_number(a.aval)))
         out.append(a)
     return out
 
@@ -669,6 +686,7 @@ def _select_expr(args: Sequence[str], arg_dtypes: Any, out_dtype: Any, params: A
 
 
 select_n_p.kernel = Elementwise(_select_expr, flops=0)
+select_n_p.weak_type_rule = lambda which, *cases: all(c.weak_type for c in cases)
 
 
 def select_n(which: Any, *cases: Any) -> Any:
@@ -702,6 +720,10 @@ def _convert_expr(args: Sequence[str], arg_dtypes: Any, out_dtype: Any, params: 
 
 
 convert_element_type_p.kernel = Elementwise(_convert_expr, flops=0)
+# Converting a weakly typed value gives a strong one (JAX's `astype`), except to the default
+# dtype of a kind: Python numbers meeting only Python numbers compute in it and stay weak.
+convert_element_type_p.weak_type_rule = (
+    lambda x, new_dtype: x.weak_type and np.dtype(new_dtype) == weak_default(new_dtype))
 
 
 def _convert_jvp(primals: Any, tangents: Any, new_dtype: np.dtype) -> Any:

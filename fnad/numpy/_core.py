@@ -14,7 +14,7 @@ import numpy as np
 from fnad import lax
 from fnad.core.cache import Cache
 from fnad.core.errors import DTypeError, ShapeError, user_line
-from fnad.core.ir import get_aval
+from fnad.core.ir import get_aval, weak_number
 from fnad.core.trace import Tracer
 
 PY_SCALARS = (bool, int, float, complex)
@@ -27,10 +27,32 @@ def is_scalar(x: Any) -> bool:
 
 def _weak_dtype(x: Any) -> Any:
     """What NumPy's promotion needs to know of an operand: its dtype, or for a Python number
-    its type (`int`, `float`, `complex`: weak); a Python bool is a strong bool."""
+    (or a weakly typed tracer) its type (`int`, `float`, `complex`: weak); a Python bool is a
+    strong bool."""
     if isinstance(x, bool):
         return np.dtype(np.bool_)
-    return type(x) if is_scalar(x) else get_aval(x).dtype
+    if is_scalar(x):
+        return type(x)
+    aval = get_aval(x)
+    return _weak_dtype(weak_number(aval)) if aval.weak_type else aval.dtype
+
+
+def weak_operand(args: Sequence[Any]) -> Tracer | None:
+    """A weakly typed tracer among `args` when every operand is weak (Python numbers other
+    than bools, weak tracers): the operation computes in the default dtype, as it does on
+    Python numbers eagerly (1 + 2.5 is float32), and its result stays weak (JAX's rule)."""
+    weak = None
+    for a in args:
+        if isinstance(a, Tracer) and a.aval.weak_type:
+            weak = a if weak is None else weak
+        elif not is_scalar(a) or isinstance(a, bool):
+            return None
+    return weak
+
+
+def _as_number(x: Any) -> Any:
+    """A Python number standing for a weak operand (a weak tracer: one of its kind)."""
+    return x if is_scalar(x) else weak_number(get_aval(x))
 
 
 _DEFAULTS = {"b": np.bool_, "i": np.int32, "f": np.float32, "c": np.complex64}
@@ -52,6 +74,8 @@ def result_type(*args: Any) -> np.dtype:
     args = [a if is_scalar(a) or isinstance(a, (np.dtype, type)) else asarray(a) for a in args]
     if all(is_scalar(a) for a in args):
         return scalar_default(args)
+    if weak_operand(args) is not None:
+        return scalar_default([_as_number(a) for a in args])
     return np.result_type(*(a if is_scalar(a) or isinstance(a, (np.dtype, type))
                             else get_aval(a).dtype for a in args))
 
@@ -117,11 +141,12 @@ def broadcast_to(x: Any, shape: int | Sequence[int]) -> Any:
     return lax.broadcast_in_dim(x, shape, tuple(range(nd, len(shape))))
 
 
-def convert(x: Any, dtype: Any) -> Any:
-    """`x` as `dtype`: a Python number becomes a 0-d array, an array is cast (no equation
-    when it already has that dtype)."""
+def convert(x: Any, dtype: Any, weak: Tracer | None = None) -> Any:
+    """`x` as `dtype`: a Python number becomes a 0-d array (a weak constant of `weak`'s
+    transform, when given), an array is cast (no equation when it already has that dtype)."""
     if is_scalar(x):
-        return np.asarray(x, dtype)
+        x = np.asarray(x, dtype)
+        return x if weak is None else weak.weak_constant(x)
     return lax.convert_element_type(asarray(x), dtype)
 
 
@@ -130,7 +155,8 @@ def promote_dtypes(*args: Any, dtype: Any = None) -> list[Any]:
     if dtype is None and _same_dtype(args):  # nothing to convert: the common case
         return list(args)
     dt = np.dtype(dtype) if dtype is not None else result_type(*args)
-    return [convert(a, dt) for a in args]
+    weak = weak_operand(args)
+    return [convert(a, dt, weak) for a in args]
 
 
 def _same_dtype(args: Sequence[Any]) -> bool:
@@ -172,6 +198,8 @@ def ufunc_dtypes(ufunc: np.ufunc, args: Sequence[Any], dtype: Any = None
     `dtype` asks for the loop with that output dtype, as NumPy's `dtype=` does."""
     if all(is_scalar(a) for a in args):
         dts: tuple[Any, ...] = (scalar_default(args),) * len(args)
+    elif weak_operand(args) is not None:
+        dts = (scalar_default([_as_number(a) for a in args]),) * len(args)
     else:
         dts = tuple(_weak_dtype(a) for a in args)
     key = (ufunc, dts, dtype)

@@ -27,6 +27,7 @@ from fnad.numpy._core import (
     promote_dtypes,
     result_type,
     ufunc_dtypes,
+    weak_operand,
 )
 
 
@@ -38,7 +39,8 @@ def prepare(ufunc: np.ufunc, *args: Any, dtype: Any = None) -> tuple[list[Any], 
     if plan is None:
         args = tuple(a if is_scalar(a) else asarray(a) for a in args)
         dts = ufunc_dtypes(ufunc, args, dtype)
-        ops = broadcast_together(*(convert(a, d) for a, d in zip(args, dts)))
+        weak = weak_operand(args)  # Python numbers meeting only weak tracers stay weak
+        ops = broadcast_together(*(convert(a, d, weak) for a, d in zip(args, dts)))
         if key is not None:
             _PLANS.put(key, (_conversions(args, dts, ops), dts[-1]))
         return ops, dts[-1]
@@ -70,9 +72,9 @@ def _plan_key(ufunc: np.ufunc, args: tuple, dtype: Any) -> tuple | None:
             key += (a.shape, a.dtype)
         elif t in PY_SCALARS:
             key.append(t)
-        elif isinstance(a, Tracer):
+        elif isinstance(a, Tracer) and not a.aval.weak_type:
             key.append(a.aval)
-        else:
+        else:  # weak tracers are rare: their conversions are not remembered
             return None
     return tuple(key)
 

@@ -52,13 +52,15 @@ def test_traces_once_per_shape_dtype_and_structure() -> None:
     assert jf.trace_count == 3
 
 
-def test_python_scalars_are_weak_default_dtype_arrays() -> None:
+def test_python_scalars_are_weak_and_leave_as_default_dtype_arrays() -> None:
     jf = fnad.jit(lambda x, s: x * s)
     x = np.ones(2, F32)
     out = jf(x, 2.0)
     assert out.dtype == F32 and jf.trace_count == 1
+    assert_allclose(jf(x, 4.0), 4 * x)
+    assert jf.trace_count == 1  # a float is a weak scalar whatever its value
     assert_allclose(jf(x, np.float32(3.0)), 3 * x)
-    assert jf.trace_count == 1  # a float is a 0-d float32
+    assert jf.trace_count == 2  # a NumPy scalar is strong: another trace, as in JAX
     assert jf(1.5, 2.0).dtype == F32
     assert jf(np.int32(3), 2).dtype == np.int32
 

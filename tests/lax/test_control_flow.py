@@ -445,7 +445,7 @@ def test_dynamic_fori_loop_is_forward_differentiable() -> None:
     (lambda x: lax.scan(lambda c, x: ({"a": c}, x), {"b": x}, fnp.ones((2, 3))),
      r"\{'a': \{'b': f64\[3\]\}\} but init has type \{'b': f64\[3\]\}"),
     (lambda x: lax.while_loop(lambda c: True, lambda c: (c[0], fnp.reshape(c[1], (1, 3))), (1, x)),
-     r"body_fun's output has type \(i32\[\], .*init_val has type \(i32\[\], f64\[3\]\)"),
+     r"body_fun's output has type \(~i64\[\], .*init_val has type \(~i64\[\], f64\[3\]\)"),
     (lambda x: lax.while_loop(lambda c: fnp.sum(c), lambda c: c, x),
      r"cond_fun must return a boolean scalar, got f64\[\]"),
     (lambda x: lax.cond(x > 0, lambda x: x, lambda x: x, x), r"predicate must be a scalar"),
