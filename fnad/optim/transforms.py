@@ -681,7 +681,7 @@ def scale_by_rprop(learning_rate: float, eta_minus: float = 0.5, eta_plus: float
     def update(updates: Updates, state: ScaleByRpropState, params: Params = None) -> Any:
         sign = tree_map(lambda g, prev: g * prev, updates, state.prev_updates)
         steps = tree_map(lambda s, step: fnp.where(s == 0, step, fnp.clip(
-            step * fnp.where(s > 0, eta_plus, eta_minus), min_step_size, max_step_size)),
+            fnp.where(s > 0, step * eta_plus, step * eta_minus), min_step_size, max_step_size)),
             sign, state.step_sizes)
         prev = tree_map(lambda s, g, step: fnp.where(s < 0, 0.0, step * fnp.sign(g)),
                         sign, updates, steps)
