@@ -181,7 +181,10 @@ def checked(name: str, init: Callable[[Params], OptState], update: Callable[...,
                 "only by this optimizer's update.")
         token = _NESTED.set(True)
         try:
-            return update(updates, state, params, **extra_args)
+            # Non-finite grads are data here (apply_if_finite, zero_nans): NaN in, NaN out,
+            # with no NumPy warning from the eager arithmetic on them.
+            with np.errstate(all="ignore"):
+                return update(updates, state, params, **extra_args)
         finally:
             _NESTED.reset(token)
 

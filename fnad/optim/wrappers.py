@@ -495,9 +495,12 @@ def _float_dtype(params: Any, given: Any) -> Any:
 
 
 def _as_hyperparam(value: Any, dtype: Any) -> Any:
+    """A float hyperparameter as an array of `dtype` (a Python float directly, not through
+    float32); other values as arrays of their own type."""
+    if isinstance(value, float):
+        return np.asarray(value, dtype)
     value = fnp.asarray(value)
-    return fnp.asarray(value, dtype) if np.issubdtype(dtype_of(value), np.floating) \
-        else value
+    return fnp.asarray(value, dtype) if np.issubdtype(dtype_of(value), np.floating) else value
 
 
 def inject_hyperparams(inner_factory: Callable[..., GradientTransformation],
