@@ -16,6 +16,7 @@ import numpy as np
 import fnad.numpy as fnp
 from fnad import lax
 from fnad.api import value_and_grad
+from fnad.core.trace import Tracer
 from fnad.optim.base import GradientTransformationExtraArgs, Params, Updates, checked
 from fnad.optim.numerics import cast, dtype_of, safe_increment, tree_add_scale, tree_norm, tree_vdot
 from fnad.tree import tree_leaves, tree_map
@@ -76,7 +77,7 @@ def scale_by_lbfgs(memory_size: int = 10, scale_init_precond: bool = True
                                                dtype_of(x)), params)
         zeros = tree_map(lambda x: fnp.zeros_like(fnp.asarray(x)), params)
         return ScaleByLBFGSState(np.zeros((), np.int32), zeros, zeros, stacked, stacked,
-                                 fnp.zeros((memory_size,), np.float32))
+                                 fnp.zeros((memory_size,), _value_dtype(params)))
 
     def update(updates: Updates, state: ScaleByLBFGSState, params: Params = None) -> Any:
         if params is None:
@@ -457,12 +458,17 @@ def value_and_grad_from_state(value_fn: Callable[..., Any]) -> Callable[..., tup
 
     def value_and_grad_fn(params: Params, *args: Any, state: Any, **kwargs: Any) -> tuple:
         values, grads = _find_field(state, "value"), _find_field(state, "grad")
-        if len(values) != 1 or len(grads) != 1:
+        if len(values) != 1 or len(grads) != 1 or grads[0] is None:
             raise ValueError("value_and_grad_from_state: the state must hold exactly one "
                              f"'value' and one 'grad' field (found {len(values)} and "
-                             f"{len(grads)}); use an optimizer with a line search, e.g. lbfgs")
+                             f"{len(grads)}, or a grad of None); use an optimizer with a line "
+                             "search that keeps them, e.g. lbfgs(), or "
+                             "scale_by_backtracking_linesearch(..., store_grad=True)")
         value, grad = values[0], grads[0]
         stored = ~fnp.isinf(value) & ~fnp.isnan(value)
+        if not isinstance(stored, Tracer):  # eager: decide here, evaluate only if needed
+            return (fnp.asarray(value), grad) if bool(stored) else \
+                _like(vg(params, *args, **kwargs), value)
         return lax.cond(stored, lambda p: (fnp.asarray(value), grad),
                         lambda p: _like(vg(p, *args, **kwargs), value), params)
 

@@ -213,7 +213,8 @@ def _weighted_log_softmax_jvp(primals: tuple, tangents: tuple) -> tuple:
     dx, dw = tangents
     lsm = log_softmax(x, axis=-1)
     used = w != 0.0
-    out = fnp.where(used, w * fnp.where(used, lsm, 0.0), 0.0)
+    lsm = fnp.where(used, lsm, 0.0)  # where w is 0 the term and its derivative are 0
+    out = fnp.where(used, w * lsm, 0.0)
     dout = w * dx - w * fnp.sum(dx * softmax(x, axis=-1), axis=-1, keepdims=True) + dw * lsm
     return out, dout
 
