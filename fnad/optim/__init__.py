@@ -97,6 +97,7 @@ from fnad.optim.masking import (
     multi_transform,
     partition,
 )
+from fnad.optim.microbatching import AccumulationType, Accumulator, microbatch
 from fnad.optim.numerics import (
     MultiNormalDiagFromLogScale,
     bias_correction,
