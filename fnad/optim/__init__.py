@@ -56,7 +56,7 @@ from fnad.optim.base import (
     stateless_with_tree_map,
     with_extra_args_support,
 )
-from fnad.optim.lbfgs import (
+from fnad.optim.linesearch import (
     BacktrackingLinesearchInfo,
     ScaleByBacktrackingLinesearchState,
     ScaleByLBFGSState,

@@ -15,7 +15,7 @@ from fnad.optim.base import (
     chain,
     identity as _identity,
 )
-from fnad.optim.lbfgs import scale_by_lbfgs, scale_by_zoom_linesearch
+from fnad.optim.linesearch import scale_by_lbfgs, scale_by_zoom_linesearch
 from fnad.optim.masking import masked
 
 ScalarOrSchedule = Any
