@@ -6,7 +6,6 @@ decay, noise and clipping. Each is a `GradientTransformation` whose state is a p
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -644,7 +643,7 @@ def scale_by_radam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_ro
         nu = update_moment_per_elem_norm(updates, state.nu, b2, 2)
         count = safe_increment(state.count)
         k = fnp.asarray(count, np.float64)
-        b2t = fnp.exp(k * math.log(b2))
+        b2t = fnp.exp(k * fnp.log(fnp.asarray(b2, np.float64)))
         rho = rho_inf - 2 * k * b2t / (1 - b2t)
         r = fnp.sqrt(fnp.maximum((rho - 4.0) * (rho - 2.0) * rho_inf, 0.0)
                      / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho))

@@ -240,6 +240,8 @@ def test_wrapped_updates_jit_like_eager():
     g = grads(PARAMS)
     for opt in (optim.lookahead(optim.adam(0.1), 2, 0.5),
                 optim.inject_hyperparams(optim.lamb)(learning_rate=0.1),
+                optim.inject_hyperparams(optim.radam)(learning_rate=0.1),
+                optim.inject_hyperparams(optim.fromage)(learning_rate=0.1),
                 optim.zero_nans(), optim.apply_every(2)):
         params = optim.LookaheadParams.init_synced(PARAMS) \
             if "Lookahead" in type(opt.init(optim.LookaheadParams.init_synced(PARAMS))).__name__ \
