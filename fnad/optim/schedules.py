@@ -29,13 +29,17 @@ def constant_schedule(value: float) -> Schedule:
 
 
 def piecewise_constant_schedule(init_value: float,
-                                boundaries_and_scales: dict[int, float]) -> Schedule:
+                                boundaries_and_scales: dict[int, float] | None = None
+                                ) -> Schedule:
     """`init_value`, multiplied by `scale` from step `boundary` on, for each pair (step decay).
 
     >>> round(float(piecewise_constant_schedule(1.0, {2: 0.5, 4: 0.1})(4)), 6)
     0.05
     """
-    pairs = sorted(boundaries_and_scales.items())
+    pairs = sorted((boundaries_and_scales or {}).items())
+    if any(scale < 0 for _, scale in pairs):
+        raise ValueError(f"piecewise_constant_schedule expects non-negative scales, got "
+                         f"{boundaries_and_scales}")
 
     def schedule(count: Any) -> Any:
         k, v = _step(count), lax.full_like(_step(count), init_value)

@@ -28,8 +28,9 @@ from fnad.optim.base import (
 )
 from fnad.optim.masking import masked
 from fnad.optim.numerics import (
-    bias_correction,
+    bias_correction as debiased,
     cast,
+    dtype_of,
     safe_increment,
     safe_norm,
     safe_root_mean_squares,
@@ -253,7 +254,7 @@ def ema(decay: Any, debias: bool = True, accumulator_dtype: Any = None
     def update(updates: Updates, state: EmaState, params: Params = None) -> Any:
         new = update_moment(updates, state.ema, decay, 1)
         count = safe_increment(state.count)
-        out = bias_correction(new, decay, count) if debias else new
+        out = debiased(new, decay, count) if debias else new
         return out, EmaState(count, _astype(new, accumulator_dtype))
 
     return checked("ema", init, update)
@@ -311,7 +312,6 @@ def scale_by_rms(decay: float = 0.9, eps: float = 1e-8, initial_scale: float = 0
     2.0
     """
     use_count = bias_correction
-    debias = globals()["bias_correction"]
 
     def init(params: Params) -> Any:
         nu = _full(params, initial_scale)
@@ -321,7 +321,7 @@ def scale_by_rms(decay: float = 0.9, eps: float = 1e-8, initial_scale: float = 0
         nu = update_moment_per_elem_norm(updates, state.nu, decay, 2)
         if use_count:
             count = safe_increment(state.count)
-            nu_hat = debias(nu, decay, count)
+            nu_hat = debiased(nu, decay, count)
         else:
             nu_hat = nu
         out = tree_map(lambda g, n: _inv_root(n, eps, eps_in_sqrt) * g, updates, nu_hat)
@@ -352,7 +352,6 @@ def scale_by_stddev(decay: float = 0.9, eps: float = 1e-8, initial_scale: float 
     2.0
     """
     use_count = bias_correction
-    debias = globals()["bias_correction"]
 
     def init(params: Params) -> Any:
         mu, nu = _zeros(params), _full(params, initial_scale)
@@ -364,7 +363,7 @@ def scale_by_stddev(decay: float = 0.9, eps: float = 1e-8, initial_scale: float 
         nu = update_moment_per_elem_norm(updates, state.nu, decay, 2)
         if use_count:
             count = safe_increment(state.count)
-            mu_hat, nu_hat = debias(mu, decay, count), debias(nu, decay, count)
+            mu_hat, nu_hat = debiased(mu, decay, count), debiased(nu, decay, count)
         else:
             mu_hat, nu_hat = mu, nu
         out = tree_map(lambda g, m, n: _inv_root(n - m * m, eps, eps_in_sqrt) * g,
@@ -391,9 +390,9 @@ def _debiased_mu(mu: Any, updates: Any, b1: Any, count: Any, nesterov: bool) -> 
     """`mu / (1 - b1**k)`, or with `nesterov` Dozat's lookahead
     `b1 mu / (1 - b1**(k+1)) + (1 - b1) g / (1 - b1**k)` (NAdam)."""
     if not nesterov:
-        return bias_correction(mu, b1, count)
-    ahead = bias_correction(mu, b1, safe_increment(count))
-    now = bias_correction(updates, b1, count)
+        return debiased(mu, b1, count)
+    ahead = debiased(mu, b1, safe_increment(count))
+    now = debiased(updates, b1, count)
     return tree_map(lambda m, g: b1 * m + (1 - b1) * g, ahead, now)
 
 
@@ -413,7 +412,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
         nu = update_moment_per_elem_norm(updates, state.nu, b2, 2)
         count = safe_increment(state.count)
         mu_hat = _debiased_mu(mu, updates, b1, count, nesterov)
-        nu_hat = bias_correction(nu, b2, count)
+        nu_hat = debiased(nu, b2, count)
         out = tree_map(lambda m, v: m / (fnp.sqrt(v + eps_root) + eps), mu_hat, nu_hat)
         return out, ScaleByAdamState(count, _astype(mu, mu_dtype), nu)
 
@@ -446,8 +445,8 @@ def scale_by_amsgrad(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
         mu = update_moment(updates, state.mu, b1, 1)
         nu = update_moment_per_elem_norm(updates, state.nu, b2, 2)
         count = safe_increment(state.count)
-        mu_hat = bias_correction(mu, b1, count) if bias_correction_mu else mu
-        nu_eff = bias_correction(nu, b2, count) if bias_correction_nu else nu
+        mu_hat = debiased(mu, b1, count) if bias_correction_mu else mu
+        nu_eff = debiased(nu, b2, count) if bias_correction_nu else nu
         nu_max = tree_map(fnp.maximum, state.nu_max, nu_eff)
         out = tree_map(lambda m, v: m / (fnp.sqrt(v + eps_root) + eps), mu_hat, nu_max)
         return out, ScaleByAmsgradState(count, _astype(mu, mu_dtype), nu, nu_max)
@@ -469,7 +468,7 @@ def scale_by_adamax(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
         count = safe_increment(state.count)
         mu = update_moment(updates, state.mu, b1, 1)
         nu = update_infinity_moment(updates, state.nu, b2, eps)
-        out = tree_map(lambda m, v: m / v, bias_correction(mu, b1, count), nu)
+        out = tree_map(lambda m, v: m / v, debiased(mu, b1, count), nu)
         return out, ScaleByAdamState(count, mu, nu)
 
     return checked("scale_by_adamax", _adam_init(), update)
@@ -563,8 +562,8 @@ def scale_by_adan(b1: float = 0.98, b2: float = 0.92, b3: float = 0.99, eps: flo
         v = update_moment(diff, state.v, b2, 1)
         n = update_moment_per_elem_norm(tree_add_scale(updates, 1 - b2, diff), state.n, b3, 2)
         t = safe_increment(state.t)
-        m_hat, v_hat, n_hat = (bias_correction(m, b1, t), bias_correction(v, b2, t),
-                               bias_correction(n, b3, t))
+        m_hat, v_hat, n_hat = (debiased(m, b1, t), debiased(v, b2, t),
+                               debiased(n, b3, t))
         out = tree_map(lambda a, b, c: (a + (1 - b2) * b) / (fnp.sqrt(c + eps_root) + eps),
                        m_hat, v_hat, n_hat)
         return out, ScaleByAdanState(m, v, n, updates, t)
@@ -596,7 +595,7 @@ def scale_by_belief(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-16,
         count = safe_increment(state.count)
         mu_hat = _debiased_mu(mu, updates, b1, count, nesterov)
         out = tree_map(lambda m, v: m / (fnp.sqrt(v) + eps), mu_hat,
-                       bias_correction(nu, b2, count))
+                       debiased(nu, b2, count))
         return out, ScaleByBeliefState(count, mu, nu)
 
     return checked("scale_by_belief", lambda params: ScaleByBeliefState(
@@ -619,7 +618,7 @@ def scale_by_yogi(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-3, eps_roo
                       updates, state.nu)
         count = safe_increment(state.count)
         out = tree_map(lambda m, v: m / (fnp.sqrt(v + eps_root) + eps),
-                       bias_correction(mu, b1, count), bias_correction(nu, b2, count))
+                       debiased(mu, b1, count), debiased(nu, b2, count))
         return out, ScaleByAdamState(count, mu, nu)
 
     return checked("scale_by_yogi", _adam_init(fill=initial_accumulator_value), update)
@@ -648,7 +647,7 @@ def scale_by_radam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_ro
         r = fnp.sqrt(fnp.maximum((rho - 4.0) * (rho - 2.0) * rho_inf, 0.0)
                      / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho))
         mu_hat = _debiased_mu(mu, updates, b1, count, nesterov)
-        nu_hat = bias_correction(nu, b2, count)
+        nu_hat = debiased(nu, b2, count)
         out = tree_map(lambda m, v: fnp.where(
             rho >= threshold, cast(r, m) * m / (fnp.sqrt(v + eps_root) + eps), m), mu_hat, nu_hat)
         return out, ScaleByAdamState(count, mu, nu)
@@ -711,11 +710,14 @@ def scale_by_sm3(b1: float = 0.9, b2: float = 1.0, eps: float = 1e-8
     """
 
     def init(params: Params) -> ScaleBySM3State:
-        mu = tree_map(lambda p: [_zeros_along(p, i) for i in range(fnp.ndim(p))], params)
+        mu = tree_map(lambda p: [_zeros_along(p, i) for i in range(fnp.ndim(p))]
+                      or [fnp.zeros((), dtype_of(p))], params)
         return ScaleBySM3State(mu, _zeros(params))
 
     def expanded(g: Any, v: list) -> list:
         n = fnp.ndim(g)
+        if n == 0:  # a scalar's cover is itself
+            return v
         return [fnp.reshape(v[i], [1] * i + [fnp.shape(g)[i]] + [1] * (n - i - 1))
                 for i in range(n)]
 
@@ -731,7 +733,7 @@ def scale_by_sm3(b1: float = 0.9, b2: float = 1.0, eps: float = 1e-8
     def new_mu(a: Any) -> list:
         n = fnp.ndim(a)
         if n < 2:
-            return [a] if n == 1 else []
+            return [a]
         return [fnp.max(a, axis=tuple(j for j in range(n) if j != i)) for i in range(n)]
 
     def update(updates: Updates, state: ScaleBySM3State, params: Params = None) -> Any:
@@ -873,7 +875,7 @@ def scale_by_polyak(f_min: float = 0.0, max_learning_rate: float = 1.0, eps: flo
         gap = fnp.asarray(value - f_min, sq.dtype)
         if variant == "sps+":
             gap = fnp.maximum(gap, 0.0)
-        step = fnp.where(sq + eps <= np.finfo(np.float32).eps, 0.0,
+        step = fnp.where(sq + eps <= np.finfo(np.float64).eps, 0.0,
                          fnp.minimum(gap / (sq + eps), max_learning_rate))
         return tree_map(lambda g: cast(step, g) * g, updates), state
 

@@ -208,3 +208,27 @@ def test_named_chain_and_stateless_helpers():
     assert float(optim.incremental_update(new, old, 0.25)["w"]) == 2.5
     assert [float(optim.periodic_update(new, old, k, 3)["w"]) for k in range(4)] == \
         [1.0, 3.0, 3.0, 1.0]
+
+
+def test_sm3_covers_scalars_and_matrices():
+    # A matrix's accumulator is the minimum over its row and column covers of the running
+    # maxima: after one step it is g**2 itself, so the step is g / |g| (momentum b1 = 0).
+    t = optim.scale_by_sm3(b1=0.0, eps=0.0)
+    p = {"m": np.zeros((2, 3)), "s": np.zeros(())}
+    g = {"m": np.array([[1.0, -2.0, 3.0], [4.0, 5.0, -6.0]]), "s": np.array(-2.0)}
+    u, s = t.update(g, t.init(p))
+    np.testing.assert_allclose(u["m"], np.sign(g["m"]))
+    np.testing.assert_allclose(u["s"], -1.0)
+    assert [m.shape for m in s.mu["m"]] == [(2,), (3,)]
+    np.testing.assert_allclose(s.mu["m"][0], [9.0, 36.0])  # row maxima of g**2
+    u, s = t.update(g, s)
+    rows, cols = np.array([9.0, 36.0]), np.array([16.0, 25.0, 36.0])
+    acc = np.minimum(rows[:, None], cols[None, :]) + g["m"] ** 2
+    np.testing.assert_allclose(u["m"], g["m"] / np.sqrt(acc))
+    np.testing.assert_allclose(u["s"], -2.0 / np.sqrt(8.0))
+
+
+def test_piecewise_constant_rejects_negative_scales():
+    with pytest.raises(ValueError, match="non-negative"):
+        optim.piecewise_constant_schedule(1.0, {3: -0.5})
+    assert float(optim.piecewise_constant_schedule(0.5)(10)) == 0.5
