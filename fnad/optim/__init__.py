@@ -56,6 +56,7 @@ from fnad.optim.base import (
     stateless_with_tree_map,
     with_extra_args_support,
 )
+from fnad.optim.errors import OptimizerArgumentError, OptimizerTypeError
 from fnad.optim.linesearch import (
     BacktrackingLinesearchInfo,
     ScaleByBacktrackingLinesearchState,

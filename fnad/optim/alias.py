@@ -15,6 +15,7 @@ from fnad.optim.base import (
     chain,
     identity as _identity,
 )
+from fnad.optim.errors import OptimizerArgumentError
 from fnad.optim.linesearch import scale_by_lbfgs, scale_by_zoom_linesearch
 from fnad.optim.masking import masked
 
@@ -394,7 +395,7 @@ def optimistic_adam(learning_rate: float, optimism: float | None = None, b1: flo
     3
     """
     if callable(learning_rate):
-        raise ValueError("optimistic_adam takes a number as learning rate; use "
+        raise OptimizerArgumentError("optimistic_adam takes a number as learning rate; use "
                          "optimistic_adam_v2 for schedules")
     optimism = learning_rate if optimism is None else optimism
     return chain(tx.scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov),

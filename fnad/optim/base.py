@@ -17,7 +17,7 @@ import numpy as np
 
 import fnad.numpy as fnp
 from fnad import lax
-from fnad.core.errors import FnadError
+from fnad.optim.errors import OptimizerArgumentError, OptimizerStateError
 from fnad.optim.numerics import dtype_of
 from fnad.tree import tree_flatten, tree_leaves, tree_map
 
@@ -26,10 +26,6 @@ Updates = Any
 OptState = Any
 Schedule = Callable[[Any], Any]
 ScalarOrSchedule = Any  # a number, an array, or a Schedule
-
-
-class OptimizerStateError(FnadError, ValueError):
-    """Grads, state and params given to an optimizer's `update` do not fit together."""
 
 
 class GradientTransformation(NamedTuple):
@@ -307,7 +303,7 @@ def named_chain(*transforms: tuple[str, GradientTransformation]
     """
     names = [n for n, _ in transforms]
     if len(set(names)) != len(names):
-        raise ValueError(f"named_chain: names must be unique, got {names}")
+        raise OptimizerArgumentError(f"named_chain: names must be unique, got {names}")
     parts = [(n, with_extra_args_support(t)) for n, t in transforms]
 
     def init(params: Params) -> dict:

@@ -18,6 +18,7 @@ from fnad import lax
 from fnad.api import value_and_grad
 from fnad.core.trace import Tracer
 from fnad.optim.base import GradientTransformationExtraArgs, Params, Updates, checked
+from fnad.optim.errors import OptimizerArgumentError, OptimizerTypeError
 from fnad.optim.numerics import cast, dtype_of, safe_increment, tree_add_scale, tree_norm, tree_vdot
 from fnad.tree import tree_leaves, tree_map
 
@@ -70,7 +71,7 @@ def scale_by_lbfgs(memory_size: int = 10, scale_init_precond: bool = True
     array([0.6, 0.8])
     """
     if memory_size < 1:
-        raise ValueError(f"scale_by_lbfgs: memory_size must be >= 1, got {memory_size}")
+        raise OptimizerArgumentError(f"scale_by_lbfgs: memory_size must be >= 1, got {memory_size}")
 
     def init(params: Params) -> ScaleByLBFGSState:
         stacked = tree_map(lambda x: fnp.zeros((memory_size,) + tuple(fnp.shape(x)),
@@ -81,7 +82,7 @@ def scale_by_lbfgs(memory_size: int = 10, scale_init_precond: bool = True
 
     def update(updates: Updates, state: ScaleByLBFGSState, params: Params = None) -> Any:
         if params is None:
-            raise ValueError("scale_by_lbfgs needs the params: call update(grads, state, "
+            raise OptimizerArgumentError("scale_by_lbfgs needs the params: call update(grads, state, "
                              "params)")
         started = state.count > 0
         slot = (state.count - 1) % memory_size
@@ -117,7 +118,7 @@ def _value_fn_kwargs(value_fn: Callable[..., Any], extra_args: dict, where: str)
     names = set(inspect.signature(value_fn).parameters)
     unused = sorted(k for k in extra_args if k not in names)
     if unused:
-        raise TypeError(f"{where}: keyword arguments {unused} are not arguments of value_fn; "
+        raise OptimizerTypeError(f"{where}: keyword arguments {unused} are not arguments of value_fn; "
                         "pass only value, grad, value_fn and what value_fn accepts")
     return dict(extra_args)
 
@@ -130,7 +131,7 @@ def _value_dtype(params: Params) -> Any:
 
 def _need(value: Any, grad: Any, value_fn: Any, where: str) -> None:
     if value is None or grad is None or value_fn is None:
-        raise ValueError(f"{where} needs the objective: call update(updates, state, params, "
+        raise OptimizerArgumentError(f"{where} needs the objective: call update(updates, state, params, "
                          "value=f(params), grad=grad_f(params), value_fn=f)")
 
 
@@ -309,7 +310,7 @@ def scale_by_zoom_linesearch(max_linesearch_steps: int, max_learning_rate: float
     2.0
     """
     if initial_guess_strategy not in ("one", "keep"):
-        raise ValueError(f"scale_by_zoom_linesearch: initial_guess_strategy must be 'one' or "
+        raise OptimizerArgumentError(f"scale_by_zoom_linesearch: initial_guess_strategy must be 'one' or "
                          f"'keep', got {initial_guess_strategy!r}")
 
     def init(params: Params) -> ScaleByZoomLinesearchState:
@@ -459,7 +460,7 @@ def value_and_grad_from_state(value_fn: Callable[..., Any]) -> Callable[..., tup
     def value_and_grad_fn(params: Params, *args: Any, state: Any, **kwargs: Any) -> tuple:
         values, grads = _find_field(state, "value"), _find_field(state, "grad")
         if len(values) != 1 or len(grads) != 1 or grads[0] is None:
-            raise ValueError("value_and_grad_from_state: the state must hold exactly one "
+            raise OptimizerArgumentError("value_and_grad_from_state: the state must hold exactly one "
                              f"'value' and one 'grad' field (found {len(values)} and "
                              f"{len(grads)}, or a grad of None); use an optimizer with a line "
                              "search that keeps them, e.g. lbfgs(), or "

@@ -12,6 +12,7 @@ import fnad.numpy as fnp
 from fnad import lax
 from fnad.lax.custom import custom_jvp
 from fnad.nn.activations import log_softmax, logsumexp, one_hot, softmax, softplus
+from fnad.optim.errors import OptimizerArgumentError, OptimizerTypeError
 from fnad.optim.numerics import dtype_of
 
 Axis = int | tuple[int, ...] | None
@@ -23,7 +24,7 @@ def _errors(predictions: Any, targets: Any) -> Any:
         return predictions
     targets = fnp.asarray(targets)
     if fnp.shape(predictions) != fnp.shape(targets):
-        raise ValueError(f"predictions have shape {fnp.shape(predictions)} but targets "
+        raise OptimizerArgumentError(f"predictions have shape {fnp.shape(predictions)} but targets "
                          f"{fnp.shape(targets)}: they must match (reshape one of them)")
     return predictions - targets
 
@@ -176,7 +177,7 @@ def softmax_cross_entropy_with_integer_labels(logits: Any, labels: Any, axis: Ax
     logits = fnp.asarray(logits)
     labels = fnp.asarray(labels)
     if not np.issubdtype(dtype_of(labels), np.integer):
-        raise TypeError(f"softmax_cross_entropy_with_integer_labels: labels must be integers, "
+        raise OptimizerTypeError(f"softmax_cross_entropy_with_integer_labels: labels must be integers, "
                         f"got {dtype_of(labels)}; for probabilities use "
                         "softmax_cross_entropy")
     if where is not None:
@@ -291,7 +292,7 @@ def ctc_loss_with_forward_probs(logits: Any, logit_paddings: Any, labels: Any,
     b, _, k = fnp.shape(logits)
     labels = fnp.asarray(labels)
     if fnp.shape(labels)[0] != b:
-        raise ValueError(f"ctc_loss: labels have batch size {fnp.shape(labels)[0]}, logits "
+        raise OptimizerArgumentError(f"ctc_loss: labels have batch size {fnp.shape(labels)[0]}, logits "
                          f"{b}")
     n = fnp.shape(labels)[1]
     dtype = dtype_of(logits)
@@ -350,7 +351,7 @@ def ntxent(embeddings: Any, labels: Any, temperature: float = 0.07) -> Any:
     """
     embeddings, labels = fnp.asarray(embeddings), fnp.asarray(labels)
     if fnp.shape(labels)[0] != fnp.shape(embeddings)[0]:
-        raise ValueError(f"ntxent: labels have {fnp.shape(labels)[0]} rows but embeddings "
+        raise OptimizerArgumentError(f"ntxent: labels have {fnp.shape(labels)[0]} rows but embeddings "
                          f"{fnp.shape(embeddings)[0]}")
     eps = float(np.finfo(dtype_of(embeddings)).eps)
     sims = cosine_similarity(embeddings[None, :, :], embeddings[:, None, :],

@@ -15,6 +15,7 @@ from fnad.optim.base import (
     checked,
     with_extra_args_support,
 )
+from fnad.optim.errors import OptimizerArgumentError
 from fnad.tree import tree_leaves, tree_map, tree_structure
 
 
@@ -97,7 +98,7 @@ def partition(transforms: Mapping[Hashable, GradientTransformation], param_label
         labels = labels_of(params)
         unknown = set(tree_leaves(labels)) - set(transforms)
         if unknown:
-            raise ValueError(f"partition: labels {sorted(map(str, unknown))} have no "
+            raise OptimizerArgumentError(f"partition: labels {sorted(map(str, unknown))} have no "
                              f"transformation; transforms has {sorted(map(str, transforms))}")
         return PartitionState({k: group(labels, k).init(params) for k in transforms})
 

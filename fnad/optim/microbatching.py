@@ -15,6 +15,7 @@ import numpy as np
 
 import fnad.numpy as fnp
 from fnad import lax
+from fnad.optim.errors import OptimizerArgumentError, OptimizerTypeError
 from fnad.optim.numerics import dtype_of
 from fnad.tree import tree_leaves, tree_map
 
@@ -40,7 +41,7 @@ class AccumulationType(enum.Enum):
 
 def _floating(value: Any, kind: str) -> Any:
     if not np.issubdtype(dtype_of(value), np.floating):
-        raise TypeError(f"microbatch: the {kind} accumulator needs floating-point outputs, got "
+        raise OptimizerTypeError(f"microbatch: the {kind} accumulator needs floating-point outputs, got "
                         f"{dtype_of(value)}")
     return fnp.zeros_like(value)
 
@@ -62,7 +63,7 @@ def _accumulator(kind: Any, n: int) -> Accumulator:
                            lambda c, v, i: fnp.at(c)[i].set(v),
                            lambda c: fnp.reshape(fnp.swapaxes(c, 0, 1),
                                                  (-1,) + tuple(fnp.shape(c))[2:]))
-    raise ValueError(f"microbatch: unknown accumulator {kind!r}; use an AccumulationType")
+    raise OptimizerArgumentError(f"microbatch: unknown accumulator {kind!r}; use an AccumulationType")
 
 
 def _split(x: Any, size: int, axis: int) -> Any:
@@ -102,11 +103,11 @@ def microbatch(fun: Callable[..., Any], argnums: int | Sequence[int], microbatch
         get = lambda key: args[key] if isinstance(key, int) else kwargs[key]
         sizes = {fnp.shape(x)[a] for key, a in batched for x in tree_leaves(get(key))}
         if len(sizes) != 1:
-            raise ValueError(f"microbatch: batch arguments must share one batch size, got "
+            raise OptimizerArgumentError(f"microbatch: batch arguments must share one batch size, got "
                              f"{sorted(sizes)}")
         (size,) = sizes
         if size % microbatch_size:
-            raise ValueError(f"microbatch: batch size {size} is not divisible by "
+            raise OptimizerArgumentError(f"microbatch: batch size {size} is not divisible by "
                              f"microbatch_size {microbatch_size}")
         n = size // microbatch_size
         xs = [tree_map(lambda x, a=a: _split(x, microbatch_size, a), get(key))

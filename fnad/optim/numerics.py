@@ -14,6 +14,7 @@ import fnad.numpy as fnp
 from fnad import lax, random as frandom
 from fnad.core.ir import get_aval
 from fnad.lax.custom import custom_vjp
+from fnad.optim.errors import OptimizerArgumentError, OptimizerTypeError
 from fnad.tree import tree_leaves, tree_map
 
 
@@ -95,7 +96,7 @@ def safe_increment(count: Any) -> Any:
     elif np.issubdtype(dtype, np.floating):
         top = np.finfo(dtype).max
     else:
-        raise TypeError(f"safe_increment: a count must be an integer or float array, got "
+        raise OptimizerTypeError(f"safe_increment: a count must be an integer or float array, got "
                         f"dtype {dtype}")
     top = np.asarray(top, dtype)
     return fnp.where(count < top, count + np.asarray(1, dtype), top)
@@ -192,7 +193,7 @@ def power_iteration(matrix: Any, *, v0: Any = None, num_iters: int = 100,
     """
     if callable(matrix):
         if v0 is None:
-            raise ValueError("power_iteration: pass v0 when matrix is a function")
+            raise OptimizerArgumentError("power_iteration: pass v0 when matrix is a function")
         mvp = matrix
     else:
         mvp = lambda v: fnp.matmul(matrix, v)
@@ -230,7 +231,7 @@ def matrix_inverse_pth_root(matrix: Any, p: int, num_iters: int = 100,
     array([0.5 , 0.25])
     """
     if p not in (1, 2, 4, 8):
-        raise ValueError(f"matrix_inverse_pth_root: p must be 1, 2, 4 or 8, got {p}")
+        raise OptimizerArgumentError(f"matrix_inverse_pth_root: p must be 1, 2, 4 or 8, got {p}")
     matrix = fnp.asarray(matrix)
     n = matrix.shape[0]
     alpha = -1.0 / p
@@ -278,7 +279,7 @@ def nnls(A: Any, b: Any, iters: int, unroll: int | bool = 1, L: Any = None) -> A
     """
     A, b = fnp.asarray(A), fnp.asarray(b)
     if A.ndim != 2 or b.ndim not in (1, 2) or b.shape[0] != A.shape[0]:
-        raise ValueError(f"nnls: A must be a matrix and b have A's row count, got A "
+        raise OptimizerArgumentError(f"nnls: A must be a matrix and b have A's row count, got A "
                          f"{A.shape} and b {b.shape}")
     Q = fnp.matmul(A.T, A)  # noqa: N806
     q = fnp.matmul(A.T, b)

@@ -11,6 +11,7 @@ import numpy as np
 
 import fnad.numpy as fnp
 from fnad import lax
+from fnad.optim.errors import OptimizerArgumentError
 
 Schedule = Callable[[Any], Any]
 
@@ -38,7 +39,7 @@ def piecewise_constant_schedule(init_value: float,
     """
     pairs = sorted((boundaries_and_scales or {}).items())
     if any(scale < 0 for _, scale in pairs):
-        raise ValueError(f"piecewise_constant_schedule expects non-negative scales, got "
+        raise OptimizerArgumentError(f"piecewise_constant_schedule expects non-negative scales, got "
                          f"{boundaries_and_scales}")
 
     def schedule(count: Any) -> Any:
@@ -105,7 +106,7 @@ def cosine_decay_schedule(init_value: float, decay_steps: int, alpha: float = 0.
     0.5
     """
     if decay_steps <= 0:
-        raise ValueError(f"cosine_decay_schedule: decay_steps must be positive, got "
+        raise OptimizerArgumentError(f"cosine_decay_schedule: decay_steps must be positive, got "
                          f"{decay_steps}")
 
     def schedule(count: Any) -> Any:
@@ -156,11 +157,11 @@ def piecewise_interpolate_schedule(interpolate_type: str, init_value: float,
     0.75
     """
     if interpolate_type not in ("linear", "cosine"):
-        raise ValueError(f"piecewise_interpolate_schedule: interpolate_type must be 'linear' "
+        raise OptimizerArgumentError(f"piecewise_interpolate_schedule: interpolate_type must be 'linear' "
                          f"or 'cosine', got {interpolate_type!r}")
     pairs = sorted((boundaries_and_scales or {}).items())
     if any(scale < 0 for _, scale in pairs):
-        raise ValueError("piecewise_interpolate_schedule expects non-negative scales")
+        raise OptimizerArgumentError("piecewise_interpolate_schedule expects non-negative scales")
     bounds = [0] + [b for b, _ in pairs]
     values = list(np.cumprod([init_value] + [sc for _, sc in pairs]))
 
@@ -190,7 +191,7 @@ def linear_onecycle_schedule(transition_steps: int, peak_value: float, pct_start
     1.0
     """
     if transition_steps <= 0:
-        raise ValueError(f"linear_onecycle_schedule: transition_steps must be positive, got "
+        raise OptimizerArgumentError(f"linear_onecycle_schedule: transition_steps must be positive, got "
                          f"{transition_steps}")
     return piecewise_interpolate_schedule("linear", peak_value / div_factor, {
         int(pct_start * transition_steps): div_factor,
@@ -208,7 +209,7 @@ def cosine_onecycle_schedule(transition_steps: int, peak_value: float, pct_start
     1.0
     """
     if transition_steps <= 0:
-        raise ValueError(f"cosine_onecycle_schedule: transition_steps must be positive, got "
+        raise OptimizerArgumentError(f"cosine_onecycle_schedule: transition_steps must be positive, got "
                          f"{transition_steps}")
     return piecewise_interpolate_schedule("cosine", peak_value / div_factor, {
         int(pct_start * transition_steps): div_factor,
@@ -223,7 +224,7 @@ def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> 
     (1.0, 0.5)
     """
     if len(boundaries) != len(schedules) - 1:
-        raise ValueError(f"{len(schedules)} schedules need {len(schedules) - 1} boundaries, "
+        raise OptimizerArgumentError(f"{len(schedules)} schedules need {len(schedules) - 1} boundaries, "
                          f"got {len(boundaries)}")
 
     def schedule(count: Any) -> Any:

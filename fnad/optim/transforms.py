@@ -26,6 +26,7 @@ from fnad.optim.base import (
     init_empty_state,
     zeros_like,
 )
+from fnad.optim.errors import OptimizerArgumentError
 from fnad.optim.masking import masked
 from fnad.optim.numerics import (
     bias_correction as debiased,
@@ -63,7 +64,7 @@ def _astype(tree: Any, dtype: Any) -> Any:
 
 def _needs_params(params: Params, name: str) -> None:
     if params is None:
-        raise ValueError(f"{name} needs the params: call update(updates, state, params)")
+        raise OptimizerArgumentError(f"{name} needs the params: call update(updates, state, params)")
 
 
 def _stateless_map(name: str, f: Callable[..., Any], with_params: bool = False
@@ -490,7 +491,7 @@ def scale_by_lion(b1: float = 0.9, b2: float = 0.99, mu_dtype: Any = None, *,
     -1.0
     """
     if mode not in ("hard", "smooth", "refined"):
-        raise ValueError(f"scale_by_lion: mode must be 'hard', 'smooth' or 'refined', got "
+        raise OptimizerArgumentError(f"scale_by_lion: mode must be 'hard', 'smooth' or 'refined', got "
                          f"{mode!r}")
 
     def direction(g: Any, m: Any) -> Any:
@@ -864,12 +865,12 @@ def scale_by_polyak(f_min: float = 0.0, max_learning_rate: float = 1.0, eps: flo
     np.float32(0.5)
     """
     if variant not in ("sps", "sps+"):
-        raise ValueError(f"scale_by_polyak: variant must be 'sps' or 'sps+', got {variant!r}")
+        raise OptimizerArgumentError(f"scale_by_polyak: variant must be 'sps' or 'sps+', got {variant!r}")
 
     def update(updates: Updates, state: EmptyState, params: Params = None, *, value: Any = None,
                **extra_args: Any) -> Any:
         if value is None:
-            raise ValueError("scale_by_polyak needs the loss: call update(grads, state, "
+            raise OptimizerArgumentError("scale_by_polyak needs the loss: call update(grads, state, "
                              "params, value=loss)")
         sq = tree_norm(updates, squared=True)
         gap = fnp.asarray(value - f_min, sq.dtype)
@@ -940,7 +941,7 @@ def add_noise(eta: float, gamma: float, key: Any = None, *, seed: int | None = N
     """
     if seed is not None:
         if key is not None:
-            raise ValueError("add_noise: give key or seed, not both")
+            raise OptimizerArgumentError("add_noise: give key or seed, not both")
         key = seed
     key = 0 if key is None else key
 
@@ -1003,7 +1004,7 @@ def _check_batched(grads: Any, name: str) -> None:
     leaves = tree_leaves(grads)
     if not leaves or any(fnp.ndim(g) < 1 or fnp.shape(g)[0] != fnp.shape(leaves[0])[0]
                          for g in leaves):
-        raise ValueError(f"{name} expects per-example grads with a shared batch axis 0, got "
+        raise OptimizerArgumentError(f"{name} expects per-example grads with a shared batch axis 0, got "
                          f"shapes {[fnp.shape(g) for g in leaves]}")
 
 
@@ -1055,7 +1056,7 @@ def _unitwise_norm(x: Any, axis: Any = None) -> Any:
         elif ndim in (4, 5):
             axis = tuple(range(ndim - 1))
         else:
-            raise ValueError(f"adaptive_grad_clip: a parameter of shape {fnp.shape(x)} needs "
+            raise OptimizerArgumentError(f"adaptive_grad_clip: a parameter of shape {fnp.shape(x)} needs "
                              "the axis argument to say which axes a unit's norm runs over")
     norm = fnp.sqrt(fnp.sum(x * x, axis=axis, keepdims=True))
     return fnp.broadcast_to(norm, fnp.shape(x))

@@ -19,7 +19,6 @@ from fnad.core.trace import Tracer
 from fnad.optim.base import (
     GradientTransformation,
     GradientTransformationExtraArgs,
-    OptimizerStateError,
     Params,
     Updates,
     _difference,
@@ -31,6 +30,7 @@ from fnad.optim.base import (
     with_extra_args_support,
     zeros_like,
 )
+from fnad.optim.errors import OptimizerArgumentError, OptimizerStateError
 from fnad.optim.masking import masked, partition
 from fnad.optim.numerics import dtype_of, safe_increment, tree_norm
 from fnad.optim.transforms import ema
@@ -178,7 +178,7 @@ class MultiSteps:
         k = self._every_k(state.gradient_step)
         skip, skip_state = self._skip(updates, state.gradient_step, params)
         if get_aval(skip).shape != () or dtype_of(skip) != np.bool_:
-            raise ValueError(f"MultiSteps: should_skip_update_fn must return a scalar bool, "
+            raise OptimizerArgumentError(f"MultiSteps: should_skip_update_fn must return a scalar bool, "
                              f"got {get_aval(skip)}")
         n = state.mini_step
         if self._use_grad_mean:
@@ -253,7 +253,7 @@ def lookahead(fast_optimizer: GradientTransformation, sync_period: int, slow_ste
     -0.5
     """
     if sync_period < 1:
-        raise ValueError(f"lookahead: sync_period must be >= 1, got {sync_period}")
+        raise OptimizerArgumentError(f"lookahead: sync_period must be >= 1, got {sync_period}")
     fast_optimizer = with_extra_args_support(fast_optimizer)
 
     def init(params: Any) -> LookaheadState:
@@ -520,7 +520,7 @@ def inject_hyperparams(inner_factory: Callable[..., GradientTransformation],
     static = {static_args} if isinstance(static_args, str) else set(static_args)
     signature = inspect.signature(inner_factory)
     if not static <= set(signature.parameters):
-        raise ValueError(f"inject_hyperparams: static_args {sorted(static)} are not all "
+        raise OptimizerArgumentError(f"inject_hyperparams: static_args {sorted(static)} are not all "
                          f"parameters of {getattr(inner_factory, '__name__', inner_factory)}: "
                          f"{list(signature.parameters)}")
 
