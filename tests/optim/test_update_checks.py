@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import fnad
 from fnad import optim
@@ -96,3 +97,26 @@ def test_matching_arguments_pass_through_every_wrapper():
         for _ in range(2):
             updates, state = opt.update(GRADS, state, PARAMS)
         assert fnad.tree.tree_structure(updates) == fnad.tree.tree_structure(PARAMS)
+
+SHAPES = st.lists(st.integers(1, 3), min_size=0, max_size=2).map(tuple)
+TREES = st.dictionaries(st.sampled_from("abcd"), SHAPES, min_size=1, max_size=4)
+
+
+@settings(max_examples=25, deadline=None)
+@given(TREES, st.sampled_from(["drop", "add", "reshape"]), st.data())
+def test_any_single_mismatch_is_named(shapes, change, data):
+    params = {k: np.zeros(s) for k, s in shapes.items()}
+    grads = {k: np.ones(s) for k, s in shapes.items()}
+    key = data.draw(st.sampled_from(sorted(shapes)))
+    if change == "drop":
+        del grads[key]
+        want = rf"grads is missing \['{key}'\]"
+    elif change == "add":
+        grads["z"] = np.ones(2)
+        want = r"grads has \['z'\], which params lacks"
+    else:
+        grads[key] = np.ones(shapes[key] + (2,))
+        want = rf"grads\['{key}'\] has shape"
+    opt = optim.adamw(0.1)
+    with pytest.raises(OptimizerStateError, match=want):
+        opt.update(grads, opt.init(params), params)
