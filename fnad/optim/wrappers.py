@@ -439,7 +439,13 @@ def monitor(measures: dict[str, Any]) -> GradientTransformationExtraArgs:
              for name, m in measures.items()}
 
     def init(params: Params) -> MonitorState:
-        return MonitorState({}, tuple(t.init(params) for t in parts.values()))
+        # The measurements of zero updates: the state keeps one structure from the start,
+        # so a loop carrying it (scan, fori_loop) and the update checks accept it.
+        states = tuple(t.init(params) for t in parts.values())
+        zeros = tree_map(zeros_like, params)
+        first = {name: t.update(zeros, s, params)[0] for (name, t), s in zip(parts.items(),
+                                                                                states)}
+        return MonitorState(first, states)
 
     def update(updates: Updates, state: MonitorState, params: Params = None,
                **extra_args: Any) -> Any:

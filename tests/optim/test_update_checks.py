@@ -88,13 +88,24 @@ def test_apply_updates_checks_shapes():
 
 
 def test_matching_arguments_pass_through_every_wrapper():
+    # The state keeps init's structure through updates, so the checks never refuse it.
     for opt in (optim.masked(optim.adam(0.1), {"w": True, "b": False}),
                 optim.MultiSteps(optim.adam(0.1), 2),
                 optim.apply_if_finite(optim.adam(0.1), 2),
                 optim.inject_hyperparams(optim.adamw)(learning_rate=0.1),
-                optim.flatten(optim.adam(0.1))):
+                optim.flatten(optim.adam(0.1)),
+                optim.chain(optim.monitor({"n": optim.global_norm,
+                                           "ema": optim.measure_with_ema(optim.global_norm,
+                                                                         0.9)}),
+                            optim.snapshot("b", lambda u: u["b"]), optim.sgd(0.1)),
+                optim.named_chain(("noise", optim.add_noise(0.1, 0.5, key=0)),
+                                  ("step", optim.sm3(0.1))),
+                optim.partition({"a": optim.lion(0.1), "b": optim.adafactor(0.1)},
+                                {"w": "a", "b": "b"}),
+                optim.conditionally_mask(optim.novograd(0.1), lambda step: step > 0),
+                optim.chain(optim.apply_every(2), optim.zero_nans(), optim.rprop(0.1))):
         state = opt.init(PARAMS)
-        for _ in range(2):
+        for _ in range(3):
             updates, state = opt.update(GRADS, state, PARAMS)
         assert fnad.tree.tree_structure(updates) == fnad.tree.tree_structure(PARAMS)
 
