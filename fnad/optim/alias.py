@@ -6,6 +6,7 @@ arguments and defaults.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from fnad.optim import transforms as tx
@@ -13,6 +14,7 @@ from fnad.optim.base import (
     GradientTransformation,
     GradientTransformationExtraArgs,
     chain,
+    checked,
     identity as _identity,
 )
 from fnad.optim.errors import OptimizerArgumentError
@@ -22,10 +24,24 @@ from fnad.optim.masking import masked
 ScalarOrSchedule = Any
 
 
+def _optimizer(factory: Callable[..., GradientTransformation]
+               ) -> Callable[..., GradientTransformationExtraArgs]:
+    """`factory` whose transformations check their updates under the optimizer's own name
+    (errors read "adam.update: ..." rather than name the chain inside)."""
+
+    @functools.wraps(factory)
+    def make(*args: Any, **kwargs: Any) -> GradientTransformationExtraArgs:
+        made = factory(*args, **kwargs)
+        return checked(factory.__name__, made.init, made.update)
+
+    return make
+
+
 def _lr(learning_rate: ScalarOrSchedule) -> GradientTransformationExtraArgs:
     return tx.scale_by_learning_rate(learning_rate)
 
 
+@_optimizer
 def sgd(learning_rate: ScalarOrSchedule, momentum: float | None = None,
         nesterov: bool = False, accumulator_dtype: Any = None) -> GradientTransformationExtraArgs:
     """Stochastic gradient descent, `p <- p - lr * g`, optionally with (Nesterov) momentum.
@@ -39,6 +55,7 @@ def sgd(learning_rate: ScalarOrSchedule, momentum: float | None = None,
     return chain(first, _lr(learning_rate))
 
 
+@_optimizer
 def momentum(learning_rate: ScalarOrSchedule, beta: float = 0.9) -> GradientTransformationExtraArgs:
     """Heavy-ball momentum (Polyak, 1964): `v <- beta v + g`, `p <- p - lr v` (fnad's
     shorthand for `sgd(lr, beta)`).
@@ -49,6 +66,7 @@ def momentum(learning_rate: ScalarOrSchedule, beta: float = 0.9) -> GradientTran
     return sgd(learning_rate, beta)
 
 
+@_optimizer
 def nesterov(learning_rate: ScalarOrSchedule, beta: float = 0.9) -> GradientTransformationExtraArgs:
     """Nesterov's accelerated gradient in Sutskever et al.'s (2013) form (fnad's shorthand
     for `sgd(lr, beta, nesterov=True)`).
@@ -59,6 +77,7 @@ def nesterov(learning_rate: ScalarOrSchedule, beta: float = 0.9) -> GradientTran
     return sgd(learning_rate, beta, nesterov=True)
 
 
+@_optimizer
 def sign_sgd(learning_rate: ScalarOrSchedule) -> GradientTransformationExtraArgs:
     """signSGD (Bernstein et al., 2018): `p <- p - lr * sign(g)`.
 
@@ -68,6 +87,7 @@ def sign_sgd(learning_rate: ScalarOrSchedule) -> GradientTransformationExtraArgs
     return chain(tx.scale_by_sign(), _lr(learning_rate))
 
 
+@_optimizer
 def signum(learning_rate: ScalarOrSchedule, beta: float = 0.9, accumulator_dtype: Any = None
            ) -> GradientTransformationExtraArgs:
     """Signum (Bernstein et al., 2018): the sign of a moving average of the gradients.
@@ -79,6 +99,7 @@ def signum(learning_rate: ScalarOrSchedule, beta: float = 0.9, accumulator_dtype
                  tx.scale_by_sign(), _lr(learning_rate))
 
 
+@_optimizer
 def noisy_sgd(learning_rate: ScalarOrSchedule, eta: float = 0.01, gamma: float = 0.55,
               key: Any = None, *, seed: int | None = None) -> GradientTransformationExtraArgs:
     """SGD with annealed Gaussian gradient noise (Neelakantan et al., 2015).
@@ -89,6 +110,7 @@ def noisy_sgd(learning_rate: ScalarOrSchedule, eta: float = 0.01, gamma: float =
     return chain(tx.add_noise(eta, gamma, key, seed=seed), _lr(learning_rate))
 
 
+@_optimizer
 def adagrad(learning_rate: ScalarOrSchedule, initial_accumulator_value: float = 0.1,
             eps: float = 1e-7) -> GradientTransformationExtraArgs:
     """Adagrad (Duchi et al., 2011): per-coordinate steps `lr g / sqrt(sum g**2 + eps)`.
@@ -99,6 +121,7 @@ def adagrad(learning_rate: ScalarOrSchedule, initial_accumulator_value: float = 
     return chain(tx.scale_by_rss(initial_accumulator_value, eps), _lr(learning_rate))
 
 
+@_optimizer
 def adadelta(learning_rate: ScalarOrSchedule = None, rho: float = 0.9, eps: float = 1e-6,
              weight_decay: float = 0.0, weight_decay_mask: Any = None
              ) -> GradientTransformationExtraArgs:
@@ -111,6 +134,7 @@ def adadelta(learning_rate: ScalarOrSchedule = None, rho: float = 0.9, eps: floa
                  tx.scale_by_adadelta(rho, eps), _lr(learning_rate))
 
 
+@_optimizer
 def rmsprop(learning_rate: ScalarOrSchedule, decay: float = 0.9, eps: float = 1e-8,
             initial_scale: float = 0.0, eps_in_sqrt: bool = True, centered: bool = False,
             momentum: float | None = None, nesterov: bool = False, bias_correction: bool = False
@@ -127,6 +151,7 @@ def rmsprop(learning_rate: ScalarOrSchedule, decay: float = 0.9, eps: float = 1e
                  tx.trace(momentum, nesterov) if momentum is not None else _identity())
 
 
+@_optimizer
 def adam(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
          eps: float = 1e-8, eps_root: float = 0.0, mu_dtype: Any = None, *,
          nesterov: bool = False) -> GradientTransformationExtraArgs:
@@ -139,6 +164,7 @@ def adam(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
                  _lr(learning_rate))
 
 
+@_optimizer
 def adamw(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
           eps: float = 1e-8, eps_root: float = 0.0, mu_dtype: Any = None,
           weight_decay: ScalarOrSchedule = 1e-4, mask: Any = None, *, nesterov: bool = False
@@ -168,6 +194,7 @@ nadamw.__doc__ = """NAdamW: AdamW with Nesterov momentum, `adamw(..., nesterov=T
     """
 
 
+@_optimizer
 def adamax(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
            eps: float = 1e-8) -> GradientTransformationExtraArgs:
     """Adamax (Kingma & Ba, 2015): Adam with the infinity norm in the denominator.
@@ -178,6 +205,7 @@ def adamax(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
     return chain(tx.scale_by_adamax(b1, b2, eps), _lr(learning_rate))
 
 
+@_optimizer
 def adamaxw(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
             eps: float = 1e-8, weight_decay: ScalarOrSchedule = 1e-4, mask: Any = None
             ) -> GradientTransformationExtraArgs:
@@ -190,6 +218,7 @@ def adamaxw(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
                  _lr(learning_rate))
 
 
+@_optimizer
 def amsgrad(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
             eps: float = 1e-8, eps_root: float = 0.0, mu_dtype: Any = None,
             bias_correction_mu: bool = True, bias_correction_nu: bool = True
@@ -203,6 +232,7 @@ def amsgrad(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
                                      bias_correction_nu), _lr(learning_rate))
 
 
+@_optimizer
 def adabelief(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
               eps: float = 1e-16, eps_root: float = 1e-16,
               weight_decay: ScalarOrSchedule | None = None, weight_decay_mask: Any = None, *,
@@ -219,6 +249,7 @@ def adabelief(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.99
     return chain(*parts, _lr(learning_rate))
 
 
+@_optimizer
 def adan(learning_rate: ScalarOrSchedule, b1: float = 0.98, b2: float = 0.92, b3: float = 0.99,
          eps: float = 1e-8, eps_root: float = 1e-8, weight_decay: ScalarOrSchedule = 0.0,
          mask: Any = None) -> GradientTransformationExtraArgs:
@@ -231,6 +262,7 @@ def adan(learning_rate: ScalarOrSchedule, b1: float = 0.98, b2: float = 0.92, b3
                  tx.add_decayed_weights(weight_decay, mask), _lr(learning_rate))
 
 
+@_optimizer
 def radam(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
           eps: float = 1e-8, eps_root: float = 0.0, threshold: float = 5.0, *,
           nesterov: bool = False) -> GradientTransformationExtraArgs:
@@ -243,6 +275,7 @@ def radam(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
                  _lr(learning_rate))
 
 
+@_optimizer
 def yogi(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-3
          ) -> GradientTransformationExtraArgs:
     """Yogi (Zaheer et al., 2018): Adam with an additive second-moment update.
@@ -253,6 +286,7 @@ def yogi(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, ep
     return chain(tx.scale_by_yogi(b1, b2, eps), _lr(learning_rate))
 
 
+@_optimizer
 def lion(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.99,
          mu_dtype: Any = None, weight_decay: ScalarOrSchedule = 1e-3, mask: Any = None
          ) -> GradientTransformationExtraArgs:
@@ -265,6 +299,7 @@ def lion(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.99,
                  _lr(learning_rate))
 
 
+@_optimizer
 def lamb(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
          eps: float = 1e-6, eps_root: float = 0.0, weight_decay: ScalarOrSchedule = 0.0,
          mask: Any = None) -> GradientTransformationExtraArgs:
@@ -279,6 +314,7 @@ def lamb(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
                  _lr(learning_rate))
 
 
+@_optimizer
 def lars(learning_rate: ScalarOrSchedule, weight_decay: ScalarOrSchedule = 0.0,
          weight_decay_mask: Any = True, trust_coefficient: float = 1e-3, eps: float = 0.0,
          trust_ratio_mask: Any = True, momentum: float = 0.9, nesterov: bool = False
@@ -295,6 +331,7 @@ def lars(learning_rate: ScalarOrSchedule, weight_decay: ScalarOrSchedule = 0.0,
                  _lr(learning_rate), tx.trace(momentum, nesterov))
 
 
+@_optimizer
 def fromage(learning_rate: ScalarOrSchedule, min_norm: float = 1e-6
             ) -> GradientTransformationExtraArgs:
     """Fromage (Bernstein et al., 2020): steps of relative size `lr` per layer, shrunk by
@@ -313,6 +350,7 @@ def fromage(learning_rate: ScalarOrSchedule, min_norm: float = 1e-6
                  tx.add_decayed_weights(m - 1))
 
 
+@_optimizer
 def novograd(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.25,
              eps: float = 1e-6, eps_root: float = 0.0, weight_decay: float = 0.0
              ) -> GradientTransformationExtraArgs:
@@ -324,6 +362,7 @@ def novograd(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.25,
     return chain(tx.scale_by_novograd(b1, b2, eps, eps_root, weight_decay), _lr(learning_rate))
 
 
+@_optimizer
 def sm3(learning_rate: float, momentum: float = 0.9) -> GradientTransformationExtraArgs:
     """SM3 (Anil et al., 2019): memory-efficient Adagrad with per-axis accumulators.
 
@@ -333,6 +372,7 @@ def sm3(learning_rate: float, momentum: float = 0.9) -> GradientTransformationEx
     return chain(tx.scale_by_sm3(momentum), tx.scale(-learning_rate))
 
 
+@_optimizer
 def adafactor(learning_rate: ScalarOrSchedule = None, min_dim_size_to_factor: int = 128,
               decay_rate: float = 0.8, decay_offset: int = 0,
               multiply_by_parameter_scale: bool = True, clipping_threshold: float | None = 1.0,
@@ -361,6 +401,7 @@ def adafactor(learning_rate: ScalarOrSchedule = None, min_dim_size_to_factor: in
     return chain(*parts, tx.scale(-1))
 
 
+@_optimizer
 def rprop(learning_rate: float, eta_minus: float = 0.5, eta_plus: float = 1.2,
           min_step_size: float = 1e-6, max_step_size: float = 50.0
           ) -> GradientTransformationExtraArgs:
@@ -374,6 +415,7 @@ def rprop(learning_rate: float, eta_minus: float = 0.5, eta_plus: float = 1.2,
                                    max_step_size), tx.scale(-1.0))
 
 
+@_optimizer
 def optimistic_gradient_descent(learning_rate: ScalarOrSchedule, alpha: float = 1.0,
                                 beta: float = 1.0) -> GradientTransformationExtraArgs:
     """Optimistic gradient descent (Mokhtari et al., 2019), for min-max games.
@@ -384,6 +426,7 @@ def optimistic_gradient_descent(learning_rate: ScalarOrSchedule, alpha: float = 
     return chain(tx.scale_by_optimistic_gradient(alpha, beta), _lr(learning_rate))
 
 
+@_optimizer
 def optimistic_adam(learning_rate: float, optimism: float | None = None, b1: float = 0.9,
                     b2: float = 0.999, eps: float = 1e-8, eps_root: float = 0.0,
                     mu_dtype: Any = None, *, nesterov: bool = True
@@ -403,6 +446,7 @@ def optimistic_adam(learning_rate: float, optimism: float | None = None, b1: flo
                  tx.scale_by_learning_rate(1.0))
 
 
+@_optimizer
 def optimistic_adam_v2(learning_rate: ScalarOrSchedule, *, alpha: float = 1.0,
                        beta: float = 1.0, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
                        eps_root: float = 0.0, mu_dtype: Any = None, nesterov: bool = True
@@ -416,6 +460,7 @@ def optimistic_adam_v2(learning_rate: ScalarOrSchedule, *, alpha: float = 1.0,
                  tx.scale_by_optimistic_gradient(alpha, beta), _lr(learning_rate))
 
 
+@_optimizer
 def polyak_sgd(max_learning_rate: float = 1.0, scaling: ScalarOrSchedule = 1.0,
                f_min: float = 0.0, eps: float = 0.0, variant: str = "sps"
                ) -> GradientTransformationExtraArgs:
@@ -432,6 +477,7 @@ def polyak_sgd(max_learning_rate: float = 1.0, scaling: ScalarOrSchedule = 1.0,
 _ZOOM = scale_by_zoom_linesearch(max_linesearch_steps=20, initial_guess_strategy="one")
 
 
+@_optimizer
 def lbfgs(learning_rate: ScalarOrSchedule = None, memory_size: int = 10,
           scale_init_precond: bool = True,
           linesearch: GradientTransformation | None = _ZOOM
