@@ -137,18 +137,18 @@ def update_infinity_moment(updates: Any, moments: Any, decay: Any, eps: Any) -> 
 
 def bias_correction(moment: Any, decay: Any, count: Any) -> Any:
     """`moment / (1 - decay**count)`: undoes the pull towards the zero a moving average
-    starts from. The factor is computed in float64 when `decay` is a number (in float32,
-    `1 - 0.999` alone loses four digits).
+    starts from. As in optax, the factor is computed in each moment's own dtype (in float32
+    `1 - 0.999` keeps only about four digits, which float32 Adam's first steps show).
 
-    >>> float(bias_correction(np.float32(0.1), 0.9, 1))
-    1.0
+    >>> round(float(bias_correction(np.float32(0.1), 0.5, 1)), 6)
+    0.2
     """
-    if isinstance(decay, (int, float)):
-        factor = 1 - fnp.exp(fnp.asarray(count, np.float64) * math.log(decay)) if decay > 0 \
-            else fnp.asarray(1.0, np.float64) - fnp.asarray(decay, np.float64) ** count
-    else:
-        factor = 1 - fnp.asarray(decay) ** count
-    return tree_map(lambda m: m / cast(factor, m), moment)
+    def one(m: Any) -> Any:
+        dtype = dtype_of(m)
+        factor = 1 - fnp.power(fnp.asarray(decay, dtype), fnp.asarray(count, dtype))
+        return m / factor
+
+    return tree_map(one, moment)
 
 
 @custom_vjp

@@ -267,8 +267,8 @@ def test_adam_first_step_is_lr_times_sign():
     np.testing.assert_allclose(p1, P0 - LR * np.sign(GRADS[0]), rtol=1e-15)
     (p1,) = run_steps(optim.adam(LR, eps=0.0), P0.astype(np.float32),
                       [GRADS[0].astype(np.float32)])
-    assert p1.dtype == np.float32
-    np.testing.assert_allclose(p1, P0 - LR * np.sign(GRADS[0]), rtol=1e-6)
+    assert p1.dtype == np.float32  # bias correction in float32, as optax: 1 - 0.999 is off
+    np.testing.assert_allclose(p1, P0 - LR * np.sign(GRADS[0]), rtol=1e-5)  # by 1.3e-5
 
 
 def test_polyak_step_uses_the_loss_value():
