@@ -642,8 +642,10 @@ def scale_by_radam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_ro
         mu = update_moment(updates, state.mu, b1, 1)
         nu = update_moment_per_elem_norm(updates, state.nu, b2, 2)
         count = safe_increment(state.count)
-        k = fnp.asarray(count, np.float64)
-        b2t = fnp.exp(k * fnp.log(fnp.asarray(b2, np.float64)))
+        leaves = tree_leaves(nu)
+        dtype = dtype_of(leaves[0]) if leaves else np.dtype(np.float32)  # as optax: the
+        k = fnp.asarray(count, dtype)  # params' precision, float32 for float32 params
+        b2t = fnp.power(fnp.asarray(b2, dtype), k)
         rho = rho_inf - 2 * k * b2t / (1 - b2t)
         r = fnp.sqrt(fnp.maximum((rho - 4.0) * (rho - 2.0) * rho_inf, 0.0)
                      / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho))
