@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import contextvars
 import inspect
+import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -148,15 +149,20 @@ def checked(name: str, init: Callable[[Params], OptState], update: Callable[...,
     """
     update = _accepting_extra_args(update)
     expected: collections.OrderedDict = collections.OrderedDict()
+    lock = threading.Lock()  # updates may run in several threads at once
 
     def expected_state(params: Params) -> tuple:
         key = _signature(params)
-        if key not in expected:
+        with lock:
+            found = expected.get(key)
+        if found is None:
             state = tree_map(lambda x: _Shaped(_shape(x)), init(params))
-            expected[key] = (state, _signature(state))
-            if len(expected) > 8:
-                expected.popitem(last=False)
-        return expected[key]
+            found = (state, _signature(state))
+            with lock:
+                expected[key] = found
+                if len(expected) > 8:
+                    expected.popitem(last=False)
+        return found
 
     def checked_update(updates: Updates, state: OptState, params: Params = None,
                        **extra_args: Any) -> tuple[Updates, OptState]:
