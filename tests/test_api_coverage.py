@@ -26,6 +26,7 @@ COMPLETE: set[str] = {
     "jax.nn.initializers",
     "jax.tree",
     "jax.tree_util",
+    "optax",
 }
 
 

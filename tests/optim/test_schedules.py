@@ -33,6 +33,28 @@ def formula_cases():
         "warmup_cosine": (optim.warmup_cosine_decay_schedule(0.1, 1.0, 5, 25, end_value=0.05),
                           lambda k: 0.1 + 0.9 * k / 5 if k < 5
                           else 0.05 + 0.95 * cos(k - 5, 20)),
+        "cosine_exponent": (optim.cosine_decay_schedule(1.0, 20, alpha=0.2, exponent=2.0),
+                            lambda k: 0.8 * cos(k, 20) ** 2 + 0.2),
+        "polynomial": (optim.polynomial_schedule(1.0, 0.1, 2, 20, transition_begin=5),
+                       lambda k: 0.9 * (1 - min(max(k - 5, 0), 20) / 20) ** 2 + 0.1),
+        "interp_linear": (optim.piecewise_interpolate_schedule("linear", 1.0, {10: 0.5, 20: 0.1}),
+                          lambda k: np.interp(k, [0, 10, 20], [1.0, 0.5, 0.05])),
+        "interp_cosine": (optim.piecewise_interpolate_schedule("cosine", 2.0, {16: 0.25}),
+                          lambda k: 0.5 + 0.75 * (1 + math.cos(math.pi * k / 16))
+                          if k < 16 else 0.5),
+        "onecycle_linear": (optim.linear_onecycle_schedule(30, 1.0),
+                            lambda k: np.interp(k, [0, 9, 25, 30], [0.04, 1.0, 0.04, 4e-6])),
+        "onecycle_cosine": (optim.cosine_onecycle_schedule(30, 1.0),
+                            lambda k: 1.0 + (0.04 - 1.0) / 2 * (math.cos(math.pi * k / 9) + 1)
+                            if k < 9 else 4e-6 + (1.0 - 4e-6) / 2 * (
+                                math.cos(math.pi * min(k - 9, 21) / 21) + 1)),
+        "warmup_constant": (optim.warmup_constant_schedule(0.1, 1.0, 5),
+                            lambda k: 0.1 + 0.9 * min(k, 5) / 5),
+        "warmup_exponential": (optim.warmup_exponential_decay_schedule(0.0, 1.0, 5, 10, 0.5),
+                               lambda k: k / 5 if k < 5 else 0.5 ** ((k - 5) / 10)),
+        "sgdr": (optim.sgdr_schedule([dict(init_value=0.0, peak_value=1.0, warmup_steps=2,
+                                           decay_steps=10)] * 4),
+                 lambda k: (k % 10) / 2 if k % 10 < 2 else cos(k % 10 - 2, 8)),
         "join": (optim.join_schedules([optim.constant_schedule(1.0),
                                        optim.linear_schedule(1.0, 0.0, 10)], [15]),
                  lambda k: 1.0 if k < 15 else max(1 - (k - 15) / 10, 0.0)),
@@ -61,5 +83,16 @@ def test_traced_step_counts(name):
 def test_bad_arguments():
     with pytest.raises(ValueError, match="boundaries"):
         optim.join_schedules([optim.constant_schedule(1.0)] * 2, [])
+    with pytest.raises(ValueError, match="decay_steps"):
+        optim.cosine_decay_schedule(1.0, 0)
+    with pytest.raises(ValueError, match="interpolate_type"):
+        optim.piecewise_interpolate_schedule("cubic", 1.0, {})
     with pytest.raises(ValueError, match="transition_steps"):
-        optim.linear_schedule(0.0, 1.0, 0)
+        optim.linear_onecycle_schedule(0, 1.0)
+
+
+def test_degenerate_transitions_are_constant():
+    # As in optax: no steps to move over means the initial value throughout.
+    for schedule in (optim.linear_schedule(0.3, 1.0, 0), optim.exponential_decay(0.3, 0, 0.5),
+                     optim.polynomial_schedule(0.3, 1.0, 2, -1)):
+        assert [float(schedule(k)) for k in (0, 5)] == pytest.approx([0.3, 0.3])
