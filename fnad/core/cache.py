@@ -22,7 +22,9 @@ _MISSING = object()
 
 
 class Cache:
-    """A bounded LRU map, safe to read and write from several threads at once."""
+    """A bounded LRU map, safe to read and write from several threads at once: writes take
+    a lock; a read is one atomic lookup, then marks the entry recent unless another thread
+    evicted it meanwhile (reads sit on every eager operation, so they take no lock)."""
 
     def __init__(self, maxsize: int = 4096):
         self.maxsize = maxsize
@@ -31,12 +33,15 @@ class Cache:
         _ALL.add(self)
 
     def get(self, key: Hashable, default: Any = None) -> Any:
-        with self._lock:
-            value = self._entries.get(key, _MISSING)
-            if value is _MISSING:
-                return default
-            self._entries.move_to_end(key)
-            return value
+        entries = self._entries
+        value = entries.get(key, _MISSING)
+        if value is _MISSING:
+            return default
+        try:
+            entries.move_to_end(key)
+        except KeyError:  # evicted by another thread since the lookup: still a hit
+            pass
+        return value
 
     def put(self, key: Hashable, value: Any) -> Any:
         """Store `value` (evicting the least recently used entry when full); returns it."""
@@ -53,8 +58,7 @@ class Cache:
         return self.put(key, make()) if value is _MISSING else value
 
     def __contains__(self, key: Hashable) -> bool:
-        with self._lock:
-            return key in self._entries
+        return key in self._entries
 
     def __len__(self) -> int:
         return len(self._entries)
