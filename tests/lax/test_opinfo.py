@@ -1,0 +1,344 @@
+"""Generic tests driven by the OpInfo table (tests/lax/opinfo.py): for every primitive fnad
+defines, values against NumPy/SciPy, the jaxpr typecheck, jit on every backend against
+eager, jvp and vjp against float64 finite differences, vmap against a loop, and its
+transpose rule run; each transform test also checks that the primitive's own rule ran.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+import fnad
+from fnad import tree as tree_util
+from fnad.backends import available_backends
+from fnad.core.ir import ClosedJaxpr, Jaxpr, typecheck
+from fnad.core.primitive import fnad_primitives
+from fnad.test_util import assert_allclose, check_grads, check_staged, check_vmap
+from opinfo import AXIS, EXEMPT, F64, OPS, TRANSFORMS, OpInfo, Sample, peers
+
+# Real bugs the generic tests found, as (primitive, transform): reason. Each case is an
+# expected failure until the rule is fixed (strict: a fix makes it fail, so remove it here).
+XFAIL: dict[tuple[str, str], str] = {}
+
+
+def cases(transform: str, extra: Callable[[OpInfo], bool] = lambda op: True) -> list[Any]:
+    return [pytest.param(op, id=op.name, marks=[pytest.mark.xfail(
+        strict=True, reason=XFAIL[op.name, transform])] if (op.name, transform) in XFAIL
+        else []) for op in OPS if op.applies(transform) and extra(op)]
+
+
+# ---------------------------------------------------------------------------- helpers
+
+def bound(op: OpInfo, sample: Sample) -> Callable[..., Any]:
+    """The entry's wrapper with the sample's static params bound."""
+    return functools.partial(op.op, **sample.kwargs)
+
+
+def named(f: Callable[..., Any], in_axes: Any = 0) -> Callable[..., Any]:
+    return fnad.vmap(f, in_axes=in_axes, axis_name=AXIS)
+
+
+def tolerance(op: OpInfo, dtype: np.dtype) -> float | None:
+    """The entry's float32 tolerance (float64: its square, at most 1e-10); None: default."""
+    if np.dtype(dtype) == F64:
+        return 1e-12 if op.tol is None else min(op.tol ** 2, 1e-10)
+    return 1e-5 if op.tol is None else op.tol
+
+
+def random_like(args: tuple, rng: np.random.Generator) -> tuple:
+    """Random tangents (or cotangents) for float leaves, zeros for the others."""
+    return tree_util.tree_map(
+        lambda x: rng.standard_normal(np.shape(x)).astype(np.asarray(x).dtype)
+        if np.asarray(x).dtype.kind == "f" else np.zeros(np.shape(x), np.asarray(x).dtype),
+        args)
+
+
+def as_float64(args: tuple) -> tuple:
+    return tuple(np.asarray(a, np.float64) if np.asarray(a).dtype.kind == "f" else a
+                 for a in args)
+
+
+def primitives_in(jaxpr: Any) -> set[str]:
+    """Names of the primitives bound in a jaxpr and in the sub-jaxprs its params hold."""
+    found: set[str] = set()
+
+    def visit(x: Any) -> None:
+        if isinstance(x, ClosedJaxpr):
+            visit(x.jaxpr)
+        elif isinstance(x, Jaxpr):
+            for eqn in x.eqns:
+                found.add(eqn.prim.name)
+                for v in eqn.params.values():
+                    visit(v)
+        elif isinstance(x, (tuple, list)):
+            for v in x:
+                visit(v)
+
+    visit(jaxpr)
+    return found
+
+
+@contextlib.contextmanager
+def counting(op: OpInfo, slot: str) -> Iterator[list[int]]:
+    """Count the calls of the primitive's rule `slot` (jvp, transpose, batch, ...)."""
+    prim = op.prim
+    rule = getattr(prim, slot)
+    calls = [0]
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        return rule(*args, **kwargs)
+
+    setattr(prim, slot, counted)
+    try:
+        yield calls
+    finally:
+        setattr(prim, slot, rule)
+
+
+def assert_ran(calls: list[int], op: OpInfo, slot: str) -> None:
+    assert calls[0] > 0, f"the {slot} rule of {op.name} never ran: the entry misses it"
+
+
+def float_dtype(op: OpInfo) -> np.dtype:
+    return F64 if F64 in op.dtypes else op.dtypes[0]
+
+
+def in_context(op: OpInfo) -> contextlib.AbstractContextManager:
+    """Collectives run per member of an axis bound to a communicator (`peers()`)."""
+    return peers() if op.axis_name else contextlib.nullcontext()
+
+
+# ---------------------------------------------------------------------------- the table
+
+def test_every_primitive_has_an_entry_or_a_reason() -> None:
+    import fnad.jit.fusion  # noqa: F401  (defines `fusion`)
+    prims = set(fnad_primitives())
+    names = [op.name for op in OPS]
+    assert len(names) == len(set(names)), "one entry per primitive"
+    missing = prims - set(names) - set(EXEMPT)
+    assert not missing, f"primitives with no OpInfo entry and no EXEMPT reason: {missing}"
+    stale = (set(names) | set(EXEMPT)) - prims
+    assert not stale, f"entries for primitives fnad does not define: {stale}"
+    assert not set(names) & set(EXEMPT), "a primitive is both in the table and exempt"
+
+
+@pytest.mark.parametrize("op", OPS, ids=str)
+def test_entry_is_well_formed(op: OpInfo) -> None:
+    assert set(op.skips) <= set(TRANSFORMS), f"unknown transforms in skips: {op.skips}"
+    assert all(len(reason) > 20 for reason in op.skips.values()), "give each skip a reason"
+    if op.grad_order == 0:
+        assert {"jvp", "vjp"} <= set(op.skips)
+    if op.ref is None:
+        assert "value" in op.skips
+    if op.prim.transpose is None:
+        assert op.transpose_op is None
+
+
+# ---------------------------------------------------------------------------- values
+
+def check_value(op: OpInfo, out: Any, want: Any, dtype: np.dtype, what: str) -> None:
+    for o, w in zip(tree_util.tree_leaves(out), tree_util.tree_leaves(want)):
+        assert np.asarray(o).dtype == np.asarray(w).dtype, \
+            f"{what}: dtype {np.asarray(o).dtype}, reference {np.asarray(w).dtype}"
+    tol = tolerance(op, dtype)
+    assert_allclose(out, want, tol, tol, what)
+
+
+@pytest.mark.parametrize("op", cases("value"), ids=str)
+def test_value_against_reference(op: OpInfo) -> None:
+    for dtype in op.dtypes:
+        for k, s in enumerate(op.draw(0, dtype)):
+            what = f"{op.name} {dtype} sample {k}"
+            with np.errstate(all="ignore"):
+                want = op.ref(*s.args, **s.kwargs)
+            if op.axis_name:
+                check_value(op, named(bound(op, s))(*s.args), want, dtype, what + " (vmap)")
+                with peers() as comm:  # this member of a communicator's axis
+                    members = np.stack(comm._members(s.args[0][0]))
+                    with np.errstate(all="ignore"):
+                        mine = op.ref(members, **s.kwargs)[comm.rank]
+                    check_value(op, bound(op, s)(s.args[0][0]), mine, dtype, what + " (peers)")
+            else:
+                check_value(op, bound(op, s)(*s.args), want, dtype, what)
+
+
+# ---------------------------------------------------------------------------- staging, jit
+
+def member_args(op: OpInfo, s: Sample) -> tuple:
+    """One member's operands for a collective (the first of the stacked ones)."""
+    return (s.args[0][0],) if op.axis_name else s.args
+
+
+@pytest.mark.parametrize("op", cases("typecheck"), ids=str)
+def test_jaxpr_typechecks_and_binds_the_primitive(op: OpInfo) -> None:
+    for dtype in op.dtypes:
+        for s in op.draw(0, dtype):
+            f, args = bound(op, s), member_args(op, s)
+            with in_context(op):
+                closed = fnad.make_jaxpr(f)(*args)
+                typecheck(closed)
+                assert op.name in primitives_in(closed), \
+                    f"the wrapper does not bind {op.name}:\n{closed}"
+                tol = tolerance(op, dtype)
+                check_staged(f, args, tol, tol)
+
+
+@pytest.mark.parametrize("op", cases("jit"), ids=str)
+def test_jit_on_every_backend_equals_eager(op: OpInfo) -> None:
+    for dtype in op.dtypes:
+        for k, s in enumerate(op.draw(0, dtype)):
+            f, tol = bound(op, s), tolerance(op, dtype)
+            with in_context(op):
+                args = member_args(op, s)
+                expected = f(*args)
+                for backend in available_backends():
+                    assert_allclose(fnad.jit(f, backend=backend)(*args), expected, tol, tol,
+                                    f"{op.name} {dtype} sample {k}: jit on {backend}")
+            if op.axis_name:  # staged around and inside the named vmap
+                expected = named(f)(*s.args)
+                for backend in available_backends():
+                    assert_allclose(fnad.jit(named(f), backend=backend)(*s.args), expected,
+                                    tol, tol, f"jit(vmap) on {backend}")
+                    assert_allclose(named(fnad.jit(f, backend=backend))(*s.args), expected,
+                                    tol, tol, f"vmap(jit) on {backend}")
+
+
+# ---------------------------------------------------------------------------- derivatives
+
+def grad_samples(op: OpInfo) -> list[Sample]:
+    return op.draw(0, float_dtype(op), grad=True)
+
+
+def grad_tols(op: OpInfo) -> dict[str, float]:
+    return {} if op.tol is None else {"atol": 10 * op.tol, "rtol": 10 * op.tol}
+
+
+@pytest.mark.parametrize("op", cases("jvp"), ids=str)
+def test_jvp_against_finite_differences(op: OpInfo) -> None:
+    rng = np.random.default_rng(1)
+    for s in grad_samples(op):
+        f, args = bound(op, s), as_float64(s.args)
+        if op.axis_name:  # in SPMD form: each member's jvp, inside the named vmap
+            check_grads(named(f), args, op.grad_order, modes=("fwd",), **grad_tols(op))
+            tangents = random_like(args, rng)
+            spmd = named(lambda *xt: fnad.jvp(f, xt[:len(args)], xt[len(args):])[1])
+            assert_allclose(spmd(*args, *tangents), fnad.jvp(named(f), args, tangents)[1],
+                            1e-10, 1e-10, "per-member jvp differs from the jvp of the vmap")
+            with counting(op, "jvp") as calls:
+                fnad.make_jaxpr(spmd)(*args, *tangents)
+        else:
+            check_grads(f, args, op.grad_order, modes=("fwd",), **grad_tols(op))
+            tangents = random_like(args, rng)
+            with counting(op, "jvp") as calls:
+                fnad.make_jaxpr(lambda *a: fnad.jvp(f, a, tangents))(*args)
+        assert_ran(calls, op, "jvp")
+
+
+@pytest.mark.parametrize("op", cases("vjp"), ids=str)
+def test_vjp_against_finite_differences(op: OpInfo) -> None:
+    rng = np.random.default_rng(2)
+    for s in grad_samples(op):
+        f, args = bound(op, s), as_float64(s.args)
+        if op.axis_name:  # in SPMD form: each member's vjp, inside the named vmap
+            check_grads(named(f), args, op.grad_order, modes=("rev",), **grad_tols(op))
+            ct = random_like((named(f)(*args),), rng)[0]
+            spmd = named(lambda *xc: fnad.vjp(f, *xc[:-1])[1](xc[-1]))
+            assert_allclose(spmd(*args, ct), fnad.vjp(named(f), *args)[1](ct), 1e-10, 1e-10,
+                            "per-member vjp differs from the vjp of the vmap")
+        else:
+            check_grads(f, args, op.grad_order, modes=("rev",), **grad_tols(op))
+
+
+def has_transpose(op: OpInfo) -> bool:
+    return op.prim.transpose is not None
+
+
+@pytest.mark.parametrize("op", cases("transpose", has_transpose), ids=str)
+def test_transpose_rule_runs_in_vjp(op: OpInfo) -> None:
+    rng = np.random.default_rng(3)
+    for s in grad_samples(op):
+        f = functools.partial(op.transpose_op or op.op, **s.kwargs)
+        args = as_float64(s.args)
+        if op.axis_name:
+            ct = random_like((named(f)(*args),), rng)[0]
+            spmd = named(lambda *xc: fnad.vjp(f, *xc[:-1])[1](xc[-1]))
+            with counting(op, "transpose") as calls:
+                fnad.make_jaxpr(spmd)(*args, ct)
+        else:
+            ct = random_like((f(*args),), rng)[0]
+            with counting(op, "transpose") as calls:
+                fnad.make_jaxpr(lambda *a: fnad.vjp(f, *a)[1](ct))(*args)
+        assert_ran(calls, op, "transpose")
+        # <ct, J t> = <J^T ct, t>: the transpose is the adjoint of the jvp
+        t = random_like(args, rng)
+        with in_context(op):
+            g = named(f) if op.axis_name else f
+            jt = fnad.jvp(g, args, t)[1]
+            jct = fnad.vjp(g, *args)[1](ct)
+        lhs = sum(np.vdot(np.asarray(a, np.float64), np.asarray(b, np.float64)) for a, b in
+                  zip(tree_util.tree_leaves(ct), tree_util.tree_leaves(jt)))
+        rhs = sum(np.vdot(np.asarray(a, np.float64), np.asarray(b, np.float64)) for a, b in
+                  zip(tree_util.tree_leaves(jct), tree_util.tree_leaves(t))
+                  if np.asarray(b).dtype.kind == "f")
+        np.testing.assert_allclose(lhs, rhs, rtol=1e-9, atol=1e-9)
+
+
+def test_stop_gradient_derivative_is_zero() -> None:
+    x = np.linspace(-1, 1, 4)
+    f = lambda v: v * fnad.lax.stop_gradient(v)  # noqa: E731
+    assert_allclose(fnad.jvp(f, (x,), (np.ones(4),))[1], x)
+    assert_allclose(fnad.grad(lambda v: fnad.numpy.sum(f(v)))(x), x)
+
+
+# ---------------------------------------------------------------------------- vmap
+
+def batch_configs(n: int) -> list[tuple[bool, ...]]:
+    """Which operands are batched: all, and each one alone."""
+    return [(True,) * n] + ([tuple(i == j for j in range(n)) for i in range(n)] if n > 1 else [])
+
+
+def stacked(op: OpInfo, dtype: np.dtype, size: int = 3) -> list[list[Sample]]:
+    """`size` draws of each sample (same shapes and params, other values)."""
+    draws = [op.draw(seed, dtype) for seed in range(size)]
+    return [list(d) for d in zip(*draws)]
+
+
+@pytest.mark.parametrize("op", cases("vmap"), ids=str)
+def test_vmap_against_a_loop(op: OpInfo) -> None:
+    dtype = float_dtype(op)
+    slots = ["batch"] + (["batch_collective"] if hasattr(op.prim, "batch_collective") else [])
+    for draws in stacked(op, dtype):
+        s = draws[0]
+        f, tol = bound(op, s), tolerance(op, dtype)
+        n = len(s.args)
+        if op.axis_name:
+            # an unnamed vmap inside the named one: the collective passes through it
+            xs = np.stack([d.args[0] for d in draws], axis=1)  # (members, batch, ...)
+            expected = np.stack([named(f)(xs[:, b]) for b in range(len(draws))], axis=1)
+            with contextlib.ExitStack() as stack:
+                calls = [stack.enter_context(counting(op, slot)) for slot in slots
+                         if getattr(op.prim, slot, None) is not None]
+                assert_allclose(named(fnad.vmap(f))(xs), expected, tol, tol,
+                                f"{op.name}: vmap inside the named vmap")
+            for c, slot in zip(calls, slots):
+                assert_ran(c, op, slot)
+            with peers():  # over an axis bound to a communicator
+                check_vmap(f, (np.stack([d.args[0][0] for d in draws], -1),), in_axes=-1,
+                           atol=tol, rtol=tol)
+            continue
+        for which in batch_configs(n):
+            for last in (False, True):
+                axes = tuple((np.ndim(a) if last else 0) if b else None
+                             for a, b in zip(s.args, which))
+                args = tuple(np.stack([d.args[i] for d in draws], ax) if ax is not None
+                             else s.args[i] for i, ax in enumerate(axes))
+                with counting(op, "batch") as calls:
+                    check_vmap(f, args, in_axes=axes, atol=tol, rtol=tol)
+                assert_ran(calls, op, "batch")
