@@ -61,6 +61,7 @@ class OpInfo:
     skips: dict[str, str] = dataclasses.field(default_factory=dict)  # transform -> reason
     axis_name: str | None = None               # a collective over this named axis
     transpose_op: Callable[..., Any] | None = None  # whose vjp transposes the primitive
+    grad_eps: float | None = None              # finite-difference step, where not 1e-5
 
     def __str__(self) -> str:
         return self.name
@@ -208,6 +209,8 @@ def _nonneg_int_pow(y: int) -> Callable[[np.ndarray], np.ndarray]:
     return lambda x: (x ** y).astype(x.dtype)
 
 
+# lgamma(-inf) is +inf (as in `math.lgamma` and XLA), digamma's poles are NaN (XLA's
+# choice, where SciPy gives +-inf).
 _UNARY_SMOOTH = [
     ("exp", np.exp, uniform(-3, 3)),
     ("exp2", np.exp2, uniform(-3, 3)),
@@ -233,8 +236,9 @@ _UNARY_SMOOTH = [
     ("erf", sps.erf, uniform(-2.5, 2.5)),
     ("erfc", sps.erfc, uniform(-2, 4)),
     ("erf_inv", sps.erfinv, uniform(-0.95, 0.95)),
-    ("lgamma", sps.gammaln, uniform(0.1, 6)),
-    ("digamma", sps.digamma, uniform(0.2, 6)),
+    ("lgamma", lambda x: np.where(np.isneginf(x), np.inf, sps.gammaln(x)), uniform(0.1, 6)),
+    ("digamma", lambda x: np.where((x <= 0) & (x == np.floor(x)), np.nan, sps.digamma(x)),
+     uniform(0.2, 6)),
 ]
 
 ELEMENTWISE = [
@@ -248,7 +252,7 @@ ELEMENTWISE = [
     elementwise("is_finite", np.isfinite, uniform(-3, 3), order=0),
     elementwise("abs", np.abs, away(0.1, 3), dtypes=NUMS),
     elementwise("square", np.square, uniform(-3, 3), dtypes=SIGNED),
-    elementwise("polygamma", lambda x, m: sps.polygamma(m, x).astype(x.dtype),
+    elementwise("polygamma", lambda x, m=2: sps.polygamma(m, x).astype(x.dtype),
                 uniform(0.3, 5), op=lambda x, m=2: lax.polygamma(m, x), edges=False, tol=1e-4),
     elementwise("integer_pow", _nonneg_int_pow(3), uniform(-3, 3),
                 op=lambda x: lax.integer_pow(x, 3), dtypes=SIGNED),
@@ -310,7 +314,8 @@ def _convert_samples(rng: np.random.Generator, dtype: np.dtype) -> list[Sample]:
 
 
 def _convert_grad_samples(rng: np.random.Generator, dtype: np.dtype) -> list[Sample]:
-    return [Sample((arr(rng, (2, 3), dtype),), {"new_dtype": F64})]
+    """float64 -> float32 (rounding: hence the entry's large finite-difference step)."""
+    return [Sample((arr(rng, (2, 3), dtype),), {"new_dtype": F32})]
 
 
 def _reduce_samples(rng: np.random.Generator, dtype: np.dtype) -> list[Sample]:
@@ -351,8 +356,9 @@ def _cum_samples(rng: np.random.Generator, dtype: np.dtype) -> list[Sample]:
 def _cum(name: str, ufunc: np.ufunc, dtypes: tuple, order: int) -> OpInfo:
     def ref(x: np.ndarray, axis: int, reverse: bool) -> np.ndarray:
         if reverse:
-            return np.flip(ufunc.accumulate(np.flip(x, axis), axis=axis), axis)
-        return ufunc.accumulate(x, axis=axis).astype(x.dtype)
+            x = np.flip(x, axis)
+        out = ufunc.accumulate(x, axis=axis, dtype=x.dtype)
+        return np.flip(out, axis) if reverse else out
     return OpInfo(name, getattr(lax, name), _cum_samples, ref, dtypes, order,
                   skips=_grad_skips(order, None))
 
@@ -451,8 +457,8 @@ def _scatter(name: str, combine: np.ufunc | None, dtypes: tuple) -> OpInfo:
                   dtypes, 2, _scatter_samples(True))
 
 
-def _pad_ref(x: np.ndarray, value: np.ndarray, config: tuple) -> np.ndarray:
-    for axis, (lo, hi, interior) in enumerate(config):
+def _pad_ref(x: np.ndarray, value: np.ndarray, padding_config: tuple) -> np.ndarray:
+    for axis, (lo, hi, interior) in enumerate(padding_config):
         n = x.shape[axis]
         size = lo + n + max(n - 1, 0) * interior + hi
         out = np.full(x.shape[:axis] + (size,) + x.shape[axis + 1:], value, x.dtype)
@@ -551,7 +557,8 @@ STRUCTURAL = [
     OpInfo("select_n", lax.select_n, _select_n_samples,
            lambda which, *cases: np.choose(which.astype(np.int32), cases), ANY, 2),
     OpInfo("convert_element_type", lax.convert_element_type, _convert_samples,
-           lambda x, new_dtype: x.astype(new_dtype), ANY, 2, _convert_grad_samples),
+           lambda x, new_dtype: x.astype(new_dtype), ANY, 2, _convert_grad_samples,
+           grad_eps=1e-2),
 ]
 
 
