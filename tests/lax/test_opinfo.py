@@ -230,20 +230,23 @@ def grad_tols(op: OpInfo) -> dict[str, float]:
 @pytest.mark.parametrize("op", cases("jvp"), ids=str)
 def test_jvp_against_finite_differences(op: OpInfo) -> None:
     rng = np.random.default_rng(1)
-    with counting(op, "jvp") as calls:
-        for s in grad_samples(op):
-            f, args = bound(op, s), as_float64(s.args)
-            tangents = random_like(args, rng)
-            if op.axis_name:  # in SPMD form: each member's jvp, inside the named vmap
-                spmd = named(lambda *xt: fnad.jvp(f, xt[:len(args)], xt[len(args):])[1])
-                fnad.make_jaxpr(spmd)(*args, *tangents)  # traced: no cached rule
-                check_grads(named(f), args, op.grad_order, modes=("fwd",), **grad_tols(op))
-                assert_allclose(spmd(*args, *tangents), fnad.jvp(named(f), args, tangents)[1],
-                                1e-10, 1e-10, "per-member jvp differs from the jvp of the vmap")
-            else:
-                fnad.make_jaxpr(lambda *a: fnad.jvp(f, a, tangents))(*args)
-                check_grads(f, args, op.grad_order, modes=("fwd",), **grad_tols(op))
-    assert_ran(calls, op, "jvp")
+    ran = 0
+    for s in grad_samples(op):
+        f, args = bound(op, s), as_float64(s.args)
+        tangents = random_like(args, rng)
+        n = len(args)
+        jvp = lambda *xt: fnad.jvp(f, xt[:n], xt[n:])[1]  # noqa: E731
+        if op.axis_name:  # in SPMD form: each member's jvp, inside the named vmap
+            jvp = named(jvp)
+            check_grads(named(f), args, op.grad_order, modes=("fwd",), **grad_tols(op))
+            assert_allclose(jvp(*args, *tangents), fnad.jvp(named(f), args, tangents)[1],
+                            1e-10, 1e-10, "per-member jvp differs from the jvp of the vmap")
+        else:
+            check_grads(f, args, op.grad_order, modes=("fwd",), **grad_tols(op))
+        with counting(op, "jvp") as calls:
+            fnad.make_jaxpr(jvp)(*args, *tangents)  # traced: no cached rule
+        ran += calls[0]
+    assert_ran([ran], op, "jvp")
 
 
 @pytest.mark.parametrize("op", cases("vjp"), ids=str)
@@ -268,29 +271,29 @@ def has_transpose(op: OpInfo) -> bool:
 @pytest.mark.parametrize("op", cases("transpose", has_transpose), ids=str)
 def test_transpose_rule_runs_in_vjp(op: OpInfo) -> None:
     rng = np.random.default_rng(3)
-    with counting(op, "transpose") as calls:
-        for s in grad_samples(op):
-            f = functools.partial(op.transpose_op or op.op, **s.kwargs)
-            args = as_float64(s.args)
-            g = named(f) if op.axis_name else f
-            ct = random_like((g(*args),), rng)[0]
-            if op.axis_name:  # each member's vjp, inside the named vmap
-                fnad.make_jaxpr(named(lambda *xc: fnad.vjp(f, *xc[:-1])[1](xc[-1])))(*args, ct)
-            else:  # traced: no cached rule
-                fnad.make_jaxpr(lambda *a: fnad.vjp(f, *a)[1](ct))(*args)
-            # <ct, J t> = <J^T ct, t>: the transpose is the adjoint of the jvp
-            t = random_like(args, rng)
-            jt = fnad.jvp(g, args, t)[1]
-            jct = fnad.vjp(g, *args)[1](ct)
-            lhs = sum(np.vdot(np.asarray(a, np.float64), np.asarray(b, np.float64)) for a, b in
-                      zip(tree_util.tree_leaves(ct), tree_util.tree_leaves(jt)))
-            rhs = sum(np.vdot(np.asarray(a, np.float64), np.asarray(b, np.float64)) for a, b in
-                      zip(tree_util.tree_leaves(jct), tree_util.tree_leaves(t))
-                      if np.asarray(b).dtype.kind == "f")
-            single = any(np.asarray(x).dtype == np.float32 for x in tree_util.tree_leaves(jt))
-            tol = 1e-5 if single else 1e-9
-            np.testing.assert_allclose(lhs, rhs, rtol=tol, atol=tol)
-    assert_ran(calls, op, "transpose")
+    ran = 0
+    for s in grad_samples(op):
+        f = functools.partial(op.transpose_op or op.op, **s.kwargs)
+        args = as_float64(s.args)
+        g = named(f) if op.axis_name else f
+        ct = random_like((g(*args),), rng)[0]
+        vjp = lambda *xc: fnad.vjp(f, *xc[:-1])[1](xc[-1])  # noqa: E731
+        with counting(op, "transpose") as calls:  # traced: no cached rule
+            fnad.make_jaxpr(named(vjp) if op.axis_name else vjp)(*args, ct)
+        ran += calls[0]
+        # <ct, J t> = <J^T ct, t>: the transpose is the adjoint of the jvp
+        t = random_like(args, rng)
+        jt = fnad.jvp(g, args, t)[1]
+        jct = fnad.vjp(g, *args)[1](ct)
+        lhs = sum(np.vdot(np.asarray(a, np.float64), np.asarray(b, np.float64)) for a, b in
+                  zip(tree_util.tree_leaves(ct), tree_util.tree_leaves(jt)))
+        rhs = sum(np.vdot(np.asarray(a, np.float64), np.asarray(b, np.float64)) for a, b in
+                  zip(tree_util.tree_leaves(jct), tree_util.tree_leaves(t))
+                  if np.asarray(b).dtype.kind == "f")
+        single = any(np.asarray(x).dtype == np.float32 for x in tree_util.tree_leaves(jt))
+        tol = 1e-5 if single else 1e-9
+        np.testing.assert_allclose(lhs, rhs, rtol=tol, atol=tol)
+    assert_ran([ran], op, "transpose")
 
 
 def test_stop_gradient_derivative_is_zero() -> None:
@@ -316,32 +319,39 @@ def stacked(op: OpInfo, dtype: np.dtype, size: int = 3) -> list[list[Sample]]:
 @pytest.mark.parametrize("op", cases("vmap"), ids=str)
 def test_vmap_against_a_loop(op: OpInfo) -> None:
     dtype = float_dtype(op)
-    slots = ["batch"] + (["batch_collective"] if hasattr(op.prim, "batch_collective") else [])
-    for draws in stacked(op, dtype):
-        s = draws[0]
-        f, tol = bound(op, s), tolerance(op, dtype)
-        n = len(s.args)
-        if op.axis_name:
-            # an unnamed vmap inside the named one: the collective passes through it
-            xs = np.stack([d.args[0] for d in draws], axis=1)  # (members, batch, ...)
-            expected = np.stack([named(f)(xs[:, b]) for b in range(len(draws))], axis=1)
-            with contextlib.ExitStack() as stack:
-                calls = [stack.enter_context(counting(op, slot)) for slot in slots
-                         if getattr(op.prim, slot, None) is not None]
-                assert_allclose(named(fnad.vmap(f))(xs), expected, tol, tol,
-                                f"{op.name}: vmap inside the named vmap")
-            for c, slot in zip(calls, slots):
-                assert_ran(c, op, slot)
-            with peers():  # over an axis bound to a communicator
-                check_vmap(f, (np.stack([d.args[0][0] for d in draws], -1),), in_axes=-1,
-                           atol=tol, rtol=tol)
-            continue
-        for which in batch_configs(n):
-            for last in (False, True):
-                axes = tuple((np.ndim(a) if last else 0) if b else None
-                             for a, b in zip(s.args, which))
-                args = tuple(np.stack([d.args[i] for d in draws], ax) if ax is not None
-                             else s.args[i] for i, ax in enumerate(axes))
-                with counting(op, "batch") as calls:
-                    check_vmap(f, args, in_axes=axes, atol=tol, rtol=tol)
-                assert_ran(calls, op, "batch")
+    slots = ["batch"] + (["batch_collective"] if op.axis_name else [])
+    with contextlib.ExitStack() as stack:
+        calls = [stack.enter_context(counting(op, slot)) for slot in slots]
+        for draws in stacked(op, dtype):
+            if op.axis_name:
+                check_vmap_collective(op, draws, dtype)
+            else:
+                check_vmap_all_layouts(op, draws, dtype)
+    for c, slot in zip(calls, slots):
+        assert_ran(c, op, slot)
+
+
+def check_vmap_all_layouts(op: OpInfo, draws: list[Sample], dtype: np.dtype) -> None:
+    """Each operand batched alone and all together, at axis 0 and at the last axis."""
+    s = draws[0]
+    f, tol = bound(op, s), tolerance(op, dtype)
+    for which in batch_configs(len(s.args)):
+        for last in (False, True):
+            axes = tuple((np.ndim(a) if last else 0) if b else None
+                         for a, b in zip(s.args, which))
+            args = tuple(np.stack([d.args[i] for d in draws], ax) if ax is not None
+                         else s.args[i] for i, ax in enumerate(axes))
+            check_vmap(f, args, in_axes=axes, atol=tol, rtol=tol)
+
+
+def check_vmap_collective(op: OpInfo, draws: list[Sample], dtype: np.dtype) -> None:
+    """An unnamed vmap inside the named one (the collective passes through it, then the
+    named vmap reduces), and an unnamed vmap over an axis bound to a communicator."""
+    s = draws[0]
+    f, tol = bound(op, s), tolerance(op, dtype)
+    xs = np.stack([d.args[0] for d in draws], axis=-1)  # (members, ..., batch)
+    expected = np.stack([named(f)(xs[..., b]) for b in range(len(draws))], axis=1)
+    assert_allclose(named(fnad.vmap(f, in_axes=-1))(xs), expected, tol, tol,
+                    f"{op.name}: vmap inside the named vmap")
+    with peers():
+        check_vmap(f, (xs[0],), in_axes=-1, atol=tol, rtol=tol)
