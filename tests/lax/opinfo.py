@@ -23,8 +23,8 @@ from fnad.lax import collectives
 
 F32, F64, I32, U32, BOOL = (np.dtype(t) for t in (np.float32, np.float64, np.int32, np.uint32,
                                                   np.bool_))
-FLOATS = (F32, F64)
-NUMS = (F32, F64, I32, U32)
+FLOATS = (np.dtype(np.float16), F32, F64)
+NUMS = (np.dtype(np.float16), F32, F64, I32, U32)
 SIGNED = (F32, F64, I32)
 INTS = (I32, U32)
 BITS = (BOOL, I32, U32)
@@ -209,6 +209,11 @@ def _nonneg_int_pow(y: int) -> Callable[[np.ndarray], np.ndarray]:
     return lambda x: (x ** y).astype(x.dtype)
 
 
+def _same(fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """A SciPy function at the operand's dtype (SciPy computes float16 in float32 or 64)."""
+    return lambda x: np.asarray(fn(x)).astype(x.dtype)
+
+
 # lgamma(-inf) is +inf (as in `math.lgamma` and XLA), digamma's poles are NaN (XLA's
 # choice, where SciPy gives +-inf).
 _UNARY_SMOOTH = [
@@ -232,13 +237,14 @@ _UNARY_SMOOTH = [
     ("asinh", np.arcsinh, uniform(-3, 3)),
     ("acosh", np.arccosh, uniform(1.1, 4)),
     ("atanh", np.arctanh, uniform(-0.9, 0.9)),
-    ("logistic", sps.expit, uniform(-4, 4)),
-    ("erf", sps.erf, uniform(-2.5, 2.5)),
-    ("erfc", sps.erfc, uniform(-2, 4)),
-    ("erf_inv", sps.erfinv, uniform(-0.95, 0.95)),
-    ("lgamma", lambda x: np.where(np.isneginf(x), np.inf, sps.gammaln(x)), uniform(0.1, 6)),
-    ("digamma", lambda x: np.where((x <= 0) & (x == np.floor(x)), np.nan, sps.digamma(x)),
-     uniform(0.2, 6)),
+    ("logistic", _same(sps.expit), uniform(-4, 4)),
+    ("erf", _same(sps.erf), uniform(-2.5, 2.5)),
+    ("erfc", _same(sps.erfc), uniform(-2, 4)),
+    ("erf_inv", _same(sps.erfinv), uniform(-0.95, 0.95)),
+    ("lgamma", _same(lambda x: np.where(np.isneginf(x), np.inf, sps.gammaln(x))),
+     uniform(0.1, 6)),
+    ("digamma", _same(lambda x: np.where((x <= 0) & (x == np.floor(x)), np.nan,
+                                         sps.digamma(x))), uniform(0.2, 6)),
 ]
 
 ELEMENTWISE = [

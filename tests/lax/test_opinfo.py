@@ -57,6 +57,8 @@ def tolerance(op: OpInfo, dtype: np.dtype) -> float | None:
     """The entry's float32 tolerance (float64: its square, at most 1e-10); None: default."""
     if np.dtype(dtype) == F64:
         return 1e-12 if op.tol is None else min(op.tol ** 2, 1e-10)
+    if np.dtype(dtype) == np.float16:
+        return 2e-3 if op.tol is None else 10 * op.tol
     return 1e-5 if op.tol is None else op.tol
 
 
