@@ -459,8 +459,9 @@ def _scatter_samples(unique: bool) -> Samples:
 
 
 def _scatter(name: str, combine: np.ufunc | None, dtypes: tuple) -> OpInfo:
+    """Derivatives at distinct points, except for scatter_add (smooth at repeated ones)."""
     return OpInfo(name, getattr(lax, name), _scatter_samples(False), _scatter_ref(combine),
-                  dtypes, 2, _scatter_samples(True))
+                  dtypes, 2, None if combine is np.add else _scatter_samples(True))
 
 
 def _pad_ref(x: np.ndarray, value: np.ndarray, padding_config: tuple) -> np.ndarray:
@@ -522,8 +523,7 @@ STRUCTURAL = [
         lambda r, d: Sample((arr(r, (2, 3), d),), {"dimensions": (0, 3)}),
         lambda r, d: Sample((arr(r, (), d),), {"dimensions": (0,)})),
         lambda x, dimensions: np.expand_dims(x, dimensions), ANY, 2),
-    OpInfo("gather", lax.gather, _gather_samples(False), _gather_ref, NUMS, 2,
-           _gather_samples(True)),
+    OpInfo("gather", lax.gather, _gather_samples(False), _gather_ref, NUMS, 2),
     OpInfo("pad", lax.pad, samples(
         lambda r, d: Sample((arr(r, (2, 3), d), arr(r, (), d)),
                             {"padding_config": ((1, 0, 0), (0, 2, 1))}),
