@@ -32,7 +32,7 @@ ANY = (F32, F64, I32, U32, BOOL)
 
 # The transforms an entry is checked under; `OpInfo.skips` maps one to the reason it does
 # not apply.
-TRANSFORMS = ("value", "typecheck", "jit", "jvp", "vjp", "vmap", "transpose")
+TRANSFORMS = ("value", "warnings", "typecheck", "jit", "jvp", "vjp", "vmap", "transpose")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -346,12 +346,12 @@ def _reduce(name: str, ref: Callable[..., Any], dtypes: tuple, order: int,
 def _arg_samples(rng: np.random.Generator, dtype: np.dtype) -> list[Sample]:
     x = uniform(-2, 2)(rng, (3, 4), dtype)  # few values: ties
     e = edge_values(dtype)
-    return [Sample((x,), {"axis": 0}), Sample((x,), {"axis": 1}),
+    return [Sample((x,), {"axis": 0}), Sample((x,), {"axis": 1, "index_dtype": U32}),
             Sample((np.stack([e, e[::-1]]),), {"axis": 1})]
 
 
 def _argref(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return lambda x, axis: fn(x, axis=axis).astype(np.int32)
+    return lambda x, axis, index_dtype=I32: fn(x, axis=axis).astype(index_dtype)
 
 
 def _cum_samples(rng: np.random.Generator, dtype: np.dtype) -> list[Sample]:
@@ -620,7 +620,11 @@ LINALG = [
         lambda r, d: Sample((arr(r, (3,), d), arr(r, (3,), d)),
                             {"dimension_numbers": (((0,), (0,)), ((), ()))}),
         lambda r, d: Sample((arr(r, (2,), d), arr(r, (3,), d)),
-                            {"dimension_numbers": (((), ()), ((), ()))})),
+                            {"dimension_numbers": (((), ()), ((), ()))}),
+        lambda r, d: Sample((arr(r, (3, 2, 4), d), arr(r, (4, 5, 3), d)),
+                            {"dimension_numbers": (((0, 2), (2, 0)), ((), ()))}),
+        lambda r, d: Sample((arr(r, (2, 3, 2), d), arr(r, (3, 2, 2), d)),
+                            {"dimension_numbers": (((1,), (0,)), ((0, 2), (1, 2)))})),
         _dot_ref, (F32, F64, I32), 2, tol=1e-4),
     OpInfo("sort", _sort_op, _sort_samples, _sort_ref, NUMS, 2, _sort_grad_samples),
 ]
@@ -735,9 +739,20 @@ def _reduce_window_op(kind: str) -> Callable[..., Any]:
 
 
 def _conv_ref(lhs: np.ndarray, rhs: np.ndarray, window_strides: tuple, padding: tuple,
-              lhs_dilation: tuple, rhs_dilation: tuple, feature_group_count: int = 1
-              ) -> np.ndarray:
-    """NCHW x OIHW -> NCHW, by explicit windows."""
+              lhs_dilation: tuple, rhs_dilation: tuple, feature_group_count: int = 1,
+              batch_group_count: int = 1, nhwc: bool = False) -> np.ndarray:
+    """By explicit windows, in NCHW x OIHW -> NCHW (or NHWC x HWIO -> NHWC)."""
+    if nhwc:
+        out = _conv_ref(lhs.transpose(0, 3, 1, 2), rhs.transpose(3, 2, 0, 1), window_strides,
+                        padding, lhs_dilation, rhs_dilation, feature_group_count,
+                        batch_group_count)
+        return out.transpose(0, 2, 3, 1)
+    b = batch_group_count
+    if b > 1:  # batch groups (outer) become feature groups (outer) of a smaller batch
+        n, c = lhs.shape[:2]
+        lhs = lhs.reshape(b, n // b, c, *lhs.shape[2:]).swapaxes(0, 1).reshape(
+            n // b, b * c, *lhs.shape[2:])
+        return _conv_ref(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, b)
     params = {"window_dimensions": (1, 1) + rhs.shape[2:], "window_strides": (1, 1) +
               tuple(window_strides), "padding": ((0, 0), (0, 0)) + tuple(padding),
               "base_dilation": (1, 1) + tuple(lhs_dilation),
@@ -752,9 +767,9 @@ def _conv_ref(lhs: np.ndarray, rhs: np.ndarray, window_strides: tuple, padding: 
     return out.reshape(n, o, *out.shape[3:]).astype(lhs.dtype)
 
 
-def _conv_op(lhs: Any, rhs: Any, **params: Any) -> Any:
-    return lax.conv_general_dilated(lhs, rhs, dimension_numbers=("NCHW", "OIHW", "NCHW"),
-                                    **params)
+def _conv_op(lhs: Any, rhs: Any, nhwc: bool = False, **params: Any) -> Any:
+    layout = ("NHWC", "HWIO", "NHWC") if nhwc else ("NCHW", "OIHW", "NCHW")
+    return lax.conv_general_dilated(lhs, rhs, dimension_numbers=layout, **params)
 
 
 CONV = [
@@ -768,7 +783,14 @@ CONV = [
                              "feature_group_count": 2}),
         lambda r, d: Sample((arr(r, (1, 1, 4, 4), d), arr(r, (2, 1, 2, 2), d)),
                             {"window_strides": (1, 1), "padding": ((1, 0), (0, 1)),
-                             "lhs_dilation": (1, 1), "rhs_dilation": (2, 1)})),
+                             "lhs_dilation": (1, 1), "rhs_dilation": (2, 1)}),
+        lambda r, d: Sample((arr(r, (4, 2, 3, 3), d), arr(r, (4, 2, 2, 1), d)),
+                            {"window_strides": (1, 1), "padding": ((0, 0), (1, 0)),
+                             "lhs_dilation": (1, 1), "rhs_dilation": (1, 1),
+                             "batch_group_count": 2}),
+        lambda r, d: Sample((arr(r, (2, 4, 3, 2), d), arr(r, (2, 2, 2, 3), d)),
+                            {"window_strides": (1, 2), "padding": ((0, 1), (1, 1)),
+                             "lhs_dilation": (1, 1), "rhs_dilation": (1, 1), "nhwc": True})),
         _conv_ref, (F32, F64), 2, tol=1e-4),
     OpInfo("reduce_window_sum", _reduce_window_op("sum"), _window_samples(None),
            _window_reduce_ref("sum"), NUMS, 2),
@@ -786,37 +808,51 @@ CONV = [
 # ---------------------------------------------------------------------------- control flow,
 # custom rules, calls
 
-def _cond_op(p: Any, x: Any, y: Any) -> Any:
-    return lax.cond(p > 0, lambda a, b: fnad.numpy.sin(a) * b, lambda a, b: a - b * b, x, y)
+_BRANCHES = (lambda a, b: fnad.numpy.sin(a) * b, lambda a, b: a - b * b,
+             lambda a, b: fnad.numpy.exp(a * 0.5) + b)
+_BRANCHES_REF = (lambda a, b: np.sin(a) * b, lambda a, b: a - b * b,
+                 lambda a, b: np.exp(a * 0.5) + b)
 
 
-def _cond_ref(p: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return np.sin(x) * y if p > 0 else x - y * y
+def _cond_op(p: Any, x: Any, y: Any, branches: int = 2) -> Any:
+    """`cond` on the sign of p, or `switch` on p among `branches` (both bind cond)."""
+    if branches == 2:
+        return lax.cond(p > 0, *_BRANCHES[:2], x, y)
+    return lax.switch(p, _BRANCHES[:branches], x, y)
 
 
-def _scan_body(c: Any, x: Any) -> tuple[Any, Any]:
-    return c * 0.5 + fnad.numpy.sin(x) * c, c + x
+def _cond_ref(p: np.ndarray, x: np.ndarray, y: np.ndarray, branches: int = 2) -> np.ndarray:
+    k = (0 if p > 0 else 1) if branches == 2 else int(np.clip(p, 0, branches - 1))
+    return np.asarray(_BRANCHES_REF[k](x, y)).astype(np.result_type(x, y))
 
 
-def _scan_op(c: Any, xs: Any) -> Any:
-    return lax.scan(_scan_body, c, xs)
+def _pred(rng: np.random.Generator, lo: int, hi: int) -> np.ndarray:
+    return np.asarray(rng.integers(lo, hi), np.int32)
 
 
-def _scan_ref(c: np.ndarray, xs: np.ndarray) -> tuple:
+def _scan_op(c: Any, xs: Any, w: Any, reverse: bool = False) -> Any:
+    """A scan with a carry, a scanned input and a closed-over `w` (a constant of the body)."""
+    def body(c: Any, x: Any) -> tuple[Any, Any]:
+        return c * 0.5 + fnad.numpy.sin(x) * c * w, c + x
+    return lax.scan(body, c, xs, reverse=reverse)
+
+
+def _scan_ref(c: np.ndarray, xs: np.ndarray, w: np.ndarray, reverse: bool = False) -> tuple:
     ys = []
-    for x in xs:
-        c, y = c * 0.5 + np.sin(x) * c, c + x
+    for x in (xs[::-1] if reverse else xs):
+        c, y = c * 0.5 + np.sin(x) * c * w, c + x
         ys.append(y)
-    return c, np.stack(ys).astype(xs.dtype)
+    return c, np.stack(ys[::-1] if reverse else ys).astype(xs.dtype)
 
 
-def _while_op(x: Any) -> Any:
-    return lax.while_loop(lambda s: s[0] < 3, lambda s: (s[0] + 1, fnad.numpy.sin(s[1]) * 1.5),
+def _while_op(x: Any, n: Any) -> Any:
+    """n steps of a smooth map: with `n` batched, the predicate is batched too."""
+    return lax.while_loop(lambda s: s[0] < n, lambda s: (s[0] + 1, fnad.numpy.sin(s[1]) * 1.5),
                           (np.int32(0), x))[1]
 
 
-def _while_ref(x: np.ndarray) -> np.ndarray:
-    for _ in range(3):
+def _while_ref(x: np.ndarray, n: np.ndarray) -> np.ndarray:
+    for _ in range(int(n)):
         x = (np.sin(x) * 1.5).astype(x.dtype)
     return x
 
@@ -861,13 +897,18 @@ def _two(shape_x: tuple, shape_y: tuple, gy: Gen = uniform(-2, 2)) -> Samples:
 
 CALLS = [
     OpInfo("cond", _cond_op, samples(
-        lambda r, d: Sample((np.asarray(r.integers(-1, 2), np.int32), arr(r, (3,), d),
-                             arr(r, (3,), d))),
-        lambda r, d: Sample((np.asarray(r.integers(-1, 2), np.int32), arr(r, (), d),
-                             arr(r, (2, 1), d)))),
+        lambda r, d: Sample((_pred(r, -1, 2), arr(r, (3,), d), arr(r, (3,), d))),
+        lambda r, d: Sample((_pred(r, -1, 2), arr(r, (), d), arr(r, (2, 1), d))),
+        lambda r, d: Sample((_pred(r, -1, 4), arr(r, (2,), d), arr(r, (2,), d)),
+                            {"branches": 3})),
         _cond_ref, FLOATS, 2),
-    OpInfo("scan", _scan_op, _two((3,), (4, 3)), _scan_ref, FLOATS, 2),
-    OpInfo("while_loop", _while_op, samples(lambda r, d: Sample((arr(r, (3,), d),))),
+    OpInfo("scan", _scan_op, samples(
+        lambda r, d: Sample((arr(r, (3,), d), arr(r, (4, 3), d), arr(r, (), d))),
+        lambda r, d: Sample((arr(r, (), d), arr(r, (3,), d), arr(r, (), d)),
+                            {"reverse": True})),
+        _scan_ref, FLOATS, 2),
+    OpInfo("while_loop", _while_op,
+           samples(lambda r, d: Sample((arr(r, (3,), d), _pred(r, 0, 4)))),
            _while_ref, FLOATS, 2,
            skips={"vjp": "while_loop is forward-differentiable only (as in JAX): reverse mode "
                          "raises; the error is tested in tests/lax/test_control_flow.py"}),
@@ -910,17 +951,17 @@ class Peers:
     def __init__(self, rank: int = 1, size: int = 3):
         self.rank, self.size = rank, size
 
-    def _members(self, x: Any) -> list[np.ndarray]:
+    def members(self, x: Any) -> list[np.ndarray]:
         x = np.asarray(x)
         return [(x + np.asarray(j - self.rank).astype(x.dtype)).astype(x.dtype)
                 for j in range(self.size)]
 
     def allreduce(self, xs: list[Any], op: str) -> list[Any]:
         fn = {"sum": np.sum, "max": np.max, "min": np.min}[op]
-        return [fn(np.stack(self._members(x)), axis=0).astype(np.asarray(x).dtype) for x in xs]
+        return [fn(np.stack(self.members(x)), axis=0).astype(np.asarray(x).dtype) for x in xs]
 
     def allgather(self, x: Any) -> Any:
-        return np.stack(self._members(x))
+        return np.stack(self.members(x))
 
 
 @contextlib.contextmanager
@@ -936,9 +977,19 @@ def _repeat(r: np.ndarray, n: int) -> np.ndarray:
 
 
 def _collective_samples(rng: np.random.Generator, dtype: np.dtype) -> list[Sample]:
-    """Stacked members (3, ...), distinct across members so extrema have derivatives."""
+    """Stacked members (3, ...), distinct across members so extrema have derivatives; two
+    operands make one variadic equation."""
     return [Sample((distinct(rng, (3, 2), dtype),)),
-            Sample((distinct(rng, (3, 2, 2), dtype),))]
+            Sample((distinct(rng, (3, 2, 2), dtype), distinct(rng, (3,), dtype)))]
+
+
+def _allreduce(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The collective of the operands, as a tuple (a pytree) when there are several."""
+    return lambda *xs: fn(xs if len(xs) > 1 else xs[0], AXIS)
+
+
+def _per_operand(ref: Callable[[np.ndarray], np.ndarray]) -> Callable[..., Any]:
+    return lambda *xs: tuple(ref(x) for x in xs) if len(xs) > 1 else ref(xs[0])
 
 
 def _gather_op(x: Any, axis: int = 0, tiled: bool = False) -> Any:
@@ -966,19 +1017,21 @@ def _collective(name: str, fn: Callable[..., Any], ref: Callable[..., np.ndarray
 
 
 COLLECTIVES = [
-    _collective("psum", lambda x: lax.psum(x, AXIS),
-                lambda x: _repeat(x.sum(0, dtype=x.dtype), len(x)), (F32, F64, I32)),
-    _collective("pmean", lambda x: lax.pmean(x, AXIS),
-                lambda x: _repeat(x.mean(0).astype(x.dtype), len(x)), FLOATS),
-    _collective("pmax", lambda x: lax.pmax(x, AXIS), lambda x: _repeat(x.max(0), len(x)),
+    _collective("psum", _allreduce(lax.psum),
+                _per_operand(lambda x: _repeat(x.sum(0, dtype=x.dtype), len(x))),
                 (F32, F64, I32)),
-    _collective("pmin", lambda x: lax.pmin(x, AXIS), lambda x: _repeat(x.min(0), len(x)),
+    _collective("pmean", _allreduce(lax.pmean),
+                _per_operand(lambda x: _repeat(x.mean(0).astype(x.dtype), len(x))), FLOATS),
+    _collective("pmax", _allreduce(lax.pmax), _per_operand(lambda x: _repeat(x.max(0), len(x))),
+                (F32, F64, I32)),
+    _collective("pmin", _allreduce(lax.pmin), _per_operand(lambda x: _repeat(x.min(0), len(x))),
                 (F32, F64, I32)),
     _collective("all_gather", _gather_op, _all_gather_ref, (F32, F64, I32),
                 _gather_samples_named),
     _collective("axis_index",
                 lambda x: x * lax.convert_element_type(lax.axis_index(AXIS), x.dtype),
-                _axis_index_ref, (F32, I32)),
+                _axis_index_ref, (F32, I32),
+                lambda rng, dtype: _collective_samples(rng, dtype)[:1]),
 ]
 
 OPS: list[OpInfo] = [*ELEMENTWISE, *REDUCTIONS, *STRUCTURAL, *LINALG, *CONV, *CALLS,
