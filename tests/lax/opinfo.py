@@ -300,9 +300,12 @@ def samples(*make: Callable[[np.random.Generator, np.dtype], Sample]) -> Samples
     return lambda rng, dtype: [m(rng, dtype) for m in make]
 
 
-def arr(rng: np.random.Generator, shape: tuple, dtype: np.dtype, gen: Gen = uniform(-3, 3)
-        ) -> np.ndarray:
-    return gen(rng, shape, dtype)
+_UNIFORM = uniform(-3, 3)
+
+
+def arr(rng: np.random.Generator, shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """Values in [-3, 3) of any dtype."""
+    return _UNIFORM(rng, shape, dtype)
 
 
 def _select_n_samples(rng: np.random.Generator, dtype: np.dtype) -> list[Sample]:
@@ -700,19 +703,27 @@ def _select_scatter_ref(ct: np.ndarray, x: np.ndarray, kind: str, **params: Any)
     return out.reshape(x.shape)
 
 
-def _window_samples(linear: str | None, kind: str = "max") -> Samples:
-    """Operands of shape (4, 5) for each window in WINDOWS; with `linear`, a linear operand
-    first, of x's shape ("gather") or the windowed shape ("scatter")."""
+def _window_samples(linear: str | None, kind: str = "max", edges: bool = True) -> Samples:
+    """Operands of shape (4, 5) for each window in WINDOWS, and one of ties and edge values;
+    with `linear`, a linear operand first, of x's shape ("gather") or the windowed shape
+    ("scatter")."""
     def make(rng: np.random.Generator, dtype: np.dtype) -> list[Sample]:
+        xs = [distinct(rng, (4, 5), dtype) if dtype.kind == "f" else arr(rng, (4, 5), dtype)
+              for _ in WINDOWS]
+        params = list(WINDOWS)
+        if edges:  # ties (and for floats +-inf, NaN) in every window
+            e = edge_values(dtype)
+            xs.append(np.resize(e if linear is None else np.array([-1, 0, 1, 1, 0], dtype),
+                                (4, 5)))
+            params.append(WINDOWS[1])
         out = []
-        for params in WINDOWS:
-            x = distinct(rng, (4, 5), dtype) if dtype.kind == "f" else arr(rng, (4, 5), dtype)
+        for x, p in zip(xs, params):
             if linear is None:
-                out.append(Sample((x,), params))
+                out.append(Sample((x,), p))
                 continue
             shape = x.shape if linear == "gather" else \
-                _window_reduce_ref("sum")(np.zeros((4, 5)), **params).shape
-            out.append(Sample((arr(rng, shape, dtype), x), {"kind": kind, **params}))
+                _window_reduce_ref("sum")(np.zeros((4, 5)), **p).shape
+            out.append(Sample((arr(rng, shape, dtype), x), {"kind": kind, **p}))
         return out
     return make
 
@@ -792,16 +803,14 @@ CONV = [
                             {"window_strides": (1, 2), "padding": ((0, 1), (1, 1)),
                              "lhs_dilation": (1, 1), "rhs_dilation": (1, 1), "nhwc": True})),
         _conv_ref, (F32, F64), 2, tol=1e-4),
-    OpInfo("reduce_window_sum", _reduce_window_op("sum"), _window_samples(None),
-           _window_reduce_ref("sum"), NUMS, 2),
-    OpInfo("reduce_window_max", _reduce_window_op("max"), _window_samples(None),
-           _window_reduce_ref("max"), NUMS, 2),
-    OpInfo("reduce_window_min", _reduce_window_op("min"), _window_samples(None),
-           _window_reduce_ref("min"), NUMS, 2),
+    *(OpInfo(f"reduce_window_{k}", _reduce_window_op(k), _window_samples(None),
+             _window_reduce_ref(k), NUMS, 2, _window_samples(None, edges=False))
+      for k in ("sum", "max", "min")),
     OpInfo("window_select_gather", _bind("window_select_gather"), _window_samples("gather"),
-           _select_gather_ref, FLOATS, 2),
+           _select_gather_ref, FLOATS, 2, _window_samples("gather", edges=False)),
     OpInfo("window_select_scatter", _bind("window_select_scatter"),
-           _window_samples("scatter", "min"), _select_scatter_ref, FLOATS, 2),
+           _window_samples("scatter", "min"), _select_scatter_ref, FLOATS, 2,
+           _window_samples("scatter", "min", edges=False)),
 ]
 
 
@@ -891,8 +900,8 @@ def _iota_op(x: Any) -> Any:
     return x * lax.broadcasted_iota(x.dtype, x.shape, x.ndim - 1)
 
 
-def _two(shape_x: tuple, shape_y: tuple, gy: Gen = uniform(-2, 2)) -> Samples:
-    return samples(lambda r, d: Sample((arr(r, shape_x, d), gy(r, shape_y, d))))
+def _two(shape_x: tuple, shape_y: tuple) -> Samples:
+    return samples(lambda r, d: Sample((arr(r, shape_x, d), arr(r, shape_y, d))))
 
 
 CALLS = [

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from opinfo import AXIS, EXEMPT, F64, OPS, TRANSFORMS, OpInfo, Sample, peers
 
 import fnad
 from fnad import tree as tree_util
@@ -21,18 +22,21 @@ from fnad.backends import available_backends
 from fnad.core.ir import ClosedJaxpr, Jaxpr, typecheck
 from fnad.core.primitive import fnad_primitives
 from fnad.test_util import assert_allclose, check_grads, check_staged, check_vmap
-from opinfo import AXIS, EXEMPT, F64, OPS, TRANSFORMS, OpInfo, Sample, peers
 
 # Real bugs the generic tests found, as (primitive, transform): reason. Each case is an
 # expected failure until the rule is fixed (strict: a fix makes it fail, so remove it here).
 _WARNS = ("eager {} of edge values ({}) lets NumPy's RuntimeWarning 'invalid value "
-          "encountered in reduce' escape: the impl in fnad/lax/reduction.py ({}) calls {} "
-          "outside np.errstate")
+          "encountered in {}' escape: the impl ({}) calls {} outside np.errstate")
 XFAIL: dict[tuple[str, str], str] = {
-    ("reduce_sum", "warnings"): _WARNS.format("reduce_sum", "inf + -inf", "reduce_sum_p",
-                                           "np.add.reduce"),
-    ("reduce_prod", "warnings"): _WARNS.format("reduce_prod", "inf * 0", "reduce_prod_p",
-                                            "np.multiply.reduce"),
+    ("reduce_sum", "warnings"): _WARNS.format(
+        "reduce_sum", "inf + -inf", "reduce", "reduce_sum_p, fnad/lax/reduction.py",
+        "np.add.reduce"),
+    ("reduce_prod", "warnings"): _WARNS.format(
+        "reduce_prod", "inf * 0", "reduce", "reduce_prod_p, fnad/lax/reduction.py",
+        "np.multiply.reduce"),
+    ("reduce_window_sum", "warnings"): _WARNS.format(
+        "reduce_window_sum", "inf + -inf in a window", "add",
+        "_window_primitive's impl, fnad/lax/conv.py", "np.add(acc, ..., out=acc)"),
 }
 
 
@@ -245,6 +249,16 @@ def test_jit_on_every_backend_equals_eager(op: OpInfo) -> None:
 
 # ---------------------------------------------------------------------------- derivatives
 
+def jvp_of(f: Callable[..., Any], n: int) -> Callable[..., Any]:
+    """(*primals, *tangents) -> the tangent of f's output."""
+    return lambda *xt: fnad.jvp(f, xt[:n], xt[n:])[1]
+
+
+def vjp_of(f: Callable[..., Any]) -> Callable[..., Any]:
+    """(*primals, cotangent) -> the cotangents of f's inputs."""
+    return lambda *xc: fnad.vjp(f, *xc[:-1])[1](xc[-1])
+
+
 def grad_samples(op: OpInfo) -> list[Sample]:
     return op.draw(0, float_dtype(op), grad=True)
 
@@ -261,8 +275,7 @@ def test_jvp_against_finite_differences(op: OpInfo) -> None:
     for s in grad_samples(op):
         f, args = bound(op, s), as_float64(s.args)
         tangents = random_like(args, rng)
-        n = len(args)
-        jvp = lambda *xt: fnad.jvp(f, xt[:n], xt[n:])[1]  # noqa: E731
+        jvp = jvp_of(f, len(args))
         if op.axis_name:  # in SPMD form: each member's jvp, inside the named vmap
             jvp = named(jvp)
             check_grads(named(f), args, op.grad_order, modes=("fwd",), **grad_tols(op))
@@ -284,7 +297,7 @@ def test_vjp_against_finite_differences(op: OpInfo) -> None:
         if op.axis_name:  # in SPMD form: each member's vjp, inside the named vmap
             check_grads(named(f), args, op.grad_order, modes=("rev",), **grad_tols(op))
             ct = random_like((named(f)(*args),), rng)[0]
-            spmd = named(lambda *xc: fnad.vjp(f, *xc[:-1])[1](xc[-1]))
+            spmd = named(vjp_of(f))
             assert_allclose(spmd(*args, ct), fnad.vjp(named(f), *args)[1](ct), 1e-10, 1e-10,
                             "per-member vjp differs from the vjp of the vmap")
         else:
@@ -304,7 +317,7 @@ def test_transpose_rule_runs_in_vjp(op: OpInfo) -> None:
         args = as_float64(s.args)
         g = named(f) if op.axis_name else f
         ct = random_like((g(*args),), rng)[0]
-        vjp = lambda *xc: fnad.vjp(f, *xc[:-1])[1](xc[-1])  # noqa: E731
+        vjp = vjp_of(f)
         with counting(op, "transpose") as calls:  # traced: no cached rule
             fnad.make_jaxpr(named(vjp) if op.axis_name else vjp)(*args, ct)
         ran += calls[0]
