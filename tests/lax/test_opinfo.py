@@ -318,19 +318,23 @@ def test_jvp_against_finite_differences(op: OpInfo) -> None:
     assert_ran([ran], op, "jvp")
 
 
+# reverse mode, and at second order each mode over the other (Hessian-vector products)
+MIXED = ("rev", "fwd")
+
+
 @pytest.mark.parametrize("op", cases("vjp"), ids=str)
 def test_vjp_against_finite_differences(op: OpInfo) -> None:
     rng = np.random.default_rng(2)
     for s in grad_samples(op):
         f, args = bound(op, s), as_float64(s.args)
         if op.axis_name:  # in SPMD form: each member's vjp, inside the named vmap
-            check_grads(named(f), args, op.grad_order, modes=("rev",), **grad_tols(op))
+            check_grads(named(f), args, op.grad_order, modes=MIXED, **grad_tols(op))
             ct = random_like((named(f)(*args),), rng)[0]
             spmd = named(vjp_of(f))
             assert_allclose(spmd(*args, ct), fnad.vjp(named(f), *args)[1](ct), 1e-10, 1e-10,
                             "per-member vjp differs from the vjp of the vmap")
         else:
-            check_grads(f, args, op.grad_order, modes=("rev",), **grad_tols(op))
+            check_grads(f, args, op.grad_order, modes=MIXED, **grad_tols(op))
 
 
 def has_transpose(op: OpInfo) -> bool:
@@ -401,7 +405,8 @@ def test_vmap_against_a_loop(op: OpInfo) -> None:
 
 
 def check_vmap_all_layouts(op: OpInfo, draws: list[Sample], dtype: np.dtype) -> None:
-    """Each operand batched alone and all together, at axis 0 and at the last axis."""
+    """Each operand batched alone and all together, at axis 0 (out_axes 0) and at the last
+    axis (out_axes -1)."""
     s = draws[0]
     f, tol = bound(op, s), tolerance(op, dtype)
     for which in batch_configs(len(s.args)):
@@ -410,7 +415,7 @@ def check_vmap_all_layouts(op: OpInfo, draws: list[Sample], dtype: np.dtype) -> 
                          for a, b in zip(s.args, which))
             args = tuple(np.stack([d.args[i] for d in draws], ax) if ax is not None
                          else s.args[i] for i, ax in enumerate(axes))
-            check_vmap(f, args, in_axes=axes, atol=tol, rtol=tol)
+            check_vmap(f, args, in_axes=axes, out_axes=-1 if last else 0, atol=tol, rtol=tol)
 
 
 def check_vmap_collective(op: OpInfo, draws: list[Sample], dtype: np.dtype) -> None:
