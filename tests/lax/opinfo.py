@@ -32,8 +32,8 @@ ANY = (F32, F64, I32, U32, BOOL)
 
 # The transforms an entry is checked under; `OpInfo.skips` maps one to the reason it does
 # not apply.
-TRANSFORMS = ("value", "warnings", "typecheck", "jit", "lowering", "jvp", "vjp", "vmap",
-              "transpose")
+TRANSFORMS = ("value", "warnings", "typecheck", "jit", "lowering", "jvp", "linearize", "vjp",
+              "vmap", "transpose")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -904,6 +904,9 @@ def _two(shape_x: tuple, shape_y: tuple) -> Samples:
     return samples(lambda r, d: Sample((arr(r, shape_x, d), arr(r, shape_y, d))))
 
 
+_STOPPED = ("its derivative is zero by definition, not that of its value (the identity): "
+            "test_jvp_of_a_piecewise_constant_primitive_is_zero checks the rule")
+
 CALLS = [
     OpInfo("cond", _cond_op, samples(
         lambda r, d: Sample((_pred(r, -1, 2), arr(r, (3,), d), arr(r, (3,), d))),
@@ -932,10 +935,7 @@ CALLS = [
            transpose_op=lambda x, y, tx, ty: sin_cv(x, y) * tx),
     OpInfo("stop_gradient", lax.stop_gradient, samples(lambda r, d: Sample((arr(r, (3,), d),))),
            lambda x: x, NUMS, 0,
-           skips={"jvp": "its derivative is zero by definition, not its value's: "
-                         "test_stop_gradient_derivative_is_zero checks the rule",
-                  "vjp": "its derivative is zero by definition, not its value's: "
-                         "test_stop_gradient_derivative_is_zero checks the rule"}),
+           skips=_grad_skips(0, {"jvp": _STOPPED, "vjp": _STOPPED})),
     OpInfo("jit_call", lambda x, y: fnad.jit(lambda a, b: fnad.numpy.sin(a) * b)(x, y),
            _two((2, 3), (3,)), lambda x, y: np.sin(x) * y, FLOATS, 2,
            skips={"lowering": "the jit's first pass inlines jit_call (nested jits compile as "

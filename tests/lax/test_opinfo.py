@@ -39,6 +39,11 @@ XFAIL: dict[tuple[str, str], str] = {
     ("reduce_window_sum", "warnings"): _WARNS.format(
         "reduce_window_sum", "inf + -inf in a window", "add",
         "_window_primitive's impl, fnad/lax/conv.py", "np.add(acc, ..., out=acc)"),
+    ("while_loop", "linearize"): (
+        "fnad.linearize of a while_loop raises TransformError from _while_partial_eval "
+        "(fnad/lax/control_flow.py); in JAX linearize works: the partial eval rule stages "
+        "the whole loop for the unknown (tangent) carries, recomputing the known part, and "
+        "only transposing that loop (vjp, grad) is an error"),
 }
 
 
@@ -317,6 +322,35 @@ def test_jvp_against_finite_differences(op: OpInfo) -> None:
             fnad.make_jaxpr(jvp)(*args, *tangents)  # traced: no cached rule
         ran += calls[0]
     assert_ran([ran], op, "jvp")
+
+
+def linearized(f: Callable[..., Any], n: int) -> Callable[..., Any]:
+    """(*primals, *tangents) -> the tangent of f's output, by `fnad.linearize`."""
+    return lambda *xt: fnad.linearize(f, *xt[:n])[1](*xt[n:])
+
+
+def differentiable(op: OpInfo) -> bool:
+    return op.applies("jvp")
+
+
+@pytest.mark.parametrize("op", cases("linearize", differentiable), ids=str)
+def test_linearize_equals_jvp(op: OpInfo) -> None:
+    """linearize stages the tangent computation by partial evaluation (each primitive's
+    partial_eval rule, where it has one) and gives jvp's tangents."""
+    rng = np.random.default_rng(5)
+    ran = 0
+    for s in grad_samples(op):
+        f, args = bound(op, s), as_float64(s.args)
+        tangents = random_like(args, rng)
+        lin, jvp = linearized(f, len(args)), jvp_of(f, len(args))
+        if op.axis_name:
+            lin, jvp = named(lin), named(jvp)
+        assert_allclose(lin(*args, *tangents), jvp(*args, *tangents), 1e-10, 1e-10,
+                        f"{op.name}: linearize differs from jvp")
+        with counting(op, "partial_eval") as calls:
+            fnad.make_jaxpr(lin)(*args, *tangents)
+        ran += calls[0]
+    assert_ran([ran], op, "partial_eval")
 
 
 # reverse mode, and at second order each mode over the other (Hessian-vector products)
