@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import scipy.special as sps
+from test_elementwise import away, bits, shift_amount  # the family table's generators
 
 import fnad
 import fnad.debug
@@ -97,27 +98,6 @@ def uniform(lo: float, hi: float) -> Gen:
                                 size=shape).astype(dtype)
         return rng.uniform(lo, hi, size=shape).astype(dtype)
     return gen
-
-
-def away(lo: float, hi: float) -> Gen:
-    """Magnitudes in [lo, hi) with a random sign: off zero and the kinks there."""
-    mag = uniform(lo, hi)
-
-    def gen(rng: np.random.Generator, shape: tuple, dtype: np.dtype) -> np.ndarray:
-        sign = np.where(rng.random(shape) < 0.5, -1, 1)
-        return (mag(rng, shape, dtype) * sign).astype(dtype)
-    return gen
-
-
-def bits(rng: np.random.Generator, shape: tuple, dtype: np.dtype) -> np.ndarray:
-    """Any bit pattern of the dtype (bools for bool)."""
-    if dtype == BOOL:
-        return rng.random(shape) < 0.5
-    return rng.integers(0, 2 ** 32, size=shape, dtype=np.uint64).astype(np.uint32).view(dtype)
-
-
-def shift_amount(rng: np.random.Generator, shape: tuple, dtype: np.dtype) -> np.ndarray:
-    return rng.integers(0, 32, size=shape).astype(dtype)
 
 
 def distinct(rng: np.random.Generator, shape: tuple, dtype: np.dtype) -> np.ndarray:
