@@ -509,3 +509,29 @@ def test_preferred_element_type_is_the_result_dtype(which: str) -> None:
         want = np.sum(x.astype(np.float64) ** 2).reshape(1, 1, 1, 1)
     assert np.asarray(out).dtype == np.float64
     assert_allclose(out, want)
+
+
+# ---------------------------------------------------------------------------- compositions
+
+@pytest.mark.parametrize("op", cases("jit", not_collective), ids=str)
+def test_jit_of_vmap_jvp_and_vjp_equals_eager(op: OpInfo) -> None:
+    """The programs the transforms make (batched shapes, tangent and transposed equations)
+    compile on every backend to what they compute eagerly."""
+    rng = np.random.default_rng(6)
+    programs = []
+    if op.applies("vmap"):
+        for draws in stacked(op, float_dtype(op)):
+            axes = tuple(np.ndim(a) for a in draws[0].args)  # batched last
+            programs.append((fnad.vmap(bound(op, draws[0]), in_axes=axes), tuple(
+                np.stack([d.args[i] for d in draws], ax) for i, ax in enumerate(axes))))
+    if op.applies("jvp"):
+        for s in grad_samples(op):
+            f, args = bound(op, s), as_float64(s.args)
+            programs.append((jvp_of(f, len(args)), args + random_like(args, rng)))
+            if op.applies("vjp"):
+                programs.append((vjp_of(f), args + random_like((f(*args),), rng)))
+    for g, args in programs:
+        expected = g(*args)
+        for backend in available_backends():
+            assert_allclose(fnad.jit(g, backend=backend)(*args), expected, 1e-9, 1e-9,
+                            f"{op.name}: jit on {backend}")
