@@ -535,3 +535,62 @@ def test_jit_of_vmap_jvp_and_vjp_equals_eager(op: OpInfo) -> None:
         for backend in available_backends():
             assert_allclose(fnad.jit(g, backend=backend)(*args), expected, 1e-9, 1e-9,
                             f"{op.name}: jit on {backend}")
+
+
+# ---------------------------------------------------------------------------- kernel rules
+
+def has_kernel_rule(op: OpInfo) -> bool:
+    """A kernel rule that fusion can write into a generated kernel (not a library call or a
+    call of a sub-jaxpr)."""
+    return op.axis_name is None and op.prim.kernel not in (None, "library", "call")
+
+
+def _consume(x: Any) -> Any:
+    """An elementwise use of x that the passes keep and C defines for every value (no
+    signed overflow): halving floats, bitwise not of integers and bools."""
+    if np.dtype(x.dtype).kind == "f":
+        return fnad.lax.mul(x, np.asarray(0.5, x.dtype))
+    return fnad.lax.bitwise_not(x)
+
+
+def kernel_program(op: OpInfo, s: Sample, other: Sample) -> tuple[Callable[..., Any], tuple]:
+    """A program in which fusion takes the primitive into a kernel: a reduction after an
+    elementwise prologue; else two applications (on two draws), each used elementwise, so
+    that one region holds more than one equation."""
+    f = bound(op, s)
+    if op.prim.kernel in ("sum", "max", "min", "prod", "and", "or"):
+        return (lambda *a: f(*(_consume(x) for x in a))), s.args
+    n = len(s.args)
+    return (lambda *ab: (_consume(f(*ab[:n])), _consume(f(*ab[n:])))), s.args + other.args
+
+
+@pytest.mark.parametrize("op", cases("kernel", has_kernel_rule), ids=str)
+def test_kernel_rule_in_a_fused_kernel_equals_eager(op: OpInfo) -> None:
+    """Every dtype, with the first sample and the last (edge values where the entry has
+    them), through the generated kernels of each backend; some sample must put the
+    primitive in a kernel."""
+    check_kernels(op, lambda samples: [samples[0], samples[-1]])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("op", cases("kernel", has_kernel_rule), ids=str)
+def test_kernel_rule_on_every_sample(op: OpInfo) -> None:
+    check_kernels(op, lambda samples: samples)
+
+
+def check_kernels(op: OpInfo, pick: Callable[[list], list]) -> None:
+    from fnad.jit import fusion
+    in_kernel = 0
+    for dtype in op.dtypes:
+        for s, other in pick(list(zip(op.draw(0, dtype), op.draw(1, dtype)))):
+            g, args = kernel_program(op, s, other)
+            expected = g(*args)
+            tol = tolerance(op, dtype)
+            for backend in available_backends():
+                assert_allclose(fnad.jit(g, backend=backend)(*args), expected, tol, tol,
+                                f"{op.name} {dtype}: fused on {backend}")
+            lowered = fnad.jit(g).lower(*args)  # after the passes, before fusion
+            fused = fusion.fuse(lowered, lambda kernel: None, min_work=0)
+            left = {e.prim.name for e in fused.eqns if e.prim is not fusion.fusion_p}
+            in_kernel += op.name in primitives_in(lowered) and op.name not in left
+    assert in_kernel, f"fusion never put {op.name} in a kernel: its kernel rule never ran"
