@@ -319,16 +319,11 @@ def _reduce_edge_samples(rng: np.random.Generator, dtype: np.dtype) -> list[Samp
     return _reduce_samples(rng, dtype) + [Sample((np.stack([e, e[::-1]]),), {"axes": (1,)})]
 
 
-_UNFUSED = ("fusion reduces with sum, max and min only (fnad/jit/fusion.py _REDUCE_KINDS): "
-            "this kernel rule is never used")
-
-
 def _reduce(name: str, ref: Callable[..., Any], dtypes: tuple, order: int,
             edges: bool = True) -> OpInfo:
-    skips = {} if name in ("reduce_sum", "reduce_max", "reduce_min") else {"kernel": _UNFUSED}
     return OpInfo(name, getattr(lax, name), _reduce_edge_samples if edges else _reduce_samples,
                   lambda x, axes: np.asarray(ref(x, axis=axes)).astype(x.dtype), dtypes, order,
-                  _reduce_samples, skips=_grad_skips(order, skips))
+                  _reduce_samples, skips=_grad_skips(order, None))
 
 
 def _arg_samples(rng: np.random.Generator, dtype: np.dtype) -> list[Sample]:
@@ -930,9 +925,7 @@ CALLS = [
     # more than the jit folds into a constant (passes.FOLD_MAX_SIZE), so iota is lowered
     OpInfo("iota", _iota_op, samples(lambda r, d: Sample((arr(r, (2, 3), d),)),
                                      lambda r, d: Sample((arr(r, (16, 20), d),))),
-           lambda x: x * np.arange(x.shape[-1]).astype(x.dtype), NUMS, 2,
-           skips={"kernel": "its kernel rule 'iota' is no template fusion takes "
-                            "(fusion.is_elementwise): iota is never in a generated kernel"}),
+           lambda x: x * np.arange(x.shape[-1]).astype(x.dtype), NUMS, 2),
 ]
 
 

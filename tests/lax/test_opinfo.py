@@ -47,6 +47,24 @@ XFAIL: dict[tuple[str, str], str] = {
 }
 
 
+_INT_ONLY = ("never called: the primitive takes integers or bools only, fnad.jvp gives such "
+             "operands no tangent and no rule gives an integer output one, so the JVP trace "
+             "binds it without its rule (dead code)")
+# Rules that no public API can reach, and why.
+UNREACHABLE: dict[tuple[str, str], str] = {
+    (name, "jvp"): _INT_ONLY for name in (
+        "and", "or", "xor", "not", "shift_left", "shift_right_logical",
+        "shift_right_arithmetic", "population_count", "reduce_and", "reduce_or")}
+UNREACHABLE.update({
+    (name, "kernel"): "never used: fusion reduces with sum, max and min only "
+                      "(fnad/jit/fusion.py _REDUCE_KINDS)"
+    for name in ("reduce_prod", "reduce_and", "reduce_or")})
+UNREACHABLE["jit_call", "kernel"] = ("never used: no code reads the kernel rule 'call', and "
+                                     "the jit's first pass inlines every jit_call")
+UNREACHABLE["iota", "kernel"] = ("never used: 'iota' is no template fusion takes "
+                                 "(fusion.is_elementwise), so iota is never in a kernel")
+
+
 def cases(transform: str, extra: Callable[[OpInfo], bool] = lambda op: True) -> list[Any]:
     return [pytest.param(op, id=op.name, marks=[pytest.mark.xfail(
         strict=True, reason=XFAIL[op.name, transform])] if (op.name, transform) in XFAIL
@@ -540,9 +558,10 @@ def test_jit_of_vmap_jvp_and_vjp_equals_eager(op: OpInfo) -> None:
 # ---------------------------------------------------------------------------- kernel rules
 
 def has_kernel_rule(op: OpInfo) -> bool:
-    """A kernel rule that fusion can write into a generated kernel (not a library call or a
-    call of a sub-jaxpr)."""
-    return op.axis_name is None and op.prim.kernel not in (None, "library", "call")
+    """A kernel rule that fusion writes into a generated kernel (not a library call, a call
+    of a sub-jaxpr, or one fusion never uses)."""
+    return op.axis_name is None and op.prim.kernel not in (None, "library", "call") and \
+        (op.name, "kernel") not in UNREACHABLE
 
 
 def _consume(x: Any) -> Any:
@@ -594,3 +613,32 @@ def check_kernels(op: OpInfo, pick: Callable[[list], list]) -> None:
             left = {e.prim.name for e in fused.eqns if e.prim is not fusion.fusion_p}
             in_kernel += op.name in primitives_in(lowered) and op.name not in left
     assert in_kernel, f"fusion never put {op.name} in a kernel: its kernel rule never ran"
+
+
+# ---------------------------------------------------------------------------- rule coverage
+
+def rule_tests(op: OpInfo) -> dict[str, bool]:
+    """Rule slot -> whether a test above runs the entry and asserts that the rule ran."""
+    return {"abstract_eval_rule": op.applies("typecheck"),
+            "jvp": op.applies("jvp") or zero_derivative(op),
+            "transpose": op.applies("transpose"),
+            "batch": op.applies("vmap"),
+            "batch_collective": op.applies("vmap") and op.axis_name is not None,
+            "partial_eval": op.applies("linearize") and differentiable(op),
+            "kernel": op.applies("kernel") and has_kernel_rule(op) or
+            op.prim.kernel in ("library", "call") and op.applies("lowering")}
+
+
+def test_every_rule_is_run_by_some_test() -> None:
+    """Each rule a primitive defines is run (and seen to run) by a test of its entry, or is
+    listed as unreachable with the reason."""
+    untested, stale = [], []
+    for op in OPS:
+        for slot, tested in rule_tests(op).items():
+            defined = getattr(op.prim, slot, None) is not None
+            if defined and not tested and (op.name, slot) not in UNREACHABLE:
+                untested.append((op.name, slot))
+            if (op.name, slot) in UNREACHABLE and (not defined or tested):
+                stale.append((op.name, slot))
+    assert not untested, f"rules no test runs: {untested}"
+    assert not stale, f"UNREACHABLE lists rules that are gone or now tested: {stale}"
