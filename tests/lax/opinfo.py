@@ -3,6 +3,8 @@
 An entry names the primitive, a wrapper that binds it, sample arguments (seeded NumPy draws
 plus edge values: 0, ties, +-inf, NaN), the dtypes it takes, a NumPy/SciPy reference, the
 derivative order to check, and each transform that does not apply with the reason why.
+A new primitive needs a row here: the completeness test fails until it has one (or an
+EXEMPT reason), and the generic tests then check every rule it defines.
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ from fnad import lax
 from fnad.core.primitive import fnad_primitives
 from fnad.lax import collectives
 
-F32, F64, I32, U32, BOOL = (np.dtype(t) for t in (np.float32, np.float64, np.int32, np.uint32,
-                                                  np.bool_))
-FLOATS = (np.dtype(np.float16), F32, F64)
-NUMS = (np.dtype(np.float16), F32, F64, I32, U32)
+F16, F32, F64, I32, U32, BOOL = (np.dtype(t) for t in (
+    np.float16, np.float32, np.float64, np.int32, np.uint32, np.bool_))
+FLOATS = (F16, F32, F64)
+NUMS = (F16, F32, F64, I32, U32)
 SIGNED = (F32, F64, I32)
 INTS = (I32, U32)
 BITS = (BOOL, I32, U32)
@@ -52,6 +54,9 @@ Samples = Callable[[np.random.Generator, np.dtype], list[Sample]]
 
 @dataclasses.dataclass(frozen=True)
 class OpInfo:
+    """One primitive's row: how to bind it, on what, against what, and which checks apply
+    (every transform not in `skips`)."""
+
     name: str                                  # the primitive
     op: Callable[..., Any]                     # binds it: op(*sample.args, **sample.kwargs)
     samples: Samples

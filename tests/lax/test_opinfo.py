@@ -1,7 +1,10 @@
 """Generic tests driven by the OpInfo table (tests/lax/opinfo.py): for every primitive fnad
-defines, values against NumPy/SciPy, the jaxpr typecheck, jit on every backend against
-eager, jvp and vjp against float64 finite differences, vmap against a loop, and its
-transpose rule run; each transform test also checks that the primitive's own rule ran.
+defines, values against NumPy/SciPy (and no escaping NumPy warning), the jaxpr typecheck,
+jit on every backend against eager (the primitive lowered, its kernel rule in a fused
+kernel), jvp, linearize and vjp against float64 finite differences, vmap against a loop, and
+its transpose rule run. Each test also checks that the primitive's own rule ran, every
+jaxpr a transform stages typechecks, and a coverage test asks that every rule a primitive
+defines is run by one of them.
 """
 
 from __future__ import annotations
@@ -337,7 +340,7 @@ def test_jvp_against_finite_differences(op: OpInfo) -> None:
         else:
             check_grads(f, args, op.grad_order, modes=("fwd",), **grad_tols(op))
         with counting(op, "jvp") as calls:
-            fnad.make_jaxpr(jvp)(*args, *tangents)  # traced: no cached rule
+            typecheck(fnad.make_jaxpr(jvp)(*args, *tangents))  # traced: no cached rule
         ran += calls[0]
     assert_ran([ran], op, "jvp")
 
@@ -366,7 +369,7 @@ def test_linearize_equals_jvp(op: OpInfo) -> None:
         assert_allclose(lin(*args, *tangents), jvp(*args, *tangents), 1e-10, 1e-10,
                         f"{op.name}: linearize differs from jvp")
         with counting(op, "partial_eval") as calls:
-            fnad.make_jaxpr(lin)(*args, *tangents)
+            typecheck(fnad.make_jaxpr(lin)(*args, *tangents))
         ran += calls[0]
     assert_ran([ran], op, "partial_eval")
 
@@ -405,7 +408,7 @@ def test_transpose_rule_runs_in_vjp(op: OpInfo) -> None:
         ct = random_like((g(*args),), rng)[0]
         vjp = vjp_of(f)
         with counting(op, "transpose") as calls:  # traced: no cached rule
-            fnad.make_jaxpr(named(vjp) if op.axis_name else vjp)(*args, ct)
+            typecheck(fnad.make_jaxpr(named(vjp) if op.axis_name else vjp)(*args, ct))
         ran += calls[0]
         # <ct, J t> = <J^T ct, t>: the transpose is the adjoint of the jvp
         t = random_like(args, rng)
@@ -444,7 +447,7 @@ def test_jvp_of_a_piecewise_constant_primitive_is_zero(op: OpInfo) -> None:
             for t in tree_util.tree_leaves(out):
                 assert not np.any(np.asarray(t)), f"{op.name}: nonzero tangent {t}"
             with counting(op, "jvp") as calls:
-                fnad.make_jaxpr(jvp_of(f, len(s.args)))(*s.args, *tangents)
+                typecheck(fnad.make_jaxpr(jvp_of(f, len(s.args)))(*s.args, *tangents))
             ran += calls[0]
     assert_ran([ran], op, "jvp")
 
@@ -489,6 +492,7 @@ def check_vmap_all_layouts(op: OpInfo, draws: list[Sample], dtype: np.dtype) -> 
             args = tuple(np.stack([d.args[i] for d in draws], ax) if ax is not None
                          else s.args[i] for i, ax in enumerate(axes))
             check_vmap(f, args, in_axes=axes, out_axes=-1 if last else 0, atol=tol, rtol=tol)
+            typecheck(fnad.make_jaxpr(fnad.vmap(f, in_axes=axes))(*args))
 
 
 def check_vmap_collective(op: OpInfo, draws: list[Sample], dtype: np.dtype) -> None:
