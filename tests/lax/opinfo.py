@@ -183,11 +183,18 @@ def _popcount(x: np.ndarray) -> np.ndarray:
     return np.vectorize(lambda v: bin(int(v)).count("1"), otypes=[np.int64])(u).astype(x.dtype)
 
 
-def _shift_right(view: type) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """A shift of the bits seen as `view`; shifts of 32 or more leave 0 (or the sign)."""
+def _shift(kind: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """32-bit shifts as in XLA: the amount read as unsigned; 32 or more shifts every bit
+    out (0, or copies of the sign bit for an arithmetic right shift)."""
     def ref(x: np.ndarray, s: np.ndarray) -> np.ndarray:
-        v = x.view(view)
-        return (v >> s.astype(view)).view(x.dtype)
+        amount = s.view(np.uint32).astype(np.int64)
+        k = np.minimum(amount, 31)
+        if kind == "arithmetic":
+            out = x.view(np.int32).astype(np.int64) >> k
+        else:
+            u = x.view(np.uint32).astype(np.int64)
+            out = np.where(amount < 32, ((u << k) if kind == "left" else (u >> k)), 0)
+        return (out & 0xFFFFFFFF).astype(np.uint32).view(x.dtype)
     return ref
 
 
@@ -265,12 +272,9 @@ ELEMENTWISE = [
       for n, r, w in (("and", "bitwise_and", "bitwise_and"), ("or", "bitwise_or", "bitwise_or"),
                       ("xor", "bitwise_xor", "bitwise_xor"))),
     elementwise("not", np.invert, bits, op=lax.bitwise_not, dtypes=BITS, order=0),
-    elementwise("shift_left", np.left_shift, bits, shift_amount, dtypes=INTS, order=0,
-                edges=False),
-    elementwise("shift_right_logical", _shift_right(np.uint32), bits, shift_amount,
-                dtypes=INTS, order=0, edges=False),
-    elementwise("shift_right_arithmetic", _shift_right(np.int32), bits, shift_amount,
-                dtypes=INTS, order=0, edges=False),
+    *(elementwise(f"shift_{k}", _shift(kind), bits, shift_amount, dtypes=INTS, order=0)
+      for k, kind in (("left", "left"), ("right_logical", "logical"),
+                      ("right_arithmetic", "arithmetic"))),
     elementwise("population_count", _popcount, bits, dtypes=INTS, order=0),
     elementwise("clamp", lambda lo, x, hi: np.minimum(np.maximum(x, lo), hi),
                 uniform(-2, -0.5), uniform(-3, 3), uniform(0.5, 2), dtypes=SIGNED,
