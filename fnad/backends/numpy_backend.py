@@ -392,15 +392,12 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
         else:
             results.append(namer.var_names[id(a)])
     body.append(f"return [{', '.join(results)}]")
-    lines = [f"def {name}({', '.join(arg_names)}):"]
-    if any(isinstance(k.fn, np.ufunc) for k in kernels):
-        # Direct ufunc calls are silent like the impls they replace: NaN/inf, no warnings.
-        namer.globals["_quiet_enter"], namer.globals["_quiet_exit"] = quiet_enter, quiet_exit
-        lines += ["    _state = _quiet_enter()", "    try:"]
-        lines += ["        " + line for line in body]
-        lines += ["    finally:", "        _quiet_exit(_state)"]
-    else:
-        lines += ["    " + line for line in body]
+    # Direct NumPy calls (ufuncs, reductions, matmul) are silent like the impls they
+    # replace: NaN/inf are the answer, with no warnings.
+    namer.globals["_quiet_enter"], namer.globals["_quiet_exit"] = quiet_enter, quiet_exit
+    lines = [f"def {name}({', '.join(arg_names)}):", "    _state = _quiet_enter()", "    try:"]
+    lines += ["        " + line for line in body]
+    lines += ["    finally:", "        _quiet_exit(_state)"]
     source = "\n".join(lines) + "\n"
 
     filename = f"<fnad.jit {name} {id(closed):#x}>"

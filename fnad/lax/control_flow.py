@@ -485,11 +485,38 @@ def _while_jvp(primals: Sequence[Any], tangents: Sequence[Any], *, cond_jaxpr: C
 
 
 def _while_partial_eval(trace: Any, args: Sequence[Any], params: dict[str, Any]) -> Any:
+    """Known carries (the primal loop under linearize) run now, as a loop of their own; the
+    unknown ones come from the whole loop staged again (recomputing the known part, as JAX
+    does). So `linearize` and `jvp` of a while loop work; transposing it does not."""
+    cond_jaxpr, body_jaxpr = params["cond_jaxpr"], params["body_jaxpr"]
+    nc_, nb = params["cond_nconsts"], params["body_nconsts"]
+    cc_u, bc_u, carry_u = _split([trace.is_unknown(a) for a in args], nc_, nb)
+    carry_u = _fixed_point(lambda m: partial_eval_jaxpr(body_jaxpr, bc_u + m)[2], carry_u)
+    cond_known, _, cond_u, _ = partial_eval_jaxpr(cond_jaxpr, cc_u + carry_u)
+    if cond_u[0]:
+        raise TransformError("while_loop: the loop's predicate depends on a value being "
+                             "differentiated; differentiate a loop whose trip count does not")
+    if not any(carry_u):
+        return trace.bind_known(while_p, args, params)
+    body_known, _, _, _ = partial_eval_jaxpr(body_jaxpr, bc_u + carry_u)
+    n_known = carry_u.count(False)
+    cc, bc, carry = _split(args, nc_, nb)
+    keep = lambda xs, unknown: [x for x, u in zip(xs, unknown) if not u]
+    known_args, known_params = _while_call(
+        _rewire(cond_known, range(len(cond_known.in_avals)), [0]),
+        _rewire(body_known, range(len(body_known.in_avals)), range(n_known)),
+        keep(cc, cc_u), keep(bc, bc_u), keep(carry, carry_u))
+    known_outs = iter(trace.bind_known(while_p, known_args, known_params))
+    staged = trace.stage(while_p, args, params)
+    return [s if u else next(known_outs) for s, u in zip(staged, carry_u)]
+
+
+def _while_transpose(cts: Sequence[Any], *args: Any, **params: Any) -> list[Any]:
     raise TransformError(
-        "reverse-mode differentiation (grad, vjp, linearize) through while_loop is not "
-        "supported: its trip count is only known at run time, so there is no fixed sequence "
-        "of residuals to save. Use fori_loop with static (Python int) bounds, which becomes a "
-        "scan, or write the loop with scan; forward mode (jvp, jacfwd) works as it is.")
+        "reverse-mode differentiation (grad, vjp) through while_loop is not supported: its "
+        "trip count is only known at run time, so there is no fixed sequence of residuals to "
+        "save. Use fori_loop with static (Python int) bounds, which becomes a scan, or write "
+        "the loop with scan; forward mode (jvp, jacfwd, linearize) works as it is.")
 
 
 def _while_batch(axis_size: int, vals: Sequence[Any], dims: Sequence[int | None], *,
@@ -535,6 +562,7 @@ def _while_batch(axis_size: int, vals: Sequence[Any], dims: Sequence[int | None]
 
 while_p.def_jvp(_while_jvp)
 while_p.partial_eval = _while_partial_eval
+while_p.def_transpose(_while_transpose)
 while_p.def_batch(_while_batch)
 
 

@@ -18,9 +18,10 @@ from numpy.lib.stride_tricks import sliding_window_view
 from fnad.core.errors import DTypeError, ShapeError
 from fnad.core.ir import ShapedArray, get_aval
 from fnad.core.primitive import LibraryCall, Primitive, Zero
+from fnad.core.quiet import quiet_enter, quiet_exit
 from fnad.device import array_module, is_gpu_array
 from fnad.lax._rules import NUMBER, check_dtypes, defjvp, is_undefined
-from fnad.lax.elementwise import asarray_like
+from fnad.lax.elementwise import asarray_like, convert_element_type
 from fnad.lax.reduction import _extremum_xp
 
 Pairs = tuple[tuple[int, int], ...]
@@ -392,8 +393,11 @@ def conv_general_dilated(lhs: Any, rhs: Any, window_strides: Sequence[int],
     >>> conv_general_dilated(x, w, (1, 1), "SAME").shape
     (1, 2, 4, 4)
     """
-    del precision, preferred_element_type
+    del precision  # accepted for JAX compatibility: NumPy's BLAS has one precision
     lhs, rhs = asarray_like(lhs, rhs)
+    if preferred_element_type is not None:  # the result's dtype: compute in it
+        lhs = convert_element_type(lhs, preferred_element_type)
+        rhs = convert_element_type(rhs, preferred_element_type)
     la, ra = get_aval(lhs), get_aval(rhs)
     dn = conv_dimension_numbers(la.ndim, ra.ndim, dimension_numbers)
     nsp = la.ndim - 2
@@ -496,8 +500,12 @@ def _window_primitive(name: str, kind: str) -> Primitive:
         identity = _window_identity(x.dtype, kind)
         padded, offsets = _window_offsets(x, params, identity)
         acc = np.full(_param_out_shape(x, params), identity, x.dtype)
-        for _, sl in offsets:
-            combine(acc, padded[sl], out=acc)
+        token = quiet_enter()  # inf - inf in a window: NaN is the answer, with no warning
+        try:
+            for _, sl in offsets:
+                combine(acc, padded[sl], out=acc)
+        finally:
+            quiet_exit(token)
         return acc
 
     def abstract_eval(x: ShapedArray, **params: Any) -> ShapedArray:

@@ -14,7 +14,7 @@ from fnad.core.ir import Eqn, ShapedArray, get_aval
 from fnad.core.primitive import LibraryCall, Primitive
 from fnad.device import array_module
 from fnad.lax._rules import NUMBER, check_dtypes, defjvp, is_undefined
-from fnad.lax.elementwise import asarray_like
+from fnad.lax.elementwise import asarray_like, convert_element_type
 
 DimensionNumbers = tuple[tuple[tuple[int, ...], tuple[int, ...]],
                          tuple[tuple[int, ...], tuple[int, ...]]]
@@ -161,10 +161,15 @@ def dot_general(x: Any, y: Any, dimension_numbers: Any, precision: Any = None,
                 preferred_element_type: Any = None) -> Any:
     """Contract `x` and `y`: dimension_numbers = ((x_contract, y_contract), (x_batch, y_batch)).
 
-    Output axes: batch, then x's free axes, then y's free axes.
+    Output axes: batch, then x's free axes, then y's free axes. `preferred_element_type`
+    is the result's dtype (the operands are converted to it, so the products accumulate in
+    it); `precision` is accepted for JAX compatibility (NumPy's BLAS has one precision).
     """
-    del precision, preferred_element_type
+    del precision
     x, y = asarray_like(x, y)
+    if preferred_element_type is not None:
+        x = convert_element_type(x, preferred_element_type)
+        y = convert_element_type(y, preferred_element_type)
     try:
         dn = _DIMENSION_NUMBERS.get(dimension_numbers)
     except TypeError:  # given as lists

@@ -14,6 +14,7 @@ import numpy as np
 from fnad.core.errors import DTypeError, ShapeError
 from fnad.core.ir import ShapedArray, get_aval
 from fnad.core.primitive import Primitive, Reduce, Zero
+from fnad.core.quiet import quiet_enter, quiet_exit
 from fnad.device import array_module
 from fnad.interpreters.transpose import ones_to_first_operand
 from fnad.lax._rules import NUMBER, check_dtypes, defjvp_zero, deflinear
@@ -60,7 +61,14 @@ def _reducer(name: str, impl: Callable[..., Any], kinds: str, kernel: str) -> Pr
     """A reduction primitive with params `axes` (a sorted tuple)."""
     prim = Primitive(name)
 
-    prim.def_impl(lambda x, axes: np.asarray(impl(x, axes)))
+    def silent_impl(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+        token = quiet_enter()  # inf - inf, inf * 0: NaN is the answer, with no warning
+        try:
+            return np.asarray(impl(x, axes))
+        finally:
+            quiet_exit(token)
+
+    prim.def_impl(silent_impl)
 
     def abstract_eval(x: ShapedArray, axes: tuple[int, ...]) -> ShapedArray:
         check_dtypes([x], kinds)

@@ -912,7 +912,9 @@ CALLS = [
            samples(lambda r, d: Sample((arr(r, (3,), d), _pred(r, 0, 4)))),
            _while_ref, FLOATS, 2,
            skips={"vjp": "while_loop is forward-differentiable only (as in JAX): reverse mode "
-                         "raises; the error is tested in tests/lax/test_control_flow.py"}),
+                         "raises; the error is tested in tests/lax/test_control_flow.py",
+                  "transpose": "its transpose rule only raises reverse mode's error "
+                               "(tests/lax/test_control_flow.py)"}),
     OpInfo("checkpoint", fnad.checkpoint(lambda x, y: fnad.numpy.sin(x) * y), _two((3,), (3,)),
            lambda x, y: np.sin(x) * y, FLOATS, 2),
     OpInfo("custom_jvp_call", softplus, samples(lambda r, d: Sample((arr(r, (2, 3), d),))),

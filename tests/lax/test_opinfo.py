@@ -23,31 +23,22 @@ import fnad
 from fnad import tree as tree_util
 from fnad.backends import available_backends
 from fnad.core.ir import ClosedJaxpr, Jaxpr, typecheck
-from fnad.core.primitive import fnad_primitives
+from fnad.core.primitive import (
+    Broadcast,
+    Elementwise,
+    JaxprCall,
+    LibraryCall,
+    Reduce,
+    fnad_primitives,
+)
 from fnad.test_util import assert_allclose, check_grads, check_staged, check_vmap
 
-# Real bugs the generic tests found, as (primitive, transform): reason. Each case is an
+# Real bugs the generic tests find, as (primitive, transform): reason. Each case is an
 # expected failure until the rule is fixed (strict: a fix makes it fail, so remove it here).
-_WARNS = ("{} of edge values ({}) lets NumPy's RuntimeWarning 'invalid value encountered "
-          "in {}' escape, eagerly and under jit on the numpy backend (whose generated code, "
-          "unlike the c backend's, does not enter _quiet_enter): the impl ({}) calls {} "
-          "outside np.errstate")
-XFAIL: dict[tuple[str, str], str] = {
-    ("reduce_sum", "warnings"): _WARNS.format(
-        "reduce_sum", "inf + -inf", "reduce", "reduce_sum_p, fnad/lax/reduction.py",
-        "np.add.reduce"),
-    ("reduce_prod", "warnings"): _WARNS.format(
-        "reduce_prod", "inf * 0", "reduce", "reduce_prod_p, fnad/lax/reduction.py",
-        "np.multiply.reduce"),
-    ("reduce_window_sum", "warnings"): _WARNS.format(
-        "reduce_window_sum", "inf + -inf in a window", "add",
-        "_window_primitive's impl, fnad/lax/conv.py", "np.add(acc, ..., out=acc)"),
-    ("while_loop", "linearize"): (
-        "fnad.linearize of a while_loop raises TransformError from _while_partial_eval "
-        "(fnad/lax/control_flow.py); in JAX linearize works: the partial eval rule stages "
-        "the whole loop for the unknown (tangent) carries, recomputing the known part, and "
-        "only transposing that loop (vjp, grad) is an error"),
-}
+# Fixed so far: reduce_sum/reduce_prod/reduce_window_sum let NumPy's RuntimeWarning escape
+# on edge values; linearize of while_loop raised; dot_general and conv dropped
+# preferred_element_type.
+XFAIL: dict[tuple[str, str], str] = {}
 
 
 _INT_ONLY = ("never called: the primitive takes integers or bools only, fnad.jvp gives such "
@@ -62,10 +53,13 @@ UNREACHABLE.update({
     (name, "kernel"): "never used: fusion reduces with sum, max and min only "
                       "(fnad/jit/fusion.py _REDUCE_KINDS)"
     for name in ("reduce_prod", "reduce_and", "reduce_or")})
-UNREACHABLE["jit_call", "kernel"] = ("never used: no code reads the kernel rule 'call', and "
-                                     "the jit's first pass inlines every jit_call")
-UNREACHABLE["iota", "kernel"] = ("never used: 'iota' is no template fusion takes "
-                                 "(fusion.is_elementwise), so iota is never in a kernel")
+
+
+# Rules whose only behaviour is an error, tested where the error is documented.
+ELSEWHERE: dict[tuple[str, str], str] = {
+    ("while_loop", "transpose"): "raises reverse mode's error: "
+                                 "tests/lax/test_control_flow.py",
+}
 
 
 def cases(transform: str, extra: Callable[[OpInfo], bool] = lambda op: True) -> list[Any]:
@@ -295,12 +289,14 @@ def test_jit_lowers_the_primitive(op: OpInfo) -> None:
     """The optimized program of some sample still holds the primitive (the passes did not
     fold it away), so each backend lowers it."""
     lowered = 0
-    for dtype in op.dtypes:
-        for s in op.draw(0, dtype):
-            with in_context(op):
-                lowered += op.name in primitives_in(fnad.jit(bound(op, s)).lower(
-                    *member_args(op, s)))
+    with counting(op, "simplify") as calls:
+        for dtype in op.dtypes:
+            for s in op.draw(0, dtype):
+                with in_context(op):
+                    lowered += op.name in primitives_in(fnad.jit(bound(op, s)).lower(
+                        *member_args(op, s)))
     assert lowered, f"no sample's optimized jaxpr holds {op.name}: the backends never lower it"
+    assert_ran(calls, op, "simplify")
 
 
 # ---------------------------------------------------------------------------- derivatives
@@ -433,6 +429,35 @@ def zero_derivative(op: OpInfo) -> bool:
         any(np.dtype(d).kind == "f" for d in op.dtypes)
 
 
+def has_transpose_ones(op: OpInfo) -> bool:
+    return op.prim.transpose_ones is not None and op.axis_name is None
+
+
+@pytest.mark.parametrize("op", cases("transpose", has_transpose_ones), ids=str)
+def test_grad_seed_transpose_equals_the_general_transpose(op: OpInfo) -> None:
+    """grad's all-ones seed meets the primitive's `transpose_ones` rule when the primitive
+    feeds the summed output; the gradient equals the one through its plain transpose."""
+    ran = 0
+    for s in grad_samples(op):
+        f = functools.partial(op.transpose_op or op.op, **s.kwargs)
+        args = as_float64(s.args)
+        g = fnad.grad(lambda *a, f=f: fnad.lax.reduce_sum(f(*a), tuple(range(np.ndim(f(*a))))),
+                      argnums=tuple(range(len(args))))
+        with counting(op, "transpose_ones") as calls:
+            typecheck(fnad.make_jaxpr(g)(*args))
+            with_seed = g(*args)
+        ran += calls[0]
+        rule = op.prim.transpose_ones
+        op.prim.transpose_ones = None
+        try:
+            plain = g(*args)
+        finally:
+            op.prim.transpose_ones = rule
+        for a, b in zip(with_seed, plain):
+            assert_allclose(a, b, 1e-12, 1e-12, f"{op.name}: seed transpose vs transpose")
+    assert ran, f"the transpose_ones rule of {op.name} never ran: the entry misses it"
+
+
 @pytest.mark.parametrize("op", [op for op in OPS if zero_derivative(op)], ids=str)
 def test_jvp_of_a_piecewise_constant_primitive_is_zero(op: OpInfo) -> None:
     """Entries with no derivative to check against finite differences (integer valued,
@@ -511,13 +536,9 @@ def check_vmap_collective(op: OpInfo, draws: list[Sample], dtype: np.dtype) -> N
 
 
 # ---------------------------------------------------------------------------- found bugs
-# Wrapper semantics the table's references showed to differ from JAX's, kept out of the
-# table's samples so that the rest of each entry stays checked.
+# Wrapper semantics the table's references showed to differ from JAX's (fixed: they were
+# dropped), kept out of the table's samples so that the rest of each entry stays checked.
 
-@pytest.mark.xfail(strict=True, reason="lax.dot_general and lax.conv_general_dilated drop "
-                   "`preferred_element_type` (`del precision, preferred_element_type` in "
-                   "fnad/lax/linalg.py and fnad/lax/conv.py): JAX accumulates in and returns "
-                   "that dtype")
 @pytest.mark.parametrize("which", ["dot_general", "conv_general_dilated"])
 def test_preferred_element_type_is_the_result_dtype(which: str) -> None:
     x = np.arange(6, dtype=np.float32).reshape(1, 1, 2, 3)
@@ -564,8 +585,10 @@ def test_jit_of_vmap_jvp_and_vjp_equals_eager(op: OpInfo) -> None:
 def has_kernel_rule(op: OpInfo) -> bool:
     """A kernel rule that fusion writes into a generated kernel (not a library call, a call
     of a sub-jaxpr, or one fusion never uses)."""
-    return op.axis_name is None and op.prim.kernel not in (None, "library", "call") and \
-        (op.name, "kernel") not in UNREACHABLE
+    k = op.prim.kernel
+    return op.axis_name is None and (
+        type(k) in (Reduce, Broadcast) or type(k) is Elementwise and k.fusable) \
+        and (op.name, "kernel") not in UNREACHABLE
 
 
 def _consume(x: Any) -> Any:
@@ -581,7 +604,7 @@ def kernel_program(op: OpInfo, s: Sample, other: Sample) -> tuple[Callable[..., 
     elementwise prologue; else two applications (on two draws), each used elementwise, so
     that one region holds more than one equation."""
     f = bound(op, s)
-    if op.prim.kernel in ("sum", "max", "min", "prod", "and", "or"):
+    if type(op.prim.kernel) is Reduce:
         return (lambda *a: f(*(_consume(x) for x in a))), s.args
     n = len(s.args)
     return (lambda *ab: (_consume(f(*ab[:n])), _consume(f(*ab[n:])))), s.args + other.args
@@ -630,7 +653,18 @@ def rule_tests(op: OpInfo) -> dict[str, bool]:
             "batch_collective": op.applies("vmap") and op.axis_name is not None,
             "partial_eval": op.applies("linearize") and differentiable(op),
             "kernel": op.applies("kernel") and has_kernel_rule(op) or
-            op.prim.kernel in ("library", "call") and op.applies("lowering")}
+            type(op.prim.kernel) is LibraryCall and op.applies("lowering") or
+            type(op.prim.kernel) is JaxprCall and op.applies("jit"),  # the inlining pass
+            "simplify": op.applies("lowering"),
+            "transpose_ones": op.applies("transpose") and op.axis_name is None,
+            "weak_type_rule": op.applies("typecheck")}
+
+
+def rule_defined(op: OpInfo, slot: str) -> bool:
+    """Whether the primitive has the rule: an `Elementwise` kernel rule that is not fusable
+    only says the primitive is elementwise (no code is generated from it)."""
+    rule = getattr(op.prim, slot, None)
+    return rule is not None and (slot != "kernel" or getattr(rule, "fusable", True))
 
 
 def test_every_rule_is_run_by_some_test() -> None:
@@ -639,8 +673,8 @@ def test_every_rule_is_run_by_some_test() -> None:
     untested, stale = [], []
     for op in OPS:
         for slot, tested in rule_tests(op).items():
-            defined = getattr(op.prim, slot, None) is not None
-            if defined and not tested and (op.name, slot) not in UNREACHABLE:
+            defined = rule_defined(op, slot)
+            if defined and not tested and (op.name, slot) not in {**UNREACHABLE, **ELSEWHERE}:
                 untested.append((op.name, slot))
             if (op.name, slot) in UNREACHABLE and (not defined or tested):
                 stale.append((op.name, slot))
