@@ -5,6 +5,8 @@ frames trimmed from the traceback (`FNAD_TRACEBACK=full` keeps them)."""
 from __future__ import annotations
 
 import inspect
+import math
+import operator
 import os
 import traceback
 from collections.abc import Callable
@@ -233,3 +235,60 @@ def test_regression_location_is_not_repeated_for_code_without_a_file() -> None:
         fnad.jit(namespace["f"])(X3)
     assert str(info.value).count("(at ") == 1
     assert "<string>:2 (f)" in str(info.value)
+
+
+# ------------------------------------------------------------ Python numbers from derivatives
+
+CONVERSIONS: dict[str, Callable] = {
+    "float": lambda x: float(x) * x,
+    "int": lambda x: int(x) * x,
+    "complex": lambda x: complex(x).real * x,
+    "item": lambda x: x.item() * x,
+    "tolist": lambda x: x.tolist() * x,
+    "math.exp": lambda x: math.exp(x) * x,
+    "operator.index": lambda x: operator.index(x) * x,
+    "after an op": lambda x: float(fnp.sin(x)) * x,  # the output of the cached eager rule
+    "sum of a vector": lambda x: float(fnp.sum(x * fnp.ones(3))) * x,
+}
+DERIVATIVES: dict[str, Callable] = {
+    "grad": lambda f, x: fnad.grad(f)(x),
+    "value_and_grad": lambda f, x: fnad.value_and_grad(f)(x),
+    "vjp": lambda f, x: fnad.vjp(f, x),
+    "jvp": lambda f, x: fnad.jvp(f, (x,), (np.float32(1.0),)),
+    "linearize": lambda f, x: fnad.linearize(f, x),
+    "jacfwd": lambda f, x: fnad.jacfwd(f)(x),
+    "jacrev": lambda f, x: fnad.jacrev(f)(x),
+    "hessian": lambda f, x: fnad.hessian(f)(x),
+    "grad of grad": lambda f, x: fnad.grad(fnad.grad(f))(x),
+}
+
+
+@pytest.mark.parametrize("transform", list(DERIVATIVES))
+@pytest.mark.parametrize("conversion", list(CONVERSIONS))
+def test_a_python_number_from_a_differentiated_value_raises(conversion, transform) -> None:
+    """float(x) under grad once gave a silently zero derivative (grad(float(x)**2) was 0)."""
+    with pytest.raises(fnad.ConcretizationError, match=r"stop_gradient.*has_aux") as info:
+        DERIVATIVES[transform](CONVERSIONS[conversion], np.float32(2.0))
+    assert "derivative" in str(info.value) and "fnad.numpy" in str(info.value)
+
+
+def test_truth_tests_and_stopped_values_stay_allowed_under_grad() -> None:
+    f = lambda x: x * x if x > 0 else -x  # noqa: E731
+    assert fnad.grad(f)(np.float32(2.0)) == 4.0 and fnad.grad(f)(np.float32(-2.0)) == -1.0
+    assert fnad.grad(lambda x: bool(x) * x)(np.float32(3.0)) == 1.0
+    assert fnad.grad(lambda x: float(lax.stop_gradient(x)) * x)(np.float32(3.0)) == 3.0
+    # jacrev of a stack that once used float(v[0]) silently: now written with arrays
+    j = fnad.jacrev(lambda v: fnp.stack([v[0] * v[1], v[1]]))(np.array([2.0, 3.0]))
+    np.testing.assert_array_equal(j, [[3.0, 2.0], [0.0, 1.0]])
+
+
+def test_python_numbers_outside_differentiation_still_work() -> None:
+    def loss(w):
+        return fnp.sum(w * w)
+    w = np.array([1.0, 2.0], np.float32)
+    assert float(loss(w)) == 5.0 and loss(w).item() == 5.0 and int(loss(w)) == 5
+    value, g = fnad.value_and_grad(loss)(w)
+    assert float(value) == 5.0 and math.exp(float(g[0])) == math.exp(2.0)
+    # an integer value computed under grad carries no derivative: it may index
+    idx = fnad.grad(lambda x: x[int(fnp.argmax(lax.stop_gradient(x)))])(np.array([1.0, 3.0]))
+    np.testing.assert_array_equal(idx, [0.0, 1.0])

@@ -158,19 +158,29 @@ class Tracer:
         raise concretization_error(self)
 
     def __bool__(self) -> bool:
+        # allowed under jvp/grad of eager code: it reads the primal and drops nothing the
+        # result depends on smoothly (JAX's rule too)
         return bool(self.concrete())
 
     def __int__(self) -> int:
-        return int(self.concrete())
+        return int(self._number("int()"))
 
     def __float__(self) -> float:
-        return float(self.concrete())
+        return float(self._number("float()"))
 
     def __complex__(self) -> complex:
-        return complex(self.concrete())
+        return complex(self._number("complex()"))
 
     def __index__(self) -> int:
-        return int(np.asarray(self.concrete()).__index__())
+        return int(np.asarray(self._number("operator.index()")).__index__())
+
+    def _number(self, how: str) -> Any:
+        """The concrete value for a conversion to a Python number. A tracer carrying a
+        derivative (a jvp tracer: its `tangent`) refuses: the number would silently cut
+        the derivative to zero."""
+        if getattr(self, "tangent", None) is not None:
+            raise derivative_error(self, how)
+        return self.concrete()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         if self._trace.finished:
@@ -187,10 +197,10 @@ class Tracer:
     def item(self) -> Any:
         """The Python scalar, when the transform keeps a concrete value (jvp/grad of eager
         code); a `ConcretizationError` under jit or vmap."""
-        return np.asarray(self.concrete()).item()
+        return np.asarray(self._number(".item()")).item()
 
     def tolist(self) -> Any:
-        return np.asarray(self.concrete()).tolist()
+        return np.asarray(self._number(".tolist()")).tolist()
 
     def __hash__(self) -> int:
         raise TypeError(f"a traced value ({self.aval}) is not hashable; "
@@ -202,6 +212,16 @@ class Tracer:
 
 _ABSTRACT_FUNCTIONS = {np.shape: lambda a: a.shape, np.ndim: lambda a: a.ndim,
                        np.size: lambda a: a.size}
+
+
+def derivative_error(tracer: Tracer, how: str) -> ConcretizationError:
+    return ConcretizationError(
+        f"{how} of a value being differentiated ({tracer.aval}) under "
+        f"{tracer._trace.stack()}{user_line()} would give a Python number without its "
+        "derivative, so the result's derivative would silently be zero. Keep it an array: "
+        "use fnad.numpy functions (fnad.numpy.exp, not math.exp) on it; to use the value on "
+        "purpose without its derivative, convert fnad.lax.stop_gradient(x); to log it, "
+        "return it as an auxiliary output (has_aux=True) or use fnad.debug.print.")
 
 
 def concretization_error(tracer: Tracer, what: str = "used as a Python bool, int or float"
