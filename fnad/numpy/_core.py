@@ -66,11 +66,14 @@ def asarray(x: Any, dtype: Any = None) -> Any:
         return x if dtype is None else lax.convert_element_type(x, dtype)
     if isinstance(x, np.ndarray) or hasattr(x, "__cuda_array_interface__"):
         return x if dtype is None or x.dtype == np.dtype(dtype) else x.astype(dtype)
-    if isinstance(x, (list, tuple)) and any(isinstance(e, Tracer) for e in _flatten(x)):
-        from fnad.numpy._shape import stack
-        items = [asarray(e) for e in x]
-        dt = result_type(*items) if dtype is None else dtype
-        return stack([asarray(e, dt) for e in items])
+    if isinstance(x, (list, tuple)):
+        leaves = _flatten(x)
+        if dtype is None and leaves and all(is_scalar(e) or isinstance(e, (np.generic, Tracer))
+                                            or type(e) is np.ndarray for e in leaves):
+            dtype = result_type(*leaves)  # Python numbers weak: float64 leaves stay float64
+        if any(isinstance(e, Tracer) for e in leaves):
+            from fnad.numpy._shape import stack
+            return stack([asarray(e, dtype) for e in x])
     if dtype is None and is_scalar(x):
         return lax.asarray_like(x)[0]
     arr = np.asarray(x, dtype=dtype)
