@@ -91,6 +91,16 @@ def array(x: Any, dtype: Any = None, copy: bool = True) -> Any:
     return out.copy() if copy and out is x and isinstance(out, np.ndarray) else out
 
 
+def fresh(out: Any, *inputs: Any) -> Any:
+    """`out`, copied when it is an eager array sharing memory with one of `inputs`: for
+    functions whose NumPy namesake returns a new array even when there is nothing to do
+    (a result is fresh, or the view NumPy's function returns; docs/sharp_bits.md)."""
+    if type(out) is np.ndarray and any(
+            type(x) is np.ndarray and np.may_share_memory(out, x) for x in inputs):
+        return out.copy()
+    return out
+
+
 def _flatten(x: Any) -> list[Any]:
     if isinstance(x, (list, tuple)):
         return [e for i in x for e in _flatten(i)]
@@ -112,7 +122,11 @@ def broadcast_to(x: Any, shape: int | Sequence[int]) -> Any:
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     xs = get_aval(x).shape
     if xs == shape:
-        return x
+        if type(x) is not np.ndarray:
+            return x
+        view = x.view()  # NumPy's broadcast_to: a read-only view, whatever the shape
+        view.flags.writeable = False
+        return view
     if len(xs) > len(shape) or broadcast_shapes(xs, shape) != shape:
         raise ShapeError(f"cannot broadcast shape {xs} to {shape}{user_line()}")
     nd = len(shape) - len(xs)

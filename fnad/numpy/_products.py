@@ -18,6 +18,7 @@ from fnad.numpy._core import (
     asarray,
     broadcast_shapes,
     broadcast_to,
+    fresh,
     normalize_axis,
     promote_dtypes,
 )
@@ -131,7 +132,7 @@ def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
     cols = slice_axis(rows, nd - 1, min(offset, m), m) if offset > 0 else rows
     size = max(min(_shape(cols)[-2:]), 0)
     square = slice_axis(slice_axis(cols, nd - 2, 0, size), nd - 1, 0, size)
-    return _diag_last2(square)
+    return fresh(_diag_last2(square), a)  # NumPy's is a read-only view; JAX's a new array
 
 
 def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = None) -> Any:

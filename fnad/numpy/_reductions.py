@@ -16,7 +16,7 @@ import numpy as np
 from fnad import lax
 from fnad.core.errors import user_line
 from fnad.core.ir import get_aval
-from fnad.numpy._core import asarray, normalize_axes, normalize_axis
+from fnad.numpy._core import asarray, fresh, normalize_axes, normalize_axis
 from fnad.numpy._ufuncs import isnan, multiply, sqrt, subtract, where
 
 Axis = int | Sequence[int] | None
@@ -60,7 +60,7 @@ def _reducer(np_fn: Callable[..., Any], lax_fn: Callable[..., Any], name: str,
             raise ValueError(f"zero-size array to reduction operation {np_fn.__name__} which "
                              f"has no identity (shape {shape}, axis {axis}){user_line()}")
         fn = bool_fn if bool_fn is not None and out_dtype == np.bool_ else lax_fn
-        return _keep(fn(a, axes) if axes else a, shape, axes, keepdims)
+        return _keep(fn(a, axes) if axes else fresh(a, a), shape, axes, keepdims)
 
     f.__name__ = f.__qualname__ = name
     f.__doc__ = (f"NumPy's `{name}` over `axis` (an int, a tuple, or None for all axes), "

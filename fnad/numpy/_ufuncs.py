@@ -22,6 +22,7 @@ from fnad.numpy._core import (
     broadcast_to,
     broadcast_together,
     convert,
+    fresh,
     is_scalar,
     promote_dtypes,
     result_type,
@@ -99,7 +100,7 @@ def _ufunc(ufunc: np.ufunc, name: str | None = None) -> Callable[[Callable[..., 
             if len(args) != ufunc.nin:
                 raise TypeError(f"{f.__name__} takes {ufunc.nin} operands, got {len(args)}")
             ops, out_dtype = prepare(ufunc, *args, dtype=dtype)
-            return lax.convert_element_type(body(*ops), out_dtype)
+            return fresh(lax.convert_element_type(body(*ops), out_dtype), *args)
 
         f.__name__ = f.__qualname__ = name or ufunc.__name__
         f.__doc__ = body.__doc__ or f"NumPy's `{f.__name__}` on arrays and tracers."
@@ -160,7 +161,7 @@ def round(a: Any, decimals: int = 0) -> Any:  # noqa: A001
     a = asarray(a)
     if not _is_float(a):
         if decimals >= 0:
-            return a
+            return fresh(a, a)
         scale = 10 ** -decimals
         q, r = divmod(a, scale)  # a = q * scale + r with 0 <= r < scale; ties go to even q
         twice = multiply(r, 2)
@@ -352,7 +353,7 @@ def clip(a: Any, a_min: Any = None, a_max: Any = None) -> Any:
         a = maximum(a, a_min)
     if a_max is not None:
         a = minimum(a, a_max)
-    return asarray(a)
+    return fresh(asarray(a), a) if a_min is None and a_max is None else a
 
 
 def where(condition: Any, x: Any = None, y: Any = None) -> Any:
