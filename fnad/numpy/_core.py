@@ -65,7 +65,10 @@ def asarray(x: Any, dtype: Any = None) -> Any:
     if isinstance(x, Tracer):
         return x if dtype is None else lax.convert_element_type(x, dtype)
     if isinstance(x, np.ndarray) or hasattr(x, "__cuda_array_interface__"):
-        return x if dtype is None or x.dtype == np.dtype(dtype) else x.astype(dtype)
+        if dtype is None or x.dtype == np.dtype(dtype):
+            return x
+        # complex to real: lax's error, not NumPy's ComplexWarning and a dropped imaginary part
+        return lax.convert_element_type(x, dtype) if x.dtype.kind == "c" else x.astype(dtype)
     if isinstance(x, (list, tuple)):
         leaves = _flatten(x)
         if dtype is None and leaves and all(is_scalar(e) or isinstance(e, (np.generic, Tracer))

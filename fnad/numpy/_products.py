@@ -14,6 +14,7 @@ import numpy as np
 from fnad import lax
 from fnad.core.errors import ShapeError, user_line
 from fnad.core.ir import get_aval
+from fnad.lax.elementwise import conj_value
 from fnad.numpy._core import (
     asarray,
     broadcast_shapes,
@@ -90,9 +91,13 @@ def outer(a: Any, b: Any) -> Any:
 
 
 def vdot(a: Any, b: Any) -> Any:
-    """The dot product of the flattened arrays (real arrays only)."""
+    """The dot product of the flattened arrays, conjugating the first (NumPy's rule).
+
+    >>> vdot(np.array([1j, 2.0]), np.array([1j, 3.0]))
+    np.complex128(7+0j)
+    """
     a, b = promote_dtypes(ravel(a), ravel(b))
-    return lax.dot_general(a, b, (((0,), (0,)), ((), ())))
+    return lax.dot_general(conj_value(a), b, (((0,), (0,)), ((), ())))
 
 
 def tensordot(a: Any, b: Any, axes: int | Sequence[Any] = 2) -> Any:

@@ -15,6 +15,7 @@ import numpy as np
 from fnad import lax
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
+from fnad.lax.elementwise import imag_part, real_part
 from fnad.numpy._core import (
     PY_SCALARS,
     asarray,
@@ -131,7 +132,24 @@ def _identity_unless_float(ufunc: np.ufunc, lax_fn: Callable[..., Any]) -> Any:
 
 negative = _lift(np.negative, lax.neg)
 positive = _ufunc(np.positive)(lambda x: x)
-absolute = abs = _ufunc(np.absolute)(lambda x: x if _is_bool(x) else lax.abs(x))  # noqa: A001
+def _complex_abs(x: Any) -> Any:
+    """|x| of complex x as big * sqrt(1 + (small / big)**2) over the parts' magnitudes:
+    no overflow of re**2, and a finite derivative at 0."""
+    re, im = lax.abs(real_part(x)), lax.abs(imag_part(x))
+    big, small = lax.max(re, im), lax.min(re, im)
+    ratio = lax.div(small, lax.select_n(lax.eq(big, 0), big, lax.full_like(big, 1)))
+    return lax.mul(big, lax.sqrt(lax.add(lax.mul(ratio, ratio), lax.full_like(ratio, 1))))
+
+
+@_ufunc(np.absolute)
+def absolute(x: Any) -> Any:
+    """|x|; the magnitude (a float array) for complex x."""
+    if _is_bool(x):
+        return x
+    return _complex_abs(x) if get_aval(x).dtype.kind == "c" else lax.abs(x)
+
+
+abs = absolute  # noqa: A001
 sign = _lift(np.sign, lax.sign)
 floor = _identity_unless_float(np.floor, lax.floor)
 ceil = _identity_unless_float(np.ceil, lax.ceil)
