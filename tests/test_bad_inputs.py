@@ -13,6 +13,7 @@ from hypothesis import given, settings, strategies as st
 
 import fnad
 import fnad.numpy as fnp
+from fnad.backends import c_backend
 from fnad.test_util import check_grads
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's overflow notes
@@ -190,3 +191,34 @@ def test_array_of_a_list_keeps_its_leaves_dtypes_eagerly_and_traced(case) -> Non
 def test_array_of_float64_values_keeps_the_precision() -> None:
     x = fnp.array([np.float64(1) + 1e-9, np.float64(2)])
     assert x.dtype == np.float64 and x[0] - 1 == pytest.approx(1e-9, rel=1e-6)
+
+
+# ------------------------------------------------------------ a corrupted kernel cache
+
+@pytest.mark.skipif(not c_backend.available(), reason="needs a C compiler")
+def test_a_corrupted_kernel_cache_entry_is_rebuilt(tmp_path) -> None:
+    """A truncated cached .so gave `OSError: file too short` on every later run."""
+    import os
+    import subprocess
+    import sys
+    script = ("import numpy as np, fnad, fnad.numpy as fnp\n"
+              "f = fnad.jit(lambda x: fnp.sin(x) * 2.0 + x * x, backend='c')\n"
+              "x = np.linspace(0, 1, 1 << 20, dtype=np.float32)  # big enough to fuse\n"
+              "np.testing.assert_allclose(f(x), np.sin(x) * 2 + x * x, rtol=1e-6)\n"
+              "print('ok')\n")
+    env = {**os.environ, "FNAD_CACHE_DIR": str(tmp_path)}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(fnad.__file__)))
+
+    def run() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", script], env=env, cwd=root,
+                              capture_output=True, text=True, timeout=300)
+
+    assert run().stdout.strip() == "ok"
+    libraries = list((tmp_path / "kernels").glob("*.so"))
+    assert libraries
+    for lib in libraries:  # a crash mid-write, as the old unsynced rename could leave
+        lib.write_bytes(lib.read_bytes()[:100])
+    second = run()
+    assert second.stdout.strip() == "ok", second.stderr
+    assert all(lib.stat().st_size > 100 for lib in libraries)
+    assert not [p for p in (tmp_path / "kernels").iterdir() if p.suffix != ".so"]
