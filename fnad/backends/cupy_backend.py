@@ -81,6 +81,8 @@ def _integer_pow(x: Any, y: int) -> Any:
 
 
 def _convert(x: Any, new_dtype: np.dtype) -> Any:
+    if x.dtype.kind == "c" and new_dtype.kind != "c":  # the real part, without ComplexWarning
+        x = x.real
     return x.astype(new_dtype)
 
 
