@@ -99,8 +99,9 @@ def fresh(out: Any, *inputs: Any) -> Any:
     functions whose NumPy namesake returns a new array even when there is nothing to do
     (a result is fresh, or the view NumPy's function returns; docs/sharp_bits.md)."""
     if type(out) is np.ndarray and any(
-            type(x) is np.ndarray and np.may_share_memory(out, x) for x in inputs):
-        return out.copy()
+            out is x or (out.base is not None and type(x) is np.ndarray
+                         and np.may_share_memory(out, x)) for x in inputs):
+        return out.copy()  # (an array owning its memory shares it with no input: cheap test)
     return out
 
 
