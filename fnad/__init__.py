@@ -45,7 +45,7 @@ from fnad.device import default_backend, device_get, device_put, devices
 from fnad.distributed import pmap
 from fnad.jit.api import disable_jit, jit
 from fnad.lax.custom import checkpoint, custom_jvp, custom_vjp, stop_gradient
-from fnad.serialization import load, save
+from fnad.serialization import CheckpointError, load, save
 
 # Errors leaving a public transform name it and the user's line, without fnad's frames.
 (grad, hessian, jacfwd, jacrev, jvp, linearize, make_jaxpr, value_and_grad, vjp, vmap, pmap,

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from fnad import tree as tree_util
-from fnad.core.errors import FnadError, TransformError
+from fnad.core.errors import DTypeError, FnadError, TransformError
 from fnad.core.ir import (
     ClosedJaxpr,
     ShapedArray,
@@ -308,9 +308,16 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
         aval = get_aval(outs[0]) if len(outs) == 1 else None
         if aval is None or aval.shape != ():
             shapes = [get_aval(x).shape for x in outs]
+            hint = ("; if it returns (loss, auxiliary data), pass has_aux=True"
+                    if not has_aux and len(out_tree.children()) == 2 else "")
             raise TransformError(f"grad needs a function returning one scalar, got outputs "
-                                 f"of shapes {shapes}; use vjp or jacrev for other outputs")
-        if aval.dtype.kind not in "fc":
+                                 f"of shapes {shapes}; use vjp or jacrev for other outputs"
+                                 f"{hint}")
+        if aval.dtype.kind == "c":
+            raise DTypeError(f"grad requires real-valued outputs, got {aval.dtype}: the "
+                             "gradient of a complex function is not one array; use vjp or "
+                             "jvp, or differentiate a real function of it (fnad.numpy.abs)")
+        if aval.dtype.kind != "f":
             raise TransformError("grad needs a float-valued function")
         grads = pullback([np.ones((), aval.dtype)])
         grads = grads[0] if isinstance(argnums, int) else grads

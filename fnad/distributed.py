@@ -7,6 +7,7 @@ is this one process). Inside `pmap(f, axis_name)` the collectives of `fnad.lax` 
 
 from __future__ import annotations
 
+import atexit
 import functools
 import sys
 from collections.abc import Callable, Sequence
@@ -194,6 +195,37 @@ def _install_abort_hook(comm: Any) -> None:
         comm.Abort(1)
 
     sys.excepthook = abort
+    _install_exit_hook(comm)
+
+
+def _install_exit_hook(comm: Any) -> None:
+    """`sys.exit(n)` with n not 0 ends the job like an exception. SystemExit never reaches
+    `sys.excepthook`: this process would wait in MPI_Finalize while the others wait for it in
+    a collective. So the code `sys.exit` asks for is kept, and at exit (before mpi4py's
+    finalization: atexit runs the last registered first) a failing one aborts the job. A
+    `sys.exit(n)` the program caught and went on from counts too: say `raise SystemExit`
+    for an exit that is not a failure."""
+    requested: list[Any] = []
+    original = sys.exit
+
+    def exit(status: Any = None) -> None:  # noqa: A001  (sys.exit's stand-in)
+        requested[:] = [status]
+        original(status)
+
+    def abort_on_failure() -> None:
+        if not requested or requested[0] in (None, 0):
+            return
+        status = requested[0]
+        if not isinstance(status, int):  # sys.exit("message"): Python prints it, exits 1
+            sys.stderr.write(f"{status}\n")
+            status = 1
+        sys.stderr.write(f"fnad.distributed: rank {comm.Get_rank()} called sys.exit({status}); "
+                         "aborting the job\n")
+        sys.stderr.flush()
+        comm.Abort(status)
+
+    sys.exit = exit
+    atexit.register(abort_on_failure)
 
 
 def _select_gpu(comm: Any) -> None:

@@ -142,31 +142,41 @@ def _float_dtype(dtype: Any) -> np.dtype:
     return dtype
 
 
-def _unit(key: Key, shape: tuple[int, ...], dtype: np.dtype, offset: float) -> Any:
-    """`(k + offset) / 2**m` for uniform integers k of the dtype's `m` mantissa bits: every
-    value exact, in [0, 1) for offset 0 and in (0, 1) for offset 1/2."""
-    m = _MANTISSA[dtype]
+def _unit(key: Key, shape: tuple[int, ...], dtype: np.dtype, open_: bool) -> Any:
+    """Uniform floats whose every value is exact: `k / 2**m` in [0, 1) for uniform integers k
+    of the dtype's `m` mantissa bits, or with `open_` `(k + 1/2) / 2**(m-1)` in (0, 1) for k
+    of m - 1 bits (k + 1/2 of m bits would round to 2**m, hence to 1, at the top)."""
+    m = _MANTISSA[dtype] - open_
     if m <= 32:
         k = lax.convert_element_type(lax.shift_right_logical(bits(key, shape), np.uint32(32 - m)),
                                      dtype)
     else:
         k = lax.convert_element_type(lax.shift_right_logical(bits(key, shape, np.uint64),
                                                              np.uint64(64 - m)), dtype)
-    return lax.mul(lax.add(k, np.asarray(offset, dtype)), np.asarray(2.0 ** -m, dtype))
+    if open_:
+        k = lax.add(k, np.asarray(0.5, dtype))
+    return lax.mul(k, np.asarray(2.0 ** -m, dtype))
 
 
 def uniform(key: Key, shape: int | Shape = (), dtype: Any = np.float32, minval: Any = 0.0,
             maxval: Any = 1.0) -> Any:
     """Uniform floats in [minval, maxval). Each draw is an exact multiple of 2**-m, m the
-    dtype's mantissa width (the integer form of the usual exponent-bits "mantissa trick").
+    dtype's mantissa width (the integer form of the usual exponent-bits "mantissa trick");
+    scaling can round the top draws up to `maxval`, so they are clamped just below it.
 
     >>> u = uniform(key(0), (1000,)); bool((u >= 0).all() and (u < 1).all())
     True
     """
     shape, dtype = _shape(shape), _float_dtype(dtype)
-    u = _unit(key, shape, dtype, 0.0)
+    u = _unit(key, shape, dtype, False)
     lo, hi = fnp.asarray(minval, dtype), fnp.asarray(maxval, dtype)
-    return fnp.maximum(lo, fnp.add(fnp.multiply(u, fnp.subtract(hi, lo)), lo))
+    x = fnp.add(fnp.multiply(u, fnp.subtract(hi, lo)), lo)
+    return fnp.maximum(lo, fnp.minimum(x, _toward(hi, -np.inf)))
+
+
+def _toward(x: Any, direction: float) -> Any:
+    """The next float after each element of `x` toward `direction` (an infinity)."""
+    return lax.nextafter(x, fnp.full_like(x, direction))
 
 
 # Wichura's AS241 (PPND16) rational approximations of the normal quantile, ~1e-16 relative.
@@ -202,13 +212,24 @@ def _ratio(coeffs: tuple[tuple[float, ...], tuple[float, ...]], x: Any) -> Any:
 
 
 def ndtri(p: Any) -> Any:
-    """The standard normal quantile function, for p in (0, 1) (AS241)."""
+    """The standard normal quantile function (AS241): -inf at 0, inf at 1, NaN outside
+    [0, 1], as SciPy's.
+
+    >>> float(ndtri(np.float64(0.975)))  # doctest: +ELLIPSIS
+    1.959963984540...
+    """
+    p = fnp.asarray(p)
+    if get_aval(p).dtype == np.float16:  # AS241's coefficients overflow float16
+        return fnp.asarray(ndtri(fnp.asarray(p, np.float32)), np.float16)
     q = p - 0.5
     central = q * _ratio(_AS241_CENTRAL, 0.180625 - q * q)
-    r = fnp.sqrt(-fnp.log(fnp.minimum(p, 1 - p)))
+    tail_mass = fnp.minimum(p, 1 - p)  # 0 at the ends and < 0 outside: kept off the log
+    r = fnp.sqrt(-fnp.log(fnp.maximum(tail_mass, np.finfo(get_aval(p).dtype).tiny)))
     tail = fnp.where(r <= 5.0, _ratio(_AS241_NEAR, r - 1.6), _ratio(_AS241_FAR, r - 5.0))
     tail = fnp.where(q < 0, -tail, tail)
-    return fnp.where(fnp.abs(q) <= 0.425, central, tail)
+    out = fnp.where(fnp.abs(q) <= 0.425, central, tail)
+    out = fnp.where(p == 0, -np.inf, fnp.where(p == 1, np.inf, out))
+    return fnp.where(tail_mass < 0, np.nan, out)
 
 
 def normal(key: Key, shape: int | Shape = (), dtype: Any = np.float32) -> Any:
@@ -218,7 +239,7 @@ def normal(key: Key, shape: int | Shape = (), dtype: Any = np.float32) -> Any:
     (2, 3)
     """
     shape, dtype = _shape(shape), _float_dtype(dtype)
-    return ndtri(_unit(key, shape, dtype, 0.5))
+    return ndtri(_unit(key, shape, dtype, True))
 
 
 def _ndtr(x: Any) -> Any:
@@ -228,19 +249,26 @@ def _ndtr(x: Any) -> Any:
 
 def truncated_normal(key: Key, lower: Any, upper: Any, shape: int | Shape | None = None,
                      dtype: Any = np.float32) -> Any:
-    """Standard normal draws conditioned on [lower, upper] (broadcast against `shape`), by
-    the inverse CDF of uniforms between the bounds' CDF values.
+    """Standard normal draws conditioned on the open interval (lower, upper) (broadcast
+    against `shape`), by the inverse CDF of uniforms between the bounds' CDF values. It is
+    computed in float64 on the lower tail's side (an interval mostly above 0 is drawn as the
+    negative of its mirror image: CDF values near 1 have too few floats between them), then
+    clamped strictly inside the bounds, which rounding to `dtype` could reach.
 
-    >>> x = truncated_normal(key(0), -2.0, 2.0, (1000,)); bool((abs(x) <= 2).all())
+    >>> x = truncated_normal(key(0), -2.0, 2.0, (1000,)); bool((abs(x) < 2).all())
     True
     """
     dtype = _float_dtype(dtype)
-    a, b = _ndtr(lower), _ndtr(upper)
+    lo, hi = fnp.asarray(lower, np.float64), fnp.asarray(upper, np.float64)
+    flip = fnp.greater(lo + hi, 0)
+    a, b = _ndtr(fnp.where(flip, -hi, lo)), _ndtr(fnp.where(flip, -lo, hi))
     if shape is None:
         shape = np.broadcast_shapes(get_aval(a).shape, get_aval(b).shape)
-    u = _unit(key, _shape(shape), dtype, 0.5)
-    p = fnp.add(fnp.asarray(a, dtype), fnp.multiply(u, fnp.asarray(b - a, dtype)))
-    return fnp.clip(ndtri(p), fnp.asarray(lower, dtype), fnp.asarray(upper, dtype))
+    u = fnp.asarray(_unit(key, _shape(shape), dtype, True), np.float64)
+    x = ndtri(a + u * (b - a))
+    x = fnp.asarray(fnp.where(flip, -x, x), dtype)
+    lo, hi = fnp.asarray(lower, dtype), fnp.asarray(upper, dtype)
+    return fnp.clip(x, _toward(lo, np.inf), _toward(hi, -np.inf))
 
 
 # ------------------------------------------------------------------ discrete
@@ -263,7 +291,7 @@ def bernoulli(key: Key, p: Any = 0.5, shape: int | Shape | None = None) -> Any:
 def gumbel(key: Key, shape: int | Shape = (), dtype: Any = np.float32) -> Any:
     """Standard Gumbel draws, `-log(-log(u))`."""
     shape, dtype = _shape(shape), _float_dtype(dtype)
-    return fnp.negative(fnp.log(fnp.negative(fnp.log(_unit(key, shape, dtype, 0.5)))))
+    return fnp.negative(fnp.log(fnp.negative(fnp.log(_unit(key, shape, dtype, True)))))
 
 
 def categorical(key: Key, logits: Any, axis: int = -1, shape: int | Shape | None = None

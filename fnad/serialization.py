@@ -8,7 +8,10 @@ from __future__ import annotations
 import collections
 import json
 import os
+import socket
 import tempfile
+import zipfile
+import zlib
 from typing import Any
 
 import numpy as np
@@ -130,8 +133,9 @@ def save(path: str | os.PathLike, tree: Any) -> None:
     header = {"format": _FORMAT, "structure": desc, "paths": paths, "treedef": repr(treedef)}
     arrays[_STRUCTURE] = np.frombuffer(json.dumps(header).encode(), np.uint8)
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
-                               suffix=".tmp")
+    prefix = _temporary_prefix(path)
+    _remove_stale_temporaries(directory, prefix)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f"{prefix}{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
@@ -139,10 +143,46 @@ def save(path: str | os.PathLike, tree: Any) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a checkpoint is not
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         os.unlink(tmp)
+        if isinstance(e, OSError) and e.errno is not None:  # disk full, quota...: say where
+            raise type(e)(e.errno, f"fnad.save could not write the checkpoint {path}: "
+                          f"{e.strerror}") from e
         raise
     _fsync_directory(directory)
+
+
+def _temporary_prefix(path: str) -> str:
+    """The names of `path`'s temporary files: `.name.<host>.<pid>.<random>.tmp`."""
+    return f".{os.path.basename(path)}.{socket.gethostname().replace('.', '_')}."
+
+
+def _remove_stale_temporaries(directory: str, prefix: str) -> None:
+    """Delete the temporary files a killed save of this checkpoint left on this host: those
+    whose writing process is gone (a live one may be another save in progress)."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        pid = name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            try:
+                os.unlink(os.path.join(directory, name))
+            except OSError:
+                pass  # removed meanwhile, or not ours to remove
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, under another user
+        return True
+    return True
 
 
 def _fsync_directory(directory: str) -> None:
@@ -168,12 +208,7 @@ def load(path: str | os.PathLike, like: Any = None) -> Any:
     come back as such, and namedtuples as new namedtuple classes of the same name and fields.
     """
     path = os.fspath(path)
-    with np.load(path, allow_pickle=False) as data:
-        if _STRUCTURE not in data.files:
-            raise CheckpointError(f"{path} is not an fnad checkpoint (no structure record); "
-                                  "write it with fnad.save")
-        header = json.loads(data[_STRUCTURE].tobytes().decode())
-        leaves = [data[str(i)] for i in range(len(header["paths"]))]
+    header, leaves = _read(path)
     if like is None:
         return _decode(header["structure"], leaves)
     desc, paths, like_leaves, treedef = _describe(like)
@@ -187,6 +222,41 @@ def load(path: str | os.PathLike, like: Any = None) -> Any:
             raise CheckpointError(f"{path}: the leaf at {p} is {x.dtype}{list(x.shape)}, but "
                                   f"like= has {dtype}{list(shape)} there")
     return tree_unflatten(treedef, leaves)
+
+
+def _read(path: str) -> tuple[dict, list[np.ndarray]]:
+    """The header and the leaves of the checkpoint at `path`, or a `CheckpointError` saying
+    why the file is not a readable one (a missing file stays a FileNotFoundError)."""
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if not magic:
+        raise CheckpointError(f"{path} is empty: not an fnad checkpoint (a save that never "
+                              "finished? fnad.save replaces the file only once it is whole)")
+    if magic == b"\x93NUMPY":
+        raise CheckpointError(f"{path} holds a single array (a .npy file), not an fnad "
+                              "checkpoint; write checkpoints with fnad.save")
+    if not magic.startswith(b"PK"):
+        raise CheckpointError(f"{path} is not an fnad checkpoint: not a .npz (zip) file, it "
+                              f"starts with the bytes {magic!r}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if _STRUCTURE not in data.files:
+                raise CheckpointError(f"{path} is not an fnad checkpoint (no structure "
+                                      "record); write it with fnad.save")
+            header = json.loads(data[_STRUCTURE].tobytes().decode())
+            if not isinstance(header, dict) or header.get("format") != _FORMAT:
+                version = header.get("format") if isinstance(header, dict) else None
+                raise CheckpointError(f"{path} is an fnad checkpoint of format {version!r}, "
+                                      f"but this fnad reads format {_FORMAT} only; load it "
+                                      "with the fnad version that wrote it")
+            leaves = [data[str(i)] for i in range(len(header["paths"]))]
+    except (ValueError, EOFError, KeyError, TypeError, UnicodeDecodeError, zipfile.BadZipFile,
+            zlib.error) as e:
+        if isinstance(e, CheckpointError):
+            raise
+        raise CheckpointError(f"{path} cannot be read as an fnad checkpoint: it is truncated "
+                              f"or not a file fnad.save wrote ({type(e).__name__}: {e})") from e
+    return header, leaves
 
 
 __all__ = ["CheckpointError", "load", "save"]

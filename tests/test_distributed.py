@@ -205,5 +205,44 @@ def test_a_raising_rank_ends_the_job(n):
     assert "rank 1 fails on purpose" in proc.stderr
 
 
+def worker_exit():
+    """Rank 1 calls sys.exit(3) while the others wait for it in a collective: it hung, rank 0
+    spinning in Allreduce, rank 1 sitting in MPI_Finalize."""
+    if distributed.process_index() == 1:
+        sys.exit(3)
+    fnad.pmap(lambda v: lax.psum(v, "d"), "d")(np.ones((1, 3)))
+
+
+@pytest.mark.mpi
+@needs_mpi
+@pytest.mark.parametrize("n", [2, 4])
+def test_sys_exit_on_one_rank_ends_the_job(n):
+    proc = mpirun(n, "exit", timeout=60)  # a hang fails the test with TimeoutExpired
+    assert proc.returncode != 0
+    assert "rank 1 called sys.exit(3); aborting the job" in proc.stderr
+
+
+def test_sys_exit_hook_aborts_only_on_failure(monkeypatch):
+    """The hook itself, without MPI: what it does at exit for each sys.exit status."""
+    aborted, hooks = [], []
+
+    class Comm:
+        def Get_rank(self):
+            return 1
+
+        def Abort(self, status):
+            aborted.append(status)
+
+    monkeypatch.setattr(sys, "exit", sys.exit)  # restored afterwards
+    monkeypatch.setattr(distributed.atexit, "register", hooks.append)
+    for status, expected in [(None, []), (0, []), (3, [3]), ("bad input", [1])]:
+        aborted.clear()
+        distributed._install_exit_hook(Comm())
+        with pytest.raises(SystemExit):
+            sys.exit(status)
+        hooks.pop()()
+        assert aborted == expected, status
+
+
 if __name__ == "__main__":
-    {"train": worker_train, "raise": worker_raise}[sys.argv[1]]()
+    {"train": worker_train, "raise": worker_raise, "exit": worker_exit}[sys.argv[1]]()

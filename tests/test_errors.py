@@ -5,6 +5,8 @@ frames trimmed from the traceback (`FNAD_TRACEBACK=full` keeps them)."""
 from __future__ import annotations
 
 import inspect
+import math
+import operator
 import os
 import traceback
 from collections.abc import Callable
@@ -233,3 +235,140 @@ def test_regression_location_is_not_repeated_for_code_without_a_file() -> None:
         fnad.jit(namespace["f"])(X3)
     assert str(info.value).count("(at ") == 1
     assert "<string>:2 (f)" in str(info.value)
+
+
+# ------------------------------------------------------------ Python numbers from derivatives
+
+CONVERSIONS: dict[str, Callable] = {
+    "float": lambda x: float(x) * x,
+    "int": lambda x: int(x) * x,
+    "complex": lambda x: complex(x).real * x,
+    "item": lambda x: x.item() * x,
+    "tolist": lambda x: x.tolist() * x,
+    "math.exp": lambda x: math.exp(x) * x,
+    "operator.index": lambda x: operator.index(x) * x,
+    "after an op": lambda x: float(fnp.sin(x)) * x,  # the output of the cached eager rule
+    "sum of a vector": lambda x: float(fnp.sum(x * fnp.ones(3))) * x,
+}
+DERIVATIVES: dict[str, Callable] = {
+    "grad": lambda f, x: fnad.grad(f)(x),
+    "value_and_grad": lambda f, x: fnad.value_and_grad(f)(x),
+    "vjp": lambda f, x: fnad.vjp(f, x),
+    "jvp": lambda f, x: fnad.jvp(f, (x,), (np.float32(1.0),)),
+    "linearize": lambda f, x: fnad.linearize(f, x),
+    "jacfwd": lambda f, x: fnad.jacfwd(f)(x),
+    "jacrev": lambda f, x: fnad.jacrev(f)(x),
+    "hessian": lambda f, x: fnad.hessian(f)(x),
+    "grad of grad": lambda f, x: fnad.grad(fnad.grad(f))(x),
+}
+
+
+@pytest.mark.parametrize("transform", list(DERIVATIVES))
+@pytest.mark.parametrize("conversion", list(CONVERSIONS))
+def test_a_python_number_from_a_differentiated_value_raises(conversion, transform) -> None:
+    """float(x) under grad once gave a silently zero derivative (grad(float(x)**2) was 0)."""
+    with pytest.raises(fnad.ConcretizationError, match=r"stop_gradient.*has_aux") as info:
+        DERIVATIVES[transform](CONVERSIONS[conversion], np.float32(2.0))
+    assert "derivative" in str(info.value) and "fnad.numpy" in str(info.value)
+
+
+def test_truth_tests_and_stopped_values_stay_allowed_under_grad() -> None:
+    f = lambda x: x * x if x > 0 else -x  # noqa: E731
+    assert fnad.grad(f)(np.float32(2.0)) == 4.0 and fnad.grad(f)(np.float32(-2.0)) == -1.0
+    assert fnad.grad(lambda x: bool(x) * x)(np.float32(3.0)) == 1.0
+    assert fnad.grad(lambda x: float(lax.stop_gradient(x)) * x)(np.float32(3.0)) == 3.0
+    # jacrev of a stack that once used float(v[0]) silently: now written with arrays
+    j = fnad.jacrev(lambda v: fnp.stack([v[0] * v[1], v[1]]))(np.array([2.0, 3.0]))
+    np.testing.assert_array_equal(j, [[3.0, 2.0], [0.0, 1.0]])
+
+
+def test_python_numbers_outside_differentiation_still_work() -> None:
+    def loss(w):
+        return fnp.sum(w * w)
+    w = np.array([1.0, 2.0], np.float32)
+    assert float(loss(w)) == 5.0 and loss(w).item() == 5.0 and int(loss(w)) == 5
+    value, g = fnad.value_and_grad(loss)(w)
+    assert float(value) == 5.0 and math.exp(float(g[0])) == math.exp(2.0)
+    # an integer value computed under grad carries no derivative: it may index
+    idx = fnad.grad(lambda x: x[int(fnp.argmax(lax.stop_gradient(x)))])(np.array([1.0, 3.0]))
+    np.testing.assert_array_equal(idx, [0.0, 1.0])
+
+
+# ------------------------------------------------------------ errors a newcomer meets
+
+TABLE = np.array([10.0, 20.0, 30.0, 40.0])
+INDEXED = {
+    "jit": lambda f, i: fnad.jit(f)(i),
+    "vmap": lambda f, i: fnad.vmap(f)(np.array([i, 0, 3], np.int32)),
+    "jit of vmap": lambda f, i: fnad.jit(fnad.vmap(f))(np.array([i, 0], np.int32)),
+    "vmap of jit": lambda f, i: fnad.vmap(fnad.jit(f))(np.array([i, 1], np.int32)),
+    "eager": lambda f, i: f(i),
+}
+
+
+@pytest.mark.parametrize("transform", list(INDEXED))
+def test_asarray_of_a_numpy_table_takes_a_traced_index(transform) -> None:
+    """JAX's idiom jnp.asarray(table)[i] inside a transform."""
+    run = INDEXED[transform]
+    out = run(lambda i: fnp.asarray(TABLE)[i] * 2.0, np.int32(2))
+    expected = run(lambda i: fnp.take(TABLE, i, axis=0) * 2.0, np.int32(2))
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(run(lambda i: fnp.array(TABLE)[i], np.int32(1)),
+                                  run(lambda i: fnp.at(TABLE)[i].get(), np.int32(1)))
+
+
+@pytest.mark.parametrize("transform", ["jit", "vmap", "jit of vmap"])
+def test_a_traced_index_into_a_numpy_array_names_the_ways_that_work(transform) -> None:
+    """It said to use where/cond/static arguments, none of which helps."""
+    with pytest.raises(fnad.ConcretizationError,
+                       match=r"fnad\.numpy\.asarray\(table\)\[i\].*take.*\.at") as info:
+        INDEXED[transform](lambda i: TABLE[i], np.int32(2))
+    assert "static_argnums" in str(info.value)
+
+
+NUMPY_CALLS = {
+    "sin": lambda x: np.sin(x), "exp": lambda x: np.exp(x), "dot": lambda x: np.dot(x, x),
+    "allclose": lambda x: np.allclose(x, 1.0), "mean": lambda x: np.mean(x),
+    "einsum_path": lambda x: np.einsum_path("i,i", x, x), "sum": lambda x: np.sum(x),
+    "add.reduce": lambda x: np.add.reduce(x), "isclose": lambda x: np.isclose(x, x),
+    "histogram": lambda x: np.histogram(x), "logaddexp": lambda x: np.logaddexp(x, x),
+}
+
+
+@pytest.mark.parametrize("name", list(NUMPY_CALLS))
+def test_numpy_functions_on_tracers_point_to_the_fnad_numpy_function_if_it_exists(name) -> None:
+    """np.sin(tracer) said 'does not support ufuncs'; np.allclose pointed to a missing
+    fnad.numpy.allclose."""
+    with pytest.raises(TypeError, match=f"numpy.{name} was called on a traced value") as info:
+        fnad.jit(NUMPY_CALLS[name])(np.ones(3, np.float32))
+    if "." not in name and callable(getattr(fnp, name, None)):
+        assert f"Use fnad.numpy.{name} " in str(info.value)
+    else:
+        assert f"fnad.numpy has no {name}" in str(info.value)
+
+
+def test_numpy_arrays_on_the_left_of_an_operator_still_work() -> None:
+    a = np.array([1.0, 2.0, 3.0])
+    x, xs = np.array([0.5, 1.5, 2.5]), np.array([[0.5, 1.5, 2.5], [1.0, -2.0, 4.0]])
+    for g in (lambda v: a + v, lambda v: a * v - np.float64(2.0) ** v, lambda v: a @ v,
+              lambda v: (a < v) * 1.0, lambda v: a / v + a // v + a % v):
+        np.testing.assert_allclose(fnad.jit(g)(x), g(x))
+        np.testing.assert_allclose(fnad.vmap(g)(xs), np.stack([g(r) for r in xs]))
+    np.testing.assert_allclose(fnad.grad(lambda v: fnp.sum(a * v))(np.ones(3)), a)
+
+
+def test_item_assignment_on_a_tracer_names_at() -> None:
+    def f(x):
+        x[0] = 1.0
+        return x
+    for transform in (fnad.jit, fnad.grad, fnad.vmap):
+        with pytest.raises(TypeError, match=r"x\.at\[idx\]\.set\(v\)"):
+            transform(lambda x: fnp.sum(f(x)))(np.ones((2, 3)))
+
+
+def test_grad_of_a_loss_and_aux_pair_suggests_has_aux() -> None:
+    with pytest.raises(fnad.TransformError, match="has_aux=True"):
+        fnad.grad(lambda w: (fnp.sum(w * w), w))(np.ones(3))
+    (loss, aux), g = fnad.value_and_grad(lambda w: (fnp.sum(w * w), w), has_aux=True)(
+        np.ones(3))
+    np.testing.assert_array_equal(g, 2 * np.ones(3))

@@ -130,13 +130,85 @@ def test_ndtri_against_the_normal_quantile():
 def test_truncated_normal_moments():
     a, b = -1.0, 0.5
     x = random.truncated_normal(random.key(3), a, b, (100_000,), np.float64)
-    assert x.min() >= a and x.max() <= b
+    assert x.min() > a and x.max() < b
     phi = lambda t: math.exp(-t * t / 2) / math.sqrt(2 * math.pi)
     z = 0.5 * (math.erf(b / math.sqrt(2)) - math.erf(a / math.sqrt(2)))
     mean = (phi(a) - phi(b)) / z
     var = 1 + (a * phi(a) - b * phi(b)) / z - mean ** 2
     assert abs(x.mean() - mean) < 5 * math.sqrt(var / x.size)
     assert abs(x.var() - var) < 0.01
+
+
+def _extreme_bits(word):
+    """A stand-in for `random.bits` returning one word everywhere: the draws at the very
+    ends of a sampler's range, which 2**24 random draws would take to reach."""
+    def bits(key, shape=(), dtype=np.uint32):
+        dtype = np.dtype(dtype)
+        return np.full(random._shape(shape), word & np.iinfo(dtype).max, dtype)
+    return bits
+
+
+FLOATS = [np.float16, np.float32, np.float64]
+EDGE_WORDS = {"lowest": 0, "highest": 2 ** 64 - 1}
+
+
+@pytest.mark.parametrize("word", EDGE_WORDS.values(), ids=EDGE_WORDS)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_samplers_stay_inside_their_support_at_the_extreme_bits(monkeypatch, dtype, word):
+    monkeypatch.setattr(random, "bits", _extreme_bits(word))
+    k = random.key(0)
+    assert np.isfinite(random.normal(k, (3,), dtype)).all()
+    assert np.isfinite(random.gumbel(k, (3,), dtype)).all()
+    for lo, hi in [(0.0, 1.0), (1.0, 2.0), (-3.0, 7.0), (0.1, 0.3)]:
+        u = random.uniform(k, (3,), dtype, lo, hi)
+        assert (u >= dtype(lo)).all() and (u < dtype(hi)).all(), (lo, hi, u)
+    for lo, hi in [(-1.0, 0.5), (-2.0, 2.0), (0.0, 1e-3), (4.0, 9.0), (-np.inf, 0.0)]:
+        x = random.truncated_normal(k, lo, hi, (3,), dtype)
+        assert (x > dtype(lo)).all() and (x < dtype(hi)).all(), (lo, hi, x)
+    assert random.bernoulli(k, 0.0, (3,)).sum() == 0 and random.bernoulli(k, 1.0, (3,)).all()
+
+
+def test_ndtri_ends_and_outside():
+    p = np.array([0.0, 1.0, -0.5, 1.5, np.nan])
+    with np.errstate(all="raise"):
+        np.testing.assert_array_equal(random.ndtri(p), [-np.inf, np.inf, np.nan, np.nan, np.nan])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_truncated_normal_far_tail_keeps_its_resolution(dtype):
+    """CDF values near 1 are sparse floats: (5, 6) must not collapse onto a few values."""
+    x = random.truncated_normal(random.key(4), 5.0, 6.0, (20_000,), dtype).astype(np.float64)
+    assert x.min() > 5 and x.max() < 6
+    assert len(np.unique(x)) > 10_000
+    from statistics import NormalDist
+    nd = NormalDist()
+    z = nd.cdf(-5.0) - nd.cdf(-6.0)
+    mean = (nd.pdf(5.0) - nd.pdf(6.0)) / z
+    assert abs(x.mean() - mean) < 0.01
+
+
+SUPPORT = {  # sampler(key, shape, dtype) -> (draws, whether each is inside the support)
+    "uniform": lambda k, s, d: _inside(random.uniform(k, s, d, -2.0, 3.0), -2.0, 3.0, True),
+    "uniform01": lambda k, s, d: _inside(random.uniform(k, s, d), 0.0, 1.0, True),
+    "normal": lambda k, s, d: _inside(random.normal(k, s, d), -np.inf, np.inf, False),
+    "gumbel": lambda k, s, d: _inside(random.gumbel(k, s, d), -np.inf, np.inf, False),
+    "truncated_normal": lambda k, s, d: _inside(
+        random.truncated_normal(k, -0.5, 1.5, s, d), -0.5, 1.5, False),
+}
+
+
+def _inside(x, lo, hi, closed_below):
+    below = (x >= lo) if closed_below else (x > lo)
+    return fnad.numpy.all(below & (x < hi) & fnad.numpy.isfinite(x))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", SUPPORT)
+def test_every_sampler_over_2_to_the_25_draws(name, dtype):
+    """normal(key(0), (2**25,)) once held a NaN: (k + 1/2) * 2**-24 rounded to 1."""
+    draw = fnad.jit(lambda k: SUPPORT[name](k, (2 ** 25,), dtype))
+    assert bool(draw(random.key(0)))
 
 
 def chi_square(counts, probs):

@@ -11,7 +11,8 @@ import pytest
 
 import fnad
 from fnad import optim
-from fnad.serialization import CheckpointError
+
+CheckpointError = fnad.CheckpointError  # the public name
 
 DTYPES = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
           np.uint64, np.float16, np.float32, np.float64, np.complex64, np.complex128]
@@ -114,3 +115,102 @@ def test_crash_mid_write_keeps_the_old_file(tmp_path, monkeypatch):
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["c.npz"]  # no temporary file left behind
     assert_same(fnad.load(path), old)
+
+
+# ------------------------------------------------------------ files that are not checkpoints
+
+def _valid(tmp_path) -> bytes:
+    fnad.save(tmp_path / "good.npz", {"w": np.arange(300.0), "b": [np.ones(3, np.int32)]})
+    return (tmp_path / "good.npz").read_bytes()
+
+
+def _with_header(tmp_path, header) -> bytes:
+    import json
+    np.savez(tmp_path / "h.npz", **{"0": np.ones(2), "__fnad_structure__": np.frombuffer(
+        json.dumps(header).encode(), np.uint8)})
+    return (tmp_path / "h.npz").read_bytes()
+
+
+def _npy(tmp_path, array) -> bytes:
+    np.save(tmp_path / "a.npy", array)
+    return (tmp_path / "a.npy").read_bytes()
+
+
+BAD_FILES = {
+    "empty": (lambda t: b"", "empty"),
+    "truncated to half": (lambda t: _valid(t)[:len(_valid(t)) // 2], "truncated"),
+    "truncated by 20 bytes": (lambda t: _valid(t)[:-20], "truncated"),
+    "truncated to 100 bytes": (lambda t: _valid(t)[:100], "truncated"),
+    "corrupted in the middle": (lambda t: (lambda b: b[:400] + bytes(64) + b[464:])(_valid(t)),
+                                "truncated or not a file"),
+    "random bytes": (lambda t: np.random.default_rng(0).bytes(700), "not a .npz"),
+    "text": (lambda t: b"step,loss\n1,0.5\n", "not a .npz"),
+    "a .npy array": (lambda t: _npy(t, np.ones(3)), r"single array \(a \.npy file\)"),
+    "an object .npy": (lambda t: _npy(t, np.array([{}], dtype=object)), r"\.npy"),
+    "a pickle": (lambda t: __import__("pickle").dumps({"w": 1}), "not a .npz"),
+    "a plain .npz": (lambda t: (np.savez(t / "p.npz", x=np.ones(2)),
+                                (t / "p.npz").read_bytes())[1], "no structure record"),
+    "format 2": (lambda t: _with_header(t, {"format": 2, "structure": {"leaf": 0},
+                                            "paths": ["<root>"], "treedef": "*"}),
+                 "format 2, but this fnad reads format 1"),
+    "format 999": (lambda t: _with_header(t, {"format": 999}), "format 999"),
+    "no format": (lambda t: _with_header(t, {"structure": {"leaf": 0}}), "format None"),
+    "a header that is not JSON": (lambda t: (np.savez(t / "j.npz", __fnad_structure__=np.frombuffer(
+        b"{not json", np.uint8)), (t / "j.npz").read_bytes())[1], "JSONDecodeError"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_FILES))
+def test_loading_a_file_that_is_not_a_checkpoint_names_the_file_and_cause(tmp_path, name):
+    """They raised BadZipFile, EOFError, TypeError, KeyError, or advice to pass allow_pickle
+    (an argument load does not have); format 2 loaded silently."""
+    make, cause = BAD_FILES[name]
+    path = tmp_path / "ckpt.npz"
+    path.write_bytes(make(tmp_path))
+    with pytest.raises(CheckpointError, match=cause) as info:
+        fnad.load(path)
+    assert str(path) in str(info.value) and "allow_pickle" not in str(info.value)
+
+
+def test_disk_full_names_the_checkpoint_and_leaves_nothing(tmp_path, monkeypatch):
+    import errno
+
+    def full_disk(f, **arrays):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", full_disk)
+    with pytest.raises(OSError, match=r"fnad.save could not write the checkpoint .*c\.npz.*"
+                                      "No space left") as info:
+        fnad.save(tmp_path / "c.npz", {"w": np.ones(3)})
+    assert info.value.errno == errno.ENOSPC
+    assert os.listdir(tmp_path) == []
+
+
+def test_the_next_save_removes_what_a_killed_save_left(tmp_path):
+    """26 of 30 killed saves left their temporary file behind forever."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    path = tmp_path / "c.npz"
+    fnad.save(path, {"w": np.zeros(4)})
+    script = ("import sys, time, numpy as np, fnad\n"
+              "def slow(f, **arrays):\n"
+              "    f.write(b'PK partial'); f.flush(); print('writing', flush=True); "
+              "time.sleep(60)\n"
+              "np.savez = slow\n"
+              f"fnad.save({str(path)!r}, {{'w': np.ones(4)}})\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                            cwd=os.path.dirname(os.path.dirname(os.path.abspath(fnad.__file__))))
+    assert proc.stdout.readline().strip() == b"writing"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    left = [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+    assert len(left) == 1
+    # a temporary file of a save still running (here: this test's own parent) stays
+    live = left[0].replace(f".{proc.pid}.", f".{os.getppid()}.")
+    (tmp_path / live).write_bytes(b"PK in progress")
+    time.sleep(0.01)
+    fnad.save(path, {"w": np.full(4, 2.0)})
+    assert sorted(os.listdir(tmp_path)) == sorted(["c.npz", live])
+    np.testing.assert_array_equal(fnad.load(path)["w"], np.full(4, 2.0))

@@ -94,9 +94,11 @@ def _compiler_identity() -> tuple[str, tuple[str, ...], tuple[str, ...]]:
 
 
 def build(source: str, name: str) -> ctypes.CDLL:
-    """Compile `source` (or reuse the cached library) and load it. The first load starts
-    OpenMP, which then waits passively for work (unless OMP_WAIT_POLICY says otherwise):
-    a team spinning after each kernel would take the cores NumPy's BLAS threads need."""
+    """Compile `source` (or reuse the cached library) and load it. A cached library that
+    does not load (cut short by a crash or a full disk before it was written durably) is
+    compiled again. The first load starts OpenMP, which then waits passively for work
+    (unless OMP_WAIT_POLICY says otherwise): a team spinning after each kernel would take
+    the cores NumPy's BLAS threads need."""
     os.environ.setdefault("OMP_WAIT_POLICY", "passive")
     cc = compiler()
     if cc is None:
@@ -104,22 +106,39 @@ def build(source: str, name: str) -> ctypes.CDLL:
     identity, flags, libs = _compiler_identity()
     path = os.path.join(cache_dir(), f"{name}_{source_hash(source, identity, *flags, *libs)}.so")
     if not os.path.exists(path):
-        fd, tmp_c = tempfile.mkstemp(suffix=".c", dir=cache_dir())
-        with os.fdopen(fd, "w") as f:
-            f.write(source)
-        tmp_so = tmp_c[:-2] + ".so"
+        _compile(cc, flags, libs, source, path)
+    try:
+        return ctypes.CDLL(path)
+    except OSError:  # "file too short", "invalid ELF header"...: a corrupted cache entry
         try:
-            result = subprocess.run([cc, *flags, tmp_c, "-o", tmp_so, *libs],
-                                    capture_output=True, text=True)
-            if result.returncode != 0:
-                raise KernelCompileError(f"the C compiler failed on a generated kernel:\n"
-                                         f"{result.stderr}\n--- source ---\n{source}")
-            os.replace(tmp_so, path)  # atomic: concurrent builders never see half a file
-        finally:
-            for p in (tmp_c, tmp_so):
-                if os.path.exists(p):
-                    os.remove(p)
-    return ctypes.CDLL(path)
+            os.remove(path)
+        except FileNotFoundError:
+            pass  # another process removed it first
+        _compile(cc, flags, libs, source, path)
+        return ctypes.CDLL(path)
+
+
+def _compile(cc: str, flags: Sequence[str], libs: Sequence[str], source: str, path: str
+             ) -> None:
+    """Compile `source` into the library `path`: written to a temporary file, flushed to
+    disk, then renamed, so `path` is always a whole library (or absent)."""
+    fd, tmp_c = tempfile.mkstemp(suffix=".c", dir=os.path.dirname(path))
+    with os.fdopen(fd, "w") as f:
+        f.write(source)
+    tmp_so = tmp_c[:-2] + ".so"
+    try:
+        result = subprocess.run([cc, *flags, tmp_c, "-o", tmp_so, *libs],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            raise KernelCompileError(f"the C compiler failed on a generated kernel:\n"
+                                     f"{result.stderr}\n--- source ---\n{source}")
+        with open(tmp_so, "rb") as f:
+            os.fsync(f.fileno())  # the data on disk before the name points to it
+        os.replace(tmp_so, path)  # atomic: concurrent builders never see half a file
+    finally:
+        for p in (tmp_c, tmp_so):
+            if os.path.exists(p):
+                os.remove(p)
 
 
 _CTYPE = {"long long": ctypes.c_int64}

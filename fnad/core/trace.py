@@ -133,8 +133,8 @@ class Tracer:
     `fnad.numpy` (installed by that module)."""
 
     __slots__ = ("_trace",)
-    __array_ufunc__ = None  # make NumPy defer to our operators
     __array_priority__ = 1000
+    numpy_api: Any = None  # the fnad.numpy module, installed by it (core imports nothing above)
 
     @property
     def aval(self) -> ShapedArray:
@@ -166,39 +166,69 @@ class Tracer:
         return x
 
     def __bool__(self) -> bool:
+        # allowed under jvp/grad of eager code: it reads the primal and drops nothing the
+        # result depends on smoothly (JAX's rule too)
         return bool(self.concrete())
 
     def __int__(self) -> int:
-        return int(self.concrete())
+        return int(self._number("int()"))
 
     def __float__(self) -> float:
-        return float(self.concrete())
+        return float(self._number("float()"))
 
     def __complex__(self) -> complex:
-        return complex(self.concrete())
+        return complex(self._number("complex()"))
 
     def __index__(self) -> int:
-        return int(np.asarray(self.concrete()).__index__())
+        try:
+            return int(np.asarray(self._number("operator.index()")).__index__())
+        except ConcretizationError as e:
+            if getattr(self, "tangent", None) is not None:
+                raise
+            raise index_error(self) from e.__cause__
+
+    def _number(self, how: str) -> Any:
+        """The concrete value for a conversion to a Python number. A tracer carrying a
+        derivative (a jvp tracer: its `tangent`) refuses: the number would silently cut
+        the derivative to zero."""
+        if getattr(self, "tangent", None) is not None:
+            raise derivative_error(self, how)
+        return self.concrete()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         if self._trace.finished:
             raise escaped_error(self)
+        if self.aval.dtype.kind in "iub":  # most likely `table[i]` with a NumPy `table`
+            raise index_error(self)
         raise concretization_error(self, "converted to a NumPy array")
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        fn = getattr(self.numpy_api, ufunc.__name__, None)
+        if ufunc in _OPERATOR_UFUNCS and method == "__call__" and not kwargs and fn is not None:
+            return fn(*inputs)  # `array + tracer`: NumPy's operator hands itself over here
+        what = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
+        raise TypeError(numpy_hint(self, what, fn is not None and method == "__call__"))
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
         if func in _ABSTRACT_FUNCTIONS and len(args) == 1 and not kwargs:
             return _ABSTRACT_FUNCTIONS[func](self.aval)  # answered by the shape alone
-        raise TypeError(f"numpy.{func.__name__} was called on a traced value ({self.aval})"
-                        f"{user_line()}: NumPy functions need concrete arrays. Use "
-                        f"fnad.numpy.{func.__name__} (import fnad.numpy as fnp) instead.")
+        name = func.__name__
+        raise TypeError(numpy_hint(self, name, callable(getattr(self.numpy_api, name, None))))
+
+    def __setitem__(self, idx: Any, value: Any) -> None:
+        raise TypeError(f"a traced value ({self.aval}) cannot be changed in place "
+                        f"(x[...] = v){user_line()}: values are immutable under "
+                        f"{self._trace.stack()}. Use x = x.at[idx].set(v) (or .add, .multiply, "
+                        ".min, .max), which returns the updated array; fnad.numpy.at(x)[idx] "
+                        "works on NumPy arrays too.")
 
     def item(self) -> Any:
         """The Python scalar, when the transform keeps a concrete value (jvp/grad of eager
         code); a `ConcretizationError` under jit or vmap."""
-        return np.asarray(self.concrete()).item()
+        return np.asarray(self._number(".item()")).item()
 
     def tolist(self) -> Any:
-        return np.asarray(self.concrete()).tolist()
+        return np.asarray(self._number(".tolist()")).tolist()
 
     def __hash__(self) -> int:
         raise TypeError(f"a traced value ({self.aval}) is not hashable; "
@@ -210,6 +240,41 @@ class Tracer:
 
 _ABSTRACT_FUNCTIONS = {np.shape: lambda a: a.shape, np.ndim: lambda a: a.ndim,
                        np.size: lambda a: a.size}
+
+# the ufuncs behind NumPy arrays' operators: `np_array + tracer` is computed, not refused
+_OPERATOR_UFUNCS = frozenset({
+    np.add, np.subtract, np.multiply, np.divide, np.floor_divide, np.remainder, np.divmod,
+    np.power, np.matmul, np.left_shift, np.right_shift, np.bitwise_and, np.bitwise_or,
+    np.bitwise_xor, np.less, np.less_equal, np.equal, np.not_equal, np.greater,
+    np.greater_equal})
+
+
+def numpy_hint(tracer: Tracer, name: str, exists: bool) -> str:
+    instead = (f"Use fnad.numpy.{name} (import fnad.numpy as fnp) instead." if exists else
+               f"fnad.numpy has no {name}: write it with fnad.numpy / fnad.lax functions, or "
+               "call NumPy outside the transform.")
+    return (f"numpy.{name} was called on a traced value ({tracer.aval}){user_line()}: NumPy "
+            f"functions need concrete arrays. {instead}")
+
+
+def index_error(tracer: Tracer) -> ConcretizationError:
+    return ConcretizationError(
+        f"a traced integer ({tracer.aval}) was used as a Python index (into a NumPy array, a "
+        f"list, a range) or converted to a NumPy array{user_line()}. Under {tracer._trace.stack()} it is abstract, and "
+        "NumPy arrays cannot be indexed by traced values: write fnad.numpy.asarray(table)[i], "
+        "fnad.numpy.take(table, i, axis=0) or fnad.numpy.at(table)[i].get() for `table[i]`. "
+        "If the index is configuration rather than data, mark its argument static "
+        "(jit's static_argnums).")
+
+
+def derivative_error(tracer: Tracer, how: str) -> ConcretizationError:
+    return ConcretizationError(
+        f"{how} of a value being differentiated ({tracer.aval}) under "
+        f"{tracer._trace.stack()}{user_line()} would give a Python number without its "
+        "derivative, so the result's derivative would silently be zero. Keep it an array: "
+        "use fnad.numpy functions (fnad.numpy.exp, not math.exp) on it; to use the value on "
+        "purpose without its derivative, convert fnad.lax.stop_gradient(x); to log it, "
+        "return it as an auxiliary output (has_aux=True) or use fnad.debug.print.")
 
 
 def concretization_error(tracer: Tracer, what: str = "used as a Python bool, int or float"

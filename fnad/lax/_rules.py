@@ -19,7 +19,9 @@ from fnad.core.primitive import Elementwise, KernelRule, Primitive, Zero
 from fnad.interpreters.transpose import is_undefined
 
 FLOAT = "fc"
+REAL = "f"  # primitives whose values or rules are not complex-correct
 NUMBER = "fciu"
+REAL_NUMBER = "fiu"
 INTEGER = "iu"
 BOOL_OR_INT = "biu"
 ANY = "fciub"
@@ -52,6 +54,11 @@ def check_dtypes(avals: Sequence[ShapedArray], kinds: str) -> np.dtype:
                              "convert with fnad.lax.convert_element_type (fnad.numpy "
                              "promotes automatically)")
     if dtype.kind not in kinds:
+        if dtype.kind == "c" and "f" in kinds:
+            raise DTypeError(f"takes {_kinds(kinds)} operands, got {dtype}: its values or "
+                             "derivatives would be wrong for complex numbers, which fnad does "
+                             "not support there yet; work on the real and imaginary parts as "
+                             "separate float arrays")
         raise DTypeError(f"takes {_kinds(kinds)} operands, got {dtype}")
     return dtype
 

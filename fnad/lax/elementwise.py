@@ -31,6 +31,8 @@ from fnad.lax._rules import (
     FLOAT,
     INTEGER,
     NUMBER,
+    REAL,
+    REAL_NUMBER,
     check_dtypes,
     defjvp,
     defjvp_zero,
@@ -124,10 +126,10 @@ def _prim(name: str, fn: Callable[..., Any], kinds: str = NUMBER,
 
 
 def _math(name: str, fn: Callable[..., Any], rule: Callable[..., Any] | None,
-          kernel: str | None = "") -> Primitive:
+          kernel: str | None = "", kinds: str = FLOAT) -> Primitive:
     """A unary float function: `rule(g, ans, x)` is its jvp; the kernel defaults to the C
-    math function of the same name."""
-    prim = _prim(name, fn, FLOAT, kernel=f"{name}{{f}}({{0}})" if kernel == "" else kernel)
+    math function of the same name. `kinds=REAL`: complex-valued operands are refused."""
+    prim = _prim(name, fn, kinds, kernel=f"{name}{{f}}({{0}})" if kernel == "" else kernel)
     defjvp(prim, rule)
     return prim
 
@@ -235,7 +237,7 @@ div_p.def_transpose(_div_transpose)
 
 # C's fmod and %: the result has the sign of the dividend (integers: x % 0 gives 0).
 rem_p = _prim("rem", lambda x, y: np.fmod(x, np.where(y == 0, 1, y)) * (y != 0)
-              if x.dtype.kind in "iu" else np.fmod(x, y), NUMBER, kernel={
+              if x.dtype.kind in "iu" else np.fmod(x, y), REAL_NUMBER, kernel={
                   "i": "(({1}) == 0 || ({1}) == -1 ? 0 : ({0}) % ({1}))",
                   "u": "(({1}) == 0 ? 0 : ({0}) % ({1}))", "*": "fmod{f}({0}, {1})"})
 defjvp(rem_p, lambda g, ans, x, y: g,
@@ -282,22 +284,22 @@ def _atan2_rule(which: int) -> Callable[..., Any]:
     return rule
 
 
-atan2_p = _prim("atan2", np.arctan2, FLOAT, kernel="atan2{f}({0}, {1})")
+atan2_p = _prim("atan2", np.arctan2, REAL, kernel="atan2{f}({0}, {1})")
 defjvp(atan2_p, _atan2_rule(0), _atan2_rule(1))
 
-nextafter_p = _zero_jvp(_prim("nextafter", np.nextafter, FLOAT,
+nextafter_p = _zero_jvp(_prim("nextafter", np.nextafter, REAL,
                               kernel="nextafter{f}({0}, {1})"))
 
 square_p = _prim("square", np.square, NUMBER, kernel="({0} * {0})")
 defjvp(square_p, lambda g, ans, x: mul(g, mul(2, x)))
 
-abs_p = _prim("abs", np.abs, NUMBER, kernel="(({0}) > 0 ? ({0}) : -({0}))")
+abs_p = _prim("abs", np.abs, REAL_NUMBER, kernel="(({0}) > 0 ? ({0}) : -({0}))")
 defjvp(abs_p, lambda g, ans, x: mul(g, sign(x)))
 
-sign_p = _zero_jvp(_prim("sign", np.sign, NUMBER,
+sign_p = _zero_jvp(_prim("sign", np.sign, REAL_NUMBER,
                          kernel="(({0}) != ({0}) ? ({0}) : (({0}) > 0) - (({0}) < 0))"))
-floor_p = _zero_jvp(_prim("floor", np.floor, FLOAT, kernel="floor{f}({0})"))
-ceil_p = _zero_jvp(_prim("ceil", np.ceil, FLOAT, kernel="ceil{f}({0})"))
+floor_p = _zero_jvp(_prim("floor", np.floor, REAL, kernel="floor{f}({0})"))
+ceil_p = _zero_jvp(_prim("ceil", np.ceil, REAL, kernel="ceil{f}({0})"))
 
 
 class RoundingMethod(enum.IntEnum):
@@ -315,13 +317,14 @@ def _round_impl(x: np.ndarray, rounding_method: int) -> np.ndarray:
 
 
 # Its kernel names the `rounding_method` param: code generators format params by name.
-round_p = _zero_jvp(_prim("round", _round_impl, FLOAT,
+round_p = _zero_jvp(_prim("round", _round_impl, REAL,
                           kernel="(({rounding_method}) ? rint{f}({0}) : round{f}({0}))"))
 
 is_finite_p = _zero_jvp(_prim("is_finite", np.isfinite, FLOAT, out_dtype=np.bool_,
                               kernel="isfinite({0})"))
 
-clamp_p = _prim("clamp", lambda lo, x, hi: np.minimum(np.maximum(x, lo), hi), NUMBER,
+clamp_p = _prim("clamp", lambda lo, x, hi: np.minimum(np.maximum(x, lo), hi),
+                REAL_NUMBER,
                 kernel="(({1}) < ({0}) ? ({0}) : ({1}) > ({2}) ? ({2}) : ({1}))")
 
 
@@ -347,7 +350,8 @@ expm1_p = _math("expm1", np.expm1, lambda g, ans, x: mul(g, add(ans, 1)))
 sqrt_p = _math("sqrt", np.sqrt, lambda g, ans, x: div(g, mul(2, ans)))
 rsqrt_p = _math("rsqrt", lambda x: 1 / np.sqrt(x),
                 lambda g, ans, x: mul(g, mul(-0.5, div(ans, x))), kernel="(1 / sqrt{f}({0}))")
-cbrt_p = _math("cbrt", np.cbrt, lambda g, ans, x: mul(g, mul(1 / 3, integer_pow(ans, -2))))
+cbrt_p = _math("cbrt", np.cbrt, lambda g, ans, x: mul(g, mul(1 / 3, integer_pow(ans, -2))),
+               kinds=REAL)
 
 sin_p = _math("sin", np.sin, lambda g, ans, x: mul(g, cos(x)))
 cos_p = _math("cos", np.cos, lambda g, ans, x: neg(mul(g, sin(x))))
@@ -360,7 +364,7 @@ cosh_p = _math("cosh", np.cosh, lambda g, ans, x: mul(g, sinh(x)))
 tanh_p = _math("tanh", np.tanh, lambda g, ans, x: mul(g, sub(1, square(ans))))
 asinh_p = _math("asinh", np.arcsinh, lambda g, ans, x: mul(g, rsqrt(add(square(x), 1))))
 acosh_p = _math("acosh", np.arccosh,
-                lambda g, ans, x: mul(g, rsqrt(mul(sub(x, 1), add(x, 1)))))
+                lambda g, ans, x: mul(g, mul(rsqrt(sub(x, 1)), rsqrt(add(x, 1)))))
 atanh_p = _math("atanh", np.arctanh,
                 lambda g, ans, x: div(g, mul(sub(1, x), add(x, 1))))
 logistic_p = _math("logistic", lambda x: 1 / (1 + np.exp(-x)),
@@ -501,16 +505,19 @@ def _polygamma(x: np.ndarray, m: int) -> np.ndarray:
 
 _TWO_OVER_SQRT_PI = 2 / _SQRT_PI
 
-erf_p = _math("erf", _erf, lambda g, ans, x: mul(g, mul(_TWO_OVER_SQRT_PI, exp(neg(square(x))))))
+erf_p = _math("erf", _erf, lambda g, ans, x: mul(g, mul(_TWO_OVER_SQRT_PI, exp(neg(square(x))))),
+              kinds=REAL)
 erfc_p = _math("erfc", _erfc,
-               lambda g, ans, x: mul(g, mul(-_TWO_OVER_SQRT_PI, exp(neg(square(x))))))
+               lambda g, ans, x: mul(g, mul(-_TWO_OVER_SQRT_PI, exp(neg(square(x))))),
+               kinds=REAL)
 erf_inv_p = _math("erf_inv", _erf_inv,
-                  lambda g, ans, x: mul(g, mul(_SQRT_PI / 2, exp(square(ans)))), kernel=None)
-lgamma_p = _math("lgamma", _lgamma, lambda g, ans, x: mul(g, digamma(x)))
+                  lambda g, ans, x: mul(g, mul(_SQRT_PI / 2, exp(square(ans)))), kernel=None,
+                  kinds=REAL)
+lgamma_p = _math("lgamma", _lgamma, lambda g, ans, x: mul(g, digamma(x)), kinds=REAL)
 digamma_p = _math("digamma", lambda x: _polygamma(x, 0),
-                  lambda g, ans, x: mul(g, polygamma(1, x)), kernel=None)
+                  lambda g, ans, x: mul(g, polygamma(1, x)), kernel=None, kinds=REAL)
 
-polygamma_p = _prim("polygamma", _polygamma, FLOAT)
+polygamma_p = _prim("polygamma", _polygamma, REAL)
 defjvp(polygamma_p, lambda g, ans, x, m: mul(g, polygamma(m + 1, x)))
 
 # ------------------------------------------------------------------ integer_pow
@@ -706,13 +713,18 @@ convert_element_type_p = Primitive("convert_element_type")
 
 
 def _convert_impl(x: np.ndarray, new_dtype: np.dtype) -> np.ndarray:
+    x = np.asarray(x)
+    if x.dtype.kind == "c" and new_dtype.kind != "c":  # real_part's: no ComplexWarning
+        x = x.real
     with np.errstate(all="ignore"):
-        return np.asarray(x).astype(new_dtype)
+        return x.astype(new_dtype)
 
 
 convert_element_type_p.def_impl(_convert_impl)
 convert_element_type_p.def_abstract_eval(lambda x, new_dtype: x.update(dtype=new_dtype))
 convert_element_type_p.def_batch(elementwise_batch(convert_element_type_p))
+
+
 def _convert_expr(args: Sequence[str], arg_dtypes: Any, out_dtype: Any, params: Any) -> str:
     if np.dtype(out_dtype) == np.bool_:
         return f"({args[0]} != 0)"
@@ -735,15 +747,16 @@ def _convert_jvp(primals: Any, tangents: Any, new_dtype: np.dtype) -> Any:
 
 
 convert_element_type_p.def_jvp(_convert_jvp)
-convert_element_type_p.def_transpose(
-    lambda ct, x, new_dtype: [convert_element_type(ct, x.aval.dtype)])
+convert_element_type_p.def_transpose(  # of real -> complex: the cotangent's real part
+    lambda ct, x, new_dtype: [_convert(ct, x.aval.dtype)])
 convert_element_type_p.transpose_ones = ones_to_first_operand
 convert_element_type_p.simplify = (
     lambda eqn, producer, uses: eqn.inputs[0] if same_aval(eqn, eqn.inputs[0]) else None)
 
 
 def convert_element_type(x: Any, new_dtype: Any) -> Any:
-    """`x` as `new_dtype` (no equation when it already is).
+    """`x` as `new_dtype` (no equation when it already is). Complex to real is refused:
+    NumPy and JAX drop the imaginary part with only a warning.
 
     >>> convert_element_type(np.float32(2.7), np.int32)
     array(2, dtype=int32)
@@ -751,9 +764,46 @@ def convert_element_type(x: Any, new_dtype: Any) -> Any:
     (x,) = asarray_like(x)
     new_dtype = np.dtype(new_dtype)
     dtype = x.dtype if type(x) is np.ndarray or isinstance(x, Tracer) else get_aval(x).dtype
-    if dtype == new_dtype:
+    if dtype.kind == "c" and new_dtype.kind != "c":
+        raise DTypeError(f"converting {dtype} to {new_dtype} would discard the imaginary "
+                         "part; fnad does not convert complex numbers to real ones")
+    return _convert(x, new_dtype)
+
+
+def _convert(x: Any, new_dtype: np.dtype) -> Any:
+    if get_aval(x).dtype == new_dtype:
         return x
     return convert_element_type_p.bind(x, new_dtype=new_dtype)
+
+
+def real_part(x: Any) -> Any:
+    """The real part of a complex array as a float array (complex-correct in every rule:
+    its jvp is the tangent's real part, its transpose the real cotangent as complex);
+    a real array as it is. For fnad's own complex-aware functions (abs, var, norm, vdot)."""
+    dtype = get_aval(x).dtype
+    return _convert(x, np.dtype(dtype.char.lower())) if dtype.kind == "c" else x
+
+
+def imag_part(x: Any) -> Any:
+    """The imaginary part of a complex array as a float array: the real part of -1j * x."""
+    return real_part(mul(x, np.asarray(-1j, get_aval(x).dtype)))
+
+
+def conj_value(x: Any) -> Any:
+    """The complex conjugate, re - 1j * im; a real array as it is."""
+    dtype = get_aval(x).dtype
+    if dtype.kind != "c":
+        return x
+    return sub(_convert(real_part(x), dtype),
+               mul(_convert(imag_part(x), dtype), np.asarray(1j, dtype)))
+
+
+def abs_squared(x: Any) -> Any:
+    """|x|**2 as a float array: re**2 + im**2 for complex x, x * x for real x."""
+    if get_aval(x).dtype.kind != "c":
+        return mul(x, x)
+    re, im = real_part(x), imag_part(x)
+    return add(mul(re, re), mul(im, im))
 
 
 # ------------------------------------------------------------------ iota
@@ -879,6 +929,12 @@ def _select_n_xp(which: Any, *cases: Any) -> Any:
     return xp.asarray(out).astype(cases[0].dtype, copy=False)
 
 
+def _convert_xp(x: Any, new_dtype: np.dtype) -> Any:
+    if x.dtype.kind == "c" and new_dtype.kind != "c":  # the real part, without ComplexWarning
+        x = x.real
+    return x.astype(new_dtype)
+
+
 def _bits(x: Any, kind: str) -> Any:
     """x's bits as the signed ('i') or unsigned ('u') integer of its width."""
     return x.view(np.dtype(f"{kind}{x.dtype.itemsize}"))
@@ -936,7 +992,7 @@ def _polygamma_xp(x: Any, m: int) -> Any:
 
 
 for _p, _fn in [(integer_pow_p, _integer_pow_xp), (select_n_p, _select_n_xp),
-                (convert_element_type_p, lambda x, new_dtype: x.astype(new_dtype)),
+                (convert_element_type_p, _convert_xp),
                 (shift_left_p, _shift_xp("left_shift", "u")),
                 (shift_right_logical_p, _shift_xp("right_shift", "u")),
                 (shift_right_arithmetic_p, _shift_xp("right_shift", "i")),

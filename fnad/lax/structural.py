@@ -45,11 +45,12 @@ def _broadcast_in_dim_impl(x: np.ndarray, shape: tuple[int, ...],
     expanded = [1] * len(shape)
     for d, size in zip(broadcast_dimensions, np.shape(x)):
         expanded[d] = size
-    if type(x) is np.ndarray and math.prod(shape) <= 4096:
-        out = np.empty(shape, x.dtype)  # a small copy is cheaper than a view's setup
-        out[...] = x.reshape(expanded)
-        return out
-    return np.broadcast_to(np.reshape(x, expanded), shape)
+    # always a fresh array: a broadcast view would alias the input, read-only (the design's
+    # rule: a result is fresh, or the view NumPy's function of the same name returns)
+    out = np.empty(shape, x.dtype) if type(x) is np.ndarray else \
+        np.empty_like(x, shape=shape)  # a CuPy array: its own module's allocation
+    out[...] = np.reshape(x, expanded)
+    return out
 
 
 broadcast_in_dim_p.def_impl(_broadcast_in_dim_impl)

@@ -74,10 +74,10 @@ def tanh(x: Any) -> Any:
 
 
 def softplus(x: Any) -> Any:
-    """`log(1 + exp(x))`, computed as `max(x, 0) + log1p(exp(-|x|))` so it neither overflows
-    nor loses the small values."""
+    """`log(1 + exp(x))`, as `logaddexp(x, 0)`: it neither overflows nor loses the small
+    values, and its second derivative at 0 is right (max(x, 0) + log1p(exp(-|x|)) has 0)."""
     x = fnp.asarray(x)
-    return fnp.maximum(x, 0) + fnp.log1p(fnp.exp(-fnp.abs(x)))
+    return fnp.logaddexp(x, fnp.zeros_like(x))
 
 
 def _masked(x: Any, where: Any, fill: float) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 import fnad.numpy as fnp
 from fnad.core.errors import ShapeError, user_line
 from fnad.core.ir import get_aval
-from fnad.nn.activations import log_softmax, one_hot
+from fnad.nn.activations import log_softmax, one_hot, softplus
 from fnad.tree import tree_leaves
 
 
@@ -71,10 +71,10 @@ def softmax_cross_entropy(logits: Any, labels: Any, axis: int = -1,
 
 def binary_cross_entropy_with_logits(logits: Any, labels: Any, reduction: str = "mean") -> Any:
     """Cross-entropy of `sigmoid(logits)` against labels in [0, 1], computed as
-    `max(x, 0) - x * z + log1p(exp(-|x|))`, which never overflows."""
+    `softplus(x) - x * z`, which never overflows and keeps its curvature at x = 0."""
     x = fnp.asarray(logits)
     z = fnp.asarray(labels, get_aval(x).dtype)
-    return _reduce(fnp.maximum(x, 0) - x * z + fnp.log1p(fnp.exp(-fnp.abs(x))), reduction)
+    return _reduce(softplus(x) - x * z, reduction)
 
 
 def l1_penalty(params: Any) -> Any:

@@ -10,15 +10,19 @@ import numpy as np
 
 from fnad.numpy import linalg
 from fnad.numpy._core import (
-    array,
-    asarray,
     broadcast_shapes,
     broadcast_to,
     promote_dtypes,
     result_type,
 )
 from fnad.numpy._creation import *  # noqa: F403
-from fnad.numpy._indexing import at, take, take_along_axis
+from fnad.numpy._indexing import (
+    at,
+    public_array as array,
+    public_asarray as asarray,
+    take,
+    take_along_axis,
+)
 from fnad.numpy._products import *  # noqa: F403
 from fnad.numpy._reductions import *  # noqa: F403
 from fnad.numpy._shape import *  # noqa: F403

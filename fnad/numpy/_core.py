@@ -90,12 +90,18 @@ def asarray(x: Any, dtype: Any = None) -> Any:
     if isinstance(x, Tracer):
         return x if dtype is None else lax.convert_element_type(x, dtype)
     if isinstance(x, np.ndarray) or hasattr(x, "__cuda_array_interface__"):
-        return x if dtype is None or x.dtype == np.dtype(dtype) else x.astype(dtype)
-    if isinstance(x, (list, tuple)) and any(isinstance(e, Tracer) for e in _flatten(x)):
-        from fnad.numpy._shape import stack
-        items = [asarray(e) for e in x]
-        dt = result_type(*items) if dtype is None else dtype
-        return stack([asarray(e, dt) for e in items])
+        if dtype is None or x.dtype == np.dtype(dtype):
+            return x
+        # complex to real: lax's error, not NumPy's ComplexWarning and a dropped imaginary part
+        return lax.convert_element_type(x, dtype) if x.dtype.kind == "c" else x.astype(dtype)
+    if isinstance(x, (list, tuple)):
+        leaves = _flatten(x)
+        if dtype is None and leaves and all(is_scalar(e) or isinstance(e, (np.generic, Tracer))
+                                            or type(e) is np.ndarray for e in leaves):
+            dtype = result_type(*leaves)  # Python numbers weak: float64 leaves stay float64
+        if any(isinstance(e, Tracer) for e in leaves):
+            from fnad.numpy._shape import stack
+            return stack([asarray(e, dtype) for e in x])
     if dtype is None and is_scalar(x):
         return lax.asarray_like(x)[0]
     arr = np.asarray(x, dtype=dtype)
@@ -111,6 +117,17 @@ def array(x: Any, dtype: Any = None, copy: bool = True) -> Any:
     """Like `asarray`, but an eager NumPy array is copied unless `copy=False` (NumPy's rule)."""
     out = asarray(x, dtype)
     return out.copy() if copy and out is x and isinstance(out, np.ndarray) else out
+
+
+def fresh(out: Any, *inputs: Any) -> Any:
+    """`out`, copied when it is an eager array sharing memory with one of `inputs`: for
+    functions whose NumPy namesake returns a new array even when there is nothing to do
+    (a result is fresh, or the view NumPy's function returns; docs/sharp_bits.md)."""
+    if type(out) is np.ndarray and any(
+            out is x or (out.base is not None and type(x) is np.ndarray
+                         and np.may_share_memory(out, x)) for x in inputs):
+        return out.copy()  # (an array owning its memory shares it with no input: cheap test)
+    return out
 
 
 def _flatten(x: Any) -> list[Any]:
@@ -134,7 +151,11 @@ def broadcast_to(x: Any, shape: int | Sequence[int]) -> Any:
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     xs = get_aval(x).shape
     if xs == shape:
-        return x
+        if type(x) is not np.ndarray:
+            return x
+        view = x.view()  # NumPy's broadcast_to: a read-only view, whatever the shape
+        view.flags.writeable = False
+        return view
     if len(xs) > len(shape) or broadcast_shapes(xs, shape) != shape:
         raise ShapeError(f"cannot broadcast shape {xs} to {shape}{user_line()}")
     nd = len(shape) - len(xs)

@@ -13,7 +13,7 @@ import numpy as np
 from fnad import lax
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
-from fnad.numpy._core import asarray, is_scalar, shape_of
+from fnad.numpy._core import asarray, broadcast_to, fresh, is_scalar, shape_of
 
 Shape = int | Sequence[int]
 
@@ -120,7 +120,6 @@ def copy(a: Any) -> Any:
 
 def meshgrid(*xi: Any, indexing: str = "xy") -> tuple[Any, ...]:
     """Coordinate arrays from 1-d coordinate vectors ('xy' or 'ij' indexing)."""
-    from fnad.numpy._core import broadcast_to
     xs = [asarray(x) for x in xi]
     n = len(xs)
     sizes = [get_aval(x).size for x in xs]
@@ -131,7 +130,7 @@ def meshgrid(*xi: Any, indexing: str = "xy") -> tuple[Any, ...]:
         axis = (1 - i if i < 2 else i) if indexing == "xy" and n >= 2 else i
         shape = [1] * n
         shape[axis] = get_aval(x).size
-        out.append(broadcast_to(lax.reshape(x, shape), sizes))
+        out.append(fresh(broadcast_to(lax.reshape(x, shape), sizes), x))  # new, as NumPy's
     return tuple(out)
 
 

@@ -8,6 +8,7 @@ the scatters. Reads clamp out-of-bounds array indices; updates drop them.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,7 +17,10 @@ import numpy as np
 from fnad import lax
 from fnad.core.errors import ConcretizationError, ShapeError, user_line
 from fnad.core.ir import get_aval
-from fnad.core.trace import Tracer
+from fnad.core.trace import Tracer, state
+from fnad.interpreters.batching import BatchTrace, BatchTracer
+from fnad.interpreters.staging import StagedTracer, StagingTrace
+from fnad.numpy import _core
 from fnad.numpy._core import asarray, broadcast_shapes, broadcast_to
 
 
@@ -428,7 +432,59 @@ def take_along_axis(arr: Any, indices: Any, axis: int | None) -> Any:
     return getitem(arr, idx)
 
 
+def public_asarray(x: Any, dtype: Any = None) -> Any:
+    """An array (or the tracer itself) of `dtype`; Python floats and float lists default to
+    float32, Python ints to int32. Inside `jit` or `vmap` a NumPy array becomes a value of
+    the transform, so a traced index can index it (JAX's `jnp.asarray(table)[i]`).
+
+    >>> import fnad
+    >>> fnad.vmap(lambda i: public_asarray(np.array([10, 20, 30]))[i])(np.array([2, 0]))
+    array([30, 10])
+    """
+    return _lift(_core.asarray(x, dtype))
+
+
+def public_array(x: Any, dtype: Any = None, copy: bool = True) -> Any:
+    """Like `asarray`, but an eager NumPy array is copied unless `copy=False` (NumPy's rule).
+
+    >>> public_array([1.0, 2.0]).dtype
+    dtype('float32')
+    """
+    return _lift(_core.array(x, dtype, copy))
+
+
+public_asarray.__name__ = public_asarray.__qualname__ = "asarray"
+public_array.__name__ = public_array.__qualname__ = "array"
+
+
+class _Unbatched(BatchTracer):
+    """A constant as a value of a vmap: not mapped (no batch axis), so it costs nothing."""
+
+    __slots__ = ()
+
+    def __init__(self, trace: BatchTrace, val: np.ndarray):
+        super().__init__(trace, val, None)  # type: ignore[arg-type]  # no batch axis
+
+    @property
+    def aval(self) -> Any:
+        return get_aval(self.val)
+
+
+def _lift(x: Any) -> Any:
+    """A NumPy array (of rank >= 1) as a value of the current jit or vmap, which a traced
+    index can index; anything else as it is."""
+    if type(x) is not np.ndarray or x.ndim == 0:
+        return x
+    trace = state.trace
+    if type(trace) is StagingTrace:
+        return StagedTracer(trace, trace.builder.const(x))
+    if type(trace) is BatchTrace:
+        return _Unbatched(trace, x)
+    return x
+
+
 Tracer.__getitem__ = getitem
+Tracer.numpy_api = sys.modules["fnad.numpy"]  # for the hints of NumPy functions on tracers
 Tracer.at = property(at)
 
 __all__ = ["at", "getitem", "take", "take_along_axis", "NonConcreteBooleanIndexError"]

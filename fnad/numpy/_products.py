@@ -14,10 +14,12 @@ import numpy as np
 from fnad import lax
 from fnad.core.errors import ShapeError, user_line
 from fnad.core.ir import get_aval
+from fnad.lax.elementwise import conj_value
 from fnad.numpy._core import (
     asarray,
     broadcast_shapes,
     broadcast_to,
+    fresh,
     normalize_axis,
     promote_dtypes,
 )
@@ -89,9 +91,13 @@ def outer(a: Any, b: Any) -> Any:
 
 
 def vdot(a: Any, b: Any) -> Any:
-    """The dot product of the flattened arrays (real arrays only)."""
+    """The dot product of the flattened arrays, conjugating the first (NumPy's rule).
+
+    >>> vdot(np.array([1j, 2.0]), np.array([1j, 3.0]))
+    np.complex128(7+0j)
+    """
     a, b = promote_dtypes(ravel(a), ravel(b))
-    return lax.dot_general(a, b, (((0,), (0,)), ((), ())))
+    return lax.dot_general(conj_value(a), b, (((0,), (0,)), ((), ())))
 
 
 def tensordot(a: Any, b: Any, axes: int | Sequence[Any] = 2) -> Any:
@@ -131,7 +137,7 @@ def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
     cols = slice_axis(rows, nd - 1, min(offset, m), m) if offset > 0 else rows
     size = max(min(_shape(cols)[-2:]), 0)
     square = slice_axis(slice_axis(cols, nd - 2, 0, size), nd - 1, 0, size)
-    return _diag_last2(square)
+    return fresh(_diag_last2(square), a)  # NumPy's is a read-only view; JAX's a new array
 
 
 def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = None) -> Any:

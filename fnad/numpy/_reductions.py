@@ -16,8 +16,9 @@ from fnad import lax
 from fnad.core.cache import Cache
 from fnad.core.errors import user_line
 from fnad.core.ir import get_aval
-from fnad.numpy._core import asarray, normalize_axes, normalize_axis
-from fnad.numpy._ufuncs import isnan, multiply, sqrt, subtract, where
+from fnad.lax.elementwise import abs_squared
+from fnad.numpy._core import asarray, fresh, normalize_axes, normalize_axis
+from fnad.numpy._ufuncs import isnan, sqrt, subtract, where
 
 Axis = int | Sequence[int] | None
 
@@ -61,7 +62,7 @@ def _reducer(np_fn: Callable[..., Any], lax_fn: Callable[..., Any], name: str,
             raise ValueError(f"zero-size array to reduction operation {np_fn.__name__} which "
                              f"has no identity (shape {shape}, axis {axis}){user_line()}")
         fn = bool_fn if bool_fn is not None and out_dtype == np.bool_ else lax_fn
-        return _keep(fn(a, axes) if axes else a, shape, axes, keepdims)
+        return _keep(fn(a, axes) if axes else fresh(a, a), shape, axes, keepdims)
 
     f.__name__ = f.__qualname__ = name
     f.__doc__ = (f"NumPy's `{name}` over `axis` (an int, a tuple, or None for all axes), "
@@ -113,6 +114,8 @@ def _float_stat(np_fn: Callable[..., Any], a: Any, dtype: Any) -> tuple[Any, np.
     a = asarray(a)
     out_dtype = _np_dtype(np_fn, a, dtype=dtype)
     compute = np.float32 if out_dtype == np.float16 else out_dtype
+    if get_aval(a).dtype.kind == "c":  # var/std of complex: real results of complex work
+        compute = np.promote_types(get_aval(a).dtype, compute)
     return lax.convert_element_type(a, compute), out_dtype
 
 
@@ -136,7 +139,7 @@ def var(a: Any, axis: Axis = None, dtype: Any = None, *, ddof: int = 0,
     shape = get_aval(a).shape
     axes = normalize_axes(axis, len(shape))
     centered = subtract(a, mean(a, axes, keepdims=True))
-    ssq = sum(multiply(centered, centered), axes, keepdims=keepdims)
+    ssq = sum(abs_squared(centered), axes, keepdims=keepdims)  # |d|**2: real for complex
     return lax.convert_element_type(lax.div(ssq, _count(shape, axes) - ddof), out_dtype)
 
 

@@ -19,6 +19,7 @@ from fnad.numpy._core import (
     broadcast_shapes,
     broadcast_to,
     convert,
+    fresh,
     normalize_axes,
     normalize_axis,
     promote_dtypes,
@@ -175,7 +176,7 @@ def concatenate(arrays: Sequence[Any], axis: int | None = 0, dtype: Any = None) 
     if nd == 0:
         raise ShapeError(f"zero-dimensional arrays cannot be concatenated{user_line()}")
     if len(arrays) == 1:
-        return arrays[0]
+        return fresh(arrays[0], arrays[0])
     return lax.concatenate(arrays, normalize_axis(axis, nd))
 
 
@@ -336,7 +337,7 @@ def roll(a: Any, shift: IntOrSeq, axis: IntOrSeq | None = None) -> Any:
         k = sh % n if n else 0
         if k:
             a = lax.concatenate([slice_axis(a, ax, n - k, n), slice_axis(a, ax, 0, n - k)], ax)
-    return a
+    return fresh(a, a)
 
 
 def rot90(m: Any, k: int = 1, axes: tuple[int, int] = (0, 1)) -> Any:
@@ -413,18 +414,18 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", constant_values: Any
     if mode == "constant":
         if np.ndim(constant_values) == 0 or hasattr(constant_values, "aval"):
             value = convert(constant_values, dtype)
-            return lax.pad(x, value, tuple((lo, hi, 0) for lo, hi in widths))
+            return fresh(lax.pad(x, value, tuple((lo, hi, 0) for lo, hi in widths)), x)
         values = np.broadcast_to(np.asarray(constant_values), (nd, 2))
         for ax, ((lo, hi), (vlo, vhi)) in enumerate(zip(widths, values)):
             x = concatenate(([_block(x, ax, lo, vlo)] if lo else []) + [x]
                             + ([_block(x, ax, hi, vhi)] if hi else []), ax)
-        return x
+        return fresh(x, array)
     if mode not in ("edge", "reflect", "symmetric", "wrap"):
         raise NotImplementedError(f"pad mode {mode!r}: fnad.numpy supports 'constant', "
                                   "'edge', 'reflect', 'symmetric' and 'wrap'")
     for ax, (lo, hi) in enumerate(widths):
         x = _pad_axis(x, ax, lo, hi, mode)
-    return x
+    return fresh(x, array)
 
 
 __all__ = ["array_split", "atleast_1d", "atleast_2d", "atleast_3d", "broadcast_arrays",

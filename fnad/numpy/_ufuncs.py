@@ -16,6 +16,7 @@ from fnad import lax
 from fnad.core.cache import Cache
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
+from fnad.lax.elementwise import imag_part, real_part
 from fnad.numpy._core import (
     PY_SCALARS,
     asarray,
@@ -23,6 +24,7 @@ from fnad.numpy._core import (
     broadcast_to,
     broadcast_together,
     convert,
+    fresh,
     is_scalar,
     promote_dtypes,
     result_type,
@@ -101,7 +103,7 @@ def _ufunc(ufunc: np.ufunc, name: str | None = None) -> Callable[[Callable[..., 
             if len(args) != ufunc.nin:
                 raise TypeError(f"{f.__name__} takes {ufunc.nin} operands, got {len(args)}")
             ops, out_dtype = prepare(ufunc, *args, dtype=dtype)
-            return lax.convert_element_type(body(*ops), out_dtype)
+            return fresh(lax.convert_element_type(body(*ops), out_dtype), *args)
 
         f.__name__ = f.__qualname__ = name or ufunc.__name__
         f.__doc__ = body.__doc__ or f"NumPy's `{f.__name__}` on arrays and tracers."
@@ -132,7 +134,24 @@ def _identity_unless_float(ufunc: np.ufunc, lax_fn: Callable[..., Any]) -> Any:
 
 negative = _lift(np.negative, lax.neg)
 positive = _ufunc(np.positive)(lambda x: x)
-absolute = abs = _ufunc(np.absolute)(lambda x: x if _is_bool(x) else lax.abs(x))  # noqa: A001
+def _complex_abs(x: Any) -> Any:
+    """|x| of complex x as big * sqrt(1 + (small / big)**2) over the parts' magnitudes:
+    no overflow of re**2, and a finite derivative at 0."""
+    re, im = lax.abs(real_part(x)), lax.abs(imag_part(x))
+    big, small = lax.max(re, im), lax.min(re, im)
+    ratio = lax.div(small, lax.select_n(lax.eq(big, 0), big, lax.full_like(big, 1)))
+    return lax.mul(big, lax.sqrt(lax.add(lax.mul(ratio, ratio), lax.full_like(ratio, 1))))
+
+
+@_ufunc(np.absolute)
+def absolute(x: Any) -> Any:
+    """|x|; the magnitude (a float array) for complex x."""
+    if _is_bool(x):
+        return x
+    return _complex_abs(x) if get_aval(x).dtype.kind == "c" else lax.abs(x)
+
+
+abs = absolute  # noqa: A001
 sign = _lift(np.sign, lax.sign)
 floor = _identity_unless_float(np.floor, lax.floor)
 ceil = _identity_unless_float(np.ceil, lax.ceil)
@@ -162,7 +181,7 @@ def round(a: Any, decimals: int = 0) -> Any:  # noqa: A001
     a = asarray(a)
     if not _is_float(a):
         if decimals >= 0:
-            return a
+            return fresh(a, a)
         scale = 10 ** -decimals
         q, r = divmod(a, scale)  # a = q * scale + r with 0 <= r < scale; ties go to even q
         twice = multiply(r, 2)
@@ -297,11 +316,18 @@ def hypot(x: Any, y: Any) -> Any:
 
 @_ufunc(np.logaddexp)
 def logaddexp(x: Any, y: Any) -> Any:
-    """log(exp(x) + exp(y)) without overflow: max + log1p(exp(-|x - y|)); the derivative
-    at x = y is 1/2 each, through `max`'s balanced tie rule."""
-    amax = lax.max(x, y)
+    """log(exp(x) + exp(y)) without overflow: big + log1p(exp(-|x - y|)), with `big` and the
+    sign of -|x - y| taken from one side, x's at a tie. Each side is the smooth function
+    itself, so every derivative is right at x = y (1/2, then +-1/4); max and abs there give
+    balanced first derivatives but lose the curvature.
+
+    >>> float(logaddexp(0.0, 0.0))  # doctest: +ELLIPSIS
+    0.693147...
+    """
     delta = lax.sub(x, y)
-    safe = lax.add(amax, lax.log1p(lax.exp(lax.neg(lax.abs(delta)))))
+    x_big = lax.ge(delta, lax.full_like(delta, 0))
+    big = lax.select_n(x_big, y, x)
+    safe = lax.add(big, lax.log1p(lax.exp(lax.select_n(x_big, delta, lax.neg(delta)))))
     return lax.select_n(lax.ne(delta, delta), safe, lax.add(x, y))  # inf - inf: x + y
 
 
@@ -347,7 +373,7 @@ def clip(a: Any, a_min: Any = None, a_max: Any = None) -> Any:
         a = maximum(a, a_min)
     if a_max is not None:
         a = minimum(a, a_max)
-    return asarray(a)
+    return fresh(asarray(a), a) if a_min is None and a_max is None else a
 
 
 def where(condition: Any, x: Any = None, y: Any = None) -> Any:

@@ -671,3 +671,41 @@ def test_kernel_templates_compile_as_cuda() -> None:
            f"if (i < n) out[i] = ({_C_TYPES[want.dtype]})({expr}); }}"
            for k, (_, args, want, expr) in enumerate(_kernel_jobs())]
     assert ".entry k0" in nvrtc.compile_ptx("\n".join(src))
+
+
+# ------------------------------------------------------------ curvature at ties
+
+def _stable_formulas() -> dict[str, tuple[Callable[..., Any], Callable[..., float]]]:
+    """Overflow-safe formulas written with a max/abs kink, and their exact second derivative
+    in the first argument at the tie point."""
+    import fnad.numpy as fnp
+    from fnad import nn
+    sig2 = lambda t: math.exp(-abs(t)) / (1 + math.exp(-abs(t))) ** 2  # noqa: E731  sigma'
+    return {
+        "logaddexp": (lambda x, y: fnp.logaddexp(x, y), lambda x, y: sig2(x - y)),
+        "logaddexp2": (lambda x, y: fnp.logaddexp2(x, y),
+                       lambda x, y: math.log(2) * sig2((x - y) * math.log(2))),
+        "softplus": (lambda x, y: nn.softplus(x - y), lambda x, y: sig2(x - y)),
+        "logsumexp": (lambda x, y: nn.logsumexp(fnad.numpy.stack([x, y])),
+                      lambda x, y: sig2(x - y)),
+        "log_softmax": (lambda x, y: nn.log_softmax(fnad.numpy.stack([x, y]))[1],
+                        lambda x, y: -sig2(x - y)),
+        "binary_cross_entropy": (
+            lambda x, y: nn.binary_cross_entropy_with_logits(x - y, np.float64(0.3)),
+            lambda x, y: sig2(x - y)),
+    }
+
+
+@pytest.mark.parametrize("point", [(0.0, 0.0), (1.5, 1.5), (-40.0, -40.0), (0.3, -0.2)])
+@pytest.mark.parametrize("name", list(_stable_formulas()))
+def test_second_derivatives_at_ties(name, point) -> None:
+    """logaddexp's Hessian at x == y was 0 (sign(0) in its stable form); the truth is
+    [[1/4, -1/4], [-1/4, 1/4]]."""
+    f, d2 = _stable_formulas()[name]
+    x, y = (np.float64(v) for v in point)
+    check_grads(f, (x, y), order=2)
+    h = fnad.hessian(lambda v: f(v[0], v[1]))(np.array([x, y]))
+    np.testing.assert_allclose(h, d2(x, y) * np.array([[1.0, -1.0], [-1.0, 1.0]]), rtol=1e-9,
+                               atol=1e-300)
+    assert fnad.grad(fnad.grad(f))(np.float32(x), np.float32(y)) == pytest.approx(d2(x, y),
+                                                                                   rel=1e-5)
