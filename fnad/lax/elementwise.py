@@ -325,7 +325,11 @@ is_finite_p = _zero_jvp(_prim("is_finite", np.isfinite, FLOAT, out_dtype=np.bool
 
 clamp_p = _prim("clamp", lambda lo, x, hi: np.minimum(np.maximum(x, lo), hi),
                 REAL_NUMBER,
-                kernel="(({1}) < ({0}) ? ({0}) : ({1}) > ({2}) ? ({2}) : ({1}))")
+                # max(x, lo) then min(., hi), NaN from any operand (x != x: NaN); hi wins
+                # when lo > hi, as in the impl (the fuzzer found a kernel returning lo)
+                kernel="(((({1}) < ({0}) || ({0}) != ({0})) ? ({0}) : ({1})) > ({2}) || "
+                       "({2}) != ({2}) ? ({2}) : ((({1}) < ({0}) || ({0}) != ({0})) ? ({0}) "
+                       ": ({1})))")
 
 
 def _clamp_rule(passes: Callable[[Any, Any, Any], Any]) -> Callable[..., Any]:
