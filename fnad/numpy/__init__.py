@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from fnad.numpy import linalg
+from fnad.numpy._calculus import *  # noqa: F403
 from fnad.numpy._core import (
     array,
     asarray,
@@ -19,10 +20,13 @@ from fnad.numpy._core import (
 )
 from fnad.numpy._creation import *  # noqa: F403
 from fnad.numpy._indexing import at, take, take_along_axis
+from fnad.numpy._math import *  # noqa: F403
 from fnad.numpy._products import *  # noqa: F403
 from fnad.numpy._reductions import *  # noqa: F403
+from fnad.numpy._sets import *  # noqa: F403
 from fnad.numpy._shape import *  # noqa: F403
 from fnad.numpy._sorting import *  # noqa: F403
+from fnad.numpy._stats import *  # noqa: F403
 from fnad.numpy._ufuncs import *  # noqa: F403
 
 # dtypes and constants, as NumPy spells them
