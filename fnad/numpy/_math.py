@@ -15,7 +15,7 @@ import numpy as np
 from fnad import lax
 from fnad.core.errors import user_line
 from fnad.core.ir import get_aval
-from fnad.numpy._core import asarray, result_type, shape_of, ufunc_dtypes
+from fnad.numpy._core import asarray, broadcast_together, result_type, shape_of, ufunc_dtypes
 from fnad.numpy._reductions import all as _all
 from fnad.numpy._ufuncs import (
     _ufunc,
@@ -89,9 +89,8 @@ def ldexp(x1: Any, x2: Any) -> Any:
     fi = np.finfo(dts[0])
     limit = int(fi.maxexp - fi.minexp + fi.nmant + 2)
     e = lax.clamp(np.int64(-limit), lax.convert_element_type(x2, np.int64), np.int64(limit))
-    shape = np.broadcast_shapes(shape_of(x1), shape_of(e))
-    out = lax.broadcast_in_dim(x1, shape, tuple(range(len(shape) - len(shape_of(x1)),
-                                                      len(shape))))
+    x1, e = broadcast_together(x1, e)
+    out = x1
     for factor in _pow2(e, dts[0], 3):
         out = lax.mul(out, factor)
     return out
