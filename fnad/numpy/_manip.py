@@ -55,7 +55,7 @@ def _static(obj: Any, fn: str) -> Any:
     if isinstance(obj, slice):
         return obj
     if isinstance(obj, Tracer):
-        return concrete(obj, fn, "a concrete index argument")
+        return concrete(obj, fn, "a static (concrete) index")
     return np.asarray(obj) if not isinstance(obj, (int, np.integer)) else obj
 
 
@@ -381,7 +381,7 @@ def ix_(*args: Any) -> tuple[Any, ...]:
         if get_aval(s).ndim != 1:
             raise ShapeError(f"ix_ needs 1-d sequences, got shape {shape_of(s)}{user_line()}")
         if get_aval(s).dtype == np.bool_:
-            s = asarray(np.flatnonzero(concrete(s, "ix_", "an integer index")))
+            s = asarray(np.flatnonzero(concrete(s, "ix_", "integer indices instead of a traced boolean mask")))
         shape = [1] * len(args)
         shape[i] = shape_of(s)[0]
         out.append(reshape(s, tuple(shape)))
@@ -431,7 +431,7 @@ def diag_indices_from(arr: Any) -> tuple[Any, ...]:
 def mask_indices(n: int, mask_func: Callable[..., Any], k: int = 0) -> tuple[Any, Any]:
     """The indices where `mask_func(ones((n, n)), k)` is nonzero (e.g. `triu`)."""
     m = concrete(asarray(mask_func(np.ones((n, n), np.int32), k)), "mask_indices",
-                 "a concrete mask")
+                 "a mask_func that does not depend on traced values")
     return np.nonzero(m != 0)
 
 

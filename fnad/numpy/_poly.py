@@ -131,7 +131,7 @@ def polysub(a1: Any, a2: Any) -> Any:
 
 def _trim(p: Any, fn: str) -> Any:
     """`p` without leading zeros (keeping one); needs concrete values."""
-    nz = np.flatnonzero(concrete(p, fn, "trim_leading_zeros=False"))
+    nz = np.flatnonzero(concrete(p, fn, "trim_leading_zeros=False under jit"))
     return p[int(nz[0]):] if nz.size else p[-1:]
 
 
@@ -171,7 +171,7 @@ def polydiv(u: Any, v: Any, *, trim_leading_zeros: bool = False) -> tuple[Any, A
         rem = subtract(rem, sub)
     quot = stack(q) if q else lax.full((1,), 0, dt)
     if trim_leading_zeros:
-        r = concrete(rem, "polydiv", "trim_leading_zeros=False")
+        r = concrete(rem, "polydiv", "trim_leading_zeros=False under jit")
         k = 0
         while k < r.shape[0] - 1 and np.allclose(r[k], 0, rtol=1e-14):
             k += 1

@@ -35,11 +35,16 @@ def concrete(x: Any, fn: str, kw: str = "size") -> np.ndarray:
     try:
         return np.asarray(x.concrete())
     except ConcretizationError:
+        if kw.isidentifier():
+            fix = (f"Pass a static {kw}="
+                   f"{' (and fill_value= for the padding)' if kw == 'size' else ''}, as in "
+                   "JAX, or call it outside jit/vmap.")
+        else:
+            fix = f"Use {kw}."
         raise ConcretizationError(
             f"fnad.numpy.{fn}: the shape of the result depends on the values of an abstract "
             f"array ({x.aval}){user_line()}. Under {x._trace.stack()} only its shape and "
-            f"dtype are known. Pass a static {kw}= (and fill_value= for the padding), as in "
-            "JAX, or call it outside jit/vmap.") from None
+            f"dtype are known. {fix}") from None
 
 
 def _compact(arrays: list[Any], mask: Any, size: int, fills: list[Any]) -> list[Any]:
@@ -419,7 +424,7 @@ def trim_zeros(filt: Any, trim: str = "fb", axis: Any = None) -> Any:
     f = asarray(filt)
     if get_aval(f).ndim != 1:
         raise ShapeError(f"trim_zeros needs a 1-d array, got {shape_of(f)}{user_line()}")
-    nz = np.flatnonzero(concrete(f, "trim_zeros", "a concrete argument"))
+    nz = np.flatnonzero(concrete(f, "trim_zeros", "concrete values (outside jit/vmap), as in JAX"))
     n = shape_of(f)[0]
     lo = int(nz[0]) if "f" in trim.lower() and nz.size else (n if not nz.size else 0)
     hi = int(nz[-1]) + 1 if "b" in trim.lower() and nz.size else n

@@ -218,8 +218,8 @@ def _quantile(a: Any, q: Any, axis: Axis, method: str, keepdims: bool, ignore_na
         from fnad.numpy._reductions import any as any_
         out = where(any_(nan, -1, keepdims=True), np.nan, out)
     out = moveaxis(out, -1, 0)  # q's axis first, as NumPy
-    if method in ("lower", "higher", "nearest") and in_dtype.kind in "iu":
-        out = lax.convert_element_type(out, in_dtype)  # NumPy keeps integers for these
+    if method in ("lower", "higher", "nearest"):  # elements of `a`: NumPy keeps its dtype
+        out = lax.convert_element_type(out, in_dtype)
     if keepdims:
         out = reshape(out, shape_of(out)[:1] + tuple(1 if d in axes else shape[d]
                                                       for d in range(len(shape))))
