@@ -11,7 +11,7 @@ import numpy as np
 from fnad import lax
 from fnad.core.errors import ShapeError, user_line
 from fnad.core.ir import get_aval
-from fnad.numpy._core import asarray, normalize_axes, normalize_axis, result_type, shape_of
+from fnad.numpy._core import asarray, is_scalar, normalize_axes, normalize_axis, result_type, shape_of
 from fnad.numpy._indexing import take
 from fnad.numpy._reductions import cumprod, cumsum, sum
 from fnad.numpy._shape import concatenate, moveaxis, ravel, slice_axis
@@ -53,7 +53,7 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = 
         if v is None:
             ends.append(None)
             continue
-        v = asarray(v)
+        v = asarray(v, get_aval(a).dtype) if is_scalar(v) else asarray(v)  # scalars are weak
         if get_aval(v).ndim == 0:
             shape = list(get_aval(a).shape)
             shape[ax] = 1
@@ -124,7 +124,7 @@ def gradient(f: Any, *varargs: Any, axis: int | Sequence[int] | None = None,
              edge_order: int = 1) -> Any:
     """NumPy's `gradient`: second-order central differences inside, one-sided differences
     of `edge_order` (1 or 2) at the ends; spacings are scalars or coordinate arrays, one
-    per axis. A list of arrays for several axes, one array for one.
+    per axis. A tuple of arrays for several axes, one array for one.
 
     >>> gradient(np.array([1.0, 2.0, 4.0, 7.0]))
     array([1. , 1.5, 2.5, 3. ])
@@ -149,7 +149,7 @@ def gradient(f: Any, *varargs: Any, axis: int | Sequence[int] | None = None,
     dt = get_aval(f).dtype
     outs = [_gradient_axis(f, ax, _spacing(h, shape_of(f)[ax], dt), edge_order)
             for ax, h in zip(axes, spacings)]
-    return outs[0] if len(outs) == 1 else outs
+    return outs[0] if len(outs) == 1 else tuple(outs)
 
 
 def trapezoid(y: Any, x: Any = None, dx: float = 1.0, axis: int = -1) -> Any:

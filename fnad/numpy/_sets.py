@@ -55,8 +55,9 @@ def _compact(arrays: list[Any], mask: Any, size: int, fills: list[Any]) -> list[
     out = []
     for a, f in zip(arrays, fills):
         a = asarray(a)
-        base = lax.broadcast_in_dim(lax.convert_element_type(asarray(f), get_aval(a).dtype),
-                                    (size,) + shape_of(a)[1:], ())
+        f = lax.convert_element_type(asarray(f), get_aval(a).dtype)
+        base = lax.broadcast_in_dim(f, (size,) + shape_of(a)[1:],  # a fill value or a row
+                                    tuple(range(1, get_aval(f).ndim + 1)))
         out.append(lax.scatter(base, target, a, (0,), mode="drop"))
     return out
 
