@@ -11,7 +11,14 @@ import numpy as np
 from fnad import lax
 from fnad.core.errors import ShapeError, user_line
 from fnad.core.ir import get_aval
-from fnad.numpy._core import asarray, is_scalar, normalize_axes, normalize_axis, result_type, shape_of
+from fnad.numpy._core import (
+    asarray,
+    is_scalar,
+    normalize_axes,
+    normalize_axis,
+    result_type,
+    shape_of,
+)
 from fnad.numpy._indexing import take
 from fnad.numpy._reductions import cumprod, cumsum, sum
 from fnad.numpy._shape import concatenate, moveaxis, ravel, slice_axis

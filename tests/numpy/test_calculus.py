@@ -60,10 +60,10 @@ def test_trapezoid_and_cumulative():
           (y,))
     check_grads(lambda a, b: fnp.trapezoid(a, b), (y, x))
     for inc in (False, True):
-        check(lambda a: fnp.cumulative_sum(a, axis=1, include_initial=inc),
-              lambda a: np.cumulative_sum(a, axis=1, include_initial=inc), (y,))
-        check(lambda a: fnp.cumulative_prod(a, axis=0, include_initial=inc),
-              lambda a: np.cumulative_prod(a, axis=0, include_initial=inc), (y,))
+        check(lambda a, inc=inc: fnp.cumulative_sum(a, axis=1, include_initial=inc),
+              lambda a, inc=inc: np.cumulative_sum(a, axis=1, include_initial=inc), (y,))
+        check(lambda a, inc=inc: fnp.cumulative_prod(a, axis=0, include_initial=inc),
+              lambda a, inc=inc: np.cumulative_prod(a, axis=0, include_initial=inc), (y,))
     check(lambda a: fnp.cumulative_sum(a), lambda a: np.cumulative_sum(a),
           (np.arange(5, dtype=np.int32),))
     with pytest.raises(ValueError, match="axis"):

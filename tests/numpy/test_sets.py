@@ -136,8 +136,8 @@ def test_searchsorted_digitize(data):
         a = np.append(a, np.nan)
         v = np.where(data.draw(arrays(np.bool_, v.shape)), np.nan, v)
     for side in ("left", "right"):
-        check(lambda x, y: fnp.searchsorted(x, y, side), lambda x, y: np.searchsorted(x, y, side),
-              (a, v))
+        check(lambda x, y, side=side: fnp.searchsorted(x, y, side),
+              lambda x, y, side=side: np.searchsorted(x, y, side), (a, v))
     perm = np.random.default_rng(0).permutation(len(a))
     shuffled = a[perm]
     assert_same(fnp.searchsorted(shuffled, v, sorter=np.argsort(shuffled, kind="stable")),
@@ -145,10 +145,9 @@ def test_searchsorted_digitize(data):
     bins = np.unique(a[~np.isnan(a)]) if dtype == np.float64 else np.unique(a)
     if len(bins):
         for right in (False, True):
-            check(lambda x, b: fnp.digitize(x, b, right), lambda x, b: np.digitize(x, b, right),
-                  (v, bins))
-            check(lambda x, b: fnp.digitize(x, b, right), lambda x, b: np.digitize(x, b, right),
-                  (v, bins[::-1].copy()))
+            for b in (bins, bins[::-1].copy()):
+                check(lambda x, b, r=right: fnp.digitize(x, b, r),
+                      lambda x, b, r=right: np.digitize(x, b, r), (v, b))
 
 
 @SETTINGS
