@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -78,8 +79,8 @@ def astype(x: Any, dtype: Any, /, *, copy: bool = False, device: Any = None) -> 
 
 class ufunc:  # noqa: N801  (JAX's and NumPy's name)
     """A universal function made from a scalar-broadcasting `func` of `nin` arrays, with
-    NumPy's methods: `outer`, `reduce` (a log-depth tree of `func` calls; pass
-    `identity` for empty reductions), `accumulate` (a scan) and a functional `at`.
+    NumPy's methods: `outer`, `reduce` (a log-depth tree of `func` calls; `identity`
+    serves empty reductions), `accumulate` (a scan) and a functional `at`.
 
     >>> add = ufunc(lambda a, b: a + b, 2, 1, identity=0)
     >>> add.reduce(np.arange(5))
@@ -118,27 +119,37 @@ class ufunc:  # noqa: N801  (JAX's and NumPy's name)
 
     def reduce(self, a: Any, axis: int | None = 0, dtype: Any = None, out: None = None,
                keepdims: bool = False, initial: Any = None, where: None = None) -> Any:
-        """`func` folded over `axis` (all axes for None), from `initial` or `identity`."""
+        """`func` folded over `axis` (a tuple, or None for all axes) as a log-depth tree
+        (so `func` must be associative), then combined with `initial`; an empty
+        reduction gives `initial` or `identity`."""
         self._binary("reduce")
         a = asarray(a) if dtype is None else asarray(a, dtype)
-        axes = tuple(range(get_aval(a).ndim)) if axis is None else \
-            (normalize_axis(axis, get_aval(a).ndim),)
-        init = initial if initial is not None else self.identity
-        if init is None:  # no identity: fold the first element in
-            ax = axes[0]
-            first = lax.index_in_dim(a, 0, ax, keepdims=False)
-            rest = lax.slice_in_dim(a, 1, None, axis=ax)
-            inner = tuple(d - (d > ax) for d in axes if d != ax)
-            out_ = self._func(first, lax.reduce(rest, first, self._func, (ax,))) \
-                if not inner else None
-            if out_ is None:
-                raise ValueError(f"{self.__name__}.reduce over several axes needs an identity "
-                                 f"or initial value")
+        nd = get_aval(a).ndim
+        axes = tuple(range(nd)) if axis is None else tuple(
+            sorted(normalize_axis(x, nd) for x in ((axis,) if isinstance(axis, int) else axis)))
+        keep = [d for d in range(nd) if d not in axes]
+        x = lax.transpose(a, tuple(axes) + tuple(keep))
+        rest = tuple(shape_of(a)[d] for d in keep)
+        x = lax.reshape(x, (math.prod(shape_of(a)[d] for d in axes),) + rest)
+        n = shape_of(x)[0]
+        start = initial if initial is not None else self.identity
+        if n == 0:
+            if start is None:
+                raise ValueError(f"{self.__name__}.reduce of an empty array needs an identity "
+                                 "or an initial value")
+            out_ = lax.full(rest, start, get_aval(a).dtype)
         else:
-            out_ = lax.reduce(a, np.asarray(init, get_aval(a).dtype), self._func, axes)
+            while n > 1:  # halve: pair the first half with the second; an odd one waits
+                h = n // 2
+                y = self._func(x[:h], x[h:2 * h])
+                x = lax.concatenate([y, x[2 * h:]], 0) if n % 2 else y
+                n = h + n % 2
+            out_ = x[0]
+            if initial is not None:
+                out_ = self._func(np.asarray(initial, get_aval(a).dtype), out_)
         if keepdims:
-            out_ = lax.reshape(out_, tuple(1 if d in axes else n
-                                           for d, n in enumerate(shape_of(a))))
+            out_ = lax.reshape(out_, tuple(1 if d in axes else n_
+                                           for d, n_ in enumerate(shape_of(a))))
         return out_
 
     def accumulate(self, a: Any, axis: int = 0, dtype: Any = None, out: None = None) -> Any:

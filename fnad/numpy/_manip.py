@@ -56,7 +56,10 @@ def _static(obj: Any, fn: str) -> Any:
         return obj
     if isinstance(obj, Tracer):
         return concrete(obj, fn, "a static (concrete) index")
-    return np.asarray(obj) if not isinstance(obj, (int, np.integer)) else obj
+    if isinstance(obj, (int, np.integer)):
+        return obj
+    obj = np.asarray(obj)
+    return obj.astype(np.int64) if obj.size == 0 else obj  # [] means no index, not floats
 
 
 def delete(arr: Any, obj: Any, axis: int | None = None, *,
