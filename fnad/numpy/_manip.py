@@ -647,7 +647,8 @@ def logspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, base: 
     dt = dtype if dtype is not None else linspace(start, stop, num, endpoint, axis=axis).dtype
     b = np.asarray(base, np.float64)
     b = np.expand_dims(b, axis) if b.ndim else b
-    return (b ** y).astype(dt)
+    with np.errstate(over="ignore", under="ignore"):  # overflow is inf, as in NumPy
+        return (b ** y).astype(dt)
 
 
 def geomspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype: Any = None,

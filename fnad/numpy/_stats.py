@@ -406,8 +406,9 @@ def _edges(a: Any, bins: Any, rng: Any, fn: str) -> Any:
         lo, hi = (lax.convert_element_type(asarray(v), dt) for v in rng)
     same = equal(lo, hi)
     lo, hi = where(same, subtract(lo, 0.5), lo), where(same, add(hi, 0.5), hi)
-    t = np.linspace(0.0, 1.0, int(bins) + 1).astype(dt)
-    return add(lo, multiply(t, subtract(hi, lo)))
+    step = divide(subtract(hi, lo), np.asarray(bins, dt))  # as np.linspace: i * step + lo,
+    inner = add(multiply(np.arange(int(bins), dtype=dt), step), lo)  # and exactly hi last
+    return concatenate([inner, reshape(lax.convert_element_type(hi, dt), (1,))])
 
 
 def _bin_index(a: Any, edges: Any) -> tuple[Any, Any]:

@@ -15,7 +15,7 @@ import fnad
 import fnad.numpy as fnp
 from fnad.test_util import check_grads, check_vmap
 
-SETTINGS = settings(max_examples=15, deadline=None)
+SETTINGS = settings(max_examples=8, deadline=None)
 
 
 @SETTINGS

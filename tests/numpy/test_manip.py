@@ -199,7 +199,9 @@ def test_fromfunction_spaces():
                 np.fromfunction(lambda i: i % 2 == 0, (4,), dtype=int))
     for args in [(1.0, 1000.0, 4), (-1.0, -16.0, 5), (2.0, 3.0, 1), (1.0, 8.0, 4, False)]:
         assert_same(fnp.geomspace(*args), np.geomspace(*args).astype(np.float32))
-        assert_same(fnp.logspace(*args), np.logspace(*args).astype(np.float32))
+        with np.errstate(over="ignore"):
+            expected = np.logspace(*args).astype(np.float32)
+        assert_same(fnp.logspace(*args), expected)
     assert_same(fnp.logspace(0.0, 3.0, 4, base=2.0, dtype=np.float64),
                 np.logspace(0.0, 3.0, 4, base=2.0))
     np.testing.assert_allclose(
