@@ -11,7 +11,7 @@ from fnad.core.errors import ShapeError
 from fnad.core.ir import ShapedArray, get_aval
 from fnad.core.primitive import Primitive
 from fnad.lax._rules import NUMBER, check_dtypes, defjvp, is_undefined
-from fnad.lax.elementwise import asarray_like
+from fnad.lax.elementwise import asarray_like, convert_element_type
 
 DimensionNumbers = tuple[tuple[tuple[int, ...], tuple[int, ...]],
                          tuple[tuple[int, ...], tuple[int, ...]]]
@@ -146,8 +146,10 @@ def dot_general(x: Any, y: Any, dimension_numbers: Any, precision: Any = None,
 
     Output axes: batch, then x's free axes, then y's free axes.
     """
-    del precision, preferred_element_type
+    del precision  # every product runs at full precision
     x, y = asarray_like(x, y)
+    if preferred_element_type is not None:  # JAX: accumulate in (and return) that dtype
+        x, y = (convert_element_type(v, preferred_element_type) for v in (x, y))
     try:
         dn = _DIMENSION_NUMBERS[dimension_numbers]
     except (KeyError, TypeError):  # TypeError: given as lists
@@ -162,10 +164,11 @@ def dot_general(x: Any, y: Any, dimension_numbers: Any, precision: Any = None,
 _DIMENSION_NUMBERS: dict[Any, DimensionNumbers] = {}  # as given -> normalized (ints, tuples)
 
 
-def dot(x: Any, y: Any) -> Any:
+def dot(x: Any, y: Any, precision: Any = None, preferred_element_type: Any = None) -> Any:
     """Vector/matrix product contracting the last axis of `x` with the first of `y`."""
     x, y = asarray_like(x, y)
-    return dot_general(x, y, (((get_aval(x).ndim - 1,), (0,)), ((), ())))
+    return dot_general(x, y, (((get_aval(x).ndim - 1,), (0,)), ((), ())), precision,
+                       preferred_element_type)
 
 
 __all__ = ["dot", "dot_general"]
