@@ -642,7 +642,7 @@ def _bessel_ie(x: Any, order: int) -> Any:
 
 
 def bessel_i0e(x: Any) -> Any:
-    """exp(-|x|) I0(x), the exponentially scaled modified Bessel function of order 0.
+    """exp(-abs(x)) I0(x), the exponentially scaled modified Bessel function of order 0.
 
     >>> round(float(bessel_i0e(np.float64(1.0))), 12)
     0.465759607188
@@ -651,7 +651,7 @@ def bessel_i0e(x: Any) -> Any:
 
 
 def bessel_i1e(x: Any) -> Any:
-    """exp(-|x|) I1(x), the exponentially scaled modified Bessel function of order 1."""
+    """exp(-abs(x)) I1(x), the exponentially scaled modified Bessel function of order 1."""
     return _bessel_ie(x, 1)
 
 

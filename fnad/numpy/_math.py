@@ -48,7 +48,7 @@ def signbit(x: Any) -> Any:
 
 @_ufunc(np.copysign)
 def copysign(x1: Any, x2: Any) -> Any:
-    """|x1| with the sign (bit) of x2."""
+    """abs(x1) with the sign (bit) of x2."""
     mag = lax.abs(x1)
     return lax.select_n(signbit(x2), mag, lax.neg(mag))
 
@@ -97,7 +97,7 @@ def ldexp(x1: Any, x2: Any) -> Any:
 
 
 def frexp(x: Any) -> tuple[Any, Any]:
-    """(mantissa, exponent) with x = mantissa * 2**exponent and 0.5 <= |mantissa| < 1;
+    """(mantissa, exponent) with x = mantissa * 2**exponent and 0.5 <= abs(mantissa) < 1;
     zeros, infinities and NaNs give (x, 0). The exponent is int32, as in NumPy.
 
     >>> frexp(np.float64(8.0))
@@ -196,13 +196,13 @@ def _euclid(a: Any, b: Any) -> Any:
 
 @_ufunc(np.gcd)
 def gcd(x1: Any, x2: Any) -> Any:
-    """The greatest common divisor of |x1| and |x2| (0 for two zeros)."""
+    """The greatest common divisor of abs(x1) and abs(x2) (0 for two zeros)."""
     return _euclid(x1, x2)
 
 
 @_ufunc(np.lcm)
 def lcm(x1: Any, x2: Any) -> Any:
-    """The least common multiple of |x1| and |x2| (0 if either is 0)."""
+    """The least common multiple of abs(x1) and abs(x2) (0 if either is 0)."""
     g = _euclid(x1, x2)
     zero = lax.eq(g, 0)
     q = lax.div(lax.abs(x1), lax.select_n(zero, g, lax.full_like(g, 1)))
@@ -211,7 +211,7 @@ def lcm(x1: Any, x2: Any) -> Any:
 
 @_ufunc(np.bitwise_count)
 def bitwise_count(x: Any) -> Any:
-    """The number of 1 bits in |x| (uint8, as NumPy)."""
+    """The number of 1 bits in abs(x) (uint8, as NumPy)."""
     return lax.population_count(lax.abs(x) if get_aval(x).dtype.kind == "i" else x)
 
 
