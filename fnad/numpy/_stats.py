@@ -166,11 +166,15 @@ def _quantile(a: Any, q: Any, axis: Axis, method: str, keepdims: bool, ignore_na
     in_dtype = get_aval(a).dtype
     dt = in_dtype if in_dtype.kind == "f" else np.dtype(np.float64)
     if is_scalar(q):  # weak, as NumPy 2: a float32 array gives float32 quantiles
-        q = np.asarray(q, dt)
+        q = np.asarray(q, np.float64)
     else:
         q = q if isinstance(q, (np.ndarray, Tracer)) else np.asarray(q, np.float64)
         dt = result_type(lax.full((), 0, dt), q)
-    a, q = lax.convert_element_type(a, dt), lax.convert_element_type(q, dt)
+    a = lax.convert_element_type(a, dt)
+    # positions in q's precision (float64 for Python numbers and lists, as NumPy): a tiny q
+    # must still move 'higher' off the first element
+    pdt = np.result_type(get_aval(q).dtype, dt) if get_aval(q).dtype.kind == "f" else dt
+    q = lax.convert_element_type(q, pdt)
     if get_aval(q).ndim > 1:
         raise ShapeError(f"{name}: q must be a scalar or 1-d, got shape {shape_of(q)}")
     shape = shape_of(a)
@@ -186,10 +190,11 @@ def _quantile(a: Any, q: Any, axis: Axis, method: str, keepdims: bool, ignore_na
         count = lax.full(shape_of(x)[:-1] + (1,), n, np.int64)
     qs = reshape(q, (1,) * (len(keep)) + (-1,)) if get_aval(q).ndim else \
         reshape(q, (1,) * (len(keep) + 1))
-    pos = multiply(qs, lax.convert_element_type(subtract(count, 1), dt))
+    pos = multiply(qs, lax.convert_element_type(subtract(count, 1), pdt))
     pos = clip(pos, 0, None)
     lo = floor(pos)
-    frac = subtract(pos, lo)
+    frac_p = subtract(pos, lo)
+    frac = lax.convert_element_type(frac_p, dt)
     lo_i = lax.convert_element_type(lo, np.int64)
     top = subtract(lax.max(count, np.int64(1)), 1)
     hi_i = lax.min(lax.add(lo_i, np.int64(1)), lax.broadcast_in_dim(top, shape_of(lo_i),
@@ -202,14 +207,14 @@ def _quantile(a: Any, q: Any, axis: Axis, method: str, keepdims: bool, ignore_na
     v_hi = take_along_axis(xb, hi_i, -1)
     if method == "linear":
         out = add(v_lo, multiply(frac, subtract(v_hi, v_lo)))
-        out = where(equal(frac, 0), v_lo, out)
+        out = where(equal(frac_p, 0), v_lo, out)
     elif method == "lower":
         out = v_lo
     elif method == "higher":
-        out = where(equal(frac, 0), v_lo, v_hi)
+        out = where(equal(frac_p, 0), v_lo, v_hi)
     elif method == "midpoint":
         out = multiply(add(v_lo, v_hi), 0.5)
-        out = where(equal(frac, 0), v_lo, out)
+        out = where(equal(frac_p, 0), v_lo, out)
     else:  # nearest: NumPy rounds the position half to even
         out = where(equal(rint(pos), lo), v_lo, v_hi)
     if ignore_nan:
