@@ -198,3 +198,12 @@ def test_place_put_trim_zeros():
     with pytest.raises(ConcretizationError):
         fnad.jit(fnp.trim_zeros)(f)
     check_grads(lambda v: fnp.place(v, m, np.array([1.0, 2.0]), inplace=False), (a,))
+
+
+def test_where_one_argument_is_nonzero():
+    c = np.array([[0, 2], [3, 0]])
+    assert_same(fnp.where(c), np.where(c))
+    out = fnad.jit(lambda v: fnp.where(v, size=3, fill_value=-1))(c)
+    assert_same(out, (np.array([0, 1, -1]), np.array([1, 0, -1])))
+    with pytest.raises(TypeError, match="both"):
+        fnp.where(c, 1.0)
