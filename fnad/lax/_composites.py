@@ -20,7 +20,12 @@ from fnad import tree as tree_util
 from fnad.core.errors import DTypeError, ShapeError
 from fnad.core.ir import get_aval
 from fnad.interpreters.jvp import instantiate, jvp_flat
-from fnad.lax import conv as _conv, elementwise as ew, reduction as red, structural as st
+from fnad.lax import elementwise as ew, reduction as red, structural as st
+from fnad.lax.conv import (
+    conv_dimension_numbers as _conv_dimension_numbers,
+    conv_general_dilated,
+    padtype_to_pads,
+)
 from fnad.lax.custom import stop_gradient
 from fnad.lax.linalg import dot_general
 
@@ -74,7 +79,7 @@ def conv_dimension_numbers(lhs_shape: Sequence[int] | int, rhs_shape: Sequence[i
     ConvDimensionNumbers(lhs_spec=(0, 3, 1, 2), rhs_spec=(3, 2, 0, 1), out_spec=(0, 3, 1, 2))
     """
     ranks = [s if isinstance(s, (int, np.integer)) else len(s) for s in (lhs_shape, rhs_shape)]
-    return ConvDimensionNumbers(*_conv.conv_dimension_numbers(*ranks, dimension_numbers))
+    return ConvDimensionNumbers(*_conv_dimension_numbers(*ranks, dimension_numbers))
 
 
 def conv_general_permutations(dimension_numbers: Any) -> ConvDimensionNumbers:
@@ -603,9 +608,10 @@ _ASYMPTOTIC_TERMS = 24
 
 def _bessel_ie(x: Any, order: int) -> Any:
     """exp(-|x|) I_order(x) for order 0 or 1. Up to |x| = 120 it is the integral
-    (1/pi) int_0^pi exp(|x| (cos t - 1)) cos(order t) dt (exp - 1 for order 1) by the trapezoid rule (exact to
-    rounding for this periodic integrand); beyond, Hankel's asymptotic series. Both are
-    smooth compositions, so derivatives of every order follow."""
+    (1/pi) int_0^pi exp(|x| (cos t - 1)) cos(order t) dt (exp - 1 for order 1) by the
+    trapezoid rule (exact to rounding for this periodic integrand); beyond, Hankel's
+    asymptotic series. Both are smooth compositions, so derivatives of every order
+    follow."""
     (x,) = ew.asarray_like(x)
     dt = get_aval(x).dtype
     if dt.kind != "f":
@@ -673,7 +679,7 @@ def conv_shape_tuple(lhs_shape: Sequence[int], rhs_shape: Sequence[int],
     (1, 4, 4, 4)
     """
     if isinstance(pads, str):
-        pads = _conv.padtype_to_pads(lhs_shape[2:], rhs_shape[2:], strides, pads)
+        pads = padtype_to_pads(lhs_shape[2:], rhs_shape[2:], strides, pads)
     if len(pads) != len(lhs_shape) - 2:
         raise ShapeError(f"conv_shape_tuple: {len(pads)} padding pairs for "
                          f"{len(lhs_shape) - 2} spatial axes")
@@ -753,7 +759,7 @@ def conv_transpose(lhs: Any, rhs: Any, strides: Sequence[int], padding: Any,
         o, i = dn.rhs_spec[0], dn.rhs_spec[1]
         perm[o], perm[i] = perm[i], perm[o]
         rhs = st.transpose(rhs, perm)
-    return _conv.conv_general_dilated(lhs, rhs, (1,) * len(pads), pads, lhs_dilation=strides,
+    return conv_general_dilated(lhs, rhs, (1,) * len(pads), pads, lhs_dilation=strides,
                                       rhs_dilation=rhs_dilation, dimension_numbers=dn,
                                       precision=precision,
                                       preferred_element_type=preferred_element_type)
@@ -783,8 +789,19 @@ def reduce_window_shape_tuple(operand_shape: Sequence[int], window_dimensions: S
     wd = window_dilation or (1,) * nd
     win = [(k - 1) * d + 1 if k else 0 for k, d in zip(window_dimensions, wd)]
     base = [(n - 1) * d + 1 if n else 0 for n, d in zip(operand_shape, bd)]
-    pads = _conv.padtype_to_pads(base, win, window_strides, padding)
+    pads = padtype_to_pads(base, win, window_strides, padding)
     return _conv_sizes(base, win, window_strides, pads)
+
+
+def conv(lhs: Any, rhs: Any, window_strides: Sequence[int], padding: Any,
+         precision: PrecisionLike = None, preferred_element_type: Any = None) -> Any:
+    """`conv_general_dilated` in the NCHW/OIHW layout, without dilation (JAX's `lax.conv`).
+
+    >>> conv(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), (1, 1), "VALID").shape
+    (1, 1, 2, 2)
+    """
+    return conv_general_dilated(lhs, rhs, window_strides, padding, precision=precision,
+                                preferred_element_type=preferred_element_type)
 
 
 def conv_with_general_padding(lhs: Any, rhs: Any, window_strides: Sequence[int], padding: Any,
@@ -793,7 +810,7 @@ def conv_with_general_padding(lhs: Any, rhs: Any, window_strides: Sequence[int],
                               precision: PrecisionLike = None,
                               preferred_element_type: Any = None) -> Any:
     """`conv_general_dilated` in the NCHW/OIHW layout with explicit dilations."""
-    return _conv.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation,
+    return conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation,
                                       rhs_dilation, precision=precision,
                                       preferred_element_type=preferred_element_type)
 
@@ -820,7 +837,7 @@ def conv_general_dilated_patches(lhs: Any, filter_shape: Sequence[int],
     eye = np.eye(k, dtype=la.dtype).reshape((k, 1, *filter_shape))
     rhs = np.tile(eye, (channels,) + (1,) * (len(filter_shape) + 1))
     canon = ConvDimensionNumbers(dn.lhs_spec, tuple(range(la.ndim)), dn.out_spec)
-    return _conv.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation,
+    return conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation,
                                       rhs_dilation, canon, feature_group_count=channels,
                                       precision=precision,
                                       preferred_element_type=preferred_element_type)
@@ -932,13 +949,13 @@ def custom_root(f: Callable[[Any], Any], initial_guess: Any,
 __all__ = [
     "ConvDimensionNumbers", "ConvGeneralDilatedDimensionNumbers", "DotDimensionNumbers",
     "Precision", "PrecisionLike", "associative_scan", "batch_matmul", "broadcast_like",
-    "bessel_i0e", "bessel_i1e", "broadcast_shapes", "broadcast_to_rank", "clz", "collapse", "complex", "conj",
-    "conv_dimension_numbers", "conv_general_dilated_local", "conv_general_dilated_patches",
-    "conv_general_permutations", "conv_general_shape_tuple", "conv_shape_tuple",
-    "conv_transpose", "conv_transpose_shape_tuple", "conv_with_general_padding",
-    "cumlogsumexp", "custom_linear_solve", "custom_root", "dtype", "dynamic_index_in_dim",
-    "dynamic_slice_in_dim", "dynamic_update_index_in_dim", "dynamic_update_slice_in_dim",
-    "empty", "imag", "index_in_dim", "index_take", "mulhi", "real", "reciprocal", "reduce",
-    "reduce_window_shape_tuple", "reduce_xor", "scatter_apply", "scatter_sub", "select",
-    "slice_in_dim", "split", "stack", "tile", "unstack",
+    "bessel_i0e", "bessel_i1e", "broadcast_shapes", "broadcast_to_rank", "clz", "collapse",
+    "complex", "conj", "conv", "conv_dimension_numbers", "conv_general_dilated_local",
+    "conv_general_dilated_patches", "conv_general_permutations", "conv_general_shape_tuple",
+    "conv_shape_tuple", "conv_transpose", "conv_transpose_shape_tuple",
+    "conv_with_general_padding", "cumlogsumexp", "custom_linear_solve", "custom_root", "dtype",
+    "dynamic_index_in_dim", "dynamic_slice_in_dim", "dynamic_update_index_in_dim",
+    "dynamic_update_slice_in_dim", "empty", "imag", "index_in_dim", "index_take", "mulhi", "real",
+    "reciprocal", "reduce", "reduce_window_shape_tuple", "reduce_xor", "scatter_apply",
+    "scatter_sub", "select", "slice_in_dim", "split", "stack", "tile", "unstack",
 ]

@@ -384,7 +384,8 @@ def ix_(*args: Any) -> tuple[Any, ...]:
         if get_aval(s).ndim != 1:
             raise ShapeError(f"ix_ needs 1-d sequences, got shape {shape_of(s)}{user_line()}")
         if get_aval(s).dtype == np.bool_:
-            s = asarray(np.flatnonzero(concrete(s, "ix_", "integer indices instead of a traced boolean mask")))
+            s = asarray(np.flatnonzero(concrete(
+                s, "ix_", "integer indices instead of a traced boolean mask")))
         shape = [1] * len(args)
         shape[i] = shape_of(s)[0]
         out.append(reshape(s, tuple(shape)))

@@ -395,3 +395,11 @@ def test_bessel_ie_against_scipy_and_grads():
                     sp.i1e(2.0) - sp.i0e(2.0), rtol=1e-12)
     check_transforms(lax.bessel_i1e, (z,))
     check_vmap(lax.bessel_i0e, (z.reshape(2, 2),))
+
+
+def test_conv_is_jax_lax_conv():
+    rng = np.random.default_rng(8)
+    x, w = rng.normal(size=(2, 3, 6, 5)), rng.normal(size=(4, 3, 3, 2))
+    assert_allclose(lax.conv(x, w, (2, 1), "SAME"),
+                    lax.conv_general_dilated(x, w, (2, 1), "SAME"))
+    check_grads(lambda a, b: lax.conv(a, b, (1, 1), "VALID"), (x, w), order=1)
