@@ -31,7 +31,7 @@ def concrete(x: Any, fn: str, kw: str = "size") -> np.ndarray:
     """The concrete value of `x`, or a `ConcretizationError` saying that `fn`'s result
     shape depends on it and that `kw=` fixes it."""
     if not isinstance(x, Tracer):
-        return np.asarray(x)
+        return x.get() if hasattr(x, "__cuda_array_interface__") else np.asarray(x)
     try:
         return np.asarray(x.concrete())
     except ConcretizationError:
