@@ -301,15 +301,26 @@ def _sorted_firsts(x: Any, assume_unique: bool) -> tuple[Any, Any, Any]:
     return s, perm, concatenate([lax.full((1,), True, np.bool_), not_equal(s[1:], s[:-1])])
 
 
+def _smallest_selected(s: Any, mask: Any, fill_value: Any) -> Any:
+    """JAX's default padding of a set result: its smallest value (s is sorted)."""
+    if fill_value is not None:
+        return fill_value
+    if not shape_of(s)[0]:
+        return 0
+    first = lax.argmax(lax.convert_element_type(mask, np.int32), 0, np.int64)
+    return take(s, first)
+
+
 def _set_result(s: Any, mask: Any, size: int | None, fill_value: Any, fn: str) -> Any:
-    fill = 0 if fill_value is None else fill_value
+    fill = _smallest_selected(s, mask, fill_value)
     return _compact([s], mask, _count(mask, size, fn), [fill])[0]
 
 
 def intersect1d(ar1: Any, ar2: Any, assume_unique: bool = False, return_indices: bool = False,
                 *, size: int | None = None, fill_value: Any = None) -> Any:
     """The sorted values in both arrays; with `return_indices`, also where each first
-    occurs in `ar1` and in `ar2` (flattened).
+    occurs in `ar1` and in `ar2` (flattened). With `size`, padded with `fill_value`
+    (default: the smallest value of the result, as JAX; indices with 0).
 
     >>> intersect1d(np.array([1, 2, 2, 3]), np.array([2, 3, 3]))
     array([2, 3])
@@ -318,7 +329,7 @@ def intersect1d(ar1: Any, ar2: Any, assume_unique: bool = False, return_indices:
     r2 = ravel(asarray(ar2))
     mask = logical_and(first, isin(s1, r2))
     k = _count(mask, size, "intersect1d")
-    fill = 0 if fill_value is None else fill_value
+    fill = _smallest_selected(s1, mask, fill_value)
     values = _compact([s1], mask, k, [fill])[0]
     if not return_indices:
         return values

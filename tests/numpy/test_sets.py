@@ -207,3 +207,11 @@ def test_where_one_argument_is_nonzero():
     assert_same(out, (np.array([0, 1, -1]), np.array([1, 0, -1])))
     with pytest.raises(TypeError, match="both"):
         fnp.where(c, 1.0)
+
+
+@pytest.mark.parametrize("name", ["setdiff1d", "setxor1d", "intersect1d", "union1d"])
+def test_set_operations_pad_with_their_smallest_value_under_jit(name):
+    a, b = np.array([5, 1, 3, 3]), np.array([3, 7])
+    exact = getattr(np, name)(a, b)
+    out = fnad.jit(lambda x, y: getattr(fnp, name)(x, y, size=len(exact) + 2))(a, b)
+    np.testing.assert_array_equal(out, np.concatenate([exact, [exact.min()] * 2]))
