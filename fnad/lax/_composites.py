@@ -651,7 +651,7 @@ def bessel_i0e(x: Any) -> Any:
     """exp(-abs(x)) I0(x), the exponentially scaled modified Bessel function of order 0.
 
     >>> round(float(bessel_i0e(np.float64(1.0))), 12)
-    0.465759607188
+    0.465759607594
     """
     return _bessel_ie(x, 0)
 

@@ -164,7 +164,7 @@ def trapezoid(y: Any, x: Any = None, dx: float = 1.0, axis: int = -1) -> Any:
     spacing `dx`).
 
     >>> trapezoid(np.array([1.0, 2.0, 3.0]))
-    np.float64(4.0)
+    array(4.)
     """
     y = _inexact(y)
     ax = normalize_axis(axis, get_aval(y).ndim)

@@ -144,7 +144,7 @@ class ufunc:  # noqa: N801  (JAX's and NumPy's name)
                 y = self._func(x[:h], x[h:2 * h])
                 x = lax.concatenate([y, x[2 * h:]], 0) if n % 2 else y
                 n = h + n % 2
-            out_ = x[0]
+            out_ = lax.index_in_dim(x, 0, 0, keepdims=False)
             if initial is not None:
                 out_ = self._func(np.asarray(initial, get_aval(a).dtype), out_)
         if keepdims:

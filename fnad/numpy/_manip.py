@@ -211,7 +211,7 @@ def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0)
     """The choice of the first true condition, elementwise; `default` where none is.
 
     >>> select([np.array([True, False]), np.array([True, True])], [1, 2], 0)
-    array([1, 2])
+    array([1, 2], dtype=int32)
     """
     if len(condlist) != len(choicelist):
         raise ValueError(f"select: {len(condlist)} conditions for {len(choicelist)} choices")

@@ -101,7 +101,7 @@ def frexp(x: Any) -> tuple[Any, Any]:
     zeros, infinities and NaNs give (x, 0). The exponent is int32, as in NumPy.
 
     >>> frexp(np.float64(8.0))
-    (np.float64(0.5), np.int32(4))
+    (array(0.5), array(4, dtype=int32))
     """
     x = asarray(x)
     dt = ufunc_dtypes(np.frexp, (x,))[1]

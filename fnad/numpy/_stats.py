@@ -70,7 +70,7 @@ def nanmax(a: Any, axis: Axis = None, *, keepdims: bool = False) -> Any:
     """The largest non-NaN element along `axis` (NaN where all are NaN).
 
     >>> nanmax(np.array([1.0, np.nan, 3.0]))
-    np.float64(3.0)
+    array(3.)
     """
     a = asarray(a)
     if not _is_float(a):
@@ -252,7 +252,7 @@ quantile = _order_stat("quantile", False, 1, """The q-th quantiles (q in [0, 1])
 by `method` ('linear', 'lower', 'higher', 'midpoint', 'nearest'); q's axis comes first.
 
 >>> quantile(np.array([1.0, 2.0, 3.0, 4.0]), 0.5)
-np.float64(2.5)
+array(2.5)
 """)
 nanquantile = _order_stat("nanquantile", True, 1, "`quantile` ignoring NaNs.")
 percentile = _order_stat("percentile", False, 100, "`quantile` with q in percent.")
@@ -264,7 +264,7 @@ def median(a: Any, axis: Axis = None, out: None = None, overwrite_input: bool = 
     """The median along `axis` (NaN if a slice holds a NaN).
 
     >>> median(np.array([3.0, 1.0, 2.0, 10.0]))
-    np.float64(2.5)
+    array(2.5)
     """
     return quantile(a, 0.5, axis, keepdims=keepdims)
 
