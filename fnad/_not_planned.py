@@ -12,7 +12,17 @@ NOT_PLANNED: dict[str, dict[str, str]] = {
     "fnad.numpy": {},
     "fnad.numpy.linalg": {},
     "fnad.numpy.fft": {},
-    "fnad.lax": {},
+    "fnad.lax": {
+        "GatherDimensionNumbers": "fnad.lax.gather addresses points by an index array and "
+                                  "the axes it indexes (NumPy style), not by XLA's "
+                                  "dimension numbers; fnad.numpy indexing covers every case",
+        "ScatterDimensionNumbers": "fnad.lax.scatter* address points by an index array and "
+                                   "the axes it indexes (NumPy style), not by XLA's "
+                                   "dimension numbers; fnad.numpy.at covers every case",
+        "RaggedDotDimensionNumbers": "it configures jax.lax.ragged_dot, an XLA grouped-matmul "
+                                     "op outside JAX's stable lax API that fnad does not "
+                                     "have; use dot_general per group or segment masks",
+    },
     "fnad.nn": {},
     "fnad.nn.initializers": {},
     "fnad.random": {},

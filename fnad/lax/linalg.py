@@ -165,11 +165,10 @@ def dot_general(x: Any, y: Any, dimension_numbers: Any, precision: Any = None,
     is the result's dtype (the operands are converted to it, so the products accumulate in
     it); `precision` is accepted for JAX compatibility (NumPy's BLAS has one precision).
     """
-    del precision
+    del precision  # every product runs at full precision
     x, y = asarray_like(x, y)
-    if preferred_element_type is not None:
-        x = convert_element_type(x, preferred_element_type)
-        y = convert_element_type(y, preferred_element_type)
+    if preferred_element_type is not None:  # JAX: accumulate in (and return) that dtype
+        x, y = (convert_element_type(v, preferred_element_type) for v in (x, y))
     try:
         dn = _DIMENSION_NUMBERS.get(dimension_numbers)
     except TypeError:  # given as lists
@@ -186,10 +185,11 @@ def dot_general(x: Any, y: Any, dimension_numbers: Any, precision: Any = None,
 _DIMENSION_NUMBERS = Cache(maxsize=10_000)  # as given -> normalized (ints, tuples)
 
 
-def dot(x: Any, y: Any) -> Any:
+def dot(x: Any, y: Any, precision: Any = None, preferred_element_type: Any = None) -> Any:
     """Vector/matrix product contracting the last axis of `x` with the first of `y`."""
     x, y = asarray_like(x, y)
-    return dot_general(x, y, (((get_aval(x).ndim - 1,), (0,)), ((), ())))
+    return dot_general(x, y, (((get_aval(x).ndim - 1,), (0,)), ((), ())), precision,
+                       preferred_element_type)
 
 
 def _dot_general_xp(x: Any, y: Any, dimension_numbers: Any) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from fnad.numpy import linalg
+from fnad.numpy._calculus import *  # noqa: F403
 from fnad.numpy._core import (
     broadcast_shapes,
     broadcast_to,
@@ -16,6 +17,7 @@ from fnad.numpy._core import (
     result_type,
 )
 from fnad.numpy._creation import *  # noqa: F403
+from fnad.numpy._dtypes import *  # noqa: F403
 from fnad.numpy._indexing import (
     at,
     public_array as array,
@@ -23,11 +25,17 @@ from fnad.numpy._indexing import (
     take,
     take_along_axis,
 )
+from fnad.numpy._manip import *  # noqa: F403
+from fnad.numpy._math import *  # noqa: F403
+from fnad.numpy._poly import *  # noqa: F403
 from fnad.numpy._products import *  # noqa: F403
 from fnad.numpy._reductions import *  # noqa: F403
+from fnad.numpy._sets import *  # noqa: F403
 from fnad.numpy._shape import *  # noqa: F403
 from fnad.numpy._sorting import *  # noqa: F403
+from fnad.numpy._stats import *  # noqa: F403
 from fnad.numpy._ufuncs import *  # noqa: F403
+from fnad.numpy._windows import *  # noqa: F403
 
 # dtypes and constants, as NumPy spells them
 float16, float32, float64 = np.float16, np.float32, np.float64

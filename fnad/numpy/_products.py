@@ -32,24 +32,42 @@ def _shape(x: Any) -> tuple[int, ...]:
     return get_aval(x).shape
 
 
-def dot(a: Any, b: Any) -> Any:
+def _operands(*xs: Any, precision: Any, preferred_element_type: Any) -> list[Any]:
+    """The operands in their common dtype, or in `preferred_element_type` (which is then
+    the result's dtype, as in JAX). `precision` (None, a `lax.Precision`, its name, or a
+    pair) is checked and accepted: fnad computes every product at full precision."""
+    for p in (precision if isinstance(precision, (tuple, list)) else (precision,)):
+        try:
+            if p is not None:
+                lax.Precision(p)
+        except ValueError:
+            raise ValueError(f"precision must be None, a fnad.lax.Precision, one of its names "
+                             f"('default', 'high', 'highest', ...) or a pair, got {p!r}"
+                             f"{user_line()}") from None
+    return promote_dtypes(*xs, dtype=preferred_element_type)
+
+
+def dot(a: Any, b: Any, *, precision: Any = None, preferred_element_type: Any = None
+        ) -> Any:
     """NumPy's dot: a sum product over the last axis of `a` and the second-to-last of `b`
-    (the only one for 1-d `b`); a product when either is a scalar."""
-    a, b = promote_dtypes(a, b)
+    (the only one for 1-d `b`); a product when either is a scalar. `precision` and
+    `preferred_element_type` as in JAX (see `_operands`)."""
+    a, b = _operands(a, b, precision=precision, preferred_element_type=preferred_element_type)
     na, nb = len(_shape(a)), len(_shape(b))
     if na == 0 or nb == 0:
         return multiply(a, b)
     return lax.dot_general(a, b, (((na - 1,), (max(nb - 2, 0),)), ((), ())))
 
 
-def matmul(a: Any, b: Any) -> Any:
+def matmul(a: Any, b: Any, *, precision: Any = None, preferred_element_type: Any = None
+           ) -> Any:
     """The matrix product with NumPy's rules: a 1-d operand is a vector (its axis removed
     from the result), leading axes are batch axes broadcast together.
 
     >>> matmul(np.ones((4, 2, 3)), np.ones((3, 5))).shape
     (4, 2, 5)
     """
-    a, b = promote_dtypes(a, b)
+    a, b = _operands(a, b, precision=precision, preferred_element_type=preferred_element_type)
     sa, sb = _shape(a), _shape(b)
     na, nb = len(sa), len(sb)
     if na == 0 or nb == 0:
@@ -69,15 +87,18 @@ def matmul(a: Any, b: Any) -> Any:
     return lax.dot_general(a, b, (((k + 1,), (k,)), (tuple(range(k)), tuple(range(k)))))
 
 
-def vecdot(x1: Any, x2: Any, axis: int = -1) -> Any:
+def vecdot(x1: Any, x2: Any, axis: int = -1, *, precision: Any = None,
+           preferred_element_type: Any = None) -> Any:
     """The dot product of vectors along `axis`, broadcasting the other axes."""
-    x1, x2 = promote_dtypes(x1, x2)
-    return sum(multiply(x1, x2), axis)
+    x1, x2 = _operands(x1, x2, precision=precision,
+                       preferred_element_type=preferred_element_type)
+    return sum(multiply(x1, x2), axis, get_aval(x1).dtype)  # int32 stays int32, as NumPy
 
 
-def inner(a: Any, b: Any) -> Any:
+def inner(a: Any, b: Any, *, precision: Any = None,
+          preferred_element_type: Any = None) -> Any:
     """A sum product over the last axes of `a` and `b`."""
-    a, b = promote_dtypes(a, b)
+    a, b = _operands(a, b, precision=precision, preferred_element_type=preferred_element_type)
     na, nb = len(_shape(a)), len(_shape(b))
     if na == 0 or nb == 0:
         return multiply(a, b)
@@ -90,20 +111,23 @@ def outer(a: Any, b: Any) -> Any:
     return multiply(lax.reshape(a, (_shape(a)[0], 1)), lax.reshape(b, (1, _shape(b)[0])))
 
 
-def vdot(a: Any, b: Any) -> Any:
+def vdot(a: Any, b: Any, *, precision: Any = None,
+         preferred_element_type: Any = None) -> Any:
     """The dot product of the flattened arrays, conjugating the first (NumPy's rule).
 
     >>> vdot(np.array([1j, 2.0]), np.array([1j, 3.0]))
     np.complex128(7+0j)
     """
-    a, b = promote_dtypes(ravel(a), ravel(b))
+    a, b = _operands(ravel(a), ravel(b), precision=precision,
+                     preferred_element_type=preferred_element_type)
     return lax.dot_general(conj_value(a), b, (((0,), (0,)), ((), ())))
 
 
-def tensordot(a: Any, b: Any, axes: int | Sequence[Any] = 2) -> Any:
+def tensordot(a: Any, b: Any, axes: int | Sequence[Any] = 2, *, precision: Any = None,
+              preferred_element_type: Any = None) -> Any:
     """A sum product over `axes`: the last N axes of `a` with the first N of `b`, or the
     pair of axis lists given."""
-    a, b = promote_dtypes(a, b)
+    a, b = _operands(a, b, precision=precision, preferred_element_type=preferred_element_type)
     na, nb = len(_shape(a)), len(_shape(b))
     if isinstance(axes, (int, np.integer)):
         xa, xb = tuple(range(na - int(axes), na)), tuple(range(int(axes)))
@@ -229,7 +253,8 @@ def _broadcast_labels(x: Any, term: str, sizes: dict[str, int]) -> Any:
     return x if _shape(x) == target else broadcast_to(x, target)
 
 
-def einsum(subscripts: str, *operands: Any, optimize: Any = None) -> Any:
+def einsum(subscripts: str, *operands: Any, optimize: Any = None, precision: Any = None,
+           preferred_element_type: Any = None) -> Any:
     """Einstein summation, e.g. `einsum('bij,bjk->bik', a, b)`, with '->' or the implicit
     output (labels seen once, sorted), '...' for broadcast axes and repeated labels for
     diagonals. Operands are contracted pairwise from left to right with `dot_general`.
@@ -240,7 +265,8 @@ def einsum(subscripts: str, *operands: Any, optimize: Any = None) -> Any:
     del optimize  # contraction order is always left to right
     if not operands:
         raise ValueError("einsum needs at least one operand")
-    operands = promote_dtypes(*operands)
+    operands = _operands(*operands, precision=precision,
+                         preferred_element_type=preferred_element_type)
     terms, out = _parse(subscripts, [_shape(x) for x in operands])
     sizes: dict[str, int] = {}
     for t, x in zip(terms, operands):

@@ -376,15 +376,21 @@ def clip(a: Any, a_min: Any = None, a_max: Any = None) -> Any:
     return fresh(asarray(a), a) if a_min is None and a_max is None else a
 
 
-def where(condition: Any, x: Any = None, y: Any = None) -> Any:
+def where(condition: Any, x: Any = None, y: Any = None, /, *, size: int | None = None,
+          fill_value: Any = None) -> Any:
     """`x` where `condition` is true, else `y`, broadcast together and promoted.
 
-    The one-argument form (the indices of true elements) has a data-dependent shape, so it
-    is not offered; use `nonzero` on a concrete NumPy array instead.
+    With only `condition`, `nonzero(condition, size=size, fill_value=fill_value)`, as in
+    JAX: pass `size` to use it under jit.
+
+    >>> where(np.array([True, False]), 1.0, 2.0)
+    array([1., 2.], dtype=float32)
     """
+    if x is None and y is None:
+        from fnad.numpy._sets import nonzero
+        return nonzero(condition, size=size, fill_value=fill_value)
     if x is None or y is None:
-        raise TypeError("fnad.numpy.where needs x and y: its result shape must not depend on "
-                        "the data")
+        raise TypeError("fnad.numpy.where needs both x and y, or neither")
     c = _truth(asarray(condition))
     xs, ys = promote_dtypes(x, y)
     shape = broadcast_shapes(*(get_aval(v).shape for v in (c, xs, ys)))

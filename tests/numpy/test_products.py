@@ -9,6 +9,7 @@ from fnp_cases import NUMERIC, arrays, check
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
+import fnad
 import fnad.numpy as fnp
 from fnad.core.errors import ShapeError
 from fnad.test_util import check_grads, check_vmap
@@ -124,3 +125,26 @@ def test_vmap(in_axes):
               lambda x, y: fnp.einsum("ii,ij", x, y), lambda x, y: fnp.tensordot(x, y, 1),
               lambda x, y: fnp.trace(x) * fnp.outer(x, y)):
         check_vmap(f, (a, b), in_axes=in_axes)
+
+
+@pytest.mark.parametrize("name,args", [
+    ("dot", ((2, 3), (3, 4))), ("matmul", ((5, 2, 3), (3, 4))), ("inner", ((2, 3), (4, 3))),
+    ("vdot", ((6,), (6,))), ("tensordot", ((2, 3, 4), (3, 4, 2))), ("vecdot", ((4, 3), (3,))),
+])
+def test_precision_and_preferred_element_type(name, args):
+    """JAX's keywords: any precision gives the full-precision result; the preferred
+    element type is the computation's and the result's dtype."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.integers(-3, 3, s).astype(np.int8) for s in args)
+    fn = getattr(fnp, name)
+    ref = getattr(np, name)(a.astype(np.int32), b.astype(np.int32))
+    for precision in (None, "highest", fnad.lax.Precision.DEFAULT, ("high", "high")):
+        out = fn(a, b, precision=precision, preferred_element_type=np.int32)
+        assert out.dtype == np.int32
+        np.testing.assert_array_equal(out, ref)
+    with pytest.raises(ValueError, match="precision"):
+        fn(a, b, precision="fastest-ever")
+    x = rng.normal(size=(3, 3)).astype(np.float32)
+    out = fnp.einsum("ij,jk->ik", x, x, precision="highest", preferred_element_type=np.float64)
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out, x.astype(np.float64) @ x.astype(np.float64), rtol=1e-12)

@@ -1,0 +1,207 @@
+"""fnad/numpy/_stats.py against NumPy: NaN-ignoring reductions (NaNs and all-NaN slices
+drawn), quantiles by every method, averages, covariance, histograms; derivatives of the
+smooth ones, jit (inside `check`) and vmap."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from fnp_cases import arrays, axes_for, check, nonempty_shapes
+from hypothesis import given, settings, strategies as st
+
+import fnad
+import fnad.numpy as fnp
+from fnad.core.errors import ConcretizationError
+from fnad.test_util import check_grads, check_vmap
+
+SETTINGS = settings(max_examples=8, deadline=None)
+
+
+def quiet(fn):
+    """NumPy's all-NaN warnings are its own business, not the comparison's."""
+    def f(*args, **kw):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return fn(*args, **kw)
+    return f
+
+
+def with_nans(x, data):
+    if x.dtype.kind != "f" or not x.size:
+        return x
+    mask = data.draw(arrays(np.bool_, x.shape))
+    if data.draw(st.booleans()):  # a whole all-NaN slice along axis 0 sometimes
+        mask[..., 0] = True
+    return np.where(mask, np.nan, x).astype(x.dtype)
+
+
+NAN_REDUCTIONS = ["nanmax", "nanmin", "nanprod", "nanvar", "nanstd", "nanmedian"]
+
+
+@pytest.mark.parametrize("name", NAN_REDUCTIONS)
+@SETTINGS
+@given(data=st.data())
+def test_nan_reductions(name, data):
+    dtype = data.draw(st.sampled_from([np.float32, np.float64]))
+    x = data.draw(arrays(dtype, nonempty_shapes, -3, 3))
+    x = with_nans(x, data)
+    axis = data.draw(axes_for(x.ndim))
+    keepdims = data.draw(st.booleans())
+    kw = {"ddof": 1} if name in ("nanvar", "nanstd") and data.draw(st.booleans()) else {}
+    check(lambda a: getattr(fnp, name)(a, axis, keepdims=keepdims, **kw),
+          quiet(lambda a: getattr(np, name)(a, axis, keepdims=keepdims, **kw)), (x,),
+          rtol=1e-4 if x.dtype == np.float32 else None)
+
+
+@pytest.mark.parametrize("name", ["nanargmax", "nanargmin", "nancumsum", "nancumprod"])
+@SETTINGS
+@given(data=st.data())
+def test_nan_args_and_scans(name, data):
+    x = data.draw(arrays(np.float64, nonempty_shapes, -3, 3))
+    x = np.where(data.draw(arrays(np.bool_, x.shape)), np.nan, x)
+    axis = data.draw(st.one_of(st.none(), st.integers(-x.ndim, x.ndim - 1)))
+    if name.startswith("nanarg"):  # NumPy raises on all-NaN slices; JAX (and fnad) give -1
+        got = getattr(fnp, name)(x, axis)
+        allnan = np.all(np.isnan(x), axis=axis)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = getattr(np, name)(np.where(np.isnan(x), -np.inf if "max" in name else np.inf,
+                                             x), axis)
+        np.testing.assert_array_equal(got, np.where(allnan, -1, ref))
+        assert got.dtype == np.int64
+    else:
+        check(lambda a: getattr(fnp, name)(a, axis), lambda a: getattr(np, name)(a, axis), (x,))
+
+
+METHODS = ["linear", "lower", "higher", "midpoint", "nearest"]
+
+
+@pytest.mark.parametrize("method", METHODS)
+@SETTINGS
+@given(data=st.data())
+def test_quantile_percentile(method, data):
+    dtype = data.draw(st.sampled_from([np.float32, np.float64, np.int32]))
+    x = data.draw(arrays(dtype, nonempty_shapes, -5, 5))
+    axis = data.draw(axes_for(x.ndim))
+    keepdims = data.draw(st.booleans())
+    q = data.draw(st.one_of(st.floats(0, 1), st.lists(st.floats(0, 1), min_size=1,
+                                                        max_size=3)))
+    tol = 1e-5 if dtype == np.float32 else None
+    check(lambda a: fnp.quantile(a, q, axis, method=method, keepdims=keepdims),
+          lambda a: np.quantile(a, q, axis, method=method, keepdims=keepdims), (x,), rtol=tol,
+          atol=tol)
+    qp = [100 * v for v in q] if isinstance(q, list) else 100 * q
+    check(lambda a: fnp.percentile(a, qp, axis, method=method, keepdims=keepdims),
+          lambda a: np.percentile(a, qp, axis, method=method, keepdims=keepdims), (x,),
+          rtol=tol, atol=tol)
+    if dtype != np.int32:
+        xn = with_nans(x, data)
+        check(lambda a: fnp.nanquantile(a, q, axis, method=method, keepdims=keepdims),
+              quiet(lambda a: np.nanquantile(a, q, axis, method=method, keepdims=keepdims)),
+              (xn,), rtol=tol, atol=tol, check_dtype=False)  # NumPy's all-NaN path: a's dtype
+        check(lambda a: fnp.quantile(a, q, axis, method=method),
+              lambda a: np.quantile(a, q, axis, method=method), (xn,), rtol=tol, atol=tol)
+
+
+def test_median_and_quantile_edges_and_grads():
+    x = np.array([[3.0, 1.0, 2.0, 10.0], [np.inf, -np.inf, 0.0, 1.0]])
+    check(lambda a: fnp.median(a, axis=1), lambda a: np.median(a, axis=1), (x,))
+    check(fnp.median, np.median, (np.arange(7),))
+    check(lambda a: fnp.nanpercentile(a, 40.0), lambda a: np.nanpercentile(a, 40.0),
+          (np.array([1.0, np.nan, 4.0]),))
+    y = np.random.default_rng(0).normal(size=(3, 5))
+    check_grads(lambda a: fnp.quantile(a, np.array([0.3, 0.9]), axis=1), (y,))
+    check_grads(lambda a: fnp.median(a, axis=0), (y,))
+    check_vmap(lambda a: fnp.percentile(a, 25.0), (y,))
+
+
+@SETTINGS
+@given(data=st.data())
+def test_average_ptp(data):
+    dtype = data.draw(st.sampled_from([np.float64, np.int32]))
+    x = data.draw(arrays(dtype, nonempty_shapes, -5, 5))
+    axis = data.draw(axes_for(x.ndim, allow_tuple=False))
+    check(lambda a: fnp.ptp(a, axis), lambda a: np.ptp(a, axis), (x,))
+    check(lambda a: fnp.average(a, axis), lambda a: np.average(a, axis), (x,))
+    if axis is not None:
+        w = data.draw(arrays(np.float64, (x.shape[axis],), 0.5, 2))
+        check(lambda a, ww: fnp.average(a, axis, ww, returned=True),
+              lambda a, ww: np.average(a, axis, ww, returned=True), (x, w))
+    w2 = data.draw(arrays(np.float64, x.shape, 0.5, 2))
+    check(lambda a, ww: fnp.average(a, axis, ww), lambda a, ww: np.average(a, axis, ww), (x, w2))
+
+
+@pytest.mark.parametrize("rowvar", [True, False])
+@pytest.mark.parametrize("kw", [{}, {"bias": True}, {"ddof": 0}, {"fweights": "f"},
+                                {"aweights": "a"}, {"aweights": "a", "fweights": "f"}])
+def test_cov_corrcoef(rowvar, kw):
+    rng = np.random.default_rng(1)
+    m = rng.normal(size=(3, 6)) if rowvar else rng.normal(size=(6, 3))
+    kw = {k: (rng.integers(1, 4, 6) if v == "f" else rng.uniform(0.5, 2, 6)) if isinstance(v, str)
+          else v for k, v in kw.items()}
+    check(lambda a: fnp.cov(a, rowvar=rowvar, **kw), lambda a: np.cov(a, rowvar=rowvar, **kw),
+          (m,))
+    check(lambda a: fnp.corrcoef(a, rowvar=rowvar), lambda a: np.corrcoef(a, rowvar=rowvar),
+          (m,))
+    y = rng.normal(size=m.shape)
+    check(lambda a, b: fnp.cov(a, b, rowvar=rowvar), lambda a, b: np.cov(a, b, rowvar=rowvar),
+          (m, y))
+    check(lambda a: fnp.cov(a), lambda a: np.cov(a), (np.arange(5),))
+    check_grads(lambda a: fnp.cov(a, rowvar=rowvar), (m,))
+
+
+@SETTINGS
+@given(data=st.data())
+def test_histograms(data):
+    x = data.draw(arrays(np.float64, st.integers(1, 20).map(lambda n: (n,)), -3, 3))
+    bins = data.draw(st.one_of(st.integers(1, 6), st.just(np.array([-2.0, -0.5, 0.0, 2.5]))))
+    rng = data.draw(st.one_of(st.none(), st.just((-1.0, 1.5))))
+    w = data.draw(st.one_of(st.none(), arrays(np.float64, x.shape, 0, 2)))
+    density = data.draw(st.sampled_from([None, True]))
+    kw = {"bins": bins, "range": rng, "weights": w, "density": density}
+    if density and not isinstance(bins, int):
+        return  # checked below with a fixed case
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = np.histogram(x, **kw)
+    got = fnp.histogram(x, **kw)
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-10, equal_nan=True)
+    np.testing.assert_allclose(got[1], expected[1], rtol=1e-12)
+    if w is None and not density:
+        assert got[0].dtype == np.int64
+    np.testing.assert_allclose(fnp.histogram_bin_edges(x, bins, rng),
+                               np.histogram_bin_edges(x, bins, rng))
+    y = data.draw(arrays(np.float64, x.shape, -3, 3))
+    h2 = fnp.histogram2d(x, y, bins=3)
+    e2 = np.histogram2d(x, y, bins=3)
+    for a, b in zip(h2, e2):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_histogram_jit_and_histogramdd_density():
+    x = np.random.default_rng(2).normal(size=(50, 3))
+    h, edges = fnad.jit(lambda s: fnp.histogramdd(s, bins=(3, 4, 2), density=True))(x)
+    eh, eedges = np.histogramdd(x, bins=(3, 4, 2), density=True)
+    np.testing.assert_allclose(h, eh, rtol=1e-10)
+    for a, b in zip(edges, eedges):
+        np.testing.assert_allclose(a, b)
+    hist, _ = fnp.histogram(x[:, 0], bins=np.array([-1.0, 0.0, 1.0]), density=True)
+    np.testing.assert_allclose(hist, np.histogram(x[:, 0], np.array([-1.0, 0.0, 1.0]),
+                                                  density=True)[0])
+
+
+def test_bincount():
+    x = np.array([0, 1, 1, 3, 7])
+    out = fnp.bincount(x)
+    np.testing.assert_array_equal(out, np.bincount(x))
+    assert out.dtype == np.int64
+    np.testing.assert_array_equal(fnp.bincount(x, minlength=10), np.bincount(x, minlength=10))
+    w = np.linspace(0, 1, 5)
+    np.testing.assert_allclose(fnp.bincount(x, w), np.bincount(x, w))
+    out = fnad.jit(lambda v: fnp.bincount(v, length=4))(x)  # 7 is dropped, as in JAX
+    np.testing.assert_array_equal(out, np.bincount(x)[:4])
+    with pytest.raises(ConcretizationError, match="length="):
+        fnad.jit(fnp.bincount)(x)
+    check_grads(lambda ww: fnp.bincount(x, ww), (w,))
