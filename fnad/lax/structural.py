@@ -21,7 +21,14 @@ from fnad.core.primitive import Broadcast, Primitive, Zero
 from fnad.device import array_module, is_gpu_array
 from fnad.interpreters import ad_util
 from fnad.interpreters.transpose import ones_to_first_operand
-from fnad.lax._rules import NUMBER, check_dtypes, deflinear, is_undefined, same_aval
+from fnad.lax._rules import (
+    NUMBER,
+    check_dtypes,
+    defjvp_zero,
+    deflinear,
+    is_undefined,
+    same_aval,
+)
 from fnad.lax.elementwise import (
     add,
     add_p,
@@ -1176,11 +1183,66 @@ def _scatter_extremum_jvp(prim: Primitive):
 scatter_min_p.def_jvp(_scatter_extremum_jvp(scatter_min_p))
 scatter_max_p.def_jvp(_scatter_extremum_jvp(scatter_max_p))
 
+# ------------------------------------------------------------------ bitcast_convert_type
+
+bitcast_convert_type_p = Primitive("bitcast_convert_type")
+
+
+def _bitcast_shape(x: ShapedArray, new_dtype: np.dtype) -> tuple[int, ...]:
+    """JAX's rule: a wider input gains a trailing axis of the width ratio; a narrower one
+    loses its trailing axis, which must be that ratio."""
+    old, new = x.dtype.itemsize, new_dtype.itemsize
+    if old == new:
+        return x.shape
+    if old > new:
+        return (*x.shape, old // new)
+    if not x.shape or x.shape[-1] != new // old:
+        raise ShapeError(f"bitcasting {x} to {new_dtype} needs a trailing axis of size "
+                         f"{new // old}")
+    return x.shape[:-1]
+
+
+@bitcast_convert_type_p.def_abstract_eval
+def _bitcast_abstract_eval(x: ShapedArray, new_dtype: np.dtype) -> ShapedArray:
+    if x.dtype.kind == "b" or new_dtype.kind == "b":
+        raise DTypeError(f"cannot bitcast {x.dtype} to {new_dtype}: bool has no fixed bits")
+    return ShapedArray(_bitcast_shape(x, new_dtype), new_dtype)
+
+
+def _bitcast_impl(x: Any, new_dtype: np.dtype) -> Any:
+    """The same bits read as `new_dtype` (NumPy and CuPy alike: a contiguous view)."""
+    shape = _bitcast_shape(ShapedArray(x.shape, x.dtype), new_dtype)
+    return array_module([x]).ascontiguousarray(x).view(new_dtype).reshape(shape)
+
+
+def _bitcast_batch(axis_size: int, vals: Sequence[Any], dims: Sequence[Any],
+                   new_dtype: np.dtype) -> tuple[Any, int]:
+    from fnad.interpreters.batching import moveaxis
+    x = moveaxis(vals[0], dims[0], 0, axis_size)  # the trailing axis stays trailing
+    return bitcast_convert_type_p.bind(x, new_dtype=new_dtype), 0
+
+
+bitcast_convert_type_p.def_impl(_bitcast_impl)
+bitcast_convert_type_p.def_batch(_bitcast_batch)
+defjvp_zero(bitcast_convert_type_p)  # bits reinterpreted: no derivative (as in JAX)
+
+
+def bitcast_convert_type(operand: Any, new_dtype: Any) -> Any:
+    """The bits of `operand` as `new_dtype` (JAX's `lax.bitcast_convert_type`): a wider
+    input gains a trailing axis, a narrower result drops one.
+
+    >>> bitcast_convert_type(np.float32(1.0), np.int32)
+    array(1065353216, dtype=int32)
+    """
+    (operand,) = asarray_like(operand)
+    return bitcast_convert_type_p.bind(operand, new_dtype=np.dtype(new_dtype))
+
+
 # The interpreters' array hooks (fnad.interpreters.ad_util).
 ad_util.register(zeros=lambda aval: full(aval.shape, 0, aval.dtype), add=add_p.bind,
                  broadcast_in_dim=broadcast_in_dim, transpose=transpose)
 
-__all__ = ["broadcast", "broadcast_in_dim", "concatenate", "dynamic_slice",
+__all__ = ["bitcast_convert_type", "broadcast", "broadcast_in_dim", "concatenate", "dynamic_slice",
            "dynamic_update_slice", "expand_dims", "full", "gather", "pad", "reshape", "rev",
            "scatter", "scatter_add", "scatter_max", "scatter_min", "scatter_mul", "slice",
            "squeeze", "transpose"]

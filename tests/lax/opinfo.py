@@ -485,7 +485,27 @@ def _dynamic_update_slice_ref(x: np.ndarray, u: np.ndarray, *starts: np.ndarray)
     return out
 
 
+def _bitcast_ref(x: np.ndarray, new_dtype: np.dtype) -> np.ndarray:
+    y = np.ascontiguousarray(x).view(new_dtype)
+    if np.dtype(new_dtype).itemsize > x.dtype.itemsize:  # the trailing axis is consumed
+        return y.reshape(x.shape[:-1])
+    return y.reshape(*x.shape, x.dtype.itemsize // np.dtype(new_dtype).itemsize) \
+        if np.dtype(new_dtype).itemsize < x.dtype.itemsize else y
+
+
+def _bitcast_samples(rng: np.random.Generator, dtype: np.dtype) -> list[Sample]:
+    """To the unsigned integer of the same width, to bytes (narrower), and from pairs of
+    elements to one twice as wide where there is one."""
+    wider = np.dtype(f"u{2 * dtype.itemsize}") if dtype.itemsize <= 4 else np.dtype("u1")
+    return [Sample((arr(rng, (2, 3), dtype),), {"new_dtype": np.dtype(f"u{dtype.itemsize}")}),
+            Sample((arr(rng, (3,), dtype),), {"new_dtype": np.dtype("u1")}),
+            Sample((arr(rng, (3, 2) if dtype.itemsize <= 4 else (3,), dtype),),
+                   {"new_dtype": wider})]
+
+
 STRUCTURAL = [
+    OpInfo("bitcast_convert_type", lax.bitcast_convert_type, _bitcast_samples, _bitcast_ref,
+           (F32, F64, I32, U32), 0, skips=_grad_skips(0, None)),
     OpInfo("broadcast_in_dim", lax.broadcast_in_dim, samples(
         lambda r, d: Sample((arr(r, (3,), d),), {"shape": (2, 3), "broadcast_dimensions": (1,)}),
         lambda r, d: Sample((arr(r, (3, 1), d),), {"shape": (3, 2, 4),
