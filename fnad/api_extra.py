@@ -211,7 +211,8 @@ def closure_convert(fun: Callable[..., Any], *example_args: Any
                                  f"with {in_tree}.")
         vals = list(consts)
         for i, c in zip(hoist, args[n_args:]):
-            vals[i] = c
+            # a Python number (a weak value a custom rule hands back) takes the const's dtype
+            vals[i] = np.asarray(c, get_aval(consts[i]).dtype) if type(c) in (int, float) else c
         return tree_util.tree_unflatten(out_tree, eval_jaxpr(closed.jaxpr, vals, *leaves))
 
     return converted, [consts[i] for i in hoist]
