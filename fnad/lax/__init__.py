@@ -11,4 +11,5 @@ from fnad.lax.elementwise import *  # noqa: F403
 from fnad.lax.linalg import *  # noqa: F403
 from fnad.lax.reduction import *  # noqa: F403
 from fnad.lax.sorting import *  # noqa: F403
+from fnad.lax.special import *  # noqa: F403
 from fnad.lax.structural import *  # noqa: F403
