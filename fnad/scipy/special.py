@@ -1,0 +1,454 @@
+"""`jax.scipy.special` for fnad: special functions of statistics and physics, written with
+the primitives of `fnad.lax` (`lgamma`, `igamma`, `betainc`, `zeta`, the Bessel and
+exponential-integral families...), so each one differentiates, vectorizes and compiles.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+import fnad.numpy as fnp
+from fnad import lax
+from fnad.core.errors import DTypeError, ShapeError
+from fnad.core.ir import get_aval
+from fnad.core.trace import Tracer
+from fnad.lax import special as _sp
+from fnad.lax.custom import custom_jvp
+from fnad.scipy._util import promote_inexact, quiet_all
+
+Axis = int | Sequence[int] | None
+_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+
+# ------------------------------------------------------------------ gamma family
+
+def gammaln(x: Any) -> Any:
+    """log|Gamma(x)|.
+
+    >>> float(gammaln(np.float64(5.0)))  # log 4!
+    3.1780538303479458
+    """
+    (x,) = promote_inexact(x)
+    return lax.lgamma(x)
+
+
+def loggamma(x: Any) -> Any:
+    """log Gamma(x) for real x >= 0 (NaN for negative x, where Gamma's sign alternates)."""
+    (x,) = promote_inexact(x)
+    return fnp.where(x < 0, np.nan, lax.lgamma(x))
+
+
+def gammasgn(x: Any) -> Any:
+    """The sign of Gamma(x): +1 or -1 (NaN at the poles 0, -1, -2, ... and for NaN).
+
+    >>> gammasgn(np.array([2.5, -0.5, -1.5]))
+    array([ 1., -1.,  1.])
+    """
+    (x,) = promote_inexact(x)
+    fl = fnp.floor(x)
+    neg = x < 0
+    odd = fnp.not_equal(fnp.remainder(fl, 2.0), 0.0)
+    negative_zero = (x == 0) & (fnp.arctan2(x, -1.0) < 0)  # -0.0: Gamma(-0) = -inf
+    return fnp.where(neg & (x == fl) | fnp.isnan(x), np.nan,
+                     fnp.where(neg & odd | negative_zero, -1.0, 1.0)).astype(get_aval(x).dtype)
+
+
+def gamma(x: Any) -> Any:
+    """The gamma function, `gammasgn(x) * exp(gammaln(x))`.
+
+    >>> float(gamma(np.float64(5.0)))
+    24.000000000000004
+    """
+    (x,) = promote_inexact(x)
+    return gammasgn(x) * fnp.exp(lax.lgamma(x))
+
+
+def digamma(x: Any) -> Any:
+    """The logarithmic derivative of the gamma function, psi(x)."""
+    (x,) = promote_inexact(x)
+    return lax.digamma(x)
+
+
+def polygamma(n: Any, x: Any) -> Any:
+    """The n-th derivative of `digamma`; `n` a non-negative integer (or a concrete integer
+    array, each order evaluated once).
+
+    >>> round(float(polygamma(1, np.float64(1.0))), 12) == round(math.pi ** 2 / 6, 12)
+    True
+    """
+    (x,) = promote_inexact(x)
+    if isinstance(n, Tracer):
+        raise DTypeError("polygamma: the order n must be concrete (a Python int or a NumPy "
+                         "integer array), not a traced value; pass it as a static argument")
+    orders = np.asarray(n)
+    if orders.dtype.kind not in "iub" and not np.all(orders == np.floor(orders)):
+        raise DTypeError(f"polygamma: the order n must be integers, got {n!r}")
+    if orders.ndim == 0:
+        return lax.polygamma(int(orders), x)
+    shape = np.broadcast_shapes(orders.shape, get_aval(x).shape)
+    x = fnp.broadcast_to(x, shape)
+    orders = np.broadcast_to(orders, shape)
+    out = fnp.zeros_like(x)
+    for m in np.unique(orders):
+        out = fnp.where(orders == m, lax.polygamma(int(m), x), out)
+    return out
+
+
+def multigammaln(a: Any, d: int) -> Any:
+    """The log of the multivariate gamma function of dimension `d` (a static int).
+
+    >>> round(float(multigammaln(np.float64(3.0), 1)), 12) == round(math.log(2.0), 12)
+    True
+    """
+    (a,) = promote_inexact(a)
+    d = int(d)
+    terms = sum(lax.lgamma(a - j / 2) for j in range(d))
+    return terms + d * (d - 1) / 4 * math.log(math.pi)
+
+
+def betaln(a: Any, b: Any) -> Any:
+    """log|B(a, b)| = gammaln(a) + gammaln(b) - gammaln(a + b)."""
+    a, b = promote_inexact(a, b)
+    return lax.lgamma(a) + lax.lgamma(b) - lax.lgamma(a + b)
+
+
+def beta(a: Any, b: Any) -> Any:
+    """The beta function B(a, b), signed.
+
+    >>> float(beta(np.float64(2.0), np.float64(3.0)))
+    0.08333333333333334
+    """
+    a, b = promote_inexact(a, b)
+    return gammasgn(a) * gammasgn(b) * gammasgn(a + b) * fnp.exp(betaln(a, b))
+
+
+def factorial(n: Any, exact: bool = False) -> Any:
+    """n! = Gamma(n + 1) as a float (0 for negative n); `exact=True` is not offered, as in
+    JAX."""
+    if exact:
+        raise ValueError("factorial: exact=True is not supported (use math.factorial)")
+    (n,) = promote_inexact(n)
+    return fnp.where(n < 0, 0.0, fnp.exp(lax.lgamma(n + 1))).astype(get_aval(n).dtype)
+
+
+def comb(N: Any, k: Any, *, exact: bool = False, repetition: bool = False) -> Any:  # noqa: N803
+    """The number of ways to choose k of N things, as a float (0 outside 0 <= k <= N);
+    with `repetition`, multisets.
+
+    >>> float(comb(np.float64(5.0), np.float64(2.0)))
+    10.000000000000002
+    """
+    if exact:
+        raise ValueError("comb: exact=True is not supported (use math.comb)")
+    N, k = promote_inexact(N, k)  # noqa: N806
+    if repetition:
+        N = N + k - 1  # noqa: N806
+    out = fnp.exp(lax.lgamma(N + 1) - lax.lgamma(k + 1) - lax.lgamma(N - k + 1))
+    return fnp.where((k < 0) | (k > N) | (N < 0), 0.0, out).astype(get_aval(N).dtype)
+
+
+def poch(z: Any, m: Any) -> Any:
+    """The rising factorial (z)_m = Gamma(z + m) / Gamma(z).
+
+    >>> float(poch(np.float64(3.0), np.float64(2.0)))  # 3 * 4
+    12.000000000000002
+    """
+    z, m = promote_inexact(z, m)
+    out = gammasgn(z + m) * gammasgn(z) * fnp.exp(lax.lgamma(z + m) - lax.lgamma(z))
+    return fnp.where(m == 0, 1.0, out).astype(get_aval(z).dtype)
+
+
+def gammainc(a: Any, x: Any) -> Any:
+    """The regularized lower incomplete gamma function P(a, x) (differentiable in both)."""
+    a, x = promote_inexact(a, x)
+    return lax.igamma(a, x)
+
+
+def gammaincc(a: Any, x: Any) -> Any:
+    """The regularized upper incomplete gamma function Q(a, x) = 1 - P(a, x)."""
+    a, x = promote_inexact(a, x)
+    return lax.igammac(a, x)
+
+
+def betainc(a: Any, b: Any, x: Any) -> Any:
+    """The regularized incomplete beta function I_x(a, b) (differentiable in x)."""
+    a, b, x = promote_inexact(a, b, x)
+    return lax.betainc(a, b, x)
+
+
+def zeta(x: Any, q: Any = None) -> Any:
+    """The Hurwitz zeta function sum_k (q + k)^-x; Riemann's (q = 1) without `q`.
+
+    >>> round(float(zeta(np.float64(2.0))), 12) == round(math.pi ** 2 / 6, 12)
+    True
+    """
+    x, q = promote_inexact(x, 1.0 if q is None else q)
+    return lax.zeta(x, q)
+
+
+def bernoulli(n: int) -> Any:
+    """The Bernoulli numbers B_0 ... B_n (with B_1 = -1/2), a float32 array of n + 1.
+
+    >>> bernoulli(4)
+    array([ 1.        , -0.5       ,  0.16666667,  0.        , -0.03333334], dtype=float32)
+    """
+    if isinstance(n, Tracer) or int(n) != n or n < 0:
+        raise ShapeError(f"bernoulli: n must be a non-negative Python int, got {n!r}")
+    b: list[Fraction] = []
+    for m in range(int(n) + 1):  # sum_{k<=m} C(m+1, k) B_k = 0
+        b.append(-sum((math.comb(m + 1, k) * b[k] for k in range(m)), Fraction(0)) / (m + 1)
+                 if m else Fraction(1))
+    return np.array([float(v) for v in b], np.float32)
+
+
+# ------------------------------------------------------------------ error function family
+
+def erf(x: Any) -> Any:
+    """The error function."""
+    (x,) = promote_inexact(x)
+    return lax.erf(x)
+
+
+def erfc(x: Any) -> Any:
+    """The complementary error function 1 - erf(x), accurate where it is small."""
+    (x,) = promote_inexact(x)
+    return lax.erfc(x)
+
+
+def erfinv(x: Any) -> Any:
+    """The inverse of `erf` on (-1, 1) (+-inf at +-1)."""
+    (x,) = promote_inexact(x)
+    return lax.erf_inv(x)
+
+
+def erfcx(x: Any) -> Any:
+    """The scaled complementary error function exp(x^2) erfc(x), finite for large x."""
+    (x,) = promote_inexact(x)
+    return _sp.erfcx(x)
+
+
+def dawsn(x: Any) -> Any:
+    """Dawson's integral exp(-x^2) int_0^x exp(t^2) dt."""
+    (x,) = promote_inexact(x)
+    return _sp.dawsn(x)
+
+
+def ndtr(x: Any) -> Any:
+    """The standard normal CDF.
+
+    >>> float(ndtr(np.float64(0.0)))
+    0.5
+    """
+    (x,) = promote_inexact(x)
+    return 0.5 * lax.erfc(x * -math.sqrt(0.5))
+
+
+def ndtri(p: Any) -> Any:
+    """The standard normal quantile, the inverse of `ndtr` (-inf at 0, inf at 1).
+
+    >>> round(float(ndtri(np.float64(0.975))), 6)
+    1.959964
+    """
+    (p,) = promote_inexact(p)
+    return _sp.ndtri(p)
+
+
+def _log_ndtr_asymptotic(x: Any) -> Any:
+    """log Phi(x) for x << 0: log(phi(x) / -x) + log(1 - 1/x^2 + 3/x^4 - ...)."""
+    x2 = x * x
+    term, total = fnp.ones_like(x), fnp.ones_like(x)
+    for k in range(1, 9):
+        term = term * -(2 * k - 1) / x2
+        total = total + term
+    return -0.5 * x2 - fnp.log(-x) - _HALF_LOG_2PI + fnp.log(total)
+
+
+def log_ndtr(x: Any) -> Any:
+    """log of the standard normal CDF, accurate far into both tails.
+
+    >>> round(float(log_ndtr(np.float64(-40.0))), 4)
+    -804.6084
+    """
+    (x,) = promote_inexact(x)
+    f32 = get_aval(x).dtype.itemsize <= 4
+    lower, upper = (-10.0, 9.0) if f32 else (-20.0, 38.0)  # Phi(x) rounds to 1 beyond upper
+    low = _log_ndtr_asymptotic(fnp.minimum(x, lower))
+    mid = fnp.log(ndtr(fnp.clip(x, lower, 0.0)))
+    high = fnp.log1p(-ndtr(-fnp.clip(x, 0.0, upper)))
+    return fnp.where(x < lower, low, fnp.where(x <= 0, mid, fnp.where(x > upper, fnp.zeros_like(x), high)))
+
+
+# ------------------------------------------------------------------ logistic, entropies
+
+def expit(x: Any) -> Any:
+    """The logistic sigmoid 1 / (1 + exp(-x))."""
+    (x,) = promote_inexact(x)
+    return lax.logistic(x)
+
+
+def logit(x: Any) -> Any:
+    """The log-odds log(x / (1 - x)), the inverse of `expit`."""
+    (x,) = promote_inexact(x)
+    return fnp.log(x / (1 - x))
+
+
+@custom_jvp
+def xlogy(x: Any, y: Any) -> Any:
+    """x * log(y), taken as 0 where x = 0 (even where y = 0).
+
+    >>> float(xlogy(np.float64(0.0), np.float64(0.0)))
+    0.0
+    """
+    x, y = promote_inexact(x, y)
+    return fnp.where(x == 0, 0.0, x * fnp.log(y)).astype(get_aval(x).dtype)
+
+
+@xlogy.defjvp
+def _xlogy_jvp(primals: Any, tangents: Any) -> Any:
+    x, y = promote_inexact(*primals)
+    dx, dy = tangents
+    return xlogy(x, y), dx * fnp.log(y) + dy * x / y
+
+
+@custom_jvp
+def xlog1py(x: Any, y: Any) -> Any:
+    """x * log1p(y), taken as 0 where x = 0."""
+    x, y = promote_inexact(x, y)
+    return fnp.where(x == 0, 0.0, x * fnp.log1p(y)).astype(get_aval(x).dtype)
+
+
+@xlog1py.defjvp
+def _xlog1py_jvp(primals: Any, tangents: Any) -> Any:
+    x, y = promote_inexact(*primals)
+    dx, dy = tangents
+    return xlog1py(x, y), dx * fnp.log1p(y) + dy * x / (1 + y)
+
+
+def entr(x: Any) -> Any:
+    """The entropy term -x log x (0 at 0, -inf for negative x)."""
+    (x,) = promote_inexact(x)
+    safe = fnp.where(x > 0, x, 1.0)
+    return fnp.where(x > 0, -x * fnp.log(safe), fnp.where(x == 0, 0.0, x * np.inf)
+                     ).astype(get_aval(x).dtype)
+
+
+def rel_entr(p: Any, q: Any) -> Any:
+    """The relative-entropy term p log(p / q) (0 at p = 0 <= q; inf outside the domain)."""
+    p, q = promote_inexact(p, q)
+    both = (p > 0) & (q > 0)
+    out = fnp.where(both, p * fnp.log(fnp.where(both, p / q, 1.0)), np.inf)
+    return fnp.where((p == 0) & (q >= 0), 0.0, out).astype(get_aval(p).dtype)
+
+
+def kl_div(p: Any, q: Any) -> Any:
+    """The Kullback-Leibler term p log(p / q) - p + q (q at p = 0 <= q; inf outside)."""
+    p, q = promote_inexact(p, q)
+    both = (p > 0) & (q > 0)
+    out = fnp.where(both, p * fnp.log(fnp.where(both, p / q, 1.0)) - p + q, np.inf)
+    return fnp.where((p == 0) & (q >= 0), q, out).astype(get_aval(p).dtype)
+
+
+def boxcox(x: Any, lmbda: Any) -> Any:
+    """The Box-Cox transform (x^lmbda - 1) / lmbda, log(x) at lmbda = 0."""
+    x, lmbda = promote_inexact(x, lmbda)
+    zero = lmbda == 0
+    safe = fnp.where(zero, 1.0, lmbda)
+    return fnp.where(zero, fnp.log(x), fnp.expm1(safe * fnp.log(x)) / safe)
+
+
+def boxcox1p(x: Any, lmbda: Any) -> Any:
+    """The Box-Cox transform of 1 + x, accurate for small x."""
+    x, lmbda = promote_inexact(x, lmbda)
+    zero = lmbda == 0
+    safe = fnp.where(zero, 1.0, lmbda)
+    return fnp.where(zero, fnp.log1p(x), fnp.expm1(safe * fnp.log1p(x)) / safe)
+
+
+# ------------------------------------------------------------------ log-sum-exp, softmax
+
+def logsumexp(a: Any, axis: Axis = None, b: Any = None, keepdims: bool = False,
+              return_sign: bool = False, where: Any = None) -> Any:
+    """log(sum(b * exp(a), axis)) over the entries in `where`, shifted by the maximum so it
+    neither overflows nor underflows. With `return_sign`, `(log|sum|, sign(sum))`.
+
+    >>> round(float(logsumexp(np.array([1000.0, 1000.0]))), 3)
+    1000.693
+    """
+    (a,) = promote_inexact(a)
+    if where is not None:
+        a = fnp.where(where, a, -np.inf)
+    if b is not None:
+        a, b = promote_inexact(a, b)
+        a = fnp.where(b != 0, a, -np.inf)  # a zero weight drops its entry, even a +inf one
+    m = fnp.max(lax.stop_gradient(a), axis=axis, keepdims=True)
+    m = fnp.where(fnp.isfinite(m), m, fnp.zeros_like(m))
+    e = fnp.exp(a - m)
+    total = fnp.sum(e if b is None else b * e, axis=axis, keepdims=True)
+    sign = fnp.sign(total)
+    out = fnp.log(fnp.abs(total) if return_sign else total) + m
+    if not keepdims:
+        out, sign = fnp.squeeze(out, axis=axis), fnp.squeeze(sign, axis=axis)
+    return (out, sign) if return_sign else out
+
+
+def log_softmax(x: Any, /, *, axis: Axis = None) -> Any:
+    """x - logsumexp(x, axis): log-probabilities over `axis` (all axes by default)."""
+    (x,) = promote_inexact(x)
+    return x - logsumexp(x, axis=axis, keepdims=True)
+
+
+def softmax(x: Any, /, *, axis: Axis = None) -> Any:
+    """exp(x) / sum(exp(x)) over `axis` (all axes by default), shifted for stability.
+
+    >>> softmax(np.array([0.0, 0.0]))
+    array([0.5, 0.5])
+    """
+    (x,) = promote_inexact(x)
+    m = fnp.max(lax.stop_gradient(x), axis=axis, keepdims=True)
+    e = fnp.exp(x - fnp.where(fnp.isfinite(m), m, fnp.zeros_like(m)))
+    return e / fnp.sum(e, axis=axis, keepdims=True)
+
+
+# ------------------------------------------------------------------ Bessel functions
+
+def i0e(x: Any) -> Any:
+    """exp(-|x|) I0(x)."""
+    (x,) = promote_inexact(x)
+    return lax.bessel_i0e(x)
+
+
+def i1e(x: Any) -> Any:
+    """exp(-|x|) I1(x)."""
+    (x,) = promote_inexact(x)
+    return lax.bessel_i1e(x)
+
+
+def i0(x: Any) -> Any:
+    """The modified Bessel function of the first kind of order 0.
+
+    >>> round(float(i0(np.float64(1.0))), 6)
+    1.266066
+    """
+    (x,) = promote_inexact(x)
+    return lax.bessel_i0e(x) * fnp.exp(fnp.abs(x))
+
+
+def i1(x: Any) -> Any:
+    """The modified Bessel function of the first kind of order 1."""
+    (x,) = promote_inexact(x)
+    return lax.bessel_i1e(x) * fnp.exp(fnp.abs(x))
+
+
+__all__ = [
+    "bernoulli", "beta", "betainc", "betaln", "boxcox", "boxcox1p", "comb", "dawsn",
+    "digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "expit", "factorial", "gamma",
+    "gammainc", "gammaincc", "gammaln", "gammasgn", "i0", "i0e", "i1", "i1e", "kl_div",
+    "log_ndtr", "log_softmax", "loggamma", "logit", "logsumexp", "multigammaln", "ndtr",
+    "ndtri", "poch", "polygamma", "rel_entr", "softmax", "xlog1py", "xlogy", "zeta",
+]
+quiet_all(globals(), __all__)
