@@ -9,16 +9,16 @@ from typing import Any
 import numpy as np
 
 from fnad.core.quiet import quiet_enter, quiet_exit
-from fnad.numpy._core import promote, result_type
+from fnad.numpy._core import promote, promote_dtypes, result_type
 
 
-def promote_inexact(*args: Any) -> list[Any]:
+def promote_inexact(*args: Any, broadcast: bool = True) -> list[Any]:
     """The operands as one float dtype (integers and bools become float32, as in JAX),
-    broadcast together."""
+    broadcast together unless `broadcast` is False."""
     dtype = result_type(*args)
     if dtype.kind not in "fc":
         dtype = np.dtype(np.float32)
-    return promote(*args, dtype=dtype)
+    return (promote if broadcast else promote_dtypes)(*args, dtype=dtype)
 
 
 def quiet_all(namespace: dict[str, Any], names: list[str]) -> None:

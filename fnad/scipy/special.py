@@ -30,8 +30,8 @@ _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 def gammaln(x: Any) -> Any:
     """log|Gamma(x)|.
 
-    >>> float(gammaln(np.float64(5.0)))  # log 4!
-    3.1780538303479458
+    >>> round(float(gammaln(np.float64(5.0))), 9)  # log 4!
+    3.17805383
     """
     (x,) = promote_inexact(x)
     return lax.lgamma(x)
@@ -61,8 +61,8 @@ def gammasgn(x: Any) -> Any:
 def gamma(x: Any) -> Any:
     """The gamma function, `gammasgn(x) * exp(gammaln(x))`.
 
-    >>> float(gamma(np.float64(5.0)))
-    24.000000000000004
+    >>> round(float(gamma(np.float64(5.0))), 9)
+    24.0
     """
     (x,) = promote_inexact(x)
     return gammasgn(x) * fnp.exp(lax.lgamma(x))
@@ -120,8 +120,8 @@ def betaln(a: Any, b: Any) -> Any:
 def beta(a: Any, b: Any) -> Any:
     """The beta function B(a, b), signed.
 
-    >>> float(beta(np.float64(2.0), np.float64(3.0)))
-    0.08333333333333334
+    >>> round(float(beta(np.float64(2.0), np.float64(3.0))), 12)
+    0.083333333333
     """
     a, b = promote_inexact(a, b)
     return gammasgn(a) * gammasgn(b) * gammasgn(a + b) * fnp.exp(betaln(a, b))
@@ -140,8 +140,8 @@ def comb(N: Any, k: Any, *, exact: bool = False, repetition: bool = False) -> An
     """The number of ways to choose k of N things, as a float (0 outside 0 <= k <= N);
     with `repetition`, multisets.
 
-    >>> float(comb(np.float64(5.0), np.float64(2.0)))
-    10.000000000000002
+    >>> round(float(comb(np.float64(5.0), np.float64(2.0))), 9)
+    10.0
     """
     if exact:
         raise ValueError("comb: exact=True is not supported (use math.comb)")
@@ -155,8 +155,8 @@ def comb(N: Any, k: Any, *, exact: bool = False, repetition: bool = False) -> An
 def poch(z: Any, m: Any) -> Any:
     """The rising factorial (z)_m = Gamma(z + m) / Gamma(z).
 
-    >>> float(poch(np.float64(3.0), np.float64(2.0)))  # 3 * 4
-    12.000000000000002
+    >>> round(float(poch(np.float64(3.0), np.float64(2.0))), 9)  # 3 * 4
+    12.0
     """
     z, m = promote_inexact(z, m)
     out = gammasgn(z + m) * gammasgn(z) * fnp.exp(lax.lgamma(z + m) - lax.lgamma(z))
@@ -194,8 +194,8 @@ def zeta(x: Any, q: Any = None) -> Any:
 def bernoulli(n: int) -> Any:
     """The Bernoulli numbers B_0 ... B_n (with B_1 = -1/2), a float32 array of n + 1.
 
-    >>> bernoulli(4)
-    array([ 1.        , -0.5       ,  0.16666667,  0.        , -0.03333334], dtype=float32)
+    >>> bernoulli(4).tolist()[:3]
+    [1.0, -0.5, 0.1666666716337204]
     """
     if isinstance(n, Tracer) or int(n) != n or n < 0:
         raise ShapeError(f"bernoulli: n must be a non-negative Python int, got {n!r}")
