@@ -275,12 +275,11 @@ def log_ndtr(x: Any) -> Any:
     -804.6084
     """
     (x,) = promote_inexact(x)
-    f32 = get_aval(x).dtype.itemsize <= 4
-    lower, upper = (-10.0, 9.0) if f32 else (-20.0, 38.0)  # Phi(x) rounds to 1 beyond upper
+    lower = -10.0 if get_aval(x).dtype.itemsize <= 4 else -20.0  # where Phi nears underflow
     low = _log_ndtr_asymptotic(fnp.minimum(x, lower))
     mid = fnp.log(ndtr(fnp.clip(x, lower, 0.0)))
-    high = fnp.log1p(-ndtr(-fnp.clip(x, 0.0, upper)))
-    return fnp.where(x < lower, low, fnp.where(x <= 0, mid, fnp.where(x > upper, fnp.zeros_like(x), high)))
+    high = fnp.log1p(-ndtr(-fnp.maximum(x, 0.0)))
+    return fnp.where(x < lower, low, fnp.where(x <= 0, mid, high))
 
 
 # ------------------------------------------------------------------ logistic, entropies
@@ -333,8 +332,8 @@ def entr(x: Any) -> Any:
     """The entropy term -x log x (0 at 0, -inf for negative x)."""
     (x,) = promote_inexact(x)
     safe = fnp.where(x > 0, x, 1.0)
-    return fnp.where(x > 0, -x * fnp.log(safe), fnp.where(x == 0, 0.0, x * np.inf)
-                     ).astype(get_aval(x).dtype)
+    rest = fnp.where(x == 0, 0.0, fnp.where(fnp.isnan(x), np.nan, -np.inf))
+    return fnp.where(x > 0, -x * fnp.log(safe), rest).astype(get_aval(x).dtype)
 
 
 def rel_entr(p: Any, q: Any) -> Any:
