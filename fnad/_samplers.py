@@ -51,8 +51,10 @@ def _params(name: str, shape: int | Shape | None, dtype: np.dtype, *params: Any
 
 
 def _open_unit(key: Key, shape: tuple[int, ...], dtype: np.dtype) -> Any:
-    """Uniforms in the open interval (0, 1): every log and quantile below stays finite."""
-    return _unit(key, shape, dtype, 0.5)
+    """Uniforms in the open interval (0, 1): every log and quantile below stays finite.
+    (The largest draw, 1 - 2**-(m+1), rounds to 1 in the dtype; it is kept below 1.)"""
+    below_one = np.nextafter(np.asarray(1, dtype), np.asarray(0, dtype))
+    return fnp.minimum(_unit(key, shape, dtype, 0.5), below_one)
 
 
 def _int_dtype(name: str, dtype: Any) -> np.dtype:
