@@ -76,7 +76,7 @@ def exponential(key: Key, shape: int | Shape = (), dtype: Any = np.float32) -> A
 
 
 def laplace(key: Key, shape: int | Shape = (), dtype: Any = np.float32) -> Any:
-    """Standard Laplace draws (density exp(-|x|) / 2), by the inverse CDF."""
+    """Standard Laplace draws (density exp(-abs(x)) / 2), by the inverse CDF."""
     u = _open_unit(key, _shape(shape), _float_dtype(dtype))
     return fnp.where(u < 0.5, fnp.log(2 * u), -fnp.log(2 * (1 - u)))
 
@@ -269,7 +269,7 @@ def dirichlet(key: Key, alpha: Any, shape: int | Shape | None = None, dtype: Any
 
 def generalized_normal(key: Key, p: float, shape: int | Shape = (), dtype: Any = np.float32
                        ) -> Any:
-    """Draws with density proportional to exp(-|x|^p): a random sign times G^(1/p) for G
+    """Draws with density proportional to exp(-abs(x)**p): a random sign times G^(1/p) for G
     ~ Gamma(1/p)."""
     shape, dtype = _shape(shape), _float_dtype(dtype)
     k1, k2 = split(key)

@@ -544,12 +544,12 @@ def zeta(s: Any, q: Any) -> Any:
 
 
 def bessel_i0e(x: Any) -> Any:
-    """exp(-|x|) I0(x), the exponentially scaled modified Bessel function of order 0."""
+    """exp(-abs(x)) I0(x), the exponentially scaled modified Bessel function of order 0."""
     return bessel_i0e_p.bind(x)
 
 
 def bessel_i1e(x: Any) -> Any:
-    """exp(-|x|) I1(x), the exponentially scaled modified Bessel function of order 1."""
+    """exp(-abs(x)) I1(x), the exponentially scaled modified Bessel function of order 1."""
     return bessel_i1e_p.bind(x)
 
 
@@ -584,5 +584,7 @@ def binomial_quantile(n: Any, p: Any, u: Any) -> Any:
     return binomial_quantile_p.bind(*asarray_like(n, p, u))
 
 
+# the jax.lax names; ndtri, erfcx, dawsn and the samplers' quantiles are used through this
+# module by fnad.scipy and fnad.random
 __all__ = ["bessel_i0e", "bessel_i1e", "betainc", "igamma", "igamma_grad_a", "igammac",
            "random_gamma_grad", "zeta"]
