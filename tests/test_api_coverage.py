@@ -24,6 +24,8 @@ SECTIONS = {key.split(" -> ")[0].split(" ")[0]: (key.split(" -> ")[1].split(" ")
 COMPLETE: set[str] = {
     "jax.nn",
     "jax.nn.initializers",
+    "jax.random",
+    "jax.scipy.stats",
     "jax.tree",
     "jax.tree_util",
 }
