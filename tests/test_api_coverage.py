@@ -25,6 +25,7 @@ COMPLETE: set[str] = {
     "jax.nn",
     "jax.nn.initializers",
     "jax.random",
+    "jax.scipy.special",
     "jax.scipy.stats",
     "jax.tree",
     "jax.tree_util",

@@ -28,9 +28,11 @@ from fnad.lax.elementwise import (
     _prim,
     add,
     asarray_like,
+    cos,
     digamma,
     div,
     eq,
+    erf,
     exp,
     full_like,
     lgamma,
@@ -40,6 +42,7 @@ from fnad.lax.elementwise import (
     neg,
     select_n,
     sign,
+    sin,
     square,
     sub,
 )
@@ -489,6 +492,411 @@ dawsn_p = _prim("dawsn", _dawsn, FLOAT)
 defjvp(dawsn_p, lambda g, ans, x: mul(g, sub(1.0, mul(mul(x, 2.0), ans))))
 
 
+# ------------------------------------------------------------------ exponential integrals
+
+_EULER = 0.5772156649015329
+
+
+def _lentz(b: np.ndarray, terms: Callable[[int], tuple[Any, Any]]) -> np.ndarray:
+    """The continued fraction 1 / (b + a1 / (b1 + a2 / (b2 + ...))) by modified Lentz, for
+    real or complex arrays; `terms(i)` gives (a_i, b_i) for i = 1, 2, ..."""
+    c = np.full_like(b, 1 / _TINY)
+    d = 1 / np.where(np.abs(b) < _TINY, _TINY, b)
+    h = d
+    for i in range(1, _MAX_TERMS):
+        a, b = terms(i)
+        d = a * d + b
+        d = 1 / np.where(np.abs(d) < _TINY, _TINY, d)
+        c = b + a / c
+        c = np.where(np.abs(c) < _TINY, _TINY, c)
+        delta = c * d
+        h = h * delta
+        if np.all(np.abs(delta - 1) <= _EPS):
+            break
+    return h
+
+
+def _expn(n: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """E_n(x) = int_1^inf e^(-xt) / t^n dt for integers n, x >= 0: its series for x <= 1,
+    its continued fraction beyond (n >= 1); an incomplete gamma function for n <= 0."""
+    n, x = _f64(n, x)
+    valid = (n == np.floor(n)) & (x >= 0)
+    inner = valid & (x > 0) & np.isfinite(x) & (n >= 1)
+    small = inner & (x <= 1)
+    xs, ns = np.where(small, x, 0.5), np.where(small, n, 1.0)
+    psi = _polygamma(ns, 0)
+    total = np.where(ns != 1, 1 / np.where(ns != 1, ns - 1, 1.0), -np.log(xs) - _EULER)
+    fact = np.ones_like(xs)
+    for i in range(1, _MAX_TERMS):
+        fact = fact * -xs / i
+        at_pole = i == ns - 1
+        term = np.where(at_pole, fact * (psi - np.log(xs)),
+                        -fact / np.where(at_pole, 1.0, i - ns + 1))
+        total = total + term
+        if np.all(np.abs(term) <= _EPS * np.abs(total)):
+            break
+    big = inner & (x > 1)
+    xb, nb = np.where(big, x, 2.0), np.where(big, n, 1.0)
+    fraction = _lentz(xb + nb, lambda i: (-i * (nb - 1 + i), xb + nb + 2 * i)) * np.exp(-xb)
+    out = np.where(small, total, fraction)
+    k = 1 - np.where(valid & (n <= 0), n, 0.0)  # n <= 0: E_n(x) = x^(n-1) Gamma(1-n, x)
+    low = np.exp(_lgamma(k) - k * np.log(np.where(x > 0, x, 1.0))) * _igamma_all(k, x)[1]
+    out = np.where(n <= 0, low, out)
+    at_zero = np.where(n <= 1, np.inf, 1 / np.where(n <= 1, 1.0, n - 1))
+    return np.select([~valid, x == 0, x == np.inf], [np.nan, at_zero, 0.0], out)
+
+
+def _expi(x: np.ndarray) -> np.ndarray:
+    """Ei(x): gamma + log x + sum x^k / (k k!) for 0 < x <= 40 (positive terms), the
+    asymptotic e^x / x sum k! / x^k beyond, and -E1(-x) for x < 0."""
+    x = np.asarray(x, np.float64)
+    mid = (x > 0) & (x <= 40)
+    xm = np.where(mid, x, 1.0)
+    term, total = np.ones_like(xm), np.zeros_like(xm)
+    for k in range(1, 200):
+        term = term * xm / k
+        total = total + term / k
+    series = _EULER + np.log(xm) + total
+    xb = np.where(x > 40, x, 41.0)
+    term, asym = np.ones_like(xb), np.ones_like(xb)
+    for k in range(1, 40):
+        term = term * k / xb
+        asym = asym + term
+    out = np.where(mid, series, np.exp(xb) / xb * asym)
+    out = np.where(x < 0, -_expn(np.ones_like(x), -np.where(x < 0, x, -1.0)), out)
+    return np.select([np.isnan(x), x == 0, x == np.inf], [np.nan, -np.inf, np.inf], out)
+
+
+expn_p = _prim("expn", _expn, FLOAT)
+defjvp(expn_p, _no_derivative("expn", "n"),
+       lambda g, ans, n, x: neg(mul(g, expn_p.bind(sub(n, 1.0), x))))
+expi_p = _prim("expi", _expi, FLOAT)
+defjvp(expi_p, lambda g, ans, x: mul(g, div(exp(x), x)))
+
+
+# ------------------------------------------------------------------ Fresnel, sine and cosine integrals
+
+def _fresnel(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(S, C): power series for |x| <= 1.5, the complex continued fraction of erfc beyond."""
+    x = np.asarray(x, np.float64)
+    ax = np.abs(x)
+    small = ax <= 1.5
+    t = np.where(small, ax, 0.0)
+    half_pi = math.pi / 2
+    s = np.zeros_like(t)
+    c = np.zeros_like(t)
+    term = t  # (pi/2)^k t^(2k+1) / k!, alternately feeding C (k even) and S (k odd)
+    for k in range(0, 40):
+        sign = -1.0 if k % 4 >= 2 else 1.0
+        if k % 2 == 0:
+            c = c + sign * term / (2 * k + 1)
+        else:
+            s = s + sign * term / (2 * k + 1)
+        term = term * half_pi * t * t / (k + 1)
+    b = np.where(small, 2.0, ax)
+    pix2 = math.pi * b * b
+    h = _lentz((1 - 1j * pix2), lambda i: (-(2 * i - 1) * (2 * i), 1 - 1j * pix2 + 4 * i))
+    h = h * (b - 1j * b)
+    cs = (0.5 + 0.5j) * (1 - h * np.exp(0.5j * pix2))
+    s = np.where(small, s, cs.imag)
+    c = np.where(small, c, cs.real)
+    s = np.select([np.isnan(x), ax == np.inf], [np.nan, 0.5], s)
+    c = np.select([np.isnan(x), ax == np.inf], [np.nan, 0.5], c)
+    return np.copysign(s, x), np.copysign(c, x)
+
+
+fresnel_s_p = _prim("fresnel_s", lambda x: _fresnel(x)[0], FLOAT)
+fresnel_c_p = _prim("fresnel_c", lambda x: _fresnel(x)[1], FLOAT)
+defjvp(fresnel_s_p, lambda g, ans, x: mul(g, sin(mul(square(x), math.pi / 2))))
+defjvp(fresnel_c_p, lambda g, ans, x: mul(g, cos(mul(square(x), math.pi / 2))))
+
+
+def _sici(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(Si, Ci) (Ci of |x|, its real part, for x < 0): series for |x| <= 2, the complex
+    continued fraction of E1(ix) beyond."""
+    x = np.asarray(x, np.float64)
+    ax = np.abs(x)
+    small = ax <= 2
+    t = np.where(small & (ax > 0), ax, 1.0)
+    si, ci, term = np.zeros_like(t), np.zeros_like(t), np.ones_like(t)
+    for k in range(1, 40):  # term = t^k / k!
+        term = term * t / k
+        sign = -1.0 if (k // 2) % 2 else 1.0
+        if k % 2:
+            si = si + sign * term / k
+        else:
+            ci = ci + sign * term / k
+    ci = ci + _EULER + np.log(t)
+    b = np.where(small, 3.0, ax)
+    h = _lentz(1 + 1j * b, lambda i: (-float(i * i), 1 + 1j * b + 2 * i))
+    h = h * (np.cos(b) - 1j * np.sin(b))
+    si = np.where(small, si, math.pi / 2 + h.imag)
+    ci = np.where(small, ci, -h.real)
+    si = np.select([np.isnan(x), ax == np.inf, ax == 0], [np.nan, math.pi / 2, 0.0], si)
+    ci = np.select([np.isnan(x) | (x == -np.inf), x == np.inf, ax == 0], [np.nan, 0.0, -np.inf],
+                   ci)  # Ci(-inf) is NaN, as in SciPy
+    return np.copysign(si, x), ci
+
+
+si_p = _prim("sine_integral", lambda x: _sici(x)[0], FLOAT)
+ci_p = _prim("cosine_integral", lambda x: _sici(x)[1], FLOAT)
+
+
+def _sinc_like(f: Callable[[Any], Any], at_zero: float) -> Callable[..., Any]:
+    """The rule g * f(x) / x, with its limit at x = 0 (where f(0) = 0) or its pole."""
+    def rule(g: Any, ans: Any, x: Any) -> Any:
+        zero = eq(x, 0.0)
+        safe = select_n(zero, x, full_like(x, 1.0))
+        return mul(g, select_n(zero, div(f(x), safe), full_like(x, at_zero)))
+    return rule
+
+
+defjvp(si_p, _sinc_like(sin, 1.0))
+defjvp(ci_p, _sinc_like(cos, math.inf))
+
+
+# ------------------------------------------------------------------ dilogarithm, Owen's T
+
+def _li2_unit(w: np.ndarray) -> np.ndarray:
+    """Li2(w) for 0 <= w <= 1: its series below 1/2, Euler's reflection above."""
+    high = w > 0.5
+    v = np.where(high, 1 - w, w)
+    term, total = np.ones_like(v), np.zeros_like(v)
+    for k in range(1, 60):
+        term = term * v
+        total = total + term / (k * k)
+    reflected = math.pi ** 2 / 6 - np.log(np.where(high, w, 0.5)) * np.log(v) - total
+    return np.where(high, np.where(w == 1, math.pi ** 2 / 6, reflected), total)
+
+
+def _spence(z: np.ndarray) -> np.ndarray:
+    """SciPy's spence(z) = Li2(1 - z) for z >= 0 (NaN below); for 1 - z < 0 through
+    Li2(y) = -Li2(y / (y - 1)) - log(1 - y)^2 / 2."""
+    z = np.asarray(z, np.float64)
+    y = 1 - np.where(z >= 0, z, 1.0)
+    neg = y < 0
+    w = np.where(neg, y / (y - 1), y)
+    out = np.where(neg, -_li2_unit(w) - 0.5 * np.log1p(-np.where(neg, y, 0.0)) ** 2,
+                   _li2_unit(np.clip(w, 0, 1)))
+    return np.where(np.isnan(z) | (z < 0) | (z == np.inf), np.nan, out)
+
+
+spence_p = _prim("spence", _spence, FLOAT)
+
+
+def _spence_jvp(g: Any, ans: Any, z: Any) -> Any:
+    one = eq(z, 1.0)
+    safe = select_n(one, z, full_like(z, 2.0))
+    slope = select_n(one, div(log(safe), sub(1.0, safe)), full_like(z, -1.0))
+    return mul(g, slope)
+
+
+defjvp(spence_p, _spence_jvp)
+
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(120)
+
+
+def _owens_t(h: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """T(h, a) = (1/2pi) int_0^a exp(-h^2 (1+x^2)/2) / (1+x^2) dx: Gauss-Legendre
+    quadrature for |a| <= 1, Owen's identity T(h, a) = (Q(h) + Q(ah))/2 - Q(h) Q(ah)
+    - T(ah, 1/a) beyond, Q = 1 - Phi (h >= 0; T is even in h and odd in a)."""
+    h, a = _f64(h, a)
+    hh, aa = np.abs(h), np.abs(a)
+
+    def quad(h: np.ndarray, a: np.ndarray) -> np.ndarray:
+        x = (a[..., None] / 2) * (_GL_NODES + 1)
+        f = np.exp(-0.5 * h[..., None] ** 2 * (1 + x * x)) / (1 + x * x)
+        return (a / 2) * np.sum(_GL_WEIGHTS * f, axis=-1) / (2 * math.pi)
+
+    inside = aa <= 1
+    big_a = np.where(inside, 2.0, np.where(np.isfinite(aa), aa, 2.0))
+    q_h = 0.5 * _erfc(hh * _SQRT_HALF)  # upper tails: no cancellation for large h
+    q_ah = 0.5 * _erfc(hh * big_a * _SQRT_HALF)
+    outside = 0.5 * (q_h + q_ah) - q_h * q_ah - quad(hh * big_a, 1 / big_a)
+    out = np.where(inside, quad(hh, np.where(inside, aa, 0.0)), outside)
+    at_inf_a = 0.5 * (0.5 * _erfc(hh * _SQRT_HALF))  # T(h, inf) = (1 - Phi(|h|)) / 2
+    out = np.where(aa == np.inf, at_inf_a, out)
+    out = np.where(hh == np.inf, 0.0, out)
+    return np.where(np.isnan(h) | np.isnan(a), np.nan, np.copysign(out, a))
+
+
+owens_t_p = _prim("owens_t", _owens_t, FLOAT)
+defjvp(owens_t_p,
+       lambda g, ans, h, a: mul(g, mul(mul(exp(mul(square(h), -0.5)), -1 / (2 * math.sqrt(
+           2 * math.pi))), erf(mul(mul(a, h), _SQRT_HALF)))),
+       lambda g, ans, h, a: mul(g, div(exp(mul(mul(square(h), add(square(a), 1.0)), -0.5)),
+                                       mul(add(square(a), 1.0), 2 * math.pi))))
+
+
+# ------------------------------------------------------------------ hypergeometric functions
+
+def _hyp_series(num: list[np.ndarray], den: list[np.ndarray], x: np.ndarray) -> np.ndarray:
+    """sum_k prod (num)_k / prod (den)_k x^k / k!, until the terms stop mattering."""
+    term, total = np.ones_like(x), np.ones_like(x)
+    for k in range(_MAX_TERMS):
+        ratio = x / (k + 1)
+        for v in num:
+            ratio = ratio * (v + k)
+        for v in den:
+            ratio = ratio / (v + k)
+        term = term * ratio
+        total = total + term
+        if np.all((np.abs(term) <= _EPS * np.abs(total)) | (term == 0)) and k > 2:
+            break
+    return total
+
+
+def _hyp1f1(a: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Kummer's 1F1(a; b; x): its series for x >= 0, Kummer's transformation e^x 1F1(b - a;
+    b; -x) for x < 0 (so the terms keep one sign when b > a)."""
+    a, b, x = _f64(a, b, x)
+    neg = x < 0
+    finite = np.isfinite(a) & np.isfinite(b) & np.isfinite(x)
+    xs = np.where(finite, np.abs(x), 0.0)
+    series = _hyp_series([np.where(neg, b - a, a)], [b], xs)
+    out = np.where(neg, np.exp(-xs) * series, series)
+    return np.where(finite, out, np.nan)
+
+
+hyp1f1_p = _prim("hyp1f1", _hyp1f1, FLOAT)
+defjvp(hyp1f1_p, _no_derivative("hyp1f1", "a"), _no_derivative("hyp1f1", "b"),
+       lambda g, ans, a, b, x: mul(g, mul(div(a, b), hyp1f1_p.bind(add(a, 1.0), add(b, 1.0),
+                                                                      x))))
+
+
+def _hyp2f1(a: np.ndarray, b: np.ndarray, c: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Gauss's 2F1(a, b; c; x) for x <= 1: the series on [0, 1), Pfaff's transformation
+    (1 - x)^-a 2F1(a, c - b; c; x / (x - 1)) for x < 0, Gauss's sum at x = 1."""
+    a, b, c, x = _f64(a, b, c, x)
+    neg = x < 0
+    ok = np.isfinite(a) & np.isfinite(b) & np.isfinite(c) & np.isfinite(x) & (x < 1)
+    z = np.where(ok, np.where(neg, x / (x - 1), x), 0.0)
+    series = _hyp_series([a, np.where(neg, c - b, b)], [c], z)
+    out = np.where(neg, (1 - np.where(ok, x, 0.0)) ** -a * series, series)
+    s = c - a - b
+    gauss = np.exp(_lgamma(c) + _lgamma(np.where(s > 0, s, 1.0)) - _lgamma(c - a) - _lgamma(c - b))
+    at_one = np.where(s > 0, gauss, np.inf)
+    return np.select([x == 1, ~ok], [at_one, np.nan], out)
+
+
+hyp2f1_p = _prim("hyp2f1", _hyp2f1, FLOAT)
+defjvp(hyp2f1_p, _no_derivative("hyp2f1", "a"), _no_derivative("hyp2f1", "b"),
+       _no_derivative("hyp2f1", "c"),
+       lambda g, ans, a, b, c, x: mul(g, mul(div(mul(a, b), c), hyp2f1_p.bind(
+           add(a, 1.0), add(b, 1.0), add(c, 1.0), x))))
+
+
+# ------------------------------------------------------------------ Bessel J of integer order
+
+def _bessel_jn(z: np.ndarray, n: int) -> np.ndarray:
+    """J_n(z) by Miller's backward recurrence from an order well above n and |z|, rescaled
+    as it grows and normalized by J_0 + 2 J_2 + 2 J_4 + ... = 1."""
+    z = np.asarray(z, np.float64)
+    az = np.where(np.isfinite(z) & (z != 0), np.abs(z), 1.0)
+    top = max(n, float(az.max(initial=1.0)))
+    m = 2 * ((int(top + math.sqrt(160 * top)) + 20) // 2)
+    two_over = 2 / az
+    bjp, bj = np.zeros_like(az), np.ones_like(az)
+    ans, total = np.zeros_like(az), np.zeros_like(az)
+    for j in range(m, 0, -1):
+        bjm = j * two_over * bj - bjp
+        bjp, bj = bj, bjm
+        big = np.abs(bj) > 1e100
+        scale = np.where(big, 1e-100, 1.0)
+        bj, bjp, ans, total = bj * scale, bjp * scale, ans * scale, total * scale
+        if (m - j) % 2 == 1:  # bj is now J of the even order j - 1
+            total = total + bj
+        if j == n:
+            ans = bjp
+    if n == 0:
+        ans = bj
+    out = ans / (2 * total - bj)
+    out = np.where(z == 0, 1.0 if n == 0 else 0.0, out)
+    out = np.where(np.isnan(z), np.nan, np.where(np.isinf(z), 0.0, out))
+    return out * np.where((z < 0) & (n % 2 == 1), -1.0, 1.0)
+
+
+bessel_jn_p = _prim("bessel_jn", _bessel_jn, FLOAT)
+
+
+def _bessel_jn_jvp(g: Any, ans: Any, z: Any, n: int) -> Any:
+    """J_n' = (J_{n-1} - J_{n+1}) / 2, and J_0' = -J_1."""
+    up = bessel_jn_p.bind(z, n=n + 1)
+    if n == 0:
+        return neg(mul(g, up))
+    return mul(g, mul(sub(bessel_jn_p.bind(z, n=n - 1), up), 0.5))
+
+
+defjvp(bessel_jn_p, _bessel_jn_jvp)
+
+
+# ------------------------------------------------------------------ Faddeeva, spherical harmonics
+
+_WOFZ_N = 40
+_WOFZ_L = math.sqrt(_WOFZ_N / math.sqrt(2))
+
+
+def _wofz_coefficients() -> np.ndarray:
+    """Weideman's (1994) polynomial coefficients for w(z) in the upper half-plane."""
+    m = 2 * _WOFZ_N
+    k = np.arange(-m + 1, m)
+    t = _WOFZ_L * np.tan(k * math.pi / m / 2)
+    f = np.concatenate([[0.0], np.exp(-t * t) * (_WOFZ_L ** 2 + t * t)])
+    a = np.real(np.fft.fft(np.fft.fftshift(f))) / (2 * m)
+    return a[1:_WOFZ_N + 1][::-1]
+
+
+_WOFZ_A = _wofz_coefficients()
+
+
+def _wofz(z: np.ndarray) -> np.ndarray:
+    """The Faddeeva function w(z) = exp(-z^2) erfc(-iz): Weideman's rational approximation in
+    the upper half-plane, w(z) = 2 exp(-z^2) - w(-z) below it."""
+    z = np.asarray(z, np.complex128)
+    upper = z.imag >= 0
+    zu = np.where(upper, z, -z)
+    big = np.abs(zu) > 1e8  # w(z) ~ i / (sqrt(pi) z) out there
+    zs = np.where(big, 1j, zu)
+    den = _WOFZ_L - 1j * zs
+    p = np.polyval(_WOFZ_A, (_WOFZ_L + 1j * zs) / den)
+    w = 2 * p / (den * den) + 1 / (_SQRT_PI * den)
+    w = np.where(big, 1j / (_SQRT_PI * np.where(big, zu, 1.0)), w)
+    return np.where(upper, w, 2 * np.exp(-z * z) - w)
+
+
+wofz_p = _prim("wofz", _wofz, "c")
+defjvp(wofz_p, lambda g, ans, z: mul(g, add(mul(mul(z, -2.0), ans),
+                                            np.asarray(2j / _SQRT_PI, ans.dtype))))
+
+
+def _sph_legendre(n: np.ndarray, m: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """The orthonormalized associated Legendre function of cos(theta), Condon-Shortley phase
+    included, for integers 0 <= m <= n (0 elsewhere): the stable recurrence up in m, then in
+    n."""
+    n, m, theta = _f64(n, m, theta)
+    ok = (n >= 0) & (m >= 0) & (m <= n) & (n == np.floor(n)) & (m == np.floor(m))
+    n, m = np.where(ok, n, 0.0), np.where(ok, m, 0.0)
+    x, s = np.cos(theta), np.sin(theta)
+    p = np.full_like(x, 1 / math.sqrt(4 * math.pi))
+    for k in range(1, int(m.max(initial=0)) + 1):
+        p = np.where(k <= m, -math.sqrt((2 * k + 1) / (2 * k)) * s * p, p)
+    prev, cur = np.zeros_like(p), p  # orders l - 1 and l = m
+    out = np.where(n == m, cur, 0.0)
+    for step in range(1, int((n - m).max(initial=0)) + 1):
+        lvl = m + step
+        a = np.sqrt((4 * lvl * lvl - 1) / np.maximum(lvl * lvl - m * m, 1))
+        a_prev = np.sqrt((4 * (lvl - 1) ** 2 - 1) / np.maximum((lvl - 1) ** 2 - m * m, 1))
+        nxt = a * (x * cur - np.where(step > 1, prev / a_prev, 0.0))
+        prev, cur = cur, nxt
+        out = np.where(n == lvl, cur, out)
+    return np.where(ok, out, np.nan)
+
+
+sph_legendre_p = _prim("sph_legendre", _sph_legendre, FLOAT)
+defjvp(sph_legendre_p, _no_derivative("sph_legendre", "n"),
+       _no_derivative("sph_legendre", "m"), _no_derivative("sph_legendre", "theta"))
+
+
 # ------------------------------------------------------------------ wrappers
 
 def igamma(a: Any, x: Any) -> Any:
@@ -551,6 +959,61 @@ def bessel_i0e(x: Any) -> Any:
 def bessel_i1e(x: Any) -> Any:
     """exp(-abs(x)) I1(x), the exponentially scaled modified Bessel function of order 1."""
     return bessel_i1e_p.bind(x)
+
+
+def expn(n: Any, x: Any) -> Any:
+    """The generalized exponential integral E_n(x) for integers n >= 0."""
+    return expn_p.bind(*asarray_like(n, x))
+
+
+def expi(x: Any) -> Any:
+    """The exponential integral Ei(x)."""
+    return expi_p.bind(x)
+
+
+def fresnel(x: Any) -> tuple[Any, Any]:
+    """The Fresnel integrals (S(x), C(x))."""
+    return fresnel_s_p.bind(x), fresnel_c_p.bind(x)
+
+
+def sici(x: Any) -> tuple[Any, Any]:
+    """The sine and cosine integrals (Si(x), Ci(x))."""
+    return si_p.bind(x), ci_p.bind(x)
+
+
+def spence(z: Any) -> Any:
+    """SciPy's spence(z) = Li2(1 - z), the dilogarithm, for z >= 0."""
+    return spence_p.bind(z)
+
+
+def owens_t(h: Any, a: Any) -> Any:
+    """Owen's T function T(h, a)."""
+    return owens_t_p.bind(*asarray_like(h, a))
+
+
+def hyp1f1(a: Any, b: Any, x: Any) -> Any:
+    """Kummer's confluent hypergeometric function 1F1(a; b; x)."""
+    return hyp1f1_p.bind(*asarray_like(a, b, x))
+
+
+def hyp2f1(a: Any, b: Any, c: Any, x: Any) -> Any:
+    """Gauss's hypergeometric function 2F1(a, b; c; x) for x <= 1."""
+    return hyp2f1_p.bind(*asarray_like(a, b, c, x))
+
+
+def bessel_jn(z: Any, n: int) -> Any:
+    """The Bessel function of the first kind J_n(z) of integer order n (static)."""
+    return bessel_jn_p.bind(z, n=int(n))
+
+
+def wofz(z: Any) -> Any:
+    """The Faddeeva function exp(-z^2) erfc(-iz) of complex z."""
+    return wofz_p.bind(z)
+
+
+def sph_legendre(n: Any, m: Any, theta: Any) -> Any:
+    """The orthonormalized associated Legendre function of cos(theta) (0 <= m <= n)."""
+    return sph_legendre_p.bind(*asarray_like(n, m, theta))
 
 
 def ndtri(p: Any) -> Any:

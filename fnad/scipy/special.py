@@ -443,11 +443,129 @@ def i1(x: Any) -> Any:
     return lax.bessel_i1e(x) * fnp.exp(fnp.abs(x))
 
 
+# ------------------------------------------------------------------ integrals and series
+
+def expi(x: Any) -> Any:
+    """The exponential integral Ei(x) (-E1(-x) for negative x).
+
+    >>> round(float(expi(np.float64(1.0))), 6)
+    1.895118
+    """
+    (x,) = promote_inexact(x)
+    return _sp.expi(x)
+
+
+def expn(n: Any, x: Any) -> Any:
+    """The generalized exponential integral E_n(x) = int_1^inf e^(-xt) / t^n dt for
+    integers n >= 0 and x >= 0 (differentiable in x: -E_{n-1})."""
+    n, x = promote_inexact(n, x)
+    return _sp.expn(n, x)
+
+
+def exp1(x: Any) -> Any:
+    """The exponential integral E1(x) = E_1(x) for x >= 0 (NaN for negative x)."""
+    (x,) = promote_inexact(x)
+    return _sp.expn(fnp.ones_like(x), x)
+
+
+def fresnel(x: Any) -> tuple[Any, Any]:
+    """The Fresnel integrals (S(x), C(x)) of sin and cos(pi t^2 / 2) over [0, x].
+
+    >>> [round(float(v), 6) for v in fresnel(np.float64(1.0))]
+    [0.438259, 0.779893]
+    """
+    (x,) = promote_inexact(x)
+    return _sp.fresnel(x)
+
+
+def sici(x: Any) -> tuple[Any, Any]:
+    """The sine and cosine integrals (Si(x), Ci(x)); for x < 0, Ci(|x|) (the real part)."""
+    (x,) = promote_inexact(x)
+    return _sp.sici(x)
+
+
+def spence(x: Any) -> Any:
+    """The dilogarithm in SciPy's convention, spence(x) = Li2(1 - x), for x >= 0.
+
+    >>> round(float(spence(np.float64(0.0))), 10) == round(math.pi ** 2 / 6, 10)
+    True
+    """
+    (x,) = promote_inexact(x)
+    return _sp.spence(x)
+
+
+def owens_t(h: Any, a: Any) -> Any:
+    """Owen's T function: the probability that X > h and 0 < Y < a X for independent
+    standard normals X, Y."""
+    h, a = promote_inexact(h, a)
+    return _sp.owens_t(h, a)
+
+
+def hyp1f1(a: Any, b: Any, x: Any) -> Any:
+    """Kummer's confluent hypergeometric function 1F1(a; b; x) (differentiable in x)."""
+    a, b, x = promote_inexact(a, b, x)
+    return _sp.hyp1f1(a, b, x)
+
+
+def hyp2f1(a: Any, b: Any, c: Any, x: Any) -> Any:
+    """Gauss's hypergeometric function 2F1(a, b; c; x) for x <= 1 (differentiable in x)."""
+    a, b, c, x = promote_inexact(a, b, c, x)
+    return _sp.hyp2f1(a, b, c, x)
+
+
+def bessel_jn(z: Any, *, v: int, n_iter: int = 50) -> Any:
+    """The Bessel functions J_0 ... J_v of `z`, shape (v + 1, *z.shape). (`n_iter` is
+    accepted for JAX's signature; the recurrence picks its own starting order.)
+
+    >>> [round(float(j), 6) for j in bessel_jn(np.float64(1.0), v=1)]
+    [0.765198, 0.440051]
+    """
+    del n_iter
+    if isinstance(v, Tracer) or int(v) != v or v < 0:
+        raise ShapeError(f"bessel_jn: v must be a non-negative Python int, got {v!r}")
+    (z,) = promote_inexact(z)
+    return fnp.stack([_sp.bessel_jn(z, k) for k in range(int(v) + 1)])
+
+
+def wofz(z: Any) -> Any:
+    """The Faddeeva function w(z) = exp(-z^2) erfc(-iz), complex (complex64 for float32
+    or complex64 input, complex128 otherwise).
+
+    >>> complex(wofz(np.complex128(0.0)))
+    (1+0j)
+    """
+    z = fnp.asarray(z)
+    dtype = np.complex64 if get_aval(z).dtype in (np.float32, np.complex64, np.float16) or \
+        get_aval(z).dtype.kind in "iub" else np.complex128
+    return _sp.wofz(fnp.asarray(z, dtype))
+
+
+def sph_harm_y(n: Any, m: Any, theta: Any, phi: Any, diff_n: int | None = None,
+               n_max: int | None = None) -> Any:
+    """The orthonormal spherical harmonic Y_n^m(theta, phi) (theta the colatitude, phi the
+    longitude), complex; `n_max` is accepted for JAX's signature.
+
+    >>> round(abs(complex(sph_harm_y(0, 0, np.float64(0.3), np.float64(0.1)))), 6)
+    0.282095
+    """
+    del n_max
+    if diff_n:
+        raise NotImplementedError("sph_harm_y: diff_n > 0 is not supported")
+    n, m, theta, phi = promote_inexact(n, m, theta, phi)
+    am = fnp.abs(m)
+    p = _sp.sph_legendre(n, am, theta)
+    odd = fnp.remainder(am, 2.0) == 1
+    p = fnp.where((m < 0) & odd, -p, p)
+    return p * fnp.cos(m * phi) + 1j * (p * fnp.sin(m * phi))
+
+
 __all__ = [
-    "bernoulli", "beta", "betainc", "betaln", "boxcox", "boxcox1p", "comb", "dawsn",
-    "digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "expit", "factorial", "gamma",
-    "gammainc", "gammaincc", "gammaln", "gammasgn", "i0", "i0e", "i1", "i1e", "kl_div",
-    "log_ndtr", "log_softmax", "loggamma", "logit", "logsumexp", "multigammaln", "ndtr",
-    "ndtri", "poch", "polygamma", "rel_entr", "softmax", "xlog1py", "xlogy", "zeta",
+    "bernoulli", "bessel_jn", "beta", "betainc", "betaln", "boxcox", "boxcox1p", "comb",
+    "dawsn", "digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp1", "expi", "expit",
+    "expn", "factorial", "fresnel", "gamma", "gammainc", "gammaincc", "gammaln", "gammasgn",
+    "hyp1f1", "hyp2f1", "i0", "i0e", "i1", "i1e", "kl_div", "log_ndtr", "log_softmax",
+    "loggamma", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri", "owens_t", "poch",
+    "polygamma", "rel_entr", "sici", "softmax", "spence", "sph_harm_y", "wofz", "xlog1py",
+    "xlogy", "zeta",
 ]
 quiet_all(globals(), __all__)

@@ -210,6 +210,50 @@ def test_logsumexp_matches_scipy_with_weights_axes_and_signs():
               atol=1e-14)
 
 
+def test_integrals_and_series():
+    x = np.concatenate([10.0 ** RNG.uniform(-3, 2.5, 300), [0.0, np.inf, np.nan, 1.0]])
+    xx = np.concatenate([x, -x])
+    for n in (0, 1, 2, 7, 30):
+        close(special.expn(n, x), sp.expn(n, x), rtol=1e-13)
+    xp = x[(x > 0) & np.isfinite(x)]
+    close(special.expn(-2, xp), 2 * np.exp(-xp) * (1 + xp + xp * xp / 2) / xp ** 3, rtol=1e-11)
+    close(special.exp1(xx), sp.exp1(xx), rtol=1e-13)
+    close(special.expi(xx), sp.expi(xx), rtol=1e-13)
+    for got, want in zip(special.fresnel(xx), sp.fresnel(xx)):
+        close(got, want, rtol=1e-11, atol=1e-15)
+    for got, want in zip(special.sici(xx), sp.sici(xx)):
+        close(got, want, rtol=1e-9, atol=1e-14)  # Ci has a zero at 0.6165
+    z = np.concatenate([10.0 ** RNG.uniform(-3, 3, 300), [0.0, 1.0, 2.0, np.inf, -1.0]])
+    close(special.spence(z), sp.spence(z), rtol=1e-13)
+    h, a = RNG.normal(0, 3, 300), RNG.normal(0, 3, 300)
+    a[:10] = np.inf
+    close(special.owens_t(h, a), sp.owens_t(h, a), rtol=1e-12, atol=1e-300)
+    a, b, x1 = RNG.uniform(-5, 5, 300), RNG.uniform(0.5, 10, 300), RNG.uniform(-30, 30, 300)
+    close(special.hyp1f1(a, b, x1), sp.hyp1f1(a, b, x1), rtol=1e-11)
+    a, b = RNG.uniform(-3, 3, 300), RNG.uniform(-3, 3, 300)
+    c, x2 = RNG.uniform(0.5, 8, 300), np.concatenate([RNG.uniform(-5, 0.95, 299), [1.0]])
+    c[-1] = a[-1] + b[-1] + 1.5
+    close(special.hyp2f1(a, b, c, x2), sp.hyp2f1(a, b, c, x2), rtol=1e-10)
+    zj = np.concatenate([RNG.uniform(-50, 50, 300), [0.0]])
+    jn = special.bessel_jn(zj, v=12)
+    assert jn.shape == (13, zj.size)
+    for n in range(13):
+        close(jn[n], sp.jv(n, zj), rtol=1e-10, atol=1e-13)
+    w = (RNG.normal(0, 5, 300) + 1j * RNG.normal(0, 5, 300))
+    ref = sp.wofz(w)
+    finite = np.isfinite(ref)
+    got = special.wofz(w)
+    assert got.dtype == np.complex128
+    np.testing.assert_allclose(got[finite], ref[finite], rtol=1e-12)
+    assert special.wofz(np.float32(1.0)).dtype == np.complex64
+    n = RNG.integers(0, 12, 300)
+    m = RNG.integers(-12, 13, 300)
+    m = np.clip(m, -n, n)
+    theta, phi = RNG.uniform(0, np.pi, 300), RNG.uniform(0, 2 * np.pi, 300)
+    np.testing.assert_allclose(special.sph_harm_y(n, m, theta, phi),
+                               sp.sph_harm_y(n, m, theta, phi), atol=1e-12)
+
+
 GRADS = [
     ("gammaln", special.gammaln, (np.array([0.3, 2.5, -1.7]),)),
     ("gammainc_a_x", special.gammainc, (np.array([0.5, 3.0, 40.0]), np.array([0.7, 1.5, 45.0]))),
@@ -234,14 +278,30 @@ GRADS = [
     ("logsumexp_b", lambda a, b: special.logsumexp(a, b=b), (RNG.normal(size=4),
                                                               RNG.uniform(0.5, 2, 4))),
     ("softmax", lambda x: special.softmax(x, axis=-1), (RNG.normal(size=(2, 3)),)),
+    ("expi", special.expi, (np.array([-2.0, 0.5, 3.0, 60.0]),)),
+    ("expn_x", lambda x: special.expn(3, x), (np.array([0.5, 3.0]),)),
+    ("exp1", special.exp1, (np.array([0.5, 3.0]),)),
+    ("fresnel", lambda x: special.fresnel(x)[0] + special.fresnel(x)[1],
+     (np.array([-2.0, 0.5, 3.0]),)),
+    ("sici", lambda x: special.sici(x)[0] * special.sici(x)[1], (np.array([-2.0, 0.5, 3.0]),)),
+    ("spence", special.spence, (np.array([0.3, 2.0, 4.0]),)),
+    ("owens_t", special.owens_t, (np.array([-1.0, 0.5, 2.0]), np.array([0.5, -3.0, 2.0]))),
+    ("hyp1f1_x", lambda x: special.hyp1f1(0.5, 2.5, x), (np.array([-3.0, 0.5, 4.0]),)),
+    ("hyp2f1_x", lambda x: special.hyp2f1(0.5, 1.5, 2.5, x), (np.array([-3.0, 0.5, 0.8]),)),
+    ("bessel_jn", lambda z: special.bessel_jn(z, v=3), (np.array([-2.0, 0.5, 7.0]),)),
     ("log_softmax", lambda x: special.log_softmax(x, axis=0), (RNG.normal(size=(2, 3)),)),
 ]
 
 
 @pytest.mark.parametrize("name,fn,args", GRADS, ids=[c[0] for c in GRADS])
 def test_derivatives(name, fn, args):
-    order = 1 if name.startswith(("gammainc", "zeta", "betainc")) else 2
+    order = 1 if name.startswith(("gammainc", "zeta", "betainc", "hyp", "expn")) else 2
     check_grads(fn, args, order=order, eps=1e-6 if order == 1 else 1e-5)
+
+
+def test_spence_derivative_at_one():
+    g = fnad.grad(special.spence)(np.float64(1.0))
+    assert g == -1.0
 
 
 def test_xlogy_derivative_at_zero_is_finite():
@@ -281,6 +341,11 @@ PRIMITIVES = [
     ("ndtri", lax_special.ndtri, (RNG.uniform(0, 1, 6),)),
     ("erfcx", lax_special.erfcx, (RNG.normal(size=6) * 5,)),
     ("dawsn", lax_special.dawsn, (RNG.normal(size=6) * 5,)),
+    ("expi", lax_special.expi, (RNG.normal(size=6) * 5,)),
+    ("fresnel", lambda x: lax_special.fresnel(x)[0], (RNG.normal(size=6) * 3,)),
+    ("sici", lambda x: lax_special.sici(x)[1], (RNG.normal(size=6) * 3,)),
+    ("owens_t", lax_special.owens_t, (RNG.normal(size=6), RNG.normal(size=6) * 2)),
+    ("bessel_jn", lambda z: lax_special.bessel_jn(z, 2), (RNG.normal(size=6) * 5,)),
     ("random_loggamma", lax_special.random_loggamma, (positive(6, -2, 2), RNG.uniform(0, 1, 6))),
     ("poisson_quantile", lax_special.poisson_quantile, (positive(6, -1, 2), RNG.uniform(0, 1, 6))),
     ("binomial_quantile", lambda p, u: lax_special.binomial_quantile(20.0, p, u),
