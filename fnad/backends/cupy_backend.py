@@ -58,6 +58,7 @@ from fnad.core.primitive import Primitive, fnad_primitives
 from fnad.device import is_gpu_array, require_gpu
 from fnad.jit import codegen_cuda
 from fnad.jit.kernels import Kernel, arguments, source_hash
+from fnad.lax import special
 from fnad.lax.conv import (
     _crop_dilated,
     _dilated,
@@ -526,6 +527,7 @@ IMPLS: dict[str, Any] = {
     "reduce_window_min": _reduce_window("min"),
     "window_select_gather": _window_gather, "window_select_scatter": _window_scatter,
     "sort": _sort, "jit_call": _jit_call,
+    **dict.fromkeys(special.HOST_PRIMITIVES, OWN),  # their impls copy through the host
 }
 
 def _all_primitives() -> dict[str, Primitive]:

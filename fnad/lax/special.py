@@ -897,6 +897,30 @@ defjvp(sph_legendre_p, _no_derivative("sph_legendre", "n"),
        _no_derivative("sph_legendre", "m"), _no_derivative("sph_legendre", "theta"))
 
 
+# ------------------------------------------------------------------ the CuPy impls
+
+_PRIMITIVES = (
+    igamma_p, igammac_p, igamma_grad_a_p, random_gamma_grad_p, random_loggamma_p,
+    random_loggamma_grad_p, poisson_quantile_p, binomial_quantile_p, betainc_p, zeta_p,
+    bessel_i0e_p, bessel_i1e_p, ndtri_p, erfcx_p, dawsn_p, expn_p, expi_p, fresnel_s_p,
+    fresnel_c_p, si_p, ci_p, spence_p, owens_t_p, hyp1f1_p, hyp2f1_p, bessel_jn_p, wofz_p,
+    sph_legendre_p)
+HOST_PRIMITIVES = tuple(p.name for p in _PRIMITIVES)  # the CuPy backend's OWN entries
+
+
+def _on_host(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A CuPy impl: the float64 series run on the host, the result moved to the device (these
+    functions have no CuPy kernels; they are elementwise and small next to matrix work)."""
+    def impl(*args: Any, **params: Any) -> Any:
+        import cupy
+        return cupy.asarray(fn(*(cupy.asnumpy(a) for a in args), **params))
+    return impl
+
+
+for _p in _PRIMITIVES:
+    _p.def_impl(_on_host(_p.impls["numpy"]), backend="cupy")
+
+
 # ------------------------------------------------------------------ wrappers
 
 def igamma(a: Any, x: Any) -> Any:
