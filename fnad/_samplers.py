@@ -57,11 +57,22 @@ def _open_unit(key: Key, shape: tuple[int, ...], dtype: np.dtype) -> Any:
     return fnp.minimum(_unit(key, shape, dtype, 0.5), below_one)
 
 
+def _fdtype(dtype: Any) -> np.dtype:
+    """The draws' float dtype: JAX's `dtype=None` is the default float32."""
+    return _float_dtype(np.float32 if dtype is None else dtype)
+
+
 def _int_dtype(name: str, dtype: Any) -> np.dtype:
     dtype = np.dtype(np.int32 if dtype is None else dtype)
     if dtype.kind not in "iu":
         raise DTypeError(f"{name} draws integers; got dtype {dtype}")
     return dtype
+
+
+def _check_method(name: str, method: str) -> None:
+    """JAX's `method` argument: "exact" and "auto" both give the exact quantile draws here."""
+    if method not in ("exact", "auto"):
+        raise ValueError(f"{name}: method must be 'exact' or 'auto', got {method!r}")
 
 
 # ------------------------------------------------------------------ location-scale families
@@ -72,31 +83,31 @@ def exponential(key: Key, shape: int | Shape = (), dtype: Any = np.float32) -> A
     >>> bool((exponential(key(0), (100,)) > 0).all())
     True
     """
-    return fnp.negative(fnp.log(_open_unit(key, _shape(shape), _float_dtype(dtype))))
+    return fnp.negative(fnp.log(_open_unit(key, _shape(shape), _fdtype(dtype))))
 
 
 def laplace(key: Key, shape: int | Shape = (), dtype: Any = np.float32) -> Any:
     """Standard Laplace draws (density exp(-abs(x)) / 2), by the inverse CDF."""
-    u = _open_unit(key, _shape(shape), _float_dtype(dtype))
+    u = _open_unit(key, _shape(shape), _fdtype(dtype))
     return fnp.where(u < 0.5, fnp.log(2 * u), -fnp.log(2 * (1 - u)))
 
 
 def logistic(key: Key, shape: int | Shape = (), dtype: Any = np.float32) -> Any:
     """Standard logistic draws, logit(u)."""
-    u = _open_unit(key, _shape(shape), _float_dtype(dtype))
+    u = _open_unit(key, _shape(shape), _fdtype(dtype))
     return fnp.log(u) - fnp.log1p(-u)
 
 
 def cauchy(key: Key, shape: int | Shape = (), dtype: Any = np.float32) -> Any:
     """Standard Cauchy draws, tan(pi (u - 1/2))."""
-    u = _open_unit(key, _shape(shape), _float_dtype(dtype))
+    u = _open_unit(key, _shape(shape), _fdtype(dtype))
     return fnp.tan(math.pi * (u - 0.5))
 
 
 def lognormal(key: Key, sigma: Any = 1.0, shape: int | Shape | None = None,
               dtype: Any = np.float32) -> Any:
     """exp(sigma z) for standard normal z (differentiable in sigma)."""
-    dtype = _float_dtype(dtype)
+    dtype = _fdtype(dtype)
     shape, (sigma,) = _params("lognormal", shape, dtype, sigma)
     return fnp.exp(sigma * normal(key, shape, dtype))
 
@@ -104,7 +115,7 @@ def lognormal(key: Key, sigma: Any = 1.0, shape: int | Shape | None = None,
 def rayleigh(key: Key, scale: Any = 1.0, shape: int | Shape | None = None,
              dtype: Any = np.float32) -> Any:
     """Rayleigh draws, scale sqrt(-2 log u)."""
-    dtype = _float_dtype(dtype)
+    dtype = _fdtype(dtype)
     shape, (scale,) = _params("rayleigh", shape, dtype, scale)
     return scale * fnp.sqrt(-2 * fnp.log(_open_unit(key, shape, dtype)))
 
@@ -112,7 +123,7 @@ def rayleigh(key: Key, scale: Any = 1.0, shape: int | Shape | None = None,
 def pareto(key: Key, b: Any, shape: int | Shape | None = None, dtype: Any = np.float32
            ) -> Any:
     """Pareto draws with shape b on [1, inf), exp(E / b) for exponential E."""
-    dtype = _float_dtype(dtype)
+    dtype = _fdtype(dtype)
     shape, (b,) = _params("pareto", shape, dtype, b)
     return fnp.exp(exponential(key, shape, dtype) / b)
 
@@ -120,7 +131,7 @@ def pareto(key: Key, b: Any, shape: int | Shape | None = None, dtype: Any = np.f
 def weibull_min(key: Key, scale: Any, concentration: Any, shape: int | Shape = (),
                 dtype: Any = np.float32) -> Any:
     """Weibull draws, scale E^(1 / concentration) for exponential E."""
-    dtype = _float_dtype(dtype)
+    dtype = _fdtype(dtype)
     e = exponential(key, shape, dtype)
     return fnp.power(e, 1 / fnp.asarray(concentration, dtype)) * fnp.asarray(scale, dtype)
 
@@ -129,7 +140,7 @@ def triangular(key: Key, left: Any, mode: Any, right: Any, shape: int | Shape | 
                dtype: Any = np.float32) -> Any:
     """Draws from the triangular distribution on [left, right] peaking at mode, by the
     inverse CDF."""
-    dtype = _float_dtype(dtype)
+    dtype = _fdtype(dtype)
     shape, (lo, mid, hi) = _params("triangular", shape, dtype, left, mode, right)
     u = _open_unit(key, shape, dtype)
     width = hi - lo
@@ -143,7 +154,7 @@ def wald(key: Key, mean: Any, shape: int | Shape | None = None, dtype: Any = np.
          ) -> Any:
     """Inverse Gaussian (Wald) draws with the given mean and unit shape, by Michael,
     Schucany and Haas's transformation, written without cancellation."""
-    dtype = _float_dtype(dtype)
+    dtype = _fdtype(dtype)
     shape, (mu,) = _params("wald", shape, dtype, mean)
     k1, k2 = split(key)
     w = mu * fnp.square(normal(k1, shape, dtype))
@@ -154,7 +165,7 @@ def wald(key: Key, mean: Any, shape: int | Shape | None = None, dtype: Any = np.
 
 def rademacher(key: Key, shape: int | Shape = (), dtype: Any = np.int32) -> Any:
     """Random signs, -1 or +1 with equal probability."""
-    dtype = np.dtype(dtype)
+    dtype = np.dtype(np.int32 if dtype is None else dtype)
     bit = lax.bitwise_and(lax.shift_right_logical(
         bits(key, _shape(shape)), np.uint32(31)), np.uint32(1))
     return fnp.asarray(fnp.asarray(bit, np.int32) * 2 - 1, dtype)
@@ -162,7 +173,7 @@ def rademacher(key: Key, shape: int | Shape = (), dtype: Any = np.int32) -> Any:
 
 def maxwell(key: Key, shape: int | Shape = (), dtype: Any = np.float32) -> Any:
     """Maxwell draws: the length of a standard normal 3-vector."""
-    shape, dtype = _shape(shape), _float_dtype(dtype)
+    shape, dtype = _shape(shape), _fdtype(dtype)
     return fnp.linalg.norm(normal(key, (*shape, 3), dtype), axis=-1)
 
 
@@ -170,7 +181,7 @@ def double_sided_maxwell(key: Key, loc: Any, scale: Any, shape: int | Shape = ()
                          dtype: Any = np.float32) -> Any:
     """Maxwell draws with a random sign, scaled and shifted; the draws have shape
     `shape + broadcast(loc, scale).shape`, as in JAX."""
-    dtype = _float_dtype(dtype)
+    dtype = _fdtype(dtype)
     loc, scale = fnp.asarray(loc, dtype), fnp.asarray(scale, dtype)
     full = _shape(shape) + tuple(np.broadcast_shapes(get_aval(loc).shape,
                                                       get_aval(scale).shape))
@@ -181,43 +192,44 @@ def double_sided_maxwell(key: Key, loc: Any, scale: Any, shape: int | Shape = ()
 
 # ------------------------------------------------------------------ the gamma family
 
-def loggamma(key: Key, a: Any, shape: int | Shape | None = None, dtype: Any = np.float32
-             ) -> Any:
+def loggamma(key: Key, a: Any, shape: int | Shape | None = None, dtype: Any = np.float32,
+             method: str = "exact") -> Any:
     """log of Gamma(a, 1) draws, finite even for tiny a where the draws underflow;
     differentiable in a (implicit reparameterization).
 
     >>> bool(np.isfinite(loggamma(key(0), 1e-3, (100,))).all())
     True
     """
-    dtype = _float_dtype(dtype)
+    _check_method("loggamma", method)
+    dtype = _fdtype(dtype)
     shape, (a,) = _params("loggamma", shape, dtype, a)
     return _special.random_loggamma(a, _open_unit(key, shape, dtype))
 
 
-def gamma(key: Key, a: Any, shape: int | Shape | None = None, dtype: Any = np.float32
-          ) -> Any:
+def gamma(key: Key, a: Any, shape: int | Shape | None = None, dtype: Any = np.float32,
+          method: str = "exact") -> Any:
     """Gamma(a, 1) draws: the exact quantile of a uniform, with the implicit
     reparameterization derivative d x / d a = -(dP/da) / pdf (JAX's random_gamma_grad).
 
     >>> x = gamma(key(0), 2.0, (4000,)); bool(abs(float(x.mean()) - 2) < 0.1)
     True
     """
-    return fnp.exp(loggamma(key, a, shape, dtype))
+    return fnp.exp(loggamma(key, a, shape, dtype, method))
 
 
-def chisquare(key: Key, df: Any, shape: int | Shape | None = None, dtype: Any = np.float32
-              ) -> Any:
+def chisquare(key: Key, df: Any, shape: int | Shape | None = None, dtype: Any = np.float32,
+              method: str = "exact") -> Any:
     """Chi-squared draws with df degrees of freedom, 2 Gamma(df / 2)."""
-    dtype = _float_dtype(dtype)
+    dtype = _fdtype(dtype)
     shape, (df,) = _params("chisquare", shape, dtype, df)
-    return 2 * gamma(key, df / 2, shape, dtype)
+    return 2 * gamma(key, df / 2, shape, dtype, method)
 
 
 def f(key: Key, dfnum: Any, dfden: Any, shape: int | Shape | None = None,
       dtype: Any = np.float32) -> Any:
     """F draws, (X1 / dfnum) / (X2 / dfden) for chi-squared X1, X2 (ratio taken in log
     space, so no underflow makes it 0/0)."""
-    dtype = _float_dtype(dtype)
+    dtype = _fdtype(dtype)
     shape, (dfnum, dfden) = _params("f", shape, dtype, dfnum, dfden)
     k1, k2 = split(key)
     t1, t2 = loggamma(k1, dfnum / 2, shape, dtype), loggamma(k2, dfden / 2, shape, dtype)
@@ -226,7 +238,7 @@ def f(key: Key, dfnum: Any, dfden: Any, shape: int | Shape | None = None,
 
 def t(key: Key, df: Any, shape: int | Shape | None = None, dtype: Any = np.float32) -> Any:
     """Student's t draws, z sqrt(df / X) for normal z and chi-squared X."""
-    dtype = _float_dtype(dtype)
+    dtype = _fdtype(dtype)
     shape, (df,) = _params("t", shape, dtype, df)
     k1, k2 = split(key)
     half = df / 2
@@ -234,18 +246,18 @@ def t(key: Key, df: Any, shape: int | Shape | None = None, dtype: Any = np.float
                                                                               dtype)))
 
 
-def beta(key: Key, a: Any, b: Any, shape: int | Shape | None = None, dtype: Any = np.float32
-         ) -> Any:
+def beta(key: Key, a: Any, b: Any, shape: int | Shape | None = None, dtype: Any = np.float32,
+         method: str = "exact") -> Any:
     """Beta(a, b) draws, G1 / (G1 + G2) for gamma draws, computed from their logs so tiny a
     and b give 0s and 1s, never NaN.
 
     >>> x = beta(key(0), 2.0, 3.0, (4000,)); bool(abs(float(x.mean()) - 0.4) < 0.02)
     True
     """
-    dtype = _float_dtype(dtype)
+    dtype = _fdtype(dtype)
     shape, (a, b) = _params("beta", shape, dtype, a, b)
     k1, k2 = split(key)
-    t1, t2 = loggamma(k1, a, shape, dtype), loggamma(k2, b, shape, dtype)
+    t1, t2 = loggamma(k1, a, shape, dtype, method), loggamma(k2, b, shape, dtype, method)
     return fnp.exp(t1 - fnp.logaddexp(t1, t2))
 
 
@@ -253,7 +265,7 @@ def dirichlet(key: Key, alpha: Any, shape: int | Shape | None = None, dtype: Any
               ) -> Any:
     """Dirichlet(alpha) draws (alpha's last axis holds the categories): normalized gamma
     draws, a softmax of their logs. The draws have shape `shape + alpha.shape[-1:]`."""
-    dtype = _float_dtype(dtype)
+    dtype = _fdtype(dtype)
     alpha = fnp.asarray(alpha, dtype)
     if get_aval(alpha).ndim < 1:
         raise ShapeError("dirichlet: alpha needs at least one axis (the categories)")
@@ -271,7 +283,7 @@ def generalized_normal(key: Key, p: float, shape: int | Shape = (), dtype: Any =
                        ) -> Any:
     """Draws with density proportional to exp(-abs(x)**p): a random sign times G^(1/p) for G
     ~ Gamma(1/p)."""
-    shape, dtype = _shape(shape), _float_dtype(dtype)
+    shape, dtype = _shape(shape), _fdtype(dtype)
     k1, k2 = split(key)
     p = fnp.asarray(p, dtype)
     magnitude = fnp.exp(loggamma(k1, 1 / p, shape, dtype) / p)
@@ -282,7 +294,7 @@ def ball(key: Key, d: int, p: float = 2, shape: int | Shape = (), dtype: Any = n
          ) -> Any:
     """Uniform draws from the unit p-norm ball in d dimensions, shape `shape + (d,)`
     (Barthe, Guedon, Mendelson and Naor's construction)."""
-    shape, dtype = _shape(shape), _float_dtype(dtype)
+    shape, dtype = _shape(shape), _fdtype(dtype)
     k1, k2 = split(key)
     g = generalized_normal(k1, p, (*shape, int(d)), dtype)
     e = exponential(k2, shape, dtype)
@@ -300,12 +312,14 @@ def geometric(key: Key, p: Any, shape: int | Shape | None = None, dtype: Any = N
     return fnp.asarray(fnp.floor(fnp.log(u) / fnp.log1p(-p)) + 1, dtype)
 
 
-def poisson(key: Key, lam: Any, shape: int | Shape | None = None, dtype: Any = None) -> Any:
+def poisson(key: Key, lam: Any, shape: int | Shape | None = None, dtype: Any = None,
+            method: str = "exact") -> Any:
     """Poisson(lam) counts, the exact quantile of a uniform.
 
     >>> k = poisson(key(0), 3.0, (4000,)); bool(abs(float(k.mean()) - 3) < 0.15)
     True
     """
+    _check_method("poisson", method)
     dtype = _int_dtype("poisson", dtype)
     fdtype = np.dtype(np.float64) if get_aval(fnp.asarray(lam)).dtype == np.float64 else \
         np.dtype(np.float32)
@@ -316,7 +330,7 @@ def poisson(key: Key, lam: Any, shape: int | Shape | None = None, dtype: Any = N
 def binomial(key: Key, n: Any, p: Any, shape: int | Shape | None = None,
              dtype: Any = np.float32) -> Any:
     """Binomial(n, p) counts (as floats, as in JAX), the exact quantile of a uniform."""
-    dtype = _float_dtype(dtype)
+    dtype = _fdtype(dtype)
     shape, (n, p) = _params("binomial", shape, dtype, n, p)
     return _special.binomial_quantile(n, p, _unit(key, shape, dtype, 0.0))
 
@@ -326,7 +340,7 @@ def multinomial(key: Key, n: Any, p: Any, *, shape: int | Shape | None = None,
     """Counts of n draws over the categories of p (last axis), as successive binomials of
     what remains; the result has shape `p.shape`, or `shape + p.shape[-1:]`."""
     del unroll  # JAX's scan unrolling; the categories are a Python loop here
-    dtype = _float_dtype(dtype)
+    dtype = _fdtype(dtype)
     p = fnp.asarray(p, dtype)
     k = get_aval(p).shape[-1]
     full = get_aval(p).shape if shape is None else (*_shape(shape), k)
@@ -359,7 +373,7 @@ def multivariate_normal(key: Key, mean: Any, cov: Any, shape: int | Shape | None
     if dtype is None:
         dtype = np.result_type(get_aval(mean).dtype, get_aval(cov).dtype)
         dtype = dtype if dtype.kind == "f" else np.float32
-    dtype = _float_dtype(dtype)
+    dtype = _fdtype(dtype)
     mean, cov = fnp.asarray(mean, dtype), fnp.asarray(cov, dtype)
     ma, ca = get_aval(mean), get_aval(cov)
     if ma.ndim < 1 or ca.ndim < 2 or ca.shape[-2:] != (ma.shape[-1],) * 2:
@@ -375,7 +389,7 @@ def orthogonal(key: Key, n: int, shape: int | Shape = (), dtype: Any = np.float3
                m: int | None = None) -> Any:
     """Haar-distributed matrices with orthonormal columns (or rows), shape
     `shape + (n, m)`: Gram-Schmidt on a normal matrix, signs fixed by R's diagonal."""
-    shape, dtype = _shape(shape), _float_dtype(dtype)
+    shape, dtype = _shape(shape), _fdtype(dtype)
     m = n if m is None else int(m)
     tall, thin = max(n, m), min(n, m)
     z = normal(key, (*shape, tall, thin), dtype)

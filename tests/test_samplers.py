@@ -95,6 +95,16 @@ def test_extreme_valid_parameters_never_give_nan_or_inf_in_float32():
     np.testing.assert_allclose(d.sum(-1), 1, rtol=1e-5)
 
 
+def test_jax_defaults_dtype_none_and_method():
+    assert random.gamma(K, 2.0, (3,), None).dtype == np.float32
+    assert random.rademacher(K, (3,), None).dtype == np.int32
+    assert random.poisson(K, 2.0, (3,), None).dtype == np.int32
+    np.testing.assert_array_equal(random.beta(K, 1.0, 2.0, (3,), method="auto"),
+                                  random.beta(K, 1.0, 2.0, (3,)))
+    with pytest.raises(ValueError, match="method"):
+        random.gamma(K, 1.0, method="bogus")
+
+
 def test_shapes_and_parameter_broadcasting():
     assert random.gamma(K, np.ones((2, 1)), (3, 2, 4)).shape == (3, 2, 4)
     assert random.beta(K, np.ones(3), 2.0).shape == (3,)
