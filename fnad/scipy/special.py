@@ -111,10 +111,36 @@ def multigammaln(a: Any, d: int) -> Any:
     return terms + d * (d - 1) / 4 * math.log(math.pi)
 
 
+# B_2k / (2k (2k - 1)), k = 1..8: the coefficients of Stirling's series for lgamma
+_STIRLING = (1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360, 1 / 156,
+             -3617 / 122400)
+
+
+def _stirling_tail(x: Any) -> Any:
+    """lgamma(x) - ((x - 1/2) log x - x + log(2 pi) / 2) for x >= 8 (to ~1e-16)."""
+    r = 1 / (x * x)
+    total = _STIRLING[-1]
+    for c in reversed(_STIRLING[:-1]):
+        total = c + r * total
+    return total / x
+
+
 def betaln(a: Any, b: Any) -> Any:
-    """log|B(a, b)| = gammaln(a) + gammaln(b) - gammaln(a + b)."""
+    """log|B(a, b)| = gammaln(a) + gammaln(b) - gammaln(a + b); when the larger argument is
+    8 or more, gammaln(b) - gammaln(a + b) is taken from Stirling's series term by term, so
+    nothing cancels for large arguments.
+
+    >>> round(float(betaln(np.float64(1.0), np.float64(1e10))), 9)  # -log(1e10)
+    -23.02585093
+    """
     a, b = promote_inexact(a, b)
-    return lax.lgamma(a) + lax.lgamma(b) - lax.lgamma(a + b)
+    small, big = fnp.minimum(a, b), fnp.maximum(a, b)
+    safe = fnp.maximum(big, 8.0)
+    c = small + safe
+    diff = (-(safe - 0.5) * fnp.log1p(small / safe) - small * fnp.log(c) + small
+            + _stirling_tail(safe) - _stirling_tail(c))
+    plain = lax.lgamma(a) + lax.lgamma(b) - lax.lgamma(a + b)
+    return fnp.where((big >= 8) & (small > 0), lax.lgamma(small) + diff, plain)
 
 
 def beta(a: Any, b: Any) -> Any:
