@@ -1,6 +1,6 @@
 """fnad: functional automatic differentiation and program transformation for Python."""
 
-from fnad import backends, data, debug, lax, nn, numpy, optim, random, tree
+from fnad import backends, data, debug, lax, nn, numpy, optim, random, scipy, tree
 from fnad.api import (
     grad,
     hessian,

@@ -376,3 +376,4 @@ __all__ = ["bernoulli", "bits", "categorical", "choice", "fold_in", "gumbel", "k
            "normal", "permutation", "PRNGKey", "randint", "split", "threefry2x32",
            "truncated_normal",
            "uniform"]
+from fnad._samplers import *; from fnad._samplers import __all__ as _more; __all__ += _more  # noqa: E402,E702,F403,I001

@@ -11,9 +11,9 @@ from fnad.lax.elementwise import *  # noqa: F403
 from fnad.lax.linalg import *  # noqa: F403
 from fnad.lax.reduction import *  # noqa: F403
 from fnad.lax.sorting import *  # noqa: F403
+from fnad.lax.special import *  # noqa: F403
 from fnad.lax.structural import *  # noqa: F403
 
 # isort: split
 # last, so that conv_dimension_numbers is the one returning a ConvDimensionNumbers
 from fnad.lax._composites import *  # noqa: F403
-from fnad.lax._special import *  # noqa: F403

@@ -594,68 +594,6 @@ def cumlogsumexp(operand: Any, axis: int = 0, reverse: bool = False) -> Any:
     return associative_scan(_logaddexp, operand, reverse=reverse, axis=axis)
 
 
-# ------------------------------------------------------------------ scaled Bessel functions
-
-_QUAD_PANELS = 64  # trapezoid panels on [0, pi]: spectrally accurate up to |x| ~ 120
-_ASYMPTOTIC_FROM = 120.0
-_ASYMPTOTIC_TERMS = 24
-
-
-def _bessel_ie(x: Any, order: int) -> Any:
-    """exp(-|x|) I_order(x) for order 0 or 1. Up to |x| = 120 it is the integral
-    (1/pi) int_0^pi exp(|x| (cos t - 1)) cos(order t) dt (exp - 1 for order 1) by the
-    trapezoid rule (exact to rounding for this periodic integrand); beyond, Hankel's
-    asymptotic series. Both are smooth compositions, so derivatives of every order
-    follow."""
-    (x,) = ew.asarray_like(x)
-    dt = get_aval(x).dtype
-    if dt.kind != "f":
-        raise DTypeError(f"lax.bessel_i{order}e needs a float operand, got {dt}")
-    ax = ew.abs(x)
-    big = ew.gt(ax, _ASYMPTOTIC_FROM)
-    near = ew.min(ax, np.asarray(_ASYMPTOTIC_FROM, dt))
-    theta = np.linspace(0.0, np.pi, _QUAD_PANELS + 1)
-    weights = np.full(_QUAD_PANELS + 1, 1.0 / _QUAD_PANELS)
-    weights[[0, -1]] /= 2
-    weights = (weights * np.cos(order * theta)).astype(dt)
-    shape = get_aval(x).shape
-    nd = len(shape)
-    cos_m1 = st.broadcast_in_dim(np.asarray(np.cos(theta) - 1, dt), shape + (len(theta),),
-                                 (nd,))
-    # expm1: the weights of order 1 sum to zero, and this keeps tiny |x| accurate
-    vals = (ew.exp if order == 0 else ew.expm1)(
-        ew.mul(st.broadcast_in_dim(near, shape + (len(theta),), tuple(range(nd))), cos_m1))
-    quad = dot_general(vals, weights, (((nd,), (0,)), ((), ())))
-    far = ew.max(ax, np.asarray(_ASYMPTOTIC_FROM, dt))
-    inv = ew.div(np.asarray(1, dt), far)
-    mu = 4.0 * order * order
-    coeffs, c = [], 1.0
-    for k in range(1, _ASYMPTOTIC_TERMS):
-        c *= -(mu - (2 * k - 1) ** 2) / (8.0 * k)
-        coeffs.append(c)
-    series = np.asarray(0, dt)
-    for c in reversed(coeffs):  # Horner in 1/x
-        series = ew.mul(ew.add(series, np.asarray(c, dt)), inv)
-    asym = ew.mul(ew.add(series, np.asarray(1, dt)),
-                  ew.rsqrt(ew.mul(far, np.asarray(2 * np.pi, dt))))
-    out = ew.select_n(big, quad, asym)
-    return out if order == 0 else ew.mul(out, ew.sign(x))
-
-
-def bessel_i0e(x: Any) -> Any:
-    """exp(-abs(x)) I0(x), the exponentially scaled modified Bessel function of order 0.
-
-    >>> round(float(bessel_i0e(np.float64(1.0))), 12)
-    0.465759607594
-    """
-    return _bessel_ie(x, 0)
-
-
-def bessel_i1e(x: Any) -> Any:
-    """exp(-abs(x)) I1(x), the exponentially scaled modified Bessel function of order 1."""
-    return _bessel_ie(x, 1)
-
-
 # ------------------------------------------------------------------ convolution helpers
 
 def _conv_sizes(lhs: Sequence[int], rhs: Sequence[int], strides: Sequence[int],
@@ -944,7 +882,7 @@ def custom_root(f: Callable[[Any], Any], initial_guess: Any,
 __all__ = [
     "ConvDimensionNumbers", "ConvGeneralDilatedDimensionNumbers", "DotDimensionNumbers",
     "Precision", "PrecisionLike", "associative_scan", "batch_matmul", "broadcast_like",
-    "bessel_i0e", "bessel_i1e", "broadcast_shapes", "broadcast_to_rank", "clz", "collapse",
+    "broadcast_shapes", "broadcast_to_rank", "clz", "collapse",
     "complex", "conj", "conv", "conv_dimension_numbers", "conv_general_dilated_local",
     "conv_general_dilated_patches", "conv_general_permutations", "conv_general_shape_tuple",
     "conv_shape_tuple", "conv_transpose", "conv_transpose_shape_tuple",

@@ -220,8 +220,25 @@ def loop_and_call_samples() -> None:
     jit_call_p.bind(x, jaxpr=fnad.make_jaxpr(lambda v: fnp.tanh(v) + v)(x), name="f")
 
 
+def special_samples() -> None:
+    from fnad.lax import special
+    a, x, p = u(0.5, 3), u(0.1, 4), u(0.05, 0.95)
+    for f in (lax.igamma, lax.igammac, lax.igamma_grad_a, lax.random_gamma_grad,
+              special.random_loggamma, special.poisson_quantile):
+        f(a, x if f is not special.random_loggamma else p)
+    special.random_loggamma_grad_p.bind(a, x)
+    special.binomial_quantile(np.float32(9), p, p)
+    lax.betainc(a, x, p), lax.zeta(a + 1, x), special.hyp2f1(a, x, a + 1, p - 0.5)
+    for f in (lax.bessel_i0e, lax.bessel_i1e, special.erfcx, special.dawsn, special.expi,
+              special.fresnel, special.sici, special.spence):
+        f(x)
+    special.ndtri(p), special.expn(np.float32(2), x), special.owens_t(x, a)
+    special.hyp1f1(a, x, x), special.bessel_jn(x, 2), special.wofz(x.astype(np.complex64))
+    special.sph_legendre(np.float32(3), np.float32(1), x)
+
+
 SAMPLES = [elementwise_samples, structural_samples, reduction_samples, product_samples,
-           loop_and_call_samples]
+           loop_and_call_samples, special_samples]
 # Not sampled: collectives need a named axis (their module owns the CuPy impls and tests
 # them), fusion runs fused kernels (covered by the jit tests below).
 UNSAMPLED = {"psum", "pmean", "pmax", "pmin", "all_gather", "axis_index", "fusion"}

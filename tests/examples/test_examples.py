@@ -322,3 +322,13 @@ def test_data_parallel_single_process(example, capsys):
     assert accuracy > 0.9
     match = closing(capsys.readouterr().out, accuracy)
     assert match["model"] == "MLP" and "over 1 process(es)" in match.group(0)
+
+
+@pytest.mark.slow
+@needs_sklearn
+def test_vae_elbo_improves(example, capsys):
+    history = example("vae").main(["--epochs", "3"])
+    assert len(history) == 4 and all(np.isfinite(history))
+    assert history[-1] > history[0] + 15  # measured: -48.2 -> -24.8 nats per image
+    out = capsys.readouterr().out
+    assert "epoch 3/3" in out and "test_elbo=" in out

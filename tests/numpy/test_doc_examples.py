@@ -11,8 +11,7 @@ import pytest
 
 MODULES = ["fnad.numpy._calculus", "fnad.numpy._dtypes", "fnad.numpy._manip",
            "fnad.numpy._math", "fnad.numpy._poly", "fnad.numpy._sets", "fnad.numpy._sorting",
-           "fnad.numpy._stats", "fnad.numpy._windows", "fnad.lax._composites",
-           "fnad.lax._special"]
+           "fnad.numpy._stats", "fnad.numpy._windows", "fnad.lax._composites"]
 
 
 @pytest.mark.parametrize("name", MODULES)

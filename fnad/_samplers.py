@@ -1,0 +1,429 @@
+"""The samplers of `jax.random` beyond uniform and normal draws, re-exported by
+`fnad.random`. Each is a pure function of the key: transforms of uniforms in the open
+interval (0, 1), or exact quantile functions (gamma in log space, Poisson, binomial), so
+the numbers are the same eagerly, under `jit` and under `vmap`, and never NaN or inf for
+valid parameters. Continuous ones are differentiable in their parameters: through the
+transform, and for gamma, beta, Dirichlet (and chi-squared, F, t) by implicit
+reparameterization (`lax.random_loggamma`'s derivative is -(dP/da) / pdf).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+import fnad.numpy as fnp
+from fnad import lax
+from fnad.core.errors import DTypeError, ShapeError
+from fnad.core.ir import get_aval
+from fnad.lax import special as _special
+from fnad.random import (
+    Key,
+    Shape,
+    _float_dtype,
+    _shape,
+    _unit,
+    bits,
+    categorical,
+    normal,
+    split,
+)
+from fnad.scipy.stats._kde import gaussian_kde
+from fnad.scipy.stats.multivariate_normal import _cholesky
+
+
+def _params(name: str, shape: int | Shape | None, dtype: np.dtype, *params: Any
+            ) -> tuple[tuple[int, ...], list[Any]]:
+    """The draw shape (the parameters' broadcast shape when `shape` is None) and the
+    parameters as `dtype` arrays broadcast to it; a `ShapeError` when they do not fit."""
+    arrays = [fnp.asarray(p, dtype) for p in params]
+    pshape = np.broadcast_shapes(*(get_aval(p).shape for p in arrays)) if arrays else ()
+    out = tuple(pshape) if shape is None else _shape(shape)
+    try:
+        if np.broadcast_shapes(out, pshape) != out:
+            raise ValueError
+    except ValueError:
+        raise ShapeError(f"{name}: the parameters' shape {tuple(pshape)} does not broadcast "
+                         f"to shape {out}") from None
+    return out, [fnp.broadcast_to(p, out) for p in arrays]
+
+
+def _open_unit(key: Key, shape: tuple[int, ...], dtype: np.dtype) -> Any:
+    """Uniforms in the open interval (0, 1): every log and quantile below stays finite.
+    (The largest draw, 1 - 2**-(m+1), rounds to 1 in the dtype; it is kept below 1.)"""
+    below_one = np.nextafter(np.asarray(1, dtype), np.asarray(0, dtype))
+    return fnp.minimum(_unit(key, shape, dtype, 0.5), below_one)
+
+
+def _fdtype(dtype: Any) -> np.dtype:
+    """The draws' float dtype: JAX's `dtype=None` is the default float32."""
+    return _float_dtype(np.float32 if dtype is None else dtype)
+
+
+def _int_dtype(name: str, dtype: Any) -> np.dtype:
+    dtype = np.dtype(np.int32 if dtype is None else dtype)
+    if dtype.kind not in "iu":
+        raise DTypeError(f"{name} draws integers; got dtype {dtype}")
+    return dtype
+
+
+def _check_method(name: str, method: str) -> None:
+    """JAX's `method` argument: "exact" and "auto" both give the exact quantile draws here."""
+    if method not in ("exact", "auto"):
+        raise ValueError(f"{name}: method must be 'exact' or 'auto', got {method!r}")
+
+
+# ------------------------------------------------------------------ location-scale families
+
+def exponential(key: Key, shape: int | Shape = (), dtype: Any = np.float32) -> Any:
+    """Standard exponential draws, -log(u).
+
+    >>> bool((exponential(key(0), (100,)) > 0).all())
+    True
+    """
+    return fnp.negative(fnp.log(_open_unit(key, _shape(shape), _fdtype(dtype))))
+
+
+def laplace(key: Key, shape: int | Shape = (), dtype: Any = np.float32) -> Any:
+    """Standard Laplace draws (density exp(-abs(x)) / 2), by the inverse CDF."""
+    u = _open_unit(key, _shape(shape), _fdtype(dtype))
+    return fnp.where(u < 0.5, fnp.log(2 * u), -fnp.log(2 * (1 - u)))
+
+
+def logistic(key: Key, shape: int | Shape = (), dtype: Any = np.float32) -> Any:
+    """Standard logistic draws, logit(u)."""
+    u = _open_unit(key, _shape(shape), _fdtype(dtype))
+    return fnp.log(u) - fnp.log1p(-u)
+
+
+def cauchy(key: Key, shape: int | Shape = (), dtype: Any = np.float32) -> Any:
+    """Standard Cauchy draws, tan(pi (u - 1/2))."""
+    u = _open_unit(key, _shape(shape), _fdtype(dtype))
+    return fnp.tan(math.pi * (u - 0.5))
+
+
+def lognormal(key: Key, sigma: Any = 1.0, shape: int | Shape | None = None,
+              dtype: Any = np.float32) -> Any:
+    """exp(sigma z) for standard normal z (differentiable in sigma)."""
+    dtype = _fdtype(dtype)
+    shape, (sigma,) = _params("lognormal", shape, dtype, sigma)
+    return fnp.exp(sigma * normal(key, shape, dtype))
+
+
+def rayleigh(key: Key, scale: Any = 1.0, shape: int | Shape | None = None,
+             dtype: Any = np.float32) -> Any:
+    """Rayleigh draws, scale sqrt(-2 log u)."""
+    dtype = _fdtype(dtype)
+    shape, (scale,) = _params("rayleigh", shape, dtype, scale)
+    return scale * fnp.sqrt(-2 * fnp.log(_open_unit(key, shape, dtype)))
+
+
+def pareto(key: Key, b: Any, shape: int | Shape | None = None, dtype: Any = np.float32
+           ) -> Any:
+    """Pareto draws with shape b on [1, inf), exp(E / b) for exponential E."""
+    dtype = _fdtype(dtype)
+    shape, (b,) = _params("pareto", shape, dtype, b)
+    return fnp.exp(exponential(key, shape, dtype) / b)
+
+
+def weibull_min(key: Key, scale: Any, concentration: Any, shape: int | Shape = (),
+                dtype: Any = np.float32) -> Any:
+    """Weibull draws, scale E^(1 / concentration) for exponential E."""
+    dtype = _fdtype(dtype)
+    e = exponential(key, shape, dtype)
+    return fnp.power(e, 1 / fnp.asarray(concentration, dtype)) * fnp.asarray(scale, dtype)
+
+
+def triangular(key: Key, left: Any, mode: Any, right: Any, shape: int | Shape | None = None,
+               dtype: Any = np.float32) -> Any:
+    """Draws from the triangular distribution on [left, right] peaking at mode, by the
+    inverse CDF."""
+    dtype = _fdtype(dtype)
+    shape, (lo, mid, hi) = _params("triangular", shape, dtype, left, mode, right)
+    u = _open_unit(key, shape, dtype)
+    width = hi - lo
+    cut = (mid - lo) / width
+    rising = lo + fnp.sqrt(u * width * (mid - lo))
+    falling = hi - fnp.sqrt((1 - u) * width * (hi - mid))
+    return fnp.where(u < cut, rising, falling)
+
+
+def wald(key: Key, mean: Any, shape: int | Shape | None = None, dtype: Any = np.float32
+         ) -> Any:
+    """Inverse Gaussian (Wald) draws with the given mean and unit shape, by Michael,
+    Schucany and Haas's transformation, written without cancellation."""
+    dtype = _fdtype(dtype)
+    shape, (mu,) = _params("wald", shape, dtype, mean)
+    k1, k2 = split(key)
+    w = mu * fnp.square(normal(k1, shape, dtype))
+    y = mu * (1 - 2 * w / (fnp.sqrt(w * (w + 4)) + w))
+    u = _open_unit(k2, shape, dtype)
+    return fnp.where(u <= mu / (mu + y), y, mu * mu / y)
+
+
+def rademacher(key: Key, shape: int | Shape = (), dtype: Any = np.int32) -> Any:
+    """Random signs, -1 or +1 with equal probability."""
+    dtype = np.dtype(np.int32 if dtype is None else dtype)
+    bit = lax.bitwise_and(lax.shift_right_logical(
+        bits(key, _shape(shape)), np.uint32(31)), np.uint32(1))
+    return fnp.asarray(fnp.asarray(bit, np.int32) * 2 - 1, dtype)
+
+
+def maxwell(key: Key, shape: int | Shape = (), dtype: Any = np.float32) -> Any:
+    """Maxwell draws: the length of a standard normal 3-vector."""
+    shape, dtype = _shape(shape), _fdtype(dtype)
+    return fnp.linalg.norm(normal(key, (*shape, 3), dtype), axis=-1)
+
+
+def double_sided_maxwell(key: Key, loc: Any, scale: Any, shape: int | Shape = (),
+                         dtype: Any = np.float32) -> Any:
+    """Maxwell draws with a random sign, scaled and shifted; the draws have shape
+    `shape + broadcast(loc, scale).shape`, as in JAX."""
+    dtype = _fdtype(dtype)
+    loc, scale = fnp.asarray(loc, dtype), fnp.asarray(scale, dtype)
+    full = _shape(shape) + tuple(np.broadcast_shapes(get_aval(loc).shape,
+                                                      get_aval(scale).shape))
+    k1, k2 = split(key)
+    sign = fnp.asarray(rademacher(k2, full), dtype)
+    return sign * maxwell(k1, full, dtype) * scale + loc
+
+
+# ------------------------------------------------------------------ the gamma family
+
+def loggamma(key: Key, a: Any, shape: int | Shape | None = None, dtype: Any = np.float32,
+             method: str = "exact") -> Any:
+    """log of Gamma(a, 1) draws, finite even for tiny a where the draws underflow;
+    differentiable in a (implicit reparameterization).
+
+    >>> bool(np.isfinite(loggamma(key(0), 1e-3, (100,))).all())
+    True
+    """
+    _check_method("loggamma", method)
+    dtype = _fdtype(dtype)
+    shape, (a,) = _params("loggamma", shape, dtype, a)
+    return _special.random_loggamma(a, _open_unit(key, shape, dtype))
+
+
+def gamma(key: Key, a: Any, shape: int | Shape | None = None, dtype: Any = np.float32,
+          method: str = "exact") -> Any:
+    """Gamma(a, 1) draws: the exact quantile of a uniform, with the implicit
+    reparameterization derivative d x / d a = -(dP/da) / pdf (JAX's random_gamma_grad).
+
+    >>> x = gamma(key(0), 2.0, (4000,)); bool(abs(float(x.mean()) - 2) < 0.1)
+    True
+    """
+    return fnp.exp(loggamma(key, a, shape, dtype, method))
+
+
+def chisquare(key: Key, df: Any, shape: int | Shape | None = None, dtype: Any = np.float32,
+              method: str = "exact") -> Any:
+    """Chi-squared draws with df degrees of freedom, 2 Gamma(df / 2)."""
+    dtype = _fdtype(dtype)
+    shape, (df,) = _params("chisquare", shape, dtype, df)
+    return 2 * gamma(key, df / 2, shape, dtype, method)
+
+
+def f(key: Key, dfnum: Any, dfden: Any, shape: int | Shape | None = None,
+      dtype: Any = np.float32) -> Any:
+    """F draws, (X1 / dfnum) / (X2 / dfden) for chi-squared X1, X2 (ratio taken in log
+    space, so no underflow makes it 0/0)."""
+    dtype = _fdtype(dtype)
+    shape, (dfnum, dfden) = _params("f", shape, dtype, dfnum, dfden)
+    k1, k2 = split(key)
+    t1, t2 = loggamma(k1, dfnum / 2, shape, dtype), loggamma(k2, dfden / 2, shape, dtype)
+    return fnp.exp(t1 - t2) * (dfden / dfnum)
+
+
+def t(key: Key, df: Any, shape: int | Shape | None = None, dtype: Any = np.float32) -> Any:
+    """Student's t draws, z sqrt(df / X) for normal z and chi-squared X."""
+    dtype = _fdtype(dtype)
+    shape, (df,) = _params("t", shape, dtype, df)
+    k1, k2 = split(key)
+    half = df / 2
+    return normal(k1, shape, dtype) * fnp.exp(0.5 * (fnp.log(half) - loggamma(k2, half, shape,
+                                                                              dtype)))
+
+
+def beta(key: Key, a: Any, b: Any, shape: int | Shape | None = None, dtype: Any = np.float32,
+         method: str = "exact") -> Any:
+    """Beta(a, b) draws, G1 / (G1 + G2) for gamma draws, computed from their logs so tiny a
+    and b give 0s and 1s, never NaN.
+
+    >>> x = beta(key(0), 2.0, 3.0, (4000,)); bool(abs(float(x.mean()) - 0.4) < 0.02)
+    True
+    """
+    dtype = _fdtype(dtype)
+    shape, (a, b) = _params("beta", shape, dtype, a, b)
+    k1, k2 = split(key)
+    t1, t2 = loggamma(k1, a, shape, dtype, method), loggamma(k2, b, shape, dtype, method)
+    return fnp.exp(t1 - fnp.logaddexp(t1, t2))
+
+
+def dirichlet(key: Key, alpha: Any, shape: int | Shape | None = None, dtype: Any = np.float32
+              ) -> Any:
+    """Dirichlet(alpha) draws (alpha's last axis holds the categories): normalized gamma
+    draws, a softmax of their logs. The draws have shape `shape + alpha.shape[-1:]`."""
+    dtype = _fdtype(dtype)
+    alpha = fnp.asarray(alpha, dtype)
+    if get_aval(alpha).ndim < 1:
+        raise ShapeError("dirichlet: alpha needs at least one axis (the categories)")
+    k = get_aval(alpha).shape[-1]
+    batch = get_aval(alpha).shape[:-1] if shape is None else _shape(shape)
+    _params("dirichlet", batch, dtype, fnp.zeros(get_aval(alpha).shape[:-1], dtype))
+    full = (*batch, k)
+    logs = loggamma(key, fnp.broadcast_to(alpha, full), full, dtype)
+    m = lax.stop_gradient(fnp.max(logs, axis=-1, keepdims=True))
+    e = fnp.exp(logs - m)
+    return e / fnp.sum(e, axis=-1, keepdims=True)
+
+
+def generalized_normal(key: Key, p: float, shape: int | Shape = (), dtype: Any = np.float32
+                       ) -> Any:
+    """Draws with density proportional to exp(-abs(x)**p): a random sign times G^(1/p) for G
+    ~ Gamma(1/p)."""
+    shape, dtype = _shape(shape), _fdtype(dtype)
+    k1, k2 = split(key)
+    p = fnp.asarray(p, dtype)
+    magnitude = fnp.exp(loggamma(k1, 1 / p, shape, dtype) / p)
+    return fnp.asarray(rademacher(k2, shape), dtype) * magnitude
+
+
+def ball(key: Key, d: int, p: float = 2, shape: int | Shape = (), dtype: Any = np.float32
+         ) -> Any:
+    """Uniform draws from the unit p-norm ball in d dimensions, shape `shape + (d,)`
+    (Barthe, Guedon, Mendelson and Naor's construction)."""
+    shape, dtype = _shape(shape), _fdtype(dtype)
+    k1, k2 = split(key)
+    g = generalized_normal(k1, p, (*shape, int(d)), dtype)
+    e = exponential(k2, shape, dtype)
+    radius = fnp.power(fnp.sum(fnp.power(fnp.abs(g), p), axis=-1) + e, 1 / p)
+    return g / radius[..., None]
+
+
+# ------------------------------------------------------------------ discrete
+
+def geometric(key: Key, p: Any, shape: int | Shape | None = None, dtype: Any = None) -> Any:
+    """The trial of the first success (1, 2, ...) with success probability p."""
+    dtype = _int_dtype("geometric", dtype)
+    shape, (p,) = _params("geometric", shape, np.dtype(np.float32), p)
+    u = _open_unit(key, shape, np.dtype(np.float32))
+    return fnp.asarray(fnp.floor(fnp.log(u) / fnp.log1p(-p)) + 1, dtype)
+
+
+def poisson(key: Key, lam: Any, shape: int | Shape | None = None, dtype: Any = None,
+            method: str = "exact") -> Any:
+    """Poisson(lam) counts, the exact quantile of a uniform.
+
+    >>> k = poisson(key(0), 3.0, (4000,)); bool(abs(float(k.mean()) - 3) < 0.15)
+    True
+    """
+    _check_method("poisson", method)
+    dtype = _int_dtype("poisson", dtype)
+    fdtype = np.dtype(np.float64) if get_aval(fnp.asarray(lam)).dtype == np.float64 else \
+        np.dtype(np.float32)
+    shape, (lam,) = _params("poisson", shape, fdtype, lam)
+    return fnp.asarray(_special.poisson_quantile(lam, _unit(key, shape, fdtype, 0.0)), dtype)
+
+
+def binomial(key: Key, n: Any, p: Any, shape: int | Shape | None = None,
+             dtype: Any = np.float32) -> Any:
+    """Binomial(n, p) counts (as floats, as in JAX), the exact quantile of a uniform."""
+    dtype = _fdtype(dtype)
+    shape, (n, p) = _params("binomial", shape, dtype, n, p)
+    return _special.binomial_quantile(n, p, _unit(key, shape, dtype, 0.0))
+
+
+def multinomial(key: Key, n: Any, p: Any, *, shape: int | Shape | None = None,
+                dtype: Any = np.float32, unroll: int = 1) -> Any:
+    """Counts of n draws over the categories of p (last axis), as successive binomials of
+    what remains; the result has shape `p.shape`, or `shape + p.shape[-1:]`."""
+    del unroll  # JAX's scan unrolling; the categories are a Python loop here
+    dtype = _fdtype(dtype)
+    p = fnp.asarray(p, dtype)
+    k = get_aval(p).shape[-1]
+    full = get_aval(p).shape if shape is None else (*_shape(shape), k)
+    p = fnp.broadcast_to(p, full)
+    remaining = fnp.broadcast_to(fnp.asarray(n, dtype), full[:-1])
+    mass = fnp.ones(full[:-1], dtype)
+    keys = split(key, k)
+    counts = []
+    for i in range(k):
+        pi = p[..., i]
+        ratio = fnp.clip(pi / fnp.maximum(mass, np.finfo(dtype).tiny), 0, 1)
+        if i == k - 1:
+            ratio = fnp.ones_like(ratio)
+        c = binomial(keys[i], remaining, ratio, full[:-1], dtype)
+        counts.append(c)
+        remaining, mass = remaining - c, mass - pi
+    return fnp.stack(counts, axis=-1)
+
+
+# ------------------------------------------------------------------ multivariate
+
+def multivariate_normal(key: Key, mean: Any, cov: Any, shape: int | Shape | None = None,
+                        dtype: Any = None, method: str = "cholesky") -> Any:
+    """Draws of N(mean, cov), mean + L z with L the Cholesky factor of cov (differentiable
+    in mean and cov); shape `shape + mean.shape[-1:]`."""
+    if method != "cholesky":
+        raise NotImplementedError(f"multivariate_normal: method={method!r} is not available "
+                                  "(fnad has no eigh/svd yet); use method='cholesky'")
+    mean, cov = fnp.asarray(mean), fnp.asarray(cov)
+    if dtype is None:
+        dtype = np.result_type(get_aval(mean).dtype, get_aval(cov).dtype)
+        dtype = dtype if dtype.kind == "f" else np.float32
+    dtype = _fdtype(dtype)
+    mean, cov = fnp.asarray(mean, dtype), fnp.asarray(cov, dtype)
+    ma, ca = get_aval(mean), get_aval(cov)
+    if ma.ndim < 1 or ca.ndim < 2 or ca.shape[-2:] != (ma.shape[-1],) * 2:
+        raise ShapeError(f"multivariate_normal: mean must be (..., n) and cov (..., n, n); "
+                         f"got {ma.shape} and {ca.shape}")
+    batch = np.broadcast_shapes(ma.shape[:-1], ca.shape[:-2])
+    shape = tuple(batch) if shape is None else _shape(shape)
+    z = normal(key, (*shape, ma.shape[-1]), dtype)
+    return mean + fnp.einsum("...ij,...j->...i", _cholesky(cov), z)
+
+
+def orthogonal(key: Key, n: int, shape: int | Shape = (), dtype: Any = np.float32,
+               m: int | None = None) -> Any:
+    """Haar-distributed matrices with orthonormal columns (or rows), shape
+    `shape + (n, m)`: Gram-Schmidt on a normal matrix, signs fixed by R's diagonal."""
+    shape, dtype = _shape(shape), _fdtype(dtype)
+    m = n if m is None else int(m)
+    tall, thin = max(n, m), min(n, m)
+    z = normal(key, (*shape, tall, thin), dtype)
+    cols: list[Any] = []
+    for j in range(thin):
+        v = z[..., j]
+        for q in cols:  # twice, for orthogonality to the last bit
+            v = v - fnp.sum(q * v, axis=-1, keepdims=True) * q
+        for q in cols:
+            v = v - fnp.sum(q * v, axis=-1, keepdims=True) * q
+        cols.append(v / fnp.linalg.norm(v, axis=-1, keepdims=True))
+    q = fnp.stack(cols, axis=-1)
+    return q if n >= m else fnp.swapaxes(q, -1, -2)
+
+
+# ------------------------------------------------------------------ kernel density draws
+
+def _kde_resample(self: gaussian_kde, key: Key, shape: int | Shape = ()) -> Any:
+    """Draws from a Gaussian kernel density estimate, shape (d, *shape): a data point
+    (chosen by weight) plus N(0, covariance) noise."""
+    shape = _shape(shape)
+    k1, k2 = split(key)
+    idx = categorical(k1, fnp.log(self.weights), shape=shape)
+    centers = fnp.take(self.dataset, idx, axis=1)
+    noise = multivariate_normal(k2, fnp.zeros(self.d, self.dataset.dtype), self.covariance,
+                                shape, self.dataset.dtype)
+    return centers + fnp.moveaxis(noise, -1, 0)
+
+
+gaussian_kde.resample = _kde_resample  # the hook: fnad.scipy cannot import fnad.random
+
+
+__all__ = ["ball", "beta", "binomial", "cauchy", "chisquare", "dirichlet",
+           "double_sided_maxwell", "exponential", "f", "gamma", "generalized_normal",
+           "geometric", "laplace", "loggamma", "logistic", "lognormal", "maxwell",
+           "multinomial", "multivariate_normal", "orthogonal", "pareto", "poisson",
+           "rademacher", "rayleigh", "t", "triangular", "wald", "weibull_min"]
