@@ -51,10 +51,9 @@ def _params(name: str, shape: int | Shape | None, dtype: np.dtype, *params: Any
 
 
 def _open_unit(key: Key, shape: tuple[int, ...], dtype: np.dtype) -> Any:
-    """Uniforms in the open interval (0, 1): every log and quantile below stays finite.
-    (The largest draw, 1 - 2**-(m+1), rounds to 1 in the dtype; it is kept below 1.)"""
-    below_one = np.nextafter(np.asarray(1, dtype), np.asarray(0, dtype))
-    return fnp.minimum(_unit(key, shape, dtype, 0.5), below_one)
+    """Uniforms in the open interval (0, 1), each exact: every log and quantile below
+    stays finite."""
+    return _unit(key, shape, dtype, True)
 
 
 def _fdtype(dtype: Any) -> np.dtype:
@@ -324,7 +323,7 @@ def poisson(key: Key, lam: Any, shape: int | Shape | None = None, dtype: Any = N
     fdtype = np.dtype(np.float64) if get_aval(fnp.asarray(lam)).dtype == np.float64 else \
         np.dtype(np.float32)
     shape, (lam,) = _params("poisson", shape, fdtype, lam)
-    return fnp.asarray(_special.poisson_quantile(lam, _unit(key, shape, fdtype, 0.0)), dtype)
+    return fnp.asarray(_special.poisson_quantile(lam, _unit(key, shape, fdtype, False)), dtype)
 
 
 def binomial(key: Key, n: Any, p: Any, shape: int | Shape | None = None,
@@ -332,7 +331,7 @@ def binomial(key: Key, n: Any, p: Any, shape: int | Shape | None = None,
     """Binomial(n, p) counts (as floats, as in JAX), the exact quantile of a uniform."""
     dtype = _fdtype(dtype)
     shape, (n, p) = _params("binomial", shape, dtype, n, p)
-    return _special.binomial_quantile(n, p, _unit(key, shape, dtype, 0.0))
+    return _special.binomial_quantile(n, p, _unit(key, shape, dtype, False))
 
 
 def multinomial(key: Key, n: Any, p: Any, *, shape: int | Shape | None = None,

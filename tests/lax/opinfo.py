@@ -1057,11 +1057,51 @@ COLLECTIVES = [
                 lambda rng, dtype: _collective_samples(rng, dtype)[:1]),
 ]
 
+def _bind(name: str) -> Callable[..., Any]:
+    """The primitive bound directly (for special functions whose public wrappers live in
+    fnad.scipy.special)."""
+    return lambda *args: fnad_primitives()[name].bind(*args)
+
+
+_F = (F32, F64)
+SPECIAL = [
+    elementwise("ndtri", sps.ndtri, uniform(0.02, 0.98), op=_bind("ndtri"), dtypes=_F),
+    elementwise("erfcx", sps.erfcx, uniform(-2, 5), op=_bind("erfcx"), dtypes=_F),
+    elementwise("dawsn", sps.dawsn, uniform(-4, 4), op=_bind("dawsn"), dtypes=_F),
+    elementwise("bessel_i0e", sps.i0e, uniform(-5, 5), op=_bind("bessel_i0e"), dtypes=_F),
+    elementwise("bessel_i1e", sps.i1e, uniform(-5, 5), op=_bind("bessel_i1e"), dtypes=_F),
+    elementwise("spence", sps.spence, uniform(0.1, 3), op=_bind("spence"), dtypes=_F),
+    elementwise("expi", sps.expi, uniform(0.2, 3), op=_bind("expi"), dtypes=_F),
+    elementwise("fresnel_s", lambda x: sps.fresnel(x)[0], uniform(-2, 2),
+                op=_bind("fresnel_s"), dtypes=_F),
+    elementwise("fresnel_c", lambda x: sps.fresnel(x)[1], uniform(-2, 2),
+                op=_bind("fresnel_c"), dtypes=_F),
+    elementwise("sine_integral", lambda x: sps.sici(x)[0], uniform(-4, 4),
+                op=_bind("sine_integral"), dtypes=_F),
+    elementwise("cosine_integral", lambda x: sps.sici(x)[1], uniform(0.2, 4),
+                op=_bind("cosine_integral"), dtypes=_F),
+    elementwise("igamma", sps.gammainc, uniform(0.5, 4), uniform(0.1, 5),
+                op=_bind("igamma"), dtypes=_F, order=1),
+    elementwise("igammac", sps.gammaincc, uniform(0.5, 4), uniform(0.1, 5),
+                op=_bind("igammac"), dtypes=_F, order=1),
+]
+
 OPS: list[OpInfo] = [*ELEMENTWISE, *REDUCTIONS, *STRUCTURAL, *LINALG, *CONV, *CALLS,
-                     *COLLECTIVES]
+                     *COLLECTIVES, *SPECIAL]
+
+_SPECIAL_TESTS = ("a special function with parameter domains a generic row cannot draw: "
+                  "values against SciPy, derivatives (or their documented absence), staging, "
+                  "jit and vmap are tested in tests/scipy/test_special.py")
+_SAMPLER_TESTS = ("a sampler's building block: values, derivatives, jit and vmap are tested "
+                  "through the samplers in tests/test_samplers.py")
 
 # Primitives with no entry, and why.
 EXEMPT = {
+    **dict.fromkeys(["betainc", "zeta", "expn", "owens_t", "hyp1f1", "hyp2f1", "bessel_jn",
+                     "wofz", "sph_legendre", "igamma_grad_a", "random_gamma_grad"],
+                    _SPECIAL_TESTS),
+    **dict.fromkeys(["random_loggamma", "random_loggamma_grad", "poisson_quantile",
+                     "binomial_quantile"], _SAMPLER_TESTS),
     "fusion": "made only by the jit's fusion pass after every transform has run, from "
               "elementwise equations the table covers; it has no jvp, transpose or batch "
               "rule and its impl is the compiled kernel (tests/jit/test_fusion.py)",
