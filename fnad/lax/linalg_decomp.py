@@ -216,9 +216,9 @@ def _cholesky_jvp(primals: Sequence[Any], tangents: Sequence[Any]):
     if type(t) is Zero:
         return low, Zero(get_aval(low))
     t = _lower_hermitian(t)
-    kw = dict(lower=True, conjugate_a=False, unit_diagonal=False)
-    x = triangular_solve(low, t, left_side=True, transpose_a=False, **kw)
-    x = triangular_solve(low, _conj(x), left_side=False, transpose_a=True, **kw)
+    x = triangular_solve(low, t, left_side=True, lower=True)
+    x = triangular_solve(low, x, left_side=False, lower=True, transpose_a=True,
+                         conjugate_a=True)
     n = get_aval(a).shape[-1]
     phi = sub(_tril(x), mul(_masked(x, np.eye(n, dtype=bool)), 0.5))
     return low, _mm(low, phi)
@@ -418,6 +418,14 @@ def _permute_rows(x: Any, perm: Any) -> Any:
     return _mm(_to(eq(left, right), aval.dtype), x)
 
 
+def _unit_lower(packed: Any) -> Any:
+    """L of a square LU: ones on the diagonal, the packed matrix below it."""
+    aval = get_aval(packed)
+    eye = broadcast_in_dim(np.eye(aval.shape[-1], dtype=bool), aval.shape,
+                           (aval.ndim - 2, aval.ndim - 1))
+    return select_n(eye, _tril(packed, -1), full_like(packed, 1))
+
+
 @lu_p.def_jvp
 def _lu_jvp(primals: Sequence[Any], tangents: Sequence[Any]):
     """P A = L U: with X = L^-1 P dA U^-1, dL = L tril(X, -1) and dU = triu(X) U (square
@@ -430,7 +438,7 @@ def _lu_jvp(primals: Sequence[Any], tangents: Sequence[Any]):
     m, n = get_aval(a).shape[-2:]
     if m != n:
         raise NotImplementedError(f"lu: derivatives need square matrices, got {get_aval(a)}")
-    low = add(_tril(lu, -1), _to(np.eye(n), get_aval(a).dtype))
+    low = _unit_lower(lu)
     up = _triu(lu)
     pt = _permute_rows(t, perm)
     x = triangular_solve(low, pt, left_side=True, lower=True, unit_diagonal=True)
@@ -707,7 +715,8 @@ def _eig_jvp(primals: Sequence[Any], tangents: Sequence[Any]):
     if type(t) is Zero:
         return outs, [Zero(get_aval(o)) for o in outs]
     dtype = get_aval(w).dtype
-    s = _solve(v, _mm(_to(t, dtype), v))
+    packed, _, perm = lu(v)
+    s = lu_solve(packed, perm, _mm(_to(t, dtype), v))
     dw = _diag(s)
     dv = _mm(v, mul(_gap_inverse(w), s))
     n = get_aval(a).shape[-1]
@@ -720,12 +729,10 @@ _batch_front(eig_p)
 eig_p.kernel = LibraryCall()
 
 
-def _solve(a: Any, b: Any) -> Any:
-    """a^-1 b for square `a` and a stack of matrices `b`, through LU (differentiable)."""
-    packed, _, perm = lu(a)
-    n = get_aval(a).shape[-1]
-    low = add(_tril(packed, -1), _to(np.eye(n), get_aval(packed).dtype))
-    x = triangular_solve(low, _permute_rows(b, perm), left_side=True, lower=True,
+def lu_solve(packed: Any, permutation: Any, b: Any) -> Any:
+    """a^-1 b from a's LU decomposition (`lu`'s first and last results), for a stack of
+    matrices `b` with a's batch shape; differentiable in both."""
+    x = triangular_solve(_unit_lower(packed), _permute_rows(b, permutation), left_side=True, lower=True,
                          unit_diagonal=True)
     return triangular_solve(packed, x, left_side=True, lower=False)
 
