@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from fnad.core.errors import ShapeError
+from fnad.core.errors import DTypeError, ShapeError
 from fnad.core.ir import ShapedArray, get_aval
 from fnad.core.primitive import LibraryCall, Primitive, Zero
 from fnad.device import array_module
@@ -135,6 +135,15 @@ def _check_matrix(a: ShapedArray, kinds: str = FLOAT, square: bool = True) -> No
         raise ShapeError(f"needs square matrices (..., n, n), got {a}")
 
 
+def _hermitian_part(name: str, x: Any) -> Any:
+    """(x + x^H) / 2, for the wrappers that symmetrize their input as JAX's do."""
+    try:
+        _check_matrix(get_aval(x))
+    except (ShapeError, DTypeError) as e:
+        raise type(e)(f"{name}: {e}") from None
+    return mul(add(x, _mH(x)), 0.5)
+
+
 def _front(vals: Sequence[Any], dims: Sequence[Any], axis_size: int) -> list[Any]:
     """Move every batch axis to 0 (broadcasting unbatched operands)."""
     from fnad.interpreters.batching import moveaxis
@@ -237,9 +246,7 @@ def cholesky(x: Any, symmetrize_input: bool = True) -> Any:
     array([[2., 0.],
            [1., 2.]])
     """
-    if symmetrize_input:
-        x = mul(add(x, _mH(x)), 0.5)
-    return cholesky_p.bind(x)
+    return cholesky_p.bind(_hermitian_part("cholesky", x) if symmetrize_input else x)
 
 
 # ------------------------------------------------------------------ triangular_solve
@@ -579,8 +586,7 @@ def eigh(x: Any, lower: bool = True, symmetrize_input: bool = True) -> tuple[Any
     >>> w
     array([1., 3.])
     """
-    if symmetrize_input:
-        x = mul(add(x, _mH(x)), 0.5)
+    x = _hermitian_part("eigh", x) if symmetrize_input else x
     return tuple(eigh_p.bind(x, lower=bool(lower)))
 
 
@@ -637,6 +643,8 @@ def _svd_jvp(primals: Sequence[Any], tangents: Sequence[Any], *, full_matrices: 
     m, n = get_aval(a).shape[-2:]
     k = min(m, n)
     dtype = get_aval(a).dtype
+    if full_matrices and m != n:  # the singular values need only the thin factors
+        u, vh = _leading(u, -1, k), _leading(vh, -2, k)
     v = _mH(vh)
     smat = _mm(_mH(u), _mm(t, v))
     ds = _real_part(_diag(smat))
@@ -660,6 +668,15 @@ def _svd_jvp(primals: Sequence[Any], tangents: Sequence[Any], *, full_matrices: 
         dahu = _mm(_mH(t), u)
         dv = add(dv, mul(sub(dahu, _mm(v, _mm(_mH(v), dahu))), _cols(s_inv, n)))
     return res, [ds, du, _mH(dv)]
+
+
+def _leading(x: Any, axis: int, size: int) -> Any:
+    """The first `size` entries of `x` along `axis` (negative)."""
+    from fnad.lax.structural import slice as slice_
+    shape = get_aval(x).shape
+    limit = list(shape)
+    limit[axis] = size
+    return slice_(x, (0,) * len(shape), tuple(limit))
 
 
 _batch_front(svd_p)
