@@ -690,7 +690,8 @@ def svd(x: Any, full_matrices: bool = True, compute_uv: bool = True) -> Any:
     >>> svd(np.array([[3.0, 0.0], [0.0, -4.0]]), compute_uv=False)
     array([4., 3.])
     """
-    outs = svd_p.bind(x, full_matrices=bool(full_matrices), compute_uv=bool(compute_uv))
+    full = bool(full_matrices) and bool(compute_uv)  # without vectors it means nothing
+    outs = svd_p.bind(x, full_matrices=full, compute_uv=bool(compute_uv))
     return tuple(outs) if compute_uv else outs[0]
 
 

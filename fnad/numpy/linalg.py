@@ -402,7 +402,7 @@ def cond(x: Any, p: Any = None) -> Any:
     if p in (None, 2, -2):
         s = svdvals(x)
         big, small = s[..., 0], s[..., -1]
-        r = big / small if p != -2 else small / big
+        r = divide(big, small) if p != -2 else divide(small, big)
     else:
         r = multiply(norm(x, p, (-2, -1)), norm(inv(x), p, (-2, -1)))
     return where(logical_and(isnan(r), logical_not(any(isnan(x), (-2, -1)))), np.inf, r)
