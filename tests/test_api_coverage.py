@@ -24,6 +24,8 @@ SECTIONS = {key.split(" -> ")[0].split(" ")[0]: (key.split(" -> ")[1].split(" ")
 COMPLETE: set[str] = {
     "jax.nn",
     "jax.nn.initializers",
+    "jax.numpy.fft",
+    "jax.numpy.linalg",
     "jax.tree",
     "jax.tree_util",
 }
