@@ -26,6 +26,7 @@ COMPLETE: set[str] = {
     "jax.nn.initializers",
     "jax.numpy.fft",
     "jax.numpy.linalg",
+    "jax.scipy.linalg",
     "jax.tree",
     "jax.tree_util",
 }

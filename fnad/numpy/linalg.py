@@ -93,7 +93,8 @@ def _matrices(name: str, x: Any, square: bool = True) -> Any:
     s = _shape(x)
     if len(s) < 2 or (square and s[-1] != s[-2]):
         what = "square matrices (..., n, n)" if square else "matrices (..., m, n)"
-        raise ShapeError(f"linalg.{name}: needs {what}, got shape {s}{user_line()}")
+        name = name if "." in name else f"linalg.{name}"
+        raise ShapeError(f"{name}: needs {what}, got shape {s}{user_line()}")
     return x
 
 
@@ -246,20 +247,28 @@ def solve(a: Any, b: Any) -> Any:
     >>> solve(np.array([[2.0, 0.0], [1.0, 1.0]]), np.array([2.0, 3.0]))
     array([1., 2.])
     """
-    a = _matrices("solve", a)
+    a, b, vector = rhs_stack("linalg.solve", a, b)
+    x = _lu_solve_stack(a, b)
+    return x[..., 0] if vector else x
+
+
+def rhs_stack(name: str, a: Any, b: Any) -> tuple[Any, Any, bool]:
+    """Square matrices `a` (..., n, n) and a right-hand side `b`, a vector (n,) or
+    matrices (..., n, k), as one dtype and one broadcast batch shape; `b` as (..., n, k)
+    and whether it was a vector (the result then drops its last axis)."""
+    a = _matrices(name, a)
     a, b = _inexact(a, b)
     n = _shape(a)[-1]
     vector = len(_shape(b)) == 1
     if vector:
         b = reshape(b, (_shape(b)[0], 1))
     if len(_shape(b)) < 2 or _shape(b)[-2] != n:
-        raise ShapeError(f"linalg.solve: b must be a vector ({n},) or matrices (..., {n}, k) "
+        raise ShapeError(f"{name}: b must be a vector ({n},) or matrices (..., {n}, k) "
                          f"for a of shape {_shape(a)}, got shape "
                          f"{(_shape(b)[0],) if vector else _shape(b)}{user_line()}")
     batch = broadcast_shapes(_shape(a)[:-2], _shape(b)[:-2])
-    x = _lu_solve_stack(broadcast_to(a, (*batch, n, n)),
-                        broadcast_to(b, (*batch, n, _shape(b)[-1])))
-    return x[..., 0] if vector else x
+    return (broadcast_to(a, (*batch, n, n)), broadcast_to(b, (*batch, n, _shape(b)[-1])),
+            vector)
 
 
 def inv(a: Any) -> Any:
