@@ -530,17 +530,23 @@ def expm(A: Any, *, upper_triangular: bool = False, max_squarings: int = 16) -> 
 
 
 def expm_frechet(A: Any, E: Any, *, method: Any = None, compute_expm: bool = True) -> Any:
-    """The Fréchet derivative of `expm` at A in direction E (a forward-mode derivative);
-    (expm(A), L(A, E)) with `compute_expm`.
+    """The Fréchet derivative L(A, E) of `expm` at A in direction E, from the block identity
+    expm([[A, E], [0, A]]) = [[expm(A), L(A, E)], [0, expm(A)]]; (expm(A), L(A, E)) with
+    `compute_expm`. Differentiable, batched.
 
     >>> expm_frechet(np.zeros((2, 2)), np.eye(2), compute_expm=False)
     array([[1., 0.],
            [0., 1.]])
     """
     del method
-    from fnad.api import jvp
-    A, E = nla._inexact(A, E)
-    value, derivative = jvp(expm, (A,), (E,))
+    A, E = nla._inexact(_square("expm_frechet", A), E)
+    if _shape(E) != _shape(A):
+        raise ShapeError(f"scipy.linalg.expm_frechet: E must have A's shape {_shape(A)}, got "
+                         f"{_shape(E)}{user_line()}")
+    n = _shape(A)[-1]
+    zero = np.zeros((*_shape(A)[:-2], n, n), _dtype(A))
+    big = expm(concatenate([concatenate([A, E], -1), concatenate([zero, A], -1)], -2))
+    value, derivative = big[..., :n, :n], big[..., :n, n:]
     return (value, derivative) if compute_expm else derivative
 
 
