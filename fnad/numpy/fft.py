@@ -158,7 +158,7 @@ def ihfft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None)
     """The inverse of `hfft`: the first half of the Hermitian spectrum of real input.
 
     >>> ihfft(np.array([1.0, 1.0, 1.0, 1.0]))
-    array([1.-0.j, 0.-0.j, 0.-0.j])
+    array([1.+0.j, 0.+0.j, 0.+0.j])
     """
     return _decomp._conj(rfft(a, n, axis, _swap(norm)))
 
