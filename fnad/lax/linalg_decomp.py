@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from fnad.core.errors import DTypeError, ShapeError
-from fnad.core.ir import ShapedArray, get_aval
+from fnad.core.errors import DTypeError, ShapeError, TransformError
+from fnad.core.ir import ClosedJaxpr, Jaxpr, ShapedArray, get_aval
 from fnad.core.primitive import LibraryCall, Primitive, Zero
 from fnad.device import array_module
 from fnad.lax._rules import FLOAT, check_dtypes, is_undefined
@@ -771,4 +771,166 @@ def eig(x: Any, compute_left_eigenvectors: bool = False,
     return (w, v) if compute_right_eigenvectors else (w,)
 
 
-__all__ = ["cholesky", "eig", "eigh", "lu", "qr", "svd", "triangular_solve"]
+# ------------------------------------------------------------------ custom_linear_solve
+
+custom_linear_solve_p = Primitive("custom_linear_solve", multiple_results=True)
+
+
+def _split_operands(args: Sequence[Any], counts: tuple[int, int, int]) -> list[list[Any]]:
+    """Operands: matvec's constants, solve's, transpose_solve's, then b's leaves."""
+    nm, ns, nt = counts
+    return [list(args[:nm]), list(args[nm:nm + ns]), list(args[nm + ns:nm + ns + nt]),
+            list(args[nm + ns + nt:])]
+
+
+def _linear_solve_impl(*args: Any, matvec: ClosedJaxpr, solve: ClosedJaxpr,
+                       transpose_solve: ClosedJaxpr | None, counts: tuple[int, int, int]
+                       ) -> list[Any]:
+    _, cs, _, b = _split_operands(args, counts)
+    return solve(*cs, *b)
+
+
+custom_linear_solve_p.def_impl(_linear_solve_impl)
+
+
+@custom_linear_solve_p.def_abstract_eval
+def _linear_solve_abstract_eval(*avals: ShapedArray, matvec: ClosedJaxpr, solve: ClosedJaxpr,
+                                transpose_solve: ClosedJaxpr | None,
+                                counts: tuple[int, int, int]) -> list[ShapedArray]:
+    b = _split_operands(avals, counts)[3]
+    for what, jaxpr in (("matvec", matvec), ("solve", solve)):
+        if [(a.shape, a.dtype) for a in jaxpr.out_avals] != [(a.shape, a.dtype) for a in b]:
+            raise ShapeError(f"{what} returns {jaxpr.out_avals}; b has {list(b)}: a linear "
+                             "solve's operator and solution must match b's shapes and dtypes")
+    return list(b)
+
+
+@custom_linear_solve_p.def_jvp
+def _linear_solve_jvp(primals: Sequence[Any], tangents: Sequence[Any], **params: Any):
+    """Implicit differentiation of A x = b: dx = A^-1 (db - dA x), where dA x is matvec's
+    derivative in its constants at fixed x; the solver's own constants have no influence
+    on the solution, as in JAX."""
+    from fnad.interpreters.jvp import instantiate, jvp_flat
+    x = custom_linear_solve_p.bind(*primals, **params)
+    cm, _, _, b = _split_operands(primals, params["counts"])
+    tm, _, _, tb = _split_operands(tangents, params["counts"])
+    rhs = [None if type(t) is Zero else t for t in tb]
+    if any(type(t) is not Zero for t in tm):
+        matvec = params["matvec"]
+        _, dax = jvp_flat(lambda *c: matvec(*c, *x), cm, tm)
+        rhs = [r if type(d) is Zero else neg(d) if r is None else sub(r, d)
+               for r, d in zip(rhs, dax)]
+    if all(r is None for r in rhs):
+        return x, [Zero(get_aval(v)) for v in x]
+    rhs = [instantiate(Zero(get_aval(v))) if r is None else r for r, v in zip(rhs, b)]
+    n = len(primals) - len(b)
+    return x, custom_linear_solve_p.bind(*primals[:n], *rhs, **params)
+
+
+@custom_linear_solve_p.def_transpose
+def _linear_solve_transpose(cts: Sequence[Any], *args: Any, matvec: ClosedJaxpr,
+                            solve: ClosedJaxpr, transpose_solve: ClosedJaxpr | None,
+                            counts: tuple[int, int, int]) -> list[Any]:
+    """x = A^-1 b is linear in b; its transpose solves with A^T: transpose_solve with the
+    transposed matvec (whose own transpose is matvec again)."""
+    from fnad.interpreters.jvp import instantiate
+    from fnad.interpreters.transpose import transpose_jaxpr
+    cm, cs, ct, b = _split_operands(args, counts)
+    if any(is_undefined(c) for c in cm + cs + ct):
+        raise TypeError("custom_linear_solve is linear only in b")
+    if transpose_solve is None:
+        raise TransformError("custom_linear_solve: reverse-mode differentiation needs "
+                             "transpose_solve (or symmetric=True for a symmetric operator)")
+    nm = len(cm)
+    vecmat = transpose_jaxpr(matvec, [False] * nm + [True] * len(b))
+    cts = [instantiate(c, x.aval) if type(c) is Zero else c for c, x in zip(cts, b)]
+    out = custom_linear_solve_p.bind(*cm, *ct, *cs, *cts, matvec=vecmat,
+                                     solve=transpose_solve, transpose_solve=solve,
+                                     counts=(nm, len(ct), len(cs)))
+    return [None] * (len(args) - len(b)) + list(out)
+
+
+@custom_linear_solve_p.def_batch
+def _linear_solve_batch(axis_size: int, vals: Sequence[Any], dims: Sequence[Any], *,
+                        matvec: ClosedJaxpr, solve: ClosedJaxpr,
+                        transpose_solve: ClosedJaxpr | None, counts: tuple[int, int, int]):
+    """Every operand batched at axis 0 (unbatched ones broadcast), and each jaxpr batched
+    alike: the solver then runs once on the whole batch."""
+    from fnad.interpreters.batching import batch_jaxpr
+    vals = _front(vals, dims, axis_size)
+    nm, ns, nt = counts
+    nb = len(vals) - nm - ns - nt
+
+    def batched(jaxpr: ClosedJaxpr | None, nconsts: int) -> ClosedJaxpr | None:
+        if jaxpr is None:
+            return None
+        return batch_jaxpr(jaxpr, axis_size, [0] * (nconsts + nb), force_batched=True)[0]
+
+    out = custom_linear_solve_p.bind(*vals, matvec=batched(matvec, nm),
+                                     solve=batched(solve, ns),
+                                     transpose_solve=batched(transpose_solve, nt),
+                                     counts=counts)
+    return out, [0] * len(out)
+
+
+custom_linear_solve_p.kernel = LibraryCall()  # the jit runs the impl: the solve jaxpr
+
+
+def custom_linear_solve(matvec: Any, b: Any, solve: Any, transpose_solve: Any = None,
+                        symmetric: bool = False, has_aux: bool = False) -> Any:
+    """x = solve(matvec, b), differentiated as the solution of the linear system
+    matvec(x) = b (implicitly, not through the solver's iterations), as JAX's: forward mode
+    solves again with the tangent right-hand side; reverse mode calls
+    `transpose_solve(vecmat, ct)` (`solve` when `symmetric`). `b` may be a pytree.
+
+    >>> a = np.array([[2.0, 0.0], [0.0, 4.0]])
+    >>> custom_linear_solve(lambda x: a @ x, np.array([2.0, 4.0]),
+    ...                     lambda mv, b: b / np.diag(a))
+    array([1., 1.])
+    """
+    from fnad import tree as tree_util
+    from fnad.interpreters.staging import trace_to_jaxpr
+    from fnad.interpreters.transpose import transpose_jaxpr
+    if has_aux:
+        raise NotImplementedError("custom_linear_solve: has_aux=True is not offered; return "
+                                  "auxiliary data from a separate call of the solver")
+    leaves, tree = tree_util.tree_flatten(b)
+    avals = [get_aval(x) for x in leaves]
+
+    def flat(fn: Any) -> Any:
+        def f(*xs: Any) -> list[Any]:
+            out, out_tree = tree_util.tree_flatten(fn(tree_util.tree_unflatten(tree, list(xs))))
+            if out_tree != tree:
+                raise TransformError(f"custom_linear_solve: a function returned structure "
+                                     f"{out_tree}; b has {tree}")
+            return out
+        return f
+
+    def closed(fn: Any) -> tuple[ClosedJaxpr, list[Any]]:
+        """Closure-converted: the constants become leading inputs."""
+        c = trace_to_jaxpr(flat(fn), avals)
+        j = c.jaxpr
+        return ClosedJaxpr(Jaxpr([], j.constvars + j.invars, j.eqns, j.outvars), []), c.consts
+
+    matvec_j, cm = closed(matvec)
+    solve_j, cs = closed(lambda rhs: solve(matvec, rhs))
+    if symmetric:
+        transpose_j, ct = solve_j, cs
+    elif transpose_solve is None:
+        transpose_j, ct = None, []
+    else:
+        vecmat_j = transpose_jaxpr(matvec_j, [False] * len(cm) + [True] * len(leaves))
+
+        def vecmat(y: Any) -> Any:
+            ys = tree_util.tree_leaves(y)
+            return tree_util.tree_unflatten(tree, vecmat_j(*cm, *ys))
+
+        transpose_j, ct = closed(lambda rhs: transpose_solve(vecmat, rhs))
+    out = custom_linear_solve_p.bind(*cm, *cs, *ct, *leaves, matvec=matvec_j, solve=solve_j,
+                                     transpose_solve=transpose_j,
+                                     counts=(len(cm), len(cs), len(ct)))
+    return tree_util.tree_unflatten(tree, out)
+
+
+__all__ = ["cholesky", "custom_linear_solve", "eig", "eigh", "lu", "qr", "svd",
+           "triangular_solve"]

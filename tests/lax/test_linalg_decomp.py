@@ -362,3 +362,70 @@ def test_unsupported_derivatives_are_explained():
     with pytest.raises(NotImplementedError, match="m >= n"):
         fnad.jvp(lambda a: lax.qr(a, full_matrices=False), (np.ones((2, 3)),),
                  (np.ones((2, 3)),))
+
+
+# ---------------------------------------------------------------- custom_linear_solve
+
+_A = _well_conditioned(np.random.default_rng(8), (), 4, np.float64)
+_B = np.random.default_rng(9).standard_normal(4)
+
+
+def _solved(a, b):
+    """a^-1 b through custom_linear_solve, with dense solves as solver and transpose."""
+    import fnad.numpy as fnp
+    return lax.custom_linear_solve(lambda x: a @ x, b,
+                                   lambda mv, r: fnp.linalg.solve(a, r),
+                                   lambda vm, r: fnp.linalg.solve(a.T, r))
+
+
+def test_custom_linear_solve_values_grads_vmap_and_jit():
+    np.testing.assert_allclose(_solved(_A, _B), np.linalg.solve(_A, _B), rtol=1e-12)
+    check_grads(_solved, (_A, _B), order=2)            # jvp (implicit) and the transpose
+    check_vmap(_solved, (np.stack([_A, _A.T]), _B), in_axes=(0, None))
+    check_vmap(_solved, (_A, np.stack([_B, -_B])), in_axes=(None, 0))
+    check_vmap(_solved, (np.stack([_A, _A.T]), np.stack([_B, -_B])), in_axes=(0, 0))
+    check_transforms(_solved, (_A, _B))
+
+
+def test_custom_linear_solve_differentiates_the_solution_not_the_solver():
+    """A Jacobi iteration (whose own derivative would differ) gives the exact derivative
+    of a^-1 b; symmetric=True uses the solver for the transpose."""
+    import fnad.numpy as fnp
+    d = _A + 6 * np.eye(4)
+
+    def jacobi(a, b):
+        def solve(mv, r):
+            x = r * 0
+            for _ in range(60):
+                x = x + (r - mv(x)) / fnp.diagonal(a)
+            return x
+        return lax.custom_linear_solve(lambda x: a @ x, b, solve,
+                                       lambda vm, r: fnp.linalg.solve(a.T, r))
+
+    np.testing.assert_allclose(fnad.grad(lambda b: jacobi(d, b).sum())(_B),
+                               np.linalg.solve(d.T, np.ones(4)), rtol=1e-10)
+    check_grads(jacobi, (d, _B), order=1)
+    spd = _A @ _A.T
+
+    def sym(a, b):
+        return lax.custom_linear_solve(lambda x: a @ x, b,
+                                       lambda mv, r: fnp.linalg.solve(a, r), symmetric=True)
+
+    check_grads(sym, (spd, _B), order=1)
+
+
+def test_custom_linear_solve_pytrees_and_errors():
+    import fnad.numpy as fnp
+    out = lax.custom_linear_solve(lambda x: {"u": 2 * x["u"], "v": 3 * x["v"]},
+                                  {"u": np.ones(2), "v": np.ones(3)},
+                                  lambda mv, r: {"u": r["u"] / 2, "v": r["v"] / 3})
+    np.testing.assert_allclose(out["u"], 0.5)
+    np.testing.assert_allclose(out["v"], 1 / 3)
+    no_transpose = lambda b: lax.custom_linear_solve(  # noqa: E731
+        lambda x: _A @ x, b, lambda mv, r: fnp.linalg.solve(_A, r)).sum()
+    with pytest.raises(fnad.core.errors.TransformError, match="transpose_solve"):
+        fnad.grad(no_transpose)(_B)
+    _, tangent = fnad.jvp(lambda b: _solved(_A, b), (_B,), (_B,))  # forward mode needs none
+    np.testing.assert_allclose(tangent, np.linalg.solve(_A, _B), rtol=1e-12)
+    with pytest.raises(ShapeError, match="shapes"):
+        lax.custom_linear_solve(lambda x: x[:2], np.ones(3), lambda mv, r: r)
