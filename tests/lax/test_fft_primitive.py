@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from complex_grad import check_complex_grad, real_part
 from hypothesis import given, settings, strategies as st
 
 from fnad import lax
@@ -105,3 +106,19 @@ def test_vmap(kind, axis):
 def test_bad_operands_are_explained(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.parametrize("kind,lengths", [("fft", (4, 4)), ("ifft", (4,)), ("irfft", (6,))])
+def test_complex_grads_follow_jax_convention(kind, lengths):
+    """grad of a real function of the complex operand, as jax.grad defines it."""
+    rng = np.random.default_rng(4)
+    z = rng.standard_normal((4, 4)) + 1j * rng.standard_normal((4, 4))
+    weights = rng.standard_normal((4, 6) if kind == "irfft" else (4, 4))
+    if kind == "irfft":
+        def f(a):
+            return lax.reduce_sum(lax.mul(lax.fft(a, kind, lengths), weights), (0, 1))
+    else:
+        def f(a):
+            out = lax.mul(lax.fft(a, kind, lengths), weights * (1 + 2j))
+            return lax.reduce_sum(real_part(out), (0, 1))
+    check_complex_grad(f, z)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from complex_grad import check_complex_grad, real_part
 from hypothesis import given, settings, strategies as st
 
 import fnad
@@ -429,3 +430,38 @@ def test_custom_linear_solve_pytrees_and_errors():
     np.testing.assert_allclose(tangent, np.linalg.solve(_A, _B), rtol=1e-12)
     with pytest.raises(ShapeError, match="shapes"):
         lax.custom_linear_solve(lambda x: x[:2], np.ones(3), lambda mv, r: r)
+
+
+# ---------------------------------------------------------------- complex convention
+
+_Z = (np.random.default_rng(10).standard_normal((4, 4))
+      + 1j * np.random.default_rng(11).standard_normal((4, 4)))
+_W = (np.random.default_rng(12).standard_normal((4, 4))
+      + 1j * np.random.default_rng(13).standard_normal((4, 4)))
+_H = _Z @ _Z.conj().T + 4 * np.eye(4)
+
+
+def _loss(out):
+    """A real function of a complex result: Re sum(out * w)."""
+    return lax.reduce_sum(real_part(lax.mul(out, _W)), (0, 1))
+
+
+COMPLEX_GRADS = {
+    "cholesky": (lambda a: _loss(lax.cholesky(a)), _H),
+    "triangular_solve-a": (lambda a: _loss(lax.triangular_solve(
+        a + 4 * np.eye(4), _W, left_side=True, lower=True, transpose_a=True,
+        conjugate_a=True)), _Z),
+    "triangular_solve-b": (lambda b: _loss(lax.triangular_solve(
+        _Z + 4 * np.eye(4), b, left_side=False, lower=False)), _Z),
+    "lu": (lambda a: _loss(lax.lu(a)[0]), _Z),
+    "qr": (lambda a: _loss(lax.qr(a)[1]), _Z),
+    "eigh-eigenvalues": (lambda a: lax.reduce_sum(lax.eigh(a)[1] * np.arange(4.0), (0,)), _H),
+    "svd-singular-values": (lambda a: lax.reduce_sum(
+        lax.svd(a, compute_uv=False) * np.arange(4.0), (0,)), _Z),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMPLEX_GRADS))
+def test_complex_grads_follow_jax_convention(name):
+    f, z = COMPLEX_GRADS[name]
+    check_complex_grad(f, z)
