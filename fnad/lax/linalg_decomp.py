@@ -129,6 +129,8 @@ def _gap_inverse(w: Any) -> Any:
 
 def _check_matrix(a: ShapedArray, kinds: str = FLOAT, square: bool = True) -> None:
     check_dtypes([a], kinds)
+    if a.dtype == np.float16:
+        raise DTypeError("LAPACK has no float16 routines; convert to float32 first")
     if a.ndim < 2:
         raise ShapeError(f"needs a matrix (or a stack of them, shape (..., m, n)), got {a}")
     if square and a.shape[-1] != a.shape[-2]:
@@ -705,14 +707,22 @@ def _complex_dtype(dtype: Any) -> np.dtype:
 
 
 def _eig_impl(a: Any) -> list[Any]:
-    """Always complex (NumPy returns real arrays when every eigenvalue is real); CuPy has
-    no general eigensolver, so its impl computes on the host."""
-    w, v = np.linalg.eig(np.asarray(a))
+    """Always complex (NumPy returns real arrays when every eigenvalue is real)."""
+    w, v = np.linalg.eig(a)
     dtype = _complex_dtype(a.dtype)
     return [w.astype(dtype), v.astype(dtype)]
 
 
+def _eig_host(a: Any) -> list[Any]:
+    """CuPy has no general (non-Hermitian) eigensolver: LAPACK on the host, the results
+    moved back to the device."""
+    xp = array_module([a])
+    host = a if type(a) is np.ndarray else a.get()
+    return [xp.asarray(r) for r in _eig_impl(host)]
+
+
 eig_p.def_impl(_eig_impl)
+eig_p.def_impl(_eig_host, "cupy")
 
 
 @eig_p.def_abstract_eval

@@ -465,3 +465,12 @@ COMPLEX_GRADS = {
 def test_complex_grads_follow_jax_convention(name):
     f, z = COMPLEX_GRADS[name]
     check_complex_grad(f, z)
+
+
+def test_float16_is_refused_and_eigs_host_impl_agrees():
+    with pytest.raises(DTypeError, match="float16"):
+        lax.cholesky(np.eye(2, dtype=np.float16))
+    from fnad.lax.linalg_decomp import eig_p
+    a = np.random.default_rng(14).standard_normal((2, 3, 3))
+    for got, want in zip(eig_p.impls["cupy"](a), lax.eig(a)):  # the CuPy impl on the host
+        np.testing.assert_allclose(got, want)
