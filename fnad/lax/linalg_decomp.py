@@ -376,10 +376,15 @@ def triangular_solve(a: Any, b: Any, left_side: bool = False, lower: bool = Fals
 lu_p = Primitive("lu", multiple_results=True)
 
 
+_LU_BLOCK = 32
+
+
 def _lu_impl(a: Any) -> list[Any]:
-    """Gaussian elimination with partial pivoting, one column at a time, vectorized over the
-    stack (NumPy has no batched LU). Returns LU packed in one matrix (L unit lower below the
-    diagonal, U on and above), the row swaps, and the resulting row permutation."""
+    """Blocked Gaussian elimination with partial pivoting, vectorized over the stack (NumPy
+    has no batched LU): each panel of 32 columns is eliminated a column at a time, then the
+    rows to its right are solved against its unit lower triangle and the trailing matrix
+    is updated by one matrix product (BLAS 3). Returns LU packed in one matrix (L unit
+    lower below the diagonal, U on and above), the row swaps, and the row permutation."""
     xp = array_module([a])
     m, n = a.shape[-2:]
     k = min(m, n)
@@ -388,18 +393,26 @@ def _lu_impl(a: Any) -> list[Any]:
     pivots = xp.zeros((lu.shape[0], k), dtype=np.int32)
     perm = xp.broadcast_to(xp.arange(m, dtype=np.int32), (lu.shape[0], m)).copy()
     with _quiet(xp):
-        for j in range(k):
-            p = j + xp.argmax(xp.abs(lu[:, j:, j]), axis=1)
-            pivots[:, j] = p
-            rows_j, rows_p = lu[stack, j].copy(), lu[stack, p].copy()
-            lu[stack, p], lu[stack, j] = rows_j, rows_p
-            perm_j = perm[stack, j].copy()
-            perm[stack, j], perm[stack, p] = perm[stack, p], perm_j
-            if j + 1 < m:
-                piv = lu[:, j, j]
-                piv = xp.where(piv == 0, 1, piv)  # a zero column: nothing to eliminate
-                lu[:, j + 1:, j] /= piv[:, None]
-                lu[:, j + 1:, j + 1:] -= lu[:, j + 1:, j:j + 1] * lu[:, j:j + 1, j + 1:]
+        for j0 in range(0, k, _LU_BLOCK):
+            j1 = min(j0 + _LU_BLOCK, k)
+            for j in range(j0, j1):
+                p = j + xp.argmax(xp.abs(lu[:, j:, j]), axis=1)
+                pivots[:, j] = p
+                rows_j, rows_p = lu[stack, j].copy(), lu[stack, p].copy()
+                lu[stack, p], lu[stack, j] = rows_j, rows_p
+                perm_j = perm[stack, j].copy()
+                perm[stack, j], perm[stack, p] = perm[stack, p], perm_j
+                if j + 1 < m:
+                    piv = lu[:, j, j]
+                    piv = xp.where(piv == 0, 1, piv)  # a zero column: nothing to eliminate
+                    lu[:, j + 1:, j] /= piv[:, None]
+                    lu[:, j + 1:, j + 1:j1] -= lu[:, j + 1:, j:j + 1] * lu[:, j:j + 1, j + 1:j1]
+            if j1 < n:
+                lu[:, j0:j1, j1:] = _triangular_solve_impl(
+                    lu[:, j0:j1, j0:j1], lu[:, j0:j1, j1:], left_side=True, lower=True,
+                    transpose_a=False, conjugate_a=False, unit_diagonal=True)
+                if j1 < m:
+                    lu[:, j1:, j1:] -= xp.matmul(lu[:, j1:, j0:j1], lu[:, j0:j1, j1:])
     batch = a.shape[:-2]
     return [lu.reshape(a.shape), pivots.reshape((*batch, k)), perm.reshape((*batch, m))]
 
