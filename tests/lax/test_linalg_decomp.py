@@ -474,3 +474,22 @@ def test_float16_is_refused_and_eigs_host_impl_agrees():
     a = np.random.default_rng(14).standard_normal((2, 3, 3))
     for got, want in zip(eig_p.impls["cupy"](a), lax.eig(a)):  # the CuPy impl on the host
         np.testing.assert_allclose(got, want)
+
+
+@pytest.mark.parametrize("shape", [(70, 70), (2, 65, 65), (100, 40), (40, 100)])
+def test_blocked_lu_across_panels(shape):
+    """Matrices wider than one 32-column panel: the same factors as LAPACK's getrf."""
+    import scipy.linalg as sl
+    a = np.random.default_rng(15).standard_normal(shape)
+    packed, pivots, perm = lax.lu(a)
+    m, n = shape[-2:]
+    if m == n:
+        _verify_lu((a,), (packed, pivots, perm), np.float64)
+    k = min(m, n)
+    low = np.tril(packed, -1)[..., :k] + np.eye(m, k)
+    np.testing.assert_allclose(np.take_along_axis(a, perm[..., None].astype(int), -2),
+                               low @ np.triu(packed)[..., :k, :], atol=1e-12)
+    if len(shape) == 2 and m == n:
+        want, want_piv = sl.lu_factor(a)
+        np.testing.assert_allclose(packed, want, atol=1e-12)
+        np.testing.assert_array_equal(pivots, want_piv)
