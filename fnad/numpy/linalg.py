@@ -37,6 +37,7 @@ from fnad.numpy._shape import matrix_transpose, moveaxis, reshape
 from fnad.numpy._sorting import argsort
 from fnad.numpy._ufuncs import (
     absolute,
+    add,
     divide,
     isnan,
     log,
@@ -104,7 +105,7 @@ def _abs(x: Any) -> Any:
         return absolute(x)
     re = decomp._real_part(x)
     im = decomp._real_part(multiply(x, -1j))
-    return sqrt(re * re + im * im)
+    return sqrt(add(multiply(re, re), multiply(im, im)))
 
 
 def _eye_like(x: Any) -> Any:
@@ -297,8 +298,9 @@ def det(a: Any) -> Any:
     """
     a = _matrices("det", a)
     packed, pivots, _ = decomp.lu(a)
-    return multiply(prod(_diagonal(packed, 0, -2, -1), -1),
-                    _parity_sign(pivots, get_aval(a).dtype))
+    with np.errstate(over="ignore", invalid="ignore"):  # inf, as LAPACK's det gives
+        return multiply(prod(_diagonal(packed, 0, -2, -1), -1),
+                        _parity_sign(pivots, get_aval(a).dtype))
 
 
 def slogdet(a: Any, *, method: str | None = None) -> SlogdetResult:

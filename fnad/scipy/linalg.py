@@ -31,11 +31,13 @@ from fnad.numpy._sorting import argsort
 from fnad.numpy._ufuncs import (
     absolute,
     ceil,
+    divide,
     equal,
     log2,
     maximum,
     minimum,
     multiply,
+    negative,
     sqrt,
     where,
 )
@@ -507,7 +509,11 @@ def expm(A: Any, *, upper_triangular: bool = False, max_squarings: int = 16) -> 
            [0., 1.]])
     """
     del upper_triangular
-    a = _square("expm", A)
+    with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN for huge norms, quietly
+        return _expm(_square("expm", A), max_squarings)
+
+
+def _expm(a: Any, max_squarings: int) -> Any:
     dtype = _dtype(a)
     norm = max(sum(nla._abs(a), -2), -1)
     s = minimum(maximum(ceil(log2(norm / _THETA13)), 0), max_squarings)
@@ -689,7 +695,7 @@ def companion(a: Any) -> Any:
     n = _shape(a)[-1]
     if n < 2:
         raise ValueError(f"scipy.linalg.companion: needs at least 2 coefficients, got {n}")
-    first = -a[..., 1:] / a[..., :1]
+    first = negative(divide(a[..., 1:], a[..., :1]))
     below = np.eye(n - 2, n - 1, dtype=_dtype(a))
     return concatenate([expand_dims(first, -2),
                         broadcast_to(below, (*_shape(a)[:-1], n - 2, n - 1))], -2)
@@ -718,7 +724,7 @@ def fiedler_companion(a: Any) -> Any:
     if len(_shape(a)) != 1 or _shape(a)[0] < 2:
         raise ValueError(f"scipy.linalg.fiedler_companion: needs a 1-d array of at least 2 "
                          f"coefficients, got shape {_shape(a)}")
-    c = -a[1:] / a[0]
+    c = negative(divide(a[1:], a[0]))
     n = _shape(c)[0]
     one, zero = n, n + 1  # indices into `values` below
     idx = np.full((n, n), zero)
