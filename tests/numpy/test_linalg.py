@@ -271,3 +271,15 @@ def test_complex_values():
 def test_bad_input_is_explained(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_extreme_values_give_inf_or_nan_without_warnings():
+    import warnings
+    big = np.full((3, 3), 1e200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isinf(L.norm(big + 1j * big))
+        assert np.isinf(L.det(1e200 * np.eye(3)))
+        assert np.isnan(L.det(np.full((3, 3), np.nan)))
+        assert not np.isfinite(L.inv(np.zeros((3, 3)))).all()
+        assert int(L.matrix_rank(np.zeros((3, 3)))) == 0

@@ -260,3 +260,13 @@ def test_staging_and_jit(fn, args):
 def test_bad_input_is_explained(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_extreme_values_without_warnings():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not np.isfinite(L.expm(np.full((3, 3), 1e200))).all()
+        assert np.isnan(L.expm(np.full((3, 3), np.nan))).all()
+        assert not np.isfinite(L.companion(np.array([0.0, 1.0]))).all()
+        assert not np.isfinite(L.solve_triangular(np.zeros((3, 3)), np.ones(3))).all()
