@@ -699,7 +699,7 @@ svd_p.kernel = LibraryCall()
 
 
 def svd(x: Any, full_matrices: bool = True, compute_uv: bool = True) -> Any:
-    """Singular values (descending) and vectors: (s, u, vh) with x = u diag(s) vh, or s
+    """Singular vectors and values (descending): (u, s, vh) with x = u diag(s) vh, or s
     alone when `compute_uv` is False, as JAX's `lax.linalg.svd`.
 
     >>> svd(np.array([[3.0, 0.0], [0.0, -4.0]]), compute_uv=False)
@@ -707,7 +707,7 @@ def svd(x: Any, full_matrices: bool = True, compute_uv: bool = True) -> Any:
     """
     full = bool(full_matrices) and bool(compute_uv)  # without vectors it means nothing
     outs = svd_p.bind(x, full_matrices=full, compute_uv=bool(compute_uv))
-    return tuple(outs) if compute_uv else outs[0]
+    return (outs[1], outs[0], outs[2]) if compute_uv else outs[0]
 
 
 # ------------------------------------------------------------------ eig
@@ -778,20 +778,32 @@ def lu_solve(packed: Any, permutation: Any, b: Any) -> Any:
     return triangular_solve(packed, x, left_side=True, lower=False)
 
 
-def eig(x: Any, compute_left_eigenvectors: bool = False,
-        compute_right_eigenvectors: bool = True) -> Any:
-    """Eigenvalues and right eigenvectors of a general square matrix, complex: (w, v) with
-    x v = v diag(w), unit-norm columns (the left eigenvectors are not offered).
+def eig(x: Any, compute_left_eigenvectors: bool = True,
+        compute_right_eigenvectors: bool = True) -> tuple[Any, ...]:
+    """Eigenvalues and eigenvectors of a general square matrix, complex, as JAX's
+    `lax.linalg.eig`: (w, vl, vr) with x vr = vr diag(w) and vl^H x = diag(w) vl^H (unit
+    columns), leaving out the eigenvectors not asked for. The left ones are the rows of
+    vr^-1, normalized.
 
-    >>> w, v = eig(np.array([[0.0, -1.0], [1.0, 0.0]]))
+    >>> w, vr = eig(np.array([[0.0, -1.0], [1.0, 0.0]]), compute_left_eigenvectors=False)
     >>> sorted(w.imag.tolist())
     [-1.0, 1.0]
     """
+    w, vr = eig_p.bind(x)
+    outs = [w]
     if compute_left_eigenvectors:
-        raise NotImplementedError("eig: left eigenvectors are not offered; use "
-                                  "eig(x.T) for the left eigenvectors of x")
-    w, v = eig_p.bind(x)
-    return (w, v) if compute_right_eigenvectors else (w,)
+        packed, _, perm = lu(vr)
+        vl = _mH(lu_solve(packed, perm, _to(_eye_stack(get_aval(vr)), get_aval(vr).dtype)))
+        size = _real_part(reduce_sum(mul(_conj(vl), vl), (get_aval(vl).ndim - 2,)))
+        from fnad.lax.elementwise import sqrt
+        outs.append(div(vl, _to(_cols(sqrt(size), get_aval(vl).shape[-1]), get_aval(vl).dtype)))
+    if compute_right_eigenvectors:
+        outs.append(vr)
+    return tuple(outs)
+
+
+def _eye_stack(aval: ShapedArray) -> Any:
+    return broadcast_in_dim(np.eye(aval.shape[-1]), aval.shape, (aval.ndim - 2, aval.ndim - 1))
 
 
 # ------------------------------------------------------------------ custom_linear_solve

@@ -175,7 +175,7 @@ def eig(a: Any) -> EigResult:
     >>> w
     array([2.+0.j, 3.+0.j])
     """
-    w, v = decomp.eig(_matrices("eig", a))
+    w, v = decomp.eig(_matrices("eig", a), compute_left_eigenvectors=False)
     return EigResult(w, v)
 
 
@@ -210,7 +210,7 @@ def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True, hermitian: 
         return SVDResult(u, s, vh)
     if not compute_uv:
         return decomp.svd(a, compute_uv=False)
-    s, u, vh = decomp.svd(a, full_matrices=full_matrices)
+    u, s, vh = decomp.svd(a, full_matrices=full_matrices)
     return SVDResult(u, s, vh)
 
 

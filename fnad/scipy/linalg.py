@@ -366,7 +366,7 @@ def schur(a: Any, output: str = "real") -> tuple[Any, Any]:
 
 
 def _complex_schur(a: Any) -> tuple[Any, Any]:
-    w, v = decomp.eig(a)
+    w, v = decomp.eig(a, compute_left_eigenvectors=False)
     z, r = decomp.qr(v, full_matrices=False)
     t = matmul(multiply(r, expand_dims(w, -2)), nla.inv(r))
     return decomp._triu(t), z
@@ -558,7 +558,7 @@ def expm_frechet(A: Any, E: Any, *, method: Any = None, compute_expm: bool = Tru
 
 def _eig_function(name: str, a: Any, fn: Callable[[Any], Any]) -> Any:
     """V fn(w) V^-1 from the eigendecomposition (complex)."""
-    w, v = decomp.eig(_square(name, a))
+    w, v = decomp.eig(_square(name, a), compute_left_eigenvectors=False)
     return matmul(v * expand_dims(fn(w), -2), nla.inv(v))
 
 

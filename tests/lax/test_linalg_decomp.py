@@ -136,6 +136,13 @@ def _verify_eig(args, out, dtype):
 # ---------------------------------------------------------------- the table
 
 
+def _svd_order(out):
+    """lax.svd's (u, s, vh) as (s, u, vh): the table's checks take s first."""
+    u, s, vh = out
+    return s, u, vh
+
+
+
 @dataclass
 class Case:
     name: str
@@ -178,15 +185,16 @@ CASES = [
          smooth=False),
     Case("eigh", lax.eigh, lambda rng, batch, dt: (_random(rng, (*batch, 4, 4), dt),),
          _verify_eigh, smooth=lambda out: (out[1], out[0] * out[0])),
-    *(Case(f"svd[thin,{m}x{n}]", lambda a: lax.svd(a, full_matrices=False),
+    *(Case(f"svd[thin,{m}x{n}]", lambda a: _svd_order(lax.svd(a, full_matrices=False)),
            lambda rng, batch, dt, m=m, n=n: (_random(rng, (*batch, m, n), dt),),
            _verify_svd(False), smooth=lambda out: (out[0], out[1] * out[1], out[2] * out[2]),
            dtypes=(np.float32, np.float64))
       for m, n in ((5, 3), (3, 5), (4, 4))),
-    Case("svd[full,wide]", lambda a: lax.svd(a, full_matrices=True),
+    Case("svd[full,wide]", lambda a: _svd_order(lax.svd(a, full_matrices=True)),
          lambda rng, batch, dt: (_random(rng, (*batch, 3, 5), dt),), _verify_svd(True),
          smooth=False),
-    Case("eig", lax.eig, lambda rng, batch, dt: (_random(rng, (*batch, 4, 4), dt),),
+    Case("eig", lambda a: lax.eig(a, compute_left_eigenvectors=False),
+         lambda rng, batch, dt: (_random(rng, (*batch, 4, 4), dt),),
          _verify_eig, smooth=False, dtypes=(np.float32, np.float64)),
     *(_tri_case(p) for p in TRI_PARAMS),
 ]
@@ -309,7 +317,8 @@ def test_eig_forward_mode_eigenvalues_match_finite_differences():
     p = rng.standard_normal((4, 4)) + 3 * np.eye(4)
     a = p @ np.diag([1.0, 2.0, 4.0, 7.0]) @ np.linalg.inv(p)
     t = rng.standard_normal((4, 4))
-    (w, _), (dw, dv) = fnad.jvp(lax.eig, (a,), (t,))
+    right = lambda x: lax.eig(x, compute_left_eigenvectors=False)  # noqa: E731
+    (w, _), (dw, dv) = fnad.jvp(right, (a,), (t,))
     eps = 1e-6
 
     def sorted_eigvals(x):
@@ -318,7 +327,7 @@ def test_eig_forward_mode_eigenvalues_match_finite_differences():
     fd = (sorted_eigvals(a + eps * t) - sorted_eigvals(a - eps * t)) / (2 * eps)
     np.testing.assert_allclose(np.real(dw)[np.argsort(w.real)], fd, atol=1e-5)
     # the eigenvectors stay unit-norm: d|v|^2 = 2 Re(v^H dv) = 0
-    _, v = lax.eig(a)
+    _, v = right(a)
     np.testing.assert_allclose(np.real(np.sum(np.conj(v) * dv, 0)), 0, atol=1e-10)
 
 
@@ -359,7 +368,7 @@ def test_unsupported_derivatives_are_explained():
     with pytest.raises(NotImplementedError, match="square"):
         fnad.jvp(lambda a: lax.lu(a)[0], (np.ones((3, 2)),), (np.ones((3, 2)),))
     with pytest.raises(NotImplementedError, match="full_matrices=False"):
-        fnad.jvp(lambda a: lax.svd(a)[0], (np.ones((2, 3)),), (np.ones((2, 3)),))
+        fnad.jvp(lambda a: lax.svd(a)[1], (np.ones((2, 3)),), (np.ones((2, 3)),))
     with pytest.raises(NotImplementedError, match="m >= n"):
         fnad.jvp(lambda a: lax.qr(a, full_matrices=False), (np.ones((2, 3)),),
                  (np.ones((2, 3)),))
@@ -472,7 +481,7 @@ def test_float16_is_refused_and_eigs_host_impl_agrees():
         lax.cholesky(np.eye(2, dtype=np.float16))
     from fnad.lax.linalg_decomp import eig_p
     a = np.random.default_rng(14).standard_normal((2, 3, 3))
-    for got, want in zip(eig_p.impls["cupy"](a), lax.eig(a)):  # the CuPy impl on the host
+    for got, want in zip(eig_p.impls["cupy"](a), eig_p.bind(a)):  # the CuPy impl on the host
         np.testing.assert_allclose(got, want)
 
 
@@ -493,3 +502,14 @@ def test_blocked_lu_across_panels(shape):
         want, want_piv = sl.lu_factor(a)
         np.testing.assert_allclose(packed, want, atol=1e-12)
         np.testing.assert_array_equal(pivots, want_piv)
+
+
+def test_eig_left_eigenvectors():
+    a = np.random.default_rng(16).standard_normal((2, 4, 4))
+    w, vl, vr = lax.eig(a)
+    np.testing.assert_allclose(np.conj(np.swapaxes(vl, -1, -2)) @ a,
+                               w[..., :, None] * np.conj(np.swapaxes(vl, -1, -2)), atol=1e-10)
+    np.testing.assert_allclose(np.linalg.norm(vl, axis=-2), 1, atol=1e-12)
+    np.testing.assert_allclose(a @ vr, vr * w[..., None, :], atol=1e-10)
+    (w_only,) = lax.eig(a, compute_left_eigenvectors=False, compute_right_eigenvectors=False)
+    np.testing.assert_allclose(w_only, w)
