@@ -239,7 +239,7 @@ _batch_front(cholesky_p)
 cholesky_p.kernel = LibraryCall()
 
 
-def cholesky(x: Any, symmetrize_input: bool = True) -> Any:
+def cholesky(x: Any, *, symmetrize_input: bool = True) -> Any:
     """The lower Cholesky factor L of Hermitian positive-definite `x` (x = L L^H); NaNs
     where `x` is not positive definite. `symmetrize_input` uses (x + x^H) / 2 (as JAX),
     otherwise only the lower triangle is read.
@@ -353,7 +353,7 @@ _batch_front(triangular_solve_p)
 triangular_solve_p.kernel = LibraryCall()
 
 
-def triangular_solve(a: Any, b: Any, left_side: bool = False, lower: bool = False,
+def triangular_solve(a: Any, b: Any, *, left_side: bool = False, lower: bool = False,
                      transpose_a: bool = False, conjugate_a: bool = False,
                      unit_diagonal: bool = False) -> Any:
     """Solve op(a) x = b (`left_side`) or x op(a) = b for triangular `a` (only its `lower`
@@ -536,7 +536,8 @@ _batch_front(qr_p)
 qr_p.kernel = LibraryCall()
 
 
-def qr(x: Any, full_matrices: bool = True) -> tuple[Any, Any]:
+def qr(x: Any, *, pivoting: bool = False, full_matrices: bool = True, use_magma: Any = None
+       ) -> tuple[Any, Any]:
     """QR decomposition x = Q R (Q with orthonormal columns, R upper triangular), as JAX's
     `lax.linalg.qr`.
 
@@ -544,6 +545,9 @@ def qr(x: Any, full_matrices: bool = True) -> tuple[Any, Any]:
     >>> bool(np.allclose(q @ r, [[3.0, 1.0], [4.0, 2.0]]))
     True
     """
+    if pivoting:
+        raise NotImplementedError("qr: pivoting=True (rank-revealing QR) is not offered; use "
+                                  "svd to find the rank")
     return tuple(qr_p.bind(x, full_matrices=bool(full_matrices)))
 
 
@@ -593,7 +597,9 @@ _batch_front(eigh_p)
 eigh_p.kernel = LibraryCall()
 
 
-def eigh(x: Any, lower: bool = True, symmetrize_input: bool = True) -> tuple[Any, Any]:
+def eigh(x: Any, *, lower: bool = True, symmetrize_input: bool = True,
+         sort_eigenvalues: bool = True, subset_by_index: tuple[int, int] | None = None
+         ) -> tuple[Any, Any]:
     """Eigenvectors and eigenvalues (ascending) of Hermitian `x`: (v, w) with
     x v = v diag(w), as JAX's `lax.linalg.eigh`.
 
@@ -602,7 +608,12 @@ def eigh(x: Any, lower: bool = True, symmetrize_input: bool = True) -> tuple[Any
     array([1., 3.])
     """
     x = _hermitian_part("eigh", x) if symmetrize_input else x
-    return tuple(eigh_p.bind(x, lower=bool(lower)))
+    v, w = eigh_p.bind(x, lower=bool(lower))  # always sorted, ascending
+    if subset_by_index is not None:
+        start, end = subset_by_index
+        v, w = _leading(v, -1, end), _leading(w, -1, end)
+        v, w = _trailing(v, -1, end - start), _trailing(w, -1, end - start)
+    return v, w
 
 
 # ------------------------------------------------------------------ svd
@@ -685,6 +696,15 @@ def _svd_jvp(primals: Sequence[Any], tangents: Sequence[Any], *, full_matrices: 
     return res, [ds, du, _mH(dv)]
 
 
+def _trailing(x: Any, axis: int, size: int) -> Any:
+    """The last `size` entries of `x` along `axis` (negative)."""
+    from fnad.lax.structural import slice as slice_
+    shape = get_aval(x).shape
+    start = [0] * len(shape)
+    start[axis] = shape[axis] - size
+    return slice_(x, tuple(start), shape)
+
+
 def _leading(x: Any, axis: int, size: int) -> Any:
     """The first `size` entries of `x` along `axis` (negative)."""
     from fnad.lax.structural import slice as slice_
@@ -698,15 +718,23 @@ _batch_front(svd_p)
 svd_p.kernel = LibraryCall()
 
 
-def svd(x: Any, full_matrices: bool = True, compute_uv: bool = True) -> Any:
+def svd(x: Any, *, full_matrices: bool = True, compute_uv: bool = True,
+        subset_by_index: tuple[int, int] | None = None, algorithm: Any = None) -> Any:
     """Singular vectors and values (descending): (u, s, vh) with x = u diag(s) vh, or s
     alone when `compute_uv` is False, as JAX's `lax.linalg.svd`.
 
     >>> svd(np.array([[3.0, 0.0], [0.0, -4.0]]), compute_uv=False)
     array([4., 3.])
     """
+    del algorithm  # LAPACK's divide and conquer, whatever is asked
     full = bool(full_matrices) and bool(compute_uv)  # without vectors it means nothing
     outs = svd_p.bind(x, full_matrices=full, compute_uv=bool(compute_uv))
+    if subset_by_index is not None:
+        if full:
+            raise ValueError("svd: subset_by_index needs full_matrices=False")
+        start, end = subset_by_index
+        outs = [_trailing(_leading(o, ax, end), ax, end - start)
+                for o, ax in zip(outs, (-1, -1, -2))]
     return (outs[1], outs[0], outs[2]) if compute_uv else outs[0]
 
 
@@ -778,7 +806,7 @@ def lu_solve(packed: Any, permutation: Any, b: Any) -> Any:
     return triangular_solve(packed, x, left_side=True, lower=False)
 
 
-def eig(x: Any, compute_left_eigenvectors: bool = True,
+def eig(x: Any, *, compute_left_eigenvectors: bool = True,
         compute_right_eigenvectors: bool = True) -> tuple[Any, ...]:
     """Eigenvalues and eigenvectors of a general square matrix, complex, as JAX's
     `lax.linalg.eig`: (w, vl, vr) with x vr = vr diag(w) and vl^H x = diag(w) vl^H (unit

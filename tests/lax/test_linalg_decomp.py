@@ -513,3 +513,21 @@ def test_eig_left_eigenvectors():
     np.testing.assert_allclose(a @ vr, vr * w[..., None, :], atol=1e-10)
     (w_only,) = lax.eig(a, compute_left_eigenvectors=False, compute_right_eigenvectors=False)
     np.testing.assert_allclose(w_only, w)
+
+
+def test_jax_keyword_options():
+    a = np.random.default_rng(17).standard_normal((5, 5))
+    h = a @ a.T
+    v, w = lax.eigh(h, subset_by_index=(1, 4))
+    full_v, full_w = lax.eigh(h)
+    np.testing.assert_allclose(w, full_w[1:4])
+    np.testing.assert_allclose(np.abs(v), np.abs(full_v[:, 1:4]), atol=1e-12)
+    u, s, vh = lax.svd(a, full_matrices=False, subset_by_index=(0, 2))
+    np.testing.assert_allclose(s, np.linalg.svd(a, compute_uv=False)[:2])
+    assert u.shape == (5, 2) and vh.shape == (2, 5)
+    with pytest.raises(ValueError, match="full_matrices=False"):
+        lax.svd(a, subset_by_index=(0, 2))
+    with pytest.raises(NotImplementedError, match="pivoting"):
+        lax.qr(a, pivoting=True)
+    with pytest.raises(TypeError):
+        lax.qr(a, False)  # options are keyword-only, as in JAX
