@@ -430,14 +430,15 @@ def _lu_abstract_eval(a: ShapedArray) -> list[ShapedArray]:
 
 
 def _permute_rows(x: Any, perm: Any) -> Any:
-    """Rows of a stack of matrices reordered, row i of the result being row perm[i]: a
-    product with the one-hot matrix P[i, r] = (perm[i] == r), so it differentiates in x."""
-    aval = get_aval(x)
-    m = aval.shape[-2]
-    shape = (*get_aval(perm).shape, m)
-    left = broadcast_in_dim(perm, shape, tuple(range(len(shape) - 1)))
-    right = broadcast_in_dim(np.arange(m, dtype=np.int32), shape, (len(shape) - 1,))
-    return _mm(_to(eq(left, right), aval.dtype), x)
+    """Rows of a stack of matrices reordered, row i of the result being row perm[i]: one
+    gather (differentiable in x; its transpose is a scatter-add)."""
+    from fnad.lax.structural import concatenate, gather, reshape
+    shape = get_aval(perm).shape  # (*batch, m)
+    nb = len(shape) - 1
+    comps = [broadcast_in_dim(np.arange(shape[d], dtype=np.int32), (*shape, 1), (d,))
+             for d in range(nb)]
+    idx = concatenate([*comps, reshape(perm, (*shape, 1))], nb + 1)
+    return gather(x, idx, tuple(range(nb + 1)))
 
 
 def _unit_lower(packed: Any) -> Any:
