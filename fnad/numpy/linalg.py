@@ -18,6 +18,7 @@ from fnad import lax
 from fnad.core.errors import ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.lax import linalg_decomp as decomp
+from fnad.lax.custom import custom_jvp
 from fnad.numpy._core import (
     asarray,
     broadcast_shapes,
@@ -32,8 +33,8 @@ from fnad.numpy._products import (
     tensordot as _tensordot,
     trace as _trace,
 )
-from fnad.numpy._reductions import any, max, min, prod, sum
-from fnad.numpy._shape import matrix_transpose, moveaxis, reshape
+from fnad.numpy._reductions import any, cumprod, max, min, prod, sum
+from fnad.numpy._shape import concatenate, flip, matrix_transpose, moveaxis, reshape
 from fnad.numpy._sorting import argsort
 from fnad.numpy._ufuncs import (
     absolute,
@@ -291,16 +292,41 @@ def _parity_sign(pivots: Any, dtype: Any) -> Any:
 
 def det(a: Any) -> Any:
     """The determinant, from LU: the product of U's diagonal times the sign of the row
-    permutation. Differentiable through LU (NaN derivatives at a singular matrix).
+    permutation. Its derivative is trace(adj(a) da), with the adjugate from the SVD, so it
+    stays exact at singular matrices (as JAX's).
 
     >>> det(np.array([[1.0, 2.0], [3.0, 4.0]]))
     np.float64(-2.0)
     """
-    a = _matrices("det", a)
+    return _det(_matrices("det", a))
+
+
+@custom_jvp
+def _det(a: Any) -> Any:
     packed, pivots, _ = decomp.lu(a)
     with np.errstate(over="ignore", invalid="ignore"):  # inf, as LAPACK's det gives
         return multiply(prod(_diagonal(packed, 0, -2, -1), -1),
                         _parity_sign(pivots, get_aval(a).dtype))
+
+
+@_det.defjvp
+def _det_jvp(primals: tuple, tangents: tuple) -> tuple[Any, Any]:
+    (a,), (t,) = primals, tangents
+    return _det(a), sum(multiply(matrix_transpose(_adjugate(a)), t), (-2, -1))
+
+
+def _adjugate(a: Any) -> Any:
+    """adj(a) = det(a) a^-1, defined for every matrix: with a = U S V^H it is
+    det(U) det(V^H) V adj(S) U^H, adj(S) holding the products of the other singular
+    values (no division, so exact at rank n - 1 and zero below)."""
+    u, s, vh = decomp.svd(a, full_matrices=False)
+    ones = np.ones((*_shape(s)[:-1], 1), get_aval(s).dtype)
+    before = concatenate([ones, cumprod(s[..., :-1], -1)], -1)
+    after = flip(concatenate([ones, cumprod(flip(s, -1)[..., :-1], -1)], -1), -1)
+    others = lax.convert_element_type(multiply(before, after), get_aval(a).dtype)
+    phase = multiply(_det(u), _det(vh))[..., None, None]
+    return multiply(phase, matmul(multiply(decomp._mH(vh), others[..., None, :]),
+                                  decomp._mH(u)))
 
 
 def slogdet(a: Any, *, method: str | None = None) -> SlogdetResult:
