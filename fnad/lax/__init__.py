@@ -8,7 +8,9 @@ from fnad.lax.control_flow import *  # noqa: F403
 from fnad.lax.conv import *  # noqa: F403
 from fnad.lax.custom import *  # noqa: F403
 from fnad.lax.elementwise import *  # noqa: F403
+from fnad.lax.fft import *  # noqa: F403
 from fnad.lax.linalg import *  # noqa: F403
+from fnad.lax.linalg_decomp import *  # noqa: F403
 from fnad.lax.reduction import *  # noqa: F403
 from fnad.lax.sorting import *  # noqa: F403
 from fnad.lax.special import *  # noqa: F403

@@ -821,30 +821,6 @@ def scatter_apply(x: Any, indices: Any, func: Callable[[Any], Any], axes: Sequen
 
 # ------------------------------------------------------------------ implicit solves
 
-def custom_linear_solve(matvec: Callable[[Any], Any], b: Any,
-                        solve: Callable[[Callable[[Any], Any], Any], Any],
-                        transpose_solve: Callable[..., Any] | None = None,
-                        symmetric: bool = False, has_aux: bool = False) -> Any:
-    """x = solve(matvec, b), differentiated implicitly: the derivative is that of the
-    exact solution of `matvec(x) = b` (through `b` and anything `matvec` closes over),
-    not that of the solver's iterations. The solver runs on a stopped gradient; one
-    more `solve` of the (zero) residual carries the derivative.
-
-    >>> a = np.array([[2.0, 0.0], [0.0, 4.0]])
-    >>> custom_linear_solve(lambda v: a @ v, np.array([2.0, 2.0]), lambda mv, r: r / np.diag(a))
-    array([1. , 0.5])
-    """
-    del transpose_solve, symmetric
-    out = solve(matvec, stop_gradient(b))
-    x, aux = out if has_aux else (out, None)
-    x = stop_gradient(x)
-    residual = tree_util.tree_map(ew.sub, b, matvec(x))
-    dx = solve(matvec, residual)
-    dx = dx[0] if has_aux else dx
-    x = tree_util.tree_map(ew.add, x, dx)
-    return (x, aux) if has_aux else x
-
-
 def custom_root(f: Callable[[Any], Any], initial_guess: Any,
                 solve: Callable[[Callable[[Any], Any], Any], Any],
                 tangent_solve: Callable[[Callable[[Any], Any], Any], Any],
@@ -886,7 +862,7 @@ __all__ = [
     "complex", "conj", "conv", "conv_dimension_numbers", "conv_general_dilated_local",
     "conv_general_dilated_patches", "conv_general_permutations", "conv_general_shape_tuple",
     "conv_shape_tuple", "conv_transpose", "conv_transpose_shape_tuple",
-    "conv_with_general_padding", "cumlogsumexp", "custom_linear_solve", "custom_root", "dtype",
+    "conv_with_general_padding", "cumlogsumexp", "custom_root", "dtype",
     "dynamic_index_in_dim", "dynamic_slice_in_dim", "dynamic_update_index_in_dim",
     "dynamic_update_slice_in_dim", "empty", "imag", "index_in_dim", "index_take", "mulhi", "real",
     "reciprocal", "reduce", "reduce_window_shape_tuple", "reduce_xor", "scatter_apply",

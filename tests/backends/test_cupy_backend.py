@@ -237,8 +237,26 @@ def special_samples() -> None:
     special.sph_legendre(np.float32(3), np.float32(1), x)
 
 
+
+def linalg_and_fft_samples() -> None:
+    a = u(-1, 1, (2, 4, 4), F64) + 4 * np.eye(4)
+    lax.cholesky(a @ np.swapaxes(a, -1, -2))
+    for left, lower, trans in ((True, True, False), (False, False, True)):
+        lax.triangular_solve(a, u(-1, 1, (2, 4, 3) if left else (2, 3, 4), F64),
+                             left_side=left, lower=lower, transpose_a=trans)
+    lax.lu(a), lax.lu(u(-1, 1, (3, 5)))
+    lax.qr(u(-1, 1, (2, 5, 3), F64), full_matrices=False), lax.qr(u(-1, 1, (3, 4)))
+    lax.eigh(a), lax.svd(u(-1, 1, (2, 3, 5), F64)), lax.svd(a, compute_uv=False)
+    lax.eig(a)
+    lax.custom_linear_solve(lambda x: a[0] @ x, u(-1, 1, (4,), F64),
+                            lambda mv, b: fnp.linalg.solve(a[0], b))
+    z = u(-1, 1, (3, 8)) + 1j * u(-1, 1, (3, 8))
+    lax.fft(z.astype(np.complex64), "fft", (8,)), lax.fft(z, "ifft", (3, 8))
+    lax.fft(u(-1, 1, (3, 8)), "rfft", (8,)), lax.fft(z[:, :5], "irfft", (8,))
+
+
 SAMPLES = [elementwise_samples, structural_samples, reduction_samples, product_samples,
-           loop_and_call_samples, special_samples]
+           loop_and_call_samples, special_samples, linalg_and_fft_samples]
 # Not sampled: collectives need a named axis (their module owns the CuPy impls and tests
 # them), fusion runs fused kernels (covered by the jit tests below).
 UNSAMPLED = {"psum", "pmean", "pmax", "pmin", "all_gather", "axis_index", "fusion"}
