@@ -22,6 +22,7 @@ from fnad.device import array_module
 from fnad.lax._rules import FLOAT, check_dtypes, is_undefined
 from fnad.lax.elementwise import (
     add,
+    conj_value,
     convert_element_type,
     div,
     eq,
@@ -29,6 +30,7 @@ from fnad.lax.elementwise import (
     mul,
     ne,
     neg,
+    real_part,
     select_n,
     sub,
 )
@@ -43,17 +45,7 @@ def _real_dtype(dtype: Any) -> np.dtype:
     return np.finfo(np.dtype(dtype)).dtype
 
 
-def _real_part(x: Any) -> Any:
-    dtype = get_aval(x).dtype
-    return convert_element_type(x, _real_dtype(dtype)) if dtype.kind == "c" else x
-
-
-def _conj(x: Any) -> Any:
-    """conj(z) = 2 Re(z) - z: real-linear, and its transpose is conj, as in JAX."""
-    dtype = get_aval(x).dtype
-    if dtype.kind != "c":
-        return x
-    return sub(mul(convert_element_type(_real_part(x), dtype), 2), x)
+_real_part, _conj = real_part, conj_value  # real-linear: their transposes are themselves
 
 
 def _to(x: Any, dtype: Any) -> Any:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from fnad.core.errors import TransformError
+from fnad.device import is_gpu_array
 from fnad.lax._rules import FLOAT, defjvp, defjvp_zero
 from fnad.lax.elementwise import (
     _BERNOULLI,
@@ -912,6 +913,8 @@ def _on_host(fn: Callable[..., Any]) -> Callable[..., Any]:
     """A CuPy impl: the float64 series run on the host, the result moved to the device (these
     functions have no CuPy kernels; they are elementwise and small next to matrix work)."""
     def impl(*args: Any, **params: Any) -> Any:
+        if not any(is_gpu_array(a) for a in args):  # already on the host
+            return fn(*args, **params)
         import cupy
         return cupy.asarray(fn(*(cupy.asnumpy(a) for a in args), **params))
     return impl

@@ -24,6 +24,7 @@ from fnad.numpy._core import (
     asarray,
     broadcast_shapes,
     broadcast_to,
+    fresh,
     normalize_axis,
     result_type,
     shape_of,
@@ -177,7 +178,7 @@ def block(arrays: Any) -> Any:
             raise ValueError("block: lists must not be empty")
         return concatenate([assemble(v, level + 1) for v in x], axis=level - depth)
 
-    return assemble(arrays, 0) if depth else asarray(arrays)
+    return fresh(assemble(arrays, 0) if depth else asarray(arrays), *leaves)
 
 
 # ------------------------------------------------------------------ choosing

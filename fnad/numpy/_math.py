@@ -16,7 +16,7 @@ from fnad import lax
 from fnad.core.errors import user_line
 from fnad.core.ir import get_aval
 from fnad.lax import elementwise as ew
-from fnad.numpy._core import asarray, broadcast_together, result_type, shape_of, ufunc_dtypes
+from fnad.numpy._core import asarray, broadcast_together, fresh, result_type, shape_of, ufunc_dtypes
 from fnad.numpy._reductions import all as _all
 from fnad.numpy._ufuncs import (
     _ufunc,
@@ -236,8 +236,9 @@ def imag(val: Any) -> Any:
 
 
 def conjugate(x: Any) -> Any:
-    """The complex conjugate (the array itself for real input)."""
-    return ew.conj_value(asarray(x))
+    """The complex conjugate (a copy for real input, as NumPy's ufunc gives)."""
+    x = asarray(x)
+    return fresh(ew.conj_value(x), x)
 
 
 conj = conjugate
@@ -299,7 +300,7 @@ def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: float | None
     del copy
     x = asarray(x)
     if not _float(x):
-        return x
+        return fresh(x, x)  # NumPy copies (copy=True) even when there is nothing to change
     fi = np.finfo(get_aval(x).dtype)
     x = where(isnan(x), nan, x)
     x = where(lax.eq(x, np.inf), fi.max if posinf is None else posinf, x)

@@ -130,6 +130,7 @@ def structural_samples() -> None:
     lax.reshape(x, (6, 4))
     lax.transpose(x, (2, 0, 1))
     lax.squeeze(u(-1, 1, (1, 3, 1)), (0, 2))
+    lax.bitcast_convert_type(x, np.uint32), lax.bitcast_convert_type(x, np.uint8)
     lax.expand_dims(u(-1, 1, (3,)), (0, -1))
     lax.rev(x, (0, 2))
     lax.pad(x, np.float32(-9), [(1, -1, 1), (0, 2, 0), (-1, 1, 2)])
