@@ -30,6 +30,9 @@ class Cache:
         self.maxsize = maxsize
         self._entries: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
+        # `peek(key, default)`: a lookup without the recency update, in C (for the caches
+        # every eager operation reads: derived rules, dtype plans)
+        self.peek = self._entries.get
         _ALL.add(self)
 
     def get(self, key: Hashable, default: Any = None) -> Any:

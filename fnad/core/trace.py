@@ -101,7 +101,7 @@ def _check_eager(prim: Any, args: tuple, params: dict, key: list[Any]) -> None:
     traced program fails, so eager code gets the same errors as traced code."""
     try:
         k = (*key, cache.RULES_VERSION, *params.items())
-        if k in _CHECKED:
+        if _CHECKED.peek(k) is not None:
             return
     except TypeError:  # an unhashable param: check every time
         k = None

@@ -254,7 +254,7 @@ class LinearizeTrace(JVPTrace):
             key += (name, v)
         try:
             k = tuple(key)
-            rule = _RULES.get(k, _NONE)
+            rule = _RULES.peek(k, _NONE)
         except TypeError:  # an unhashable param
             return super().process_primitive(prim, args, params)
         if rule is _NONE:
@@ -296,7 +296,8 @@ def transpose_of(noted: dict[int, tuple[Eqn, Transpose]], eqn: Eqn, linear: set[
     being linear and the others read from `env`: the transpose traced with the equation
     when a cached linearization staged it (`noted`; its other inputs are residuals, never
     linear), else the one traced for this signature. None: the general way."""
-    if type(ct) is not np.ndarray or not eager_rules():
+    if (type(ct) is not np.ndarray or type(state.trace) is not EvalTrace
+            or EvalTrace.check_output is not None):  # (eager_rules(), inlined: per equation)
         return None
     inputs = eqn.inputs
     entry = noted.get(id(eqn))
@@ -326,7 +327,7 @@ def transpose_of(noted: dict[int, tuple[Eqn, Transpose]], eqn: Eqn, linear: set[
         key += (name, v)
     try:
         k = tuple(key)
-        transpose = _TRANSPOSES.get(k, _NONE)
+        transpose = _TRANSPOSES.peek(k, _NONE)
     except TypeError:
         return None
     if transpose is _NONE:

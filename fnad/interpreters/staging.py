@@ -86,7 +86,7 @@ def _abstract_eval(prim: Any, in_avals: list[ShapedArray], params: dict) -> Any:
     over and over (`_check_eager` relies on the same purity)."""
     try:
         key: tuple | None = (prim, cache.RULES_VERSION, *in_avals, *params.items())
-        out = _OUT_AVALS.get(key)
+        out = _OUT_AVALS.peek(key)
     except TypeError:  # an unhashable param: evaluate every time
         key = out = None
     if out is None:

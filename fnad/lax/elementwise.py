@@ -771,7 +771,7 @@ def convert_element_type(x: Any, new_dtype: Any) -> Any:
     if dtype.kind == "c" and new_dtype.kind != "c":
         raise DTypeError(f"converting {dtype} to {new_dtype} would discard the imaginary "
                          "part; fnad does not convert complex numbers to real ones")
-    return _convert(x, new_dtype)
+    return x if dtype == new_dtype else convert_element_type_p.bind(x, new_dtype=new_dtype)
 
 
 def _convert(x: Any, new_dtype: np.dtype) -> Any:

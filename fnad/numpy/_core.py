@@ -224,7 +224,7 @@ def ufunc_dtypes(ufunc: np.ufunc, args: Sequence[Any], dtype: Any = None
     else:
         dts = tuple(_weak_dtype(a) for a in args)
     key = (ufunc, dts, dtype)
-    loop = _LOOPS.get(key)
+    loop = _LOOPS.peek(key)
     if loop is not None:
         return loop
     try:

@@ -37,7 +37,7 @@ def prepare(ufunc: np.ufunc, *args: Any, dtype: Any = None) -> tuple[list[Any], 
     """Operands converted to the loop dtypes NumPy's `ufunc` picks (for output `dtype`, if
     given) and broadcast, and the output dtype."""
     key = _plan_key(ufunc, args, dtype)
-    plan = _PLANS.get(key) if key is not None else None
+    plan = _PLANS.peek(key) if key is not None else None
     if plan is None:
         args = tuple(a if is_scalar(a) else asarray(a) for a in args)
         dts = ufunc_dtypes(ufunc, args, dtype)
@@ -74,9 +74,12 @@ def _plan_key(ufunc: np.ufunc, args: tuple, dtype: Any) -> tuple | None:
             key += (a.shape, a.dtype)
         elif t in PY_SCALARS:
             key.append(t)
-        elif isinstance(a, Tracer) and not a.aval.weak_type:
-            key.append(a.aval)
-        else:  # weak tracers are rare: their conversions are not remembered
+        elif isinstance(a, Tracer):
+            aval = a.aval
+            if aval.weak_type:  # weak tracers are rare: their conversions are not remembered
+                return None
+            key.append(aval)
+        else:
             return None
     return tuple(key)
 
