@@ -117,13 +117,13 @@ def _family(scale: float, mode: str, distribution: str, doc: str) -> Callable[..
 
 glorot_uniform = xavier_uniform = _family(1.0, "fan_avg", "uniform",
                                           "Glorot & Bengio (2010): variance 2 / (fan_in + fan_out)")
-glorot_normal = xavier_normal = _family(1.0, "fan_avg", "normal",
+glorot_normal = xavier_normal = _family(1.0, "fan_avg", "truncated_normal",
                                         "Glorot & Bengio (2010): variance 2 / (fan_in + fan_out)")
 he_uniform = kaiming_uniform = _family(2.0, "fan_in", "uniform",
                                        "He et al. (2015), for ReLU nets: variance 2 / fan_in")
-he_normal = kaiming_normal = _family(2.0, "fan_in", "normal",
+he_normal = kaiming_normal = _family(2.0, "fan_in", "truncated_normal",
                                      "He et al. (2015), for ReLU nets: variance 2 / fan_in")
-lecun_normal = _family(1.0, "fan_in", "normal", "LeCun et al. (1998): variance 1 / fan_in")
+lecun_normal = _family(1.0, "fan_in", "truncated_normal", "LeCun et al. (1998): variance 1 / fan_in")
 lecun_uniform = _family(1.0, "fan_in", "uniform", "LeCun et al. (1998): variance 1 / fan_in")
 
 

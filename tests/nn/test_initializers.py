@@ -112,3 +112,19 @@ def test_delta_orthogonal_bad_shapes():
         init.delta_orthogonal()(KEY, (4, 4))
     with pytest.raises(ValueError, match="in <= out"):
         init.delta_orthogonal()(KEY, (3, 6, 4))
+
+
+@pytest.mark.parametrize("name, scale, fan", [("glorot_normal", 1.0, "avg"),
+                                              ("he_normal", 2.0, "in"),
+                                              ("lecun_normal", 1.0, "in")])
+def test_normal_families_draw_a_truncated_normal_of_the_intended_variance(name, scale, fan):
+    """As JAX's and Keras's: a normal truncated at 2 sigma, rescaled to variance scale / n."""
+    from fnad import random
+    from fnad.nn import initializers
+    shape = (300, 200)
+    w = np.asarray(getattr(initializers, name)()(random.key(1), shape), np.float64)
+    n = (shape[0] + shape[1]) / 2 if fan == "avg" else shape[0]
+    var = scale / n
+    assert abs(w.var() / var - 1) < 0.03
+    # the truncation: no draw beyond 2 sigma of the untruncated normal
+    assert np.abs(w).max() <= 2 * np.sqrt(var) / 0.87962566103423978 + 1e-6
