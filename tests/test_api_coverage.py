@@ -22,6 +22,8 @@ SECTIONS = {key.split(" -> ")[0].split(" ")[0]: (key.split(" -> ")[1].split(" ")
 
 # JAX/optax sections that are complete: from then on a missing name fails.
 COMPLETE: set[str] = {
+    "jax",
+    "jax.lax",
     "jax.nn",
     "jax.nn.initializers",
     "jax.numpy",
