@@ -27,8 +27,6 @@ REFUSED: dict[str, Callable[[Any], Any]] = {
     "nextafter": lambda z: lax.nextafter(z, z), "atan2": lambda z: lax.atan2(z, z),
     "rem": lambda z: lax.rem(z, z), "clamp": lambda z: lax.clamp(z[0], z, z[1]),
     "polygamma": lambda z: lax.polygamma(1, z),
-    "convert to float": lambda z: lax.convert_element_type(z, np.float64),
-    "asarray as float": lambda z: fnp.asarray(z, np.float32),
     "fnp.floor": fnp.floor, "fnp.sign": fnp.sign,
     "fnp.fmod": lambda z: fnp.fmod(z, z),
 }
@@ -114,3 +112,16 @@ def test_grad_of_a_complex_valued_function_refuses(f: Callable[[Any], Any]) -> N
     """grad returned the real part of the derivative."""
     with pytest.raises(fnad.DTypeError, match="grad requires real-valued outputs"):
         fnad.grad(f)(np.float32(0.5))
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_convert_to_real_keeps_the_real_part_without_a_warning(dtype: Any) -> None:
+    """As JAX's convert_element_type (which only warns): Re z, and the derivative of Re."""
+    z = Z.astype(dtype)
+    real = np.float32 if dtype == np.complex64 else np.float64
+    np.testing.assert_array_equal(lax.convert_element_type(z, real), z.real.astype(real))
+    np.testing.assert_array_equal(fnad.jit(lambda v: lax.convert_element_type(v, real))(z),
+                                  z.real.astype(real))
+    g = fnad.grad(lambda v: lax.reduce_sum(lax.convert_element_type(v, real), (0,)))(z)
+    np.testing.assert_allclose(g, np.ones(4))  # JAX's convention: d Re z / dz-bar -> 1
+    np.testing.assert_array_equal(fnp.asarray(z, real), z.real.astype(real))
