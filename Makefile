@@ -46,7 +46,7 @@ lint: .venv/.installed-test
 	$(RUFF) check $(LINT_DIRS)
 
 test: lint
-	$(PY) -m pytest -m "not slow and not gpu" -q
+	$(PY) -m pytest -m "not slow and not gpu" -q -n 2
 
 test-slow: .venv/.installed-test
 	$(PY) -m pytest -m slow -q
