@@ -63,7 +63,9 @@ def assemble(steps: list[Step], grad: bool = False
         s: Sample = samples[k % len(samples)]
         args = as_float64(s.args) if grad else s.args
         first = np.asarray(args[0]) if args else None
-        feed = (last is not None and first is not None
+        # only float data is fed on: an integer first operand may be a selector or an index
+        # with a domain of its own (select_n's `which`)
+        feed = (last is not None and first is not None and first.dtype.kind == "f"
                 and (first.shape, first.dtype) == last)
         free += list(args[1:] if feed else args)
         plan.append((bound(op, s), len(args) - feed, feed))
@@ -103,13 +105,14 @@ def check_modes_agree(steps: list[Step]) -> None:
     if not floats:
         return
     rng = np.random.default_rng(len(steps))
-    float_outs = [i for i, o in enumerate(program(*args)) if np.asarray(o).dtype.kind == "f"]
+    float_outs = [i for i, o in enumerate(tree_util.tree_leaves(program(*args)))
+                  if np.asarray(o).dtype.kind == "f"]
 
     def f(*xs: Any) -> list[Any]:
         full = list(args)
         for i, x in zip(floats, xs):
             full[i] = x
-        outs = program(*full)
+        outs = tree_util.tree_leaves(program(*full))  # multi-output steps give lists
         return [outs[i] for i in float_outs]
 
     primals = tuple(args[i] for i in floats)
@@ -120,7 +123,11 @@ def check_modes_agree(steps: list[Step]) -> None:
     dot = lambda a, b: sum(float(np.vdot(np.asarray(x, F64), np.asarray(y, F64)))
                            for x, y in zip(tree_util.tree_leaves(a), tree_util.tree_leaves(b)))
     lhs, rhs = dot(ct, jt), dot(jct, t)
-    assert abs(lhs - rhs) <= 1e-8 * (1 + abs(lhs) + abs(rhs)), (
+    if np.isnan(lhs) and np.isnan(rhs):  # a chain that left a step's domain: both modes agree
+        return
+    # a step may convert to float32 (convert_element_type): then float32's precision
+    rtol = 1e-8 if all(np.asarray(o).dtype == F64 for o in outs) else 1e-5
+    assert abs(lhs - rhs) <= rtol * (1 + abs(lhs) + abs(rhs)), (
         f"{[s[0].name for s in steps]}: <ct, J t> = {lhs} but <J^T ct, t> = {rhs}")
 
 
@@ -153,13 +160,13 @@ _SETTINGS = dict(deadline=None, derandomize=True,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-@settings(max_examples=60, **_SETTINGS)
+@settings(max_examples=300, **_SETTINGS)
 @given(programs())
 def test_programs_agree_eagerly_and_jitted_without_warnings(steps: list[Step]) -> None:
     check_values(steps)
 
 
-@settings(max_examples=25, **_SETTINGS)
+@settings(max_examples=60, **_SETTINGS)
 @given(programs(DIFFERENTIABLE, F64))
 def test_forward_and_reverse_mode_agree_and_match_differences(steps: list[Step]) -> None:
     check_modes_agree(steps)
