@@ -282,11 +282,6 @@ def _derive(prim: Any, primals: list[np.ndarray], key: list[Any], params: dict,
         state.trace = saved
 
 
-def eager_rules() -> bool:
-    """Rules may be cached: operations run on the eval trace, with no output checks."""
-    return type(state.trace) is EvalTrace and EvalTrace.check_output is None
-
-
 _TRANSPOSES = Cache(maxsize=20_000)
 
 
@@ -297,7 +292,7 @@ def transpose_of(noted: dict[int, tuple[Eqn, Transpose]], eqn: Eqn, linear: set[
     when a cached linearization staged it (`noted`; its other inputs are residuals, never
     linear), else the one traced for this signature. None: the general way."""
     if (type(ct) is not np.ndarray or type(state.trace) is not EvalTrace
-            or EvalTrace.check_output is not None):  # (eager_rules(), inlined: per equation)
+            or EvalTrace.check_output is not None):  # rules may be cached only eagerly
         return None
     inputs = eqn.inputs
     entry = noted.get(id(eqn))
@@ -352,4 +347,4 @@ def _transpose_program(prim: Any, avals: list[ShapedArray], linear: list[bool],
     return Program(closed, [i for i, z in enumerate(zero) if not z])
 
 
-__all__ = ["FALLBACKS", "LinearizeTrace", "Program", "eager_rules", "transpose_of"]
+__all__ = ["FALLBACKS", "LinearizeTrace", "Program", "transpose_of"]

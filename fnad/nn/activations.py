@@ -15,6 +15,7 @@ from fnad import lax
 from fnad.core.errors import ShapeError
 from fnad.core.ir import get_aval
 from fnad.lax.custom import custom_jvp
+from fnad.scipy import special as _special
 
 Axis = int | Sequence[int] | None
 
@@ -85,32 +86,8 @@ def _masked(x: Any, where: Any, fill: float) -> Any:
     return x if where is None else fnp.where(where, x, fill)
 
 
-def logsumexp(a: Any, axis: Axis = None, b: Any = None, keepdims: bool = False,
-              return_sign: bool = False, where: Any = None) -> Any:
-    """`log(sum(b * exp(a), axis))` over the entries in `where`, shifted by the maximum so it
-    neither overflows nor underflows; all `-inf` slices give `-inf`. With `return_sign`,
-    returns `(log|sum|, sign(sum))`, so weights `b` may make the sum negative.
-
-    >>> round(float(logsumexp(np.array([1000.0, 1000.0]))), 3)
-    1000.693
-    """
-    a = _masked(fnp.asarray(a), where, -np.inf)
-    if b is not None:
-        b = fnp.asarray(b)
-        a = fnp.where(b != 0, a, -np.inf)  # a zero weight drops its entry, even a +inf one
-    m = fnp.max(lax.stop_gradient(a), axis=axis, keepdims=True)  # no derivative to trace
-    m = fnp.where(fnp.isfinite(m), m, fnp.zeros_like(m))
-    e = fnp.exp(a - m)
-    total = fnp.sum(e if b is None else fnp.multiply(b, e), axis=axis, keepdims=True)
-    if return_sign:
-        sign = fnp.sign(total)
-        total = fnp.abs(total)
-    out = fnp.log(total) + m
-    if not keepdims:
-        out = fnp.squeeze(out, axis=axis)
-    if return_sign:
-        return out, sign if keepdims else fnp.squeeze(sign, axis=axis)
-    return out
+# jax.nn.logsumexp is jax.scipy.special.logsumexp: one implementation
+logsumexp = _special.logsumexp
 
 
 def _count(x: Any, axis: Axis, where: Any, keepdims: bool) -> Any:
