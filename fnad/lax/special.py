@@ -906,7 +906,6 @@ _PRIMITIVES = (
     bessel_i0e_p, bessel_i1e_p, ndtri_p, erfcx_p, dawsn_p, expn_p, expi_p, fresnel_s_p,
     fresnel_c_p, si_p, ci_p, spence_p, owens_t_p, hyp1f1_p, hyp2f1_p, bessel_jn_p, wofz_p,
     sph_legendre_p)
-HOST_PRIMITIVES = tuple(p.name for p in _PRIMITIVES)  # the CuPy backend's OWN entries
 
 
 def _on_host(fn: Callable[..., Any]) -> Callable[..., Any]:
