@@ -1,6 +1,10 @@
 """Run every benchmark script's `main()`: `python -m benchmarks [name ...] [--quick]
-[--markdown PATH]` (PATH gets every table: as Markdown from scripts whose `main(argv)`
-takes the options, as their printed text otherwise)."""
+[--markdown PATH] [--threads both|default|N]` (PATH gets every table: as Markdown from
+scripts whose `main(argv)` takes the options, as their printed text otherwise).
+
+`--threads both` (the default) runs everything twice, each in its own process: first with
+every library's default threading (as users run it), then with every system pinned to
+one thread; `default` or a count runs one mode (FNAD_BENCH_THREADS does the same)."""
 
 from __future__ import annotations
 
@@ -9,12 +13,11 @@ import contextlib
 import importlib
 import inspect
 import io
+import os
 import pkgutil
+import subprocess
 import sys
 import time
-
-import benchmarks
-from benchmarks import _util
 
 
 def main(argv: list[str]) -> None:
@@ -22,13 +25,32 @@ def main(argv: list[str]) -> None:
     parser.add_argument("names", nargs="*")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--markdown", metavar="PATH")
+    parser.add_argument("--threads", default=os.environ.get("FNAD_BENCH_THREADS", "both"),
+                        help="both (default), default, or a thread count to pin to")
+    parser.add_argument("--append", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.threads == "both":
+        if args.markdown:
+            with open(args.markdown, "w") as f:
+                f.write(f"# Benchmark numbers\n\nWritten by `python -m benchmarks "
+                        f"--markdown {args.markdown}`.\n\n")
+        rest = [*args.names, *["--quick"] * args.quick,
+                *(["--markdown", args.markdown, "--append"] if args.markdown else [])]
+        for mode in ("default", "1"):
+            subprocess.run([sys.executable, "-m", "benchmarks", *rest, "--threads", mode],
+                           check=True,
+                           env={**os.environ, "FNAD_BENCH_THREADS": mode})
+        return
+    os.environ["FNAD_BENCH_THREADS"] = args.threads  # read by _util on import
+    import benchmarks
+    from benchmarks import _util
     names, options = args.names, ["--quick"] * args.quick
+    mode = "default threading" if args.threads == "default" else f"{args.threads} thread(s)"
+    print(f"## {mode}: {_util.environment()}\n", flush=True)
     if args.markdown:
         options += ["--markdown", args.markdown]
-        with open(args.markdown, "w") as f:
-            f.write(f"# Benchmark numbers\n\nWritten by `python -m benchmarks --markdown "
-                    f"{args.markdown}` on {_util.environment()}.\n\n")
+        with open(args.markdown, "a" if args.append else "w") as f:
+            f.write(f"## {mode}\n\nOn {_util.environment()}.\n\n")
     found = sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__)
                    if not m.name.startswith("_"))
     unknown = sorted(set(names) - set(found))

@@ -1,4 +1,5 @@
-"""Shared helpers of the benchmark scripts: thread pinning, round-robin median timing, optional
+"""Shared helpers of the benchmark scripts: thread pinning (FNAD_BENCH_THREADS=n, default 1;
+"default" leaves every library its own default threading), round-robin median timing, optional
 imports of the anchor libraries (JAX, PyTorch, HIPS autograd), and result tables printed as
 text and written as Markdown. Importing it sets the thread variables for pools that start
 later (OpenMP in the C kernels, XLA); `parse_args` limits pools already loaded (OpenBLAS).
@@ -8,12 +9,17 @@ from __future__ import annotations
 
 import os
 
-THREADS = int(os.environ.get("FNAD_BENCH_THREADS", "1"))
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
-    os.environ[_var] = str(THREADS)
-os.environ["XLA_FLAGS"] = (f"--xla_cpu_multi_thread_eigen=false "
-                           f"intra_op_parallelism_threads={THREADS}")
+_MODE = os.environ.get("FNAD_BENCH_THREADS", "1")
+PINNED = _MODE != "default"
+# an int when every system is pinned to that many threads; "default" otherwise (so titles
+# read "1 thread(s)" or "default thread(s)")
+THREADS: int | str = int(_MODE) if PINNED else "default"
+if PINNED:
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                 "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
+        os.environ[_var] = str(THREADS)
+    os.environ["XLA_FLAGS"] = (f"--xla_cpu_multi_thread_eigen=false "
+                               f"intra_op_parallelism_threads={THREADS}")
 
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
@@ -33,10 +39,9 @@ import numpy as np  # noqa: E402
 def pin_threads() -> None:
     """Limit BLAS/OpenMP pools that were loaded before this module set the environment
     (e.g. when another benchmark imported NumPy first in the same process)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
+    if not PINNED:
         return
+    from threadpoolctl import threadpool_limits
     threadpool_limits(THREADS)
 
 
@@ -47,7 +52,7 @@ def optional(name: str) -> ModuleType | None:
         module = importlib.import_module(name)
     except ImportError:
         return None
-    if name == "torch":
+    if name == "torch" and PINNED:
         module.set_num_threads(THREADS)
     return module
 

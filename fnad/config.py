@@ -34,6 +34,12 @@ class Config:
                           "numpy" or "c".
     check_leaks:          after each public transform returns, raise if tracers it made are
                           still alive (see `fnad.checking_leaks`).
+    num_threads:          the threads NumPy's BLAS and the C backend's OpenMP kernels may
+                          use together (an int >= 1), or None for the libraries' defaults
+                          (every core); FNAD_NUM_THREADS=1 pins both. The kernels go
+                          parallel only above about 4M elements, and their OpenMP threads
+                          wait passively, so they do not take cores from the BLAS
+                          (docs/performance.md, tip 8).
     keep_freed_memory:    (Linux, glibc) keep freed memory in the process instead of
                           handing it back to the system, so that new arrays of a few
                           megabytes do not pay page faults on every step; the whole
@@ -42,12 +48,16 @@ class Config:
 
     _DEFAULTS: dict[str, Any] = {"explain_cache_misses": False, "debug_nans": False,
                                  "debug_infs": False, "jit_backend": "auto",
-                                 "check_leaks": False, "keep_freed_memory": False}
+                                 "check_leaks": False, "keep_freed_memory": False,
+                                 "num_threads": None}
 
     def __init__(self) -> None:
         for name, default in self._DEFAULTS.items():
             if isinstance(default, bool):
                 value: Any = _env_bool(name)
+            elif name == "num_threads":
+                value = _thread_count(os.environ.get("FNAD_NUM_THREADS") or None,
+                                      "FNAD_NUM_THREADS")
             else:
                 value = os.environ.get(f"FNAD_{name.upper()}", default)
             object.__setattr__(self, name, value)
@@ -64,6 +74,8 @@ class Config:
                             f"{', '.join(sorted(self._DEFAULTS))}")
         if isinstance(self._DEFAULTS[name], bool) and not isinstance(value, bool):
             raise FnadError(f"config option {name!r} takes True or False, got {value!r}")
+        if name == "num_threads":
+            value = _thread_count(value, "num_threads")
         object.__setattr__(self, name, value)
         for watcher in watchers:
             watcher(name)
@@ -74,6 +86,20 @@ class Config:
     def __repr__(self) -> str:
         body = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._DEFAULTS)
         return f"Config({body})"
+
+
+def _thread_count(value: Any, source: str) -> int | None:
+    """`value` as a thread count (None stays None), or an error naming `source`."""
+    if value is None:
+        return None
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        count = 0
+    if count < 1 or (not isinstance(value, str) and count != value) or isinstance(value, bool):
+        raise FnadError(f"{source} takes a thread count >= 1 or None (the libraries' "
+                        f"defaults), got {value!r}")
+    return count
 
 
 config = Config()
@@ -107,3 +133,35 @@ def _keep_freed_memory(name: str) -> None:
 watchers.append(_keep_freed_memory)
 if config.keep_freed_memory and _mallopt() is not None:  # FNAD_KEEP_FREED_MEMORY=1
     _keep_freed_memory("keep_freed_memory")
+
+
+def _limit_threads(name: str) -> None:
+    """Apply `num_threads` to the pools loaded now (through threadpoolctl: NumPy's BLAS,
+    libgomp once a C kernel has loaded it) and, through OMP_NUM_THREADS, to OpenMP when it
+    loads later. OpenMP's count is per calling thread: set it from the thread that runs
+    the computation."""
+    if name != "num_threads":
+        return
+    from threadpoolctl import threadpool_limits
+    count = config.num_threads
+    if count is None:
+        _restore("OMP_NUM_THREADS", _USER_OMP_NUM_THREADS)
+        count = os.cpu_count() or 1
+    else:
+        os.environ["OMP_NUM_THREADS"] = str(count)
+    threadpool_limits(count)
+
+
+def _restore(var: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(var, None)
+    else:
+        os.environ[var] = value
+
+
+_USER_OMP_NUM_THREADS = os.environ.get("OMP_NUM_THREADS")
+
+
+watchers.append(_limit_threads)
+if config.num_threads is not None:  # FNAD_NUM_THREADS=n
+    _limit_threads("num_threads")

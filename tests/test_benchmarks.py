@@ -31,13 +31,29 @@ def test_script_runs_quick_and_writes_markdown(name, tmp_path, capsys):
     assert "|---|" in text or "Skipped:" in text, text
 
 
-def test_runner_passes_options_and_writes_a_header(tmp_path, capsys):
+def test_runner_passes_options_and_writes_a_header(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("FNAD_BENCH_THREADS", "1")  # restored after the runner sets it
+    path = tmp_path / "numbers.md"
+    runner.main(["elementwise_chain", "--quick", "--markdown", str(path), "--threads", "1"])
+    text = path.read_text()
+    assert text.startswith("## 1 thread(s)")
+    assert "### elementwise_chain: 10 ops on 2^12 float32" in text
+    assert "[elementwise_chain:" in capsys.readouterr().out
+
+
+def test_runner_reports_default_threading_and_one_pinned_thread(tmp_path, capfd,
+                                                               monkeypatch):
+    """`make bench` runs every workload twice, each mode in its own process (thread pools
+    are set before the libraries load), into one Markdown file."""
+    monkeypatch.delenv("FNAD_BENCH_THREADS", raising=False)
     path = tmp_path / "numbers.md"
     runner.main(["elementwise_chain", "--quick", "--markdown", str(path)])
     text = path.read_text()
     assert text.startswith("# Benchmark numbers")
-    assert "### elementwise_chain: 10 ops on 2^12 float32" in text
-    assert "[elementwise_chain:" in capsys.readouterr().out
+    default, pinned = text.index("## default threading"), text.index("## 1 thread(s)")
+    assert default < pinned
+    assert text.count("### elementwise_chain") == 2
+    assert "default thread(s) per system" in capfd.readouterr().out
 
 
 def fake_cupy() -> types.SimpleNamespace:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import json
+import os
+import subprocess
 import sys
 
 import numpy as np
@@ -55,3 +58,47 @@ def test_keep_freed_memory_spares_the_page_faults_of_new_arrays() -> None:
     finally:
         fnad.config.update("keep_freed_memory", False)
     assert kept < 100  # glibc's mmap/munmap of each array faults in its pages: ~30,000
+
+
+NUM_THREADS_PROBE = """
+import json, os, sys
+import numpy as np, threadpoolctl
+import fnad
+from fnad.backends import c_backend
+
+def counts():
+    return {i["user_api"]: i["num_threads"] for i in threadpoolctl.threadpool_info()}
+
+seen = {"start": counts()}
+if c_backend.available():
+    fnad.jit(lambda x: fnad.numpy.tanh(x) * 2, backend="c")(np.ones(8, np.float32))
+seen["kernels loaded"] = counts()
+fnad.config.update("num_threads", None)
+seen["reset"] = counts()
+fnad.config.update("num_threads", 1)
+seen["one"] = counts()
+seen["omp_env"] = os.environ.get("OMP_NUM_THREADS")
+print(json.dumps(seen))
+"""
+
+
+def test_num_threads_limits_blas_and_the_kernels_openmp_pool() -> None:
+    """FNAD_NUM_THREADS=1 pins NumPy's BLAS at import and OpenMP when the C kernels load
+    it later; None gives every core back; the option is applied to loaded pools."""
+    env = {**os.environ, "FNAD_NUM_THREADS": "1"}
+    env.pop("OMP_NUM_THREADS", None)
+    out = subprocess.run([sys.executable, "-c", NUM_THREADS_PROBE], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    seen = json.loads(out)
+    cores = os.cpu_count()
+    assert seen["start"].get("blas") == 1
+    assert set(seen["kernels loaded"].values()) == {1}
+    assert all(n == cores for n in seen["reset"].values())
+    assert set(seen["one"].values()) == {1} and seen["omp_env"] == "1"
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "x", True])
+def test_num_threads_rejects_what_is_not_a_count(bad) -> None:
+    with pytest.raises(fnad.FnadError, match="num_threads takes a thread count"):
+        fnad.config.update("num_threads", bad)
+    assert fnad.config.num_threads is None
