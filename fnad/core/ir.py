@@ -109,11 +109,13 @@ def typematch(a: ShapedArray, b: ShapedArray) -> bool:
 
 def get_aval(x: Any) -> ShapedArray:
     """The abstract value of an array, a NumPy scalar or a tracer."""
-    if type(x) is np.ndarray or isinstance(x, np.generic):
+    if type(x) is np.ndarray:
         return ShapedArray.of_array(x.shape, x.dtype)
-    aval = getattr(x, "aval", None)
+    aval = getattr(x, "aval", None)  # a tracer's
     if aval is not None:
         return aval
+    if isinstance(x, np.generic):
+        return ShapedArray.of_array(x.shape, x.dtype)
     if type(x) in (bool, int, float, complex):
         raise FnadError(f"expected an array, got the Python scalar {x!r}; "
                         "wrap it with fnad.numpy.asarray")

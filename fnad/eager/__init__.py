@@ -32,7 +32,7 @@ def linearize_flat(f: Callable[..., Sequence[Any]], primals: Sequence[Any]
         return traces[0]
 
     outs, lin = partial_eval.linearize_flat(f, primals, jvp_trace)
-    lin.transpose_of = functools.partial(rules.transpose_of, traces[0].transposes)
+    lin.transposer = functools.partial(rules.transposer, traces[0].transposes)
     return outs, lin
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import collections
 import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -285,14 +285,23 @@ def _derive(prim: Any, primals: list[np.ndarray], key: list[Any], params: dict,
 _TRANSPOSES = Cache(maxsize=20_000)
 
 
+def transposer(noted: dict[int, tuple[Eqn, Transpose]]
+               ) -> Callable[..., Transpose | None] | None:
+    """The backward pass's hook (`transpose_of` over the transposes `noted` while
+    linearizing), or None when a backward pass starting now must take the general way:
+    cached rules apply only eagerly, without debug checks of each output."""
+    if type(state.trace) is not EvalTrace or EvalTrace.check_output is not None:
+        return None
+    return functools.partial(transpose_of, noted)
+
+
 def transpose_of(noted: dict[int, tuple[Eqn, Transpose]], eqn: Eqn, linear: set[Var],
                  env: dict[Var, Any], ct: Any) -> Transpose | None:
-    """How to transpose `eqn` eagerly (the backward pass's hook), its inputs in `linear`
-    being linear and the others read from `env`: the transpose traced with the equation
-    when a cached linearization staged it (`noted`; its other inputs are residuals, never
-    linear), else the one traced for this signature. None: the general way."""
-    if (type(ct) is not np.ndarray or type(state.trace) is not EvalTrace
-            or EvalTrace.check_output is not None):  # rules may be cached only eagerly
+    """How to transpose `eqn` eagerly, its inputs in `linear` being linear and the others
+    read from `env`: the transpose traced with the equation when a cached linearization
+    staged it (`noted`; its other inputs are residuals, never linear), else the one traced
+    for this signature. None: the general way."""
+    if type(ct) is not np.ndarray:
         return None
     inputs = eqn.inputs
     entry = noted.get(id(eqn))
@@ -347,4 +356,4 @@ def _transpose_program(prim: Any, avals: list[ShapedArray], linear: list[bool],
     return Program(closed, [i for i, z in enumerate(zero) if not z])
 
 
-__all__ = ["FALLBACKS", "LinearizeTrace", "Program", "transpose_of"]
+__all__ = ["FALLBACKS", "LinearizeTrace", "Program", "transpose_of", "transposer"]

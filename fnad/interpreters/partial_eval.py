@@ -63,8 +63,9 @@ class Linearized:
                  out_avals: list[ShapedArray], out_mask: list[bool]):
         self.jaxpr, self.in_avals, self.in_mask = jaxpr, in_avals, in_mask
         self.out_avals, self.out_mask = out_avals, out_mask
-        # the backward pass's hook for transposing one equation faster (`fnad.eager`)
-        self.transpose_of: Callable[..., Any] | None = None
+        # () -> the backward pass's hook for transposing one equation faster, or None
+        # where it does not apply now (`fnad.eager`: eagerly only)
+        self.transposer: Callable[[], Callable[..., Any] | None] | None = None
 
     def __call__(self, *tangents: Any) -> list[Any]:
         ins = [t for t, m in zip(tangents, self.in_mask) if m and type(t) is not Zero]

@@ -137,7 +137,7 @@ class StagingTrace(Trace):
         return StagedTracer(self, Var(aval))
 
     def to_atom(self, x: Any) -> Var | Literal:
-        if isinstance(x, StagedTracer) and x._trace is self:
+        if (type(x) is StagedTracer or isinstance(x, StagedTracer)) and x._trace is self:
             return x._var
         if isinstance(x, Tracer) and x._trace.finished:
             raise escaped_error(x)

@@ -164,7 +164,8 @@ def pull_back(lin: Any, cts: Sequence[Any]) -> list[Any]:
     input (a `Zero` for those without a derivative) for the cotangents `cts` of the
     outputs that have one (`lin.out_mask`)."""
     args = [UndefinedPrimal(a) for a, m in zip(lin.in_avals, lin.in_mask) if m]
-    ct_in = iter(backward_pass(lin.jaxpr.jaxpr, lin.jaxpr.consts, args, cts, lin.transpose_of))
+    hook = lin.transposer() if lin.transposer is not None else None
+    ct_in = iter(backward_pass(lin.jaxpr.jaxpr, lin.jaxpr.consts, args, cts, hook))
     return [next(ct_in) if m else Zero(a) for a, m in zip(lin.in_avals, lin.in_mask)]
 
 

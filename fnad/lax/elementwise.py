@@ -58,15 +58,21 @@ def asarray_like(*args: Any) -> list[Any]:
     when a strongly typed operand is present: it takes that operand's dtype. Otherwise it
     is the array operand, and Python scalars meeting it become weak constants of its dtype.
     """
+    for a in args:  # the common case, on every bind: arrays and strong tracers only
+        t = type(a)
+        if t is not np.ndarray and (
+                t in _DEFAULT or (isinstance(a, Tracer) and a.aval.weak_type)):
+            return _weak_operands(args)
+    return list(args)
+
+
+def _weak_operands(args: tuple) -> list[Any]:
     scalar = weak = None
     for a in args:
-        t = type(a)
-        if t in _DEFAULT:
+        if type(a) in _DEFAULT:
             scalar = True
-        elif weak is None and t is not np.ndarray and isinstance(a, Tracer) and a.aval.weak_type:
+        elif weak is None and isinstance(a, Tracer) and a.aval.weak_type:
             weak = a
-    if scalar is None and weak is None:
-        return list(args)  # the common case, on every bind
     dtype = None
     for a in args:  # the first strongly typed operand's (np.float64 is a float: it has one)
         if type(a) not in _DEFAULT and not (isinstance(a, Tracer) and a.aval.weak_type):
@@ -765,9 +771,11 @@ def convert_element_type(x: Any, new_dtype: Any) -> Any:
     >>> convert_element_type(np.float32(2.7), np.int32)
     array(2, dtype=int32)
     """
-    (x,) = asarray_like(x)
+    t = type(x)
+    if t in _DEFAULT:  # a Python number alone: the default dtype
+        x = np.asarray(x, _DEFAULT[t])
     new_dtype = np.dtype(new_dtype)
-    dtype = x.dtype if type(x) is np.ndarray or isinstance(x, Tracer) else get_aval(x).dtype
+    dtype = x.dtype if t is np.ndarray or isinstance(x, Tracer) else get_aval(x).dtype
     return x if dtype == new_dtype else convert_element_type_p.bind(x, new_dtype=new_dtype)
 
 

@@ -80,7 +80,9 @@ def test_interp(data):
     check(fnp.interp, np.interp, (x, xp, fp))
     check(lambda a, b, c: fnp.interp(a, b, c, left=-9.0, right=9.0),
           lambda a, b, c: np.interp(a, b, c, left=-9.0, right=9.0), (x, xp, fp))
-    if len(xp) > 1:
+    # knots that coincide modulo the period leave the order of their values to the sort
+    # (NumPy's is not stable): no case of its own
+    if len(xp) > 1 and len(np.unique(np.remainder(xp, 4.0))) == len(xp):
         check(lambda a, b, c: fnp.interp(a, b, c, period=4.0),
               lambda a, b, c: np.interp(a, b, c, period=4.0), (x, xp, fp))
 
