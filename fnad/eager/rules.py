@@ -172,7 +172,8 @@ def _linearize_rule(prim: Any, avals: list[ShapedArray], nonzero: Sequence[bool]
     jaxpr = linear.jaxpr
     lines.append("    const = pe.builder.const")
     atoms = [f"const({r})" for r in residuals]
-    atoms += [f"pe.to_atom({d})" for d in tangents]
+    atoms += [f"{d}._var if type({d}) is StagedTracer and {d}._trace is pe else "
+              f"pe.to_atom({d})" for d in tangents]
     for v, expr in zip(jaxpr.invars, atoms):
         lines.append(f"    {code.local(v, 'v')} = {expr}")
     if jaxpr.eqns:
@@ -246,8 +247,13 @@ class LinearizeTrace(JVPTrace):
                 return super().process_primitive(prim, args, params)
             primals.append(p)
             key += (p.shape, p.dtype)
-        if not tangents:
-            return super().process_primitive(prim, args, params)
+        if not tangents:  # known values only: evaluate them (PartialEvalTrace.bind_known)
+            saved = state.trace
+            state.trace = pe.parent
+            try:
+                return pe.parent.process_primitive(prim, args, params)
+            finally:
+                state.trace = saved
         for name, v in params.items():
             if callable(v):  # sub-jaxprs and functions: rules that run user code
                 return super().process_primitive(prim, args, params)

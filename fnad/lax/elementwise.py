@@ -726,8 +726,11 @@ def _convert_impl(x: np.ndarray, new_dtype: np.dtype) -> np.ndarray:
     x = np.asarray(x)
     if x.dtype.kind == "c" and new_dtype.kind not in "cb":  # the real part, without warning
         x = x.real
-    with np.errstate(all="ignore"):
+    token = quiet_enter()  # NaN or inf to an integer: no warning, as in JAX
+    try:
         return x.astype(new_dtype)
+    finally:
+        quiet_exit(token)
 
 
 convert_element_type_p.def_impl(_convert_impl)

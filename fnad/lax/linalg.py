@@ -170,7 +170,7 @@ def dot_general(x: Any, y: Any, dimension_numbers: Any, precision: Any = None,
     if preferred_element_type is not None:  # JAX: accumulate in (and return) that dtype
         x, y = (convert_element_type(v, preferred_element_type) for v in (x, y))
     try:
-        dn = _DIMENSION_NUMBERS.get(dimension_numbers)
+        dn = _DIMENSION_NUMBERS.peek(dimension_numbers)
     except TypeError:  # given as lists
         dn = None
     if dn is None:

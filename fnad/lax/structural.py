@@ -56,7 +56,7 @@ def _broadcast_in_dim_impl(x: np.ndarray, shape: tuple[int, ...],
     # rule: a result is fresh, or the view NumPy's function of the same name returns)
     out = np.empty(shape, x.dtype) if type(x) is np.ndarray else \
         np.empty_like(x, shape=shape)  # a CuPy array: its own module's allocation
-    out[...] = np.reshape(x, expanded)
+    out[...] = x.reshape(expanded)
     return out
 
 
@@ -145,7 +145,7 @@ def _convert(x: Any, dtype: Any) -> Any:
 # ------------------------------------------------------------------ reshape
 
 reshape_p = Primitive("reshape")
-reshape_p.def_impl(lambda x, new_sizes: np.reshape(x, new_sizes))
+reshape_p.def_impl(lambda x, new_sizes: x.reshape(new_sizes))
 
 
 @reshape_p.def_abstract_eval

@@ -27,9 +27,11 @@ def _np_dtype(np_fn: Callable[..., Any], x: Any, **kw: Any) -> np.dtype:
     """The dtype NumPy's `np_fn` returns for an array of `x`'s dtype."""
     dtype = get_aval(x).dtype
     # cached: running NumPy on a dummy array costs more than a small eager reduction
-    return _RESULT_DTYPES.get_or_make(
-        (np_fn, dtype, tuple(kw.items())), lambda: np.dtype(np_fn(np.ones((1,), dtype),
-                                                                   **kw).dtype))
+    key = (np_fn, dtype, tuple(kw.items()))
+    found = _RESULT_DTYPES.peek(key)
+    if found is None:
+        found = _RESULT_DTYPES.put(key, np.dtype(np_fn(np.ones((1,), dtype), **kw).dtype))
+    return found
 
 
 _RESULT_DTYPES = Cache(maxsize=1024)

@@ -414,11 +414,13 @@ def logsumexp(a: Any, axis: Axis = None, b: Any = None, keepdims: bool = False,
     m = fnp.where(fnp.isfinite(m), m, fnp.zeros_like(m))
     e = fnp.exp(a - m)
     total = fnp.sum(e if b is None else b * e, axis=axis, keepdims=True)
-    sign = fnp.sign(total)
     out = fnp.log(fnp.abs(total) if return_sign else total) + m
     if not keepdims:
-        out, sign = fnp.squeeze(out, axis=axis), fnp.squeeze(sign, axis=axis)
-    return (out, sign) if return_sign else out
+        out = fnp.squeeze(out, axis=axis)
+    if not return_sign:
+        return out
+    sign = fnp.sign(total)
+    return out, (sign if keepdims else fnp.squeeze(sign, axis=axis))
 
 
 def log_softmax(x: Any, /, *, axis: Axis = None) -> Any:
