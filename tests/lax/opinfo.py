@@ -909,6 +909,17 @@ def _iota_op(x: Any) -> Any:
     return x * lax.broadcasted_iota(x.dtype, x.shape, x.ndim - 1)
 
 
+def _callback_op(x: Any, y: Any) -> Any:
+    # operands of one shape, so that the callback takes a leading batch axis (expand_dims)
+    return fnad.pure_callback(lambda a, b: np.sin(a) * b,
+                              fnad.ShapeDtypeStruct(x.shape, x.dtype), x, y,
+                              vmap_method="expand_dims")
+
+
+_HOST_CODE = ("a Python callback has no derivative (as in JAX): its jvp rule raises, tested "
+              "in tests/test_pure_callback.py with custom_vjp/custom_jvp giving it one")
+
+
 def _two(shape_x: tuple, shape_y: tuple) -> Samples:
     return samples(lambda r, d: Sample((arr(r, shape_x, d), arr(r, shape_y, d))))
 
@@ -953,6 +964,11 @@ CALLS = [
                               "one program); its impl runs in the typecheck test"}),
     OpInfo("debug_print", _debug_op, samples(lambda r, d: Sample((arr(r, (3,), d),))),
            lambda x: x * 2, NUMS, 2),
+    OpInfo("pure_callback", _callback_op, samples(
+        lambda r, d: Sample((arr(r, (2, 3), d), arr(r, (2, 3), d))),
+        lambda r, d: Sample((arr(r, (), d), arr(r, (), d)))),
+           lambda x, y: np.sin(x) * y, FLOATS, 0,
+           skips={"jvp": _HOST_CODE, "vjp": _HOST_CODE}),
     # more than the jit folds into a constant (passes.FOLD_MAX_SIZE), so iota is lowered
     OpInfo("iota", _iota_op, samples(lambda r, d: Sample((arr(r, (2, 3), d),)),
                                      lambda r, d: Sample((arr(r, (16, 20), d),))),
