@@ -473,13 +473,18 @@ def _start(rng: np.random.Generator, lo: int, hi: int) -> np.ndarray:
     return np.asarray(rng.integers(lo, hi), np.int32)
 
 
+def _dynamic_start(v: np.ndarray, n: int, k: int) -> int:
+    """JAX's rule: a negative start counts from the end, then the window is clamped in."""
+    return int(np.clip(v + n if v < 0 else v, 0, n - k))
+
+
 def _dynamic_slice_ref(x: np.ndarray, *starts: np.ndarray, slice_sizes: tuple) -> np.ndarray:
-    s = [int(np.clip(v, 0, n - k)) for v, n, k in zip(starts, x.shape, slice_sizes)]
+    s = [_dynamic_start(v, n, k) for v, n, k in zip(starts, x.shape, slice_sizes)]
     return x[tuple(slice(a, a + k) for a, k in zip(s, slice_sizes))]
 
 
 def _dynamic_update_slice_ref(x: np.ndarray, u: np.ndarray, *starts: np.ndarray) -> np.ndarray:
-    s = [int(np.clip(v, 0, n - k)) for v, n, k in zip(starts, x.shape, u.shape)]
+    s = [_dynamic_start(v, n, k) for v, n, k in zip(starts, x.shape, u.shape)]
     out = np.array(x, copy=True)
     out[tuple(slice(a, a + k) for a, k in zip(s, u.shape))] = u
     return out
@@ -520,15 +525,15 @@ STRUCTURAL = [
                             {"dimension": 1})),
         lambda *xs, dimension: np.concatenate(xs, dimension), ANY, 2),
     OpInfo("dynamic_slice", lambda x, *s, slice_sizes: lax.dynamic_slice(x, s, slice_sizes),
-           samples(lambda r, d: Sample((arr(r, (5, 4), d), _start(r, -2, 6), _start(r, 0, 3)),
+           samples(lambda r, d: Sample((arr(r, (5, 4), d), _start(r, -7, 6), _start(r, -4, 3)),
                                        {"slice_sizes": (2, 2)}),
                    lambda r, d: Sample((arr(r, (4,), d), _start(r, -1, 5)),
                                        {"slice_sizes": (3,)})),
            _dynamic_slice_ref, ANY, 2),
     OpInfo("dynamic_update_slice",
            lambda x, u, *s: lax.dynamic_update_slice(x, u, s),
-           samples(lambda r, d: Sample((arr(r, (5, 4), d), arr(r, (2, 3), d), _start(r, -2, 6),
-                                        _start(r, 0, 3))),
+           samples(lambda r, d: Sample((arr(r, (5, 4), d), arr(r, (2, 3), d), _start(r, -7, 6),
+                                        _start(r, -4, 3))),
                    lambda r, d: Sample((arr(r, (4,), d), arr(r, (2,), d), _start(r, -1, 5)))),
            _dynamic_update_slice_ref, ANY, 2),
     OpInfo("expand_dims", lax.expand_dims, samples(
