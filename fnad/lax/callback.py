@@ -120,7 +120,7 @@ def _pure_callback_batch(axis_size: int, vals: Sequence[Any], dims: Sequence[int
     batch axis first, the unbatched ones given a size-1 axis (`expand_dims`) or broadcast
     (`broadcast_all`) or left as they are (`legacy_vectorized`)."""
     params = dict(callback=callback, vmap_method=vmap_method)
-    batched = tuple(ShapedArray((axis_size, *a.shape), a.dtype) for a in result_avals)
+    batched = tuple(ShapedArray((int(axis_size), *a.shape), a.dtype) for a in result_avals)
     vals = [moveaxis(v, d, 0, axis_size) if d is not None else v for v, d in zip(vals, dims)]
     if vmap_method == "legacy_vectorized":
         out = pure_callback_p.bind(*vals, result_avals=batched, **params)
