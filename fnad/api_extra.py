@@ -23,6 +23,7 @@ from fnad.device import is_gpu_array
 from fnad.interpreters.jvp import instantiate
 from fnad.interpreters.staging import trace_to_jaxpr
 from fnad.interpreters.transpose import UndefinedPrimal, backward_pass
+from fnad.lax.callback import bind_pure_callback
 from fnad.lax.custom import custom_vjp
 from fnad.lax.elementwise import asarray_like
 
@@ -373,40 +374,20 @@ def named_scope(name: str) -> Iterator[None]:
 def pure_callback(callback: Callable[..., Any], result_shape_dtypes: Any, *args: Any,
                   sharding: Any = None, vmap_method: str | None = None, **kwargs: Any) -> Any:
     """Call the Python function `callback` on NumPy arrays and return its results, which
-    must match `result_shape_dtypes` (a pytree of `ShapeDtypeStruct`s or arrays). The
-    callback must be pure: fnad may call it again or not at all.
+    must match `result_shape_dtypes` (a pytree of `ShapeDtypeStruct`s or arrays) in shape
+    (dtypes of the same kind are converted). It works eagerly and under every transform:
+    under `jit` the callback runs on the host each time the compiled program runs.
 
-    In fnad it runs on concrete values only: eagerly, or inside `ensure_compile_time_eval`.
-    Under a transform (`jit`, `vmap`, `grad`), staging a host call needs a callback
-    primitive, so a traced argument raises `ConcretizationError` saying so.
+    The callback must be pure, as in JAX: fnad may call it again, or not at all when its
+    results are unused (or once at compile time when its operands are constants). It is
+    not differentiable (wrap it in `custom_jvp`/`custom_vjp`); under `vmap`, `vmap_method`
+    says how: "sequential" (a loop of calls), "expand_dims" or "broadcast_all" (one call
+    with a leading batch axis, size 1 or full on the unbatched operands), or
+    "legacy_vectorized"; None raises there. `sharding` is accepted (one process).
 
     >>> pure_callback(lambda x: np.sort(x), ShapeDtypeStruct((3,), np.float64),
     ...               np.array([3.0, 1.0, 2.0]))
     array([1., 2., 3.])
     """
-    if vmap_method not in (None, "sequential", "sequential_unrolled", "expand_dims",
-                           "broadcast_all", "legacy_vectorized"):
-        raise TransformError(f"pure_callback: unknown vmap_method {vmap_method!r}")
-    leaves, in_tree = tree_util.tree_flatten((args, kwargs))
-    for x in leaves:
-        if isinstance(x, Tracer):
-            raise ConcretizationError(
-                f"pure_callback: argument {x.aval} is traced by {x._trace.stack()}; fnad "
-                "calls host callbacks on concrete values only (no callback primitive yet). "
-                "Call it outside the transform, or on values computed in "
-                "ensure_compile_time_eval.")
-    a, k = tree_util.tree_unflatten(in_tree, [np.asarray(x) for x in leaves])
-    out = callback(*a, **k)
-    expected, exp_tree = _flat_avals(result_shape_dtypes)
-    got, got_tree = tree_util.tree_flatten(out)
-    if got_tree != exp_tree:
-        raise TransformError(f"pure_callback: the callback returned structure {got_tree}, "
-                             f"result_shape_dtypes has {exp_tree}")
-    results = []
-    for g, e in zip(got, expected):
-        g = np.asarray(g)
-        if g.shape != e.shape:
-            raise ShapeError(f"pure_callback: the callback returned shape {g.shape} where "
-                             f"result_shape_dtypes says {e.shape}")
-        results.append(g.astype(e.dtype, copy=False))
-    return tree_util.tree_unflatten(exp_tree, results)
+    avals, out_tree = _flat_avals(result_shape_dtypes)
+    return bind_pure_callback(callback, avals, out_tree, args, kwargs, vmap_method)

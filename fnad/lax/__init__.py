@@ -3,6 +3,7 @@
 Each family module lists its public wrappers in `__all__`; they are all re-exported here.
 """
 
+from fnad.lax.callback import *  # noqa: F403
 from fnad.lax.collectives import *  # noqa: F403
 from fnad.lax.control_flow import *  # noqa: F403
 from fnad.lax.conv import *  # noqa: F403

@@ -207,26 +207,14 @@ def index_in_dim(operand: Any, index: int, axis: int = 0, keepdims: bool = True)
     return out if keepdims else st.squeeze(out, (ax,))
 
 
-def _wrap_index(index: Any, n: int) -> Any:
-    """A traced start index with negatives counted from the end, as JAX's dynamic slices
-    do (the window is then clamped into bounds)."""
-    i = ew.asarray_like(index)[0]
-    if get_aval(i).dtype.kind not in "iu":
-        raise DTypeError(f"dynamic slice indices must be integers, got {get_aval(i).dtype}")
-    if get_aval(i).dtype.kind == "u":
-        return i
-    return ew.select_n(ew.lt(i, 0), i, ew.add(i, np.asarray(n, get_aval(i).dtype)))
-
-
 def _starts(operand: Any, index: Any, axis: int) -> list[Any]:
-    shape = get_aval(operand).shape
-    i = _wrap_index(index, shape[axis])
-    zero = np.zeros((), get_aval(i).dtype)
-    return [i if d == axis else zero for d in range(len(shape))]
+    return [index if d == axis else 0 for d in range(get_aval(operand).ndim)]
 
 
-def dynamic_slice_in_dim(operand: Any, start_index: Any, slice_size: int, axis: int = 0) -> Any:
-    """`slice_size` rows from the traced `start_index` along `axis` (clamped into bounds).
+def dynamic_slice_in_dim(operand: Any, start_index: Any, slice_size: int, axis: int = 0, *,
+                         allow_negative_indices: bool = True) -> Any:
+    """`slice_size` rows from the traced `start_index` along `axis` (a negative start counts
+    from the end, then the window is moved into bounds, as in `dynamic_slice`).
 
     >>> dynamic_slice_in_dim(np.arange(5), np.int32(-2), 2)
     array([3, 4])
@@ -236,30 +224,37 @@ def dynamic_slice_in_dim(operand: Any, start_index: Any, slice_size: int, axis: 
     ax = _axis(axis, len(shape), "dynamic_slice_in_dim")
     sizes = list(shape)
     sizes[ax] = int(slice_size)
-    return st.dynamic_slice(operand, _starts(operand, start_index, ax), sizes)
+    return st.dynamic_slice(operand, _starts(operand, start_index, ax), sizes,
+                            allow_negative_indices=allow_negative_indices)
 
 
-def dynamic_index_in_dim(operand: Any, index: Any, axis: int = 0, keepdims: bool = True) -> Any:
+def dynamic_index_in_dim(operand: Any, index: Any, axis: int = 0, keepdims: bool = True, *,
+                         allow_negative_indices: bool = True) -> Any:
     """Row `index` (traced) along `axis`."""
-    out = dynamic_slice_in_dim(operand, index, 1, axis)
+    out = dynamic_slice_in_dim(operand, index, 1, axis,
+                               allow_negative_indices=allow_negative_indices)
     return out if keepdims else st.squeeze(out, (_axis(axis, get_aval(out).ndim, "index"),))
 
 
-def dynamic_update_slice_in_dim(operand: Any, update: Any, start_index: Any, axis: int) -> Any:
+def dynamic_update_slice_in_dim(operand: Any, update: Any, start_index: Any, axis: int, *,
+                                allow_negative_indices: bool = True) -> Any:
     """`operand` with `update` written from the traced `start_index` along `axis`."""
     operand, update = ew.asarray_like(operand, update)
     ax = _axis(axis, get_aval(operand).ndim, "dynamic_update_slice_in_dim")
-    return st.dynamic_update_slice(operand, update, _starts(operand, start_index, ax))
+    return st.dynamic_update_slice(operand, update, _starts(operand, start_index, ax),
+                                   allow_negative_indices=allow_negative_indices)
 
 
-def dynamic_update_index_in_dim(operand: Any, update: Any, index: Any, axis: int) -> Any:
+def dynamic_update_index_in_dim(operand: Any, update: Any, index: Any, axis: int, *,
+                                allow_negative_indices: bool = True) -> Any:
     """`operand` with row `index` along `axis` replaced by `update` (with or without that
     axis)."""
     operand, update = ew.asarray_like(operand, update)
     ax = _axis(axis, get_aval(operand).ndim, "dynamic_update_index_in_dim")
     if get_aval(update).ndim == get_aval(operand).ndim - 1:
         update = st.expand_dims(update, (ax,))
-    return dynamic_update_slice_in_dim(operand, update, index, ax)
+    return dynamic_update_slice_in_dim(operand, update, index, ax,
+                                       allow_negative_indices=allow_negative_indices)
 
 
 def index_take(src: Any, idxs: Sequence[Any], axes: Sequence[int]) -> Any:

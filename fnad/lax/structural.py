@@ -36,6 +36,7 @@ from fnad.lax.elementwise import (
     convert_element_type,
     div,
     eq,
+    lt,
     mul,
     ne,
     select_n,
@@ -297,6 +298,43 @@ def _check_index_scalars(starts: Sequence[ShapedArray], ndim: int) -> None:
 def _index_array(x: Any) -> Any:
     """Python ints become int32 scalars; arrays and tracers pass."""
     return np.asarray(x, np.int32) if isinstance(x, (int, np.integer)) else x
+
+
+def _start_indices(name: str, shape: Sequence[int], start_indices: Any,
+                   allow_negative_indices: bool | Sequence[bool]) -> list[Any]:
+    """JAX's start indices of a dynamic slice: where negatives are allowed (per axis), a
+    negative start counts from the end (`i + n`); the primitive then clamps the window
+    into bounds. A static negative start where they are not allowed raises, as in JAX."""
+    starts = list(start_indices)
+    if len(starts) != len(shape):
+        raise ShapeError(f"{name}: {len(starts)} start indices for an operand of shape "
+                         f"{tuple(shape)}; give one per axis")
+    allow = ([allow_negative_indices] * len(shape) if isinstance(allow_negative_indices, bool)
+             else [bool(a) for a in allow_negative_indices])
+    if len(allow) != len(shape):
+        raise ShapeError(f"{name}: allow_negative_indices has {len(allow)} entries for an "
+                         f"operand of shape {tuple(shape)}; give a bool or one per axis")
+    out = []
+    for i, n, neg in zip(starts, shape, allow):
+        if isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_)):
+            i = int(i)
+            if i < 0 and not neg:
+                raise IndexError(f"{name}: start index {i} is out of bounds for an axis of "
+                                 f"size {n} with allow_negative_indices=False")
+            i = i + n if i < 0 else i
+            out.append(np.asarray(builtins.min(builtins.max(i, 0), n), np.int32))
+            continue
+        dtype = get_aval(i).dtype
+        if not neg or dtype.kind != "i" or get_aval(i).shape != ():
+            out.append(i)  # unsigned: never negative (and the primitive checks the rest)
+            continue
+        if n > np.iinfo(dtype).max:  # i + n must not wrap around
+            i, dtype = convert_element_type(i, np.int32), np.dtype(np.int32)
+        if type(i) is np.ndarray:  # eager: no need to bind three primitives
+            out.append(np.where(i < 0, i + dtype.type(n), i).astype(dtype))
+        else:
+            out.append(select_n(lt(i, 0), i, add(i, np.asarray(n, dtype))))
+    return out
 
 
 # ------------------------------------------------------------------ squeeze
@@ -704,7 +742,9 @@ def _dynamic_slice_abstract_eval(x: ShapedArray, *starts: ShapedArray,
 
 def _dynamic_slice_transpose(ct: Any, x: Any, *starts: Any,
                              slice_sizes: tuple[int, ...]) -> list[Any]:
-    return [dynamic_update_slice(_zeros(x.aval), ct, starts)] + [None] * len(starts)
+    # the primitive's starts are already counted from the start: they are not wrapped again
+    return ([dynamic_update_slice(_zeros(x.aval), ct, starts, allow_negative_indices=False)]
+            + [None] * len(starts))
 
 
 def _window_indices(starts: Sequence[Any], bdims: Sequence[Any], shape: Sequence[int],
@@ -752,14 +792,20 @@ _deflinear_in(dynamic_slice_p, (0,), _dynamic_slice_transpose)
 dynamic_slice_p.def_batch(_dynamic_slice_batch)
 
 
-def dynamic_slice(x: Any, start_indices: Sequence[Any], slice_sizes: Sequence[int]) -> Any:
-    """The window of `slice_sizes` at traced `start_indices`, clamped to stay in bounds.
+def dynamic_slice(x: Any, start_indices: Sequence[Any], slice_sizes: Sequence[int], *,
+                  allow_negative_indices: bool | Sequence[bool] = True) -> Any:
+    """The window of `slice_sizes` at traced `start_indices`, as JAX's: a negative start
+    counts from the end (unless `allow_negative_indices` is False for its axis), then the
+    window is moved to stay in bounds.
 
     >>> dynamic_slice(np.arange(5), (np.int32(4),), (2,))
     array([3, 4])
+    >>> dynamic_slice(np.arange(5), (np.int32(-3),), (2,))
+    array([2, 3])
     """
     (x,) = asarray_like(x)
-    starts = [_index_array(s) for s in start_indices]
+    starts = _start_indices("dynamic_slice", get_aval(x).shape, start_indices,
+                            allow_negative_indices)
     return dynamic_slice_p.bind(x, *starts, slice_sizes=tuple(int(k) for k in slice_sizes))
 
 
@@ -791,8 +837,11 @@ def _dynamic_update_slice_abstract_eval(x: ShapedArray, update: ShapedArray,
 
 def _dynamic_update_slice_transpose(ct: Any, x: Any, update: Any, *starts: Any) -> list[Any]:
     u_aval = get_aval(update)
-    t_x = dynamic_update_slice(ct, _zeros(u_aval), starts) if is_undefined(x) else None
-    t_u = dynamic_slice(ct, starts, u_aval.shape) if is_undefined(update) else None
+    # the primitive's starts are already counted from the start: they are not wrapped again
+    t_x = (dynamic_update_slice(ct, _zeros(u_aval), starts, allow_negative_indices=False)
+           if is_undefined(x) else None)
+    t_u = (dynamic_slice(ct, starts, u_aval.shape, allow_negative_indices=False)
+           if is_undefined(update) else None)
     return [t_x, t_u] + [None] * len(starts)
 
 
@@ -827,15 +876,19 @@ _deflinear_in(dynamic_update_slice_p, (0, 1), _dynamic_update_slice_transpose)
 dynamic_update_slice_p.def_batch(_dynamic_update_slice_batch)
 
 
-def dynamic_update_slice(x: Any, update: Any, start_indices: Sequence[Any]) -> Any:
-    """`x` with the window at traced `start_indices` (clamped to stay in bounds) replaced by
-    `update`.
+def dynamic_update_slice(x: Any, update: Any, start_indices: Sequence[Any], *,
+                         allow_negative_indices: bool | Sequence[bool] = True) -> Any:
+    """`x` with the window at traced `start_indices` replaced by `update`; the starts are
+    read as `dynamic_slice` reads them (negatives from the end, then moved into bounds).
 
     >>> dynamic_update_slice(np.zeros(4), np.ones(2), (np.int32(1),))
     array([0., 1., 1., 0.])
+    >>> dynamic_update_slice(np.zeros(4), np.ones(2), (-1,))
+    array([0., 0., 1., 1.])
     """
     x, update = asarray_like(x, update)
-    starts = [_index_array(s) for s in start_indices]
+    starts = _start_indices("dynamic_update_slice", get_aval(x).shape, start_indices,
+                            allow_negative_indices)
     return dynamic_update_slice_p.bind(x, update, *starts)
 
 

@@ -203,7 +203,7 @@ def _dynamic_window(x: Any, entries: list[tuple]):
     starts = [_normalized(e[1], n) if e[0] == "dyn" else np.int32(0)
               for e, n in zip(entries, shape)]
     sizes = [1 if e[0] == "dyn" else n for e, n in zip(entries, shape)]
-    return lax.dynamic_slice(x, starts, sizes), starts
+    return lax.dynamic_slice(x, starts, sizes, allow_negative_indices=False), starts
 
 
 def _indices(arrays: list[Any], sizes: list[int]) -> tuple[Any, tuple[int, ...]]:
@@ -332,7 +332,7 @@ def _update(x: Any, idx: Any, v: Any, op: str) -> Any:
     if dyn_starts is not None:  # an out-of-bounds traced scalar index writes nothing
         w_new = lax.select_n(_in_bounds(plan.entries, dyn_starts, get_aval(xe).shape),
                              w, w_new)
-        w_new = lax.dynamic_update_slice(xe, w_new, dyn_starts)
+        w_new = lax.dynamic_update_slice(xe, w_new, dyn_starts, allow_negative_indices=False)
     return lax.squeeze(w_new, plan.new_axes)
 
 

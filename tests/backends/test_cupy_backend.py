@@ -218,6 +218,7 @@ def loop_and_call_samples() -> None:
     g(x)
     fnad.jvp(g, (x,), (x,))
     fnad.debug.print("sample {}", x)
+    fnad.pure_callback(np.sin, fnad.ShapeDtypeStruct(x.shape, x.dtype), x)
     jit_call_p.bind(x, jaxpr=fnad.make_jaxpr(lambda v: fnp.tanh(v) + v)(x), name="f")
 
 

@@ -473,13 +473,18 @@ def _start(rng: np.random.Generator, lo: int, hi: int) -> np.ndarray:
     return np.asarray(rng.integers(lo, hi), np.int32)
 
 
+def _dynamic_start(v: np.ndarray, n: int, k: int) -> int:
+    """JAX's rule: a negative start counts from the end, then the window is clamped in."""
+    return int(np.clip(v + n if v < 0 else v, 0, n - k))
+
+
 def _dynamic_slice_ref(x: np.ndarray, *starts: np.ndarray, slice_sizes: tuple) -> np.ndarray:
-    s = [int(np.clip(v, 0, n - k)) for v, n, k in zip(starts, x.shape, slice_sizes)]
+    s = [_dynamic_start(v, n, k) for v, n, k in zip(starts, x.shape, slice_sizes)]
     return x[tuple(slice(a, a + k) for a, k in zip(s, slice_sizes))]
 
 
 def _dynamic_update_slice_ref(x: np.ndarray, u: np.ndarray, *starts: np.ndarray) -> np.ndarray:
-    s = [int(np.clip(v, 0, n - k)) for v, n, k in zip(starts, x.shape, u.shape)]
+    s = [_dynamic_start(v, n, k) for v, n, k in zip(starts, x.shape, u.shape)]
     out = np.array(x, copy=True)
     out[tuple(slice(a, a + k) for a, k in zip(s, u.shape))] = u
     return out
@@ -520,15 +525,15 @@ STRUCTURAL = [
                             {"dimension": 1})),
         lambda *xs, dimension: np.concatenate(xs, dimension), ANY, 2),
     OpInfo("dynamic_slice", lambda x, *s, slice_sizes: lax.dynamic_slice(x, s, slice_sizes),
-           samples(lambda r, d: Sample((arr(r, (5, 4), d), _start(r, -2, 6), _start(r, 0, 3)),
+           samples(lambda r, d: Sample((arr(r, (5, 4), d), _start(r, -7, 6), _start(r, -4, 3)),
                                        {"slice_sizes": (2, 2)}),
                    lambda r, d: Sample((arr(r, (4,), d), _start(r, -1, 5)),
                                        {"slice_sizes": (3,)})),
            _dynamic_slice_ref, ANY, 2),
     OpInfo("dynamic_update_slice",
            lambda x, u, *s: lax.dynamic_update_slice(x, u, s),
-           samples(lambda r, d: Sample((arr(r, (5, 4), d), arr(r, (2, 3), d), _start(r, -2, 6),
-                                        _start(r, 0, 3))),
+           samples(lambda r, d: Sample((arr(r, (5, 4), d), arr(r, (2, 3), d), _start(r, -7, 6),
+                                        _start(r, -4, 3))),
                    lambda r, d: Sample((arr(r, (4,), d), arr(r, (2,), d), _start(r, -1, 5)))),
            _dynamic_update_slice_ref, ANY, 2),
     OpInfo("expand_dims", lax.expand_dims, samples(
@@ -909,6 +914,17 @@ def _iota_op(x: Any) -> Any:
     return x * lax.broadcasted_iota(x.dtype, x.shape, x.ndim - 1)
 
 
+def _callback_op(x: Any, y: Any) -> Any:
+    # operands of one shape, so that the callback takes a leading batch axis (expand_dims)
+    return fnad.pure_callback(lambda a, b: np.sin(a) * b,
+                              fnad.ShapeDtypeStruct(x.shape, x.dtype), x, y,
+                              vmap_method="expand_dims")
+
+
+_HOST_CODE = ("a Python callback has no derivative (as in JAX): its jvp rule raises, tested "
+              "in tests/test_pure_callback.py with custom_vjp/custom_jvp giving it one")
+
+
 def _two(shape_x: tuple, shape_y: tuple) -> Samples:
     return samples(lambda r, d: Sample((arr(r, shape_x, d), arr(r, shape_y, d))))
 
@@ -953,6 +969,11 @@ CALLS = [
                               "one program); its impl runs in the typecheck test"}),
     OpInfo("debug_print", _debug_op, samples(lambda r, d: Sample((arr(r, (3,), d),))),
            lambda x: x * 2, NUMS, 2),
+    OpInfo("pure_callback", _callback_op, samples(
+        lambda r, d: Sample((arr(r, (2, 3), d), arr(r, (2, 3), d))),
+        lambda r, d: Sample((arr(r, (), d), arr(r, (), d)))),
+           lambda x, y: np.sin(x) * y, FLOATS, 0,
+           skips={"jvp": _HOST_CODE, "vjp": _HOST_CODE}),
     # more than the jit folds into a constant (passes.FOLD_MAX_SIZE), so iota is lowered
     OpInfo("iota", _iota_op, samples(lambda r, d: Sample((arr(r, (2, 3), d),)),
                                      lambda r, d: Sample((arr(r, (16, 20), d),))),

@@ -42,8 +42,10 @@ def ref_pad(x, v, config):
 
 
 def ref_window(starts, shape, sizes):
+    """JAX's rule: a negative start counts from the end, then the window is clamped in."""
     return tuple(slice(s, s + k) for s, k in
-                 zip((int(np.clip(s, 0, n - k)) for s, n, k in zip(starts, shape, sizes)), sizes))
+                 zip((int(np.clip(s + n if s < 0 else s, 0, n - k))
+                      for s, n, k in zip(starts, shape, sizes)), sizes))
 
 
 def ref_point(x, point, axes, mode):
@@ -152,7 +154,7 @@ def case_slice(draw):
 def case_dynamic_slice(draw):
     shape = draw(shapes)
     sizes = [draw(st.integers(0, n)) for n in shape]
-    starts = [np.int32(draw(st.integers(-2, n + 1))) for n in shape]
+    starts = [np.int32(draw(st.integers(-n - 2, n + 1))) for n in shape]
     return (lambda x, *s: lax.dynamic_slice(x, s, sizes)), [values(draw, shape)], starts, \
         (lambda x, *s: x[ref_window(s, x.shape, sizes)])
 
@@ -160,7 +162,7 @@ def case_dynamic_slice(draw):
 def case_dynamic_update_slice(draw):
     shape = draw(shapes)
     sizes = [draw(st.integers(0, n)) for n in shape]
-    starts = [np.int32(draw(st.integers(-2, n + 1))) for n in shape]
+    starts = [np.int32(draw(st.integers(-n - 2, n + 1))) for n in shape]
 
     def ref(x, u, *s):
         out = x.copy()
@@ -273,7 +275,8 @@ def test_pad_negative_and_interior_with_traced_value_grad():
 def test_dynamic_slice_clamps_like_xla():
     x = np.arange(10)
     assert_allclose(lax.dynamic_slice(x, [np.int32(8)], [4]), np.arange(6, 10))
-    assert_allclose(lax.dynamic_slice(x, [np.int32(-3)], [2]), np.arange(0, 2))
+    assert_allclose(lax.dynamic_slice(x, [np.int32(-3)], [2]), np.arange(7, 9))  # from the end
+    assert_allclose(lax.dynamic_slice(x, [np.int32(-13)], [2]), np.arange(0, 2))
     assert_allclose(lax.dynamic_update_slice(x, -np.ones(3, int), [np.int32(9)]),
                     np.r_[np.arange(7), -1, -1, -1])
 
