@@ -22,7 +22,7 @@ from fnad.core.primitive import Broadcast, Elementwise, Primitive
 from fnad.core.quiet import quiet_enter, quiet_exit
 from fnad.jit.fusion import fusion_p
 from fnad.lax.elementwise import integer_pow_p, select_n_p
-from fnad.lax.linalg import dot_general_p
+from fnad.lax.linalg import dot_general_p, dot_runner
 from fnad.lax.reduction import reduce_sum_p
 from fnad.lax.structural import broadcast_in_dim_p
 
@@ -100,19 +100,11 @@ def _emit_reduce_sum(eqn: Eqn, ins: list[str]) -> Kernel | None:
 
 
 def _emit_dot_general(eqn: Eqn, ins: list[str]) -> Kernel | None:
-    """Matrix and matrix-vector products as `matmul` of (possibly transposed) operands."""
-    (xc, yc), (xb, yb) = eqn.params["dimension_numbers"]
+    """The product lowered once for these shapes (`dot_runner`): BLAS calls on operands it
+    can take, outer products as broadcast multiplies, written into a dead buffer."""
     x, y = (a.aval for a in eqn.inputs)
-    if xb or yb or len(xc) != 1 or x.ndim > 2 or y.ndim > 2 or x.ndim == 0 or y.ndim == 0:
-        return None
-    a = ins[0] if x.ndim == 1 or xc[0] == 1 else f"{ins[0]}.T"
-    if y.ndim == 1:
-        b = ins[1]
-    else:
-        b = ins[1] if yc[0] == 0 else f"{ins[1]}.T"
-    if x.ndim == 1 and y.ndim == 1:
-        return Kernel(np.dot, [a, b], fresh=False)
-    return Kernel(np.matmul, [a, b], out="separate", fresh=True)
+    run = dot_runner(x.shape, y.shape, eqn.params["dimension_numbers"], x.dtype)
+    return Kernel(run, ins, out="separate", fresh=True)
 
 
 def _emit_broadcast_in_dim(eqn: Eqn, ins: list[str]) -> Kernel | None:
