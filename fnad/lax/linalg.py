@@ -79,9 +79,10 @@ def _dot_runner(x_shape: tuple[int, ...], y_shape: tuple[int, ...],
     `out` (an array of the result's shape and dtype) when it is given and usable.
 
     A contraction of size 1 is an outer product, a broadcast multiply; an empty one is
-    zeros. Any other is one `matmul` of (batch..., m, k) @ (batch..., k, n) operands, views
-    where the strides allow, copied only when BLAS could not take them as they are (see
-    `matmul_uses_blas`); float16 computes in float32, as NumPy's own float16 loop does.
+    zeros. A product of vectors and matrices is `np.dot`. Any other is one `matmul` of
+    (batch..., m, k) @ (batch..., k, n) operands, views where the strides allow, copied only
+    when BLAS could not take them as they are (see `matmul_uses_blas`); float16 computes in
+    float32, as NumPy's own float16 loop does.
     """
     (xc, yc), (xb, yb) = dimension_numbers
     xf, yf = _free(len(x_shape), xc, xb), _free(len(y_shape), yc, yb)
@@ -104,6 +105,10 @@ def _dot_runner(x_shape: tuple[int, ...], y_shape: tuple[int, ...],
             return lambda x, y, out=None: np.asarray(np.multiply(xs(x), ys(y)))
         return lambda x, y, out=None: np.multiply(xs(x), ys(y), out=out)
 
+    if not xb and len(xc) == 1 and len(x_shape) <= 2 and len(y_shape) <= 2 and (
+            dtype in _BLAS_DTYPES):
+        return _dot(len(x_shape) == 2 and xc[0] == 0, len(y_shape) == 2 and yc[0] == 1,
+                    not out_shape)
     m, n = math.prod(x_free), math.prod(y_free)
     # Contracted pairs in the larger operand's axis order: its merge into k stays a view.
     pairs = sorted(zip(xc, yc), key=lambda p: p[math.prod(y_shape) > math.prod(x_shape)])
@@ -139,6 +144,20 @@ def _dot_runner(x_shape: tuple[int, ...], y_shape: tuple[int, ...],
     return run
 
 
+def _dot(x_transposed: bool, y_transposed: bool, scalar: bool) -> Any:
+    """`run` for a product of vectors and matrices (the common case, kept to a few
+    attribute reads): np.dot gives BLAS transposed views as they are and copies the
+    operands it cannot address (`matmul_uses_blas` does not apply: no matmul is made)."""
+    def run(x: np.ndarray, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        a = x.T if x_transposed else x
+        b = y.T if y_transposed else y
+        if out is not None and out.flags.c_contiguous:  # np.dot writes only those
+            return np.dot(a, b, out=out)
+        return np.asarray(np.dot(a, b)) if scalar else np.dot(a, b)
+
+    return run
+
+
 def _reshaper(perm: tuple[int, ...], shape: tuple[int, ...], to: tuple[int, ...]) -> Any:
     """`a -> a.transpose(perm).reshape(to)` for arrays of `shape`, without the steps that
     change nothing."""
@@ -154,10 +173,10 @@ _RUNNERS = Cache(maxsize=4096)  # (shapes, dimension numbers, dtype) -> run
 
 
 def dot_runner(x_shape: tuple[int, ...], y_shape: tuple[int, ...],
-               dimension_numbers: DimensionNumbers, dtype: Any) -> Any:
+               dimension_numbers: DimensionNumbers, dtype: np.dtype) -> Any:
     """The NumPy function computing dot_general for operands of these shapes and dtype,
     `run(x, y, out=None)` (cached); the eager impl and the jit's NumPy code both call it."""
-    key = (x_shape, y_shape, dimension_numbers, np.dtype(dtype))
+    key = (x_shape, y_shape, dimension_numbers, dtype)
     run = _RUNNERS.peek(key)
     if run is None:
         run = _RUNNERS.put(key, _dot_runner(*key))

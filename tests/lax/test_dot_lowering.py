@@ -27,12 +27,14 @@ BLAS = {np.dtype(t) for t in (np.float32, np.float64, np.complex64, np.complex12
 
 @contextlib.contextmanager
 def blas_matmuls() -> Iterator[list[tuple[Any, Any]]]:
-    """Every np.matmul call made inside the block; each must reach BLAS when its dtype has
-    BLAS routines (integers have none: NumPy's loop is their only one)."""
+    """Every np.matmul and np.dot call made inside the block. A matmul must reach BLAS when
+    its dtype has BLAS routines (integers have none: NumPy's loop is their only one); a dot
+    must be of vectors or matrices of such a dtype (NumPy's dot then copies any operand
+    BLAS cannot address, and calls BLAS)."""
     calls: list[tuple[Any, Any]] = []
-    matmul = np.matmul
+    matmul, dot = np.matmul, np.dot
 
-    def spy(a: Any, b: Any, *args: Any, **kwargs: Any) -> Any:
+    def matmul_spy(a: Any, b: Any, *args: Any, **kwargs: Any) -> Any:
         calls.append((a, b))
         if a.dtype in BLAS:
             assert matmul_uses_blas(a, b), (a.shape, a.strides, b.shape, b.strides)
@@ -40,8 +42,14 @@ def blas_matmuls() -> Iterator[list[tuple[Any, Any]]]:
             assert a.dtype.kind in "iu", a.dtype
         return matmul(a, b, *args, **kwargs)
 
+    def dot_spy(a: Any, b: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append((a, b))
+        assert a.dtype in BLAS and b.dtype == a.dtype and a.ndim <= 2 and b.ndim <= 2
+        return dot(a, b, *args, **kwargs)
+
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(np, "matmul", spy)
+        m.setattr(np, "matmul", matmul_spy)
+        m.setattr(np, "dot", dot_spy)
         yield calls
 
 
@@ -144,7 +152,7 @@ def test_per_example_gradients_contracting_a_size_one_axis():
         d2 = 2 * (h @ w2 - ys[i])
         d1 = (d2 @ w2.T) * (1 - h ** 2)
         assert_allclose((got[0][i], got[1][i]), (xs[i].T @ d1, h.T @ d2))
-    assert all(a.shape[-1] > 1 for a, _ in matmuls)  # no matmul contracted the size-1 axis
+    assert all(a.shape[-1] > 1 for a, _ in matmuls)  # no product contracted the size-1 axis
 
 
 def test_predicate_follows_numpys_rules():
