@@ -109,6 +109,20 @@ def test_jit_products_reach_blas_and_match_eager(problem, dtype, xl, backend):
     assert_allclose(out, lax.dot_general(x, y, dn))
 
 
+@pytest.mark.parametrize("layout", ["c", "fortran", "strided", "reversed", "broadcast"])
+@pytest.mark.parametrize("dn", [(((1,), (0,)), ((), ())), (((0,), (1,)), ((), ()))])
+def test_large_matrix_products_any_layout(layout, dn):
+    """Matrices large enough for the matmul path (np.dot would zero its result first)."""
+    rng = np.random.default_rng(4)
+    x_shape, y_shape = ((48, 40), (40, 50)) if dn[0][0] == (1,) else ((40, 48), (50, 40))
+    x, y = _operand(x_shape, np.float32, layout, rng), _operand(y_shape, np.float32, "c", rng)
+    with blas_matmuls() as calls:
+        eager = lax.dot_general(x, y, dn)
+        jitted = fnad.jit(lambda x, y: lax.dot_general(x, y, dn))(x, y)
+    assert_allclose((eager, jitted), (_expected(x, y, dn),) * 2)
+    assert calls and all(a.ndim == 2 for a, _ in calls)
+
+
 @pytest.mark.parametrize("order", ["C", "F"])
 @pytest.mark.parametrize("dn, x_shape, y_shape", [
     ((((1,), (0,)), ((), ())), (5, 4), (4, 3)),  # a matrix product
