@@ -250,6 +250,11 @@ def main() -> None:
         print(f"  batch {batch}: train step, median")
         for name, t in times.items():
             print(f"    {name:<18} {t * 1e3:8.3f} ms   {t / floor:5.2f}x NumPy")
+        if "JAX jit" in times:
+            best = min((n for n in times if n.startswith("fnad jit")), key=times.get)
+            r = times[best] / times["JAX jit"]
+            print(f"    target: {best} / JAX jit <= 1.0: {r:.2f} "
+                  f"({'met' if r <= 1.0 else 'NOT met'})")
     params, x, y = init(128)
     latency = first_call_latency(params, x, y)
     print(f"  first call of the jitted train step (trace + passes + codegen + run): "

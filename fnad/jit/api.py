@@ -82,6 +82,17 @@ def _as_arrays(leaves: Sequence[Any]) -> list[Any]:
     return [weak_array(x) for x in leaves]
 
 
+def _non_ndarrays(leaves: list[Any]) -> tuple[bool, list[Any]]:
+    """(whether a leaf is a CuPy array, the leaves with Python numbers as 0-d arrays),
+    looking only at the leaves that are not ndarrays (a step count among many weights)."""
+    gpu, out = False, list(leaves)
+    for i, x in enumerate(out):
+        if type(x) is not _ndarray:
+            gpu = gpu or is_gpu_array(x)
+            out[i] = weak_array(x)
+    return gpu, out
+
+
 def _aval_key(a: ShapedArray) -> tuple:
     return (a.shape, a.dtype, True) if a.weak_type else (a.shape, a.dtype)
 
@@ -212,9 +223,8 @@ class Jitted:
             entry = self._miss(key, args, kwargs)
         gpu = False
         for x in leaves:
-            if type(x) is not _ndarray:
-                gpu = any(map(is_gpu_array, leaves))
-                leaves = _as_arrays(leaves)
+            if type(x) is not _ndarray:  # a scalar or a CuPy array among them
+                gpu, leaves = _non_ndarrays(leaves)
                 break
         exe = (entry.gpu_executable or self._compile(entry, "cupy")) if gpu else \
             (entry.executable or self._compile(entry))

@@ -27,29 +27,175 @@ def _free(ndim: int, contract: Sequence[int], batch: Sequence[int]) -> list[int]
 dot_general_p = Primitive("dot_general")
 
 
+# ---------------------------------------------------------------------------- NumPy lowering
+# np.matmul hands a product to BLAS only for float32/64 and complex64/128 matrices that BLAS
+# can address: one of the last two axes with unit stride, the other a whole row (column)
+# apart. Otherwise, and for a contraction of size 1 (an outer product), it runs a naive
+# triple loop that zeroes its output first; NumPy 1.26 does so for any such operand,
+# NumPy 2 for vector operands (matrix-vector products). `dot_runner` never gives it one.
+
+_BLAS_DTYPES = frozenset(map(np.dtype, ("float32", "float64", "complex64", "complex128")))
+
+
+def _vector_stride(stride: int, itemsize: int) -> bool:
+    return stride > 0 and stride % itemsize == 0
+
+
+def _blas_matrix(a: np.ndarray) -> bool:
+    """NumPy's test that the last two axes of `a` are a matrix BLAS takes in place, in C or
+    in Fortran order."""
+    s0, s1 = a.strides[-2:]
+    d0, d1 = a.shape[-2:]
+    it = a.itemsize
+    return ((s1 == it and s0 % it == 0 and s0 >= d1 * it)
+            or (s0 == it and s1 % it == 0 and s1 >= d0 * it))
+
+
+def matmul_uses_blas(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether `np.matmul(a, b)` of stacks of matrices (..., m, k) @ (..., k, n) reaches BLAS
+    for every pair (a dot, gemv or gemm call) rather than NumPy's naive loop: a BLAS dtype,
+    k > 1, no empty axis, and operands BLAS can address (for a vector, a positive stride).
+
+    >>> a = np.ones((3, 4), np.float32)
+    >>> matmul_uses_blas(a, a.T), matmul_uses_blas(a[:, :1], a[:1])  # k == 1: NumPy's loop
+    (True, False)
+    """
+    if a.dtype not in _BLAS_DTYPES or b.dtype != a.dtype or a.ndim < 2 or b.ndim < 2:
+        return False
+    (m, k), n, it = a.shape[-2:], b.shape[-1], a.itemsize
+    if k < 2 or m == 0 or n == 0:
+        return False
+    if m == 1:  # a dot product, or vector @ matrix (gemv)
+        return _vector_stride(a.strides[-1], it) and (
+            _vector_stride(b.strides[-2], it) if n == 1 else _blas_matrix(b))
+    if n == 1:  # matrix @ vector (gemv)
+        return _blas_matrix(a) and _vector_stride(b.strides[-2], it)
+    return _blas_matrix(a) and _blas_matrix(b)
+
+
+def _dot_runner(x_shape: tuple[int, ...], y_shape: tuple[int, ...],
+                dimension_numbers: DimensionNumbers, dtype: np.dtype) -> Any:
+    """`run(x, y, out=None)`: dot_general of operands of these shapes on NumPy, writing into
+    `out` (an array of the result's shape and dtype) when it is given and usable.
+
+    A contraction of size 1 is an outer product, a broadcast multiply; an empty one is
+    zeros. A product of vectors and matrices is `np.dot`. Any other is one `matmul` of
+    (batch..., m, k) @ (batch..., k, n) operands, views where the strides allow, copied only
+    when BLAS could not take them as they are (see `matmul_uses_blas`); float16 computes in
+    float32, as NumPy's own float16 loop does.
+    """
+    (xc, yc), (xb, yb) = dimension_numbers
+    xf, yf = _free(len(x_shape), xc, xb), _free(len(y_shape), yc, yb)
+    batch = tuple(x_shape[d] for d in xb)
+    x_free, y_free = tuple(x_shape[d] for d in xf), tuple(y_shape[d] for d in yf)
+    out_shape = batch + x_free + y_free
+    k = math.prod(x_shape[d] for d in xc)
+    if k == 0 or 0 in out_shape:
+        def zeros(x: Any, y: Any, out: np.ndarray | None = None) -> np.ndarray:
+            if out is None:
+                return np.zeros(out_shape, dtype)
+            out.fill(0)
+            return out
+        return zeros
+
+    if k == 1:  # an outer product per batch element (no contraction, or a size-1 one)
+        xs = _reshaper((*xb, *xf, *xc), x_shape, batch + x_free + (1,) * len(yf))
+        ys = _reshaper((*yb, *yc, *yf), y_shape, batch + (1,) * len(xf) + y_free)
+        if not out_shape:
+            return lambda x, y, out=None: np.asarray(np.multiply(xs(x), ys(y)))
+        return lambda x, y, out=None: np.multiply(xs(x), ys(y), out=out)
+
+    m, n = math.prod(x_free), math.prod(y_free)
+    if not xb and len(xc) == 1 and len(x_shape) <= 2 and len(y_shape) <= 2 and (
+            dtype in _BLAS_DTYPES):
+        return _dot(len(x_shape) == 2 and xc[0] == 0, len(y_shape) == 2 and yc[0] == 1,
+                    not out_shape, len(out_shape) == 2 and m > 1 and n > 1 and m * n * k >= 1 << 16)
+    # Contracted pairs in the larger operand's axis order: its merge into k stays a view.
+    pairs = sorted(zip(xc, yc), key=lambda p: p[math.prod(y_shape) > math.prod(x_shape)])
+    xc, yc = tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
+    xs = _reshaper((*xb, *xf, *xc), x_shape, batch + (m, k))
+    ys = _reshaper((*yb, *yc, *yf), y_shape, batch + (k, n))
+    out3 = batch + (m, n)
+    cast = np.dtype(np.float32) if dtype == np.float16 else None
+    blas = dtype in _BLAS_DTYPES or cast is not None
+    x_ok = (lambda a: True) if not blas else (
+        (lambda a: _vector_stride(a.strides[-1], a.itemsize)) if m == 1 else _blas_matrix)
+    y_ok = (lambda a: True) if not blas else (
+        (lambda a: _vector_stride(a.strides[-2], a.itemsize)) if n == 1 else _blas_matrix)
+    direct_out = out3 == out_shape and len(out3) == 2 and cast is None
+
+    def run(x: np.ndarray, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        x3, y3 = xs(x), ys(y)
+        if cast is not None:
+            x3, y3 = x3.astype(cast), y3.astype(cast)
+        if not x_ok(x3):
+            x3 = np.ascontiguousarray(x3)
+        if not y_ok(y3):
+            y3 = np.ascontiguousarray(y3)
+        if out is not None:
+            if direct_out:  # a fresh 2-D buffer is C or Fortran ordered: BLAS writes it
+                return np.matmul(x3, y3, out=out)
+            if cast is None and out.flags.c_contiguous:
+                np.matmul(x3, y3, out=out.reshape(out3))
+                return out
+        r = np.matmul(x3, y3)
+        return (r if cast is None else r.astype(dtype)).reshape(out_shape)
+
+    return run
+
+
+def _dot(x_transposed: bool, y_transposed: bool, scalar: bool, matrices: bool) -> Any:
+    """`run` for a product of vectors and matrices (the common case, kept to a few
+    attribute reads), on transposed views. Two large matrices go to matmul, as C- or
+    Fortran-contiguous operands (np.dot would first zero the result: 5% of a 784x128x256
+    product); the rest to np.dot (half a microsecond cheaper to call), which copies the
+    operands BLAS cannot address."""
+    def run(x: np.ndarray, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        a = x.T if x_transposed else x
+        b = y.T if y_transposed else y
+        if matrices:
+            f = a.flags
+            if not (f.c_contiguous or f.f_contiguous):
+                a = np.ascontiguousarray(a)
+            f = b.flags
+            if not (f.c_contiguous or f.f_contiguous):
+                b = np.ascontiguousarray(b)
+            return np.matmul(a, b, out=out)  # a fresh 2-D `out` is C or Fortran ordered
+        if out is not None and out.flags.c_contiguous:  # np.dot writes only those
+            return np.dot(a, b, out=out)
+        return np.asarray(np.dot(a, b)) if scalar else np.dot(a, b)
+
+    return run
+
+
+def _reshaper(perm: tuple[int, ...], shape: tuple[int, ...], to: tuple[int, ...]) -> Any:
+    """`a -> a.transpose(perm).reshape(to)` for arrays of `shape`, without the steps that
+    change nothing."""
+    identity = perm == tuple(range(len(shape)))
+    if to == tuple(shape[p] for p in perm):
+        return (lambda a: a) if identity else (lambda a: a.transpose(perm))
+    if identity:
+        return lambda a: a.reshape(to)
+    return lambda a: a.transpose(perm).reshape(to)
+
+
+_RUNNERS = Cache(maxsize=4096)  # (shapes, dimension numbers, dtype) -> run
+
+
+def dot_runner(x_shape: tuple[int, ...], y_shape: tuple[int, ...],
+               dimension_numbers: DimensionNumbers, dtype: np.dtype) -> Any:
+    """The NumPy function computing dot_general for operands of these shapes and dtype,
+    `run(x, y, out=None)` (cached); the eager impl and the jit's NumPy code both call it."""
+    key = (x_shape, y_shape, dimension_numbers, dtype)
+    run = _RUNNERS.peek(key)
+    if run is None:
+        run = _RUNNERS.put(key, _dot_runner(*key))
+    return run
+
+
 def _dot_general_impl(x: np.ndarray, y: np.ndarray, dimension_numbers: DimensionNumbers,
                       ) -> np.ndarray:
-    (xc, yc), (xb, yb) = dimension_numbers
-    if not xb and len(xc) == 1 and x.ndim <= 2 and y.ndim <= 2:
-        # a matrix product: BLAS takes transposed views as they are, without copies
-        a = x if x.ndim < 2 or xc[0] == 1 else x.T
-        b = y if y.ndim < 2 or yc[0] == 0 else y.T
-        return np.asarray(np.dot(a, b))
-    xf, yf = _free(x.ndim, xc, xb), _free(y.ndim, yc, yb)
-    if not xc:  # an outer product per batch element: a broadcast multiply, not a GEMM
-        xs = np.transpose(x, (*xb, *xf)).reshape(tuple(x.shape[d] for d in (*xb, *xf))
-                                                 + (1,) * len(yf))
-        ys = np.transpose(y, (*yb, *yf)).reshape(tuple(y.shape[d] for d in yb) + (1,) * len(xf)
-                                                 + tuple(y.shape[d] for d in yf))
-        return np.multiply(xs, ys)
-    batch = [x.shape[d] for d in xb]
-    k = int(np.prod([x.shape[d] for d in xc], dtype=np.int64))
-    m = int(np.prod([x.shape[d] for d in xf], dtype=np.int64))
-    n = int(np.prod([y.shape[d] for d in yf], dtype=np.int64))
-    x3 = np.transpose(x, (*xb, *xf, *xc)).reshape((*batch, m, k))
-    y3 = np.transpose(y, (*yb, *yc, *yf)).reshape((*batch, k, n))
-    out = np.matmul(x3, y3)
-    return out.reshape((*batch, *(x.shape[d] for d in xf), *(y.shape[d] for d in yf)))
+    return dot_runner(x.shape, y.shape, dimension_numbers, x.dtype)(x, y)
 
 
 dot_general_p.def_impl(_dot_general_impl)

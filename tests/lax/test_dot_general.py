@@ -29,11 +29,11 @@ def _einsum_spec(x_ndim, y_ndim, dn):
 
 
 @st.composite
-def dot_problems(draw, max_free=2):
+def dot_problems(draw, max_free=2, min_size=1, max_size=3):
     """Shapes and dimension numbers with batch, contracting and free axes anywhere."""
     nb, nc = draw(st.integers(0, 2)), draw(st.integers(0, 2))
     nxf, nyf = draw(st.integers(0, max_free)), draw(st.integers(0, max_free))
-    sizes = lambda n: [draw(st.integers(1, 3)) for _ in range(n)]
+    sizes = lambda n: [draw(st.integers(min_size, max_size)) for _ in range(n)]
     bs, cs, xfs, yfs = sizes(nb), sizes(nc), sizes(nxf), sizes(nyf)
     x_pos = draw(st.permutations(range(nb + nc + nxf)))
     y_pos = draw(st.permutations(range(nb + nc + nyf)))
