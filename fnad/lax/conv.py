@@ -557,6 +557,10 @@ reduce_window_sum_p.def_transpose(_reduce_window_sum_transpose)
 # The derivative of a window max/min picks, in each window, the tangent at the position
 # of the extremum of x. `_select_gather` does that; its transpose `_select_scatter` adds
 # each output cotangent at that position. Both are linear in their first operand.
+# With `ties="first"` (reduce_window's derivative, JAX's select_and_scatter_add) the first
+# extremum of a window gets it all; with `ties="split"` (reduce_max's derivative, which the
+# jit's pooling pass rewrites into window form) tied positions share it evenly, computed
+# as reduce_max's rule computes it: (t / count) * hit, so NaN windows give NaN as there.
 
 
 def _window_choice(x: np.ndarray, kind: str, params: dict[str, Any]) -> np.ndarray:
@@ -589,7 +593,74 @@ def _picker(values: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.ndarray
     return np.multiply
 
 
-def _gather_impl(t: np.ndarray, x: np.ndarray, kind: str, **params: Any) -> np.ndarray:
+def _window_hits(x: Any, kind: str, params: dict[str, Any]
+                 ) -> tuple[list[tuple[int, tuple[slice, ...]]], list[Any], Any]:
+    """For tie splitting: the window offsets, for each a mask of the windows whose element
+    there equals the window's extremum, and the count of such elements per window (in
+    x's dtype; 0 in a window holding a NaN, as `x == max` is false there)."""
+    xp = array_module([x])
+    identity = _window_identity(x.dtype, kind)
+    offsets = _offset_slices(params, _param_out_shape(x, params))
+    padded = _dilate_pad_xp(x, params["padding"], params["base_dilation"], identity)
+    extremum = xp.full(_param_out_shape(x, params), identity, x.dtype)
+    for _, sl in offsets:
+        (xp.maximum if kind == "max" else xp.minimum)(extremum, padded[sl], out=extremum)
+    hits = [padded[sl] == extremum for _, sl in offsets]
+    count = xp.zeros(extremum.shape, x.dtype)
+    for hit in hits:
+        count += hit
+    return offsets, hits, count
+
+
+def _split_gather(t: Any, x: Any, kind: str, params: dict[str, Any]) -> Any:
+    """sum(t * hit) / count per window, as reduce_max's jvp computes it."""
+    offsets, hits, count = _window_hits(x, kind, params)
+    padded = _dilate_pad_xp(t, params["padding"], params["base_dilation"], 0)
+    out = array_module([t]).zeros(count.shape, t.dtype)
+    token = quiet_enter()  # inf * 0 and 0 / 0: NaN is the answer, as in reduce_max's rule
+    try:
+        for (_, sl), hit in zip(offsets, hits):
+            out += padded[sl] * hit
+        return out / count
+    finally:
+        quiet_exit(token)
+
+
+def _split_scatter(ct: Any, x: Any, kind: str, params: dict[str, Any]) -> Any:
+    """(ct / count) * hit at every position of every window, as reduce_max's transpose."""
+    offsets, hits, count = _window_hits(x, kind, params)
+    token = quiet_enter()
+    try:
+        share = ct / count
+        acc = _scatter_acc(array_module([ct]), x.shape, ct.dtype, params)
+        overlapping = _windows_overlap(params)
+        for (_, sl), hit in zip(offsets, hits):
+            if overlapping:
+                acc[sl] += share * hit
+            else:
+                acc[sl] = share * hit
+    finally:
+        quiet_exit(token)
+    return _crop_dilated(acc, x.shape, params["padding"], params["base_dilation"],
+                         array_module([ct]))
+
+
+def _windows_overlap(params: dict[str, Any]) -> bool:
+    """Whether two windows share an element (else a scatter can assign, not add)."""
+    return any(s < _dilated(k, d) for k, s, d in zip(
+        params["window_dimensions"], params["window_strides"], params["window_dilation"]))
+
+
+def _scatter_acc(xp: Any, shape: Sequence[int], dtype: Any, params: dict[str, Any]) -> Any:
+    """Zeros shaped like x padded and dilated: what a window scatter adds into."""
+    return xp.zeros([_dilated(n, d) + lo + hi for n, d, (lo, hi) in
+                     zip(shape, params["base_dilation"], params["padding"])], dtype)
+
+
+def _gather_impl(t: np.ndarray, x: np.ndarray, kind: str, ties: str = "first",
+                 **params: Any) -> np.ndarray:
+    if ties == "split":
+        return _split_gather(t, x, kind, params)
     idx = _window_choice(x, kind, params)
     padded, offsets = _window_offsets(t, params, 0)
     out, pick = np.zeros(idx.shape, t.dtype), _picker(t)
@@ -598,16 +669,21 @@ def _gather_impl(t: np.ndarray, x: np.ndarray, kind: str, **params: Any) -> np.n
     return out
 
 
-def _scatter_impl(ct: np.ndarray, x: np.ndarray, kind: str, **params: Any) -> np.ndarray:
-    """Add each window's cotangent at its chosen position; loops over window offsets only."""
+def _scatter_impl(ct: np.ndarray, x: np.ndarray, kind: str, ties: str = "first",
+                  **params: Any) -> np.ndarray:
+    """Add each window's cotangent at its chosen position; loops over window offsets only
+    (and assigns, where windows do not overlap)."""
+    if ties == "split":
+        return _split_scatter(ct, x, kind, params)
     idx = _window_choice(x, kind, params)
-    padding, bdil = params["padding"], params["base_dilation"]
-    acc = np.zeros([_dilated(n, d) + lo + hi for n, d, (lo, hi) in zip(x.shape, bdil, padding)],
-                   ct.dtype)
-    pick = _picker(ct)
+    acc, pick = _scatter_acc(np, x.shape, ct.dtype, params), _picker(ct)
+    overlapping = _windows_overlap(params)
     for k, sl in _offset_slices(params, ct.shape):
-        acc[sl] += pick(ct, idx == k)
-    return _crop_dilated(acc, x.shape, padding, bdil)
+        if overlapping:
+            acc[sl] += pick(ct, idx == k)
+        else:
+            acc[sl] = pick(ct, idx == k)
+    return _crop_dilated(acc, x.shape, params["padding"], params["base_dilation"])
 
 
 def _select_primitive(name: str, impl: Callable[..., Any], windowed_in: bool) -> Primitive:
@@ -618,7 +694,11 @@ def _select_primitive(name: str, impl: Callable[..., Any], windowed_in: bool) ->
     prim.def_impl(impl)
 
     @prim.def_abstract_eval
-    def abstract_eval(t: ShapedArray, x: ShapedArray, kind: str, **params: Any) -> ShapedArray:
+    def abstract_eval(t: ShapedArray, x: ShapedArray, kind: str, ties: str = "first",
+                      **params: Any) -> ShapedArray:
+        if kind not in ("max", "min") or ties not in ("first", "split"):
+            raise ValueError(f"{name}: kind must be 'max' or 'min' and ties 'first' or "
+                             f"'split', got {kind!r} and {ties!r}")
         if t.dtype != x.dtype:
             raise DTypeError(f"dtypes {t.dtype} and {x.dtype} must be equal")
         windowed = _window_out_shape(x, **params)
@@ -628,23 +708,23 @@ def _select_primitive(name: str, impl: Callable[..., Any], windowed_in: bool) ->
         return ShapedArray(out, t.dtype)
 
     def batch(axis_size: int, vals: Sequence[Any], dims: Sequence[Any], kind: str,
-              **params: Any):
+              ties: str = "first", **params: Any):
         from fnad.interpreters.batching import moveaxis
         bd = next(d for d in dims if d is not None)
         t, x = (moveaxis(v, d, bd, axis_size) for v, d in zip(vals, dims))
-        return prim.bind(t, x, kind=kind, **_window_params_batch(params, bd)), bd
+        return prim.bind(t, x, kind=kind, ties=ties, **_window_params_batch(params, bd)), bd
 
     prim.def_batch(batch)
     _linear_in_first(prim)
     return prim
 
 
-_select_gather_p = _select_primitive("window_select_gather", _gather_impl, False)
-_select_scatter_p = _select_primitive("window_select_scatter", _scatter_impl, True)
-_select_gather_p.def_transpose(
-    lambda ct, t, x, **params: [_select_scatter_p.bind(ct, x, **params), None])
-_select_scatter_p.def_transpose(
-    lambda ct, c, x, **params: [_select_gather_p.bind(ct, x, **params), None])
+select_gather_p = _select_primitive("window_select_gather", _gather_impl, False)
+select_scatter_p = _select_primitive("window_select_scatter", _scatter_impl, True)
+select_gather_p.def_transpose(
+    lambda ct, t, x, **params: [select_scatter_p.bind(ct, x, **params), None])
+select_scatter_p.def_transpose(
+    lambda ct, c, x, **params: [select_gather_p.bind(ct, x, **params), None])
 
 
 def _window_extremum(name: str, kind: str) -> Primitive:
@@ -655,7 +735,7 @@ def _window_extremum(name: str, kind: str) -> Primitive:
         ans = prim.bind(x, **params)
         if type(t) is Zero:
             return ans, Zero(get_aval(ans))
-        return ans, _select_gather_p.bind(t, x, kind=kind, **params)
+        return ans, select_gather_p.bind(t, x, kind=kind, ties="first", **params)
 
     prim.def_jvp(jvp)
     return prim
@@ -712,7 +792,10 @@ def reduce_window(operand: Any, init_value: Any, computation: str | Callable[...
 
 def _dilate_pad_xp(x: Any, padding: Sequence[tuple[int, int]], dilation: Sequence[int],
                    fill: Any) -> Any:
-    """x with `dilation - 1` fills between elements, then padded (negative pads crop)."""
+    """x with `dilation - 1` fills between elements, then padded (negative pads crop);
+    x itself when there is neither."""
+    if all(d == 1 for d in dilation) and all(p == (0, 0) for p in padding):
+        return x
     xp = array_module([x])
     grown = [max(lo, 0) + _dilated(n, d) + max(hi, 0)
              for n, d, (lo, hi) in zip(x.shape, dilation, padding)]
@@ -806,7 +889,9 @@ def _window_choice_xp(x: Any, kind: str, params: dict[str, Any]) -> Any:
     return (xp.argmax if kind == "max" else xp.argmin)(flat, axis=-1)
 
 
-def _window_gather_xp(t: Any, x: Any, kind: str, **params: Any) -> Any:
+def _window_gather_xp(t: Any, x: Any, kind: str, ties: str = "first", **params: Any) -> Any:
+    if ties == "split":
+        return _split_gather(t, x, kind, params)
     xp = array_module([t, x])
     idx = _window_choice_xp(x, kind, params)
     tw = _windows_xp(t, *_window_params(params), 0)
@@ -814,8 +899,11 @@ def _window_gather_xp(t: Any, x: Any, kind: str, **params: Any) -> Any:
     return xp.take_along_axis(tw, idx[..., None], axis=-1)[..., 0]
 
 
-def _window_scatter_xp(ct: Any, x: Any, kind: str, **params: Any) -> Any:
+def _window_scatter_xp(ct: Any, x: Any, kind: str, ties: str = "first", **params: Any
+                       ) -> Any:
     """Add each window's cotangent at its chosen position; loops over window offsets."""
+    if ties == "split":
+        return _split_scatter(ct, x, kind, params)
     xp = array_module([ct, x])
     idx = _window_choice_xp(x, kind, params)
     _, _, padding, bdil, _ = _window_params(params)
@@ -830,8 +918,8 @@ for _p, _fn in [(conv_general_dilated_p, _conv_xp),
                 (reduce_window_sum_p, _reduce_window_xp("sum")),
                 (reduce_window_max_p, _reduce_window_xp("max")),
                 (reduce_window_min_p, _reduce_window_xp("min")),
-                (_select_gather_p, _window_gather_xp),
-                (_select_scatter_p, _window_scatter_xp)]:
+                (select_gather_p, _window_gather_xp),
+                (select_scatter_p, _window_scatter_xp)]:
     _p.def_impl(_fn, "cupy")
 
 
