@@ -142,6 +142,14 @@ def conv_dimension_numbers(lhs_ndim: int, rhs_ndim: int, dimension_numbers: Any
 
 
 conv_general_dilated_p = Primitive("conv_general_dilated")
+_MAX_TAPS = 32  # im2col tap by tap (one strided copy each) up to this many taps
+
+
+def _out_positions(x: Any, w: Any, strides: Sequence[int], padding: Pairs,
+                   lhs_dilation: Sequence[int], rhs_dilation: Sequence[int]) -> int:
+    """The number of output positions of a convolution of N C *sp by O I *k (views)."""
+    return math.prod(_out_size(*a) for a in zip(x.shape[2:], w.shape[2:], strides, padding,
+                                                lhs_dilation, rhs_dilation))
 
 
 def conv_im2col(lhs: Any, rhs: Any, *, window_strides: tuple[int, ...], padding: Pairs,
@@ -157,9 +165,10 @@ def conv_im2col(lhs: Any, rhs: Any, *, window_strides: tuple[int, ...], padding:
     (n, c), (o, ci), ksp = x.shape[:2], w.shape[:2], w.shape[2:]
     b, g, nsp = batch_group_count, feature_group_count, len(ksp)
     h = b * g
-    if h == 1 and xp is np and math.prod(ksp) <= 32:
+    if h == 1 and xp is np and min(math.prod(ksp), _out_positions(x, w, window_strides, padding,
+                                       lhs_dilation, rhs_dilation)) <= _MAX_TAPS:
         return _conv_by_taps(x, w, window_strides, padding, lhs_dilation, rhs_dilation,
-                             ospec).astype(lhs.dtype, copy=False)
+                             ospec, math.prod(ksp) > _MAX_TAPS).astype(lhs.dtype, copy=False)
     win = windows(x, (1, 1, *ksp), (1, 1, *window_strides), ((0, 0), (0, 0), *padding),
                   (1, 1, *lhs_dilation), (1, 1, *rhs_dilation), 0)
     win = win[(slice(None),) * (2 + nsp) + (0, 0)]  # drop the unit batch/feature window
@@ -188,24 +197,40 @@ def conv_im2col(lhs: Any, rhs: Any, *, window_strides: tuple[int, ...], padding:
 
 def _conv_by_taps(x: np.ndarray, w: np.ndarray, strides: Sequence[int], padding: Pairs,
                   lhs_dilation: Sequence[int], rhs_dilation: Sequence[int],
-                  ospec: Sequence[int]) -> np.ndarray:
-    """im2col one kernel tap at a time, for small kernels: each tap is one large strided
-    copy (a window view copied whole moves a few elements per inner loop), into columns
-    laid out (image, feature x tap, position) so that one GEMM per image writes
-    N O *sp contiguously."""
+                  ospec: Sequence[int], by_output: bool = False) -> np.ndarray:
+    """im2col one tap at a time, then GEMMs over the whole batch's columns. Each tap is one
+    large strided copy (a window view copied whole moves a few elements per inner loop).
+    The taps are the kernel's offsets, for small kernels; or (`by_output`) the output
+    positions, for a large kernel and a small output, which is the shape of a small-kernel
+    convolution's weight gradient: its columns are the forward's, built the same way, and
+    one GEMM contracts them over batch and positions."""
     (n, c), o, ksp = x.shape[:2], w.shape[0], w.shape[2:]
     osp = [_out_size(*a) for a in zip(x.shape[2:], ksp, strides, padding, lhs_dilation,
                                        rhs_dilation)]
     padded = _dilate_pad(x, ((0, 0), (0, 0), *padding), (1, 1, *lhs_dilation), 0)
-    taps = math.prod(ksp)
-    cols = np.empty((n, c, taps, *osp), x.dtype)
-    if 0 not in osp:
-        for t, offset in enumerate(np.ndindex(*ksp)):
-            cols[:, :, t] = padded[(slice(None), slice(None), *(
-                slice(k * d, k * d + (m - 1) * st + 1, st)
-                for k, d, m, st in zip(offset, rhs_dilation, osp, strides)))]
-    out = np.matmul(w.reshape(o, c * taps), cols.reshape(n, c * taps, -1))
-    return np.ascontiguousarray(np.transpose(out.reshape(n, o, *osp), np.argsort(ospec)))
+    # the taps loop over `outer` positions; every tap copies `inner` positions
+    outer, inner = (osp, ksp) if by_output else (ksp, osp)
+    outer_step, inner_step = (strides, rhs_dilation) if by_output else (rhs_dilation, strides)
+    taps, size = math.prod(outer), math.prod(inner)
+    cols = np.empty((taps, n, c, *inner) if by_output else (taps, c, n, *inner), x.dtype)
+    if 0 not in osp and 0 not in ksp:
+        for t, offset in enumerate(np.ndindex(*outer)):
+            tap = padded[(slice(None), slice(None), *(
+                slice(k * a, k * a + (m - 1) * b + 1, b)
+                for k, a, m, b in zip(offset, outer_step, inner, inner_step)))]
+            cols[t] = tap if by_output else tap.swapaxes(0, 1)
+    nsp = len(ksp)
+    if by_output:  # (taps x n, c x kernel) @ (c x kernel, o) -> (*osp, n, o)
+        kern = w.reshape(o, c * size).T
+        out = np.matmul(cols.reshape(taps * n, c * size), kern)
+        std = np.moveaxis(out.reshape(*osp, n, o), (nsp, nsp + 1), (0, 1))
+    else:  # (o, tap x c) @ (tap x c, positions) for every image, strided views of the
+        # columns: as fast as one GEMM over (tap x c, n x positions) here, and it writes
+        # N O *sp directly, without a copy of the output
+        kern = np.moveaxis(w, 1, -1).reshape(o, taps * c)
+        std = np.matmul(kern, cols.reshape(taps * c, n, size).swapaxes(0, 1)).reshape(
+            n, o, *osp)
+    return np.ascontiguousarray(np.transpose(std, np.argsort(ospec)))
 
 
 conv_general_dilated_p.def_impl(conv_im2col)
