@@ -601,6 +601,8 @@ def _window_choice(x: np.ndarray, kind: str, params: dict[str, Any]) -> np.ndarr
     # every element, and a window's extremum is anywhere
     idx = np.zeros(extremum.shape, np.int8 if len(offsets) < 128 else np.intp)
     nan = np.isnan(extremum) if x.dtype.kind in "fc" else None
+    if nan is not None and not nan.any():
+        nan = None  # no NaN window: equality alone finds the extremum
     for k, sl in reversed(offsets):  # the last write is the first hit
         hit = padded[sl] == extremum
         if nan is not None:
@@ -654,32 +656,37 @@ def _split_gather(t: Any, x: Any, kind: str, params: dict[str, Any]) -> Any:
 def _split_scatter(ct: Any, x: Any, kind: str, params: dict[str, Any]) -> Any:
     """(ct / count) * hit at every position of every window, as reduce_max's transpose."""
     offsets, hits, count = _window_hits(x, kind, params)
+    xp = array_module([ct])
     token = quiet_enter()
     try:
         share = ct / count
-        acc = _scatter_acc(array_module([ct]), x.shape, ct.dtype, params)
-        overlapping = _windows_overlap(params)
+        acc, put = _scatter_acc(xp, x.shape, ct.dtype, params)
         for (_, sl), hit in zip(offsets, hits):
-            if overlapping:
-                acc[sl] += share * hit
-            else:
-                acc[sl] = share * hit
+            put(acc, sl, share, hit)
     finally:
         quiet_exit(token)
-    return _crop_dilated(acc, x.shape, params["padding"], params["base_dilation"],
-                         array_module([ct]))
+    return _crop_dilated(acc, x.shape, params["padding"], params["base_dilation"], xp)
 
 
-def _windows_overlap(params: dict[str, Any]) -> bool:
-    """Whether two windows share an element (else a scatter can assign, not add)."""
-    return any(s < _dilated(k, d) for k, s, d in zip(
-        params["window_dimensions"], params["window_strides"], params["window_dilation"]))
+def _scatter_acc(xp: Any, shape: Sequence[int], dtype: Any, params: dict[str, Any]
+                 ) -> tuple[Any, Callable[..., None]]:
+    """What a window scatter writes into (x padded and dilated), and `put(acc, sl, v, m)`
+    writing `v * m` into `acc[sl]`: added where windows overlap, else stored in place
+    (into an uninitialized `acc` when the windows tile it exactly)."""
+    window, strides = params["window_dimensions"], params["window_strides"]
+    wdil = params["window_dilation"]
+    padded = [_dilated(n, d) + lo + hi
+              for n, d, (lo, hi) in zip(shape, params["base_dilation"], params["padding"])]
+    if any(s < _dilated(k, d) for k, s, d in zip(window, strides, wdil)):
+        def add(acc: Any, sl: Any, v: Any, m: Any) -> None:
+            acc[sl] += v * m
+        return xp.zeros(padded, dtype), add
 
-
-def _scatter_acc(xp: Any, shape: Sequence[int], dtype: Any, params: dict[str, Any]) -> Any:
-    """Zeros shaped like x padded and dilated: what a window scatter adds into."""
-    return xp.zeros([_dilated(n, d) + lo + hi for n, d, (lo, hi) in
-                     zip(shape, params["base_dilation"], params["padding"])], dtype)
+    def store(acc: Any, sl: Any, v: Any, m: Any) -> None:
+        xp.multiply(v, m, out=acc[sl])
+    tiled = all(d == 1 and s == k > 0 and p % k == 0
+                for k, s, d, p in zip(window, strides, wdil, padded))
+    return (xp.empty if tiled else xp.zeros)(padded, dtype), store
 
 
 def _gather_impl(t: np.ndarray, x: np.ndarray, kind: str, ties: str = "first",
@@ -701,13 +708,10 @@ def _scatter_impl(ct: np.ndarray, x: np.ndarray, kind: str, ties: str = "first",
     if ties == "split":
         return _split_scatter(ct, x, kind, params)
     idx = _window_choice(x, kind, params)
-    acc, pick = _scatter_acc(np, x.shape, ct.dtype, params), _picker(ct)
-    overlapping = _windows_overlap(params)
+    acc, put = _scatter_acc(np, x.shape, ct.dtype, params)
+    finite = _picker(ct) is np.multiply  # else a select: inf * 0 would be NaN
     for k, sl in _offset_slices(params, ct.shape):
-        if overlapping:
-            acc[sl] += pick(ct, idx == k)
-        else:
-            acc[sl] = pick(ct, idx == k)
+        put(acc, sl, ct if finite else np.where(idx == k, ct, 0), idx == k)
     return _crop_dilated(acc, x.shape, params["padding"], params["base_dilation"])
 
 
