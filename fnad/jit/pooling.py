@@ -134,11 +134,25 @@ def _tie_split_scatters(g: _Graph, reduce: Eqn, x: Var, params: dict[str, Any]
                     if type(ct) is not Var or ct.aval != c.aval:
                         continue
                     for back in g.read_by(mul.outputs[0], reshape_p):
-                        if back.outputs[0].aval.shape == x.aval.shape:
-                            out[id(back)] = Eqn(select_scatter_p, [ct, x], back.outputs,
-                                                {"kind": _KIND[reduce.prim], "ties": "split",
-                                                 **params}, back.source_info)
+                        eqn = _replacement(select_scatter_p, [ct, x], back,
+                                           {"kind": _KIND[reduce.prim], "ties": "split",
+                                            **params})
+                        if eqn is not None:
+                            out[id(back)] = eqn
     return out
+
+
+def _replacement(prim: Any, inputs: list[Var], old: Eqn, params: dict[str, Any]
+                 ) -> Eqn | None:
+    """`prim[params] inputs` writing `old`'s output, if it gives exactly that aval (shape,
+    dtype and weak type); else None."""
+    try:
+        aval = prim.abstract_eval(*(v.aval for v in inputs), **params)
+    except Exception:  # e.g. a dtype the window primitive does not take: leave it
+        return None
+    if aval != old.outputs[0].aval:
+        return None
+    return Eqn(prim, inputs, old.outputs, params, old.source_info)
 
 
 def pool_windows(closed: ClosedJaxpr) -> ClosedJaxpr:
@@ -159,11 +173,10 @@ def pool_windows(closed: ClosedJaxpr) -> ClosedJaxpr:
         if window is None:
             continue
         params = _window_params(window)
-        try:
-            _WINDOWED[e.prim].abstract_eval(x.aval, **params)
-        except Exception:  # a dtype the window reduction does not take: leave it
+        eqn = _replacement(_WINDOWED[e.prim], [x], e, params)
+        if eqn is None:
             continue
-        swap[id(e)] = Eqn(_WINDOWED[e.prim], [x], e.outputs, params, e.source_info)
+        swap[id(e)] = eqn
         if e.prim in _KIND:
             swap.update(_tie_split_scatters(g, e, x, params))
     if not swap:

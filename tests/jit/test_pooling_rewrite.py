@@ -230,3 +230,27 @@ def test_bad_ties_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="ties"):
         select_scatter_p.bind(np.ones((2, 3)), np.ones((4, 6)), **{**_params((2, 2), "max"),
                                                                     "ties": "last"})
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int8, np.float16, np.bool_])
+@pytest.mark.parametrize("reduce", ["max", "min", "sum"])
+def test_other_dtypes_keep_values(dtype: Any, reduce: str) -> None:
+    x = tied(np.random.default_rng(3), (2, 2, 4, 6)).astype(dtype)
+    f = pool2(reduce)
+    expected = f(x)
+    out = fnad.jit(f, backend="numpy")(x)
+    assert out.dtype == expected.dtype
+    assert_allclose(out, expected)
+
+
+def test_vmapped_pooling_is_rewritten_and_matches_a_loop() -> None:
+    rng = np.random.default_rng(4)
+    xs = tied(rng, (3, 2, 2, 4, 4))
+    vg = fnad.vmap(fnad.value_and_grad(loss_of(pool2("max"))))
+    names = prims(optimized(vg, xs))
+    assert "reduce_window_max" in names and "window_select_scatter" in names
+    values, grads = fnad.jit(vg)(xs)
+    for i in range(3):
+        v, g = fnad.value_and_grad(loss_of(pool2("max")))(xs[i])
+        assert_allclose(values[i], v, rtol=1e-6)
+        assert_allclose(grads[i], g, rtol=1e-6, atol=1e-6)
