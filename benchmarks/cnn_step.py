@@ -90,12 +90,17 @@ def torch_run(params: Any, x: np.ndarray, y: np.ndarray) -> Callable[[], Any] | 
             w = params[i]["w"]
             net[i].weight.copy_(torch.from_numpy(w.T if i == DENSE else w))
             net[i].bias.copy_(torch.from_numpy(params[i]["b"]))
+    return torch_stepper(torch, net, x, y)
+
+
+def torch_stepper(torch: Any, net: Any, x: np.ndarray, y: np.ndarray) -> Callable[[], Any]:
+    """A closure running one PyTorch Adam step of `net` on (x, y), returning the loss."""
     opt = torch.optim.Adam(net.parameters(), lr=LR)
     tx, ty = torch.from_numpy(x), torch.from_numpy(y).long()
 
     def run() -> Any:
         opt.zero_grad()
-        loss = tnn.functional.cross_entropy(net(tx), ty)
+        loss = torch.nn.functional.cross_entropy(net(tx), ty)
         loss.backward()
         opt.step()
         return loss.detach()
@@ -197,17 +202,7 @@ def torch_bench_run(params: Any, x: np.ndarray, y: np.ndarray) -> Callable[[], A
         for module, p in zip([m for m in net if hasattr(m, "weight")], params):
             module.weight.copy_(torch.from_numpy(p["w"].T if p["w"].ndim == 2 else p["w"]))
             module.bias.copy_(torch.from_numpy(p["b"]))
-    opt = torch.optim.Adam(net.parameters(), lr=LR)
-    tx, ty = torch.from_numpy(x), torch.from_numpy(y).long()
-
-    def run() -> Any:
-        opt.zero_grad()
-        loss = tnn.functional.cross_entropy(net(tx), ty)
-        loss.backward()
-        opt.step()
-        return loss.detach()
-
-    return run
+    return torch_stepper(torch, net, x, y)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
