@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -588,27 +588,31 @@ reduce_window_sum_p.def_transpose(_reduce_window_sum_transpose)
 # as reduce_max's rule computes it: (t / count) * hit, so NaN windows give NaN as there.
 
 
-def _window_choice(x: np.ndarray, kind: str, params: dict[str, Any]) -> np.ndarray:
-    """Flat in-window index of the first extremum of each window of x (a NaN counts as
-    the extremum, as in `np.argmax`)."""
+def _first_hits(x: np.ndarray, kind: str, params: dict[str, Any]
+                ) -> Iterator[tuple[tuple[slice, ...], np.ndarray]]:
+    """For each window offset, its slice of the padded operand and a mask of the windows
+    whose first extremum sits there (a NaN counts as the extremum, as in `np.argmax`).
+    Boolean whole-array operations only: a mask of the windows not yet served is
+    narrowed offset by offset, so no index array is built."""
     identity = _window_identity(x.dtype, kind)
     padded, offsets = _window_offsets(x, params, identity)
     extremum = np.full(_param_out_shape(x, params), identity, x.dtype)
     combine = np.maximum if kind == "max" else np.minimum  # NaN wins, as in np.argmax
     for _, sl in offsets:
         combine(extremum, padded[sl], out=extremum)
-    # small integers and arithmetic, not masked writes: NumPy's masked loops branch on
-    # every element, and a window's extremum is anywhere
-    idx = np.zeros(extremum.shape, np.int8 if len(offsets) < 128 else np.intp)
     nan = np.isnan(extremum) if x.dtype.kind in "fc" else None
     if nan is not None and not nan.any():
         nan = None  # no NaN window: equality alone finds the extremum
-    for k, sl in reversed(offsets):  # the last write is the first hit
+    open_ = None  # windows whose extremum is not found yet (None: all)
+    for i, (_, sl) in enumerate(offsets):
         hit = padded[sl] == extremum
         if nan is not None:
             hit |= nan & np.isnan(padded[sl])
-        idx -= (idx - np.int8(k) if idx.dtype == np.int8 else idx - k) * hit
-    return idx
+        if open_ is not None:
+            hit &= open_
+        yield sl, hit
+        if i + 1 < len(offsets):
+            open_ = ~hit if open_ is None else np.logical_xor(open_, hit, out=open_)
 
 
 def _picker(values: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
@@ -693,11 +697,10 @@ def _gather_impl(t: np.ndarray, x: np.ndarray, kind: str, ties: str = "first",
                  **params: Any) -> np.ndarray:
     if ties == "split":
         return _split_gather(t, x, kind, params)
-    idx = _window_choice(x, kind, params)
-    padded, offsets = _window_offsets(t, params, 0)
-    out, pick = np.zeros(idx.shape, t.dtype), _picker(t)
-    for k, sl in offsets:
-        out += pick(padded[sl], idx == k)
+    padded, _ = _window_offsets(t, params, 0)
+    out, pick = np.zeros(_param_out_shape(x, params), t.dtype), _picker(t)
+    for sl, hit in _first_hits(x, kind, params):
+        out += pick(padded[sl], hit)
     return out
 
 
@@ -707,11 +710,10 @@ def _scatter_impl(ct: np.ndarray, x: np.ndarray, kind: str, ties: str = "first",
     (and assigns, where windows do not overlap)."""
     if ties == "split":
         return _split_scatter(ct, x, kind, params)
-    idx = _window_choice(x, kind, params)
     acc, put = _scatter_acc(np, x.shape, ct.dtype, params)
     finite = _picker(ct) is np.multiply  # else a select: inf * 0 would be NaN
-    for k, sl in _offset_slices(params, ct.shape):
-        put(acc, sl, ct if finite else np.where(idx == k, ct, 0), idx == k)
+    for sl, hit in _first_hits(x, kind, params):
+        put(acc, sl, ct if finite else np.where(hit, ct, 0), hit)
     return _crop_dilated(acc, x.shape, params["padding"], params["base_dilation"])
 
 
