@@ -1,6 +1,7 @@
 """Optimization passes of the jit compiler: each is ClosedJaxpr -> ClosedJaxpr and keeps
 `typecheck` green. `optimize` runs them in order: inlining of nested `jit_call`s,
-algebraic simplification, common-subexpression elimination, constant folding, DCE.
+algebraic simplification, common-subexpression elimination, constant folding, pooling
+windows (`pooling.py`), DCE.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 
 from fnad.core.ir import ClosedJaxpr, Eqn, Jaxpr, Literal, Var
 from fnad.core.primitive import Broadcast, Elementwise, JaxprCall
+from fnad.jit.pooling import pool_windows
 
 Atom = Var | Literal
 Pass = Callable[[ClosedJaxpr], ClosedJaxpr]
@@ -259,11 +261,12 @@ def simplify(closed: ClosedJaxpr) -> ClosedJaxpr:
 
 # ---------------------------------------------------------------------------- pipeline
 
-PIPELINE: tuple[Pass, ...] = (inline_jit_calls, simplify, cse, fold_constants, simplify, dce)
+PIPELINE: tuple[Pass, ...] = (inline_jit_calls, simplify, cse, fold_constants, simplify,
+                              pool_windows, dce)
 
 
 def optimize(closed: ClosedJaxpr, passes: Sequence[Pass] = PIPELINE) -> ClosedJaxpr:
-    """Run the passes in order (inline, simplify, CSE, fold, simplify, DCE)."""
+    """Run the passes in order (inline, simplify, CSE, fold, simplify, pooling, DCE)."""
     for p in passes:
         closed = p(closed)
     return closed

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -142,6 +142,14 @@ def conv_dimension_numbers(lhs_ndim: int, rhs_ndim: int, dimension_numbers: Any
 
 
 conv_general_dilated_p = Primitive("conv_general_dilated")
+_MAX_TAPS = 32  # im2col tap by tap (one strided copy each) up to this many taps
+
+
+def _out_positions(x: Any, w: Any, strides: Sequence[int], padding: Pairs,
+                   lhs_dilation: Sequence[int], rhs_dilation: Sequence[int]) -> int:
+    """The number of output positions of a convolution of N C *sp by O I *k (views)."""
+    return math.prod(_out_size(*a) for a in zip(x.shape[2:], w.shape[2:], strides, padding,
+                                                lhs_dilation, rhs_dilation))
 
 
 def conv_im2col(lhs: Any, rhs: Any, *, window_strides: tuple[int, ...], padding: Pairs,
@@ -157,9 +165,10 @@ def conv_im2col(lhs: Any, rhs: Any, *, window_strides: tuple[int, ...], padding:
     (n, c), (o, ci), ksp = x.shape[:2], w.shape[:2], w.shape[2:]
     b, g, nsp = batch_group_count, feature_group_count, len(ksp)
     h = b * g
-    if h == 1 and xp is np and math.prod(ksp) <= 32:
+    if h == 1 and xp is np and min(math.prod(ksp), _out_positions(x, w, window_strides, padding,
+                                       lhs_dilation, rhs_dilation)) <= _MAX_TAPS:
         return _conv_by_taps(x, w, window_strides, padding, lhs_dilation, rhs_dilation,
-                             ospec).astype(lhs.dtype, copy=False)
+                             ospec, math.prod(ksp) > _MAX_TAPS).astype(lhs.dtype, copy=False)
     win = windows(x, (1, 1, *ksp), (1, 1, *window_strides), ((0, 0), (0, 0), *padding),
                   (1, 1, *lhs_dilation), (1, 1, *rhs_dilation), 0)
     win = win[(slice(None),) * (2 + nsp) + (0, 0)]  # drop the unit batch/feature window
@@ -188,24 +197,40 @@ def conv_im2col(lhs: Any, rhs: Any, *, window_strides: tuple[int, ...], padding:
 
 def _conv_by_taps(x: np.ndarray, w: np.ndarray, strides: Sequence[int], padding: Pairs,
                   lhs_dilation: Sequence[int], rhs_dilation: Sequence[int],
-                  ospec: Sequence[int]) -> np.ndarray:
-    """im2col one kernel tap at a time, for small kernels: each tap is one large strided
-    copy (a window view copied whole moves a few elements per inner loop), into columns
-    laid out (image, feature x tap, position) so that one GEMM per image writes
-    N O *sp contiguously."""
+                  ospec: Sequence[int], by_output: bool = False) -> np.ndarray:
+    """im2col one tap at a time, then GEMMs over the whole batch's columns. Each tap is one
+    large strided copy (a window view copied whole moves a few elements per inner loop).
+    The taps are the kernel's offsets, for small kernels; or (`by_output`) the output
+    positions, for a large kernel and a small output, which is the shape of a small-kernel
+    convolution's weight gradient: its columns are the forward's, built the same way, and
+    one GEMM contracts them over batch and positions."""
     (n, c), o, ksp = x.shape[:2], w.shape[0], w.shape[2:]
     osp = [_out_size(*a) for a in zip(x.shape[2:], ksp, strides, padding, lhs_dilation,
                                        rhs_dilation)]
     padded = _dilate_pad(x, ((0, 0), (0, 0), *padding), (1, 1, *lhs_dilation), 0)
-    taps = math.prod(ksp)
-    cols = np.empty((n, c, taps, *osp), x.dtype)
-    if 0 not in osp:
-        for t, offset in enumerate(np.ndindex(*ksp)):
-            cols[:, :, t] = padded[(slice(None), slice(None), *(
-                slice(k * d, k * d + (m - 1) * st + 1, st)
-                for k, d, m, st in zip(offset, rhs_dilation, osp, strides)))]
-    out = np.matmul(w.reshape(o, c * taps), cols.reshape(n, c * taps, -1))
-    return np.ascontiguousarray(np.transpose(out.reshape(n, o, *osp), np.argsort(ospec)))
+    # the taps loop over `outer` positions; every tap copies `inner` positions
+    outer, inner = (osp, ksp) if by_output else (ksp, osp)
+    outer_step, inner_step = (strides, rhs_dilation) if by_output else (rhs_dilation, strides)
+    taps, size = math.prod(outer), math.prod(inner)
+    cols = np.empty((taps, n, c, *inner) if by_output else (taps, c, n, *inner), x.dtype)
+    if 0 not in osp and 0 not in ksp:
+        for t, offset in enumerate(np.ndindex(*outer)):
+            tap = padded[(slice(None), slice(None), *(
+                slice(k * a, k * a + (m - 1) * b + 1, b)
+                for k, a, m, b in zip(offset, outer_step, inner, inner_step)))]
+            cols[t] = tap if by_output else tap.swapaxes(0, 1)
+    nsp = len(ksp)
+    if by_output:  # (taps x n, c x kernel) @ (c x kernel, o) -> (*osp, n, o)
+        kern = w.reshape(o, c * size).T
+        out = np.matmul(cols.reshape(taps * n, c * size), kern)
+        std = np.moveaxis(out.reshape(*osp, n, o), (nsp, nsp + 1), (0, 1))
+    else:  # (o, tap x c) @ (tap x c, positions) for every image, strided views of the
+        # columns: as fast as one GEMM over (tap x c, n x positions) here, and it writes
+        # N O *sp directly, without a copy of the output
+        kern = np.moveaxis(w, 1, -1).reshape(o, taps * c)
+        std = np.matmul(kern, cols.reshape(taps * c, n, size).swapaxes(0, 1)).reshape(
+            n, o, *osp)
+    return np.ascontiguousarray(np.transpose(std, np.argsort(ospec)))
 
 
 conv_general_dilated_p.def_impl(conv_im2col)
@@ -557,27 +582,37 @@ reduce_window_sum_p.def_transpose(_reduce_window_sum_transpose)
 # The derivative of a window max/min picks, in each window, the tangent at the position
 # of the extremum of x. `_select_gather` does that; its transpose `_select_scatter` adds
 # each output cotangent at that position. Both are linear in their first operand.
+# With `ties="first"` (reduce_window's derivative, JAX's select_and_scatter_add) the first
+# extremum of a window gets it all; with `ties="split"` (reduce_max's derivative, which the
+# jit's pooling pass rewrites into window form) tied positions share it evenly, computed
+# as reduce_max's rule computes it: (t / count) * hit, so NaN windows give NaN as there.
 
 
-def _window_choice(x: np.ndarray, kind: str, params: dict[str, Any]) -> np.ndarray:
-    """Flat in-window index of the first extremum of each window of x (a NaN counts as
-    the extremum, as in `np.argmax`)."""
+def _first_hits(x: np.ndarray, kind: str, params: dict[str, Any]
+                ) -> Iterator[tuple[tuple[slice, ...], np.ndarray]]:
+    """For each window offset, its slice of the padded operand and a mask of the windows
+    whose first extremum sits there (a NaN counts as the extremum, as in `np.argmax`).
+    Boolean whole-array operations only: a mask of the windows not yet served is
+    narrowed offset by offset, so no index array is built."""
     identity = _window_identity(x.dtype, kind)
     padded, offsets = _window_offsets(x, params, identity)
     extremum = np.full(_param_out_shape(x, params), identity, x.dtype)
     combine = np.maximum if kind == "max" else np.minimum  # NaN wins, as in np.argmax
     for _, sl in offsets:
         combine(extremum, padded[sl], out=extremum)
-    # small integers and arithmetic, not masked writes: NumPy's masked loops branch on
-    # every element, and a window's extremum is anywhere
-    idx = np.zeros(extremum.shape, np.int8 if len(offsets) < 128 else np.intp)
     nan = np.isnan(extremum) if x.dtype.kind in "fc" else None
-    for k, sl in reversed(offsets):  # the last write is the first hit
+    if nan is not None and not nan.any():
+        nan = None  # no NaN window: equality alone finds the extremum
+    open_ = None  # windows whose extremum is not found yet (None: all)
+    for i, (_, sl) in enumerate(offsets):
         hit = padded[sl] == extremum
         if nan is not None:
             hit |= nan & np.isnan(padded[sl])
-        idx -= (idx - np.int8(k) if idx.dtype == np.int8 else idx - k) * hit
-    return idx
+        if open_ is not None:
+            hit &= open_
+        yield sl, hit
+        if i + 1 < len(offsets):
+            open_ = ~hit if open_ is None else np.logical_xor(open_, hit, out=open_)
 
 
 def _picker(values: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
@@ -589,25 +624,97 @@ def _picker(values: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.ndarray
     return np.multiply
 
 
-def _gather_impl(t: np.ndarray, x: np.ndarray, kind: str, **params: Any) -> np.ndarray:
-    idx = _window_choice(x, kind, params)
-    padded, offsets = _window_offsets(t, params, 0)
-    out, pick = np.zeros(idx.shape, t.dtype), _picker(t)
-    for k, sl in offsets:
-        out += pick(padded[sl], idx == k)
+def _window_hits(x: Any, kind: str, params: dict[str, Any]
+                 ) -> tuple[list[tuple[int, tuple[slice, ...]]], list[Any], Any]:
+    """For tie splitting: the window offsets, for each a mask of the windows whose element
+    there equals the window's extremum, and the count of such elements per window (in
+    x's dtype; 0 in a window holding a NaN, as `x == max` is false there)."""
+    xp = array_module([x])
+    identity = _window_identity(x.dtype, kind)
+    offsets = _offset_slices(params, _param_out_shape(x, params))
+    padded = _dilate_pad_xp(x, params["padding"], params["base_dilation"], identity)
+    extremum = xp.full(_param_out_shape(x, params), identity, x.dtype)
+    for _, sl in offsets:
+        (xp.maximum if kind == "max" else xp.minimum)(extremum, padded[sl], out=extremum)
+    hits = [padded[sl] == extremum for _, sl in offsets]
+    count = xp.zeros(extremum.shape, x.dtype)
+    for hit in hits:
+        count += hit
+    return offsets, hits, count
+
+
+def _split_gather(t: Any, x: Any, kind: str, params: dict[str, Any]) -> Any:
+    """sum(t * hit) / count per window, as reduce_max's jvp computes it."""
+    offsets, hits, count = _window_hits(x, kind, params)
+    padded = _dilate_pad_xp(t, params["padding"], params["base_dilation"], 0)
+    out = array_module([t]).zeros(count.shape, t.dtype)
+    token = quiet_enter()  # inf * 0 and 0 / 0: NaN is the answer, as in reduce_max's rule
+    try:
+        for (_, sl), hit in zip(offsets, hits):
+            out += padded[sl] * hit
+        return out / count
+    finally:
+        quiet_exit(token)
+
+
+def _split_scatter(ct: Any, x: Any, kind: str, params: dict[str, Any]) -> Any:
+    """(ct / count) * hit at every position of every window, as reduce_max's transpose."""
+    offsets, hits, count = _window_hits(x, kind, params)
+    xp = array_module([ct])
+    token = quiet_enter()
+    try:
+        share = ct / count
+        acc, put = _scatter_acc(xp, x.shape, ct.dtype, params)
+        for (_, sl), hit in zip(offsets, hits):
+            put(acc, sl, share, hit)
+    finally:
+        quiet_exit(token)
+    return _crop_dilated(acc, x.shape, params["padding"], params["base_dilation"], xp)
+
+
+def _scatter_acc(xp: Any, shape: Sequence[int], dtype: Any, params: dict[str, Any]
+                 ) -> tuple[Any, Callable[..., None]]:
+    """What a window scatter writes into (x padded and dilated), and `put(acc, sl, v, m)`
+    writing `v * m` into `acc[sl]`: added where windows overlap, else stored in place
+    (into an uninitialized `acc` when the windows tile it exactly)."""
+    window, strides = params["window_dimensions"], params["window_strides"]
+    wdil = params["window_dilation"]
+    padded = [_dilated(n, d) + lo + hi
+              for n, d, (lo, hi) in zip(shape, params["base_dilation"], params["padding"])]
+    if any(s < _dilated(k, d) for k, s, d in zip(window, strides, wdil)):
+        def add(acc: Any, sl: Any, v: Any, m: Any) -> None:
+            acc[sl] += v * m
+        return xp.zeros(padded, dtype), add
+
+    def store(acc: Any, sl: Any, v: Any, m: Any) -> None:
+        xp.multiply(v, m, out=acc[sl])
+    tiled = all(d == 1 and s == k > 0 and p % k == 0
+                for k, s, d, p in zip(window, strides, wdil, padded))
+    return (xp.empty if tiled else xp.zeros)(padded, dtype), store
+
+
+def _gather_impl(t: np.ndarray, x: np.ndarray, kind: str, ties: str = "first",
+                 **params: Any) -> np.ndarray:
+    if ties == "split":
+        return _split_gather(t, x, kind, params)
+    padded, _ = _window_offsets(t, params, 0)
+    out, pick = np.zeros(_param_out_shape(x, params), t.dtype), _picker(t)
+    for sl, hit in _first_hits(x, kind, params):
+        out += pick(padded[sl], hit)
     return out
 
 
-def _scatter_impl(ct: np.ndarray, x: np.ndarray, kind: str, **params: Any) -> np.ndarray:
-    """Add each window's cotangent at its chosen position; loops over window offsets only."""
-    idx = _window_choice(x, kind, params)
-    padding, bdil = params["padding"], params["base_dilation"]
-    acc = np.zeros([_dilated(n, d) + lo + hi for n, d, (lo, hi) in zip(x.shape, bdil, padding)],
-                   ct.dtype)
-    pick = _picker(ct)
-    for k, sl in _offset_slices(params, ct.shape):
-        acc[sl] += pick(ct, idx == k)
-    return _crop_dilated(acc, x.shape, padding, bdil)
+def _scatter_impl(ct: np.ndarray, x: np.ndarray, kind: str, ties: str = "first",
+                  **params: Any) -> np.ndarray:
+    """Add each window's cotangent at its chosen position; loops over window offsets only
+    (and assigns, where windows do not overlap)."""
+    if ties == "split":
+        return _split_scatter(ct, x, kind, params)
+    acc, put = _scatter_acc(np, x.shape, ct.dtype, params)
+    finite = _picker(ct) is np.multiply  # else a select: inf * 0 would be NaN
+    for sl, hit in _first_hits(x, kind, params):
+        put(acc, sl, ct if finite else np.where(hit, ct, 0), hit)
+    return _crop_dilated(acc, x.shape, params["padding"], params["base_dilation"])
 
 
 def _select_primitive(name: str, impl: Callable[..., Any], windowed_in: bool) -> Primitive:
@@ -618,7 +725,11 @@ def _select_primitive(name: str, impl: Callable[..., Any], windowed_in: bool) ->
     prim.def_impl(impl)
 
     @prim.def_abstract_eval
-    def abstract_eval(t: ShapedArray, x: ShapedArray, kind: str, **params: Any) -> ShapedArray:
+    def abstract_eval(t: ShapedArray, x: ShapedArray, kind: str, ties: str = "first",
+                      **params: Any) -> ShapedArray:
+        if kind not in ("max", "min") or ties not in ("first", "split"):
+            raise ValueError(f"{name}: kind must be 'max' or 'min' and ties 'first' or "
+                             f"'split', got {kind!r} and {ties!r}")
         if t.dtype != x.dtype:
             raise DTypeError(f"dtypes {t.dtype} and {x.dtype} must be equal")
         windowed = _window_out_shape(x, **params)
@@ -628,23 +739,23 @@ def _select_primitive(name: str, impl: Callable[..., Any], windowed_in: bool) ->
         return ShapedArray(out, t.dtype)
 
     def batch(axis_size: int, vals: Sequence[Any], dims: Sequence[Any], kind: str,
-              **params: Any):
+              ties: str = "first", **params: Any):
         from fnad.interpreters.batching import moveaxis
         bd = next(d for d in dims if d is not None)
         t, x = (moveaxis(v, d, bd, axis_size) for v, d in zip(vals, dims))
-        return prim.bind(t, x, kind=kind, **_window_params_batch(params, bd)), bd
+        return prim.bind(t, x, kind=kind, ties=ties, **_window_params_batch(params, bd)), bd
 
     prim.def_batch(batch)
     _linear_in_first(prim)
     return prim
 
 
-_select_gather_p = _select_primitive("window_select_gather", _gather_impl, False)
-_select_scatter_p = _select_primitive("window_select_scatter", _scatter_impl, True)
-_select_gather_p.def_transpose(
-    lambda ct, t, x, **params: [_select_scatter_p.bind(ct, x, **params), None])
-_select_scatter_p.def_transpose(
-    lambda ct, c, x, **params: [_select_gather_p.bind(ct, x, **params), None])
+select_gather_p = _select_primitive("window_select_gather", _gather_impl, False)
+select_scatter_p = _select_primitive("window_select_scatter", _scatter_impl, True)
+select_gather_p.def_transpose(
+    lambda ct, t, x, **params: [select_scatter_p.bind(ct, x, **params), None])
+select_scatter_p.def_transpose(
+    lambda ct, c, x, **params: [select_gather_p.bind(ct, x, **params), None])
 
 
 def _window_extremum(name: str, kind: str) -> Primitive:
@@ -655,7 +766,7 @@ def _window_extremum(name: str, kind: str) -> Primitive:
         ans = prim.bind(x, **params)
         if type(t) is Zero:
             return ans, Zero(get_aval(ans))
-        return ans, _select_gather_p.bind(t, x, kind=kind, **params)
+        return ans, select_gather_p.bind(t, x, kind=kind, ties="first", **params)
 
     prim.def_jvp(jvp)
     return prim
@@ -712,7 +823,10 @@ def reduce_window(operand: Any, init_value: Any, computation: str | Callable[...
 
 def _dilate_pad_xp(x: Any, padding: Sequence[tuple[int, int]], dilation: Sequence[int],
                    fill: Any) -> Any:
-    """x with `dilation - 1` fills between elements, then padded (negative pads crop)."""
+    """x with `dilation - 1` fills between elements, then padded (negative pads crop);
+    x itself when there is neither."""
+    if all(d == 1 for d in dilation) and all(p == (0, 0) for p in padding):
+        return x
     xp = array_module([x])
     grown = [max(lo, 0) + _dilated(n, d) + max(hi, 0)
              for n, d, (lo, hi) in zip(x.shape, dilation, padding)]
@@ -806,7 +920,9 @@ def _window_choice_xp(x: Any, kind: str, params: dict[str, Any]) -> Any:
     return (xp.argmax if kind == "max" else xp.argmin)(flat, axis=-1)
 
 
-def _window_gather_xp(t: Any, x: Any, kind: str, **params: Any) -> Any:
+def _window_gather_xp(t: Any, x: Any, kind: str, ties: str = "first", **params: Any) -> Any:
+    if ties == "split":
+        return _split_gather(t, x, kind, params)
     xp = array_module([t, x])
     idx = _window_choice_xp(x, kind, params)
     tw = _windows_xp(t, *_window_params(params), 0)
@@ -814,8 +930,11 @@ def _window_gather_xp(t: Any, x: Any, kind: str, **params: Any) -> Any:
     return xp.take_along_axis(tw, idx[..., None], axis=-1)[..., 0]
 
 
-def _window_scatter_xp(ct: Any, x: Any, kind: str, **params: Any) -> Any:
+def _window_scatter_xp(ct: Any, x: Any, kind: str, ties: str = "first", **params: Any
+                       ) -> Any:
     """Add each window's cotangent at its chosen position; loops over window offsets."""
+    if ties == "split":
+        return _split_scatter(ct, x, kind, params)
     xp = array_module([ct, x])
     idx = _window_choice_xp(x, kind, params)
     _, _, padding, bdil, _ = _window_params(params)
@@ -830,8 +949,8 @@ for _p, _fn in [(conv_general_dilated_p, _conv_xp),
                 (reduce_window_sum_p, _reduce_window_xp("sum")),
                 (reduce_window_max_p, _reduce_window_xp("max")),
                 (reduce_window_min_p, _reduce_window_xp("min")),
-                (_select_gather_p, _window_gather_xp),
-                (_select_scatter_p, _window_scatter_xp)]:
+                (select_gather_p, _window_gather_xp),
+                (select_scatter_p, _window_scatter_xp)]:
     _p.def_impl(_fn, "cupy")
 
 
