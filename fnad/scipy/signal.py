@@ -82,8 +82,8 @@ def fftconvolve(in1: Any, in2: Any, mode: str = "full", axes: Sequence[int] | in
     """The N-d convolution of `in1` and `in2` by FFTs (along `axes`, default all; the other
     axes must match or be 1 and are mapped). `mode` as in `convolve`.
 
-    >>> fftconvolve(np.array([1.0, 2.0, 3.0]), np.array([0.0, 1.0, 0.5])).round(6)
-    array([0. , 1. , 2.5, 4. , 1.5])
+    >>> fftconvolve(np.array([1.0, 2.0, 3.0]), np.array([1.0, 1.0, 0.5])).round(6)
+    array([1. , 3. , 5.5, 4. , 1.5])
     """
     in1, in2 = _operands("fftconvolve", in1, in2, mode)
     nd = get_aval(in1).ndim
