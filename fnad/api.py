@@ -567,8 +567,8 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
     return jac
 
 
-def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
+def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False,
             holomorphic: bool = False) -> Callable[..., Any]:
-    """The Hessian as forward-over-reverse: jacfwd(jacrev(f))."""
-    return jacfwd(jacrev(f, argnums, holomorphic=holomorphic), argnums,
-                  holomorphic=holomorphic)
+    """The Hessian as forward-over-reverse: jacfwd(jacrev(f)). With `has_aux`, `f` returns
+    `(output, aux)` and the result is `(hessian, aux)`."""
+    return jacfwd(jacrev(f, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)

@@ -130,11 +130,14 @@ def test_jacobians_of_pytrees_argnums_and_hessian() -> None:
     np.testing.assert_allclose(h, np.diag(6 * z) + np.array([[0, 1], [1, 0]]), rtol=1e-12)
 
 
-def test_jacfwd_has_aux() -> None:
+def test_jacfwd_and_hessian_has_aux() -> None:
     x = np.array([1.0, 2.0])
     jac, aux = fnad.jacfwd(lambda x: (x ** 2, {"s": fnp.sum(x)}), has_aux=True)(x)
     np.testing.assert_allclose(jac, np.diag(2 * x))
     np.testing.assert_allclose(aux["s"], 3.0)
+    hess, aux = fnad.hessian(lambda x: (fnp.sum(x ** 3), x[0]), has_aux=True)(x)
+    np.testing.assert_allclose(hess, np.diag(6 * x))
+    assert aux == 1.0
     with pytest.raises(fnad.TransformError, match="has_aux=True"):
         fnad.jacfwd(lambda x: x, has_aux=True)(x)
 
