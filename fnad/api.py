@@ -267,13 +267,37 @@ def _partial_at(f: Callable[..., Any], args: Sequence[Any], nums: Sequence[int],
     return g
 
 
-def _check_float(leaves: Sequence[Any], name: str) -> None:
+def _check_float(leaves: Sequence[Any], name: str, holomorphic: bool = False,
+                 complex_ok: bool = True) -> None:
+    """Inputs to differentiate: float (or complex, where `complex_ok`); complex only, with
+    `holomorphic` (the derivative f'(z) is defined for complex z alone)."""
     for x in leaves:
         dtype = get_aval(x).dtype
-        if dtype.kind not in "fc":
+        if holomorphic and dtype.kind != "c":
+            raise DTypeError(f"{name} with holomorphic=True requires inputs with complex "
+                             f"dtype, got {dtype}. Convert the argument to complex "
+                             "(x.astype(np.complex64)), or drop holomorphic=True.")
+        if dtype.kind not in ("fc" if complex_ok or holomorphic else "f"):
+            if dtype.kind == "c":
+                raise DTypeError(f"{name} requires real-valued inputs, got {dtype}. For a "
+                                 "holomorphic function pass holomorphic=True; otherwise "
+                                 "use jvp, or jacrev for a real-valued function.")
             raise TransformError(f"{name}: differentiation needs float inputs, got {dtype}. "
                                  "Convert the argument to a float dtype, or leave it out of "
                                  "argnums.")
+
+
+def _check_output(dtype: np.dtype, name: str, holomorphic: bool) -> None:
+    """Outputs to differentiate: complex with `holomorphic`, real without (a complex
+    output's gradient is not one array: it needs a cotangent, i.e. vjp)."""
+    if holomorphic and dtype.kind != "c":
+        raise DTypeError(f"{name} with holomorphic=True requires outputs with complex dtype, "
+                         f"got {dtype}; drop holomorphic=True for a real-valued function")
+    if not holomorphic and dtype.kind == "c":
+        raise DTypeError(f"{name} requires real-valued outputs, got {dtype}. For a "
+                         "holomorphic function pass holomorphic=True; for any other complex "
+                         "output use vjp or jvp, or differentiate a real function of it "
+                         "(fnad.numpy.real, fnad.numpy.abs)")
 
 
 def _argnums_tuple(argnums: int | Sequence[int]) -> tuple[int, ...]:
@@ -281,8 +305,10 @@ def _argnums_tuple(argnums: int | Sequence[int]) -> tuple[int, ...]:
 
 
 def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
-                   has_aux: bool = False) -> Callable[..., Any]:
+                   has_aux: bool = False, holomorphic: bool = False) -> Callable[..., Any]:
     """The function returning (f(*args), gradient of f with respect to args[argnums]).
+    With `holomorphic=True`, f maps complex inputs to a complex scalar and the "gradient"
+    is the complex derivative f'(z).
 
     >>> import fnad
     >>> fnad.value_and_grad(lambda x: x * x)(3.0)
@@ -298,11 +324,9 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
                                      "positional arguments")
         norm = tuple(i % len(args) for i in nums)
         diff = tuple(args[i] for i in norm)
-        for x in _array_leaves(tree_util.tree_leaves(diff)):
-            if get_aval(x).dtype.kind not in "fc":  # name the argument
-                for i, a in zip(norm, diff):
-                    _check_float(_array_leaves(tree_util.tree_leaves(a)),
-                                 f"grad of argument {i}")
+        for i, a in zip(norm, diff):  # name the argument
+            _check_float(_array_leaves(tree_util.tree_leaves(a)), f"grad of argument {i}",
+                         holomorphic)
         outs, out_tree, pullback, aux = _vjp_flat(_partial_at(f, args, norm, kwargs), diff,
                                                   has_aux)
         aval = get_aval(outs[0]) if len(outs) == 1 else None
@@ -313,11 +337,8 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
             raise TransformError(f"grad needs a function returning one scalar, got outputs "
                                  f"of shapes {shapes}; use vjp or jacrev for other outputs"
                                  f"{hint}")
-        if aval.dtype.kind == "c":
-            raise DTypeError(f"grad requires real-valued outputs, got {aval.dtype}: the "
-                             "gradient of a complex function is not one array; use vjp or "
-                             "jvp, or differentiate a real function of it (fnad.numpy.abs)")
-        if aval.dtype.kind != "f":
+        _check_output(aval.dtype, "grad", holomorphic)
+        if aval.dtype.kind not in "fc":
             raise TransformError("grad needs a float-valued function")
         grads = pullback([np.ones((), aval.dtype)])
         grads = grads[0] if isinstance(argnums, int) else grads
@@ -330,14 +351,17 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
 
 
 def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
-         has_aux: bool = False) -> Callable[..., Any]:
-    """The gradient of a scalar function with respect to args[argnums].
+         has_aux: bool = False, holomorphic: bool = False) -> Callable[..., Any]:
+    """The gradient of a scalar function with respect to args[argnums]. With
+    `holomorphic=True`, the complex derivative f'(z) of a complex function of complex z.
 
     >>> import fnad
     >>> fnad.grad(fnad.numpy.sin)(0.0)
     array(1., dtype=float32)
+    >>> fnad.grad(lambda z: z * z, holomorphic=True)(1 + 1j)
+    array(2.+2.j, dtype=complex64)
     """
-    vg = value_and_grad(f, argnums, has_aux)
+    vg = value_and_grad(f, argnums, has_aux, holomorphic)
 
     @functools.wraps(f)
     def g(*args: Any, **kwargs: Any) -> Any:
@@ -444,8 +468,17 @@ def _std_basis(leaves: Sequence[Any]) -> list[np.ndarray]:
     return out
 
 
-def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
-    """The Jacobian by forward mode: one batched `jvp` over the input basis (vmap)."""
+def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False,
+           holomorphic: bool = False) -> Callable[..., Any]:
+    """The Jacobian by forward mode: one batched `jvp` over the input basis (vmap). With
+    `has_aux`, `f` returns `(output, aux)` and the result is `(jacobian, aux)`; with
+    `holomorphic=True`, the complex Jacobian df_i/dz_j of a complex function of complex z.
+
+    >>> import numpy as np, fnad
+    >>> fnad.jacfwd(lambda z: z ** 2, holomorphic=True)(np.array([1j, 2.0 + 0j]))
+    array([[0.+2.j, 0.+0.j],
+           [0.+0.j, 4.+0.j]])
+    """
     nums = _argnums_tuple(argnums)
 
     @functools.wraps(f)
@@ -453,15 +486,25 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
         diff = [args[i] for i in nums]
         leaves, tree = tree_util.tree_flatten(tuple(diff))
         leaves = _array_leaves(leaves)
-        _check_float(leaves, "jacfwd")
+        _check_float(leaves, "jacfwd", holomorphic, complex_ok=False)
+        g = _partial_at(f, args, nums)
 
         def pushforward(*basis: Any) -> Any:
             prim_tree = tree_util.tree_unflatten(tree, leaves)
             tan_tree = tree_util.tree_unflatten(tree, list(basis))
-            return jvp(_partial_at(f, args, nums), tuple(prim_tree), tuple(tan_tree))[1]
+            out, tangent = jvp(g, tuple(prim_tree), tuple(tan_tree))
+            if not has_aux:
+                return tangent
+            _split_aux(out, {})  # the pair check, with its message
+            return tangent[0], out[1]
 
         basis = _std_basis(leaves)
-        stacked = vmap(pushforward, in_axes=0, out_axes=-1)(*basis)
+        stacked = vmap(pushforward, in_axes=0, out_axes=(-1, None) if has_aux else -1)(*basis)
+        if has_aux:
+            stacked, aux = stacked
+        if holomorphic:
+            for o in tree_util.tree_leaves(stacked):
+                _check_output(get_aval(o).dtype, "jacfwd", holomorphic)
         out_leaves, out_tree = tree_util.tree_flatten(stacked)
         from fnad import numpy as fnp
         result = []
@@ -475,25 +518,35 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
                 start += a.size
             per_arg = tree_util.tree_unflatten(tree, blocks)
             result.append(per_arg[0] if isinstance(argnums, int) else per_arg)
-        return tree_util.tree_unflatten(out_tree, result)
+        jacobian = tree_util.tree_unflatten(out_tree, result)
+        return (jacobian, aux) if has_aux else jacobian
 
     return jac
 
 
-def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False
-           ) -> Callable[..., Any]:
+def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False,
+           holomorphic: bool = False) -> Callable[..., Any]:
     """The Jacobian by reverse mode: one batched `vjp` over the output basis (vmap). With
-    `has_aux`, `f` returns `(output, aux)` and the result is `(jacobian, aux)`."""
+    `has_aux`, `f` returns `(output, aux)` and the result is `(jacobian, aux)`; with
+    `holomorphic=True`, the complex Jacobian df_i/dz_j of a complex function of complex z.
+
+    >>> import numpy as np, fnad
+    >>> fnad.jacrev(lambda x: x ** 2)(np.array([1.0, 3.0]))
+    array([[2., 0.],
+           [0., 6.]])
+    """
     nums = _argnums_tuple(argnums)
 
     @functools.wraps(f)
     def jac(*args: Any) -> Any:
         diff = tuple(args[i] for i in nums)
         leaves, tree = tree_util.tree_flatten(diff)
-        _check_float(_array_leaves(leaves), "jacrev")
+        _check_float(_array_leaves(leaves), "jacrev", holomorphic)
         out, f_vjp, *aux = vjp(_partial_at(f, args, nums), *diff, has_aux=has_aux)
         out_leaves, out_tree = tree_util.tree_flatten(out)
         out_leaves = _array_leaves(out_leaves)
+        for o in out_leaves:
+            _check_output(get_aval(o).dtype, "jacrev", holomorphic)
         basis = _std_basis(out_leaves)
         cts = vmap(lambda *b: f_vjp(tree_util.tree_unflatten(out_tree, list(b))))(*basis)
         ct_leaves_per_arg = tree_util.tree_leaves(cts)  # each (n_out_total, *in_shape)
@@ -514,6 +567,8 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
     return jac
 
 
-def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
-    """The Hessian as forward-over-reverse: jacfwd(jacrev(f))."""
-    return jacfwd(jacrev(f, argnums), argnums)
+def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False,
+            holomorphic: bool = False) -> Callable[..., Any]:
+    """The Hessian as forward-over-reverse: jacfwd(jacrev(f)). With `has_aux`, `f` returns
+    `(output, aux)` and the result is `(hessian, aux)`."""
+    return jacfwd(jacrev(f, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)

@@ -123,18 +123,18 @@ def jacobian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux:
              holomorphic: bool = False, allow_int: bool = False) -> Callable[..., Any]:
     """The Jacobian of `fun` by reverse mode (JAX's `jacobian` is `jacrev`): output
     dimensions first, then the argument's. With `has_aux`, `fun` returns `(out, aux)` and
-    the result is `(jacobian, aux)`.
+    the result is `(jacobian, aux)`; with `holomorphic=True`, the complex Jacobian of a
+    complex function of complex inputs.
 
     >>> import fnad.numpy as fnp
     >>> jacobian(lambda x: x ** 2)(np.array([1.0, 3.0]))
     array([[2., 0.],
            [0., 6.]])
     """
-    if holomorphic or allow_int:
-        raise TransformError("jacobian: holomorphic and allow_int differentiation are not "
-                             "offered; differentiate real and imaginary parts, and leave "
+    if allow_int:
+        raise TransformError("jacobian: allow_int differentiation is not offered; leave "
                              "integer arguments out of argnums.")
-    return jacrev(fun, argnums, has_aux=has_aux)
+    return jacrev(fun, argnums, has_aux=has_aux, holomorphic=holomorphic)
 
 
 def linear_transpose(fun: Callable[..., Any], *primals: Any, reduce_axes: Sequence[Any] = ()

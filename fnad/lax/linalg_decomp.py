@@ -155,6 +155,10 @@ def _batch_front(prim: Primitive) -> None:
     prim.def_batch(rule)
 
 
+_BLOCK = 64  # columns per LU panel, rows per substitution block
+_STRIP = 8  # columns eliminated one at a time inside an LU panel
+
+
 def _quiet(xp: Any) -> Any:
     return xp.errstate(all="ignore") if xp is np else _NullContext()
 
@@ -249,41 +253,76 @@ triangular_solve_p = Primitive("triangular_solve")
 
 
 def _operator(a: Any, xp: Any, left_side: bool, lower: bool, transpose_a: bool,
-              conjugate_a: bool, unit_diagonal: bool) -> tuple[Any, bool]:
-    """The triangular matrix M with which the solve is M x = b (after moving a right-side
-    solve to the left by transposing), and whether M is lower triangular."""
-    n = a.shape[-1]
-    keep = np.tri(n, dtype=bool) if lower else ~np.tri(n, k=-1, dtype=bool)
-    if unit_diagonal:
-        keep = keep & ~np.eye(n, dtype=bool)
-    m = xp.where(xp.asarray(keep), a, 0)
-    if unit_diagonal:
-        m = m + xp.eye(n, dtype=a.dtype)
-    if conjugate_a:
-        m = xp.conj(m)
+              conjugate_a: bool) -> tuple[Any, bool]:
+    """The matrix M with which the solve is M x = b (after moving a right-side solve to the
+    left by transposing; a view where no conjugate is taken), and whether M's lower
+    triangle is the one read. The other triangle is not masked here: the solve reads only
+    its diagonal blocks from both (`_diagonal_block` masks them)."""
+    m = xp.conj(a) if conjugate_a else a
     if transpose_a != (not left_side):  # op(a) for the left side, op(a)^T for the right
         m = xp.swapaxes(m, -1, -2)
         lower = not lower
     return m, lower
 
 
+def _diagonal_block(m: Any, i0: int, i1: int, lower: bool, unit_diagonal: bool,
+                    xp: Any) -> Any:
+    """m[i0:i1, i0:i1]'s lower (upper) triangle, ones on the diagonal for `unit_diagonal`."""
+    size = i1 - i0
+    keep = np.tri(size, dtype=bool, k=-1 if unit_diagonal else 0)
+    block = xp.where(xp.asarray(keep if lower else keep.T), m[..., i0:i1, i0:i1], 0)
+    return block + xp.eye(size, dtype=block.dtype) if unit_diagonal else block
+
+
 def _triangular_solve_impl(a: Any, b: Any, *, left_side: bool, lower: bool, transpose_a: bool,
                            conjugate_a: bool, unit_diagonal: bool) -> Any:
-    """Substitution row by row, vectorized over the stack and the right-hand sides: a zero
-    on the diagonal gives inf/NaN (as in JAX), not an exception."""
+    """Blocked substitution (forward for lower, backward for upper), vectorized over the
+    stack and the right-hand sides: each block of `_BLOCK` rows takes the solved rows off
+    in one matrix product (BLAS 3; they lie strictly off the diagonal, so nothing needs
+    masking), then is solved by LAPACK (`linalg.solve`: NumPy has no triangular solver; it
+    is backward stable like substitution) in one call. A zero on the diagonal or a
+    non-finite value takes row-by-row substitution instead, so inf/NaN land where JAX puts
+    them, not an exception or a NaN spread by pivoting."""
     xp = array_module([a, b])
-    m, low = _operator(a, xp, left_side, lower, transpose_a, conjugate_a, unit_diagonal)
+    m, low = _operator(a, xp, left_side, lower, transpose_a, conjugate_a)
     rhs = b if left_side else xp.swapaxes(b, -1, -2)
-    if not low:  # reversing rows and columns makes an upper triangle lower
-        m, rhs = xp.flip(m, (-1, -2)), xp.flip(rhs, -2)
-    x = xp.zeros(rhs.shape, dtype=xp.result_type(m, rhs))
+    dtype = xp.result_type(m, rhs)
+    m, rhs = m.astype(dtype, copy=False), rhs.astype(dtype, copy=False)
+    x = xp.empty(rhs.shape, dtype=dtype)
+    n = m.shape[-1]
+    by_lapack = (dtype in _LAPACK_DTYPES and x.size > 0 and bool(xp.all(xp.isfinite(rhs)))
+                 and (unit_diagonal or bool(xp.all(xp.diagonal(m, axis1=-2, axis2=-1) != 0)))
+                 and bool(xp.all(xp.isfinite(m))))  # (the unread triangle too: cheaper)
+    blocks = [(i0, min(i0 + _BLOCK, n)) for i0 in range(0, n, _BLOCK)]
     with _quiet(xp):
-        for i in range(m.shape[-1]):
-            acc = rhs[..., i, :] - xp.matmul(m[..., i:i + 1, :i], x[..., :i, :])[..., 0, :]
-            x[..., i, :] = acc / m[..., i, i:i + 1]
-    if not low:
-        x = xp.flip(x, -2)
+        for i0, i1 in blocks if low else blocks[::-1]:
+            block = rhs[..., i0:i1, :]
+            done = slice(0, i0) if low else slice(i1, n)  # the rows solved already
+            if done.stop > done.start:
+                block = block - xp.matmul(m[..., i0:i1, done], x[..., done, :])
+            diag = _diagonal_block(m, i0, i1, low, unit_diagonal, xp)
+            try:
+                if not by_lapack:
+                    raise np.linalg.LinAlgError
+                x[..., i0:i1, :] = xp.linalg.solve(diag, block)
+            except np.linalg.LinAlgError:  # (exactly singular in floating point)
+                _substitute(diag, block, x[..., i0:i1, :], low, xp)
     return x if left_side else xp.swapaxes(x, -1, -2)
+
+
+_LAPACK_DTYPES = tuple(np.dtype(t) for t in (np.float32, np.float64, np.complex64,
+                                              np.complex128))
+
+
+def _substitute(m: Any, b: Any, out: Any, lower: bool, xp: Any) -> None:
+    """Triangular m out = b, row by row into `out`."""
+    size = m.shape[-1]
+    for i in range(size) if lower else range(size - 1, -1, -1):
+        done = slice(0, i) if lower else slice(i + 1, size)
+        acc = b[..., i, :]
+        if done.stop > done.start:
+            acc = acc - xp.matmul(m[..., i:i + 1, done], out[..., done, :])[..., 0, :]
+        out[..., i, :] = acc / m[..., i, i:i + 1]
 
 
 triangular_solve_p.def_impl(_triangular_solve_impl)
@@ -368,45 +407,108 @@ def triangular_solve(a: Any, b: Any, *, left_side: bool = False, lower: bool = F
 lu_p = Primitive("lu", multiple_results=True)
 
 
-_LU_BLOCK = 32
+def _pivot_magnitude(x: Any, xp: Any) -> Any:
+    """LAPACK's pivot size: |re| + |im| (so complex pivots are the ones getrf, hence JAX
+    and SciPy, choose)."""
+    return xp.abs(x.real) + xp.abs(x.imag) if x.dtype.kind == "c" else xp.abs(x)
 
 
 def _lu_impl(a: Any) -> list[Any]:
-    """Blocked Gaussian elimination with partial pivoting, vectorized over the stack (NumPy
-    has no batched LU): each panel of 32 columns is eliminated a column at a time, then the
-    rows to its right are solved against its unit lower triangle and the trailing matrix
-    is updated by one matrix product (BLAS 3). Returns LU packed in one matrix (L unit
-    lower below the diagonal, U on and above), the row swaps, and the row permutation."""
+    """Blocked Gaussian elimination with partial pivoting (NumPy has no LU): each panel of
+    `_BLOCK` columns is eliminated a column at a time, then the rows to its right are
+    solved against its unit lower triangle and the trailing matrix is updated by one matrix
+    product (BLAS 3). Returns LU packed in one matrix (L unit lower below the diagonal, U
+    on and above), the row swaps, and the row permutation."""
     xp = array_module([a])
     m, n = a.shape[-2:]
     k = min(m, n)
-    lu = xp.array(a, copy=True).reshape((-1, m, n))
-    stack = xp.arange(lu.shape[0])
-    pivots = xp.zeros((lu.shape[0], k), dtype=np.int32)
-    perm = xp.broadcast_to(xp.arange(m, dtype=np.int32), (lu.shape[0], m)).copy()
+    lu = xp.array(a, copy=True).reshape((int(np.prod(a.shape[:-2])), m, n))
     with _quiet(xp):
-        for j0 in range(0, k, _LU_BLOCK):
-            j1 = min(j0 + _LU_BLOCK, k)
-            for j in range(j0, j1):
-                p = j + xp.argmax(xp.abs(lu[:, j:, j]), axis=1)
-                pivots[:, j] = p
-                rows_j, rows_p = lu[stack, j].copy(), lu[stack, p].copy()
-                lu[stack, p], lu[stack, j] = rows_j, rows_p
-                perm_j = perm[stack, j].copy()
-                perm[stack, j], perm[stack, p] = perm[stack, p], perm_j
-                if j + 1 < m:
-                    piv = lu[:, j, j]
-                    piv = xp.where(piv == 0, 1, piv)  # a zero column: nothing to eliminate
-                    lu[:, j + 1:, j] /= piv[:, None]
-                    lu[:, j + 1:, j + 1:j1] -= lu[:, j + 1:, j:j + 1] * lu[:, j:j + 1, j + 1:j1]
-            if j1 < n:
-                lu[:, j0:j1, j1:] = _triangular_solve_impl(
-                    lu[:, j0:j1, j0:j1], lu[:, j0:j1, j1:], left_side=True, lower=True,
-                    transpose_a=False, conjugate_a=False, unit_diagonal=True)
-                if j1 < m:
-                    lu[:, j1:, j1:] -= xp.matmul(lu[:, j1:, j0:j1], lu[:, j0:j1, j1:])
+        if xp is np and lu.shape[0] == 1:
+            pivots, perm = _lu_single(lu[0], k)
+        else:
+            pivots, perm = _lu_stack(lu, k)
     batch = a.shape[:-2]
     return [lu.reshape(a.shape), pivots.reshape((*batch, k)), perm.reshape((*batch, m))]
+
+
+def _lu_single(lu: Any, k: int) -> tuple[Any, Any]:
+    """One NumPy matrix, factored in place, where Python steps per column are the cost.
+    Each panel of `_BLOCK` columns is copied transposed (a column a contiguous row, as in
+    LAPACK's layout) and factored in strips of `_STRIP` columns: per column a pivot (a
+    Python int), a swap across the panel and a rank-1 update of the strip's columns; then
+    the strip's rows of U across the panel (substitution) and one product update the rest
+    of the panel. The panel's row swaps reach the other columns as one gather of the moved
+    rows."""
+    m = lu.shape[0]
+    pivots, perm = list(range(k)), np.arange(m)
+    magnitude = np.abs if lu.dtype.kind != "c" else (lambda x: _pivot_magnitude(x, np))
+    outer = np.multiply.outer
+    for j0 in range(0, k, _BLOCK):
+        j1 = min(j0 + _BLOCK, k)
+        w = j1 - j0
+        t = lu[j0:, j0:j1].T.copy()  # t[c, r] = lu[j0 + r, j0 + c]
+        order = list(range(m - j0))
+        for c0 in range(0, w, _STRIP):
+            c1 = min(c0 + _STRIP, w)
+            for c in range(c0, c1):
+                r = c + int(magnitude(t[c, c:]).argmax())
+                pivots[j0 + c] = j0 + r
+                if r != c:  # (plain slices: a fancy-indexed column swap costs 10x more)
+                    row = t[:, c].copy()
+                    t[:, c] = t[:, r]
+                    t[:, r] = row
+                    order[c], order[r] = order[r], order[c]
+                piv = t[c, c]
+                if piv != 0:  # else a zero column: nothing to eliminate
+                    t[c, c + 1:] /= piv
+                    t[c + 1:c1, c + 1:] -= outer(t[c + 1:c1, c], t[c, c + 1:])
+            for i in range(c0 + 1, c1):  # the strip's rows of U across the panel
+                t[c1:, i] -= t[c1:, c0:i] @ t[c0:i, i]
+            t[c1:, c1:] -= t[c1:, c0:c1] @ t[c0:c1, c1:]
+        source = np.array(order)
+        moved = np.flatnonzero(source != np.arange(m - j0))
+        lu[j0 + moved] = lu[j0 + source[moved]]
+        perm[j0 + moved] = perm[j0 + source[moved]]
+        lu[j0:, j0:j1] = t.T
+        _lu_trailing(lu, j0, j1, np)
+    return np.array(pivots, np.int32), perm.astype(np.int32)
+
+
+def _lu_stack(lu: Any, k: int) -> tuple[Any, Any]:
+    """A stack of matrices (or CuPy), factored in place: pivots chosen and rows swapped
+    for every matrix at once by indexing, without bringing a value back to Python."""
+    xp = array_module([lu])
+    s, m = lu.shape[:2]
+    stack = xp.arange(s)
+    pivots = xp.zeros((s, k), dtype=np.int32)
+    perm = xp.broadcast_to(xp.arange(m, dtype=np.int32), (s, m)).copy()
+    for j0 in range(0, k, _BLOCK):
+        j1 = min(j0 + _BLOCK, k)
+        for j in range(j0, j1):
+            p = j + xp.argmax(_pivot_magnitude(lu[:, j:, j], xp), axis=1)
+            pivots[:, j] = p
+            rows_j, rows_p = lu[stack, j].copy(), lu[stack, p].copy()
+            lu[stack, p], lu[stack, j] = rows_j, rows_p
+            perm_j = perm[stack, j].copy()
+            perm[stack, j], perm[stack, p] = perm[stack, p], perm_j
+            piv = lu[:, j, j]
+            lu[:, j + 1:, j] /= xp.where(piv == 0, 1, piv)[:, None]  # zero column: no-op
+            lu[:, j + 1:, j + 1:j1] -= lu[:, j + 1:, j:j + 1] * lu[:, j:j + 1, j + 1:j1]
+        _lu_trailing(lu, j0, j1, xp)
+    return pivots, perm
+
+
+def _lu_trailing(lu: Any, j0: int, j1: int, xp: Any) -> None:
+    """After the panel j0:j1: U's rows to its right by substitution against the panel's
+    unit lower triangle (a row at a time, each a vector-matrix product), then the trailing
+    matrix less L21 U12 (one matrix product)."""
+    m, n = lu.shape[-2:]
+    if j1 < n:
+        for i in range(j0 + 1, j1):
+            lu[..., i, j1:] -= xp.matmul(lu[..., i:i + 1, j0:i], lu[..., j0:i, j1:])[..., 0, :]
+        if j1 < m:
+            lu[..., j1:, j1:] -= xp.matmul(lu[..., j1:, j0:j1], lu[..., j0:j1, j1:])
 
 
 lu_p.def_impl(_lu_impl)
@@ -794,7 +896,7 @@ eig_p.kernel = LibraryCall()
 def lu_solve(packed: Any, permutation: Any, b: Any) -> Any:
     """a^-1 b from a's LU decomposition (`lu`'s first and last results), for a stack of
     matrices `b` with a's batch shape; differentiable in both."""
-    x = triangular_solve(_unit_lower(packed), _permute_rows(b, permutation), left_side=True, lower=True,
+    x = triangular_solve(packed, _permute_rows(b, permutation), left_side=True, lower=True,
                          unit_diagonal=True)
     return triangular_solve(packed, x, left_side=True, lower=False)
 

@@ -14,6 +14,7 @@ from fnad.core.errors import ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
 from fnad.numpy._core import asarray, promote_dtypes, result_type, shape_of
+from fnad.numpy._math import conj
 from fnad.numpy._reductions import sum
 from fnad.numpy._sets import concrete
 from fnad.numpy._shape import concatenate, flip, reshape, stack
@@ -71,7 +72,7 @@ def convolve(a: Any, v: Any, mode: str = "full", *, precision: Any = None,
 
 def correlate(a: Any, v: Any, mode: str = "valid", *, precision: Any = None,
               preferred_element_type: Any = None) -> Any:
-    """The cross-correlation c[k] = sum_n a[n + k] v[n] of two 1-d arrays ('valid' by
+    """The cross-correlation c[k] = sum_n a[n + k] conj(v[n]) of two 1-d arrays ('valid' by
     default, as NumPy).
 
     >>> correlate(np.array([1.0, 2.0, 3.0]), np.array([0.0, 1.0, 0.5]))
@@ -80,9 +81,10 @@ def correlate(a: Any, v: Any, mode: str = "valid", *, precision: Any = None,
     del precision
     a, v = _check_1d(a, v, "correlate")
     n, m = shape_of(a)[0], shape_of(v)[0]
-    if m > n:  # NumPy: swap the operands and reverse the result
-        return flip(correlate(v, a, mode, preferred_element_type=preferred_element_type))
-    return _mode_slice(_conv_full(a, flip(v), preferred_element_type), n, m, mode, "correlate")
+    if m > n:  # NumPy: swap the operands, reverse (and conjugate) the result
+        return conj(flip(correlate(v, a, mode, preferred_element_type=preferred_element_type)))
+    return _mode_slice(_conv_full(a, flip(conj(v)), preferred_element_type), n, m, mode,
+                       "correlate")
 
 
 # ------------------------------------------------------------------ polynomials

@@ -1,7 +1,7 @@
 """fnad.scipy: SciPy-shaped functions on `fnad.lax` and `fnad.numpy` (special functions,
-probability distributions, linear algebra), differentiable and usable under every
-transform."""
+probability distributions, linear algebra, signal processing), differentiable and usable
+under every transform."""
 
-from fnad.scipy import linalg, special, stats
+from fnad.scipy import linalg, signal, special, stats
 
-__all__ = ["linalg", "special", "stats"]
+__all__ = ["linalg", "signal", "special", "stats"]
