@@ -12,6 +12,7 @@ import numpy as np
 
 from fnad.core.ir import ClosedJaxpr, Eqn, Jaxpr, Literal, Var
 from fnad.core.primitive import Broadcast, Elementwise, JaxprCall
+from fnad.jit.hoist import hoist_loop_invariants
 
 Atom = Var | Literal
 Pass = Callable[[ClosedJaxpr], ClosedJaxpr]
@@ -259,11 +260,13 @@ def simplify(closed: ClosedJaxpr) -> ClosedJaxpr:
 
 # ---------------------------------------------------------------------------- pipeline
 
-PIPELINE: tuple[Pass, ...] = (inline_jit_calls, simplify, cse, fold_constants, simplify, dce)
+PIPELINE: tuple[Pass, ...] = (inline_jit_calls, simplify, cse, fold_constants, simplify,
+                              hoist_loop_invariants, cse, dce)
 
 
 def optimize(closed: ClosedJaxpr, passes: Sequence[Pass] = PIPELINE) -> ClosedJaxpr:
-    """Run the passes in order (inline, simplify, CSE, fold, simplify, DCE)."""
+    """Run the passes in order (inline, simplify, CSE, fold, simplify, loop-invariant code
+    motion, CSE, DCE)."""
     for p in passes:
         closed = p(closed)
     return closed
