@@ -305,3 +305,23 @@ def test_while_loop_bodies_lose_invariant_work() -> None:
         c = np.tanh(c @ w.T + w.sum(0))
     assert_allclose(assert_same(f, w, x, n), c, rtol=1e-5)
     assert_allclose(assert_same(f, w, x, np.int32(0)), x)
+
+
+@pytest.mark.parametrize("loop", ["scan", "while"])
+def test_debug_nans_names_the_line_of_work_moved_out_of_a_loop(loop: str) -> None:
+    def f(w: Any, x: Any, n: Any) -> Any:
+        def body(i: Any, c: Any) -> Any:
+            return c + fnp.sqrt(w)  # NaN for w < 0, made before the loop once hoisted
+        return lax.fori_loop(0, 3 if loop == "scan" else n, body, x)
+
+    w, x = -np.ones(2, F32), np.zeros(2, F32)
+    line = f.__code__.co_firstlineno + 2
+    saved = fnad.config.debug_nans
+    fnad.config.update("debug_nans", True)
+    try:
+        with pytest.raises(FloatingPointError, match=f"'sqrt' produced NaN at "
+                                                     f"test_hoist.py:{line}"):
+            fnad.jit(f)(w, x, np.int32(3))
+    finally:
+        fnad.config.update("debug_nans", saved)
+    assert np.isnan(fnad.jit(f)(w, x, np.int32(3))).all()
