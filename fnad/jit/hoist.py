@@ -59,12 +59,15 @@ class _Outer:
         self.consts.append(value)
         return v
 
-    def lift(self, eqns: Sequence[Eqn], env: dict[int, Atom]) -> None:
+    def lift(self, eqns: Sequence[Eqn], env: dict[int, Atom],
+             named: dict[int, Var] | None = None) -> None:
         """Append copies of body equations, reading inputs through `env` (body var id ->
-        outer atom) and recording their fresh outputs in it."""
+        outer atom) and recording their outputs in it: fresh vars, or the outer var
+        `named` gives for that body var."""
+        named = named or {}
         for e in eqns:
             ins = [env[id(a)] if type(a) is Var else a for a in e.inputs]
-            outs = [Var(v.aval) for v in e.outputs]
+            outs = [named.get(id(v)) or Var(v.aval) for v in e.outputs]
             env.update((id(v), o) for v, o in zip(e.outputs, outs))
             self.add(e.replace(inputs=ins, outputs=outs))
 
@@ -159,6 +162,23 @@ def _scan_invariants(s: _Scan, outer: _Outer) -> None:
         s.body, s.consts = r
 
 
+def _batched(j: Jaxpr, n_invariant: int, length: int) -> ClosedJaxpr | None:
+    """`j` vmapped over a leading axis of `length` on all inputs but the first
+    `n_invariant`, every output batched; None when a primitive has no batch rule."""
+    n = len(j.invars) - n_invariant
+    try:
+        return batch_jaxpr(ClosedJaxpr(j, []), length, [None] * n_invariant + [0] * n, True)[0]
+    except FnadError:
+        return None
+
+
+def _lift_batched(batched: ClosedJaxpr, env: dict[int, Atom], outer: _Outer,
+                  named: dict[int, Var] | None = None) -> None:
+    env.update((id(v), outer.const(c, v.aval))
+               for v, c in zip(batched.jaxpr.constvars, batched.consts))
+    outer.lift(batched.jaxpr.eqns, env, named)
+
+
 def _scan_batch_xs(s: _Scan, outer: _Outer) -> None:
     """Equations reading only constants and slices of xs run before the loop, vmapped over
     the whole sequence; the values the loop needs from them enter as new xs."""
@@ -181,16 +201,13 @@ def _scan_batch_xs(s: _Scan, outer: _Outer) -> None:
     xs_bytes = s.length * sum(v.aval.size * v.aval.dtype.itemsize for v in xs)
     if stacked_bytes > max(STACKED_BYTES, 2 * xs_bytes):
         return
-    pre = ClosedJaxpr(Jaxpr([], [*consts, *xs], moved, frontier), [])
-    try:
-        batched, _ = batch_jaxpr(pre, s.length, [None] * len(consts) + [0] * len(xs), True)
-    except FnadError:  # a primitive with no batch rule: leave the body as it is
+    batched = _batched(Jaxpr([], [*consts, *xs], moved, frontier), len(consts), s.length)
+    if batched is None:
         return
-    bj = batched.jaxpr
-    env: dict[int, Atom] = {id(v): a for v, a in zip(bj.invars, [*s.consts, *s.xs])}
-    env.update((id(v), outer.const(c, v.aval)) for v, c in zip(bj.constvars, batched.consts))
-    outer.lift(bj.eqns, env)
-    stacked = [env.get(id(a), a) if type(a) is Var else a for a in bj.outvars]
+    env: dict[int, Atom] = {id(v): a for v, a in zip(batched.jaxpr.invars,
+                                                     [*s.consts, *s.xs])}
+    _lift_batched(batched, env, outer)
+    stacked = [env.get(id(a), a) if type(a) is Var else a for a in batched.jaxpr.outvars]
     c_in, c_atoms = _prune(consts, s.consts, used)
     x_in, x_atoms = _prune([*xs, *frontier], [*s.xs, *stacked], used)
     s.body = Jaxpr([], [*c_in, *carry, *x_in], kept, s.body.outvars)
@@ -332,6 +349,79 @@ def _scan_broadcast_xs(s: _Scan, outer: _Outer) -> None:
         s.xs = [a for i, a in enumerate(s.xs) if i not in moved]
 
 
+def _scan_batch_ys(s: _Scan) -> Callable[[_Outer], None] | None:
+    """Equations that only make ys (nothing the carry needs) and read only constants, xs
+    and other ys leave the loop: after it they run once, vmapped over the stacked values.
+    Returns what emits them after the scan, or None."""
+    if s.length == 0:
+        return None
+    consts, carry, xs = s.parts()
+    nk = len(carry)
+    eqns, ys = s.body.eqns, s.body.outvars[nk:]
+    stacked: dict[int, Atom] = {id(v): a for v, a in zip(xs, s.xs)}
+    for y, out in zip(ys, s.ys_out):
+        if type(y) is Var:
+            stacked.setdefault(id(y), out)
+    invariant = {id(v) for v in consts}
+    carried = {id(a) for a in s.body.outvars[:nk]}
+    users: dict[int, list[int]] = {}
+    for e in eqns:
+        for a in e.inputs:
+            users.setdefault(id(a), []).append(id(e))
+    moved = {id(e) for e in eqns if not e.prim.effectful}
+    while True:  # shrink until each moved equation's inputs and users allow it
+        now, avail = set(), invariant | set(stacked)
+        for e in eqns:
+            if id(e) in moved and all(type(a) is not Var or id(a) in avail for a in e.inputs):
+                now.add(id(e))
+                avail.update(id(v) for v in e.outputs)
+        for e in reversed(eqns):
+            if id(e) in now and any(id(v) in carried or any(
+                    u not in now for u in users.get(id(v), [])) for v in e.outputs):
+                now.discard(id(e))
+        if now == moved:
+            break
+        moved = now
+    made = {id(v) for e in eqns if id(e) in moved for v in e.outputs}
+    out_at = [i for i, y in enumerate(ys) if type(y) is Var and id(y) in made]
+    if not out_at:
+        return None
+    wanted = [ys[i] for i in out_at]
+    if len({id(v) for v in wanted}) != len(wanted):  # a y returned twice: leave it
+        return None
+    moved_eqns = [e for e in eqns if id(e) in moved]
+    read = list({id(a): a for e in moved_eqns for a in e.inputs
+                 if type(a) is Var and id(a) not in made}.values())
+    read.sort(key=lambda v: id(v) not in invariant)  # constants first
+    batched = _batched(Jaxpr([], read, moved_eqns, wanted),
+                       sum(id(v) in invariant for v in read), s.length)
+    if batched is None:
+        return None
+    bj = batched.jaxpr
+    produced = {id(v) for e in bj.eqns for v in e.outputs}
+    if (len({id(v) for v in bj.outvars}) != len(bj.outvars)
+            or any(id(v) not in produced for v in bj.outvars)
+            or any(v.aval != s.ys_out[i].aval for v, i in zip(bj.outvars, out_at))):
+        return None
+    named = {id(v): s.ys_out[i] for v, i in zip(bj.outvars, out_at)}
+    const_atoms = {id(v): a for v, a in zip(consts, s.consts)}
+    atoms = [const_atoms[id(v)] if id(v) in invariant else stacked[id(v)] for v in read]
+    keep = [i for i in range(len(ys)) if i not in out_at]
+    kept = [e for e in eqns if id(e) not in moved]
+    outvars = [*s.body.outvars[:nk], *(ys[i] for i in keep)]
+    used = _used(kept, outvars)
+    c_in, s.consts = _prune(consts, s.consts, used)
+    x_in, s.xs = _prune(xs, s.xs, used)
+    s.body = Jaxpr([], [*c_in, *carry, *x_in], kept, outvars)
+    s.ys_out = [s.ys_out[i] for i in keep]
+
+    def emit(outer: _Outer) -> None:
+        env: dict[int, Atom] = dict(zip((id(v) for v in bj.invars), atoms))
+        _lift_batched(batched, env, outer, named)
+
+    return emit
+
+
 def _scan_invariant_ys(s: _Scan) -> list[tuple[Var, Atom]]:
     """ys that are loop constants leave the loop: returns (ys output, constant) pairs, each
     to be broadcast along the scan axis after it."""
@@ -355,10 +445,13 @@ def _scan(eqn: Eqn, outer: _Outer) -> None:
     _scan_invariants(s, outer)
     _scan_batch_xs(s, outer)
     sums = _scan_sum_carries(s)
+    after = _scan_batch_ys(s)
     invariant_ys = _scan_invariant_ys(s)
     outer.add(s.eqn_out())
     for sm in sums:
         sm.emit(s.length, outer)
+    if after is not None:
+        after(outer)
     for y, a in invariant_ys:
         outer.add(Eqn(broadcast_in_dim_p, [a], [y],
                       {"shape": y.aval.shape,

@@ -52,6 +52,21 @@ def invariant_eqns(body: ClosedJaxpr, n_consts: int) -> list[Eqn]:
     return found
 
 
+def non_recurrent_eqns(eqn: Eqn) -> list[Eqn]:
+    """A scan body's equations that do not both read the carry and feed the next carry:
+    work that could run before or after the loop, over the whole sequence."""
+    body, nc, nk = eqn.params["jaxpr"], eqn.params["num_consts"], eqn.params["num_carry"]
+    reads = {id(v) for v in body.jaxpr.invars[nc:nc + nk]}
+    for e in body.eqns:
+        if any(type(a) is Var and id(a) in reads for a in e.inputs):
+            reads.update(id(v) for v in e.outputs)
+    feeds = {id(a) for a in body.jaxpr.outvars[:nk] if type(a) is Var}
+    for e in reversed(body.eqns):
+        if any(id(v) in feeds for v in e.outputs):
+            feeds.update(id(a) for a in e.inputs if type(a) is Var)
+    return [e for e in body.eqns if not (id(e.outputs[0]) in reads and id(e.outputs[0]) in feeds)]
+
+
 def optimized(f: Callable[..., Any], *args: Any) -> ClosedJaxpr:
     closed = fnad.jit(f).lower(*args)
     typecheck(closed)
@@ -127,6 +142,7 @@ def test_rnn_grad_bodies_keep_only_recurrent_work() -> None:
         # the whole sequence before the loop, the weight gradients after it)
         assert [e.prim for e in body.eqns].count(dot_general_p) == 1
     forward, backward = scans
+    assert non_recurrent_eqns(forward) == [] and non_recurrent_eqns(backward) == []
     assert backward.params["num_carry"] == 1  # only dh: the gradient sums left the loop
     # the input projection is one product over the stacked xs, before the forward scan
     before = closed.eqns[:closed.eqns.index(forward)]
@@ -325,3 +341,33 @@ def test_debug_nans_names_the_line_of_work_moved_out_of_a_loop(loop: str) -> Non
     finally:
         fnad.config.update("debug_nans", saved)
     assert np.isnan(fnad.jit(f)(w, x, np.int32(3))).all()
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_work_that_only_makes_ys_runs_after_the_loop(reverse: bool) -> None:
+    def f(w: Any, xs: Any) -> Any:
+        def body(h: Any, x: Any) -> tuple[Any, Any]:
+            h2 = fnp.cos(h @ w + x)
+            # ys from the new carry, the slice and a constant; `h` (the old carry) is read
+            # by a y too, which must then stay in the loop
+            return h2, (1.0 - h2 * h2, fnp.sin(h2) * x + w.sum(), h2, h * 3.0)
+        return lax.scan(body, fnp.ones((2, 3), xs.dtype), xs, reverse=reverse)
+
+    rng = np.random.default_rng(4)
+    w, xs = rng.standard_normal((3, 3)), rng.standard_normal((6, 2, 3))
+    closed = optimized(f, w, xs)
+    (scan,) = [e for e in closed.eqns if e.prim is scan_p]
+    # in the loop: the product, the add and the cosine, and the `h * 3` of the old carry
+    assert [e.prim.name for e in scan.params["jaxpr"].eqns] == ["dot_general", "add", "cos",
+                                                               "mul"]
+    h, (a, b, c, d) = assert_same(f, w, xs)
+    hh = np.ones((2, 3))
+    want = [np.zeros((6, 2, 3)) for _ in range(4)]
+    for t in (reversed(range(6)) if reverse else range(6)):
+        new = np.cos(hh @ w + xs[t])
+        for k, v in enumerate((1 - new * new, np.sin(new) * xs[t] + w.sum(), new, hh * 3)):
+            want[k][t] = v
+        hh = new
+    assert_allclose(h, hh, rtol=1e-12)
+    for got, ref in zip((a, b, c, d), want):
+        assert_allclose(got, ref, rtol=1e-12, atol=1e-14)
