@@ -29,9 +29,16 @@ from fnad.lax.structural import broadcast_in_dim_p, reshape_p, transpose_p
 
 Atom = Var | Literal
 
-# Stacked per-step values made before a scan may take this many bytes, or twice the bytes
-# of the xs they are made from, whichever is more.
+# The per-step values a scan's work makes, once stacked before or after the loop, may take
+# this many bytes, or twice the bytes of the stacked values they are made from, whichever
+# is more; larger work stays in the loop.
 STACKED_BYTES = 1 << 24
+
+
+def _fits(length: int, made: Sequence[Eqn], sources: Sequence[Var]) -> bool:
+    def size(vs: Sequence[Var]) -> int:
+        return length * sum(v.aval.size * v.aval.dtype.itemsize for v in vs)
+    return size([v for e in made for v in e.outputs]) <= max(STACKED_BYTES, 2 * size(sources))
 
 
 class _Outer:
@@ -197,9 +204,7 @@ def _scan_batch_xs(s: _Scan, outer: _Outer) -> None:
     kept = [e for e in s.body.eqns if id(e) not in gone]
     used = _used(kept, s.body.outvars)
     frontier = [v for e in moved if id(e) in gone for v in e.outputs if id(v) in used]
-    stacked_bytes = s.length * sum(v.aval.size * v.aval.dtype.itemsize for v in frontier)
-    xs_bytes = s.length * sum(v.aval.size * v.aval.dtype.itemsize for v in xs)
-    if stacked_bytes > max(STACKED_BYTES, 2 * xs_bytes):
+    if not _fits(s.length, [e for e in moved if id(e) in gone], xs):
         return
     batched = _batched(Jaxpr([], [*consts, *xs], moved, frontier), len(consts), s.length)
     if batched is None:
@@ -393,6 +398,8 @@ def _scan_batch_ys(s: _Scan) -> Callable[[_Outer], None] | None:
     read = list({id(a): a for e in moved_eqns for a in e.inputs
                  if type(a) is Var and id(a) not in made}.values())
     read.sort(key=lambda v: id(v) not in invariant)  # constants first
+    if not _fits(s.length, moved_eqns, [v for v in read if id(v) not in invariant]):
+        return None
     batched = _batched(Jaxpr([], read, moved_eqns, wanted),
                        sum(id(v) in invariant for v in read), s.length)
     if batched is None:

@@ -371,3 +371,22 @@ def test_work_that_only_makes_ys_runs_after_the_loop(reverse: bool) -> None:
     assert_allclose(h, hh, rtol=1e-12)
     for got, ref in zip((a, b, c, d), want):
         assert_allclose(got, ref, rtol=1e-12, atol=1e-14)
+
+
+def test_work_with_large_per_step_temporaries_stays_in_the_loop() -> None:
+    """Stacking it over the sequence would take more memory than the pass allows."""
+    def f(xs: Any) -> Any:
+        def body(c: Any, x: Any) -> tuple[Any, Any]:
+            outer = x[:, None] * x[None, :]  # 4 MB a step; 8 steps would stack 32 MB
+            return c + x, (fnp.sum(outer, axis=0), fnp.sum(fnp.sin(c) * x))
+        return lax.scan(body, fnp.zeros(1024, np.float32), xs)
+
+    xs = np.linspace(-1, 1, 8 * 1024, dtype=np.float32).reshape(8, 1024)
+    closed = optimized(f, xs)
+    (scan,) = [e for e in closed.eqns if e.prim is scan_p]
+    assert any(e.outputs[0].aval.shape == (1024, 1024) for e in scan.params["jaxpr"].eqns)
+    c, (rows, dots) = assert_same(f, xs, rtol=1e-5, atol=1e-4)
+    assert_allclose(rows, xs * xs.sum(1, keepdims=True), rtol=1e-4, atol=1e-3)
+    want = np.cumsum(np.vstack([np.zeros((1, 1024)), xs[:-1]]), axis=0)
+    assert_allclose(dots, (np.sin(want) * xs).sum(1), rtol=1e-4, atol=1e-4)
+    assert_allclose(c, xs.sum(0), rtol=1e-5, atol=1e-5)
