@@ -17,8 +17,9 @@ _TRUE = {"1", "true", "yes", "on"}
 watchers: list[Callable[[str], None]] = []
 
 
-def _env_bool(name: str) -> bool:
-    return os.environ.get(f"FNAD_{name.upper()}", "").strip().lower() in _TRUE
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(f"FNAD_{name.upper()}")
+    return default if value is None else value.strip().lower() in _TRUE
 
 
 class Config:
@@ -40,21 +41,24 @@ class Config:
                           parallel only above about 4M elements, and their OpenMP threads
                           wait passively, so they do not take cores from the BLAS
                           (docs/performance.md, tip 8).
-    keep_freed_memory:    (Linux, glibc) keep freed memory in the process instead of
-                          handing it back to the system, so that new arrays of a few
-                          megabytes do not pay page faults on every step; the whole
+    keep_freed_memory:    (Linux, glibc; on by default) keep freed memory in the process
+                          instead of handing it back to the system, so that the arrays of
+                          a few megabytes every step allocates anew (eagerly or under jit)
+                          do not pay a page fault per 4 KB on every step; the whole
                           process's allocations are affected (docs/performance.md, tip 9).
+                          Off where malloc is not glibc's or MALLOC_*_ variables tune it;
+                          FNAD_KEEP_FREED_MEMORY=0 turns it off.
     """
 
     _DEFAULTS: dict[str, Any] = {"explain_cache_misses": False, "debug_nans": False,
                                  "debug_infs": False, "jit_backend": "auto",
-                                 "check_leaks": False, "keep_freed_memory": False,
+                                 "check_leaks": False, "keep_freed_memory": True,
                                  "num_threads": None}
 
     def __init__(self) -> None:
         for name, default in self._DEFAULTS.items():
             if isinstance(default, bool):
-                value: Any = _env_bool(name)
+                value: Any = _env_bool(name, default)
             elif name == "num_threads":
                 value = _thread_count(os.environ.get("FNAD_NUM_THREADS") or None,
                                       "FNAD_NUM_THREADS")
@@ -131,8 +135,12 @@ def _keep_freed_memory(name: str) -> None:
 
 
 watchers.append(_keep_freed_memory)
-if config.keep_freed_memory and _mallopt() is not None:  # FNAD_KEEP_FREED_MEMORY=1
-    _keep_freed_memory("keep_freed_memory")
+if config.keep_freed_memory:  # the default; FNAD_KEEP_FREED_MEMORY=0 leaves malloc alone
+    if _mallopt() is None or any(k.startswith("MALLOC_") and k.endswith("_")
+                                 for k in os.environ):  # not glibc, or tuned by the user
+        object.__setattr__(config, "keep_freed_memory", False)
+    else:
+        _keep_freed_memory("keep_freed_memory")
 
 
 def _limit_threads(name: str) -> None:

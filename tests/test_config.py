@@ -25,18 +25,22 @@ def test_unknown_options_and_wrong_types_are_errors() -> None:
 
 def test_keep_freed_memory_sets_and_restores_glibc_thresholds(monkeypatch) -> None:
     calls = []
+    before = fnad.config.keep_freed_memory
     monkeypatch.setattr(config_module, "_mallopt", lambda: lambda p, v: calls.append((p, v)))
     fnad.config.update("keep_freed_memory", True)
     assert calls == [(-3, 32 << 20), (-1, 1 << 30), (-2, 64 << 20)]
     fnad.config.update("keep_freed_memory", False)
     assert calls[3:] == [(-3, 128 << 10), (-1, 128 << 10), (-2, 128 << 10)]
+    object.__setattr__(fnad.config, "keep_freed_memory", before)  # glibc was not touched
 
 
 def test_keep_freed_memory_without_mallopt_is_an_error(monkeypatch) -> None:
+    before = fnad.config.keep_freed_memory
     monkeypatch.setattr(config_module, "_mallopt", lambda: None)
     with pytest.raises(fnad.FnadError, match="needs glibc's mallopt"):
         fnad.config.update("keep_freed_memory", True)
     assert fnad.config.keep_freed_memory is False
+    object.__setattr__(fnad.config, "keep_freed_memory", before)  # glibc was not touched
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or config_module._mallopt() is None,
@@ -51,12 +55,13 @@ def test_keep_freed_memory_spares_the_page_faults_of_new_arrays() -> None:
             del a, b, c
         return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
 
+    before = fnad.config.keep_freed_memory
     try:
         fnad.config.update("keep_freed_memory", True)
         faults_of_new_arrays()  # the heap grows once
         kept = faults_of_new_arrays()
     finally:
-        fnad.config.update("keep_freed_memory", False)
+        fnad.config.update("keep_freed_memory", before)
     assert kept < 100  # glibc's mmap/munmap of each array faults in its pages: ~30,000
 
 
@@ -102,3 +107,21 @@ def test_num_threads_rejects_what_is_not_a_count(bad) -> None:
     with pytest.raises(fnad.FnadError, match="num_threads takes a thread count"):
         fnad.config.update("num_threads", bad)
     assert fnad.config.num_threads is None
+
+
+FREED_MEMORY_PROBE = """
+import fnad
+print(fnad.config.keep_freed_memory)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or config_module._mallopt() is None,
+                    reason="glibc's mallopt")
+@pytest.mark.parametrize("env, expected", [({}, "True"), ({"FNAD_KEEP_FREED_MEMORY": "0"}, "False"),
+                                           ({"MALLOC_TRIM_THRESHOLD_": "4096"}, "False")])
+def test_keep_freed_memory_is_on_by_default_unless_malloc_is_tuned(env, expected) -> None:
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith("MALLOC_") and k != "FNAD_KEEP_FREED_MEMORY"}
+    out = subprocess.run([sys.executable, "-c", FREED_MEMORY_PROBE], env={**base, **env},
+                         check=True, capture_output=True, text=True).stdout
+    assert out.strip() == expected

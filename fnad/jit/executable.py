@@ -6,7 +6,7 @@ so primitives holding sub-jaxprs run compiled bodies through the same interface.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fnad.config import config
@@ -43,6 +43,22 @@ class Executable:
             self.check_finite(args, outs)
         return outs
 
+    def step_function(self) -> Callable[..., list[Any]]:
+        """The function a loop calls at each step (read once per loop run): the generated
+        code itself. With the finite checks on, a step checks the NaN/inf it makes; one
+        that came in through its inputs was made before the loop (passes may move work
+        out of a loop body), and the enclosing program reports it."""
+        if not (config.debug_nans or config.debug_infs):
+            return self.fn
+
+        def step(*args: Any) -> list[Any]:
+            outs = self.fn(*args)
+            if all(nonfinite_kind(a) is None for a in args):
+                self.check_finite(args, outs)
+            return outs
+
+        return step
+
     def __getattr__(self, attr: str) -> Any:
         # Anything else a control-flow impl may ask of the ClosedJaxpr it was given.
         if attr.startswith("__") or attr == "closed":
@@ -62,7 +78,7 @@ class Executable:
         naming the first equation that produced one (found by re-running eagerly)."""
         if all(nonfinite_kind(o) is None for o in outs):
             return
-        raise NonFiniteError(f"jit({self.name}): {_locatenonfinite_kind(self.closed, args)}. "
+        raise NonFiniteError(f"jit({self.name}): {_locatenonfinite_kind(self.traced, args)}. "
                                  "Turn off fnad.config debug_nans/debug_infs to allow it.")
 
     def explain(self) -> str:
@@ -99,7 +115,6 @@ def _locatenonfinite_kind(closed: ClosedJaxpr, args: Sequence[Any]) -> str:
 
 
 _executables = IdentityCache(maxsize=1024)
-
 
 def compile_jaxpr(closed: ClosedJaxpr, backend: str | None = None,
                   donated: Sequence[bool] = (), name: str = "jaxpr",

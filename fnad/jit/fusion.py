@@ -33,6 +33,11 @@ from fnad.jit.kernels import (
 # Elements x equations below which NumPy's ufunc calls (about 1 us each) beat a kernel
 # launch (about 10-20 us of Python and ctypes work).
 MIN_WORK = 1 << 17
+# Equations per fused kernel at most: gcc's time grows faster than linearly in the size of
+# one function, so a longer region is cut into several kernels. Measured on one kernel of a
+# gradient chain: about 0.12 s per compile plus 1.3-1.7 ms per equation up to 1024
+# equations, then 3 ms at 2048 and 5 ms at 4096 (a 20k-equation kernel took minutes).
+MAX_OPS = 512
 _REDUCE_KINDS = ("sum", "max", "min")
 
 
@@ -261,10 +266,12 @@ class _Region:
         self.shape = shape
         self.eqns: list[Eqn] = []
         self.produced: set[int] = set()
+        self.size = 0  # equations that compute (broadcasts aside)
 
     def add(self, eqn: Eqn) -> None:
         self.eqns.append(eqn)
         self.produced.update(id(v) for v in eqn.outputs)
+        self.size += not _is_broadcast(eqn)
 
     def prologue(self, src: Any) -> list[Eqn]:
         """The region's equations that compute `src`, in order (empty if it doesn't)."""
@@ -279,16 +286,19 @@ class _Region:
 
 
 def fuse(closed: ClosedJaxpr, compile: Callable[[Kernel], Any],
-         min_work: int | None = None) -> ClosedJaxpr:
+         min_work: int | None = None, max_ops: int | None = None) -> ClosedJaxpr:
     """The jaxpr with fused regions replaced by `fusion` equations; `compile(kernel)`
     returns the callable that runs one generated kernel. Regions doing less than
-    `min_work` element-operations (default `MIN_WORK`, for CPUs) are left unfused.
+    `min_work` element-operations (default `MIN_WORK`, for CPUs) are left unfused; a region
+    is cut after `max_ops` equations (default `MAX_OPS`), so that compile time stays linear
+    in the program's size.
 
     One region per shape stays open, so interleaved work on differently shaped values
     (an optimizer updating every parameter, say) still fuses per shape. A region is
     emitted when something outside it needs one of its values, or at the end.
     """
     min_work = MIN_WORK if min_work is None else min_work
+    max_ops = MAX_OPS if max_ops is None else max_ops
     jaxpr = closed.jaxpr
     consumers: dict[int, list[Eqn]] = {}
     for eqn in jaxpr.eqns:
@@ -342,6 +352,9 @@ def fuse(closed: ClosedJaxpr, compile: Callable[[Kernel], Any],
                 close(region)
                 region = None
             close_readers_of(eqn, keep=region)
+            if region is not None and region.size >= max_ops:
+                close(region)
+                region = None
             if region is None:
                 region = regions[shape] = _Region(shape)
             region.add(eqn)

@@ -13,6 +13,7 @@ import numpy as np
 
 from fnad.core.ir import ClosedJaxpr, Eqn, Jaxpr, Literal, Var
 from fnad.core.primitive import Broadcast, Elementwise, JaxprCall
+from fnad.jit.hoist import hoist_loop_invariants
 from fnad.jit.pooling import pool_windows
 
 Atom = Var | Literal
@@ -262,11 +263,12 @@ def simplify(closed: ClosedJaxpr) -> ClosedJaxpr:
 # ---------------------------------------------------------------------------- pipeline
 
 PIPELINE: tuple[Pass, ...] = (inline_jit_calls, simplify, cse, fold_constants, simplify,
-                              pool_windows, dce)
+                              pool_windows, hoist_loop_invariants, cse, dce)
 
 
 def optimize(closed: ClosedJaxpr, passes: Sequence[Pass] = PIPELINE) -> ClosedJaxpr:
-    """Run the passes in order (inline, simplify, CSE, fold, simplify, pooling, DCE)."""
+    """Run the passes in order (inline, simplify, CSE, fold, simplify, pooling,
+    loop-invariant code motion, CSE, DCE)."""
     for p in passes:
         closed = p(closed)
     return closed

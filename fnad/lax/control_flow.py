@@ -92,6 +92,13 @@ def _split(xs: Sequence[Any], *sizes: int) -> list[list[Any]]:
     return out
 
 
+def _step(body: Any) -> Callable[..., list[Any]]:
+    """What a loop calls at each step: a compiled body (a jit executable) offers its
+    generated function, called directly; a ClosedJaxpr is called as it is."""
+    step = getattr(body, "step_function", None)
+    return body if step is None else step()
+
+
 def _fixed_point(step: Callable[[list[bool]], Sequence[bool]], mask: list[bool]) -> list[bool]:
     """Grow `mask` (which carries are nonzero / unknown / batched) until one more trip through
     the body adds nothing: a loop's carry must have the same kind at every iteration."""
@@ -429,8 +436,9 @@ while_p = Primitive("while_loop", multiple_results=True)
 def _while_impl(*args: Any, cond_jaxpr: ClosedJaxpr, body_jaxpr: ClosedJaxpr,
                 cond_nconsts: int, body_nconsts: int) -> list[Any]:
     cc, bc, carry = _split(args, cond_nconsts, body_nconsts)
-    while cond_jaxpr(*cc, *carry)[0]:
-        carry = body_jaxpr(*bc, *carry)
+    cond, body = _step(cond_jaxpr), _step(body_jaxpr)
+    while cond(*cc, *carry)[0]:
+        carry = body(*bc, *carry)
     return list(carry)
 
 
@@ -651,19 +659,23 @@ def _scan_impl(*args: Any, jaxpr: ClosedJaxpr, length: int, reverse: bool, num_c
                num_carry: int, unroll: int) -> list[Any]:
     xp = array_module(args)  # NumPy, or CuPy on a GPU: the ys are made where they are
     consts, carry, xs = _split(args, num_consts, num_carry)
-    ys: list[Any] = []
-    for i in (range(length - 1, -1, -1) if reverse else range(length)):
-        out = jaxpr(*consts, *carry, *(x[i] for x in xs))
-        carry = out[:num_carry]
-        if not ys:  # each row is written in place: stacking a list of rows costs more
-            ys = [xp.empty((length, *xp.shape(y)), y.dtype) for y in out[num_carry:]]
-        for stacked, y in zip(ys, out[num_carry:]):
-            stacked[i] = y
     if length == 0:  # one call on zeros gives the ys' shapes and dtypes
         with np.errstate(all="ignore"):
             ys = jaxpr(*consts, *carry, *(xp.zeros(x.shape[1:], x.dtype) for x in xs))[num_carry:]
-        ys = [xp.zeros((0, *y.shape), y.dtype) for y in ys]
-    return [*carry, *ys]
+        return [*carry, *(xp.zeros((0, *y.shape), y.dtype) for y in ys)]
+    body = _step(jaxpr)
+    order = range(length - 1, -1, -1) if reverse else range(length)
+    out = body(*consts, *carry, *(x[order[0]] for x in xs))
+    # each row is written in place: stacking a list of rows costs more
+    ys = [xp.empty((length, *xp.shape(y)), y.dtype) for y in out[num_carry:]]
+    rows = list(zip(ys, range(num_carry, len(out))))
+    for stacked, k in rows:
+        stacked[order[0]] = out[k]
+    for i in order[1:]:
+        out = body(*consts, *out[:num_carry], *[x[i] for x in xs])
+        for stacked, k in rows:
+            stacked[i] = out[k]
+    return [*out[:num_carry], *ys]
 
 
 scan_p.def_impl(_scan_impl)
