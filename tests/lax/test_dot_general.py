@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import fnad
+import fnad.numpy as fnp
 from fnad import lax
 from fnad.core.errors import DTypeError, ShapeError
 from fnad.test_util import assert_allclose, check_grads, check_transforms, check_vmap
@@ -145,3 +146,16 @@ def test_dot_weak_python_scalar_and_vectors():
     assert lax.dot(v, v).dtype == np.float32
     assert_allclose(lax.dot(v, v), np.float32(5.0))
     assert_allclose(lax.dot(np.ones((2, 3)), v.astype(np.float64)), np.full(2, 3.0))
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("shapes", [((2, 2), (2, 2)), ((2,), (2,)), ((3, 2), (2,))])
+def test_inf_times_zero_is_nan_without_a_numpy_warning(shapes):
+    """NaN is the answer (as in JAX); no NumPy RuntimeWarning escapes fnad."""
+    a = np.zeros(shapes[0], np.float32)
+    a.flat[0] = np.inf
+    b = np.zeros(shapes[1], np.float32)
+    with np.errstate(all="ignore"):
+        expected = np.dot(a, b)
+    for f in (fnp.dot, fnad.jit(fnp.dot, backend="numpy")):
+        np.testing.assert_array_equal(f(a, b), expected)
