@@ -14,6 +14,7 @@ import numpy as np
 
 import fnad
 import fnad.numpy as fnp
+from benchmarks import _util
 from benchmarks._util import compare
 
 SIZES = (784, 256, 128, 10)
@@ -121,6 +122,7 @@ def jacobian_grid(sizes: tuple[int, ...] = (8, 128, 1024)) -> list[tuple[int, in
 
 
 def main() -> None:
+    _util.pin_threads()  # BLAS pools loaded before the thread variables were set
     params, x, y = init()
     print(f"MLP {'-'.join(map(str, SIZES))}, batch {BATCH}, float32, eager, median of 30 runs")
     results = {"fnad": bench_fnad(params, x, y), "autograd": bench_autograd(params, x, y),

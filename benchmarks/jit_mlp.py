@@ -4,31 +4,24 @@ fnad jit step (NumPy backend), eager fnad, a hand-written NumPy forward/backward
 floor), JAX jit and PyTorch when importable; the first-call latency (trace + passes +
 codegen) and the per-call overhead of a jitted 3-op scalar function.
 
-Run: `python -m benchmarks.jit_mlp` (or through the benchmarks runner). Every system is
-pinned to FNAD_BENCH_THREADS threads (default 1).
+Run: `python -m benchmarks.jit_mlp` (or through the benchmarks runner). Threads as
+benchmarks/_util.py sets them (FNAD_BENCH_THREADS: a count, default 1, or "default").
 """
 
 from __future__ import annotations
 
-import os
+import math
+import time
+from collections.abc import Callable
+from typing import Any
 
-THREADS = os.environ.get("FNAD_BENCH_THREADS", "1")
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "XLA_FLAGS"):
-    os.environ[_var] = (THREADS if _var != "XLA_FLAGS" else
-                        "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+import numpy as np
 
-import math  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from typing import Any  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-import fnad  # noqa: E402
-import fnad.numpy as fnp  # noqa: E402
-from benchmarks._util import compare  # noqa: E402
-from fnad.backends import available_backends  # noqa: E402
+import fnad
+import fnad.numpy as fnp
+from benchmarks import _util
+from benchmarks._util import compare
+from fnad.backends import available_backends
 
 SIZES = (784, 256, 128, 10)
 LR, B1, B2, EPS = 1e-3, 0.9, 0.999, 1e-8
@@ -147,11 +140,9 @@ def jax_step() -> Callable[..., Any] | None:
 
 
 def torch_step(params: dict, x: np.ndarray, y: np.ndarray) -> Callable[[], Any] | None:
-    try:
-        import torch
-    except ImportError:
+    torch = _util.optional("torch")  # pinned to the benchmark's threads
+    if torch is None:
         return None
-    torch.set_num_threads(int(THREADS))
     ps = [torch.tensor(params[k], requires_grad=True) for k in sorted(params)]
     opt = torch.optim.Adam(ps, lr=LR, betas=(B1, B2), eps=EPS)
     xt, yt = torch.tensor(x), torch.tensor(y).argmax(1)
@@ -225,8 +216,9 @@ def overhead() -> dict[str, float]:
 
 
 def main() -> None:
+    _util.pin_threads()  # BLAS pools loaded before the thread variables were set
     print(f"jit_mlp: MLP {'-'.join(map(str, SIZES))}, ReLU, softmax cross-entropy, Adam, "
-          f"float32, {THREADS} thread(s)")
+          f"float32, {_util.THREADS} thread(s)")
     jax_jit = jax_step()
     for batch in (128, 1024):
         params, x, y = init(batch)
