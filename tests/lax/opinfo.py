@@ -705,14 +705,37 @@ def _chosen(x: np.ndarray, kind: str, params: dict[str, Any]) -> np.ndarray:
     return np.take_along_axis(flat_i, pick[..., None], -1)[..., 0]
 
 
-def _select_gather_ref(t: np.ndarray, x: np.ndarray, kind: str, **params: Any) -> np.ndarray:
+def _split_weights(x: np.ndarray, kind: str, params: dict[str, Any]
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """For each window, the flat indices in x of its entries (-1 for padding) and their
+    share of the window's derivative with `ties="split"`: 1/count for each extremum."""
+    fill = -np.inf if kind == "max" else np.inf
+    xw = _windows(x.astype(np.float64), fill, **params)
+    iw = _windows(np.arange(x.size).reshape(x.shape), -1, **params)
+    out = xw.shape[:x.ndim]
+    flat_x, flat_i = xw.reshape(*out, -1), iw.reshape(*out, -1)
+    best = (np.max if kind == "max" else np.min)(flat_x, axis=-1, keepdims=True)
+    hit = (flat_x == best) & (flat_i >= 0)
+    return flat_i, hit / np.maximum(hit.sum(-1, keepdims=True), 1)
+
+
+def _select_gather_ref(t: np.ndarray, x: np.ndarray, kind: str, ties: str = "first",
+                       **params: Any) -> np.ndarray:
+    if ties == "split":
+        idx, w = _split_weights(x, kind, params)
+        return (t.ravel()[np.maximum(idx, 0)] * w).sum(-1).astype(t.dtype)
     idx = _chosen(x, kind, params)
     return np.where(idx >= 0, t.ravel()[np.maximum(idx, 0)], 0).astype(t.dtype)
 
 
-def _select_scatter_ref(ct: np.ndarray, x: np.ndarray, kind: str, **params: Any) -> np.ndarray:
-    idx = _chosen(x, kind, params)
+def _select_scatter_ref(ct: np.ndarray, x: np.ndarray, kind: str, ties: str = "first",
+                        **params: Any) -> np.ndarray:
     out = np.zeros(x.size, ct.dtype)
+    if ties == "split":
+        idx, w = _split_weights(x, kind, params)
+        np.add.at(out, np.maximum(idx, 0), (ct[..., None] * w).astype(ct.dtype))
+        return out.reshape(x.shape)
+    idx = _chosen(x, kind, params)
     np.add.at(out, idx[idx >= 0], ct[idx >= 0])
     return out.reshape(x.shape)
 
@@ -738,6 +761,9 @@ def _window_samples(linear: str | None, kind: str = "max", edges: bool = True) -
             shape = x.shape if linear == "gather" else \
                 _window_reduce_ref("sum")(np.zeros((4, 5)), **p).shape
             out.append(Sample((arr(rng, shape, dtype), x), {"kind": kind, **p}))
+            if edges:  # the same with ties split evenly (reduce_max's derivative, pooled)
+                out.append(Sample((arr(rng, shape, dtype), x),
+                                  {"kind": kind, "ties": "split", **p}))
         return out
     return make
 
