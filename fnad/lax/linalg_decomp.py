@@ -960,8 +960,7 @@ def _eig_jvp(primals: Sequence[Any], tangents: Sequence[Any]):
     if type(t) is Zero:
         return outs, [Zero(get_aval(o)) for o in outs]
     dtype = get_aval(w).dtype
-    packed, _, perm = lu(v)
-    s = lu_solve(packed, perm, _mm(_to(t, dtype), v))
+    s = solve(v, _mm(_to(t, dtype), v))
     dw = _diag(s)
     dv = _mm(v, mul(_gap_inverse(w), s))
     n = get_aval(a).shape[-1]
@@ -996,8 +995,7 @@ def eig(x: Any, *, compute_left_eigenvectors: bool = True,
     w, vr = eig_p.bind(x)
     outs = [w]
     if compute_left_eigenvectors:
-        packed, _, perm = lu(vr)
-        vl = _mH(lu_solve(packed, perm, _to(_eye_stack(get_aval(vr)), get_aval(vr).dtype)))
+        vl = _mH(solve(vr, _to(_eye_stack(get_aval(vr)), get_aval(vr).dtype)))
         size = _real_part(reduce_sum(mul(_conj(vl), vl), (get_aval(vl).ndim - 2,)))
         from fnad.lax.elementwise import sqrt
         outs.append(div(vl, _to(_cols(sqrt(size), get_aval(vl).shape[-1]), get_aval(vl).dtype)))
