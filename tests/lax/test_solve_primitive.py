@@ -210,7 +210,7 @@ def test_value_and_grad_stages_two_library_solves_and_no_lu():
                                               ((1, 2), -1), ((-1, None), 0)])
 def test_vmap_against_a_loop(in_axes, out_axes):
     rng = np.random.default_rng(7)
-    a = np.moveaxis(_regular(rng, (3,), 4, np.float64), 0, in_axes[0] or 0) \
+    a = np.moveaxis(_regular(rng, (3,), 4, np.float64), 0, in_axes[0]) \
         if in_axes[0] is not None else _regular(rng, (), 4, np.float64)
     b = np.moveaxis(_random(rng, (3, 4, 2), np.float64), 0, in_axes[1]) \
         if in_axes[1] is not None else _random(rng, (4, 2), np.float64)
