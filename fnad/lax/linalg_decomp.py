@@ -579,6 +579,87 @@ def lu(x: Any) -> tuple[Any, Any, Any]:
     return tuple(lu_p.bind(x))
 
 
+# ------------------------------------------------------------------ solve
+
+solve_p = Primitive("solve")
+
+
+def _solve_impl(a: Any, b: Any) -> Any:
+    """LAPACK's gesv (`linalg.solve`), the whole stack in one call. Where it has no
+    finite answer (a matrix singular in floating point, which NumPy raises on, or a
+    non-finite operand or result), the stack goes through fnad's own LU and triangular
+    solves instead: they put inf/NaN where JAX's LU does."""
+    xp = array_module([a, b])
+    try:
+        with _quiet(xp):
+            x = xp.linalg.solve(a, b)
+        if bool(xp.isfinite(x).all() & xp.isfinite(a).all() & xp.isfinite(b).all()):
+            return x
+    except np.linalg.LinAlgError:
+        pass
+    packed, _, perm = _lu_impl(a)
+    rows = xp.take_along_axis(b, perm[..., None], axis=-2)  # b's rows in a[perm]'s order
+    y = _triangular_solve_impl(packed, rows, left_side=True, lower=True, transpose_a=False,
+                               conjugate_a=False, unit_diagonal=True)
+    return _triangular_solve_impl(packed, y, left_side=True, lower=False, transpose_a=False,
+                                  conjugate_a=False, unit_diagonal=False)
+
+
+solve_p.def_impl(_solve_impl)
+
+
+@solve_p.def_abstract_eval
+def _solve_abstract_eval(a: ShapedArray, b: ShapedArray) -> ShapedArray:
+    _check_matrix(a)
+    check_dtypes([a, b], FLOAT)
+    if b.ndim != a.ndim or b.shape[:-1] != a.shape[:-1]:
+        raise ShapeError(f"b {b} must be a stack of matrices (..., {a.shape[-1]}, k) with "
+                         f"a's batch shape {a.shape[:-2]} (a: {a}); broadcast them first")
+    return ShapedArray(b.shape, b.dtype)
+
+
+@solve_p.def_jvp
+def _solve_jvp(primals: Sequence[Any], tangents: Sequence[Any]):
+    """a x = b gives a dx = db - da x: one more solve with the same a, linear in both
+    tangents."""
+    (a, b), (ta, tb) = primals, tangents
+    x = solve_p.bind(a, b)
+    if type(ta) is Zero and type(tb) is Zero:
+        return x, Zero(get_aval(x))
+    if type(ta) is Zero:
+        rhs = tb
+    else:
+        rhs = neg(_mm(ta, x)) if type(tb) is Zero else sub(tb, _mm(ta, x))
+    return x, solve_p.bind(a, rhs)
+
+
+@solve_p.def_transpose
+def _solve_transpose(ct: Any, a: Any, b: Any) -> list[Any]:
+    """x = a^-1 b is linear in b; its transpose is a^-T (the plain transpose, complex
+    included, as `triangular_solve`'s: the conjugation is grad's, not the rule's)."""
+    if is_undefined(a):
+        raise TypeError("solve is linear only in b")
+    if type(ct) is Zero:
+        return [None, None]
+    return [None, solve_p.bind(_mT(a), ct)]
+
+
+_batch_front(solve_p)
+solve_p.kernel = LibraryCall()
+
+
+def solve(a: Any, b: Any) -> Any:
+    """x with a x = b for a stack of square matrices `a` (..., n, n) and right-hand sides
+    `b` (..., n, k) of the same batch shape (broadcast first: `fnad.numpy.linalg.solve`
+    does); inf/NaN where `a` is singular, as through JAX's LU.
+
+    >>> solve(np.array([[2.0, 0.0], [1.0, 1.0]]), np.array([[2.0], [3.0]]))
+    array([[1.],
+           [2.]])
+    """
+    return solve_p.bind(a, b)
+
+
 # ------------------------------------------------------------------ qr
 
 qr_p = Primitive("qr", multiple_results=True)
@@ -879,8 +960,7 @@ def _eig_jvp(primals: Sequence[Any], tangents: Sequence[Any]):
     if type(t) is Zero:
         return outs, [Zero(get_aval(o)) for o in outs]
     dtype = get_aval(w).dtype
-    packed, _, perm = lu(v)
-    s = lu_solve(packed, perm, _mm(_to(t, dtype), v))
+    s = solve(v, _mm(_to(t, dtype), v))
     dw = _diag(s)
     dv = _mm(v, mul(_gap_inverse(w), s))
     n = get_aval(a).shape[-1]
@@ -915,8 +995,7 @@ def eig(x: Any, *, compute_left_eigenvectors: bool = True,
     w, vr = eig_p.bind(x)
     outs = [w]
     if compute_left_eigenvectors:
-        packed, _, perm = lu(vr)
-        vl = _mH(lu_solve(packed, perm, _to(_eye_stack(get_aval(vr)), get_aval(vr).dtype)))
+        vl = _mH(solve(vr, _to(_eye_stack(get_aval(vr)), get_aval(vr).dtype)))
         size = _real_part(reduce_sum(mul(_conj(vl), vl), (get_aval(vl).ndim - 2,)))
         from fnad.lax.elementwise import sqrt
         outs.append(div(vl, _to(_cols(sqrt(size), get_aval(vl).shape[-1]), get_aval(vl).dtype)))

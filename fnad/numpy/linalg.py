@@ -236,21 +236,16 @@ def svdvals(x: Any, /) -> Any:
 # ------------------------------------------------------------------ solves and inverses
 
 
-def _lu_solve_stack(a: Any, b: Any) -> Any:
-    packed, _, perm = decomp.lu(a)
-    return decomp.lu_solve(packed, perm, b)
-
-
 def solve(a: Any, b: Any) -> Any:
-    """The solution x of a @ x = b through LU with partial pivoting: `b` is a vector (n,)
-    or a stack of matrices (..., n, k), batch axes broadcast; inf/NaN where `a` is
-    singular, as in JAX. Differentiable in `a` and `b`.
+    """The solution x of a @ x = b (LAPACK's LU with partial pivoting, one call for a
+    stack): `b` is a vector (n,) or a stack of matrices (..., n, k), batch axes broadcast;
+    inf/NaN where `a` is singular, as in JAX. Differentiable in `a` and `b`.
 
     >>> solve(np.array([[2.0, 0.0], [1.0, 1.0]]), np.array([2.0, 3.0]))
     array([1., 2.])
     """
     a, b, vector = rhs_stack("linalg.solve", a, b)
-    x = _lu_solve_stack(a, b)
+    x = decomp.solve(a, b)
     return x[..., 0] if vector else x
 
 
@@ -281,7 +276,7 @@ def inv(a: Any) -> Any:
            [0.  , 0.25]])
     """
     a = _matrices("inv", a)
-    return _lu_solve_stack(a, _eye_like(a))
+    return decomp.solve(a, _eye_like(a))
 
 
 def _parity_sign(pivots: Any, dtype: Any) -> Any:

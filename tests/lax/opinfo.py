@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
+import scipy.linalg as sla
 import scipy.special as sps
 from test_elementwise import away, bits, shift_amount  # the family table's generators
 
@@ -23,6 +25,7 @@ import fnad.debug
 from fnad import lax
 from fnad.core.primitive import fnad_primitives
 from fnad.lax import collectives
+from fnad.lax.linalg_decomp import solve as lax_solve
 
 F16, F32, F64, I32, U32, BOOL = (np.dtype(t) for t in (
     np.float16, np.float32, np.float64, np.int32, np.uint32, np.bool_))
@@ -628,6 +631,35 @@ def _sort_ref(*ops: np.ndarray, dimension: int, num_keys: int = 1) -> Any:
     return outs if len(ops) > 1 else outs[0]
 
 
+def _solve_samples(rng: np.random.Generator, dtype: np.dtype) -> list[Sample]:
+    """Well-conditioned stacks, and the edge stack: singular (all zeros, rank 1), a NaN in
+    a, an inf in b."""
+    def regular(batch: tuple, n: int) -> np.ndarray:
+        return (arr(rng, (*batch, n, n), dtype) + 8 * np.eye(n)).astype(dtype)
+    edge_a = np.array([[[0.0, 0.0], [0.0, 0.0]], [[1.0, 2.0], [2.0, 4.0]],
+                       [[1.0, 0.0], [0.0, np.nan]], [[2.0, 1.0], [1.0, 3.0]]], dtype)
+    edge_b = np.array([[[1.0], [1.0]], [[1.0], [-1.0]], [[1.0], [1.0]], [[np.inf], [1.0]]],
+                      dtype)
+    return [Sample((regular((), 3), arr(rng, (3, 2), dtype))),
+            Sample((regular((2,), 4), arr(rng, (2, 4, 1), dtype))),
+            Sample((edge_a, edge_b))]
+
+
+def _solve_ref(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """LAPACK's solve; where it refuses a singular matrix, LU and substitution (SciPy's,
+    one matrix at a time), which give inf/NaN as JAX's LU does."""
+    try:
+        return np.linalg.solve(a, b)
+    except np.linalg.LinAlgError:
+        n, k = b.shape[-2:]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sla.LinAlgWarning)  # singular, as meant
+            return np.stack([sla.lu_solve(sla.lu_factor(m, check_finite=False), v,
+                                          check_finite=False)
+                             for m, v in zip(a.reshape(-1, n, n), b.reshape(-1, n, k))]
+                            ).reshape(b.shape)
+
+
 LINALG = [
     OpInfo("dot_general", lax.dot_general, samples(
         lambda r, d: Sample((arr(r, (2, 3), d), arr(r, (3, 4), d)),
@@ -644,6 +676,8 @@ LINALG = [
                             {"dimension_numbers": (((1,), (0,)), ((0, 2), (1, 2)))})),
         _dot_ref, (F32, F64, I32), 2, tol=1e-4),
     OpInfo("sort", _sort_op, _sort_samples, _sort_ref, NUMS, 2, _sort_grad_samples),
+    OpInfo("solve", lax_solve, _solve_samples, _solve_ref, (F32, F64), 2,
+           lambda rng, dtype: _solve_samples(rng, dtype)[:2], tol=1e-4),
 ]
 
 
