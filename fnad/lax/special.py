@@ -765,6 +765,11 @@ defjvp(hyp1f1_p, _no_derivative("hyp1f1", "a"), _no_derivative("hyp1f1", "b"),
                                                                       x))))
 
 
+def _gamma_sign(x: np.ndarray) -> np.ndarray:
+    """The sign of Gamma(x) (1 at the poles, where 1/Gamma is 0 whatever the sign)."""
+    return np.where((x < 0) & (np.floor(x) % 2 == 1), -1.0, 1.0)
+
+
 def _hyp2f1(a: np.ndarray, b: np.ndarray, c: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Gauss's 2F1(a, b; c; x) for x <= 1: the series on [0, 1), Pfaff's transformation
     (1 - x)^-a 2F1(a, c - b; c; x / (x - 1)) for x < 0, Gauss's sum at x = 1."""
@@ -775,8 +780,10 @@ def _hyp2f1(a: np.ndarray, b: np.ndarray, c: np.ndarray, x: np.ndarray) -> np.nd
     series = _hyp_series([a, np.where(neg, c - b, b)], [c], z)
     out = np.where(neg, (1 - np.where(ok, x, 0.0)) ** -a * series, series)
     s = c - a - b
-    gauss = np.exp(_lgamma(c) + _lgamma(np.where(s > 0, s, 1.0)) - _lgamma(c - a) - _lgamma(c - b))
-    at_one = np.where(s > 0, gauss, np.inf)
+    s = np.where(s > 0, s, 1.0)
+    gauss = (_gamma_sign(c) * _gamma_sign(c - a) * _gamma_sign(c - b)
+             * np.exp(_lgamma(c) + _lgamma(s) - _lgamma(c - a) - _lgamma(c - b)))
+    at_one = np.where(c - a - b > 0, gauss, np.inf)
     return np.select([x == 1, ~ok], [at_one, np.nan], out)
 
 

@@ -235,7 +235,8 @@ def test_integrals_and_series():
     a[:10] = np.inf
     close(special.owens_t(h, a), sp.owens_t(h, a), rtol=1e-12, atol=1e-300)
     a, b, x1 = RNG.uniform(-5, 5, 300), RNG.uniform(0.5, 10, 300), RNG.uniform(-30, 30, 300)
-    close(special.hyp1f1(a, b, x1), sp.hyp1f1(a, b, x1), rtol=1e-11)
+    # near its zeros, 1F1 is a sum of terms far larger than itself: an absolute tolerance
+    close(special.hyp1f1(a, b, x1), sp.hyp1f1(a, b, x1), rtol=1e-11, atol=1e-14)
     a, b = RNG.uniform(-3, 3, 300), RNG.uniform(-3, 3, 300)
     c, x2 = RNG.uniform(0.5, 8, 300), np.concatenate([RNG.uniform(-5, 0.95, 299), [1.0]])
     c[-1] = a[-1] + b[-1] + 1.5
@@ -393,3 +394,12 @@ def test_no_numpy_warning_escapes():
         special.gammainc(x, x)
         special.betainc(x, x, x)
         special.rel_entr(x, x[::-1])
+
+
+@pytest.mark.parametrize("a, b, c", [(1.7, -0.9, 1.2), (2.7, -2.1, 1.2), (0.3, 0.4, 2.0),
+                                     (-0.5, -1.6, -0.8)])
+def test_hyp2f1_at_one_is_gauss_sum_with_gamma_signs(a, b, c):
+    """2F1(a, b; c; 1) = Gamma(c) Gamma(c-a-b) / (Gamma(c-a) Gamma(c-b)), negative gammas
+    included (c - a = -0.5 makes it negative)."""
+    a, b, c, one = (np.float64(v) for v in (a, b, c, 1.0))
+    close(special.hyp2f1(a, b, c, one), sp.hyp2f1(a, b, c, one), rtol=1e-12)
