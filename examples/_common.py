@@ -149,3 +149,30 @@ def one_blas_thread() -> contextlib.AbstractContextManager[Any]:
     except ImportError:
         return contextlib.nullcontext()
     return threadpool_limits(1, user_api="blas")
+
+
+def add_plot_arguments(parser: argparse.ArgumentParser, default: str) -> None:
+    """--out PATH (default `default`, in the current directory) and --svg."""
+    parser.add_argument("--out", default=default,
+                        help="the plot's path (.svg: the hand-drawn SVG)")
+    parser.add_argument("--svg", action="store_true",
+                        help="write the hand-drawn SVG even with matplotlib installed")
+
+
+def plot_target(args: argparse.Namespace) -> tuple[str, bool, str | None]:
+    """(the file to write, whether it is the hand-drawn SVG, a note when that is not what
+    was asked: --svg, or matplotlib missing), its folder made."""
+    out = args.out
+    try:
+        import matplotlib  # noqa: F401
+        missing = False
+    except ImportError:
+        missing = True
+    use_svg = args.svg or missing or out.endswith(".svg")
+    path, note = out, None
+    if use_svg and not out.endswith(".svg"):
+        path = os.path.splitext(out)[0] + ".svg"
+        why = "matplotlib is not installed" if missing else "--svg"
+        note = f"{why}: wrote the hand-drawn SVG to {path} instead of {out}"
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    return path, use_svg, note

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import textwrap
 from typing import Any
 
 import numpy as np
-from _common import make_parser, one_blas_thread
+from _common import add_plot_arguments, make_parser, one_blas_thread, plot_target
 
 import fnad
 import fnad.numpy as fnp
@@ -204,21 +203,6 @@ def plot_svg(data: list[Panel], path: str, w: int = 400, h: int = 340, pad: int 
         f.write("\n".join(out) + "\n")
 
 
-def plot_path(out: str, svg: bool) -> tuple[str, bool, str | None]:
-    """(the file to write, whether it is the SVG, a note when that is not what was asked)."""
-    try:
-        import matplotlib  # noqa: F401
-        missing = False
-    except ImportError:
-        missing = True
-    use_svg = svg or missing or out.endswith(".svg")
-    if not use_svg or out.endswith(".svg"):
-        return out, use_svg, None
-    path = os.path.splitext(out)[0] + ".svg"
-    why = "matplotlib is not installed" if missing else "--svg"
-    return path, True, f"{why}: wrote the hand-drawn SVG to {path} instead of {out}"
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Measure, print the table and the summary, write the plot; returns the reports, the
     summary lines and the plot's path."""
@@ -226,13 +210,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--sizes", type=int, nargs="+", default=[4, 16, 64, 256, 1024],
                    help="the values of n and m")
     p.add_argument("--repeats", type=int, default=5, help="timed runs per mode (median)")
-    p.add_argument("--out", default="forward_vs_reverse.png",
-                   help="the plot's path (.svg: the hand-drawn SVG)")
-    p.add_argument("--svg", action="store_true",
-                   help="write the hand-drawn SVG even with matplotlib installed")
+    add_plot_arguments(p, "forward_vs_reverse.png")
     args = p.parse_args(argv)
-    path, use_svg, note = plot_path(args.out, args.svg)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    path, use_svg, note = plot_target(args)
     sizes = sorted(set(args.sizes))
     with one_blas_thread():
         reports = measure(sizes, args.repeats)

@@ -21,13 +21,11 @@ Default run: about 3 s on 2 shared CPU cores.
 from __future__ import annotations
 
 import math
-import os
 import time
 from typing import Any
 
 import numpy as np
-from _common import make_parser, one_blas_thread
-from forward_vs_reverse import plot_path
+from _common import add_plot_arguments, make_parser, one_blas_thread, plot_target
 
 import fnad
 import fnad.numpy as fnp
@@ -184,13 +182,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--steps", type=int, default=150, help="Adam steps")
     p.add_argument("--lr", type=float, default=0.05, help="Adam's learning rate")
     p.add_argument("--seed", type=int, default=0, help="the data's seed")
-    p.add_argument("--out", default="gaussian_process.png",
-                   help="the plot's path (.svg: the hand-drawn SVG)")
-    p.add_argument("--svg", action="store_true",
-                   help="write the hand-drawn SVG even with matplotlib installed")
+    add_plot_arguments(p, "gaussian_process.png")
     args = p.parse_args(argv)
-    path, use_svg, note = plot_path(args.out, args.svg)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    path, use_svg, note = plot_target(args)
     x, y = make_data(args.n, args.noise, args.seed)
     with one_blas_thread():
         t0 = time.perf_counter()

@@ -21,7 +21,13 @@ import time
 from typing import Any
 
 import numpy as np
-from _common import add_training_arguments, load_images, make_parser, one_blas_thread
+from _common import (
+    add_training_arguments,
+    load_images,
+    make_optimizer,
+    make_parser,
+    one_blas_thread,
+)
 
 import fnad
 import fnad.numpy as fnp
@@ -64,7 +70,7 @@ def train(splits: Any, args: argparse.Namespace) -> list[float]:
     _, enc_params, enc_state = nets[0].init(k_enc, (-1, x_train.shape[1]))
     _, dec_params, dec_state = nets[1].init(k_dec, (-1, LATENT))
     params, states = (enc_params, dec_params), (enc_state, dec_state)
-    opt = optim.adam(args.lr)
+    opt = make_optimizer(args, len(x_train) // args.batch_size)  # --optimizer, --lr, --schedule
     opt_state = opt.init(params)
     loss = lambda params, x, key: -elbo(params, nets, states, x, key)  # noqa: E731
 
