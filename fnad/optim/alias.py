@@ -17,7 +17,7 @@ from fnad.optim.base import (
     checked,
     identity as _identity,
 )
-from fnad.optim.errors import OptimizerArgumentError
+from fnad.optim.errors import OptimizerArgumentError, OptimizerTypeError
 from fnad.optim.linesearch import scale_by_lbfgs, scale_by_zoom_linesearch
 from fnad.optim.masking import masked
 
@@ -38,6 +38,12 @@ def _optimizer(factory: Callable[..., GradientTransformation]
 
 
 def _lr(learning_rate: ScalarOrSchedule) -> GradientTransformationExtraArgs:
+    """Descent steps of `learning_rate`; None is refused (as optax refuses it): it would
+    leave the updates unscaled and unnegated, an ascent that ends in NaN."""
+    if learning_rate is None:
+        raise OptimizerTypeError("the learning rate is None: give a number or a schedule "
+                             "(e.g. adam(1e-3), or adam(optim.cosine_decay_schedule(1e-3, "
+                             "1000)))")
     return tx.scale_by_learning_rate(learning_rate)
 
 
@@ -131,7 +137,7 @@ def adadelta(learning_rate: ScalarOrSchedule = None, rho: float = 0.9, eps: floa
     3
     """
     return chain(tx.add_decayed_weights(weight_decay, weight_decay_mask),
-                 tx.scale_by_adadelta(rho, eps), _lr(learning_rate))
+                 tx.scale_by_adadelta(rho, eps), tx.scale_by_learning_rate(learning_rate))
 
 
 @_optimizer

@@ -419,3 +419,11 @@ def test_jit_and_vmap_agree_with_eager(name):
     got = fnad.vmap(two_steps, in_axes=(None, 0, None))(GRADS[0], batch, P0)
     for row, g2 in zip(got, batch):
         np.testing.assert_allclose(row, two_steps(GRADS[0], g2, P0), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", ["adam", "sgd", "adamw", "lion", "rmsprop", "lamb"])
+def test_a_learning_rate_of_none_is_refused(name):
+    """None would leave updates unscaled and unnegated (an ascent into NaN); optax refuses
+    it too."""
+    with pytest.raises(fnad.FnadError, match="the learning rate is None"):
+        getattr(optim, name)(None)
