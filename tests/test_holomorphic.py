@@ -50,6 +50,8 @@ def test_grad_matches_analytic_and_complex_differences(z: complex, name: str) ->
     value, g = fnad.value_and_grad(f, holomorphic=True)(z)
     np.testing.assert_allclose(value, np.asarray(f(z)), rtol=1e-12)
     np.testing.assert_allclose(g, df(z), rtol=1e-10, atol=1e-12)
+    if name == "log" and z.real < 0 and abs(z.imag) < 1e-4:
+        return  # a difference across log's branch cut (the negative real axis) jumps by 2 pi i
     for direction in (1.0, 1j):  # equal along both: the Cauchy-Riemann equations
         np.testing.assert_allclose(g, _central(f, z, direction), rtol=1e-6, atol=1e-8)
 
