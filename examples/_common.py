@@ -19,7 +19,7 @@ from fnad import data, optim
 # parameters' norm (~0.1 here); Lion's sign steps are full-size, so it takes a 3-10x smaller
 # rate than Adam.
 OPTIMIZER_LR_SCALE = {"sgd": 100.0, "momentum": 30.0, "nesterov": 30.0, "adagrad": 50.0,
-                      "rmsprop": 1.0, "adam": 1.0, "adamw": 1.0, "lamb": 10.0, "lion": 0.1,
+                      "rmsprop": 1.0, "adam": 1.0, "adamw": 1.0, "lamb": 10.0, "lion": 0.3,
                       "adafactor": 10.0}
 
 SCHEDULES = {
