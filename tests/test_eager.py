@@ -52,7 +52,7 @@ def _functions() -> dict[str, object]:
 def test_linear_jaxprs_and_gradients_equal_the_general_way(
         name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     f = _functions()[name]
-    x = np.linspace(-1.5, 2.0, 8)
+    x = np.linspace(-1.45, 2.0, 8)  # no kink: abs at 0
     _, cached = eager.linearize_flat(lambda v: [f(v)], [x])
     grad_cached = fnad.grad(f)(x)
     monkeypatch.setattr(fnad.api, "linearize_flat", partial_eval.linearize_flat)

@@ -300,7 +300,8 @@ square_p = _prim("square", np.square, NUMBER, kernel="({0} * {0})")
 defjvp(square_p, lambda g, ans, x: mul(g, mul(2, x)))
 
 abs_p = _prim("abs", np.abs, REAL_NUMBER, kernel="(({0}) > 0 ? ({0}) : -({0}))")
-defjvp(abs_p, lambda g, ans, x: mul(g, sign(x)))
+# JAX's derivative: +g where x >= 0 (at 0 and -0 too, where sign(x) would give 0), -g below
+defjvp(abs_p, lambda g, ans, x: select_n(ge(x, 0), neg(g), g))
 
 sign_p = _zero_jvp(_prim("sign", np.sign, REAL_NUMBER,
                          kernel="(({0}) != ({0}) ? ({0}) : (({0}) > 0) - (({0}) < 0))"))

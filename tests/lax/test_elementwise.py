@@ -435,7 +435,13 @@ def test_derivatives_at_edges() -> None:
     assert fnad.grad(lambda y: lax.pow(0.0, y))(2.0) == 0  # log(0) * 0^y read as 0
     assert fnad.grad(lambda x: lax.pow(x, 0.0))(0.0) == 0  # 0 * 0^-1 read as 0
     assert fnad.grad(lambda x: lax.pow(x, 2.0))(3.0) == 6
-    assert fnad.grad(lax.abs)(-2.0) == -1 and fnad.grad(lax.abs)(0.0) == 0
+    # abs: JAX's select(x >= 0, g, -g): +1 at 0 and -0 (not sign(x)'s 0), -1 at NaN
+    edges = np.array([-2.0, 0.0, -0.0, 3.0, np.nan])
+    expected = np.array([-1.0, 1.0, 1.0, 1.0, -1.0])
+    assert np.array_equal(fnad.grad(lambda x: lax.abs(x).sum())(edges), expected)
+    assert np.array_equal(fnad.jit(fnad.grad(lambda x: lax.abs(x).sum()))(edges), expected)
+    assert np.array_equal(fnad.vmap(fnad.grad(lax.abs))(edges), expected)
+    assert np.array_equal(fnad.jvp(lax.abs, (edges,), (np.ones(5),))[1], expected)
     assert fnad.grad(lax.logistic)(np.float64(100)) == 0
     assert fnad.grad(lax.tanh)(np.float64(30)) == 0
     for f in (lax.floor, lax.ceil, lax.round, lax.sign):
