@@ -243,22 +243,22 @@ maximum = _ufunc(np.maximum)(_bool_or(lax.max, lax.bitwise_or))
 minimum = _ufunc(np.minimum)(_bool_or(lax.min, lax.bitwise_and))
 
 
-def _nan_ignoring(ufunc: np.ufunc, extremum: Callable[[Any, Any], Any]) -> Any:
-    """fmax/fmin: `extremum` where neither operand is NaN, else the other operand (NaN
-    only where both are)."""
+def _nan_ignoring(ufunc: np.ufunc, extremum: Callable[[Any, Any], Any],
+                  wins: Callable[[Any, Any], Any]) -> Any:
+    """fmax/fmin: x where it `wins` over y or y is NaN, else y (NaN only where both are); a
+    tie goes to y, so the derivative there is y's alone, as in JAX."""
 
     def body(x: Any, y: Any) -> Any:
-        m = extremum(x, y)
         if not _is_float(x):
-            return m
-        return lax.select_n(lax.ne(y, y), lax.select_n(lax.ne(x, x), m, y), x)
+            return extremum(x, y)
+        return lax.select_n(lax.bitwise_or(wins(x, y), lax.ne(y, y)), y, x)
 
     body.__doc__ = f"{extremum.__name__.capitalize()} ignoring NaNs (NaN only where both are)."
     return _ufunc(ufunc)(body)
 
 
-fmax = _nan_ignoring(np.fmax, maximum)
-fmin = _nan_ignoring(np.fmin, minimum)
+fmax = _nan_ignoring(np.fmax, maximum, lax.gt)
+fmin = _nan_ignoring(np.fmin, minimum, lax.lt)
 
 
 def _floor_divmod(x: Any, y: Any) -> tuple[Any, Any]:
@@ -313,8 +313,19 @@ arctan2 = atan2 = _lift(np.arctan2, lax.atan2)
 
 @_ufunc(np.hypot)
 def hypot(x: Any, y: Any) -> Any:
-    """sqrt(x**2 + y**2)."""
-    return lax.sqrt(lax.add(lax.mul(x, x), lax.mul(y, y)))
+    """sqrt(x**2 + y**2) without overflow or underflow: big * sqrt(1 + (small/big)**2);
+    inf where either is infinite (even with a NaN), as NumPy; at (0, 0) the derivative is
+    JAX's (1/2 to each operand through the max/min tie), not sqrt's NaN.
+
+    >>> float(hypot(np.float64(3e200), np.float64(4e200)))
+    5e+200
+    """
+    ax, ay = lax.abs(x), lax.abs(y)
+    big, small = lax.max(ax, ay), lax.min(ax, ay)
+    ratio = lax.div(small, lax.select_n(lax.eq(big, 0), big, lax.full_like(big, 1)))
+    out = lax.mul(big, lax.sqrt(lax.add(lax.mul(ratio, ratio), 1)))
+    infinite = lax.bitwise_or(lax.eq(ax, np.inf), lax.eq(ay, np.inf))
+    return lax.select_n(infinite, out, lax.full_like(out, np.inf))
 
 
 @_ufunc(np.logaddexp)

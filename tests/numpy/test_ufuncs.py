@@ -9,6 +9,7 @@ from fnp_cases import ALL, FLOATS, NUMERIC, arrays, assert_same, check, shapes
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
+import fnad
 import fnad.numpy as fnp
 from fnad.core.errors import DTypeError
 from fnad.test_util import check_grads, check_vmap
@@ -206,3 +207,25 @@ def test_dtype_argument_picks_numpys_loop(name, dtype):
     f, g = getattr(fnp, name), getattr(np, name)
     args = (x,) if g.nin == 1 else (x, y)
     check(lambda *a: f(*a, dtype=dtype), lambda *a: g(*a, dtype=dtype), args)
+
+
+def test_hypot_neither_overflows_nor_underflows_and_has_jax_derivatives_at_zero():
+    x = np.array([3e200, 0.0, np.inf, np.nan, np.nan, 1e-300, -3.0, 0.0])
+    y = np.array([4e200, 0.0, np.nan, 1.0, np.inf, 1e-300, 4.0, -0.0])
+    for f in (fnp.hypot, fnad.jit(fnp.hypot)):
+        np.testing.assert_allclose(f(x, y), np.hypot(x, y), rtol=1e-15)  # NaN where NumPy's
+    # at (0, 0) each operand gets 1/2 through the max/min tie (JAX's), not sqrt's NaN
+    gx, gy = fnad.grad(lambda a, b: fnp.sum(fnp.hypot(a, b)), argnums=(0, 1))(
+        np.array([0.0, 3.0]), np.array([0.0, -4.0]))
+    np.testing.assert_allclose(gx, [0.5, 0.6])
+    np.testing.assert_allclose(gy, [0.5, -0.8])
+
+
+def test_fmax_fmin_ties_go_to_the_second_operand_as_in_jax():
+    x, y = np.array([1.0, 2.0, 0.0, np.nan, 1.0]), np.array([1.0, 1.0, 3.0, 1.0, np.nan])
+    for f, np_f, x_grad in ((fnp.fmax, np.fmax, [0, 1, 0, 0, 1]),
+                            (fnp.fmin, np.fmin, [0, 0, 1, 0, 1])):
+        assert np.array_equal(f(x, y), np_f(x, y), equal_nan=True)
+        gx, gy = fnad.grad(lambda a, b, f=f: fnp.sum(f(a, b)), argnums=(0, 1))(x, y)
+        np.testing.assert_array_equal(gx, x_grad)
+        np.testing.assert_array_equal(gx + gy, 1.0)
