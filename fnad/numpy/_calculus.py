@@ -216,9 +216,13 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None,
     else:
         j = clip(subtract(searchsorted(xp, x, side="right"), 1), 0, n - 2)
         x0, x1, f0, f1 = take(xp, j), take(xp, j + 1), take(fp, j), take(fp, j + 1)
-        t = divide(subtract(x, x0), subtract(x1, x0))
-        mid = add(f0, multiply(t, subtract(f1, f0)))
-        mid = where(lax.eq(x, x1), f1, mid)  # exactly at a knot: its value
+        same = lax.eq(x1, x0)  # a repeated knot: no slope (a safe one, for the derivative)
+        slope = divide(subtract(f1, f0), where(same, 1, subtract(x1, x0)))
+        mid = add(f0, multiply(slope, subtract(x, x0)))  # NumPy's slope * (x - x0) + f0
+        # exactly at the interval's right knot (the last one): its value, and the slope as
+        # the derivative, as JAX's
+        at_knot = where(same, f1, add(f1, multiply(slope, subtract(x, x1))))
+        mid = where(lax.eq(x, x1), at_knot, mid)
     if period is not None:
         return mid
     lo = fp[0] if left is None else left

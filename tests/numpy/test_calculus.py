@@ -181,3 +181,16 @@ def test_unwrap():
           lambda a: np.unwrap(a, period=6.0, discont=4.0), (p,))
     check(fnp.unwrap, np.unwrap, (np.array([0, 5, 10, -3]),))
     check_grads(fnp.unwrap, (p[0] / 3,), order=1)
+
+
+def test_interp_derivative_at_the_last_knot_is_the_last_slope():
+    """At x == xp[-1] the value is fp[-1] exactly and the derivative the last interval's
+    slope (JAX's), not 0; a repeated last knot has no slope."""
+    xp, fp = np.array([-1.0, 0.0, 2.0]), np.array([0.0, 1.0, 5.0])
+    x = np.array([2.0, 0.0, 1.0])
+    assert fnp.interp(x, xp, fp)[0] == 5.0
+    np.testing.assert_allclose(fnad.grad(lambda v: fnp.sum(fnp.interp(v, xp, fp)))(x),
+                               [2.0, 2.0, 2.0])
+    g = fnad.grad(lambda v: fnp.sum(fnp.interp(v, np.array([0.0, 1.0, 1.0]),
+                                               np.array([0.0, 3.0, 4.0]))))(np.array([1.0]))
+    assert np.all(np.isfinite(g))
