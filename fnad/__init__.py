@@ -30,6 +30,8 @@ from fnad.autodiff import compare_modes, print_saved_residuals
 from fnad.config import config
 from fnad.core.cache import clear_caches
 from fnad.core.errors import (
+    ArgumentError,
+    ArgumentTypeError,
     ConcretizationError,
     DTypeError,
     EscapedTracerError,

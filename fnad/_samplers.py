@@ -16,7 +16,7 @@ import numpy as np
 
 import fnad.numpy as fnp
 from fnad import lax
-from fnad.core.errors import DTypeError, ShapeError
+from fnad.core.errors import ArgumentError, DTypeError, ShapeError
 from fnad.core.ir import get_aval
 from fnad.lax import special as _special
 from fnad.random import (
@@ -71,7 +71,7 @@ def _int_dtype(name: str, dtype: Any) -> np.dtype:
 def _check_method(name: str, method: str) -> None:
     """JAX's `method` argument: "exact" and "auto" both give the exact quantile draws here."""
     if method not in ("exact", "auto"):
-        raise ValueError(f"{name}: method must be 'exact' or 'auto', got {method!r}")
+        raise ArgumentError(f"{name}: method must be 'exact' or 'auto', got {method!r}")
 
 
 # ------------------------------------------------------------------ location-scale families

@@ -15,7 +15,13 @@ import numpy as np
 
 from fnad import tree as tree_util
 from fnad.api import jacrev
-from fnad.core.errors import ConcretizationError, DTypeError, ShapeError, TransformError
+from fnad.core.errors import (
+    ArgumentTypeError,
+    ConcretizationError,
+    DTypeError,
+    ShapeError,
+    TransformError,
+)
 from fnad.core.ir import ShapedArray, eval_jaxpr, get_aval
 from fnad.core.primitive import Zero
 from fnad.core.trace import EvalTrace, Tracer
@@ -64,7 +70,7 @@ class ShapeDtypeStruct:
 
     def __len__(self) -> int:
         if not self.shape:
-            raise TypeError("len() of a 0-d ShapeDtypeStruct")
+            raise ArgumentTypeError("len() of a 0-d ShapeDtypeStruct")
         return self.shape[0]
 
     def __eq__(self, other: object) -> bool:

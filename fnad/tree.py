@@ -15,7 +15,7 @@ import operator
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from fnad.core.errors import FnadError
+from fnad.core.errors import ArgumentTypeError, FnadError
 
 # The short jax.tree names (map, all, ...) are left out of __all__: a star import would
 # shadow the builtins.
@@ -577,7 +577,7 @@ class PyTreeDef:
     _nested: Any
 
     def __init__(self) -> None:
-        raise TypeError("PyTreeDef is made by tree_flatten / tree_structure, not directly.")
+        raise ArgumentTypeError("PyTreeDef is made by tree_flatten / tree_structure, not directly.")
 
     @classmethod
     def _make(cls, nodes: tuple, num_leaves: int) -> PyTreeDef:
@@ -671,7 +671,7 @@ class PyTreeDef:
                 h = self._hash = hash(self._nodes)
             except TypeError as e:
                 bad = [n for n in self._nodes if n is not _LEAF and not _is_hashable(n[1])]
-                raise TypeError(
+                raise ArgumentTypeError(
                     f"{self!r} is not hashable: the static (aux) data of its "
                     f"{bad[0][0].__qualname__} node, {bad[0][1]!r}, is not hashable. Static "
                     "data (register_dataclass meta fields, register_pytree_node aux_data) must "
@@ -1021,7 +1021,7 @@ def tree_reduce(
         try:
             acc = next(it)
         except StopIteration:
-            raise TypeError(
+            raise ArgumentTypeError(
                 "tree_reduce() of a tree with no leaves needs an initializer."
             ) from None
     else:

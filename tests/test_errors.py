@@ -372,3 +372,22 @@ def test_grad_of_a_loss_and_aux_pair_suggests_has_aux() -> None:
     (loss, aux), g = fnad.value_and_grad(lambda w: (fnp.sum(w * w), w), has_aux=True)(
         np.ones(3))
     np.testing.assert_array_equal(g, 2 * np.ones(3))
+
+
+def test_fnad_raises_only_its_own_errors() -> None:
+    """Every error fnad raises for its user's input is an FnadError (ArgumentError and
+    ArgumentTypeError still catch as ValueError and TypeError): no bare ValueError or
+    TypeError is raised anywhere in the package."""
+    import ast
+    import pathlib
+
+    bare = []
+    for path in pathlib.Path(fnad.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)
+                    and isinstance(node.exc.func, ast.Name)
+                    and node.exc.func.id in ("ValueError", "TypeError")):
+                bare.append(f"{path.name}:{node.lineno}")
+    assert not bare, bare
+    assert issubclass(fnad.core.errors.ArgumentError, ValueError)
+    assert issubclass(fnad.core.errors.ArgumentTypeError, TypeError)

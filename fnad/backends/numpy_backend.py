@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from fnad.core.errors import ArgumentError
 from fnad.core.ir import ClosedJaxpr, Eqn, Literal, ShapedArray, Var
 from fnad.core.primitive import Broadcast, Elementwise, Primitive
 from fnad.core.quiet import quiet_enter, quiet_exit
@@ -295,7 +296,7 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
     the impls the code calls ("cupy" for the CuPy backend, which reuses this generator).
     """
     if compile_sub is None:
-        raise ValueError("lower needs compile_sub to compile sub-jaxprs")
+        raise ArgumentError("lower needs compile_sub to compile sub-jaxprs")
     jaxpr = closed.jaxpr
     namer = _Namer()
     donated = list(donated) + [False] * (len(jaxpr.invars) - len(donated))

@@ -55,6 +55,15 @@ class EscapedTracerError(FnadError, RuntimeError):
     """A tracer was used after the transform that made it had returned."""
 
 
+class ArgumentError(FnadError, ValueError):
+    """An argument's value does not fit the function (an unknown mode, an axis out of
+    range, a size that does not divide): the message names the function and the value."""
+
+
+class ArgumentTypeError(FnadError, TypeError):
+    """An argument of the wrong kind (a float where an integer array is needed, ...)."""
+
+
 class TransformError(FnadError, ValueError):
     """A transform was asked for something it cannot do (bad argnums, in_axes, ...)."""
 

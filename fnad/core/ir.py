@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from fnad.core.errors import FnadError, SourceInfo
+from fnad.core.errors import ArgumentError, ArgumentTypeError, FnadError, SourceInfo
 
 _SHORT_DTYPE = {
     "float16": "f16", "bfloat16": "bf16", "float32": "f32", "float64": "f64",
@@ -224,7 +224,7 @@ class ClosedJaxpr:
 
     def __init__(self, jaxpr: Jaxpr, consts: Sequence[Any]):
         if len(consts) != len(jaxpr.constvars):
-            raise ValueError("ClosedJaxpr: one constant per constvar")
+            raise ArgumentError("ClosedJaxpr: one constant per constvar")
         self.jaxpr, self.consts = jaxpr, list(consts)
 
     @property
@@ -388,7 +388,7 @@ def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], *args: Any) -> list[Any]:
     from fnad.core.trace import state
 
     if len(args) != len(jaxpr.invars):
-        raise TypeError(f"jaxpr takes {len(jaxpr.invars)} arguments, got {len(args)}")
+        raise ArgumentTypeError(f"jaxpr takes {len(jaxpr.invars)} arguments, got {len(args)}")
     env: dict[Var, Any] = dict(zip(jaxpr.constvars, consts))
     env.update(zip(jaxpr.invars, args))
     saved = state.source_info

@@ -17,7 +17,12 @@ import numpy as np
 
 from fnad.core import cache
 from fnad.core.cache import Cache
-from fnad.core.errors import ConcretizationError, EscapedTracerError, user_line
+from fnad.core.errors import (
+    ArgumentTypeError,
+    ConcretizationError,
+    EscapedTracerError,
+    user_line,
+)
 from fnad.core.ir import ShapedArray, get_aval
 
 
@@ -147,12 +152,12 @@ class Tracer:
 
     def __len__(self) -> int:
         if not self.aval.shape:
-            raise TypeError("len() of a 0-d (scalar) value")
+            raise ArgumentTypeError("len() of a 0-d (scalar) value")
         return self.aval.shape[0]
 
     def __iter__(self):
         if not self.aval.shape:
-            raise TypeError("iteration over a 0-d (scalar) value")
+            raise ArgumentTypeError("iteration over a 0-d (scalar) value")
         return (self[i] for i in range(self.aval.shape[0]))
 
     def concrete(self) -> Any:
@@ -207,16 +212,16 @@ class Tracer:
         if ufunc in _OPERATOR_UFUNCS and method == "__call__" and not kwargs and fn is not None:
             return fn(*inputs)  # `array + tracer`: NumPy's operator hands itself over here
         what = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
-        raise TypeError(numpy_hint(self, what, fn is not None and method == "__call__"))
+        raise ArgumentTypeError(numpy_hint(self, what, fn is not None and method == "__call__"))
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
         if func in _ABSTRACT_FUNCTIONS and len(args) == 1 and not kwargs:
             return _ABSTRACT_FUNCTIONS[func](self.aval)  # answered by the shape alone
         name = func.__name__
-        raise TypeError(numpy_hint(self, name, callable(getattr(self.numpy_api, name, None))))
+        raise ArgumentTypeError(numpy_hint(self, name, callable(getattr(self.numpy_api, name, None))))
 
     def __setitem__(self, idx: Any, value: Any) -> None:
-        raise TypeError(f"a traced value ({self.aval}) cannot be changed in place "
+        raise ArgumentTypeError(f"a traced value ({self.aval}) cannot be changed in place "
                         f"(x[...] = v){user_line()}: values are immutable under "
                         f"{self._trace.stack()}. Use x = x.at[idx].set(v) (or .add, .multiply, "
                         ".min, .max), which returns the updated array; fnad.numpy.at(x)[idx] "
@@ -231,7 +236,7 @@ class Tracer:
         return np.asarray(self._number(".tolist()")).tolist()
 
     def __hash__(self) -> int:
-        raise TypeError(f"a traced value ({self.aval}) is not hashable; "
+        raise ArgumentTypeError(f"a traced value ({self.aval}) is not hashable; "
                         "pass hashable configuration through static_argnums instead")
 
     def __repr__(self) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from fnad import random
+from fnad.core.errors import ArgumentError
 from fnad.tree import tree_leaves, tree_map
 
 
@@ -17,7 +18,7 @@ def num_examples(arrays: Any) -> int:
     """The common leading-axis length of the leaves of `arrays`."""
     sizes = {int(np.shape(x)[0]) for x in tree_leaves(arrays)}
     if len(sizes) != 1:
-        raise ValueError(f"every array of a dataset needs the same number of examples (the "
+        raise ArgumentError(f"every array of a dataset needs the same number of examples (the "
                          f"leading axis), got {sorted(sizes)}")
     return sizes.pop()
 
@@ -31,7 +32,7 @@ def batches(key: Any, arrays: Any, batch_size: int, drop_last: bool = False) -> 
     [[0, 1], [2, 3], [4]]
     """
     if batch_size <= 0:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
+        raise ArgumentError(f"batch_size must be positive, got {batch_size}")
     n = num_examples(arrays)
     order = np.arange(n) if key is None else np.asarray(random.permutation(key, n))
     stop = n - n % batch_size if drop_last else n

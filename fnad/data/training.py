@@ -14,6 +14,7 @@ from typing import IO, Any, NamedTuple
 import numpy as np
 
 from fnad import random
+from fnad.core.errors import ArgumentError
 from fnad.data.batching import batches, num_examples
 
 
@@ -72,7 +73,7 @@ def fit(step: Callable[[Any, Any, Any], tuple[Any, dict[str, Any]]], carry: Any,
     function of it, typically jitted.
     """
     if mode not in ("min", "max"):
-        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        raise ArgumentError(f"mode must be 'min' or 'max', got {mode!r}")
     n = num_examples(train_data)
     per_epoch = n // batch_size if drop_last else math.ceil(n / batch_size)
     sign = 1.0 if mode == "min" else -1.0

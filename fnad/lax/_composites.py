@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, Union
 import numpy as np
 
 from fnad import tree as tree_util
-from fnad.core.errors import DTypeError, ShapeError
+from fnad.core.errors import ArgumentError, DTypeError, ShapeError
 from fnad.core.ir import get_aval
 from fnad.interpreters.jvp import instantiate, jvp_flat
 from fnad.lax import elementwise as ew, reduction as red, structural as st
@@ -637,7 +637,7 @@ def _transpose_pads(k: int, s: int, padding: str) -> tuple[int, int]:
     elif padding == "VALID":
         total, lo = k + s - 2 + builtins.max(k - s, 0), k - 1
     else:
-        raise ValueError(f"conv_transpose padding must be 'SAME', 'VALID' or (low, high) "
+        raise ArgumentError(f"conv_transpose padding must be 'SAME', 'VALID' or (low, high) "
                          f"pairs, got {padding!r}")
     return lo, total - lo
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from fnad.core.errors import DTypeError, ShapeError
+from fnad.core.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError
 from fnad.core.ir import ShapedArray, get_aval
 from fnad.core.primitive import LibraryCall, Primitive, Zero
 from fnad.core.quiet import quiet_enter, quiet_exit
@@ -50,7 +50,7 @@ def padtype_to_pads(in_shape: Sequence[int], window: Sequence[int], strides: Seq
         if mode == "VALID":
             return tuple((0, 0) for _ in in_shape)
         if mode != "SAME":
-            raise ValueError(f"padding must be 'SAME', 'VALID' or (low, high) pairs, "
+            raise ArgumentError(f"padding must be 'SAME', 'VALID' or (low, high) pairs, "
                              f"got {padding!r}")
         pads = []
         for n, k, s in zip(in_shape, window, strides):
@@ -331,7 +331,7 @@ def _conv_transpose_rhs(ct: Any, lhs: Any, rhs_aval: ShapedArray, *, window_stri
 
 def _conv_transpose(ct: Any, lhs: Any, rhs: Any, **params: Any) -> list[Any]:
     if is_undefined(lhs) and is_undefined(rhs):
-        raise TypeError("conv_general_dilated is not linear in both operands at once")
+        raise ArgumentTypeError("conv_general_dilated is not linear in both operands at once")
     if is_undefined(lhs):
         return [_conv_transpose_lhs(ct, rhs, lhs.aval, **params), None]
     return [None, _conv_transpose_rhs(ct, lhs, rhs.aval, **params)]
@@ -728,7 +728,7 @@ def _select_primitive(name: str, impl: Callable[..., Any], windowed_in: bool) ->
     def abstract_eval(t: ShapedArray, x: ShapedArray, kind: str, ties: str = "first",
                       **params: Any) -> ShapedArray:
         if kind not in ("max", "min") or ties not in ("first", "split"):
-            raise ValueError(f"{name}: kind must be 'max' or 'min' and ties 'first' or "
+            raise ArgumentError(f"{name}: kind must be 'max' or 'min' and ties 'first' or "
                              f"'split', got {kind!r} and {ties!r}")
         if t.dtype != x.dtype:
             raise DTypeError(f"dtypes {t.dtype} and {x.dtype} must be equal")
@@ -795,7 +795,7 @@ def reduce_window(operand: Any, init_value: Any, computation: str | Callable[...
     from fnad.lax import elementwise as ew
     kind = {ew.add: "sum", ew.max: "max", ew.min: "min"}.get(computation, computation)
     if kind not in _WINDOW_PRIMS:
-        raise ValueError(f"computation must be 'sum', 'max' or 'min', got {computation!r}")
+        raise ArgumentError(f"computation must be 'sum', 'max' or 'min', got {computation!r}")
     (operand,) = asarray_like(operand)
     aval = get_aval(operand)
     window = _ints(window_dimensions, aval.ndim, "window_dimensions")
@@ -807,7 +807,7 @@ def reduce_window(operand: Any, init_value: Any, computation: str | Callable[...
     init = np.asarray(init_value, aval.dtype) if not hasattr(init_value, "aval") else init_value
     identity = _window_identity(aval.dtype, kind)
     if kind == "sum" and (hasattr(init, "aval") or init != identity):
-        raise ValueError("reduce_window 'sum' needs init_value 0 (the padding is filled with "
+        raise ArgumentError("reduce_window 'sum' needs init_value 0 (the padding is filled with "
                          "it); add a constant to the result instead")
     out = _WINDOW_PRIMS[kind].bind(operand, window_dimensions=window, window_strides=strides,
                                    padding=pads, base_dilation=bdil, window_dilation=wdil)

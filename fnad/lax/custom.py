@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from fnad import tree as tree_util
-from fnad.core.errors import FnadError, ShapeError, TransformError
+from fnad.core.errors import ArgumentTypeError, FnadError, ShapeError, TransformError
 from fnad.core.ir import (
     WEAK_CARRIERS,
     ClosedJaxpr,
@@ -93,7 +93,7 @@ def _resolve_args(fun: Callable[..., Any], args: tuple, kwargs: dict) -> tuple:
     try:
         bound = inspect.signature(fun).bind(*args, **kwargs)
     except (TypeError, ValueError) as e:
-        raise TypeError(f"{getattr(fun, '__name__', fun)}: {e}") from None
+        raise ArgumentTypeError(f"{getattr(fun, '__name__', fun)}: {e}") from None
     if bound.kwargs:
         raise TransformError(f"custom derivative functions take no keyword-only arguments; "
                              f"got {sorted(bound.kwargs)}")

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.polynomial import polynomial as _poly
 
-from fnad.core.errors import DTypeError, ShapeError
+from fnad.core.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError
 from fnad.core.ir import ShapedArray, get_aval, weak_default, weak_number
 from fnad.core.primitive import Elementwise, Primitive, Zero, c_type
 from fnad.core.quiet import quiet_enter, quiet_exit
@@ -210,7 +210,7 @@ defjvp(mul_p, lambda g, ans, x, y: mul(g, y), lambda g, ans, x, y: mul(x, g))
 
 def _mul_transpose(ct: Any, x: Any, y: Any) -> list[Any]:
     if is_undefined(x) and is_undefined(y):
-        raise TypeError("mul is not linear in both operands at once")
+        raise ArgumentTypeError("mul is not linear in both operands at once")
     if is_undefined(x):
         return [unbroadcast(mul(ct, y), x.aval), None]
     return [None, unbroadcast(mul(x, ct), y.aval)]
@@ -235,7 +235,7 @@ defjvp(div_p, lambda g, ans, x, y: div(g, y),
 
 def _div_transpose(ct: Any, x: Any, y: Any) -> list[Any]:
     if is_undefined(y):
-        raise TypeError("div is linear only in its numerator")
+        raise ArgumentTypeError("div is linear only in its numerator")
     return [unbroadcast(div(ct, y), x.aval), None]
 
 
@@ -678,7 +678,7 @@ def _select_n_jvp(primals: Any, tangents: Any) -> Any:
 
 def _select_n_transpose(ct: Any, which: Any, *cases: Any) -> list[Any]:
     if is_undefined(which):
-        raise TypeError("select_n is not linear in its selector")
+        raise ArgumentTypeError("select_n is not linear in its selector")
     zeros = full_like(ct, 0)
     out: list[Any] = [None]
     for i, c in enumerate(cases):
@@ -910,7 +910,7 @@ def polygamma(m: int, x: Any) -> Any:
     1.6449340668482264
     """
     if int(m) != m or m < 0:
-        raise ValueError(f"polygamma: the order m must be a non-negative integer, got {m}")
+        raise ArgumentError(f"polygamma: the order m must be a non-negative integer, got {m}")
     return polygamma_p.bind(*asarray_like(x), m=int(m))
 
 

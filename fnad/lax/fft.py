@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from fnad.core.errors import DTypeError, ShapeError
+from fnad.core.errors import ArgumentError, DTypeError, ShapeError
 from fnad.core.ir import ShapedArray, get_aval
 from fnad.core.primitive import LibraryCall, Primitive, Zero
 from fnad.device import array_module
@@ -55,7 +55,7 @@ fft_p.def_impl(_fft_impl)
 def _fft_abstract_eval(x: ShapedArray, *, fft_type: str, fft_lengths: tuple[int, ...]
                        ) -> ShapedArray:
     if fft_type not in FFT_TYPES:
-        raise ValueError(f"fft_type must be one of {FFT_TYPES}, got {fft_type!r}")
+        raise ArgumentError(f"fft_type must be one of {FFT_TYPES}, got {fft_type!r}")
     k = len(fft_lengths)
     if not 1 <= k <= x.ndim or any(n < 1 for n in fft_lengths):
         raise ShapeError(f"fft_lengths {fft_lengths} must be 1 to {x.ndim} positive lengths "

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from fnad.core.cache import Cache
-from fnad.core.errors import ShapeError
+from fnad.core.errors import ArgumentTypeError, ShapeError
 from fnad.core.ir import Eqn, ShapedArray, get_aval
 from fnad.core.primitive import LibraryCall, Primitive
 from fnad.core.quiet import quiet_enter, quiet_exit
@@ -259,7 +259,7 @@ def _transpose_operand(ct: Any, other: Any, dimension_numbers: DimensionNumbers,
 def _dot_general_transpose(ct: Any, x: Any, y: Any,
                            dimension_numbers: DimensionNumbers) -> list[Any]:
     if is_undefined(x) and is_undefined(y):
-        raise TypeError("dot_general is not linear in both operands at once")
+        raise ArgumentTypeError("dot_general is not linear in both operands at once")
     if is_undefined(x):
         return [_transpose_operand(ct, y, dimension_numbers, x.aval, swap=False), None]
     return [None, _transpose_operand(ct, x, dimension_numbers, y.aval, swap=True)]

@@ -15,7 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from fnad.core.errors import DTypeError, ShapeError, TransformError
+from fnad.core.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    DTypeError,
+    ShapeError,
+    TransformError,
+)
 from fnad.core.ir import ClosedJaxpr, Jaxpr, ShapedArray, get_aval
 from fnad.core.primitive import LibraryCall, Primitive, Zero
 from fnad.device import array_module
@@ -372,7 +378,7 @@ def _triangular_solve_transpose(ct: Any, a: Any, b: Any, *, transpose_a: bool,
                                 **params: Any) -> list[Any]:
     """x = op(a)^-1 b (or b op(a)^-1) is linear in b; its transpose solves with op(a)^T."""
     if is_undefined(a):
-        raise TypeError("triangular_solve is linear only in b")
+        raise ArgumentTypeError("triangular_solve is linear only in b")
     if type(ct) is Zero:
         return [None, None]
     return [None, triangular_solve_p.bind(a, ct, transpose_a=not transpose_a, **params)]
@@ -638,7 +644,7 @@ def _solve_transpose(ct: Any, a: Any, b: Any) -> list[Any]:
     """x = a^-1 b is linear in b; its transpose is a^-T (the plain transpose, complex
     included, as `triangular_solve`'s: the conjugation is grad's, not the rule's)."""
     if is_undefined(a):
-        raise TypeError("solve is linear only in b")
+        raise ArgumentTypeError("solve is linear only in b")
     if type(ct) is Zero:
         return [None, None]
     return [None, solve_p.bind(_mT(a), ct)]
@@ -907,7 +913,7 @@ def svd(x: Any, *, full_matrices: bool = True, compute_uv: bool = True,
     outs = svd_p.bind(x, full_matrices=full, compute_uv=bool(compute_uv))
     if subset_by_index is not None:
         if full:
-            raise ValueError("svd: subset_by_index needs full_matrices=False")
+            raise ArgumentError("svd: subset_by_index needs full_matrices=False")
         start, end = subset_by_index
         outs = [_trailing(_leading(o, ax, end), ax, end - start)
                 for o, ax in zip(outs, (-1, -1, -2))]
@@ -1074,7 +1080,7 @@ def _linear_solve_transpose(cts: Sequence[Any], *args: Any, matvec: ClosedJaxpr,
     from fnad.interpreters.transpose import transpose_jaxpr
     cm, cs, ct, b = _split_operands(args, counts)
     if any(is_undefined(c) for c in cm + cs + ct):
-        raise TypeError("custom_linear_solve is linear only in b")
+        raise ArgumentTypeError("custom_linear_solve is linear only in b")
     if transpose_solve is None:
         raise TransformError("custom_linear_solve: reverse-mode differentiation needs "
                              "transpose_solve (or symmetric=True for a symmetric operator)")

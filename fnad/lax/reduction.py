@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from fnad.core.errors import DTypeError, ShapeError
+from fnad.core.errors import ArgumentTypeError, DTypeError, ShapeError
 from fnad.core.ir import ShapedArray, get_aval
 from fnad.core.primitive import Primitive, Reduce, Zero
 from fnad.core.quiet import quiet_enter, quiet_exit
@@ -211,7 +211,7 @@ def _arg_reducer(name: str, np_fn: Callable[..., Any]) -> Primitive:
 
     def impl(x: np.ndarray, axes: tuple[int, ...], index_dtype: np.dtype) -> np.ndarray:
         if index_dtype.kind not in "iu":  # the abstract eval explains
-            raise TypeError(f"index_dtype {index_dtype}")
+            raise ArgumentTypeError(f"index_dtype {index_dtype}")
         return np.asarray(np_fn(x, axis=axes[0]), dtype=index_dtype)
 
     prim.def_impl(impl)

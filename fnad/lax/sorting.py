@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from fnad.core.errors import DTypeError, ShapeError
+from fnad.core.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError
 from fnad.core.ir import ShapedArray, get_aval
 from fnad.core.primitive import LibraryCall, Primitive, Zero
 from fnad.device import array_module
@@ -28,7 +28,7 @@ def _sort_impl(*operands: np.ndarray, dimension: int, is_stable: bool, num_keys:
     """Always stable, so that sorting tangents with the same keys permutes them alike."""
     if any(op.shape != operands[0].shape for op in operands) or \
             not 1 <= num_keys <= len(operands):  # the abstract eval explains
-        raise ValueError("bad sort operands")
+        raise ArgumentError("bad sort operands")
     keys = operands[:num_keys]
     if num_keys == 1:
         perm = np.argsort(keys[0], axis=dimension, kind="stable")
@@ -75,7 +75,7 @@ def _sort_transpose(cts: Sequence[Any], *operands: Any, dimension: int, is_stabl
     """Sort the cotangents back to where their elements came from: by the permutation."""
     from fnad.interpreters.jvp import instantiate
     if any(is_undefined(k) for k in operands[:num_keys]):
-        raise TypeError("sort is linear only in its non-key operands")
+        raise ArgumentTypeError("sort is linear only in its non-key operands")
     linear = [i for i, op in enumerate(operands) if is_undefined(op)]
     shape = operands[linear[0]].aval.shape
     perm = sort_p.bind(*operands[:num_keys], _iota(shape, dimension), dimension=dimension,

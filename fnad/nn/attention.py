@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 import fnad.numpy as fnp
-from fnad.core.errors import ShapeError, TransformError
+from fnad.core.errors import ArgumentError, ShapeError, TransformError
 from fnad.core.ir import get_aval
 from fnad.nn import activations, initializers
 from fnad.nn.layers import (
@@ -113,7 +113,7 @@ def MultiHeadSelfAttention(num_heads: int, head_features: int | None = None,  # 
 
     def sizes(d: int) -> int:
         if head_features is None and d % num_heads:
-            raise ValueError(f"model width {d} is not divisible by {num_heads} heads; "
+            raise ArgumentError(f"model width {d} is not divisible by {num_heads} heads; "
                              "give head_features")
         return head_features or d // num_heads
 

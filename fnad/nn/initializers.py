@@ -13,6 +13,7 @@ import numpy as np
 
 import fnad.numpy as fnp
 from fnad import random
+from fnad.core.errors import ArgumentError
 
 Initializer = Callable[..., Any]
 _TRUNC_STD = 0.87962566103423978  # std of a standard normal truncated to [-2, 2]
@@ -87,7 +88,7 @@ def variance_scaling(scale: float, mode: str, distribution: str, in_axis: int = 
     (at 2 sigma, rescaled), "normal" or "uniform" distribution: the family of Glorot, He
     and LeCun initializations."""
     if mode not in ("fan_in", "fan_out", "fan_avg", "fan_geo_avg"):
-        raise ValueError(f"mode must be fan_in, fan_out, fan_avg or fan_geo_avg, got {mode!r}")
+        raise ArgumentError(f"mode must be fan_in, fan_out, fan_avg or fan_geo_avg, got {mode!r}")
 
     def init(key: Any, shape: Sequence[int], dtype: Any = dtype) -> Any:
         fan_in, fan_out = compute_fans(shape, in_axis, out_axis, batch_axis)
@@ -102,7 +103,7 @@ def variance_scaling(scale: float, mode: str, distribution: str, in_axis: int = 
         if distribution == "uniform":
             limit = math.sqrt(3 * var)
             return random.uniform(key, shape, dtype, -limit, limit)
-        raise ValueError(f"distribution must be truncated_normal, normal or uniform, got "
+        raise ArgumentError(f"distribution must be truncated_normal, normal or uniform, got "
                          f"{distribution!r}")
     return init
 
@@ -138,7 +139,7 @@ def orthogonal(scale: float = 1.0, column_axis: int = -1, dtype: Any = np.float3
     def init(key: Any, shape: Sequence[int], dtype: Any = dtype) -> Any:
         shape = tuple(shape)
         if len(shape) < 2:
-            raise ValueError(f"orthogonal needs at least 2 dimensions, got shape {shape}")
+            raise ArgumentError(f"orthogonal needs at least 2 dimensions, got shape {shape}")
         cols = shape[column_axis]
         rows = math.prod(shape) // cols
         a = np.asarray(random.normal(key, (max(rows, cols), min(rows, cols)), np.float64))
@@ -168,10 +169,10 @@ def delta_orthogonal(scale: float = 1.0, column_axis: int = -1, dtype: Any = np.
     def init(key: Any, shape: Sequence[int], dtype: Any = dtype) -> Any:
         shape = tuple(shape)
         if len(shape) not in (3, 4, 5):
-            raise ValueError(f"delta_orthogonal needs a 3-, 4- or 5-d kernel shape "
+            raise ArgumentError(f"delta_orthogonal needs a 3-, 4- or 5-d kernel shape "
                              f"(spatial..., in, out), got {shape}")
         if shape[-1] < shape[-2]:
-            raise ValueError(f"delta_orthogonal needs in <= out channels, got shape {shape}")
+            raise ArgumentError(f"delta_orthogonal needs in <= out channels, got shape {shape}")
         w = np.zeros(shape, dtype)
         w[tuple((d - 1) // 2 for d in shape[:-2])] = ortho(key, shape[-2:], dtype)
         return w
@@ -182,7 +183,7 @@ def identity(gain: float = 1.0) -> Initializer:
     """`gain` times the identity matrix (for square or rectangular 2-d shapes)."""
     def init(key: Any, shape: Sequence[int], dtype: Any = np.float32) -> Any:
         if len(shape) != 2:
-            raise ValueError(f"identity needs a 2-d shape, got {tuple(shape)}")
+            raise ArgumentError(f"identity needs a 2-d shape, got {tuple(shape)}")
         return (gain * np.eye(*shape)).astype(dtype)
     return init
 

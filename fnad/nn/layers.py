@@ -18,6 +18,7 @@ import numpy as np
 
 import fnad.numpy as fnp
 from fnad import lax, random
+from fnad.core.errors import ArgumentError
 from fnad.core.ir import ShapedArray, get_aval
 from fnad.nn import activations, initializers
 
@@ -50,7 +51,7 @@ def _check_arity(kind: str, layers: Sequence[Layer], params: Any, state: Any) ->
     """zip would silently apply nothing to a mismatched params/state tuple."""
     for what, tree in (("params", params), ("state", state)):
         if not isinstance(tree, (tuple, list)) or len(tree) != len(layers):
-            raise ValueError(f"{kind} of {len(layers)} layers needs {what} with one entry per "
+            raise ArgumentError(f"{kind} of {len(layers)} layers needs {what} with one entry per "
                              f"layer, as its init returns; got {type(tree).__name__} of "
                              f"length {len(tree) if isinstance(tree, (tuple, list)) else '-'}")
 
@@ -245,13 +246,13 @@ def Dropout(rate: float) -> Layer:  # noqa: N802
     """In training, zero each entry with probability `rate` and scale the rest by
     `1 / (1 - rate)` (inverted dropout, so evaluation is the identity); needs a key then."""
     if not 0 <= rate < 1:
-        raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
+        raise ArgumentError(f"dropout rate must be in [0, 1), got {rate}")
 
     def apply(params: Any, state: Any, x: Any, *, key: Any = None, train: bool = False) -> Any:
         if not train or rate == 0:
             return x, state
         if key is None:
-            raise ValueError("Dropout in training mode needs a PRNG key: apply(..., key=k, "
+            raise ArgumentError("Dropout in training mode needs a PRNG key: apply(..., key=k, "
                              "train=True)")
         x = fnp.asarray(x)
         keep = random.bernoulli(key, 1 - rate, get_aval(x).shape)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import fnad.numpy as fnp
-from fnad.core.errors import ShapeError, user_line
+from fnad.core.errors import ArgumentError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.nn.activations import log_softmax, one_hot, softplus
 from fnad.tree import tree_leaves
@@ -20,7 +20,7 @@ def _reduce(values: Any, reduction: str) -> Any:
         return fnp.sum(values)
     if reduction == "none":
         return values
-    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    raise ArgumentError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
 def mse(predictions: Any, targets: Any, reduction: str = "mean") -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
-from fnad.core.errors import ShapeError, user_line
+from fnad.core.errors import ArgumentError, ArgumentTypeError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.numpy._core import (
     asarray,
@@ -53,7 +53,7 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = 
     if nd == 0:
         raise ShapeError(f"diff needs an array of rank >= 1, got a scalar{user_line()}")
     if n < 0:
-        raise ValueError(f"diff: order n must be non-negative, got {n}")
+        raise ArgumentError(f"diff: order n must be non-negative, got {n}")
     ax = normalize_axis(axis, nd)
     ends = []
     for v in (prepend, append):
@@ -103,7 +103,7 @@ def _gradient_axis(f: Any, ax: int, dx: Any, edge_order: int) -> Any:
     f = moveaxis(f, ax, -1)
     n = shape_of(f)[-1]
     if n < edge_order + 1:
-        raise ValueError(f"gradient: an axis of length {n} needs edge_order < {n} "
+        raise ArgumentError(f"gradient: an axis of length {n} needs edge_order < {n} "
                          f"(got {edge_order}){user_line()}")
     dt = get_aval(f).dtype
     d1, d2 = slice_axis(dx, 0, 0, n - 2), slice_axis(dx, 0, 1, n - 1)
@@ -143,7 +143,7 @@ def gradient(f: Any, *varargs: Any, axis: int | Sequence[int] | None = None,
     else:  # NumPy keeps the order the axes are given in
         axes = tuple(normalize_axis(a, nd) for a in axis)
     if edge_order not in (1, 2):
-        raise ValueError(f"gradient: edge_order must be 1 or 2, got {edge_order}")
+        raise ArgumentError(f"gradient: edge_order must be 1 or 2, got {edge_order}")
     if len(varargs) == 0:
         spacings: list[Any] = [1.0] * len(axes)
     elif len(varargs) == 1 and np.ndim(varargs[0]) == 0:
@@ -151,7 +151,7 @@ def gradient(f: Any, *varargs: Any, axis: int | Sequence[int] | None = None,
     elif len(varargs) == len(axes):
         spacings = list(varargs)
     else:
-        raise TypeError(f"gradient: give one spacing, or one per axis ({len(axes)}), got "
+        raise ArgumentTypeError(f"gradient: give one spacing, or one per axis ({len(axes)}), got "
                         f"{len(varargs)}")
     dt = get_aval(f).dtype
     outs = [_gradient_axis(f, ax, _spacing(h, shape_of(f)[ax], dt), edge_order)
@@ -196,7 +196,7 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None,
         raise ShapeError(f"interp needs 1-d xp and fp of one length, got {shape_of(xp)} and "
                          f"{shape_of(fp)}{user_line()}")
     if shape_of(xp)[0] == 0:
-        raise ValueError("interp: xp and fp must not be empty")
+        raise ArgumentError("interp: xp and fp must not be empty")
     dt = result_type(x, xp, fp, 1.0)
     if dt.kind not in "f":
         dt = np.dtype(np.float64)
@@ -239,7 +239,7 @@ def _cumulative(fn: Any, identity: int, name: str) -> Any:
             raise ShapeError(f"{name} needs an array of rank >= 1, got a scalar{user_line()}")
         if axis is None:
             if nd > 1:
-                raise ValueError(f"{name}: axis must be given for arrays of rank > 1 "
+                raise ArgumentError(f"{name}: axis must be given for arrays of rank > 1 "
                                  f"(got shape {shape_of(x)})")
             axis = 0
         ax = normalize_axis(axis, nd)

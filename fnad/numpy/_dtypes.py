@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
+from fnad.core.errors import ArgumentError, ArgumentTypeError
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
 from fnad.numpy._core import asarray, is_scalar, normalize_axis, shape_of
@@ -102,12 +103,12 @@ class ufunc:  # noqa: N801  (JAX's and NumPy's name)
 
     def __call__(self, *args: Any, out: None = None, where: None = None) -> Any:
         if len(args) != self.nin:
-            raise TypeError(f"{self.__name__} takes {self.nin} arguments, got {len(args)}")
+            raise ArgumentTypeError(f"{self.__name__} takes {self.nin} arguments, got {len(args)}")
         return self._func(*args)
 
     def _binary(self, method: str) -> None:
         if self.nin != 2 or self.nout != 1:
-            raise ValueError(f"{self.__name__}.{method} needs a binary ufunc with one output")
+            raise ArgumentError(f"{self.__name__}.{method} needs a binary ufunc with one output")
 
     def outer(self, A: Any, B: Any, /) -> Any:
         """func(a, b) for every pair: shape A.shape + B.shape."""
@@ -135,7 +136,7 @@ class ufunc:  # noqa: N801  (JAX's and NumPy's name)
         start = initial if initial is not None else self.identity
         if n == 0:
             if start is None:
-                raise ValueError(f"{self.__name__}.reduce of an empty array needs an identity "
+                raise ArgumentError(f"{self.__name__}.reduce of an empty array needs an identity "
                                  "or an initial value")
             out_ = lax.full(rest, start, get_aval(a).dtype)
         else:
@@ -177,7 +178,7 @@ class ufunc:  # noqa: N801  (JAX's and NumPy's name)
         Functional: pass `inplace=False`."""
         from fnad.numpy._indexing import at as at_, getitem
         if inplace:
-            raise ValueError("ufunc.at cannot modify its input in place: pass inplace=False")
+            raise ArgumentError("ufunc.at cannot modify its input in place: pass inplace=False")
         a = asarray(a)
         cur = getitem(a, indices)
         new = self._func(cur) if b is None else self._func(cur, b)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax, tree as tree_util
-from fnad.core.errors import ShapeError, user_line
+from fnad.core.errors import ArgumentError, ArgumentTypeError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
 from fnad.interpreters import batching
@@ -175,7 +175,7 @@ def block(arrays: Any) -> Any:
             x = asarray(x)
             return reshape(x, (1,) * (nd - len(shape_of(x))) + shape_of(x))
         if not x:
-            raise ValueError("block: lists must not be empty")
+            raise ArgumentError("block: lists must not be empty")
         return concatenate([assemble(v, level + 1) for v in x], axis=level - depth)
 
     return fresh(assemble(arrays, 0) if depth else asarray(arrays), *leaves)
@@ -195,9 +195,9 @@ def choose(a: Any, choices: Sequence[Any], out: None = None, mode: str = "raise"
         a = lax.clamp(np.asarray(0, get_aval(a).dtype), a, np.asarray(n - 1, get_aval(a).dtype))
     elif mode == "raise":
         if not isinstance(a, Tracer) and (np.any(a < 0) or np.any(a >= n)):
-            raise ValueError(f"choose: indices must lie in [0, {n}) for mode='raise'")
+            raise ArgumentError(f"choose: indices must lie in [0, {n}) for mode='raise'")
     else:
-        raise ValueError(f"choose: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
+        raise ArgumentError(f"choose: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
     cs = [asarray(c) for c in choices]
     dt = result_type(*cs)
     shape = broadcast_shapes(shape_of(a), *(shape_of(c) for c in cs))
@@ -215,15 +215,15 @@ def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0)
     array([1, 2], dtype=int32)
     """
     if len(condlist) != len(choicelist):
-        raise ValueError(f"select: {len(condlist)} conditions for {len(choicelist)} choices")
+        raise ArgumentError(f"select: {len(condlist)} conditions for {len(choicelist)} choices")
     if not condlist:
-        raise ValueError("select needs at least one condition")
+        raise ArgumentError("select needs at least one condition")
     out = asarray(default) if not isinstance(default, (int, float, bool)) else default
     out = where(False, choicelist[0], out) if not isinstance(out, Tracer) else out
     for cond, choice in zip(reversed(condlist), reversed(choicelist)):
         cond = asarray(cond)
         if get_aval(cond).dtype != np.bool_:
-            raise TypeError(f"select: conditions must be bool arrays, got {get_aval(cond)}")
+            raise ArgumentTypeError(f"select: conditions must be bool arrays, got {get_aval(cond)}")
         out = where(cond, choice, out)
     return out
 
@@ -242,7 +242,7 @@ def piecewise(x: Any, condlist: Any, funclist: Sequence[Any], *args: Any, **kw: 
         condlist = [condlist]
     conds = [asarray(c) for c in condlist]
     if len(funclist) not in (len(conds), len(conds) + 1):
-        raise ValueError(f"piecewise: {len(funclist)} functions for {len(conds)} conditions "
+        raise ArgumentError(f"piecewise: {len(funclist)} functions for {len(conds)} conditions "
                          f"(give one per condition, plus an optional default)")
 
     def value(f: Any) -> Any:
@@ -338,7 +338,7 @@ def fill_diagonal(a: Any, val: Any, wrap: bool = False, *, inplace: bool = True)
     """
     from fnad.numpy._sets import put
     if inplace:
-        raise ValueError("fnad.numpy.fill_diagonal cannot modify its input in place: pass "
+        raise ArgumentError("fnad.numpy.fill_diagonal cannot modify its input in place: pass "
                          "inplace=False and use the result")
     a = asarray(a)
     shape = shape_of(a)
@@ -449,14 +449,14 @@ def ravel_multi_index(multi_index: Sequence[Any], dims: Sequence[int], mode: str
     array([5, 1])
     """
     if len(multi_index) != len(dims):
-        raise ValueError(f"ravel_multi_index: {len(multi_index)} index arrays for "
+        raise ArgumentError(f"ravel_multi_index: {len(multi_index)} index arrays for "
                          f"{len(dims)} dimensions")
     idx = [lax.convert_element_type(asarray(i), np.int64) for i in multi_index]
     for i, n in zip(idx, dims):
         if get_aval(i).dtype.kind not in "iu":
-            raise TypeError("ravel_multi_index needs integer index arrays")
+            raise ArgumentTypeError("ravel_multi_index needs integer index arrays")
         if mode == "raise" and not isinstance(i, Tracer) and (np.any(i < 0) or np.any(i >= n)):
-            raise ValueError(f"ravel_multi_index: invalid entry for a dimension of size {n}")
+            raise ArgumentError(f"ravel_multi_index: invalid entry for a dimension of size {n}")
     if mode == "wrap":
         idx = [lax.rem(lax.add(lax.rem(i, np.int64(n)), np.int64(n)), np.int64(n))
                for i, n in zip(idx, dims)]
@@ -480,7 +480,7 @@ def unravel_index(indices: Any, shape: Sequence[int]) -> tuple[Any, ...]:
     """
     i = asarray(indices)
     if get_aval(i).dtype.kind not in "iu":
-        raise TypeError(f"unravel_index needs integer indices, got {get_aval(i).dtype}")
+        raise ArgumentTypeError(f"unravel_index needs integer indices, got {get_aval(i).dtype}")
     size = math.prod(shape)
     i = lax.convert_element_type(i, np.int64)
     i = where(lax.lt(i, 0), add(i, np.int64(size)), i)
@@ -529,7 +529,7 @@ _SIGNATURE = re.compile(rf"^{_DIMS}(?:\s*,\s*{_DIMS})*\s*->\s*{_DIMS}(?:\s*,\s*{
 
 def _parse_signature(sig: str) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
     if not _SIGNATURE.match(sig):
-        raise ValueError(f"vectorize: not a valid gufunc signature: {sig!r}")
+        raise ArgumentError(f"vectorize: not a valid gufunc signature: {sig!r}")
     ins, outs = sig.split("->")
     parse = lambda side: [tuple(d for d in re.split(r"\s*,\s*", g.strip()) if d)  # noqa: E731
                           for g in re.findall(r"\(([^)]*)\)", side)]
@@ -560,7 +560,7 @@ class vectorize:  # noqa: N801  (NumPy's and JAX's name)
         if self.signature is not None:
             in_core, out_core = _parse_signature(self.signature)
             if len(in_core) != len(arrays):
-                raise TypeError(f"vectorize: signature {self.signature!r} has {len(in_core)} "
+                raise ArgumentTypeError(f"vectorize: signature {self.signature!r} has {len(in_core)} "
                                 f"inputs, got {len(arrays)} arrays")
         else:
             in_core = [()] * len(arrays)
@@ -628,7 +628,7 @@ def apply_over_axes(func: Callable[[Any, int], Any], a: Any, axes: Sequence[int]
         if get_aval(res).ndim == nd - 1:
             res = expand_dims(res, normalize_axis(ax, nd))
         elif get_aval(res).ndim != nd:
-            raise ValueError("apply_over_axes: func must keep the rank or reduce one axis")
+            raise ArgumentError("apply_over_axes: func must keep the rank or reduce one axis")
         a = res
     return a
 
@@ -667,7 +667,7 @@ def geomspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype
     dt = np.dtype(dtype) if dtype is not None else result_type(s, e, 1.0)
     if not isinstance(s, Tracer) and not isinstance(e, Tracer):  # concrete: NumPy, in float64
         if np.any(s == 0) or np.any(e == 0):
-            raise ValueError("geomspace: start and stop must be nonzero")
+            raise ArgumentError("geomspace: start and stop must be nonzero")
         return np.geomspace(np.asarray(s, np.float64), np.asarray(e, np.float64), num,
                             endpoint, axis=axis).astype(dt)
     s, e = lax.convert_element_type(s, dt), lax.convert_element_type(e, dt)
@@ -702,7 +702,7 @@ def put_along_axis(arr: Any, indices: Any, values: Any, axis: int | None,
     """
     from fnad.numpy._indexing import at as at_
     if inplace:
-        raise ValueError("fnad.numpy.put_along_axis cannot modify its input in place: pass "
+        raise ArgumentError("fnad.numpy.put_along_axis cannot modify its input in place: pass "
                          "inplace=False and use the result")
     del mode
     arr, indices = asarray(arr), asarray(indices)
@@ -733,9 +733,9 @@ def packbits(a: Any, axis: int | None = None, bitorder: str = "big") -> Any:
     """
     a = asarray(a)
     if get_aval(a).dtype.kind not in "biu":
-        raise TypeError(f"packbits needs bool or integer input, got {get_aval(a).dtype}")
+        raise ArgumentTypeError(f"packbits needs bool or integer input, got {get_aval(a).dtype}")
     if bitorder not in ("big", "little"):
-        raise ValueError(f"packbits: bitorder must be 'big' or 'little', got {bitorder!r}")
+        raise ArgumentError(f"packbits: bitorder must be 'big' or 'little', got {bitorder!r}")
     if axis is None:
         a, axis = ravel(a), 0
     ax = normalize_axis(axis, get_aval(a).ndim)
@@ -762,9 +762,9 @@ def unpackbits(a: Any, axis: int | None = None, count: int | None = None,
     """
     a = asarray(a)
     if get_aval(a).dtype != np.uint8:
-        raise TypeError(f"unpackbits needs a uint8 array, got {get_aval(a).dtype}")
+        raise ArgumentTypeError(f"unpackbits needs a uint8 array, got {get_aval(a).dtype}")
     if bitorder not in ("big", "little"):
-        raise ValueError(f"unpackbits: bitorder must be 'big' or 'little', got {bitorder!r}")
+        raise ArgumentError(f"unpackbits: bitorder must be 'big' or 'little', got {bitorder!r}")
     if axis is None:
         a, axis = ravel(a), 0
     ax = normalize_axis(axis, get_aval(a).ndim)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
-from fnad.core.errors import user_line
+from fnad.core.errors import ArgumentTypeError, user_line
 from fnad.core.ir import get_aval
 from fnad.lax import elementwise as ew
 from fnad.numpy._core import asarray, broadcast_together, fresh, result_type, shape_of, ufunc_dtypes
@@ -85,7 +85,7 @@ def ldexp(x1: Any, x2: Any) -> Any:
     x1, x2 = asarray(x1), asarray(x2)
     dts = ufunc_dtypes(np.ldexp, (x1, x2))
     if get_aval(x2).dtype.kind not in "iub":
-        raise TypeError(f"ldexp needs an integer exponent, got {get_aval(x2).dtype}{user_line()}")
+        raise ArgumentTypeError(f"ldexp needs an integer exponent, got {get_aval(x2).dtype}{user_line()}")
     x1 = lax.convert_element_type(x1, dts[0])
     fi = np.finfo(dts[0])
     limit = int(fi.maxexp - fi.minexp + fi.nmant + 2)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
-from fnad.core.errors import ShapeError, user_line
+from fnad.core.errors import ArgumentError, ArgumentTypeError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
 from fnad.numpy._core import asarray, promote_dtypes, result_type, shape_of
@@ -44,7 +44,7 @@ def _mode_slice(full: Any, n: int, m: int, mode: str, fn: str) -> Any:
         return full[lo:lo + big]
     if mode == "valid":
         return full[small - 1:big]
-    raise ValueError(f"{fn}: mode must be 'full', 'same' or 'valid', got {mode!r}")
+    raise ArgumentError(f"{fn}: mode must be 'full', 'same' or 'valid', got {mode!r}")
 
 
 def _check_1d(a: Any, v: Any, fn: str) -> tuple[Any, Any]:
@@ -53,7 +53,7 @@ def _check_1d(a: Any, v: Any, fn: str) -> tuple[Any, Any]:
         raise ShapeError(f"{fn} needs 1-d arrays, got shapes {shape_of(a)} and {shape_of(v)}"
                          f"{user_line()}")
     if not shape_of(a)[0] or not shape_of(v)[0]:
-        raise ValueError(f"{fn}: inputs must not be empty")
+        raise ArgumentError(f"{fn}: inputs must not be empty")
     return a, v
 
 
@@ -188,7 +188,7 @@ def polyder(p: Any, m: int = 1) -> Any:
     array([2., 2.])
     """
     if m < 0:
-        raise ValueError(f"polyder: order m must be non-negative, got {m}")
+        raise ArgumentError(f"polyder: order m must be non-negative, got {m}")
     p = _poly1d(p, "polyder")
     for _ in range(m):
         n = shape_of(p)[0]
@@ -206,7 +206,7 @@ def polyint(p: Any, m: int = 1, k: Any = None) -> Any:
     array([1., 1., 1., 0.])
     """
     if m < 0:
-        raise ValueError(f"polyint: order m must be non-negative, got {m}")
+        raise ArgumentError(f"polyint: order m must be non-negative, got {m}")
     p = _poly1d(p, "polyint")
     dt = get_aval(p).dtype if get_aval(p).dtype.kind in "fc" else np.dtype(np.float64)
     p = lax.convert_element_type(p, dt)
@@ -217,7 +217,7 @@ def polyint(p: Any, m: int = 1, k: Any = None) -> Any:
         if len(ks) == 1 and m > 1:
             ks = ks * m
         if len(ks) != m:
-            raise ValueError(f"polyint: k needs {m} constants, got {len(ks)}")
+            raise ArgumentError(f"polyint: k needs {m} constants, got {len(ks)}")
     for c in ks:
         n = shape_of(p)[0]
         p = concatenate([divide(p, np.arange(n, 0, -1).astype(dt)),
@@ -264,7 +264,7 @@ def roots(p: Any, *, strip_zeros: bool = True) -> Any:
     """
     p = _poly1d(p, "roots")
     if isinstance(p, Tracer):
-        raise TypeError(f"fnad.numpy.roots needs an eigenvalue primitive fnad does not have "
+        raise ArgumentTypeError(f"fnad.numpy.roots needs an eigenvalue primitive fnad does not have "
                         f"yet, so it runs on concrete NumPy arrays only, not under a "
                         f"transform ({p.aval}){user_line()}")
     del strip_zeros
@@ -294,7 +294,7 @@ def polyfit(x: Any, y: Any, deg: int, rcond: float | None = None, full: bool = F
         raise ShapeError(f"polyfit needs 1-d x and y (or 2-d y) of one length, got "
                          f"{shape_of(x)} and {shape_of(y)}{user_line()}")
     if deg < 0:
-        raise ValueError(f"polyfit: deg must be non-negative, got {deg}")
+        raise ArgumentError(f"polyfit: deg must be non-negative, got {deg}")
     cols = [lax.full(shape_of(x), 1, dt)]
     for _ in range(deg):
         cols.append(multiply(cols[-1], x))

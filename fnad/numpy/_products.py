@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
-from fnad.core.errors import ShapeError, user_line
+from fnad.core.errors import ArgumentError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.lax.elementwise import conj_value
 from fnad.numpy._core import (
@@ -41,7 +41,7 @@ def _operands(*xs: Any, precision: Any, preferred_element_type: Any) -> list[Any
             if p is not None:
                 lax.Precision(p)
         except ValueError:
-            raise ValueError(f"precision must be None, a fnad.lax.Precision, one of its names "
+            raise ArgumentError(f"precision must be None, a fnad.lax.Precision, one of its names "
                              f"('default', 'high', 'highest', ...) or a pair, got {p!r}"
                              f"{user_line()}") from None
     return promote_dtypes(*xs, dtype=preferred_element_type)
@@ -209,7 +209,7 @@ def _parse(subscripts: str, shapes: Sequence[tuple[int, ...]]) -> tuple[list[str
     lhs, arrow, out = subscripts.partition("->")
     terms = lhs.split(",")
     if len(terms) != len(shapes):
-        raise ValueError(f"einsum: {len(terms)} operand terms in {subscripts!r} for "
+        raise ArgumentError(f"einsum: {len(terms)} operand terms in {subscripts!r} for "
                          f"{len(shapes)} operands")
     n_ell = max((len(s) - len(t) + 3 for t, s in zip(terms, shapes) if "..." in t), default=0)
     ell = "".join(chr(0x100 + i) for i in range(n_ell))
@@ -219,7 +219,7 @@ def _parse(subscripts: str, shapes: Sequence[tuple[int, ...]]) -> tuple[list[str
         if "..." in t and k >= 0:
             t = t.replace("...", ell[n_ell - k:])
         if len(t) != len(s) or not all(c.isalpha() for c in t):
-            raise ValueError(f"einsum: term {t!r} does not fit an operand of shape {s}")
+            raise ArgumentError(f"einsum: term {t!r} does not fit an operand of shape {s}")
         expanded.append(t)
     if arrow:
         out = out.replace("...", ell)
@@ -227,7 +227,7 @@ def _parse(subscripts: str, shapes: Sequence[tuple[int, ...]]) -> tuple[list[str
         counts = {c: "".join(expanded).count(c) for c in "".join(expanded) if c not in ell}
         out = ell + "".join(sorted(c for c, n in counts.items() if n == 1))
     if len(set(out)) != len(out) or any(c not in "".join(expanded) for c in out):
-        raise ValueError(f"einsum: output {out!r} must list distinct labels of the inputs")
+        raise ArgumentError(f"einsum: output {out!r} must list distinct labels of the inputs")
     return expanded, out
 
 
@@ -264,7 +264,7 @@ def einsum(subscripts: str, *operands: Any, optimize: Any = None, precision: Any
     """
     del optimize  # contraction order is always left to right
     if not operands:
-        raise ValueError("einsum needs at least one operand")
+        raise ArgumentError("einsum needs at least one operand")
     operands = _operands(*operands, precision=precision,
                          preferred_element_type=preferred_element_type)
     terms, out = _parse(subscripts, [_shape(x) for x in operands])

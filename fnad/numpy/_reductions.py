@@ -14,7 +14,7 @@ import numpy as np
 
 from fnad import lax
 from fnad.core.cache import Cache
-from fnad.core.errors import user_line
+from fnad.core.errors import ArgumentError, user_line
 from fnad.core.ir import get_aval
 from fnad.lax.elementwise import abs_squared
 from fnad.numpy._core import asarray, fresh, normalize_axes, normalize_axis
@@ -61,7 +61,7 @@ def _reducer(np_fn: Callable[..., Any], lax_fn: Callable[..., Any], name: str,
         shape = get_aval(a).shape
         axes = normalize_axes(axis, len(shape))
         if not has_identity and _count(shape, axes) == 0:
-            raise ValueError(f"zero-size array to reduction operation {np_fn.__name__} which "
+            raise ArgumentError(f"zero-size array to reduction operation {np_fn.__name__} which "
                              f"has no identity (shape {shape}, axis {axis}){user_line()}")
         fn = bool_fn if bool_fn is not None and out_dtype == np.bool_ else lax_fn
         return _keep(fn(a, axes) if axes else fresh(a, a), shape, axes, keepdims)

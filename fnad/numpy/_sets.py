@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from fnad import lax
-from fnad.core.errors import ConcretizationError, ShapeError, user_line
+from fnad.core.errors import ArgumentError, ConcretizationError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
 from fnad.numpy._core import asarray, normalize_axis, result_type, shape_of
@@ -65,7 +65,7 @@ def _compact(arrays: list[Any], mask: Any, size: int, fills: list[Any]) -> list[
 def _count(mask: Any, size: int | None, fn: str) -> int:
     if size is not None:
         if int(size) < 0:
-            raise ValueError(f"{fn}: size must be non-negative, got {size}")
+            raise ArgumentError(f"{fn}: size must be non-negative, got {size}")
         return int(size)
     return int(concrete(mask, fn).sum())
 
@@ -84,7 +84,7 @@ def nonzero(a: Any, *, size: int | None = None, fill_value: Any = None) -> tuple
     a = asarray(a)
     shape = shape_of(a)
     if not shape:
-        raise ValueError("nonzero of a 0-d array is not allowed (NumPy 2); use "
+        raise ArgumentError("nonzero of a 0-d array is not allowed (NumPy 2); use "
                          "atleast_1d(a).nonzero()")
     mask = not_equal(ravel(a), 0) if get_aval(a).dtype != np.bool_ else ravel(a)
     k = _count(mask, size, "nonzero")
@@ -92,7 +92,7 @@ def nonzero(a: Any, *, size: int | None = None, fill_value: Any = None) -> tuple
     idx, valid = _compact([flat, lax.full_like(flat, True, np.bool_)], mask, k, [0, False])
     fills = fill_value if isinstance(fill_value, (tuple, list)) else [fill_value] * len(shape)
     if len(fills) != len(shape):
-        raise ValueError(f"nonzero: fill_value needs one entry per axis ({len(shape)}), got "
+        raise ArgumentError(f"nonzero: fill_value needs one entry per axis ({len(shape)}), got "
                          f"{len(fills)}")
     out = []
     stride = math.prod(shape)
@@ -370,7 +370,7 @@ def setxor1d(ar1: Any, ar2: Any, assume_unique: bool = False, *, size: int | Non
 
 def _inplace(inplace: bool, fn: str) -> None:
     if inplace:
-        raise ValueError(f"fnad.numpy.{fn} cannot modify its input in place (fnad arrays are "
+        raise ArgumentError(f"fnad.numpy.{fn} cannot modify its input in place (fnad arrays are "
                          f"values, as JAX's): pass inplace=False and use the result")
 
 
@@ -389,7 +389,7 @@ def place(arr: Any, mask: Any, vals: Any, *, inplace: bool = True) -> Any:
     nv = shape_of(v)[0]
     if nv == 0:
         if isinstance(m, Tracer) or np.any(m):
-            raise ValueError("place: cannot place from an empty vals array")
+            raise ArgumentError("place: cannot place from an empty vals array")
         return arr
     k = lax.rem(lax.max(lax.sub(cumsum(m, dtype=np.int64), np.int64(1)), np.int64(0)),
                 np.int64(nv))
@@ -424,7 +424,7 @@ def put(a: Any, ind: Any, v: Any, mode: str | None = None, *, inplace: bool = Tr
                 raise IndexError(f"put: index {int(idx[bad][0])} is out of bounds for size {n}")
         idx = where(lax.lt(idx, 0), lax.add(idx, np.int64(n)), idx)
     else:
-        raise ValueError(f"put: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
+        raise ArgumentError(f"put: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
     out = lax.scatter(flat, lax.expand_dims(idx, (1,)), vals, (0,), mode="drop")
     return reshape(out, shape_of(a))
 

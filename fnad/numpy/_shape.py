@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
-from fnad.core.errors import ShapeError, user_line
+from fnad.core.errors import ArgumentError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.numpy._core import (
     asarray,
@@ -171,7 +171,7 @@ def concatenate(arrays: Sequence[Any], axis: int | None = 0, dtype: Any = None) 
     if axis is None:
         arrays, axis = [ravel(a) for a in arrays], 0
     if not arrays:
-        raise ValueError("need at least one array to concatenate")
+        raise ArgumentError("need at least one array to concatenate")
     nd = get_aval(arrays[0]).ndim
     if nd == 0:
         raise ShapeError(f"zero-dimensional arrays cannot be concatenated{user_line()}")
@@ -239,7 +239,7 @@ def array_split(ary: Any, indices_or_sections: IntOrSeq, axis: int = 0) -> list[
     if isinstance(indices_or_sections, (int, np.integer)):
         k = int(indices_or_sections)
         if k <= 0:
-            raise ValueError("number of sections must be larger than 0")
+            raise ArgumentError("number of sections must be larger than 0")
         sizes = [n // k + 1] * (n % k) + [n // k] * (k - n % k)
         bounds = np.concatenate([[0], np.cumsum(sizes)]).tolist()
     else:
@@ -358,7 +358,7 @@ def rot90(m: Any, k: int = 1, axes: tuple[int, int] = (0, 1)) -> Any:
 def _pad_widths(pad_width: Any, nd: int) -> list[tuple[int, int]]:
     widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (nd, 2))
     if (widths < 0).any():
-        raise ValueError(f"pad widths must be non-negative, got {pad_width}")
+        raise ArgumentError(f"pad widths must be non-negative, got {pad_width}")
     return [(int(lo), int(hi)) for lo, hi in widths]
 
 

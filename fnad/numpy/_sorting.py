@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
-from fnad.core.errors import ShapeError, user_line
+from fnad.core.errors import ArgumentError, ArgumentTypeError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.numpy._core import asarray, normalize_axis
 from fnad.numpy._shape import ravel
@@ -70,7 +70,7 @@ def searchsorted(a: Any, v: Any, side: str = "left", sorter: Any = None, *,
         raise ShapeError(f"searchsorted needs a 1-d sorted array, got shape "
                          f"{get_aval(a).shape}{user_line()}")
     if side not in ("left", "right"):
-        raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+        raise ArgumentError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
     if sorter is not None:
         a = take(a, asarray(sorter))
     a, v = promote_dtypes(a, v)
@@ -122,7 +122,7 @@ def lexsort(keys: Any, axis: int = -1) -> Any:
     """
     keys = [asarray(k) for k in keys]
     if not keys:
-        raise TypeError("lexsort needs at least one key")
+        raise ArgumentTypeError("lexsort needs at least one key")
     from fnad.numpy._indexing import take_along_axis
     idx = argsort(keys[0], axis=axis)
     for k in keys[1:]:  # least significant first; each stable sort keeps earlier orders
@@ -136,7 +136,7 @@ def sort_complex(a: Any) -> Any:
     smaller, complex128 otherwise (real input only)."""
     a = asarray(a)
     if get_aval(a).dtype.kind == "c":
-        raise TypeError(f"sort_complex of complex input needs a complex sort fnad does not "
+        raise ArgumentTypeError(f"sort_complex of complex input needs a complex sort fnad does not "
                         f"have yet{user_line()}")
     dt = get_aval(a).dtype
     small = dt.itemsize <= (4 if dt.kind == "f" else 2)
@@ -163,7 +163,7 @@ def _check_kth(a: Any, kth: Any, axis: int) -> None:
     n = get_aval(a).shape[normalize_axis(axis, get_aval(a).ndim)]
     for k in np.atleast_1d(kth):
         if not -n <= int(k) < n:
-            raise ValueError(f"kth {int(k)} is out of bounds for an axis of length {n}")
+            raise ArgumentError(f"kth {int(k)} is out of bounds for an axis of length {n}")
 
 
 __all__ += ["argpartition", "digitize", "lexsort", "partition", "searchsorted",

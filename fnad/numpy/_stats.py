@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
-from fnad.core.errors import ShapeError, user_line
+from fnad.core.errors import ArgumentError, ArgumentTypeError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
 from fnad.numpy._core import (
@@ -161,7 +161,7 @@ _METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
 def _quantile(a: Any, q: Any, axis: Axis, method: str, keepdims: bool, ignore_nan: bool,
               name: str) -> Any:
     if method not in _METHODS:
-        raise ValueError(f"{name}: method must be one of {_METHODS}, got {method!r}")
+        raise ArgumentError(f"{name}: method must be one of {_METHODS}, got {method!r}")
     a = asarray(a)
     in_dtype = get_aval(a).dtype
     dt = in_dtype if in_dtype.kind == "f" else np.dtype(np.float64)
@@ -237,7 +237,7 @@ def _order_stat(name: str, ignore_nan: bool, scale: float, doc: str) -> Any:
           ) -> Any:
         del out, overwrite_input
         if interpolation is not None:
-            raise TypeError(f"{name}: `interpolation` was renamed `method` in NumPy 1.22")
+            raise ArgumentTypeError(f"{name}: `interpolation` was renamed `method` in NumPy 1.22")
         if scale != 1:
             q = q / scale if is_scalar(q) else divide(asarray(q, np.float64)
                                                         if isinstance(q, list) else q, scale)
@@ -399,7 +399,7 @@ def _edges(a: Any, bins: Any, rng: Any, fn: str) -> Any:
                              f"{user_line()}")
         return e
     if bins < 1:
-        raise ValueError(f"{fn}: bins must be a positive integer, got {bins}")
+        raise ArgumentError(f"{fn}: bins must be a positive integer, got {bins}")
     dt = get_aval(a).dtype if _is_float(a) else np.dtype(np.float64)
     if rng is None:
         if get_aval(a).size == 0:
@@ -527,7 +527,7 @@ def bincount(x: Any, weights: Any = None, minlength: int = 0, *, length: int | N
         from fnad.numpy._sets import concrete
         cx = concrete(x, "bincount", "length")
         if cx.size and cx.min() < 0:
-            raise ValueError("bincount: x must hold non-negative integers")
+            raise ArgumentError("bincount: x must hold non-negative integers")
         length = builtins.max(int(cx.max()) + 1 if cx.size else 0, minlength)
     w = lax.full(shape_of(x), 1, np.int64) if weights is None else asarray(weights)
     out = lax.full((int(length),), 0, get_aval(w).dtype)

@@ -14,6 +14,7 @@ import numpy as np
 
 from fnad import lax
 from fnad.core.cache import Cache
+from fnad.core.errors import ArgumentError, ArgumentTypeError
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
 from fnad.lax.elementwise import imag_part, real_part
@@ -104,7 +105,7 @@ def _ufunc(ufunc: np.ufunc, name: str | None = None) -> Callable[[Callable[..., 
     def wrap(body: Callable[..., Any]) -> Any:
         def f(*args: Any, dtype: Any = None) -> Any:
             if len(args) != ufunc.nin:
-                raise TypeError(f"{f.__name__} takes {ufunc.nin} operands, got {len(args)}")
+                raise ArgumentTypeError(f"{f.__name__} takes {ufunc.nin} operands, got {len(args)}")
             ops, out_dtype = prepare(ufunc, *args, dtype=dtype)
             return fresh(lax.convert_element_type(body(*ops), out_dtype), *args)
 
@@ -298,7 +299,7 @@ def power(x: Any, y: Any, dtype: Any = None) -> Any:
     (x_, y_), out_dtype = prepare(np.power, x, y, dtype=dtype)
     if isinstance(y, int) and not isinstance(y, bool):
         if y < 0 and out_dtype.kind in "iu":
-            raise ValueError(f"integers to negative integer powers ({y}) are not allowed")
+            raise ArgumentError(f"integers to negative integer powers ({y}) are not allowed")
         return lax.integer_pow(x_, y)
     if out_dtype.kind in "iu":  # exact while the result fits float64's 53-bit mantissa
         f64 = [lax.convert_element_type(v, np.float64) for v in (x_, y_)]
@@ -404,7 +405,7 @@ def where(condition: Any, x: Any = None, y: Any = None, /, *, size: int | None =
         from fnad.numpy._sets import nonzero
         return nonzero(condition, size=size, fill_value=fill_value)
     if x is None or y is None:
-        raise TypeError("fnad.numpy.where needs both x and y, or neither")
+        raise ArgumentTypeError("fnad.numpy.where needs both x and y, or neither")
     c = _truth(asarray(condition))
     xs, ys = promote_dtypes(x, y)
     shape = broadcast_shapes(*(get_aval(v).shape for v in (c, xs, ys)))

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
-from fnad.core.errors import DTypeError, ShapeError, user_line
+from fnad.core.errors import ArgumentError, DTypeError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.lax import linalg_decomp as _decomp
 from fnad.numpy._core import asarray, normalize_axis, result_type
@@ -26,7 +26,7 @@ _NORMS = (None, "backward", "ortho", "forward")
 
 def _scale(norm: str | None, n: int, inverse: bool) -> float:
     if norm not in _NORMS:
-        raise ValueError(f"fft: norm must be None, 'backward', 'ortho' or 'forward', got "
+        raise ArgumentError(f"fft: norm must be None, 'backward', 'ortho' or 'forward', got "
                          f"{norm!r}")
     if norm in (None, "backward"):
         return 1.0
@@ -59,11 +59,11 @@ def _axes_and_sizes(x: Any, s: Sequence[int] | None, axes: Sequence[int] | None
         axes = range(nd) if s is None else range(nd - len(s), nd)
     axes = tuple(normalize_axis(int(a), nd) for a in axes)
     if len(set(axes)) != len(axes):
-        raise ValueError(f"fft: repeated axes {axes}; transform one axis at a time instead")
+        raise ArgumentError(f"fft: repeated axes {axes}; transform one axis at a time instead")
     if s is not None and len(s) != len(axes):
-        raise ValueError(f"fft: s {tuple(s)} and axes {axes} must have the same length")
+        raise ArgumentError(f"fft: s {tuple(s)} and axes {axes} must have the same length")
     if not axes:
-        raise ValueError("fft: needs at least one axis")
+        raise ArgumentError("fft: needs at least one axis")
     return axes, None if s is None else tuple(int(n) for n in s)
 
 

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from fnad import lax
-from fnad.core.errors import ShapeError, user_line
+from fnad.core.errors import ArgumentError, ArgumentTypeError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.lax import linalg_decomp as decomp
 from fnad.lax.custom import custom_jvp
@@ -137,7 +137,7 @@ def qr(a: Any, mode: str = "reduced") -> Any:
     True
     """
     if mode not in ("reduced", "complete", "r"):
-        raise ValueError(f"linalg.qr: mode must be 'reduced', 'complete' or 'r', got {mode!r} "
+        raise ArgumentError(f"linalg.qr: mode must be 'reduced', 'complete' or 'r', got {mode!r} "
                          "('raw' is LAPACK's packed form, which fnad does not expose)")
     q, r = decomp.qr(_matrices("qr", a, square=False), full_matrices=mode == "complete")
     return r if mode == "r" else QRResult(q, r)
@@ -152,7 +152,7 @@ def eigh(a: Any, UPLO: str | None = None, symmetrize_input: bool = True) -> Eigh
     """
     uplo = "L" if UPLO is None else UPLO
     if uplo not in ("L", "U"):
-        raise ValueError(f"linalg.eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
+        raise ArgumentError(f"linalg.eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
     v, w = decomp.eigh(_matrices("eigh", a), lower=uplo == "L",
                        symmetrize_input=symmetrize_input)
     return EighResult(w, v)
@@ -332,7 +332,7 @@ def slogdet(a: Any, *, method: str | None = None) -> SlogdetResult:
     array(-1.)
     """
     if method not in (None, "lu"):
-        raise ValueError(f"linalg.slogdet: method must be None or 'lu', got {method!r}")
+        raise ArgumentError(f"linalg.slogdet: method must be None or 'lu', got {method!r}")
     a = _matrices("slogdet", a)
     dtype = get_aval(a).dtype
     packed, pivots, _ = decomp.lu(a)
@@ -449,7 +449,7 @@ def matrix_power(a: Any, n: int) -> Any:
            [0., 1.]])
     """
     if int(n) != n:
-        raise TypeError(f"linalg.matrix_power: n must be an integer, got {n!r}")
+        raise ArgumentTypeError(f"linalg.matrix_power: n must be an integer, got {n!r}")
     a = asarray(a)
     s = _shape(a)
     if len(s) < 2 or s[-1] != s[-2]:
@@ -480,7 +480,7 @@ def multi_dot(arrays: Sequence[Any], *, precision: Any = None) -> Any:
     del precision
     arrays = [asarray(x) for x in arrays]
     if len(arrays) < 2:
-        raise ValueError(f"linalg.multi_dot: needs at least two arrays, got {len(arrays)}")
+        raise ArgumentError(f"linalg.multi_dot: needs at least two arrays, got {len(arrays)}")
     first, last = len(_shape(arrays[0])) == 1, len(_shape(arrays[-1])) == 1
     if first:
         arrays[0] = reshape(arrays[0], (1, -1))
@@ -528,7 +528,7 @@ def tensorinv(a: Any, ind: int = 2) -> Any:
     a = asarray(a)
     s = _shape(a)
     if ind <= 0:
-        raise ValueError(f"linalg.tensorinv: ind must be positive, got {ind}")
+        raise ArgumentError(f"linalg.tensorinv: ind must be positive, got {ind}")
     rows, cols = math.prod(s[:ind]), math.prod(s[ind:])
     if rows != cols:
         raise ShapeError(f"linalg.tensorinv: the first {ind} axes of shape {s} hold {rows} "
@@ -664,7 +664,7 @@ def _matrix_norm(x: Any, ord: Any, axis: tuple[int, int], keepdims: bool) -> Any
                 out = lax.expand_dims(out, (ax,))
         return out
     if ord not in (1, -1, np.inf, -np.inf):
-        raise ValueError(f"linalg.norm: invalid matrix norm ord={ord!r}; use None, 'fro', "
+        raise ArgumentError(f"linalg.norm: invalid matrix norm ord={ord!r}; use None, 'fro', "
                          "'nuc', 1, -1, 2, -2, inf or -inf")
     row, col = axis
     inner, outer_ = (row, col) if ord in (1, -1) else (col, row)
@@ -690,7 +690,7 @@ def norm(x: Any, ord: Any = None, axis: int | Sequence[int] | None = None,
         if ord is None:
             return _vector_norm(x, None, tuple(range(nd)), keepdims)
         if nd not in (1, 2):
-            raise ValueError(f"norm with ord={ord!r} and axis=None needs a 1-d or 2-d array, "
+            raise ArgumentError(f"norm with ord={ord!r} and axis=None needs a 1-d or 2-d array, "
                              f"got {nd}-d")
         axis = tuple(range(nd))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
@@ -699,7 +699,7 @@ def norm(x: Any, ord: Any = None, axis: int | Sequence[int] | None = None,
     if len(axes) == 2:
         row, col = (normalize_axis(a, nd) for a in axes)
         return _matrix_norm(x, ord, (row, col), keepdims)
-    raise ValueError(f"norm takes one axis (vector) or two (matrix), got {axis}")
+    raise ArgumentError(f"norm takes one axis (vector) or two (matrix), got {axis}")
 
 
 def vector_norm(x: Any, /, *, axis: int | Sequence[int] | None = None, keepdims: bool = False,

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
-from fnad.core.errors import ShapeError, user_line
+from fnad.core.errors import ArgumentError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.lax import linalg_decomp as decomp
 from fnad.numpy import linalg as nla
@@ -127,7 +127,7 @@ def solve_triangular(a: Any, b: Any, trans: int | str = 0, lower: bool = False,
     """
     del overwrite_b, debug, check_finite
     if trans not in _TRANS:
-        raise ValueError(f"scipy.linalg.solve_triangular: trans must be 0, 1, 2, 'N', 'T' or "
+        raise ArgumentError(f"scipy.linalg.solve_triangular: trans must be 0, 1, 2, 'N', 'T' or "
                          f"'C', got {trans!r}")
     t = _TRANS[trans]
     a, b, vector = nla.rhs_stack("scipy.linalg.solve_triangular", a, b)
@@ -202,7 +202,7 @@ def lu_solve(lu_and_piv: tuple[Any, Any], b: Any, trans: int = 0,
     """
     del overwrite_b, check_finite
     if trans not in (0, 1, 2):
-        raise ValueError(f"scipy.linalg.lu_solve: trans must be 0, 1 or 2, got {trans!r}")
+        raise ArgumentError(f"scipy.linalg.lu_solve: trans must be 0, 1 or 2, got {trans!r}")
     packed, pivots = lu_and_piv
     packed, b, vector = nla.rhs_stack("scipy.linalg.lu_solve", packed, b)
     n = _shape(packed)[-1]
@@ -236,7 +236,7 @@ def qr(a: Any, overwrite_a: bool = False, lwork: Any = None, mode: str = "full",
         raise NotImplementedError("scipy.linalg.qr: pivoting=True (rank-revealing QR) is "
                                   "not offered; use the SVD (fnad.numpy.linalg.svd)")
     if mode not in ("full", "r", "economic"):
-        raise ValueError(f"scipy.linalg.qr: mode must be 'full', 'r' or 'economic', got "
+        raise ArgumentError(f"scipy.linalg.qr: mode must be 'full', 'r' or 'economic', got "
                          f"{mode!r} ('raw' is LAPACK's packed form, not exposed)")
     a = nla._matrices("scipy.linalg.qr", a, square=False)
     q, r = decomp.qr(a, full_matrices=mode != "economic")
@@ -255,7 +255,7 @@ def qr_multiply(a: Any, c: Any, mode: str = "right", pivoting: bool = False,
     """
     del overwrite_a, overwrite_c
     if mode not in ("left", "right"):
-        raise ValueError(f"scipy.linalg.qr_multiply: mode must be 'left' or 'right', got "
+        raise ArgumentError(f"scipy.linalg.qr_multiply: mode must be 'left' or 'right', got "
                          f"{mode!r}")
     q, r = qr(a, mode="economic", pivoting=pivoting)
     if conjugate:
@@ -436,7 +436,7 @@ def polar(a: Any, side: str = "right", *, method: str = "qdwh", eps: Any = None,
     """
     del method, eps, max_iterations
     if side not in ("right", "left"):
-        raise ValueError(f"scipy.linalg.polar: side must be 'right' or 'left', got {side!r}")
+        raise ArgumentError(f"scipy.linalg.polar: side must be 'right' or 'left', got {side!r}")
     w, s, vh = nla.svd(a, full_matrices=False)
     u = matmul(w, vh)
     sc = lax.convert_element_type(s, _dtype(w))
@@ -461,7 +461,7 @@ def solve(a: Any, b: Any, lower: bool = False, overwrite_a: bool = False,
     """
     del overwrite_a, overwrite_b, debug, check_finite
     if assume_a not in ("gen", "sym", "her", "pos"):
-        raise ValueError(f"scipy.linalg.solve: assume_a must be 'gen', 'sym', 'her' or "
+        raise ArgumentError(f"scipy.linalg.solve: assume_a must be 'gen', 'sym', 'her' or "
                          f"'pos', got {assume_a!r}")
     if assume_a == "pos":
         return cho_solve(cho_factor(a, lower), b)
@@ -694,7 +694,7 @@ def companion(a: Any) -> Any:
     (a,) = nla._inexact(a)
     n = _shape(a)[-1]
     if n < 2:
-        raise ValueError(f"scipy.linalg.companion: needs at least 2 coefficients, got {n}")
+        raise ArgumentError(f"scipy.linalg.companion: needs at least 2 coefficients, got {n}")
     first = negative(divide(a[..., 1:], a[..., :1]))
     below = np.eye(n - 2, n - 1, dtype=_dtype(a))
     return concatenate([expand_dims(first, -2),
@@ -722,7 +722,7 @@ def fiedler_companion(a: Any) -> Any:
     """
     (a,) = nla._inexact(a)
     if len(_shape(a)) != 1 or _shape(a)[0] < 2:
-        raise ValueError(f"scipy.linalg.fiedler_companion: needs a 1-d array of at least 2 "
+        raise ArgumentError(f"scipy.linalg.fiedler_companion: needs a 1-d array of at least 2 "
                          f"coefficients, got shape {_shape(a)}")
     c = negative(divide(a[1:], a[0]))
     n = _shape(c)[0]
@@ -749,7 +749,7 @@ def hadamard(n: int, dtype: Any = int) -> np.ndarray:
            [ 1, -1]], dtype=int32)
     """
     if n < 1 or n & (n - 1):
-        raise ValueError(f"scipy.linalg.hadamard: n must be a positive power of 2, got {n}")
+        raise ArgumentError(f"scipy.linalg.hadamard: n must be a positive power of 2, got {n}")
     dtype = np.int32 if dtype is int else np.dtype(dtype)
     h = np.ones((1, 1), dtype)
     while h.shape[0] < n:
@@ -810,7 +810,7 @@ def pascal(n: int, kind: str | None = None, exact: bool = True) -> np.ndarray:
     """
     kind = "symmetric" if kind is None else kind
     if kind not in ("symmetric", "lower", "upper"):
-        raise ValueError(f"scipy.linalg.pascal: kind must be 'symmetric', 'lower' or 'upper',"
+        raise ArgumentError(f"scipy.linalg.pascal: kind must be 'symmetric', 'lower' or 'upper',"
                          f" got {kind!r}")
     i = np.arange(n)
     if kind == "symmetric":
@@ -831,7 +831,7 @@ def invpascal(n: int, kind: str | None = None, exact: bool = True) -> np.ndarray
     """
     kind = "symmetric" if kind is None else kind
     if kind not in ("symmetric", "lower", "upper"):
-        raise ValueError(f"scipy.linalg.invpascal: kind must be 'symmetric', 'lower' or "
+        raise ArgumentError(f"scipy.linalg.invpascal: kind must be 'symmetric', 'lower' or "
                          f"'upper', got {kind!r}")
     low = np.array([[(-1) ** (a - b) * math.comb(a, b) for b in range(n)]
                     for a in range(n)], dtype=np.float64).reshape(n, n)
@@ -854,7 +854,7 @@ def leslie(f: Any, s: Any) -> Any:
     f, s = nla._inexact(f, s)
     n = _shape(f)[-1]
     if _shape(s)[-1] != n - 1 or n < 2:
-        raise ValueError(f"scipy.linalg.leslie: needs f of length n >= 2 and s of n - 1, got"
+        raise ArgumentError(f"scipy.linalg.leslie: needs f of length n >= 2 and s of n - 1, got"
                          f" {_shape(f)} and {_shape(s)}")
     below = _diag_matrix(s, 0)
     below = concatenate([below, np.zeros((*_shape(s)[:-1], n - 1, 1), _dtype(s))], -1)
@@ -870,10 +870,10 @@ def convolution_matrix(a: Any, n: int, mode: str = "full") -> Any:
     a = asarray(a)
     m = _shape(a)[-1]
     if n < 1 or m < 1:
-        raise ValueError(f"scipy.linalg.convolution_matrix: needs n >= 1 and a nonempty, got "
+        raise ArgumentError(f"scipy.linalg.convolution_matrix: needs n >= 1 and a nonempty, got "
                          f"n={n} and shape {_shape(a)}")
     if mode not in ("full", "same", "valid"):
-        raise ValueError(f"scipy.linalg.convolution_matrix: mode must be 'full', 'same' or "
+        raise ArgumentError(f"scipy.linalg.convolution_matrix: mode must be 'full', 'same' or "
                          f"'valid', got {mode!r}")
     zeros = np.zeros((*_shape(a)[:-1], n - 1), _dtype(a))
     col = concatenate([a, zeros], -1)
@@ -897,7 +897,7 @@ def dft(n: int, scale: str | None = None) -> np.ndarray:
            [ 1., -1.]], dtype=float32)
     """
     if scale not in (None, "n", "sqrtn"):
-        raise ValueError(f"scipy.linalg.dft: scale must be None, 'n' or 'sqrtn', got "
+        raise ArgumentError(f"scipy.linalg.dft: scale must be None, 'n' or 'sqrtn', got "
                          f"{scale!r}")
     k = np.arange(n)
     m = np.exp(-2j * np.pi * np.outer(k, k) / n)

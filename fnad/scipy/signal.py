@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
-from fnad.core.errors import ShapeError, user_line
+from fnad.core.errors import ArgumentError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
 from fnad.numpy import fft as _fft
@@ -27,14 +27,14 @@ _MODES = ("full", "same", "valid")
 def _operands(name: str, in1: Any, in2: Any, mode: str) -> tuple[Any, Any]:
     """Both inputs in one inexact dtype, checked: same rank, not empty, a known mode."""
     if mode not in _MODES:
-        raise ValueError(f"{name}: mode must be one of {list(_MODES)}, got {mode!r}")
+        raise ArgumentError(f"{name}: mode must be one of {list(_MODES)}, got {mode!r}")
     in1, in2 = promote_inexact(asarray(in1), asarray(in2), broadcast=False)
     s1, s2 = shape_of(in1), shape_of(in2)
     if len(s1) != len(s2):
         raise ShapeError(f"{name}: in1 and in2 must have the same number of dimensions, got "
                          f"shapes {s1} and {s2}{user_line()}")
     if 0 in s1 or 0 in s2:
-        raise ValueError(f"{name}: zero-size arrays are not supported, got shapes {s1} and "
+        raise ArgumentError(f"{name}: zero-size arrays are not supported, got shapes {s1} and "
                          f"{s2}")
     return in1, in2
 
@@ -124,7 +124,7 @@ def convolve(in1: Any, in2: Any, mode: str = "full", method: str = "auto",
     if method == "fft":
         return fftconvolve(in1, in2, mode)
     if method not in ("direct", "auto"):
-        raise ValueError(f"convolve: method must be 'auto', 'direct' or 'fft', got "
+        raise ArgumentError(f"convolve: method must be 'auto', 'direct' or 'fft', got "
                          f"{method!r}")
     in1, in2 = _operands("convolve", in1, in2, mode)
     return _direct("convolve", in1, in2, mode, precision)
@@ -153,7 +153,7 @@ def _check_2d(name: str, in1: Any, in2: Any, mode: str, boundary: str) -> tuple[
                          f"{shape_of(in2)}; use convolve/correlate for other ranks"
                          f"{user_line()}")
     if boundary not in _BOUNDARIES:
-        raise ValueError(f"{name}: boundary must be one of {sorted(_BOUNDARIES)}, got "
+        raise ArgumentError(f"{name}: boundary must be one of {sorted(_BOUNDARIES)}, got "
                          f"{boundary!r}")
     return in1, in2
 
@@ -164,7 +164,7 @@ def _convolve2d(in1: Any, in2: Any, mode: str, boundary: str, fillvalue: Any,
     kernel's size less one on each side, the valid convolution of that is the full one."""
     kind = _BOUNDARIES[boundary]
     if np.ndim(fillvalue) != 0:
-        raise ValueError(f"convolve2d: fillvalue must be a scalar, got shape "
+        raise ArgumentError(f"convolve2d: fillvalue must be a scalar, got shape "
                          f"{np.shape(fillvalue)}")
     zero_fill = (kind == "fill" and not isinstance(fillvalue, Tracer)
                  and np.asarray(fillvalue) == 0)

@@ -14,7 +14,7 @@ import numpy as np
 
 import fnad.numpy as fnp
 from fnad import lax
-from fnad.core.errors import DTypeError, ShapeError
+from fnad.core.errors import ArgumentError, DTypeError, ShapeError
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
 from fnad.lax import special as _sp
@@ -157,7 +157,7 @@ def factorial(n: Any, exact: bool = False) -> Any:
     """n! = Gamma(n + 1) as a float (0 for negative n); `exact=True` is not offered, as in
     JAX."""
     if exact:
-        raise ValueError("factorial: exact=True is not supported (use math.factorial)")
+        raise ArgumentError("factorial: exact=True is not supported (use math.factorial)")
     (n,) = promote_inexact(n)
     return fnp.where(n < 0, 0.0, fnp.exp(lax.lgamma(n + 1))).astype(get_aval(n).dtype)
 
@@ -170,7 +170,7 @@ def comb(N: Any, k: Any, *, exact: bool = False, repetition: bool = False) -> An
     10.0
     """
     if exact:
-        raise ValueError("comb: exact=True is not supported (use math.comb)")
+        raise ArgumentError("comb: exact=True is not supported (use math.comb)")
     N, k = promote_inexact(N, k)  # noqa: N806
     if repetition:
         N = N + k - 1  # noqa: N806

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 import fnad.numpy as fnp
-from fnad.core.errors import ShapeError
+from fnad.core.errors import ArgumentError, ShapeError
 from fnad.scipy._util import quiet_all
 
 
@@ -75,7 +75,7 @@ def rankdata(a: Any, method: str = "average", *, axis: int | None = None,
     elif method == "ordinal":
         out = fnp.argsort(fnp.argsort(x, axis=-1, stable=True), axis=-1) + 1
     else:
-        raise ValueError(f"rankdata: unknown method {method!r}; use 'average', 'min', "
+        raise ArgumentError(f"rankdata: unknown method {method!r}; use 'average', 'min', "
                          "'max', 'dense' or 'ordinal'")
     out = out if method == "average" else fnp.asarray(out, np.int64)
     if axis is None:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 import fnad.numpy as fnp
-from fnad.core.errors import ShapeError
+from fnad.core.errors import ArgumentError, ShapeError
 from fnad.scipy import special
 from fnad.scipy.stats.multivariate_normal import _cholesky, _solve_lower
 
@@ -50,7 +50,7 @@ class gaussian_kde:  # noqa: N801  (SciPy's and JAX's name)
         elif np.isscalar(bw_method):
             factor = bw_method
         else:
-            raise ValueError("gaussian_kde: bw_method must be 'scott', 'silverman', a number "
+            raise ArgumentError("gaussian_kde: bw_method must be 'scott', 'silverman', a number "
                              f"or a callable, got {bw_method!r}")
         self.factor = factor
         self.covariance = data_cov * factor ** 2
