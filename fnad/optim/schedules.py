@@ -16,6 +16,11 @@ from fnad.optim.errors import OptimizerArgumentError
 Schedule = Callable[[Any], Any]
 
 
+def _positive(schedule: str, name: str, steps: int) -> None:
+    if steps <= 0:
+        raise OptimizerArgumentError(f"{schedule}: {name} must be positive, got {steps}")
+
+
 def _step(count: Any) -> Any:
     return fnp.asarray(count, np.float32)
 
@@ -105,9 +110,7 @@ def cosine_decay_schedule(init_value: float, decay_steps: int, alpha: float = 0.
     >>> round(float(cosine_decay_schedule(1.0, 10)(5)), 6)
     0.5
     """
-    if decay_steps <= 0:
-        raise OptimizerArgumentError(f"cosine_decay_schedule: decay_steps must be positive, got "
-                         f"{decay_steps}")
+    _positive("cosine_decay_schedule", "decay_steps", decay_steps)
 
     def schedule(count: Any) -> Any:
         k = fnp.minimum(_step(count), float(decay_steps))
@@ -190,9 +193,7 @@ def linear_onecycle_schedule(transition_steps: int, peak_value: float, pct_start
     >>> float(linear_onecycle_schedule(10, 1.0)(3))
     1.0
     """
-    if transition_steps <= 0:
-        raise OptimizerArgumentError(f"linear_onecycle_schedule: transition_steps must be positive, got "
-                         f"{transition_steps}")
+    _positive("linear_onecycle_schedule", "transition_steps", transition_steps)
     return piecewise_interpolate_schedule("linear", peak_value / div_factor, {
         int(pct_start * transition_steps): div_factor,
         int(pct_final * transition_steps): 1.0 / div_factor,
@@ -208,9 +209,7 @@ def cosine_onecycle_schedule(transition_steps: int, peak_value: float, pct_start
     >>> round(float(cosine_onecycle_schedule(10, 1.0)(3)), 6)
     1.0
     """
-    if transition_steps <= 0:
-        raise OptimizerArgumentError(f"cosine_onecycle_schedule: transition_steps must be positive, got "
-                         f"{transition_steps}")
+    _positive("cosine_onecycle_schedule", "transition_steps", transition_steps)
     return piecewise_interpolate_schedule("cosine", peak_value / div_factor, {
         int(pct_start * transition_steps): div_factor,
         int(transition_steps): 1.0 / (div_factor * final_div_factor)})
