@@ -153,18 +153,14 @@ def _limit_threads(name: str) -> None:
     from threadpoolctl import threadpool_limits
     count = config.num_threads
     if count is None:
-        _restore("OMP_NUM_THREADS", _USER_OMP_NUM_THREADS)
+        if _USER_OMP_NUM_THREADS is None:  # back to what the user had set, if anything
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = _USER_OMP_NUM_THREADS
         count = os.cpu_count() or 1
     else:
         os.environ["OMP_NUM_THREADS"] = str(count)
     threadpool_limits(count)
-
-
-def _restore(var: str, value: str | None) -> None:
-    if value is None:
-        os.environ.pop(var, None)
-    else:
-        os.environ[var] = value
 
 
 _USER_OMP_NUM_THREADS = os.environ.get("OMP_NUM_THREADS")
