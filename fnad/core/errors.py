@@ -93,10 +93,10 @@ def _is_internal(filename: str) -> bool:
 def user_frame(depth: int = 1) -> types.FrameType | None:
     """The innermost stack frame outside the fnad package: the user's line."""
     frame: types.FrameType | None = sys._getframe(depth)
-    internal = _INTERNAL_FILES
+    internal, user = _INTERNAL_FILES, _USER_FILES
     while frame is not None:
         filename = frame.f_code.co_filename
-        if filename not in internal and not _is_internal(filename):
+        if filename not in internal and (filename in user or not _is_internal(filename)):
             break
         frame = frame.f_back
     return frame

@@ -196,7 +196,7 @@ def _linearize_rule(prim: Any, avals: list[ShapedArray], nonzero: Sequence[bool]
                      f"{code.global_(e.params)}, info)")
         lines.append("    append(eqn)")
         if transpose is not None:
-            lines.append(f"    note[id(eqn)] = (eqn, {code.global_(transpose)})")
+            lines.append(f"    note[eqn] = {code.global_(transpose)}")
     touts = iter(f"StagedTracer(pe, {code.atom(x)})" if x in staged
                  else f"_tangent(pe, {code.atom(x)})" if type(x) is Var else code.atom(x)
                  for x in jaxpr.outvars)
@@ -219,12 +219,12 @@ _NONE = object()
 
 class LinearizeTrace(JVPTrace):
     """`JVPTrace` over a `PartialEvalTrace`, taking the cached way where it can. It notes
-    the transpose traced with each linear equation it stages (`transposes`: id(eqn) ->
-    (eqn, transpose)) for the backward pass."""
+    the transpose traced with each linear equation it stages (`transposes`: eqn ->
+    transpose) for the backward pass."""
 
     def __init__(self, parent: Any):
         super().__init__(parent)
-        self.transposes: dict[int, tuple[Eqn, Transpose]] = {}
+        self.transposes: dict[Eqn, Transpose] = {}
 
     def process_primitive(self, prim: Any, args: tuple, params: dict) -> Any:
         pe = self.parent
@@ -235,7 +235,7 @@ class LinearizeTrace(JVPTrace):
         primals, tangents = [], []
         for a in args:
             if type(a) is JVPTracer and a._trace is self:
-                if a._aval is not None and a._aval.weak_type:  # weak types: the general way
+                if a.aval.weak_type:  # weak types: the general way
                     return super().process_primitive(prim, args, params)
                 p = a.primal
                 tangents.append(a.tangent)
@@ -291,7 +291,7 @@ def _derive(prim: Any, primals: list[np.ndarray], key: list[Any], params: dict,
 _TRANSPOSES = Cache(maxsize=20_000)
 
 
-def transposer(noted: dict[int, tuple[Eqn, Transpose]]
+def transposer(noted: dict[Eqn, Transpose]
                ) -> Callable[..., Transpose | None] | None:
     """The backward pass's hook (`transpose_of` over the transposes `noted` while
     linearizing), or None when a backward pass starting now must take the general way:
@@ -301,7 +301,7 @@ def transposer(noted: dict[int, tuple[Eqn, Transpose]]
     return functools.partial(transpose_of, noted)
 
 
-def transpose_of(noted: dict[int, tuple[Eqn, Transpose]], eqn: Eqn, linear: set[Var],
+def transpose_of(noted: dict[Eqn, Transpose], eqn: Eqn, linear: set[Var],
                  env: dict[Var, Any], ct: Any) -> Transpose | None:
     """How to transpose `eqn` eagerly, its inputs in `linear` being linear and the others
     read from `env`: the transpose traced with the equation when a cached linearization
@@ -310,13 +310,13 @@ def transpose_of(noted: dict[int, tuple[Eqn, Transpose]], eqn: Eqn, linear: set[
     if type(ct) is not np.ndarray:
         return None
     inputs = eqn.inputs
-    entry = noted.get(id(eqn))
-    if entry is not None and entry[0] is eqn:
-        for i in entry[1][0]:
+    noted_transpose = noted.get(eqn)  # (Eqn hashes by identity)
+    if noted_transpose is not None:
+        for i in noted_transpose[0]:
             if inputs[i] not in linear:  # a tangent that was a known value
                 break
         else:
-            return entry[1]
+            return noted_transpose
     linear_in = [x in linear for x in inputs]
     prim = eqn.prim
     key: list[Any] = [prim, cache.RULES_VERSION, ct.shape, ct.dtype]

@@ -18,21 +18,16 @@ from fnad.interpreters.staging import trace_to_jaxpr, with_weak_type
 
 
 class JVPTracer(Tracer):
-    __slots__ = ("primal", "tangent", "_aval")
+    __slots__ = ("primal", "tangent", "aval")
 
     def __init__(self, trace: Trace, primal: Any, tangent: Any,
                  aval: ShapedArray | None = None):
         self._trace = trace
         self.primal = primal
         self.tangent = tangent
-        self._aval = aval  # the primal's, when the caller knows it
-
-    @property
-    def aval(self) -> ShapedArray:
-        # kept: the wrappers, rules and fnad.numpy ask for it several times per operation
-        if self._aval is None:
-            self._aval = get_aval(self.primal)
-        return self._aval
+        # an attribute, not a property: the wrappers, rules and fnad.numpy read it several
+        # times per operation. `aval` is the primal's, when the caller knows it
+        self.aval = get_aval(primal) if aval is None else aval
 
     def concrete(self) -> Any:
         p = self.primal
@@ -78,7 +73,7 @@ class JVPTrace(Trace):
                 primals.append(a.primal)
                 tangents.append(a.tangent)
                 nonzero = True
-                if a._aval is not None and a._aval.weak_type:
+                if a.aval.weak_type:
                     weak = True
                 continue
             if isinstance(a, Tracer) and a._trace.finished:

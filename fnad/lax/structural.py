@@ -51,7 +51,7 @@ broadcast_in_dim_p = Primitive("broadcast_in_dim")
 def _broadcast_in_dim_impl(x: np.ndarray, shape: tuple[int, ...],
                            broadcast_dimensions: tuple[int, ...]) -> np.ndarray:
     expanded = [1] * len(shape)
-    for d, size in zip(broadcast_dimensions, np.shape(x)):
+    for d, size in zip(broadcast_dimensions, x.shape):
         expanded[d] = size
     # always a fresh array: a broadcast view would alias the input, read-only (the design's
     # rule: a result is fresh, or the view NumPy's function of the same name returns)
