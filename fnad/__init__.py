@@ -1,6 +1,20 @@
 """fnad: functional automatic differentiation and program transformation for Python."""
 
-from fnad import backends, data, debug, lax, nn, numpy, optim, random, scipy, tree
+from fnad import (
+    backends,
+    data,
+    debug,
+    flatten_util,
+    lax,
+    nn,
+    numpy,
+    optim,
+    random,
+    scipy,
+    tree,
+    tree_util,
+    typing,
+)
 from fnad.api import (
     grad,
     hessian,
@@ -43,11 +57,23 @@ from fnad.core.errors import (
 from fnad.core.ir import ClosedJaxpr, Jaxpr, ShapedArray, eval_jaxpr, typecheck
 from fnad.cost import cost_analysis
 from fnad.debugging import checking_leaks
-from fnad.device import default_backend, device_get, device_put, devices
+from fnad.device import (
+    Device,
+    default_backend,
+    device_count,
+    device_get,
+    device_put,
+    devices,
+    local_device_count,
+    local_devices,
+    process_count,
+    process_index,
+)
 from fnad.distributed import pmap
 from fnad.jit.api import disable_jit, jit
 from fnad.lax.custom import checkpoint, custom_jvp, custom_vjp, stop_gradient
 from fnad.serialization import CheckpointError, load, save
+from fnad.typing import Array
 
 # Errors leaving a public transform name it and the user's line, without fnad's frames.
 (grad, hessian, jacfwd, jacrev, jvp, linearize, make_jaxpr, value_and_grad, vjp, vmap, pmap,

@@ -68,13 +68,84 @@ def require_gpu(what: str) -> ModuleType:
     return cupy
 
 
-def devices() -> list[str]:
-    """The devices arrays can live on: "cpu", then "gpu:0", "gpu:1"... for each CUDA device.
+class Device(str):
+    """A device, named as fnad names it ("cpu", "gpu:0", "gpu:1"...) and described as JAX's
+    `jax.Device` is (`platform`, `id`), so that either spelling works wherever a device goes.
 
-    >>> devices()[0]
-    'cpu'
+    >>> d = devices("cpu")[0]
+    >>> (d, d.platform, d.id)
+    ('cpu', 'cpu', 0)
     """
-    return ["cpu"] + [f"gpu:{i}" for i in range(gpu_count())]
+
+    __slots__ = ()
+
+    @property
+    def platform(self) -> str:
+        return "cpu" if self == "cpu" else "gpu"
+
+    @property
+    def id(self) -> int:
+        return 0 if self == "cpu" else int(self[4:])
+
+    @property
+    def device_kind(self) -> str:
+        if self == "cpu":
+            return "cpu"
+        cupy = require_gpu("device_kind")
+        return str(cupy.cuda.runtime.getDeviceProperties(self.id)["name"].decode())
+
+    @property
+    def process_index(self) -> int:
+        return 0
+
+
+_BACKENDS = {"cpu": "cpu", "gpu": "gpu", "cuda": "gpu"}
+
+
+def devices(backend: str | None = None) -> list[Device]:
+    """The devices of `backend` ("cpu" or "gpu"; by default the default backend), as JAX's
+    `jax.devices`: the CUDA devices CuPy sees on a GPU machine, else the CPU.
+
+    >>> devices("cpu")
+    ['cpu']
+    """
+    platform = default_backend() if backend is None else _BACKENDS.get(str(backend).lower())
+    if platform == "cpu":
+        return [Device("cpu")]
+    if platform is None:
+        raise FnadError(f"unknown backend {backend!r}; fnad's backends are 'cpu' and 'gpu'")
+    require_gpu(f"devices({backend!r})")
+    return [Device(f"gpu:{i}") for i in range(gpu_count())]
+
+
+def local_devices(process_index: int | None = None, backend: str | None = None
+                  ) -> list[Device]:
+    """`devices(backend)`: fnad runs in one process, whose devices are all local."""
+    return devices(backend)
+
+
+def device_count(backend: str | None = None) -> int:
+    """How many devices `backend` (by default the default backend) has.
+
+    >>> device_count("cpu")
+    1
+    """
+    return len(devices(backend))
+
+
+def local_device_count(backend: str | None = None) -> int:
+    """`device_count(backend)`: all devices are local to fnad's one process."""
+    return device_count(backend)
+
+
+def process_index() -> int:
+    """This process's index among the processes of a computation: fnad runs in one."""
+    return 0
+
+
+def process_count() -> int:
+    """How many processes take part in a computation: fnad runs in one."""
+    return 1
 
 
 def default_backend() -> str:
@@ -92,11 +163,15 @@ def _gpu_index(device: str) -> int | None:
         return None
     if device.startswith("gpu:") and device[4:].isdigit():
         return int(device[4:])
-    raise FnadError(f"unknown device {device!r}; use 'cpu', 'gpu' or one of {devices()}")
+    raise FnadError(f"unknown device {device!r}; use 'cpu', 'gpu' or 'gpu:N' (the GPUs are "
+                    f"{[f'gpu:{i}' for i in range(gpu_count())]})")
 
 
-def device_put(tree: Any, device: str = "gpu") -> Any:
-    """Copy every array leaf of `tree` to `device` ("cpu", "gpu" or "gpu:N").
+def device_put(tree: Any, device: str | None = None, *, src: Any = None, donate: bool = False,
+               may_alias: bool | None = None) -> Any:
+    """Copy every array leaf of `tree` to `device` ("cpu", "gpu", "gpu:N" or a `Device`; by
+    default the default backend's first device, as in JAX). `src`, `donate` and `may_alias`
+    are JAX's; arrays are never updated in place here, so they change nothing.
 
     Arrays and NumPy scalars move; Python scalars stay as they are (they are weakly typed
     and work on every device). Leaves already on the device are returned as they are.
@@ -104,12 +179,14 @@ def device_put(tree: Any, device: str = "gpu") -> Any:
     >>> device_put({"w": np.ones(2, np.float32)}, "cpu")["w"]
     array([1., 1.], dtype=float32)
     """
+    if device is None:
+        device = default_backend()
     if device == "cpu":
         return device_get(tree)
     index = _gpu_index(device)
     cupy = require_gpu(f"device_put(..., {device!r})")
     if index is not None and index >= gpu_count():
-        raise FnadError(f"device {device!r} does not exist; the devices are {devices()}")
+        raise FnadError(f"device {device!r} does not exist; the devices are {devices('gpu')}")
 
     def put(x: Any) -> Any:
         if is_gpu_array(x):  # ndarray.copy() copies onto the current device
@@ -134,5 +211,6 @@ def device_get(tree: Any) -> Any:
                               else x, tree)
 
 
-__all__ = ["array_module", "default_backend", "device_get", "device_put", "devices",
-           "gpu_count", "is_gpu_array", "require_gpu"]
+__all__ = ["Device", "array_module", "default_backend", "device_count", "device_get",
+           "device_put", "devices", "gpu_count", "is_gpu_array", "local_device_count",
+           "local_devices", "process_count", "process_index", "require_gpu"]

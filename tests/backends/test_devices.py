@@ -19,8 +19,23 @@ TREE = {"w": np.arange(6, dtype=np.float32).reshape(2, 3), "n": np.int32(3),
 
 def test_devices_and_default_backend_agree_with_the_gpu_count() -> None:
     n = dev.gpu_count()
-    assert fnad.devices() == ["cpu"] + [f"gpu:{i}" for i in range(n)]
     assert fnad.default_backend() == ("gpu" if n else "cpu")
+    assert fnad.devices() == ([f"gpu:{i}" for i in range(n)] if n else ["cpu"])
+    assert fnad.devices("cpu") == fnad.local_devices(backend="cpu") == ["cpu"]
+    assert fnad.device_count() == fnad.local_device_count() == max(n, 1)
+    assert (fnad.process_index(), fnad.process_count()) == (0, 1)
+    cpu = fnad.devices("cpu")[0]
+    assert (cpu.platform, cpu.id, cpu.device_kind, cpu.process_index) == ("cpu", 0, "cpu", 0)
+    with pytest.raises(fnad.FnadError, match="unknown backend 'tpu'"):
+        fnad.devices("tpu")
+
+
+def test_device_put_without_a_device_uses_the_default_backend() -> None:
+    if dev.gpu_count():
+        assert dev.is_gpu_array(fnad.device_put(TREE)["w"])
+    else:
+        assert fnad.device_put(TREE)["w"] is TREE["w"]
+    assert fnad.device_put(TREE["w"], fnad.devices("cpu")[0]) is TREE["w"]
 
 
 def test_without_cupy_there_is_only_the_cpu(monkeypatch) -> None:
@@ -28,6 +43,8 @@ def test_without_cupy_there_is_only_the_cpu(monkeypatch) -> None:
     dev.gpu_count.cache_clear()
     try:
         assert fnad.devices() == ["cpu"] and fnad.default_backend() == "cpu"
+        with pytest.raises(fnad.FnadError, match="needs a GPU"):
+            fnad.devices("gpu")
         with pytest.raises(fnad.FnadError, match=r"needs a GPU, but CuPy is not importable "
                                                  r"\(test\).*fnad\[cuda12\]"):
             fnad.device_put(TREE, "gpu")
@@ -108,8 +125,11 @@ def fake_cupy(monkeypatch):
 
 
 def test_with_two_gpus_they_are_listed_and_preferred(fake_cupy) -> None:
-    assert fnad.devices() == ["cpu", "gpu:0", "gpu:1"]
+    assert fnad.devices() == fnad.devices("gpu") == fnad.devices("cuda") == ["gpu:0", "gpu:1"]
+    assert fnad.devices("cpu") == ["cpu"] and fnad.device_count() == 2
+    assert [(d.platform, d.id) for d in fnad.devices()] == [("gpu", 0), ("gpu", 1)]
     assert fnad.default_backend() == "gpu"
+    assert isinstance(fnad.device_put(np.ones(2)), FakeArray)  # the default device
 
 
 def test_device_put_moves_arrays_and_numpy_scalars_only(fake_cupy) -> None:
@@ -151,4 +171,5 @@ def test_gpu_round_trip() -> None:
                                                        fnad.tree.tree_leaves(TREE)][1:])
     assert fnad.device_put(on_gpu["w"], "gpu:0") is on_gpu["w"]
     assert "gpu:0" in fnad.devices() and fnad.default_backend() == "gpu"
+    assert fnad.devices()[0].device_kind
     assert dev.array_module([np.ones(1), on_gpu["w"]]) is cupy
