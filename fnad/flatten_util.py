@@ -10,9 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from fnad import lax
-from fnad import numpy as fnp
-from fnad import tree
+from fnad import lax, numpy as fnp, tree
 from fnad.core.errors import ArgumentError, ArgumentTypeError
 
 
