@@ -1,16 +1,20 @@
 """What `jit` costs before and around the work: the per-call time of a jitted 3-op function
-of a scalar (flattening, cache lookup, generated code), and the first-call latency of the
+of a scalar (flattening, cache lookup, generated code), the first-call latency of the
 MLP train step of `benchmarks.jit_mlp` (trace + passes + code generation + one run) on both
-backends, against JAX `jit`'s when installed.
+backends, against JAX `jit`'s when installed, and the first call of `jit(grad(f))` with an
+empty kernel cache for straight-line programs of thousands of elementwise operations
+(issue 21: the C compiler's time must stay linear in the program's size).
 
 Run: `python -m benchmarks.dispatch [--quick] [--markdown PATH]`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import resource
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -58,18 +62,10 @@ def first_calls(batch: int, repeats: int, cold_c: bool) -> _util.Table:
     median = lambda fn: float(np.median([_util.once(fn) for _ in range(repeats)]))
     rows = {"trace (make_jaxpr)": median(lambda: fnad.make_jaxpr(train_step)(*args)),
             "trace + passes (jit(f).lower)": median(lambda: fnad.jit(train_step).lower(*args))}
-    if cold_c:  # an empty kernel cache, on disk and in memory: every kernel meets gcc
-        with tempfile.TemporaryDirectory() as tmp:
-            old = os.environ.get("FNAD_CACHE_DIR")
-            os.environ["FNAD_CACHE_DIR"] = tmp
-            c_backend._COMPILED.clear()
-            try:
-                rows["first call, c, cold kernel cache"] = _util.once(
-                    lambda: fnad.jit(train_step, backend="c")(*args))
-            finally:
-                os.environ.pop("FNAD_CACHE_DIR") if old is None else os.environ.update(
-                    FNAD_CACHE_DIR=old)
-                c_backend._COMPILED.clear()
+    if cold_c:
+        with cold_kernel_cache():
+            rows["first call, c, cold kernel cache"] = _util.once(
+                lambda: fnad.jit(train_step, backend="c")(*args))
     for backend in ("numpy", "c"):  # (c: kernels from the disk cache, built above or before)
         rows[f"first call, {backend}"] = median(
             lambda b=backend: fnad.jit(train_step, backend=b)(*args))
@@ -90,11 +86,59 @@ def first_calls(batch: int, repeats: int, cold_c: bool) -> _util.Table:
     return table
 
 
+@contextlib.contextmanager
+def cold_kernel_cache() -> Iterator[None]:
+    """An empty kernel cache, on disk and in memory, while it is open: every kernel meets
+    the C compiler."""
+    with tempfile.TemporaryDirectory() as tmp:
+        old = os.environ.get("FNAD_CACHE_DIR")
+        os.environ["FNAD_CACHE_DIR"] = tmp
+        c_backend._COMPILED.clear()
+        try:
+            yield
+        finally:
+            os.environ.pop("FNAD_CACHE_DIR") if old is None else os.environ.update(
+                FNAD_CACHE_DIR=old)
+            c_backend._COMPILED.clear()
+
+
+def chain(n: int) -> Callable[[Any], Any]:
+    """A straight-line program of n elementwise equations (an unrolled loop of sin, mul,
+    add, with a new constant each step), summed."""
+    def f(x: Any) -> Any:
+        for i in range(n // 3):
+            x = fnp.sin(x) * 1.01 + 0.001 * i
+        return fnp.sum(x)
+    return f
+
+
+def cold_chains(sizes: Sequence[int]) -> _util.Table:
+    """The first call of `jit(grad(chain(n)))` on 1000 float32 with an empty kernel cache,
+    and the CPU time of the C compiler processes in it (they run in parallel)."""
+    x = np.linspace(-1, 1, 1000, dtype=np.float32)
+    table = _util.Table("dispatch: first call of jit(grad(f)) of a straight-line program of "
+                        "n elementwise ops, C backend, empty kernel cache",
+                        ["n", "first call", "compiler CPU time"])
+    times = {}
+    for n in sizes:
+        f = fnad.jit(fnad.grad(chain(n)), backend="c")
+        with cold_kernel_cache():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            times[n] = _util.once(lambda f=f: f(x))
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        table.add(n, _util.fmt_time(times[n]), _util.fmt_time(cpu))
+    if 10_000 in times:
+        table.target("10k ops cold, seconds <= 10", times[10_000], 10.0)
+    return table
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = _util.parse_args(__doc__, argv)
     _util.report([per_call(0.05 if args.quick else 4.0),
                   first_calls(8 if args.quick else 128, 1 if args.quick else 5,
-                              cold_c=not args.quick)], args)
+                              cold_c=not args.quick),
+                  cold_chains((2500,) if args.quick else (2500, 5000, 10_000, 20_000))], args)
 
 
 if __name__ == "__main__":
