@@ -18,7 +18,7 @@ from fnad.backends.nvrtc import KernelCompileError
 from fnad.core.cache import Cache
 from fnad.core.ir import ClosedJaxpr
 from fnad.jit import codegen_c
-from fnad.jit.fusion import describe, fuse
+from fnad.jit.fusion import describe, fuse, fusion_p
 from fnad.jit.kernels import Kernel, argument_template, parameters, source_hash
 
 # No FMA contraction: kernels round exactly as NumPy does (same key, same random numbers).
@@ -103,8 +103,8 @@ def build(source: str, name: str) -> ctypes.CDLL:
     cc = compiler()
     if cc is None:
         raise KernelCompileError("no C compiler found (set CC); use backend='numpy'")
-    identity, flags, libs = _compiler_identity()
-    path = os.path.join(cache_dir(), f"{name}_{source_hash(source, identity, *flags, *libs)}.so")
+    _, flags, libs = _compiler_identity()
+    path = _library_path(source, name)
     if not os.path.exists(path):
         _compile(cc, flags, libs, source, path)
     try:
@@ -118,27 +118,92 @@ def build(source: str, name: str) -> ctypes.CDLL:
         return ctypes.CDLL(path)
 
 
+def _library_path(source: str, name: str) -> str:
+    """Where the library of `source` is cached: keyed by the source and the compiler."""
+    identity, flags, libs = _compiler_identity()
+    return os.path.join(cache_dir(), f"{name}_{source_hash(source, identity, *flags, *libs)}.so")
+
+
 def _compile(cc: str, flags: Sequence[str], libs: Sequence[str], source: str, path: str
              ) -> None:
-    """Compile `source` into the library `path`: written to a temporary file, flushed to
-    disk, then renamed, so `path` is always a whole library (or absent)."""
-    fd, tmp_c = tempfile.mkstemp(suffix=".c", dir=os.path.dirname(path))
+    """Compile `source` into the library `path`."""
+    errors = _finish(_start(cc, flags, libs, source, os.path.dirname(path)), [path])
+    if errors is not None:
+        raise KernelCompileError(f"the C compiler failed on a generated kernel:\n"
+                                 f"{errors}\n--- source ---\n{source}")
+
+
+def _start(cc: str, flags: Sequence[str], libs: Sequence[str], source: str, folder: str
+           ) -> tuple[subprocess.Popen, str, str]:
+    """Start compiling `source` (written to a temporary file in `folder`) into a library."""
+    fd, tmp_c = tempfile.mkstemp(suffix=".c", dir=folder)
     with os.fdopen(fd, "w") as f:
         f.write(source)
     tmp_so = tmp_c[:-2] + ".so"
+    return (subprocess.Popen([cc, *flags, tmp_c, "-o", tmp_so, *libs], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True), tmp_c, tmp_so)
+
+
+def _finish(job: tuple[subprocess.Popen, str, str], paths: Sequence[str]) -> str | None:
+    """Wait for a compile and, when it succeeded, give its library every name in `paths`;
+    returns the compiler's errors when it failed. The library is flushed to disk before it
+    is named, and each name is made atomically (a hard link, or a renamed copy), so a name
+    always points to a whole library."""
+    process, tmp_c, tmp_so = job
     try:
-        result = subprocess.run([cc, *flags, tmp_c, "-o", tmp_so, *libs],
-                                capture_output=True, text=True)
-        if result.returncode != 0:
-            raise KernelCompileError(f"the C compiler failed on a generated kernel:\n"
-                                     f"{result.stderr}\n--- source ---\n{source}")
+        errors = process.communicate()[1]
+        if process.returncode != 0:
+            return errors
         with open(tmp_so, "rb") as f:
-            os.fsync(f.fileno())  # the data on disk before the name points to it
-        os.replace(tmp_so, path)  # atomic: concurrent builders never see half a file
+            os.fsync(f.fileno())  # the data on disk before a name points to it
+        for path in paths:
+            try:
+                os.link(tmp_so, path)
+            except FileExistsError:
+                pass  # built by another process meanwhile (a corrupt one: `build` removes it)
+            except OSError:  # a file system without hard links
+                shutil.copyfile(tmp_so, tmp_so + ".copy")
+                os.replace(tmp_so + ".copy", path)
+        return None
     finally:
         for p in (tmp_c, tmp_so):
             if os.path.exists(p):
                 os.remove(p)
+
+
+def build_all(kernels: Sequence[Kernel]) -> None:
+    """Compile the kernels found in neither cache before they first run: in a few
+    compiler processes at once, one per core, each building one library of many kernels
+    that every one of them is then cached under. A program of thousands of equations
+    (cut into many kernels by fusion) then pays neither a compiler start per kernel nor
+    one core for all. A batch that fails to compile is left to `build`, which reports the
+    kernel at fault when it first runs."""
+    cc = compiler()
+    if cc is None:
+        return
+    _, flags, libs = _compiler_identity()
+    todo: dict[str, tuple[str, str]] = {}  # library path -> (kernel name, its function)
+    for kernel in kernels:
+        if kernel in _COMPILED:
+            continue
+        name = kernel.name()
+        function = codegen_c.function(kernel, name)
+        path = _library_path(codegen_c.PRELUDE + function, name)
+        if not os.path.exists(path):
+            todo[path] = (name, function)
+    if not todo:
+        return
+    n = min(len(todo), len(os.sched_getaffinity(0)))
+    batches: list[list[str]] = [[] for _ in range(n)]
+    sizes = [0] * n
+    for path in sorted(todo, key=lambda p: -len(todo[p][1])):  # largest first, to the least
+        i = sizes.index(min(sizes))                             # loaded batch
+        batches[i].append(path)
+        sizes[i] += len(todo[path][1])
+    jobs = [(_start(cc, flags, libs, codegen_c.PRELUDE + "".join(todo[p][1] for p in batch),
+                    cache_dir()), batch) for batch in batches]
+    for job, batch in jobs:
+        _finish(job, batch)
 
 
 _CTYPE = {"long long": ctypes.c_int64}
@@ -193,6 +258,8 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool], name: str,
     """Fuse elementwise regions into C kernels; lower the rest like the NumPy backend."""
     from fnad.backends import numpy_backend
     fused = fuse(closed, compile_kernel)
+    build_all([e.params["kernel"].expected([a.aval for a in e.inputs])
+               for e in fused.eqns if e.prim is fusion_p])
     lowered = numpy_backend.lower(fused, donated, name, compile_sub)
     lowered.stats["fusion"] = describe(closed, fused)
     return lowered

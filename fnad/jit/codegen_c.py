@@ -41,6 +41,12 @@ _PARALLEL_MIN = 1 << 22
 
 def render(kernel: Kernel, name: str = "fnad_kernel") -> str:
     """C source defining `void name(...)` with `parameters(kernel)` as its arguments."""
+    return PRELUDE + function(kernel, name)
+
+
+def function(kernel: Kernel, name: str) -> str:
+    """The definition of `void name(...)` alone (sources of several kernels share one
+    `PRELUDE`)."""
     args = ", ".join(f"{t} {n}" for t, n in parameters(kernel))
     total = "n" if kernel.reduction is None else \
         "n * " + " * ".join(f"s{d}" for d in range(kernel.rank, kernel.full_rank))
@@ -50,4 +56,4 @@ def render(kernel: Kernel, name: str = "fnad_kernel") -> str:
         parallel = (f"#pragma omp parallel for if(parallel: n > 1 && {total} > "
                     f"{_PARALLEL_MIN})")
     lines = row_loops(kernel, parallel, "#pragma omp simd")
-    return "\n".join([PRELUDE, f"void {name}({args}) {{", *("    " + x for x in lines), "}", ""])
+    return "\n".join(["", f"void {name}({args}) {{", *("    " + x for x in lines), "}", ""])

@@ -38,6 +38,11 @@ MIN_WORK = 1 << 17
 # gradient chain: about 0.12 s per compile plus 1.3-1.7 ms per equation up to 1024
 # equations, then 3 ms at 2048 and 5 ms at 4096 (a 20k-equation kernel took minutes).
 MAX_OPS = 512
+# Arrays a fused kernel reads and writes at most: gcc's register allocation and combining
+# passes take time quadratic in the pointer arguments of one loop (a 256-input kernel took
+# 1.8 s, a 64-input one 0.17 s), and a gradient's kernels read or save a value every few
+# equations, so this cut usually comes first.
+MAX_OPERANDS = 64
 _REDUCE_KINDS = ("sum", "max", "min")
 
 
@@ -132,6 +137,22 @@ class FusedKernel:
         """How to launch on arrays of these shapes and strides: the compiled kernel for
         their access patterns, ready for the iteration space and each input's strides in
         it, and the access patterns."""
+        key, shape, strides = self.layout(arrays)
+        run = self.compiled.get(key)
+        if run is None:
+            run = self.compiled[key] = self.compile(self.kernel(key[1:], key[0]))
+        return run.launcher(shape, strides), key[1:]
+
+    def expected(self, avals: Sequence[ShapedArray]) -> Kernel:
+        """The kernel a launch on C-contiguous inputs of these avals compiles, so that a
+        backend can build a program's kernels together before it first runs."""
+        (rank, *accesses), _, _ = self.layout([_Contiguous(a) for a in avals])
+        return self.kernel(tuple(accesses), rank)
+
+    def layout(self, arrays: Sequence[Any]) -> tuple[tuple, list[int], list]:
+        """The kernel key (rank, then each input's access pattern), the iteration space and
+        each strided input's element strides in it, for arrays of these shapes and
+        strides."""
         shape = self.space(arrays)
         strides: list[list[int] | None] = []
         for spec, x in zip(self.specs, arrays):
@@ -153,11 +174,15 @@ class FusedKernel:
                 strides[i] = None
             else:
                 accesses.append({1: UNIT, 0: FIXED}.get(st[-1], STRIDED))
-        key = (rank, *accesses)
-        run = self.compiled.get(key)
-        if run is None:
-            run = self.compiled[key] = self.compile(self.kernel(tuple(accesses), rank))
-        return run.launcher(shape, strides), tuple(accesses)
+        return (rank, *accesses), shape, strides
+
+
+class _Contiguous:
+    """The layout of a C-contiguous array of `aval` (what `FusedKernel.layout` reads)."""
+
+    def __init__(self, aval: ShapedArray):
+        self.shape, self.size, self.itemsize = aval.shape, aval.size, aval.dtype.itemsize
+        self.strides = tuple(s * self.itemsize for s in _contiguous(aval.shape))
 
 
 def _coalesce(shape: list[int], strides: list[list[int] | None]
@@ -260,17 +285,37 @@ def _build(eqns: Sequence[Eqn], wanted: Sequence[Var], shape: tuple[int, ...],
 
 
 class _Region:
-    """An open elementwise region: its equations (in order) and the shape they share."""
+    """An open elementwise region: its equations (in order), the shape they share, and the
+    arrays it would read and write as a kernel closed now."""
 
-    def __init__(self, shape: tuple[int, ...]):
-        self.shape = shape
+    def __init__(self, shape: tuple[int, ...], consumers: dict[int, list[Eqn]],
+                 returned: set[int]):
+        self.shape, self.consumers, self.returned = shape, consumers, returned
         self.eqns: list[Eqn] = []
         self.produced: set[int] = set()
         self.size = 0  # equations that compute (broadcasts aside)
+        self.inputs: set[int] = set()
+        self.pending: dict[int, int] = {}  # produced value -> its uses not in the region
+        self.live = 0  # produced values used outside it so far (or returned)
+
+    @property
+    def operands(self) -> int:
+        return len(self.inputs) + self.live
 
     def add(self, eqn: Eqn) -> None:
         self.eqns.append(eqn)
-        self.produced.update(id(v) for v in eqn.outputs)
+        for a in eqn.inputs:
+            if type(a) is Literal:
+                continue
+            if id(a) not in self.produced:
+                self.inputs.add(id(a))
+            elif id(a) not in self.returned:
+                self.pending[id(a)] -= 1
+                self.live -= self.pending[id(a)] == 0
+        for v in eqn.outputs:
+            self.produced.add(id(v))
+            uses = self.pending[id(v)] = len(self.consumers.get(id(v), ()))
+            self.live += uses > 0 or id(v) in self.returned
         self.size += not _is_broadcast(eqn)
 
     def prologue(self, src: Any) -> list[Eqn]:
@@ -286,12 +331,14 @@ class _Region:
 
 
 def fuse(closed: ClosedJaxpr, compile: Callable[[Kernel], Any],
-         min_work: int | None = None, max_ops: int | None = None) -> ClosedJaxpr:
+         min_work: int | None = None, max_ops: int | None = None,
+         max_operands: int | None = None) -> ClosedJaxpr:
     """The jaxpr with fused regions replaced by `fusion` equations; `compile(kernel)`
     returns the callable that runs one generated kernel. Regions doing less than
     `min_work` element-operations (default `MIN_WORK`, for CPUs) are left unfused; a region
-    is cut after `max_ops` equations (default `MAX_OPS`), so that compile time stays linear
-    in the program's size.
+    is cut after `max_ops` equations (default `MAX_OPS`) or once it reads and writes about
+    `max_operands` arrays (default `MAX_OPERANDS`), so that compile time stays linear in
+    the program's size.
 
     One region per shape stays open, so interleaved work on differently shaped values
     (an optimizer updating every parameter, say) still fuses per shape. A region is
@@ -299,6 +346,7 @@ def fuse(closed: ClosedJaxpr, compile: Callable[[Kernel], Any],
     """
     min_work = MIN_WORK if min_work is None else min_work
     max_ops = MAX_OPS if max_ops is None else max_ops
+    max_operands = MAX_OPERANDS if max_operands is None else max_operands
     jaxpr = closed.jaxpr
     consumers: dict[int, list[Eqn]] = {}
     for eqn in jaxpr.eqns:
@@ -352,11 +400,12 @@ def fuse(closed: ClosedJaxpr, compile: Callable[[Kernel], Any],
                 close(region)
                 region = None
             close_readers_of(eqn, keep=region)
-            if region is not None and region.size >= max_ops:
+            if region is not None and (region.size >= max_ops
+                                       or region.operands >= max_operands):
                 close(region)
                 region = None
             if region is None:
-                region = regions[shape] = _Region(shape)
+                region = regions[shape] = _Region(shape, consumers, returned)
             region.add(eqn)
             continue
         if is_reduction(eqn) and eqn.inputs[0].aval.shape in regions:

@@ -1,6 +1,8 @@
-"""Long fused regions are cut into kernels of at most `fusion.MAX_OPS` equations, so the C
-compiler's time stays linear in the program's size: kernel counts and sizes are pinned,
-and the cut programs compute what the NumPy backend computes."""
+"""Long fused regions are cut into kernels of at most `fusion.MAX_OPS` equations and about
+`fusion.MAX_OPERANDS` arrays, so the C compiler's time stays linear in the program's size:
+kernel counts and sizes are pinned, and the cut programs compute what the NumPy backend
+computes. A program's kernels are compiled together, in a few compiler processes, before
+it first runs."""
 
 from __future__ import annotations
 
@@ -30,12 +32,18 @@ def chain(n: int) -> Callable[[Any], Any]:
     return f
 
 
-def kernel_sizes(f: Callable[..., Any], *args: Any, max_ops: int) -> list[int]:
-    """Equations per fused kernel of f's jitted program (kernels are planned, not built)."""
+def fused_kernels(f: Callable[..., Any], *args: Any, max_ops: int,
+                  max_operands: int = 10**6) -> list[Any]:
+    """The fusion equations of f's jitted program (kernels are planned, not built)."""
     fused = fusion.fuse(fnad.jit(f).lower(*args), lambda kernel: kernel, min_work=0,
-                        max_ops=max_ops)
+                        max_ops=max_ops, max_operands=max_operands)
+    return [e for e in fused.eqns if e.prim is fusion.fusion_p]
+
+
+def kernel_sizes(f: Callable[..., Any], *args: Any, max_ops: int) -> list[int]:
+    """Equations per fused kernel of f's jitted program."""
     return [sum(op.prim != "literal" for op in e.params["kernel"].ops)
-            for e in fused.eqns if e.prim is fusion.fusion_p]
+            for e in fused_kernels(f, *args, max_ops=max_ops)]
 
 
 @pytest.mark.parametrize("max_ops", [2, 7, 64])
@@ -54,6 +62,48 @@ def test_the_gradient_of_a_long_chain_is_cut_too() -> None:
     sizes = kernel_sizes(fnad.grad(chain(300)), x, max_ops=50)
     assert max(sizes) <= 50
     assert len(sizes) >= 300 * 2 // 50  # forward and backward work, about 2 x 300 equations
+
+
+def test_a_gradient_is_cut_into_kernels_of_boundedly_many_arrays() -> None:
+    """The backward pass of a chain reads a saved value every two equations, the forward
+    pass saves one every three: the operand cap, not the length cap, cuts them."""
+    x = np.linspace(-1, 1, 64, dtype=np.float32)
+    g = fnad.grad(chain(600))
+    operands = lambda eqns: [len(e.inputs) + len(e.outputs) for e in eqns]
+    uncut = operands(fused_kernels(g, x, max_ops=200))
+    assert max(uncut) > 40
+    cut = operands(fused_kernels(g, x, max_ops=200, max_operands=16))
+    assert max(cut) <= 16 + 3  # checked before each equation, which adds three at most
+    assert len(cut) >= 2 * len(uncut)
+
+
+def test_a_programs_kernels_compile_together_before_it_runs(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many kernels, built with an empty cache by one compiler process per core (not one per
+    kernel) when the program is compiled; its first run compiles nothing more, and a
+    second program with the same kernels finds them all in the disk cache."""
+    monkeypatch.setenv("FNAD_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(fusion, "MAX_OPS", 8)
+    c_backend._COMPILED.clear()
+    starts = []
+    start = c_backend._start
+    monkeypatch.setattr(c_backend, "_start", lambda *a: starts.append(a) or start(*a))
+    x = np.linspace(-2, 2, 1 << 15, dtype=np.float32)
+    g = fnad.grad(chain(120))
+    exe = fnad.jit(g, backend="c")
+    exe.lower(x)
+    kernels = len(fused_kernels(g, x, max_ops=8))
+    assert kernels >= 20
+    exe.explain(x)  # compiles without running
+    assert 0 < len(starts) <= len(os.sched_getaffinity(0))
+    built = len(os.listdir(os.path.join(tmp_path, "kernels")))
+    assert built >= kernels // 2  # (forward and backward kernels repeat across the chain)
+    got = exe(x)
+    assert len(starts) <= len(os.sched_getaffinity(0))  # the run found every kernel built
+    assert_allclose(got, fnad.jit(g, backend="numpy")(x), rtol=1e-5, atol=1e-6)
+    c_backend._COMPILED.clear()
+    fnad.jit(g, backend="c")(x)
+    assert len(starts) <= len(os.sched_getaffinity(0))
 
 
 def test_cut_kernels_compute_what_numpy_does(monkeypatch: pytest.MonkeyPatch) -> None:
