@@ -270,18 +270,21 @@ def _take_buffer(aval: ShapedArray, pool: dict[tuple, list[int]], dying_here: li
                  owned: dict[int, Var], exclude: set[int], invar_ids: set[int],
                  own_inputs: bool) -> int | None:
     """A dead owned buffer for a result of `aval`, donated inputs first; with `own_inputs`
-    also one of the equation's own inputs dying at it. The buffer leaves the pool."""
+    also one of the equation's own inputs dying at it. The buffer leaves the pool, which
+    is keyed by (shape, dtype, donated) so that a take costs the same however many dead
+    buffers wait in it."""
     key = (aval.shape, aval.dtype)
-    candidates = pool.get(key, [])
-    if not candidates and own_inputs:
+    for donated in (True, False):
+        candidates = pool.get((*key, donated))
+        if candidates:
+            buffer = candidates.pop()
+            break
+    else:
         candidates = [r for r in dying_here if r not in exclude
-                      and (owned[r].aval.shape, owned[r].aval.dtype) == key]
-    if not candidates:
-        return None
-    buffer = ([r for r in candidates if r in invar_ids] or candidates)[-1]
-    if buffer in pool.get(key, []):
-        pool[key].remove(buffer)
-    if buffer in dying_here:
+                      and (owned[r].aval.shape, owned[r].aval.dtype) == key] if own_inputs else []
+        if not candidates:
+            return None
+        buffer = ([r for r in candidates if r in invar_ids] or candidates)[-1]
         dying_here.remove(buffer)
     exclude.add(buffer)
     return buffer
@@ -344,7 +347,7 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
     # Emit, handing dead owned buffers to later kernels that can write into them.
     pool: dict[tuple, list[int]] = {}
     for r in dying.get(-1, []):  # donated inputs that are never read
-        pool.setdefault((owned[r].aval.shape, owned[r].aval.dtype), []).append(r)
+        pool.setdefault((owned[r].aval.shape, owned[r].aval.dtype, True), []).append(r)
     name = "_jit_" + re.sub(r"\W", "_", name)
     body = []
     claimed = [i for i, (v, d) in enumerate(zip(jaxpr.invars, donated)) if d and v.aval.ndim]
@@ -380,7 +383,7 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
         body.append(f"{target}{call}{info}")
         for r in dying.get(i, []):
             aval = owned[r].aval
-            pool.setdefault((aval.shape, aval.dtype), []).append(r)
+            pool.setdefault((aval.shape, aval.dtype, r in invar_ids), []).append(r)
     # Outputs are the caller's to keep and change: a literal, a compiled-in constant (or a
     # view of one) and a read-only broadcast view are returned as fresh copies.
     namer.globals["_np_array"] = np.array
