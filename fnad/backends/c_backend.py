@@ -25,6 +25,12 @@ from fnad.jit.kernels import Kernel, argument_template, parameters, source_hash
 # Signed overflow wraps (-fwrapv), as NumPy's integers do.
 _FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-ffp-contract=off", "-fwrapv", "-fPIC",
           "-shared"]
+# Kernels of more equations than this compile with `_LARGE_LEVEL` in place of -O3: on such
+# kernels -O3's further passes nearly double gcc's time (a 10k-op gradient's kernels: 6.5
+# -> 3.7 s of compiler CPU) and gained nothing measurable at run time, long bodies being
+# bound by their math calls. Small kernels, the common ones, keep -O3.
+LARGE = 128
+_LARGE_LEVEL = ("-O1", "-ftree-loop-vectorize")
 
 
 @functools.cache
@@ -93,8 +99,16 @@ def _compiler_identity() -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     return version.splitlines()[0] if version else cc, tuple(flags), tuple(libs)
 
 
-def build(source: str, name: str) -> ctypes.CDLL:
-    """Compile `source` (or reuse the cached library) and load it. A cached library that
+def _flags(kernel: Kernel) -> tuple[str, ...]:
+    """The compiler flags for `kernel`, whose optimization level depends on its size."""
+    flags = _compiler_identity()[1]
+    if sum(op.prim != "literal" for op in kernel.ops) <= LARGE:
+        return flags
+    return (*_LARGE_LEVEL, *(f for f in flags if f != "-O3"))
+
+
+def build(source: str, name: str, flags: Sequence[str]) -> ctypes.CDLL:
+    """Compile `source` with `flags` (or reuse the cached library) and load it. A cached library that
     does not load (cut short by a crash or a full disk before it was written durably) is
     compiled again. The first load starts OpenMP, which then waits passively for work
     (unless OMP_WAIT_POLICY says otherwise): a team spinning after each kernel would take
@@ -103,8 +117,8 @@ def build(source: str, name: str) -> ctypes.CDLL:
     cc = compiler()
     if cc is None:
         raise KernelCompileError("no C compiler found (set CC); use backend='numpy'")
-    _, flags, libs = _compiler_identity()
-    path = _library_path(source, name)
+    libs = _compiler_identity()[2]
+    path = _library_path(source, name, flags)
     if not os.path.exists(path):
         _compile(cc, flags, libs, source, path)
     try:
@@ -118,9 +132,10 @@ def build(source: str, name: str) -> ctypes.CDLL:
         return ctypes.CDLL(path)
 
 
-def _library_path(source: str, name: str) -> str:
-    """Where the library of `source` is cached: keyed by the source and the compiler."""
-    identity, flags, libs = _compiler_identity()
+def _library_path(source: str, name: str, flags: Sequence[str]) -> str:
+    """Where the library of `source` is cached: keyed by the source, the compiler and the
+    flags."""
+    identity, _, libs = _compiler_identity()
     return os.path.join(cache_dir(), f"{name}_{source_hash(source, identity, *flags, *libs)}.so")
 
 
@@ -172,38 +187,49 @@ def _finish(job: tuple[subprocess.Popen, str, str], paths: Sequence[str]) -> str
 
 
 def build_all(kernels: Sequence[Kernel]) -> None:
-    """Compile the kernels found in neither cache before they first run: in a few
-    compiler processes at once, one per core, each building one library of many kernels
-    that every one of them is then cached under. A program of thousands of equations
-    (cut into many kernels by fusion) then pays neither a compiler start per kernel nor
-    one core for all. A batch that fails to compile is left to `build`, which reports the
-    kernel at fault when it first runs."""
+    """Compile the kernels that are in neither cache, and load them all, before they first
+    run: in a few compiler processes at once, one per core (and optimization level), each
+    building one library of many kernels that every one of them is then cached under. A
+    program of thousands of equations (cut into many kernels by fusion) then pays neither
+    a compiler start per kernel nor one core for all. A batch that fails to compile is left
+    to `build`, which reports the kernel at fault when it first runs."""
     cc = compiler()
     if cc is None:
         return
-    _, flags, libs = _compiler_identity()
-    todo: dict[str, tuple[str, str]] = {}  # library path -> (kernel name, its function)
+    libs = _compiler_identity()[2]
+    found: dict[Kernel, tuple[str, str, str]] = {}  # kernel -> (name, source, library path)
+    todo: dict[tuple[str, ...], dict[str, str]] = {}  # flags -> {library path: function}
     for kernel in kernels:
-        if kernel in _COMPILED:
+        if kernel in _COMPILED or kernel in found:
             continue
-        name = kernel.name()
+        name, flags = kernel.name(), _flags(kernel)
         function = codegen_c.function(kernel, name)
-        path = _library_path(codegen_c.PRELUDE + function, name)
+        path = _library_path(codegen_c.PRELUDE + function, name, flags)
+        found[kernel] = (name, codegen_c.PRELUDE + function, path)
         if not os.path.exists(path):
-            todo[path] = (name, function)
-    if not todo:
-        return
-    n = min(len(todo), len(os.sched_getaffinity(0)))
-    batches: list[list[str]] = [[] for _ in range(n)]
-    sizes = [0] * n
-    for path in sorted(todo, key=lambda p: -len(todo[p][1])):  # largest first, to the least
-        i = sizes.index(min(sizes))                             # loaded batch
-        batches[i].append(path)
-        sizes[i] += len(todo[path][1])
-    jobs = [(_start(cc, flags, libs, codegen_c.PRELUDE + "".join(todo[p][1] for p in batch),
-                    cache_dir()), batch) for batch in batches]
+            todo.setdefault(flags, {})[path] = function
+    jobs = [(_start(cc, flags, libs, codegen_c.PRELUDE + "".join(map(functions.get, batch)),
+                    cache_dir()), batch)
+            for flags, functions in todo.items()
+            for batch in _batches({p: len(f) for p, f in functions.items()},
+                                  len(os.sched_getaffinity(0)))]
     for job, batch in jobs:
         _finish(job, batch)
+    for kernel, (name, source, path) in found.items():
+        if os.path.exists(path):
+            _COMPILED.put(kernel, CompiledKernel(kernel, name, source))
+
+
+def _batches(sizes: dict[str, int], n: int) -> list[list[str]]:
+    """The keys of `sizes` in at most `n` lists of about equal total size (the largest
+    first, each to the least loaded list)."""
+    batches: list[list[str]] = [[] for _ in range(min(n, len(sizes)))]
+    loads = [0] * len(batches)
+    for key in sorted(sizes, key=sizes.__getitem__, reverse=True):
+        i = loads.index(min(loads))
+        batches[i].append(key)
+        loads[i] += sizes[key]
+    return batches
 
 
 _CTYPE = {"long long": ctypes.c_int64}
@@ -212,11 +238,9 @@ _CTYPE = {"long long": ctypes.c_int64}
 class CompiledKernel:
     """A kernel loaded from its shared library, callable on NumPy arrays."""
 
-    def __init__(self, kernel: Kernel):
-        self.kernel = kernel
-        name = kernel.name()
-        self.source = codegen_c.render(kernel, name)
-        self.fn = getattr(build(self.source, name), name)
+    def __init__(self, kernel: Kernel, name: str, source: str):
+        self.kernel, self.source = kernel, source
+        self.fn = getattr(build(source, name, _flags(kernel)), name)
         self.fn.argtypes = [_CTYPE.get(t, ctypes.c_void_p) for t, _ in parameters(kernel)]
         self.fn.restype = None
 
@@ -246,7 +270,11 @@ class CompiledKernel:
 
 def compile_kernel(kernel: Kernel) -> CompiledKernel:
     """The compiled kernel, from memory, the disk cache, or the compiler."""
-    return _COMPILED.get_or_make(kernel, lambda: CompiledKernel(kernel))
+    def make() -> CompiledKernel:
+        name = kernel.name()
+        return CompiledKernel(kernel, name, codegen_c.render(kernel, name))
+
+    return _COMPILED.get_or_make(kernel, make)
 
 
 _COMPILED = Cache()

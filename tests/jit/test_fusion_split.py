@@ -106,6 +106,23 @@ def test_a_programs_kernels_compile_together_before_it_runs(
     assert len(starts) <= len(os.sched_getaffinity(0))
 
 
+def test_large_kernels_compile_at_a_cheaper_level() -> None:
+    """Past `c_backend.LARGE` equations a kernel compiles at -O1 with loop vectorization
+    (half gcc's time), and computes what NumPy does; smaller ones keep -O3."""
+    x = np.linspace(-1, 1, 1 << 12, dtype=np.float32)
+
+    def kernel(f: Callable[[Any], Any]) -> Any:
+        (e,) = fused_kernels(f, x, max_ops=fusion.MAX_OPS)
+        return e.params["kernel"].expected([a.aval for a in e.inputs])
+
+    small, large = kernel(chain(c_backend.LARGE - 10)), kernel(chain(c_backend.LARGE + 10))
+    assert "-O3" in c_backend._flags(small)
+    assert "-O3" not in c_backend._flags(large)
+    assert "-ftree-loop-vectorize" in c_backend._flags(large)
+    assert_allclose(fnad.jit(chain(300), backend="c")(x),
+                    fnad.jit(chain(300), backend="numpy")(x), rtol=1e-5)
+
+
 def test_cut_kernels_compute_what_numpy_does(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fusion, "MAX_OPS", 8)
     x = np.linspace(-2, 2, 257, dtype=np.float32)
