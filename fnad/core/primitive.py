@@ -42,8 +42,16 @@ C_TYPES = {
 }
 
 
+# The same, keyed by the dtype itself: a dtype's `.name` is computed in Python at each
+# read, and fusion asks of every operand of every equation.
+C_DTYPES = {np.dtype(name): t for name, t in C_TYPES.items()}
+
+
 def c_type(dtype: Any) -> str:
     """The C (and CUDA) type kernels use for `dtype` (bools are bytes)."""
+    t = C_DTYPES.get(dtype)
+    if t is not None:
+        return t
     name = np.dtype(dtype).name
     if name not in C_TYPES:
         raise NotImplementedError(f"no kernel type for {name}")

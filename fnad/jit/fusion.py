@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from fnad.core.ir import ClosedJaxpr, Eqn, Jaxpr, Literal, ShapedArray, Var
-from fnad.core.primitive import C_TYPES, Broadcast, Elementwise, LibraryCall, Primitive, Reduce
+from fnad.core.primitive import C_DTYPES, Broadcast, Elementwise, LibraryCall, Primitive, Reduce
 from fnad.device import array_module
 from fnad.jit.kernels import (
     DENSE,
@@ -62,11 +62,11 @@ def is_reduction(eqn: Eqn) -> bool:
 
 
 def _typed(eqn: Eqn) -> bool:
-    return all(a.aval.dtype.name in C_TYPES for a in (*eqn.inputs, *eqn.outputs))
+    return all(a.aval.dtype in C_DTYPES for a in (*eqn.inputs, *eqn.outputs))
 
 
 def _is_broadcast(eqn: Eqn) -> bool:
-    return type(eqn.prim.kernel) is Broadcast and eqn.inputs[0].aval.dtype.name in C_TYPES
+    return type(eqn.prim.kernel) is Broadcast and eqn.inputs[0].aval.dtype in C_DTYPES
 
 
 # ---------------------------------------------------------------------------- kernels
@@ -220,7 +220,7 @@ def _literal_expr(lit: Literal) -> str:
         return repr(x) + ("f" if dtype == np.float32 else "")
     if dtype == np.bool_:
         return "1" if bool(v) else "0"
-    return f"(({C_TYPES[dtype.name]}){int(v)}{'LL' if dtype.itemsize == 8 else ''})"
+    return f"(({C_DTYPES[dtype]}){int(v)}{'LL' if dtype.itemsize == 8 else ''})"
 
 
 def _axis_map(eqn: Eqn, ndim: int) -> tuple[int | None, ...]:
