@@ -22,15 +22,19 @@ from fnad.jit.fusion import describe, fuse, fusion_p
 from fnad.jit.kernels import Kernel, argument_template, parameters, source_hash
 
 # No FMA contraction: kernels round exactly as NumPy does (same key, same random numbers).
-# Signed overflow wraps (-fwrapv), as NumPy's integers do.
+# Signed overflow wraps (-fwrapv), as NumPy's integers do. sin and cos are no builtins: gcc
+# would merge the sin and cos of one value (any gradient of sin) into a call of sincos,
+# which has no vector version, and leave the whole loop scalar (six times slower).
 _FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-ffp-contract=off", "-fwrapv", "-fPIC",
-          "-shared"]
+          "-shared", "-fno-builtin-sin", "-fno-builtin-cos", "-fno-builtin-sinf",
+          "-fno-builtin-cosf"]
 # Kernels of more equations than this compile with `_LARGE_LEVEL` in place of -O3: on such
 # kernels -O3's further passes nearly double gcc's time (a 10k-op gradient's kernels: 6.5
 # -> 3.7 s of compiler CPU) and gained nothing measurable at run time, long bodies being
-# bound by their math calls. Small kernels, the common ones, keep -O3.
+# bound by their math calls; the loop's few last elements run scalar, not in a second,
+# narrower vector loop. Small kernels, the common ones, keep -O3.
 LARGE = 128
-_LARGE_LEVEL = ("-O1", "-ftree-loop-vectorize")
+_LARGE_LEVEL = ("-O1", "-ftree-loop-vectorize", "--param=vect-epilogues-nomask=0")
 
 
 @functools.cache

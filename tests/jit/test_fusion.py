@@ -102,6 +102,23 @@ def test_relu_derivative_kernel_matches_numpy_with_nan_and_ties():
                     fnad.jit(grad_relu, backend="numpy")(x))
 
 
+def test_sin_and_cos_of_one_value_stay_vector_calls(tmp_path, monkeypatch):
+    """gcc merged the sin and cos of one value (in any gradient of sin) into a call of
+    sincos, which has no vector version, and left the whole loop scalar (six times
+    slower): kernels call libmvec's vector sin and cos instead."""
+    if "-DFNAD_MVEC" not in c_backend._compiler_identity()[1]:
+        pytest.skip("glibc's vector math library does not link here")
+    monkeypatch.setenv("FNAD_CACHE_DIR", str(tmp_path))
+    c_backend._COMPILED.clear()
+    x = np.linspace(-3, 3, 1 << 16, dtype=np.float32)
+    g = fnad.grad(lambda v: fnp.sum(fnp.sin(fnp.sin(v) * 2.0)))
+    assert_allclose(fnad.jit(g, backend="c")(x), fnad.jit(g, backend="numpy")(x),
+                    rtol=1e-5, atol=1e-6)
+    libraries = b"".join(p.read_bytes() for p in (tmp_path / "kernels").iterdir())
+    assert b"_ZGV" in libraries and b"cosf" in libraries
+    assert b"sincos" not in libraries
+
+
 def test_lone_equations_and_small_regions_are_left_to_numpy(monkeypatch):
     assert kernels(lambda x: x + 1.0, X) == []
     monkeypatch.setattr(fusion, "MIN_WORK", DEFAULT_MIN_WORK)
