@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from fnad.core import dtypes
 from fnad.core.errors import FnadError
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -48,17 +49,33 @@ class Config:
                           process's allocations are affected (docs/performance.md, tip 9).
                           Off where malloc is not glibc's or MALLOC_*_ variables tune it;
                           FNAD_KEEP_FREED_MEMORY=0 turns it off.
+    enable_x64:           64-bit defaults: arrays made from Python numbers and lists, the
+                          creation functions, random draws and initializers give float64,
+                          int64 and complex128 instead of float32, int32 and complex64
+                          (JAX's `jax_enable_x64`; FNAD_ENABLE_X64=1, or JAX_ENABLE_X64=1).
+                          Arrays passed in keep their dtype in both modes.
+    default_matmul_precision: JAX's option, accepted for its programs; fnad multiplies at
+                          the operands' full precision, so every value acts as "highest".
+
+    JAX's names of these options work too: `update("jax_enable_x64", True)`, and reading
+    `fnad.config.jax_enable_x64`.
     """
 
     _DEFAULTS: dict[str, Any] = {"explain_cache_misses": False, "debug_nans": False,
                                  "debug_infs": False, "jit_backend": "auto",
                                  "check_leaks": False, "keep_freed_memory": True,
-                                 "num_threads": None}
+                                 "num_threads": None, "enable_x64": False,
+                                 "default_matmul_precision": None}
+    _PRECISIONS = (None, "default", "high", "highest", "bfloat16", "tensorfloat32", "float32",
+                   "bfloat16_3x", "tensorfloat32_3x", "float32_3x", "fastest")
 
     def __init__(self) -> None:
         for name, default in self._DEFAULTS.items():
-            if isinstance(default, bool):
-                value: Any = _env_bool(name, default)
+            if name == "enable_x64":
+                value: Any = _env_bool(name, os.environ.get("JAX_ENABLE_X64", "").strip()
+                                       .lower() in _TRUE)
+            elif isinstance(default, bool):
+                value = _env_bool(name, default)
             elif name == "num_threads":
                 value = _thread_count(os.environ.get("FNAD_NUM_THREADS") or None,
                                       "FNAD_NUM_THREADS")
@@ -73,6 +90,7 @@ class Config:
         >>> fnad.config.update("explain_cache_misses", True)
         >>> fnad.config.update("explain_cache_misses", False)
         """
+        name = self._own_name(name)
         if name not in self._DEFAULTS:
             raise FnadError(f"unknown config option {name!r}; the options are "
                             f"{', '.join(sorted(self._DEFAULTS))}")
@@ -80,9 +98,23 @@ class Config:
             raise FnadError(f"config option {name!r} takes True or False, got {value!r}")
         if name == "num_threads":
             value = _thread_count(value, "num_threads")
+        if name == "default_matmul_precision" and value not in self._PRECISIONS:
+            raise FnadError(f"default_matmul_precision takes one of {self._PRECISIONS}, got "
+                            f"{value!r}")
         object.__setattr__(self, name, value)
         for watcher in watchers:
             watcher(name)
+
+    def _own_name(self, name: str) -> str:
+        """fnad's name of an option: JAX's "jax_enable_x64" is "enable_x64"."""
+        return name[4:] if name.startswith("jax_") and name[4:] in self._DEFAULTS else name
+
+    def __getattr__(self, name: str) -> Any:  # only for names that are not attributes
+        own = self._own_name(name)
+        if own != name:
+            return getattr(self, own)
+        raise AttributeError(f"fnad.config has no option {name!r}; the options are "
+                             f"{', '.join(sorted(self._DEFAULTS))}")
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("set options with fnad.config.update(name, value)")
@@ -166,6 +198,16 @@ def _limit_threads(name: str) -> None:
 _USER_OMP_NUM_THREADS = os.environ.get("OMP_NUM_THREADS")
 
 
+def _x64(name: str) -> None:
+    """Switch the default dtypes, and forget everything traced under the other ones."""
+    if name == "enable_x64" and config.enable_x64 != dtypes.x64_enabled():
+        dtypes.set_x64(config.enable_x64)
+        from fnad.core.cache import clear_caches
+        clear_caches()
+
+
+watchers.append(_x64)
+dtypes.set_x64(config.enable_x64)
 watchers.append(_limit_threads)
 if config.num_threads is not None:  # FNAD_NUM_THREADS=n
     _limit_threads("num_threads")

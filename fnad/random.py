@@ -13,6 +13,7 @@ import numpy as np
 
 import fnad.numpy as fnp
 from fnad import lax
+from fnad.core.dtypes import default_float, default_int, float_or_default
 from fnad.core.errors import DTypeError, ShapeError
 from fnad.core.ir import get_aval
 
@@ -136,7 +137,8 @@ _MANTISSA = {np.dtype(np.float16): 11, np.dtype(np.float32): 24, np.dtype(np.flo
 
 
 def _float_dtype(dtype: Any) -> np.dtype:
-    dtype = np.dtype(dtype)
+    """`dtype` checked to be a float dtype random floats come in; None: the default float."""
+    dtype = float_or_default(dtype)
     if dtype not in _MANTISSA:
         raise DTypeError(f"random floats are float16, float32 or float64, not {dtype}")
     return dtype
@@ -158,7 +160,7 @@ def _unit(key: Key, shape: tuple[int, ...], dtype: np.dtype, open_: bool) -> Any
     return lax.mul(k, np.asarray(2.0 ** -m, dtype))
 
 
-def uniform(key: Key, shape: int | Shape = (), dtype: Any = np.float32, minval: Any = 0.0,
+def uniform(key: Key, shape: int | Shape = (), dtype: Any = None, minval: Any = 0.0,
             maxval: Any = 1.0) -> Any:
     """Uniform floats in [minval, maxval). Each draw is an exact multiple of 2**-m, m the
     dtype's mantissa width (the integer form of the usual exponent-bits "mantissa trick");
@@ -232,7 +234,7 @@ def ndtri(p: Any) -> Any:
     return fnp.where(tail_mass < 0, np.nan, out)
 
 
-def normal(key: Key, shape: int | Shape = (), dtype: Any = np.float32) -> Any:
+def normal(key: Key, shape: int | Shape = (), dtype: Any = None) -> Any:
     """Standard normal draws, by the inverse CDF of uniforms in the open interval (0, 1).
 
     >>> normal(key(0), (2, 3)).shape
@@ -248,7 +250,7 @@ def _ndtr(x: Any) -> Any:
 
 
 def truncated_normal(key: Key, lower: Any, upper: Any, shape: int | Shape | None = None,
-                     dtype: Any = np.float32) -> Any:
+                     dtype: Any = None) -> Any:
     """Standard normal draws conditioned on the open interval (lower, upper) (broadcast
     against `shape`), by the inverse CDF of uniforms between the bounds' CDF values. It is
     computed in float64 on the lower tail's side (an interval mostly above 0 is drawn as the
@@ -283,12 +285,12 @@ def _broadcast(*shapes: tuple[int, ...]) -> tuple[int, ...] | None:
 def bernoulli(key: Key, p: Any = 0.5, shape: int | Shape | None = None) -> Any:
     """Booleans that are True with probability `p` (broadcast against `shape`)."""
     p = fnp.asarray(p)
-    dtype = get_aval(p).dtype if get_aval(p).dtype.kind == "f" else np.dtype(np.float32)
+    dtype = get_aval(p).dtype if get_aval(p).dtype.kind == "f" else default_float()
     shape = get_aval(p).shape if shape is None else _shape(shape)
     return fnp.less(uniform(key, shape, dtype), p)
 
 
-def gumbel(key: Key, shape: int | Shape = (), dtype: Any = np.float32) -> Any:
+def gumbel(key: Key, shape: int | Shape = (), dtype: Any = None) -> Any:
     """Standard Gumbel draws, `-log(-log(u))`."""
     shape, dtype = _shape(shape), _float_dtype(dtype)
     return fnp.negative(fnp.log(fnp.negative(fnp.log(_unit(key, shape, dtype, True)))))
@@ -308,16 +310,16 @@ def categorical(key: Key, logits: Any, axis: int = -1, shape: int | Shape | None
                          f"shape {batch}")
     noise_shape = shape[:len(shape) - len(batch) + axis] + (aval.shape[axis],) + \
         shape[len(shape) - len(batch) + axis:]
-    dtype = aval.dtype if aval.dtype.kind == "f" else np.dtype(np.float32)
+    dtype = aval.dtype if aval.dtype.kind == "f" else default_float()
     scores = fnp.add(gumbel(key, noise_shape, dtype), logits)
     return fnp.argmax(scores, axis=len(shape) - len(batch) + axis)
 
 
-def randint(key: Key, shape: int | Shape, minval: Any, maxval: Any, dtype: Any = np.int32
+def randint(key: Key, shape: int | Shape, minval: Any, maxval: Any, dtype: Any = None
             ) -> Any:
     """Uniform integers in [minval, maxval), from 64 random bits reduced modulo the span
     (bias below span / 2**64, far beneath any test's reach)."""
-    shape, dtype = _shape(shape), np.dtype(dtype)
+    shape, dtype = _shape(shape), np.dtype(default_int() if dtype is None else dtype)
     if dtype.kind not in "iu":
         raise DTypeError(f"randint makes integers, not {dtype}")
     lo = fnp.broadcast_to(fnp.asarray(minval, dtype), shape)

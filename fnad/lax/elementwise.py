@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.polynomial import polynomial as _poly
 
+from fnad.core.dtypes import python_default
 from fnad.core.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError
 from fnad.core.ir import ShapedArray, get_aval, weak_default, weak_number
 from fnad.core.primitive import Elementwise, Primitive, Zero, c_type
@@ -47,7 +48,7 @@ from fnad.lax._rules import (
     unbroadcast,
 )
 
-_DEFAULT = {bool: np.bool_, int: np.int32, float: np.float32, complex: np.complex64}
+_PYTHON_NUMBERS = frozenset((bool, int, float, complex))
 
 
 def asarray_like(*args: Any) -> list[Any]:
@@ -61,7 +62,7 @@ def asarray_like(*args: Any) -> list[Any]:
     for a in args:  # the common case, on every bind: arrays and strong tracers only
         t = type(a)
         if t is not np.ndarray and (
-                t in _DEFAULT or (isinstance(a, Tracer) and a.aval.weak_type)):
+                t in _PYTHON_NUMBERS or (isinstance(a, Tracer) and a.aval.weak_type)):
             return _weak_operands(args)
     return list(args)
 
@@ -69,26 +70,26 @@ def asarray_like(*args: Any) -> list[Any]:
 def _weak_operands(args: tuple) -> list[Any]:
     scalar = weak = None
     for a in args:
-        if type(a) in _DEFAULT:
+        if type(a) in _PYTHON_NUMBERS:
             scalar = True
         elif weak is None and isinstance(a, Tracer) and a.aval.weak_type:
             weak = a
     dtype = None
     for a in args:  # the first strongly typed operand's (np.float64 is a float: it has one)
-        if type(a) not in _DEFAULT and not (isinstance(a, Tracer) and a.aval.weak_type):
+        if type(a) not in _PYTHON_NUMBERS and not (isinstance(a, Tracer) and a.aval.weak_type):
             dtype = get_aval(a).dtype
             break
     if scalar is None and dtype is None:
         return list(args)  # weak tracers alone: nothing to convert
     out = []
     for a in args:
-        if type(a) in _DEFAULT:
+        if type(a) in _PYTHON_NUMBERS:
             if dtype is not None:
                 a = np.asarray(a, dtype=np.result_type(dtype, a))
             elif weak is not None:
                 a = weak.weak_constant(np.asarray(a, dtype=np.result_type(weak.aval.dtype, a)))
             else:
-                a = np.asarray(a, dtype=_DEFAULT[type(a)])
+                a = np.asarray(a, dtype=python_default(type(a)))
         elif dtype is not None and isinstance(a, Tracer) and a.aval.weak_type:
             a = convert_element_type(a, np.result_type(dtype, weak_number(a.aval)))
         out.append(a)
@@ -776,8 +777,8 @@ def convert_element_type(x: Any, new_dtype: Any) -> Any:
     array(2, dtype=int32)
     """
     t = type(x)
-    if t in _DEFAULT:  # a Python number alone: the default dtype
-        x = np.asarray(x, _DEFAULT[t])
+    if t in _PYTHON_NUMBERS:  # a Python number alone: the default dtype
+        x = np.asarray(x, python_default(t))
     new_dtype = np.dtype(new_dtype)
     dtype = x.dtype if t is np.ndarray or isinstance(x, Tracer) else get_aval(x).dtype
     return x if dtype == new_dtype else convert_element_type_p.bind(x, new_dtype=new_dtype)

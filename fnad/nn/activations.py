@@ -12,6 +12,7 @@ import numpy as np
 
 import fnad.numpy as fnp
 from fnad import lax
+from fnad.core.dtypes import float_or_default
 from fnad.core.errors import ShapeError
 from fnad.core.ir import get_aval
 from fnad.lax.custom import custom_jvp
@@ -145,7 +146,7 @@ def standardize(x: Any, axis: Axis = -1, mean: Any = None, variance: Any = None,
     return fnp.multiply(fnp.subtract(x, mean), lax.rsqrt(fnp.asarray(variance) + epsilon))
 
 
-def one_hot(x: Any, num_classes: int, dtype: Any = np.float32, axis: int = -1) -> Any:
+def one_hot(x: Any, num_classes: int, dtype: Any = None, axis: int = -1) -> Any:
     """Indicator vectors of the integer labels `x` along a new axis of size `num_classes`
     (labels outside [0, num_classes) give all zeros).
 
@@ -158,7 +159,7 @@ def one_hot(x: Any, num_classes: int, dtype: Any = np.float32, axis: int = -1) -
     axis = axis % nd
     classes = np.arange(num_classes, dtype=get_aval(x).dtype).reshape(
         (num_classes,) + (1,) * (nd - 1 - axis))
-    return fnp.asarray(fnp.expand_dims(x, axis) == classes, dtype)
+    return fnp.asarray(fnp.expand_dims(x, axis) == classes, float_or_default(dtype))
 
 
 def relu6(x: Any) -> Any:

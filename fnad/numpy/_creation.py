@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
+from fnad.core.dtypes import default_dtype, default_float, float_or_default
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
 from fnad.numpy._core import asarray, broadcast_to, fresh, is_scalar, shape_of
@@ -18,18 +19,14 @@ from fnad.numpy._core import asarray, broadcast_to, fresh, is_scalar, shape_of
 Shape = int | Sequence[int]
 
 
-def _default(dtype: Any) -> np.dtype:
-    return np.dtype(np.float32 if dtype is None else dtype)
-
-
 def zeros(shape: Shape, dtype: Any = None) -> np.ndarray:
     """An array of zeros (float32 unless `dtype` says otherwise)."""
-    return np.zeros(shape, _default(dtype))
+    return np.zeros(shape, float_or_default(dtype))
 
 
 def ones(shape: Shape, dtype: Any = None) -> np.ndarray:
     """An array of ones (float32 unless `dtype` says otherwise)."""
-    return np.ones(shape, _default(dtype))
+    return np.ones(shape, float_or_default(dtype))
 
 
 empty = zeros
@@ -80,7 +77,7 @@ def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None) -> np
         start, stop = 0, start
     out = np.arange(start, stop, step)
     if dtype is None:
-        dtype = {"i": np.int32, "u": np.int32, "b": np.int32}.get(out.dtype.kind, np.float32)
+        dtype = default_dtype("i" if out.dtype.kind in "iub" else "f")
     return out.astype(dtype)
 
 
@@ -91,7 +88,7 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
     out, step = np.linspace(np.asarray(start, np.float64), np.asarray(stop, np.float64), num,
                             endpoint, retstep=True, axis=axis)
     if dtype is None:
-        dtype = np.result_type(np.float32, *(np.asarray(v).dtype for v in (start, stop)
+        dtype = np.result_type(default_float(), *(np.asarray(v).dtype for v in (start, stop)
                                              if not is_scalar(v) and np.asarray(v).dtype.kind
                                              == "f"))
     out = out.astype(dtype)
@@ -100,7 +97,7 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
 
 def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = None) -> np.ndarray:
     """Ones on the `k` diagonal of an N x M matrix (float32 by default)."""
-    return np.eye(N, M, k, _default(dtype))
+    return np.eye(N, M, k, float_or_default(dtype))
 
 
 def identity(n: int, dtype: Any = None) -> np.ndarray:
@@ -110,7 +107,7 @@ def identity(n: int, dtype: Any = None) -> np.ndarray:
 
 def tri(N: int, M: int | None = None, k: int = 0, dtype: Any = None) -> np.ndarray:
     """Ones at and below the `k` diagonal (float32 by default)."""
-    return np.tri(N, M, k, _default(dtype))
+    return np.tri(N, M, k, float_or_default(dtype))
 
 
 def copy(a: Any) -> Any:
