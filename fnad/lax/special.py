@@ -10,6 +10,7 @@ numbers, so the gamma sampler's implicit reparameterization is exact too.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -694,7 +695,10 @@ def _spence_jvp(g: Any, ans: Any, z: Any) -> Any:
 
 defjvp(spence_p, _spence_jvp)
 
-_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(120)
+@functools.cache
+def _gauss_legendre() -> tuple[np.ndarray, np.ndarray]:
+    """120-point nodes and weights, made on first use (30 ms: not at import)."""
+    return np.polynomial.legendre.leggauss(120)
 
 
 def _owens_t(h: np.ndarray, a: np.ndarray) -> np.ndarray:
@@ -705,9 +709,10 @@ def _owens_t(h: np.ndarray, a: np.ndarray) -> np.ndarray:
     hh, aa = np.abs(h), np.abs(a)
 
     def quad(h: np.ndarray, a: np.ndarray) -> np.ndarray:
-        x = (a[..., None] / 2) * (_GL_NODES + 1)
+        nodes, weights = _gauss_legendre()
+        x = (a[..., None] / 2) * (nodes + 1)
         f = np.exp(-0.5 * h[..., None] ** 2 * (1 + x * x)) / (1 + x * x)
-        return (a / 2) * np.sum(_GL_WEIGHTS * f, axis=-1) / (2 * math.pi)
+        return (a / 2) * np.sum(weights * f, axis=-1) / (2 * math.pi)
 
     inside = aa <= 1
     big_a = np.where(inside, 2.0, np.where(np.isfinite(aa), aa, 2.0))
