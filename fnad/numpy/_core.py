@@ -6,12 +6,14 @@ common dtype by NumPy 2 rules (Python scalars are weak, NEP 50) and broadcast to
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from fnad import lax
+from fnad.config import config
 from fnad.core.cache import Cache
 from fnad.core.dtypes import default_dtype
 from fnad.core.errors import DTypeError, ShapeError, user_line
@@ -198,8 +200,21 @@ def broadcast_together(*arrays: Any) -> list[Any]:
     if len({s for s in shapes if s}) <= 1:  # the common case: nothing to broadcast
         return list(arrays)
     shape = broadcast_shapes(*shapes)
+    if config.numpy_rank_promotion != "allow" and len({len(s) for s in shapes if s}) > 1:
+        _rank_promotion(shapes)
     return [a if s == shape or s == () else broadcast_to(a, shape)
             for a, s in zip(arrays, shapes)]
+
+
+def _rank_promotion(shapes: list[tuple[int, ...]]) -> None:
+    """Warn or raise, as config.numpy_rank_promotion asks, for operands of different ranks."""
+    message = (f"operands of shapes {', '.join(map(str, shapes))} broadcast to a higher rank"
+               f"{user_line()}, which numpy_rank_promotion={config.numpy_rank_promotion!r} "
+               "forbids; add the missing axes explicitly (x[None, :], expand_dims, reshape), "
+               "or set fnad.config.update('numpy_rank_promotion', 'allow')")
+    if config.numpy_rank_promotion == "raise":
+        raise ShapeError(message)
+    warnings.warn(message, UserWarning, stacklevel=2)  # JAX's kind of warning
 
 
 def promote(*args: Any, dtype: Any = None) -> list[Any]:
