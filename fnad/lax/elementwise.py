@@ -117,13 +117,13 @@ def _prim(name: str, fn: Callable[..., Any], kinds: str = NUMBER,
 
     def impl(*args: Any, **params: Any) -> Any:
         first = args[0]
+        dtype = first.dtype if out_dtype is None else np.dtype(out_dtype)
         token = quiet_enter()
         try:
             out = fn(*args, **params)
+            return out if out.dtype == dtype else out.astype(dtype)  # overflows to inf quietly
         finally:
             quiet_exit(token)
-        dtype = first.dtype if out_dtype is None else np.dtype(out_dtype)
-        return out if out.dtype == dtype else out.astype(dtype)
 
     if ufunc is None and isinstance(fn, np.ufunc):
         ufunc = fn
