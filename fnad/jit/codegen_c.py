@@ -40,7 +40,8 @@ _PARALLEL_MIN = 1 << 22
 
 
 def render(kernel: Kernel, name: str = "fnad_kernel") -> str:
-    """C source defining `void name(...)` with `parameters(kernel)` as its arguments."""
+    """C source defining `void name(...)` with `parameters(kernel)` as its arguments, and
+    `void name_packed(const long long *a)` taking them as one array."""
     args = ", ".join(f"{t} {n}" for t, n in parameters(kernel))
     total = "n" if kernel.reduction is None else \
         "n * " + " * ".join(f"s{d}" for d in range(kernel.rank, kernel.full_rank))
@@ -50,4 +51,9 @@ def render(kernel: Kernel, name: str = "fnad_kernel") -> str:
         parallel = (f"#pragma omp parallel for if(parallel: n > 1 && {total} > "
                     f"{_PARALLEL_MIN})")
     lines = row_loops(kernel, parallel, "#pragma omp simd")
-    return "\n".join([PRELUDE, f"void {name}({args}) {{", *("    " + x for x in lines), "}", ""])
+    # the same call with every argument in one array: one entry point of one C signature,
+    # which c_backend's launcher calls without building a ctypes call per launch
+    unpacked = ", ".join(f"a[{i}]" if t == "long long" else f"(void *)(__INTPTR_TYPE__)a[{i}]"
+                         for i, (t, _) in enumerate(parameters(kernel)))
+    return "\n".join([PRELUDE, f"void {name}({args}) {{", *("    " + x for x in lines), "}",
+                      f"void {name}_packed(const long long *a) {{ {name}({unpacked}); }}", ""])
