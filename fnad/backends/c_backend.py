@@ -1,5 +1,6 @@
 """The fused C backend: kernels rendered as C loops, compiled with the system C compiler
-into shared libraries (cached on disk by source hash and compiler) and called via ctypes."""
+into shared libraries (cached on disk by source hash and compiler), launched through a
+small CPython extension (ctypes where it cannot be built)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import numpy as np
 from fnad.backends.nvrtc import KernelCompileError
 from fnad.core.cache import Cache
 from fnad.core.ir import ClosedJaxpr
-from fnad.jit import codegen_c
+from fnad.jit import codegen_c, fusion
 from fnad.jit.fusion import describe, fuse
 from fnad.jit.kernels import Kernel, argument_template, parameters, source_hash
 
@@ -318,7 +319,9 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool], name: str,
           compile_sub: Callable[[ClosedJaxpr], Any]) -> Any:
     """Fuse elementwise regions into C kernels; lower the rest like the NumPy backend."""
     from fnad.backends import numpy_backend
-    fused = fuse(closed, compile_kernel)
+    # through ctypes, where the launch extension cannot be built, a launch costs about 5x
+    fused = fuse(closed, compile_kernel,
+                 launch_us=None if _launch_extension() else 5 * fusion.LAUNCH_US)
     lowered = numpy_backend.lower(fused, donated, name, compile_sub)
     lowered.stats["fusion"] = describe(closed, fused)
     return lowered

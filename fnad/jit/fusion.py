@@ -30,15 +30,28 @@ from fnad.jit.kernels import (
     Reduction,
 )
 
-# Elements x equations below which NumPy's ufunc calls (about 1 us each) beat a kernel
-# launch (about 10-20 us of Python and ctypes work).
-MIN_WORK = 1 << 17
+# What a region costs, measured on one core: each NumPy ufunc call about 0.45 us plus
+# 0.15 ns per element; a fused kernel one launch (LAUNCH_US: the C backend's launch
+# extension and the kernel's Python wrapper) plus about 0.2 ns per element whatever its
+# length, since it streams its operands once. A region fuses where that is cheaper.
+NUMPY_CALL_US, NUMPY_ELEMENT_US, KERNEL_ELEMENT_US = 0.45, 0.15e-3, 0.2e-3
+LAUNCH_US = 3.3
 # Equations per fused kernel at most: gcc's time grows faster than linearly in the size of
 # one function, so a longer region is cut into several kernels. Measured on one kernel of a
 # gradient chain: about 0.12 s per compile plus 1.3-1.7 ms per equation up to 1024
 # equations, then 3 ms at 2048 and 5 ms at 4096 (a 20k-equation kernel took minutes).
 MAX_OPS = 512
 _REDUCE_KINDS = ("sum", "max", "min")
+
+
+def pays(elements: int, ops: int, launch_us: float) -> bool:
+    """Whether one kernel doing `ops` operations over `elements` beats `ops` NumPy calls.
+
+    >>> pays(32 * 16, 3, LAUNCH_US), pays(512 * 512, 3, LAUNCH_US), pays(128, 14, LAUNCH_US)
+    (False, True, True)
+    """
+    return ops >= 2 and ops * (NUMPY_CALL_US + elements * NUMPY_ELEMENT_US) > (
+        launch_us + elements * KERNEL_ELEMENT_US)
 
 
 def is_elementwise(eqn: Eqn) -> bool:
@@ -286,18 +299,18 @@ class _Region:
 
 
 def fuse(closed: ClosedJaxpr, compile: Callable[[Kernel], Any],
-         min_work: int | None = None, max_ops: int | None = None) -> ClosedJaxpr:
+         launch_us: float | None = None, max_ops: int | None = None) -> ClosedJaxpr:
     """The jaxpr with fused regions replaced by `fusion` equations; `compile(kernel)`
-    returns the callable that runs one generated kernel. Regions doing less than
-    `min_work` element-operations (default `MIN_WORK`, for CPUs) are left unfused; a region
-    is cut after `max_ops` equations (default `MAX_OPS`), so that compile time stays linear
-    in the program's size.
+    returns the callable that runs one generated kernel. Regions too small to pay for a
+    launch of `launch_us` microseconds (default `LAUNCH_US`; 0 fuses every region) are left
+    to NumPy; a region is cut after `max_ops` equations (default `MAX_OPS`), so that
+    compile time stays linear in the program's size.
 
     One region per shape stays open, so interleaved work on differently shaped values
     (an optimizer updating every parameter, say) still fuses per shape. A region is
     emitted when something outside it needs one of its values, or at the end.
     """
-    min_work = MIN_WORK if min_work is None else min_work
+    launch_us = LAUNCH_US if launch_us is None else launch_us
     max_ops = MAX_OPS if max_ops is None else max_ops
     jaxpr = closed.jaxpr
     consumers: dict[int, list[Eqn]] = {}
@@ -325,7 +338,7 @@ def fuse(closed: ClosedJaxpr, compile: Callable[[Kernel], Any],
         outside = [v for e in r.eqns for v in e.outputs if id(v) in returned or any(
             id(u) not in members and id(u) not in absorbed for u in consumers.get(id(v), []))]
         compute = [e for e in r.eqns if not _is_broadcast(e)]
-        if len(compute) < 2 or int(np.prod(r.shape)) * len(compute) < min_work:
+        if not pays(int(np.prod(r.shape)), len(compute), launch_us):
             out_eqns.extend(r.eqns)  # too little work to pay for a kernel launch
             return
         # broadcasts also read outside the region stay (NumPy views cost nothing)
@@ -361,8 +374,9 @@ def fuse(closed: ClosedJaxpr, compile: Callable[[Kernel], Any],
             continue
         if is_reduction(eqn) and eqn.inputs[0].aval.shape in regions:
             prologue = regions[eqn.inputs[0].aval.shape].prologue(eqn.inputs[0])
-            work = int(np.prod(eqn.inputs[0].aval.shape)) * (len(prologue) + 1)
-            if any(not _is_broadcast(e) for e in prologue) and work >= min_work:
+            computed = sum(not _is_broadcast(e) for e in prologue)
+            if computed and pays(int(np.prod(eqn.inputs[0].aval.shape)), computed + 1,
+                                 launch_us):
                 # (a lone broadcast is a free view: nothing to fuse)
                 x_shape = eqn.inputs[0].aval.shape
                 axes = eqn.params["axes"]

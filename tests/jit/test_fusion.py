@@ -14,7 +14,7 @@ from fnad.jit.fusion import FusedKernel, fuse
 from fnad.jit.kernels import DENSE, SCALAR, STRIDED
 from fnad.test_util import assert_allclose
 
-DEFAULT_MIN_WORK = fusion.MIN_WORK  # read before conftest's fixture lowers it
+DEFAULT_LAUNCH_US = fusion.LAUNCH_US  # read before conftest's fixture lowers it
 pytestmark = pytest.mark.skipif(not c_backend.available(), reason="no C compiler")
 
 
@@ -104,7 +104,7 @@ def test_relu_derivative_kernel_matches_numpy_with_nan_and_ties():
 
 def test_lone_equations_and_small_regions_are_left_to_numpy(monkeypatch):
     assert kernels(lambda x: x + 1.0, X) == []
-    monkeypatch.setattr(fusion, "MIN_WORK", DEFAULT_MIN_WORK)
+    monkeypatch.setattr(fusion, "LAUNCH_US", DEFAULT_LAUNCH_US)
     chain = lambda x: fnp.tanh(x * 2.0 + 1.0)
     assert kernels(chain, X) == []  # 32x16 elements, 3 ops: NumPy's ufuncs are cheaper
     assert len(kernels(chain, np.ones((512, 512), np.float32))) == 1

@@ -32,7 +32,7 @@ def chain(n: int) -> Callable[[Any], Any]:
 
 def kernel_sizes(f: Callable[..., Any], *args: Any, max_ops: int) -> list[int]:
     """Equations per fused kernel of f's jitted program (kernels are planned, not built)."""
-    fused = fusion.fuse(fnad.jit(f).lower(*args), lambda kernel: kernel, min_work=0,
+    fused = fusion.fuse(fnad.jit(f).lower(*args), lambda kernel: kernel, launch_us=0,
                         max_ops=max_ops)
     return [sum(op.prim != "literal" for op in e.params["kernel"].ops)
             for e in fused.eqns if e.prim is fusion.fusion_p]
