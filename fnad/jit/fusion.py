@@ -31,10 +31,12 @@ from fnad.jit.kernels import (
 )
 
 # What a region costs, measured on one core: each NumPy ufunc call about 0.45 us plus
-# 0.15 ns per element; a fused kernel one launch (LAUNCH_US: the C backend's launch
-# extension and the kernel's Python wrapper) plus about 0.2 ns per element whatever its
-# length, since it streams its operands once. A region fuses where that is cheaper.
+# 0.15 ns per element (2 ns for a libm function: tanh, exp...); a fused kernel one launch
+# (LAUNCH_US: the C backend's launch extension and the kernel's Python wrapper) plus about
+# 0.2 ns per element whatever its length, since it streams its operands once, and 1 ns
+# per element for each libm function (vectorized). A region fuses where that is cheaper.
 NUMPY_CALL_US, NUMPY_ELEMENT_US, KERNEL_ELEMENT_US = 0.45, 0.15e-3, 0.2e-3
+NUMPY_LIBM_US, KERNEL_LIBM_US = 2e-3, 1e-3
 LAUNCH_US = 3.3
 # Equations per fused kernel at most: gcc's time grows faster than linearly in the size of
 # one function, so a longer region is cut into several kernels. Measured on one kernel of a
@@ -44,14 +46,14 @@ MAX_OPS = 512
 _REDUCE_KINDS = ("sum", "max", "min")
 
 
-def pays(elements: int, ops: int, launch_us: float) -> bool:
-    """Whether one kernel doing `ops` operations over `elements` beats `ops` NumPy calls.
-
-    >>> pays(32 * 16, 3, LAUNCH_US), pays(512 * 512, 3, LAUNCH_US), pays(128, 14, LAUNCH_US)
-    (False, True, True)
-    """
-    return ops >= 2 and ops * (NUMPY_CALL_US + elements * NUMPY_ELEMENT_US) > (
-        launch_us + elements * KERNEL_ELEMENT_US)
+def pays(elements: int, eqns: Sequence[Eqn], launch_us: float, reduces: bool = False
+         ) -> bool:
+    """Whether one kernel doing the elementwise `eqns` (and a reduction, if it `reduces`)
+    over `elements` beats a NumPy call per equation."""
+    ops = len(eqns) + reduces
+    libm = sum(e.prim.kernel.transcendental for e in eqns)
+    numpy = ops * (NUMPY_CALL_US + elements * NUMPY_ELEMENT_US) + libm * elements * NUMPY_LIBM_US
+    return ops >= 2 and numpy > launch_us + elements * (KERNEL_ELEMENT_US + libm * KERNEL_LIBM_US)
 
 
 def is_elementwise(eqn: Eqn) -> bool:
@@ -338,7 +340,7 @@ def fuse(closed: ClosedJaxpr, compile: Callable[[Kernel], Any],
         outside = [v for e in r.eqns for v in e.outputs if id(v) in returned or any(
             id(u) not in members and id(u) not in absorbed for u in consumers.get(id(v), []))]
         compute = [e for e in r.eqns if not _is_broadcast(e)]
-        if not pays(int(np.prod(r.shape)), len(compute), launch_us):
+        if not pays(int(np.prod(r.shape)), compute, launch_us):
             out_eqns.extend(r.eqns)  # too little work to pay for a kernel launch
             return
         # broadcasts also read outside the region stay (NumPy views cost nothing)
@@ -374,9 +376,9 @@ def fuse(closed: ClosedJaxpr, compile: Callable[[Kernel], Any],
             continue
         if is_reduction(eqn) and eqn.inputs[0].aval.shape in regions:
             prologue = regions[eqn.inputs[0].aval.shape].prologue(eqn.inputs[0])
-            computed = sum(not _is_broadcast(e) for e in prologue)
-            if computed and pays(int(np.prod(eqn.inputs[0].aval.shape)), computed + 1,
-                                 launch_us):
+            computed = [e for e in prologue if not _is_broadcast(e)]
+            if computed and pays(int(np.prod(eqn.inputs[0].aval.shape)), computed, launch_us,
+                                 reduces=True):
                 # (a lone broadcast is a free view: nothing to fuse)
                 x_shape = eqn.inputs[0].aval.shape
                 axes = eqn.params["axes"]

@@ -107,7 +107,8 @@ def _wrapper(prim: Primitive, name: str | None = None) -> Callable[..., Any]:
 
 def _prim(name: str, fn: Callable[..., Any], kinds: str = NUMBER,
           kernel: str | dict[str, str] | None = None, out_dtype: Any = None,
-          ufunc: np.ufunc | None = None, ufunc_kinds: str = "fbiu") -> Primitive:
+          ufunc: np.ufunc | None = None, ufunc_kinds: str = "fbiu",
+          transcendental: bool = False) -> Primitive:
     """An elementwise primitive whose NumPy impl is silent (no overflow or domain warnings:
     NaN and inf are the answer, as in JAX) and returns exactly the promised dtype.
 
@@ -128,7 +129,8 @@ def _prim(name: str, fn: Callable[..., Any], kinds: str = NUMBER,
     if ufunc is None and isinstance(fn, np.ufunc):
         ufunc = fn
     expr = tuple(sorted(kernel.items())) if isinstance(kernel, dict) else kernel
-    rule = Elementwise(expr, ufunc=ufunc, ufunc_kinds=ufunc_kinds, fusable=expr is not None)
+    rule = Elementwise(expr, ufunc=ufunc, ufunc_kinds=ufunc_kinds, fusable=expr is not None,
+                       transcendental=transcendental)
     return elementwise(name, impl, kinds, out_dtype=out_dtype, kernel=rule)
 
 
@@ -136,7 +138,8 @@ def _math(name: str, fn: Callable[..., Any], rule: Callable[..., Any] | None,
           kernel: str | None = "", kinds: str = FLOAT) -> Primitive:
     """A unary float function: `rule(g, ans, x)` is its jvp; the kernel defaults to the C
     math function of the same name. `kinds=REAL`: complex-valued operands are refused."""
-    prim = _prim(name, fn, kinds, kernel=f"{name}{{f}}({{0}})" if kernel == "" else kernel)
+    prim = _prim(name, fn, kinds, kernel=f"{name}{{f}}({{0}})" if kernel == "" else kernel,
+                 transcendental=True)
     defjvp(prim, rule)
     return prim
 
@@ -261,7 +264,7 @@ def _pow_jvp_y(g: Any, ans: Any, x: Any, y: Any) -> Any:
     return mul(g, mul(log(select_n(eq(x, 0), x, 1)), ans))
 
 
-pow_p = _prim("pow", np.power, FLOAT, kernel="pow{f}({0}, {1})")
+pow_p = _prim("pow", np.power, FLOAT, kernel="pow{f}({0}, {1})", transcendental=True)
 defjvp(pow_p, _pow_jvp_x, _pow_jvp_y)
 
 
@@ -291,7 +294,7 @@ def _atan2_rule(which: int) -> Callable[..., Any]:
     return rule
 
 
-atan2_p = _prim("atan2", np.arctan2, REAL, kernel="atan2{f}({0}, {1})")
+atan2_p = _prim("atan2", np.arctan2, REAL, kernel="atan2{f}({0}, {1})", transcendental=True)
 defjvp(atan2_p, _atan2_rule(0), _atan2_rule(1))
 
 nextafter_p = _zero_jvp(_prim("nextafter", np.nextafter, REAL,
