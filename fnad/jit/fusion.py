@@ -132,12 +132,12 @@ class FusedKernel:
         plan = self.plans.get(signature)
         if plan is None:
             plan = self.plans[signature] = self.plan(arrays)
-        launch, accesses = plan
+        launch, indirect = plan
         given = out if type(out) is tuple else (out,) * len(self.out_avals)
         outs = []
         for o, aval in zip(given, self.out_avals):
-            if o is not None and any(a not in (DENSE, SCALAR) and xp.shares_memory(o, x)
-                                     for a, x in zip(accesses, arrays)):
+            if o is not None and indirect and any(xp.shares_memory(o, arrays[k])
+                                                  for k in indirect):
                 o = None
             outs.append(xp.empty(aval.shape, aval.dtype) if o is None else o)
         launch(arrays, outs)
@@ -146,7 +146,8 @@ class FusedKernel:
     def plan(self, arrays: Sequence[Any]) -> tuple:
         """How to launch on arrays of these shapes and strides: the compiled kernel for
         their access patterns, ready for the iteration space and each input's strides in
-        it, and the access patterns."""
+        it, and the inputs not read densely (an output written in place may not overlap
+        them)."""
         shape = self.space(arrays)
         strides: list[list[int] | None] = []
         for spec, x in zip(self.specs, arrays):
@@ -172,7 +173,8 @@ class FusedKernel:
         run = self.compiled.get(key)
         if run is None:
             run = self.compiled[key] = self.compile(self.kernel(tuple(accesses), rank))
-        return run.launcher(shape, strides), tuple(accesses)
+        return run.launcher(shape, strides), [k for k, a in enumerate(accesses)
+                                              if a not in (DENSE, SCALAR)]
 
 
 def _coalesce(shape: list[int], strides: list[list[int] | None]
