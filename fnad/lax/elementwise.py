@@ -275,11 +275,11 @@ def _balanced_eq(x: Any, z: Any, y: Any) -> Any:
 
 
 # max and min propagate NaN like NumPy and JAX (C's fmax/fmin would drop it).
-max_p = _prim("max", np.maximum, NUMBER, kernel="(({0}) > ({1}) || ({0}) != ({0}) ? ({0}) : ({1}))")
+max_p = _prim("max", np.maximum, ANY, kernel="(({0}) > ({1}) || ({0}) != ({0}) ? ({0}) : ({1}))")
 defjvp(max_p, lambda g, ans, x, y: mul(g, _balanced_eq(x, ans, y)),
        lambda g, ans, x, y: mul(g, _balanced_eq(y, ans, x)))
 
-min_p = _prim("min", np.minimum, NUMBER, kernel="(({0}) < ({1}) || ({0}) != ({0}) ? ({0}) : ({1}))")
+min_p = _prim("min", np.minimum, ANY, kernel="(({0}) < ({1}) || ({0}) != ({0}) ? ({0}) : ({1}))")
 defjvp(min_p, lambda g, ans, x, y: mul(g, _balanced_eq(x, ans, y)),
        lambda g, ans, x, y: mul(g, _balanced_eq(y, ans, x)))
 

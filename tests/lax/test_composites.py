@@ -101,7 +101,9 @@ def test_complex_parts():
     x = np.array([1.0, -2.0], np.float32)
     assert_allclose(lax.real(x), x)
     assert_allclose(lax.imag(x), np.zeros(2, np.float32))
-    assert_allclose(lax.conj(x), x)
+    assert lax.conj(x).dtype == np.complex64 and np.array_equal(lax.conj(x), x)  # as JAX's
+    assert lax.conj(x.astype(np.float64)).dtype == np.complex128
+    check_grads(lambda v: lax.real(lax.conj(v)), (x,), order=1)
     z = lax.complex(x, np.float32(3.0))
     assert z.dtype == np.complex64 and np.allclose(z, x + 3j)
     assert_allclose(lax.real(z), x)
