@@ -399,7 +399,7 @@ def conj(x: Any) -> Any:
     float32, complex128 for float64).
 
     >>> conj(np.float32(2.0))
-    np.complex64(2+0j)
+    array(2.+0.j, dtype=complex64)
     """
     (x,) = ew.asarray_like(x)
     dtype = get_aval(x).dtype
