@@ -881,8 +881,22 @@ sinh, cosh, tanh, asinh, acosh, atanh, logistic = (
     _wrapper(p) for p in (sinh_p, cosh_p, tanh_p, asinh_p, acosh_p, atanh_p, logistic_p))
 erf, erfc, erf_inv, lgamma, digamma = (
     _wrapper(p) for p in (erf_p, erfc_p, erf_inv_p, lgamma_p, digamma_p))
-add, sub, mul, div, rem, pow, atan2, nextafter = (  # noqa: A001
-    _wrapper(p) for p in (add_p, sub_p, mul_p, div_p, rem_p, pow_p, atan2_p, nextafter_p))
+add, sub, mul, div, rem, atan2, nextafter = (
+    _wrapper(p) for p in (add_p, sub_p, mul_p, div_p, rem_p, atan2_p, nextafter_p))
+
+
+def pow(x: Any, y: Any) -> Any:  # noqa: A001
+    """Elementwise `x ** y`; an integer exponent array raises a float or complex base to
+    its values, as JAX's `lax.pow` (the `pow` primitive).
+
+    >>> pow(np.array([2.0, 3.0]), np.array([3, -1], np.int32))
+    array([8.        , 0.33333333])
+    """
+    x, y = asarray_like(x, y)
+    xd, yd = get_aval(x).dtype, get_aval(y).dtype
+    if yd.kind in "iu" and xd.kind in "fc":
+        y = convert_element_type(y, xd)
+    return pow_p.bind(x, y)
 max, min = _wrapper(max_p), _wrapper(min_p)  # noqa: A001
 clamp = _wrapper(clamp_p)
 bitwise_and, bitwise_or, bitwise_xor, bitwise_not = (
@@ -904,15 +918,31 @@ def round(x: Any, rounding_method: int = RoundingMethod.AWAY_FROM_ZERO) -> Any: 
     return round_p.bind(*asarray_like(x), rounding_method=int(method))
 
 
-def polygamma(m: int, x: Any) -> Any:
-    """The `m`-th derivative of `digamma`, for a static Python integer `m >= 0`.
+def polygamma(m: Any, x: Any) -> Any:
+    """The `m`-th derivative of `digamma`. The orders `m >= 0` are integers, a Python
+    number or a concrete array of them (elementwise, broadcast with `x`, as JAX's).
 
     >>> float(polygamma(1, np.float64(1.0)))  # pi^2 / 6
     1.6449340668482264
     """
-    if int(m) != m or m < 0:
-        raise ArgumentError(f"polygamma: the order m must be a non-negative integer, got {m}")
-    return polygamma_p.bind(*asarray_like(x), m=int(m))
+    if isinstance(m, Tracer):
+        raise ArgumentError(f"polygamma: the order m must be concrete (a number or a NumPy "
+                            f"array), got a traced {m.aval}; pass it as a static argument")
+    orders = np.asarray(m)
+    if not np.all((orders >= 0) & (orders == np.round(orders))):
+        raise ArgumentError(f"polygamma: the orders m must be non-negative integers, got {m}")
+    if orders.ndim == 0:
+        return polygamma_p.bind(*asarray_like(x), m=int(orders))
+    from fnad.lax.structural import broadcast_in_dim
+    (x,) = asarray_like(x)
+    shape = np.broadcast_shapes(orders.shape, get_aval(x).shape)
+    x = broadcast_in_dim(x, shape, tuple(range(len(shape) - get_aval(x).ndim, len(shape))))
+    orders = np.broadcast_to(orders, shape)
+    out = None
+    for k in np.unique(orders):
+        value = polygamma_p.bind(x, m=int(k))
+        out = value if out is None else select_n(orders == k, out, value)
+    return out
 
 
 def full_like(x: Any, fill_value: Any, dtype: Any = None) -> Any:

@@ -534,6 +534,27 @@ def test_polygamma() -> None:
         lax.polygamma(-1, x)
 
 
+def test_pow_with_an_integer_exponent_array() -> None:
+    """JAX's lax.pow takes an integer exponent with a float base; fnad refused it."""
+    x, n = np.array([2.0, -1.5, 0.5]), np.array([3, -2, 0], np.int32)
+    out = lax.pow(x.astype(np.float32), n)
+    assert out.dtype == np.float32
+    assert_allclose(out, (x ** n).astype(np.float32))
+    check_grads(lambda x: lax.pow(x, n), (x,), order=2)
+
+
+def test_polygamma_of_an_array_of_orders() -> None:
+    """JAX takes the order as an array (elementwise, broadcast with x); fnad took a
+    Python int only."""
+    m, x = np.array([[0.0], [1.0], [3.0]]), np.array([0.5, 2.5, -1.5])
+    want = np.stack([lax.polygamma(k, x) for k in (0, 1, 3)])
+    assert_allclose(lax.polygamma(m, x), want, rtol=0, atol=0)
+    assert_allclose(fnad.jit(lambda x: lax.polygamma(m, x))(x), want)
+    check_grads(lambda x: lax.polygamma(m, x), (x,), order=1)
+    with pytest.raises(ValueError, match="concrete"):
+        fnad.jit(lax.polygamma)(m, x)
+
+
 # ---------------------------------------------------------------------------- iota
 
 def test_iota() -> None:
