@@ -725,14 +725,21 @@ convert_element_type_p = Primitive("convert_element_type")
 
 
 def _convert_impl(x: np.ndarray, new_dtype: np.dtype) -> np.ndarray:
-    x = np.asarray(x)
+    xp = array_module([x])
     if x.dtype.kind == "c" and new_dtype.kind not in "cb":  # the real part, without warning
         x = x.real
-    token = quiet_enter()  # NaN or inf to an integer: no warning, as in JAX
-    try:
+    if x.dtype.kind != "f" or new_dtype.kind not in "iu":
         return x.astype(new_dtype)
+    # JAX's (XLA's) float to integer conversion saturates: out of range gives the nearest
+    # bound, NaN gives 0 (NumPy's cast is undefined there)
+    info = np.iinfo(new_dtype)
+    token = quiet_enter()  # a bound beyond the float's range compares as inf, silently
+    try:
+        high, low = x >= float(info.max), x <= float(info.min)
     finally:
         quiet_exit(token)
+    out = xp.where(high | low | xp.isnan(x), 0, x).astype(new_dtype)
+    return xp.where(high, new_dtype.type(info.max), xp.where(low, new_dtype.type(info.min), out))
 
 
 convert_element_type_p.def_impl(_convert_impl)
@@ -740,10 +747,21 @@ convert_element_type_p.def_abstract_eval(lambda x, new_dtype: x.update(dtype=new
 convert_element_type_p.def_batch(elementwise_batch(convert_element_type_p))
 
 
+def _int_literal(v: int) -> str:
+    return f"({v + 1}LL - 1)" if v < 0 else f"{v}ULL"
+
+
 def _convert_expr(args: Sequence[str], arg_dtypes: Any, out_dtype: Any, params: Any) -> str:
-    if np.dtype(out_dtype) == np.bool_:
-        return f"({args[0]} != 0)"
-    return f"(({c_type(out_dtype)})({args[0]}))"
+    out_dtype, x = np.dtype(out_dtype), args[0]
+    if out_dtype == np.bool_:
+        return f"({x} != 0)"
+    t = c_type(out_dtype)
+    if np.dtype(arg_dtypes[0]).kind == "f" and out_dtype.kind in "iu":  # saturating, as impl
+        info = np.iinfo(out_dtype)
+        return (f"(({x}) != ({x}) ? ({t})0 : ({x}) >= {float(info.max)!r} ? "
+                f"({t}){_int_literal(int(info.max))} : ({x}) <= {float(info.min)!r} ? "
+                f"({t}){_int_literal(int(info.min))} : ({t})({x}))")
+    return f"(({t})({x}))"
 
 
 convert_element_type_p.kernel = Elementwise(_convert_expr, flops=0)
@@ -772,6 +790,7 @@ convert_element_type_p.simplify = (
 def convert_element_type(x: Any, new_dtype: Any) -> Any:
     """`x` as `new_dtype` (no equation when it already is). Complex to real keeps the real
     part, as JAX's does (without NumPy's ComplexWarning); its rules are complex-correct.
+    Floats to integers saturate as in JAX: out of range gives the nearest bound, NaN 0.
 
     >>> convert_element_type(np.float32(2.7), np.int32)
     array(2, dtype=int32)
