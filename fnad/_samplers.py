@@ -167,7 +167,7 @@ def rademacher(key: Key, shape: int | Shape = (), dtype: Any = None) -> Any:
     """Random signs, -1 or +1 with equal probability."""
     dtype = np.dtype(default_int() if dtype is None else dtype)
     bit = lax.bitwise_and(lax.shift_right_logical(
-        bits(key, _shape(shape)), np.uint32(31)), np.uint32(1))
+        bits(key, _shape(shape), np.uint32), np.uint32(31)), np.uint32(1))
     return fnp.asarray(fnp.asarray(bit, np.int32) * 2 - 1, dtype)
 
 

@@ -278,11 +278,11 @@ def _balanced_eq(x: Any, z: Any, y: Any) -> Any:
 
 
 # max and min propagate NaN like NumPy and JAX (C's fmax/fmin would drop it).
-max_p = _prim("max", np.maximum, NUMBER, kernel="(({0}) > ({1}) || ({0}) != ({0}) ? ({0}) : ({1}))")
+max_p = _prim("max", np.maximum, ANY, kernel="(({0}) > ({1}) || ({0}) != ({0}) ? ({0}) : ({1}))")
 defjvp(max_p, lambda g, ans, x, y: mul(g, _balanced_eq(x, ans, y)),
        lambda g, ans, x, y: mul(g, _balanced_eq(y, ans, x)))
 
-min_p = _prim("min", np.minimum, NUMBER, kernel="(({0}) < ({1}) || ({0}) != ({0}) ? ({0}) : ({1}))")
+min_p = _prim("min", np.minimum, ANY, kernel="(({0}) < ({1}) || ({0}) != ({0}) ? ({0}) : ({1}))")
 defjvp(min_p, lambda g, ans, x, y: mul(g, _balanced_eq(x, ans, y)),
        lambda g, ans, x, y: mul(g, _balanced_eq(y, ans, x)))
 
@@ -728,14 +728,21 @@ convert_element_type_p = Primitive("convert_element_type")
 
 
 def _convert_impl(x: np.ndarray, new_dtype: np.dtype) -> np.ndarray:
-    x = np.asarray(x)
+    xp = array_module([x])
     if x.dtype.kind == "c" and new_dtype.kind not in "cb":  # the real part, without warning
         x = x.real
-    token = quiet_enter()  # NaN or inf to an integer: no warning, as in JAX
-    try:
+    if x.dtype.kind != "f" or new_dtype.kind not in "iu":
         return x.astype(new_dtype)
+    # JAX's (XLA's) float to integer conversion saturates: out of range gives the nearest
+    # bound, NaN gives 0 (NumPy's cast is undefined there)
+    info = np.iinfo(new_dtype)
+    token = quiet_enter()  # a bound beyond the float's range compares as inf, silently
+    try:
+        high, low = x >= float(info.max), x <= float(info.min)
     finally:
         quiet_exit(token)
+    out = xp.where(high | low | xp.isnan(x), 0, x).astype(new_dtype)
+    return xp.where(high, new_dtype.type(info.max), xp.where(low, new_dtype.type(info.min), out))
 
 
 convert_element_type_p.def_impl(_convert_impl)
@@ -743,10 +750,21 @@ convert_element_type_p.def_abstract_eval(lambda x, new_dtype: x.update(dtype=new
 convert_element_type_p.def_batch(elementwise_batch(convert_element_type_p))
 
 
+def _int_literal(v: int) -> str:
+    return f"({v + 1}LL - 1)" if v < 0 else f"{v}ULL"
+
+
 def _convert_expr(args: Sequence[str], arg_dtypes: Any, out_dtype: Any, params: Any) -> str:
-    if np.dtype(out_dtype) == np.bool_:
-        return f"({args[0]} != 0)"
-    return f"(({c_type(out_dtype)})({args[0]}))"
+    out_dtype, x = np.dtype(out_dtype), args[0]
+    if out_dtype == np.bool_:
+        return f"({x} != 0)"
+    t = c_type(out_dtype)
+    if np.dtype(arg_dtypes[0]).kind == "f" and out_dtype.kind in "iu":  # saturating, as impl
+        info = np.iinfo(out_dtype)
+        return (f"(({x}) != ({x}) ? ({t})0 : ({x}) >= {float(info.max)!r} ? "
+                f"({t}){_int_literal(int(info.max))} : ({x}) <= {float(info.min)!r} ? "
+                f"({t}){_int_literal(int(info.min))} : ({t})({x}))")
+    return f"(({t})({x}))"
 
 
 convert_element_type_p.kernel = Elementwise(_convert_expr, flops=0)
@@ -775,6 +793,7 @@ convert_element_type_p.simplify = (
 def convert_element_type(x: Any, new_dtype: Any) -> Any:
     """`x` as `new_dtype` (no equation when it already is). Complex to real keeps the real
     part, as JAX's does (without NumPy's ComplexWarning); its rules are complex-correct.
+    Floats to integers saturate as in JAX: out of range gives the nearest bound, NaN 0.
 
     >>> convert_element_type(np.float32(2.7), np.int32)
     array(2, dtype=int32)
@@ -884,8 +903,22 @@ sinh, cosh, tanh, asinh, acosh, atanh, logistic = (
     _wrapper(p) for p in (sinh_p, cosh_p, tanh_p, asinh_p, acosh_p, atanh_p, logistic_p))
 erf, erfc, erf_inv, lgamma, digamma = (
     _wrapper(p) for p in (erf_p, erfc_p, erf_inv_p, lgamma_p, digamma_p))
-add, sub, mul, div, rem, pow, atan2, nextafter = (  # noqa: A001
-    _wrapper(p) for p in (add_p, sub_p, mul_p, div_p, rem_p, pow_p, atan2_p, nextafter_p))
+add, sub, mul, div, rem, atan2, nextafter = (
+    _wrapper(p) for p in (add_p, sub_p, mul_p, div_p, rem_p, atan2_p, nextafter_p))
+
+
+def pow(x: Any, y: Any) -> Any:  # noqa: A001
+    """Elementwise `x ** y`; an integer exponent array raises a float or complex base to
+    its values, as JAX's `lax.pow` (the `pow` primitive).
+
+    >>> pow(np.array([2.0, 3.0]), np.array([3, -1], np.int32))
+    array([8.        , 0.33333333])
+    """
+    x, y = asarray_like(x, y)
+    xd, yd = get_aval(x).dtype, get_aval(y).dtype
+    if yd.kind in "iu" and xd.kind in "fc":
+        y = convert_element_type(y, xd)
+    return pow_p.bind(x, y)
 max, min = _wrapper(max_p), _wrapper(min_p)  # noqa: A001
 clamp = _wrapper(clamp_p)
 bitwise_and, bitwise_or, bitwise_xor, bitwise_not = (
@@ -907,15 +940,31 @@ def round(x: Any, rounding_method: int = RoundingMethod.AWAY_FROM_ZERO) -> Any: 
     return round_p.bind(*asarray_like(x), rounding_method=int(method))
 
 
-def polygamma(m: int, x: Any) -> Any:
-    """The `m`-th derivative of `digamma`, for a static Python integer `m >= 0`.
+def polygamma(m: Any, x: Any) -> Any:
+    """The `m`-th derivative of `digamma`. The orders `m >= 0` are integers, a Python
+    number or a concrete array of them (elementwise, broadcast with `x`, as JAX's).
 
     >>> float(polygamma(1, np.float64(1.0)))  # pi^2 / 6
     1.6449340668482264
     """
-    if int(m) != m or m < 0:
-        raise ArgumentError(f"polygamma: the order m must be a non-negative integer, got {m}")
-    return polygamma_p.bind(*asarray_like(x), m=int(m))
+    if isinstance(m, Tracer):
+        raise ArgumentError(f"polygamma: the order m must be concrete (a number or a NumPy "
+                            f"array), got a traced {m.aval}; pass it as a static argument")
+    orders = np.asarray(m)
+    if not np.all((orders >= 0) & (orders == np.round(orders))):
+        raise ArgumentError(f"polygamma: the orders m must be non-negative integers, got {m}")
+    if orders.ndim == 0:
+        return polygamma_p.bind(*asarray_like(x), m=int(orders))
+    from fnad.lax.structural import broadcast_in_dim
+    (x,) = asarray_like(x)
+    shape = np.broadcast_shapes(orders.shape, get_aval(x).shape)
+    x = broadcast_in_dim(x, shape, tuple(range(len(shape) - get_aval(x).ndim, len(shape))))
+    orders = np.broadcast_to(orders, shape)
+    out = None
+    for k in np.unique(orders):
+        value = polygamma_p.bind(x, m=int(k))
+        out = value if out is None else select_n(orders == k, out, value)
+    return out
 
 
 def full_like(x: Any, fill_value: Any, dtype: Any = None) -> Any:

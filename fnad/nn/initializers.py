@@ -36,10 +36,10 @@ zeros, ones = constant(0.0), constant(1.0)
 
 
 def uniform(scale: float = 1e-2, dtype: Any = None) -> Initializer:
-    """Uniform on [-scale, scale)."""
+    """Uniform on [0, scale), as JAX's."""
     def init(key: Any, shape: Sequence[int], dtype: Any = dtype) -> Any:
         dtype = float_or_default(dtype)
-        return random.uniform(key, shape, dtype, -scale, scale)
+        return random.uniform(key, shape, dtype) * np.asarray(scale, dtype)
     return init
 
 
@@ -68,25 +68,28 @@ def truncated_normal(stddev: float = 1e-2, dtype: Any = None, lower: float = -2.
     return init
 
 
-def compute_fans(shape: Sequence[int], in_axis: int = -2, out_axis: int = -1,
-                 batch_axis: int | Sequence[int] = ()) -> tuple[int, int]:
-    """(fan_in, fan_out): the in and out axes' sizes, each times the receptive field (the
-    product of the other axes but the batch axes, e.g. a convolution's kernel height and
-    width)."""
+def compute_fans(shape: Sequence[int], in_axis: int | Sequence[int] = -2,
+                 out_axis: int | Sequence[int] = -1,
+                 batch_axis: int | Sequence[int] = ()) -> tuple[float, float]:
+    """(fan_in, fan_out), as JAX computes them: the sizes of the in and out axes (each an
+    axis or a sequence of axes), each times the receptive field (the product of the other
+    axes but the batch axes, e.g. a convolution's kernel height and width)."""
     shape = tuple(shape)
-    if len(shape) < 2:
-        n = shape[0] if shape else 1
-        return n, n
-    in_axis, out_axis = in_axis % len(shape), out_axis % len(shape)
-    batch = {a % len(shape) for a in ((batch_axis,) if isinstance(batch_axis, int)
-                                      else batch_axis)}
-    field = math.prod(d for i, d in enumerate(shape)
-                      if i not in (in_axis, out_axis) and i not in batch)
-    return shape[in_axis] * field, shape[out_axis] * field
+    if isinstance(in_axis, int) and in_axis == -2 and len(shape) <= 1:
+        raise ArgumentError(f"compute_fans: a {len(shape)}-d shape {shape} has no in and out "
+                            "axes; give in_axis and out_axis explicitly (as JAX asks)")
+
+    def size(axes: int | Sequence[int]) -> int:
+        return shape[axes] if isinstance(axes, int) else math.prod(shape[a] for a in axes)
+
+    in_size, out_size = size(in_axis), size(out_axis)
+    field = math.prod(shape) / in_size / out_size / size(batch_axis)
+    return in_size * field, out_size * field
 
 
-def variance_scaling(scale: float, mode: str, distribution: str, in_axis: int = -2,
-                     out_axis: int = -1, batch_axis: int | Sequence[int] = (),
+def variance_scaling(scale: float, mode: str, distribution: str,
+                     in_axis: int | Sequence[int] = -2, out_axis: int | Sequence[int] = -1,
+                     batch_axis: int | Sequence[int] = (),
                      dtype: Any = None) -> Initializer:
     """Draws of variance `scale / n`, n the fan_in, fan_out, their mean or their geometric
     mean (`mode` "fan_in", "fan_out", "fan_avg", "fan_geo_avg"), from a "truncated_normal"
@@ -100,7 +103,7 @@ def variance_scaling(scale: float, mode: str, distribution: str, in_axis: int = 
         fan_in, fan_out = compute_fans(shape, in_axis, out_axis, batch_axis)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2,
              "fan_geo_avg": math.sqrt(fan_in * fan_out)}[mode]
-        var = scale / max(n, 1)
+        var = scale / n
         if distribution == "truncated_normal":
             std = math.sqrt(var) / _TRUNC_STD
             return random.truncated_normal(key, -2.0, 2.0, shape, dtype) * np.asarray(std, dtype)
@@ -115,7 +118,8 @@ def variance_scaling(scale: float, mode: str, distribution: str, in_axis: int = 
 
 
 def _family(scale: float, mode: str, distribution: str, doc: str) -> Callable[..., Initializer]:
-    def make(in_axis: int = -2, out_axis: int = -1, batch_axis: int | Sequence[int] = (),
+    def make(in_axis: int | Sequence[int] = -2, out_axis: int | Sequence[int] = -1,
+             batch_axis: int | Sequence[int] = (),
              dtype: Any = None) -> Initializer:
         return variance_scaling(scale, mode, distribution, in_axis, out_axis, batch_axis, dtype)
     make.__doc__ = doc
