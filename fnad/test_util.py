@@ -7,12 +7,14 @@ transform added here is checked on every primitive at once.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from fnad import tree as tree_util
+from fnad.core.errors import FnadError
 from fnad.core.ir import eval_jaxpr, typecheck
 from fnad.device import device_get
 
@@ -100,15 +102,29 @@ def check_vjp(f: Callable[..., Any], args: Sequence[Any], atol: float, rtol: flo
     assert abs(lhs - ad) <= scale, f"reverse mode <ct, vjp(u)> {lhs} != forward <J t, u> {ad}"
 
 
-def check_grads(f: Callable[..., Any], args: Sequence[Any], order: int = 2,
-                modes: Sequence[str] = ("fwd", "rev"), eps: float | None = None,
-                atol: float | None = None, rtol: float | None = None, seed: int = 0) -> None:
+def check_grads(f: Callable[..., Any], args: Sequence[Any] | int | None = None, order: int = 2,
+                modes: Sequence[str] | None = ("fwd", "rev"), eps: float | None = None,
+                atol: float | None = None, rtol: float | None = None, seed: int = 0, *,
+                argnum: int | Sequence[int] | None = None) -> Any:
     """Check forward and reverse derivatives of `f` up to `order` against central finite
     differences computed in float64, and forward against reverse mode.
 
+    JAX's form `check_grads(f, args)` checks at once, in every argument. autograd's curried
+    form `check_grads(f)(*args, **kwargs)` (also `check_grads(f, argnum, ...)` or
+    `check_grads(f, argnum=...)`) returns the checker, which differentiates `args[argnum]`
+    (by default the first) and holds the rest fixed, so autograd-style tests run unchanged.
+
     >>> import fnad.numpy as fnp
     >>> check_grads(fnp.sin, (0.5,), order=2)
+    >>> check_grads(fnp.multiply, argnum=1)(2.0, 0.5)
     """
+    modes = ("fwd", "rev") if modes is None else tuple(modes)
+    bad = set(modes) - {"fwd", "rev"}
+    if bad:
+        raise FnadError(f"check_grads: unknown modes {sorted(bad)}; use 'fwd' and/or 'rev'")
+    if args is None or isinstance(args, int) or argnum is not None:
+        nums = args if isinstance(args, int) else (0 if argnum is None else argnum)
+        return _curried_check(f, nums, order, modes, eps, atol, rtol, seed)
     args = tuple(tree_util.tree_map(_as_float64, tuple(args)))
     eps = 1e-5 if eps is None else eps
     atol = 1e-4 if atol is None else atol
@@ -130,6 +146,52 @@ def check_grads(f: Callable[..., Any], args: Sequence[Any], order: int = 2,
                 check(lambda *a: vjp(f, *a)[1](cotangent), args, order - 1)
 
     check(f, args, order)
+    return None
+
+
+def _curried_check(f: Callable[..., Any], argnum: int | Sequence[int], order: int,
+                   modes: Sequence[str], eps: float | None, atol: float | None,
+                   rtol: float | None, seed: int) -> Callable[..., None]:
+    """autograd's form: a checker of `f` in `args[argnum]`, the other arguments fixed."""
+    nums = (argnum,) if isinstance(argnum, int) else tuple(argnum)
+
+    def checker(*args: Any, **kwargs: Any) -> None:
+        def g(*diff: Any) -> Any:
+            full = list(args)
+            for i, v in zip(nums, diff):
+                full[i] = v
+            return f(*full, **kwargs)
+
+        check_grads(g, tuple(args[i] for i in nums), order, modes, eps, atol, rtol, seed)
+
+    return checker
+
+
+def combo_check(f: Callable[..., Any], argnum: int | Sequence[int] = 0,
+                **check_kwargs: Any) -> Callable[..., None]:
+    """autograd's `combo_check(f, argnum, modes=..., order=...)(arg_choices, **kwarg_choices)`:
+    `check_grads` of `f` at every combination of the given argument and keyword values.
+
+    >>> import fnad.numpy as fnp
+    >>> combo_check(fnp.sum, (0,))([np.ones(3), np.ones((2, 2))], axis=[None, 0])
+    """
+    def check_all(*arg_choices: Sequence[Any], **kwarg_choices: Sequence[Any]) -> None:
+        keys = list(kwarg_choices)
+        for args in itertools.product(*arg_choices):
+            for values in itertools.product(*kwarg_choices.values()):
+                check_grads(f, argnum=argnum, **check_kwargs)(*args, **dict(zip(keys, values)))
+
+    return check_all
+
+
+def check_equivalent(actual: Any, expected: Any, atol: float | None = None,
+                     rtol: float | None = None) -> None:
+    """autograd's name for `assert_allclose`, which also requires equal dtypes: the same
+    tree of arrays of the same shapes and dtypes, close in value."""
+    assert_allclose(actual, expected, atol, rtol)
+    for a, e in zip(tree_util.tree_leaves(actual), tree_util.tree_leaves(expected)):
+        assert np.result_type(a) == np.result_type(e), \
+            f"dtypes differ: {np.result_type(a)} vs {np.result_type(e)}"
 
 
 # ---------------------------------------------------------------------------- transforms

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fnad.numpy import fft, linalg
+from fnad.numpy import fft, linalg, random
 from fnad.numpy._calculus import *  # noqa: F403
 from fnad.numpy._core import (
     broadcast_shapes,
