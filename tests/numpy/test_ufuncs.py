@@ -221,6 +221,15 @@ def test_hypot_neither_overflows_nor_underflows_and_has_jax_derivatives_at_zero(
     np.testing.assert_allclose(gy, [0.5, -0.8])
 
 
+def test_hypot_second_derivatives_are_right_where_the_operands_tie():
+    # max/min of |x|, |y| must not leak a tie's 1/2 split into second derivatives
+    x = np.array([2.0, -1.5, 0.3])
+    check_grads(fnp.hypot, (x, x), order=2)
+    check_grads(lambda a: fnp.hypot(a, -x), (x,), order=3)
+    h = fnad.hessian(lambda a: fnp.hypot(a, 2.0))(np.float64(2.0))
+    np.testing.assert_allclose(h, 4.0 / 8.0 ** 1.5)  # y**2 / (x**2 + y**2)**1.5
+
+
 def test_fmax_fmin_ties_go_to_the_second_operand_as_in_jax():
     x, y = np.array([1.0, 2.0, 0.0, np.nan, 1.0]), np.array([1.0, 1.0, 3.0, 1.0, np.nan])
     for f, np_f, x_grad in ((fnp.fmax, np.fmax, [0, 1, 0, 0, 1]),
