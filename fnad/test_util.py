@@ -46,25 +46,37 @@ def assert_allclose(actual: Any, expected: Any, atol: float | None = None,
 
 # ---------------------------------------------------------------------------- gradients
 
-def _as_float64(x: Any) -> Any:
+def _inexact(x: Any) -> bool:
+    return np.asarray(x).dtype.kind in "fc"
+
+
+def _wide(x: Any) -> np.ndarray:
+    """`x` in float64, or complex128 where it is complex."""
     x = np.asarray(x)
-    return x.astype(np.float64) if x.dtype.kind == "f" else x
+    return x.astype(np.result_type(x.dtype, np.float64)) if x.dtype.kind in "fc" else x
 
 
 def _random_like(tree: Any, rng: np.random.Generator) -> Any:
-    return tree_util.tree_map(
-        lambda x: rng.standard_normal(np.shape(x)).astype(np.asarray(x).dtype)
-        if np.asarray(x).dtype.kind == "f" else np.zeros(np.shape(x), np.asarray(x).dtype), tree)
+    def draw(x: Any) -> np.ndarray:
+        x = np.asarray(x)
+        if x.dtype.kind == "c":
+            return (rng.standard_normal(x.shape) + 1j * rng.standard_normal(x.shape)
+                    ).astype(x.dtype)
+        if x.dtype.kind == "f":
+            return rng.standard_normal(x.shape).astype(x.dtype)
+        return np.zeros(x.shape, x.dtype)
+
+    return tree_util.tree_map(draw, tree)
 
 
 def _inner(a: Any, b: Any) -> float:
-    return float(sum(np.vdot(np.asarray(x, np.float64), np.asarray(y, np.float64))
+    """The real inner product Re <a, b>, with complex numbers as pairs of reals (JAX's)."""
+    return float(sum(np.real(np.vdot(_wide(x), _wide(y)))
                      for x, y in zip(tree_util.tree_leaves(a), tree_util.tree_leaves(b))))
 
 
 def _axpy(a: float, x: Any, y: Any) -> Any:
-    return tree_util.tree_map(lambda u, v: v + a * u if np.asarray(v).dtype.kind == "f" else v,
-                              x, y)
+    return tree_util.tree_map(lambda u, v: v + a * u if _inexact(v) else v, x, y)
 
 
 def numerical_jvp(f: Callable[..., Any], args: Sequence[Any], tangents: Sequence[Any],
@@ -72,8 +84,7 @@ def numerical_jvp(f: Callable[..., Any], args: Sequence[Any], tangents: Sequence
     """(f(x + eps t) - f(x - eps t)) / 2 eps, leaf by leaf."""
     plus = f(*_axpy(eps, tangents, args))
     minus = f(*_axpy(-eps, tangents, args))
-    return tree_util.tree_map(lambda p, m: (np.asarray(p, np.float64) - np.asarray(m, np.float64))
-                              / (2 * eps), plus, minus)
+    return tree_util.tree_map(lambda p, m: (_wide(p) - _wide(m)) / (2 * eps), plus, minus)
 
 
 def check_jvp(f: Callable[..., Any], args: Sequence[Any], atol: float, rtol: float, eps: float,
@@ -93,7 +104,8 @@ def check_vjp(f: Callable[..., Any], args: Sequence[Any], atol: float, rtol: flo
     assert_allclose(out, f(*args), atol, rtol, "vjp primal output differs from f")
     tangents = _random_like(args, rng)
     cotangent = _random_like(out, rng)
-    ct_in = f_vjp(cotangent)
+    # JAX's convention for complex numbers: cotangents enter and leave conjugated
+    ct_in = tree_util.tree_map(np.conj, f_vjp(tree_util.tree_map(np.conj, cotangent)))
     lhs = _inner(tangents, ct_in)
     fd = _inner(numerical_jvp(f, args, tangents, eps), cotangent)
     scale = atol + rtol * (abs(fd) + 1)
@@ -125,7 +137,7 @@ def check_grads(f: Callable[..., Any], args: Sequence[Any] | int | None = None, 
     if args is None or isinstance(args, int) or argnum is not None:
         nums = args if isinstance(args, int) else (0 if argnum is None else argnum)
         return _curried_check(f, nums, order, modes, eps, atol, rtol, seed)
-    args = tuple(tree_util.tree_map(_as_float64, tuple(args)))
+    args = tuple(tree_util.tree_map(_wide, tuple(args)))
     eps = 1e-5 if eps is None else eps
     atol = 1e-4 if atol is None else atol
     rtol = 1e-4 if rtol is None else rtol

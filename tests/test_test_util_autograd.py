@@ -75,3 +75,18 @@ def test_numpy_random_is_numpys_global_sampler() -> None:
     a = npr.randn(2, 3)
     np.random.seed(3)
     np.testing.assert_array_equal(a, np.random.randn(2, 3))
+
+
+def test_check_grads_on_complex_inputs_sees_imaginary_parts() -> None:
+    z = np.array([1.0 + 2.0j, 0.3 - 1.0j])
+    check_grads(lambda a, b: a * fnp.conj(a) * b, (z, np.array([1.0, 2.0])))
+    check_grads(fnp.sin)(z)
+
+    @fnad.custom_jvp
+    def square(a):
+        return a * a
+
+    square.defjvp(lambda primals, tangents: (primals[0] ** 2,
+                                             2.0 * fnp.conj(primals[0]) * tangents[0]))
+    with pytest.raises(AssertionError):
+        check_grads(square, (z,), order=1, modes=["fwd"])
