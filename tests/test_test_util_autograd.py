@@ -90,3 +90,8 @@ def test_check_grads_on_complex_inputs_sees_imaginary_parts() -> None:
                                              2.0 * fnp.conj(primals[0]) * tangents[0]))
     with pytest.raises(AssertionError):
         check_grads(square, (z,), order=1, modes=["fwd"])
+
+
+def test_curried_check_grads_takes_autograds_finite_difference_step() -> None:
+    near_tie = np.array([0.0, 1.6e-5, 2.0])  # a 1e-5 step would cross the kink of min
+    check_grads(fnp.min)(near_tie)
