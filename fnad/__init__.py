@@ -16,13 +16,23 @@ from fnad import (
     typing,
 )
 from fnad.api import (
+    deriv,
+    elementwise_grad,
     grad,
+    grad_and_aux,
     hessian,
+    hessian_tensor_product,
+    holomorphic_grad,
     jacfwd,
     jacrev,
     jvp,
     linearize,
+    make_ggnvp,
+    make_hvp,
     make_jaxpr,
+    make_jvp,
+    make_vjp,
+    tensor_jacobian_product,
     value_and_grad,
     vjp,
     vmap,
@@ -84,5 +94,12 @@ remat = checkpoint
 (jacobian, eval_shape, linear_transpose, closure_convert, pure_callback) = (
     _api_boundary(_t, _t.__name__) for _t in (
         jacobian, eval_shape, linear_transpose, closure_convert, pure_callback))
+# autograd's differential operators (fnad.api), for autograd code after renaming imports
+(deriv, elementwise_grad, grad_and_aux, hessian_tensor_product, holomorphic_grad, make_ggnvp,
+ make_hvp, make_jvp, make_vjp, tensor_jacobian_product) = (
+    _api_boundary(_t, _t.__name__) for _t in (
+        deriv, elementwise_grad, grad_and_aux, hessian_tensor_product, holomorphic_grad,
+        make_ggnvp, make_hvp, make_jvp, make_vjp, tensor_jacobian_product))
+hessian_vector_product, vector_jacobian_product = hessian_tensor_product, tensor_jacobian_product
 
 __version__ = "0.1.0"
