@@ -246,3 +246,17 @@ def test_module_doctests():
         assert result.failed == 0, mod.__name__
         attempted += result.attempted
     assert attempted >= 28
+
+
+def test_dirichlet_rvs_draws_as_scipy_does():
+    dirichlet = stats.dirichlet
+    alpha = np.array([1.2, 2.0, 3.0])
+    np.random.seed(3)
+    ours = dirichlet.rvs(alpha, size=2)
+    np.random.seed(3)
+    np.testing.assert_array_equal(ours, ss.dirichlet.rvs(alpha, size=2))
+    np.testing.assert_array_equal(dirichlet.rvs(alpha, random_state=5),
+                                  ss.dirichlet.rvs(alpha, random_state=5))
+    draws = dirichlet.rvs(alpha, 4, np.random.default_rng(1))
+    np.testing.assert_array_equal(draws, ss.dirichlet.rvs(alpha, 4,
+                                                                   np.random.default_rng(1)))
