@@ -260,3 +260,19 @@ def test_dirichlet_rvs_draws_as_scipy_does():
     draws = dirichlet.rvs(alpha, 4, np.random.default_rng(1))
     np.testing.assert_array_equal(draws, ss.dirichlet.rvs(alpha, 4,
                                                                    np.random.default_rng(1)))
+
+
+def test_multivariate_normal_takes_scipys_allow_singular_and_has_entropy():
+    mvn = stats.multivariate_normal
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((4, 4))
+    cov, mean, x = a @ a.T + np.eye(4), rng.standard_normal(4), rng.standard_normal(4)
+    np.testing.assert_allclose(mvn.pdf(x, mean, cov, allow_singular=False),
+                               ss.multivariate_normal.pdf(x, mean, cov), rtol=1e-12)
+    with pytest.raises(NotImplementedError, match="allow_singular"):
+        mvn.logpdf(x, mean, cov, allow_singular=True)
+    np.testing.assert_allclose(mvn.entropy(mean, cov), ss.multivariate_normal.entropy(mean, cov),
+                               rtol=1e-12)
+    np.testing.assert_allclose(mvn.entropy(np.zeros(3), np.float64(2.0)),
+                               ss.multivariate_normal(np.zeros(3), 2.0).entropy(), rtol=1e-12)
+    check_grads(lambda c: mvn.entropy(mean, (c + c.T) / 2), (cov,), order=2)
