@@ -276,3 +276,16 @@ def test_multivariate_normal_takes_scipys_allow_singular_and_has_entropy():
     np.testing.assert_allclose(mvn.entropy(np.zeros(3), np.float64(2.0)),
                                ss.multivariate_normal(np.zeros(3), 2.0).entropy(), rtol=1e-12)
     check_grads(lambda c: mvn.entropy(mean, (c + c.T) / 2), (cov,), order=2)
+
+
+def test_t_cdf_logcdf_sf_are_scipys():
+    rng = np.random.default_rng(0)
+    x, loc = 3 * rng.standard_normal(6), rng.standard_normal(6)
+    df, scale = rng.standard_normal(6) ** 2 + 2.1, rng.standard_normal(6) ** 2 + 0.5
+    for name in ("cdf", "logcdf", "sf"):
+        np.testing.assert_allclose(getattr(stats.t, name)(x, df, loc, scale),
+                                   getattr(ss.t, name)(x, df, loc, scale), rtol=1e-10)
+    np.testing.assert_allclose(stats.t.logcdf(np.float64(-1e4), np.float64(3.0)),
+                               ss.t.logcdf(-1e4, 3.0), rtol=1e-12)
+    check_grads(lambda a, b, c: stats.t.cdf(a, df, b, c), (x, loc, scale), order=2)
+    check_grads(lambda a: stats.t.logcdf(a, df), (x,), order=1)
