@@ -341,7 +341,9 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
                                  f"{hint}")
         _check_output(aval.dtype, "grad", holomorphic)
         if aval.dtype.kind not in "fc":
-            raise TransformError("grad needs a float-valued function")
+            raise DTypeError(f"grad needs a float-valued function, got {aval.dtype} (a "
+                             "TypeError, as in JAX); a boolean or integer output has no "
+                             "gradient: differentiate the float computation behind it")
         grads = pullback([np.ones((), aval.dtype)])
         grads = grads[0] if isinstance(argnums, int) else grads
         out = _owned(tree_util.tree_unflatten(out_tree, outs))

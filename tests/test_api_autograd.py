@@ -91,3 +91,8 @@ def test_grad_takes_autograds_argnum_keyword():
     assert_allclose(fnad.value_and_grad(g, argnum=1)(*args), fnad.value_and_grad(g, 1)(*args))
     with pytest.raises(TransformError, match="argnum"):
         fnad.elementwise_grad(g, 5)(*args)
+
+
+def test_grad_of_a_non_float_output_is_a_type_error_as_in_jax():
+    with pytest.raises(TypeError, match="float-valued"):
+        fnad.grad(lambda x: fnp.allclose(x, x * 3.0 / 3.0))(X)
