@@ -173,6 +173,11 @@ def _curried_check(f: Callable[..., Any], argnum: int | Sequence[int], order: in
     nums = (argnum,) if isinstance(argnum, int) else tuple(argnum)
 
     def checker(*args: Any, **kwargs: Any) -> None:
+        # autograd computes in float64: so do the fixed arguments' Python floats, which fnad
+        # would otherwise take as weak float32 values
+        args = tuple(tree_util.tree_map(lambda x: np.float64(x) if type(x) is float else x,
+                                        args))
+
         def g(*diff: Any) -> Any:
             full = list(args)
             for i, v in zip(nums, diff):

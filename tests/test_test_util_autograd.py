@@ -95,3 +95,10 @@ def test_check_grads_on_complex_inputs_sees_imaginary_parts() -> None:
 def test_curried_check_grads_takes_autograds_finite_difference_step() -> None:
     near_tie = np.array([0.0, 1.6e-5, 2.0])  # a 1e-5 step would cross the kink of min
     check_grads(fnp.min)(near_tie)
+
+
+def test_curried_check_grads_holds_python_floats_in_float64() -> None:
+    # d/dy sin(sin x + sin y), checked in x with y a Python float: in float32 the finite
+    # differences of this gradient would be noise
+    ddf = fnad.grad(lambda x, y: fnp.sin(fnp.sin(x) + fnp.sin(y)), 1)
+    check_grads(ddf)(0.3, -1.1)
