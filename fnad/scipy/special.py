@@ -586,6 +586,32 @@ def bessel_jn(z: Any, *, v: int, n_iter: int = 50) -> Any:
     return fnp.stack([_sp.bessel_jn(z, k) for k in range(int(v) + 1)])
 
 
+def jn(n: Any, x: Any) -> Any:
+    """The Bessel function of the first kind J_n(x) of integer order `n` (a Python or
+    concrete integer; SciPy's `jn`), differentiable in `x`.
+
+    >>> round(float(jn(2, np.float64(1.0))), 6)
+    0.114903
+    """
+    if isinstance(n, Tracer) or np.ndim(n) != 0 or int(n) != n:
+        raise ArgumentError(f"jn: the order n must be one concrete integer, got {n!r}; for "
+                         "several orders use bessel_jn(x, v=max_order)")
+    (x,) = promote_inexact(x)
+    if n < 0:  # J_{-n} = (-1)^n J_n
+        return _sp.bessel_jn(x, int(-n)) * (-1.0 if n % 2 else 1.0)
+    return _sp.bessel_jn(x, int(n))
+
+
+def j0(x: Any) -> Any:
+    """The Bessel function of the first kind of order 0, J_0(x)."""
+    return jn(0, x)
+
+
+def j1(x: Any) -> Any:
+    """The Bessel function of the first kind of order 1, J_1(x)."""
+    return jn(1, x)
+
+
 def wofz(z: Any) -> Any:
     """The Faddeeva function w(z) = exp(-z^2) erfc(-iz), complex (complex64 for float32
     or complex64 input, complex128 otherwise).
@@ -622,7 +648,7 @@ __all__ = [
     "bernoulli", "bessel_jn", "beta", "betainc", "betaln", "boxcox", "boxcox1p", "comb",
     "dawsn", "digamma", "entr", "erf", "erfc", "erfcinv", "erfcx", "erfinv", "exp1", "expi", "expit",
     "expn", "factorial", "fresnel", "gamma", "gammainc", "gammaincc", "gammaln", "gammasgn",
-    "hyp1f1", "hyp2f1", "i0", "i0e", "i1", "i1e", "kl_div", "log_ndtr", "log_softmax",
+    "hyp1f1", "hyp2f1", "i0", "i0e", "i1", "i1e", "j0", "j1", "jn", "kl_div", "log_ndtr", "log_softmax",
     "loggamma", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri", "owens_t", "poch",
     "polygamma", "psi", "rel_entr", "rgamma", "sici", "softmax", "spence", "sph_harm_y", "wofz", "xlog1py",
     "xlogy", "zeta",

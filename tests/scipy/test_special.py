@@ -417,3 +417,15 @@ def test_rgamma_erfcinv_psi_are_scipys():
     for n in range(4):  # at the poles, the derivative of 1/Gamma is (-1)^n n!
         assert fnad.grad(special.rgamma)(np.float64(-n)) == pytest.approx(
             (-1) ** n * math.factorial(n))
+
+
+def test_j0_j1_jn_are_scipys():
+    x = np.linspace(0.2, 20.0, 50)
+    for n in (0, 1, 2, -3, 5):
+        np.testing.assert_allclose(special.jn(n, x), sp.jn(n, x), atol=1e-15)
+    np.testing.assert_allclose(special.j0(x), sp.j0(x), atol=1e-15)
+    np.testing.assert_allclose(special.j1(x), sp.j1(x), atol=1e-15)
+    check_grads(special.j0, (x[:6],), order=2)
+    check_grads(lambda t: special.jn(-3, t), (x[:6],), order=2)
+    with pytest.raises(ValueError, match="one concrete integer"):
+        special.jn(np.array([1, 2]), x)
