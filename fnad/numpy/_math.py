@@ -241,7 +241,7 @@ def real_if_close(a: Any, tol: float = 100) -> Any:
     depends on the values, so `a` must be concrete (eager code, or grad of it); under jit
     or vmap it is a ConcretizationError.
 
-    >>> real_if_close(np.array([2.1 + 4e-14j, 5.2 + 3e-15j]))
+    >>> real_if_close(np.array([2.1 + 4e-15j, 5.2 + 3e-15j]))
     array([2.1, 5.2])
     """
     a = asarray(a)
