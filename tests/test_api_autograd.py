@@ -96,3 +96,10 @@ def test_grad_takes_autograds_argnum_keyword():
 def test_grad_of_a_non_float_output_is_a_type_error_as_in_jax():
     with pytest.raises(TypeError, match="float-valued"):
         fnad.grad(lambda x: fnp.allclose(x, x * 3.0 / 3.0))(X)
+
+
+def test_autograds_container_names_are_pythons_and_differentiate_as_pytrees():
+    from fnad import dict as ag_dict, list as ag_list, tuple as ag_tuple
+    g = fnad.grad(lambda p: p["a"] * ag_tuple(p["b"])[1])(ag_dict(a=2.0, b=ag_list([1.0, 3.0])))
+    assert g == {"a": 3.0, "b": [0.0, 2.0]}
+    assert fnad.isinstance is isinstance and ag_tuple is tuple
