@@ -405,3 +405,29 @@ def test_hyp2f1_at_one_is_gauss_sum_with_gamma_signs(a, b, c):
     included (c - a = -0.5 makes it negative)."""
     a, b, c, one = (np.float64(v) for v in (a, b, c, 1.0))
     close(special.hyp2f1(a, b, c, one), sp.hyp2f1(a, b, c, one), rtol=1e-12)
+
+
+def test_rgamma_erfcinv_psi_are_scipys():
+    x = np.array([4.0, 0.0, -2.0, -3.0, -2.5, 0.3, 1.7, 180.0, np.inf, -np.inf, np.nan])
+    np.testing.assert_allclose(special.rgamma(x), sp.rgamma(x), rtol=1e-13, atol=0)
+    y = np.array([1e-20, 0.05, 0.5, 1.0, 1.5, 1.95, 2.0, 0.0, 2.5, -1.0])
+    np.testing.assert_allclose(special.erfcinv(y), sp.erfcinv(y), rtol=1e-13)
+    z = np.array([0.3, 1.7, 5.0])
+    np.testing.assert_allclose(special.psi(z), sp.psi(z), rtol=1e-13)
+    check_grads(special.rgamma, (np.array([0.3, 1.7, -2.5]),), order=2)
+    check_grads(special.erfcinv, (np.array([0.05, 1.0, 1.9]),), order=2)
+    for n in range(4):  # at the poles, the derivative of 1/Gamma is (-1)^n n!
+        assert fnad.grad(special.rgamma)(np.float64(-n)) == pytest.approx(
+            (-1) ** n * math.factorial(n))
+
+
+def test_j0_j1_jn_are_scipys():
+    x = np.linspace(0.2, 20.0, 50)
+    for n in (0, 1, 2, -3, 5):
+        np.testing.assert_allclose(special.jn(n, x), sp.jn(n, x), atol=1e-15)
+    np.testing.assert_allclose(special.j0(x), sp.j0(x), atol=1e-15)
+    np.testing.assert_allclose(special.j1(x), sp.j1(x), atol=1e-15)
+    check_grads(special.j0, (x[:6],), order=2)
+    check_grads(lambda t: special.jn(-3, t), (x[:6],), order=2)
+    with pytest.raises(ValueError, match="one concrete integer"):
+        special.jn(np.array([1, 2]), x)
