@@ -1,5 +1,7 @@
 """fnad: functional automatic differentiation and program transformation for Python."""
 
+import builtins as _builtins
+
 from fnad import (
     backends,
     data,
@@ -16,13 +18,23 @@ from fnad import (
     typing,
 )
 from fnad.api import (
+    deriv,
+    elementwise_grad,
     grad,
+    grad_and_aux,
     hessian,
+    hessian_tensor_product,
+    holomorphic_grad,
     jacfwd,
     jacrev,
     jvp,
     linearize,
+    make_ggnvp,
+    make_hvp,
     make_jaxpr,
+    make_jvp,
+    make_vjp,
+    tensor_jacobian_product,
     value_and_grad,
     vjp,
     vmap,
@@ -84,5 +96,16 @@ remat = checkpoint
 (jacobian, eval_shape, linear_transpose, closure_convert, pure_callback) = (
     _api_boundary(_t, _t.__name__) for _t in (
         jacobian, eval_shape, linear_transpose, closure_convert, pure_callback))
+# autograd's differential operators (fnad.api), for autograd code after renaming imports
+(deriv, elementwise_grad, grad_and_aux, hessian_tensor_product, holomorphic_grad, make_ggnvp,
+ make_hvp, make_jvp, make_vjp, tensor_jacobian_product) = (
+    _api_boundary(_t, _t.__name__) for _t in (
+        deriv, elementwise_grad, grad_and_aux, hessian_tensor_product, holomorphic_grad,
+        make_ggnvp, make_hvp, make_jvp, make_vjp, tensor_jacobian_product))
+hessian_vector_product, vector_jacobian_product = hessian_tensor_product, tensor_jacobian_product
+# autograd's `tuple`, `list`, `dict` and `isinstance` make containers it can differentiate
+# through; every fnad transform takes plain Python containers (pytrees), so they are
+# Python's own, importable here so that `from autograd import tuple` keeps working.
+tuple, list, dict, isinstance = _builtins.tuple, _builtins.list, _builtins.dict, _builtins.isinstance
 
 __version__ = "0.1.0"

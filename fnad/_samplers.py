@@ -16,6 +16,7 @@ import numpy as np
 
 import fnad.numpy as fnp
 from fnad import lax
+from fnad.core.dtypes import default_float, default_int
 from fnad.core.errors import ArgumentError, DTypeError, ShapeError
 from fnad.core.ir import get_aval
 from fnad.lax import special as _special
@@ -57,12 +58,12 @@ def _open_unit(key: Key, shape: tuple[int, ...], dtype: np.dtype) -> Any:
 
 
 def _fdtype(dtype: Any) -> np.dtype:
-    """The draws' float dtype: JAX's `dtype=None` is the default float32."""
-    return _float_dtype(np.float32 if dtype is None else dtype)
+    """The draws' float dtype: JAX's `dtype=None` is the default float."""
+    return _float_dtype(dtype)
 
 
 def _int_dtype(name: str, dtype: Any) -> np.dtype:
-    dtype = np.dtype(np.int32 if dtype is None else dtype)
+    dtype = np.dtype(default_int() if dtype is None else dtype)
     if dtype.kind not in "iu":
         raise DTypeError(f"{name} draws integers; got dtype {dtype}")
     return dtype
@@ -76,7 +77,7 @@ def _check_method(name: str, method: str) -> None:
 
 # ------------------------------------------------------------------ location-scale families
 
-def exponential(key: Key, shape: int | Shape = (), dtype: Any = np.float32) -> Any:
+def exponential(key: Key, shape: int | Shape = (), dtype: Any = None) -> Any:
     """Standard exponential draws, -log(u).
 
     >>> bool((exponential(key(0), (100,)) > 0).all())
@@ -85,26 +86,26 @@ def exponential(key: Key, shape: int | Shape = (), dtype: Any = np.float32) -> A
     return fnp.negative(fnp.log(_open_unit(key, _shape(shape), _fdtype(dtype))))
 
 
-def laplace(key: Key, shape: int | Shape = (), dtype: Any = np.float32) -> Any:
+def laplace(key: Key, shape: int | Shape = (), dtype: Any = None) -> Any:
     """Standard Laplace draws (density exp(-abs(x)) / 2), by the inverse CDF."""
     u = _open_unit(key, _shape(shape), _fdtype(dtype))
     return fnp.where(u < 0.5, fnp.log(2 * u), -fnp.log(2 * (1 - u)))
 
 
-def logistic(key: Key, shape: int | Shape = (), dtype: Any = np.float32) -> Any:
+def logistic(key: Key, shape: int | Shape = (), dtype: Any = None) -> Any:
     """Standard logistic draws, logit(u)."""
     u = _open_unit(key, _shape(shape), _fdtype(dtype))
     return fnp.log(u) - fnp.log1p(-u)
 
 
-def cauchy(key: Key, shape: int | Shape = (), dtype: Any = np.float32) -> Any:
+def cauchy(key: Key, shape: int | Shape = (), dtype: Any = None) -> Any:
     """Standard Cauchy draws, tan(pi (u - 1/2))."""
     u = _open_unit(key, _shape(shape), _fdtype(dtype))
     return fnp.tan(math.pi * (u - 0.5))
 
 
 def lognormal(key: Key, sigma: Any = 1.0, shape: int | Shape | None = None,
-              dtype: Any = np.float32) -> Any:
+              dtype: Any = None) -> Any:
     """exp(sigma z) for standard normal z (differentiable in sigma)."""
     dtype = _fdtype(dtype)
     shape, (sigma,) = _params("lognormal", shape, dtype, sigma)
@@ -112,14 +113,14 @@ def lognormal(key: Key, sigma: Any = 1.0, shape: int | Shape | None = None,
 
 
 def rayleigh(key: Key, scale: Any = 1.0, shape: int | Shape | None = None,
-             dtype: Any = np.float32) -> Any:
+             dtype: Any = None) -> Any:
     """Rayleigh draws, scale sqrt(-2 log u)."""
     dtype = _fdtype(dtype)
     shape, (scale,) = _params("rayleigh", shape, dtype, scale)
     return scale * fnp.sqrt(-2 * fnp.log(_open_unit(key, shape, dtype)))
 
 
-def pareto(key: Key, b: Any, shape: int | Shape | None = None, dtype: Any = np.float32
+def pareto(key: Key, b: Any, shape: int | Shape | None = None, dtype: Any = None
            ) -> Any:
     """Pareto draws with shape b on [1, inf), exp(E / b) for exponential E."""
     dtype = _fdtype(dtype)
@@ -128,7 +129,7 @@ def pareto(key: Key, b: Any, shape: int | Shape | None = None, dtype: Any = np.f
 
 
 def weibull_min(key: Key, scale: Any, concentration: Any, shape: int | Shape = (),
-                dtype: Any = np.float32) -> Any:
+                dtype: Any = None) -> Any:
     """Weibull draws, scale E^(1 / concentration) for exponential E."""
     dtype = _fdtype(dtype)
     e = exponential(key, shape, dtype)
@@ -136,7 +137,7 @@ def weibull_min(key: Key, scale: Any, concentration: Any, shape: int | Shape = (
 
 
 def triangular(key: Key, left: Any, mode: Any, right: Any, shape: int | Shape | None = None,
-               dtype: Any = np.float32) -> Any:
+               dtype: Any = None) -> Any:
     """Draws from the triangular distribution on [left, right] peaking at mode, by the
     inverse CDF."""
     dtype = _fdtype(dtype)
@@ -149,7 +150,7 @@ def triangular(key: Key, left: Any, mode: Any, right: Any, shape: int | Shape | 
     return fnp.where(u < cut, rising, falling)
 
 
-def wald(key: Key, mean: Any, shape: int | Shape | None = None, dtype: Any = np.float32
+def wald(key: Key, mean: Any, shape: int | Shape | None = None, dtype: Any = None
          ) -> Any:
     """Inverse Gaussian (Wald) draws with the given mean and unit shape, by Michael,
     Schucany and Haas's transformation, written without cancellation."""
@@ -162,22 +163,22 @@ def wald(key: Key, mean: Any, shape: int | Shape | None = None, dtype: Any = np.
     return fnp.where(u <= mu / (mu + y), y, mu * mu / y)
 
 
-def rademacher(key: Key, shape: int | Shape = (), dtype: Any = np.int32) -> Any:
+def rademacher(key: Key, shape: int | Shape = (), dtype: Any = None) -> Any:
     """Random signs, -1 or +1 with equal probability."""
-    dtype = np.dtype(np.int32 if dtype is None else dtype)
+    dtype = np.dtype(default_int() if dtype is None else dtype)
     bit = lax.bitwise_and(lax.shift_right_logical(
-        bits(key, _shape(shape)), np.uint32(31)), np.uint32(1))
+        bits(key, _shape(shape), np.uint32), np.uint32(31)), np.uint32(1))
     return fnp.asarray(fnp.asarray(bit, np.int32) * 2 - 1, dtype)
 
 
-def maxwell(key: Key, shape: int | Shape = (), dtype: Any = np.float32) -> Any:
+def maxwell(key: Key, shape: int | Shape = (), dtype: Any = None) -> Any:
     """Maxwell draws: the length of a standard normal 3-vector."""
     shape, dtype = _shape(shape), _fdtype(dtype)
     return fnp.linalg.norm(normal(key, (*shape, 3), dtype), axis=-1)
 
 
 def double_sided_maxwell(key: Key, loc: Any, scale: Any, shape: int | Shape = (),
-                         dtype: Any = np.float32) -> Any:
+                         dtype: Any = None) -> Any:
     """Maxwell draws with a random sign, scaled and shifted; the draws have shape
     `shape + broadcast(loc, scale).shape`, as in JAX."""
     dtype = _fdtype(dtype)
@@ -191,7 +192,7 @@ def double_sided_maxwell(key: Key, loc: Any, scale: Any, shape: int | Shape = ()
 
 # ------------------------------------------------------------------ the gamma family
 
-def loggamma(key: Key, a: Any, shape: int | Shape | None = None, dtype: Any = np.float32,
+def loggamma(key: Key, a: Any, shape: int | Shape | None = None, dtype: Any = None,
              method: str = "exact") -> Any:
     """log of Gamma(a, 1) draws, finite even for tiny a where the draws underflow;
     differentiable in a (implicit reparameterization).
@@ -205,7 +206,7 @@ def loggamma(key: Key, a: Any, shape: int | Shape | None = None, dtype: Any = np
     return _special.random_loggamma(a, _open_unit(key, shape, dtype))
 
 
-def gamma(key: Key, a: Any, shape: int | Shape | None = None, dtype: Any = np.float32,
+def gamma(key: Key, a: Any, shape: int | Shape | None = None, dtype: Any = None,
           method: str = "exact") -> Any:
     """Gamma(a, 1) draws: the exact quantile of a uniform, with the implicit
     reparameterization derivative d x / d a = -(dP/da) / pdf (JAX's random_gamma_grad).
@@ -216,7 +217,7 @@ def gamma(key: Key, a: Any, shape: int | Shape | None = None, dtype: Any = np.fl
     return fnp.exp(loggamma(key, a, shape, dtype, method))
 
 
-def chisquare(key: Key, df: Any, shape: int | Shape | None = None, dtype: Any = np.float32,
+def chisquare(key: Key, df: Any, shape: int | Shape | None = None, dtype: Any = None,
               method: str = "exact") -> Any:
     """Chi-squared draws with df degrees of freedom, 2 Gamma(df / 2)."""
     dtype = _fdtype(dtype)
@@ -225,7 +226,7 @@ def chisquare(key: Key, df: Any, shape: int | Shape | None = None, dtype: Any = 
 
 
 def f(key: Key, dfnum: Any, dfden: Any, shape: int | Shape | None = None,
-      dtype: Any = np.float32) -> Any:
+      dtype: Any = None) -> Any:
     """F draws, (X1 / dfnum) / (X2 / dfden) for chi-squared X1, X2 (ratio taken in log
     space, so no underflow makes it 0/0)."""
     dtype = _fdtype(dtype)
@@ -235,7 +236,7 @@ def f(key: Key, dfnum: Any, dfden: Any, shape: int | Shape | None = None,
     return fnp.exp(t1 - t2) * (dfden / dfnum)
 
 
-def t(key: Key, df: Any, shape: int | Shape | None = None, dtype: Any = np.float32) -> Any:
+def t(key: Key, df: Any, shape: int | Shape | None = None, dtype: Any = None) -> Any:
     """Student's t draws, z sqrt(df / X) for normal z and chi-squared X."""
     dtype = _fdtype(dtype)
     shape, (df,) = _params("t", shape, dtype, df)
@@ -245,7 +246,7 @@ def t(key: Key, df: Any, shape: int | Shape | None = None, dtype: Any = np.float
                                                                               dtype)))
 
 
-def beta(key: Key, a: Any, b: Any, shape: int | Shape | None = None, dtype: Any = np.float32,
+def beta(key: Key, a: Any, b: Any, shape: int | Shape | None = None, dtype: Any = None,
          method: str = "exact") -> Any:
     """Beta(a, b) draws, G1 / (G1 + G2) for gamma draws, computed from their logs so tiny a
     and b give 0s and 1s, never NaN.
@@ -260,7 +261,7 @@ def beta(key: Key, a: Any, b: Any, shape: int | Shape | None = None, dtype: Any 
     return fnp.exp(t1 - fnp.logaddexp(t1, t2))
 
 
-def dirichlet(key: Key, alpha: Any, shape: int | Shape | None = None, dtype: Any = np.float32
+def dirichlet(key: Key, alpha: Any, shape: int | Shape | None = None, dtype: Any = None
               ) -> Any:
     """Dirichlet(alpha) draws (alpha's last axis holds the categories): normalized gamma
     draws, a softmax of their logs. The draws have shape `shape + alpha.shape[-1:]`."""
@@ -278,7 +279,7 @@ def dirichlet(key: Key, alpha: Any, shape: int | Shape | None = None, dtype: Any
     return e / fnp.sum(e, axis=-1, keepdims=True)
 
 
-def generalized_normal(key: Key, p: float, shape: int | Shape = (), dtype: Any = np.float32
+def generalized_normal(key: Key, p: float, shape: int | Shape = (), dtype: Any = None
                        ) -> Any:
     """Draws with density proportional to exp(-abs(x)**p): a random sign times G^(1/p) for G
     ~ Gamma(1/p)."""
@@ -289,7 +290,7 @@ def generalized_normal(key: Key, p: float, shape: int | Shape = (), dtype: Any =
     return fnp.asarray(rademacher(k2, shape), dtype) * magnitude
 
 
-def ball(key: Key, d: int, p: float = 2, shape: int | Shape = (), dtype: Any = np.float32
+def ball(key: Key, d: int, p: float = 2, shape: int | Shape = (), dtype: Any = None
          ) -> Any:
     """Uniform draws from the unit p-norm ball in d dimensions, shape `shape + (d,)`
     (Barthe, Guedon, Mendelson and Naor's construction)."""
@@ -306,8 +307,8 @@ def ball(key: Key, d: int, p: float = 2, shape: int | Shape = (), dtype: Any = n
 def geometric(key: Key, p: Any, shape: int | Shape | None = None, dtype: Any = None) -> Any:
     """The trial of the first success (1, 2, ...) with success probability p."""
     dtype = _int_dtype("geometric", dtype)
-    shape, (p,) = _params("geometric", shape, np.dtype(np.float32), p)
-    u = _open_unit(key, shape, np.dtype(np.float32))
+    shape, (p,) = _params("geometric", shape, default_float(), p)
+    u = _open_unit(key, shape, default_float())
     return fnp.asarray(fnp.floor(fnp.log(u) / fnp.log1p(-p)) + 1, dtype)
 
 
@@ -321,13 +322,13 @@ def poisson(key: Key, lam: Any, shape: int | Shape | None = None, dtype: Any = N
     _check_method("poisson", method)
     dtype = _int_dtype("poisson", dtype)
     fdtype = np.dtype(np.float64) if get_aval(fnp.asarray(lam)).dtype == np.float64 else \
-        np.dtype(np.float32)
+        default_float()
     shape, (lam,) = _params("poisson", shape, fdtype, lam)
     return fnp.asarray(_special.poisson_quantile(lam, _unit(key, shape, fdtype, False)), dtype)
 
 
 def binomial(key: Key, n: Any, p: Any, shape: int | Shape | None = None,
-             dtype: Any = np.float32) -> Any:
+             dtype: Any = None) -> Any:
     """Binomial(n, p) counts (as floats, as in JAX), the exact quantile of a uniform."""
     dtype = _fdtype(dtype)
     shape, (n, p) = _params("binomial", shape, dtype, n, p)
@@ -335,7 +336,7 @@ def binomial(key: Key, n: Any, p: Any, shape: int | Shape | None = None,
 
 
 def multinomial(key: Key, n: Any, p: Any, *, shape: int | Shape | None = None,
-                dtype: Any = np.float32, unroll: int = 1) -> Any:
+                dtype: Any = None, unroll: int = 1) -> Any:
     """Counts of n draws over the categories of p (last axis), as successive binomials of
     what remains; the result has shape `p.shape`, or `shape + p.shape[-1:]`."""
     del unroll  # JAX's scan unrolling; the categories are a Python loop here
@@ -371,7 +372,7 @@ def multivariate_normal(key: Key, mean: Any, cov: Any, shape: int | Shape | None
     mean, cov = fnp.asarray(mean), fnp.asarray(cov)
     if dtype is None:
         dtype = np.result_type(get_aval(mean).dtype, get_aval(cov).dtype)
-        dtype = dtype if dtype.kind == "f" else np.float32
+        dtype = dtype if dtype.kind == "f" else default_float()
     dtype = _fdtype(dtype)
     mean, cov = fnp.asarray(mean, dtype), fnp.asarray(cov, dtype)
     ma, ca = get_aval(mean), get_aval(cov)
@@ -384,7 +385,7 @@ def multivariate_normal(key: Key, mean: Any, cov: Any, shape: int | Shape | None
     return mean + fnp.einsum("...ij,...j->...i", _cholesky(cov), z)
 
 
-def orthogonal(key: Key, n: int, shape: int | Shape = (), dtype: Any = np.float32,
+def orthogonal(key: Key, n: int, shape: int | Shape = (), dtype: Any = None,
                m: int | None = None) -> Any:
     """Haar-distributed matrices with orthonormal columns (or rows), shape
     `shape + (n, m)`: Gram-Schmidt on a normal matrix, signs fixed by R's diagonal."""

@@ -305,15 +305,17 @@ def _argnums_tuple(argnums: int | Sequence[int]) -> tuple[int, ...]:
 
 
 def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
-                   has_aux: bool = False, holomorphic: bool = False) -> Callable[..., Any]:
+                   has_aux: bool = False, holomorphic: bool = False, *,
+                   argnum: int | Sequence[int] | None = None) -> Callable[..., Any]:
     """The function returning (f(*args), gradient of f with respect to args[argnums]).
     With `holomorphic=True`, f maps complex inputs to a complex scalar and the "gradient"
-    is the complex derivative f'(z).
+    is the complex derivative f'(z). `argnum` is autograd's spelling of `argnums`.
 
     >>> import fnad
     >>> fnad.value_and_grad(lambda x: x * x)(3.0)
     (array(9., dtype=float32), array(6., dtype=float32))
     """
+    argnums = argnums if argnum is None else argnum
     nums = _argnums_tuple(argnums)
 
     @functools.wraps(f)
@@ -339,7 +341,9 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
                                  f"{hint}")
         _check_output(aval.dtype, "grad", holomorphic)
         if aval.dtype.kind not in "fc":
-            raise TransformError("grad needs a float-valued function")
+            raise DTypeError(f"grad needs a float-valued function, got {aval.dtype} (a "
+                             "TypeError, as in JAX); a boolean or integer output has no "
+                             "gradient: differentiate the float computation behind it")
         grads = pullback([np.ones((), aval.dtype)])
         grads = grads[0] if isinstance(argnums, int) else grads
         out = _owned(tree_util.tree_unflatten(out_tree, outs))
@@ -351,9 +355,11 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
 
 
 def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
-         has_aux: bool = False, holomorphic: bool = False) -> Callable[..., Any]:
+         has_aux: bool = False, holomorphic: bool = False, *,
+         argnum: int | Sequence[int] | None = None) -> Callable[..., Any]:
     """The gradient of a scalar function with respect to args[argnums]. With
     `holomorphic=True`, the complex derivative f'(z) of a complex function of complex z.
+    `argnum` is autograd's spelling of `argnums`.
 
     >>> import fnad
     >>> fnad.grad(fnad.numpy.sin)(0.0)
@@ -361,7 +367,7 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     >>> fnad.grad(lambda z: z * z, holomorphic=True)(1 + 1j)
     array(2.+2.j, dtype=complex64)
     """
-    vg = value_and_grad(f, argnums, has_aux, holomorphic)
+    vg = value_and_grad(f, argnums if argnum is None else argnum, has_aux, holomorphic)
 
     @functools.wraps(f)
     def g(*args: Any, **kwargs: Any) -> Any:
@@ -572,3 +578,181 @@ def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bo
     """The Hessian as forward-over-reverse: jacfwd(jacrev(f)). With `has_aux`, `f` returns
     `(output, aux)` and the result is `(hessian, aux)`."""
     return jacfwd(jacrev(f, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)
+
+
+# ---------------------------------------------------------------------------- autograd's names
+# autograd's differential operators, so that autograd code runs after renaming its imports.
+# Each differentiates args[argnum] (an int, or a sequence for a tuple of arguments); the
+# other arguments and keywords are held fixed.
+
+def _at(f: Callable[..., Any], argnum: int | Sequence[int], args: Sequence[Any],
+        kwargs: dict[str, Any]) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+    """`f` as a function of args[argnum] alone, and those arguments."""
+    nums = _argnums_tuple(argnum)
+    for i in nums:
+        if not -len(args) <= i < len(args):
+            raise TransformError(f"argnum {argnum} is out of range for {len(args)} "
+                                 "positional arguments")
+    norm = tuple(i % len(args) for i in nums)
+    return _partial_at(f, args, norm, kwargs), tuple(args[i] for i in norm)
+
+
+def _one(argnum: int | Sequence[int], per_arg: tuple[Any, ...]) -> Any:
+    return per_arg[0] if isinstance(argnum, int) else per_arg
+
+
+def _ones_like(tree: Any, name: str) -> Any:
+    def ones(x: Any) -> np.ndarray:
+        aval = get_aval(weak_array(x))
+        _check_output(aval.dtype, name, False)
+        return np.ones(aval.shape, aval.dtype)
+
+    return tree_util.tree_map(ones, tree)
+
+
+def elementwise_grad(f: Callable[..., Any], argnum: int | Sequence[int] = 0
+                     ) -> Callable[..., Any]:
+    """autograd's `elementwise_grad`: the vjp of a real `f` with a cotangent of ones, i.e.
+    the sum of each column of the Jacobian, which is the elementwise derivative when `f`
+    acts elementwise (for any other `f`, use `jacrev`).
+
+    >>> import numpy as np, fnad, fnad.numpy as fnp
+    >>> fnad.elementwise_grad(fnp.sin)(np.zeros(2))
+    array([1., 1.])
+    """
+    @functools.wraps(f)
+    def eg(*args: Any, **kwargs: Any) -> Any:
+        g, diff = _at(f, argnum, args, kwargs)
+        out, f_vjp = vjp(g, *diff)
+        return _one(argnum, f_vjp(_ones_like(out, "elementwise_grad")))
+
+    return eg
+
+
+def deriv(f: Callable[..., Any], argnum: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """autograd's `deriv`: the jvp of `f` along a tangent of ones, i.e. the sum of each row
+    of the Jacobian (f'(x) for a scalar x), by forward mode.
+
+    >>> import numpy as np, fnad
+    >>> fnad.deriv(lambda x: x ** 3)(np.float64(2.0))
+    np.float64(12.0)
+    """
+    @functools.wraps(f)
+    def d(*args: Any, **kwargs: Any) -> Any:
+        g, diff = _at(f, argnum, args, kwargs)
+        _check_float(_array_leaves(tree_util.tree_leaves(diff)), "deriv")
+        return jvp(g, diff, tuple(_ones_like(diff, "deriv")))[1]
+
+    return d
+
+
+def holomorphic_grad(f: Callable[..., Any], argnum: int | Sequence[int] = 0
+                     ) -> Callable[..., Any]:
+    """autograd's `holomorphic_grad`: `grad(f, argnum, holomorphic=True)`, the complex
+    derivative f'(z) of a complex scalar function of complex z."""
+    return grad(f, argnum, holomorphic=True)
+
+
+def grad_and_aux(f: Callable[..., Any], argnum: int | Sequence[int] = 0
+                 ) -> Callable[..., Any]:
+    """autograd's `grad_and_aux`: for `f` returning `(loss, aux)`, the function returning
+    `(gradient of loss, aux)`: `grad(f, argnum, has_aux=True)`."""
+    return grad(f, argnum, has_aux=True)
+
+
+def make_vjp(f: Callable[..., Any], argnum: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """autograd's `make_vjp`: `make_vjp(f)(*args)` is `(f_vjp, f(*args))` (JAX's `vjp`
+    returns them the other way round), with `f_vjp(cotangent)` the cotangent of
+    args[argnum] alone."""
+    @functools.wraps(f)
+    def mv(*args: Any, **kwargs: Any) -> tuple[Callable[[Any], Any], Any]:
+        g, diff = _at(f, argnum, args, kwargs)
+        out, f_vjp = vjp(g, *diff)
+        return (lambda cotangent: _one(argnum, f_vjp(cotangent))), out
+
+    return mv
+
+
+def make_jvp(f: Callable[..., Any], argnum: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """autograd's `make_jvp`: `make_jvp(f)(*args)` is the function `v -> (f(*args), J v)`,
+    with `v` a tangent of args[argnum] (a tuple of them for a sequence `argnum`)."""
+    @functools.wraps(f)
+    def mj(*args: Any, **kwargs: Any) -> Callable[[Any], tuple[Any, Any]]:
+        g, diff = _at(f, argnum, args, kwargs)
+        return lambda v: jvp(g, diff, (v,) if isinstance(argnum, int) else tuple(v))
+
+    return mj
+
+
+def hessian_tensor_product(f: Callable[..., Any], argnum: int = 0) -> Callable[..., Any]:
+    """autograd's `hessian_tensor_product` (alias `hessian_vector_product`): the function
+    `(*args, v) -> H v`, the Hessian of scalar `f` in args[argnum] contracted with `v` of
+    that argument's shape, by forward-over-reverse (no Hessian is formed)."""
+    df = grad(f, argnum)
+
+    @functools.wraps(f)
+    def hvp(*args_and_v: Any, **kwargs: Any) -> Any:
+        *args, v = args_and_v
+        g, diff = _at(df, argnum, args, kwargs)
+        return jvp(g, diff, (v,))[1]
+
+    return hvp
+
+
+hessian_vector_product = hessian_tensor_product
+
+
+def tensor_jacobian_product(f: Callable[..., Any], argnum: int = 0) -> Callable[..., Any]:
+    """autograd's `tensor_jacobian_product` (alias `vector_jacobian_product`): the function
+    `(*args, v) -> tensordot(v, J, v.ndim)`, the Jacobian of `f` in args[argnum]
+    left-contracted with `v` over the leading output axes (a vjp when `v` has the
+    output's shape)."""
+    from fnad import numpy as fnp
+
+    @functools.wraps(f)
+    def tjp(*args_and_v: Any, **kwargs: Any) -> Any:
+        *args, v = args_and_v
+        contracted = lambda *a: fnp.tensordot(v, f(*a, **kwargs), np.ndim(v))
+        return jacrev(contracted, argnum)(*args)
+
+    return tjp
+
+
+vector_jacobian_product = tensor_jacobian_product
+
+
+def make_hvp(f: Callable[..., Any], argnum: int = 0) -> Callable[..., Any]:
+    """autograd's `make_hvp`: `make_hvp(f)(*args)` is `(hvp, gradient)`, where `hvp(v)` is
+    the Hessian-vector product at args, reusing one linearization of the gradient."""
+    df = grad(f, argnum)
+
+    @functools.wraps(f)
+    def mh(*args: Any, **kwargs: Any) -> tuple[Callable[[Any], Any], Any]:
+        g, diff = _at(df, argnum, args, kwargs)
+        gradient, hvp = linearize(g, *diff)
+        return hvp, gradient
+
+    return mh
+
+
+def make_ggnvp(f: Callable[..., Any], g: Callable[[Any], Any] | None = None,
+               f_argnum: int = 0) -> Callable[..., Any]:
+    """autograd's `make_ggnvp`: `make_ggnvp(f, g)(*args)` is the generalized Gauss-Newton
+    product `v -> J^T H J v`, with J the Jacobian of `f` in args[f_argnum] and H the
+    Hessian of the scalar `g` (by default sum(y**2, axis=-1) / 2) at f(*args)."""
+    g = (lambda y: 0.5 * _fnp_sum_sq(y)) if g is None else g
+
+    @functools.wraps(f)
+    def mg(*args: Any, **kwargs: Any) -> Callable[[Any], Any]:
+        fx, diff = _at(f, f_argnum, args, kwargs)
+        y, f_jvp = linearize(fx, *diff)
+        _, f_vjp = vjp(fx, *diff)
+        _, g_hvp = linearize(grad(g), y)
+        return lambda v: f_vjp(g_hvp(f_jvp(v)))[0]
+
+    return mg
+
+
+def _fnp_sum_sq(y: Any) -> Any:
+    from fnad import numpy as fnp
+    return fnp.sum(y * y, axis=-1)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from fnad import tree as tree_util
+from fnad.config import config
 from fnad.core.errors import FnadError
 
 
@@ -149,12 +150,20 @@ def process_count() -> int:
 
 
 def default_backend() -> str:
-    """"gpu" when CuPy sees a CUDA device, else "cpu".
+    """"gpu" when CuPy sees a CUDA device, else "cpu"; with config option `platforms` set
+    (JAX's `jax_platforms`), the first of those platforms that is here.
 
     >>> default_backend() in ("cpu", "gpu")
     True
     """
-    return "gpu" if gpu_count() else "cpu"
+    if config.platforms is None:
+        return "gpu" if gpu_count() else "cpu"
+    for name in config.platforms.split(","):
+        if _BACKENDS[name] == "cpu" or gpu_count():
+            return _BACKENDS[name]
+    why = _cupy()[1] or "CuPy sees no CUDA device"
+    raise FnadError(f"config option platforms={config.platforms!r} names no platform here "
+                    f"({why}); add 'cpu', or set it to None")
 
 
 def _gpu_index(device: str) -> int | None:

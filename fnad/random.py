@@ -13,7 +13,8 @@ import numpy as np
 
 import fnad.numpy as fnp
 from fnad import lax
-from fnad.core.errors import DTypeError, ShapeError
+from fnad.core.dtypes import default_float, default_int, float_or_default
+from fnad.core.errors import ArgumentError, DTypeError, ShapeError
 from fnad.core.ir import get_aval
 
 Key = Any
@@ -94,13 +95,36 @@ def _hash(key: Key, n: int) -> Any:
     return words if n == 2 * half else lax.slice(words, (0,), (n,))
 
 
-def split(key: Key, num: int = 2) -> Any:
-    """`num` new independent keys, shape (num, 2).
+def split(key: Key, num: int | Shape = 2) -> Any:
+    """`num` new independent keys, shape (num, 2); a shape `num` gives (*num, 2) keys.
 
     >>> split(key(0)).shape
     (2, 2)
     """
-    return lax.reshape(_hash(key, 2 * num), (num, 2))
+    shape = _shape(num)
+    return lax.reshape(_hash(key, 2 * math.prod(shape)), (*shape, 2))
+
+
+def key_data(keys: Key) -> Any:
+    """The uint32 words of `keys`: fnad's keys are those words already (JAX's raw keys)."""
+    return keys
+
+
+def wrap_key_data(key_bits_array: Any, *, impl: Any = None) -> Key:
+    """A key from its uint32 words (`key_data`'s inverse): the words themselves in fnad."""
+    if impl not in (None, "threefry2x32"):
+        raise DTypeError(f"wrap_key_data: fnad's keys are threefry2x32, got impl={impl!r}")
+    return key_bits_array
+
+
+def clone(key: Key) -> Key:
+    """The key itself: keys are immutable values (JAX's `clone` guards reused buffers)."""
+    return key
+
+
+def key_impl(keys: Key) -> str:
+    """The name of the keys' generator: fnad's are all threefry2x32."""
+    return "threefry2x32"
 
 
 def fold_in(key: Key, data: int | Any) -> Key:
@@ -115,9 +139,11 @@ def _shape(shape: int | Shape) -> tuple[int, ...]:
     return (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
 
 
-def bits(key: Key, shape: int | Shape = (), dtype: Any = np.uint32) -> Any:
-    """Uniform random bits of an unsigned dtype (uint8, uint16, uint32 or uint64)."""
-    shape, dtype = _shape(shape), np.dtype(dtype)
+def bits(key: Key, shape: int | Shape = (), dtype: Any = None) -> Any:
+    """Uniform random bits of an unsigned dtype (uint8, uint16, uint32 or uint64; by
+    default the width of the default integer, as in JAX: uint64 with enable_x64)."""
+    shape = _shape(shape)
+    dtype = np.dtype(f"uint{8 * default_int().itemsize}" if dtype is None else dtype)
     if dtype.kind != "u":
         raise DTypeError(f"bits makes unsigned integers, not {dtype}")
     n = int(np.prod(shape, dtype=np.int64))
@@ -136,7 +162,8 @@ _MANTISSA = {np.dtype(np.float16): 11, np.dtype(np.float32): 24, np.dtype(np.flo
 
 
 def _float_dtype(dtype: Any) -> np.dtype:
-    dtype = np.dtype(dtype)
+    """`dtype` checked to be a float dtype random floats come in; None: the default float."""
+    dtype = float_or_default(dtype)
     if dtype not in _MANTISSA:
         raise DTypeError(f"random floats are float16, float32 or float64, not {dtype}")
     return dtype
@@ -148,8 +175,8 @@ def _unit(key: Key, shape: tuple[int, ...], dtype: np.dtype, open_: bool) -> Any
     of m - 1 bits (k + 1/2 of m bits would round to 2**m, hence to 1, at the top)."""
     m = _MANTISSA[dtype] - open_
     if m <= 32:
-        k = lax.convert_element_type(lax.shift_right_logical(bits(key, shape), np.uint32(32 - m)),
-                                     dtype)
+        k = lax.convert_element_type(
+            lax.shift_right_logical(bits(key, shape, _U32), np.uint32(32 - m)), dtype)
     else:
         k = lax.convert_element_type(lax.shift_right_logical(bits(key, shape, np.uint64),
                                                              np.uint64(64 - m)), dtype)
@@ -158,7 +185,7 @@ def _unit(key: Key, shape: tuple[int, ...], dtype: np.dtype, open_: bool) -> Any
     return lax.mul(k, np.asarray(2.0 ** -m, dtype))
 
 
-def uniform(key: Key, shape: int | Shape = (), dtype: Any = np.float32, minval: Any = 0.0,
+def uniform(key: Key, shape: int | Shape = (), dtype: Any = None, minval: Any = 0.0,
             maxval: Any = 1.0) -> Any:
     """Uniform floats in [minval, maxval). Each draw is an exact multiple of 2**-m, m the
     dtype's mantissa width (the integer form of the usual exponent-bits "mantissa trick");
@@ -232,12 +259,18 @@ def ndtri(p: Any) -> Any:
     return fnp.where(tail_mass < 0, np.nan, out)
 
 
-def normal(key: Key, shape: int | Shape = (), dtype: Any = np.float32) -> Any:
+def normal(key: Key, shape: int | Shape = (), dtype: Any = None) -> Any:
     """Standard normal draws, by the inverse CDF of uniforms in the open interval (0, 1).
 
     >>> normal(key(0), (2, 3)).shape
     (2, 3)
     """
+    if dtype is not None and np.dtype(dtype).kind == "c":  # JAX: (re + 1j im) / sqrt(2)
+        real = np.dtype(np.float32 if np.dtype(dtype) == np.complex64 else np.float64)
+        k_re, k_im = split(key)
+        half = np.asarray(math.sqrt(0.5), real)
+        return lax.complex(lax.mul(normal(k_re, shape, real), half),
+                           lax.mul(normal(k_im, shape, real), half))
     shape, dtype = _shape(shape), _float_dtype(dtype)
     return ndtri(_unit(key, shape, dtype, True))
 
@@ -248,7 +281,7 @@ def _ndtr(x: Any) -> Any:
 
 
 def truncated_normal(key: Key, lower: Any, upper: Any, shape: int | Shape | None = None,
-                     dtype: Any = np.float32) -> Any:
+                     dtype: Any = None) -> Any:
     """Standard normal draws conditioned on the open interval (lower, upper) (broadcast
     against `shape`), by the inverse CDF of uniforms between the bounds' CDF values. It is
     computed in float64 on the lower tail's side (an interval mostly above 0 is drawn as the
@@ -283,21 +316,27 @@ def _broadcast(*shapes: tuple[int, ...]) -> tuple[int, ...] | None:
 def bernoulli(key: Key, p: Any = 0.5, shape: int | Shape | None = None) -> Any:
     """Booleans that are True with probability `p` (broadcast against `shape`)."""
     p = fnp.asarray(p)
-    dtype = get_aval(p).dtype if get_aval(p).dtype.kind == "f" else np.dtype(np.float32)
+    dtype = get_aval(p).dtype if get_aval(p).dtype.kind == "f" else default_float()
     shape = get_aval(p).shape if shape is None else _shape(shape)
     return fnp.less(uniform(key, shape, dtype), p)
 
 
-def gumbel(key: Key, shape: int | Shape = (), dtype: Any = np.float32) -> Any:
-    """Standard Gumbel draws, `-log(-log(u))`."""
+def gumbel(key: Key, shape: int | Shape = (), dtype: Any = None, mode: str | None = None
+           ) -> Any:
+    """Standard Gumbel draws, `-log(-log(u))`. Every `mode` of JAX's ("low", "high",
+    "highest") gives the same draws: the uniforms already have the dtype's full resolution."""
+    if mode not in (None, "low", "high", "highest"):
+        raise ArgumentError(f"gumbel: mode must be 'low', 'high' or 'highest', got {mode!r}")
     shape, dtype = _shape(shape), _float_dtype(dtype)
     return fnp.negative(fnp.log(fnp.negative(fnp.log(_unit(key, shape, dtype, True)))))
 
 
-def categorical(key: Key, logits: Any, axis: int = -1, shape: int | Shape | None = None
-                ) -> Any:
+def categorical(key: Key, logits: Any, axis: int = -1, shape: int | Shape | None = None,
+                replace: bool = True, mode: str | None = None) -> Any:
     """Category indices drawn with probabilities `softmax(logits, axis)`, by the Gumbel-max
-    trick. `shape` (default: the batch shape of `logits`) must broadcast that batch shape."""
+    trick. `shape` (default: the batch shape of `logits`) must broadcast that batch shape;
+    without `replace`, the leading `shape` entries are distinct categories (Gumbel top-k,
+    as JAX)."""
     logits = fnp.asarray(logits)
     aval = get_aval(logits)
     axis = axis % aval.ndim
@@ -308,46 +347,60 @@ def categorical(key: Key, logits: Any, axis: int = -1, shape: int | Shape | None
                          f"shape {batch}")
     noise_shape = shape[:len(shape) - len(batch) + axis] + (aval.shape[axis],) + \
         shape[len(shape) - len(batch) + axis:]
-    dtype = aval.dtype if aval.dtype.kind == "f" else np.dtype(np.float32)
-    scores = fnp.add(gumbel(key, noise_shape, dtype), logits)
-    return fnp.argmax(scores, axis=len(shape) - len(batch) + axis)
+    dtype = aval.dtype if aval.dtype.kind == "f" else default_float()
+    if not replace:
+        k = math.prod(shape[:len(shape) - len(batch)])
+        if k > aval.shape[axis]:
+            raise ShapeError(f"categorical: {k} draws without replacement exceed the "
+                             f"{aval.shape[axis]} categories of axis {axis} of {aval}")
+        scores = fnp.moveaxis(fnp.add(gumbel(key, aval.shape, dtype, mode), logits), axis, -1)
+        _, idx = lax.top_k(scores, k)  # batch + (k,): the draws first, as JAX orders them
+        return fnp.asarray(fnp.reshape(fnp.moveaxis(idx, -1, 0), shape), default_int())
+    scores = fnp.add(gumbel(key, noise_shape, dtype, mode), logits)
+    return fnp.asarray(fnp.argmax(scores, axis=len(shape) - len(batch) + axis), default_int())
 
 
-def randint(key: Key, shape: int | Shape, minval: Any, maxval: Any, dtype: Any = np.int32
+def randint(key: Key, shape: int | Shape, minval: Any, maxval: Any, dtype: Any = None
             ) -> Any:
     """Uniform integers in [minval, maxval), from 64 random bits reduced modulo the span
     (bias below span / 2**64, far beneath any test's reach)."""
-    shape, dtype = _shape(shape), np.dtype(dtype)
+    shape, dtype = _shape(shape), np.dtype(default_int() if dtype is None else dtype)
     if dtype.kind not in "iu":
         raise DTypeError(f"randint makes integers, not {dtype}")
-    lo = fnp.broadcast_to(fnp.asarray(minval, dtype), shape)
-    hi = fnp.broadcast_to(fnp.asarray(maxval, dtype), shape)
-    span = fnp.asarray(fnp.subtract(fnp.asarray(hi, np.int64), fnp.asarray(lo, np.int64)),
-                       np.uint64)
-    span = fnp.maximum(span, np.uint64(1))
+    # bounds beyond the dtype are clipped to it, a maxval above its largest value making
+    # that value possible too, as in JAX
+    info = np.iinfo(dtype)
+    top = min(int(info.max), np.iinfo(np.int64).max)
+    lo = fnp.broadcast_to(fnp.clip(fnp.asarray(minval, np.int64), int(info.min), top), shape)
+    hi_given = fnp.broadcast_to(fnp.asarray(maxval, np.int64), shape)
+    hi = fnp.add(fnp.clip(hi_given, int(info.min), top), fnp.asarray(
+        fnp.logical_and(hi_given > top, hi_given > lo), np.int64))
+    span = fnp.asarray(fnp.maximum(fnp.subtract(hi, lo), np.int64(1)), np.uint64)
     offset = fnp.remainder(bits(key, shape, np.uint64), span)
     return fnp.asarray(fnp.add(fnp.asarray(lo, np.int64), fnp.asarray(offset, np.int64)), dtype)
 
 
-def permutation(key: Key, x: int | Any, axis: int = 0) -> Any:
-    """A random permutation of `range(x)`, or of `x` along `axis`: the order that sorts random
-    64-bit keys (ties, which would favour the identity, have probability n**2 / 2**65)."""
-    if isinstance(x, (int, np.integer)):
-        n, values = int(x), None
-    else:
-        values = fnp.asarray(x)
-        n = get_aval(values).shape[axis]
-    order = fnp.argsort(bits(key, (n,), np.uint64))
-    return order if values is None else _take(values, order, axis)
+def permutation(key: Key, x: int | Any, axis: int = 0, independent: bool = False) -> Any:
+    """A random permutation of `range(x)`, or of `x` along `axis` (with `independent`, of
+    each 1-d slice along `axis` separately): the order that sorts random 64-bit keys (ties,
+    which would favour the identity, have probability n**2 / 2**65)."""
+    if isinstance(x, (int, np.integer)):  # the default integer dtype, as JAX's draws
+        return fnp.asarray(fnp.argsort(bits(key, (int(x),), np.uint64)), default_int())
+    values = fnp.asarray(x)
+    shape = get_aval(values).shape
+    if independent:
+        order = fnp.argsort(bits(key, shape, np.uint64), axis=axis)
+        return fnp.take_along_axis(values, order, axis=axis)
+    return _take(values, fnp.argsort(bits(key, (shape[axis],), np.uint64)), axis)
 
 
 def choice(key: Key, a: int | Any, shape: int | Shape = (), replace: bool = True,
-           p: Any = None) -> Any:
-    """Draws from `range(a)` or from the entries of `a` (along axis 0), uniformly or with
+           p: Any = None, axis: int = 0, mode: str | None = None) -> Any:
+    """Draws from `range(a)` or from the entries of `a` along `axis`, uniformly or with
     probabilities `p`; without replacement by a random permutation (uniform) or by the
     Gumbel top-k trick (weighted)."""
     shape = _shape(shape)
-    n = int(a) if isinstance(a, (int, np.integer)) else get_aval(fnp.asarray(a)).shape[0]
+    n = int(a) if isinstance(a, (int, np.integer)) else get_aval(fnp.asarray(a)).shape[axis]
     k = int(np.prod(shape, dtype=np.int64))
     if not replace and k > n:
         raise ShapeError(f"choice: cannot draw {k} of {n} entries without replacement")
@@ -357,12 +410,13 @@ def choice(key: Key, a: int | Any, shape: int | Shape = (), replace: bool = True
     else:
         logp = fnp.log(fnp.asarray(p))
         if replace:
-            idx = categorical(key, logp, shape=(k,))
+            idx = categorical(key, logp, shape=(k,), mode=mode)
         else:
-            scores = fnp.add(gumbel(key, (n,), get_aval(logp).dtype), logp)
-            idx = lax.slice(fnp.argsort(fnp.negative(scores)), (0,), (k,))
+            scores = fnp.add(gumbel(key, (n,), get_aval(logp).dtype, mode), logp)
+            idx = fnp.asarray(lax.slice(fnp.argsort(fnp.negative(scores)), (0,), (k,)),
+                              default_int())
     idx = fnp.reshape(idx, shape)
-    return idx if isinstance(a, (int, np.integer)) else _take(fnp.asarray(a), idx, 0)
+    return idx if isinstance(a, (int, np.integer)) else _take(fnp.asarray(a), idx, axis)
 
 
 def _take(values: Any, idx: Any, axis: int) -> Any:
@@ -372,8 +426,7 @@ def _take(values: Any, idx: Any, axis: int) -> Any:
     return fnp.moveaxis(out, tuple(range(nd)), tuple(range(axis, axis + nd)))
 
 
-__all__ = ["bernoulli", "bits", "categorical", "choice", "fold_in", "gumbel", "key", "ndtri",
-           "normal", "permutation", "PRNGKey", "randint", "split", "threefry2x32",
-           "truncated_normal",
-           "uniform"]
+__all__ = ["bernoulli", "bits", "categorical", "choice", "clone", "fold_in", "gumbel", "key",
+           "key_data", "key_impl", "ndtri", "normal", "permutation", "PRNGKey", "randint",
+           "split", "threefry2x32", "truncated_normal", "uniform", "wrap_key_data"]
 from fnad._samplers import *; from fnad._samplers import __all__ as _more; __all__ += _more  # noqa: E402,E702,F403,I001

@@ -7,12 +7,14 @@ transform added here is checked on every primitive at once.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from fnad import tree as tree_util
+from fnad.core.errors import FnadError
 from fnad.core.ir import eval_jaxpr, typecheck
 from fnad.device import device_get
 
@@ -44,25 +46,37 @@ def assert_allclose(actual: Any, expected: Any, atol: float | None = None,
 
 # ---------------------------------------------------------------------------- gradients
 
-def _as_float64(x: Any) -> Any:
+def _inexact(x: Any) -> bool:
+    return np.asarray(x).dtype.kind in "fc"
+
+
+def _wide(x: Any) -> np.ndarray:
+    """`x` in float64, or complex128 where it is complex."""
     x = np.asarray(x)
-    return x.astype(np.float64) if x.dtype.kind == "f" else x
+    return x.astype(np.result_type(x.dtype, np.float64)) if x.dtype.kind in "fc" else x
 
 
 def _random_like(tree: Any, rng: np.random.Generator) -> Any:
-    return tree_util.tree_map(
-        lambda x: rng.standard_normal(np.shape(x)).astype(np.asarray(x).dtype)
-        if np.asarray(x).dtype.kind == "f" else np.zeros(np.shape(x), np.asarray(x).dtype), tree)
+    def draw(x: Any) -> np.ndarray:
+        x = np.asarray(x)
+        if x.dtype.kind == "c":
+            return (rng.standard_normal(x.shape) + 1j * rng.standard_normal(x.shape)
+                    ).astype(x.dtype)
+        if x.dtype.kind == "f":
+            return rng.standard_normal(x.shape).astype(x.dtype)
+        return np.zeros(x.shape, x.dtype)
+
+    return tree_util.tree_map(draw, tree)
 
 
 def _inner(a: Any, b: Any) -> float:
-    return float(sum(np.vdot(np.asarray(x, np.float64), np.asarray(y, np.float64))
+    """The real inner product Re <a, b>, with complex numbers as pairs of reals (JAX's)."""
+    return float(sum(np.real(np.vdot(_wide(x), _wide(y)))
                      for x, y in zip(tree_util.tree_leaves(a), tree_util.tree_leaves(b))))
 
 
 def _axpy(a: float, x: Any, y: Any) -> Any:
-    return tree_util.tree_map(lambda u, v: v + a * u if np.asarray(v).dtype.kind == "f" else v,
-                              x, y)
+    return tree_util.tree_map(lambda u, v: v + a * u if _inexact(v) else v, x, y)
 
 
 def numerical_jvp(f: Callable[..., Any], args: Sequence[Any], tangents: Sequence[Any],
@@ -70,8 +84,7 @@ def numerical_jvp(f: Callable[..., Any], args: Sequence[Any], tangents: Sequence
     """(f(x + eps t) - f(x - eps t)) / 2 eps, leaf by leaf."""
     plus = f(*_axpy(eps, tangents, args))
     minus = f(*_axpy(-eps, tangents, args))
-    return tree_util.tree_map(lambda p, m: (np.asarray(p, np.float64) - np.asarray(m, np.float64))
-                              / (2 * eps), plus, minus)
+    return tree_util.tree_map(lambda p, m: (_wide(p) - _wide(m)) / (2 * eps), plus, minus)
 
 
 def check_jvp(f: Callable[..., Any], args: Sequence[Any], atol: float, rtol: float, eps: float,
@@ -91,7 +104,8 @@ def check_vjp(f: Callable[..., Any], args: Sequence[Any], atol: float, rtol: flo
     assert_allclose(out, f(*args), atol, rtol, "vjp primal output differs from f")
     tangents = _random_like(args, rng)
     cotangent = _random_like(out, rng)
-    ct_in = f_vjp(cotangent)
+    # JAX's convention for complex numbers: cotangents enter and leave conjugated
+    ct_in = tree_util.tree_map(np.conj, f_vjp(tree_util.tree_map(np.conj, cotangent)))
     lhs = _inner(tangents, ct_in)
     fd = _inner(numerical_jvp(f, args, tangents, eps), cotangent)
     scale = atol + rtol * (abs(fd) + 1)
@@ -100,16 +114,30 @@ def check_vjp(f: Callable[..., Any], args: Sequence[Any], atol: float, rtol: flo
     assert abs(lhs - ad) <= scale, f"reverse mode <ct, vjp(u)> {lhs} != forward <J t, u> {ad}"
 
 
-def check_grads(f: Callable[..., Any], args: Sequence[Any], order: int = 2,
-                modes: Sequence[str] = ("fwd", "rev"), eps: float | None = None,
-                atol: float | None = None, rtol: float | None = None, seed: int = 0) -> None:
+def check_grads(f: Callable[..., Any], args: Sequence[Any] | int | None = None, order: int = 2,
+                modes: Sequence[str] | None = ("fwd", "rev"), eps: float | None = None,
+                atol: float | None = None, rtol: float | None = None, seed: int = 0, *,
+                argnum: int | Sequence[int] | None = None) -> Any:
     """Check forward and reverse derivatives of `f` up to `order` against central finite
     differences computed in float64, and forward against reverse mode.
 
+    JAX's form `check_grads(f, args)` checks at once, in every argument. autograd's curried
+    form `check_grads(f)(*args, **kwargs)` (also `check_grads(f, argnum, ...)` or
+    `check_grads(f, argnum=...)`) returns the checker, which differentiates `args[argnum]`
+    (by default the first) and holds the rest fixed, so autograd-style tests run unchanged.
+
     >>> import fnad.numpy as fnp
     >>> check_grads(fnp.sin, (0.5,), order=2)
+    >>> check_grads(fnp.multiply, argnum=1)(2.0, 0.5)
     """
-    args = tuple(tree_util.tree_map(_as_float64, tuple(args)))
+    modes = ("fwd", "rev") if modes is None else tuple(modes)
+    bad = set(modes) - {"fwd", "rev"}
+    if bad:
+        raise FnadError(f"check_grads: unknown modes {sorted(bad)}; use 'fwd' and/or 'rev'")
+    if args is None or isinstance(args, int) or argnum is not None:
+        nums = args if isinstance(args, int) else (0 if argnum is None else argnum)
+        return _curried_check(f, nums, order, modes, eps, atol, rtol, seed)
+    args = tuple(tree_util.tree_map(_wide, tuple(args)))
     eps = 1e-5 if eps is None else eps
     atol = 1e-4 if atol is None else atol
     rtol = 1e-4 if rtol is None else rtol
@@ -130,6 +158,63 @@ def check_grads(f: Callable[..., Any], args: Sequence[Any], order: int = 2,
                 check(lambda *a: vjp(f, *a)[1](cotangent), args, order - 1)
 
     check(f, args, order)
+    return None
+
+
+# autograd's step, (f(x + 5e-7 t) - f(x - 5e-7 t)) / 1e-6: its tests' data has near-ties
+# (min, sort) that a wider step would straddle
+_AUTOGRAD_EPS = 5e-7
+
+
+def _curried_check(f: Callable[..., Any], argnum: int | Sequence[int], order: int,
+                   modes: Sequence[str], eps: float | None, atol: float | None,
+                   rtol: float | None, seed: int) -> Callable[..., None]:
+    """autograd's form: a checker of `f` in `args[argnum]`, the other arguments fixed."""
+    nums = (argnum,) if isinstance(argnum, int) else tuple(argnum)
+
+    def checker(*args: Any, **kwargs: Any) -> None:
+        # autograd computes in float64: so do the fixed arguments' Python floats, which fnad
+        # would otherwise take as weak float32 values
+        args = tuple(tree_util.tree_map(lambda x: np.float64(x) if type(x) is float else x,
+                                        args))
+
+        def g(*diff: Any) -> Any:
+            full = list(args)
+            for i, v in zip(nums, diff):
+                full[i] = v
+            return f(*full, **kwargs)
+
+        check_grads(g, tuple(args[i] for i in nums), order, modes,
+                    _AUTOGRAD_EPS if eps is None else eps, atol, rtol, seed)
+
+    return checker
+
+
+def combo_check(f: Callable[..., Any], argnum: int | Sequence[int] = 0,
+                **check_kwargs: Any) -> Callable[..., None]:
+    """autograd's `combo_check(f, argnum, modes=..., order=...)(arg_choices, **kwarg_choices)`:
+    `check_grads` of `f` at every combination of the given argument and keyword values.
+
+    >>> import fnad.numpy as fnp
+    >>> combo_check(fnp.sum, (0,))([np.ones(3), np.ones((2, 2))], axis=[None, 0])
+    """
+    def check_all(*arg_choices: Sequence[Any], **kwarg_choices: Sequence[Any]) -> None:
+        keys = list(kwarg_choices)
+        for args in itertools.product(*arg_choices):
+            for values in itertools.product(*kwarg_choices.values()):
+                check_grads(f, argnum=argnum, **check_kwargs)(*args, **dict(zip(keys, values)))
+
+    return check_all
+
+
+def check_equivalent(actual: Any, expected: Any, atol: float | None = None,
+                     rtol: float | None = None) -> None:
+    """autograd's name for `assert_allclose`, which also requires equal dtypes: the same
+    tree of arrays of the same shapes and dtypes, close in value."""
+    assert_allclose(actual, expected, atol, rtol)
+    for a, e in zip(tree_util.tree_leaves(actual), tree_util.tree_leaves(expected)):
+        assert np.result_type(a) == np.result_type(e), \
+            f"dtypes differ: {np.result_type(a)} vs {np.result_type(e)}"
 
 
 # ---------------------------------------------------------------------------- transforms

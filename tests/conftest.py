@@ -10,4 +10,4 @@ from fnad.jit import fusion
 
 @pytest.fixture(autouse=True)
 def _fuse_small_regions(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fusion, "MIN_WORK", 0)
+    monkeypatch.setattr(fusion, "LAUNCH_US", 0)

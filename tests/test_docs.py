@@ -10,7 +10,7 @@ import pytest
 
 from fnad.jit import fusion
 
-DEFAULT_MIN_WORK = fusion.MIN_WORK  # read before conftest's fixture lowers it for other tests
+DEFAULT_LAUNCH_US = fusion.LAUNCH_US  # read before conftest's fixture lowers it for other tests
 DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 PAGES = sorted(DOCS.glob("*.md")) + [DOCS.parent / "README.md"]
@@ -19,7 +19,7 @@ PAGES = sorted(DOCS.glob("*.md")) + [DOCS.parent / "README.md"]
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_doc_snippets_run(page: pathlib.Path, capsys: pytest.CaptureFixture[str],
                           monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fusion, "MIN_WORK", DEFAULT_MIN_WORK)  # what a reader's run does
+    monkeypatch.setattr(fusion, "LAUNCH_US", DEFAULT_LAUNCH_US)  # what a reader's run does
     blocks = BLOCK.findall(page.read_text())
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
     for i, code in enumerate(blocks):

@@ -260,3 +260,51 @@ def test_choice_without_replacement():
     assert sorted(out.tolist()) == [1, 2]
     with pytest.raises(fnad.ShapeError, match="without replacement"):
         random.choice(random.key(9), 3, (4,), replace=False)
+
+
+def test_jax_arguments_found_missing_by_a_differential_sweep():
+    """JAX 0.10.2's signatures: split into a shape of keys, categorical without
+    replacement, choice along an axis, independent permutations, gumbel's mode, complex
+    normals, and the key-data helpers; fnad raised TypeError or AttributeError on each."""
+    k = random.key(3)
+    assert random.split(k, (2, 3)).shape == (2, 3, 2)
+    np.testing.assert_array_equal(random.split(k, (4,)), random.split(k, 4))
+    logits = np.log(np.array([[0.01, 0.01, 0.98], [0.98, 0.01, 0.01]]))
+    draws = random.categorical(k, logits, replace=False, shape=(3, 2))
+    assert draws.shape == (3, 2)
+    for j in range(2):
+        assert sorted(draws[:, j]) == [0, 1, 2]  # distinct categories per batch entry
+    with pytest.raises(ValueError, match="without replacement"):
+        random.categorical(k, logits, replace=False, shape=(4, 2))
+    a = np.arange(12.0).reshape(3, 4)
+    picked = random.choice(k, a, (2,), replace=False, axis=1)
+    assert picked.shape == (3, 2)
+    assert all(np.isin(picked[:, j], a.T.tolist()[int(picked[0, j])]).all() for j in range(2))
+    rows = random.permutation(k, a, axis=1, independent=True)
+    np.testing.assert_array_equal(np.sort(rows, axis=1), a)
+    assert not all((rows[i] == rows[0] - 4 * i).all() for i in range(3))  # independent
+    np.testing.assert_array_equal(random.gumbel(k, (5,), mode="high"), random.gumbel(k, (5,)))
+    z = random.normal(k, (50_000,), np.complex64)
+    assert z.dtype == np.complex64
+    assert abs(np.mean(np.abs(z) ** 2) - 1) < 0.03 and abs(np.mean(z.real * z.imag)) < 0.01
+    assert random.wrap_key_data(random.key_data(k)) is k and random.clone(k) is k
+    assert random.key_impl(k) == "threefry2x32"
+
+
+def test_randint_clips_bounds_to_the_dtype_as_jax():
+    """randint(0, 300, uint8) raised OverflowError; JAX clips the bounds to the dtype and
+    a maxval above its range makes the top value possible."""
+    k = random.key(0)
+    assert set(np.unique(random.randint(k, (5000,), 250, 300, np.uint8))) == set(range(250, 256))
+    assert set(np.unique(random.randint(k, (5000,), -300, -120, np.int8))) == set(range(-128, -120))
+    np.testing.assert_array_equal(random.randint(k, (4,), 5, 2), [5, 5, 5, 5])  # empty span
+
+
+def test_bits_default_to_the_default_integer_width():
+    assert random.bits(random.key(0), (2,)).dtype == np.uint32
+    fnad.config.update("enable_x64", True)
+    try:
+        assert random.bits(random.key(0), (2,)).dtype == np.uint64
+        assert random.rademacher(random.key(0), (3,)).dtype == np.int64
+    finally:
+        fnad.config.update("enable_x64", False)

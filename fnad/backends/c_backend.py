@@ -1,10 +1,12 @@
 """The fused C backend: kernels rendered as C loops, compiled with the system C compiler
-into shared libraries (cached on disk by source hash and compiler) and called via ctypes."""
+into shared libraries (cached on disk by source hash and compiler), launched through a
+small CPython extension (ctypes where it cannot be built)."""
 
 from __future__ import annotations
 
 import ctypes
 import functools
+import logging
 import os
 import shutil
 import subprocess
@@ -17,7 +19,7 @@ import numpy as np
 from fnad.backends.nvrtc import KernelCompileError
 from fnad.core.cache import Cache
 from fnad.core.ir import ClosedJaxpr
-from fnad.jit import codegen_c
+from fnad.jit import codegen_c, fusion
 from fnad.jit.fusion import describe, fuse, fusion_p
 from fnad.jit.kernels import Kernel, argument_template, parameters, source_hash
 
@@ -239,14 +241,133 @@ def _batches(sizes: dict[str, int], n: int) -> list[list[str]]:
 _CTYPE = {"long long": ctypes.c_int64}
 
 
+# A CPython extension with one function, launch(kernel, arguments, slots, inputs, outputs):
+# it copies `arguments` (the packed int64 values of a launch plan), writes the data pointers
+# of the arrays into their `slots`, and calls the kernel's packed entry without the GIL. A
+# ctypes call reads each array's address through `ndarray.ctypes`, 1-3 us apiece: most of
+# a small kernel's launch.
+_LAUNCH_SOURCE = r"""
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
+
+typedef void (*packed_kernel)(const long long *);
+
+static int put(long long *a, Py_ssize_t n, PyObject *slots, Py_ssize_t k, PyObject *x) {
+    Py_ssize_t slot = PyLong_AsSsize_t(PyTuple_GET_ITEM(slots, k));
+    if (PyErr_Occurred())
+        return -1;
+    if (slot < 0 || slot >= n) {
+        PyErr_Format(PyExc_ValueError, "launch: slot %zd outside the %zd arguments", slot, n);
+        return -1;
+    }
+    if (!PyArray_Check(x)) {
+        PyErr_SetString(PyExc_TypeError, "launch: a NumPy array was expected");
+        return -1;
+    }
+    a[slot] = (long long)(__INTPTR_TYPE__)PyArray_DATA((PyArrayObject *)x);
+    return 0;
+}
+
+static PyObject *launch(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5 || !PyBytes_Check(args[1]) || !PyTuple_Check(args[2])
+            || !PyList_Check(args[3]) || !PyList_Check(args[4])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "launch(kernel, arguments: bytes, slots: tuple, inputs, outputs: list)");
+        return NULL;
+    }
+    packed_kernel kernel = (packed_kernel)PyLong_AsVoidPtr(args[0]);
+    if (kernel == NULL)
+        return PyErr_Occurred() ? NULL : PyErr_Format(PyExc_ValueError, "null kernel");
+    Py_ssize_t n = PyBytes_GET_SIZE(args[1]) / (Py_ssize_t)sizeof(long long);
+    Py_ssize_t n_in = PyList_GET_SIZE(args[3]), n_out = PyList_GET_SIZE(args[4]);
+    if (PyTuple_GET_SIZE(args[2]) != n_in + n_out)
+        return PyErr_Format(PyExc_ValueError, "launch: %zd slots for %zd arrays",
+                            PyTuple_GET_SIZE(args[2]), n_in + n_out);
+    long long small[64], *a = n <= 64 ? small : PyMem_Malloc(n * sizeof(long long));
+    if (a == NULL)
+        return PyErr_NoMemory();
+    memcpy(a, PyBytes_AS_STRING(args[1]), n * sizeof(long long));
+    int bad = 0;
+    for (Py_ssize_t k = 0; k < n_in && !bad; ++k)
+        bad = put(a, n, args[2], k, PyList_GET_ITEM(args[3], k));
+    for (Py_ssize_t k = 0; k < n_out && !bad; ++k)
+        bad = put(a, n, args[2], n_in + k, PyList_GET_ITEM(args[4], k));
+    if (!bad) {
+        Py_BEGIN_ALLOW_THREADS
+        kernel(a);
+        Py_END_ALLOW_THREADS
+    }
+    if (a != small)
+        PyMem_Free(a);
+    if (bad)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"launch", (PyCFunction)(void (*)(void))launch, METH_FASTCALL, "Run a packed kernel."},
+    {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fnad_launch", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__fnad_launch(void) {
+    import_array();
+    return PyModule_Create(&module);
+}
+"""
+
+
+@functools.cache
+def _launch_extension() -> Callable[..., None] | None:
+    """The launch function of the extension above, compiled once into the kernel cache; None
+    where it cannot be built (no Python or NumPy headers), and kernels go through ctypes."""
+    import importlib.machinery
+    import importlib.util
+    import sys
+    import sysconfig
+
+    cc = compiler()
+    includes = [sysconfig.get_paths()["include"], np.get_include()]
+    if cc is None or not os.path.exists(os.path.join(includes[0], "Python.h")):
+        return None
+    flags = ["-O2", "-fPIC", "-shared", *(f"-I{d}" for d in includes)]
+    if sys.platform == "darwin":
+        flags += ["-undefined", "dynamic_lookup"]
+    key = source_hash(_LAUNCH_SOURCE, _compiler_identity()[0], sys.version, np.__version__,
+                      *flags)
+    path = os.path.join(cache_dir(), f"_fnad_launch_{key}.so")
+
+    def load() -> Any:
+        loader = importlib.machinery.ExtensionFileLoader("_fnad_launch", path)
+        module = importlib.util.module_from_spec(
+            importlib.util.spec_from_file_location("_fnad_launch", path, loader=loader))
+        loader.exec_module(module)
+        return module.launch
+
+    try:
+        if os.path.exists(path):
+            try:
+                return load()
+            except ImportError:  # a corrupted cache entry, as in `build`
+                os.remove(path)
+        _compile(cc, flags, [], _LAUNCH_SOURCE, path)
+        return load()
+    except (KernelCompileError, ImportError, OSError) as e:
+        logging.getLogger("fnad.jit").debug("kernels launch through ctypes: %s", e)
+        return None
+
+
 class CompiledKernel:
     """A kernel loaded from its shared library, callable on NumPy arrays."""
 
     def __init__(self, kernel: Kernel, name: str, source: str):
         self.kernel, self.source = kernel, source
-        self.fn = getattr(build(source, name, _flags(kernel)), name)
+        library = build(source, name, _flags(kernel))
+        self.fn = getattr(library, name)
         self.fn.argtypes = [_CTYPE.get(t, ctypes.c_void_p) for t, _ in parameters(kernel)]
         self.fn.restype = None
+        self.packed = ctypes.cast(getattr(library, f"{name}_packed"), ctypes.c_void_p).value
 
     def __call__(self, shape: Sequence[int], inputs: Sequence[np.ndarray],
                  strides: Sequence[Sequence[int] | None], outputs: Sequence[np.ndarray]) -> None:
@@ -255,15 +376,21 @@ class CompiledKernel:
         `strides[k]` gives, in elements, how input k moves along each axis of `shape`
         (0 for a broadcast axis); it is used for strided inputs only.
         """
-        self.launcher(shape, strides)(inputs, outputs)
+        self.launcher(shape, strides)(list(inputs), list(outputs))
 
     def launcher(self, shape: Sequence[int], strides: Sequence[Sequence[int] | None]
-                 ) -> Callable[[Sequence[np.ndarray], Sequence[np.ndarray]], None]:
-        """`launch(inputs, outputs)` for arrays of this plan's shapes and strides."""
+                 ) -> Callable[[list[np.ndarray], list[np.ndarray]], None]:
+        """`launch(inputs, outputs)` (lists of NumPy arrays) for arrays of this plan's shapes
+        and strides."""
         template, in_at, out_at = argument_template(self.kernel, shape, strides)
         at, fn = (*in_at, *out_at), self.fn
+        fast = _launch_extension()
+        if fast is not None:
+            packed = np.array([0 if v is None else v for v in template], np.int64).tobytes()
+            kernel = self.packed
+            return lambda inputs, outputs: fast(kernel, packed, at, inputs, outputs)
 
-        def launch(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> None:
+        def launch(inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
             args = template.copy()
             for i, x in zip(at, (*inputs, *outputs)):
                 args[i] = x.ctypes.data
@@ -289,7 +416,9 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool], name: str,
           compile_sub: Callable[[ClosedJaxpr], Any]) -> Any:
     """Fuse elementwise regions into C kernels; lower the rest like the NumPy backend."""
     from fnad.backends import numpy_backend
-    fused = fuse(closed, compile_kernel)
+    # through ctypes, where the launch extension cannot be built, a launch costs about 5x
+    fused = fuse(closed, compile_kernel,
+                 launch_us=None if _launch_extension() else 5 * fusion.LAUNCH_US)
     build_all([e.params["kernel"].expected([a.aval for a in e.inputs])
                for e in fused.eqns if e.prim is fusion_p])
     lowered = numpy_backend.lower(fused, donated, name, compile_sub)

@@ -162,7 +162,7 @@ def lower_with(closed: ClosedJaxpr, name: str, compile_sub: Callable[[ClosedJaxp
     from fnad.jit.fusion import describe, fuse
 
     jaxpr = closed.jaxpr
-    fused = fuse(closed, compile_kernel, min_work=0)  # a GPU launch is cheap: fuse it all
+    fused = fuse(closed, compile_kernel, launch_us=0)  # a GPU launch is cheap: fuse it all
     # constants go to the device once, as leading arguments (fused kernels hold their
     # literals in their own code)
     lead, values = list(jaxpr.constvars), [cp.asarray(c) for c in closed.consts]

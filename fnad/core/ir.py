@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from fnad.core import dtypes
 from fnad.core.errors import ArgumentError, ArgumentTypeError, FnadError, SourceInfo
 
 _SHORT_DTYPE = {
@@ -30,8 +31,6 @@ def short_dtype(dtype: np.dtype) -> str:
 # as fnad's default dtype of their kind (as a Python number given to fnad.numpy does).
 WEAK_CARRIERS = {int: np.dtype(np.int64), float: np.dtype(np.float64),
                  complex: np.dtype(np.complex128)}
-_WEAK_DEFAULTS = {"b": np.dtype(np.bool_), "i": np.dtype(np.int32), "u": np.dtype(np.int32),
-                  "f": np.dtype(np.float32), "c": np.dtype(np.complex64)}
 
 
 _NUMBER_OF_KIND = {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}
@@ -44,7 +43,9 @@ def weak_number(aval: ShapedArray) -> Any:
 
 def weak_default(dtype: np.dtype) -> np.dtype:
     """The dtype a weakly typed value of `dtype` becomes when it leaves a transform."""
-    return _WEAK_DEFAULTS.get(np.dtype(dtype).kind, np.dtype(dtype))
+    kind = np.dtype(dtype).kind
+    return dtypes.default_dtype("i" if kind == "u" else kind) if kind in "biufc" else \
+        np.dtype(dtype)
 
 
 class ShapedArray:

@@ -73,6 +73,9 @@ class Elementwise(KernelRule):
     `ufunc`, when set, computes the primitive exactly for operands of `ufunc_kinds`, so
     NumPy lowerings call it directly. `fusable=False` keeps the primitive out of kernels.
     `flops` is the arithmetic per output element for cost models (0: data movement).
+    `transcendental` marks a libm function (exp, tanh...): NumPy spends an order of
+    magnitude longer per element on it than on arithmetic, a vectorized kernel much less,
+    so regions with one fuse at smaller sizes.
     """
 
     expr: str | tuple[tuple[str, str], ...] | Callable[..., str] | None = None
@@ -80,6 +83,7 @@ class Elementwise(KernelRule):
     ufunc_kinds: str = "fbiu"
     fusable: bool = True
     flops: int = 1
+    transcendental: bool = False
 
     def __repr__(self) -> str:  # stable across processes: kernel names hash it
         expr = self.expr

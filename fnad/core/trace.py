@@ -242,6 +242,57 @@ class Tracer:
     def __repr__(self) -> str:
         return f"Traced<{self.aval}>with<{self._trace.transform}>"
 
+    # jax.Array's remaining attributes, so JAX programs run unchanged on traced values
+    weak_type = property(lambda self: self.aval.weak_type)
+    itemsize = property(lambda self: self.aval.dtype.itemsize)
+    nbytes = property(lambda self: self.aval.size * self.aval.dtype.itemsize)
+    real = property(lambda self: self.numpy_api.real(self))
+    imag = property(lambda self: self.numpy_api.imag(self))
+
+    def __contains__(self, value: Any) -> Any:
+        # an array, as JAX's: Python's `in` converts it, which needs a concrete value
+        return self.numpy_api.any(self == value)
+
+    def __round__(self, ndigits: int | None = None) -> Any:
+        return self.numpy_api.round(self, ndigits or 0)
+
+    def __reversed__(self):
+        return iter(self[::-1])
+
+    def __copy__(self) -> Tracer:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> Tracer:
+        return self
+
+    def __array_namespace__(self, *, api_version: str | None = None) -> Any:
+        return self.numpy_api
+
+    def copy(self) -> Tracer:
+        return self  # values are immutable: a copy is the value itself
+
+    def take(self, indices: Any, axis: int | None = None, out: None = None,
+             **kwargs: Any) -> Any:
+        return self.numpy_api.take(self, indices, axis, **kwargs)
+
+    def compress(self, condition: Any, axis: int | None = None, **kwargs: Any) -> Any:
+        return self.numpy_api.compress(condition, self, axis, **kwargs)
+
+    def choose(self, choices: Any, out: None = None, mode: str = "raise") -> Any:
+        return self.numpy_api.choose(self, choices, mode=mode)
+
+    def searchsorted(self, v: Any, side: str = "left", sorter: Any = None, **kwargs: Any) -> Any:
+        return self.numpy_api.searchsorted(self, v, side, sorter, **kwargs)
+
+    def nonzero(self, **kwargs: Any) -> Any:
+        return self.numpy_api.nonzero(self, **kwargs)
+
+    def ptp(self, axis: Any = None, out: None = None, keepdims: bool = False) -> Any:
+        return self.numpy_api.ptp(self, axis, keepdims=keepdims)
+
+    def argpartition(self, kth: int, axis: int = -1) -> Any:
+        return self.numpy_api.argpartition(self, kth, axis)
+
 
 _ABSTRACT_FUNCTIONS = {np.shape: lambda a: a.shape, np.ndim: lambda a: a.ndim,
                        np.size: lambda a: a.size}

@@ -38,8 +38,9 @@ from fnad.jit.jit_call import jit_call_p
 
 logger = logging.getLogger("fnad.jit")
 
-_disabled: contextvars.ContextVar[bool] = contextvars.ContextVar("fnad_disable_jit",
-                                                                  default=False)
+# set inside `disable_jit` blocks; None outside them, where config.disable_jit decides
+_disabled: contextvars.ContextVar[bool | None] = contextvars.ContextVar("fnad_disable_jit",
+                                                                         default=None)
 _ndarray = np.ndarray
 _PY_NUMBERS = (bool, int, float, complex)
 
@@ -208,7 +209,8 @@ class Jitted:
 
     @functools.partial(api_boundary, name="jit", wrap_results=False)
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if _disabled.get():
+        disabled = _disabled.get()
+        if config.disable_jit if disabled is None else disabled:
             return self._f(*args, **kwargs)
         statics = None
         if self._has_static:
@@ -306,6 +308,10 @@ class Jitted:
     def _compile(self, entry: _Entry, backend: str | None = None) -> Executable:
         """The entry's executable for `backend` ("cupy" for CuPy arguments, else jit's)."""
         self.compile_count += 1
+        logger.log(logging.WARNING if config.log_compiles else logging.DEBUG,
+                   "compiling %s for %s on the %s backend", self._name,
+                   ", ".join(str(a) for a in entry.closed.in_avals),
+                   backend or self._backend or config.jit_backend)
         exe = compile_jaxpr(entry.closed, backend or self._backend, entry.donated,
                             self._name, optimize=False, traced=entry.traced)
         if backend == "cupy":

@@ -40,13 +40,14 @@ _PARALLEL_MIN = 1 << 22
 
 
 def render(kernel: Kernel, name: str = "fnad_kernel") -> str:
-    """C source defining `void name(...)` with `parameters(kernel)` as its arguments."""
+    """C source defining `void name(...)` with `parameters(kernel)` as its arguments, and
+    `void name_packed(const long long *a)` taking them as one array."""
     return PRELUDE + function(kernel, name)
 
 
 def function(kernel: Kernel, name: str) -> str:
-    """The definition of `void name(...)` alone (sources of several kernels share one
-    `PRELUDE`)."""
+    """The definitions of `name` and `name_packed` alone (sources of several kernels share
+    one `PRELUDE`)."""
     args = ", ".join(f"{t} {n}" for t, n in parameters(kernel))
     total = "n" if kernel.reduction is None else \
         "n * " + " * ".join(f"s{d}" for d in range(kernel.rank, kernel.full_rank))
@@ -56,4 +57,9 @@ def function(kernel: Kernel, name: str) -> str:
         parallel = (f"#pragma omp parallel for if(parallel: n > 1 && {total} > "
                     f"{_PARALLEL_MIN})")
     lines = row_loops(kernel, parallel, "#pragma omp simd")
-    return "\n".join(["", f"void {name}({args}) {{", *("    " + x for x in lines), "}", ""])
+    # the same call with every argument in one array: one entry point of one C signature,
+    # which c_backend's launcher calls without building a ctypes call per launch
+    unpacked = ", ".join(f"a[{i}]" if t == "long long" else f"(void *)(__INTPTR_TYPE__)a[{i}]"
+                         for i, (t, _) in enumerate(parameters(kernel)))
+    return "\n".join(["", f"void {name}({args}) {{", *("    " + x for x in lines), "}",
+                      f"void {name}_packed(const long long *a) {{ {name}({unpacked}); }}", ""])

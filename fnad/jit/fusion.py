@@ -30,9 +30,14 @@ from fnad.jit.kernels import (
     Reduction,
 )
 
-# Elements x equations below which NumPy's ufunc calls (about 1 us each) beat a kernel
-# launch (about 10-20 us of Python and ctypes work).
-MIN_WORK = 1 << 17
+# What a region costs, measured on one core: each NumPy ufunc call about 0.45 us plus
+# 0.15 ns per element (2 ns for a libm function: tanh, exp...); a fused kernel one launch
+# (LAUNCH_US: the C backend's launch extension and the kernel's Python wrapper) plus about
+# 0.2 ns per element whatever its length, since it streams its operands once, and 1 ns
+# per element for each libm function (vectorized). A region fuses where that is cheaper.
+NUMPY_CALL_US, NUMPY_ELEMENT_US, KERNEL_ELEMENT_US = 0.45, 0.15e-3, 0.2e-3
+NUMPY_LIBM_US, KERNEL_LIBM_US = 2e-3, 1e-3
+LAUNCH_US = 3.3
 # Equations per fused kernel at most: gcc's time grows faster than linearly in the size of
 # one function, so a longer region is cut into several kernels. Measured on one kernel of a
 # gradient chain: about 0.12 s per compile plus 1.3-1.7 ms per equation up to 1024
@@ -44,6 +49,16 @@ MAX_OPS = 512
 # equations, so this cut usually comes first.
 MAX_OPERANDS = 64
 _REDUCE_KINDS = ("sum", "max", "min")
+
+
+def pays(elements: int, eqns: Sequence[Eqn], launch_us: float, reduces: bool = False
+         ) -> bool:
+    """Whether one kernel doing the elementwise `eqns` (and a reduction, if it `reduces`)
+    over `elements` beats a NumPy call per equation."""
+    ops = len(eqns) + reduces
+    libm = sum(e.prim.kernel.transcendental for e in eqns)
+    numpy = ops * (NUMPY_CALL_US + elements * NUMPY_ELEMENT_US) + libm * elements * NUMPY_LIBM_US
+    return ops >= 2 and numpy > launch_us + elements * (KERNEL_ELEMENT_US + libm * KERNEL_LIBM_US)
 
 
 def is_elementwise(eqn: Eqn) -> bool:
@@ -122,12 +137,12 @@ class FusedKernel:
         plan = self.plans.get(signature)
         if plan is None:
             plan = self.plans[signature] = self.plan(arrays)
-        launch, accesses = plan
+        launch, indirect = plan
         given = out if type(out) is tuple else (out,) * len(self.out_avals)
         outs = []
         for o, aval in zip(given, self.out_avals):
-            if o is not None and any(a not in (DENSE, SCALAR) and xp.shares_memory(o, x)
-                                     for a, x in zip(accesses, arrays)):
+            if o is not None and indirect and any(xp.shares_memory(o, arrays[k])
+                                                  for k in indirect):
                 o = None
             outs.append(xp.empty(aval.shape, aval.dtype) if o is None else o)
         launch(arrays, outs)
@@ -136,12 +151,14 @@ class FusedKernel:
     def plan(self, arrays: Sequence[Any]) -> tuple:
         """How to launch on arrays of these shapes and strides: the compiled kernel for
         their access patterns, ready for the iteration space and each input's strides in
-        it, and the access patterns."""
+        it, and the inputs not read densely (an output written in place may not overlap
+        them)."""
         key, shape, strides = self.layout(arrays)
         run = self.compiled.get(key)
         if run is None:
             run = self.compiled[key] = self.compile(self.kernel(key[1:], key[0]))
-        return run.launcher(shape, strides), key[1:]
+        return run.launcher(shape, strides), [k for k, a in enumerate(key[1:])
+                                              if a not in (DENSE, SCALAR)]
 
     def expected(self, avals: Sequence[ShapedArray]) -> Kernel:
         """The kernel a launch on C-contiguous inputs of these avals compiles, so that a
@@ -331,20 +348,20 @@ class _Region:
 
 
 def fuse(closed: ClosedJaxpr, compile: Callable[[Kernel], Any],
-         min_work: int | None = None, max_ops: int | None = None,
+         launch_us: float | None = None, max_ops: int | None = None,
          max_operands: int | None = None) -> ClosedJaxpr:
     """The jaxpr with fused regions replaced by `fusion` equations; `compile(kernel)`
-    returns the callable that runs one generated kernel. Regions doing less than
-    `min_work` element-operations (default `MIN_WORK`, for CPUs) are left unfused; a region
-    is cut after `max_ops` equations (default `MAX_OPS`) or once it reads and writes about
-    `max_operands` arrays (default `MAX_OPERANDS`), so that compile time stays linear in
-    the program's size.
+    returns the callable that runs one generated kernel. Regions too small to pay for a
+    launch of `launch_us` microseconds (default `LAUNCH_US`; 0 fuses every region) are left
+    to NumPy; a region is cut after `max_ops` equations (default `MAX_OPS`) or once it
+    reads and writes about `max_operands` arrays (default `MAX_OPERANDS`), so that compile
+    time stays linear in the program's size.
 
     One region per shape stays open, so interleaved work on differently shaped values
     (an optimizer updating every parameter, say) still fuses per shape. A region is
     emitted when something outside it needs one of its values, or at the end.
     """
-    min_work = MIN_WORK if min_work is None else min_work
+    launch_us = LAUNCH_US if launch_us is None else launch_us
     max_ops = MAX_OPS if max_ops is None else max_ops
     max_operands = MAX_OPERANDS if max_operands is None else max_operands
     jaxpr = closed.jaxpr
@@ -373,7 +390,7 @@ def fuse(closed: ClosedJaxpr, compile: Callable[[Kernel], Any],
         outside = [v for e in r.eqns for v in e.outputs if id(v) in returned or any(
             id(u) not in members and id(u) not in absorbed for u in consumers.get(id(v), []))]
         compute = [e for e in r.eqns if not _is_broadcast(e)]
-        if len(compute) < 2 or int(np.prod(r.shape)) * len(compute) < min_work:
+        if not pays(int(np.prod(r.shape)), compute, launch_us):
             out_eqns.extend(r.eqns)  # too little work to pay for a kernel launch
             return
         # broadcasts also read outside the region stay (NumPy views cost nothing)
@@ -410,8 +427,9 @@ def fuse(closed: ClosedJaxpr, compile: Callable[[Kernel], Any],
             continue
         if is_reduction(eqn) and eqn.inputs[0].aval.shape in regions:
             prologue = regions[eqn.inputs[0].aval.shape].prologue(eqn.inputs[0])
-            work = int(np.prod(eqn.inputs[0].aval.shape)) * (len(prologue) + 1)
-            if any(not _is_broadcast(e) for e in prologue) and work >= min_work:
+            computed = [e for e in prologue if not _is_broadcast(e)]
+            if computed and pays(int(np.prod(eqn.inputs[0].aval.shape)), computed, launch_us,
+                                 reduces=True):
                 # (a lone broadcast is a free view: nothing to fuse)
                 x_shape = eqn.inputs[0].aval.shape
                 axes = eqn.params["axes"]

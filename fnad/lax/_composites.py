@@ -395,8 +395,16 @@ def imag(x: Any) -> Any:
 
 
 def conj(x: Any) -> Any:
-    """The complex conjugate (`x` itself for real operands)."""
+    """The complex conjugate; complex, as JAX's, for float operands too (complex64 for
+    float32, complex128 for float64).
+
+    >>> conj(np.float32(2.0))
+    array(2.+0.j, dtype=complex64)
+    """
     (x,) = ew.asarray_like(x)
+    dtype = get_aval(x).dtype
+    if dtype.kind == "f":
+        return ew.convert_element_type(x, np.complex64 if dtype.itemsize <= 4 else np.complex128)
     return ew.conj_value(x)
 
 

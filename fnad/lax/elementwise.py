@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.polynomial import polynomial as _poly
 
+from fnad.core.dtypes import python_default
 from fnad.core.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError
 from fnad.core.ir import ShapedArray, get_aval, weak_default, weak_number
 from fnad.core.primitive import Elementwise, Primitive, Zero, c_type
@@ -47,7 +48,7 @@ from fnad.lax._rules import (
     unbroadcast,
 )
 
-_DEFAULT = {bool: np.bool_, int: np.int32, float: np.float32, complex: np.complex64}
+_PYTHON_NUMBERS = frozenset((bool, int, float, complex))
 
 
 def asarray_like(*args: Any) -> list[Any]:
@@ -61,7 +62,7 @@ def asarray_like(*args: Any) -> list[Any]:
     for a in args:  # the common case, on every bind: arrays and strong tracers only
         t = type(a)
         if t is not np.ndarray and (
-                t in _DEFAULT or (isinstance(a, Tracer) and a.aval.weak_type)):
+                t in _PYTHON_NUMBERS or (isinstance(a, Tracer) and a.aval.weak_type)):
             return _weak_operands(args)
     return list(args)
 
@@ -69,26 +70,26 @@ def asarray_like(*args: Any) -> list[Any]:
 def _weak_operands(args: tuple) -> list[Any]:
     scalar = weak = None
     for a in args:
-        if type(a) in _DEFAULT:
+        if type(a) in _PYTHON_NUMBERS:
             scalar = True
         elif weak is None and isinstance(a, Tracer) and a.aval.weak_type:
             weak = a
     dtype = None
     for a in args:  # the first strongly typed operand's (np.float64 is a float: it has one)
-        if type(a) not in _DEFAULT and not (isinstance(a, Tracer) and a.aval.weak_type):
+        if type(a) not in _PYTHON_NUMBERS and not (isinstance(a, Tracer) and a.aval.weak_type):
             dtype = get_aval(a).dtype
             break
     if scalar is None and dtype is None:
         return list(args)  # weak tracers alone: nothing to convert
     out = []
     for a in args:
-        if type(a) in _DEFAULT:
+        if type(a) in _PYTHON_NUMBERS:
             if dtype is not None:
                 a = np.asarray(a, dtype=np.result_type(dtype, a))
             elif weak is not None:
                 a = weak.weak_constant(np.asarray(a, dtype=np.result_type(weak.aval.dtype, a)))
             else:
-                a = np.asarray(a, dtype=_DEFAULT[type(a)])
+                a = np.asarray(a, dtype=python_default(type(a)))
         elif dtype is not None and isinstance(a, Tracer) and a.aval.weak_type:
             a = convert_element_type(a, np.result_type(dtype, weak_number(a.aval)))
         out.append(a)
@@ -106,7 +107,8 @@ def _wrapper(prim: Primitive, name: str | None = None) -> Callable[..., Any]:
 
 def _prim(name: str, fn: Callable[..., Any], kinds: str = NUMBER,
           kernel: str | dict[str, str] | None = None, out_dtype: Any = None,
-          ufunc: np.ufunc | None = None, ufunc_kinds: str = "fbiu") -> Primitive:
+          ufunc: np.ufunc | None = None, ufunc_kinds: str = "fbiu",
+          transcendental: bool = False) -> Primitive:
     """An elementwise primitive whose NumPy impl is silent (no overflow or domain warnings:
     NaN and inf are the answer, as in JAX) and returns exactly the promised dtype.
 
@@ -116,18 +118,19 @@ def _prim(name: str, fn: Callable[..., Any], kinds: str = NUMBER,
 
     def impl(*args: Any, **params: Any) -> Any:
         first = args[0]
+        dtype = first.dtype if out_dtype is None else np.dtype(out_dtype)
         token = quiet_enter()
         try:
             out = fn(*args, **params)
+            return out if out.dtype == dtype else out.astype(dtype)  # overflows to inf quietly
         finally:
             quiet_exit(token)
-        dtype = first.dtype if out_dtype is None else np.dtype(out_dtype)
-        return out if out.dtype == dtype else out.astype(dtype)
 
     if ufunc is None and isinstance(fn, np.ufunc):
         ufunc = fn
     expr = tuple(sorted(kernel.items())) if isinstance(kernel, dict) else kernel
-    rule = Elementwise(expr, ufunc=ufunc, ufunc_kinds=ufunc_kinds, fusable=expr is not None)
+    rule = Elementwise(expr, ufunc=ufunc, ufunc_kinds=ufunc_kinds, fusable=expr is not None,
+                       transcendental=transcendental)
     return elementwise(name, impl, kinds, out_dtype=out_dtype, kernel=rule)
 
 
@@ -135,7 +138,8 @@ def _math(name: str, fn: Callable[..., Any], rule: Callable[..., Any] | None,
           kernel: str | None = "", kinds: str = FLOAT) -> Primitive:
     """A unary float function: `rule(g, ans, x)` is its jvp; the kernel defaults to the C
     math function of the same name. `kinds=REAL`: complex-valued operands are refused."""
-    prim = _prim(name, fn, kinds, kernel=f"{name}{{f}}({{0}})" if kernel == "" else kernel)
+    prim = _prim(name, fn, kinds, kernel=f"{name}{{f}}({{0}})" if kernel == "" else kernel,
+                 transcendental=True)
     defjvp(prim, rule)
     return prim
 
@@ -260,7 +264,7 @@ def _pow_jvp_y(g: Any, ans: Any, x: Any, y: Any) -> Any:
     return mul(g, mul(log(select_n(eq(x, 0), x, 1)), ans))
 
 
-pow_p = _prim("pow", np.power, FLOAT, kernel="pow{f}({0}, {1})")
+pow_p = _prim("pow", np.power, FLOAT, kernel="pow{f}({0}, {1})", transcendental=True)
 defjvp(pow_p, _pow_jvp_x, _pow_jvp_y)
 
 
@@ -274,11 +278,11 @@ def _balanced_eq(x: Any, z: Any, y: Any) -> Any:
 
 
 # max and min propagate NaN like NumPy and JAX (C's fmax/fmin would drop it).
-max_p = _prim("max", np.maximum, NUMBER, kernel="(({0}) > ({1}) || ({0}) != ({0}) ? ({0}) : ({1}))")
+max_p = _prim("max", np.maximum, ANY, kernel="(({0}) > ({1}) || ({0}) != ({0}) ? ({0}) : ({1}))")
 defjvp(max_p, lambda g, ans, x, y: mul(g, _balanced_eq(x, ans, y)),
        lambda g, ans, x, y: mul(g, _balanced_eq(y, ans, x)))
 
-min_p = _prim("min", np.minimum, NUMBER, kernel="(({0}) < ({1}) || ({0}) != ({0}) ? ({0}) : ({1}))")
+min_p = _prim("min", np.minimum, ANY, kernel="(({0}) < ({1}) || ({0}) != ({0}) ? ({0}) : ({1}))")
 defjvp(min_p, lambda g, ans, x, y: mul(g, _balanced_eq(x, ans, y)),
        lambda g, ans, x, y: mul(g, _balanced_eq(y, ans, x)))
 
@@ -290,7 +294,7 @@ def _atan2_rule(which: int) -> Callable[..., Any]:
     return rule
 
 
-atan2_p = _prim("atan2", np.arctan2, REAL, kernel="atan2{f}({0}, {1})")
+atan2_p = _prim("atan2", np.arctan2, REAL, kernel="atan2{f}({0}, {1})", transcendental=True)
 defjvp(atan2_p, _atan2_rule(0), _atan2_rule(1))
 
 nextafter_p = _zero_jvp(_prim("nextafter", np.nextafter, REAL,
@@ -724,14 +728,21 @@ convert_element_type_p = Primitive("convert_element_type")
 
 
 def _convert_impl(x: np.ndarray, new_dtype: np.dtype) -> np.ndarray:
-    x = np.asarray(x)
+    xp = array_module([x])
     if x.dtype.kind == "c" and new_dtype.kind not in "cb":  # the real part, without warning
         x = x.real
-    token = quiet_enter()  # NaN or inf to an integer: no warning, as in JAX
-    try:
+    if x.dtype.kind != "f" or new_dtype.kind not in "iu":
         return x.astype(new_dtype)
+    # JAX's (XLA's) float to integer conversion saturates: out of range gives the nearest
+    # bound, NaN gives 0 (NumPy's cast is undefined there)
+    info = np.iinfo(new_dtype)
+    token = quiet_enter()  # a bound beyond the float's range compares as inf, silently
+    try:
+        high, low = x >= float(info.max), x <= float(info.min)
     finally:
         quiet_exit(token)
+    out = xp.where(high | low | xp.isnan(x), 0, x).astype(new_dtype)
+    return xp.where(high, new_dtype.type(info.max), xp.where(low, new_dtype.type(info.min), out))
 
 
 convert_element_type_p.def_impl(_convert_impl)
@@ -739,10 +750,21 @@ convert_element_type_p.def_abstract_eval(lambda x, new_dtype: x.update(dtype=new
 convert_element_type_p.def_batch(elementwise_batch(convert_element_type_p))
 
 
+def _int_literal(v: int) -> str:
+    return f"({v + 1}LL - 1)" if v < 0 else f"{v}ULL"
+
+
 def _convert_expr(args: Sequence[str], arg_dtypes: Any, out_dtype: Any, params: Any) -> str:
-    if np.dtype(out_dtype) == np.bool_:
-        return f"({args[0]} != 0)"
-    return f"(({c_type(out_dtype)})({args[0]}))"
+    out_dtype, x = np.dtype(out_dtype), args[0]
+    if out_dtype == np.bool_:
+        return f"({x} != 0)"
+    t = c_type(out_dtype)
+    if np.dtype(arg_dtypes[0]).kind == "f" and out_dtype.kind in "iu":  # saturating, as impl
+        info = np.iinfo(out_dtype)
+        return (f"(({x}) != ({x}) ? ({t})0 : ({x}) >= {float(info.max)!r} ? "
+                f"({t}){_int_literal(int(info.max))} : ({x}) <= {float(info.min)!r} ? "
+                f"({t}){_int_literal(int(info.min))} : ({t})({x}))")
+    return f"(({t})({x}))"
 
 
 convert_element_type_p.kernel = Elementwise(_convert_expr, flops=0)
@@ -771,13 +793,14 @@ convert_element_type_p.simplify = (
 def convert_element_type(x: Any, new_dtype: Any) -> Any:
     """`x` as `new_dtype` (no equation when it already is). Complex to real keeps the real
     part, as JAX's does (without NumPy's ComplexWarning); its rules are complex-correct.
+    Floats to integers saturate as in JAX: out of range gives the nearest bound, NaN 0.
 
     >>> convert_element_type(np.float32(2.7), np.int32)
     array(2, dtype=int32)
     """
     t = type(x)
-    if t in _DEFAULT:  # a Python number alone: the default dtype
-        x = np.asarray(x, _DEFAULT[t])
+    if t in _PYTHON_NUMBERS:  # a Python number alone: the default dtype
+        x = np.asarray(x, python_default(t))
     new_dtype = np.dtype(new_dtype)
     dtype = x.dtype if t is np.ndarray or isinstance(x, Tracer) else get_aval(x).dtype
     return x if dtype == new_dtype else convert_element_type_p.bind(x, new_dtype=new_dtype)
@@ -880,8 +903,22 @@ sinh, cosh, tanh, asinh, acosh, atanh, logistic = (
     _wrapper(p) for p in (sinh_p, cosh_p, tanh_p, asinh_p, acosh_p, atanh_p, logistic_p))
 erf, erfc, erf_inv, lgamma, digamma = (
     _wrapper(p) for p in (erf_p, erfc_p, erf_inv_p, lgamma_p, digamma_p))
-add, sub, mul, div, rem, pow, atan2, nextafter = (  # noqa: A001
-    _wrapper(p) for p in (add_p, sub_p, mul_p, div_p, rem_p, pow_p, atan2_p, nextafter_p))
+add, sub, mul, div, rem, atan2, nextafter = (
+    _wrapper(p) for p in (add_p, sub_p, mul_p, div_p, rem_p, atan2_p, nextafter_p))
+
+
+def pow(x: Any, y: Any) -> Any:  # noqa: A001
+    """Elementwise `x ** y`; an integer exponent array raises a float or complex base to
+    its values, as JAX's `lax.pow` (the `pow` primitive).
+
+    >>> pow(np.array([2.0, 3.0]), np.array([3, -1], np.int32))
+    array([8.        , 0.33333333])
+    """
+    x, y = asarray_like(x, y)
+    xd, yd = get_aval(x).dtype, get_aval(y).dtype
+    if yd.kind in "iu" and xd.kind in "fc":
+        y = convert_element_type(y, xd)
+    return pow_p.bind(x, y)
 max, min = _wrapper(max_p), _wrapper(min_p)  # noqa: A001
 clamp = _wrapper(clamp_p)
 bitwise_and, bitwise_or, bitwise_xor, bitwise_not = (
@@ -903,15 +940,31 @@ def round(x: Any, rounding_method: int = RoundingMethod.AWAY_FROM_ZERO) -> Any: 
     return round_p.bind(*asarray_like(x), rounding_method=int(method))
 
 
-def polygamma(m: int, x: Any) -> Any:
-    """The `m`-th derivative of `digamma`, for a static Python integer `m >= 0`.
+def polygamma(m: Any, x: Any) -> Any:
+    """The `m`-th derivative of `digamma`. The orders `m >= 0` are integers, a Python
+    number or a concrete array of them (elementwise, broadcast with `x`, as JAX's).
 
     >>> float(polygamma(1, np.float64(1.0)))  # pi^2 / 6
     1.6449340668482264
     """
-    if int(m) != m or m < 0:
-        raise ArgumentError(f"polygamma: the order m must be a non-negative integer, got {m}")
-    return polygamma_p.bind(*asarray_like(x), m=int(m))
+    if isinstance(m, Tracer):
+        raise ArgumentError(f"polygamma: the order m must be concrete (a number or a NumPy "
+                            f"array), got a traced {m.aval}; pass it as a static argument")
+    orders = np.asarray(m)
+    if not np.all((orders >= 0) & (orders == np.round(orders))):
+        raise ArgumentError(f"polygamma: the orders m must be non-negative integers, got {m}")
+    if orders.ndim == 0:
+        return polygamma_p.bind(*asarray_like(x), m=int(orders))
+    from fnad.lax.structural import broadcast_in_dim
+    (x,) = asarray_like(x)
+    shape = np.broadcast_shapes(orders.shape, get_aval(x).shape)
+    x = broadcast_in_dim(x, shape, tuple(range(len(shape) - get_aval(x).ndim, len(shape))))
+    orders = np.broadcast_to(orders, shape)
+    out = None
+    for k in np.unique(orders):
+        value = polygamma_p.bind(x, m=int(k))
+        out = value if out is None else select_n(orders == k, out, value)
+    return out
 
 
 def full_like(x: Any, fill_value: Any, dtype: Any = None) -> Any:

@@ -9,13 +9,13 @@ from typing import Any
 import numpy as np
 
 from fnad.core.cache import Cache
-from fnad.core.errors import ArgumentTypeError, ShapeError
+from fnad.core.errors import ArgumentTypeError, DTypeError, ShapeError
 from fnad.core.ir import Eqn, ShapedArray, get_aval
 from fnad.core.primitive import LibraryCall, Primitive
 from fnad.core.quiet import quiet_enter, quiet_exit
 from fnad.device import array_module
 from fnad.lax._rules import NUMBER, check_dtypes, defjvp, is_undefined
-from fnad.lax.elementwise import asarray_like, convert_element_type
+from fnad.lax.elementwise import asarray_like, convert_element_type, ne
 
 DimensionNumbers = tuple[tuple[tuple[int, ...], tuple[int, ...]],
                          tuple[tuple[int, ...], tuple[int, ...]]]
@@ -308,18 +308,51 @@ def swapped_dot(transpose_eqn: Eqn, dot: Eqn) -> Eqn | None:
                        params={**dot.params, "dimension_numbers": ((bc, ac), (bb, ab))})
 
 
+def _dtype_rank(dtype: np.dtype) -> tuple:
+    """XLA's HigherPrecisionType order (JAX's dot_general dtype rule): complex over real,
+    then exponent range, mantissa, width, and signed over unsigned."""
+    real = np.dtype(dtype.char.lower()) if dtype.kind == "c" else dtype
+    fi = np.finfo(real) if real.kind == "f" else None
+    width = 1 if real.kind == "b" else 8 * real.itemsize
+    return (dtype.kind == "c", fi.maxexp if fi else -1, fi.nmant if fi else -1, width,
+            real.kind != "u")
+
+
+def _dot_dtype(x: np.dtype, y: np.dtype, preferred: Any) -> np.dtype:
+    """The dtype of dot_general's result, by JAX's rule."""
+    dtype = max(x, y, key=_dtype_rank)
+    if x != y and _dtype_rank(x) == _dtype_rank(y):
+        raise DTypeError(f"dot_general: operands of dtypes {x} and {y} have no common "
+                         "precision; convert one with fnad.lax.convert_element_type")
+    if preferred is None:
+        return dtype
+    preferred = np.dtype(preferred)
+    if (preferred != dtype and dtype.kind != "f"
+            and _dtype_rank(preferred)[3] < _dtype_rank(dtype)[3]):
+        raise DTypeError(f"dot_general: preferred_element_type={preferred} is narrower than "
+                         f"the product's dtype {dtype} of operands {x} and {y}; ask for a "
+                         "dtype at least as wide, or convert the result afterwards")
+    return preferred
+
+
 def dot_general(x: Any, y: Any, dimension_numbers: Any, precision: Any = None,
                 preferred_element_type: Any = None) -> Any:
     """Contract `x` and `y`: dimension_numbers = ((x_contract, y_contract), (x_batch, y_batch)).
 
-    Output axes: batch, then x's free axes, then y's free axes. `preferred_element_type`
-    is the result's dtype (the operands are converted to it, so the products accumulate in
-    it); `precision` is accepted for JAX compatibility (NumPy's BLAS has one precision).
+    Output axes: batch, then x's free axes, then y's free axes. Operands of different
+    dtypes are multiplied in the wider one, as in JAX (int8 with float16 gives float16);
+    `preferred_element_type` is the result's dtype (the operands are converted to it, so
+    the products accumulate in it); `precision` is accepted for JAX compatibility (NumPy's
+    BLAS has one precision).
     """
     del precision  # every product runs at full precision
     x, y = asarray_like(x, y)
-    if preferred_element_type is not None:  # JAX: accumulate in (and return) that dtype
-        x, y = (convert_element_type(v, preferred_element_type) for v in (x, y))
+    dtype = _dot_dtype(get_aval(x).dtype, get_aval(y).dtype, preferred_element_type)
+    if dtype.kind == "b":  # JAX: any of the pairs is true (count them, compare with 0)
+        count = dot_general(x, y, dimension_numbers, preferred_element_type=np.int32)
+        return ne(count, np.zeros((), np.int32))
+    # JAX: the products are computed in (and accumulate in) the result dtype
+    x, y = (v if get_aval(v).dtype == dtype else convert_element_type(v, dtype) for v in (x, y))
     try:
         dn = _DIMENSION_NUMBERS.peek(dimension_numbers)
     except TypeError:  # given as lists

@@ -147,30 +147,47 @@ def argsort(operand: Any, dimension: int = -1, is_stable: bool = True,
     return sort((operand, _iota(aval.shape, dim, index_dtype)), dim, is_stable, 1)[1]
 
 
-def top_k(operand: Any, k: int) -> tuple[Any, Any]:
-    """The `k` largest entries along the last axis, largest first, and their int32
-    indices; among equal entries the lower index comes first, NaNs rank last.
+def _descending_total_order(operand: Any) -> Any:
+    """An integer key whose ascending order is JAX's descending total order of `operand`:
+    NaN > inf > ... > 0.0 > -0.0 > ... > -inf > -NaN for floats (sign of NaNs and zeros
+    included), True > False for bools."""
+    from fnad.lax.elementwise import bitwise_not, bitwise_xor, convert_element_type, lt, select_n
+    from fnad.lax.structural import bitcast_convert_type
+    dtype = get_aval(operand).dtype
+    if dtype.kind == "b":
+        return bitwise_not(convert_element_type(operand, np.int8))
+    if dtype.kind == "f":
+        bits = bitcast_convert_type(operand, np.dtype(f"int{8 * dtype.itemsize}"))
+        int_dtype = get_aval(bits).dtype
+        # a negative float's bits grow with its magnitude: flip all but the sign bit
+        operand = select_n(lt(bits, np.zeros((), int_dtype)), bits,
+                           bitwise_xor(bits, np.array(np.iinfo(int_dtype).max, int_dtype)))
+    return bitwise_not(operand)  # ~x = -x - 1 reverses the order without overflow
+
+
+def top_k(operand: Any, k: int, *, axis: int = -1) -> tuple[Any, Any]:
+    """The `k` largest entries along `axis`, largest first, and their int32 indices, as
+    JAX's: among equal entries the lower index comes first, and floats are ranked by their
+    total order (NaN above inf, 0.0 above -0.0).
 
     >>> import numpy as np
-    >>> top_k(np.array([1.0, 4.0, 2.0, 4.0]), 2)
-    (array([4., 4.]), array([1, 3], dtype=int32))
+    >>> top_k(np.array([1.0, 4.0, np.nan, 4.0]), 2)
+    (array([nan,  4.]), array([2, 1], dtype=int32))
     """
-    from fnad.lax.elementwise import neg, sub
     from fnad.lax.structural import slice as slice_
     (operand,) = asarray_like(operand)
     aval = get_aval(operand)
-    if aval.ndim == 0 or not 0 <= k <= aval.shape[-1]:
-        raise ShapeError(f"top_k: k={k} must be between 0 and the last axis of {aval}")
-    if aval.dtype.kind == "f":
-        key = neg(operand)
-    elif aval.dtype.kind in "iu":  # ~x: order-reversing without overflow
-        key = sub(np.invert(np.zeros((), aval.dtype)), operand)
-    else:
-        raise DTypeError(f"top_k takes float or integer operands, got {aval.dtype}")
-    dim = aval.ndim - 1
-    _, values, indices = sort((key, operand, _iota(aval.shape, dim)), dim, True, 1)
-    limit = (*aval.shape[:-1], int(k))
-    return (slice_(values, (0,) * aval.ndim, limit), slice_(indices, (0,) * aval.ndim, limit))
+    if aval.dtype.kind not in "fiub":
+        raise DTypeError(f"top_k takes real or boolean operands, got {aval.dtype}")
+    dim = _dimension(axis, aval.ndim)
+    if not 0 <= k <= aval.shape[dim]:
+        raise ShapeError(f"top_k: k={k} must be between 0 and the size {aval.shape[dim]} of "
+                         f"axis {axis} of {aval}")
+    _, values, indices = sort((_descending_total_order(operand), operand,
+                               _iota(aval.shape, dim)), dim, True, 1)
+    limit = tuple(int(k) if d == dim else n for d, n in enumerate(aval.shape))
+    start = (0,) * aval.ndim
+    return slice_(values, start, limit), slice_(indices, start, limit)
 
 
 def _sort_xp(*operands: Any, dimension: int, is_stable: bool, num_keys: int) -> list[Any]:

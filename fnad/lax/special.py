@@ -10,6 +10,7 @@ numbers, so the gamma sampler's implicit reparameterization is exact too.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -152,11 +153,15 @@ def _igamma_all(a: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, ...]:
     dp = np.where(use_series, np.exp(log_s) * ds, -np.exp(log_h) * dh)
     dx = np.where(use_series, -x / aa * ds, x * dh)
     at_inf = valid & (x == np.inf)
-    p = np.select([~valid | np.isnan(a), x == 0, at_inf], [np.nan, 0.0, 1.0], p)
-    dp = np.select([~valid | np.isnan(a), (x == 0) | at_inf], [np.nan, 0.0], dp)
-    dx = np.select([~valid | np.isnan(a), x == 0], [np.nan, 0.0], dx)
+    # the limits JAX and SciPy give: all the mass at 0 for a = 0, none at finite x for a = inf
+    a_zero, a_inf = (a == 0) & (x > 0), (a == np.inf) & (x >= 0) & (x < np.inf)
+    p = np.select([a_zero, a_inf, ~valid | np.isnan(a), x == 0, at_inf],
+                  [1.0, 0.0, np.nan, 0.0, 1.0], p)
+    no_derivative = ~valid | np.isnan(a) | (a_inf & (x > 0)) | (x == np.inf)  # as JAX
+    dp = np.select([no_derivative, x == 0], [np.nan, 0.0], dp)
+    dx = np.select([no_derivative, x == 0], [np.nan, 0.0], dx)
     q = np.where(use_series, 1 - p_series, q_fraction)
-    q = np.select([np.isnan(p), x == 0, at_inf], [np.nan, 1.0, 0.0], q)
+    q = np.select([a_zero, a_inf, np.isnan(p), x == 0, at_inf], [0.0, 1.0, np.nan, 1.0, 0.0], q)
     return p, q, dp, dx
 
 
@@ -328,6 +333,9 @@ def _betainc_fraction(a: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray
 def _betainc(a: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
     a, b, x = _f64(a, b, x)
     valid = (a > 0) & (b > 0) & (x >= 0) & (x <= 1)
+    # the limits JAX and SciPy give: the mass all at 0 (a = 0 or b = inf) or all at 1
+    mass_at_0, mass_at_1 = (a == 0) | (b == np.inf), (b == 0) | (a == np.inf)
+    limit = (mass_at_0 != mass_at_1) & (a >= 0) & (b >= 0) & (x >= 0) & (x <= 1)
     inner = valid & (x > 0) & (x < 1) & np.isfinite(a) & np.isfinite(b)
     flip = x > (a + 1) / (a + b + 2)
     a1, b1 = np.where(flip, b, a), np.where(flip, a, b)
@@ -337,7 +345,8 @@ def _betainc(a: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
                  (_lgamma(a1) + _lgamma(b1) - _lgamma(a1 + b1)))
     part = np.exp(log_front) * _betainc_fraction(a1, b1, x1)
     out = np.where(flip, 1 - part, part)
-    return np.select([~valid, x == 0, x == 1], [np.nan, 0.0, 1.0], out)
+    return np.select([(~valid & ~limit) | (mass_at_0 & mass_at_1), x == 0, x == 1, limit],
+                     [np.nan, 0.0, 1.0, mass_at_0.astype(np.float64)], out)
 
 
 betainc_p = _prim("betainc", _betainc, FLOAT)
@@ -694,7 +703,10 @@ def _spence_jvp(g: Any, ans: Any, z: Any) -> Any:
 
 defjvp(spence_p, _spence_jvp)
 
-_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(120)
+@functools.cache
+def _gauss_legendre() -> tuple[np.ndarray, np.ndarray]:
+    """120-point nodes and weights, made on first use (30 ms: not at import)."""
+    return np.polynomial.legendre.leggauss(120)
 
 
 def _owens_t(h: np.ndarray, a: np.ndarray) -> np.ndarray:
@@ -705,9 +717,10 @@ def _owens_t(h: np.ndarray, a: np.ndarray) -> np.ndarray:
     hh, aa = np.abs(h), np.abs(a)
 
     def quad(h: np.ndarray, a: np.ndarray) -> np.ndarray:
-        x = (a[..., None] / 2) * (_GL_NODES + 1)
+        nodes, weights = _gauss_legendre()
+        x = (a[..., None] / 2) * (nodes + 1)
         f = np.exp(-0.5 * h[..., None] ** 2 * (1 + x * x)) / (1 + x * x)
-        return (a / 2) * np.sum(_GL_WEIGHTS * f, axis=-1) / (2 * math.pi)
+        return (a / 2) * np.sum(weights * f, axis=-1) / (2 * math.pi)
 
     inside = aa <= 1
     big_a = np.where(inside, 2.0, np.where(np.isfinite(aa), aa, 2.0))

@@ -181,9 +181,12 @@ reshape_p.transpose_ones = ones_to_first_operand
 reshape_p.simplify = _reshape_simplify
 
 
-def reshape(x: Any, new_sizes: Sequence[int]) -> Any:
-    """`x` with shape `new_sizes` (row-major order; no -1)."""
+def reshape(x: Any, new_sizes: Sequence[int], dimensions: Sequence[int] | None = None) -> Any:
+    """`x` with shape `new_sizes` (row-major order; no -1), after transposing its axes to
+    the order `dimensions` when given (JAX's `lax.reshape`)."""
     (x,) = asarray_like(x)
+    if dimensions is not None:
+        x = transpose(x, tuple(int(d) for d in dimensions))
     new_sizes = tuple(int(d) for d in new_sizes)
     if get_aval(x).shape == new_sizes:
         return x

@@ -12,6 +12,7 @@ import numpy as np
 
 import fnad.numpy as fnp
 from fnad import lax
+from fnad.core.dtypes import default_float, float_or_default
 from fnad.core.errors import ShapeError
 from fnad.core.ir import get_aval
 from fnad.lax.custom import custom_jvp
@@ -27,7 +28,7 @@ def relu(x: Any) -> Any:
     array([0., 2.])
     """
     x = fnp.asarray(x)
-    return fnp.where(x > 0, x, fnp.zeros_like(x))
+    return fnp.where(x <= 0, fnp.zeros_like(x), x)  # NaN stays NaN, as in JAX
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Any:
@@ -52,7 +53,8 @@ def gelu(x: Any, approximate: bool = True) -> Any:
     if approximate:
         inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)
         return fnp.multiply(0.5 * x, 1 + fnp.tanh(inner))
-    return fnp.multiply(0.5 * x, 1 + lax.erf(x * math.sqrt(0.5)))
+    # erfc, as JAX: 1 + erf(x) loses the small values for negative x
+    return fnp.multiply(0.5 * x, lax.erfc(x * -math.sqrt(0.5)))
 
 
 def sigmoid(x: Any) -> Any:
@@ -109,11 +111,19 @@ def logmeanexp(x: Any, axis: Axis = None, where: Any = None, keepdims: bool = Fa
                         fnp.log(_count(x, axis, where, keepdims)))
 
 
+def _stable_max(x: Any, axis: Axis) -> Any:
+    """The shift of the softmax family: the maximum along `axis` (no derivative), 0 where
+    every entry is -inf (masked out); +inf stays, so a row holding +inf is NaN, as in JAX."""
+    m = fnp.max(lax.stop_gradient(x), axis=axis, keepdims=True)
+    return fnp.where(m == -np.inf, fnp.zeros_like(m), m)
+
+
 def log_softmax(x: Any, axis: Axis = -1, where: Any = None) -> Any:
     """`x - logsumexp(x, axis)`: log-probabilities, accurate even for very negative ones;
     entries outside `where` are left out and give `-inf`."""
-    x = fnp.asarray(x)
-    out = x - logsumexp(x, axis=axis, keepdims=True, where=where)
+    x = _masked(fnp.asarray(x), where, -np.inf)
+    shifted = x - _stable_max(x, axis)
+    out = shifted - fnp.log(fnp.sum(fnp.exp(shifted), axis=axis, keepdims=True))
     return _masked(out, where, -np.inf)
 
 
@@ -121,8 +131,7 @@ def softmax(x: Any, axis: Axis = -1, where: Any = None) -> Any:
     """`exp(x) / sum(exp(x), axis)`, shifted by the maximum for stability; entries outside
     `where` are left out and give 0."""
     x = _masked(fnp.asarray(x), where, -np.inf)
-    m = fnp.max(lax.stop_gradient(x), axis=axis, keepdims=True)
-    e = fnp.exp(x - fnp.where(fnp.isfinite(m), m, fnp.zeros_like(m)))
+    e = fnp.exp(x - _stable_max(x, axis))
     return _masked(fnp.divide(e, fnp.sum(e, axis=axis, keepdims=True)), where, 0.0)
 
 
@@ -145,7 +154,7 @@ def standardize(x: Any, axis: Axis = -1, mean: Any = None, variance: Any = None,
     return fnp.multiply(fnp.subtract(x, mean), lax.rsqrt(fnp.asarray(variance) + epsilon))
 
 
-def one_hot(x: Any, num_classes: int, dtype: Any = np.float32, axis: int = -1) -> Any:
+def one_hot(x: Any, num_classes: int, dtype: Any = None, axis: int = -1) -> Any:
     """Indicator vectors of the integer labels `x` along a new axis of size `num_classes`
     (labels outside [0, num_classes) give all zeros).
 
@@ -158,7 +167,7 @@ def one_hot(x: Any, num_classes: int, dtype: Any = np.float32, axis: int = -1) -
     axis = axis % nd
     classes = np.arange(num_classes, dtype=get_aval(x).dtype).reshape(
         (num_classes,) + (1,) * (nd - 1 - axis))
-    return fnp.asarray(fnp.expand_dims(x, axis) == classes, dtype)
+    return fnp.asarray(fnp.expand_dims(x, axis) == classes, float_or_default(dtype))
 
 
 def relu6(x: Any) -> Any:
@@ -168,6 +177,8 @@ def relu6(x: Any) -> Any:
     array([0., 3., 6.])
     """
     x = fnp.asarray(x)
+    if get_aval(x).dtype.kind in "biu":  # JAX: the float 6.0 makes the result a float
+        x = fnp.asarray(x, default_float())
     inside = (x > 0) & (x < 6)
     return fnp.where(inside, x, lax.stop_gradient(fnp.clip(x, 0, 6)))
 

@@ -1,5 +1,5 @@
-"""Parameter initializers: each is `init(key, shape, dtype=float32) -> array`, made by a
-factory holding its settings. Fans are read from `in_axis`/`out_axis` (defaults fit a
+"""Parameter initializers: each is `init(key, shape, dtype=float32) -> array` (float64
+with `enable_x64`), made by a factory holding its settings. Fans are read from `in_axis`/`out_axis` (defaults fit a
 dense kernel (in, out); convolution layers pass in_axis=1, out_axis=0 for OIHW kernels).
 """
 
@@ -13,19 +13,21 @@ import numpy as np
 
 import fnad.numpy as fnp
 from fnad import random
+from fnad.core.dtypes import float_or_default
 from fnad.core.errors import ArgumentError
 
 Initializer = Callable[..., Any]
 _TRUNC_STD = 0.87962566103423978  # std of a standard normal truncated to [-2, 2]
 
 
-def constant(value: Any, dtype: Any = np.float32) -> Initializer:
+def constant(value: Any, dtype: Any = None) -> Initializer:
     """Every entry `value`.
 
     >>> constant(0.5)(None, (2,))
     array([0.5, 0.5], dtype=float32)
     """
     def init(key: Any, shape: Sequence[int], dtype: Any = dtype) -> Any:
+        dtype = float_or_default(dtype)
         return fnp.full(tuple(shape), value, dtype)
     return init
 
@@ -33,21 +35,23 @@ def constant(value: Any, dtype: Any = np.float32) -> Initializer:
 zeros, ones = constant(0.0), constant(1.0)
 
 
-def uniform(scale: float = 1e-2, dtype: Any = np.float32) -> Initializer:
-    """Uniform on [-scale, scale)."""
+def uniform(scale: float = 1e-2, dtype: Any = None) -> Initializer:
+    """Uniform on [0, scale), as JAX's."""
     def init(key: Any, shape: Sequence[int], dtype: Any = dtype) -> Any:
-        return random.uniform(key, shape, dtype, -scale, scale)
+        dtype = float_or_default(dtype)
+        return random.uniform(key, shape, dtype) * np.asarray(scale, dtype)
     return init
 
 
-def normal(stddev: float = 1e-2, dtype: Any = np.float32) -> Initializer:
+def normal(stddev: float = 1e-2, dtype: Any = None) -> Initializer:
     """Normal with mean 0 and standard deviation `stddev`."""
     def init(key: Any, shape: Sequence[int], dtype: Any = dtype) -> Any:
+        dtype = float_or_default(dtype)
         return random.normal(key, shape, dtype) * np.asarray(stddev, dtype)
     return init
 
 
-def truncated_normal(stddev: float = 1e-2, dtype: Any = np.float32, lower: float = -2.0,
+def truncated_normal(stddev: float = 1e-2, dtype: Any = None, lower: float = -2.0,
                      upper: float = 2.0) -> Initializer:
     """`stddev` times a standard normal truncated to [lower, upper] (not rescaled, so the
     standard deviation is a little below `stddev`, as in JAX).
@@ -58,31 +62,35 @@ def truncated_normal(stddev: float = 1e-2, dtype: Any = np.float32, lower: float
     True
     """
     def init(key: Any, shape: Sequence[int], dtype: Any = dtype) -> Any:
+        dtype = float_or_default(dtype)
         return random.truncated_normal(key, lower, upper, shape, dtype) * np.asarray(stddev,
                                                                                    dtype)
     return init
 
 
-def compute_fans(shape: Sequence[int], in_axis: int = -2, out_axis: int = -1,
-                 batch_axis: int | Sequence[int] = ()) -> tuple[int, int]:
-    """(fan_in, fan_out): the in and out axes' sizes, each times the receptive field (the
-    product of the other axes but the batch axes, e.g. a convolution's kernel height and
-    width)."""
+def compute_fans(shape: Sequence[int], in_axis: int | Sequence[int] = -2,
+                 out_axis: int | Sequence[int] = -1,
+                 batch_axis: int | Sequence[int] = ()) -> tuple[float, float]:
+    """(fan_in, fan_out), as JAX computes them: the sizes of the in and out axes (each an
+    axis or a sequence of axes), each times the receptive field (the product of the other
+    axes but the batch axes, e.g. a convolution's kernel height and width)."""
     shape = tuple(shape)
-    if len(shape) < 2:
-        n = shape[0] if shape else 1
-        return n, n
-    in_axis, out_axis = in_axis % len(shape), out_axis % len(shape)
-    batch = {a % len(shape) for a in ((batch_axis,) if isinstance(batch_axis, int)
-                                      else batch_axis)}
-    field = math.prod(d for i, d in enumerate(shape)
-                      if i not in (in_axis, out_axis) and i not in batch)
-    return shape[in_axis] * field, shape[out_axis] * field
+    if isinstance(in_axis, int) and in_axis == -2 and len(shape) <= 1:
+        raise ArgumentError(f"compute_fans: a {len(shape)}-d shape {shape} has no in and out "
+                            "axes; give in_axis and out_axis explicitly (as JAX asks)")
+
+    def size(axes: int | Sequence[int]) -> int:
+        return shape[axes] if isinstance(axes, int) else math.prod(shape[a] for a in axes)
+
+    in_size, out_size = size(in_axis), size(out_axis)
+    field = math.prod(shape) / in_size / out_size / size(batch_axis)
+    return in_size * field, out_size * field
 
 
-def variance_scaling(scale: float, mode: str, distribution: str, in_axis: int = -2,
-                     out_axis: int = -1, batch_axis: int | Sequence[int] = (),
-                     dtype: Any = np.float32) -> Initializer:
+def variance_scaling(scale: float, mode: str, distribution: str,
+                     in_axis: int | Sequence[int] = -2, out_axis: int | Sequence[int] = -1,
+                     batch_axis: int | Sequence[int] = (),
+                     dtype: Any = None) -> Initializer:
     """Draws of variance `scale / n`, n the fan_in, fan_out, their mean or their geometric
     mean (`mode` "fan_in", "fan_out", "fan_avg", "fan_geo_avg"), from a "truncated_normal"
     (at 2 sigma, rescaled), "normal" or "uniform" distribution: the family of Glorot, He
@@ -91,10 +99,11 @@ def variance_scaling(scale: float, mode: str, distribution: str, in_axis: int = 
         raise ArgumentError(f"mode must be fan_in, fan_out, fan_avg or fan_geo_avg, got {mode!r}")
 
     def init(key: Any, shape: Sequence[int], dtype: Any = dtype) -> Any:
+        dtype = float_or_default(dtype)
         fan_in, fan_out = compute_fans(shape, in_axis, out_axis, batch_axis)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2,
              "fan_geo_avg": math.sqrt(fan_in * fan_out)}[mode]
-        var = scale / max(n, 1)
+        var = scale / n
         if distribution == "truncated_normal":
             std = math.sqrt(var) / _TRUNC_STD
             return random.truncated_normal(key, -2.0, 2.0, shape, dtype) * np.asarray(std, dtype)
@@ -109,8 +118,9 @@ def variance_scaling(scale: float, mode: str, distribution: str, in_axis: int = 
 
 
 def _family(scale: float, mode: str, distribution: str, doc: str) -> Callable[..., Initializer]:
-    def make(in_axis: int = -2, out_axis: int = -1, batch_axis: int | Sequence[int] = (),
-             dtype: Any = np.float32) -> Initializer:
+    def make(in_axis: int | Sequence[int] = -2, out_axis: int | Sequence[int] = -1,
+             batch_axis: int | Sequence[int] = (),
+             dtype: Any = None) -> Initializer:
         return variance_scaling(scale, mode, distribution, in_axis, out_axis, batch_axis, dtype)
     make.__doc__ = doc
     return make
@@ -128,7 +138,7 @@ lecun_normal = _family(1.0, "fan_in", "truncated_normal", "LeCun et al. (1998): 
 lecun_uniform = _family(1.0, "fan_in", "uniform", "LeCun et al. (1998): variance 1 / fan_in")
 
 
-def orthogonal(scale: float = 1.0, column_axis: int = -1, dtype: Any = np.float32
+def orthogonal(scale: float = 1.0, column_axis: int = -1, dtype: Any = None
                ) -> Initializer:
     """A (semi-)orthogonal matrix (Saxe et al., 2014), reshaped to `shape`: the Q factor of
     a Gaussian matrix's QR decomposition, signs fixed so it is uniform (Haar) distributed.
@@ -137,6 +147,7 @@ def orthogonal(scale: float = 1.0, column_axis: int = -1, dtype: Any = np.float3
     a concrete key: it runs eagerly, as initialization does, not under `jit` or `vmap`.
     """
     def init(key: Any, shape: Sequence[int], dtype: Any = dtype) -> Any:
+        dtype = float_or_default(dtype)
         shape = tuple(shape)
         if len(shape) < 2:
             raise ArgumentError(f"orthogonal needs at least 2 dimensions, got shape {shape}")
@@ -152,7 +163,7 @@ def orthogonal(scale: float = 1.0, column_axis: int = -1, dtype: Any = np.float3
     return init
 
 
-def delta_orthogonal(scale: float = 1.0, column_axis: int = -1, dtype: Any = np.float32
+def delta_orthogonal(scale: float = 1.0, column_axis: int = -1, dtype: Any = None
                      ) -> Initializer:
     """A convolution kernel (spatial..., in, out) of 1, 2 or 3 spatial dimensions that is
     zero except at the spatial centre, which holds an `orthogonal` (in, out) matrix (Xiao et
@@ -167,6 +178,7 @@ def delta_orthogonal(scale: float = 1.0, column_axis: int = -1, dtype: Any = np.
     ortho = orthogonal(scale, column_axis, dtype)
 
     def init(key: Any, shape: Sequence[int], dtype: Any = dtype) -> Any:
+        dtype = float_or_default(dtype)
         shape = tuple(shape)
         if len(shape) not in (3, 4, 5):
             raise ArgumentError(f"delta_orthogonal needs a 3-, 4- or 5-d kernel shape "
@@ -181,7 +193,8 @@ def delta_orthogonal(scale: float = 1.0, column_axis: int = -1, dtype: Any = np.
 
 def identity(gain: float = 1.0) -> Initializer:
     """`gain` times the identity matrix (for square or rectangular 2-d shapes)."""
-    def init(key: Any, shape: Sequence[int], dtype: Any = np.float32) -> Any:
+    def init(key: Any, shape: Sequence[int], dtype: Any = None) -> Any:
+        dtype = float_or_default(dtype)
         if len(shape) != 2:
             raise ArgumentError(f"identity needs a 2-d shape, got {tuple(shape)}")
         return (gain * np.eye(*shape)).astype(dtype)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fnad.numpy import fft, linalg
+from fnad.numpy import fft, linalg, random
 from fnad.numpy._calculus import *  # noqa: F403
 from fnad.numpy._core import (
     broadcast_shapes,
@@ -18,6 +18,7 @@ from fnad.numpy._core import (
 )
 from fnad.numpy._creation import *  # noqa: F403
 from fnad.numpy._dtypes import *  # noqa: F403
+from fnad.numpy._index_tricks import c_, index_exp, r_, s_
 from fnad.numpy._indexing import (
     at,
     public_array as array,

@@ -6,13 +6,16 @@ common dtype by NumPy 2 rules (Python scalars are weak, NEP 50) and broadcast to
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from fnad import lax
+from fnad.config import config
 from fnad.core.cache import Cache
+from fnad.core.dtypes import default_dtype
 from fnad.core.errors import DTypeError, ShapeError, user_line
 from fnad.core.ir import get_aval, weak_number
 from fnad.core.trace import Tracer
@@ -55,13 +58,13 @@ def _as_number(x: Any) -> Any:
     return x if is_scalar(x) else weak_number(get_aval(x))
 
 
-_DEFAULTS = {"b": np.bool_, "i": np.int32, "f": np.float32, "c": np.complex64}
+_PYTHON_DATA = (np.dtype(np.int64), np.dtype(np.float64), np.dtype(np.complex128))
 
 
 def scalar_default(scalars: Sequence[Any]) -> np.dtype:
     """The dtype Python numbers alone promote to: fnad's default of the kind NumPy picks
     (1 + 2.5 is float32, not float64)."""
-    return np.dtype(_DEFAULTS[np.result_type(*scalars).kind])
+    return default_dtype(np.result_type(*scalars).kind)
 
 
 def result_type(*args: Any) -> np.dtype:
@@ -105,11 +108,8 @@ def asarray(x: Any, dtype: Any = None) -> Any:
     if dtype is None and is_scalar(x):
         return lax.asarray_like(x)[0]
     arr = np.asarray(x, dtype=dtype)
-    if dtype is None and not isinstance(x, np.generic):
-        if arr.dtype == np.float64:
-            arr = arr.astype(np.float32)
-        elif arr.dtype == np.int64:
-            arr = arr.astype(np.int32)
+    if dtype is None and not isinstance(x, np.generic) and arr.dtype in _PYTHON_DATA:
+        arr = arr.astype(default_dtype(arr.dtype.kind), copy=False)  # Python data: defaults
     return arr
 
 
@@ -200,8 +200,21 @@ def broadcast_together(*arrays: Any) -> list[Any]:
     if len({s for s in shapes if s}) <= 1:  # the common case: nothing to broadcast
         return list(arrays)
     shape = broadcast_shapes(*shapes)
+    if config.numpy_rank_promotion != "allow" and len({len(s) for s in shapes if s}) > 1:
+        _rank_promotion(shapes)
     return [a if s == shape or s == () else broadcast_to(a, shape)
             for a, s in zip(arrays, shapes)]
+
+
+def _rank_promotion(shapes: list[tuple[int, ...]]) -> None:
+    """Warn or raise, as config.numpy_rank_promotion asks, for operands of different ranks."""
+    message = (f"operands of shapes {', '.join(map(str, shapes))} broadcast to a higher rank"
+               f"{user_line()}, which numpy_rank_promotion={config.numpy_rank_promotion!r} "
+               "forbids; add the missing axes explicitly (x[None, :], expand_dims, reshape), "
+               "or set fnad.config.update('numpy_rank_promotion', 'allow')")
+    if config.numpy_rank_promotion == "raise":
+        raise ShapeError(message)
+    warnings.warn(message, UserWarning, stacklevel=2)  # JAX's kind of warning
 
 
 def promote(*args: Any, dtype: Any = None) -> list[Any]:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
+from fnad.core.dtypes import default_dtype, default_float, float_or_default
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
 from fnad.numpy._core import asarray, broadcast_to, fresh, is_scalar, shape_of
@@ -18,18 +19,14 @@ from fnad.numpy._core import asarray, broadcast_to, fresh, is_scalar, shape_of
 Shape = int | Sequence[int]
 
 
-def _default(dtype: Any) -> np.dtype:
-    return np.dtype(np.float32 if dtype is None else dtype)
-
-
 def zeros(shape: Shape, dtype: Any = None) -> np.ndarray:
     """An array of zeros (float32 unless `dtype` says otherwise)."""
-    return np.zeros(shape, _default(dtype))
+    return np.zeros(shape, float_or_default(dtype))
 
 
 def ones(shape: Shape, dtype: Any = None) -> np.ndarray:
     """An array of ones (float32 unless `dtype` says otherwise)."""
-    return np.ones(shape, _default(dtype))
+    return np.ones(shape, float_or_default(dtype))
 
 
 empty = zeros
@@ -80,27 +77,66 @@ def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None) -> np
         start, stop = 0, start
     out = np.arange(start, stop, step)
     if dtype is None:
-        dtype = {"i": np.int32, "u": np.int32, "b": np.int32}.get(out.dtype.kind, np.float32)
+        dtype = default_dtype("i" if out.dtype.kind in "iub" else "f")
     return out.astype(dtype)
 
 
 def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
              retstep: bool = False, dtype: Any = None, axis: int = 0) -> Any:
     """`num` evenly spaced values from `start` to `stop` (float32 unless `dtype`); array
-    bounds give one sequence per element along `axis`, computed in float64."""
+    bounds give one sequence per element along `axis`, computed in float64. Traced bounds
+    (under grad, jit, vmap) give start + (stop - start) * i / (num - 1), differentiable in
+    both, with the last value exactly `stop` as NumPy's."""
+    if isinstance(start, Tracer) or isinstance(stop, Tracer):
+        return _traced_linspace(start, stop, num, endpoint, retstep, dtype, axis)
     out, step = np.linspace(np.asarray(start, np.float64), np.asarray(stop, np.float64), num,
                             endpoint, retstep=True, axis=axis)
     if dtype is None:
-        dtype = np.result_type(np.float32, *(np.asarray(v).dtype for v in (start, stop)
+        dtype = np.result_type(default_float(), *(np.asarray(v).dtype for v in (start, stop)
                                              if not is_scalar(v) and np.asarray(v).dtype.kind
                                              == "f"))
     out = out.astype(dtype)
     return (out, step) if retstep else out
 
 
+def _traced_linspace(start: Any, stop: Any, num: int, endpoint: bool, retstep: bool,
+                     dtype: Any, axis: int) -> Any:
+    start, stop = asarray(start), asarray(stop)
+    kinds = [get_aval(v).dtype for v in (start, stop) if get_aval(v).dtype.kind in "fc"]
+    compute = np.result_type(default_float(), *kinds)
+    dtype = compute if dtype is None else np.dtype(dtype)
+    shape = np.broadcast_shapes(get_aval(start).shape, get_aval(stop).shape)
+    ndim = len(shape) + 1
+    axis = axis + ndim if axis < 0 else axis
+    out_shape = (*shape[:axis], num, *shape[axis:])
+    dims = tuple(d for d in range(ndim) if d != axis)
+
+    def along(v: Any) -> Any:  # a bound broadcast over the new axis
+        v = lax.convert_element_type(v, compute)
+        v = lax.broadcast_in_dim(v, shape, tuple(range(len(shape) - get_aval(v).ndim,
+                                                      len(shape))))
+        return lax.broadcast_in_dim(v, out_shape, dims)
+
+    lo, hi = along(start), along(stop)
+    div = num - 1 if endpoint else num
+    frac = np.arange(num, dtype=np.float64) / (div if div > 0 else 1)
+    frac = np.reshape(frac, [num if d == axis else 1 for d in range(ndim)]).astype(compute)
+    out = lax.add(lo, lax.mul(lax.sub(hi, lo), broadcast_to(frac, out_shape)))
+    if endpoint and num > 1:
+        last = np.reshape(np.arange(num) == num - 1, frac.shape)
+        out = lax.select_n(broadcast_to(last, out_shape), out, hi)
+    if dtype.kind in "iu":
+        out = lax.floor(out)
+    out = lax.convert_element_type(out, dtype)
+    if not retstep:
+        return out
+    step = lax.div(lax.sub(stop, start), np.asarray(div, compute)) if div > 0 else np.nan
+    return out, step
+
+
 def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = None) -> np.ndarray:
     """Ones on the `k` diagonal of an N x M matrix (float32 by default)."""
-    return np.eye(N, M, k, _default(dtype))
+    return np.eye(N, M, k, float_or_default(dtype))
 
 
 def identity(n: int, dtype: Any = None) -> np.ndarray:
@@ -110,7 +146,7 @@ def identity(n: int, dtype: Any = None) -> np.ndarray:
 
 def tri(N: int, M: int | None = None, k: int = 0, dtype: Any = None) -> np.ndarray:
     """Ones at and below the `k` diagonal (float32 by default)."""
-    return np.tri(N, M, k, _default(dtype))
+    return np.tri(N, M, k, float_or_default(dtype))
 
 
 def copy(a: Any) -> Any:

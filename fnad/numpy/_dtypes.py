@@ -15,7 +15,7 @@ from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
 from fnad.numpy._core import asarray, is_scalar, normalize_axis, shape_of
 
-# NumPy's names (fnad has no x64 switch: int_ is int64 and float_ float64, as in NumPy)
+# NumPy's names (int_ is int64 and float_ float64 in both modes, as in NumPy)
 bool = np.bool_  # noqa: A001
 int_, uint, float_, complex_ = np.int64, np.uint64, np.float64, np.complex128
 single, double, csingle, cdouble = np.float32, np.float64, np.complex64, np.complex128

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax, tree as tree_util
+from fnad.core.dtypes import default_int, python_default
 from fnad.core.errors import ArgumentError, ArgumentTypeError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
@@ -361,10 +362,11 @@ def fill_diagonal(a: Any, val: Any, wrap: bool = False, *, inplace: bool = True)
 # ------------------------------------------------------------------ index helpers
 
 
-def indices(dimensions: Sequence[int], dtype: Any = np.int32, sparse: bool = False) -> Any:
+def indices(dimensions: Sequence[int], dtype: Any = None, sparse: bool = False) -> Any:
     """Grids of the index along each axis: shape (len(dimensions), *dimensions), or
     broadcastable pieces with `sparse`."""
     dims = tuple(int(d) for d in dimensions)
+    dtype = default_int() if dtype is None else dtype
     out = []
     for i, n in enumerate(dims):
         shape = tuple(n if j == i else 1 for j in range(len(dims)))
@@ -502,7 +504,7 @@ def fromfunction(function: Callable[..., Any], shape: Sequence[int], *, dtype: A
     array([[0, 1],
            [1, 2]], dtype=int32)
     """
-    dt = {float: np.float32, int: np.int32, bool: np.bool_}.get(dtype, dtype)
+    dt = python_default(dtype) if dtype in (bool, int, float, complex) else dtype
     return function(*indices(shape, dtype=dt), **kwargs)
 
 

@@ -235,6 +235,25 @@ def imag(val: Any) -> Any:
     return ew.imag_part(val) if get_aval(val).dtype.kind == "c" else lax.full_like(val, 0)
 
 
+def real_if_close(a: Any, tol: float = 100) -> Any:
+    """NumPy's `real_if_close`: the real part when every imaginary part is below `tol`
+    (in machine epsilons of the dtype when tol > 1), else `a` itself. The result's dtype
+    depends on the values, so `a` must be concrete (eager code, or grad of it); under jit
+    or vmap it is a ConcretizationError.
+
+    >>> real_if_close(np.array([2.1 + 4e-15j, 5.2 + 3e-15j]))
+    array([2.1, 5.2])
+    """
+    a = asarray(a)
+    dtype = get_aval(a).dtype
+    if dtype.kind != "c":
+        return a
+    if tol > 1:
+        tol = np.finfo(dtype).eps * tol
+    close = _all(lax.lt(lax.abs(ew.imag_part(a)), np.asarray(tol, ew.imag_part(a).dtype)))
+    return ew.real_part(a) if bool(close) else a
+
+
 def conjugate(x: Any) -> Any:
     """The complex conjugate (a copy for real input, as NumPy's ufunc gives)."""
     x = asarray(x)
@@ -399,5 +418,5 @@ __all__ = [
     "bitwise_right_shift", "conj", "conjugate", "copysign", "deg2rad", "degrees", "fabs",
     "frexp", "gcd", "heaviside", "i0", "imag", "iscomplex", "iscomplexobj", "isneginf",
     "isposinf", "isreal", "isrealobj", "lcm", "ldexp", "modf", "nan_to_num", "nextafter",
-    "rad2deg", "radians", "real", "signbit", "sinc", "spacing", "unwrap",
+    "rad2deg", "radians", "real", "real_if_close", "signbit", "sinc", "spacing", "unwrap",
 ]

@@ -6,6 +6,7 @@ rules for 1-d operands and batch broadcasting are applied here.
 
 from __future__ import annotations
 
+import string
 from collections.abc import Sequence
 from typing import Any
 
@@ -253,16 +254,37 @@ def _broadcast_labels(x: Any, term: str, sizes: dict[str, int]) -> Any:
     return x if _shape(x) == target else broadcast_to(x, target)
 
 
-def einsum(subscripts: str, *operands: Any, optimize: Any = None, precision: Any = None,
+def _label(k: Any) -> str:
+    if k is Ellipsis:
+        return "..."
+    if isinstance(k, (int, np.integer)) and 0 <= k < 52:
+        return string.ascii_letters[k]
+    raise ArgumentError(f"einsum: a sublist holds integers 0..51 and Ellipsis, got {k!r}")
+
+
+def _from_sublists(*args: Any) -> tuple[str, tuple[Any, ...]]:
+    """NumPy's interleaved form `einsum(a, [0, 1], b, [1, 2], [0, 2])` as
+    `('ab,bc->ac', (a, b))`."""
+    out = args[-1] if len(args) % 2 else None
+    pairs = args[:-1] if len(args) % 2 else args
+    terms = ",".join("".join(map(_label, sub)) for sub in pairs[1::2])
+    arrow = "" if out is None else "->" + "".join(map(_label, out))
+    return terms + arrow, tuple(pairs[0::2])
+
+
+def einsum(subscripts: Any, *operands: Any, optimize: Any = None, precision: Any = None,
            preferred_element_type: Any = None) -> Any:
     """Einstein summation, e.g. `einsum('bij,bjk->bik', a, b)`, with '->' or the implicit
     output (labels seen once, sorted), '...' for broadcast axes and repeated labels for
-    diagonals. Operands are contracted pairwise from left to right with `dot_general`.
+    diagonals; or NumPy's interleaved form `einsum(a, [0, 1], b, [1, 2], [0, 2])`.
+    Operands are contracted pairwise from left to right with `dot_general`.
 
     >>> einsum('ij,jk', np.eye(2), np.ones((2, 3))).shape
     (2, 3)
     """
     del optimize  # contraction order is always left to right
+    if not isinstance(subscripts, str):
+        subscripts, operands = _from_sublists(subscripts, *operands)
     if not operands:
         raise ArgumentError("einsum needs at least one operand")
     operands = _operands(*operands, precision=precision,

@@ -147,8 +147,14 @@ def var(a: Any, axis: Axis = None, dtype: Any = None, *, ddof: int = 0,
 
 def std(a: Any, axis: Axis = None, dtype: Any = None, *, ddof: int = 0,
         keepdims: bool = False) -> Any:
-    """The standard deviation along `axis`: `sqrt(var(a, axis, ddof=ddof))`."""
-    return sqrt(var(a, axis, dtype, ddof=ddof, keepdims=keepdims))
+    """The standard deviation along `axis`: `sqrt(var(a, axis, ddof=ddof))`. Over one
+    element (ddof 0) it is `var` itself, 0 or NaN, so that the derivative of that constant
+    is 0 rather than sqrt's 0 * inf at 0 (JAX gives NaN there)."""
+    v = var(a, axis, dtype, ddof=ddof, keepdims=keepdims)
+    shape = get_aval(asarray(a)).shape
+    if ddof == 0 and _count(shape, normalize_axes(axis, len(shape))) == 1:
+        return v
+    return sqrt(v)
 
 
 def _arg_reducer(lax_fn: Callable[..., Any], name: str) -> Any:

@@ -29,13 +29,6 @@ def _shape_args(f: Callable[..., Any]) -> Callable[..., Any]:
     return lambda self, *s, **kw: f(self, s[0] if len(s) == 1 else s, **kw)
 
 
-def _real_conj(self: Tracer) -> Tracer:
-    """The complex conjugate, which for the real dtypes fnad traces is the value itself."""
-    if self.dtype.kind == "c":
-        raise NotImplementedError("conj of complex tracers is not supported yet")
-    return self
-
-
 _METHODS: dict[str, Any] = {
     **_binary_ops({"add": fnp.add, "sub": fnp.subtract, "mul": fnp.multiply,
                    "truediv": fnp.divide, "floordiv": fnp.floor_divide, "mod": fnp.remainder,
@@ -59,7 +52,8 @@ _METHODS: dict[str, Any] = {
     "all": fnp.all, "any": fnp.any, "cumsum": fnp.cumsum, "cumprod": fnp.cumprod,
     "clip": fnp.clip, "dot": fnp.dot, "round": fnp.round, "trace": fnp.trace,
     "diagonal": fnp.diagonal, "sort": fnp.sort, "argsort": fnp.argsort,
-    "conj": _real_conj, "conjugate": _real_conj,
+    "conj": fnp.conj, "conjugate": fnp.conjugate,
+    "real": property(fnp.real), "imag": property(fnp.imag),
 }
 
 for _name, _fn in _METHODS.items():

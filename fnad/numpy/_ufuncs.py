@@ -314,17 +314,23 @@ arctan2 = atan2 = _lift(np.arctan2, lax.atan2)
 
 @_ufunc(np.hypot)
 def hypot(x: Any, y: Any) -> Any:
-    """sqrt(x**2 + y**2) without overflow or underflow: big * sqrt(1 + (small/big)**2);
-    inf where either is infinite (even with a NaN), as NumPy; at (0, 0) the derivative is
-    JAX's (1/2 to each operand through the max/min tie), not sqrt's NaN.
+    """sqrt(x**2 + y**2) without overflow or underflow: s * sqrt((x/s)**2 + (y/s)**2) with
+    s = max(|x|, |y|) held constant to AD, so derivatives of every order are those of
+    sqrt(x**2 + y**2), at |x| == |y| too; inf where either is infinite (even with a NaN), as
+    NumPy; at (0, 0) the derivative is JAX's (1/2 to each operand through the max tie), not
+    sqrt's NaN.
 
     >>> float(hypot(np.float64(3e200), np.float64(4e200)))
     5e+200
     """
     ax, ay = lax.abs(x), lax.abs(y)
-    big, small = lax.max(ax, ay), lax.min(ax, ay)
-    ratio = lax.div(small, lax.select_n(lax.eq(big, 0), big, lax.full_like(big, 1)))
-    out = lax.mul(big, lax.sqrt(lax.add(lax.mul(ratio, ratio), 1)))
+    big = lax.max(ax, ay)
+    zero = lax.eq(big, 0)
+    one = lax.full_like(big, 1)
+    scale = lax.stop_gradient(lax.select_n(zero, big, one))
+    sx, sy = lax.div(x, scale), lax.div(y, scale)
+    squares = lax.select_n(zero, lax.add(lax.mul(sx, sx), lax.mul(sy, sy)), one)
+    out = lax.select_n(zero, lax.mul(scale, lax.sqrt(squares)), big)
     infinite = lax.bitwise_or(lax.eq(ax, np.inf), lax.eq(ay, np.inf))
     return lax.select_n(infinite, out, lax.full_like(out, np.inf))
 

@@ -1,5 +1,6 @@
 """Window functions (Bartlett, Blackman, Hamming, Hann, Kaiser): created arrays, float32
-like every fnad creation function; `kaiser`'s beta may be traced."""
+(float64 with `enable_x64`) like every fnad creation function; `kaiser`'s beta may be
+traced."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
+from fnad.core.dtypes import default_float
 from fnad.core.trace import Tracer
 from fnad.numpy._core import asarray
 
@@ -20,12 +22,12 @@ def _cosine_window(M: int, coeffs: tuple[float, ...]) -> np.ndarray:
     """sum_k (-1)^k c_k cos(2 pi k n / (M - 1)), evaluated in float64."""
     M = int(M)
     if M < 1:
-        return np.zeros((0,), np.float32)
+        return np.zeros((0,), default_float())
     if M == 1:
-        return np.ones((1,), np.float32)
+        return np.ones((1,), default_float())
     x = 2 * np.pi * _points(M) / (M - 1)
     w = sum((-1) ** k * c * np.cos(k * x) for k, c in enumerate(coeffs))
-    return w.astype(np.float32)
+    return w.astype(default_float())
 
 
 def bartlett(M: int) -> np.ndarray:
@@ -36,11 +38,11 @@ def bartlett(M: int) -> np.ndarray:
     """
     M = int(M)
     if M < 1:
-        return np.zeros((0,), np.float32)
+        return np.zeros((0,), default_float())
     if M == 1:
-        return np.ones((1,), np.float32)
+        return np.ones((1,), default_float())
     n = _points(M)
-    return (1 - np.abs(2 * n / (M - 1) - 1)).astype(np.float32)
+    return (1 - np.abs(2 * n / (M - 1) - 1)).astype(default_float())
 
 
 def blackman(M: int) -> np.ndarray:
@@ -68,13 +70,13 @@ def kaiser(M: int, beta: Any) -> Any:
     from fnad.numpy._math import i0
     M = int(M)
     if M < 1:
-        return np.zeros((0,), np.float32)
+        return np.zeros((0,), default_float())
     if M == 1:
-        return np.ones((1,), np.float32)
-    b = asarray(beta, np.float32) if not isinstance(beta, Tracer) else \
-        lax.convert_element_type(beta, np.float32)
-    r = (2 * _points(M) / (M - 1) - 1).astype(np.float32)
-    arg = lax.mul(b, np.sqrt(np.maximum(1 - r * r, 0)).astype(np.float32))
+        return np.ones((1,), default_float())
+    b = asarray(beta, default_float()) if not isinstance(beta, Tracer) else \
+        lax.convert_element_type(beta, default_float())
+    r = (2 * _points(M) / (M - 1) - 1).astype(default_float())
+    arg = lax.mul(b, np.sqrt(np.maximum(1 - r * r, 0)).astype(default_float()))
     return lax.div(i0(arg), i0(b))
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
+from fnad.core.dtypes import float_or_default
 from fnad.core.errors import ArgumentError, DTypeError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.lax import linalg_decomp as _decomp
@@ -269,7 +270,7 @@ def rfftfreq(n: int, d: Any = 1.0, *, dtype: Any = None, device: Any = None) -> 
 
 
 def _frequencies(k: np.ndarray, n: int, d: Any, dtype: Any) -> Any:
-    dtype = np.dtype(np.float32 if dtype is None else dtype)
+    dtype = float_or_default(dtype)
     if isinstance(d, (int, float)):
         return (k / (n * d)).astype(dtype)
     return divide(k.astype(dtype), lax.mul(asarray(d, dtype), np.asarray(n, dtype)))

@@ -468,6 +468,29 @@ def solve(a: Any, b: Any, lower: bool = False, overwrite_a: bool = False,
     return nla.solve(a, b)
 
 
+def solve_banded(l_and_u: tuple[int, int], ab: Any, b: Any, overwrite_ab: bool = False,
+                 overwrite_b: bool = False, check_finite: bool = True) -> Any:
+    """SciPy's `solve_banded`: a x = b for the `a` whose diagonals are the rows of `ab`
+    (a[i, j] = ab[u + i - j, j], l below and u above the main one). fnad expands the band
+    and solves densely (O(n^3)), differentiable in `ab` and `b`.
+
+    >>> solve_banded((1, 1), np.array([[0.0, 1.0], [2.0, 2.0], [1.0, 0.0]]), np.ones(2))
+    array([0.33333333, 0.33333333])
+    """
+    del overwrite_ab, overwrite_b, check_finite
+    lower, upper = l_and_u
+    ab = asarray(ab)
+    shape = _shape(ab)
+    if len(shape) != 2 or shape[0] != lower + upper + 1:
+        raise ShapeError(f"solve_banded: ab must be ({lower} + {upper} + 1, n) for "
+                         f"(l, u) = {(lower, upper)}, got {shape}{user_line()}")
+    i, j = np.indices((shape[1], shape[1]))
+    row = upper + i - j
+    band = (row >= 0) & (row <= lower + upper)
+    dense = where(band, ab[np.clip(row, 0, lower + upper), j], np.zeros((), _dtype(ab)))
+    return solve(dense, b)
+
+
 def solve_sylvester(A: Any, B: Any, C: Any, *, method: str = "schur", tol: float = 1e-8
                     ) -> Any:
     """The X with A X + X B = C, from the Kronecker form (I (x) A + B^T (x) I) vec X =
@@ -913,5 +936,5 @@ __all__ = ["block_diag", "cho_factor", "cho_solve", "cholesky", "circulant", "co
            "expm_frechet", "fiedler", "fiedler_companion", "funm", "hadamard", "hankel",
            "helmert", "hessenberg", "hilbert", "inv", "invhilbert", "invpascal", "leslie",
            "lu", "lu_factor", "lu_solve", "pascal", "polar", "qr", "qr_multiply", "rsf2csf",
-           "schur", "solve", "solve_sylvester", "solve_triangular", "sqrtm", "svd",
+           "schur", "solve", "solve_banded", "solve_sylvester", "solve_triangular", "sqrtm", "svd",
            "toeplitz"]

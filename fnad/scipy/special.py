@@ -74,6 +74,26 @@ def digamma(x: Any) -> Any:
     return lax.digamma(x)
 
 
+psi = digamma
+
+
+def rgamma(x: Any) -> Any:
+    """1 / Gamma(x), SciPy's `rgamma`: entire, so 0 at the poles -n = 0, -1, -2, ... of
+    Gamma, where its first derivative (-1)^n n! is kept exact.
+
+    >>> rgamma(np.array([4.0, 0.0, -2.0]))
+    array([0.16666667, 0.        , 0.        ])
+    """
+    (x,) = promote_inexact(x)
+    pole = (x <= 0) & (x == fnp.floor(x)) & (x > -np.inf)
+    safe = fnp.where(pole, 1.0, x)  # keeps lgamma's infinite derivative out of the pole
+    n = fnp.where(pole, -x, 0.0)
+    slope = fnp.where(fnp.remainder(n, 2.0) == 0, 1.0, -1.0) * fnp.exp(lax.lgamma(n + 1))
+    at_pole = (x - lax.stop_gradient(x)) * slope  # 0, with the derivative (-1)^n n!
+    regular = fnp.where(x == -np.inf, 0.0, gammasgn(safe) * fnp.exp(-lax.lgamma(safe)))
+    return fnp.where(pole, at_pole, regular)
+
+
 def polygamma(n: Any, x: Any) -> Any:
     """The n-th derivative of `digamma`; `n` a non-negative integer (or a concrete integer
     array, each order evaluated once).
@@ -250,6 +270,17 @@ def erfinv(x: Any) -> Any:
     """The inverse of `erf` on (-1, 1) (+-inf at +-1)."""
     (x,) = promote_inexact(x)
     return lax.erf_inv(x)
+
+
+def erfcinv(x: Any) -> Any:
+    """The inverse of `erfc` on (0, 2), as -ndtri(x / 2) / sqrt(2): accurate where x is
+    near 0, unlike erfinv(1 - x) (inf at 0, -inf at 2).
+
+    >>> round(float(erfcinv(np.float64(1e-20))), 6)
+    6.601581
+    """
+    (x,) = promote_inexact(x)
+    return -ndtri(x / 2) / np.sqrt(2.0)
 
 
 def erfcx(x: Any) -> Any:
@@ -555,6 +586,32 @@ def bessel_jn(z: Any, *, v: int, n_iter: int = 50) -> Any:
     return fnp.stack([_sp.bessel_jn(z, k) for k in range(int(v) + 1)])
 
 
+def jn(n: Any, x: Any) -> Any:
+    """The Bessel function of the first kind J_n(x) of integer order `n` (a Python or
+    concrete integer; SciPy's `jn`), differentiable in `x`.
+
+    >>> round(float(jn(2, np.float64(1.0))), 6)
+    0.114903
+    """
+    if isinstance(n, Tracer) or np.ndim(n) != 0 or int(n) != n:
+        raise ArgumentError(f"jn: the order n must be one concrete integer, got {n!r}; for "
+                         "several orders use bessel_jn(x, v=max_order)")
+    (x,) = promote_inexact(x)
+    if n < 0:  # J_{-n} = (-1)^n J_n
+        return _sp.bessel_jn(x, int(-n)) * (-1.0 if n % 2 else 1.0)
+    return _sp.bessel_jn(x, int(n))
+
+
+def j0(x: Any) -> Any:
+    """The Bessel function of the first kind of order 0, J_0(x)."""
+    return jn(0, x)
+
+
+def j1(x: Any) -> Any:
+    """The Bessel function of the first kind of order 1, J_1(x)."""
+    return jn(1, x)
+
+
 def wofz(z: Any) -> Any:
     """The Faddeeva function w(z) = exp(-z^2) erfc(-iz), complex (complex64 for float32
     or complex64 input, complex128 otherwise).
@@ -589,11 +646,11 @@ def sph_harm_y(n: Any, m: Any, theta: Any, phi: Any, diff_n: int | None = None,
 
 __all__ = [
     "bernoulli", "bessel_jn", "beta", "betainc", "betaln", "boxcox", "boxcox1p", "comb",
-    "dawsn", "digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp1", "expi", "expit",
+    "dawsn", "digamma", "entr", "erf", "erfc", "erfcinv", "erfcx", "erfinv", "exp1", "expi", "expit",
     "expn", "factorial", "fresnel", "gamma", "gammainc", "gammaincc", "gammaln", "gammasgn",
-    "hyp1f1", "hyp2f1", "i0", "i0e", "i1", "i1e", "kl_div", "log_ndtr", "log_softmax",
+    "hyp1f1", "hyp2f1", "i0", "i0e", "i1", "i1e", "j0", "j1", "jn", "kl_div", "log_ndtr", "log_softmax",
     "loggamma", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri", "owens_t", "poch",
-    "polygamma", "rel_entr", "sici", "softmax", "spence", "sph_harm_y", "wofz", "xlog1py",
+    "polygamma", "psi", "rel_entr", "rgamma", "sici", "softmax", "spence", "sph_harm_y", "wofz", "xlog1py",
     "xlogy", "zeta",
 ]
 quiet_all(globals(), __all__)

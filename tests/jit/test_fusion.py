@@ -14,7 +14,7 @@ from fnad.jit.fusion import FusedKernel, fuse
 from fnad.jit.kernels import DENSE, SCALAR, STRIDED
 from fnad.test_util import assert_allclose
 
-DEFAULT_MIN_WORK = fusion.MIN_WORK  # read before conftest's fixture lowers it
+DEFAULT_LAUNCH_US = fusion.LAUNCH_US  # read before conftest's fixture lowers it
 pytestmark = pytest.mark.skipif(not c_backend.available(), reason="no C compiler")
 
 
@@ -121,7 +121,7 @@ def test_sin_and_cos_of_one_value_stay_vector_calls(tmp_path, monkeypatch):
 
 def test_lone_equations_and_small_regions_are_left_to_numpy(monkeypatch):
     assert kernels(lambda x: x + 1.0, X) == []
-    monkeypatch.setattr(fusion, "MIN_WORK", DEFAULT_MIN_WORK)
+    monkeypatch.setattr(fusion, "LAUNCH_US", DEFAULT_LAUNCH_US)
     chain = lambda x: fnp.tanh(x * 2.0 + 1.0)
     assert kernels(chain, X) == []  # 32x16 elements, 3 ops: NumPy's ufuncs are cheaper
     assert len(kernels(chain, np.ones((512, 512), np.float32))) == 1
@@ -197,3 +197,16 @@ def test_generated_kernels_compile_as_cuda():
                 kernel = fused.kernel(accesses, fused.rank)
                 for arch in ("compute_80", "compute_90"):
                     assert ".entry" in nvrtc.compile_ptx(codegen_cuda.render(kernel), arch)
+
+
+def test_the_cost_model_fuses_where_measured_kernels_win(monkeypatch):
+    """Small regions of arithmetic stay NumPy calls; a libm function (vectorized in the
+    kernel, scalar in NumPy) or a long chain pays for a launch at smaller sizes."""
+    monkeypatch.setattr(fusion, "LAUNCH_US", DEFAULT_LAUNCH_US)
+    small, rnn_sized = np.ones((32, 16), np.float32), np.ones((32, 128), np.float32)
+    assert kernels(lambda x: x * 2.0 + 1.0, small) == []
+    assert kernels(lambda x: x * 2.0 + 1.0, rnn_sized) == []
+    assert len(kernels(lambda x: fnp.tanh(x * 2.0 + 1.0), rnn_sized)) == 1
+    adam_like = lambda m, v, g: m - 1e-3 * (0.9 * m + 0.1 * g) / (0.999 * v + 0.001 * g * g)
+    assert len(kernels(adam_like, *(np.ones(128, np.float32),) * 3)) == 1
+    assert len(kernels(lambda x: x * 2.0 + 1.0, np.ones((512, 512), np.float32))) == 1

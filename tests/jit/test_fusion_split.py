@@ -35,7 +35,7 @@ def chain(n: int) -> Callable[[Any], Any]:
 def fused_kernels(f: Callable[..., Any], *args: Any, max_ops: int,
                   max_operands: int = 10**6) -> list[Any]:
     """The fusion equations of f's jitted program (kernels are planned, not built)."""
-    fused = fusion.fuse(fnad.jit(f).lower(*args), lambda kernel: kernel, min_work=0,
+    fused = fusion.fuse(fnad.jit(f).lower(*args), lambda kernel: kernel, launch_us=0,
                         max_ops=max_ops, max_operands=max_operands)
     return [e for e in fused.eqns if e.prim is fusion.fusion_p]
 

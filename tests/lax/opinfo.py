@@ -264,8 +264,8 @@ ELEMENTWISE = [
     elementwise("div", _trunc_div, uniform(-9, 9), away(1, 4), dtypes=SIGNED, edges=False),
     elementwise("rem", np.fmod, uniform(-9, 9), away(1, 4), dtypes=SIGNED, edges=False),
     elementwise("pow", np.power, uniform(0.2, 3), uniform(-2, 2)),
-    elementwise("max", np.maximum, uniform(-3, 3), uniform(-3, 3), dtypes=NUMS),
-    elementwise("min", np.minimum, uniform(-3, 3), uniform(-3, 3), dtypes=NUMS),
+    elementwise("max", np.maximum, uniform(-3, 3), uniform(-3, 3), dtypes=(*NUMS, BOOL)),
+    elementwise("min", np.minimum, uniform(-3, 3), uniform(-3, 3), dtypes=(*NUMS, BOOL)),
     elementwise("atan2", np.arctan2, away(0.2, 3), away(0.2, 3)),
     elementwise("nextafter", np.nextafter, uniform(-3, 3), uniform(-3, 3), order=0),
     *(elementwise(n, getattr(np, r), uniform(-2, 2), uniform(-2, 2), dtypes=ANY, order=0)

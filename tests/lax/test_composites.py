@@ -101,7 +101,9 @@ def test_complex_parts():
     x = np.array([1.0, -2.0], np.float32)
     assert_allclose(lax.real(x), x)
     assert_allclose(lax.imag(x), np.zeros(2, np.float32))
-    assert_allclose(lax.conj(x), x)
+    assert lax.conj(x).dtype == np.complex64 and np.array_equal(lax.conj(x), x)  # as JAX's
+    assert lax.conj(x.astype(np.float64)).dtype == np.complex128
+    check_grads(lambda v: lax.real(lax.conj(v)), (x,), order=1)
     z = lax.complex(x, np.float32(3.0))
     assert z.dtype == np.complex64 and np.allclose(z, x + 3j)
     assert_allclose(lax.real(z), x)
@@ -343,6 +345,24 @@ def test_igamma_edges_grads_and_transforms():
     assert_allclose(lax.random_gamma_grad(a, x), fd_sample, rtol=1e-5)
     check_transforms(lax.igamma, (a, x))
     check_vmap(lax.igammac, (np.stack([a, a + 1]), np.stack([x, x])))
+
+
+def test_incomplete_gamma_and_beta_at_zero_and_infinite_parameters():
+    """fnad gave NaN (a = 0) or a wrong finite value (a = inf) where JAX and SciPy give the
+    limit: all the mass at 0 or at infinity (at 1 for betainc)."""
+    import scipy.special as sp
+    a = np.array([0.0, 0.0, np.inf, np.inf, np.inf, 0.0])
+    x = np.array([1.0, np.inf, 0.3, 2.0, 0.0, 0.0])
+    with np.errstate(invalid="ignore"):
+        assert_allclose(lax.igamma(a, x), sp.gammainc(a, x))
+        assert_allclose(lax.igammac(a, x), sp.gammaincc(a, x))
+    # derivatives in a there, and at x = inf, are NaN as in JAX
+    assert np.isnan(lax.igamma_grad_a(np.array([np.inf, 1.0]), np.array([1.0, np.inf]))).all()
+    assert np.isnan(lax.random_gamma_grad(np.array([np.inf, 1.0]), np.array([1.0, np.inf]))).all()
+    grid = np.array([0.0, 0.5, 2.0, np.inf])
+    a, b, x = (v.ravel() for v in np.meshgrid(grid, grid, np.array([0.0, 0.4, 1.0])))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        assert_allclose(lax.betainc(a, b, x), sp.betainc(a, b, x))
 
 
 @settings(max_examples=10, deadline=None)

@@ -135,10 +135,42 @@ def test_errors(x_shape, y_shape, dn, err, match):
     assert "dot_general" in str(info.value)
 
 
-def test_dtype_mismatch_error():
-    with pytest.raises(DTypeError, match="float32"):
-        lax.dot_general(np.ones((2, 3), np.float32), np.ones((3,), np.float64),
-                        (((1,), (0,)), ((), ())))
+# (x dtype, y dtype, preferred_element_type) -> result dtype, from JAX 0.10.2 with x64
+MIXED_DTYPES = {
+    ("float32", "float64", None): "float64", ("int8", "float16", None): "float16",
+    ("int8", "uint8", None): "int8", ("uint8", "int32", None): "int32",
+    ("bool", "int8", None): "int8", ("int64", "float32", None): "float32",
+    ("int32", "complex64", None): "complex64", ("bool", "bool", None): "bool",
+    ("int8", "int8", "int32"): "int32", ("int8", "uint8", "float32"): "float32",
+    ("float32", "float32", "float16"): "float16", ("bool", "bool", "int32"): "int32",
+}
+
+
+@pytest.mark.parametrize("dtypes", list(MIXED_DTYPES))
+def test_mixed_dtypes_multiply_in_the_wider_one_as_jax(dtypes):
+    """fnad refused operands of different dtypes; JAX multiplies in the higher-precision one
+    (XLA's order: complex, exponent range, mantissa, width, signed), or in the
+    preferred_element_type."""
+    xd, yd, preferred = dtypes
+    rng = np.random.default_rng(0)
+    x, y = (rng.integers(0, 3, s).astype(d) for s, d in (((2, 3), xd), ((3, 4), yd)))
+    out = lax.dot_general(x, y, (((1,), (0,)), ((), ())), preferred_element_type=preferred)
+    assert out.dtype == MIXED_DTYPES[dtypes]
+    want = x.astype(np.int64) @ y.astype(np.int64)
+    np.testing.assert_array_equal(out, want > 0 if out.dtype == bool else want)
+    if out.dtype.kind == "f":
+        check_grads(lambda a, b: lax.dot_general(a, b, (((1,), (0,)), ((), ()))),
+                    (x.astype(np.float64), y.astype(np.float64)), order=1)
+
+
+@pytest.mark.parametrize("xd, yd, preferred", [("int32", "int32", "float16"),
+                                               ("int64", "int8", "int32"),
+                                               ("complex64", "float32", "float16")])
+def test_preferred_element_type_narrower_than_an_integer_product_is_refused(xd, yd, preferred):
+    """JAX refuses a narrower preferred_element_type unless the product is a float."""
+    with pytest.raises(DTypeError, match=f"preferred_element_type={preferred} is narrower"):
+        lax.dot_general(np.ones((2, 3), xd), np.ones((3,), yd), (((1,), (0,)), ((), ())),
+                        preferred_element_type=preferred)
 
 
 def test_dot_weak_python_scalar_and_vectors():

@@ -24,6 +24,7 @@ from fnad import lax
 from fnad.backends import nvrtc
 from fnad.core.errors import DTypeError, ShapeError
 from fnad.core.primitive import Elementwise
+from fnad.jit.backends import available_backends
 from fnad.lax import elementwise as ew
 from fnad.test_util import assert_allclose, check_grads, check_transforms, check_vmap
 
@@ -534,6 +535,27 @@ def test_polygamma() -> None:
         lax.polygamma(-1, x)
 
 
+def test_pow_with_an_integer_exponent_array() -> None:
+    """JAX's lax.pow takes an integer exponent with a float base; fnad refused it."""
+    x, n = np.array([2.0, -1.5, 0.5]), np.array([3, -2, 0], np.int32)
+    out = lax.pow(x.astype(np.float32), n)
+    assert out.dtype == np.float32
+    assert_allclose(out, (x ** n).astype(np.float32))
+    check_grads(lambda x: lax.pow(x, n), (x,), order=2)
+
+
+def test_polygamma_of_an_array_of_orders() -> None:
+    """JAX takes the order as an array (elementwise, broadcast with x); fnad took a
+    Python int only."""
+    m, x = np.array([[0.0], [1.0], [3.0]]), np.array([0.5, 2.5, -1.5])
+    want = np.stack([lax.polygamma(k, x) for k in (0, 1, 3)])
+    assert_allclose(lax.polygamma(m, x), want, rtol=0, atol=0)
+    assert_allclose(fnad.jit(lambda x: lax.polygamma(m, x))(x), want)
+    check_grads(lambda x: lax.polygamma(m, x), (x,), order=1)
+    with pytest.raises(ValueError, match="concrete"):
+        fnad.jit(lax.polygamma)(m, x)
+
+
 # ---------------------------------------------------------------------------- iota
 
 def test_iota() -> None:
@@ -715,3 +737,22 @@ def test_second_derivatives_at_ties(name, point) -> None:
                                atol=1e-300)
     assert fnad.grad(fnad.grad(f))(np.float32(x), np.float32(y)) == pytest.approx(d2(x, y),
                                                                                    rel=1e-5)
+
+
+@pytest.mark.parametrize("src", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("dst", [np.int8, np.uint8, np.int32, np.uint32, np.int64, np.uint64])
+def test_float_to_integer_conversion_saturates_as_jax(src, dst) -> None:
+    """JAX (XLA) clamps out-of-range floats to the integer bounds and maps NaN to 0; fnad
+    gave NumPy's undefined casts (300.0 -> 44 as uint8, inf -> INT_MIN)."""
+    info = np.iinfo(dst)
+    x = np.array([np.nan, np.inf, -np.inf, 6e4, -6e4, 300.0, -1.5, 2.7, 0.0], src)
+    with np.errstate(invalid="ignore"):
+        inner = np.clip(np.nan_to_num(x.astype(np.float64)), -1e300, 1e300)
+    want = np.array([0, info.max, info.min] + [
+        info.max if v >= info.max else info.min if v <= info.min else int(v) for v in inner[3:]],
+        dtype=object).astype(dst)
+    np.testing.assert_array_equal(lax.convert_element_type(x, dst), want)
+    for backend in available_backends():  # the fused kernels too
+        jitted = fnad.jit(lambda v: lax.convert_element_type(v * v.dtype.type(1), dst),
+                          backend=backend)
+        np.testing.assert_array_equal(jitted(x), want, err_msg=backend)

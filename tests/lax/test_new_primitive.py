@@ -68,7 +68,7 @@ def test_grad_jvp_vmap_and_compositions() -> None:
 @pytest.mark.skipif(nvrtc.library() is None, reason="libnvrtc not installed (test extra)")
 def test_cuda_kernel_compiles_with_nvrtc() -> None:
     closed = passes.optimize(fnad.make_jaxpr(lambda x: cubic(x) * 2.0)(X))
-    fused = fuse(closed, lambda kernel: None, min_work=0)
+    fused = fuse(closed, lambda kernel: None, launch_us=0)
     kernels = [e.params["kernel"] for e in fused.eqns if e.prim is fusion_p]
     assert kernels
     for k in kernels:

@@ -638,7 +638,7 @@ def check_kernels(op: OpInfo, pick: Callable[[list], list]) -> None:
                 assert_allclose(fnad.jit(g, backend=backend)(*args), expected, tol, tol,
                                 f"{op.name} {dtype}: fused on {backend}")
             lowered = fnad.jit(g).lower(*args)  # after the passes, before fusion
-            fused = fusion.fuse(lowered, lambda kernel: None, min_work=0)
+            fused = fusion.fuse(lowered, lambda kernel: None, launch_us=0)
             left = {e.prim.name for e in fused.eqns if e.prim is not fusion.fusion_p}
             in_kernel += op.name in primitives_in(lowered) and op.name not in left
     assert in_kernel, f"fusion never put {op.name} in a kernel: its kernel rule never ran"

@@ -144,3 +144,30 @@ def test_top_k_transforms():
     check_vmap(f, (distinct((3, 6, 4)),), -1, 0)
     with pytest.raises(ShapeError, match="k=7"):
         lax.top_k(x, 7)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_top_k_ranks_floats_by_their_total_order(dtype):
+    """JAX ranks NaN above inf and 0.0 above -0.0 (and -NaN below -inf); fnad put NaNs last."""
+    x = np.array([1.0, -0.0, 0.0, np.nan, -np.inf, 0.0, -0.0, np.inf, -np.nan, 1.0], dtype)
+    want = [3, 7, 0, 9, 2, 5, 1, 6, 4, 8]  # ties: the lower index first
+    for f in (lax.top_k, fnad.jit(lax.top_k, static_argnums=1)):
+        values, indices = f(x, 10)
+        np.testing.assert_array_equal(indices, want)
+        np.testing.assert_array_equal(np.signbit(values), np.signbit(x[want]))
+        np.testing.assert_array_equal(values, x[want])
+    idx = fnad.vmap(lambda r: lax.top_k(r, 2)[1])(np.stack([x, x[::-1]]))
+    np.testing.assert_array_equal(idx, [[3, 7], [6, 2]])
+
+
+def test_top_k_of_bools_and_along_an_axis():
+    values, indices = lax.top_k(np.array([False, True, False, True]), 3)
+    np.testing.assert_array_equal(values, [True, True, False])
+    np.testing.assert_array_equal(indices, [1, 3, 0])
+    x = np.array([[1.0, 5.0, 3.0], [4.0, 2.0, 6.0]])
+    values, indices = lax.top_k(x, 1, axis=0)
+    np.testing.assert_array_equal(values, [[4.0, 5.0, 6.0]])
+    np.testing.assert_array_equal(indices, [[1, 0, 1]])
+    check_grads(lambda x: lax.top_k(x, 1, axis=0)[0], (x,), order=1)
+    with pytest.raises(ShapeError, match="k=3 .* axis 0"):
+        lax.top_k(x, 3, axis=0)

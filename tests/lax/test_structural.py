@@ -350,3 +350,13 @@ def test_batched_index_combinations_compose_with_grad():
     want = np.stack([fnad.grad(loss)(x[b], i[b]) for b in range(3)])
     assert_allclose(got, want)
     assert got.shape == (3, 5)
+
+
+def test_reshape_with_dimensions_transposes_first() -> None:
+    """JAX's lax.reshape(x, sizes, dimensions) reads x in the axis order `dimensions`."""
+    x = np.arange(24.0).reshape(2, 3, 4)
+    want = np.transpose(x, (2, 1, 0)).reshape(4, 6)
+    np.testing.assert_array_equal(lax.reshape(x, (4, 6), dimensions=(2, 1, 0)), want)
+    np.testing.assert_array_equal(
+        fnad.jit(lambda v: lax.reshape(v, (4, 6), (2, 1, 0)))(x), want)
+    check_grads(lambda v: lax.reshape(v, (6, 4), (1, 0, 2)), (x,), order=1)

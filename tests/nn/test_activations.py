@@ -144,6 +144,32 @@ def test_nan_propagates_and_extremes_stay_finite():
     np.testing.assert_allclose(g, [0.0, 1.0])
 
 
+def test_relu_nan_gelu_tail_relu6_of_ints_and_infinite_logits_as_jax():
+    """Differences from JAX found by a differential sweep: relu(NaN) was 0; the exact gelu
+    lost its negative tail in float32 (1 + erf cancels; JAX uses erfc); relu6 of integers
+    stayed integer (JAX: the default float); a +inf logit gave softmax [nan, 0] and
+    log_softmax [nan, -inf] (JAX: NaN for the whole row)."""
+    assert np.isnan(nn.relu(np.array([np.nan]))[0])
+    tu.check_grads(nn.relu, (np.array([-1.0, 2.0]),), order=1)
+    x = np.array([-5.0, -3.0], np.float32)
+    want = x * np.array([math.erfc(5 / math.sqrt(2)), math.erfc(3 / math.sqrt(2))]) / 2
+    np.testing.assert_allclose(nn.gelu(x, approximate=False), want, rtol=1e-5)
+    out = nn.relu6(np.array([-1, 3, 9], np.int32))
+    assert out.dtype == np.float32 and list(out) == [0.0, 3.0, 6.0]
+    logits = np.array([[np.inf, 1.0], [-np.inf, -np.inf], [2.0, -np.inf]])
+    with np.errstate(invalid="ignore"):
+        for f in (nn.softmax, nn.log_softmax):
+            out = f(logits)
+            assert np.isnan(out[:2]).all()
+        np.testing.assert_allclose(nn.softmax(logits)[2], [1.0, 0.0])
+        np.testing.assert_allclose(nn.log_softmax(logits)[2], [0.0, -np.inf])
+    # masked rows: no NaN in values or gradients
+    where = np.array([[True, False], [False, False]])
+    g = fnad.grad(lambda v: nn.log_softmax(v, where=where)[0, 0] + nn.softmax(v, where=where).sum())(
+        np.ones((2, 2)))
+    assert np.isfinite(g).all()
+
+
 def test_log1mexp_accurate_at_both_ends_with_its_derivative():
     x = np.array([1e-300, 1e-10, 0.1, math.log(2), 1.0, 30.0, 800.0])
     exact = [math.log(-math.expm1(-v)) if v < 1 else math.log1p(-math.exp(-v)) for v in x]

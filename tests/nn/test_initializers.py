@@ -25,7 +25,7 @@ CONV = (64, 32, 3, 3)         # OIHW: fan_in 32*9, fan_out 64*9
     ("lecun_normal", init.lecun_normal(), DENSE, 1 / 400),
     ("lecun_uniform", init.lecun_uniform(), DENSE, 1 / 400),
     ("truncated", init.variance_scaling(1.0, "fan_out", "truncated_normal"), DENSE, 1 / 300),
-    ("uniform", init.uniform(0.5), DENSE, 0.25 / 3),
+    ("uniform", lambda k, s: init.uniform(0.5)(k, s) - np.float32(0.25), DENSE, 0.25 / 12),
     ("normal", init.normal(0.2), DENSE, 0.04),
     ("truncated_normal", init.truncated_normal(0.2), DENSE, 0.04 * truncnorm(-2, 2).var()),
     ("truncated_normal_1sided", init.truncated_normal(1.0, lower=0.0, upper=3.0), DENSE,
@@ -57,7 +57,22 @@ def test_uniform_and_truncated_bounds():
 def test_fans():
     assert init.compute_fans(DENSE) == (400, 300)
     assert init.compute_fans(CONV, in_axis=1, out_axis=0) == (288, 576)
-    assert init.compute_fans((7,)) == (7, 7)
+    with pytest.raises(ValueError, match="in_axis"):  # as JAX: no default fans for 1-d
+        init.compute_fans((7,))
+    assert init.compute_fans((7,), in_axis=0, out_axis=0) == (1, 1)
+
+
+def test_uniform_range_and_axis_sequences_as_jax():
+    """jax.nn.initializers.uniform draws from [0, scale) (fnad drew [-scale, scale)), and
+    the variance-scaling family takes sequences of in/out axes (fnad raised a TypeError)."""
+    w = init.uniform(0.5)(KEY, (4000,))
+    assert w.min() >= 0.0 and w.max() < 0.5 and abs(w.mean() - 0.25) < 0.01
+    assert init.compute_fans((20, 30, 40), in_axis=(0, 1), out_axis=-1) == (600, 40)
+    w = init.variance_scaling(1.0, "fan_in", "normal", in_axis=(0, 1), out_axis=-1)(
+        KEY, (20, 30, 40))
+    assert abs(w.std() - math.sqrt(1 / 600)) < 0.05 * math.sqrt(1 / 600)
+    with pytest.raises(ValueError, match="in_axis"):
+        init.glorot_uniform()(KEY, (5,))
 
 
 @pytest.mark.parametrize("shape", [(6, 4), (4, 6), (3, 2, 5)])

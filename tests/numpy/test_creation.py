@@ -9,6 +9,7 @@ from fnp_cases import assert_same, check
 
 import fnad
 import fnad.numpy as fnp
+from fnad.test_util import check_grads
 
 
 @pytest.mark.parametrize("name", ["zeros", "ones", "empty"])
@@ -67,3 +68,27 @@ def test_array_copies_and_asarray_does_not():
     assert fnp.asarray(x) is x
     assert fnp.array(x) is not x and fnp.copy(x) is not x
     assert_same(fnp.array([1, 2], np.float64), np.array([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("num", [0, 1, 2, 5])
+@pytest.mark.parametrize("endpoint", [True, False])
+def test_linspace_with_traced_bounds_is_numpys_and_differentiable(num, endpoint):
+    f = lambda s, e: fnp.linspace(s, e, num, endpoint=endpoint)
+    out = fnad.jit(f)(np.float64(1.2), np.float64(-3.4))
+    expected = np.linspace(1.2, -3.4, num, endpoint=endpoint)
+    np.testing.assert_allclose(out, expected, rtol=1e-14)
+    assert out.dtype == expected.dtype
+    check_grads(f, (1.2, -3.4), order=2)
+
+
+def test_linspace_with_traced_array_bounds_on_every_axis():
+    s, e = np.array([0.0, 1.0]), np.array([[2.0, 3.0], [4.0, 5.0], [6.0, 7.0]])
+    for axis in (0, 1, 2, -1):
+        f = lambda a, b, axis=axis: fnp.linspace(a, b, 4, axis=axis)
+        np.testing.assert_allclose(fnad.jit(f)(s, e), np.linspace(s, e, 4, axis=axis))
+    out, step = fnad.jit(lambda a, b: fnp.linspace(a, b, 4, retstep=True))(np.float64(0.0),
+                                                                         np.float64(3.0))
+    assert step == 1.0 and out[-1] == 3.0
+    np.testing.assert_array_equal(
+        fnad.jit(lambda a, b: fnp.linspace(a, b, 4, dtype=int))(np.float64(-3), np.float64(3)),
+        np.linspace(-3.0, 3.0, 4, dtype=int))

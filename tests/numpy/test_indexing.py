@@ -341,3 +341,33 @@ def test_tracer_methods_are_installed():
     a, b = fnad.jvp(f, (x,), (x,))[0]
     assert_allclose(a, np.array([[4.0, 6], [2, 3], [4, 5]]))
     assert_allclose(b, x[..., ::-1])
+
+
+R_C_CASES = {
+    "r_ arrays": lambda m, a, v: m.r_[a, 2 * a, a],
+    "r_ range": lambda m, a, v: m.r_[v, 1:10, 3.0],
+    "r_ points": lambda m, a, v: m.r_[v, 0:1:5j],
+    "r_ axis": lambda m, a, v: m.r_["-1", a, a],
+    "r_ ndmin": lambda m, a, v: m.r_["0,2", v, v],
+    "r_ trans1d": lambda m, a, v: m.r_["0,2,0", v, v],
+    "r_ 3d": lambda m, a, v: m.r_["1,3,1", a, a],
+    "r_ scalars": lambda m, a, v: m.r_[1, 2, v],
+    "c_": lambda m, a, v: m.c_[a, a, v[:3]],
+    "c_ vectors": lambda m, a, v: m.c_[v, 2 * v],
+}
+
+
+@pytest.mark.parametrize("name", list(R_C_CASES))
+def test_r_and_c_are_numpys_and_trace(name):
+    import fnad.numpy as fnp
+    f = R_C_CASES[name]
+    rng = np.random.default_rng(0)
+    a, v = rng.standard_normal((3, 2)), rng.standard_normal(4)
+    out, expected = f(fnp, a, v), f(np, a, v)
+    assert out.dtype == expected.dtype
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+    check_grads(lambda x, y: f(fnp, x, y), (a, v), order=1)
+    assert_allclose(fnad.jit(lambda x, y: f(fnp, x, y))(a, v), expected)
+    np.testing.assert_array_equal(fnp.c_[np.array([1, 2]), np.array([3, 4])],
+                                  np.c_[np.array([1, 2]), np.array([3, 4])])
+    assert fnp.s_[1:2, ::-1] == np.s_[1:2, ::-1]

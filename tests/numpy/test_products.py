@@ -91,6 +91,18 @@ def test_diagonals(data):
     check(lambda a: fnp.diag(a, k), lambda a: np.diag(a, k), (x.reshape(-1)[:3],))
 
 
+def test_einsum_sublist_form_is_numpys():
+    rng = np.random.default_rng(0)
+    a, b, c = rng.standard_normal((2, 3)), rng.standard_normal((2, 3, 4)), \
+        rng.standard_normal((4, 3, 4))
+    for args in [(a, [0, 1], [1, 0]), (a, [0, 1]), (c, [0, 1, 0], [1]), (a, [0, 1], a, [0, 1]),
+                 (a, [Ellipsis, 0, 1], b, [Ellipsis, 1, 2], [Ellipsis, 0, 2])]:
+        np.testing.assert_allclose(fnp.einsum(*args), np.einsum(*args), rtol=1e-12)
+    check_grads(lambda x, y: fnp.einsum(x, [0, 1], y, [0, 1, 2], [2, 0]), (a, b), order=2)
+    with pytest.raises(ValueError, match="0..51"):
+        fnp.einsum(a, [0, "j"])
+
+
 def test_errors():
     with pytest.raises(ShapeError, match="contracted"):
         fnp.matmul(np.ones((2, 3)), np.ones((2, 3)))

@@ -8,6 +8,7 @@ import pytest
 from fnp_cases import ALL, NUMERIC, arrays, axes_for, check, nonempty_shapes
 from hypothesis import given, settings, strategies as st
 
+import fnad
 import fnad.numpy as fnp
 from fnad.test_util import check_grads, check_vmap
 
@@ -89,3 +90,17 @@ def test_vmap(in_axes):
     for f in (lambda a: fnp.sum(a, 0), lambda a: fnp.var(a, -1, keepdims=True),
               lambda a: fnp.argmax(a, 1), lambda a: fnp.cumsum(a, 0), lambda a: fnp.max(a)):
         check_vmap(f, (x,), in_axes=in_axes)
+
+
+def test_std_over_one_element_is_zero_with_zero_derivative():
+    # std of a single value is the constant 0: its derivative is 0, not sqrt's NaN at 0
+    x = np.array([[0.5, -1.0, 2.0]])
+    for axis, keepdims in [(0, False), (0, True), (None, False)]:
+        f = lambda a, axis=axis, keepdims=keepdims: fnp.std(a[:, :1] if axis is None else a,
+                                                             axis=axis, keepdims=keepdims)
+        np.testing.assert_array_equal(f(x), np.std(x[:, :1] if axis is None else x,
+                                                    axis=axis, keepdims=keepdims))
+        check_grads(lambda a, f=f: fnp.sum(f(a)), (x,), order=2)
+    assert fnad.grad(fnp.std)(3.5) == 0.0
+    assert np.isnan(fnp.std(np.array([np.nan])))
+    assert np.all(np.isnan(fnad.grad(fnp.std)(np.ones(3))))  # genuinely at sqrt's kink

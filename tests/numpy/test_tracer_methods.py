@@ -102,3 +102,13 @@ def test_eq_gives_an_array_and_tracers_stay_unhashable():
         return x == 1.0
 
     assert_same(traced(f, F), F == 1.0)
+
+
+def test_conj_real_imag_of_complex_and_real_tracers():
+    z, x = np.array([1 + 2j, 3 - 1j]), np.array([1.0, -2.0])
+    for v in (z, x):
+        out = fnad.jit(lambda a: (a.conj(), a.conjugate(), a.real, a.imag))(v)
+        for got, expected in zip(out, (v.conj(), v.conjugate(), v.real, v.imag)):
+            assert_same(got, expected)
+    g = fnad.grad(lambda a: ((a * (1 + 1j)).conj().real + (a * 1j).imag).sum())(x)
+    np.testing.assert_array_equal(g, [2.0, 2.0])

@@ -221,6 +221,15 @@ def test_hypot_neither_overflows_nor_underflows_and_has_jax_derivatives_at_zero(
     np.testing.assert_allclose(gy, [0.5, -0.8])
 
 
+def test_hypot_second_derivatives_are_right_where_the_operands_tie():
+    # max/min of |x|, |y| must not leak a tie's 1/2 split into second derivatives
+    x = np.array([2.0, -1.5, 0.3])
+    check_grads(fnp.hypot, (x, x), order=2)
+    check_grads(lambda a: fnp.hypot(a, -x), (x,), order=3)
+    h = fnad.hessian(lambda a: fnp.hypot(a, 2.0))(np.float64(2.0))
+    np.testing.assert_allclose(h, 4.0 / 8.0 ** 1.5)  # y**2 / (x**2 + y**2)**1.5
+
+
 def test_fmax_fmin_ties_go_to_the_second_operand_as_in_jax():
     x, y = np.array([1.0, 2.0, 0.0, np.nan, 1.0]), np.array([1.0, 1.0, 3.0, 1.0, np.nan])
     for f, np_f, x_grad in ((fnp.fmax, np.fmax, [0, 1, 0, 0, 1]),
@@ -229,3 +238,17 @@ def test_fmax_fmin_ties_go_to_the_second_operand_as_in_jax():
         gx, gy = fnad.grad(lambda a, b, f=f: fnp.sum(f(a, b)), argnums=(0, 1))(x, y)
         np.testing.assert_array_equal(gx, x_grad)
         np.testing.assert_array_equal(gx + gy, 1.0)
+
+
+def test_real_if_close_is_numpys():
+    cases = [np.array([2.1 + 4e-14j, 5.2 + 3e-15j]), np.array([2.1 + 4e-10j]),
+             np.array([1.0, 2.0]), np.array([1 + 1e-7j], np.complex64),
+             np.array([1 + 1e-5j], np.complex64)]
+    for v in cases:
+        assert_same(fnp.real_if_close(v), np.real_if_close(v))
+    assert_same(fnp.real_if_close(np.array([1 + 1e-3j]), tol=0.01),
+                np.real_if_close(np.array([1 + 1e-3j]), tol=0.01))
+    check_grads(fnp.real_if_close, (np.array([0.4 + 0.1j, 0.3]),), order=2)
+    check_grads(lambda x: fnp.real_if_close(x * (1 + 0j)), (np.array([0.4, 0.3]),), order=2)
+    with pytest.raises(fnad.ConcretizationError):
+        fnad.jit(fnp.real_if_close)(np.array([1 + 0j]))

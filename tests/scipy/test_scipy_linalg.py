@@ -270,3 +270,17 @@ def test_extreme_values_without_warnings():
         assert np.isnan(L.expm(np.full((3, 3), np.nan))).all()
         assert not np.isfinite(L.companion(np.array([0.0, 1.0]))).all()
         assert not np.isfinite(L.solve_triangular(np.zeros((3, 3)), np.ones(3))).all()
+
+
+@pytest.mark.parametrize("l_and_u", [(1, 1), (0, 2), (2, 0), (1, 3)])
+def test_solve_banded_is_scipys(l_and_u):
+    rng = np.random.default_rng(0)
+    ab = rng.standard_normal((sum(l_and_u) + 1, 6))
+    ab[l_and_u[1]] += 5.0  # a dominant main diagonal: well conditioned
+    for b in (rng.standard_normal(6), rng.standard_normal((6, 2))):
+        np.testing.assert_allclose(L.solve_banded(l_and_u, ab, b),
+                                   sl.solve_banded(l_and_u, ab, b), rtol=1e-10)
+    check_grads(lambda a, c: L.solve_banded(l_and_u, a, c), (ab, rng.standard_normal(6)),
+                order=2)
+    with pytest.raises(ShapeError, match="solve_banded"):
+        L.solve_banded(l_and_u, ab[1:], np.ones(6))

@@ -246,3 +246,46 @@ def test_module_doctests():
         assert result.failed == 0, mod.__name__
         attempted += result.attempted
     assert attempted >= 28
+
+
+def test_dirichlet_rvs_draws_as_scipy_does():
+    dirichlet = stats.dirichlet
+    alpha = np.array([1.2, 2.0, 3.0])
+    np.random.seed(3)
+    ours = dirichlet.rvs(alpha, size=2)
+    np.random.seed(3)
+    np.testing.assert_array_equal(ours, ss.dirichlet.rvs(alpha, size=2))
+    np.testing.assert_array_equal(dirichlet.rvs(alpha, random_state=5),
+                                  ss.dirichlet.rvs(alpha, random_state=5))
+    draws = dirichlet.rvs(alpha, 4, np.random.default_rng(1))
+    np.testing.assert_array_equal(draws, ss.dirichlet.rvs(alpha, 4,
+                                                                   np.random.default_rng(1)))
+
+
+def test_multivariate_normal_takes_scipys_allow_singular_and_has_entropy():
+    mvn = stats.multivariate_normal
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((4, 4))
+    cov, mean, x = a @ a.T + np.eye(4), rng.standard_normal(4), rng.standard_normal(4)
+    np.testing.assert_allclose(mvn.pdf(x, mean, cov, allow_singular=False),
+                               ss.multivariate_normal.pdf(x, mean, cov), rtol=1e-12)
+    with pytest.raises(NotImplementedError, match="allow_singular"):
+        mvn.logpdf(x, mean, cov, allow_singular=True)
+    np.testing.assert_allclose(mvn.entropy(mean, cov), ss.multivariate_normal.entropy(mean, cov),
+                               rtol=1e-12)
+    np.testing.assert_allclose(mvn.entropy(np.zeros(3), np.float64(2.0)),
+                               ss.multivariate_normal(np.zeros(3), 2.0).entropy(), rtol=1e-12)
+    check_grads(lambda c: mvn.entropy(mean, (c + c.T) / 2), (cov,), order=2)
+
+
+def test_t_cdf_logcdf_sf_are_scipys():
+    rng = np.random.default_rng(0)
+    x, loc = 3 * rng.standard_normal(6), rng.standard_normal(6)
+    df, scale = rng.standard_normal(6) ** 2 + 2.1, rng.standard_normal(6) ** 2 + 0.5
+    for name in ("cdf", "logcdf", "sf"):
+        np.testing.assert_allclose(getattr(stats.t, name)(x, df, loc, scale),
+                                   getattr(ss.t, name)(x, df, loc, scale), rtol=1e-10)
+    np.testing.assert_allclose(stats.t.logcdf(np.float64(-1e4), np.float64(3.0)),
+                               ss.t.logcdf(-1e4, 3.0), rtol=1e-12)
+    check_grads(lambda a, b, c: stats.t.cdf(a, df, b, c), (x, loc, scale), order=2)
+    check_grads(lambda a: stats.t.logcdf(a, df), (x,), order=1)

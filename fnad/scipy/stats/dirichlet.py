@@ -36,5 +36,22 @@ def pdf(x: Any, alpha: Any) -> Any:
     return fnp.exp(logpdf(x, alpha))
 
 
-__all__ = ["logpdf", "pdf"]
+def rvs(alpha: Any, size: Any = 1, random_state: Any = None) -> np.ndarray:
+    """SciPy's `dirichlet.rvs`: `size` draws (rows) from NumPy's global generator, or from
+    `random_state` (a seed, `RandomState` or `Generator`), as SciPy draws them. Concrete
+    values only: inside transforms draw with `fnad.random.dirichlet(key, alpha)`.
+
+    >>> rvs(np.array([1.0, 2.0]), size=3, random_state=0).shape
+    (3, 2)
+    """
+    if random_state is None:
+        rng = np.random.mtrand._rand
+    elif isinstance(random_state, (int, np.integer)):
+        rng = np.random.RandomState(random_state)
+    else:
+        rng = random_state
+    return rng.dirichlet(np.asarray(alpha), size)
+
+
+__all__ = ["logpdf", "pdf", "rvs"]
 quiet_all(globals(), __all__)

@@ -35,16 +35,18 @@ def _solve_lower(lower: Any, b: Any) -> Any:
     return fnp.stack(ys, axis=-1)
 
 
-def logpdf(x: Any, mean: Any, cov: Any, allow_singular: None = None) -> Any:
+def logpdf(x: Any, mean: Any, cov: Any, allow_singular: bool | None = None) -> Any:
     """log of the N(mean, cov) density; `x` and `mean` have the dimension on the last axis,
-    `cov` is (n, n) (or a scalar: cov times the identity).
+    `cov` is (n, n) (or a scalar: cov times the identity). `allow_singular=False` is
+    SciPy's default; a singular `cov` (`allow_singular=True`) is not offered.
 
     >>> round(float(logpdf(np.zeros(2), np.zeros(2), np.eye(2))), 6)  # -log(2 pi)
     -1.837877
     """
-    if allow_singular is not None:
-        raise NotImplementedError("multivariate_normal.logpdf: allow_singular is not "
-                                  "supported (as in JAX)")
+    if allow_singular:
+        raise NotImplementedError("multivariate_normal: allow_singular=True (a singular "
+                                  "cov) is not supported, as in JAX; restrict x and mean to "
+                                  "the subspace where cov is nonsingular")
     x, mean, cov = (fnp.asarray(v) for v in promote_inexact(x, mean, cov, broadcast=False))
     if mean.ndim == 0:
         return -0.5 * (x - mean) ** 2 / cov - 0.5 * (math.log(2 * math.pi) + fnp.log(cov))
@@ -62,10 +64,30 @@ def logpdf(x: Any, mean: Any, cov: Any, allow_singular: None = None) -> Any:
     return -0.5 * fnp.sum(z * z, axis=-1) - n / 2 * math.log(2 * math.pi) - log_det
 
 
-def pdf(x: Any, mean: Any, cov: Any) -> Any:
+def pdf(x: Any, mean: Any, cov: Any, allow_singular: bool | None = None) -> Any:
     """The N(mean, cov) density."""
-    return fnp.exp(logpdf(x, mean, cov))
+    return fnp.exp(logpdf(x, mean, cov, allow_singular))
 
 
-__all__ = ["logpdf", "pdf"]
+def entropy(mean: Any = None, cov: Any = 1, allow_singular: bool | None = None) -> Any:
+    """SciPy's differential entropy of N(mean, cov): (n log(2 pi e) + log det cov) / 2
+    (it does not depend on `mean`, which only gives the dimension of a scalar `cov`).
+
+    >>> round(float(entropy(np.zeros(2), np.eye(2))), 6)  # log(2 pi e)
+    2.837877
+    """
+    if allow_singular:
+        raise NotImplementedError("multivariate_normal.entropy: allow_singular=True is not "
+                                  "supported")
+    cov = fnp.asarray(promote_inexact(cov, broadcast=False)[0])
+    if cov.ndim == 0:
+        n = 1 if mean is None else max(fnp.size(mean), 1)
+        return n / 2 * (math.log(2 * math.pi * math.e) + fnp.log(cov))
+    if cov.ndim != 2 or cov.shape[0] != cov.shape[1]:
+        raise ShapeError(f"multivariate_normal.entropy: cov must be square, got {cov.shape}")
+    log_det = fnp.sum(fnp.log(fnp.diagonal(_cholesky(cov))))
+    return cov.shape[0] / 2 * math.log(2 * math.pi * math.e) + log_det
+
+
+__all__ = ["entropy", "logpdf", "pdf"]
 quiet_all(globals(), __all__)
