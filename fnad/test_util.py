@@ -56,6 +56,11 @@ def _wide(x: Any) -> np.ndarray:
     return x.astype(np.result_type(x.dtype, np.float64)) if x.dtype.kind in "fc" else x
 
 
+def _numeric(x: Any) -> np.ndarray:
+    """`x` as complex128 where complex, else float64 (bools and integers too)."""
+    return np.asarray(x, np.complex128 if np.iscomplexobj(x) else np.float64)
+
+
 def _random_like(tree: Any, rng: np.random.Generator) -> Any:
     def draw(x: Any) -> np.ndarray:
         x = np.asarray(x)
@@ -71,7 +76,7 @@ def _random_like(tree: Any, rng: np.random.Generator) -> Any:
 
 def _inner(a: Any, b: Any) -> float:
     """The real inner product Re <a, b>, with complex numbers as pairs of reals (JAX's)."""
-    return float(sum(np.real(np.vdot(_wide(x), _wide(y)))
+    return float(sum(np.real(np.vdot(_numeric(x), _numeric(y)))
                      for x, y in zip(tree_util.tree_leaves(a), tree_util.tree_leaves(b))))
 
 
@@ -84,7 +89,7 @@ def numerical_jvp(f: Callable[..., Any], args: Sequence[Any], tangents: Sequence
     """(f(x + eps t) - f(x - eps t)) / 2 eps, leaf by leaf."""
     plus = f(*_axpy(eps, tangents, args))
     minus = f(*_axpy(-eps, tangents, args))
-    return tree_util.tree_map(lambda p, m: (_wide(p) - _wide(m)) / (2 * eps), plus, minus)
+    return tree_util.tree_map(lambda p, m: (_numeric(p) - _numeric(m)) / (2 * eps), plus, minus)
 
 
 def check_jvp(f: Callable[..., Any], args: Sequence[Any], atol: float, rtol: float, eps: float,

@@ -398,8 +398,8 @@ def conj(x: Any) -> Any:
     """The complex conjugate; complex, as JAX's, for float operands too (complex64 for
     float32, complex128 for float64).
 
-    >>> conj(np.float32(2.0))
-    array(2.+0.j, dtype=complex64)
+    >>> conj(np.array([2.0, -1.0], np.float32))
+    array([ 2.+0.j, -1.+0.j], dtype=complex64)
     """
     (x,) = ew.asarray_like(x)
     dtype = get_aval(x).dtype
