@@ -12,7 +12,14 @@ from typing import Any
 import numpy as np
 
 from fnad import tree as tree_util
-from fnad.core.errors import DTypeError, FnadError, ShapeError, TransformError, user_line
+from fnad.core.errors import (
+    ArgumentError,
+    DTypeError,
+    FnadError,
+    ShapeError,
+    TransformError,
+    user_line,
+)
 from fnad.core.ir import (
     ClosedJaxpr,
     Jaxpr,
@@ -927,14 +934,24 @@ def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any, length: i
             tree_util.tree_unflatten(y_tree, outs[n:]))
 
 
-def map(f: Callable[[Any], Any], xs: Any) -> Any:  # noqa: A001  (jax.lax name)
+def map(f: Callable[[Any], Any], xs: Any, *, batch_size: int | None = None) -> Any:  # noqa: A001  (jax.lax name)
     """`f` applied to each slice of `xs` along its leading axis, stacked: a scan with no carry.
+    JAX's `batch_size` (how many slices one step vectorizes) only schedules the work, so
+    it is checked and the result is the same.
 
     >>> import numpy as np
     >>> map(lambda x: x * 2, np.arange(3, dtype=np.float32))
     array([0., 2., 4.], dtype=float32)
     """
+    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+        raise ArgumentError(f"lax.map: batch_size must be a positive int, got {batch_size!r}")
     return scan(lambda _, x: ((), f(x)), (), xs)[1]
 
 
-__all__ = ["cond", "fori_loop", "map", "scan", "switch", "while_loop"]
+def optimization_barrier(operand: Any) -> Any:
+    """`operand` itself: JAX's barrier only constrains how XLA schedules work around it
+    (e.g. for rematerialization), never the values."""
+    return operand
+
+
+__all__ = ["cond", "fori_loop", "map", "optimization_barrier", "scan", "switch", "while_loop"]

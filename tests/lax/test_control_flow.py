@@ -522,3 +522,14 @@ def test_rnn_gradient_matches_unrolled_and_stays_one_scan_each_way() -> None:
     assert sorted(e.params["reverse"] for e in scans) == [False, True]
     assert all(e.params["length"] == STEPS for e in scans)
     assert "tanh" not in _eqn_names(jaxpr)  # the body is not unrolled at top level
+
+
+def test_map_batch_size_and_optimization_barrier_as_jax() -> None:
+    """JAX's lax.map(f, xs, batch_size=) and lax.optimization_barrier were missing."""
+    xs = np.arange(5.0)
+    np.testing.assert_array_equal(lax.map(lambda x: x * 2, xs, batch_size=2), xs * 2)
+    with pytest.raises(ValueError, match="batch_size"):
+        lax.map(lambda x: x, xs, batch_size=0)
+    out = fnad.jit(lambda x: lax.optimization_barrier((x, x + 1.0)))(xs)
+    np.testing.assert_array_equal(out[1], xs + 1.0)
+    assert fnad.grad(lambda x: lax.optimization_barrier(x * x))(3.0) == 6.0
