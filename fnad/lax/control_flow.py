@@ -14,6 +14,7 @@ import numpy as np
 from fnad import tree as tree_util
 from fnad.core.errors import (
     ArgumentError,
+    ArgumentTypeError,
     DTypeError,
     FnadError,
     ShapeError,
@@ -402,12 +403,26 @@ def _scalar(x: Any, name: str, what: str, kinds: str) -> Any:
     return x
 
 
+_NO_OPERAND = object()
+
+
+def _keyword_operand(operands: tuple, operand: Any, name: str) -> tuple:
+    """JAX's older `operand=` keyword: the one operand, given instead of positional ones."""
+    if operand is _NO_OPERAND:
+        return operands
+    if operands:
+        raise ArgumentTypeError(f"{name}: give the operands positionally or as operand=, "
+                                "not both")
+    return (operand,)
+
+
 def cond(pred: Any, true_fun: Callable[..., Any], false_fun: Callable[..., Any],
-         *operands: Any) -> Any:
+         *operands: Any, operand: Any = _NO_OPERAND) -> Any:
     """`true_fun(*operands)` if `pred` else `false_fun(*operands)`, as one staged equation.
 
     Both branches are traced and must return the same types; only one runs (under vmap
-    with a batched `pred`, both run and the results are selected).
+    with a batched `pred`, both run and the results are selected). JAX's older `operand=`
+    keyword is accepted for a single operand.
 
     >>> import numpy as np
     >>> cond(np.float32(2.0) > 0, lambda x: x * 2, lambda x: -x, np.float32(3.0))
@@ -417,11 +432,14 @@ def cond(pred: Any, true_fun: Callable[..., Any], false_fun: Callable[..., Any],
     if get_aval(pred).dtype != np.bool_:
         pred = ne(pred, 0)
     index = convert_element_type(pred, np.int32)
-    return _branches(index, (false_fun, true_fun), ("false_fun", "true_fun"), operands, "cond")
+    return _branches(index, (false_fun, true_fun), ("false_fun", "true_fun"),
+                     _keyword_operand(operands, operand, "cond"), "cond")
 
 
-def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -> Any:
-    """`branches[index](*operands)`, with `index` clamped to the valid range.
+def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any,
+           operand: Any = _NO_OPERAND) -> Any:
+    """`branches[index](*operands)`, with `index` clamped to the valid range (JAX's older
+    `operand=` keyword is accepted for a single operand).
 
     >>> import numpy as np
     >>> switch(5, [lambda x: x, lambda x: x * 10], np.float32(1.0))
@@ -432,7 +450,7 @@ def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -
     index = convert_element_type(_scalar(index, "switch", "index", "iu"), np.int32)
     index = max(min(index, len(branches) - 1), 0)
     return _branches(index, list(branches), [f"branch {i}" for i in range(len(branches))],
-                     operands, "switch")
+                     _keyword_operand(operands, operand, "switch"), "switch")
 
 
 # ---------------------------------------------------------------------------- while_loop

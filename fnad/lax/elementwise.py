@@ -967,11 +967,12 @@ def polygamma(m: Any, x: Any) -> Any:
     return out
 
 
-def full_like(x: Any, fill_value: Any, dtype: Any = None) -> Any:
-    """An array of `fill_value` with `x`'s shape (and dtype unless given)."""
+def full_like(x: Any, fill_value: Any, dtype: Any = None, shape: Any = None) -> Any:
+    """An array of `fill_value` with `x`'s shape and dtype, unless given."""
     from fnad.lax.structural import full
     aval = get_aval(x)
-    return full(aval.shape, fill_value, aval.dtype if dtype is None else dtype)
+    return full(aval.shape if shape is None else shape, fill_value,
+                aval.dtype if dtype is None else dtype)
 
 
 # ------------------------------------------------------------------ CuPy implementations
