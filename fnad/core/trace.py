@@ -246,8 +246,6 @@ class Tracer:
     weak_type = property(lambda self: self.aval.weak_type)
     itemsize = property(lambda self: self.aval.dtype.itemsize)
     nbytes = property(lambda self: self.aval.size * self.aval.dtype.itemsize)
-    real = property(lambda self: self.numpy_api.real(self))
-    imag = property(lambda self: self.numpy_api.imag(self))
 
     def __contains__(self, value: Any) -> Any:
         # an array, as JAX's: Python's `in` converts it, which needs a concrete value

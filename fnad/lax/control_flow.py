@@ -12,7 +12,15 @@ from typing import Any
 import numpy as np
 
 from fnad import tree as tree_util
-from fnad.core.errors import DTypeError, FnadError, ShapeError, TransformError, user_line
+from fnad.core.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    DTypeError,
+    FnadError,
+    ShapeError,
+    TransformError,
+    user_line,
+)
 from fnad.core.ir import (
     ClosedJaxpr,
     Jaxpr,
@@ -395,12 +403,26 @@ def _scalar(x: Any, name: str, what: str, kinds: str) -> Any:
     return x
 
 
+_NO_OPERAND = object()
+
+
+def _keyword_operand(operands: tuple, operand: Any, name: str) -> tuple:
+    """JAX's older `operand=` keyword: the one operand, given instead of positional ones."""
+    if operand is _NO_OPERAND:
+        return operands
+    if operands:
+        raise ArgumentTypeError(f"{name}: give the operands positionally or as operand=, "
+                                "not both")
+    return (operand,)
+
+
 def cond(pred: Any, true_fun: Callable[..., Any], false_fun: Callable[..., Any],
-         *operands: Any) -> Any:
+         *operands: Any, operand: Any = _NO_OPERAND) -> Any:
     """`true_fun(*operands)` if `pred` else `false_fun(*operands)`, as one staged equation.
 
     Both branches are traced and must return the same types; only one runs (under vmap
-    with a batched `pred`, both run and the results are selected).
+    with a batched `pred`, both run and the results are selected). JAX's older `operand=`
+    keyword is accepted for a single operand.
 
     >>> import numpy as np
     >>> cond(np.float32(2.0) > 0, lambda x: x * 2, lambda x: -x, np.float32(3.0))
@@ -410,11 +432,14 @@ def cond(pred: Any, true_fun: Callable[..., Any], false_fun: Callable[..., Any],
     if get_aval(pred).dtype != np.bool_:
         pred = ne(pred, 0)
     index = convert_element_type(pred, np.int32)
-    return _branches(index, (false_fun, true_fun), ("false_fun", "true_fun"), operands, "cond")
+    return _branches(index, (false_fun, true_fun), ("false_fun", "true_fun"),
+                     _keyword_operand(operands, operand, "cond"), "cond")
 
 
-def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -> Any:
-    """`branches[index](*operands)`, with `index` clamped to the valid range.
+def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any,
+           operand: Any = _NO_OPERAND) -> Any:
+    """`branches[index](*operands)`, with `index` clamped to the valid range (JAX's older
+    `operand=` keyword is accepted for a single operand).
 
     >>> import numpy as np
     >>> switch(5, [lambda x: x, lambda x: x * 10], np.float32(1.0))
@@ -425,7 +450,7 @@ def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -
     index = convert_element_type(_scalar(index, "switch", "index", "iu"), np.int32)
     index = max(min(index, len(branches) - 1), 0)
     return _branches(index, list(branches), [f"branch {i}" for i in range(len(branches))],
-                     operands, "switch")
+                     _keyword_operand(operands, operand, "switch"), "switch")
 
 
 # ---------------------------------------------------------------------------- while_loop
@@ -927,14 +952,24 @@ def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any, length: i
             tree_util.tree_unflatten(y_tree, outs[n:]))
 
 
-def map(f: Callable[[Any], Any], xs: Any) -> Any:  # noqa: A001  (jax.lax name)
+def map(f: Callable[[Any], Any], xs: Any, *, batch_size: int | None = None) -> Any:  # noqa: A001  (jax.lax name)
     """`f` applied to each slice of `xs` along its leading axis, stacked: a scan with no carry.
+    JAX's `batch_size` (how many slices one step vectorizes) only schedules the work, so
+    it is checked and the result is the same.
 
     >>> import numpy as np
     >>> map(lambda x: x * 2, np.arange(3, dtype=np.float32))
     array([0., 2., 4.], dtype=float32)
     """
+    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+        raise ArgumentError(f"lax.map: batch_size must be a positive int, got {batch_size!r}")
     return scan(lambda _, x: ((), f(x)), (), xs)[1]
 
 
-__all__ = ["cond", "fori_loop", "map", "scan", "switch", "while_loop"]
+def optimization_barrier(operand: Any) -> Any:
+    """`operand` itself: JAX's barrier only constrains how XLA schedules work around it
+    (e.g. for rematerialization), never the values."""
+    return operand
+
+
+__all__ = ["cond", "fori_loop", "map", "optimization_barrier", "scan", "switch", "while_loop"]

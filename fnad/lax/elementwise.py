@@ -495,7 +495,7 @@ def _cot_derivative(m: int) -> np.ndarray:
 def _polygamma(x: np.ndarray, m: int) -> np.ndarray:
     """The m-th derivative of digamma: its asymptotic series at x >= 12 + m, the recurrence
     psi_m(x) = psi_m(x + 1) - (-1)^m m! / x^(m+1) below, reflection for x < 1/2. NaN at
-    the poles (non-positive integers)."""
+    the poles (non-positive integers) for even m, +inf for odd m (as JAX and SciPy)."""
     neg, y, r = _reflected(x)
     n, z, steps = _shift(np.where(np.isfinite(y), y, _ASYMPTOTIC_FROM), _ASYMPTOTIC_FROM + m)
     acc = np.zeros_like(z)
@@ -514,7 +514,7 @@ def _polygamma(x: np.ndarray, m: int) -> np.ndarray:
         out = (-1) ** (m + 1) * (series + math.factorial(m) * acc)
     cot = np.cos(math.pi * r) / np.sin(math.pi * r)
     reflected = (-1) ** m * out - math.pi ** (m + 1) * _poly.polyval(cot, _cot_derivative(m))
-    out = np.where(neg, np.where(r == 0, np.nan, reflected), out)
+    out = np.where(neg, np.where(r == 0, np.inf if m % 2 else np.nan, reflected), out)
     return _limits(x, out, np.inf if m == 0 else 0.0, np.nan)
 
 
@@ -967,11 +967,12 @@ def polygamma(m: Any, x: Any) -> Any:
     return out
 
 
-def full_like(x: Any, fill_value: Any, dtype: Any = None) -> Any:
-    """An array of `fill_value` with `x`'s shape (and dtype unless given)."""
+def full_like(x: Any, fill_value: Any, dtype: Any = None, shape: Any = None) -> Any:
+    """An array of `fill_value` with `x`'s shape and dtype, unless given."""
     from fnad.lax.structural import full
     aval = get_aval(x)
-    return full(aval.shape, fill_value, aval.dtype if dtype is None else dtype)
+    return full(aval.shape if shape is None else shape, fill_value,
+                aval.dtype if dtype is None else dtype)
 
 
 # ------------------------------------------------------------------ CuPy implementations
@@ -993,12 +994,6 @@ def _select_n_xp(which: Any, *cases: Any) -> Any:
         for i in range(len(cases) - 2, -1, -1):
             out = xp.where(which == i, cases[i], out)
     return xp.asarray(out).astype(cases[0].dtype, copy=False)
-
-
-def _convert_xp(x: Any, new_dtype: np.dtype) -> Any:
-    if x.dtype.kind == "c" and new_dtype.kind != "c":  # the real part, without ComplexWarning
-        x = x.real
-    return x.astype(new_dtype)
 
 
 def _bits(x: Any, kind: str) -> Any:
@@ -1048,17 +1043,18 @@ def _special_xp(name: str) -> Callable[[Any], Any]:
 
 
 def _polygamma_xp(x: Any, m: int) -> Any:
-    """digamma (m = 0) or (-1)^(m+1) m! zeta(m+1, x); NaN at the poles (0, -1, -2, ...)."""
+    """digamma (m = 0) or (-1)^(m+1) m! zeta(m+1, x); at the poles (0, -1, -2, ...) +inf
+    for odd m, NaN for even m (as the NumPy impl)."""
     xp, special = array_module([x]), _special_module(x)
     x64 = x.astype(np.float64)
     out = special.digamma(x64) if m == 0 else \
         (-1) ** (m + 1) * math.factorial(m) * special.zeta(m + 1.0, x64)
     poles = (x64 <= 0) & (x64 == xp.floor(x64))
-    return xp.where(poles, np.nan, out).astype(x.dtype)
+    return xp.where(poles, np.inf if m % 2 else np.nan, out).astype(x.dtype)
 
 
 for _p, _fn in [(integer_pow_p, _integer_pow_xp), (select_n_p, _select_n_xp),
-                (convert_element_type_p, _convert_xp),
+                (convert_element_type_p, _convert_impl),
                 (shift_left_p, _shift_xp("left_shift", "u")),
                 (shift_right_logical_p, _shift_xp("right_shift", "u")),
                 (shift_right_arithmetic_p, _shift_xp("right_shift", "i")),

@@ -147,22 +147,38 @@ def argsort(operand: Any, dimension: int = -1, is_stable: bool = True,
     return sort((operand, _iota(aval.shape, dim, index_dtype)), dim, is_stable, 1)[1]
 
 
-def _descending_total_order(operand: Any) -> Any:
-    """An integer key whose ascending order is JAX's descending total order of `operand`:
-    NaN > inf > ... > 0.0 > -0.0 > ... > -inf > -NaN for floats (sign of NaNs and zeros
-    included), True > False for bools."""
-    from fnad.lax.elementwise import bitwise_not, bitwise_xor, convert_element_type, lt, select_n
+def _total_order(operand: Any) -> Any:
+    """An integer key whose ascending order is JAX's total order of `operand`:
+    -NaN < -inf < ... < -0.0 < 0.0 < ... < inf < NaN for floats (sign of NaNs and zeros
+    included), False < True for bools."""
+    from fnad.lax.elementwise import bitwise_xor, convert_element_type, lt, select_n
     from fnad.lax.structural import bitcast_convert_type
     dtype = get_aval(operand).dtype
     if dtype.kind == "b":
-        return bitwise_not(convert_element_type(operand, np.int8))
-    if dtype.kind == "f":
-        bits = bitcast_convert_type(operand, np.dtype(f"int{8 * dtype.itemsize}"))
-        int_dtype = get_aval(bits).dtype
-        # a negative float's bits grow with its magnitude: flip all but the sign bit
-        operand = select_n(lt(bits, np.zeros((), int_dtype)), bits,
-                           bitwise_xor(bits, np.array(np.iinfo(int_dtype).max, int_dtype)))
-    return bitwise_not(operand)  # ~x = -x - 1 reverses the order without overflow
+        return convert_element_type(operand, np.int8)
+    if dtype.kind != "f":
+        return operand
+    bits = bitcast_convert_type(operand, np.dtype(f"int{8 * dtype.itemsize}"))
+    int_dtype = get_aval(bits).dtype
+    # a negative float's bits grow with its magnitude: flip all but the sign bit
+    return select_n(lt(bits, np.zeros((), int_dtype)), bits,
+                    bitwise_xor(bits, np.array(np.iinfo(int_dtype).max, int_dtype)))
+
+
+def _extreme_k(operand: Any, k: int, axis: int, name: str, key: Any) -> tuple[Any, Any]:
+    """The first `k` entries along `axis` in the ascending order of `key(operand)` (ties by
+    index), and their int32 indices."""
+    from fnad.lax.structural import slice as slice_
+    (operand,) = asarray_like(operand)
+    aval = get_aval(operand)
+    dim = _dimension(axis, aval.ndim)
+    if not 0 <= k <= aval.shape[dim]:
+        raise ShapeError(f"{name}: k={k} must be between 0 and the size {aval.shape[dim]} of "
+                         f"axis {axis} of {aval}")
+    _, values, indices = sort((key(operand), operand, _iota(aval.shape, dim)), dim, True, 1)
+    limit = tuple(int(k) if d == dim else n for d, n in enumerate(aval.shape))
+    start = (0,) * aval.ndim
+    return slice_(values, start, limit), slice_(indices, start, limit)
 
 
 def top_k(operand: Any, k: int, *, axis: int = -1) -> tuple[Any, Any]:
@@ -174,20 +190,37 @@ def top_k(operand: Any, k: int, *, axis: int = -1) -> tuple[Any, Any]:
     >>> top_k(np.array([1.0, 4.0, np.nan, 4.0]), 2)
     (array([nan,  4.]), array([2, 1], dtype=int32))
     """
-    from fnad.lax.structural import slice as slice_
+    from fnad.lax.elementwise import bitwise_not
     (operand,) = asarray_like(operand)
-    aval = get_aval(operand)
-    if aval.dtype.kind not in "fiub":
-        raise DTypeError(f"top_k takes real or boolean operands, got {aval.dtype}")
-    dim = _dimension(axis, aval.ndim)
-    if not 0 <= k <= aval.shape[dim]:
-        raise ShapeError(f"top_k: k={k} must be between 0 and the size {aval.shape[dim]} of "
-                         f"axis {axis} of {aval}")
-    _, values, indices = sort((_descending_total_order(operand), operand,
-                               _iota(aval.shape, dim)), dim, True, 1)
-    limit = tuple(int(k) if d == dim else n for d, n in enumerate(aval.shape))
-    start = (0,) * aval.ndim
-    return slice_(values, start, limit), slice_(indices, start, limit)
+    if get_aval(operand).dtype.kind not in "fiub":
+        raise DTypeError(f"top_k takes real or boolean operands, got {get_aval(operand).dtype}")
+    # ~x = -x - 1 reverses the total order without overflow
+    return _extreme_k(operand, k, axis, "top_k", lambda x: bitwise_not(_total_order(x)))
+
+
+def _approx_k(name: str, largest: bool) -> Any:
+    def approx(operand: Any, k: int, reduction_dimension: int = -1,
+               recall_target: float = 0.95, reduction_input_size_override: int = -1,
+               aggregate_to_topk: bool = True) -> tuple[Any, Any]:
+        from fnad.lax.elementwise import neg
+        (operand,) = asarray_like(operand)
+        if get_aval(operand).dtype.kind != "f":
+            raise DTypeError(f"{name} takes float operands, got {get_aval(operand).dtype}")
+        if not aggregate_to_topk:
+            raise ArgumentError(f"{name}: fnad computes the exact result, aggregated to k; "
+                                "pass aggregate_to_topk=True")
+        return _extreme_k(operand, k, reduction_dimension, name,
+                          neg if largest else (lambda x: x))
+    approx.__name__ = approx.__qualname__ = name
+    approx.__doc__ = (f"JAX's `{name}`, computed exactly (recall 1, as on JAX's CPU): the k "
+                      f"{'largest' if largest else 'smallest'} entries along "
+                      "`reduction_dimension` (0.0 and -0.0 tie, ranked by index) and their "
+                      "int32 indices.")
+    return approx
+
+
+approx_max_k = _approx_k("approx_max_k", True)
+approx_min_k = _approx_k("approx_min_k", False)
 
 
 def _sort_xp(*operands: Any, dimension: int, is_stable: bool, num_keys: int) -> list[Any]:
@@ -206,4 +239,4 @@ def _sort_xp(*operands: Any, dimension: int, is_stable: bool, num_keys: int) -> 
 sort_p.def_impl(_sort_xp, "cupy")
 
 
-__all__ = ["argsort", "sort", "sort_key_val", "top_k"]
+__all__ = ["approx_max_k", "approx_min_k", "argsort", "sort", "sort_key_val", "top_k"]

@@ -3,7 +3,7 @@ over parameter pytrees, with chainable building blocks, wrappers, learning-rate 
 losses and tree helpers, under optax's names (one flat namespace, as optax has).
 """
 
-from fnad.optim import losses, schedules
+from fnad.optim import losses, schedules, tree, tree_utils
 from fnad.optim.alias import (
     adabelief,
     adadelta,

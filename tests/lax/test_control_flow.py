@@ -522,3 +522,24 @@ def test_rnn_gradient_matches_unrolled_and_stays_one_scan_each_way() -> None:
     assert sorted(e.params["reverse"] for e in scans) == [False, True]
     assert all(e.params["length"] == STEPS for e in scans)
     assert "tanh" not in _eqn_names(jaxpr)  # the body is not unrolled at top level
+
+
+def test_map_batch_size_and_optimization_barrier_as_jax() -> None:
+    """JAX's lax.map(f, xs, batch_size=) and lax.optimization_barrier were missing."""
+    xs = np.arange(5.0)
+    np.testing.assert_array_equal(lax.map(lambda x: x * 2, xs, batch_size=2), xs * 2)
+    with pytest.raises(ValueError, match="batch_size"):
+        lax.map(lambda x: x, xs, batch_size=0)
+    out = fnad.jit(lambda x: lax.optimization_barrier((x, x + 1.0)))(xs)
+    np.testing.assert_array_equal(out[1], xs + 1.0)
+    assert fnad.grad(lambda x: lax.optimization_barrier(x * x))(3.0) == 6.0
+
+
+def test_cond_and_switch_take_jaxs_older_operand_keyword() -> None:
+    assert lax.cond(True, lambda x: x + 1, lambda x: x - 1, operand=2.0) == 3.0
+    assert lax.switch(1, [lambda x: x, lambda x: x * 10], operand=2.0) == 20.0
+    assert fnad.jit(lambda v: lax.cond(v > 0, lambda x: -x, lambda x: x, operand=v))(3.0) == -3.0
+    with pytest.raises(TypeError, match="not both"):
+        lax.cond(True, lambda x: x, lambda x: x, 1.0, operand=2.0)
+    out = lax.full_like(np.zeros(3, np.float32), 7, shape=(2, 2))
+    assert out.shape == (2, 2) and out.dtype == np.float32

@@ -556,6 +556,16 @@ def test_polygamma_of_an_array_of_orders() -> None:
         fnad.jit(lax.polygamma)(m, x)
 
 
+def test_polygamma_at_the_poles_as_jax() -> None:
+    """Odd orders diverge to +inf at 0, -1, -2, ... (JAX and SciPy); fnad gave NaN, so the
+    derivative of digamma there was NaN too. Even orders stay NaN, as JAX's."""
+    poles = np.array([0.0, -1.0, -2.0])
+    for impl in (lax.polygamma, lambda m, x: ew._polygamma_xp(x, m)):  # NumPy, CuPy impls
+        assert np.isposinf(impl(1, poles)).all() and np.isposinf(impl(3, poles)).all()
+        assert np.isnan(impl(2, poles)).all()
+    assert np.isposinf(fnad.vmap(fnad.grad(lax.digamma))(poles)).all()
+
+
 # ---------------------------------------------------------------------------- iota
 
 def test_iota() -> None:

@@ -171,3 +171,17 @@ def test_top_k_of_bools_and_along_an_axis():
     check_grads(lambda x: lax.top_k(x, 1, axis=0)[0], (x,), order=1)
     with pytest.raises(ShapeError, match="k=3 .* axis 0"):
         lax.top_k(x, 3, axis=0)
+
+
+def test_approx_max_k_and_min_k_are_exact():
+    """jax.lax.approx_max_k/approx_min_k were missing; on JAX's CPU they are exact, and
+    fnad computes them exactly: values ordered, ties by index, 0.0 and -0.0 equal."""
+    x = np.array([[1.0, -0.0, 0.0, 2.5, -np.inf, 3.0], [2.0, 1.0, 0.0, -1.0, 5.0, -0.0]])
+    values, indices = lax.approx_max_k(x, 3)
+    np.testing.assert_array_equal(indices, [[5, 3, 0], [4, 0, 1]])
+    np.testing.assert_array_equal(values, np.take_along_axis(x, indices, -1))
+    values, indices = lax.approx_min_k(x, 2, reduction_dimension=0)
+    np.testing.assert_array_equal(indices, [[0, 0, 0, 1, 0, 1], [1, 1, 1, 0, 1, 0]])
+    check_grads(lambda v: lax.approx_max_k(v, 2)[0], (distinct((3, 5)),), order=1)
+    with pytest.raises(fnad.DTypeError, match="float"):
+        lax.approx_min_k(np.arange(3), 1)
