@@ -93,10 +93,7 @@ def asarray(x: Any, dtype: Any = None) -> Any:
     if isinstance(x, Tracer):
         return x if dtype is None else lax.convert_element_type(x, dtype)
     if isinstance(x, np.ndarray) or hasattr(x, "__cuda_array_interface__"):
-        if dtype is None or x.dtype == np.dtype(dtype):
-            return x
-        # complex to real: lax's error, not NumPy's ComplexWarning and a dropped imaginary part
-        return lax.convert_element_type(x, dtype) if x.dtype.kind == "c" else x.astype(dtype)
+        return x if dtype is None or x.dtype == np.dtype(dtype) else _cast(x, np.dtype(dtype))
     if isinstance(x, (list, tuple)):
         leaves = _flatten(x)
         if dtype is None and leaves and all(is_scalar(e) or isinstance(e, (np.generic, Tracer))
@@ -107,10 +104,23 @@ def asarray(x: Any, dtype: Any = None) -> Any:
             return stack([asarray(e, dtype) for e in x])
     if dtype is None and is_scalar(x):
         return lax.asarray_like(x)[0]
+    if dtype is not None and np.dtype(dtype).kind in "iu":
+        natural = np.asarray(x)
+        if natural.dtype.kind in "fc":  # floats to integers: as jit computes them
+            return _cast(natural, np.dtype(dtype))
     arr = np.asarray(x, dtype=dtype)
     if dtype is None and not isinstance(x, np.generic) and arr.dtype in _PYTHON_DATA:
         arr = arr.astype(default_dtype(arr.dtype.kind), copy=False)  # Python data: defaults
     return arr
+
+
+def _cast(x: np.ndarray, dtype: np.dtype) -> Any:
+    """`x` as `dtype` by lax's rules where NumPy's differ: complex to real is lax's error
+    (not a ComplexWarning and a dropped imaginary part), floats to integers saturate and
+    NaN is 0 (not NumPy's undefined cast and its warning), as under jit and in JAX."""
+    if x.dtype.kind == "c" or (x.dtype.kind == "f" and dtype.kind in "iu"):
+        return lax.convert_element_type(x, dtype)
+    return x.astype(dtype)
 
 
 def array(x: Any, dtype: Any = None, copy: bool = True) -> Any:
