@@ -21,6 +21,18 @@ def promote_inexact(*args: Any, broadcast: bool = True) -> list[Any]:
     return (promote if broadcast else promote_dtypes)(*args, dtype=dtype)
 
 
+def clamp(x: Any, lo: Any = None, hi: Any = None) -> Any:
+    """`x` limited to [lo, hi] by selection: the derivative is 1 up to and at the bounds
+    (`maximum`/`minimum` split a tie's derivative in half, as JAX's do, which halves the
+    derivative of a function evaluated through them exactly at a boundary)."""
+    from fnad.numpy import where
+    if lo is not None:
+        x = where(x < lo, lo, x)
+    if hi is not None:
+        x = where(x > hi, hi, x)
+    return x
+
+
 def quiet_all(namespace: dict[str, Any], names: list[str]) -> None:
     """Wrap the public functions `names` of a module so that eager NumPy arithmetic inside
     them answers NaN and inf silently, as fnad's primitives do (no warning escapes)."""

@@ -19,7 +19,7 @@ from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
 from fnad.lax import special as _sp
 from fnad.lax.custom import custom_jvp
-from fnad.scipy._util import promote_inexact, quiet_all
+from fnad.scipy._util import clamp, promote_inexact, quiet_all
 
 Axis = int | Sequence[int] | None
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
@@ -155,7 +155,7 @@ def betaln(a: Any, b: Any) -> Any:
     """
     a, b = promote_inexact(a, b)
     small, big = fnp.minimum(a, b), fnp.maximum(a, b)
-    safe = fnp.maximum(big, 8.0)
+    safe = clamp(big, 8.0)
     c = small + safe
     diff = (-(safe - 0.5) * fnp.log1p(small / safe) - small * fnp.log(c) + small
             + _stirling_tail(safe) - _stirling_tail(c))
@@ -333,9 +333,9 @@ def log_ndtr(x: Any) -> Any:
     """
     (x,) = promote_inexact(x)
     lower = -10.0 if get_aval(x).dtype.itemsize <= 4 else -20.0  # where Phi nears underflow
-    low = _log_ndtr_asymptotic(fnp.minimum(x, lower))
-    mid = fnp.log(ndtr(fnp.clip(x, lower, 0.0)))
-    high = fnp.log1p(-ndtr(-fnp.maximum(x, 0.0)))
+    low = _log_ndtr_asymptotic(clamp(x, hi=lower))
+    mid = fnp.log(ndtr(clamp(x, lower, 0.0)))
+    high = fnp.log1p(-ndtr(-clamp(x, 0.0)))
     return fnp.where(x < lower, low, fnp.where(x <= 0, mid, high))
 
 

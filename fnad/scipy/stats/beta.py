@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fnad.scipy import special
-from fnad.scipy.stats._common import fnp, np, outside, quiet_all, standardize
+from fnad.scipy.stats._common import clamp, fnp, np, outside, quiet_all, standardize
 
 
 def logpdf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Any:
@@ -28,13 +28,13 @@ def pdf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Any:
 def cdf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """P(X <= x), the regularized incomplete beta function (differentiable in x)."""
     z, _, a, b = standardize(x, loc, scale, a, b)
-    return special.betainc(a, b, fnp.clip(z, 0, 1))
+    return special.betainc(a, b, clamp(z, 0, 1))
 
 
 def sf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """P(X > x), as I_{1-x}(b, a), accurate where it is small."""
     z, _, a, b = standardize(x, loc, scale, a, b)
-    return special.betainc(b, a, 1 - fnp.clip(z, 0, 1))
+    return special.betainc(b, a, 1 - clamp(z, 0, 1))
 
 
 def logcdf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Any:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fnad.scipy.stats._common import fnp, np, outside, promote_inexact, quiet_all, standardize
+from fnad.scipy.stats._common import (
+    clamp,
+    fnp,
+    np,
+    outside,
+    promote_inexact,
+    quiet_all,
+    standardize,
+)
 
 
 def logpdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
@@ -25,7 +33,7 @@ def pdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
 def cdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """P(X <= x) = 1 - exp(-z)."""
     z, _ = standardize(x, loc, scale)
-    return -fnp.expm1(-fnp.maximum(z, 0))
+    return -fnp.expm1(-clamp(z, 0))
 
 
 def logcdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
@@ -41,7 +49,7 @@ def sf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
 def logsf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """log P(X > x) = -z."""
     z, _ = standardize(x, loc, scale)
-    return -fnp.maximum(z, 0)
+    return -clamp(z, 0)
 
 
 def ppf(q: Any, loc: Any = 0, scale: Any = 1) -> Any:

@@ -6,7 +6,7 @@ from typing import Any
 
 from fnad import lax
 from fnad.scipy import special
-from fnad.scipy.stats._common import fnp, np, outside, quiet_all, standardize
+from fnad.scipy.stats._common import clamp, fnp, np, outside, quiet_all, standardize
 
 
 def logpdf(x: Any, a: Any, loc: Any = 0, scale: Any = 1) -> Any:
@@ -28,13 +28,13 @@ def pdf(x: Any, a: Any, loc: Any = 0, scale: Any = 1) -> Any:
 def cdf(x: Any, a: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """P(X <= x) = P(a, z), differentiable in x and a."""
     z, _, a = standardize(x, loc, scale, a)
-    return lax.igamma(a, fnp.maximum(z, 0))
+    return lax.igamma(a, clamp(z, 0))
 
 
 def sf(x: Any, a: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """P(X > x) = Q(a, z), accurate where it is small."""
     z, _, a = standardize(x, loc, scale, a)
-    return lax.igammac(a, fnp.maximum(z, 0))
+    return lax.igammac(a, clamp(z, 0))
 
 
 def logcdf(x: Any, a: Any, loc: Any = 0, scale: Any = 1) -> Any:

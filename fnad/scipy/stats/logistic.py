@@ -9,7 +9,8 @@ from fnad.scipy.stats._common import fnp, promote_inexact, quiet_all, standardiz
 
 
 def _softplus(x: Any) -> Any:
-    return fnp.maximum(x, 0) + fnp.log1p(fnp.exp(-fnp.abs(x)))
+    """log(1 + e^x), without overflow, with its derivative e^x / (1 + e^x) at 0 too."""
+    return fnp.logaddexp(x, 0.0)
 
 
 def logpdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:

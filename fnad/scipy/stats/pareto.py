@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fnad.scipy.stats._common import fnp, np, outside, promote_inexact, quiet_all, standardize
+from fnad.scipy.stats._common import (
+    clamp,
+    fnp,
+    np,
+    outside,
+    promote_inexact,
+    quiet_all,
+    standardize,
+)
 
 
 def logpdf(x: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Any:
@@ -25,7 +33,7 @@ def pdf(x: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Any:
 def logsf(x: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """log P(X > x) = -b log z (0 below the support)."""
     z, _, b = standardize(x, loc, scale, b)
-    return -b * fnp.log(fnp.maximum(z, 1))
+    return -b * fnp.log(clamp(z, 1))
 
 
 def sf(x: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 
 from fnad import lax
 from fnad.scipy import special
-from fnad.scipy.stats._common import fnp, np, outside, promote_inexact, quiet_all
+from fnad.scipy.stats._common import clamp, fnp, np, outside, promote_inexact, quiet_all
 from fnad.scipy.stats._discrete import on_support
 
 
@@ -44,12 +44,12 @@ def entropy(mu: Any, loc: Any = 0) -> Any:
     1.304842
     """
     (mu,) = promote_inexact(mu)
-    small = fnp.minimum(mu, 100.0)
+    small = clamp(mu, hi=100.0)
     ks = fnp.arange(0, 220, dtype=mu.dtype)
     shape = (1,) * mu.ndim + (-1,)
     logp = logpmf(fnp.reshape(ks, shape), small[..., None])
     direct = -fnp.sum(fnp.where(fnp.isfinite(logp), fnp.exp(logp) * logp, 0.0), axis=-1)
-    big = fnp.maximum(mu, 100.0)
+    big = clamp(mu, 100.0)
     asym = (0.5 * fnp.log(2 * math.pi * math.e * big) - 1 / (12 * big)
             - 1 / (24 * big * big) - 19 / (360 * big ** 3))
     out = fnp.where(mu < 100, direct, asym)

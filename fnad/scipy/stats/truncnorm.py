@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 from fnad.scipy import special
-from fnad.scipy.stats._common import fnp, np, outside, quiet_all, standardize
+from fnad.scipy.stats._common import clamp, fnp, np, outside, quiet_all, standardize
 
 
 def _log_mass(lo: Any, hi: Any) -> Any:
@@ -38,7 +38,7 @@ def pdf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Any:
 def logcdf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """log P(X <= x)."""
     z, _, a, b = standardize(x, loc, scale, a, b)
-    zc = fnp.clip(z, a, b)
+    zc = clamp(z, a, b)
     return outside(z < a, -np.inf, _log_mass(a, zc) - _log_mass(a, b))
 
 
@@ -50,7 +50,7 @@ def cdf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Any:
 def logsf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """log P(X > x)."""
     z, _, a, b = standardize(x, loc, scale, a, b)
-    zc = fnp.clip(z, a, b)
+    zc = clamp(z, a, b)
     return outside(z > b, -np.inf, _log_mass(zc, b) - _log_mass(a, b))
 
 

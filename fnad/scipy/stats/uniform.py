@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fnad.scipy.stats._common import fnp, np, outside, promote_inexact, quiet_all, standardize
+from fnad.scipy.stats._common import (
+    clamp,
+    fnp,
+    np,
+    outside,
+    promote_inexact,
+    quiet_all,
+    standardize,
+)
 
 
 def logpdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
@@ -25,7 +33,7 @@ def pdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
 def cdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """P(X <= x)."""
     z, _ = standardize(x, loc, scale)
-    return fnp.clip(z, 0, 1)
+    return clamp(z, 0, 1)
 
 
 def ppf(q: Any, loc: Any = 0, scale: Any = 1) -> Any:
