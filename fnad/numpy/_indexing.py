@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
-from fnad.core.errors import ConcretizationError, ShapeError, user_line
+from fnad.core.errors import ArgumentError, ConcretizationError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer, state
 from fnad.interpreters.batching import BatchTrace, BatchTracer
@@ -245,10 +245,22 @@ def _batch_perm(ndim: int, nb: int, place: int) -> tuple[int, ...]:
     return (*range(nb, nb + place), *range(nb), *range(nb + place, ndim))
 
 
-def getitem(x: Any, idx: Any) -> Any:
+def _fill(dtype: np.dtype) -> Any:
+    """JAX's default fill of out-of-bounds reads: NaN, the most negative integer, the
+    largest unsigned one, True."""
+    if dtype.kind in "fc":
+        return np.nan
+    if dtype.kind in "iu":
+        return np.iinfo(dtype).min if dtype.kind == "i" else np.iinfo(dtype).max
+    return True
+
+
+def getitem(x: Any, idx: Any, mode: str | None = None, fill_value: Any = None) -> Any:
     """`x[idx]` with NumPy's basic and advanced (integer array) indexing, on arrays and
-    tracers alike. Out-of-bounds array or traced indices are clamped; a concrete boolean
-    mask works, a traced one cannot (its result's shape would depend on its values).
+    tracers alike. Out-of-bounds array or traced indices are clamped; with `mode="fill"`
+    (or "drop", as JAX's `.at[idx].get`) an out-of-bounds array index reads `fill_value`
+    (by default NaN, or the dtype's extreme integer). A concrete boolean mask works, a
+    traced one cannot (its result's shape would depend on its values).
 
     >>> getitem(np.arange(10).reshape(2, 5), (slice(None), [4, -1, 0]))
     array([[4, 4, 0],
@@ -266,7 +278,14 @@ def getitem(x: Any, idx: Any) -> Any:
         return x
     kept = [e for k, e in enumerate(plan.entries) if k not in scalars]
     axes, indices, b = _arrays(kept, get_aval(x).shape)
-    out = lax.gather(x, indices, axes, mode="clip")
+    if mode in ("fill", "drop"):
+        dtype = get_aval(x).dtype
+        inside = lax.gather(lax.full(get_aval(x).shape, True), indices, axes, mode="drop")
+        fill = np.asarray(_fill(dtype) if fill_value is None else fill_value, dtype)
+        out = lax.select_n(inside, lax.full_like(inside, fill, dtype),
+                           lax.gather(x, indices, axes, mode="drop"))
+    else:
+        out = lax.gather(x, indices, axes, mode="clip")
     return lax.transpose(out, _batch_perm(get_aval(out).ndim, len(b), plan.place))
 
 
@@ -302,11 +321,13 @@ _COMBINE = {"set": lambda r, v: v, "add": lax.add, "multiply": lax.mul, "min": l
             "max": lax.max}
 _SCATTER = {"set": lax.scatter, "add": lax.scatter_add, "multiply": lax.scatter_mul,
             "min": lax.scatter_min, "max": lax.scatter_max}
+_MODES = (None, "drop", "fill", "clip", "promise_in_bounds")
 
 
-def _update(x: Any, idx: Any, v: Any, op: str) -> Any:
+def _update(x: Any, idx: Any, v: Any, op: str, mode: str | None = None) -> Any:
     """`x` with `x[idx]` combined with `v` by `op`: read the indexed region, update it
-    (elementwise, or by a scatter for array indices) and write it back."""
+    (elementwise, or by a scatter for array indices) and write it back. Out-of-bounds
+    array indices are dropped, or clamped with `mode="clip"`."""
     x = asarray(x)
     plan = _Plan(get_aval(x).shape, idx)
     xe = lax.expand_dims(x, plan.new_axes)
@@ -327,7 +348,8 @@ def _update(x: Any, idx: Any, v: Any, op: str) -> Any:
         p = plan.place
         v = broadcast_to(v, (*sliced[:p], *b, *sliced[p:]))
         v = lax.transpose(v, _batch_perm(len(sliced) + len(b), p, len(b)))
-        region = _SCATTER[op](region, indices, lax.reshape(v, (*b, *rest)), axes, mode="drop")
+        region = _SCATTER[op](region, indices, lax.reshape(v, (*b, *rest)), axes,
+                              mode="clip" if mode == "clip" else "drop")
     w_new = _write_static(w, window, region)
     if dyn_starts is not None:  # an out-of-bounds traced scalar index writes nothing
         w_new = lax.select_n(_in_bounds(plan.entries, dyn_starts, get_aval(xe).shape),
@@ -336,37 +358,83 @@ def _update(x: Any, idx: Any, v: Any, op: str) -> Any:
     return lax.squeeze(w_new, plan.new_axes)
 
 
+def _check_mode(mode: str | None) -> None:
+    if mode not in _MODES:
+        raise ArgumentError(f"at[...] takes mode= one of {_MODES}, got {mode!r}")
+
+
 class _IndexUpdateRef:
-    """`at(x)[idx]`: the functional update methods for one index."""
+    """`at(x)[idx]`: the functional update methods for one index (JAX's). Every method
+    takes JAX's `indices_are_sorted` and `unique_indices` hints (unused) and `mode`: for
+    updates, out-of-bounds array indices are dropped ("drop", "fill", None) or clamped
+    ("clip"); `get` clamps them (None, "clip") or reads `fill_value` ("fill", "drop")."""
 
     __slots__ = ("x", "idx")
 
     def __init__(self, x: Any, idx: Any):
         self.x, self.idx = x, idx
 
-    def get(self) -> Any:
+    def get(self, *, indices_are_sorted: bool = False, unique_indices: bool = False,
+            mode: str | None = None, fill_value: Any = None) -> Any:
         """`x[idx]`."""
-        return getitem(self.x, self.idx)
+        _check_mode(mode)
+        return getitem(self.x, self.idx, mode, fill_value)
 
-    def set(self, v: Any) -> Any:
-        """A copy of `x` with `x[idx] = v` (of repeated indices, the last wins)."""
-        return _update(self.x, self.idx, v, "set")
+    def _apply_op(self, v: Any, op: str, mode: str | None) -> Any:
+        _check_mode(mode)
+        return _update(self.x, self.idx, v, op, mode)
 
-    def add(self, v: Any) -> Any:
-        """A copy of `x` with `x[idx] += v`, accumulating at repeated indices."""
-        return _update(self.x, self.idx, v, "add")
+    def set(self, values: Any, *, indices_are_sorted: bool = False,  # noqa: A003
+            unique_indices: bool = False, mode: str | None = None) -> Any:
+        """A copy of `x` with `x[idx] = values` (of repeated indices, the last wins)."""
+        return self._apply_op(values, "set", mode)
 
-    def multiply(self, v: Any) -> Any:
-        """A copy of `x` with `x[idx] *= v`, accumulating at repeated indices."""
-        return _update(self.x, self.idx, v, "multiply")
+    def add(self, values: Any, *, indices_are_sorted: bool = False,
+            unique_indices: bool = False, mode: str | None = None) -> Any:
+        """A copy of `x` with `x[idx] += values`, accumulating at repeated indices."""
+        return self._apply_op(values, "add", mode)
 
-    def min(self, v: Any) -> Any:  # noqa: A003
-        """A copy of `x` with `x[idx] = minimum(x[idx], v)`."""
-        return _update(self.x, self.idx, v, "min")
+    def subtract(self, values: Any, *, indices_are_sorted: bool = False,
+                 unique_indices: bool = False, mode: str | None = None) -> Any:
+        """A copy of `x` with `x[idx] -= values`, accumulating at repeated indices."""
+        return self._apply_op(lax.neg(asarray(values, get_aval(asarray(self.x)).dtype)),
+                              "add", mode)
 
-    def max(self, v: Any) -> Any:  # noqa: A003
-        """A copy of `x` with `x[idx] = maximum(x[idx], v)`."""
-        return _update(self.x, self.idx, v, "max")
+    def multiply(self, values: Any, *, indices_are_sorted: bool = False,
+                 unique_indices: bool = False, mode: str | None = None) -> Any:
+        """A copy of `x` with `x[idx] *= values`, accumulating at repeated indices."""
+        return self._apply_op(values, "multiply", mode)
+
+    mul = multiply
+
+    def divide(self, values: Any, *, indices_are_sorted: bool = False,
+               unique_indices: bool = False, mode: str | None = None) -> Any:
+        """A copy of `x` with `x[idx] /= values` (by their product at repeated indices)."""
+        from fnad.numpy import divide, ones_like
+        return divide(self.x, at(ones_like(self.x))[self.idx].multiply(values, mode=mode))
+
+    def power(self, values: Any, *, indices_are_sorted: bool = False,
+              unique_indices: bool = False, mode: str | None = None) -> Any:
+        """A copy of `x` with `x[idx] **= values` (by their product at repeated indices)."""
+        from fnad.numpy import ones_like, power
+        return power(self.x, at(ones_like(self.x))[self.idx].multiply(values, mode=mode))
+
+    def min(self, values: Any, *, indices_are_sorted: bool = False,  # noqa: A003
+            unique_indices: bool = False, mode: str | None = None) -> Any:
+        """A copy of `x` with `x[idx] = minimum(x[idx], values)`."""
+        return self._apply_op(values, "min", mode)
+
+    def max(self, values: Any, *, indices_are_sorted: bool = False,  # noqa: A003
+            unique_indices: bool = False, mode: str | None = None) -> Any:
+        """A copy of `x` with `x[idx] = maximum(x[idx], values)`."""
+        return self._apply_op(values, "max", mode)
+
+    def apply(self, func: Any, *, indices_are_sorted: bool = False,
+              unique_indices: bool = False, mode: str | None = None) -> Any:
+        """A copy of `x` with `x[idx] = func(x[idx])` for a unary elementwise `func`
+        (applied once per element, repeated indices included)."""
+        _check_mode(mode)
+        return _update(self.x, self.idx, func(getitem(self.x, self.idx)), "set", mode)
 
 
 class _IndexUpdateHelper:
@@ -381,8 +449,9 @@ class _IndexUpdateHelper:
 
 def at(x: Any) -> _IndexUpdateHelper:
     """Functional index updates for any array, eager or traced (JAX's `x.at`):
-    `at(x)[idx].set(v)`, `.add`, `.multiply`, `.min`, `.max`, `.get`. The input is never
-    mutated. Out-of-bounds array indices and traced scalar indices are dropped.
+    `at(x)[idx].set(v)`, `.add`, `.subtract`, `.multiply` (`.mul`), `.divide`, `.power`,
+    `.min`, `.max`, `.apply(func)`, `.get`. The input is never mutated. Out-of-bounds array
+    indices and traced scalar indices are dropped (clamped with `mode="clip"`).
 
     >>> at(np.zeros(3))[np.array([0, 0, 2])].add(1.0)
     array([2., 0., 1.])
