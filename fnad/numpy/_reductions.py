@@ -17,8 +17,8 @@ from fnad.core.cache import Cache
 from fnad.core.errors import ArgumentError, user_line
 from fnad.core.ir import get_aval
 from fnad.lax.elementwise import abs_squared
-from fnad.numpy._core import asarray, fresh, normalize_axes, normalize_axis
-from fnad.numpy._ufuncs import isnan, sqrt, subtract, where
+from fnad.numpy._core import asarray, broadcast_to, fresh, normalize_axes, normalize_axis
+from fnad.numpy._ufuncs import isnan, sqrt, subtract, where as _select
 
 Axis = int | Sequence[int] | None
 
@@ -47,28 +47,45 @@ def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
     return math.prod(shape[i] for i in axes)
 
 
+def _masked(a: Any, where: Any, fill: Any) -> Any:
+    """`a` with `fill` where the mask `where` (broadcast to `a`) is False."""
+    return a if where is None else _select(broadcast_to(where, get_aval(a).shape), a, fill)
+
+
 def _reducer(np_fn: Callable[..., Any], lax_fn: Callable[..., Any], name: str,
              bool_fn: Callable[..., Any] | None = None, accumulates: bool = True,
-             has_identity: bool = True) -> Any:
+             identity: Any = None, combine: Callable[..., Any] | None = None) -> Any:
     """A NumPy reduction (sum, prod, max, min) on one lax reduction; `bool_fn` serves bool
-    operands (max of bools is `any`), `accumulates` says it takes `dtype=`. Without an
-    identity (max, min), reducing zero elements is an error, as in NumPy."""
+    operands (max of bools is `any`), `accumulates` says it takes `dtype=`. `where=` leaves
+    masked-out elements out (they count as `identity`), `initial=` joins the result by
+    `combine`. Without an identity (max, min), reducing zero elements is an error, as in
+    NumPy, and `where=` needs `initial=`."""
 
-    def f(a: Any, axis: Axis = None, dtype: Any = None, *, keepdims: bool = False) -> Any:
+    def f(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, *,
+          keepdims: bool = False, initial: Any = None, where: Any = None) -> Any:
+        if out is not None:
+            raise ArgumentError(f"{name} takes no out= (arrays are immutable): use the result")
         a = asarray(a)
         out_dtype = _np_dtype(np_fn, a, **({"dtype": dtype} if accumulates else {}))
         a = lax.convert_element_type(a, out_dtype)
         shape = get_aval(a).shape
         axes = normalize_axes(axis, len(shape))
-        if not has_identity and _count(shape, axes) == 0:
-            raise ArgumentError(f"zero-size array to reduction operation {np_fn.__name__} which "
-                             f"has no identity (shape {shape}, axis {axis}){user_line()}")
+        if identity is None and initial is None and (
+                where is not None or _count(shape, axes) == 0):
+            raise ArgumentError(
+                f"{'a where= mask' if where is not None else 'a zero-size array'} in reduction "
+                f"operation {np_fn.__name__}, which has no identity, needs initial= (shape "
+                f"{shape}, axis {axis}){user_line()}")
+        a = _masked(a, where, initial if identity is None else identity)
         fn = bool_fn if bool_fn is not None and out_dtype == np.bool_ else lax_fn
-        return _keep(fn(a, axes) if axes else fresh(a, a), shape, axes, keepdims)
+        result = fn(a, axes) if axes else fresh(a, a)
+        if initial is not None:
+            result = combine(result, lax.convert_element_type(asarray(initial), out_dtype))
+        return _keep(result, shape, axes, keepdims)
 
     f.__name__ = f.__qualname__ = name
     f.__doc__ = (f"NumPy's `{name}` over `axis` (an int, a tuple, or None for all axes), "
-                 "with `keepdims`.")
+                 "with `keepdims`, `where=` masks and `initial=`.")
     return f
 
 
@@ -77,34 +94,42 @@ def _truth(a: Any) -> Any:
     return a if get_aval(a).dtype == np.bool_ else lax.ne(a, 0)
 
 
-def all(a: Any, axis: Axis = None, *, keepdims: bool = False) -> Any:  # noqa: A001
-    """True where every element along `axis` is nonzero."""
-    return _reducer(np.all, lax.reduce_and, "all", accumulates=False)(
-        _truth(a), axis, keepdims=keepdims)
+def all(a: Any, axis: Axis = None, out: None = None, *, keepdims: bool = False,  # noqa: A001
+        where: Any = None) -> Any:
+    """True where every element along `axis` (of those `where` selects) is nonzero."""
+    return _all(_truth(a), axis, None, out, keepdims=keepdims, where=where)
 
 
-def any(a: Any, axis: Axis = None, *, keepdims: bool = False) -> Any:  # noqa: A001
-    """True where some element along `axis` is nonzero."""
-    return _reducer(np.any, lax.reduce_or, "any", accumulates=False)(
-        _truth(a), axis, keepdims=keepdims)
+def any(a: Any, axis: Axis = None, out: None = None, *, keepdims: bool = False,  # noqa: A001
+        where: Any = None) -> Any:
+    """True where some element along `axis` (of those `where` selects) is nonzero."""
+    return _any(_truth(a), axis, None, out, keepdims=keepdims, where=where)
 
 
-sum = _reducer(np.sum, lax.reduce_sum, "sum", lambda a, axes: any(a, axes))  # noqa: A001
-prod = _reducer(np.prod, lax.reduce_prod, "prod", lambda a, axes: all(a, axes))
+_all = _reducer(np.all, lax.reduce_and, "all", accumulates=False, identity=True)
+_any = _reducer(np.any, lax.reduce_or, "any", accumulates=False, identity=False)
+sum = _reducer(np.sum, lax.reduce_sum, "sum", lambda a, axes: any(a, axes),  # noqa: A001
+               identity=0, combine=lax.add)
+prod = _reducer(np.prod, lax.reduce_prod, "prod", lambda a, axes: all(a, axes), identity=1,
+                combine=lax.mul)
 _max = _reducer(np.max, lax.reduce_max, "max", lax.reduce_or, accumulates=False,
-                has_identity=False)
+                combine=lax.max)
 _min = _reducer(np.min, lax.reduce_min, "min", lax.reduce_and, accumulates=False,
-                has_identity=False)
+                combine=lax.min)
 
 
-def max(a: Any, axis: Axis = None, *, keepdims: bool = False) -> Any:  # noqa: A001
-    """The largest element along `axis` (NaN if any is NaN, as in NumPy)."""
-    return _max(a, axis, keepdims=keepdims)
+def max(a: Any, axis: Axis = None, out: None = None, *, keepdims: bool = False,  # noqa: A001
+        initial: Any = None, where: Any = None) -> Any:
+    """The largest element along `axis` (NaN if any is NaN, as in NumPy); `where=` needs
+    `initial=`, the value of rows with nothing selected."""
+    return _max(a, axis, None, out, keepdims=keepdims, initial=initial, where=where)
 
 
-def min(a: Any, axis: Axis = None, *, keepdims: bool = False) -> Any:  # noqa: A001
-    """The smallest element along `axis` (NaN if any is NaN, as in NumPy)."""
-    return _min(a, axis, keepdims=keepdims)
+def min(a: Any, axis: Axis = None, out: None = None, *, keepdims: bool = False,  # noqa: A001
+        initial: Any = None, where: Any = None) -> Any:
+    """The smallest element along `axis` (NaN if any is NaN, as in NumPy); `where=` needs
+    `initial=`, the value of rows with nothing selected."""
+    return _min(a, axis, None, out, keepdims=keepdims, initial=initial, where=where)
 
 
 amax, amin = max, min
@@ -121,8 +146,19 @@ def _float_stat(np_fn: Callable[..., Any], a: Any, dtype: Any) -> tuple[Any, np.
     return lax.convert_element_type(a, compute), out_dtype
 
 
-def mean(a: Any, axis: Axis = None, dtype: Any = None, *, keepdims: bool = False) -> Any:
-    """The arithmetic mean along `axis` (float64 for integer input, as in NumPy).
+def _selected(shape: tuple[int, ...], axes: tuple[int, ...], where: Any, dtype: Any,
+              keepdims: bool) -> Any:
+    """How many elements along `axes` the mask `where` selects (all, without a mask)."""
+    if where is None:
+        return _count(shape, axes)
+    return sum(lax.convert_element_type(broadcast_to(where, shape), dtype), axes,
+               keepdims=keepdims)
+
+
+def mean(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, *,
+         keepdims: bool = False, where: Any = None) -> Any:
+    """The arithmetic mean along `axis` (float64 for integer input, as in NumPy) of the
+    elements `where` selects (NaN where it selects none).
 
     >>> mean(np.array([[1, 2], [3, 4]]), axis=0)
     array([2., 3.])
@@ -130,29 +166,47 @@ def mean(a: Any, axis: Axis = None, dtype: Any = None, *, keepdims: bool = False
     a, out_dtype = _float_stat(np.mean, a, dtype)
     shape = get_aval(a).shape
     axes = normalize_axes(axis, len(shape))
-    total = sum(a, axes, keepdims=keepdims)
-    return lax.convert_element_type(lax.div(total, _count(shape, axes)), out_dtype)
+    total = sum(a, axes, None, out, keepdims=keepdims, where=where)
+    count = _selected(shape, axes, where, get_aval(total).dtype, keepdims)
+    return lax.convert_element_type(lax.div(total, count), out_dtype)
 
 
-def var(a: Any, axis: Axis = None, dtype: Any = None, *, ddof: int = 0,
-        keepdims: bool = False) -> Any:
-    """The variance along `axis`: mean squared deviation, divided by `n - ddof`."""
+def _ddof(ddof: int, correction: int | float | None) -> int | float:
+    """NumPy's `ddof`, or the array API's name for it, `correction`."""
+    if correction is None:
+        return ddof
+    if ddof:
+        raise ArgumentError("var/std take ddof= or correction= (the same number), not both")
+    return correction
+
+
+def var(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, *, ddof: int = 0,
+        keepdims: bool = False, where: Any = None,
+        correction: int | float | None = None) -> Any:
+    """The variance along `axis`: mean squared deviation of the elements `where` selects,
+    divided by `n - ddof` (`correction` is the array API's name for `ddof`)."""
+    ddof = _ddof(ddof, correction)
     a, out_dtype = _float_stat(np.var, a, dtype)
     shape = get_aval(a).shape
     axes = normalize_axes(axis, len(shape))
-    centered = subtract(a, mean(a, axes, keepdims=True))
-    ssq = sum(abs_squared(centered), axes, keepdims=keepdims)  # |d|**2: real for complex
-    return lax.convert_element_type(lax.div(ssq, _count(shape, axes) - ddof), out_dtype)
+    centered = subtract(a, mean(a, axes, None, out, keepdims=True, where=where))
+    # |d|**2: real for complex
+    ssq = sum(abs_squared(centered), axes, keepdims=keepdims, where=where)
+    count = _selected(shape, axes, where, get_aval(ssq).dtype, keepdims)
+    return lax.convert_element_type(lax.div(ssq, lax.sub(count, ddof) if where is not None
+                                            else count - ddof), out_dtype)
 
 
-def std(a: Any, axis: Axis = None, dtype: Any = None, *, ddof: int = 0,
-        keepdims: bool = False) -> Any:
-    """The standard deviation along `axis`: `sqrt(var(a, axis, ddof=ddof))`. Over one
-    element (ddof 0) it is `var` itself, 0 or NaN, so that the derivative of that constant
-    is 0 rather than sqrt's 0 * inf at 0 (JAX gives NaN there)."""
-    v = var(a, axis, dtype, ddof=ddof, keepdims=keepdims)
+def std(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, *, ddof: int = 0,
+        keepdims: bool = False, where: Any = None,
+        correction: int | float | None = None) -> Any:
+    """The standard deviation along `axis`: `sqrt(var(...))` with the same arguments. Over
+    one element (ddof 0, no mask) it is `var` itself, 0 or NaN, so that the derivative of
+    that constant is 0 rather than sqrt's 0 * inf at 0 (JAX gives NaN there)."""
+    ddof = _ddof(ddof, correction)
+    v = var(a, axis, dtype, out, ddof=ddof, keepdims=keepdims, where=where)
     shape = get_aval(asarray(a)).shape
-    if ddof == 0 and _count(shape, normalize_axes(axis, len(shape))) == 1:
+    if ddof == 0 and where is None and _count(shape, normalize_axes(axis, len(shape))) == 1:
         return v
     return sqrt(v)
 
@@ -194,19 +248,23 @@ cumsum = _scan(np.cumsum, lax.cumsum, "cumsum")
 cumprod = _scan(np.cumprod, lax.cumprod, "cumprod")
 
 
-def nansum(a: Any, axis: Axis = None, dtype: Any = None, *, keepdims: bool = False) -> Any:
+def nansum(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, *,
+           keepdims: bool = False, initial: Any = None, where: Any = None) -> Any:
     """`sum` treating NaNs as zero."""
     a = asarray(a)
-    return sum(where(isnan(a), 0, a), axis, dtype, keepdims=keepdims)
+    return sum(_select(isnan(a), 0, a), axis, dtype, out, keepdims=keepdims, initial=initial,
+               where=where)
 
 
-def nanmean(a: Any, axis: Axis = None, dtype: Any = None, *, keepdims: bool = False) -> Any:
-    """`mean` of the non-NaN elements."""
+def nanmean(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, *,
+            keepdims: bool = False, where: Any = None) -> Any:
+    """`mean` of the non-NaN elements (of those `where` selects)."""
     a, out_dtype = _float_stat(np.mean, a, dtype)
-    count = sum(lax.convert_element_type(lax.eq(a, a), get_aval(a).dtype), axis,
-                keepdims=keepdims)
-    return lax.convert_element_type(lax.div(nansum(a, axis, keepdims=keepdims), count),
-                                    out_dtype)
+    present = lax.eq(a, a) if where is None else lax.bitwise_and(
+        lax.eq(a, a), broadcast_to(asarray(where), get_aval(a).shape))
+    count = sum(lax.convert_element_type(present, get_aval(a).dtype), axis, keepdims=keepdims)
+    total = nansum(a, axis, None, out, keepdims=keepdims, where=where)
+    return lax.convert_element_type(lax.div(total, count), out_dtype)
 
 
 def count_nonzero(a: Any, axis: Axis = None, *, keepdims: bool = False) -> Any:
