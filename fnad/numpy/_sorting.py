@@ -21,23 +21,31 @@ def _prepare(a: Any, axis: int | None) -> tuple[Any, int]:
 
 
 def sort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None,
-         stable: bool | None = None) -> Any:
-    """`a` sorted along `axis` (the flattened array for None); always stable."""
+         stable: bool | None = None, *, descending: bool = False) -> Any:
+    """`a` sorted along `axis` (the flattened array for None); always stable. With
+    `descending` (JAX's), largest first, NaNs first."""
     del kind, stable
     if order is not None:
         raise NotImplementedError("sort with `order` (structured arrays) is not supported")
     a, ax = _prepare(a, axis)
-    return lax.sort(a, dimension=ax)
+    out = lax.sort(a, dimension=ax)
+    return lax.rev(out, (ax,)) if descending else out
 
 
 def argsort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None,
-            stable: bool | None = None) -> Any:
-    """The int64 indices that sort `a` along `axis`; ties keep their order (stable)."""
+            stable: bool | None = None, *, descending: bool = False) -> Any:
+    """The int64 indices that sort `a` along `axis`; ties keep their order (stable), also
+    with `descending` (JAX's: largest first)."""
     del kind, stable
     if order is not None:
         raise NotImplementedError("argsort with `order` (structured arrays) is not supported")
     a, ax = _prepare(a, axis)
-    return lax.argsort(a, dimension=ax, index_dtype=np.int64)
+    if not descending:
+        return lax.argsort(a, dimension=ax, index_dtype=np.int64)
+    # stable among ties: sort the reversed array ascending, then reverse back and renumber
+    n = get_aval(a).shape[ax]
+    order = lax.argsort(lax.rev(a, (ax,)), dimension=ax, index_dtype=np.int64)
+    return lax.sub(np.int64(n - 1), lax.rev(order, (ax,)))
 
 
 __all__ = ["argsort", "sort"]

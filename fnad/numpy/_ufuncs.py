@@ -387,9 +387,15 @@ less, less_equal = _lift(np.less, lax.lt), _lift(np.less_equal, lax.le)
 greater, greater_equal = _lift(np.greater, lax.gt), _lift(np.greater_equal, lax.ge)
 
 
-def clip(a: Any, a_min: Any = None, a_max: Any = None) -> Any:
+def clip(a: Any, a_min: Any = None, a_max: Any = None, *, min: Any = None,  # noqa: A002
+         max: Any = None) -> Any:  # noqa: A002
     """`a` limited to [a_min, a_max] (either may be None): minimum(maximum(a, a_min), a_max),
-    NumPy 2's definition, so NaN bounds propagate as in NumPy."""
+    NumPy 2's definition, so NaN bounds propagate as in NumPy. `min`/`max` are the same
+    bounds by the names of JAX and NumPy 2.1."""
+    if (min is not None and a_min is not None) or (max is not None and a_max is not None):
+        raise ArgumentTypeError("clip takes each bound once: a_min or min=, a_max or max=")
+    a_min = a_min if min is None else min
+    a_max = a_max if max is None else max
     if a_min is not None:
         a = maximum(a, a_min)
     if a_max is not None:
