@@ -16,7 +16,7 @@ from fnad import lax
 from fnad.config import config
 from fnad.core.cache import Cache
 from fnad.core.dtypes import default_dtype
-from fnad.core.errors import DTypeError, ShapeError, user_line
+from fnad.core.errors import ArgumentError, DTypeError, ShapeError, user_line
 from fnad.core.ir import get_aval, weak_number
 from fnad.core.trace import Tracer
 
@@ -83,13 +83,28 @@ def result_type(*args: Any) -> np.dtype:
                             else get_aval(a).dtype for a in args))
 
 
-def asarray(x: Any, dtype: Any = None) -> Any:
+def asarray(x: Any, dtype: Any = None, order: str | None = None, *, copy: bool | None = None,
+            device: Any = None) -> Any:
     """An array (or the tracer itself) of `dtype`; Python floats and float lists default to
-    float32, Python ints to int32.
+    float32, Python ints to int32. `copy` as in the array API (True: always a new array;
+    False: never, an error where converting needs one), `device` as JAX's ("cpu", "gpu").
+    Values do not depend on memory layout, so any NumPy `order` is accepted.
 
     >>> asarray([1.0, 2.0]).dtype
     dtype('float32')
     """
+    if copy is not None or device is not None:
+        out = asarray(x, dtype)
+        if out is x and copy and isinstance(out, np.ndarray):
+            out = out.copy()
+        elif out is not x and copy is False and not is_scalar(x) and not isinstance(x, Tracer):
+            what = (f"an array of dtype {x.dtype} needs a copy to become {np.dtype(dtype)}"
+                    if hasattr(x, "dtype") else f"a {type(x).__name__} is copied into a new array")
+            raise ArgumentError(f"asarray(copy=False): {what}; pass copy=None to allow it")
+        if device is None:
+            return out
+        from fnad.numpy._creation import placed
+        return placed(out, device)
     if isinstance(x, Tracer):
         return x if dtype is None else lax.convert_element_type(x, dtype)
     if isinstance(x, np.ndarray) or hasattr(x, "__cuda_array_interface__"):
@@ -123,10 +138,15 @@ def _cast(x: np.ndarray, dtype: np.dtype) -> Any:
     return x.astype(dtype)
 
 
-def array(x: Any, dtype: Any = None, copy: bool = True) -> Any:
-    """Like `asarray`, but an eager NumPy array is copied unless `copy=False` (NumPy's rule)."""
-    out = asarray(x, dtype)
-    return out.copy() if copy and out is x and isinstance(out, np.ndarray) else out
+def array(x: Any, dtype: Any = None, copy: bool = True, order: str | None = "K",
+          ndmin: int = 0, *, device: Any = None) -> Any:
+    """Like `asarray`, but an eager NumPy array is copied unless `copy=False` (NumPy's rule);
+    `ndmin` prepends axes of size 1 up to that many."""
+    out = asarray(x, dtype, device=device)
+    if copy and out is x and isinstance(out, np.ndarray):
+        out = out.copy()
+    missing = ndmin - get_aval(out).ndim
+    return lax.reshape(out, (1,) * missing + get_aval(out).shape) if missing > 0 else out
 
 
 def fresh(out: Any, *inputs: Any) -> Any:

@@ -19,20 +19,29 @@ from fnad.numpy._core import asarray, broadcast_to, fresh, is_scalar, shape_of
 Shape = int | Sequence[int]
 
 
-def zeros(shape: Shape, dtype: Any = None) -> np.ndarray:
+def placed(out: Any, device: Any) -> Any:
+    """`out` on `device` (JAX's `device=` of the creation functions: "cpu", "gpu", a
+    `Device`); None leaves it where it was made (the host; a traced value stays traced)."""
+    if device is None or isinstance(out, Tracer):
+        return out
+    from fnad.device import device_put
+    return device_put(out, device)
+
+
+def zeros(shape: Shape, dtype: Any = None, *, device: Any = None) -> np.ndarray:
     """An array of zeros (float32 unless `dtype` says otherwise)."""
-    return np.zeros(shape, float_or_default(dtype))
+    return placed(np.zeros(shape, float_or_default(dtype)), device)
 
 
-def ones(shape: Shape, dtype: Any = None) -> np.ndarray:
+def ones(shape: Shape, dtype: Any = None, *, device: Any = None) -> np.ndarray:
     """An array of ones (float32 unless `dtype` says otherwise)."""
-    return np.ones(shape, float_or_default(dtype))
+    return placed(np.ones(shape, float_or_default(dtype)), device)
 
 
 empty = zeros
 
 
-def full(shape: Shape, fill_value: Any, dtype: Any = None) -> Any:
+def full(shape: Shape, fill_value: Any, dtype: Any = None, *, device: Any = None) -> Any:
     """An array filled with `fill_value`: float32 for a Python float, int32 for a Python int,
     the value's own dtype for an array; traced when the value is."""
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
@@ -42,7 +51,8 @@ def full(shape: Shape, fill_value: Any, dtype: Any = None) -> Any:
         value = asarray(fill_value, dtype)
         return lax.broadcast_in_dim(value, shape, tuple(range(len(shape) - get_aval(value).ndim,
                                                               len(shape))))
-    return np.full(shape, fill_value, asarray(fill_value).dtype if dtype is None else dtype)
+    return placed(np.full(shape, fill_value, asarray(fill_value).dtype if dtype is None
+                          else dtype), device)
 
 
 def _like(a: Any, dtype: Any, shape: Shape | None) -> tuple[tuple[int, ...], np.dtype]:
@@ -50,27 +60,31 @@ def _like(a: Any, dtype: Any, shape: Shape | None) -> tuple[tuple[int, ...], np.
     return s, np.dtype(dtype) if dtype is not None else get_aval(asarray(a)).dtype
 
 
-def zeros_like(a: Any, dtype: Any = None, shape: Shape | None = None) -> np.ndarray:
+def zeros_like(a: Any, dtype: Any = None, shape: Shape | None = None, *,
+               device: Any = None) -> np.ndarray:
     """Zeros with the shape and dtype of `a` (a tracer gives a constant: only its shape and
     dtype matter)."""
-    return zeros(*_like(a, dtype, shape))
+    return zeros(*_like(a, dtype, shape), device=device)
 
 
-def ones_like(a: Any, dtype: Any = None, shape: Shape | None = None) -> np.ndarray:
+def ones_like(a: Any, dtype: Any = None, shape: Shape | None = None, *,
+              device: Any = None) -> np.ndarray:
     """Ones with the shape and dtype of `a`."""
-    return ones(*_like(a, dtype, shape))
+    return ones(*_like(a, dtype, shape), device=device)
 
 
 empty_like = zeros_like
 
 
-def full_like(a: Any, fill_value: Any, dtype: Any = None, shape: Shape | None = None) -> Any:
+def full_like(a: Any, fill_value: Any, dtype: Any = None, shape: Shape | None = None, *,
+              device: Any = None) -> Any:
     """`fill_value` with the shape of `a`, and its dtype unless `dtype` is given."""
     s, dt = _like(a, dtype, shape)
-    return full(s, fill_value, dt)
+    return full(s, fill_value, dt, device=device)
 
 
-def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None) -> np.ndarray:
+def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None, *,
+           device: Any = None) -> np.ndarray:
     """Evenly spaced values in [start, stop): int32 for integer arguments, float32 for
     floats (static arguments only)."""
     if stop is None:
@@ -78,11 +92,12 @@ def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None) -> np
     out = np.arange(start, stop, step)
     if dtype is None:
         dtype = default_dtype("i" if out.dtype.kind in "iub" else "f")
-    return out.astype(dtype)
+    return placed(out.astype(dtype), device)
 
 
 def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
-             retstep: bool = False, dtype: Any = None, axis: int = 0) -> Any:
+             retstep: bool = False, dtype: Any = None, axis: int = 0, *,
+             device: Any = None) -> Any:
     """`num` evenly spaced values from `start` to `stop` (float32 unless `dtype`); array
     bounds give one sequence per element along `axis`, computed in float64. Traced bounds
     (under grad, jit, vmap) give start + (stop - start) * i / (num - 1), differentiable in
@@ -95,7 +110,7 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
         dtype = np.result_type(default_float(), *(np.asarray(v).dtype for v in (start, stop)
                                              if not is_scalar(v) and np.asarray(v).dtype.kind
                                              == "f"))
-    out = out.astype(dtype)
+    out = placed(out.astype(dtype), device)
     return (out, step) if retstep else out
 
 
@@ -134,14 +149,15 @@ def _traced_linspace(start: Any, stop: Any, num: int, endpoint: bool, retstep: b
     return out, step
 
 
-def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = None) -> np.ndarray:
+def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = None, *,  # noqa: N803
+        device: Any = None) -> np.ndarray:
     """Ones on the `k` diagonal of an N x M matrix (float32 by default)."""
-    return np.eye(N, M, k, float_or_default(dtype))
+    return placed(np.eye(N, M, k, float_or_default(dtype)), device)
 
 
-def identity(n: int, dtype: Any = None) -> np.ndarray:
+def identity(n: int, dtype: Any = None, *, device: Any = None) -> np.ndarray:
     """The n x n identity (float32 by default)."""
-    return eye(n, dtype=dtype)
+    return eye(n, dtype=dtype, device=device)
 
 
 def tri(N: int, M: int | None = None, k: int = 0, dtype: Any = None) -> np.ndarray:

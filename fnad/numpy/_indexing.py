@@ -501,25 +501,30 @@ def take_along_axis(arr: Any, indices: Any, axis: int | None) -> Any:
     return getitem(arr, idx)
 
 
-def public_asarray(x: Any, dtype: Any = None) -> Any:
+def public_asarray(x: Any, dtype: Any = None, order: str | None = None, *,
+                   copy: bool | None = None, device: Any = None) -> Any:
     """An array (or the tracer itself) of `dtype`; Python floats and float lists default to
     float32, Python ints to int32. Inside `jit` or `vmap` a NumPy array becomes a value of
-    the transform, so a traced index can index it (JAX's `jnp.asarray(table)[i]`).
+    the transform, so a traced index can index it (JAX's `jnp.asarray(table)[i]`). `copy`
+    is the array API's (True: always new; False: an error where a copy is needed), `device`
+    JAX's.
 
     >>> import fnad
     >>> fnad.vmap(lambda i: public_asarray(np.array([10, 20, 30]))[i])(np.array([2, 0]))
     array([30, 10])
     """
-    return _lift(_core.asarray(x, dtype))
+    return _lift(_core.asarray(x, dtype, order, copy=copy, device=device))
 
 
-def public_array(x: Any, dtype: Any = None, copy: bool = True) -> Any:
-    """Like `asarray`, but an eager NumPy array is copied unless `copy=False` (NumPy's rule).
+def public_array(x: Any, dtype: Any = None, copy: bool = True, order: str | None = "K",
+                 ndmin: int = 0, *, device: Any = None) -> Any:
+    """Like `asarray`, but an eager NumPy array is copied unless `copy=False` (NumPy's rule);
+    `ndmin` prepends axes of size 1 up to that many.
 
     >>> public_array([1.0, 2.0]).dtype
     dtype('float32')
     """
-    return _lift(_core.array(x, dtype, copy))
+    return _lift(_core.array(x, dtype, copy, order, ndmin, device=device))
 
 
 public_asarray.__name__ = public_asarray.__qualname__ = "asarray"
