@@ -3,8 +3,8 @@ over parameter pytrees, with chainable building blocks, wrappers, learning-rate 
 losses and tree helpers, under optax's names (one flat namespace, as optax has).
 """
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable as _Callable
+from typing import Any as _Any
 
 from fnad.optim import losses, schedules, transforms, tree, tree_utils
 from fnad.optim.alias import (
@@ -245,10 +245,10 @@ ScalarOrSchedule = float | Schedule
 # function types are plain callables.
 ClipState = ClipByGlobalNormState = AddDecayedWeightsState = ScaleState = EmptyState
 ScaleByTrustRatioState = AdaptiveGradClipState = NonNegativeParamsState = EmptyState
-TransformInitFn = Callable[[Params], OptState]
-TransformUpdateFn = TransformUpdateExtraArgsFn = Callable[..., tuple[Updates, OptState]]
-ShouldSkipUpdateFunction = Callable[..., tuple[Any, Any]]
-MaskOrFn = Any  # a pytree of bools, or a function from params to one
+TransformInitFn = _Callable[[Params], OptState]
+TransformUpdateFn = TransformUpdateExtraArgsFn = _Callable[..., tuple[Updates, OptState]]
+ShouldSkipUpdateFunction = _Callable[..., tuple[_Any, _Any]]
+MaskOrFn = _Any  # a pytree of bools, or a function from params to one
 
 # `from optax import transforms` / `schedules` finds these modules here: give them the
 # names optax's modules of those names have that fnad defines elsewhere.
