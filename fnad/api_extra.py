@@ -60,6 +60,15 @@ class ShapeDtypeStruct:
         self.sharding = sharding
         self.weak_type = weak_type
 
+    @classmethod
+    def like(cls, x: Any) -> ShapeDtypeStruct:
+        """The shape and dtype of `x` (an array, tracer or Python number; a number is weakly
+        typed), e.g. as the result spec of a `pure_callback` that keeps its input's type."""
+        weak = type(x) in (bool, int, float, complex)
+        aval = get_aval(asarray_like(x)[0] if weak else x)
+        return cls(aval.shape, aval.dtype, getattr(x, "sharding", None),
+                   weak_type=weak or aval.weak_type)
+
     @property
     def aval(self) -> ShapedArray:
         """The abstract value, so every transform can trace with this in place of an array."""

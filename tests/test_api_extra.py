@@ -40,6 +40,22 @@ def test_shape_dtype_struct():
     assert [str(a) for a in jaxpr.in_avals] == ["f32[4]"]
 
 
+def test_shape_dtype_struct_like_is_a_callback_spec():
+    assert ShapeDtypeStruct.like(np.ones((2, 3), np.float32)) == ShapeDtypeStruct((2, 3), "f4")
+    assert ShapeDtypeStruct.like(2.0).weak_type
+    x = np.arange(5.0, dtype=np.float32)
+
+    def f(v):
+        spec = ShapeDtypeStruct.like(v)
+        return fnad.pure_callback(lambda a: np.sin(a).astype(a.dtype), spec, v,
+                                  vmap_method="sequential")
+
+    for g in (f, fnad.jit(f), fnad.vmap(f)):
+        out = g(x)
+        assert out.dtype == np.float32
+        np.testing.assert_allclose(out, np.sin(x), rtol=1e-6)
+
+
 def _model(params, x, scale=1.0):
     h = fnp.tanh(x @ params["w"] + params["b"])
     return {"out": h.sum(-1) * scale, "hidden": h, "n": fnp.asarray(3)}

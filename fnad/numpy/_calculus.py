@@ -206,7 +206,7 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None,
         x, xp = remainder(x, period), remainder(xp, period)
         from fnad.numpy._sorting import argsort
         order = argsort(xp)
-        xp, fp = take(xp, order), take(fp, order)
+        xp, fp = (take(v, order, mode="promise_in_bounds") for v in (xp, fp))
         xp = concatenate([xp[-1:] - period, xp, xp[0:1] + period])
         fp = concatenate([fp[-1:], fp, fp[0:1]])
     n = shape_of(xp)[0]
@@ -215,7 +215,8 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None,
         mid = lax.broadcast_in_dim(fp[0], shape_of(x), ())
     else:
         j = clip(subtract(searchsorted(xp, x, side="right"), 1), 0, n - 2)
-        x0, x1, f0, f1 = take(xp, j), take(xp, j + 1), take(fp, j), take(fp, j + 1)
+        x0, x1, f0, f1 = (take(v, k, mode="promise_in_bounds") for v, k in
+                          ((xp, j), (xp, j + 1), (fp, j), (fp, j + 1)))
         same = lax.eq(x1, x0)  # a repeated knot: no slope (a safe one, for the derivative)
         slope = divide(subtract(f1, f0), where(same, 1, subtract(x1, x0)))
         mid = add(f0, multiply(slope, subtract(x, x0)))  # NumPy's slope * (x - x0) + f0

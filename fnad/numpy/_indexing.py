@@ -20,7 +20,7 @@ from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer, state
 from fnad.interpreters.batching import BatchTrace, BatchTracer
 from fnad.interpreters.staging import StagedTracer, StagingTrace
-from fnad.numpy import _core
+from fnad.numpy import _core, _ufuncs
 from fnad.numpy._core import asarray, broadcast_shapes, broadcast_to
 
 
@@ -461,26 +461,74 @@ def at(x: Any) -> _IndexUpdateHelper:
 
 # ---------------------------------------------------------------------------- take
 
-def take(a: Any, indices: Any, axis: int | None = None) -> Any:
-    """NumPy's `take`: `a[..., indices, ...]` along `axis` (of the flattened `a` when None);
-    out-of-bounds indices are clamped.
+def _fill(dtype: np.dtype, fill_value: Any) -> Any:
+    """JAX's value for an out-of-bounds read in mode 'fill': NaN, the most negative signed
+    integer, the largest unsigned one, or True."""
+    if fill_value is not None:
+        return fill_value
+    if dtype.kind in "fc":
+        return np.nan
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return info.min if dtype.kind == "i" else info.max
+    return True
+
+
+def _take_indices(name: str, indices: Any, n: int, mode: str | None) -> tuple[Any, Any]:
+    """`indices` made valid for an axis of size `n` as `mode` says, and (for mode 'fill',
+    JAX's default) the mask of those that were valid, else None. Negative indices count
+    from the end, except under `take`'s 'clip', which clamps them to 0 as NumPy's does."""
+    if mode not in (None, "fill", "clip", "wrap", "promise_in_bounds"):
+        raise ArgumentError(f"{name}: mode must be 'fill', 'clip', 'wrap' or "
+                            f"'promise_in_bounds', got {mode!r}{user_line()}")
+    indices = asarray(indices)
+    if mode == "wrap":
+        return _ufuncs.remainder(indices, n), None
+    valid = None
+    if mode in (None, "fill"):
+        valid = _ufuncs.logical_and(_ufuncs.greater_equal(indices, -n), _ufuncs.less(indices, n))
+    if not (mode == "clip" and name == "take"):
+        indices = _ufuncs.where(_ufuncs.less(indices, 0), indices + n, indices)
+    return _ufuncs.clip(indices, 0, max(n - 1, 0)), valid
+
+
+def take(a: Any, indices: Any, axis: int | None = None, out: None = None,
+         mode: str | None = None, unique_indices: bool = False,
+         indices_are_sorted: bool = False, fill_value: Any = None) -> Any:
+    """NumPy's `take`: `a[..., indices, ...]` along `axis` (of the flattened `a` when None).
+    Out-of-bounds indices read `fill_value` (mode 'fill', JAX's default: NaN for floats),
+    are clamped ('clip': negative ones to 0, as NumPy's; 'promise_in_bounds': after
+    counting negative ones from the end) or wrap around ('wrap').
 
     >>> take(np.arange(6).reshape(2, 3), np.array([2, 0]), axis=1)
     array([[2, 0],
            [5, 3]])
+    >>> take(np.arange(3.0), np.array([1, 5]))
+    array([ 1., nan])
     """
+    if out is not None:
+        raise ArgumentError(f"take: out= is not supported; use the result{user_line()}")
     a = asarray(a)
     if axis is None:
         a, axis = lax.reshape(a, (get_aval(a).size,)), 0
-    nd = get_aval(a).ndim
+    shape, nd = get_aval(a).shape, get_aval(a).ndim
     if not -nd <= axis < nd:
         raise ShapeError(f"axis {axis} is out of range for an array of rank {nd}{user_line()}")
-    return getitem(a, (slice(None),) * (axis % nd) + (asarray(indices),))
+    axis %= nd
+    indices, valid = _take_indices("take", indices, shape[axis], mode)
+    result = getitem(a, (slice(None),) * axis + (indices,))
+    if valid is None:
+        return result
+    mask = lax.reshape(valid, (1,) * axis + get_aval(valid).shape + (1,) * (nd - axis - 1))
+    return _ufuncs.where(mask, result, _core.asarray(_fill(get_aval(a).dtype, fill_value),
+                                                     get_aval(a).dtype))
 
 
-def take_along_axis(arr: Any, indices: Any, axis: int | None) -> Any:
+def take_along_axis(arr: Any, indices: Any, axis: int | None = -1, mode: str | None = None,
+                    fill_value: Any = None) -> Any:
     """NumPy's `take_along_axis`: `out[..., j, ...] = arr[..., indices[..., j, ...], ...]`,
-    `indices` broadcasting against `arr` on the other axes; out-of-bounds are clamped.
+    `indices` broadcasting against `arr` on the other axes. Out-of-bounds indices read
+    `fill_value` (mode 'fill', JAX's default), are clamped ('clip') or wrap ('wrap').
 
     >>> take_along_axis(np.array([[10, 30, 20]]), np.array([[0, 2, 1]]), axis=1)
     array([[10, 20, 30]])
@@ -488,6 +536,7 @@ def take_along_axis(arr: Any, indices: Any, axis: int | None) -> Any:
     arr, indices = asarray(arr), asarray(indices)
     if axis is None:
         arr, axis = lax.reshape(arr, (get_aval(arr).size,)), 0
+        indices = lax.reshape(indices, (get_aval(indices).size,))
     shape, nd = get_aval(arr).shape, get_aval(arr).ndim
     if get_aval(indices).ndim != nd:
         raise ShapeError(f"indices of shape {get_aval(indices).shape} must have the rank of the "
@@ -495,10 +544,15 @@ def take_along_axis(arr: Any, indices: Any, axis: int | None) -> Any:
     if not -nd <= axis < nd:
         raise ShapeError(f"axis {axis} is out of range for an array of rank {nd}{user_line()}")
     axis %= nd
+    indices, valid = _take_indices("take_along_axis", indices, shape[axis], mode)
     idx = tuple(indices if d == axis else
                 np.arange(n).reshape([n if k == d else 1 for k in range(nd)])
                 for d, n in enumerate(shape))
-    return getitem(arr, idx)
+    result = getitem(arr, idx)
+    if valid is None:
+        return result
+    return _ufuncs.where(valid, result, _core.asarray(_fill(get_aval(arr).dtype, fill_value),
+                                                      get_aval(arr).dtype))
 
 
 def public_asarray(x: Any, dtype: Any = None, order: str | None = None, *,

@@ -76,7 +76,7 @@ def delete(arr: Any, obj: Any, axis: int | None = None, *,
     arr = asarray(arr)
     obj = _static(obj, "delete")
     codes = _codes(arr, lambda c: np.delete(c, obj, axis))
-    return take(ravel(arr), codes.astype(np.int64))
+    return take(ravel(arr), codes.astype(np.int64), mode="promise_in_bounds")
 
 
 def insert(arr: Any, obj: Any, values: Any, axis: int | None = None) -> Any:
@@ -93,11 +93,11 @@ def insert(arr: Any, obj: Any, values: Any, axis: int | None = None) -> Any:
     codes = _codes(arr, lambda c: np.insert(c, obj, vcodes, axis))
     flat_a = ravel(arr)
     flat_v = ravel(lax.convert_element_type(values, dt))
-    from_a = take(flat_a, np.maximum(codes, 0).astype(np.int64)) if codes.size else \
-        lax.full(codes.shape, 0, dt)
+    from_a = (take(flat_a, np.maximum(codes, 0).astype(np.int64), mode="promise_in_bounds")
+              if codes.size else lax.full(codes.shape, 0, dt))
     if not shape_of(flat_v)[0]:
         return from_a
-    from_v = take(flat_v, np.maximum(-1 - codes, 0).astype(np.int64))
+    from_v = take(flat_v, np.maximum(-1 - codes, 0).astype(np.int64), mode="promise_in_bounds")
     return where(codes >= 0, from_a, from_v)
 
 
@@ -121,7 +121,7 @@ def resize(a: Any, new_shape: int | Sequence[int]) -> Any:
     size, n = math.prod(shape), shape_of(a)[0]
     if n == 0 or size == 0:
         return lax.full(shape, 0, get_aval(a).dtype)
-    return reshape(take(a, np.arange(size) % n), shape)
+    return reshape(take(a, np.arange(size) % n, mode="promise_in_bounds"), shape)
 
 
 def rollaxis(a: Any, axis: int, start: int = 0) -> Any:

@@ -211,7 +211,7 @@ def unique(ar: Any, return_index: bool = False, return_inverse: bool = False,
         m = shape_of(rows)[1]
         perm = lexsort([rows[:, j] for j in range(m - 1, -1, -1)]) if m else \
             lax.iota(np.int64, n)
-    srt = take(rows, perm, axis=0)
+    srt = take(rows, perm, axis=0, mode="promise_in_bounds")
     if n:
         diff = _differs(srt[1:], srt[:-1], equal_nan)
         if axis is not None:
@@ -294,7 +294,7 @@ def _sorted_firsts(x: Any, assume_unique: bool) -> tuple[Any, Any, Any]:
     """The flattened `x` sorted, the permutation, and a mask of first occurrences."""
     x = ravel(asarray(x))
     perm = argsort(x)
-    s = take(x, perm)
+    s = take(x, perm, mode="promise_in_bounds")
     n = shape_of(s)[0]
     if assume_unique or n == 0:
         return s, perm, lax.full((n,), True, np.bool_)
@@ -308,7 +308,7 @@ def _smallest_selected(s: Any, mask: Any, fill_value: Any) -> Any:
     if not shape_of(s)[0]:
         return 0
     first = lax.argmax(lax.convert_element_type(mask, np.int32), 0, np.int64)
-    return take(s, first)
+    return take(s, first, mode="promise_in_bounds")
 
 
 def _set_result(s: Any, mask: Any, size: int | None, fill_value: Any, fn: str) -> Any:
@@ -334,10 +334,10 @@ def intersect1d(ar1: Any, ar2: Any, assume_unique: bool = False, return_indices:
     if not return_indices:
         return values
     p2 = argsort(r2)
-    s2 = take(r2, p2)
+    s2 = take(r2, p2, mode="promise_in_bounds")
     n2 = shape_of(s2)[0]
     pos = lax.min(searchsorted(s2, s1), np.int64(max(n2 - 1, 0)))
-    i2 = take(p2, pos) if n2 else lax.full_like(p1, 0)
+    i2 = take(p2, pos, mode="promise_in_bounds") if n2 else lax.full_like(p1, 0)
     i1, i2 = _compact([p1, i2], mask, k, [0, 0])
     return values, i1, i2
 
@@ -393,7 +393,8 @@ def place(arr: Any, mask: Any, vals: Any, *, inplace: bool = True) -> Any:
         return arr
     k = lax.rem(lax.max(lax.sub(cumsum(m, dtype=np.int64), np.int64(1)), np.int64(0)),
                 np.int64(nv))
-    out = where(m, lax.convert_element_type(take(v, k), get_aval(arr).dtype), ravel(arr))
+    picked = take(v, k, mode="promise_in_bounds")
+    out = where(m, lax.convert_element_type(picked, get_aval(arr).dtype), ravel(arr))
     return reshape(out, shape_of(arr))
 
 
@@ -411,7 +412,8 @@ def put(a: Any, ind: Any, v: Any, mode: str | None = None, *, inplace: bool = Tr
     if m == 0:
         return a
     if shape_of(vals)[0] != m:
-        vals = take(vals, lax.rem(lax.iota(np.int64, m), np.int64(shape_of(vals)[0])))
+        vals = take(vals, lax.rem(lax.iota(np.int64, m), np.int64(shape_of(vals)[0])),
+                    mode="promise_in_bounds")
     idx = lax.convert_element_type(idx, np.int64)
     if mode == "wrap":
         idx = lax.rem(lax.add(lax.rem(idx, np.int64(n)), np.int64(n)), np.int64(n))

@@ -47,10 +47,12 @@ def _tuple(x: IntOrSeq) -> tuple[int, ...]:
     return (int(x),) if isinstance(x, (int, np.integer)) else tuple(int(i) for i in x)
 
 
-def reshape(a: Any, shape: IntOrSeq, order: str = "C") -> Any:
-    """`a` with a new shape (one entry may be -1); row-major order only."""
-    if order != "C":
-        raise NotImplementedError("fnad.numpy.reshape supports order='C' only")
+def reshape(a: Any, shape: IntOrSeq, order: str = "C", *, copy: bool | None = None,
+            out_sharding: Any = None) -> Any:
+    """`a` with a new shape (one entry may be -1), read and written in row-major ('C') or
+    column-major ('F') order; `copy` and `out_sharding` are accepted as JAX does (results
+    are fresh values)."""
+    _check_order("reshape", order)
     a = asarray(a)
     new = _tuple(shape)
     n = get_aval(a).size
@@ -61,12 +63,20 @@ def reshape(a: Any, shape: IntOrSeq, order: str = "C") -> Any:
         if known == 0 or n % known:
             raise ShapeError(f"cannot reshape {get_aval(a).shape} to {new}{user_line()}")
         new = tuple(n // known if d == -1 else d for d in new)
+    if order == "F":
+        return transpose(lax.reshape(transpose(a), new[::-1]))
     return lax.reshape(a, new)
 
 
-def ravel(a: Any) -> Any:
-    """`a` flattened to one axis (row-major)."""
-    return reshape(a, -1)
+def _check_order(name: str, order: str) -> None:
+    if order not in ("C", "F"):
+        raise ArgumentError(f"{name}: order must be 'C' (row-major) or 'F' (column-major), "
+                            f"got {order!r}{user_line()}")
+
+
+def ravel(a: Any, order: str = "C", *, out_sharding: Any = None) -> Any:
+    """`a` flattened to one axis, in row-major ('C') or column-major ('F') order."""
+    return reshape(a, -1, order)
 
 
 def transpose(a: Any, axes: Sequence[int] | None = None) -> Any:

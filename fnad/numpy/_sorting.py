@@ -80,7 +80,7 @@ def searchsorted(a: Any, v: Any, side: str = "left", sorter: Any = None, *,
     if side not in ("left", "right"):
         raise ArgumentError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
     if sorter is not None:
-        a = take(a, asarray(sorter))
+        a = take(a, asarray(sorter), mode="promise_in_bounds")
     a, v = promote_dtypes(a, v)
     n = get_aval(a).shape[0]
     lo = lax.full_like(v, 0, np.int64)
@@ -88,7 +88,7 @@ def searchsorted(a: Any, v: Any, side: str = "left", sorter: Any = None, *,
     for _ in range(n.bit_length()):
         active = lax.lt(lo, hi)
         mid = lax.div(lax.add(lo, hi), np.int64(2))
-        am = take(a, lax.min(mid, np.int64(n - 1)))
+        am = take(a, lax.min(mid, np.int64(n - 1)), mode="promise_in_bounds")
         if side == "left":
             go_right = _nan_last_less(am, v, strict=True)
         else:
@@ -134,8 +134,8 @@ def lexsort(keys: Any, axis: int = -1) -> Any:
     from fnad.numpy._indexing import take_along_axis
     idx = argsort(keys[0], axis=axis)
     for k in keys[1:]:  # least significant first; each stable sort keeps earlier orders
-        order = argsort(take_along_axis(k, idx, axis), axis=axis)
-        idx = take_along_axis(idx, order, axis)
+        order = argsort(take_along_axis(k, idx, axis, mode="promise_in_bounds"), axis=axis)
+        idx = take_along_axis(idx, order, axis, mode="promise_in_bounds")
     return idx
 
 

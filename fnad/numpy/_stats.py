@@ -203,8 +203,8 @@ def _quantile(a: Any, q: Any, axis: Axis, method: str, keepdims: bool, ignore_na
     xb = x if n else lax.full(shape_of(x)[:-1] + (1,), np.nan, dt)
     if n == 0:
         lo_i, hi_i = lax.full_like(lo_i, 0), lax.full_like(hi_i, 0)
-    v_lo = take_along_axis(xb, lo_i, -1)
-    v_hi = take_along_axis(xb, hi_i, -1)
+    v_lo = take_along_axis(xb, lo_i, -1, mode="promise_in_bounds")
+    v_hi = take_along_axis(xb, hi_i, -1, mode="promise_in_bounds")
     if method == "linear":
         out = add(v_lo, multiply(frac, subtract(v_hi, v_lo)))
         out = where(equal(frac_p, 0), v_lo, out)

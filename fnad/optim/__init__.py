@@ -3,7 +3,10 @@ over parameter pytrees, with chainable building blocks, wrappers, learning-rate 
 losses and tree helpers, under optax's names (one flat namespace, as optax has).
 """
 
-from fnad.optim import losses, schedules, tree, tree_utils
+from collections.abc import Callable as _Callable
+from typing import Any as _Any
+
+from fnad.optim import contrib, losses, schedules, transforms, tree, tree_utils
 from fnad.optim.alias import (
     adabelief,
     adadelta,
@@ -44,6 +47,9 @@ from fnad.optim.base import (
     GradientTransformation,
     GradientTransformationExtraArgs,
     OptimizerStateError,
+    OptState,
+    Params,
+    Updates,
     apply_updates,
     chain,
     identity,
@@ -56,7 +62,7 @@ from fnad.optim.base import (
     stateless_with_tree_map,
     with_extra_args_support,
 )
-from fnad.optim.errors import OptimizerArgumentError, OptimizerTypeError
+from fnad.optim.errors import OptimizerArgumentError, OptimizerKeyError, OptimizerTypeError
 from fnad.optim.linesearch import (
     BacktrackingLinesearchInfo,
     ScaleByBacktrackingLinesearchState,
@@ -234,3 +240,28 @@ from fnad.optim.wrappers import (
 )
 
 ScalarOrSchedule = float | Schedule
+
+# optax's type names: the stateless transformations' states are all EmptyState, and the
+# function types are plain callables.
+ClipState = ClipByGlobalNormState = AddDecayedWeightsState = ScaleState = EmptyState
+ScaleByTrustRatioState = AdaptiveGradClipState = NonNegativeParamsState = EmptyState
+TransformInitFn = _Callable[[Params], OptState]
+TransformUpdateFn = TransformUpdateExtraArgsFn = _Callable[..., tuple[Updates, OptState]]
+ShouldSkipUpdateFunction = _Callable[..., tuple[_Any, _Any]]
+MaskOrFn = _Any  # a pytree of bools, or a function from params to one
+
+# `from optax import transforms` / `schedules` finds these modules here: give them the
+# names optax's modules of those names have that fnad defines elsewhere.
+for _module, _names in ((transforms, (
+        "ApplyIfFiniteState", "ConditionallyMaskState", "ConditionallyTransformState",
+        "MaskedNode", "MaskedState", "MonitorState", "MultiSteps", "MultiStepsState",
+        "NonNegativeParamsState", "PartitionState", "ShouldSkipUpdateFunction",
+        "SnapshotState", "apply_if_finite", "chain", "conditionally_mask",
+        "conditionally_transform", "flatten", "freeze", "measure_with_ema", "monitor",
+        "named_chain", "partition", "selective_transform", "skip_large_updates",
+        "skip_not_finite", "snapshot")),
+        (schedules, ("InjectHyperparamsState", "InjectStatefulHyperparamsState",
+                     "inject_hyperparams", "inject_stateful_hyperparams"))):
+    for _name in _names:
+        setattr(_module, _name, globals()[_name])
+del _module, _names, _name

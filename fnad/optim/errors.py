@@ -16,3 +16,7 @@ class OptimizerArgumentError(FnadError, ValueError):
 
 class OptimizerTypeError(FnadError, TypeError):
     """An argument of the wrong kind or dtype (integer labels, a value_fn's arguments)."""
+
+
+class OptimizerKeyError(FnadError, KeyError):
+    """`tree_get`/`tree_set` found a key several times, or not at all."""

@@ -38,9 +38,9 @@ def _two_loop(updates: Any, dparams: Any, dupdates: Any, rhos: Any, scale: Any,
               order: Any) -> Any:
     """The L-BFGS two-loop recursion: `H g` for the inverse-Hessian estimate `H` built from
     the stored pairs, visited newest to oldest and back (`order` lists them oldest first)."""
-    dp = tree_map(lambda m: fnp.take(m, order, axis=0), dparams)
-    du = tree_map(lambda m: fnp.take(m, order, axis=0), dupdates)
-    rho = fnp.take(rhos, order, axis=0)
+    dp = tree_map(lambda m: fnp.take(m, order, axis=0, mode="promise_in_bounds"), dparams)
+    du = tree_map(lambda m: fnp.take(m, order, axis=0, mode="promise_in_bounds"), dupdates)
+    rho = fnp.take(rhos, order, axis=0, mode="promise_in_bounds")
 
     def backward(v: Any, x: tuple) -> tuple:
         dpi, dui, r = x

@@ -195,7 +195,8 @@ def softmax_cross_entropy_with_integer_labels(logits: Any, labels: Any, axis: Ax
             where = fnp.reshape(where, fnp.shape(where)[:len(batch)] + (-1,))
         axis = len(batch)
     axis = axis % logits.ndim
-    picked = fnp.take_along_axis(logits, fnp.expand_dims(labels, axis), axis=axis)
+    picked = fnp.take_along_axis(logits, fnp.expand_dims(labels, axis), axis=axis,
+                                 mode="promise_in_bounds")
     picked = fnp.squeeze(picked, axis=axis)
     if where is None:
         return logsumexp(logits, axis=axis) - picked

@@ -9,12 +9,13 @@ import dataclasses
 import enum
 import inspect
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 import fnad.numpy as fnp
 from fnad import lax
+from fnad.api import value_and_grad, vmap
 from fnad.optim.errors import OptimizerArgumentError, OptimizerTypeError
 from fnad.optim.numerics import dtype_of
 from fnad.tree import tree_leaves, tree_map
@@ -23,11 +24,13 @@ from fnad.tree import tree_leaves, tree_map
 @dataclasses.dataclass(frozen=True)
 class Accumulator:
     """How to combine one leaf of the per-microbatch outputs: `init(first_value)`,
-    `update(carry, value, index)`, `finalize(carry)`."""
+    `update(carry, value, index)`, `finalize(carry)`; `aggregate(values)` reduces a
+    leading batch axis the same way (`micro_vmap` needs it)."""
 
     init: Callable[[Any], Any]
     update: Callable[[Any, Any, Any], Any]
     finalize: Callable[[Any], Any]
+    aggregate: Callable[[Any], Any] | None = None
 
 
 class AccumulationType(enum.Enum):
@@ -80,7 +83,7 @@ def microbatch(fun: Callable[..., Any], argnums: int | Sequence[int], microbatch
                ) -> Callable[..., Any]:
     """`fun` evaluated on slices of `microbatch_size` examples of its batch arguments
     (`argnums`, `argnames`, batched along `in_axes`), the outputs combined by `accumulator`
-    (an `AccumulationType` or a pytree of them matching the output). With
+    (an `AccumulationType` or a pytree of them that is a prefix of the output). With
     `num_real_microbatches`, only that many leading slices count (the rest is padding).
 
     >>> f = microbatch(lambda x: fnp.sum(x), 0, 2)
@@ -128,8 +131,10 @@ def microbatch(fun: Callable[..., Any], argnums: int | Sequence[int], microbatch
         accs = tree_map(lambda kind: _accumulator(kind, n), accumulator, is_leaf=is_acc)
         if isinstance(accs, Accumulator):
             accs = tree_map(lambda _: accs, first)
-        over = lambda f, *trees: tree_map(f, accs, *trees,
-                                          is_leaf=lambda x: isinstance(x, Accumulator))
+        # `accumulator` may be a prefix of the output: each one covers a subtree's leaves.
+        over = lambda f, *trees: tree_map(
+            lambda acc, *subs: tree_map(lambda *leaves: f(acc, *leaves), *subs), accs, *trees,
+            is_leaf=lambda x: isinstance(x, Accumulator))
 
         def step(carry: Any, index: Any, out: Any) -> Any:
             new = over(lambda acc, c, v: acc.update(c, v, index), carry, out)
@@ -149,3 +154,98 @@ def microbatch(fun: Callable[..., Any], argnums: int | Sequence[int], microbatch
         return over(lambda acc, c: acc.finalize(c), carry)
 
     return microbatched
+
+
+def reshape_batch_axis(tree: Any, microbatch_size: int, axis: int = 0) -> Any:
+    """Every leaf with its batch `axis` split into `(num_microbatches, microbatch_size)` in
+    column-major order, so microbatch i holds examples i, i + n, ... (as `microbatch`
+    slices them)."""
+    def split(x: Any) -> Any:
+        shape = tuple(fnp.shape(x))
+        return fnp.reshape(x, shape[:axis] + (-1, microbatch_size) + shape[axis + 1:], order="F")
+
+    return tree_map(split, tree)
+
+
+def _aggregate(kind: Any, values: Any) -> Any:
+    """Reduce the leading batch axis of `values` as accumulating them one by one would."""
+    if isinstance(kind, Accumulator):
+        if kind.aggregate is None:
+            raise OptimizerArgumentError("micro_vmap: a custom Accumulator needs `aggregate`, "
+                                         "the reduction of a batch axis")
+        return tree_map(kind.aggregate, values)
+    if kind is AccumulationType.CONCAT:
+        return values
+    if kind is AccumulationType.SUM:
+        return tree_map(lambda v: fnp.sum(v, axis=0), values)
+    for v in tree_leaves(values):
+        _floating(v, kind.name)  # MEAN and RUNNING_MEAN average: floats only
+    return tree_map(lambda v: fnp.mean(v, axis=0), values)
+
+
+def micro_vmap(fun: Callable[..., Any], in_axes: int | Sequence[int | None] = 0,
+               out_axes: int = 0, *, microbatch_size: int | None = None,
+               vmap_fn: Callable[..., Any] | None = None,
+               accumulator: Any = AccumulationType.CONCAT,
+               num_real_microbatches: Any = None) -> Callable[..., Any]:
+    """`vmap(fun, in_axes)` run `microbatch_size` examples at a time, its outputs combined
+    by `accumulator` (CONCAT: stacked as `vmap` stacks them; SUM, MEAN: reduced over the
+    batch). Keyword arguments are mapped along their leading axis, as `vmap` maps them.
+
+    >>> micro_vmap(lambda x: x ** 2, microbatch_size=2)(np.arange(4.0))
+    array([0., 1., 4., 9.])
+    """
+    if out_axes != 0:
+        raise OptimizerArgumentError(f"micro_vmap: out_axes must be 0, got {out_axes!r}")
+    axes = (in_axes,) if isinstance(in_axes, int) else tuple(in_axes)
+    vmap_fn = vmap_fn or vmap
+    is_acc = lambda x: isinstance(x, (AccumulationType, Accumulator))
+
+    def vmapped(*args: Any, kwargs: dict) -> Any:
+        out = vmap_fn(lambda *a: fun(*a[:-1], **a[-1]), (*axes, 0))(*args, kwargs)
+        if is_acc(accumulator):
+            return _aggregate(accumulator, out)
+        return tree_map(_aggregate, accumulator, out, is_leaf=is_acc)
+
+    batched = tuple(i for i, a in enumerate(axes) if a is not None)
+    run = microbatch(vmapped, batched, microbatch_size, accumulator, argnames="kwargs",
+                     in_axes=tuple(axes[i] for i in batched) + (0,),
+                     num_real_microbatches=num_real_microbatches)
+    return lambda *args, **kwargs: run(*args, kwargs=kwargs)
+
+
+class IndividualOutputs(NamedTuple):
+    """What `micro_grad` returns per example besides the combined gradient."""
+
+    values: Any
+    metrics: Any
+    aux: Any
+
+
+def micro_grad(fun: Callable[..., Any], has_aux: bool = False,
+               argnums: int | Sequence[int] = 0, *, batch_argnums: int | Sequence[int] = 1,
+               keep_batch_dim: bool = True, microbatch_size: int | None = None,
+               accumulator: Any = AccumulationType.SUM,
+               transform_fn: Callable[[Any], Any] = lambda g: g,
+               metrics_fn: Callable[[Any], Any] = lambda g: None,
+               num_real_microbatches: Any = None) -> Callable[..., Any]:
+    """Per-example gradients of `fun`, each passed through `transform_fn` and combined by
+    `accumulator`, computed `microbatch_size` examples at a time. Returns `(combined,
+    IndividualOutputs(values, metrics_fn(grads), aux))`, the last per example. With
+    `keep_batch_dim`, `fun` sees each example with a batch axis of size 1.
+    """
+    batch_argnums = (batch_argnums,) if isinstance(batch_argnums, int) else tuple(batch_argnums)
+    with_aux = fun if has_aux else lambda *a, **k: (fun(*a, **k), None)
+    value_and_grad_fn = value_and_grad(with_aux, argnums, has_aux=True)
+
+    def grad_fn(*args: Any, **kwargs: Any) -> tuple:
+        if keep_batch_dim:
+            args = tuple(tree_map(lambda x: fnp.expand_dims(x, 0), a) if i in batch_argnums
+                         else a for i, a in enumerate(args))
+        (value, aux), grad = value_and_grad_fn(*args, **kwargs)
+        return transform_fn(grad), IndividualOutputs(value, metrics_fn(grad), aux)
+
+    in_axes = [0 if i in batch_argnums else None for i in range(max(batch_argnums) + 1)]
+    return micro_vmap(grad_fn, in_axes, microbatch_size=microbatch_size,
+                      accumulator=(accumulator, AccumulationType.CONCAT),
+                      num_real_microbatches=num_real_microbatches)

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import fnad
-from fnad.core.errors import ConcretizationError
+import fnad.numpy
+from fnad.core.errors import ArgumentError, ConcretizationError
 from fnad.numpy._indexing import (
     NonConcreteBooleanIndexError,
     at,
@@ -294,6 +295,36 @@ def test_take_along_axis_vmap():
     i = np.argsort(x, axis=-1)
     check_vmap(lambda x, i: take_along_axis(x, i, -1), (x, i), (0, 0))
     check_vmap(lambda x, i: take_along_axis(x, i, 0), (x, np.array([[1, 0, -1, 1]])), (1, None))
+
+
+@pytest.mark.parametrize("mode", [None, "fill", "clip", "wrap", "promise_in_bounds"])
+def test_take_out_of_bounds_modes(mode):
+    """JAX's modes: 'fill' (the default) reads NaN / the most negative int, 'clip' clamps
+    (take: negative indices to 0, as NumPy), 'wrap' wraps around."""
+    x = np.arange(6.0).reshape(2, 3)
+    i = np.array([[3, -1], [-4, 0]])
+    clamped = np.take(x, np.clip(np.where(i < 0, i + 3, i), 0, 2), 1)
+    want = {"clip": np.take(x, i, 1, mode="clip"), "wrap": np.take(x, i, 1, mode="wrap"),
+            "promise_in_bounds": clamped}.get(mode, np.where((i >= -3) & (i < 3), clamped,
+                                                              np.nan))
+    assert_allclose(take(x, i, axis=1, mode=mode), want)
+    assert_allclose(fnad.jit(lambda v: take(v, i, axis=1, mode=mode))(x), want)
+    check_grads(lambda v: fnad.numpy.nan_to_num(take(v, i, axis=1, mode=mode)), (x,), order=1)
+    along = np.array([[0, 5, -1, -4]])
+    inside = np.take_along_axis(x, np.clip(np.where(along < 0, along + 3, along), 0, 2), 1)
+    want_along = {"wrap": np.take_along_axis(x, along % 3, 1)}.get(mode, inside)
+    if mode in (None, "fill"):
+        want_along = np.where((along >= -3) & (along < 3), inside, np.nan)
+    assert_allclose(take_along_axis(x, along, mode=mode), want_along)
+
+
+def test_take_fill_values_follow_the_dtype():
+    assert take(np.arange(5, dtype=np.int32), 7) == np.iinfo(np.int32).min
+    assert take(np.arange(5, dtype=np.uint8), 7) == 255
+    assert take(np.array([False]), 3)
+    assert take(np.arange(3.0), np.array([4]), fill_value=-1.0)[0] == -1.0
+    with pytest.raises(ArgumentError, match="mode must be"):
+        take(np.arange(3.0), 1, mode="raise")
 
 
 # ---------------------------------------------------------------- errors

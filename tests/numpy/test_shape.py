@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fnad.numpy as fnp
-from fnad.core.errors import ShapeError
+from fnad.core.errors import ArgumentError, ShapeError
 from fnad.test_util import check_grads, check_vmap
 
 SETTINGS = settings(max_examples=15, deadline=None)
@@ -166,6 +166,17 @@ def test_errors_name_the_shapes():
         fnp.squeeze(x, 0)
     with pytest.raises(ShapeError):
         fnp.reshape(x, (4, -1))
+    with pytest.raises(ArgumentError, match="order must be"):
+        fnp.reshape(x, (3, 2), order="A")
+
+
+@pytest.mark.parametrize("new", [(4, 6), (-1,), (3, -1, 2), (2, 3, 4)])
+def test_reshape_and_ravel_column_major(new):
+    x = np.arange(24.0).reshape(2, 3, 4)
+    np.testing.assert_array_equal(fnp.reshape(x, new, order="F"), np.reshape(x, new, order="F"))
+    np.testing.assert_array_equal(fnp.ravel(x, "F"), np.ravel(x, "F"))
+    check_grads(lambda a: fnp.reshape(a, new, order="F") * 2.0, (x,), order=1)
+    check_vmap(lambda a: fnp.ravel(a, order="F"), (np.stack([x, -x]),))
 
 
 LINEAR = [
@@ -173,6 +184,7 @@ LINEAR = [
     lambda x: fnp.tile(x, (2, 1)), lambda x: fnp.repeat(x, [1, 0, 2], 0),
     lambda x: fnp.concatenate([x, fnp.flip(x, 1)], 1), lambda x: fnp.roll(x, 2, 1),
     lambda x: fnp.split(x, [1], 1)[1] * 2.0, lambda x: fnp.moveaxis(fnp.stack([x, x]), 0, -1),
+    lambda x: fnp.reshape(x, (2, 6), order="F"),
 ]
 
 

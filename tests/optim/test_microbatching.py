@@ -51,3 +51,46 @@ def test_pytree_accumulators_keyword_batches_and_padding():
     np.testing.assert_allclose(partial, np.sum(per_example_loss(W, X)[keep]), rtol=1e-12)
     with pytest.raises(ValueError, match="divisible"):
         optim.microbatch(f, (), 5, acc, argnames="x")(W, x=X)
+
+
+def test_micro_vmap_matches_vmap():
+    from fnad.optim.microbatching import AccumulationType, micro_vmap
+
+    f = lambda x, s: fnp.sin(x).sum() * s
+    whole = fnad.vmap(f, (0, None))(X, 2.0)
+    np.testing.assert_allclose(micro_vmap(f, (0, None), microbatch_size=3)(X, 2.0), whole,
+                               rtol=1e-12)
+    summed = micro_vmap(f, (0, None), microbatch_size=4, accumulator=AccumulationType.SUM)
+    np.testing.assert_allclose(summed(X, 2.0), whole.sum(), rtol=1e-12)
+    both = micro_vmap(lambda x: (x.sum(), x), microbatch_size=6,
+                      accumulator=(AccumulationType.MEAN, AccumulationType.CONCAT))(X)
+    np.testing.assert_allclose(both[0], X.sum(1).mean(), rtol=1e-12)
+    np.testing.assert_array_equal(both[1], X)
+    kw = micro_vmap(lambda x, *, y: x * y, microbatch_size=2)(X, y=2 * X)
+    np.testing.assert_allclose(kw, 2 * X * X)
+
+
+def test_micro_grad_per_example_gradients():
+    from fnad.optim.microbatching import AccumulationType, micro_grad
+
+    def loss(w, x, t):
+        return 0.5 * fnp.mean((x @ w - t) ** 2)
+
+    t = RNG.normal(size=12)
+    per_example = fnad.vmap(fnad.grad(loss), (None, 0, 0))(W, X[:, None], t[:, None])
+    grad_fn = micro_grad(loss, batch_argnums=(1, 2), accumulator=AccumulationType.MEAN,
+                         transform_fn=lambda g: (g, g ** 2), metrics_fn=fnp.linalg.norm,
+                         microbatch_size=4)
+    (g, g2), aux = fnad.jit(grad_fn)(W, X, t)
+    np.testing.assert_allclose(g, per_example.mean(0), rtol=1e-10)
+    np.testing.assert_allclose(g2, (per_example ** 2).mean(0), rtol=1e-10)
+    np.testing.assert_allclose(aux.metrics, np.linalg.norm(per_example, axis=1), rtol=1e-10)
+    np.testing.assert_allclose(aux.values, 0.5 * (X @ W - t) ** 2, rtol=1e-10)
+
+
+def test_reshape_batch_axis_groups_as_microbatch_slices():
+    from fnad.optim.microbatching import reshape_batch_axis
+
+    out = reshape_batch_axis({"x": X}, 4)["x"]
+    assert out.shape == (3, 4, 3)
+    np.testing.assert_array_equal(out[:, 0], X[:3])
