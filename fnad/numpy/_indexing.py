@@ -245,16 +245,6 @@ def _batch_perm(ndim: int, nb: int, place: int) -> tuple[int, ...]:
     return (*range(nb, nb + place), *range(nb), *range(nb + place, ndim))
 
 
-def _fill(dtype: np.dtype) -> Any:
-    """JAX's default fill of out-of-bounds reads: NaN, the most negative integer, the
-    largest unsigned one, True."""
-    if dtype.kind in "fc":
-        return np.nan
-    if dtype.kind in "iu":
-        return np.iinfo(dtype).min if dtype.kind == "i" else np.iinfo(dtype).max
-    return True
-
-
 def getitem(x: Any, idx: Any, mode: str | None = None, fill_value: Any = None) -> Any:
     """`x[idx]` with NumPy's basic and advanced (integer array) indexing, on arrays and
     tracers alike. Out-of-bounds array or traced indices are clamped; with `mode="fill"`
@@ -281,7 +271,7 @@ def getitem(x: Any, idx: Any, mode: str | None = None, fill_value: Any = None) -
     if mode in ("fill", "drop"):
         dtype = get_aval(x).dtype
         inside = lax.gather(lax.full(get_aval(x).shape, True), indices, axes, mode="drop")
-        fill = np.asarray(_fill(dtype) if fill_value is None else fill_value, dtype)
+        fill = np.asarray(_fill(dtype, fill_value), dtype)
         out = lax.select_n(inside, lax.full_like(inside, fill, dtype),
                            lax.gather(x, indices, axes, mode="drop"))
     else:

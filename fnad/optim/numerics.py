@@ -29,14 +29,16 @@ def cast(x: Any, like: Any) -> Any:
 
 
 def tree_vdot(a: Any, b: Any) -> Any:
-    """The inner product of two pytrees, as if each were flattened into one vector."""
-    return sum((fnp.sum(x * y) for x, y in zip(tree_leaves(a), tree_leaves(b))),
+    """The inner product of two pytrees, as if each were flattened into one vector, the
+    first conjugated (`vdot`'s, as optax's)."""
+    return sum((fnp.sum(fnp.conj(x) * y) for x, y in zip(tree_leaves(a), tree_leaves(b))),
                fnp.asarray(0.0, np.float32))
 
 
 def tree_norm(tree: Any, squared: bool = False) -> Any:
-    """The L2 norm of all leaves together (its square with `squared`)."""
-    sq = tree_vdot(tree, tree)
+    """The L2 norm of all leaves together (its square with `squared`), real for complex
+    leaves too."""
+    sq = fnp.real(tree_vdot(tree, tree))
     return sq if squared else fnp.sqrt(sq)
 
 

@@ -62,3 +62,13 @@ def test_moments_and_the_older_names():
     np.testing.assert_allclose(flat(inf), np.maximum(np.abs(flat(A)) + 1e-3, 0.9 * flat(B)))
     np.testing.assert_allclose(flat(otree.bias_correction(A, 0.9, 3)), flat(A) / (1 - 0.9 ** 3))
     assert optim.tree_utils.tree_norm is otree.norm and optim.tree_utils.tree_add is otree.add
+
+
+def test_global_norm_of_complex_updates_is_their_modulus():
+    """optim's own tree inner product conjugates its first argument, as vdot and optax do:
+    clipping [3 + 4j] to norm 1 divides by 5 (sum(z * z) gave the complex -7 + 24j)."""
+    clip = fnad.optim.clip_by_global_norm(1.0)
+    updates = {"z": np.array([3 + 4j], np.complex64)}
+    out, _ = clip.update(updates, clip.init(updates))
+    np.testing.assert_allclose(out["z"], [0.6 + 0.8j], rtol=1e-6)
+    np.testing.assert_allclose(fnad.optim.global_norm(updates), 5.0, rtol=1e-6)
