@@ -411,8 +411,11 @@ def _edges(a: Any, bins: Any, rng: Any, fn: str) -> Any:
         lo, hi = (lax.convert_element_type(asarray(v), dt) for v in rng)
     same = equal(lo, hi)
     lo, hi = where(same, subtract(lo, 0.5), lo), where(same, add(hi, 0.5), hi)
-    step = divide(subtract(hi, lo), np.asarray(bins, dt))  # as np.linspace: i * step + lo,
-    inner = add(multiply(np.arange(int(bins), dtype=dt), step), lo)  # and exactly hi last
+    delta = subtract(hi, lo)
+    step = divide(delta, np.asarray(bins, dt))  # as np.linspace: i * step + lo, exactly hi
+    i = np.arange(int(bins), dtype=dt)          # last, and i / bins * delta + lo where the
+    inner = add(where(equal(step, 0), multiply(divide(i, np.asarray(bins, dt)), delta),
+                      multiply(i, step)), lo)   # step underflows (a subnormal range)
     return concatenate([inner, reshape(lax.convert_element_type(hi, dt), (1,))])
 
 
