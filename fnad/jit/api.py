@@ -395,9 +395,9 @@ class Jitted:
         self._cache.clear()
 
 
-def jit(f: Callable[..., Any], static_argnums: int | Sequence[int] = (),
+def jit(f: Callable[..., Any] | None = None, static_argnums: int | Sequence[int] = (),
         static_argnames: str | Sequence[str] = (), donate_argnums: int | Sequence[int] = (),
-        backend: str | None = None) -> Jitted:
+        backend: str | None = None) -> Any:
     """Compile `f`: trace it once per argument structure, shapes, dtypes and static values,
     optimize the jaxpr and run it as generated code on later calls.
 
@@ -408,5 +408,11 @@ def jit(f: Callable[..., Any], static_argnums: int | Sequence[int] = (),
     >>> f = fnad.jit(lambda x, n: x * n, static_argnums=1)
     >>> f(np.ones(2, np.float32), 3)
     array([3., 3.], dtype=float32)
+
+    Without `f`, the decorator with these options (`@fnad.jit(static_argnames="n")`).
     """
+    if f is None:
+        return functools.partial(jit, static_argnums=static_argnums,
+                                 static_argnames=static_argnames,
+                                 donate_argnums=donate_argnums, backend=backend)
     return Jitted(f, static_argnums, static_argnames, donate_argnums, backend)

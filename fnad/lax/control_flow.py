@@ -898,7 +898,8 @@ scan_p.def_transpose(_scan_transpose)
 scan_p.def_batch(_scan_batch)
 
 
-def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any, length: int | None = None,
+def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None,
+         length: int | None = None,
          reverse: bool = False, unroll: int | bool = 1) -> tuple[Any, Any]:
     """Loop `carry, y = f(carry, x)` over the leading axis of `xs`; returns the final carry
     and the stacked ys. `xs` and the ys are pytrees (or None, with `length` given). One

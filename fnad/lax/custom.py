@@ -32,7 +32,7 @@ from fnad.interpreters.jvp import instantiate, is_differentiable, jvp_flat, jvp_
 from fnad.interpreters.partial_eval import linearize_flat, partial_eval_jaxpr
 from fnad.interpreters.staging import dead_code_elimination, trace_to_jaxpr
 from fnad.interpreters.transpose import is_undefined, pull_back, transpose_jaxpr
-from fnad.lax.elementwise import asarray_like
+from fnad.lax.elementwise import asarray_like, full_like
 
 # ---------------------------------------------------------------------------- stop_gradient
 
@@ -290,6 +290,25 @@ class custom_jvp(_CustomDerivative):  # noqa: N801  (JAX's name)
         """Register `jvp(*nondiff_args, primals, tangents) -> (primal_out, tangent_out)`."""
         self.jvp = jvp
         return jvp
+
+    def defjvps(self, *jvps: Callable[..., Any] | None) -> None:
+        """Register one rule per argument, `jvp_i(tangent_i, primal_out, *primals)` ->
+        its share of the output tangent (None: the output does not depend on argument i);
+        the shares are summed (JAX's `defjvps`)."""
+        if self.nondiff_argnums:
+            raise ArgumentTypeError(f"{self.__name__}: defjvps cannot be used with "
+                                    "nondiff_argnums; use defjvp")
+
+        def jvp(primals: tuple, tangents: tuple) -> tuple[Any, Any]:
+            ans = self(*primals)
+            shares = [rule(t, ans, *primals) for rule, t in zip(jvps, tangents)
+                      if rule is not None]
+            if not shares:
+                return ans, tree_util.tree_map(lambda a: full_like(a, 0), ans)
+            return ans, functools.reduce(
+                lambda a, b: tree_util.tree_map(lambda u, v: u + v, a, b), shares)
+
+        self.defjvp(jvp)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.jvp is None:

@@ -1,0 +1,57 @@
+"""JAX spellings found by running JAX's tutorials: `jit` as a decorator factory,
+`custom_jvp.defjvps`, `scan` without xs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fnad
+import fnad.numpy as fnp
+from fnad import lax
+from fnad.test_util import check_grads
+
+
+def test_jit_without_a_function_is_a_decorator() -> None:
+    @fnad.jit(static_argnames="n")
+    def power(x, n):
+        return x ** n
+
+    np.testing.assert_array_equal(power(np.full(2, 2.0), n=3), [8.0, 8.0])
+    assert power.trace_count == 1
+    power(np.full(2, 3.0), n=3)
+    assert power.trace_count == 1  # n static, x of the same shape: no retrace
+    np.testing.assert_array_equal(fnad.jit(static_argnums=1)(lambda x, n: x * n)(np.ones(2), 4),
+                                  [4.0, 4.0])
+
+
+def test_defjvps_sums_one_rule_per_argument() -> None:
+    @fnad.custom_jvp
+    def f(x, y):
+        return fnp.sin(x) * y
+
+    f.defjvps(lambda xt, ans, x, y: fnp.cos(x) * xt * y, lambda yt, ans, x, y: fnp.sin(x) * yt)
+    check_grads(f, (np.float64(0.5), np.float64(2.0)), order=2)
+
+    @fnad.custom_jvp
+    def g(x, y):
+        return x * y
+
+    g.defjvps(None, lambda yt, ans, x, y: x * yt)  # declared constant in x
+    assert fnad.grad(g)(2.0, 3.0) == 0.0 and fnad.grad(g, 1)(2.0, 3.0) == 2.0
+
+    @fnad.custom_jvp
+    def h(x):
+        return fnp.exp(x)
+
+    h.defjvps(None)
+    assert fnad.grad(h)(1.0) == 0.0
+    with pytest.raises(fnad.FnadError, match="defjvps cannot be used with nondiff_argnums"):
+        fnad.custom_jvp(lambda n, x: x, nondiff_argnums=(0,)).defjvps(None)
+
+
+def test_scan_with_length_and_no_xs() -> None:
+    carry, ys = lax.scan(lambda c, x: (c * 2, c), np.float32(1), length=4)
+    assert carry == 16 and list(ys) == [1, 2, 4, 8]
+    with pytest.raises(fnad.FnadError, match="length="):
+        lax.scan(lambda c, x: (c, c), 0.0)
