@@ -55,3 +55,19 @@ def test_scan_with_length_and_no_xs() -> None:
     assert carry == 16 and list(ys) == [1, 2, 4, 8]
     with pytest.raises(fnad.FnadError, match="length="):
         lax.scan(lambda c, x: (c, c), 0.0)
+
+
+def test_weak_carries_that_feed_each_other_settle() -> None:
+    """Newton's sqrt(2) on Python-float carries (JAX's fixed-point tutorial): the first
+    carry takes the second's type one trace after the second takes the body's."""
+    c = lax.while_loop(lambda c: abs(c[0] - c[1]) > 1e-6,
+                       lambda c: (c[1], 0.5 * (c[1] + 2.0 / c[1])), (2.0, 1.5))
+    assert [x.dtype for x in c] == [np.float32, np.float32]
+    np.testing.assert_allclose(c, [np.sqrt(2)] * 2, rtol=1e-6)
+    fib = lax.fori_loop(0, 3, lambda i, c: (c[1], c[0] + c[1]), (0.0, 1.0))
+    assert [float(v) for v in fib] == [2.0, 3.0]
+    strong = lax.fori_loop(0, 5, lambda i, c: (c[1], c[0] * np.float64(2)), (1.0, 1.0))
+    assert [v.dtype for v in strong] == [np.float64, np.float64]
+    _, ys = lax.scan(lambda c, x: ((c[1], c[0] + x), c[0]), (0.0, 1.0),
+                     np.ones(3, np.float64))
+    assert ys.dtype == np.float64

@@ -611,7 +611,9 @@ def while_loop(cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any],
     leaves, tree = tree_util.tree_flatten(init_val)
     leaves, avals = _operands(leaves, "while_loop init_val")
     body_jaxpr, body_tree = _trace(body_fun, tree, avals, "while_loop")
-    if _promote_weak_carry(leaves, avals, body_jaxpr.out_avals):
+    for _ in range(len(avals)):  # a weak carry fed from another can change again
+        if not _promote_weak_carry(leaves, avals, body_jaxpr.out_avals):
+            break
         body_jaxpr, body_tree = _trace(body_fun, tree, avals, "while_loop")
     cond_jaxpr, cond_tree = _trace(cond_fun, tree, avals, "while_loop")
     if cond_tree.num_leaves != 1 or not typematch(cond_jaxpr.out_avals[0],
@@ -941,7 +943,9 @@ def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None,
 
     x_slices = [a.update(shape=a.shape[1:]) for a in x_avals]
     jaxpr, out_tree = _trace(body, in_tree, carry_avals + x_slices, "scan")
-    if _promote_weak_carry(carry, carry_avals, jaxpr.out_avals[:len(carry)]):
+    for _ in range(len(carry)):  # a weak carry fed from another can change again
+        if not _promote_weak_carry(carry, carry_avals, jaxpr.out_avals[:len(carry)]):
+            break
         jaxpr, out_tree = _trace(body, in_tree, carry_avals + x_slices, "scan")
     out_carry_tree, y_tree = out_tree.children()
     n = len(carry)
