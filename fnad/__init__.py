@@ -3,7 +3,9 @@
 import builtins as _builtins
 
 from fnad import (
+    ad_checkpoint,
     backends,
+    checkpoint_policies,
     data,
     debug,
     flatten_util,

@@ -587,21 +587,32 @@ checkpoint_p.def_transpose(_checkpoint_transpose)
 checkpoint_p.def_batch(_checkpoint_batch)
 
 
-def checkpoint(fun: Callable[..., Any]) -> Callable[..., Any]:
+def checkpoint(fun: Callable[..., Any] | None = None, *, prevent_cse: bool = True,
+               policy: Callable[..., bool] | None = None,
+               static_argnums: int | Sequence[int] = ()) -> Any:
     """`fun`, rematerialized: reverse mode recomputes its forward pass in the backward pass
     instead of storing its intermediates (less memory, more compute). Alias: `remat`.
+
+    JAX's options are accepted: `static_argnums` (Python values baked into the trace, as
+    `jit`'s); `policy` (`fnad.checkpoint_policies`) and `prevent_cse` tune what JAX saves
+    and compiles, not values: fnad saves nothing inside `fun` whatever the policy. Without
+    `fun`, the decorator with these options.
 
     >>> import fnad, fnad.numpy as fnp
     >>> f = fnad.checkpoint(lambda x: fnp.sin(fnp.sin(x)))
     >>> round(float(fnad.grad(f)(0.0)), 6)
     1.0
     """
+    del prevent_cse, policy
+    static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+    if fun is None:
+        return functools.partial(checkpoint, static_argnums=static)
 
     @functools.wraps(fun)
     def remat_fun(*args: Any, **kwargs: Any) -> Any:
         if type(state.trace) is EvalTrace:
             return fun(*args, **kwargs)
-        _, _, leaves, _, out_tree, call, consts = _prepare(fun, (), args, kwargs)
+        _, _, leaves, _, out_tree, call, consts = _prepare(fun, static, args, kwargs)
         outs = checkpoint_p.bind(*consts, *leaves, jaxpr=call)
         return tree_util.tree_unflatten(out_tree, outs)
 
