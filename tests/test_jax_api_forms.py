@@ -71,3 +71,24 @@ def test_weak_carries_that_feed_each_other_settle() -> None:
     _, ys = lax.scan(lambda c, x: ((c[1], c[0] + x), c[0]), (0.0, 1.0),
                      np.ones(3, np.float64))
     assert ys.dtype == np.float64
+
+
+def test_jit_of_the_same_function_shares_its_traces() -> None:
+    """`jit(f)(x)` in a loop (a wrapper made per call) traces once per signature, as
+    JAX's does; other options, or another function, trace anew."""
+    traced = []
+
+    def f(x):
+        traced.append(x.shape)
+        return x * 2
+
+    for i in range(4):
+        np.testing.assert_array_equal(fnad.jit(f)(np.full(3, float(i))), np.full(3, 2.0 * i))
+    assert len(traced) == 1
+    fnad.jit(f)(np.ones(2))  # a new shape
+    fnad.jit(f, donate_argnums=0)(np.ones(2))  # other options
+    fnad.jit(lambda x: f(x))(np.ones(2))  # another function (f traced inside it)
+    assert len(traced) == 4
+    fnad.clear_caches()
+    fnad.jit(f)(np.ones(2))
+    assert len(traced) == 5

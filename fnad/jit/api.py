@@ -153,6 +153,19 @@ def _describe_aval(key: tuple) -> str:
     return f"{weak}{short_dtype(key[1])}[{','.join(map(str, key[0]))}]"
 
 
+# (function, options) -> its traces: `jit(f)` made twice (as in `jit(f)(x)` in a loop)
+# shares one cache, as JAX's jit does, instead of tracing and compiling on every call
+_SHARED_ENTRIES = Cache(maxsize=1024)
+
+
+def _entries_of(f: Callable[..., Any], options: tuple) -> Cache:
+    """The cache of call signature -> _Entry for `f` jitted with `options`."""
+    try:
+        return _SHARED_ENTRIES.get_or_make((f, options), lambda: Cache(maxsize=4096))
+    except TypeError:  # an unhashable callable: a cache of its own
+        return Cache(maxsize=4096)
+
+
 class Jitted:
     """A jitted function: call it like the original. See `jit`."""
 
@@ -195,7 +208,8 @@ class Jitted:
                             f"{sorted(self._donate & self._static_argnums)} are both static "
                             "and donated; only array arguments can be donated")
         self._backend = backend
-        self._cache = Cache(maxsize=4096)  # call signature -> _Entry
+        self._cache = _entries_of(f, (self._static_argnums, self._static_argnames,
+                                      self._donate, backend))
         self.trace_count = 0
         self.compile_count = 0
 

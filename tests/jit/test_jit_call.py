@@ -76,7 +76,7 @@ def test_vmap_of_jit_with_several_axes() -> None:
 def test_grad_of_jit_stays_compiled() -> None:
     """The staged gradient is built from jit_calls, and repeated calls neither retrace the
     function nor compile anything new."""
-    executable._executables.clear()  # a cache full from earlier tests would evict
+    fnad.clear_caches()  # earlier tests' traces of f (shared by every jit(f)) and executables
     g = fnad.jit(f)
     staged = fnad.make_jaxpr(fnad.grad(g))(X, Y)
     typecheck(staged)
