@@ -75,7 +75,7 @@ def test_dce_keeps_effects() -> None:
         return x
 
     _, after = run_pass(passes.dce, f, [X])
-    assert names(after) == ["exp", "debug_print"]
+    assert names(after) == ["exp", "debug_callback"]
 
 
 # ---------------------------------------------------------------------------- CSE
@@ -99,7 +99,7 @@ def test_cse_tells_literals_apart_and_keeps_effects() -> None:
         return x * 2.0 + x * 3.0, x * 2.0
 
     _, after = run_pass(passes.cse, f, [X])
-    assert names(after).count("mul") == 2 and names(after).count("debug_print") == 2
+    assert names(after).count("mul") == 2 and names(after).count("debug_callback") == 2
 
 
 # ---------------------------------------------------------------------------- folding
@@ -128,7 +128,7 @@ def test_fold_keeps_effects() -> None:
         return x
 
     _, after = run_pass(passes.fold_constants, f, [X])
-    assert names(after) == ["debug_print"]
+    assert names(after) == ["debug_callback"]
 
 
 # ---------------------------------------------------------------------------- simplification

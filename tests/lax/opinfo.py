@@ -1027,7 +1027,7 @@ CALLS = [
            _two((2, 3), (3,)), lambda x, y: np.sin(x) * y, FLOATS, 2,
            skips={"lowering": "the jit's first pass inlines jit_call (nested jits compile as "
                               "one program); its impl runs in the typecheck test"}),
-    OpInfo("debug_print", _debug_op, samples(lambda r, d: Sample((arr(r, (3,), d),))),
+    OpInfo("debug_callback", _debug_op, samples(lambda r, d: Sample((arr(r, (3,), d),))),
            lambda x: x * 2, NUMS, 2),
     OpInfo("pure_callback", _callback_op, samples(
         lambda r, d: Sample((arr(r, (2, 3), d), arr(r, (2, 3), d))),
