@@ -668,17 +668,11 @@ class PyTreeDef:
         h = self._hash
         if h is None:
             try:
-                h = self._hash = hash(self._nodes)
-            except TypeError as e:
-                bad = [n for n in self._nodes if n is not _LEAF and not _is_hashable(n[1])]
-                raise ArgumentTypeError(
-                    f"{self!r} is not hashable: the static (aux) data of its "
-                    f"{bad[0][0].__qualname__} node, {bad[0][1]!r}, is not hashable. Static "
-                    "data (register_dataclass meta fields, register_pytree_node aux_data) must "
-                    "be hashable; make such values tuples or frozen objects."
-                    if bad
-                    else f"{self!r} is not hashable: {e}"
-                ) from e
+                h = hash(self._nodes)
+            except TypeError:  # unhashable static data (a dict): hashed by node types alone,
+                # compared by ==, as JAX's treedefs are
+                h = hash(tuple(n if n is _LEAF else (n[0], n[2]) for n in self._nodes))
+            self._hash = h
         return h
 
     def __repr__(self) -> str:
@@ -690,14 +684,6 @@ class PyTreeDef:
 
 def _rebuild_treedef(nodes: tuple, num_leaves: int) -> PyTreeDef:
     return PyTreeDef._make(nodes, num_leaves)
-
-
-def _is_hashable(x: Any) -> bool:
-    try:
-        hash(x)
-    except TypeError:
-        return False
-    return True
 
 
 def _describe(node: Any) -> str:

@@ -331,10 +331,23 @@ def test_dataclass_explicit_fields():
     assert tree_unflatten(treedef, [20, 10]) == Explicit(a=10, n=7, c=20)
 
 
-def test_dataclass_unhashable_meta_field_fails_on_hash_with_explanation():
+def test_unhashable_static_data_hashes_by_structure_and_compares_by_value():
+    """As JAX's treedefs: a list meta field (or dict aux data) does not stop jit's cache."""
     _, treedef = tree_flatten(Layer(w=1.0, b=2.0, sizes=[2, 3]))
-    with pytest.raises(TypeError, match="Layer.*not hashable"):
-        hash(treedef)
+    _, same = tree_flatten(Layer(w=5.0, b=6.0, sizes=[2, 3]))
+    _, other = tree_flatten(Layer(w=1.0, b=2.0, sizes=[4]))
+    assert hash(treedef) == hash(same) and treedef == same and treedef != other
+    traced = []
+
+    def f(layer, x):
+        traced.append(1)
+        return layer.w * x
+
+    jf = fnad.jit(f)
+    assert jf(Layer(w=2.0, b=0.0, sizes=[2, 3]), 3.0) == 6.0
+    assert jf(Layer(w=4.0, b=0.0, sizes=[2, 3]), 3.0) == 12.0
+    jf(Layer(w=4.0, b=0.0, sizes=[9]), 3.0)
+    assert len(traced) == 2  # equal static data reuses the trace, other data retraces
 
 
 def test_register_dataclass_errors():
