@@ -391,3 +391,14 @@ def test_fnad_raises_only_its_own_errors() -> None:
     assert not bare, bare
     assert issubclass(fnad.core.errors.ArgumentError, ValueError)
     assert issubclass(fnad.core.errors.ArgumentTypeError, TypeError)
+
+
+def test_shape_errors_are_value_and_type_errors_as_in_numpy_and_jax() -> None:
+    """jax.numpy's broadcasting raises ValueError, jax.lax's shape checks TypeError: code
+    catching either catches fnad's ShapeError."""
+    with pytest.raises(TypeError):
+        fnad.lax.add(np.ones(2), np.ones(3))
+    with pytest.raises(ValueError):
+        fnad.numpy.add(np.ones(2), np.ones(3))
+    with pytest.raises(TypeError):
+        fnad.numpy.reshape(np.ones(6), (4,))

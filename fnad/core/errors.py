@@ -39,8 +39,10 @@ class FnadError(Exception):
         return text
 
 
-class ShapeError(FnadError, ValueError):
-    """Operand shapes do not fit the operation."""
+class ShapeError(FnadError, ValueError, TypeError):
+    """Operand shapes do not fit the operation. Both a ValueError (NumPy's and jax.numpy's
+    broadcasting errors) and a TypeError (jax.lax's shape errors, `reshape`'s), so that
+    `except` clauses written for either catch it."""
 
 
 class DTypeError(FnadError, TypeError):
