@@ -92,3 +92,26 @@ def test_jit_of_the_same_function_shares_its_traces() -> None:
     fnad.clear_caches()
     fnad.jit(f)(np.ones(2))
     assert len(traced) == 5
+
+
+def test_custom_jvp_with_python_control_flow_runs_on_values_under_eager_grad() -> None:
+    """JAX's custom-derivatives tutorial: a custom_jvp function and rule that branch in
+    Python on the argument's value work under grad and jvp of eager code (the rule runs on
+    the concrete primals), and fail clearly under jit."""
+
+    @fnad.custom_jvp
+    def g(x):
+        return fnp.sin(x) if x > 0 else fnp.cos(x)
+
+    @g.defjvp
+    def g_jvp(primals, tangents):
+        (x,), (t,) = primals, tangents
+        return g(x), (2 * t if x > 0 else 3 * t)
+
+    assert fnad.grad(g)(1.0) == 2.0 and fnad.grad(g)(-1.0) == 3.0
+    out, tangent = fnad.jvp(g, (1.0,), (1.0,))
+    assert out.dtype == np.float32 and tangent == 2.0  # weak Python numbers stay float32
+    value, grad = fnad.value_and_grad(lambda x: g(x) * x)(np.float64(2.0))
+    np.testing.assert_allclose([value, grad], [2 * np.sin(2.0), np.sin(2.0) + 4.0])
+    with pytest.raises(fnad.ConcretizationError):
+        fnad.jit(g)(1.0)

@@ -15,7 +15,13 @@ from typing import Any
 import numpy as np
 
 from fnad import tree as tree_util
-from fnad.core.errors import ArgumentTypeError, FnadError, ShapeError, TransformError
+from fnad.core.errors import (
+    ArgumentTypeError,
+    ConcretizationError,
+    FnadError,
+    ShapeError,
+    TransformError,
+)
 from fnad.core.ir import (
     WEAK_CARRIERS,
     ClosedJaxpr,
@@ -26,9 +32,9 @@ from fnad.core.ir import (
     weak_array,
 )
 from fnad.core.primitive import Elementwise, Primitive, Zero
-from fnad.core.trace import EvalTrace, state
+from fnad.core.trace import EvalTrace, Tracer, state
 from fnad.interpreters.batching import batch_jaxpr, moveaxis, vmap_flat
-from fnad.interpreters.jvp import instantiate, is_differentiable, jvp_flat, jvp_jaxpr
+from fnad.interpreters.jvp import JVPTrace, instantiate, is_differentiable, jvp_flat, jvp_jaxpr
 from fnad.interpreters.partial_eval import linearize_flat, partial_eval_jaxpr
 from fnad.interpreters.staging import dead_code_elimination, trace_to_jaxpr
 from fnad.interpreters.transpose import is_undefined, pull_back, transpose_jaxpr
@@ -291,6 +297,34 @@ class custom_jvp(_CustomDerivative):  # noqa: N801  (JAX's name)
         self.jvp = jvp
         return jvp
 
+    def _rule_on_values(self, args: tuple, kwargs: dict) -> Any:
+        """The rule run directly on the primal values of the current forward-mode trace, as
+        JAX does under `jvp`/`grad` of eager code: a function (or rule) that branches in
+        Python on its argument's value cannot be staged, but its values are concrete here."""
+        trace = state.trace
+        args = _resolve_args(self.fun, args, kwargs)
+        nd_vals, diff_vals = _split(args, self.nondiff_argnums)
+        flat, in_tree = tree_util.tree_flatten(tuple(diff_vals))
+        pairs = [trace.unpack(x) for x in flat]
+        tangents = [instantiate(Zero(get_aval(p)) if t is None else t) for p, t in pairs]
+        # Python numbers given to the transform stay Python numbers (weak, as in JAX)
+        weak = [isinstance(x, Tracer) and x.aval.weak_type and not isinstance(p, Tracer)
+                for x, (p, _) in zip(flat, pairs)]
+        primals = [np.asarray(p).item() if w else p for w, (p, _) in zip(weak, pairs)]
+        tangents = [np.asarray(t).item() if w and not isinstance(t, Tracer) else t
+                    for w, t in zip(weak, tangents)]
+        saved, state.trace = state.trace, trace.parent
+        try:
+            out, tout = self.jvp(*nd_vals, tuple(tree_util.tree_unflatten(in_tree, primals)),
+                                 tuple(tree_util.tree_unflatten(in_tree, tangents)))
+        finally:
+            state.trace = saved
+        outs, out_tree = tree_util.tree_flatten(out)
+        outs = [asarray_like(o)[0] for o in outs]
+        touts = [_convert(asarray_like(t)[0], get_aval(o).dtype)
+                 for o, t in zip(outs, out_tree.flatten_up_to(tout))]
+        return tree_util.tree_unflatten(out_tree, [trace.pack(p, t) for p, t in zip(outs, touts)])
+
     def defjvps(self, *jvps: Callable[..., Any] | None) -> None:
         """Register one rule per argument, `jvp_i(tangent_i, primal_out, *primals)` ->
         its share of the output tangent (None: the output does not depend on argument i);
@@ -317,8 +351,15 @@ class custom_jvp(_CustomDerivative):  # noqa: N801  (JAX's name)
         if type(state.trace) is EvalTrace:
             return self.fun(*args, **kwargs)
         nondiff = self.nondiff_argnums
-        args, nd_vals, leaves, in_tree, out_tree, call, consts = _prepare(
-            self.fun, nondiff, args, kwargs)
+        try:
+            args, nd_vals, leaves, in_tree, out_tree, call, consts = _prepare(
+                self.fun, nondiff, args, kwargs)
+        except ConcretizationError:  # Python control flow on an argument's value
+            if not any(isinstance(x, Tracer) for x in tree_util.tree_leaves((args, kwargs))):
+                return self.fun(*args, **kwargs)  # values only: nothing to differentiate
+            if not isinstance(state.trace, JVPTrace):
+                raise
+            return self._rule_on_values(args, kwargs)
         user_rule = self.jvp
         weak = [a.weak_type for a in call.in_avals[len(consts):]]
 
