@@ -115,3 +115,23 @@ def test_custom_jvp_with_python_control_flow_runs_on_values_under_eager_grad() -
     np.testing.assert_allclose([value, grad], [2 * np.sin(2.0), np.sin(2.0) + 4.0])
     with pytest.raises(fnad.ConcretizationError):
         fnad.jit(g)(1.0)
+
+
+def test_numpy_functions_that_call_array_methods_work_on_tracers() -> None:
+    """NumPy hands np.sum, np.mean, np.reshape... to the array's method, so they work on
+    JAX's tracers; they give fnad.numpy's results on fnad's. Other NumPy functions raise."""
+    x = np.arange(6.0).reshape(2, 3)
+
+    def f(v):
+        return (np.sum(v) + np.mean(v, axis=0).sum() + np.max(v, axis=1).sum()
+                + np.clip(v, 0, 1).sum() + np.reshape(v, (-1,))[4] + np.transpose(v)[2, 0]
+                + np.std(v) + np.argmax(v) + np.cumsum(v)[-1] + np.take(v, 3))
+
+    want = f(x)
+    np.testing.assert_allclose(fnad.jit(f)(x), want)
+    np.testing.assert_allclose(fnad.vmap(lambda v: np.sum(v * v))(x), (x * x).sum(1))
+    check_grads(lambda v: np.sum(np.reshape(v, (3, 2)) ** 2) + np.mean(v), (x,), order=2)
+    with pytest.raises(TypeError, match="fnad.numpy.sin"):
+        fnad.jit(lambda v: np.sin(v))(x)
+    with pytest.raises(TypeError, match="fnad.numpy.concatenate"):
+        fnad.jit(lambda v: np.concatenate([v, v]))(x)

@@ -218,6 +218,12 @@ class Tracer:
         if func in _ABSTRACT_FUNCTIONS and len(args) == 1 and not kwargs:
             return _ABSTRACT_FUNCTIONS[func](self.aval)  # answered by the shape alone
         name = func.__name__
+        if name in _METHOD_FUNCTIONS and args and args[0] is self:
+            # NumPy hands these to the array's method of that name, which JAX's arrays have:
+            # `np.sum(tracer)` works under JAX, as fnad.numpy's function
+            if kwargs.get("out", 0) is None:
+                kwargs = {k: v for k, v in kwargs.items() if k != "out"}
+            return getattr(self.numpy_api, name)(*args, **kwargs)
         raise ArgumentTypeError(numpy_hint(self, name, callable(getattr(self.numpy_api, name, None))))
 
     def __setitem__(self, idx: Any, value: Any) -> None:
@@ -292,6 +298,12 @@ class Tracer:
         return self.numpy_api.argpartition(self, kth, axis)
 
 
+# NumPy functions that call the method of the same name of an array that is not a NumPy
+# one (numpy/_core/fromnumeric.py's _wrapfunc/_wrapreduction)
+_METHOD_FUNCTIONS = frozenset({
+    "all", "any", "argmax", "argmin", "argpartition", "argsort", "choose", "clip", "compress",
+    "cumprod", "cumsum", "max", "mean", "min", "nonzero", "prod", "repeat", "reshape", "round",
+    "searchsorted", "squeeze", "std", "sum", "swapaxes", "take", "transpose", "var"})
 _ABSTRACT_FUNCTIONS = {np.shape: lambda a: a.shape, np.ndim: lambda a: a.ndim,
                        np.size: lambda a: a.size}
 
