@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from fnad.lax.linalg import dot_general_p
+
 Policy = Callable[..., bool]
 
 
@@ -25,7 +27,7 @@ def nothing_saveable(prim: Any, *avals: Any, **params: Any) -> bool:
 
 def dots_saveable(prim: Any, *avals: Any, **params: Any) -> bool:
     """Save the results of matrix products (`dot_general`) only."""
-    return getattr(prim, "name", prim) == "dot_general"
+    return prim is dot_general_p
 
 
 checkpoint_dots = dots_saveable
@@ -33,7 +35,7 @@ checkpoint_dots = dots_saveable
 
 def dots_with_no_batch_dims_saveable(prim: Any, *avals: Any, **params: Any) -> bool:
     """Save the matrix products that have no batch dimensions."""
-    if getattr(prim, "name", prim) != "dot_general":
+    if prim is not dot_general_p:
         return False
     (_, (lhs_batch, rhs_batch)) = params.get("dimension_numbers", ((), ((), ())))
     return not lhs_batch and not rhs_batch

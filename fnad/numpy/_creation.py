@@ -14,6 +14,7 @@ from fnad import lax
 from fnad.core.dtypes import default_dtype, default_float, float_or_default
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
+from fnad.device import device_put
 from fnad.numpy._core import asarray, broadcast_to, fresh, is_scalar, shape_of
 
 Shape = int | Sequence[int]
@@ -22,10 +23,7 @@ Shape = int | Sequence[int]
 def placed(out: Any, device: Any) -> Any:
     """`out` on `device` (JAX's `device=` of the creation functions: "cpu", "gpu", a
     `Device`); None leaves it where it was made (the host; a traced value stays traced)."""
-    if device is None or isinstance(out, Tracer):
-        return out
-    from fnad.device import device_put
-    return device_put(out, device)
+    return out if device is None or isinstance(out, Tracer) else device_put(out, device)
 
 
 def zeros(shape: Shape, dtype: Any = None, *, device: Any = None) -> np.ndarray:

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 
 import fnad.numpy as fnp
-from fnad.scipy._util import clamp, promote_inexact, quiet_all
+from fnad.scipy._util import promote_inexact, quiet_all
 
-__all__ = ["clamp", "fnp", "np", "outside", "promote_inexact", "quiet_all", "standardize"]
+__all__ = ["fnp", "np", "outside", "promote_inexact", "quiet_all", "standardize"]
 
 
 def standardize(x: Any, loc: Any, scale: Any, *params: Any) -> tuple[Any, ...]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from fnad.scipy import special
-from fnad.scipy.stats._common import clamp, fnp, np, outside, quiet_all, standardize
+from fnad.scipy._util import clamp
+from fnad.scipy.stats._common import fnp, np, outside, quiet_all, standardize
 
 
 def logpdf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Any:

@@ -6,7 +6,8 @@ from typing import Any
 
 from fnad import lax
 from fnad.scipy import special
-from fnad.scipy.stats._common import clamp, fnp, np, outside, quiet_all, standardize
+from fnad.scipy._util import clamp
+from fnad.scipy.stats._common import fnp, np, outside, quiet_all, standardize
 
 
 def logpdf(x: Any, a: Any, loc: Any = 0, scale: Any = 1) -> Any:

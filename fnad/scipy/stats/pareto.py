@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fnad.scipy.stats._common import (
-    clamp,
-    fnp,
-    np,
-    outside,
-    promote_inexact,
-    quiet_all,
-    standardize,
-)
+from fnad.scipy._util import clamp
+from fnad.scipy.stats._common import fnp, np, outside, promote_inexact, quiet_all, standardize
 
 
 def logpdf(x: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Any:

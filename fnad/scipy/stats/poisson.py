@@ -7,7 +7,8 @@ from typing import Any
 
 from fnad import lax
 from fnad.scipy import special
-from fnad.scipy.stats._common import clamp, fnp, np, outside, promote_inexact, quiet_all
+from fnad.scipy._util import clamp
+from fnad.scipy.stats._common import fnp, np, outside, promote_inexact, quiet_all
 from fnad.scipy.stats._discrete import on_support
 
 

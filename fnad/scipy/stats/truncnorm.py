@@ -8,7 +8,8 @@ import math
 from typing import Any
 
 from fnad.scipy import special
-from fnad.scipy.stats._common import clamp, fnp, np, outside, quiet_all, standardize
+from fnad.scipy._util import clamp
+from fnad.scipy.stats._common import fnp, np, outside, quiet_all, standardize
 
 
 def _log_mass(lo: Any, hi: Any) -> Any:
