@@ -275,16 +275,18 @@ static int put(long long *a, Py_ssize_t n, PyObject *slots, Py_ssize_t k, PyObje
 
 static PyObject *launch(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 5 || !PyBytes_Check(args[1]) || !PyTuple_Check(args[2])
-            || !PyList_Check(args[3]) || !PyList_Check(args[4])) {
-        PyErr_SetString(PyExc_TypeError,
-                        "launch(kernel, arguments: bytes, slots: tuple, inputs, outputs: list)");
+            || !(PyList_Check(args[3]) || PyTuple_Check(args[3]))
+            || !(PyList_Check(args[4]) || PyTuple_Check(args[4]))) {
+        PyErr_SetString(PyExc_TypeError, "launch(kernel, arguments: bytes, slots: tuple, "
+                        "inputs, outputs: list or tuple)");
         return NULL;
     }
     packed_kernel kernel = (packed_kernel)PyLong_AsVoidPtr(args[0]);
     if (kernel == NULL)
         return PyErr_Occurred() ? NULL : PyErr_Format(PyExc_ValueError, "null kernel");
     Py_ssize_t n = PyBytes_GET_SIZE(args[1]) / (Py_ssize_t)sizeof(long long);
-    Py_ssize_t n_in = PyList_GET_SIZE(args[3]), n_out = PyList_GET_SIZE(args[4]);
+    Py_ssize_t n_in = PySequence_Fast_GET_SIZE(args[3]), n_out = PySequence_Fast_GET_SIZE(args[4]);
+    PyObject **ins = PySequence_Fast_ITEMS(args[3]), **outs = PySequence_Fast_ITEMS(args[4]);
     if (PyTuple_GET_SIZE(args[2]) != n_in + n_out)
         return PyErr_Format(PyExc_ValueError, "launch: %zd slots for %zd arrays",
                             PyTuple_GET_SIZE(args[2]), n_in + n_out);
@@ -294,9 +296,9 @@ static PyObject *launch(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     memcpy(a, PyBytes_AS_STRING(args[1]), n * sizeof(long long));
     int bad = 0;
     for (Py_ssize_t k = 0; k < n_in && !bad; ++k)
-        bad = put(a, n, args[2], k, PyList_GET_ITEM(args[3], k));
+        bad = put(a, n, args[2], k, ins[k]);
     for (Py_ssize_t k = 0; k < n_out && !bad; ++k)
-        bad = put(a, n, args[2], n_in + k, PyList_GET_ITEM(args[4], k));
+        bad = put(a, n, args[2], n_in + k, outs[k]);
     if (!bad) {
         Py_BEGIN_ALLOW_THREADS
         kernel(a);
@@ -382,18 +384,17 @@ class CompiledKernel:
         self.launcher(shape, strides)(list(inputs), list(outputs))
 
     def launcher(self, shape: Sequence[int], strides: Sequence[Sequence[int] | None]
-                 ) -> Callable[[list[np.ndarray], list[np.ndarray]], None]:
-        """`launch(inputs, outputs)` (lists of NumPy arrays) for arrays of this plan's shapes
+                 ) -> Callable[[Sequence[np.ndarray], Sequence[np.ndarray]], None]:
+        """`launch(inputs, outputs)` (lists or tuples of NumPy arrays) for arrays of this plan's shapes
         and strides."""
         template, in_at, out_at = argument_template(self.kernel, shape, strides)
         at, fn = (*in_at, *out_at), self.fn
         fast = _launch_extension()
         if fast is not None:
             packed = np.array([0 if v is None else v for v in template], np.int64).tobytes()
-            kernel = self.packed
-            return lambda inputs, outputs: fast(kernel, packed, at, inputs, outputs)
+            return functools.partial(fast, self.packed, packed, at)
 
-        def launch(inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
+        def launch(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> None:
             args = template.copy()
             for i, x in zip(at, (*inputs, *outputs)):
                 args[i] = x.ctypes.data

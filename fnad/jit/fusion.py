@@ -118,7 +118,7 @@ class FusedKernel:
         self.space, self.rank, self.reduction = space, rank, reduction
         self.compile, self.label = compile, label
         self.compiled: dict[tuple[str, ...], Any] = {}
-        self.plans: dict[tuple, tuple] = {}  # (shapes, strides) of the inputs -> launch plan
+        self.runs: dict[tuple, Callable] = {}  # (type, shape, strides) of each input -> run
 
     def __repr__(self) -> str:
         return self.label
@@ -131,22 +131,47 @@ class FusedKernel:
         """Run on `arrays`; `out` (an array for one output, else a tuple with None where a
         new array is wanted) is written in place, which is safe when it is read at the same
         index only, as a dense input."""
+        try:  # a layout met before (the type is in the key: a NumPy scalar gets its own)
+            run = self.runs[tuple([(type(x), x.shape, x.strides) for x in arrays])]
+        except (KeyError, AttributeError):  # a new layout, or a Python number
+            run = self.runner(arrays)
+        return run(arrays, out)
+
+    def runner(self, arrays: Sequence[Any]) -> Callable[[Sequence[Any], Any], list[Any]]:
+        """`run(arrays, out)` for arrays of these types, shapes and strides (kept for the
+        next call): the launch planned once, with what each call must still do."""
         xp = array_module(arrays)  # NumPy or CuPy: outputs are made where the inputs are
-        arrays = [a if type(a) is np.ndarray else xp.asarray(a) for a in arrays]
-        signature = tuple([(x.shape, x.strides) for x in arrays])
-        plan = self.plans.get(signature)
-        if plan is None:
-            plan = self.plans[signature] = self.plan(arrays)
-        launch, indirect = plan
-        given = out if type(out) is tuple else (out,) * len(self.out_avals)
-        outs = []
-        for o, aval in zip(given, self.out_avals):
-            if o is not None and indirect and any(xp.shares_memory(o, arrays[k])
-                                                  for k in indirect):
-                o = None
-            outs.append(xp.empty(aval.shape, aval.dtype) if o is None else o)
-        launch(arrays, outs)
-        return outs
+        convert = any(type(a) is not xp.ndarray for a in arrays)
+        as_arrays = [a if type(a) is xp.ndarray else xp.asarray(a) for a in arrays]
+        launch, indirect = self.plan(as_arrays)
+        specs = [(a.shape, a.dtype) for a in self.out_avals]
+        empty = xp.empty
+
+        if len(specs) == 1 and not (convert or indirect):  # the common case
+            (shape, dtype), = specs
+
+            def run(arrays: Sequence[Any], out: Any) -> list[Any]:
+                o = empty(shape, dtype) if out is None else out
+                launch(arrays, (o,))
+                return [o]
+        else:
+            def run(arrays: Sequence[Any], out: Any) -> list[Any]:
+                if convert:
+                    arrays = [a if type(a) is xp.ndarray else xp.asarray(a) for a in arrays]
+                given = out if type(out) is tuple else (out,) * len(specs)
+                outs = []
+                for o, (shape, dtype) in zip(given, specs):
+                    if o is not None and indirect and any(xp.shares_memory(o, arrays[k])
+                                                          for k in indirect):
+                        o = None
+                    outs.append(empty(shape, dtype) if o is None else o)
+                launch(arrays, outs)
+                return outs
+        try:
+            self.runs[tuple([(type(x), x.shape, x.strides) for x in arrays])] = run
+        except AttributeError:  # a Python number: planned again at each call
+            pass
+        return run
 
     def plan(self, arrays: Sequence[Any]) -> tuple:
         """How to launch on arrays of these shapes and strides: the compiled kernel for

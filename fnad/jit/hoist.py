@@ -7,6 +7,10 @@ iteration moves out of the loop, so the loop runs only what really depends on it
 - In a `scan`, equations that read only constants and the scanned slices (not the carry)
   run once before the loop on the whole stacked `xs`, batched by `vmap`; their per-step
   values enter as new `xs`: one large matrix product instead of `length` small ones.
+- A matrix product in a loop that reads a constant matrix transposed (`g @ w.T`, as the
+  backward step of a recurrent layer does) reads `transpose(w)` instead: the transpose
+  leaves the loop, which receives it C-contiguous, and BLAS multiplies untransposed
+  operands faster (OpenBLAS: 28 vs 16 us for 32x128 @ (128x128).T).
 - A `scan` carry that only accumulates a matrix product or a sum (`acc + x_t^T g_t`, as the
   weight gradients of a reverse scan do) leaves the loop: the loop stacks the product's
   per-step operands as new ys, and one contraction over them after the loop adds them all.
@@ -109,10 +113,38 @@ def _hoistable(eqn: Eqn) -> bool:
                                            and eqn.inputs[0].aval.ndim == 0)
 
 
+_BLAS_KINDS = "fc"
+
+
+def _untransposed_products(body: Jaxpr, n_consts: int) -> Jaxpr:
+    """`dot_general(x, w)` contracting the last axis of a constant matrix `w` becomes
+    `dot_general(x, transpose(w))` contracting its first axis (same result), for `_licm` to
+    move the transpose out of the loop."""
+    consts = {id(v) for v in body.invars[:n_consts]}
+    eqns, changed = [], False
+    for e in body.eqns:
+        if e.prim is dot_general_p:
+            (xc, yc), (xb, _) = e.params["dimension_numbers"]
+            x, w = e.inputs
+            if (not xb and yc == (1,) and type(w) is Var and id(w) in consts
+                    and w.aval.ndim == 2 and x.aval.ndim == 2
+                    and w.aval.dtype.kind in _BLAS_KINDS):
+                rows, cols = w.aval.shape
+                wt = Var(w.aval.update(shape=(cols, rows)))
+                eqns.append(Eqn(transpose_p, [w], [wt], {"permutation": (1, 0)},
+                                e.source_info))
+                e = e.replace(inputs=[x, wt],
+                              params=dict(e.params, dimension_numbers=((xc, (0,)), ((), ()))))
+                changed = True
+        eqns.append(e)
+    return Jaxpr(body.constvars, body.invars, eqns, body.outvars) if changed else body
+
+
 def _licm(body: Jaxpr, n_consts: int, const_atoms: Sequence[Atom], outer: _Outer
           ) -> tuple[Jaxpr, list[Atom]] | None:
     """Move the body's invariant equations before the loop. Returns the new body, whose
     constants (its first inputs) are fed by the returned atoms, or None when none moved."""
+    body = _untransposed_products(body, n_consts)
     consts = body.invars[:n_consts]
     moved = _closure(body.eqns, {id(v) for v in consts}, _hoistable)
     if not moved:

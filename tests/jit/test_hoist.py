@@ -17,7 +17,7 @@ from fnad import lax
 from fnad.core.ir import ClosedJaxpr, Eqn, Var, typecheck
 from fnad.jit import passes
 from fnad.jit.hoist import hoist_loop_invariants
-from fnad.lax.control_flow import scan_p, while_p
+from fnad.lax.control_flow import _loop_consts, scan_p, while_p
 from fnad.lax.linalg import dot_general_p
 from fnad.lax.structural import transpose_p
 from fnad.test_util import assert_allclose, check_grads
@@ -65,6 +65,14 @@ def non_recurrent_eqns(eqn: Eqn) -> list[Eqn]:
         if any(id(v) in feeds for v in e.outputs):
             feeds.update(id(a) for a in e.inputs if type(a) is Var)
     return [e for e in body.eqns if not (id(e.outputs[0]) in reads and id(e.outputs[0]) in feeds)]
+
+
+def transposed_constant_products(body: ClosedJaxpr, n_consts: int) -> list[Eqn]:
+    """The body's matrix products that read a loop-constant matrix transposed (contracting
+    its last axis), which BLAS runs slower than on the untransposed copy."""
+    consts = {id(v) for v in body.jaxpr.invars[:n_consts]}
+    return [e for e in body.eqns if e.prim is dot_general_p and id(e.inputs[1]) in consts
+            and e.params["dimension_numbers"][0][1] == (e.inputs[1].aval.ndim - 1,)]
 
 
 def optimized(f: Callable[..., Any], *args: Any) -> ClosedJaxpr:
@@ -138,6 +146,7 @@ def test_rnn_grad_bodies_keep_only_recurrent_work() -> None:
     for _, body, n_consts in loop_bodies(closed):
         assert invariant_eqns(body, n_consts) == []
         assert not any(e.prim is transpose_p for e in body.eqns)
+        assert transposed_constant_products(body, n_consts) == []  # dh @ wh.T reads wh.T
         # one matrix product per step: the recurrent one (the input projection runs over
         # the whole sequence before the loop, the weight gradients after it)
         assert [e.prim for e in body.eqns].count(dot_general_p) == 1
@@ -301,6 +310,22 @@ def test_hoisting_keeps_values_with_special_numbers(steps: int, n: int, reverse:
     assert_allclose(ys, yy, rtol=1e-12)
 
 
+def test_loops_receive_their_constant_matrices_c_contiguous() -> None:
+    w = np.arange(12, dtype=F32).reshape(3, 4)
+    dense, vector, scalar = np.ones((2, 2), F32), w[0, ::-1], np.float32(2)
+    made = _loop_consts([w.T, w[:, ::2], dense, vector, scalar, np.broadcast_to(w[0], (3, 4))])
+    assert all(m.flags.c_contiguous for m in made[:3] + made[5:])
+    assert made[2] is dense and made[3] is vector and made[4] is scalar
+    for m, want in zip(made, [w.T, w[:, ::2], dense, vector, scalar]):
+        np.testing.assert_array_equal(m, want)
+    # a loop reading a transposed constant, on every backend and eagerly
+    xs = np.linspace(-1, 1, 5 * 2 * 4, dtype=F32).reshape(5, 2, 4)
+    f = lambda w, xs: lax.scan(lambda c, x: (fnp.tanh(c @ w.T + x), c), xs[0], xs)
+    w4 = np.arange(16, dtype=F32).reshape(4, 4) / 16
+    for w in (w4, np.asfortranarray(w4), w4[::-1]):
+        assert_same(f, w, xs)
+
+
 # ---------------------------------------------------------------------------- while loops
 
 def test_while_loop_bodies_lose_invariant_work() -> None:
@@ -316,6 +341,7 @@ def test_while_loop_bodies_lose_invariant_work() -> None:
     assert any(e.prim is while_p for e in closed.eqns)
     for _, body, n_consts in loop_bodies(closed):
         assert invariant_eqns(body, n_consts) == []
+        assert transposed_constant_products(body, n_consts) == []
     c = x
     for _ in range(4):
         c = np.tanh(c @ w.T + w.sum(0))
