@@ -417,7 +417,7 @@ _COMPILED = Cache()
 
 
 def lower(closed: ClosedJaxpr, donated: Sequence[bool], name: str,
-          compile_sub: Callable[[ClosedJaxpr], Any]) -> Any:
+          compile_sub: Callable[..., Any], loop: Any = None) -> Any:
     """Fuse elementwise regions into C kernels; lower the rest like the NumPy backend."""
     from fnad.backends import numpy_backend
     # through ctypes, where the launch extension cannot be built, a launch costs about 5x
@@ -425,6 +425,6 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool], name: str,
                  launch_us=None if _launch_extension() else 5 * fusion.LAUNCH_US)
     build_all([e.params["kernel"].expected([a.aval for a in e.inputs])
                for e in fused.eqns if e.prim is fusion_p])
-    lowered = numpy_backend.lower(fused, donated, name, compile_sub)
+    lowered = numpy_backend.lower(fused, donated, name, compile_sub, loop=loop)
     lowered.stats["fusion"] = describe(closed, fused)
     return lowered

@@ -17,11 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from fnad.config import config
 from fnad.core.errors import ArgumentError
 from fnad.core.ir import ClosedJaxpr, Eqn, Literal, ShapedArray, Var
 from fnad.core.primitive import Broadcast, Elementwise, Primitive
 from fnad.core.quiet import quiet_enter, quiet_exit
 from fnad.jit.fusion import fusion_p
+from fnad.lax.control_flow import _loop_consts, scan_p
 from fnad.lax.elementwise import integer_pow_p, select_n_p
 from fnad.lax.linalg import dot_general_p, dot_runner
 from fnad.lax.reduction import reduce_sum_p
@@ -177,6 +179,8 @@ def _kernel(eqn: Eqn, ins: list[str], compile_sub: Callable[[ClosedJaxpr], Any],
     k = _ufunc_kernel(eqn, ins)
     if k is not None:
         return k
+    if eqn.prim is scan_p and impl_backend == "numpy" and eqn.params["length"] > 0:
+        return Kernel(_scan_loop(eqn, compile_sub), ins)
     impl = eqn.prim.impls.get(impl_backend)
     if impl is None:
         from fnad.core.primitive import NotImplementedRuleError
@@ -184,6 +188,34 @@ def _kernel(eqn: Eqn, ins: list[str], compile_sub: Callable[[ClosedJaxpr], Any],
                                       f"has no {impl_backend} implementation")
     params = {k: _compiled_param(v, compile_sub) for k, v in eqn.params.items()}
     return Kernel(functools.partial(impl, **params) if params else impl, ins)
+
+
+@dataclass(frozen=True)
+class ScanLoop:
+    """Lower a scan's body as the whole loop: the function takes the scan's operands
+    (constants, initial carry, stacked xs) and returns its results (carry, stacked ys)."""
+
+    num_consts: int
+    num_carry: int
+    length: int
+    reverse: bool
+
+
+def _scan_loop(eqn: Eqn, compile_sub: Callable[..., Any]) -> Callable[..., list[Any]]:
+    """A scan as one generated function running the loop over the body's statements (no
+    call, argument list or result list per step); with debug_nans/debug_infs on, the scan's
+    impl, whose steps check what they make."""
+    p = eqn.params
+    loop = compile_sub(p["jaxpr"], loop=ScanLoop(p["num_consts"], p["num_carry"], p["length"],
+                                                 p["reverse"])).fn
+
+    def run(*args: Any) -> list[Any]:
+        if config.debug_nans or config.debug_infs:
+            params = {k: _compiled_param(v, compile_sub) for k, v in p.items()}
+            return eqn.prim.impls["numpy"](*args, **params)
+        return loop(*args)
+
+    return run
 
 
 def _compiled_param(value: Any, compile_sub: Callable[[ClosedJaxpr], Any]) -> Any:
@@ -216,6 +248,36 @@ def _donated(args: tuple, indices: tuple[int, ...]) -> list[Any]:
     return out
 
 
+
+
+def _loop_prologue(loop: ScanLoop, jaxpr: Any, arg_names: list[str], namer: _Namer
+                   ) -> list[str]:
+    """The loop function's first lines: its constants C-contiguous, its ys allocated."""
+    consts = arg_names[:loop.num_consts]
+    namer.globals["_loop_consts"], namer.globals["_np_empty"] = _loop_consts, np.empty
+    lines = [f"    {''.join(c + ', ' for c in consts)}= _loop_consts(({''.join(c + ', ' for c in consts)}))"] if consts else []
+    for k, v in enumerate(jaxpr.outvars[loop.num_carry:]):
+        shape = (loop.length, *v.aval.shape)
+        lines.append(f"    _ys{k} = _np_empty({shape!r}, {namer.obj(v.aval.dtype, '_k')})")
+    return lines
+
+
+def _loop_body(loop: ScanLoop, jaxpr: Any, arg_names: list[str], body: list[str],
+               results: list[str]) -> list[str]:
+    """`body` (one step's statements) inside the loop over the scan axis: each step reads
+    its xs rows into the body's inputs, writes its ys rows and passes the carry on."""
+    nc, nk = loop.num_consts, loop.num_carry
+    carry, xs = arg_names[nc:nc + nk], arg_names[nc + nk:]
+    order = f"range({loop.length - 1}, -1, -1)" if loop.reverse else f"range({loop.length})"
+    out = [f"_xs = ({''.join(x + ', ' for x in xs)})", f"for _i in {order}:"]
+    out += [f"    {x} = _xs[{k}][_i]" for k, x in enumerate(xs)]
+    out += ["    " + line for line in body]
+    out += [f"    _ys{k}[_i] = {y}" for k, y in enumerate(results[nk:])]
+    if carry:
+        out.append(f"    {''.join(c + ', ' for c in carry)}= {''.join(r + ', ' for r in results[:nk])}")
+    ys = [f"_ys{k}" for k in range(len(results) - nk)]
+    out.append(f"return [{', '.join(carry + ys)}]")
+    return out
 
 
 class _Namer:
@@ -291,12 +353,13 @@ def _take_buffer(aval: ShapedArray, pool: dict[tuple, list[int]], dying_here: li
 
 
 def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
-          compile_sub: Callable[[ClosedJaxpr], Any] | None = None,
-          impl_backend: str = "numpy") -> Lowered:
+          compile_sub: Callable[..., Any] | None = None,
+          impl_backend: str = "numpy", loop: ScanLoop | None = None) -> Lowered:
     """Generate, compile and return the straight-line NumPy function of `closed`.
 
     `donated[i]` lets the function overwrite input i once it is dead. `impl_backend` names
     the impls the code calls ("cupy" for the CuPy backend, which reuses this generator).
+    `loop` makes `closed` a scan body and the function the whole scan (see `ScanLoop`).
     """
     if compile_sub is None:
         raise ArgumentError("lower needs compile_sub to compile sub-jaxprs")
@@ -397,11 +460,16 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
             results.append(f"_np_array({namer.var_names[id(a)]})")
         else:
             results.append(namer.var_names[id(a)])
-    body.append(f"return [{', '.join(results)}]")
     # Direct NumPy calls (ufuncs, reductions, matmul) are silent like the impls they
     # replace: NaN/inf are the answer, with no warnings.
     namer.globals["_quiet_enter"], namer.globals["_quiet_exit"] = quiet_enter, quiet_exit
-    lines = [f"def {name}({', '.join(arg_names)}):", "    _state = _quiet_enter()", "    try:"]
+    lines = [f"def {name}({', '.join(arg_names)}):"]
+    if loop is None:
+        body.append(f"return [{', '.join(results)}]")
+    else:
+        lines += _loop_prologue(loop, jaxpr, arg_names, namer)
+        body = _loop_body(loop, jaxpr, arg_names, body, results)
+    lines += ["    _state = _quiet_enter()", "    try:"]
     lines += ["        " + line for line in body]
     lines += ["    finally:", "        _quiet_exit(_state)"]
     source = "\n".join(lines) + "\n"

@@ -118,11 +118,13 @@ _executables = IdentityCache(maxsize=1024)
 
 def compile_jaxpr(closed: ClosedJaxpr, backend: str | None = None,
                   donated: Sequence[bool] = (), name: str = "jaxpr",
-                  optimize: bool = True, traced: ClosedJaxpr | None = None) -> Executable:
+                  optimize: bool = True, traced: ClosedJaxpr | None = None,
+                  loop: Any = None) -> Executable:
     """The executable of `closed` (optimized, then lowered), compiled once per jaxpr object.
 
     `optimize=False` skips the passes for a jaxpr that has been through them already
-    (`traced`, the jaxpr before them, is then only reported by `explain`).
+    (`traced`, the jaxpr before them, is then only reported by `explain`). `loop` (a
+    `numpy_backend.ScanLoop`) compiles a scan body as its whole loop.
 
     >>> import numpy as np, fnad
     >>> closed = fnad.make_jaxpr(lambda x: x * 2.0)(np.ones(2, np.float32))
@@ -130,13 +132,15 @@ def compile_jaxpr(closed: ClosedJaxpr, backend: str | None = None,
     [array([2., 2.], dtype=float32)]
     """
     backend = resolve(backend or config.jit_backend)
-    key = (backend, tuple(donated))
+    key = (backend, tuple(donated), loop)
     exe = _executables.get(closed, key)
     if exe is None:
         with EvalTrace(None):  # passes and codegen work on arrays, whatever trace is current
             optimized = passes.optimize(closed) if optimize else closed
             lowered = get_backend(backend).lower(
-                optimized, donated, name, compile_sub=lambda c: compile_jaxpr(c, backend))
+                optimized, donated, name,
+                compile_sub=lambda c, **kw: compile_jaxpr(c, backend, **kw),
+                **({} if loop is None else {"loop": loop}))
         exe = _executables.put(closed, key, Executable(traced or closed, optimized, lowered,
                                                        backend, name, donated))
     return exe

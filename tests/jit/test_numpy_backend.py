@@ -5,6 +5,7 @@ special emitters; compiled sub-jaxprs for control flow."""
 from __future__ import annotations
 
 import functools
+import gc
 from typing import Any
 
 import numpy as np
@@ -110,16 +111,20 @@ def _executables_in(fn: Any) -> list[Executable]:
 
 
 def test_control_flow_bodies_are_compiled_executables() -> None:
-    def f(x):
+    def f(x, n):
         y = lax.cond(fnp.sum(x) > 0, lambda v: v * 2.0, lambda v: v - 1.0, x)
-        return lax.fori_loop(0, 3, lambda i, c: c * 1.5, y)
+        y = lax.fori_loop(0, 3, lambda i, c: c * 1.5, y)  # concrete bounds: a scan
+        return lax.fori_loop(0, n, lambda i, c: c + 1.0, y)  # traced bounds: a while loop
 
     jf = fnad.jit(f)
     x = np.array([1.0, -2.0], F32)
-    assert_allclose(jf(x), f(x))
-    assert_allclose(jf(-x), f(-x))
+    assert_allclose(jf(x, 2), f(x, 2))
+    assert_allclose(jf(-x, 0), f(-x, 0))
     exe = jf._cache.get(jf._cache.keys()[0]).executable
-    assert len(_executables_in(exe.fn)) >= 3  # two branches, the loop's cond and body
+    assert len(_executables_in(exe.fn)) >= 4  # two branches, the while loop's cond and body
+    # the scan is one generated function looping over its body's statements
+    assert any(isinstance(o, Executable) and "for _i in range(3):" in o.source
+               for o in gc.get_objects())
 
 
 def test_select_is_exact_for_every_case_kind() -> None:
