@@ -207,7 +207,7 @@ def _scan_loop(eqn: Eqn, compile_sub: Callable[..., Any]) -> Callable[..., list[
     impl, whose steps check what they make."""
     p = eqn.params
     loop = compile_sub(p["jaxpr"], loop=ScanLoop(p["num_consts"], p["num_carry"], p["length"],
-                                                 p["reverse"])).fn
+                                                 p["reverse"]))
 
     def run(*args: Any) -> list[Any]:
         if config.debug_nans or config.debug_infs:

@@ -443,10 +443,11 @@ def _cuda_sources(f: Callable[..., Any], args: tuple) -> dict[str, str]:
         seen[name] = source
         return c_backend.compile_kernel(kernel)
 
-    def lower(closed: Any) -> Callable[..., list]:
+    def lower(closed: Any, **loop: Any) -> Callable[..., list]:
         fused = fuse(closed, compile_kernel)
         fused_kernels.extend(e.params["kernel"] for e in fused.eqns if e.prim is fusion_p)
-        return numpy_backend.lower(fused, (), "f", lambda c: lower(passes.optimize(c))).fn
+        return numpy_backend.lower(fused, (), "f", lambda c, **kw: lower(passes.optimize(c), **kw),
+                                   **loop).fn
 
     lower(fnad.jit(f).lower(*args))(*fnad.tree.tree_leaves(args))
     for fused in fused_kernels:
