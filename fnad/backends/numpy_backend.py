@@ -23,7 +23,7 @@ from fnad.core.ir import ClosedJaxpr, Eqn, Literal, ShapedArray, Var
 from fnad.core.primitive import Broadcast, Elementwise, Primitive
 from fnad.core.quiet import quiet_enter, quiet_exit
 from fnad.jit.fusion import fusion_p
-from fnad.lax.control_flow import _loop_consts, scan_p
+from fnad.lax.control_flow import _loop_consts, scan_p, while_p
 from fnad.lax.elementwise import integer_pow_p, select_n_p
 from fnad.lax.linalg import dot_general_p, dot_runner
 from fnad.lax.reduction import reduce_sum_p
@@ -179,15 +179,25 @@ def _kernel(eqn: Eqn, ins: list[str], compile_sub: Callable[[ClosedJaxpr], Any],
     k = _ufunc_kernel(eqn, ins)
     if k is not None:
         return k
-    if eqn.prim is scan_p and impl_backend == "numpy" and eqn.params["length"] > 0:
-        return Kernel(_scan_loop(eqn, compile_sub), ins)
+    p = eqn.params
+    if eqn.prim is scan_p and impl_backend == "numpy" and p["length"] > 0:
+        loop = ScanLoop(p["num_consts"], p["num_carry"], p["length"], p["reverse"])
+        return Kernel(_loop_kernel(eqn, loop, p["jaxpr"], compile_sub), ins)
+    if eqn.prim is while_p and impl_backend == "numpy":
+        loop = WhileLoop(compile_sub(p["cond_jaxpr"]), p["cond_nconsts"])
+        return Kernel(_loop_kernel(eqn, loop, p["body_jaxpr"], compile_sub), ins)
     impl = eqn.prim.impls.get(impl_backend)
     if impl is None:
         from fnad.core.primitive import NotImplementedRuleError
         raise NotImplementedRuleError(f"the NumPy backend cannot run '{eqn.prim.name}': it "
                                       f"has no {impl_backend} implementation")
-    params = {k: _compiled_param(v, compile_sub) for k, v in eqn.params.items()}
+    params = {k: _compiled_param(v, compile_sub) for k, v in p.items()}
     return Kernel(functools.partial(impl, **params) if params else impl, ins)
+
+
+def _seq(names: Sequence[str]) -> str:
+    """`names` as the inside of a tuple display: "a, b, " (assignable, even when single)."""
+    return "".join(n + ", " for n in names)
 
 
 @dataclass(frozen=True)
@@ -200,20 +210,70 @@ class ScanLoop:
     length: int
     reverse: bool
 
+    def source(self, jaxpr: Any, args: list[str], step: list[str], results: list[str],
+               namer: _Namer) -> tuple[list[str], list[str]]:
+        """(lines before the loop, the loop): each step reads its xs rows into the body's
+        inputs, runs `step`, writes its ys rows and passes the carry on."""
+        nc, nk = self.num_consts, self.num_carry
+        consts, carry, xs = args[:nc], args[nc:nc + nk], args[nc + nk:]
+        before = _contiguous_consts(consts, namer)
+        namer.globals["_np_empty"] = np.empty
+        ys = [f"_ys{k}" for k in range(len(results) - nk)]
+        for y, v in zip(ys, jaxpr.outvars[nk:]):
+            shape = (self.length, *v.aval.shape)
+            before.append(f"{y} = _np_empty({shape!r}, {namer.obj(v.aval.dtype, '_k')})")
+        order = range(self.length - 1, -1, -1) if self.reverse else range(self.length)
+        loop = [f"_xs = ({_seq(xs)})", f"for _i in {order!r}:"]
+        loop += [f"    {x} = _xs[{k}][_i]" for k, x in enumerate(xs)]
+        loop += ["    " + line for line in step]
+        loop += [f"    {y}[_i] = {r}" for y, r in zip(ys, results[nk:])]
+        if carry:
+            loop.append(f"    {_seq(carry)}= {_seq(results[:nk])}")
+        loop.append(f"return [{', '.join(carry + ys)}]")
+        return before, loop
 
-def _scan_loop(eqn: Eqn, compile_sub: Callable[..., Any]) -> Callable[..., list[Any]]:
-    """A scan as one generated function running the loop over the body's statements (no
-    call, argument list or result list per step); with debug_nans/debug_infs on, the scan's
-    impl, whose steps check what they make."""
-    p = eqn.params
-    loop = compile_sub(p["jaxpr"], loop=ScanLoop(p["num_consts"], p["num_carry"], p["length"],
-                                                 p["reverse"]))
+
+@dataclass(frozen=True)
+class WhileLoop:
+    """Lower a while loop's body as the whole loop: the function takes the loop's operands
+    (the cond's constants, the body's constants, the initial carry) and returns the final
+    carry; `cond` is the compiled condition, called once per iteration."""
+
+    cond: Any
+    cond_nconsts: int
+
+    def source(self, jaxpr: Any, args: list[str], step: list[str], results: list[str],
+               namer: _Namer) -> tuple[list[str], list[str]]:
+        nbc = len(jaxpr.invars) - len(results)
+        cond_consts = [f"_cc{k}" for k in range(self.cond_nconsts)]
+        consts, carry = args[:nbc], args[nbc:]
+        args[:0] = cond_consts  # the function's leading parameters
+        before = _contiguous_consts(cond_consts + consts, namer)
+        loop = [f"while {namer.obj(self.cond, '_f')}({', '.join(cond_consts + carry)})[0]:"]
+        loop += ["    " + line for line in step]
+        if carry:
+            loop.append(f"    {_seq(carry)}= {_seq(results)}")
+        loop.append(f"return [{', '.join(carry)}]")
+        return before, loop
+
+
+def _contiguous_consts(consts: list[str], namer: _Namer) -> list[str]:
+    namer.globals["_loop_consts"] = _loop_consts
+    return [f"{_seq(consts)}= _loop_consts(({_seq(consts)}))"] if consts else []
+
+
+def _loop_kernel(eqn: Eqn, loop: Any, body: ClosedJaxpr, compile_sub: Callable[..., Any]
+                 ) -> Kernel:
+    """A loop as one generated function running the loop over the body's statements (no
+    call, argument list or result list per step); with debug_nans/debug_infs on, the
+    loop's impl, whose steps check what they make."""
+    fn = compile_sub(body, loop=loop)
 
     def run(*args: Any) -> list[Any]:
         if config.debug_nans or config.debug_infs:
-            params = {k: _compiled_param(v, compile_sub) for k, v in p.items()}
+            params = {k: _compiled_param(v, compile_sub) for k, v in eqn.params.items()}
             return eqn.prim.impls["numpy"](*args, **params)
-        return loop(*args)
+        return fn(*args)
 
     return run
 
@@ -248,36 +308,6 @@ def _donated(args: tuple, indices: tuple[int, ...]) -> list[Any]:
     return out
 
 
-
-
-def _loop_prologue(loop: ScanLoop, jaxpr: Any, arg_names: list[str], namer: _Namer
-                   ) -> list[str]:
-    """The loop function's first lines: its constants C-contiguous, its ys allocated."""
-    consts = arg_names[:loop.num_consts]
-    namer.globals["_loop_consts"], namer.globals["_np_empty"] = _loop_consts, np.empty
-    lines = [f"    {''.join(c + ', ' for c in consts)}= _loop_consts(({''.join(c + ', ' for c in consts)}))"] if consts else []
-    for k, v in enumerate(jaxpr.outvars[loop.num_carry:]):
-        shape = (loop.length, *v.aval.shape)
-        lines.append(f"    _ys{k} = _np_empty({shape!r}, {namer.obj(v.aval.dtype, '_k')})")
-    return lines
-
-
-def _loop_body(loop: ScanLoop, jaxpr: Any, arg_names: list[str], body: list[str],
-               results: list[str]) -> list[str]:
-    """`body` (one step's statements) inside the loop over the scan axis: each step reads
-    its xs rows into the body's inputs, writes its ys rows and passes the carry on."""
-    nc, nk = loop.num_consts, loop.num_carry
-    carry, xs = arg_names[nc:nc + nk], arg_names[nc + nk:]
-    order = f"range({loop.length - 1}, -1, -1)" if loop.reverse else f"range({loop.length})"
-    out = [f"_xs = ({''.join(x + ', ' for x in xs)})", f"for _i in {order}:"]
-    out += [f"    {x} = _xs[{k}][_i]" for k, x in enumerate(xs)]
-    out += ["    " + line for line in body]
-    out += [f"    _ys{k}[_i] = {y}" for k, y in enumerate(results[nk:])]
-    if carry:
-        out.append(f"    {''.join(c + ', ' for c in carry)}= {''.join(r + ', ' for r in results[:nk])}")
-    ys = [f"_ys{k}" for k in range(len(results) - nk)]
-    out.append(f"return [{', '.join(carry + ys)}]")
-    return out
 
 
 class _Namer:
@@ -354,12 +384,13 @@ def _take_buffer(aval: ShapedArray, pool: dict[tuple, list[int]], dying_here: li
 
 def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
           compile_sub: Callable[..., Any] | None = None,
-          impl_backend: str = "numpy", loop: ScanLoop | None = None) -> Lowered:
+          impl_backend: str = "numpy", loop: ScanLoop | WhileLoop | None = None) -> Lowered:
     """Generate, compile and return the straight-line NumPy function of `closed`.
 
     `donated[i]` lets the function overwrite input i once it is dead. `impl_backend` names
     the impls the code calls ("cupy" for the CuPy backend, which reuses this generator).
-    `loop` makes `closed` a scan body and the function the whole scan (see `ScanLoop`).
+    `loop` makes `closed` a loop's body and the function the whole loop (see `ScanLoop`,
+    `WhileLoop`).
     """
     if compile_sub is None:
         raise ArgumentError("lower needs compile_sub to compile sub-jaxprs")
@@ -463,13 +494,13 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
     # Direct NumPy calls (ufuncs, reductions, matmul) are silent like the impls they
     # replace: NaN/inf are the answer, with no warnings.
     namer.globals["_quiet_enter"], namer.globals["_quiet_exit"] = quiet_enter, quiet_exit
-    lines = [f"def {name}({', '.join(arg_names)}):"]
+    before: list[str] = []
     if loop is None:
         body.append(f"return [{', '.join(results)}]")
     else:
-        lines += _loop_prologue(loop, jaxpr, arg_names, namer)
-        body = _loop_body(loop, jaxpr, arg_names, body, results)
-    lines += ["    _state = _quiet_enter()", "    try:"]
+        before, body = loop.source(jaxpr, arg_names, body, results, namer)
+    lines = [f"def {name}({', '.join(arg_names)}):", *("    " + line for line in before),
+             "    _state = _quiet_enter()", "    try:"]
     lines += ["        " + line for line in body]
     lines += ["    finally:", "        _quiet_exit(_state)"]
     source = "\n".join(lines) + "\n"

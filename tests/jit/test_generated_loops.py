@@ -1,6 +1,7 @@
-"""Scans lowered as one generated loop (`numpy_backend.ScanLoop`): the carry passes from
-step to step by simultaneous assignment, xs rows are read and ys rows written in scan
-order, and every result equals eager evaluation, on the NumPy and C backends."""
+"""Loops lowered as one generated loop (`numpy_backend.ScanLoop`, `WhileLoop`): the carry
+passes from step to step by simultaneous assignment, a scan's xs rows are read and ys rows
+written in scan order, a while loop asks its condition before each step, and every result
+equals eager evaluation, on the NumPy and C backends."""
 
 from __future__ import annotations
 
@@ -56,6 +57,18 @@ CASES: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {
         (F32(0.25), X)),
     "one step": (lambda c, xs: lax.scan(lambda c, x: (c + x, c), c, xs[:1]), (X[0], X)),
     "empty": (lambda c, xs: lax.scan(lambda c, x: (c + x, c), c, xs[:0]), (X[0], X)),
+    # while loops: constants of the condition and of the body, swapped carries
+    "while": (lambda w, n: lax.while_loop(lambda c: (c[0] < n) & (c[2].sum() < 50.0),
+                                          lambda c: (c[0] + 1, c[2], c[1] @ w + 1.0),
+                                          (np.int32(0), X[0], X[1])),
+              (np.eye(3, dtype=F32).T * 1.5, np.int32(4))),
+    "while, no iteration": (lambda c: lax.while_loop(lambda c: c.sum() > 100.0,
+                                                     lambda c: c * 2.0, c), (X[0],)),
+    "fori_loop with traced bounds": (lambda c, n: lax.fori_loop(
+        np.int32(1), n, lambda i, c: c * 0.5 + i.astype(F32), c), (X[0], np.int32(5))),
+    "while inside a scan": (lambda c, xs: lax.scan(
+        lambda c, x: (lax.while_loop(lambda d: d.sum() < x.sum() + 3.0,
+                                     lambda d: d + 1.0, c), c), c, xs), (X[0], X)),
 }
 
 
@@ -79,9 +92,13 @@ def test_gradients_through_the_generated_loop() -> None:
                for o in gc.get_objects())  # the backward scan runs as a reversed loop
 
 
-def test_debug_nans_checks_the_steps_of_a_generated_loop() -> None:
-    f = fnad.jit(lambda c, xs: lax.scan(lambda c, x: (fnp.log(c + x), c), c, xs))
+@pytest.mark.parametrize("loop", ["scan", "while"])
+def test_debug_nans_checks_the_steps_of_a_generated_loop(loop: str) -> None:
     xs = np.array([1.0, -5.0, 1.0], F32)
+    f = fnad.jit(lambda c, xs: lax.scan(lambda c, x: (fnp.log(c + x), c), c, xs)
+                 if loop == "scan" else
+                 lax.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, fnp.log(c[1] - 3.0)),
+                                (np.int32(0), c)))
     f(F32(1.0), xs)  # NaN is an answer while the check is off
     fnad.config.update("debug_nans", True)
     try:
