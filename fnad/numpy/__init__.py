@@ -39,10 +39,6 @@ from fnad.numpy._ufuncs import *  # noqa: F403
 from fnad.numpy._windows import *  # noqa: F403
 
 # dtypes and constants, as NumPy spells them
-float16, float32, float64 = np.float16, np.float32, np.float64
-int8, int16, int32, int64 = np.int8, np.int16, np.int32, np.int64
-uint8, uint16, uint32, uint64 = np.uint8, np.uint16, np.uint32, np.uint64
-bool_, complex64, complex128 = np.bool_, np.complex64, np.complex128
 dtype, finfo, iinfo, issubdtype, promote_types = (np.dtype, np.finfo, np.iinfo, np.issubdtype,
                                                   np.promote_types)
 floating, integer, inexact, number, signedinteger, unsignedinteger = (

@@ -1,5 +1,6 @@
-"""Dtype names, dtype queries and `astype`, and the `ufunc` wrapper class: the parts of
-`jax.numpy`'s type API that are plain NumPy type objects or thin functions over them."""
+"""Dtype names, dtype queries and `astype`, and the `ufunc` wrapper class: `jax.numpy`'s
+type API, as JAX's scalar types (dtypes that convert when called) and thin functions over
+NumPy's."""
 
 from __future__ import annotations
 
@@ -15,10 +16,53 @@ from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
 from fnad.numpy._core import asarray, is_scalar, normalize_axis, shape_of
 
-# NumPy's names (int_ is int64 and float_ float64 in both modes, as in NumPy)
-bool = np.bool_  # noqa: A001
-int_, uint, float_, complex_ = np.int64, np.uint64, np.float64, np.complex128
-single, double, csingle, cdouble = np.float32, np.float64, np.complex64, np.complex128
+
+class _ScalarType(type):
+    """The type of `fnad.numpy.float32` and the other scalar types, as JAX's: a dtype
+    wherever NumPy takes one (`dtype=`, `astype`, `np.dtype(...)`, equal to and hashed as
+    NumPy's type), and a conversion when called (`float32(x)` is `asarray(x, float32)`, so
+    it converts traced values too, where NumPy's `np.float32(x)` needs a concrete one)."""
+
+    dtype: np.dtype
+
+    @property
+    def __numpy_dtype__(cls) -> np.dtype:
+        return cls.dtype
+
+    def __call__(cls, x: Any) -> Any:
+        return asarray(x, cls.dtype)
+
+    def __eq__(cls, other: Any) -> bool:
+        return cls is other or cls.dtype.type == other
+
+    def __ne__(cls, other: Any) -> bool:
+        return not cls == other
+
+    def __hash__(cls) -> int:
+        return hash(cls.dtype.type)
+
+    def __instancecheck__(cls, instance: Any) -> bool:
+        return isinstance(instance, cls.dtype.type)
+
+    def __repr__(cls) -> str:
+        return f"<class 'fnad.numpy.{cls.__name__}'>"
+
+
+def _scalar_type(np_type: type) -> _ScalarType:
+    return _ScalarType(np_type.__name__, (), {"dtype": np.dtype(np_type),
+                                              "__module__": "fnad.numpy"})
+
+
+bool_, int8, int16, int32, int64, uint8, uint16, uint32, uint64 = (
+    _scalar_type(t) for t in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
+                              np.uint16, np.uint32, np.uint64))
+float16, float32, float64, complex64, complex128 = (
+    _scalar_type(t) for t in (np.float16, np.float32, np.float64, np.complex64,
+                              np.complex128))
+# NumPy's other names (int_ is int64 and float_ float64 in both modes, as in NumPy)
+bool = bool_  # noqa: A001
+int_, uint, float_, complex_ = int64, uint64, float64, complex128
+single, double, csingle, cdouble = float32, float64, complex64, complex128
 generic, character, flexible, complexfloating, object_ = (
     np.generic, np.character, np.flexible, np.complexfloating, np.object_)
 
@@ -190,7 +234,9 @@ class ufunc:  # noqa: N801  (JAX's and NumPy's name)
 
 
 __all__ = [
-    "astype", "bool", "can_cast", "cdouble", "character", "complex_", "complexfloating",
-    "csingle", "double", "flexible", "float_", "generic", "int_", "isdtype", "isscalar",
-    "iterable", "object_", "single", "ufunc", "uint",
+    "astype", "bool", "bool_", "can_cast", "cdouble", "character", "complex128", "complex64",
+    "complex_", "complexfloating", "csingle", "double", "flexible", "float16", "float32",
+    "float64", "float_", "generic", "int16", "int32", "int64", "int8", "int_", "isdtype",
+    "isscalar", "iterable", "object_", "single", "ufunc", "uint", "uint16", "uint32",
+    "uint64", "uint8",
 ]

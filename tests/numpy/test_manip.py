@@ -310,7 +310,7 @@ def test_kaiser_traced_beta():
 
 
 def test_dtype_helpers():
-    assert fnp.int_ is np.int64 and fnp.float_ is np.float64 and fnp.bool is np.bool_
+    assert fnp.int_ == np.int64 and fnp.float_ == np.float64 and fnp.bool == np.bool_
     assert fnp.can_cast(np.ones(2, np.int32), np.float64)
     assert not fnp.can_cast(np.float64, np.int32)
     assert fnp.isdtype(np.float32, "real floating") and not fnp.isdtype(np.int8, "bool")
