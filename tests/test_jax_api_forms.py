@@ -117,6 +117,30 @@ def test_custom_jvp_with_python_control_flow_runs_on_values_under_eager_grad() -
         fnad.jit(g)(1.0)
 
 
+def test_custom_jvp_with_python_control_flow_under_higher_order_derivatives() -> None:
+    """The rule runs on values at every order, so grad of grad differentiates the rule's
+    tangent (as JAX's: these numbers are JAX 0.10.2's), and Python numbers passed to the
+    function stay weak numbers for the rule."""
+
+    @fnad.custom_jvp
+    def f(x, y):
+        return fnp.sin(x) * y if x > 0 else x ** 2 * y
+
+    @f.defjvp
+    def f_jvp(primals, tangents):
+        (x, y), (tx, ty) = primals, tangents
+        if x > 0:
+            return f(x, y), 3.0 * x * x * tx + fnp.sin(x) * ty
+        return f(x, y), fnp.exp(x) * tx + x ** 2 * ty
+
+    g = lambda x: f(x, 1.5)  # noqa: E731
+    for x, want in ((0.7, [1.47, 4.2, 4.2, 4.2, 6.0]), (-0.4, [np.exp(-0.4)] * 5)):
+        got = [fnad.grad(g)(x), fnad.grad(fnad.grad(g))(x), fnad.jacfwd(fnad.grad(g))(x),
+               fnad.hessian(g)(x), fnad.grad(fnad.grad(fnad.grad(g)))(x)]
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+    assert fnad.grad(lambda y: fnad.grad(lambda x: f(x, y))(0.7))(1.5) == 0.0
+
+
 def test_numpy_functions_that_call_array_methods_work_on_tracers() -> None:
     """NumPy hands np.sum, np.mean, np.reshape... to the array's method, so they work on
     JAX's tracers; they give fnad.numpy's results on fnad's. Other NumPy functions raise."""

@@ -35,7 +35,7 @@ from fnad.core.primitive import Elementwise, Primitive, Zero
 from fnad.core.trace import EvalTrace, Tracer, state
 from fnad.interpreters.batching import batch_jaxpr, moveaxis, vmap_flat
 from fnad.interpreters.jvp import JVPTrace, instantiate, is_differentiable, jvp_flat, jvp_jaxpr
-from fnad.interpreters.partial_eval import linearize_flat, partial_eval_jaxpr
+from fnad.interpreters.partial_eval import PartialEvalTrace, linearize_flat, partial_eval_jaxpr
 from fnad.interpreters.staging import dead_code_elimination, trace_to_jaxpr
 from fnad.interpreters.transpose import is_undefined, pull_back, transpose_jaxpr
 from fnad.lax.elementwise import asarray_like, full_like
@@ -306,9 +306,11 @@ class custom_jvp(_CustomDerivative):  # noqa: N801  (JAX's name)
         nd_vals, diff_vals = _split(args, self.nondiff_argnums)
         flat, in_tree = tree_util.tree_flatten(tuple(diff_vals))
         pairs = [trace.unpack(x) for x in flat]
-        tangents = [instantiate(Zero(get_aval(p)) if t is None else t) for p, t in pairs]
-        # Python numbers given to the transform stay Python numbers (weak, as in JAX)
-        weak = [isinstance(x, Tracer) and x.aval.weak_type and not isinstance(p, Tracer)
+        tangents = [instantiate(Zero(abstractify(p)) if t is None else t) for p, t in pairs]
+        # Python numbers, given to the function or to the transform, stay Python numbers
+        # (weak, as in JAX)
+        weak = [isinstance(x, (int, float, complex)) or (
+                isinstance(x, Tracer) and x.aval.weak_type and not isinstance(p, Tracer))
                 for x, (p, _) in zip(flat, pairs)]
         primals = [np.asarray(p).item() if w else p for w, (p, _) in zip(weak, pairs)]
         tangents = [np.asarray(t).item() if w and not isinstance(t, Tracer) else t
@@ -355,9 +357,19 @@ class custom_jvp(_CustomDerivative):  # noqa: N801  (JAX's name)
             args, nd_vals, leaves, in_tree, out_tree, call, consts = _prepare(
                 self.fun, nondiff, args, kwargs)
         except ConcretizationError:  # Python control flow on an argument's value
-            if not any(isinstance(x, Tracer) for x in tree_util.tree_leaves((args, kwargs))):
+            leaves = tree_util.tree_leaves((args, kwargs))
+            if not any(isinstance(x, Tracer) for x in leaves):
                 return self.fun(*args, **kwargs)  # values only: nothing to differentiate
-            if not isinstance(state.trace, JVPTrace):
+            trace = state.trace
+            if isinstance(trace, PartialEvalTrace) and not any(map(trace.is_unknown, leaves)):
+                # known values of a linearization (a rule run under grad of grad): the call
+                # belongs to the level below, whose forward-mode trace runs the rule
+                state.trace = trace.parent
+                try:
+                    return self(*args, **kwargs)
+                finally:
+                    state.trace = trace
+            if not isinstance(trace, JVPTrace):
                 raise
             return self._rule_on_values(args, kwargs)
         user_rule = self.jvp
