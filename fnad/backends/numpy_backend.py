@@ -22,7 +22,7 @@ from fnad.core.errors import ArgumentError
 from fnad.core.ir import ClosedJaxpr, Eqn, Literal, ShapedArray, Var
 from fnad.core.primitive import Broadcast, Elementwise, Primitive
 from fnad.core.quiet import quiet_enter, quiet_exit
-from fnad.jit.fusion import fusion_p
+from fnad.jit.fusion import FusedKernel, fusion_p
 from fnad.lax.control_flow import _loop_consts, scan_p, while_p
 from fnad.lax.elementwise import integer_pow_p, select_n_p
 from fnad.lax.linalg import dot_general_p, dot_runner
@@ -210,10 +210,25 @@ class ScanLoop:
     length: int
     reverse: bool
 
+    def rows(self, jaxpr: Any, kernels: list[Kernel]) -> dict[int, str]:
+        """The body's results that its ufunc calls and fused kernels can write straight into
+        their ys rows (`out=_ys0[_i]`): fresh arrays that are one ys and nothing else."""
+        outvars = jaxpr.outvars
+        made = {id(v): k for e, k in zip(jaxpr.eqns, kernels) for v in e.outputs}
+        rows = {}
+        for j, v in enumerate(outvars[self.num_carry:]):
+            k = made.get(id(v))
+            if (k is not None and v.aval.ndim > 0 and k.fresh and k.out is not None
+                    and (isinstance(k.fn, np.ufunc) or type(k.fn) is FusedKernel)
+                    and sum(o is v for o in outvars) == 1):
+                rows[id(v)] = f"_ys{j}[_i]"
+        return rows
+
     def source(self, jaxpr: Any, args: list[str], step: list[str], results: list[str],
-               namer: _Namer) -> tuple[list[str], list[str]]:
+               namer: _Namer, written: set[str] = frozenset()) -> tuple[list[str], list[str]]:
         """(lines before the loop, the loop): each step reads its xs rows into the body's
-        inputs, runs `step`, writes its ys rows and passes the carry on."""
+        inputs, runs `step`, writes the ys rows not `written` by it and passes the carry
+        on."""
         nc, nk = self.num_consts, self.num_carry
         consts, carry, xs = args[:nc], args[nc:nc + nk], args[nc + nk:]
         before = _contiguous_consts(consts, namer)
@@ -226,7 +241,8 @@ class ScanLoop:
         loop = [f"_xs = ({_seq(xs)})", f"for _i in {order!r}:"]
         loop += [f"    {x} = _xs[{k}][_i]" for k, x in enumerate(xs)]
         loop += ["    " + line for line in step]
-        loop += [f"    {y}[_i] = {r}" for y, r in zip(ys, results[nk:])]
+        loop += [f"    {y}[_i] = {r}" for y, r in zip(ys, results[nk:])
+                 if f"{y}[_i]" not in written]
         if carry:
             loop.append(f"    {_seq(carry)}= {_seq(results[:nk])}")
         loop.append(f"return [{', '.join(carry + ys)}]")
@@ -243,7 +259,7 @@ class WhileLoop:
     cond_nconsts: int
 
     def source(self, jaxpr: Any, args: list[str], step: list[str], results: list[str],
-               namer: _Namer) -> tuple[list[str], list[str]]:
+               namer: _Namer, written: set[str] = frozenset()) -> tuple[list[str], list[str]]:
         nbc = len(jaxpr.invars) - len(results)
         cond_consts = [f"_cc{k}" for k in range(self.cond_nconsts)]
         consts, carry = args[:nbc], args[nbc:]
@@ -405,6 +421,7 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
             namer.var(v)
     kernels = [_kernel(e, [namer.atom(a) for a in e.inputs], compile_sub, impl_backend)
                for e in jaxpr.eqns]
+    rows = loop.rows(jaxpr, kernels) if isinstance(loop, ScanLoop) else {}
 
     # Liveness and aliasing. A root is a buffer some values may view: fresh results and
     # inputs are roots; any other result may alias (view) every root its inputs alias.
@@ -426,7 +443,7 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
         for v in eqn.outputs:
             if k.fresh:
                 roots[id(v)] = frozenset([id(v)])
-                if v.aval.ndim > 0:
+                if v.aval.ndim > 0 and id(v) not in rows:  # a ys row is the loop's
                     owned[id(v)] = v
             else:
                 roots[id(v)] = frozenset().union(*(roots[id(a)] for a in eqn.inputs
@@ -455,20 +472,22 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
         exclude = {id(v) for v in eqn.outputs}  # and the buffers given to earlier outputs
         buffers = [_take_buffer(v.aval, pool, dying.get(i, []), owned, exclude, invar_ids,
                                 k.out == "elementwise")
-                   if k.out is not None and v.aval.ndim > 0 else None for v in eqn.outputs]
+                   if k.out is not None and v.aval.ndim > 0 and id(v) not in rows else None
+                   for v in eqn.outputs]
         for v, b in zip(eqn.outputs, buffers):
             if b is not None:
                 reused += 1
                 reused_bytes += _nbytes(v.aval)
                 n_donated += b in invar_ids
-            elif k.fresh and v.aval.ndim > 0:
+            elif k.fresh and v.aval.ndim > 0 and id(v) not in rows:
                 allocated += 1
                 allocated_bytes += _nbytes(v.aval)
-        if len(buffers) == 1 and buffers[0] is not None:
-            args.append(f"out={namer.var_names[buffers[0]]}")
-        elif any(b is not None for b in buffers):  # a fused kernel with several results
-            names = [namer.var_names[b] if b is not None else "None" for b in buffers]
-            args.append(f"out=({', '.join(names)},)")
+        targets = [rows.get(id(v)) or (namer.var_names[b] if b is not None else None)
+                   for v, b in zip(eqn.outputs, buffers)]
+        if len(targets) == 1 and targets[0] is not None:
+            args.append(f"out={targets[0]}")
+        elif any(targets):  # a fused kernel with several results
+            args.append(f"out=({', '.join(t or 'None' for t in targets)},)")
         call = f"{namer.fn(k.fn)}({', '.join(args)})"
         outs = [namer.var_names[id(v)] for v in eqn.outputs]
         target = ("" if not outs else f"{outs[0]} = " if not eqn.prim.multiple_results
@@ -498,7 +517,8 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
     if loop is None:
         body.append(f"return [{', '.join(results)}]")
     else:
-        before, body = loop.source(jaxpr, arg_names, body, results, namer)
+        before, body = loop.source(jaxpr, arg_names, body, results, namer,
+                                   set(rows.values()))
     lines = [f"def {name}({', '.join(arg_names)}):", *("    " + line for line in before),
              "    _state = _quiet_enter()", "    try:"]
     lines += ["        " + line for line in body]

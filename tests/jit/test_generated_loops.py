@@ -125,3 +125,24 @@ def test_generated_loop_matches_eager_on_random_programs(length: int, n: int, re
         return lax.scan(body, c, xs, reverse=reverse)
 
     eager_and_jit(f, (np.zeros(n, F32), F32(0)), w, xs)
+
+
+def test_kernels_write_their_ys_rows_in_place() -> None:
+    """A ys made by a fused kernel or a ufunc is written straight into its row
+    (`out=_ys0[_i]`), not copied there; one that is also the carry is copied."""
+    w = np.eye(3, dtype=F32) * 0.5
+
+    def f(c, xs):
+        return lax.scan(lambda c, x: (fnp.tanh(c @ w + x), (fnp.tanh(c @ w + x) * 2.0,
+                                                            fnp.tanh(c @ w + x))), c, xs)
+
+    fnad.clear_caches()  # only this test's executables below
+    gc.collect()
+    eager_and_jit(f, X[0], X)
+    sources = [o.source for o in gc.get_objects() if isinstance(o, Executable)
+               and "for _i in range(0, 5):" in o.source and "_ys1" in o.source]
+    assert sources
+    for source in sources:
+        assert "out=_ys0[_i]" in source or "_ys0[_i]," in source  # the product by 2.0
+        assert "_ys0[_i] = " not in source
+        assert "_ys1[_i] = " in source  # also the carry: its own copy
