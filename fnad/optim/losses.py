@@ -569,15 +569,20 @@ def ranking_softmax_loss(logits: Any, labels: Any, *, where: Any = None, weights
     logits = fnp.asarray(logits)
     _check_floating("ranking_softmax_loss", logits=logits)
     labels = fnp.asarray(labels, dtype_of(logits))
+    valid = None
     if where is not None:
         where = fnp.asarray(where)
+        valid = fnp.any(where, axis=-1)
         labels = fnp.where(where, labels, 0.0)
+        # dropped items get -inf; a list with none left gets finite logits (its loss is 0)
         logits = fnp.where(where, logits, -np.inf)
+        logits = fnp.where(valid[..., None], logits, 0.0)
     if weights is not None:
         labels = labels * weights
-    terms = labels * log_softmax(logits, axis=-1)
-    loss = -_masked_sum(terms, -1, where)
-    valid = None if where is None else fnp.any(where, axis=-1)
+    log_probs = log_softmax(logits, axis=-1)
+    if where is not None:
+        log_probs = fnp.where(where, log_probs, 0.0)
+    loss = -fnp.sum(labels * log_probs, axis=-1)
     if reduce_fn is None:
         return loss if valid is None else fnp.where(valid, loss, 0.0)
     out = reduce_fn(loss, where=valid)
