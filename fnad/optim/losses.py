@@ -4,14 +4,24 @@ with no reduction, so callers choose `mean`, `sum` or a weighting themselves.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 import fnad.numpy as fnp
 from fnad import lax
+from fnad.core.trace import Tracer
 from fnad.lax.custom import custom_jvp
-from fnad.nn.activations import log_softmax, logsumexp, one_hot, softmax, softplus
+from fnad.nn.activations import (
+    log_softmax,
+    logsumexp,
+    one_hot,
+    sigmoid,
+    softmax,
+    softplus,
+    sparse_plus,
+)
 from fnad.optim.errors import OptimizerArgumentError, OptimizerTypeError
 from fnad.optim.numerics import dtype_of
 
@@ -368,3 +378,309 @@ def ntxent(embeddings: Any, labels: Any, temperature: float = 0.07) -> Any:
     denom = fnp.sum(fnp.exp(x_diffs - top), axis=1, keepdims=True) + fnp.exp(shifted_matches)
     log_softm = shifted_matches - fnp.log(denom)
     return -fnp.sum(fnp.where(matches, log_softm, 0.0)) / fnp.sum(matches)
+
+
+def _check_floating(name: str, **arrays: Any) -> None:
+    for arg, value in arrays.items():
+        if not np.issubdtype(dtype_of(value), np.floating):
+            raise OptimizerTypeError(f"{name}: {arg} must be floating point, got "
+                                     f"{dtype_of(value)}")
+
+
+def _check_same_shape(name: str, a: Any, b: Any) -> None:
+    if fnp.shape(a) != fnp.shape(b):
+        raise OptimizerArgumentError(f"{name}: shapes {fnp.shape(a)} and {fnp.shape(b)} "
+                                     "must match")
+
+
+def kl_divergence_with_log_targets(log_predictions: Any, log_targets: Any, axis: Axis = -1,
+                                   where: Any = None) -> Any:
+    """`kl_divergence` with the targets also given as log-probabilities:
+    `sum(exp(log_t) * (log_t - log_p))` over `axis`.
+
+    >>> float(kl_divergence_with_log_targets(np.log([0.5, 0.5]), np.log([0.5, 0.5])))
+    0.0
+    """
+    log_predictions, log_targets = fnp.asarray(log_predictions), fnp.asarray(log_targets)
+    _check_floating("kl_divergence_with_log_targets", log_predictions=log_predictions,
+                    log_targets=log_targets)
+    return _masked_sum(fnp.exp(log_targets) * (log_targets - log_predictions), axis, where)
+
+
+def poly_loss_cross_entropy(logits: Any, labels: Any, *, epsilon: float = 2.0,
+                            axis: Axis = -1, where: Any = None) -> Any:
+    """Poly-1 loss (Leng et al., 2022): `softmax_cross_entropy + epsilon * (1 - p_t)`,
+    with `p_t` the probability given to the labels.
+
+    >>> round(float(poly_loss_cross_entropy(np.array([0.0, 0.0]), np.array([1.0, 0.0]))), 4)
+    1.6931
+    """
+    logits, labels = fnp.asarray(logits), fnp.asarray(labels)
+    _check_floating("poly_loss_cross_entropy", logits=logits, labels=labels)
+    p = softmax(logits, axis=axis, where=where)
+    one_minus_pt = _masked_sum(labels * (1 - p), axis, where)
+    return softmax_cross_entropy(logits, labels, axis=axis, where=where) + epsilon * one_minus_pt
+
+
+def perceptron_loss(predictor_outputs: Any, targets: Any) -> Any:
+    """`max(0, -outputs * targets)` for targets in {-1, 1}: 0 once the sign is right.
+
+    >>> perceptron_loss(np.array([-0.5, 2.0]), np.array([1.0, 1.0]))
+    array([0.5, 0. ])
+    """
+    predictor_outputs, targets = fnp.asarray(predictor_outputs), fnp.asarray(targets)
+    _check_same_shape("perceptron_loss", predictor_outputs, targets)
+    return fnp.maximum(0, -predictor_outputs * targets)
+
+
+def sparsemax_loss(logits: Any, labels: Any) -> Any:
+    """Binary sparsemax loss (Blondel et al., 2020): `sparse_plus(-logits)` for label 1,
+    `sparse_plus(logits)` for label 0; zero exactly when `sparse_sigmoid(logits) == labels`.
+
+    >>> sparsemax_loss(np.array([0.0, 2.0]), np.array([1, 0]))
+    array([0.25, 2.  ])
+    """
+    logits = fnp.asarray(logits)
+    return sparse_plus(fnp.where(fnp.asarray(labels), -logits, logits))
+
+
+def _scores_and_one_hot(scores: Any, labels: Any) -> tuple[Any, Any]:
+    scores = fnp.asarray(scores)
+    return scores, one_hot(fnp.asarray(labels), fnp.shape(scores)[-1], dtype_of(scores))
+
+
+def multiclass_hinge_loss(scores: Any, labels: Any) -> Any:
+    """Multiclass hinge loss (Crammer and Singer, 2001) for integer labels:
+    `max_k(scores_k + [k != label]) - scores[label]`.
+
+    >>> multiclass_hinge_loss(np.array([[2.0, 0.5], [0.0, 0.5]]), np.array([0, 0]))
+    array([0. , 1.5])
+    """
+    scores, oh = _scores_and_one_hot(scores, labels)
+    return fnp.max(scores + 1.0 - oh, axis=-1) - fnp.sum(scores * oh, axis=-1)
+
+
+def multiclass_perceptron_loss(scores: Any, labels: Any) -> Any:
+    """Multiclass perceptron loss for integer labels: `max(scores) - scores[label]`.
+
+    >>> multiclass_perceptron_loss(np.array([[2.0, 0.5], [0.0, 0.5]]), np.array([0, 0]))
+    array([0. , 0.5])
+    """
+    scores, oh = _scores_and_one_hot(scores, labels)
+    return fnp.max(scores, axis=-1) - fnp.sum(scores * oh, axis=-1)
+
+
+@custom_jvp
+def _projection_simplex(x: Any) -> Any:
+    # Euclidean projection of each row (last axis) onto the probability simplex
+    # (Held et al., 1974; Duchi et al., 2008): relu(x - tau) with tau from the sorted row.
+    n = fnp.shape(x)[-1]
+    u = fnp.flip(fnp.sort(x, axis=-1), axis=-1)
+    cumsum = fnp.cumsum(u, axis=-1)
+    ks = fnp.arange(1, n + 1, dtype=dtype_of(x))
+    support = fnp.sum(fnp.asarray(u * ks + 1.0 > cumsum, np.int32), axis=-1, keepdims=True)
+    top = fnp.take_along_axis(cumsum, support - 1, axis=-1, mode="promise_in_bounds")
+    tau = (top - 1.0) / fnp.asarray(support, dtype_of(x))
+    return fnp.maximum(x - tau, 0.0)
+
+
+def _projection_simplex_jvp(primals: tuple, tangents: tuple) -> tuple:
+    (x,), (dx,) = primals, tangents
+    p = _projection_simplex(x)
+    support = fnp.asarray(p > 0, dtype_of(x))
+    mean = fnp.sum(support * dx, axis=-1, keepdims=True) / fnp.sum(support, axis=-1,
+                                                                   keepdims=True)
+    return p, support * (dx - mean)
+
+
+_projection_simplex.defjvp(_projection_simplex_jvp)
+
+
+def multiclass_sparsemax_loss(scores: Any, labels: Any) -> Any:
+    """Sparsemax loss (Martins and Astudillo, 2016) for integer labels over the last axis:
+    the Fenchel-Young loss of the Gini entropy, whose gradient is
+    `sparsemax(scores) - one_hot(labels)`.
+
+    >>> multiclass_sparsemax_loss(np.array([[3.0, 0.0], [0.0, 0.0]]), np.array([0, 0]))
+    array([0.  , 0.25])
+    """
+    scores, oh = _scores_and_one_hot(scores, labels)
+    p = _projection_simplex(scores)
+    shifted = scores - fnp.sum(scores * oh, axis=-1, keepdims=True)
+    shifted = fnp.where(oh > 0, 0.0, shifted)
+    return (fnp.sum(p * fnp.where(p > 0, shifted, 0.0), axis=-1)
+            + 0.5 * (1.0 - fnp.sum(p * p, axis=-1)))
+
+
+def make_fenchel_young_loss(max_fun: Callable[..., Any]) -> Callable[..., Any]:
+    """The Fenchel-Young loss (Blondel et al., 2020) of `max_fun`, a convex function of a
+    vector: `loss(scores, targets, *args, **kwargs) = max_fun(scores, ...) - <targets,
+    scores>` over the last axis (leading axes are batch axes).
+
+    >>> loss = make_fenchel_young_loss(logsumexp)
+    >>> round(float(loss(np.array([0.0, 0.0]), np.array([1.0, 0.0]))), 4)
+    0.6931
+    """
+    if not callable(max_fun):
+        raise OptimizerTypeError(f"make_fenchel_young_loss: max_fun must be callable, got "
+                                 f"{type(max_fun).__name__}")
+    max_last_axis = fnp.vectorize(max_fun, signature="(n)->()")
+
+    def fenchel_young_loss(scores: Any, targets: Any, *args: Any, **kwargs: Any) -> Any:
+        scores, targets = fnp.asarray(scores), fnp.asarray(targets)
+        return max_last_axis(scores, *args, **kwargs) - fnp.sum(fnp.conj(targets) * scores,
+                                                                 axis=-1)
+
+    return fenchel_young_loss
+
+
+def triplet_margin_loss(anchors: Any, positives: Any, negatives: Any, axis: int = -1,
+                        norm_degree: float = 2, margin: float = 1.0,
+                        eps: float = 1e-6) -> Any:
+    """Triplet margin loss (Balntas et al., 2016):
+    `max(0, d(anchor, positive) - d(anchor, negative) + margin)` with
+    `d(a, b) = (sum((a - b)**norm_degree, axis) + eps)**(1 / norm_degree)`.
+
+    >>> np.round(triplet_margin_loss(np.zeros((1, 2)), np.full((1, 2), 0.1),
+    ...                              np.array([[1.0, 0.0]])), 4)
+    array([0.1414])
+    """
+    anchors, positives, negatives = (fnp.asarray(anchors), fnp.asarray(positives),
+                                     fnp.asarray(negatives))
+    _check_floating("triplet_margin_loss", anchors=anchors, positives=positives,
+                    negatives=negatives)
+
+    def distance(other: Any) -> Any:
+        return fnp.power(fnp.sum(fnp.power(anchors - other, norm_degree), axis=axis) + eps,
+                         1.0 / norm_degree)
+
+    return fnp.maximum(distance(positives) - distance(negatives) + margin, 0.0)
+
+
+def ranking_softmax_loss(logits: Any, labels: Any, *, where: Any = None, weights: Any = None,
+                         reduce_fn: Callable[..., Any] | None = fnp.mean) -> Any:
+    """Listwise softmax cross-entropy over the last axis (items of a list), with relevance
+    `labels` (optionally times `weights`); `where` drops items, and lists with none left
+    count 0. `reduce_fn` (`fnp.mean`, `fnp.sum` or None for per-list losses) reduces.
+
+    >>> round(float(ranking_softmax_loss(np.array([0.0, 0.0]), np.array([1.0, 0.0]))), 4)
+    0.6931
+    """
+    logits = fnp.asarray(logits)
+    _check_floating("ranking_softmax_loss", logits=logits)
+    labels = fnp.asarray(labels, dtype_of(logits))
+    valid = None
+    if where is not None:
+        where = fnp.asarray(where)
+        valid = fnp.any(where, axis=-1)
+        labels = fnp.where(where, labels, 0.0)
+        # dropped items get -inf; a list with none left gets finite logits (its loss is 0)
+        logits = fnp.where(where, logits, -np.inf)
+        logits = fnp.where(valid[..., None], logits, 0.0)
+    if weights is not None:
+        labels = labels * weights
+    log_probs = log_softmax(logits, axis=-1)
+    if where is not None:
+        log_probs = fnp.where(where, log_probs, 0.0)
+    loss = -fnp.sum(labels * log_probs, axis=-1)
+    if reduce_fn is None:
+        return loss if valid is None else fnp.where(valid, loss, 0.0)
+    out = reduce_fn(loss, where=valid)
+    if reduce_fn is fnp.mean:  # a mean over no valid list is 0, unless a loss is NaN
+        out = fnp.where(fnp.isnan(out) & ~fnp.any(fnp.isnan(loss)), 0.0, out)
+    return out
+
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def dice_loss(predictions: Any, targets: Any, *, class_weights: Any = None,
+              smooth: float = 1.0, alpha: float = 0.5, beta: float = 0.5,
+              apply_softmax: bool = True, reduction: str = "mean",
+              ignore_background: bool = False, axis: Axis = None) -> Any:
+    """Soft Dice loss (Milletari et al., 2016), per class `1 - (I + smooth) / (I +
+    alpha * FP + beta * FN + smooth)` with `I = sum(p * t)` over `axis` (default: all but
+    the first and last), then `reduction` over classes (the last axis; 'mean', 'sum' or
+    'none'). `alpha != beta` gives the Tversky loss. Predictions are logits (softmax, or
+    sigmoid for one channel) unless `apply_softmax=False`.
+
+    >>> np.round(dice_loss(np.array([[[20.0], [-20.0]]]), np.array([[[1.0], [0.0]]])), 4)
+    array([0.])
+    """
+    predictions, targets = fnp.asarray(predictions), fnp.asarray(targets)
+    if reduction not in _REDUCTIONS:
+        raise OptimizerArgumentError(f"dice_loss: reduction must be one of {_REDUCTIONS}, got "
+                                     f"{reduction!r}")
+    if predictions.ndim == targets.ndim - 1:
+        predictions = predictions[..., None]
+    if targets.ndim == predictions.ndim - 1:
+        targets = targets[..., None]
+    _check_same_shape("dice_loss", predictions, targets)
+    classes = fnp.shape(predictions)[-1]
+    if not apply_softmax and classes > 1 and not isinstance(predictions, Tracer):
+        sums = np.sum(np.asarray(predictions), axis=-1)
+        if not np.allclose(sums, 1.0, rtol=1e-5):
+            raise OptimizerArgumentError(
+                "dice_loss: with apply_softmax=False predictions must be probabilities "
+                f"summing to 1 over the class axis; sums range over [{sums.min():.6f}, "
+                f"{sums.max():.6f}]")
+    probs = predictions
+    if apply_softmax:
+        probs = sigmoid(predictions) if classes == 1 else softmax(predictions, axis=-1)
+    if axis is None:
+        axis = tuple(range(1, probs.ndim - 1))
+    intersection = fnp.sum(probs * targets, axis=axis)
+    pred_sum = fnp.sum(probs, axis=axis)
+    target_sum = fnp.sum(targets, axis=axis)
+    denominator = (intersection + alpha * (pred_sum - intersection)
+                   + beta * (target_sum - intersection) + smooth)
+    loss = 1.0 - (intersection + smooth) / denominator
+    if class_weights is not None:
+        class_weights = fnp.asarray(class_weights)
+        if class_weights.ndim != 1:
+            raise OptimizerArgumentError(f"dice_loss: class_weights must be 1-D, got shape "
+                                         f"{fnp.shape(class_weights)}")
+        loss = loss * class_weights
+    if ignore_background and classes > 1:
+        loss = loss[..., 1:]
+    if reduction == "mean":
+        return fnp.mean(loss, axis=-1)
+    if reduction == "sum":
+        return fnp.sum(loss, axis=-1)
+    return loss
+
+
+def binary_dice_loss(predictions: Any, targets: Any, *, smooth: float = 1.0,
+                     apply_sigmoid: bool = True) -> Any:
+    """`dice_loss` for one foreground class: predictions (logits unless
+    `apply_sigmoid=False`) and binary targets of shape `[...]` or `[..., 1]`.
+
+    >>> np.round(binary_dice_loss(np.array([[20.0, -20.0]]), np.array([[1.0, 0.0]])), 4)
+    array([0.])
+    """
+    predictions, targets = fnp.asarray(predictions), fnp.asarray(targets)
+    if predictions.ndim == targets.ndim and fnp.shape(predictions)[-1] != 1:
+        predictions, targets = predictions[..., None], targets[..., None]
+    return dice_loss(predictions, targets, smooth=smooth, apply_softmax=apply_sigmoid,
+                     reduction="mean")
+
+
+def multiclass_generalized_dice_loss(predictions: Any, targets: Any, *, smooth: float = 1.0,
+                                     apply_softmax: bool = True,
+                                     ignore_background: bool = False) -> Any:
+    """Generalized Dice loss (Sudre et al., 2017): `dice_loss` per class weighted by the
+    inverse squared class frequency in `targets` (weights normalized to mean 1), averaged
+    over everything into a scalar.
+
+    >>> t = np.array([[[1.0, 0.0], [0.0, 1.0]]])
+    >>> float(multiclass_generalized_dice_loss(20.0 * t - 10.0, t)) < 1e-4
+    True
+    """
+    predictions, targets = fnp.asarray(predictions), fnp.asarray(targets)
+    _check_same_shape("multiclass_generalized_dice_loss", predictions, targets)
+    frequencies = fnp.sum(targets, axis=tuple(range(targets.ndim - 1)))
+    weights = 1.0 / (frequencies ** 2 + 1e-7)
+    weights = weights / fnp.sum(weights) * fnp.shape(weights)[0]
+    return fnp.mean(dice_loss(predictions, targets, class_weights=weights, smooth=smooth,
+                              apply_softmax=apply_softmax, reduction="none",
+                              ignore_background=ignore_background))
