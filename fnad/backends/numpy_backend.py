@@ -3,7 +3,8 @@
 Each equation becomes one NumPy call (no bind, no abstract evaluation, no pytree work at
 run time). Hot elementwise primitives call their ufunc with `out=` into a dead buffer of
 the same shape and dtype (found by liveness and alias analysis); other primitives call
-their NumPy impl with params bound once; sub-jaxpr params are compiled executables.
+their NumPy impl with params bound once; sub-jaxpr params are compiled executables, and
+a loop (`scan`, `while_loop`) is one generated function looping over its body's statements.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import functools
 import linecache
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -225,7 +226,7 @@ class ScanLoop:
         return rows
 
     def source(self, jaxpr: Any, args: list[str], step: list[str], results: list[str],
-               namer: _Namer, written: set[str] = frozenset()) -> tuple[list[str], list[str]]:
+               namer: _Namer, written: Collection[str]) -> tuple[list[str], list[str]]:
         """(lines before the loop, the loop): each step reads its xs rows into the body's
         inputs, runs `step`, writes the ys rows not `written` by it and passes the carry
         on."""
@@ -258,8 +259,11 @@ class WhileLoop:
     cond: Any
     cond_nconsts: int
 
+    def rows(self, jaxpr: Any, kernels: list[Kernel]) -> dict[int, str]:
+        return {}  # no ys
+
     def source(self, jaxpr: Any, args: list[str], step: list[str], results: list[str],
-               namer: _Namer, written: set[str] = frozenset()) -> tuple[list[str], list[str]]:
+               namer: _Namer, written: Collection[str]) -> tuple[list[str], list[str]]:
         nbc = len(jaxpr.invars) - len(results)
         cond_consts = [f"_cc{k}" for k in range(self.cond_nconsts)]
         consts, carry = args[:nbc], args[nbc:]
@@ -421,7 +425,7 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
             namer.var(v)
     kernels = [_kernel(e, [namer.atom(a) for a in e.inputs], compile_sub, impl_backend)
                for e in jaxpr.eqns]
-    rows = loop.rows(jaxpr, kernels) if isinstance(loop, ScanLoop) else {}
+    rows = {} if loop is None else loop.rows(jaxpr, kernels)  # results written in place
 
     # Liveness and aliasing. A root is a buffer some values may view: fresh results and
     # inputs are roots; any other result may alias (view) every root its inputs alias.
@@ -517,8 +521,7 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
     if loop is None:
         body.append(f"return [{', '.join(results)}]")
     else:
-        before, body = loop.source(jaxpr, arg_names, body, results, namer,
-                                   set(rows.values()))
+        before, body = loop.source(jaxpr, arg_names, body, results, namer, rows.values())
     lines = [f"def {name}({', '.join(arg_names)}):", *("    " + line for line in before),
              "    _state = _quiet_enter()", "    try:"]
     lines += ["        " + line for line in body]
