@@ -16,7 +16,7 @@ from fnad import lax
 from fnad.config import config
 from fnad.core.cache import Cache
 from fnad.core.dtypes import default_dtype
-from fnad.core.errors import ArgumentError, DTypeError, ShapeError, user_line
+from fnad.core.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError, user_line
 from fnad.core.ir import get_aval, weak_number
 from fnad.core.trace import Tracer
 
@@ -83,6 +83,14 @@ def result_type(*args: Any) -> np.dtype:
                             else get_aval(a).dtype for a in args))
 
 
+def _not_numbers(x: Any) -> ArgumentTypeError:
+    """The error for a value no array of numbers holds (NumPy would make NaN of None)."""
+    return ArgumentTypeError(
+        f"asarray: {x!r} ({type(x).__name__}) is not a number, a boolean or an array of them; "
+        "fnad arrays (as JAX's) hold numbers only: convert it first, or pass it as a static "
+        "argument")
+
+
 def asarray(x: Any, dtype: Any = None, order: str | None = None, *, copy: bool | None = None,
             device: Any = None) -> Any:
     """An array (or the tracer itself) of `dtype`; Python floats and float lists default to
@@ -109,8 +117,13 @@ def asarray(x: Any, dtype: Any = None, order: str | None = None, *, copy: bool |
         return x if dtype is None else lax.convert_element_type(x, dtype)
     if isinstance(x, np.ndarray) or hasattr(x, "__cuda_array_interface__"):
         return x if dtype is None or x.dtype == np.dtype(dtype) else _cast(x, np.dtype(dtype))
+    if x is None or isinstance(x, (str, bytes)):
+        raise _not_numbers(x)
     if isinstance(x, (list, tuple)):
         leaves = _flatten(x)
+        for e in leaves:
+            if e is None or isinstance(e, (str, bytes)):
+                raise _not_numbers(e)
         if dtype is None and leaves and all(is_scalar(e) or isinstance(e, (np.generic, Tracer))
                                             or type(e) is np.ndarray for e in leaves):
             dtype = result_type(*leaves)  # Python numbers weak: float64 leaves stay float64
@@ -119,11 +132,17 @@ def asarray(x: Any, dtype: Any = None, order: str | None = None, *, copy: bool |
             return stack([asarray(e, dtype) for e in x])
     if dtype is None and is_scalar(x):
         return lax.asarray_like(x)[0]
-    if dtype is not None and np.dtype(dtype).kind in "iu":
-        natural = np.asarray(x)
-        if natural.dtype.kind in "fc":  # floats to integers: as jit computes them
-            return _cast(natural, np.dtype(dtype))
-    arr = np.asarray(x, dtype=dtype)
+    integers = dtype is not None and np.dtype(dtype).kind in "iu"
+    try:
+        if integers:
+            natural = np.asarray(x)
+            if natural.dtype.kind in "fc":  # floats to integers: as jit computes them
+                return _cast(natural, np.dtype(dtype))
+        arr = np.asarray(x, dtype=dtype)
+    except TypeError as e:  # a dict, an object
+        raise _not_numbers(x) from e
+    if arr.dtype.kind in "OUSV":  # objects, strings, records
+        raise _not_numbers(x)
     if dtype is None and not isinstance(x, np.generic) and arr.dtype in _PYTHON_DATA:
         arr = arr.astype(default_dtype(arr.dtype.kind), copy=False)  # Python data: defaults
     return arr

@@ -55,3 +55,14 @@ def test_traced_conversions_differentiate() -> None:
     f = lambda x: fnp.float64(x) ** 2 + fnp.float32(x)  # noqa: E731
     assert_allclose(fnad.grad(f)(np.float32(3.0)), 7.0)
     assert fnad.jit(lambda i: fnp.float32(i) / 2)(np.int32(3)) == 1.5
+
+
+@pytest.mark.parametrize("bad", [None, "1.5", b"1", [1.0, None], [1, "a"], {"a": 1},
+                                 object()])
+def test_values_that_are_not_numbers_raise_not_nan(bad: object) -> None:
+    """NumPy makes NaN of None (np.float32(None), np.asarray([None], np.float32)) and string
+    arrays of strings; JAX refuses them, and so does fnad, naming what it got."""
+    for convert in (fnp.float32, fnp.int32, fnp.asarray, lambda x: fnp.asarray(x, np.float64)):
+        with pytest.raises(fnad.FnadError, match="is not a number") as info:
+            convert(bad)
+        assert isinstance(info.value, TypeError)
