@@ -381,12 +381,12 @@ class CompiledKernel:
         `strides[k]` gives, in elements, how input k moves along each axis of `shape`
         (0 for a broadcast axis); it is used for strided inputs only.
         """
-        self.launcher(shape, strides)(list(inputs), list(outputs))
+        self.launcher(shape, strides)(inputs, outputs)
 
     def launcher(self, shape: Sequence[int], strides: Sequence[Sequence[int] | None]
                  ) -> Callable[[Sequence[np.ndarray], Sequence[np.ndarray]], None]:
-        """`launch(inputs, outputs)` (lists or tuples of NumPy arrays) for arrays of this plan's shapes
-        and strides."""
+        """`launch(inputs, outputs)` (lists or tuples of NumPy arrays) for arrays of this
+        plan's shapes and strides."""
         template, in_at, out_at = argument_template(self.kernel, shape, strides)
         at, fn = (*in_at, *out_at), self.fn
         fast = _launch_extension()

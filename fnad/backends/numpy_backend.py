@@ -24,7 +24,7 @@ from fnad.core.ir import ClosedJaxpr, Eqn, Literal, ShapedArray, Var
 from fnad.core.primitive import Broadcast, Elementwise, Primitive
 from fnad.core.quiet import quiet_enter, quiet_exit
 from fnad.jit.fusion import FusedKernel, fusion_p
-from fnad.lax.control_flow import _loop_consts, scan_p, while_p
+from fnad.lax.control_flow import contiguous_constants, scan_p, while_p
 from fnad.lax.elementwise import integer_pow_p, select_n_p
 from fnad.lax.linalg import dot_general_p, dot_runner
 from fnad.lax.reduction import reduce_sum_p
@@ -278,8 +278,8 @@ class WhileLoop:
 
 
 def _contiguous_consts(consts: list[str], namer: _Namer) -> list[str]:
-    namer.globals["_loop_consts"] = _loop_consts
-    return [f"{_seq(consts)}= _loop_consts(({_seq(consts)}))"] if consts else []
+    namer.globals["_contiguous_constants"] = contiguous_constants
+    return [f"{_seq(consts)}= _contiguous_constants(({_seq(consts)}))"] if consts else []
 
 
 def _loop_kernel(eqn: Eqn, loop: Any, body: ClosedJaxpr, compile_sub: Callable[..., Any]

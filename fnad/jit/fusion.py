@@ -142,8 +142,11 @@ class FusedKernel:
         next call): the launch planned once, with what each call must still do."""
         xp = array_module(arrays)  # NumPy or CuPy: outputs are made where the inputs are
         convert = any(type(a) is not xp.ndarray for a in arrays)
-        as_arrays = [a if type(a) is xp.ndarray else xp.asarray(a) for a in arrays]
-        launch, indirect = self.plan(as_arrays)
+
+        def as_arrays(values: Sequence[Any]) -> list[Any]:  # NumPy scalars, Python numbers
+            return [a if type(a) is xp.ndarray else xp.asarray(a) for a in values]
+
+        launch, indirect = self.plan(as_arrays(arrays))
         specs = [(a.shape, a.dtype) for a in self.out_avals]
         empty = xp.empty
 
@@ -157,7 +160,7 @@ class FusedKernel:
         else:
             def run(arrays: Sequence[Any], out: Any) -> list[Any]:
                 if convert:
-                    arrays = [a if type(a) is xp.ndarray else xp.asarray(a) for a in arrays]
+                    arrays = as_arrays(arrays)
                 given = out if type(out) is tuple else (out,) * len(specs)
                 outs = []
                 for o, (shape, dtype) in zip(given, specs):

@@ -27,7 +27,7 @@ from fnad.core.primitive import Broadcast
 from fnad.interpreters.batching import batch_jaxpr
 from fnad.lax.control_flow import scan_p, while_p
 from fnad.lax.elementwise import add_p
-from fnad.lax.linalg import dot_general_p
+from fnad.lax.linalg import BLAS_DTYPES, dot_general_p
 from fnad.lax.reduction import reduce_sum_p
 from fnad.lax.structural import broadcast_in_dim_p, reshape_p, transpose_p
 
@@ -113,9 +113,6 @@ def _hoistable(eqn: Eqn) -> bool:
                                            and eqn.inputs[0].aval.ndim == 0)
 
 
-_BLAS_KINDS = "fc"
-
-
 def _untransposed_products(body: Jaxpr, n_consts: int) -> Jaxpr:
     """`dot_general(x, w)` contracting the last axis of a constant matrix `w` becomes
     `dot_general(x, transpose(w))` contracting its first axis (same result), for `_licm` to
@@ -128,7 +125,7 @@ def _untransposed_products(body: Jaxpr, n_consts: int) -> Jaxpr:
             x, w = e.inputs
             if (not xb and yc == (1,) and type(w) is Var and id(w) in consts
                     and w.aval.ndim == 2 and x.aval.ndim == 2
-                    and w.aval.dtype.kind in _BLAS_KINDS):
+                    and w.aval.dtype in BLAS_DTYPES):
                 rows, cols = w.aval.shape
                 wt = Var(w.aval.update(shape=(cols, rows)))
                 eqns.append(Eqn(transpose_p, [w], [wt], {"permutation": (1, 0)},

@@ -107,7 +107,7 @@ def _step(body: Any) -> Callable[..., list[Any]]:
     return body if step is None else step()
 
 
-def _loop_consts(consts: Sequence[Any]) -> list[Any]:
+def contiguous_constants(consts: Sequence[Any]) -> list[Any]:
     """A loop's constants, with its strided and transposed matrices made C-contiguous: every
     step reads them, and BLAS and the fused kernels read them fastest so (one copy per run
     of the loop; jit's hoisting hands loops transposed weights, see fnad.jit.hoist)."""
@@ -469,7 +469,7 @@ while_p = Primitive("while_loop", multiple_results=True)
 def _while_impl(*args: Any, cond_jaxpr: ClosedJaxpr, body_jaxpr: ClosedJaxpr,
                 cond_nconsts: int, body_nconsts: int) -> list[Any]:
     cc, bc, carry = _split(args, cond_nconsts, body_nconsts)
-    cc, bc = _loop_consts(cc), _loop_consts(bc)
+    cc, bc = contiguous_constants(cc), contiguous_constants(bc)
     cond, body = _step(cond_jaxpr), _step(body_jaxpr)
     while cond(*cc, *carry)[0]:
         carry = body(*bc, *carry)
@@ -699,7 +699,7 @@ def _scan_impl(*args: Any, jaxpr: ClosedJaxpr, length: int, reverse: bool, num_c
         with np.errstate(all="ignore"):
             ys = jaxpr(*consts, *carry, *(xp.zeros(x.shape[1:], x.dtype) for x in xs))[num_carry:]
         return [*carry, *(xp.zeros((0, *y.shape), y.dtype) for y in ys)]
-    body, consts = _step(jaxpr), _loop_consts(consts)
+    body, consts = _step(jaxpr), contiguous_constants(consts)
     order = range(length - 1, -1, -1) if reverse else range(length)
     out = body(*consts, *carry, *(x[order[0]] for x in xs))
     # each row is written in place: stacking a list of rows costs more

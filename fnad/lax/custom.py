@@ -309,7 +309,7 @@ class custom_jvp(_CustomDerivative):  # noqa: N801  (JAX's name)
         tangents = [instantiate(Zero(abstractify(p)) if t is None else t) for p, t in pairs]
         # Python numbers, given to the function or to the transform, stay Python numbers
         # (weak, as in JAX)
-        weak = [isinstance(x, (int, float, complex)) or (
+        weak = [type(x) in WEAK_CARRIERS or (
                 isinstance(x, Tracer) and x.aval.weak_type and not isinstance(p, Tracer))
                 for x, (p, _) in zip(flat, pairs)]
         primals = [np.asarray(p).item() if w else p for w, (p, _) in zip(weak, pairs)]

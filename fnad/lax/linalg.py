@@ -35,7 +35,7 @@ dot_general_p = Primitive("dot_general")
 # triple loop that zeroes its output first; NumPy 1.26 does so for any such operand,
 # NumPy 2 for vector operands (matrix-vector products). `dot_runner` never gives it one.
 
-_BLAS_DTYPES = frozenset(map(np.dtype, ("float32", "float64", "complex64", "complex128")))
+BLAS_DTYPES = frozenset(map(np.dtype, ("float32", "float64", "complex64", "complex128")))
 
 
 def _vector_stride(stride: int, itemsize: int) -> bool:
@@ -61,7 +61,7 @@ def matmul_uses_blas(a: np.ndarray, b: np.ndarray) -> bool:
     >>> matmul_uses_blas(a, a.T), matmul_uses_blas(a[:, :1], a[:1])  # k == 1: NumPy's loop
     (True, False)
     """
-    if a.dtype not in _BLAS_DTYPES or b.dtype != a.dtype or a.ndim < 2 or b.ndim < 2:
+    if a.dtype not in BLAS_DTYPES or b.dtype != a.dtype or a.ndim < 2 or b.ndim < 2:
         return False
     (m, k), n, it = a.shape[-2:], b.shape[-1], a.itemsize
     if k < 2 or m == 0 or n == 0:
@@ -108,7 +108,7 @@ def _dot_runner(x_shape: tuple[int, ...], y_shape: tuple[int, ...],
 
     m, n = math.prod(x_free), math.prod(y_free)
     if not xb and len(xc) == 1 and len(x_shape) <= 2 and len(y_shape) <= 2 and (
-            dtype in _BLAS_DTYPES):
+            dtype in BLAS_DTYPES):
         return _dot(len(x_shape) == 2 and xc[0] == 0, len(y_shape) == 2 and yc[0] == 1,
                     not out_shape, len(out_shape) == 2 and m > 1 and n > 1 and m * n * k >= 1 << 16)
     # Contracted pairs in the larger operand's axis order: its merge into k stays a view.
@@ -118,7 +118,7 @@ def _dot_runner(x_shape: tuple[int, ...], y_shape: tuple[int, ...],
     ys = _reshaper((*yb, *yc, *yf), y_shape, batch + (k, n))
     out3 = batch + (m, n)
     cast = np.dtype(np.float32) if dtype == np.float16 else None
-    blas = dtype in _BLAS_DTYPES or cast is not None
+    blas = dtype in BLAS_DTYPES or cast is not None
     x_ok = (lambda a: True) if not blas else (
         (lambda a: _vector_stride(a.strides[-1], a.itemsize)) if m == 1 else _blas_matrix)
     y_ok = (lambda a: True) if not blas else (

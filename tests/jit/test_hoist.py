@@ -17,7 +17,7 @@ from fnad import lax
 from fnad.core.ir import ClosedJaxpr, Eqn, Var, typecheck
 from fnad.jit import passes
 from fnad.jit.hoist import hoist_loop_invariants
-from fnad.lax.control_flow import _loop_consts, scan_p, while_p
+from fnad.lax.control_flow import contiguous_constants, scan_p, while_p
 from fnad.lax.linalg import dot_general_p
 from fnad.lax.structural import transpose_p
 from fnad.test_util import assert_allclose, check_grads
@@ -313,7 +313,8 @@ def test_hoisting_keeps_values_with_special_numbers(steps: int, n: int, reverse:
 def test_loops_receive_their_constant_matrices_c_contiguous() -> None:
     w = np.arange(12, dtype=F32).reshape(3, 4)
     dense, vector, scalar = np.ones((2, 2), F32), w[0, ::-1], np.float32(2)
-    made = _loop_consts([w.T, w[:, ::2], dense, vector, scalar, np.broadcast_to(w[0], (3, 4))])
+    made = contiguous_constants([w.T, w[:, ::2], dense, vector, scalar,
+                                 np.broadcast_to(w[0], (3, 4))])
     assert all(m.flags.c_contiguous for m in made[:3] + made[5:])
     assert made[2] is dense and made[3] is vector and made[4] is scalar
     for m, want in zip(made, [w.T, w[:, ::2], dense, vector, scalar]):
