@@ -297,6 +297,25 @@ class custom_jvp(_CustomDerivative):  # noqa: N801  (JAX's name)
         self.jvp = jvp
         return jvp
 
+    def _call_branching(self, args: tuple, kwargs: dict, error: ConcretizationError) -> Any:
+        """A call whose function branches in Python on an argument's value, so it cannot be
+        staged: run where the values are concrete, or raise `error` (under jit)."""
+        leaves = tree_util.tree_leaves((args, kwargs))
+        if not any(isinstance(x, Tracer) for x in leaves):
+            return self.fun(*args, **kwargs)  # values only: nothing to differentiate
+        trace = state.trace
+        if isinstance(trace, PartialEvalTrace) and not any(map(trace.is_unknown, leaves)):
+            # known values of a linearization (a rule run under grad of grad): the call
+            # belongs to the level below, whose forward-mode trace runs the rule
+            state.trace = trace.parent
+            try:
+                return self(*args, **kwargs)
+            finally:
+                state.trace = trace
+        if not isinstance(trace, JVPTrace):
+            raise error
+        return self._rule_on_values(args, kwargs)
+
     def _rule_on_values(self, args: tuple, kwargs: dict) -> Any:
         """The rule run directly on the primal values of the current forward-mode trace, as
         JAX does under `jvp`/`grad` of eager code: a function (or rule) that branches in
@@ -356,22 +375,8 @@ class custom_jvp(_CustomDerivative):  # noqa: N801  (JAX's name)
         try:
             args, nd_vals, leaves, in_tree, out_tree, call, consts = _prepare(
                 self.fun, nondiff, args, kwargs)
-        except ConcretizationError:  # Python control flow on an argument's value
-            leaves = tree_util.tree_leaves((args, kwargs))
-            if not any(isinstance(x, Tracer) for x in leaves):
-                return self.fun(*args, **kwargs)  # values only: nothing to differentiate
-            trace = state.trace
-            if isinstance(trace, PartialEvalTrace) and not any(map(trace.is_unknown, leaves)):
-                # known values of a linearization (a rule run under grad of grad): the call
-                # belongs to the level below, whose forward-mode trace runs the rule
-                state.trace = trace.parent
-                try:
-                    return self(*args, **kwargs)
-                finally:
-                    state.trace = trace
-            if not isinstance(trace, JVPTrace):
-                raise
-            return self._rule_on_values(args, kwargs)
+        except ConcretizationError as e:  # Python control flow on an argument's value
+            return self._call_branching(args, kwargs, e)
         user_rule = self.jvp
         weak = [a.weak_type for a in call.in_avals[len(consts):]]
 

@@ -390,7 +390,7 @@ def _check_floating(name: str, **arrays: Any) -> None:
 def _check_same_shape(name: str, a: Any, b: Any) -> None:
     if fnp.shape(a) != fnp.shape(b):
         raise OptimizerArgumentError(f"{name}: shapes {fnp.shape(a)} and {fnp.shape(b)} "
-                                     "must match")
+                                     "must match (reshape one of them)")
 
 
 def kl_divergence_with_log_targets(log_predictions: Any, log_targets: Any, axis: Axis = -1,
