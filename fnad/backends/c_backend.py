@@ -18,7 +18,8 @@ import numpy as np
 
 from fnad.backends.nvrtc import KernelCompileError
 from fnad.core.cache import Cache
-from fnad.core.ir import ClosedJaxpr
+from fnad.core.ir import ClosedJaxpr, Eqn
+from fnad.core.primitive import CLoop
 from fnad.jit import codegen_c, fusion
 from fnad.jit.fusion import describe, fuse, fusion_p
 from fnad.jit.kernels import Kernel, argument_template, parameters, source_hash
@@ -416,6 +417,28 @@ _COMPILED = Cache()
 
 
 
+def _loop_nest(eqn: Eqn) -> Callable[..., Any] | None:
+    """The compiled C loop nest of an equation whose primitive has one (`CLoop`) for
+    these operands, as a function of them; None otherwise."""
+    rule = eqn.prim.kernel
+    if type(rule) is not CLoop:
+        return None
+    lowered = rule.lower([a.aval for a in eqn.inputs], eqn.params)
+    if lowered is None:
+        return None
+    source, symbol, run = lowered
+
+    def make() -> Any:
+        fn = getattr(build(source, symbol, _compiler_identity()[1]), symbol)
+        fn.argtypes, fn.restype = [ctypes.c_void_p] * 5, None
+        return fn
+
+    return functools.partial(run, _LOOP_NESTS.get_or_make(source, make))
+
+
+_LOOP_NESTS = Cache()  # C source -> its compiled function
+
+
 def lower(closed: ClosedJaxpr, donated: Sequence[bool], name: str,
           compile_sub: Callable[..., Any], loop: Any = None) -> Any:
     """Fuse elementwise regions into C kernels; lower the rest like the NumPy backend."""
@@ -425,6 +448,7 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool], name: str,
                  launch_us=None if _launch_extension() else 5 * fusion.LAUNCH_US)
     build_all([e.params["kernel"].expected([a.aval for a in e.inputs])
                for e in fused.eqns if e.prim is fusion_p])
-    lowered = numpy_backend.lower(fused, donated, name, compile_sub, loop=loop)
+    lowered = numpy_backend.lower(fused, donated, name, compile_sub, loop=loop,
+                                  native=_loop_nest)
     lowered.stats["fusion"] = describe(closed, fused)
     return lowered

@@ -58,6 +58,9 @@ class Lowered:
 # primitive object). An emitter returns a Kernel, or None to fall back to calling the impl.
 
 Emitter = Callable[[Eqn, list[str]], "Kernel | None"]
+# A backend's own code for an equation (the C backend's loop nests): a function of the
+# equation's operands returning its new result, or None to lower it as NumPy does.
+Native = Callable[[Eqn], "Callable[..., Any] | None"]
 
 
 def _emit_integer_pow(eqn: Eqn, ins: list[str]) -> Kernel | None:
@@ -170,7 +173,10 @@ EMITTERS: dict[Primitive, Emitter] = {
 
 
 def _kernel(eqn: Eqn, ins: list[str], compile_sub: Callable[[ClosedJaxpr], Any],
-            impl_backend: str = "numpy") -> Kernel:
+            impl_backend: str = "numpy", native: Native | None = None) -> Kernel:
+    fn = native(eqn) if native is not None else None
+    if fn is not None:
+        return Kernel(fn, ins, fresh=True)
     # the emitters are NumPy-only; ufuncs dispatch to CuPy arrays too (NEP 13)
     emitter = EMITTERS.get(eqn.prim) if impl_backend == "numpy" else None
     if emitter is not None:
@@ -404,13 +410,14 @@ def _take_buffer(aval: ShapedArray, pool: dict[tuple, list[int]], dying_here: li
 
 def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
           compile_sub: Callable[..., Any] | None = None,
-          impl_backend: str = "numpy", loop: ScanLoop | WhileLoop | None = None) -> Lowered:
+          impl_backend: str = "numpy", loop: ScanLoop | WhileLoop | None = None,
+          native: Native | None = None) -> Lowered:
     """Generate, compile and return the straight-line NumPy function of `closed`.
 
     `donated[i]` lets the function overwrite input i once it is dead. `impl_backend` names
     the impls the code calls ("cupy" for the CuPy backend, which reuses this generator).
     `loop` makes `closed` a loop's body and the function the whole loop (see `ScanLoop`,
-    `WhileLoop`).
+    `WhileLoop`). `native` gives a backend's own code for the equations it has some for.
     """
     if compile_sub is None:
         raise ArgumentError("lower needs compile_sub to compile sub-jaxprs")
@@ -423,7 +430,7 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
     for eqn in jaxpr.eqns:
         for v in eqn.outputs:
             namer.var(v)
-    kernels = [_kernel(e, [namer.atom(a) for a in e.inputs], compile_sub, impl_backend)
+    kernels = [_kernel(e, [namer.atom(a) for a in e.inputs], compile_sub, impl_backend, native)
                for e in jaxpr.eqns]
     rows = {} if loop is None else loop.rows(jaxpr, kernels)  # results written in place
 

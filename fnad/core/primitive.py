@@ -123,6 +123,17 @@ class LibraryCall(KernelRule):
 
 
 @dataclasses.dataclass(frozen=True)
+class CLoop(KernelRule):
+    """A hand-written C loop nest, for a primitive that NumPy can only run as several
+    whole-array passes (a window's argmax and its scatter). `lower(in_avals, params)`
+    gives `(source, symbol, run)`, or None where the impl serves these operands; the C
+    backend compiles `source` (cached by its hash) and calls `run(fn, *operands)` with
+    `fn` the compiled `symbol` (a ctypes function). Other backends run the impl."""
+
+    lower: Callable[..., Any]
+
+
+@dataclasses.dataclass(frozen=True)
 class JaxprCall(KernelRule):
     """A call of the sub-jaxpr in params[param]: the jit inlines it into its caller."""
 

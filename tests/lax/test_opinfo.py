@@ -25,6 +25,7 @@ from fnad.backends import available_backends
 from fnad.core.ir import ClosedJaxpr, Jaxpr, typecheck
 from fnad.core.primitive import (
     Broadcast,
+    CLoop,
     Elementwise,
     JaxprCall,
     LibraryCall,
@@ -644,6 +645,27 @@ def check_kernels(op: OpInfo, pick: Callable[[list], list]) -> None:
     assert in_kernel, f"fusion never put {op.name} in a kernel: its kernel rule never ran"
 
 
+@pytest.mark.parametrize("op", cases("jit", lambda op: type(op.prim.kernel) is CLoop), ids=str)
+def test_c_loop_nest_equals_the_impl(op: OpInfo) -> None:
+    """A primitive with a hand-written C loop nest: the C backend's jit runs it on the
+    samples it takes (ties, +-inf and NaN among them) and gives eager evaluation's
+    numbers exactly; some sample must take it."""
+    if "c" not in available_backends():
+        pytest.skip("no C compiler")
+    taken = 0
+    for dtype in op.dtypes:
+        for k, s in enumerate(op.draw(0, dtype)):
+            f = bound(op, s)
+            with in_context(op):
+                args = member_args(op, s)
+                taken += sum(op.prim.kernel.lower([a.aval for a in e.inputs], e.params)
+                             is not None for e in fnad.jit(f).lower(*args).jaxpr.eqns
+                             if e.prim is op.prim)
+                np.testing.assert_array_equal(fnad.jit(f, backend="c")(*args), f(*args),
+                                              f"{op.name} {dtype} sample {k}")
+    assert taken, f"no sample of {op.name} runs its C loop nest"
+
+
 # ---------------------------------------------------------------------------- rule coverage
 
 def rule_tests(op: OpInfo) -> dict[str, bool]:
@@ -656,7 +678,8 @@ def rule_tests(op: OpInfo) -> dict[str, bool]:
             "partial_eval": op.applies("linearize") and differentiable(op),
             "kernel": op.applies("kernel") and has_kernel_rule(op) or
             type(op.prim.kernel) is LibraryCall and op.applies("lowering") or
-            type(op.prim.kernel) is JaxprCall and op.applies("jit"),  # the inlining pass
+            type(op.prim.kernel) is JaxprCall and op.applies("jit") or  # the inlining pass
+            type(op.prim.kernel) is CLoop and op.applies("jit"),
             "simplify": op.applies("lowering"),
             "transpose_ones": op.applies("transpose") and op.axis_name is None,
             "weak_type_rule": op.applies("typecheck")}

@@ -1,0 +1,145 @@
+"""The C backend's loop nests for the window primitives (`CLoop` kernel rules in
+fnad/lax/conv.py): over random ranks, shapes, windows, strides, paddings (negative ones
+crop) and window dilations, with ties, +-inf and NaN, they give the impls' numbers exactly;
+and a max pool's gradient runs them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import fnad
+from fnad import lax
+from fnad.backends import available_backends
+from fnad.core.ir import ShapedArray
+from fnad.lax.conv import (
+    _window_out_shape,
+    reduce_window_max_p,
+    reduce_window_min_p,
+    reduce_window_sum_p,
+    select_gather_p,
+    select_scatter_p,
+)
+
+pytestmark = pytest.mark.skipif("c" not in available_backends(), reason="no C compiler")
+
+VALUES = np.array([-2.0, -1.0, 0.0, 1.0, 1.0, 2.0, 3.0, np.inf, -np.inf, np.nan, -0.0])
+
+
+@st.composite
+def geometries(draw: Any) -> tuple[tuple[int, ...], dict[str, Any]]:
+    """An operand shape and window params whose output is not empty."""
+    rank = draw(st.integers(1, 4))
+    shape, params = [], {k: [] for k in ("window_dimensions", "window_strides", "padding",
+                                         "window_dilation")}
+    for _ in range(rank):
+        n, k = draw(st.integers(1, 7)), draw(st.integers(1, 3))
+        dil, stride = draw(st.integers(1, 2)), draw(st.integers(1, 3))
+        lo, hi = draw(st.integers(-1, 2)), draw(st.integers(-1, 2))
+        if n + lo + hi < (k - 1) * dil + 1:
+            lo, hi = max(lo, 0), max(hi, 0) + (k - 1) * dil + 1 - n
+        shape.append(n)
+        for key, v in zip(params, (k, stride, (lo, hi), dil)):
+            params[key].append(v)
+    return tuple(shape), {**{k: tuple(v) for k, v in params.items()},
+                          "base_dilation": (1,) * rank}
+
+
+def c_equals_impl(prim: Any, args: list[np.ndarray], params: dict[str, Any]) -> None:
+    got = fnad.jit(lambda *a: prim.bind(*a, **params), backend="c")(*args)
+    np.testing.assert_array_equal(got, prim.impls["numpy"](*args, **params))
+
+
+CASES = (geometries(), st.sampled_from([np.float32, np.float64]), st.integers(0, 2**31),
+         st.sampled_from(["max", "min"]), st.sampled_from(["first", "split"]))
+
+
+@settings(max_examples=12, deadline=None)  # each geometry compiles its own loop nests
+@given(*CASES)
+def test_loop_nests_equal_the_impls(geometry: Any, dtype: Any, seed: int, kind: str,
+                                    ties: str) -> None:
+    loop_nests_equal_the_impls(geometry, dtype, seed, kind, ties)
+
+
+@pytest.mark.slow
+@settings(max_examples=200, deadline=None)
+@given(*CASES)
+def test_loop_nests_equal_the_impls_on_many_geometries(geometry: Any, dtype: Any, seed: int,
+                                                        kind: str, ties: str) -> None:
+    loop_nests_equal_the_impls(geometry, dtype, seed, kind, ties)
+
+
+def loop_nests_equal_the_impls(geometry: Any, dtype: Any, seed: int, kind: str, ties: str
+                               ) -> None:
+    shape, params = geometry
+    rng = np.random.default_rng(seed)
+    x = rng.choice(VALUES, shape).astype(dtype)
+    aval = ShapedArray(shape, np.dtype(dtype))
+    out = _window_out_shape(aval, **params)
+    for prim in (reduce_window_max_p, reduce_window_min_p, reduce_window_sum_p):
+        assert prim.kernel.lower([aval], params) is not None
+        c_equals_impl(prim, [x], params)
+    chosen = {**params, "kind": kind, "ties": ties}
+    ct = rng.choice(VALUES, out).astype(dtype)
+    t = rng.standard_normal(shape).astype(dtype)
+    c_equals_impl(select_scatter_p, [ct, x], chosen)
+    c_equals_impl(select_gather_p, [t, x], chosen)
+
+
+def test_a_max_pools_gradient_runs_the_loop_nests() -> None:
+    """The jitted gradient of a 3x3, stride-2 max pool (overlapping windows) and of a
+    reshape-max pool: every window equation has its loop nest, and the C backend's
+    numbers are the NumPy backend's."""
+    x = np.random.default_rng(0).standard_normal((2, 3, 9, 9)).astype(np.float32)
+
+    def overlapping(x: Any) -> Any:
+        return (lax.reduce_window(x, -np.inf, "max", (1, 1, 3, 3), (1, 1, 2, 2), "SAME")
+                ** 2).sum()
+
+    def reshape_max(x: Any) -> Any:
+        return (x[:, :, :8, :8].reshape(2, 3, 4, 2, 4, 2).max(axis=(3, 5)) ** 2).sum()
+
+    windowed = {reduce_window_max_p, select_scatter_p}
+    for f in (overlapping, reshape_max):
+        g = fnad.grad(f)
+        eqns = [e for e in fnad.jit(g).lower(x).jaxpr.eqns if e.prim in windowed]
+        assert {e.prim for e in eqns} == windowed
+        assert all(e.prim.kernel.lower([a.aval for a in e.inputs], e.params) is not None
+                   for e in eqns)
+        np.testing.assert_array_equal(fnad.jit(g, backend="c")(x),
+                                      fnad.jit(g, backend="numpy")(x))
+
+
+def test_what_the_loops_leave_to_the_impls() -> None:
+    """Integer operands, base dilation and windows too large for the loop's stack fall
+    back to the impl, with the same numbers."""
+    params = {"window_dimensions": (2,), "window_strides": (1,), "padding": ((0, 0),),
+              "base_dilation": (1,), "window_dilation": (1,)}
+    ints = np.arange(6, dtype=np.int32)
+    assert reduce_window_max_p.kernel.lower([ShapedArray((6,), np.dtype(np.int32))],
+                                            params) is None
+    c_equals_impl(reduce_window_max_p, [ints], params)
+    dilated = {**params, "base_dilation": (2,)}
+    assert reduce_window_max_p.kernel.lower([ShapedArray((6,), np.dtype(np.float32))],
+                                            dilated) is None
+    c_equals_impl(reduce_window_max_p, [ints.astype(np.float32)], dilated)
+    huge = {**params, "window_dimensions": (5000,)}
+    assert reduce_window_sum_p.kernel.lower([ShapedArray((5000,), np.dtype(np.float32))],
+                                            huge) is None
+
+
+def test_overlapping_infinite_cotangents_add_quietly() -> None:
+    """Where overlapping windows add +inf and -inf at one position the answer is NaN, on
+    both backends and eagerly, with no NumPy warning."""
+    import warnings
+    params = {"window_dimensions": (2,), "window_strides": (1,), "padding": ((0, 0),),
+              "base_dilation": (1,), "window_dilation": (1,), "kind": "max", "ties": "first"}
+    x, ct = np.array([0.0, 1.0, 0.0]), np.array([np.inf, -np.inf])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        eager = select_scatter_p.bind(ct, x, **params)
+        np.testing.assert_array_equal(eager, [0.0, np.nan, 0.0])
+        c_equals_impl(select_scatter_p, [ct, x], params)
