@@ -430,8 +430,14 @@ def _loop_nest(eqn: Eqn) -> Callable[..., Any] | None:
 
     def make() -> Any:
         fn = getattr(build(source, symbol, _compiler_identity()[1]), symbol)
-        fn.argtypes, fn.restype = [ctypes.c_void_p] * 5, None
-        return fn
+        fn.restype = None
+
+        def call(*addresses: int) -> None:  # every parameter a pointer
+            if fn.argtypes is None:
+                fn.argtypes = [ctypes.c_void_p] * len(addresses)
+            fn(*addresses)
+
+        return call
 
     return functools.partial(run, _LOOP_NESTS.get_or_make(source, make))
 

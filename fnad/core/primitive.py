@@ -128,7 +128,8 @@ class CLoop(KernelRule):
     whole-array passes (a window's argmax and its scatter). `lower(in_avals, params)`
     gives `(source, symbol, run)`, or None where the impl serves these operands; the C
     backend compiles `source` (cached by its hash) and calls `run(fn, *operands)` with
-    `fn` the compiled `symbol` (a ctypes function). Other backends run the impl."""
+    `fn(*addresses)` calling the compiled `symbol`, whose parameters are all pointers.
+    Other backends run the impl."""
 
     lower: Callable[..., Any]
 

@@ -17,7 +17,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from fnad.core.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError
 from fnad.core.ir import ShapedArray, get_aval
-from fnad.core.primitive import CLoop, LibraryCall, Primitive, Zero
+from fnad.core.primitive import CLoop, Primitive, Zero
 from fnad.core.quiet import quiet_enter, quiet_exit
 from fnad.device import array_module, is_gpu_array
 from fnad.lax._rules import NUMBER, check_dtypes, defjvp, is_undefined
@@ -156,9 +156,11 @@ def conv_im2col(lhs: Any, rhs: Any, *, window_strides: tuple[int, ...], padding:
                 lhs_dilation: tuple[int, ...], rhs_dilation: tuple[int, ...],
                 dimension_numbers: ConvDimensionNumbers, feature_group_count: int,
                 batch_group_count: int, xp: Any = np,
-                windows: Callable[..., Any] | None = None) -> Any:
+                windows: Callable[..., Any] | None = None,
+                columns: Callable[..., None] | None = None) -> Any:
     """The convolution as im2col + one batched GEMM per group, in the array module `xp`
-    (NumPy, or CuPy with its own `windows` view function)."""
+    (NumPy, or CuPy with its own `windows` view function); `columns` builds the columns
+    of `_conv_by_taps`."""
     windows = windows or _windows
     lspec, rspec, ospec = dimension_numbers
     x, w = xp.transpose(lhs, lspec), xp.transpose(rhs, rspec)  # N C *sp, O I *k (views)
@@ -168,7 +170,7 @@ def conv_im2col(lhs: Any, rhs: Any, *, window_strides: tuple[int, ...], padding:
     if h == 1 and xp is np and min(math.prod(ksp), _out_positions(x, w, window_strides, padding,
                                        lhs_dilation, rhs_dilation)) <= _MAX_TAPS:
         return _conv_by_taps(x, w, window_strides, padding, lhs_dilation, rhs_dilation,
-                             ospec, math.prod(ksp) > _MAX_TAPS).astype(lhs.dtype, copy=False)
+                             ospec, _by_output(ksp), columns).astype(lhs.dtype, copy=False)
     win = windows(x, (1, 1, *ksp), (1, 1, *window_strides), ((0, 0), (0, 0), *padding),
                   (1, 1, *lhs_dilation), (1, 1, *rhs_dilation), 0)
     win = win[(slice(None),) * (2 + nsp) + (0, 0)]  # drop the unit batch/feature window
@@ -195,41 +197,54 @@ def conv_im2col(lhs: Any, rhs: Any, *, window_strides: tuple[int, ...], padding:
     return xp.ascontiguousarray(xp.transpose(std, np.argsort(ospec)), dtype=lhs.dtype)
 
 
+def _by_output(ksp: Sequence[int]) -> bool:
+    """Whether `_conv_by_taps` loops over output positions (a kernel of many taps)."""
+    return math.prod(ksp) > _MAX_TAPS
+
+
 def _conv_by_taps(x: np.ndarray, w: np.ndarray, strides: Sequence[int], padding: Pairs,
                   lhs_dilation: Sequence[int], rhs_dilation: Sequence[int],
-                  ospec: Sequence[int], by_output: bool = False) -> np.ndarray:
+                  ospec: Sequence[int], by_output: bool = False,
+                  columns: Callable[..., None] | None = None) -> np.ndarray:
     """im2col one tap at a time, then GEMMs over the whole batch's columns. Each tap is one
     large strided copy (a window view copied whole moves a few elements per inner loop).
     The taps are the kernel's offsets, for small kernels; or (`by_output`) the output
     positions, for a large kernel and a small output, which is the shape of a small-kernel
     convolution's weight gradient: its columns are the forward's, built the same way, and
-    one GEMM contracts them over batch and positions."""
+    one GEMM contracts them over batch and positions. `columns(x, cols, outer, outer_step,
+    inner, inner_step)` writes the same columns from the unpadded x (the C backend's loop
+    nest)."""
     (n, c), o, ksp = x.shape[:2], w.shape[0], w.shape[2:]
     osp = [_out_size(*a) for a in zip(x.shape[2:], ksp, strides, padding, lhs_dilation,
                                        rhs_dilation)]
-    padded = _dilate_pad(x, ((0, 0), (0, 0), *padding), (1, 1, *lhs_dilation), 0)
     # the taps loop over `outer` positions; every tap copies `inner` positions
     outer, inner = (osp, ksp) if by_output else (ksp, osp)
     outer_step, inner_step = (strides, rhs_dilation) if by_output else (rhs_dilation, strides)
     taps, size = math.prod(outer), math.prod(inner)
-    cols = np.empty((taps, n, c, *inner) if by_output else (taps, c, n, *inner), x.dtype)
-    if 0 not in osp and 0 not in ksp:
+    # columns by tap (weight gradient: rows of batch x tap, contracted whole) or by image
+    # (each image's (tap x c, positions) block contiguous for its GEMM)
+    cols = np.empty((taps, n, c, *inner) if by_output else (n, taps, c, *inner), x.dtype)
+    if columns is not None and 0 not in osp and 0 not in ksp:
+        columns(x, cols, outer, outer_step, inner, inner_step, padding)
+    elif 0 not in osp and 0 not in ksp:
+        padded = _dilate_pad(x, ((0, 0), (0, 0), *padding), (1, 1, *lhs_dilation), 0)
         for t, offset in enumerate(np.ndindex(*outer)):
             tap = padded[(slice(None), slice(None), *(
                 slice(k * a, k * a + (m - 1) * b + 1, b)
                 for k, a, m, b in zip(offset, outer_step, inner, inner_step)))]
-            cols[t] = tap if by_output else tap.swapaxes(0, 1)
+            if by_output:
+                cols[t] = tap
+            else:
+                cols[:, t] = tap
     nsp = len(ksp)
     if by_output:  # (taps x n, c x kernel) @ (c x kernel, o) -> (*osp, n, o)
         kern = w.reshape(o, c * size).T
         out = np.matmul(cols.reshape(taps * n, c * size), kern)
         std = np.moveaxis(out.reshape(*osp, n, o), (nsp, nsp + 1), (0, 1))
-    else:  # (o, tap x c) @ (tap x c, positions) for every image, strided views of the
-        # columns: as fast as one GEMM over (tap x c, n x positions) here, and it writes
-        # N O *sp directly, without a copy of the output
+    else:  # (o, tap x c) @ (tap x c, positions) for every image: N O *sp directly,
+        # without a copy of the output
         kern = np.moveaxis(w, 1, -1).reshape(o, taps * c)
-        std = np.matmul(kern, cols.reshape(taps * c, n, size).swapaxes(0, 1)).reshape(
-            n, o, *osp)
+        std = np.matmul(kern, cols.reshape(n, taps * c, size)).reshape(n, o, *osp)
     return np.ascontiguousarray(np.transpose(std, np.argsort(ospec)))
 
 
@@ -392,7 +407,100 @@ defjvp(conv_general_dilated_p,
        lambda g, ans, lhs, rhs, **params: conv_general_dilated_p.bind(lhs, g, **params))
 conv_general_dilated_p.def_transpose(_conv_transpose)
 conv_general_dilated_p.def_batch(_conv_batch)
-conv_general_dilated_p.kernel = LibraryCall()
+_COLUMNS_LOOP = r"""
+typedef long long i64;
+/* The columns of `_conv_by_taps`: for every (n, c) plane of x and every tap t, the plane's
+   `inner` positions at outer(t) * outer_step + inner * inner_step - lo, 0 in the padding,
+   written at cols + t * ct + n * cn + c * cc (one row of the last axis at a time). R (the
+   spatial rank), IS (the inner step along the last axis) and XL (x's stride there) are
+   constants of the source. p: N, C, taps, x's strides for n and c, the columns' strides
+   for t, n and c, then per spatial axis: x's stride, x's size, the outer size and step,
+   the inner size and step, the low padding. */
+void NAME(const T* restrict x, T* restrict cols, const i64* p) {
+  const i64 N = p[0], C = p[1], taps = p[2], sn = p[3], sc = p[4], ct = p[5], cn = p[6],
+            cc = p[7];
+  const i64 *xs = p + 8, *size = xs + R, *outer = size + R, *ostep = outer + R,
+            *inner = ostep + R, *istep = inner + R, *lo = istep + R;
+  const i64 L = R - 1, row = inner[L];
+  i64 rows = 1;
+  for (i64 d = 0; d < L; ++d) rows *= inner[d];
+  for (i64 n = 0; n < N; ++n)
+    for (i64 c = 0; c < C; ++c) {
+      const T* plane = x + n * sn + c * sc;
+      for (i64 t = 0; t < taps; ++t) {
+        i64 base[R], q[R];
+        for (i64 d = L, rest = t; d >= 0; rest /= outer[d], --d) {
+          base[d] = rest % outer[d] * ostep[d] - lo[d];
+          q[d] = 0;
+        }
+        const i64 b = base[L];
+        i64 ja = b >= 0 ? 0 : (-b + IS - 1) / IS;
+        i64 jb = size[L] - 1 - b < 0 ? 0 : (size[L] - 1 - b) / IS + 1;
+        ja = ja < row ? ja : row;
+        jb = jb < ja ? ja : jb < row ? jb : row;
+        T* dst = cols + t * ct + n * cn + c * cc;
+        for (i64 r = 0; r < rows; ++r, dst += row) {
+          i64 valid = 1, at = b * XL;
+          for (i64 d = 0; d < L; ++d) {
+            const i64 i = base[d] + q[d] * istep[d];
+            valid &= i >= 0 && i < size[d];
+            at += i * xs[d];
+          }
+          const i64 hi = valid ? jb : 0, from = valid ? ja : 0;
+          const T* src = plane + at;
+          for (i64 j = 0; j < from; ++j) dst[j] = 0;
+          for (i64 j = from; j < hi; ++j) dst[j] = src[j * IS * XL];
+          for (i64 j = hi; j < row; ++j) dst[j] = 0;
+          for (i64 d = L - 1; d >= 0 && ++q[d] == inner[d]; --d) q[d] = 0;
+        }
+      }
+    }
+}
+"""
+
+
+def _conv_loops(avals: Sequence[ShapedArray], params: dict[str, Any]) -> Any:
+    """The C backend's convolution: `conv_im2col` with the columns written by a C loop
+    nest (from the unpadded operand, no padded copy); the same columns, so the same
+    numbers. Ungrouped convolutions without lhs dilation that `_conv_by_taps` runs."""
+    lhs, rhs = avals
+    lspec, rspec, _ = params["dimension_numbers"]
+    ksp = [rhs.shape[d] for d in rspec[2:]]
+    nsp = len(ksp)
+    osp = [_out_size(lhs.shape[ld], k, s, pad, 1, dr) for ld, k, s, pad, dr in zip(
+        lspec[2:], ksp, params["window_strides"], params["padding"], params["rhs_dilation"])]
+    if (lhs.dtype not in (np.float32, np.float64) or nsp == 0
+            or params["feature_group_count"] != 1 or params["batch_group_count"] != 1
+            or any(d != 1 for d in params["lhs_dilation"])
+            or min(math.prod(ksp), math.prod(osp)) > _MAX_TAPS):
+        return None
+    elem = [math.prod(lhs.shape[d + 1:]) for d in range(lhs.ndim)]  # C-order strides
+    by_output = _by_output(ksp)
+    inner_step = params["rhs_dilation"] if by_output else params["window_strides"]
+    ctype = "float" if lhs.dtype == np.float32 else "double"
+    symbol = f"conv_columns_{ctype}"
+    defines = {"T": ctype, "NAME": symbol, "R": nsp, "IS": inner_step[-1],
+               "XL": elem[lspec[-1]]}
+    source = "".join(f"#define {k} {v}\n" for k, v in defines.items()) + _COLUMNS_LOOP
+    x_strides = [elem[d] for d in lspec]
+
+    def run(fn: Any, lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+        def columns(x: np.ndarray, cols: np.ndarray, outer: Sequence[int],
+                    outer_step: Sequence[int], inner: Sequence[int],
+                    inner_step: Sequence[int], padding: Pairs) -> None:
+            t, a, b = (s // cols.itemsize for s in cols.strides[:3])
+            ct, cn, cc = (t, a, b) if by_output else (a, t, b)
+            geometry = np.array([*x.shape[:2], math.prod(outer), *x_strides[:2], ct, cn, cc,
+                                 *x_strides[2:], *x.shape[2:], *outer, *outer_step, *inner,
+                                 *inner_step, *(lo for lo, _ in padding)], np.int64)
+            fn(x.ctypes.data, cols.ctypes.data, geometry.ctypes.data)
+
+        return conv_im2col(np.ascontiguousarray(lhs), rhs, **params, columns=columns)
+
+    return source, symbol, run
+
+
+conv_general_dilated_p.kernel = CLoop(_conv_loops)
 
 
 def _ints(v: Sequence[int] | None, n: int, name: str) -> tuple[int, ...]:
