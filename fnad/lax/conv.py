@@ -145,32 +145,27 @@ conv_general_dilated_p = Primitive("conv_general_dilated")
 _MAX_TAPS = 32  # im2col tap by tap (one strided copy each) up to this many taps
 
 
-def _out_positions(x: Any, w: Any, strides: Sequence[int], padding: Pairs,
-                   lhs_dilation: Sequence[int], rhs_dilation: Sequence[int]) -> int:
-    """The number of output positions of a convolution of N C *sp by O I *k (views)."""
-    return math.prod(_out_size(*a) for a in zip(x.shape[2:], w.shape[2:], strides, padding,
-                                                lhs_dilation, rhs_dilation))
-
-
 def conv_im2col(lhs: Any, rhs: Any, *, window_strides: tuple[int, ...], padding: Pairs,
                 lhs_dilation: tuple[int, ...], rhs_dilation: tuple[int, ...],
                 dimension_numbers: ConvDimensionNumbers, feature_group_count: int,
                 batch_group_count: int, xp: Any = np,
                 windows: Callable[..., Any] | None = None,
-                columns: Callable[..., None] | None = None) -> Any:
+                loop: Callable[..., None] | None = None) -> Any:
     """The convolution as im2col + one batched GEMM per group, in the array module `xp`
-    (NumPy, or CuPy with its own `windows` view function); `columns` builds the columns
-    of `_conv_by_taps`."""
+    (NumPy, or CuPy with its own `windows` view function); NumPy's ungrouped ones tap by
+    tap (`_taps_plan`), where `loop` can run the tap loops (see `_conv_loops`)."""
     windows = windows or _windows
     lspec, rspec, ospec = dimension_numbers
     x, w = xp.transpose(lhs, lspec), xp.transpose(rhs, rspec)  # N C *sp, O I *k (views)
     (n, c), (o, ci), ksp = x.shape[:2], w.shape[:2], w.shape[2:]
     b, g, nsp = batch_group_count, feature_group_count, len(ksp)
     h = b * g
-    if h == 1 and xp is np and min(math.prod(ksp), _out_positions(x, w, window_strides, padding,
-                                       lhs_dilation, rhs_dilation)) <= _MAX_TAPS:
+    plan = _taps_plan(x.shape, w.shape, window_strides, padding, lhs_dilation, rhs_dilation)
+    if h == 1 and xp is np and plan == "products":
+        return _conv_by_products(x, w, window_strides, padding, rhs_dilation, ospec, loop)
+    if h == 1 and xp is np and plan is not None:
         return _conv_by_taps(x, w, window_strides, padding, lhs_dilation, rhs_dilation,
-                             ospec, _by_output(ksp), columns).astype(lhs.dtype, copy=False)
+                             ospec, plan == "outputs", loop).astype(lhs.dtype, copy=False)
     win = windows(x, (1, 1, *ksp), (1, 1, *window_strides), ((0, 0), (0, 0), *padding),
                   (1, 1, *lhs_dilation), (1, 1, *rhs_dilation), 0)
     win = win[(slice(None),) * (2 + nsp) + (0, 0)]  # drop the unit batch/feature window
@@ -197,23 +192,82 @@ def conv_im2col(lhs: Any, rhs: Any, *, window_strides: tuple[int, ...], padding:
     return xp.ascontiguousarray(xp.transpose(std, np.argsort(ospec)), dtype=lhs.dtype)
 
 
-def _by_output(ksp: Sequence[int]) -> bool:
-    """Whether `_conv_by_taps` loops over output positions (a kernel of many taps)."""
-    return math.prod(ksp) > _MAX_TAPS
+def _taps_plan(x_shape: Sequence[int], w_shape: Sequence[int], strides: Sequence[int],
+               padding: Pairs, lhs_dilation: Sequence[int], rhs_dilation: Sequence[int]
+               ) -> str | None:
+    """How NumPy runs an ungrouped convolution of N C *sp by O I *k: "taps" (im2col tap by
+    tap), "outputs" (im2col by output position: a kernel of many taps, a weight gradient's
+    shape), "products" (each tap's products summed per output: fewer output than input
+    features, as in an input gradient, where im2col would copy the larger operand once
+    per tap), or None (im2col of window views)."""
+    ksp, sp = w_shape[2:], x_shape[2:]
+    osp = [_out_size(*a) for a in zip(sp, ksp, strides, padding, lhs_dilation, rhs_dilation)]
+    taps, positions, inputs = math.prod(ksp), math.prod(osp), math.prod(sp)
+    if not sp or min(taps, positions) > _MAX_TAPS:
+        return None
+    if taps > _MAX_TAPS:
+        return "outputs"
+    if (all(d == 1 for d in lhs_dilation) and w_shape[0] * inputs < w_shape[1] * positions
+            and 2 * inputs <= 3 * positions):
+        return "products"
+    return "taps"
+
+
+def _conv_by_products(x: np.ndarray, w: np.ndarray, strides: Sequence[int], padding: Pairs,
+                      rhs_dilation: Sequence[int], ospec: Sequence[int],
+                      loop: Callable[..., None] | None = None) -> np.ndarray:
+    """Every tap's products with every input position (one GEMM per image: taps x O by
+    C, with C by positions), then each output position sums its taps' products, tap after
+    tap (shifted strided views)."""
+    (n, c), o, ksp, sp = x.shape[:2], w.shape[0], w.shape[2:], x.shape[2:]
+    osp = [_out_size(*a, 1, d) for a, d in zip(zip(sp, ksp, strides, padding), rhs_dilation)]
+    taps = math.prod(ksp)
+    per_tap = np.moveaxis(w.reshape(o, c, taps), 2, 0).reshape(taps * o, c)
+    y = np.matmul(per_tap, x.reshape(n, c, math.prod(sp))).reshape(n, taps, o, *sp)
+    out = np.zeros((n, o, *osp), y.dtype)
+    lows = [lo for lo, _ in padding]
+    if 0 in osp:
+        pass
+    elif loop is not None:
+        e = y.itemsize
+        loop(y, out, (n, o), (y.strides[0] // e, y.strides[2] // e, y.strides[1] // e),
+             (out.strides[0] // e, out.strides[1] // e, 0), ksp, rhs_dilation, osp, strides,
+             lows)
+    else:
+        token = quiet_enter()  # inf - inf: NaN is the answer
+        try:
+            for t, k in enumerate(np.ndindex(*ksp)):
+                spans = [_tap_span(*a) for a in zip(k, rhs_dilation, lows, strides, sp, osp)]
+                if all(p0 < p1 for (p0, p1), _ in spans):
+                    out[(..., *(slice(*p) for p, _ in spans))] += y[
+                        (slice(None), t, slice(None), *(q for _, q in spans))]
+        finally:
+            quiet_exit(token)
+    return np.ascontiguousarray(np.transpose(out, np.argsort(ospec)))
+
+
+def _tap_span(k: int, dilation: int, lo: int, stride: int, size: int, out: int
+              ) -> tuple[tuple[int, int], slice]:
+    """Along one axis, for kernel offset k: the output positions [p0, p1) whose input
+    position p * stride + k * dilation - lo lies in [0, size), and the slice of those."""
+    off = k * dilation - lo
+    p0 = min(out, max(0, -(off // stride) if off < 0 else 0))
+    p1 = max(p0, min(out, (size - 1 - off) // stride + 1)) if size - 1 - off >= 0 else p0
+    q0 = p0 * stride + off
+    return (p0, p1), slice(q0, q0 + (p1 - p0 - 1) * stride + 1, stride)
 
 
 def _conv_by_taps(x: np.ndarray, w: np.ndarray, strides: Sequence[int], padding: Pairs,
                   lhs_dilation: Sequence[int], rhs_dilation: Sequence[int],
                   ospec: Sequence[int], by_output: bool = False,
-                  columns: Callable[..., None] | None = None) -> np.ndarray:
+                  loop: Callable[..., None] | None = None) -> np.ndarray:
     """im2col one tap at a time, then GEMMs over the whole batch's columns. Each tap is one
     large strided copy (a window view copied whole moves a few elements per inner loop).
     The taps are the kernel's offsets, for small kernels; or (`by_output`) the output
     positions, for a large kernel and a small output, which is the shape of a small-kernel
     convolution's weight gradient: its columns are the forward's, built the same way, and
-    one GEMM contracts them over batch and positions. `columns(x, cols, outer, outer_step,
-    inner, inner_step)` writes the same columns from the unpadded x (the C backend's loop
-    nest)."""
+    one GEMM contracts them over batch and positions. `loop` writes the same columns from
+    the unpadded x (the C backend's loop nest)."""
     (n, c), o, ksp = x.shape[:2], w.shape[0], w.shape[2:]
     osp = [_out_size(*a) for a in zip(x.shape[2:], ksp, strides, padding, lhs_dilation,
                                        rhs_dilation)]
@@ -224,8 +278,12 @@ def _conv_by_taps(x: np.ndarray, w: np.ndarray, strides: Sequence[int], padding:
     # columns by tap (weight gradient: rows of batch x tap, contracted whole) or by image
     # (each image's (tap x c, positions) block contiguous for its GEMM)
     cols = np.empty((taps, n, c, *inner) if by_output else (n, taps, c, *inner), x.dtype)
-    if columns is not None and 0 not in osp and 0 not in ksp:
-        columns(x, cols, outer, outer_step, inner, inner_step, padding)
+    if loop is not None and 0 not in osp and 0 not in ksp:
+        e = x.itemsize
+        t_at, n_at, c_at = (0, 1, 2) if by_output else (1, 0, 2)
+        loop(x, cols, (n, c), (x.strides[0] // e, x.strides[1] // e, 0),
+             (cols.strides[n_at] // e, cols.strides[c_at] // e, cols.strides[t_at] // e),
+             outer, outer_step, inner, inner_step, [lo for lo, _ in padding])
     elif 0 not in osp and 0 not in ksp:
         padded = _dilate_pad(x, ((0, 0), (0, 0), *padding), (1, 1, *lhs_dilation), 0)
         for t, offset in enumerate(np.ndindex(*outer)):
@@ -407,95 +465,101 @@ defjvp(conv_general_dilated_p,
        lambda g, ans, lhs, rhs, **params: conv_general_dilated_p.bind(lhs, g, **params))
 conv_general_dilated_p.def_transpose(_conv_transpose)
 conv_general_dilated_p.def_batch(_conv_batch)
-_COLUMNS_LOOP = r"""
+_TAPS_LOOP = r"""
 typedef long long i64;
-/* The columns of `_conv_by_taps`: for every (n, c) plane of x and every tap t, the plane's
-   `inner` positions at outer(t) * outer_step + inner * inner_step - lo, 0 in the padding,
-   written at cols + t * ct + n * cn + c * cc (one row of the last axis at a time). R (the
-   spatial rank), IS (the inner step along the last axis) and XL (x's stride there) are
-   constants of the source. p: N, C, taps, x's strides for n and c, the columns' strides
-   for t, n and c, then per spatial axis: x's stride, x's size, the outer size and step,
-   the inner size and step, the low padding. */
-void NAME(const T* restrict x, T* restrict cols, const i64* p) {
-  const i64 N = p[0], C = p[1], taps = p[2], sn = p[3], sc = p[4], ct = p[5], cn = p[6],
-            cc = p[7];
-  const i64 *xs = p + 8, *size = xs + R, *outer = size + R, *ostep = outer + R,
+/* Tap by tap, a row of positions at a time: for every plane pair (a, b) and tap t, the
+   source plane src + a * sa + b * sb + t * st read at the `inner` positions
+   outer(t) * outer_step + inner * inner_step - lo (per spatial axis), copied to the
+   destination plane dst + a * da + b * db + t * dt with 0 where they fall in the
+   padding (im2col: x's planes (n, c) into tap t's columns), or added to it, tap after
+   tap, where they fall in the source (ADD: each tap's products y[n, t, o] summed into
+   the output plane (n, o)). R (the spatial rank), IS (the inner step along the last
+   axis) and XL (the source's stride there) are constants of the source. p: A, B, taps,
+   sa, sb, st, da, db, dt, then per spatial axis: the source's stride and size, the
+   outer size and step, the inner size and step, the low padding. */
+void NAME(const T* restrict src, T* restrict dst, const i64* p) {
+  const i64 A = p[0], B = p[1], taps = p[2], sa = p[3], sb = p[4], st = p[5], da = p[6],
+            db = p[7], dt = p[8];
+  const i64 *xs = p + 9, *size = xs + R, *outer = size + R, *ostep = outer + R,
             *inner = ostep + R, *istep = inner + R, *lo = istep + R;
   const i64 L = R - 1, row = inner[L];
   i64 rows = 1;
   for (i64 d = 0; d < L; ++d) rows *= inner[d];
-  for (i64 n = 0; n < N; ++n)
-    for (i64 c = 0; c < C; ++c) {
-      const T* plane = x + n * sn + c * sc;
+  for (i64 a = 0; a < A; ++a)
+    for (i64 b = 0; b < B; ++b)
       for (i64 t = 0; t < taps; ++t) {
+        const T* plane = src + a * sa + b * sb + t * st;
         i64 base[R], q[R];
         for (i64 d = L, rest = t; d >= 0; rest /= outer[d], --d) {
           base[d] = rest % outer[d] * ostep[d] - lo[d];
           q[d] = 0;
         }
-        const i64 b = base[L];
-        i64 ja = b >= 0 ? 0 : (-b + IS - 1) / IS;
-        i64 jb = size[L] - 1 - b < 0 ? 0 : (size[L] - 1 - b) / IS + 1;
+        const i64 first = base[L];
+        i64 ja = first >= 0 ? 0 : (-first + IS - 1) / IS;
+        i64 jb = size[L] - 1 - first < 0 ? 0 : (size[L] - 1 - first) / IS + 1;
         ja = ja < row ? ja : row;
         jb = jb < ja ? ja : jb < row ? jb : row;
-        T* dst = cols + t * ct + n * cn + c * cc;
-        for (i64 r = 0; r < rows; ++r, dst += row) {
-          i64 valid = 1, at = b * XL;
+        T* out = dst + a * da + b * db + t * dt;
+        for (i64 r = 0; r < rows; ++r, out += row) {
+          i64 valid = 1, at = first * XL;
           for (i64 d = 0; d < L; ++d) {
             const i64 i = base[d] + q[d] * istep[d];
             valid &= i >= 0 && i < size[d];
             at += i * xs[d];
           }
           const i64 hi = valid ? jb : 0, from = valid ? ja : 0;
-          const T* src = plane + at;
-          for (i64 j = 0; j < from; ++j) dst[j] = 0;
-          for (i64 j = from; j < hi; ++j) dst[j] = src[j * IS * XL];
-          for (i64 j = hi; j < row; ++j) dst[j] = 0;
+          const T* in = plane + at;
+#if ADD
+          for (i64 j = from; j < hi; ++j) out[j] += in[j * IS * XL];
+#else
+          for (i64 j = 0; j < from; ++j) out[j] = 0;
+          for (i64 j = from; j < hi; ++j) out[j] = in[j * IS * XL];
+          for (i64 j = hi; j < row; ++j) out[j] = 0;
+#endif
           for (i64 d = L - 1; d >= 0 && ++q[d] == inner[d]; --d) q[d] = 0;
         }
       }
-    }
 }
 """
 
 
 def _conv_loops(avals: Sequence[ShapedArray], params: dict[str, Any]) -> Any:
-    """The C backend's convolution: `conv_im2col` with the columns written by a C loop
-    nest (from the unpadded operand, no padded copy); the same columns, so the same
-    numbers. Ungrouped convolutions without lhs dilation that `_conv_by_taps` runs."""
+    """The C backend's convolution: `conv_im2col` with its tap loops (the columns, or the
+    sums of each tap's products) written by a C loop nest, the columns from the unpadded
+    operand (no padded copy). The same values in the same order, so the same numbers.
+    Ungrouped convolutions without lhs dilation that run tap by tap."""
     lhs, rhs = avals
     lspec, rspec, _ = params["dimension_numbers"]
-    ksp = [rhs.shape[d] for d in rspec[2:]]
-    nsp = len(ksp)
-    osp = [_out_size(lhs.shape[ld], k, s, pad, 1, dr) for ld, k, s, pad, dr in zip(
-        lspec[2:], ksp, params["window_strides"], params["padding"], params["rhs_dilation"])]
-    if (lhs.dtype not in (np.float32, np.float64) or nsp == 0
+    x_shape = [lhs.shape[d] for d in lspec]
+    w_shape = [rhs.shape[d] for d in rspec]
+    plan = _taps_plan(x_shape, w_shape, params["window_strides"], params["padding"],
+                      params["lhs_dilation"], params["rhs_dilation"])
+    if (lhs.dtype not in (np.float32, np.float64) or plan is None
             or params["feature_group_count"] != 1 or params["batch_group_count"] != 1
-            or any(d != 1 for d in params["lhs_dilation"])
-            or min(math.prod(ksp), math.prod(osp)) > _MAX_TAPS):
+            or any(d != 1 for d in params["lhs_dilation"])):
         return None
     elem = [math.prod(lhs.shape[d + 1:]) for d in range(lhs.ndim)]  # C-order strides
-    by_output = _by_output(ksp)
-    inner_step = params["rhs_dilation"] if by_output else params["window_strides"]
+    inner_step = params["rhs_dilation"] if plan == "outputs" else params["window_strides"]
     ctype = "float" if lhs.dtype == np.float32 else "double"
-    symbol = f"conv_columns_{ctype}"
-    defines = {"T": ctype, "NAME": symbol, "R": nsp, "IS": inner_step[-1],
-               "XL": elem[lspec[-1]]}
-    source = "".join(f"#define {k} {v}\n" for k, v in defines.items()) + _COLUMNS_LOOP
-    x_strides = [elem[d] for d in lspec]
+    symbol = f"conv_taps_{plan}_{ctype}"
+    defines = {"T": ctype, "NAME": symbol, "R": len(x_shape) - 2, "IS": inner_step[-1],
+               "XL": 1 if plan == "products" else elem[lspec[-1]],
+               "ADD": int(plan == "products")}
+    source = "".join(f"#define {k} {v}\n" for k, v in defines.items()) + _TAPS_LOOP
 
     def run(fn: Any, lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-        def columns(x: np.ndarray, cols: np.ndarray, outer: Sequence[int],
-                    outer_step: Sequence[int], inner: Sequence[int],
-                    inner_step: Sequence[int], padding: Pairs) -> None:
-            t, a, b = (s // cols.itemsize for s in cols.strides[:3])
-            ct, cn, cc = (t, a, b) if by_output else (a, t, b)
-            geometry = np.array([*x.shape[:2], math.prod(outer), *x_strides[:2], ct, cn, cc,
-                                 *x_strides[2:], *x.shape[2:], *outer, *outer_step, *inner,
-                                 *inner_step, *(lo for lo, _ in padding)], np.int64)
-            fn(x.ctypes.data, cols.ctypes.data, geometry.ctypes.data)
+        def loop(src: np.ndarray, dst: np.ndarray, planes: Sequence[int],
+                 src_strides: Sequence[int], dst_strides: Sequence[int],
+                 outer: Sequence[int], outer_step: Sequence[int], inner: Sequence[int],
+                 inner_step: Sequence[int], lows: Sequence[int]) -> None:
+            nsp = len(outer)
+            geometry = np.array([*planes, math.prod(outer), *src_strides, *dst_strides,
+                                 *(s // src.itemsize for s in src.strides[-nsp:]),
+                                 *src.shape[-nsp:], *outer, *outer_step, *inner,
+                                 *inner_step, *lows], np.int64)
+            fn(src.ctypes.data, dst.ctypes.data, geometry.ctypes.data)
 
-        return conv_im2col(np.ascontiguousarray(lhs), rhs, **params, columns=columns)
+        return conv_im2col(np.ascontiguousarray(lhs), rhs, **params, loop=loop)
 
     return source, symbol, run
 
@@ -915,6 +979,9 @@ typedef long long i64;
 #define COMBINE(a, b) ((a) + (b))
 #endif
 #define CHUNK 256
+/* the window's elements unrolled before vectorizing: a loop over windows holding
+   several loops over their elements is not vectorized otherwise */
+#define UNROLLED _Pragma("GCC unroll 16")
 
 /* The flat position in x of element k of the chunk's window j, -1 in the padding: x
    holds windows [ja[k], jb[k]) of the chunk at off[k] + shift + j * SL. FULL: all of
@@ -935,6 +1002,9 @@ typedef long long i64;
    tangent, or its scatter. Where windows overlap, a scatter only notes each window's
    choice (its chosen element, or its extremum and share) for `add_row`. */
 static inline __attribute__((always_inline)) void row(const int FULL, ROW_ARGS) {
+#if OP_SCATTER && TIES_SPLIT
+  T extremum[CHUNK], share[CHUNK];  /* scattered in a second loop, vectorized apart */
+#endif
   _Pragma("omp simd")
   for (i64 j = 0; j < (FULL ? ROW : jn); ++j) {
     const i64 w = w0 + j;
@@ -943,25 +1013,20 @@ static inline __attribute__((always_inline)) void row(const int FULL, ROW_ARGS) 
     for (i64 k = 0; k < K; ++k) acc = COMBINE(acc, VALUE(POS(k)));
     out[w] = acc;
 #elif TIES_SPLIT
-    T m = (T)IDENT, count = 0;
-    for (i64 k = 0; k < K; ++k) m = COMBINE(m, VALUE(POS(k)));
-    for (i64 k = 0; k < K; ++k) count += (T)(VALUE(POS(k)) == m);
-#if OP_SCATTER
-    const T share = t[w] / count;
-    if (overlap) {
-      mark[w] = m;
-      shares[w] = share;
-    } else {
-      for (i64 k = 0; k < K; ++k) {
-        const i64 pos = POS(k);
-        if (IN(pos)) out[pos] = share * (T)(x[pos] == m);
-      }
+    T m = (T)IDENT, count = 0, v[K];
+    UNROLLED for (i64 k = 0; k < K; ++k) {
+      v[k] = VALUE(POS(k));
+      m = COMBINE(m, v[k]);
     }
+    UNROLLED for (i64 k = 0; k < K; ++k) count += (T)(v[k] == m);
+#if OP_SCATTER
+    extremum[j] = m;
+    share[j] = t[w] / count;
 #else
     T acc = 0;
-    for (i64 k = 0; k < K; ++k) {
+    UNROLLED for (i64 k = 0; k < K; ++k) {
       const i64 pos = POS(k);
-      acc += (IN(pos) ? t[pos] : (T)0) * (T)(VALUE(pos) == m);
+      acc += (IN(pos) ? t[pos] : (T)0) * (T)(v[k] == m);
     }
     out[w] = acc / count;
 #endif
@@ -984,6 +1049,22 @@ static inline __attribute__((always_inline)) void row(const int FULL, ROW_ARGS) 
 #endif
 #endif
   }
+#if OP_SCATTER && TIES_SPLIT
+  if (overlap) {
+    for (i64 j = 0; j < (FULL ? ROW : jn); ++j) {
+      mark[w0 + j] = extremum[j];
+      shares[w0 + j] = share[j];
+    }
+  } else {
+    for (i64 k = 0; k < K; ++k) {
+      _Pragma("omp simd")
+      for (i64 j = 0; j < (FULL ? ROW : jn); ++j) {
+        const i64 pos = POS(k);
+        if (IN(pos)) out[pos] = share[j] * (T)(x[pos] == extremum[j]);
+      }
+    }
+  }
+#endif
 }
 
 /* Where scatter windows overlap: add element k of the chunk's windows, as the impl adds

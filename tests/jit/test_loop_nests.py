@@ -1,7 +1,8 @@
-"""The C backend's loop nests for the window primitives (`CLoop` kernel rules in
-fnad/lax/conv.py): over random ranks, shapes, windows, strides, paddings (negative ones
-crop) and window dilations, with ties, +-inf and NaN, they give the impls' numbers exactly;
-and a max pool's gradient runs them."""
+"""The C backend's loop nests (`CLoop` kernel rules in fnad/lax/conv.py): for the window
+primitives, over random ranks, shapes, windows, strides, paddings (negative ones crop) and
+window dilations, with ties, +-inf and NaN, they give the impls' numbers exactly, and a max
+pool's gradient runs them; convolutions run tap by tap in each of three plans, which match
+the definition, and the C loops give the NumPy numbers exactly."""
 
 from __future__ import annotations
 
@@ -143,3 +144,75 @@ def test_overlapping_infinite_cotangents_add_quietly() -> None:
         eager = select_scatter_p.bind(ct, x, **params)
         np.testing.assert_array_equal(eager, [0.0, np.nan, 0.0])
         c_equals_impl(select_scatter_p, [ct, x], params)
+
+
+# ---------------------------------------------------------------------------- convolutions
+
+def conv_reference(x: np.ndarray, w: np.ndarray, strides: tuple, padding: tuple,
+                   dilation: tuple) -> np.ndarray:
+    """N C *sp by O C *k, straight from the definition, in float64."""
+    sp, ksp = x.shape[2:], w.shape[2:]
+    xp = np.zeros((*x.shape[:2], *(n + max(lo, 0) + max(hi, 0) for n, (lo, hi) in
+                                   zip(sp, padding))))
+    xp[(..., *(slice(max(lo, 0), max(lo, 0) + n) for n, (lo, _) in zip(sp, padding)))] = x
+    xp = xp[(..., *(slice(-min(lo, 0), xp.shape[2 + i] + min(hi, 0))
+                    for i, (lo, hi) in enumerate(padding)))]
+    osp = [(m - (k - 1) * d - 1) // s + 1 for m, k, d, s in zip(xp.shape[2:], ksp, dilation,
+                                                                  strides)]
+    out = np.zeros((x.shape[0], w.shape[0], *osp))
+    for k in np.ndindex(*ksp):
+        view = xp[(..., *(slice(kk * d, kk * d + (m - 1) * s + 1, s)
+                          for kk, d, m, s in zip(k, dilation, osp, strides)))]
+        out += np.einsum("nc...,oc->no...", view, w[(..., *k)].astype(np.float64))
+    return out
+
+
+@st.composite
+def convolutions(draw: Any) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    rank = draw(st.integers(1, 2))
+    n, c, o = draw(st.integers(1, 3)), draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    sp, ksp, strides, pads, dil = [], [], [], [], []
+    for _ in range(rank):
+        k, d, s = draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
+        m = draw(st.integers((k - 1) * d + 1, 9))
+        sp.append(m), ksp.append(k), strides.append(s), dil.append(d)
+        pads.append((draw(st.integers(-1, 2)), draw(st.integers(0, 2))))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31)))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    x = rng.standard_normal((n, c, *sp)).astype(dtype)
+    w = rng.standard_normal((o, c, *ksp)).astype(dtype)
+    return x, w, {"window_strides": tuple(strides), "padding": tuple(pads),
+                  "rhs_dilation": tuple(dil)}
+
+
+@settings(max_examples=25, deadline=None)
+@given(convolutions())
+def test_convolutions_tap_by_tap(case: Any) -> None:
+    """Every plan (im2col by tap, by output position, per-tap products summed) matches
+    the definition, and the C backend's loops give eager evaluation's numbers exactly."""
+    x, w, params = case
+    f = lambda x, w: lax.conv_general_dilated(x, w, **params)
+    eager = f(x, w)
+    tol = 1e-4 if x.dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(eager, conv_reference(x, w, **{
+        "strides": params["window_strides"], "padding": params["padding"],
+        "dilation": params["rhs_dilation"]}), rtol=tol, atol=tol)
+    np.testing.assert_array_equal(fnad.jit(f, backend="c")(x, w), eager)
+
+
+def test_each_plan_runs() -> None:
+    """An input gradient's shape (fewer output than input features) sums per-tap
+    products; a forward convolution copies columns by tap; a weight gradient's shape by
+    output position; each through its C loop, with the definition's numbers."""
+    from fnad.lax.conv import _taps_plan
+    rng = np.random.default_rng(0)
+    pads = ((1, 1), (1, 1))
+    cases = {"products": ((2, 8, 6, 6), (3, 8, 3, 3)), "taps": ((2, 3, 6, 6), (8, 3, 3, 3)),
+             "outputs": ((2, 3, 8, 8), (4, 3, 7, 7))}
+    for plan, (xs, ws) in cases.items():
+        assert _taps_plan(xs, ws, (1, 1), pads, (1, 1), (1, 1)) == plan
+        x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+        f = lambda x, w: lax.conv_general_dilated(x, w, (1, 1), pads)
+        np.testing.assert_allclose(f(x, w), conv_reference(x, w, (1, 1), pads, (1, 1)),
+                                   rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(fnad.jit(f, backend="c")(x, w), f(x, w))
