@@ -295,7 +295,12 @@ def _conv_by_taps(x: np.ndarray, w: np.ndarray, strides: Sequence[int], padding:
             else:
                 cols[:, t] = tap
     nsp = len(ksp)
-    if by_output:  # (taps x n, c x kernel) @ (c x kernel, o) -> (*osp, n, o)
+    if by_output and 4 * taps * n < size:  # per c: (taps x n, kernel) @ (kernel, o), summed:
+        # few rows, where a single GEMM would first copy w into (o, c x kernel) order
+        out = np.matmul(cols.reshape(taps * n, c, size).transpose(1, 0, 2),
+                        w.reshape(o, c, size).transpose(1, 2, 0)).sum(0)
+        std = np.moveaxis(out.reshape(*osp, n, o), (nsp, nsp + 1), (0, 1))
+    elif by_output:  # (taps x n, c x kernel) @ (c x kernel, o) -> (*osp, n, o)
         kern = w.reshape(o, c * size).T
         out = np.matmul(cols.reshape(taps * n, c * size), kern)
         std = np.moveaxis(out.reshape(*osp, n, o), (nsp, nsp + 1), (0, 1))

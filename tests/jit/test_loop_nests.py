@@ -203,13 +203,15 @@ def test_convolutions_tap_by_tap(case: Any) -> None:
 def test_each_plan_runs() -> None:
     """An input gradient's shape (fewer output than input features) sums per-tap
     products; a forward convolution copies columns by tap; a weight gradient's shape by
-    output position; each through its C loop, with the definition's numbers."""
+    output position (contracted in one GEMM, or per image where the columns have few
+    rows); each through its C loop, with the definition's numbers."""
     from fnad.lax.conv import _taps_plan
     rng = np.random.default_rng(0)
     pads = ((1, 1), (1, 1))
-    cases = {"products": ((2, 8, 6, 6), (3, 8, 3, 3)), "taps": ((2, 3, 6, 6), (8, 3, 3, 3)),
-             "outputs": ((2, 3, 8, 8), (4, 3, 7, 7))}
-    for plan, (xs, ws) in cases.items():
+    cases = [("products", (2, 8, 6, 6), (3, 8, 3, 3)), ("taps", (2, 3, 6, 6), (8, 3, 3, 3)),
+             ("outputs", (2, 3, 8, 8), (4, 3, 7, 7)),  # one GEMM
+             ("outputs", (2, 1, 12, 12), (4, 1, 13, 13))]  # few rows: a GEMM per image
+    for plan, xs, ws in cases:
         assert _taps_plan(xs, ws, (1, 1), pads, (1, 1), (1, 1)) == plan
         x, w = rng.standard_normal(xs), rng.standard_normal(ws)
         f = lambda x, w: lax.conv_general_dilated(x, w, (1, 1), pads)
