@@ -16,7 +16,15 @@ from typing import Any
 import numpy as np
 
 from fnad.core.ir import ClosedJaxpr, Eqn, Jaxpr, Literal, ShapedArray, Var
-from fnad.core.primitive import C_DTYPES, Broadcast, Elementwise, LibraryCall, Primitive, Reduce
+from fnad.core.primitive import (
+    C_DTYPES,
+    Broadcast,
+    CLoop,
+    Elementwise,
+    LibraryCall,
+    Primitive,
+    Reduce,
+)
 from fnad.device import array_module
 from fnad.jit.kernels import (
     DENSE,
@@ -486,9 +494,13 @@ def describe(before: ClosedJaxpr, after: ClosedJaxpr) -> list[str]:
     kernels = [e for e in after.eqns if e.prim is fusion_p]
     fused_away = len(before.eqns) - (len(after.eqns) - len(kernels))
     library = [e.prim.name for e in after.eqns if type(e.prim.kernel) is LibraryCall]
+    loops = [e.prim.name for e in after.eqns if type(e.prim.kernel) is CLoop
+             and e.prim.kernel.lower([a.aval for a in e.inputs], e.params) is not None]
     lines = [f"kernels:   {len(kernels)} fused kernels doing the work of {fused_away} "
              f"equations ({fused_away - len(kernels)} launches saved), "
-             f"{len(library)} library calls ({', '.join(sorted(set(library))) or 'none'})"]
+             f"{len(library)} library calls ({', '.join(sorted(set(library))) or 'none'})"
+             + (f", {len(loops)} C loop nests ({', '.join(sorted(set(loops)))})"
+                if loops else "")]
     for e in kernels:
         k = e.params["kernel"]
         read = sum(a.aval.size * a.aval.dtype.itemsize for a in e.inputs)

@@ -218,3 +218,11 @@ def test_each_plan_runs() -> None:
         np.testing.assert_allclose(f(x, w), conv_reference(x, w, (1, 1), pads, (1, 1)),
                                    rtol=1e-12, atol=1e-12)
         np.testing.assert_array_equal(fnad.jit(f, backend="c")(x, w), f(x, w))
+
+
+def test_explain_names_the_loop_nests() -> None:
+    """`explain` lists the equations the C backend runs as loop nests."""
+    f = fnad.jit(fnad.grad(lambda x: (lax.reduce_window(
+        x, -np.inf, "max", (1, 1, 2, 2), (1, 1, 2, 2), "VALID") ** 2).sum()), backend="c")
+    text = f.explain(np.ones((2, 3, 4, 4), np.float32))
+    assert "2 C loop nests (reduce_window_max, window_select_scatter)" in text
