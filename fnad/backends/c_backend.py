@@ -445,6 +445,27 @@ def _loop_nest(eqn: Eqn) -> Callable[..., Any] | None:
 _LOOP_NESTS = Cache()  # C source -> its compiled function
 
 
+def _build_loop_nests(eqns: Sequence[Eqn]) -> None:
+    """Compile the loop nests of `eqns` that are in neither cache, one compiler process
+    each, all at once (a CNN has several, each its own source)."""
+    cc = compiler()
+    if cc is None:
+        return
+    flags, libs = _compiler_identity()[1:]
+    paths: dict[str, str] = {}  # library path -> source
+    for e in eqns:
+        lowered = e.prim.kernel.lower([a.aval for a in e.inputs], e.params) \
+            if type(e.prim.kernel) is CLoop else None
+        if lowered is not None and lowered[0] not in _LOOP_NESTS:
+            path = _library_path(lowered[0], lowered[1], flags)
+            if not os.path.exists(path):
+                paths[path] = lowered[0]
+    jobs = [(_start(cc, flags, libs, source, cache_dir()), path)
+            for path, source in paths.items()]
+    for job, path in jobs:
+        _finish(job, [path])  # a failure is left to `build`, which reports it
+
+
 def lower(closed: ClosedJaxpr, donated: Sequence[bool], name: str,
           compile_sub: Callable[..., Any], loop: Any = None) -> Any:
     """Fuse elementwise regions into C kernels; lower the rest like the NumPy backend."""
@@ -454,6 +475,7 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool], name: str,
                  launch_us=None if _launch_extension() else 5 * fusion.LAUNCH_US)
     build_all([e.params["kernel"].expected([a.aval for a in e.inputs])
                for e in fused.eqns if e.prim is fusion_p])
+    _build_loop_nests(fused.eqns)
     lowered = numpy_backend.lower(fused, donated, name, compile_sub, loop=loop,
                                   native=_loop_nest)
     lowered.stats["fusion"] = describe(closed, fused)

@@ -226,3 +226,25 @@ def test_explain_names_the_loop_nests() -> None:
         x, -np.inf, "max", (1, 1, 2, 2), (1, 1, 2, 2), "VALID") ** 2).sum()), backend="c")
     text = f.explain(np.ones((2, 3, 4, 4), np.float32))
     assert "2 C loop nests (reduce_window_max, window_select_scatter)" in text
+
+
+def test_loop_nests_compile_together_before_the_first_call(tmp_path: Any,
+                                                           monkeypatch: Any) -> None:
+    """With an empty kernel cache, lowering compiles every loop nest of the program at
+    once (one compiler process each), so none is compiled one by one when it first runs."""
+    from fnad.backends import c_backend
+    monkeypatch.setenv("FNAD_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(c_backend, "_LOOP_NESTS", c_backend.Cache())
+
+    compile_one = c_backend._compile
+
+    def one_by_one(cc: str, flags: Any, libs: Any, source: str, path: str) -> None:
+        assert "window_" not in source, "a loop nest compiled on its own"
+        compile_one(cc, flags, libs, source, path)  # the launch extension, say
+
+    monkeypatch.setattr(c_backend, "_compile", one_by_one)
+    f = fnad.jit(fnad.grad(lambda x: (lax.reduce_window(
+        x, -np.inf, "max", (1, 1, 3, 3), (1, 1, 2, 2), "SAME") ** 2).sum()), backend="c")
+    x = np.random.default_rng(0).standard_normal((2, 3, 7, 7)).astype(np.float32)
+    np.testing.assert_array_equal(f(x), fnad.jit(f, backend="numpy")(x))
+    assert len(list(tmp_path.rglob("window_*.so"))) == 2
