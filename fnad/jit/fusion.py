@@ -493,9 +493,11 @@ def describe(before: ClosedJaxpr, after: ClosedJaxpr) -> list[str]:
     calls, and the launches saved against one kernel per equation."""
     kernels = [e for e in after.eqns if e.prim is fusion_p]
     fused_away = len(before.eqns) - (len(after.eqns) - len(kernels))
-    library = [e.prim.name for e in after.eqns if type(e.prim.kernel) is LibraryCall]
     loops = [e.prim.name for e in after.eqns if type(e.prim.kernel) is CLoop
              and e.prim.kernel.lower([a.aval for a in e.inputs], e.params) is not None]
+    library = [e.prim.name for e in after.eqns if type(e.prim.kernel) in (LibraryCall, CLoop)]
+    for name in loops:  # the rest of the CLoop ones call their impl: a library
+        library.remove(name)
     lines = [f"kernels:   {len(kernels)} fused kernels doing the work of {fused_away} "
              f"equations ({fused_away - len(kernels)} launches saved), "
              f"{len(library)} library calls ({', '.join(sorted(set(library))) or 'none'})"

@@ -162,7 +162,8 @@ def conv_im2col(lhs: Any, rhs: Any, *, window_strides: tuple[int, ...], padding:
     h = b * g
     plan = _taps_plan(x.shape, w.shape, window_strides, padding, lhs_dilation, rhs_dilation)
     if h == 1 and xp is np and plan == "products":
-        return _conv_by_products(x, w, window_strides, padding, rhs_dilation, ospec, loop)
+        return _conv_by_products(x, w, window_strides, padding, rhs_dilation, ospec,
+                                 loop).astype(lhs.dtype, copy=False)
     if h == 1 and xp is np and plan is not None:
         return _conv_by_taps(x, w, window_strides, padding, lhs_dilation, rhs_dilation,
                              ospec, plan == "outputs", loop).astype(lhs.dtype, copy=False)

@@ -11,7 +11,7 @@ import numpy as np
 from fnad.core.cache import Cache
 from fnad.core.errors import ArgumentTypeError, DTypeError, ShapeError
 from fnad.core.ir import Eqn, ShapedArray, get_aval
-from fnad.core.primitive import LibraryCall, Primitive
+from fnad.core.primitive import CLoop, Primitive
 from fnad.core.quiet import quiet_enter, quiet_exit
 from fnad.device import array_module
 from fnad.lax._rules import NUMBER, check_dtypes, defjvp, is_undefined
@@ -291,7 +291,56 @@ defjvp(dot_general_p,
        lambda g, ans, x, y, dimension_numbers: dot_general(x, g, dimension_numbers))
 dot_general_p.def_transpose(_dot_general_transpose)
 dot_general_p.def_batch(_dot_general_batch)
-dot_general_p.kernel = LibraryCall()
+_OUTER_LOOP = r"""
+typedef long long i64;
+/* out[b][i][j] = x[b][i] * y[b][j]: a batch of outer products, one vectorized row of the
+   result at a time. p: B, M, N. */
+void NAME(const T* restrict x, const T* restrict y, T* restrict out, const i64* p) {
+  const i64 B = p[0], M = p[1], N = p[2];
+  for (i64 b = 0; b < B; ++b)
+    for (i64 i = 0; i < M; ++i) {
+      const T xi = x[b * M + i];
+      const T* restrict yb = y + b * N;
+      T* restrict row = out + (b * M + i) * N;
+      for (i64 j = 0; j < N; ++j) row[j] = xi * yb[j];
+    }
+}
+"""
+
+
+def _dot_loops(avals: Sequence[ShapedArray], params: dict[str, Any]) -> Any:
+    """On the C backend, a contraction of size 1 (an outer product per batch element: a
+    per-example weight gradient) is a C loop writing each row of the result once; NumPy's
+    broadcast multiply runs about half as fast on such large results. The same products, so
+    the same numbers. Other products are BLAS calls through the impl."""
+    x, y = avals
+    (xc, yc), (xb, yb) = params["dimension_numbers"]
+    xf, yf = _free(x.ndim, xc, xb), _free(y.ndim, yc, yb)
+    if x.dtype not in (np.float32, np.float64) or math.prod(x.shape[d] for d in xc) != 1:
+        return None
+    batch = tuple(x.shape[d] for d in xb)
+    b, m, n = (math.prod(batch), math.prod(x.shape[d] for d in xf),
+               math.prod(y.shape[d] for d in yf))
+    out_shape = batch + tuple(x.shape[d] for d in xf) + tuple(y.shape[d] for d in yf)
+    if b * m * n == 0:
+        return None
+    xs = _reshaper((*xb, *xf, *xc), x.shape, (b, m))
+    ys = _reshaper((*yb, *yf, *yc), y.shape, (b, n))
+    ctype = "float" if x.dtype == np.float32 else "double"
+    symbol = f"outer_products_{ctype}"
+    source = f"#define T {ctype}\n#define NAME {symbol}\n" + _OUTER_LOOP
+    sizes = np.array([b, m, n], np.int64)
+
+    def run(fn: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        x2, y2 = np.ascontiguousarray(xs(x)), np.ascontiguousarray(ys(y))
+        out = np.empty(out_shape, x2.dtype)
+        fn(x2.ctypes.data, y2.ctypes.data, out.ctypes.data, sizes.ctypes.data)
+        return out
+
+    return source, symbol, run
+
+
+dot_general_p.kernel = CLoop(_dot_loops)
 
 
 def swapped_dot(transpose_eqn: Eqn, dot: Eqn) -> Eqn | None:

@@ -248,3 +248,27 @@ def test_loop_nests_compile_together_before_the_first_call(tmp_path: Any,
     x = np.random.default_rng(0).standard_normal((2, 3, 7, 7)).astype(np.float32)
     np.testing.assert_array_equal(f(x), fnad.jit(f, backend="numpy")(x))
     assert len(list(tmp_path.rglob("window_*.so"))) == 2
+
+
+# ---------------------------------------------------------------------------- outer products
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_per_example_outer_products_run_the_loop_nest(dtype: Any) -> None:
+    """The per-example weight gradients of a vmapped grad are batched outer products (a
+    size-1 contraction); the C backend writes them with its loop nest, with NumPy's
+    numbers (inf * 0 is NaN there too)."""
+    from fnad.lax.linalg import dot_general_p
+
+    def loss(w: Any, x: Any) -> Any:  # exact arithmetic around the products: both
+        return ((x @ w) ** 2).sum()      # backends' numbers must then be equal
+
+    per_example = fnad.vmap(fnad.grad(loss), in_axes=(None, 0))
+    rng = np.random.default_rng(0)
+    w, x = rng.standard_normal((5, 3)).astype(dtype), rng.standard_normal((4, 5)).astype(dtype)
+    x[0, 0], x[0, 1] = np.inf, 0.0  # example 0: inf * 0 in its outer product
+    outer = [e for e in fnad.jit(per_example).lower(w, x).jaxpr.eqns if e.prim is dot_general_p
+             and e.prim.kernel.lower([a.aval for a in e.inputs], e.params) is not None]
+    assert outer, "no dot_general of the per-example gradient is an outer product"
+    got = fnad.jit(per_example, backend="c")(w, x)
+    np.testing.assert_array_equal(got, fnad.jit(per_example, backend="numpy")(w, x))
+    assert np.isnan(got[0]).any() and np.isfinite(got[1:]).all()

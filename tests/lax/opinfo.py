@@ -673,7 +673,10 @@ LINALG = [
         lambda r, d: Sample((arr(r, (3, 2, 4), d), arr(r, (4, 5, 3), d)),
                             {"dimension_numbers": (((0, 2), (2, 0)), ((), ()))}),
         lambda r, d: Sample((arr(r, (2, 3, 2), d), arr(r, (3, 2, 2), d)),
-                            {"dimension_numbers": (((1,), (0,)), ((0, 2), (1, 2)))})),
+                            {"dimension_numbers": (((1,), (0,)), ((0, 2), (1, 2)))}),
+        # batched outer products, a size-1 contraction and a batch axis not leading
+        lambda r, d: Sample((arr(r, (3, 1, 2), d), arr(r, (2, 4, 1), d)),
+                            {"dimension_numbers": (((1,), (2,)), ((2,), (0,)))})),
         _dot_ref, (F32, F64, I32), 2, tol=1e-4),
     OpInfo("sort", _sort_op, _sort_samples, _sort_ref, NUMS, 2, _sort_grad_samples),
     OpInfo("solve", lax_solve, _solve_samples, _solve_ref, (F32, F64), 2,
