@@ -227,14 +227,12 @@ def _conv_by_products(x: np.ndarray, w: np.ndarray, strides: Sequence[int], padd
     y = np.matmul(per_tap, x.reshape(n, c, math.prod(sp))).reshape(n, taps, o, *sp)
     out = np.zeros((n, o, *osp), y.dtype)
     lows = [lo for lo, _ in padding]
-    if 0 in osp:
-        pass
-    elif loop is not None:
+    if loop is not None and 0 not in osp:
         e = y.itemsize
         loop(y, out, (n, o), (y.strides[0] // e, y.strides[2] // e, y.strides[1] // e),
              (out.strides[0] // e, out.strides[1] // e, 0), ksp, rhs_dilation, osp, strides,
              lows)
-    else:
+    elif 0 not in osp:
         token = quiet_enter()  # inf - inf: NaN is the answer
         try:
             for t, k in enumerate(np.ndindex(*ksp)):
@@ -471,6 +469,11 @@ defjvp(conv_general_dilated_p,
        lambda g, ans, lhs, rhs, **params: conv_general_dilated_p.bind(lhs, g, **params))
 conv_general_dilated_p.def_transpose(_conv_transpose)
 conv_general_dilated_p.def_batch(_conv_batch)
+
+
+# On the C backend, the tap loops of `_conv_by_taps` and `_conv_by_products` are one C
+# loop nest (`_conv_loops`); the products stay BLAS calls.
+
 _TAPS_LOOP = r"""
 typedef long long i64;
 /* Tap by tap, a row of positions at a time: for every plane pair (a, b) and tap t, the
@@ -1187,7 +1190,7 @@ void NAME(const T* restrict x, const T* restrict t, T* restrict out, const i64* 
 """
 
 
-_MAX_LOOP_WINDOW = 4096
+_MAX_LOOP_WINDOW = 1024
 
 
 def _window_loops(op: str, kind: str | None = None) -> CLoop:
