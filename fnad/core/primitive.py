@@ -124,8 +124,9 @@ class LibraryCall(KernelRule):
 
 @dataclasses.dataclass(frozen=True)
 class CLoop(KernelRule):
-    """A hand-written C loop nest, for a primitive that NumPy can only run as several
-    whole-array passes (a window's argmax and its scatter). `lower(in_avals, params)`
+    """A hand-written C loop nest, for work NumPy can only do in several whole-array
+    passes or slowly (a window's argmax and its scatter, im2col, outer products): the
+    same arithmetic as the impl, in its order. `lower(in_avals, params)`
     gives `(source, symbol, run)`, or None where the impl serves these operands; the C
     backend compiles `source` (cached by its hash) and calls `run(fn, *operands)` with
     `fn(*addresses)` calling the compiled `symbol`, whose parameters are all pointers.

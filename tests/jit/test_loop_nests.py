@@ -175,8 +175,9 @@ def convolutions(draw: Any) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     for _ in range(rank):
         k, d, s = draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
         m = draw(st.integers((k - 1) * d + 1, 9))
-        sp.append(m), ksp.append(k), strides.append(s), dil.append(d)
-        pads.append((draw(st.integers(-1, 2)), draw(st.integers(0, 2))))
+        lo, hi = draw(st.integers(-1, 2)), draw(st.integers(0, 2))
+        lo = lo if m + lo + hi >= (k - 1) * d + 1 else 0  # an output that is not empty
+        sp.append(m), ksp.append(k), strides.append(s), dil.append(d), pads.append((lo, hi))
     rng = np.random.default_rng(draw(st.integers(0, 2**31)))
     dtype = draw(st.sampled_from([np.float32, np.float64]))
     x = rng.standard_normal((n, c, *sp)).astype(dtype)
