@@ -429,7 +429,11 @@ def _loop_nest(eqn: Eqn) -> Callable[..., Any] | None:
     source, symbol, run = lowered
 
     def make() -> Any:
-        fn = getattr(build(source, symbol, _compiler_identity()[1]), symbol)
+        try:
+            fn = getattr(build(source, symbol, _compiler_identity()[1]), symbol)
+        except KernelCompileError as e:  # a compiler that cannot take it: the impl runs
+            logging.getLogger("fnad.jit").debug("loop nest %s not built: %s", symbol, e)
+            return None
         fn.restype = None
 
         def call(*addresses: int) -> None:  # every parameter a pointer
@@ -439,7 +443,8 @@ def _loop_nest(eqn: Eqn) -> Callable[..., Any] | None:
 
         return call
 
-    return functools.partial(run, _LOOP_NESTS.get_or_make(source, make))
+    fn = _LOOP_NESTS.get_or_make(source, make)
+    return None if fn is None else functools.partial(run, fn)
 
 
 _LOOP_NESTS = Cache()  # C source -> its compiled function

@@ -273,3 +273,20 @@ def test_per_example_outer_products_run_the_loop_nest(dtype: Any) -> None:
     got = fnad.jit(per_example, backend="c")(w, x)
     np.testing.assert_array_equal(got, fnad.jit(per_example, backend="numpy")(w, x))
     assert np.isnan(got[0]).any() and np.isfinite(got[1:]).all()
+
+
+def test_a_loop_nest_the_compiler_rejects_leaves_the_impl(monkeypatch: Any) -> None:
+    """Where the C compiler cannot build a loop nest, the equation runs its impl: the
+    jitted function still gives the NumPy backend's numbers."""
+    from fnad.backends import c_backend
+    from fnad.backends.nvrtc import KernelCompileError
+
+    def reject(*args: Any) -> None:
+        raise KernelCompileError("this compiler takes no loop nests")
+
+    monkeypatch.setattr(c_backend, "_LOOP_NESTS", c_backend.Cache())
+    monkeypatch.setattr(c_backend, "build", reject)
+    monkeypatch.setattr(c_backend, "_build_loop_nests", lambda eqns: None)
+    f = lambda x: lax.reduce_window(x, -np.inf, "max", (2, 2), (2, 2), "VALID")
+    x = np.random.default_rng(0).standard_normal((4, 6)).astype(np.float32)
+    np.testing.assert_array_equal(fnad.jit(f, backend="c")(x), f(x))
