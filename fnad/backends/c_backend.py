@@ -417,58 +417,60 @@ _COMPILED = Cache()
 
 
 
-def _loop_nest(eqn: Eqn) -> Callable[..., Any] | None:
-    """The compiled C loop nest of an equation whose primitive has one (`CLoop`) for
-    these operands, as a function of them; None otherwise."""
-    rule = eqn.prim.kernel
-    if type(rule) is not CLoop:
-        return None
-    lowered = rule.lower([a.aval for a in eqn.inputs], eqn.params)
-    if lowered is None:
-        return None
-    source, symbol, run = lowered
-
-    def make() -> Any:
-        try:
-            fn = getattr(build(source, symbol, _compiler_identity()[1]), symbol)
-        except KernelCompileError as e:  # a compiler that cannot take it: the impl runs
-            logging.getLogger("fnad.jit").debug("loop nest %s not built: %s", symbol, e)
-            return None
-        fn.restype = None
-
-        def call(*addresses: int) -> None:  # every parameter a pointer
-            if fn.argtypes is None:
-                fn.argtypes = [ctypes.c_void_p] * len(addresses)
-            fn(*addresses)
-
-        return call
-
-    fn = _LOOP_NESTS.get_or_make(source, make)
-    return None if fn is None else functools.partial(run, fn)
+def _loop_nests(eqns: Sequence[Eqn]) -> dict[int, Callable[..., Any]]:
+    """The compiled C loop nest of each equation whose primitive has one (`CLoop`) for its
+    operands, by the equation's id, as a function of the operands. Sources in neither cache
+    compile all at once, one compiler process each (a CNN has several); a source the
+    compiler rejects leaves its equation to the impl."""
+    lowered = {}
+    for e in eqns:
+        if type(e.prim.kernel) is CLoop:
+            nest = e.prim.kernel.lower([a.aval for a in e.inputs], e.params)
+            if nest is not None:
+                lowered[id(e)] = nest
+    _build_at_once({source: symbol for source, symbol, _ in lowered.values()
+                    if source not in _LOOP_NESTS})
+    nests = {}
+    for key, (source, symbol, run) in lowered.items():
+        fn = _LOOP_NESTS.get_or_make(source, functools.partial(_loop_function, source, symbol))
+        if fn is not None:
+            nests[key] = functools.partial(run, fn)
+    return nests
 
 
-_LOOP_NESTS = Cache()  # C source -> its compiled function
-
-
-def _build_loop_nests(eqns: Sequence[Eqn]) -> None:
-    """Compile the loop nests of `eqns` that are in neither cache, one compiler process
-    each, all at once (a CNN has several, each its own source)."""
+def _build_at_once(symbols: dict[str, str]) -> None:
+    """Compile the sources (source -> symbol) whose libraries are not cached on disk, in
+    parallel; a failure is left to `build`, which reports it."""
     cc = compiler()
     if cc is None:
         return
     flags, libs = _compiler_identity()[1:]
-    paths: dict[str, str] = {}  # library path -> source
-    for e in eqns:
-        lowered = e.prim.kernel.lower([a.aval for a in e.inputs], e.params) \
-            if type(e.prim.kernel) is CLoop else None
-        if lowered is not None and lowered[0] not in _LOOP_NESTS:
-            path = _library_path(lowered[0], lowered[1], flags)
-            if not os.path.exists(path):
-                paths[path] = lowered[0]
+    paths = {_library_path(source, symbol, flags): source for source, symbol in symbols.items()}
     jobs = [(_start(cc, flags, libs, source, cache_dir()), path)
-            for path, source in paths.items()]
+            for path, source in paths.items() if not os.path.exists(path)]
     for job, path in jobs:
-        _finish(job, [path])  # a failure is left to `build`, which reports it
+        _finish(job, [path])
+
+
+def _loop_function(source: str, symbol: str) -> Callable[..., None] | None:
+    """`fn(*addresses)` calling `symbol` of the compiled `source` (all its parameters are
+    pointers); None when the compiler cannot build it."""
+    try:
+        fn = getattr(build(source, symbol, _compiler_identity()[1]), symbol)
+    except KernelCompileError as e:
+        logging.getLogger("fnad.jit").debug("loop nest %s not built: %s", symbol, e)
+        return None
+    fn.restype = None
+
+    def call(*addresses: int) -> None:
+        if fn.argtypes is None:
+            fn.argtypes = [ctypes.c_void_p] * len(addresses)
+        fn(*addresses)
+
+    return call
+
+
+_LOOP_NESTS = Cache()  # C source -> its compiled function (None: the compiler rejected it)
 
 
 def lower(closed: ClosedJaxpr, donated: Sequence[bool], name: str,
@@ -480,8 +482,8 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool], name: str,
                  launch_us=None if _launch_extension() else 5 * fusion.LAUNCH_US)
     build_all([e.params["kernel"].expected([a.aval for a in e.inputs])
                for e in fused.eqns if e.prim is fusion_p])
-    _build_loop_nests(fused.eqns)
+    nests = _loop_nests(fused.eqns)
     lowered = numpy_backend.lower(fused, donated, name, compile_sub, loop=loop,
-                                  native=_loop_nest)
-    lowered.stats["fusion"] = describe(closed, fused)
+                                  native=lambda eqn: nests.get(id(eqn)))
+    lowered.stats["fusion"] = describe(closed, fused, nests)
     return lowered

@@ -135,6 +135,12 @@ class CLoop(KernelRule):
     lower: Callable[..., Any]
 
 
+def c_source(template: str, **constants: Any) -> str:
+    """A `CLoop`'s C source: `template` after one `#define` per constant it is specialized
+    on (its type, its symbol's name, sizes the compiler should see)."""
+    return "".join(f"#define {k} {v}\n" for k, v in constants.items()) + template
+
+
 @dataclasses.dataclass(frozen=True)
 class JaxprCall(KernelRule):
     """A call of the sub-jaxpr in params[param]: the jit inlines it into its caller."""

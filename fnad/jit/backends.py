@@ -2,7 +2,7 @@
 
 A backend is a module with `lower(closed, donated, name, compile_sub) -> Lowered`
 (`fn(*args) -> list`, `source`, `stats`; the NumPy and C backends also take `loop=`, a
-scan body to lower as its whole loop). Backends sit above the compiler, so they
+scan or while body to lower as its whole loop). Backends sit above the compiler, so they
 register themselves here (`fnad.backends` does, when `fnad` is imported) and the compiler
 imports them by the module name they gave, only when one is first used.
 """

@@ -124,7 +124,7 @@ def compile_jaxpr(closed: ClosedJaxpr, backend: str | None = None,
 
     `optimize=False` skips the passes for a jaxpr that has been through them already
     (`traced`, the jaxpr before them, is then only reported by `explain`). `loop` (a
-    `numpy_backend.ScanLoop`) compiles a scan body as its whole loop.
+    `numpy_backend.ScanLoop` or `WhileLoop`) compiles a loop's body as the whole loop.
 
     >>> import numpy as np, fnad
     >>> closed = fnad.make_jaxpr(lambda x: x * 2.0)(np.ones(2, np.float32))

@@ -10,7 +10,7 @@ A backend lowers the rewritten jaxpr like any other, with `launcher` running the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -488,16 +488,16 @@ def fuse(closed: ClosedJaxpr, compile: Callable[[Kernel], Any],
                        closed.consts)
 
 
-def describe(before: ClosedJaxpr, after: ClosedJaxpr) -> list[str]:
+def describe(before: ClosedJaxpr, after: ClosedJaxpr, nests: Collection[int] = ()
+             ) -> list[str]:
     """What fusion did, for `explain`: each kernel with its size and bytes moved, the library
-    calls, and the launches saved against one kernel per equation."""
+    calls, the C loop nests (`nests`: the ids of the equations the backend runs as one),
+    and the launches saved against one kernel per equation."""
     kernels = [e for e in after.eqns if e.prim is fusion_p]
     fused_away = len(before.eqns) - (len(after.eqns) - len(kernels))
-    loops = [e.prim.name for e in after.eqns if type(e.prim.kernel) is CLoop
-             and e.prim.kernel.lower([a.aval for a in e.inputs], e.params) is not None]
-    library = [e.prim.name for e in after.eqns if type(e.prim.kernel) in (LibraryCall, CLoop)]
-    for name in loops:  # the rest of the CLoop ones call their impl: a library
-        library.remove(name)
+    loops = [e.prim.name for e in after.eqns if id(e) in nests]
+    library = [e.prim.name for e in after.eqns  # CLoop ones without their nest: the impl
+               if type(e.prim.kernel) in (LibraryCall, CLoop) and id(e) not in nests]
     lines = [f"kernels:   {len(kernels)} fused kernels doing the work of {fused_away} "
              f"equations ({fused_away - len(kernels)} launches saved), "
              f"{len(library)} library calls ({', '.join(sorted(set(library))) or 'none'})"

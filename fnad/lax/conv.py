@@ -17,7 +17,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from fnad.core.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError
 from fnad.core.ir import ShapedArray, get_aval
-from fnad.core.primitive import CLoop, Primitive, Zero
+from fnad.core.primitive import CLoop, Primitive, Zero, c_source, c_type
 from fnad.core.quiet import quiet_enter, quiet_exit
 from fnad.device import array_module, is_gpu_array
 from fnad.lax._rules import NUMBER, check_dtypes, defjvp, is_undefined
@@ -549,12 +549,10 @@ def _conv_loops(avals: Sequence[ShapedArray], params: dict[str, Any]) -> Any:
         return None
     elem = [math.prod(lhs.shape[d + 1:]) for d in range(lhs.ndim)]  # C-order strides
     inner_step = params["rhs_dilation"] if plan == "outputs" else params["window_strides"]
-    ctype = "float" if lhs.dtype == np.float32 else "double"
-    symbol = f"conv_taps_{plan}_{ctype}"
-    defines = {"T": ctype, "NAME": symbol, "R": len(x_shape) - 2, "IS": inner_step[-1],
-               "XL": 1 if plan == "products" else elem[lspec[-1]],
-               "ADD": int(plan == "products")}
-    source = "".join(f"#define {k} {v}\n" for k, v in defines.items()) + _TAPS_LOOP
+    symbol = f"conv_taps_{plan}_{lhs.dtype.name}"
+    source = c_source(_TAPS_LOOP, T=c_type(lhs.dtype), NAME=symbol, R=len(x_shape) - 2,
+                      IS=inner_step[-1], XL=1 if plan == "products" else elem[lspec[-1]],
+                      ADD=int(plan == "products"))
 
     def run(fn: Any, lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
         def loop(src: np.ndarray, dst: np.ndarray, planes: Sequence[int],
@@ -691,6 +689,282 @@ def _crop_dilated(acc: Any, shape: Sequence[int], padding: Pairs, base_dilation:
     return out[tuple(slice(None, None, d) for d in base_dilation)]
 
 
+# ------------------------------------------------------------------ window loops in C
+# On the C backend the window primitives run as one loop over the windows: a 2x2 max
+# pool's scatter is one pass writing each window's cotangent at its first maximum, where
+# NumPy makes several strided whole-array passes per window offset. The arithmetic is the
+# impls' own (NaN-propagating extremum, ties in offset order, tie counts in the dtype, the
+# same sums in the same order), so both give the same numbers; only zeros' signs differ.
+
+_WINDOW_LOOPS = r"""
+#include <math.h>
+#include <string.h>
+typedef long long i64;
+/* COMBINE is NumPy's maximum (minimum): the first operand on ties, NaN if either is,
+   spelled as one-comparison selects (a compound condition makes gcc branch per element
+   instead of vectorizing). AHEAD(v, m): v beats m strictly, or is a NaN; it takes over
+   in a first-extremum search unless m is a NaN. */
+#if KIND_MAX
+#define COMBINE(a, b) ((b) == (b) ? (!((a) < (b)) ? (a) : (b)) : (b))
+#define AHEAD(v, m) (!((v) <= (m)))
+#elif KIND_MIN
+#define COMBINE(a, b) ((b) == (b) ? (!((a) > (b)) ? (a) : (b)) : (b))
+#define AHEAD(v, m) (!((v) >= (m)))
+#else
+#define COMBINE(a, b) ((a) + (b))
+#endif
+#define CHUNK 256
+/* the window's elements unrolled before vectorizing: a loop over windows holding
+   several loops over their elements is not vectorized otherwise */
+#define UNROLLED _Pragma("GCC unroll 16")
+
+/* The flat position in x of element k of the chunk's window j, -1 in the padding: x
+   holds windows [ja[k], jb[k]) of the chunk at off[k] + shift + j * SL. FULL: all of
+   them. R (the rank), ROW (the output's last axis, at most CHUNK), SL (its stride), K
+   (the window's size), WL and WDL (the window and its dilation along the last axis) are
+   constants of the source: a full row is a loop of constant length and strides, its
+   windows' elements unrolled, and the elements along the last axis (which differ by
+   constants: AT) share their loads. */
+#define AT(k) (off[(k) - (k) % WL] + (k) % WL * WDL + shift + j * SL)
+#define POS(k) (FULL ? AT(k) : j >= ja[k] && j < jb[k] ? AT(k) : -1)
+#define IN(pos) (FULL || (pos) >= 0)
+#define VALUE(pos) (IN(pos) ? x[pos] : (T)IDENT)
+#define ROW_ARGS const T* restrict x, const T* restrict t, T* restrict out, i64 w0, i64 jn, \
+    const i64* off, const i64 shift, const i64* ja, const i64* jb, i64 overlap, i64* restrict chosen, \
+    T* restrict mark, T* restrict shares
+
+/* The windows of one chunk of an output row: each window's reduction, its gathered
+   tangent, or its scatter. Where windows overlap, a scatter only notes each window's
+   choice (its chosen element, or its extremum and share) for `add_row`. */
+static inline __attribute__((always_inline)) void row(const int FULL, ROW_ARGS) {
+#if OP_SCATTER && TIES_SPLIT
+  T extremum[CHUNK], share[CHUNK];  /* scattered in a second loop, vectorized apart */
+#endif
+  _Pragma("omp simd")
+  for (i64 j = 0; j < (FULL ? ROW : jn); ++j) {
+    const i64 w = w0 + j;
+#if OP_REDUCE
+    T acc = (T)IDENT;
+    for (i64 k = 0; k < K; ++k) acc = COMBINE(acc, VALUE(POS(k)));
+    out[w] = acc;
+#elif TIES_SPLIT
+    T m = (T)IDENT, count = 0, v[K];
+    UNROLLED for (i64 k = 0; k < K; ++k) {
+      v[k] = VALUE(POS(k));
+      m = COMBINE(m, v[k]);
+    }
+    UNROLLED for (i64 k = 0; k < K; ++k) count += (T)(v[k] == m);
+#if OP_SCATTER
+    extremum[j] = m;
+    share[j] = t[w] / count;
+#else
+    T acc = 0;
+    UNROLLED for (i64 k = 0; k < K; ++k) {
+      const i64 pos = POS(k);
+      acc += (IN(pos) ? t[pos] : (T)0) * (T)(v[k] == m);
+    }
+    out[w] = acc / count;
+#endif
+#else
+    T best = (T)IDENT;
+    i64 c = 0, pos = POS(0);
+    for (i64 k = 0; k < K; ++k) {
+      const i64 at = POS(k);
+      const T v = VALUE(at), nb = AHEAD(v, best) ? v : best;
+      const i64 nc = AHEAD(v, best) ? k : c, npos = AHEAD(v, best) ? at : pos;
+      c = best == best ? nc : c;
+      pos = best == best ? npos : pos;
+      best = best == best ? nb : best;
+    }
+#if OP_SCATTER
+    if (overlap) chosen[w] = c;
+    else if (IN(pos)) out[pos] = t[w];
+#else
+    out[w] = IN(pos) ? t[pos] : (T)0;
+#endif
+#endif
+  }
+#if OP_SCATTER && TIES_SPLIT
+  if (overlap) {
+    for (i64 j = 0; j < (FULL ? ROW : jn); ++j) {
+      mark[w0 + j] = extremum[j];
+      shares[w0 + j] = share[j];
+    }
+  } else {
+    for (i64 k = 0; k < K; ++k) {
+      _Pragma("omp simd")
+      for (i64 j = 0; j < (FULL ? ROW : jn); ++j) {
+        const i64 pos = POS(k);
+        if (IN(pos)) out[pos] = share[j] * (T)(x[pos] == extremum[j]);
+      }
+    }
+  }
+#endif
+}
+
+/* Where scatter windows overlap: add element k of the chunk's windows, as the impl adds
+   offset by offset (the windows' elements k are distinct positions). */
+static inline __attribute__((always_inline)) void add_row(const int FULL, const i64 k,
+                                                          ROW_ARGS) {
+#if OP_SCATTER
+  _Pragma("omp simd")
+  for (i64 j = 0; j < (FULL ? ROW : jn); ++j) {
+    const i64 w = w0 + j, pos = POS(k);
+#if TIES_SPLIT
+    if (IN(pos)) out[pos] += shares[w] * (T)(x[pos] == mark[w]);
+#else
+    if (IN(pos) && chosen[w] == k) out[pos] += t[w];
+#endif
+  }
+#endif
+}
+
+/* p: overlap, then per axis: x's shape, the output's shape,
+   strides, low padding, window dilation, window. t: the cotangent (scatter, one value
+   per window) or the tangent (gather, x's shape); x for a reduction. notes: 3 words per
+   window where scatter windows overlap. */
+void NAME(const T* restrict x, const T* restrict t, T* restrict out, const i64* p,
+          i64* restrict notes) {
+  const i64 r = R, overlap = p[0];
+  const i64 *n = p + 1, *on = n + r, *st = on + r, *lo = st + r, *wd = lo + r, *win = wd + r;
+  const i64 last = r - 1, row_len = on[last];
+  i64 xs[r], o[r], span[r], kidx[K * r], kother[K], klast[K], off[K], ja[K], jb[K];
+  i64 la[K], lb[K], windows = 1, size = 1, rows = 1;
+  for (i64 d = last; d >= 0; --d) {
+    xs[d] = size;
+    size *= n[d];
+    windows *= on[d];
+    span[d] = (win[d] - 1) * wd[d] + 1;
+    if (d < last) rows *= on[d];
+  }
+  for (i64 k = 0; k < K; ++k) {
+    kother[k] = 0;
+    for (i64 d = last, rest = k; d >= 0; rest /= win[d], --d) {
+      kidx[k * r + d] = rest % win[d] * wd[d];
+      if (d < last) kother[k] += kidx[k * r + d] * xs[d];
+    }
+    klast[k] = kidx[k * r + last];
+  }
+  i64* chosen = notes;
+  T *mark = (T*)(notes + windows), *shares = (T*)(notes + 2 * windows);
+#if OP_SCATTER
+  memset(out, 0, size * sizeof(T));
+  const i64 phases = overlap ? K + 1 : 1;
+#else
+  const i64 phases = 1;
+#endif
+  for (i64 phase = 0; phase < phases; ++phase)
+    for (i64 j0 = 0; j0 < row_len; j0 += CHUNK) {
+      const i64 jn = row_len - j0 < CHUNK ? row_len - j0 : CHUNK, at0 = j0 * SL - lo[last];
+      int whole = jn == ROW;  /* every element of the chunk's windows in x, along the last axis */
+      for (i64 k = 0; k < K; ++k) {
+        const i64 i0 = at0 + klast[k];
+        const i64 lo_j = i0 >= 0 ? 0 : (-i0 + SL - 1) / SL;
+        const i64 hi_j = n[last] - 1 - i0 < 0 ? 0 : (n[last] - 1 - i0) / SL + 1;
+        la[k] = lo_j < jn ? lo_j : jn;
+        lb[k] = hi_j < la[k] ? la[k] : hi_j < jn ? hi_j : jn;
+        whole &= la[k] == 0 && lb[k] == jn;
+      }
+      for (i64 d = 0; d < r; ++d) o[d] = 0;
+      for (i64 rw = 0; rw < rows;) {
+        i64 inside = 1, base_lin = 0;
+        for (i64 d = 0; d < last; ++d) {
+          const i64 base = o[d] * st[d] - lo[d];
+          inside &= base >= 0 && base + span[d] <= n[d];
+          base_lin += base * xs[d];
+        }
+        for (i64 k = 0; k < K; ++k) {
+          i64 in_k = 1, at = base_lin + kother[k];
+          if (!inside) {
+            at = 0;
+            for (i64 d = 0; d < last; ++d) {
+              const i64 i = o[d] * st[d] - lo[d] + kidx[k * r + d];
+              in_k &= i >= 0 && i < n[d];
+              at += i * xs[d];
+            }
+          }
+          ja[k] = in_k ? la[k] : 0;
+          jb[k] = in_k ? lb[k] : 0;
+          off[k] = at + at0 + klast[k];
+        }
+        /* a run of rows along the axis before the last whose windows all lie in x:
+           the same loop, shifted */
+        const int full = whole && inside;
+        const i64 d = last - 1, step = last > 0 ? st[d] * xs[d] : 0;
+        i64 run = 1;
+        if (full && last > 0) {
+          const i64 top = (n[d] - span[d] + lo[d]) / st[d] + 1;
+          run = (top < on[d] ? top : on[d]) - o[d];
+        }
+        for (i64 i = 0; i < run; ++i) {
+#define ARGS x, t, out, (rw + i) * row_len + j0, jn, off, i * step, ja, jb, overlap, chosen, \
+             mark, shares
+          if (phase == 0 && full) row(1, ARGS);
+          else if (phase == 0) row(0, ARGS);
+          else if (full) add_row(1, phase - 1, ARGS);
+          else add_row(0, phase - 1, ARGS);
+        }
+        rw += run;
+        if (last > 0 && (o[d] += run) == on[d])
+          for (i64 e = d; e >= 0 && o[e] == on[e]; --e) {
+            o[e] = 0;
+            if (e > 0) ++o[e - 1];
+          }
+      }
+    }
+}
+"""
+
+
+_MAX_LOOP_WINDOW = 1024
+
+
+def _window_loops(op: str, kind: str | None = None) -> CLoop:
+    """The C loop of a window primitive: `op` is "reduce" (reduce_window_`kind`),
+    "scatter" (window_select_scatter) or "gather" (window_select_gather, whose `kind` and
+    `ties` are params). Floating operands without base dilation, windows of at most
+    `_MAX_LOOP_WINDOW` elements (the loop keeps a few words per element on the stack);
+    the impl runs the rest."""
+
+    def lower(avals: Sequence[ShapedArray], params: dict[str, Any]) -> Any:
+        params = dict(params)
+        x, kind_, ties = avals[-1], params.pop("kind", kind), params.pop("ties", "first")
+        window = params["window_dimensions"]
+        if (x.dtype not in (np.float32, np.float64) or x.ndim == 0
+                or not 0 < math.prod(window) <= _MAX_LOOP_WINDOW
+                or any(d != 1 for d in params["base_dilation"])):
+            return None
+        out_shape = _window_out_shape(x, **params)
+        split = op != "reduce" and ties == "split"
+        symbol = f"window_{op}_{kind_}{'_split' if split else ''}_{x.dtype.name}"
+        source = c_source(
+            _WINDOW_LOOPS, T=c_type(x.dtype), NAME=symbol,
+            IDENT={"max": "(-INFINITY)", "min": "INFINITY", "sum": "0"}[kind_],
+            ROW=min(out_shape[-1], 256), SL=params["window_strides"][-1],
+            K=math.prod(window), R=x.ndim, WL=window[-1], WDL=params["window_dilation"][-1],
+            KIND_MAX=int(kind_ == "max"), KIND_MIN=int(kind_ == "min"),
+            OP_REDUCE=int(op == "reduce"), OP_SCATTER=int(op == "scatter"),
+            TIES_SPLIT=int(split))
+        overlap = any(s < _dilated(k, d) for k, s, d in
+                      zip(window, params["window_strides"], params["window_dilation"]))
+        geometry = np.array([overlap, *x.shape, *out_shape,
+                             *params["window_strides"], *(lo for lo, _ in params["padding"]),
+                             *params["window_dilation"], *window], np.int64)
+        result_shape = x.shape if op == "scatter" else out_shape
+        scratch = 3 * math.prod(out_shape) if op == "scatter" and overlap else 0
+
+        def run(fn: Any, *operands: np.ndarray) -> np.ndarray:
+            *t, x = (np.ascontiguousarray(a) for a in operands)
+            out, notes = np.empty(result_shape, x.dtype), np.empty(scratch, np.int64)
+            fn(x.ctypes.data, (t or [x])[0].ctypes.data, out.ctypes.data,
+               geometry.ctypes.data, notes.ctypes.data)
+            return out
+
+        return source, symbol, run
+
+    return CLoop(lower)
+
+
 def _window_identity(dtype: np.dtype, kind: str) -> Any:
     from fnad.lax.reduction import _identity
     return 0 if kind == "sum" else _identity(dtype, kind == "min")
@@ -724,6 +998,7 @@ def _window_primitive(name: str, kind: str) -> Primitive:
     prim.def_impl(impl)
     prim.def_abstract_eval(abstract_eval)
     prim.def_batch(batch)
+    prim.kernel = _window_loops("reduce", kind)
     return prim
 
 
@@ -931,6 +1206,7 @@ def _select_primitive(name: str, impl: Callable[..., Any], windowed_in: bool) ->
         return prim.bind(t, x, kind=kind, ties=ties, **_window_params_batch(params, bd)), bd
 
     prim.def_batch(batch)
+    prim.kernel = _window_loops("scatter" if windowed_in else "gather")
     _linear_in_first(prim)
     return prim
 
@@ -964,290 +1240,6 @@ _WINDOW_PRIMS = {"sum": reduce_window_sum_p, "max": reduce_window_max_p,
                  "min": reduce_window_min_p}
 
 
-# ------------------------------------------------------------------ window loops in C
-# On the C backend the window primitives run as one loop over the windows: a 2x2 max
-# pool's scatter is one pass writing each window's cotangent at its first maximum, where
-# NumPy makes several strided whole-array passes per window offset. The arithmetic is the
-# impls' own (NaN-propagating extremum, ties in offset order, tie counts in the dtype, the
-# same sums in the same order), so both give the same numbers; only zeros' signs differ.
-
-_WINDOW_LOOPS = r"""
-#include <string.h>
-typedef long long i64;
-/* COMBINE is NumPy's maximum (minimum): the first operand on ties, NaN if either is,
-   spelled as one-comparison selects (a compound condition makes gcc branch per element
-   instead of vectorizing). AHEAD(v, m): v beats m strictly, or is a NaN; it takes over
-   in a first-extremum search unless m is a NaN. */
-#if KIND_MAX
-#define COMBINE(a, b) ((b) == (b) ? (!((a) < (b)) ? (a) : (b)) : (b))
-#define AHEAD(v, m) (!((v) <= (m)))
-#elif KIND_MIN
-#define COMBINE(a, b) ((b) == (b) ? (!((a) > (b)) ? (a) : (b)) : (b))
-#define AHEAD(v, m) (!((v) >= (m)))
-#else
-#define COMBINE(a, b) ((a) + (b))
-#endif
-#define CHUNK 256
-/* the window's elements unrolled before vectorizing: a loop over windows holding
-   several loops over their elements is not vectorized otherwise */
-#define UNROLLED _Pragma("GCC unroll 16")
-
-/* The flat position in x of element k of the chunk's window j, -1 in the padding: x
-   holds windows [ja[k], jb[k]) of the chunk at off[k] + shift + j * SL. FULL: all of
-   them. R (the rank), ROW (the output's last axis, at most CHUNK), SL (its stride), K
-   (the window's size), WL and WDL (the window and its dilation along the last axis) are
-   constants of the source: a full row is a loop of constant length and strides, its
-   windows' elements unrolled, and the elements along the last axis (which differ by
-   constants: AT) share their loads. */
-#define AT(k) (off[(k) - (k) % WL] + (k) % WL * WDL + shift + j * SL)
-#define POS(k) (FULL ? AT(k) : j >= ja[k] && j < jb[k] ? AT(k) : -1)
-#define IN(pos) (FULL || (pos) >= 0)
-#define VALUE(pos) (IN(pos) ? x[pos] : (T)IDENT)
-#define ROW_ARGS const T* restrict x, const T* restrict t, T* restrict out, i64 w0, i64 jn, \
-    const i64* off, const i64 shift, const i64* ja, const i64* jb, i64 overlap, i64* restrict chosen, \
-    T* restrict mark, T* restrict shares
-
-/* The windows of one chunk of an output row: each window's reduction, its gathered
-   tangent, or its scatter. Where windows overlap, a scatter only notes each window's
-   choice (its chosen element, or its extremum and share) for `add_row`. */
-static inline __attribute__((always_inline)) void row(const int FULL, ROW_ARGS) {
-#if OP_SCATTER && TIES_SPLIT
-  T extremum[CHUNK], share[CHUNK];  /* scattered in a second loop, vectorized apart */
-#endif
-  _Pragma("omp simd")
-  for (i64 j = 0; j < (FULL ? ROW : jn); ++j) {
-    const i64 w = w0 + j;
-#if OP_REDUCE
-    T acc = (T)IDENT;
-    for (i64 k = 0; k < K; ++k) acc = COMBINE(acc, VALUE(POS(k)));
-    out[w] = acc;
-#elif TIES_SPLIT
-    T m = (T)IDENT, count = 0, v[K];
-    UNROLLED for (i64 k = 0; k < K; ++k) {
-      v[k] = VALUE(POS(k));
-      m = COMBINE(m, v[k]);
-    }
-    UNROLLED for (i64 k = 0; k < K; ++k) count += (T)(v[k] == m);
-#if OP_SCATTER
-    extremum[j] = m;
-    share[j] = t[w] / count;
-#else
-    T acc = 0;
-    UNROLLED for (i64 k = 0; k < K; ++k) {
-      const i64 pos = POS(k);
-      acc += (IN(pos) ? t[pos] : (T)0) * (T)(v[k] == m);
-    }
-    out[w] = acc / count;
-#endif
-#else
-    T best = (T)IDENT;
-    i64 c = 0, pos = POS(0);
-    for (i64 k = 0; k < K; ++k) {
-      const i64 at = POS(k);
-      const T v = VALUE(at), nb = AHEAD(v, best) ? v : best;
-      const i64 nc = AHEAD(v, best) ? k : c, npos = AHEAD(v, best) ? at : pos;
-      c = best == best ? nc : c;
-      pos = best == best ? npos : pos;
-      best = best == best ? nb : best;
-    }
-#if OP_SCATTER
-    if (overlap) chosen[w] = c;
-    else if (IN(pos)) out[pos] = t[w];
-#else
-    out[w] = IN(pos) ? t[pos] : (T)0;
-#endif
-#endif
-  }
-#if OP_SCATTER && TIES_SPLIT
-  if (overlap) {
-    for (i64 j = 0; j < (FULL ? ROW : jn); ++j) {
-      mark[w0 + j] = extremum[j];
-      shares[w0 + j] = share[j];
-    }
-  } else {
-    for (i64 k = 0; k < K; ++k) {
-      _Pragma("omp simd")
-      for (i64 j = 0; j < (FULL ? ROW : jn); ++j) {
-        const i64 pos = POS(k);
-        if (IN(pos)) out[pos] = share[j] * (T)(x[pos] == extremum[j]);
-      }
-    }
-  }
-#endif
-}
-
-/* Where scatter windows overlap: add element k of the chunk's windows, as the impl adds
-   offset by offset (the windows' elements k are distinct positions). */
-static inline __attribute__((always_inline)) void add_row(const int FULL, const i64 k,
-                                                          ROW_ARGS) {
-#if OP_SCATTER
-  _Pragma("omp simd")
-  for (i64 j = 0; j < (FULL ? ROW : jn); ++j) {
-    const i64 w = w0 + j, pos = POS(k);
-#if TIES_SPLIT
-    if (IN(pos)) out[pos] += shares[w] * (T)(x[pos] == mark[w]);
-#else
-    if (IN(pos) && chosen[w] == k) out[pos] += t[w];
-#endif
-  }
-#endif
-}
-
-/* p: rank r, overlap, (unused), then per axis: x's shape, the output's shape,
-   strides, low padding, window dilation, window. t: the cotangent (scatter, one value
-   per window) or the tangent (gather, x's shape); x for a reduction. notes: 3 words per
-   window where scatter windows overlap. */
-void NAME(const T* restrict x, const T* restrict t, T* restrict out, const i64* p,
-          i64* restrict notes) {
-  const i64 r = R, overlap = p[1];
-  const i64 *n = p + 3, *on = n + r, *st = on + r, *lo = st + r, *wd = lo + r, *win = wd + r;
-  const i64 last = r - 1, row_len = on[last];
-  i64 xs[r], o[r], span[r], kidx[K * r], kother[K], klast[K], off[K], ja[K], jb[K];
-  i64 la[K], lb[K], windows = 1, size = 1, rows = 1;
-  for (i64 d = last; d >= 0; --d) {
-    xs[d] = size;
-    size *= n[d];
-    windows *= on[d];
-    span[d] = (win[d] - 1) * wd[d] + 1;
-    if (d < last) rows *= on[d];
-  }
-  for (i64 k = 0; k < K; ++k) {
-    kother[k] = 0;
-    for (i64 d = last, rest = k; d >= 0; rest /= win[d], --d) {
-      kidx[k * r + d] = rest % win[d] * wd[d];
-      if (d < last) kother[k] += kidx[k * r + d] * xs[d];
-    }
-    klast[k] = kidx[k * r + last];
-  }
-  i64* chosen = notes;
-  T *mark = (T*)(notes + windows), *shares = (T*)(notes + 2 * windows);
-#if OP_SCATTER
-  memset(out, 0, size * sizeof(T));
-  const i64 phases = overlap ? K + 1 : 1;
-#else
-  const i64 phases = 1;
-#endif
-  for (i64 phase = 0; phase < phases; ++phase)
-    for (i64 j0 = 0; j0 < row_len; j0 += CHUNK) {
-      const i64 jn = row_len - j0 < CHUNK ? row_len - j0 : CHUNK, at0 = j0 * SL - lo[last];
-      int whole = jn == ROW;  /* every element of the chunk's windows in x, along the last axis */
-      for (i64 k = 0; k < K; ++k) {
-        const i64 i0 = at0 + klast[k];
-        const i64 lo_j = i0 >= 0 ? 0 : (-i0 + SL - 1) / SL;
-        const i64 hi_j = n[last] - 1 - i0 < 0 ? 0 : (n[last] - 1 - i0) / SL + 1;
-        la[k] = lo_j < jn ? lo_j : jn;
-        lb[k] = hi_j < la[k] ? la[k] : hi_j < jn ? hi_j : jn;
-        whole &= la[k] == 0 && lb[k] == jn;
-      }
-      for (i64 d = 0; d < r; ++d) o[d] = 0;
-      for (i64 rw = 0; rw < rows;) {
-        i64 inside = 1, base_lin = 0;
-        for (i64 d = 0; d < last; ++d) {
-          const i64 base = o[d] * st[d] - lo[d];
-          inside &= base >= 0 && base + span[d] <= n[d];
-          base_lin += base * xs[d];
-        }
-        for (i64 k = 0; k < K; ++k) {
-          i64 in_k = 1, at = base_lin + kother[k];
-          if (!inside) {
-            at = 0;
-            for (i64 d = 0; d < last; ++d) {
-              const i64 i = o[d] * st[d] - lo[d] + kidx[k * r + d];
-              in_k &= i >= 0 && i < n[d];
-              at += i * xs[d];
-            }
-          }
-          ja[k] = in_k ? la[k] : 0;
-          jb[k] = in_k ? lb[k] : 0;
-          off[k] = at + at0 + klast[k];
-        }
-        /* a run of rows along the axis before the last whose windows all lie in x:
-           the same loop, shifted */
-        const int full = whole && inside;
-        const i64 d = last - 1, step = last > 0 ? st[d] * xs[d] : 0;
-        i64 run = 1;
-        if (full && last > 0) {
-          const i64 top = (n[d] - span[d] + lo[d]) / st[d] + 1;
-          run = (top < on[d] ? top : on[d]) - o[d];
-        }
-        for (i64 i = 0; i < run; ++i) {
-#define ARGS x, t, out, (rw + i) * row_len + j0, jn, off, i * step, ja, jb, overlap, chosen, \
-             mark, shares
-          if (phase == 0 && full) row(1, ARGS);
-          else if (phase == 0) row(0, ARGS);
-          else if (full) add_row(1, phase - 1, ARGS);
-          else add_row(0, phase - 1, ARGS);
-        }
-        rw += run;
-        if (last > 0 && (o[d] += run) == on[d])
-          for (i64 e = d; e >= 0 && o[e] == on[e]; --e) {
-            o[e] = 0;
-            if (e > 0) ++o[e - 1];
-          }
-      }
-    }
-}
-"""
-
-
-_MAX_LOOP_WINDOW = 1024
-
-
-def _window_loops(op: str, kind: str | None = None) -> CLoop:
-    """The C loop of a window primitive: `op` is "reduce" (reduce_window_`kind`),
-    "scatter" (window_select_scatter) or "gather" (window_select_gather, whose `kind` and
-    `ties` are params). Floating operands without base dilation, windows of at most
-    `_MAX_LOOP_WINDOW` elements (the loop keeps a few words per element on the stack);
-    the impl runs the rest."""
-
-    def lower(avals: Sequence[ShapedArray], params: dict[str, Any]) -> Any:
-        params = dict(params)
-        x, kind_, ties = avals[-1], params.pop("kind", kind), params.pop("ties", "first")
-        window = params["window_dimensions"]
-        if (x.dtype not in (np.float32, np.float64) or x.ndim == 0
-                or not 0 < math.prod(window) <= _MAX_LOOP_WINDOW
-                or any(d != 1 for d in params["base_dilation"])):
-            return None
-        ctype = "float" if x.dtype == np.float32 else "double"
-        out_shape = _window_out_shape(x, **params)
-        split = op != "reduce" and ties == "split"
-        symbol = f"window_{op}_{kind_}{'_split' if split else ''}_{ctype}"
-        identity = {"max": "(-INFINITY)", "min": "INFINITY", "sum": "0"}[kind_]
-        defines = {"T": ctype, "NAME": symbol, "IDENT": identity,
-                   "ROW": min(out_shape[-1], 256), "SL": params["window_strides"][-1],
-                   "K": math.prod(window), "R": x.ndim, "WL": window[-1],
-                   "WDL": params["window_dilation"][-1],
-                   "KIND_MAX": int(kind_ == "max"), "KIND_MIN": int(kind_ == "min"),
-                   "OP_REDUCE": int(op == "reduce"), "OP_SCATTER": int(op == "scatter"),
-                   "TIES_SPLIT": int(split)}
-        source = "#include <math.h>\n" + "".join(f"#define {k} {v}\n"
-                                                 for k, v in defines.items()) + _WINDOW_LOOPS
-        overlap = any(s < _dilated(k, d) for k, s, d in
-                      zip(window, params["window_strides"], params["window_dilation"]))
-        geometry = np.array([x.ndim, overlap, math.prod(window), *x.shape, *out_shape,
-                             *params["window_strides"], *(lo for lo, _ in params["padding"]),
-                             *params["window_dilation"], *window], np.int64)
-        result_shape = x.shape if op == "scatter" else out_shape
-
-        scratch = 3 * math.prod(out_shape) if op == "scatter" and overlap else 0
-
-        def run(fn: Any, *operands: np.ndarray) -> np.ndarray:
-            *t, x = (np.ascontiguousarray(a) for a in operands)
-            out, notes = np.empty(result_shape, x.dtype), np.empty(scratch, np.int64)
-            fn(x.ctypes.data, (t or [x])[0].ctypes.data, out.ctypes.data,
-               geometry.ctypes.data, notes.ctypes.data)
-            return out
-
-        return source, symbol, run
-
-    return CLoop(lower)
-
-
-for _prim, _kind in ((reduce_window_max_p, "max"), (reduce_window_min_p, "min"),
-                     (reduce_window_sum_p, "sum")):
-    _prim.kernel = _window_loops("reduce", _kind)
-select_scatter_p.kernel = _window_loops("scatter")
-select_gather_p.kernel = _window_loops("gather")
 
 
 def reduce_window(operand: Any, init_value: Any, computation: str | Callable[..., Any],

@@ -11,7 +11,7 @@ import numpy as np
 from fnad.core.cache import Cache
 from fnad.core.errors import ArgumentTypeError, DTypeError, ShapeError
 from fnad.core.ir import Eqn, ShapedArray, get_aval
-from fnad.core.primitive import CLoop, Primitive
+from fnad.core.primitive import CLoop, Primitive, c_source, c_type
 from fnad.core.quiet import quiet_enter, quiet_exit
 from fnad.device import array_module
 from fnad.lax._rules import NUMBER, check_dtypes, defjvp, is_undefined
@@ -291,6 +291,8 @@ defjvp(dot_general_p,
        lambda g, ans, x, y, dimension_numbers: dot_general(x, g, dimension_numbers))
 dot_general_p.def_transpose(_dot_general_transpose)
 dot_general_p.def_batch(_dot_general_batch)
+
+
 _OUTER_LOOP = r"""
 typedef long long i64;
 /* out[b][i][j] = x[b][i] * y[b][j]: a batch of outer products, one vectorized row of the
@@ -326,9 +328,8 @@ def _dot_loops(avals: Sequence[ShapedArray], params: dict[str, Any]) -> Any:
         return None
     xs = _reshaper((*xb, *xf, *xc), x.shape, (b, m))
     ys = _reshaper((*yb, *yf, *yc), y.shape, (b, n))
-    ctype = "float" if x.dtype == np.float32 else "double"
-    symbol = f"outer_products_{ctype}"
-    source = f"#define T {ctype}\n#define NAME {symbol}\n" + _OUTER_LOOP
+    symbol = f"outer_products_{x.dtype.name}"
+    source = c_source(_OUTER_LOOP, T=c_type(x.dtype), NAME=symbol)
     sizes = np.array([b, m, n], np.int64)
 
     def run(fn: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
