@@ -233,15 +233,11 @@ def _conv_by_products(x: np.ndarray, w: np.ndarray, strides: Sequence[int], padd
              (out.strides[0] // e, out.strides[1] // e, 0), ksp, rhs_dilation, osp, strides,
              lows)
     elif 0 not in osp:
-        token = quiet_enter()  # inf - inf: NaN is the answer
-        try:
-            for t, k in enumerate(np.ndindex(*ksp)):
-                spans = [_tap_span(*a) for a in zip(k, rhs_dilation, lows, strides, sp, osp)]
-                if all(p0 < p1 for (p0, p1), _ in spans):
-                    out[(..., *(slice(*p) for p, _ in spans))] += y[
-                        (slice(None), t, slice(None), *(q for _, q in spans))]
-        finally:
-            quiet_exit(token)
+        for t, k in enumerate(np.ndindex(*ksp)):
+            spans = [_tap_span(*a) for a in zip(k, rhs_dilation, lows, strides, sp, osp)]
+            if all(p0 < p1 for (p0, p1), _ in spans):
+                out[(..., *(slice(*p) for p, _ in spans))] += y[
+                    (slice(None), t, slice(None), *(q for _, q in spans))]
     return np.ascontiguousarray(np.transpose(out, np.argsort(ospec)))
 
 
@@ -310,7 +306,15 @@ def _conv_by_taps(x: np.ndarray, w: np.ndarray, strides: Sequence[int], padding:
     return np.ascontiguousarray(np.transpose(std, np.argsort(ospec)))
 
 
-conv_general_dilated_p.def_impl(conv_im2col)
+def _conv_impl(lhs: np.ndarray, rhs: np.ndarray, **params: Any) -> np.ndarray:
+    token = quiet_enter()  # inf * 0, inf - inf in the products: NaN is the answer, silently
+    try:
+        return conv_im2col(lhs, rhs, **params)
+    finally:
+        quiet_exit(token)
+
+
+conv_general_dilated_p.def_impl(_conv_impl)
 
 
 @conv_general_dilated_p.def_abstract_eval

@@ -290,3 +290,20 @@ def test_a_loop_nest_the_compiler_rejects_leaves_the_impl(monkeypatch: Any) -> N
     f = lambda x: lax.reduce_window(x, -np.inf, "max", (2, 2), (2, 2), "VALID")
     x = np.random.default_rng(0).standard_normal((4, 6)).astype(np.float32)
     np.testing.assert_array_equal(fnad.jit(f, backend="c")(x), f(x))
+
+
+@pytest.mark.parametrize("plan", ["products", "taps", "outputs"])
+def test_convolutions_of_infinities_are_quiet(plan: str) -> None:
+    """+inf and -inf meeting in a convolution's products make NaN, with no NumPy warning,
+    in every plan, eagerly and on both backends."""
+    import warnings
+    shapes = {"products": ((2, 8, 6, 6), (3, 8, 3, 3)), "taps": ((2, 2, 6, 6), (3, 2, 3, 3)),
+              "outputs": ((2, 2, 12, 12), (4, 2, 13, 13))}[plan]
+    x, w = np.ones(shapes[0]), np.ones(shapes[1])
+    x[0, 0, 2, 2], x[0, 1, 2, 2] = np.inf, -np.inf
+    f = lambda x, w: lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for g in (f, fnad.jit(f, backend="c"), fnad.jit(f, backend="numpy")):
+            out = g(x, w)
+            assert np.isnan(out[0]).any() and np.isfinite(out[1]).all()
