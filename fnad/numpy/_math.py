@@ -16,7 +16,15 @@ from fnad import lax
 from fnad.core.errors import ArgumentTypeError, user_line
 from fnad.core.ir import get_aval
 from fnad.lax import elementwise as ew
-from fnad.numpy._core import asarray, broadcast_together, fresh, result_type, shape_of, ufunc_dtypes
+from fnad.numpy._core import (
+    asarray,
+    broadcast_to,
+    broadcast_together,
+    fresh,
+    result_type,
+    shape_of,
+    ufunc_dtypes,
+)
 from fnad.numpy._reductions import all as _all
 from fnad.numpy._ufuncs import (
     _ufunc,
@@ -180,8 +188,10 @@ def sinc(x: Any) -> Any:
 
 
 def _euclid(a: Any, b: Any) -> Any:
-    """gcd(|a|, |b|) by Euclid's algorithm, one while loop for the whole array."""
-    a, b = lax.abs(a), lax.abs(b)
+    """gcd(|a|, |b|) by Euclid's algorithm, one while loop for the whole array (a rank-0
+    operand is broadcast first: the loop's carry keeps one shape)."""
+    shape = np.broadcast_shapes(get_aval(a).shape, get_aval(b).shape)
+    a, b = (broadcast_to(lax.abs(v), shape) for v in (a, b))
 
     def body(ab: tuple[Any, Any]) -> tuple[Any, Any]:
         x, y = ab

@@ -160,6 +160,14 @@ def test_gcd_lcm_bitcount(data):
     check_vmap(fnp.gcd, (np.array([[12, 18], [7, 0]]), np.array([[8, 27], [21, 0]])))
 
 
+@pytest.mark.parametrize("fn", ["gcd", "lcm"])
+def test_gcd_lcm_broadcast(fn):
+    """A scalar or lower-rank operand broadcasts (Euclid's loop carries one shape)."""
+    x = np.array([[7, -12, 0], [9, 30, -4]], np.int32)
+    for a, b in [(x, 6), (4, x), (x, np.int32(-6)), (x[:, :1], x), (np.uint8(6), np.array([4, 9], np.uint8))]:
+        check(getattr(fnp, fn), getattr(np, fn), (a, b))
+
+
 def test_allclose_array_equal_equiv():
     a = np.array([1.0, np.nan, np.inf])
     b = np.array([1.0 + 1e-9, np.nan, np.inf])
