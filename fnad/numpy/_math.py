@@ -166,15 +166,15 @@ rad2deg = degrees = _ufunc(np.rad2deg, "rad2deg")(
 
 def sinc(x: Any) -> Any:
     """sin(pi x) / (pi x), 1 at 0 and smooth there to every derivative order (a Maclaurin
-    polynomial near 0). Integers become float64, as in NumPy.
+    polynomial near 0). Integers become float64, as in NumPy; complex x stays complex.
 
     >>> sinc(np.array([0.0, 0.5]))
     array([1.        , 0.63661977])
     """
     x = asarray(x)
-    dt = get_aval(x).dtype if _float(x) else np.dtype(np.float64)
+    dt = get_aval(x).dtype if get_aval(x).dtype.kind in "fc" else np.dtype(np.float64)
     px = lax.mul(lax.convert_element_type(x, dt), np.asarray(np.pi, dt))
-    small = lax.lt(lax.abs(px), np.asarray(0.5, dt))
+    small = lax.lt(absolute(px), 0.5)
     safe = lax.select_n(small, px, lax.full_like(px, 1))
     near = lax.select_n(small, lax.full_like(px, 0), px)
     sq = lax.mul(near, near)

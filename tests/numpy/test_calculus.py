@@ -130,6 +130,14 @@ def test_elementwise_extras(data):
     assert fnp.iscomplexobj(x) == np.iscomplexobj(x) and fnp.isrealobj(x) == np.isrealobj(x)
 
 
+def test_sinc_complex():
+    """Complex input stays complex (it lost its imaginary part, as float64)."""
+    z = np.array([1 + 2j, -0.5j, 0, 3 - 1j, 0.1 + 0.1j, 1e-9j])
+    check(fnp.sinc, np.sinc, (z,))
+    check(fnp.sinc, np.sinc, (z.astype(np.complex64),), rtol=2e-5, atol=1e-6)
+    check_grads(fnp.sinc, (z,), order=2)
+
+
 def test_nan_to_num_specials_and_sinc_i0_grads():
     x = np.array([np.nan, np.inf, -np.inf, 1.0], np.float32)
     check(fnp.nan_to_num, np.nan_to_num, (x,))
