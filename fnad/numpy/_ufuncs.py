@@ -291,7 +291,9 @@ def divmod(x: Any, y: Any) -> tuple[Any, Any]:  # noqa: A001
 def power(x: Any, y: Any, dtype: Any = None) -> Any:
     """`x ** y`; a Python integer exponent becomes `integer_pow` (repeated multiplication,
     exact for integers and differentiable at x = 0). Integer arrays to integer array
-    powers go through float64 (exact below 2**53; no error for negative exponents).
+    powers multiply in the integer dtype (square and multiply over the exponent's bits),
+    so they wrap around on overflow as NumPy's and JAX's do; a negative exponent gives
+    the float64 power rounded (1, -1 or 0; no error).
 
     >>> power(np.arange(3, dtype=np.float32), 2)
     array([0., 1., 4.], dtype=float32)
@@ -301,10 +303,34 @@ def power(x: Any, y: Any, dtype: Any = None) -> Any:
         if y < 0 and out_dtype.kind in "iu":
             raise ArgumentError(f"integers to negative integer powers ({y}) are not allowed")
         return lax.integer_pow(x_, y)
-    if out_dtype.kind in "iu":  # exact while the result fits float64's 53-bit mantissa
-        f64 = [lax.convert_element_type(v, np.float64) for v in (x_, y_)]
-        return lax.convert_element_type(lax.round(lax.pow(*f64)), out_dtype)
+    if out_dtype.kind in "iu":
+        return _integer_power(x_, y_, out_dtype)
     return lax.convert_element_type(lax.pow(x_, y_), out_dtype)
+
+
+def _integer_power(x: Any, y: Any, dtype: np.dtype) -> Any:
+    """x ** y of integer arrays in their dtype, wrapping on overflow: one while loop over
+    the bits of y (as many rounds as the largest exponent has bits)."""
+    shape = broadcast_shapes(get_aval(x).shape, get_aval(y).shape)
+    x, y = (broadcast_to(lax.convert_element_type(v, dtype), shape) for v in (x, y))
+    negative = lax.lt(y, 0) if dtype.kind == "i" else None
+    exps = y if negative is None else lax.select_n(negative, y, lax.full_like(y, 0))
+
+    def body(state: tuple[Any, Any, Any]) -> tuple[Any, Any, Any]:
+        acc, base, e = state
+        odd = lax.ne(lax.bitwise_and(e, lax.full_like(e, 1)), 0)
+        acc = lax.select_n(odd, acc, lax.mul(acc, base))
+        return acc, lax.mul(base, base), lax.shift_right_logical(e, lax.full_like(e, 1))
+
+    def cond(state: tuple[Any, Any, Any]) -> Any:
+        e = state[2]
+        return lax.reduce_or(lax.ne(e, 0), tuple(range(get_aval(e).ndim)))
+
+    out = lax.while_loop(cond, body, (lax.full_like(x, 1), x, exps))[0]
+    if negative is None:
+        return out
+    f64 = [lax.convert_element_type(v, np.float64) for v in (x, y)]  # 1, -1 or 0 (inf: 0**-n)
+    return lax.select_n(negative, out, lax.convert_element_type(lax.round(lax.pow(*f64)), dtype))
 
 
 pow = power  # noqa: A001

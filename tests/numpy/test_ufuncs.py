@@ -108,6 +108,18 @@ def test_power_python_int_exponents():
         fnp.power(np.arange(3, dtype=np.int32), -1)
 
 
+def test_integer_array_powers_wrap_around():
+    """Integer powers multiply in their dtype, so overflow wraps as NumPy's does (they were
+    computed in float64 and saturated: 200 ** 3 in uint8 gave 255)."""
+    u = np.array([0, 1, 200, 255, 7], np.uint8)
+    check(fnp.power, np.power, (u, np.array([3, 5, 3, 2, 0], np.uint8)))
+    check(fnp.power, np.power, (u, np.uint8(3)))
+    a = np.array([[7, -7, 0, 3, 5], [-2, 3, 2, -3, 1]], np.int32)
+    check(fnp.power, np.power, (a, np.array([2, 3, 1, 40, 31], np.int32)))
+    check(fnp.power, np.power, (np.array([2, 3, -5]), np.array([62, 39, 27])))
+    check(fnp.power, np.power, (np.int8(-3), np.array([5, 0, 7], np.int8)))
+
+
 def test_scalar_only_operands_default_to_float32_int32():
     assert fnp.add(1.5, 2).dtype == np.float32
     assert fnp.multiply(2, 3).dtype == np.int32
