@@ -851,6 +851,139 @@ def _bessel_jn_jvp(g: Any, ans: Any, z: Any, n: int) -> Any:
 defjvp(bessel_jn_p, _bessel_jn_jvp)
 
 
+# ------------------------------------------------------------------ Bessel Y of integer order
+
+def _bessel_y01(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Y_0 and Y_1 of x > 0 from Neumann's series over the J_k of one Miller recurrence:
+    pi Y_0 / 2 = (log(x/2) + gamma) J_0 - 2 sum_k (-1)^k J_2k / k, and its derivative."""
+    m = 2 * ((int(float(x.max(initial=1.0)) + math.sqrt(160 * float(x.max(initial=1.0))))
+              + 20) // 2)
+    two_over = 2 / x
+    bjp, bj = np.zeros_like(x), np.ones_like(x)  # J_m+1 and J_m, up to a common factor
+    total, s0, s1 = np.zeros_like(x), np.zeros_like(x), np.zeros_like(x)
+    for j in range(m, 0, -1):
+        bjp, bj = bj, j * two_over * bj - bjp  # bj is now J_{j-1}
+        big = np.abs(bj) > 1e100
+        if big.any():
+            scale = np.where(big, 1e-100, 1.0)
+            bj, bjp, total, s0, s1 = (a * scale for a in (bj, bjp, total, s0, s1))
+        order = j - 1
+        k = order // 2
+        if order % 2 == 0 and order > 0:  # J_2k: in the normalization and in Y_0's sum
+            total += bj
+            s0 += (-1) ** k / k * bj
+        elif order % 2 == 1:  # J_2k+1: once from term k + 1 of Y_1's sum, once from term k
+            s1 += (-1) ** (k + 1) / (k + 1) * bj
+            if k > 0:
+                s1 += (-1) ** (k + 1) / k * bj
+    norm = 2 * total + bj  # J_0 + 2 (J_2 + J_4 + ...) = 1
+    j0, j1, s0, s1 = bj / norm, bjp / norm, s0 / norm, s1 / norm
+    log_term = np.log(x / 2) + np.euler_gamma
+    y0 = 2 / np.pi * (log_term * j0 - 2 * s0)
+    y1 = 2 / np.pi * (log_term * j1 - j0 / x + s1)
+    return y0, y1
+
+
+def _bessel_yn(x: np.ndarray, n: int) -> np.ndarray:
+    """Y_n(x) of integer order: Y_0 and Y_1, then the upward recurrence Y_k+1 = 2k/x Y_k -
+    Y_k-1 (stable for Y, which grows with k); Y_-n = (-1)^n Y_n. At the edges: -inf at 0,
+    the limit 0 at +inf (as J_n), NaN for x < 0."""
+    x = np.asarray(x, np.float64)
+    ok = np.isfinite(x) & (x > 0)
+    xs = np.where(ok, x, 1.0)
+    y_prev, y = _bessel_y01(xs)
+    if n == 0:
+        y = y_prev
+    for k in range(1, abs(n)):
+        y_prev, y = y, 2 * k / xs * y - y_prev
+    if n < 0 and n % 2:
+        y = -y
+    edge = np.where(x == 0, -np.inf if n >= 0 or n % 2 == 0 else np.inf,
+                    np.where(x == np.inf, 0.0, np.nan))
+    return np.where(ok, y, edge)
+
+
+bessel_yn_p = _prim("bessel_yn", _bessel_yn, FLOAT)
+
+
+def _bessel_yn_jvp(g: Any, ans: Any, x: Any, n: int) -> Any:
+    """Y_n' = (Y_{n-1} - Y_{n+1}) / 2, and Y_0' = -Y_1."""
+    up = bessel_yn_p.bind(x, n=n + 1)
+    if n == 0:
+        return neg(mul(g, up))
+    return mul(g, mul(sub(bessel_yn_p.bind(x, n=n - 1), up), 0.5))
+
+
+defjvp(bessel_yn_p, _bessel_yn_jvp)
+
+
+# ------------------------------------------------------------------ Bessel I of real order
+
+def _ive_series(v: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """I_v(x) exp(-x) for x > 0 from the power series sum_k (x/2)^(2k+v) / (k! Gamma(k+v+1))
+    (terms of one sign once k > -v), summed relative to its first term with rescaling."""
+    log_first = v * np.log(x / 2) - _lgamma(v + 1) - x
+    sign = np.where((v + 1 < 0) & (np.floor(v + 1) % 2 == 1), -1.0, 1.0)  # of Gamma(v + 1)
+    q = (x / 2) ** 2
+    term, total = np.ones_like(x), np.ones_like(x)
+    k = 0
+    while True:
+        k += 1
+        term = term * q / (k * (k + v))
+        total = total + term
+        big = np.abs(total) > 1e250
+        if big.any():
+            term, total = np.where(big, term * 1e-250, term), np.where(big, total * 1e-250, total)
+            log_first = np.where(big, log_first + 250 * np.log(10.0), log_first)
+        if k > q.max(initial=0.0) ** 0.5 and np.all(np.abs(term) <= 1e-17 * np.abs(total)):
+            break
+    return sign * np.sign(total) * np.exp(log_first + np.log(np.abs(total)))
+
+
+def _ive_asymptotic(v: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """I_v(x) exp(-x) for x large against v^2: sum_k (-1)^k a_k(v) / x^k / sqrt(2 pi x),
+    a_k(v) = prod_j (4v^2 - (2j-1)^2) / (k! 8^k), up to its smallest term."""
+    mu = 4 * v * v
+    term, total = np.ones_like(x), np.ones_like(x)
+    for k in range(1, 60):
+        step = -(mu - (2 * k - 1) ** 2) / (8 * k * x)
+        term = np.where(np.abs(step) < 1, term * step, 0.0)  # past the smallest term: stop
+        total = total + term
+    return total / np.sqrt(2 * np.pi * x)
+
+
+def _bessel_ive(v: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """I_v(x) exp(-|x|), the exponentially scaled modified Bessel function of real order v
+    (SciPy's `ive`): I_-n = I_n for integers n; I_v(-x) = (-1)^v I_v(x) for integer v, NaN
+    otherwise."""
+    v, x = _f64(v, x)
+    integer = v == np.floor(v)
+    v = np.where(integer & (v < 0), -v, v)
+    ax = np.abs(x)
+    ok = np.isfinite(v) & np.isfinite(x) & (ax > 0)
+    asym = ok & (ax >= 50) & (v * v <= ax)
+    series = ok & ~asym
+    out = np.zeros_like(ax)
+    if series.any():
+        out[series] = _ive_series(v[series], ax[series])
+    if asym.any():
+        out[asym] = _ive_asymptotic(v[asym], ax[asym])
+    gamma_sign = np.where(np.floor(v + 1) % 2 == 1, -1.0, 1.0)  # of Gamma(v + 1), v < 0
+    at_zero = np.where(v == 0, 1.0, np.where(integer | (v > 0), 0.0, gamma_sign * np.inf))
+    edge = np.where(x == 0, at_zero, np.where(np.isinf(x) & np.isfinite(v), 0.0, np.nan))
+    out = np.where(ok, out, np.where((v == np.inf) & np.isfinite(x), 0.0, edge))
+    odd = integer & (np.abs(v) % 2 == 1)
+    out = np.where(x < 0, np.where(integer, np.where(odd, -out, out), np.nan), out)
+    return np.where(np.isnan(v) | np.isnan(x), np.nan, out)
+
+
+bessel_ive_p = _prim("bessel_ive", _bessel_ive, FLOAT)
+defjvp(bessel_ive_p, _no_derivative("bessel_ive", "v"),
+       lambda g, ans, v, x: mul(g, sub(mul(add(bessel_ive_p.bind(sub(v, 1.0), x),
+                                               bessel_ive_p.bind(add(v, 1.0), x)), 0.5),
+                                       mul(sign(x), ans))))
+
+
 # ------------------------------------------------------------------ Faddeeva, spherical harmonics
 
 _WOFZ_N = 40
@@ -924,8 +1057,8 @@ _PRIMITIVES = (
     igamma_p, igammac_p, igamma_grad_a_p, random_gamma_grad_p, random_loggamma_p,
     random_loggamma_grad_p, poisson_quantile_p, binomial_quantile_p, betainc_p, zeta_p,
     bessel_i0e_p, bessel_i1e_p, ndtri_p, erfcx_p, dawsn_p, expn_p, expi_p, fresnel_s_p,
-    fresnel_c_p, si_p, ci_p, spence_p, owens_t_p, hyp1f1_p, hyp2f1_p, bessel_jn_p, wofz_p,
-    sph_legendre_p)
+    fresnel_c_p, si_p, ci_p, spence_p, owens_t_p, hyp1f1_p, hyp2f1_p, bessel_jn_p, bessel_yn_p,
+    bessel_ive_p, wofz_p, sph_legendre_p)
 
 
 def _on_host(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -1050,6 +1183,16 @@ def hyp2f1(a: Any, b: Any, c: Any, x: Any) -> Any:
 def bessel_jn(z: Any, n: int) -> Any:
     """The Bessel function of the first kind J_n(z) of integer order n (static)."""
     return bessel_jn_p.bind(z, n=int(n))
+
+
+def bessel_yn(x: Any, n: int) -> Any:
+    """The Bessel function of the second kind Y_n(x) of integer order n (static)."""
+    return bessel_yn_p.bind(x, n=int(n))
+
+
+def bessel_ive(v: Any, x: Any) -> Any:
+    """I_v(x) exp(-|x|), the exponentially scaled modified Bessel function of real order v."""
+    return bessel_ive_p.bind(*asarray_like(v, x))
 
 
 def wofz(z: Any) -> Any:

@@ -612,6 +612,56 @@ def j1(x: Any) -> Any:
     return jn(1, x)
 
 
+def yn(n: Any, x: Any) -> Any:
+    """The Bessel function of the second kind Y_n(x) of integer order `n` (a Python or
+    concrete integer; SciPy's `yn`), differentiable in `x`: -inf at 0, NaN for x < 0.
+
+    >>> round(float(yn(2, np.float64(1.0))), 6)
+    -1.650683
+    """
+    if isinstance(n, Tracer) or np.ndim(n) != 0 or int(n) != n:
+        raise ArgumentError(f"yn: the order n must be one concrete integer, got {n!r}")
+    (x,) = promote_inexact(x)
+    return _sp.bessel_yn(x, int(n))
+
+
+def y0(x: Any) -> Any:
+    """The Bessel function of the second kind of order 0, Y_0(x)."""
+    return yn(0, x)
+
+
+def y1(x: Any) -> Any:
+    """The Bessel function of the second kind of order 1, Y_1(x)."""
+    return yn(1, x)
+
+
+def ive(v: Any, x: Any) -> Any:
+    """I_v(x) exp(-|x|), the exponentially scaled modified Bessel function of the first kind
+    of real order `v` (SciPy's `ive`), differentiable in `x`. For x < 0 it is defined for
+    integer v only (NaN otherwise).
+
+    >>> round(float(ive(0.5, np.float64(2.0))), 6)
+    0.276928
+    """
+    v, x = promote_inexact(v, x)
+    return _sp.bessel_ive(v, x)
+
+
+def iv(v: Any, x: Any) -> Any:
+    """The modified Bessel function of the first kind I_v(x) of real order `v` (SciPy's
+    `iv`), differentiable in `x`; computed as ive(v, x) exp(|x|), so inf once it overflows.
+
+    >>> round(float(iv(1, np.float64(1.0))), 6)
+    0.565159
+    """
+    v, x = promote_inexact(v, x)
+    out = _sp.bessel_ive(v, x) * fnp.exp(fnp.abs(x))
+    # at |x| = inf that is 0 * inf: the limit instead, +inf, or (-1)^v inf at -inf
+    odd = fnp.remainder(v, 2.0) == 1
+    at_minus_inf = fnp.where(v == fnp.floor(v), fnp.where(odd, -fnp.inf, fnp.inf), fnp.nan)
+    return fnp.where(fnp.isinf(x), fnp.where(x > 0, fnp.inf, at_minus_inf), out)
+
+
 def wofz(z: Any) -> Any:
     """The Faddeeva function w(z) = exp(-z^2) erfc(-iz), complex (complex64 for float32
     or complex64 input, complex128 otherwise).
@@ -648,9 +698,9 @@ __all__ = [
     "bernoulli", "bessel_jn", "beta", "betainc", "betaln", "boxcox", "boxcox1p", "comb",
     "dawsn", "digamma", "entr", "erf", "erfc", "erfcinv", "erfcx", "erfinv", "exp1", "expi", "expit",
     "expn", "factorial", "fresnel", "gamma", "gammainc", "gammaincc", "gammaln", "gammasgn",
-    "hyp1f1", "hyp2f1", "i0", "i0e", "i1", "i1e", "j0", "j1", "jn", "kl_div", "log_ndtr", "log_softmax",
+    "hyp1f1", "hyp2f1", "i0", "i0e", "i1", "i1e", "iv", "ive", "j0", "j1", "jn", "kl_div", "log_ndtr", "log_softmax",
     "loggamma", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri", "owens_t", "poch",
     "polygamma", "psi", "rel_entr", "rgamma", "sici", "softmax", "spence", "sph_harm_y", "wofz", "xlog1py",
-    "xlogy", "zeta",
+    "xlogy", "y0", "y1", "yn", "zeta",
 ]
 quiet_all(globals(), __all__)

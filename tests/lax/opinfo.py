@@ -1187,7 +1187,7 @@ EXEMPT = {
                      "custom_linear_solve", "fft"], _DECOMPOSITION_TESTS),
     **dict.fromkeys(["fresnel_s", "fresnel_c", "sine_integral", "cosine_integral",
                      "betainc", "zeta", "expn", "owens_t", "hyp1f1", "hyp2f1", "bessel_jn",
-                     "wofz", "sph_legendre", "igamma_grad_a", "random_gamma_grad"],
+                     "bessel_yn", "bessel_ive", "wofz", "sph_legendre", "igamma_grad_a", "random_gamma_grad"],
                     _SPECIAL_TESTS),
     **dict.fromkeys(["random_loggamma", "random_loggamma_grad", "poisson_quantile",
                      "binomial_quantile"], _SAMPLER_TESTS),

@@ -355,6 +355,8 @@ PRIMITIVES = [
     ("sici", lambda x: lax_special.sici(x)[1], (RNG.normal(size=6) * 3,)),
     ("owens_t", lax_special.owens_t, (RNG.normal(size=6), RNG.normal(size=6) * 2)),
     ("bessel_jn", lambda z: lax_special.bessel_jn(z, 2), (RNG.normal(size=6) * 5,)),
+    ("bessel_yn", lambda x: lax_special.bessel_yn(x, 2), (positive(6, -1, 1),)),
+    ("bessel_ive", lax_special.bessel_ive, (RNG.uniform(-3, 8, 6), RNG.normal(size=6) * 5)),
     ("random_loggamma", lax_special.random_loggamma, (positive(6, -2, 2), RNG.uniform(0, 1, 6))),
     ("poisson_quantile", lax_special.poisson_quantile, (positive(6, -1, 2), RNG.uniform(0, 1, 6))),
     ("binomial_quantile", lambda p, u: lax_special.binomial_quantile(20.0, p, u),
@@ -391,8 +393,10 @@ def test_no_numpy_warning_escapes():
     with np.errstate(all="raise"):
         x = np.array([-1.0, 0.0, np.inf, np.nan])
         for fn in (special.logit, special.entr, special.i0, special.log_ndtr, special.gamma,
-                   special.ndtri, special.erfcx, special.gammasgn):
+                   special.ndtri, special.erfcx, special.gammasgn, special.y0):
             fn(x)
+        special.ive(x, x)
+        special.iv(x, x)
         special.gammainc(x, x)
         special.betainc(x, x, x)
         special.rel_entr(x, x[::-1])
@@ -431,3 +435,54 @@ def test_j0_j1_jn_are_scipys():
     check_grads(lambda t: special.jn(-3, t), (x[:6],), order=2)
     with pytest.raises(ValueError, match="one concrete integer"):
         special.jn(np.array([1, 2]), x)
+
+
+def test_yn_y0_y1_are_scipys_inside_and_limits_at_the_edges():
+    x = np.concatenate([positive(300, -3, 3), np.linspace(0.2, 20.0, 50)])
+    for n in (0, 1, 2, 5, -3, 12):
+        # Y_n has zeros: near them only an absolute error is meaningful
+        close(special.yn(n, x), sp.yn(n, x), rtol=1e-11, atol=1e-12 * np.abs(sp.yn(n, x)).max())
+    close(special.y0(x), sp.y0(x), rtol=1e-11, atol=1e-13)
+    close(special.y1(x), sp.y1(x), rtol=1e-11, atol=1e-13)
+    edges = np.array([0.0, -1.0, np.nan, np.inf])
+    # -inf at 0 (SciPy's), NaN below 0, and the limit 0 at +inf (SciPy 1.17 gives NaN there;
+    # fnad's jn gives the limit too)
+    np.testing.assert_array_equal(special.yn(2, edges), [-np.inf, np.nan, np.nan, 0.0])
+    np.testing.assert_array_equal(special.yn(-3, edges[:1]), [np.inf])
+    assert special.y0(np.float32(2.0)).dtype == np.float32
+    assert special.y1(3).dtype == np.float32
+    check_grads(special.y0, (x[-6:],), order=2)
+    check_grads(special.y1, (x[-6:],), order=2)
+    check_grads(lambda t: special.yn(2, t), (x[-6:],), order=2)
+    with pytest.raises(ValueError, match="one concrete integer"):
+        special.yn(1.5, x)
+
+
+def test_iv_ive_are_scipys_for_real_orders_and_both_signs():
+    v = np.concatenate([RNG.uniform(0, 50, 400), RNG.uniform(-5, 0, 100), np.arange(-5, 6.0)])
+    x = np.concatenate([positive(400, -3, 3.5), RNG.uniform(0.01, 30, 100),
+                        RNG.uniform(-10, 10, 11)])
+    ref = sp.ive(v, x)
+    big = np.abs(ref) > 1e-290  # below that the float64 answers are subnormal
+    close(special.ive(v, x)[big], ref[big], rtol=1e-11)
+    small = x < 300
+    close(special.iv(v[small], x[small]), sp.iv(v[small], x[small]), rtol=1e-11, atol=1e-290)
+    # x < 0: (-1)^v I_v(|x|) for integer orders, NaN otherwise
+    np.testing.assert_allclose(special.iv(3, np.float64(-1.0)), sp.iv(3, -1.0), rtol=1e-13)
+    assert np.isnan(special.iv(0.5, np.float64(-1.0)))
+    # the edges: I_v(0) (signed infinities for negative non-integer v, as x -> 0+), +inf
+    zero = special.iv(np.array([0.0, 2.0, -2.0, -0.5, -1.5]), np.zeros(5))
+    np.testing.assert_array_equal(zero, [1.0, 0.0, 0.0, np.inf, -np.inf])
+    np.testing.assert_array_equal(special.ive(1.0, np.array([np.inf, np.nan])), [0.0, np.nan])
+    assert special.iv(2.0, np.float64(np.inf)) == np.inf
+    assert special.iv(1, np.float32(2.0)).dtype == np.float32
+
+
+def test_iv_ive_derivatives_as_autograds_tests_draw_them():
+    """Real orders up to 50 against float64 finite differences, to second order; none in v."""
+    v, x = RNG.uniform(1.0, 50.0, 4), RNG.normal(size=4) ** 2 + 1.3
+    check_grads(lambda t: special.iv(v, t), (x,), order=2)
+    check_grads(lambda t: special.ive(v, t), (x,), order=2)
+    check_grads(lambda t: special.ive(2.0, t), (-x,), order=2)
+    with pytest.raises(fnad.TransformError, match="bessel_ive.*with respect to v"):
+        fnad.grad(lambda a: special.iv(a, 2.0))(np.float64(1.5))
