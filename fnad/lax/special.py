@@ -935,7 +935,7 @@ def _ive_series(v: np.ndarray, x: np.ndarray) -> np.ndarray:
         if big.any():
             term, total = np.where(big, term * 1e-250, term), np.where(big, total * 1e-250, total)
             log_first = np.where(big, log_first + 250 * np.log(10.0), log_first)
-        if k > q.max(initial=0.0) ** 0.5 and np.all(np.abs(term) <= 1e-17 * np.abs(total)):
+        if k > q.max(initial=0.0) ** 0.5 and not np.any(np.abs(term) > 1e-17 * np.abs(total)):
             break
     return sign * np.sign(total) * np.exp(log_first + np.log(np.abs(total)))
 
