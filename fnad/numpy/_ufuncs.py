@@ -278,7 +278,13 @@ def _floor_divmod(x: Any, y: Any) -> tuple[Any, Any]:
     return floordiv, lax.select_n(wrong_sign, mod, lax.add(mod, y))
 
 
-floor_divide = _ufunc(np.floor_divide)(lambda x, y: _floor_divmod(x, y)[0])
+@_ufunc(np.floor_divide)
+def floor_divide(x: Any, y: Any) -> Any:
+    """Python's `x // y`. Piecewise constant, so its derivative is 0 everywhere, as in JAX
+    (x / 0's inf or NaN included: the x / y it selects there would leak -x / y**2)."""
+    out = _floor_divmod(x, y)[0]
+    return lax.stop_gradient(out) if _is_float(out) else out
+
 remainder = mod = _ufunc(np.remainder)(lambda x, y: _floor_divmod(x, y)[1])
 fmod = _lift(np.fmod, lax.rem)
 

@@ -120,6 +120,18 @@ def test_integer_array_powers_wrap_around():
     check(fnp.power, np.power, (np.int8(-3), np.array([5, 0, 7], np.int8)))
 
 
+def test_floor_divide_derivative_is_zero():
+    """Piecewise constant: 0 everywhere, x / 0 included (it leaked -x / y**2 there)."""
+    x = np.array([2.5, -3.0, 0.0, 7.0, np.inf, 1.0])
+    y = np.array([0.7, 2.0, 0.0, 0.0, -1.0, -np.inf])
+    check_grads(fnp.floor_divide, (x[:2], y[:2]), order=2)
+    for argnum in (0, 1):
+        g = fnad.grad(lambda a, b: fnp.sum(fnp.floor_divide(a, b)), argnum)(x, y)
+        np.testing.assert_array_equal(g, np.zeros_like(x))
+        g = fnad.grad(lambda a, b: fnp.sum(fnp.divmod(a, b)[0]), argnum)(x, y)
+        np.testing.assert_array_equal(g, np.zeros_like(x))
+
+
 def test_scalar_only_operands_default_to_float32_int32():
     assert fnp.add(1.5, 2).dtype == np.float32
     assert fnp.multiply(2, 3).dtype == np.int32
