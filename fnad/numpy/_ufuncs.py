@@ -156,7 +156,21 @@ def absolute(x: Any) -> Any:
 
 
 abs = absolute  # noqa: A001
-sign = _lift(np.sign, lax.sign)
+
+
+@_ufunc(np.sign)
+def sign(x: Any) -> Any:
+    """-1, 0 or 1 by sign (NaN for NaN); x / |x| for complex x (0 at 0), with derivative 0
+    as JAX's."""
+    if get_aval(x).dtype.kind != "c":
+        return lax.sign(x)
+    mag = _complex_abs(x)
+    zero = lax.eq(mag, 0)
+    safe = lax.convert_element_type(lax.select_n(zero, mag, lax.full_like(mag, 1)),
+                                    get_aval(x).dtype)
+    return lax.stop_gradient(lax.select_n(zero, lax.div(x, safe), lax.full_like(x, 0)))
+
+
 floor = _identity_unless_float(np.floor, lax.floor)
 ceil = _identity_unless_float(np.ceil, lax.ceil)
 
@@ -169,6 +183,9 @@ trunc = fix = _identity_unless_float(np.trunc, _trunc)
 
 
 def _round_half_even(x: Any) -> Any:
+    """Round half to even; complex x part by part."""
+    if get_aval(x).dtype.kind == "c":
+        return lax.complex(_round_half_even(real_part(x)), _round_half_even(imag_part(x)))
     return lax.round(x, lax.RoundingMethod.TO_NEAREST_EVEN)
 
 
@@ -225,8 +242,14 @@ asin, acos, atan, asinh, acosh, atanh = arcsin, arccos, arctan, arcsinh, arccosh
 
 isnan = _ufunc(np.isnan)(lambda x: lax.ne(x, x))
 isfinite = _ufunc(np.isfinite)(lambda x: lax.is_finite(x) if _is_float(x) else lax.eq(x, x))
-isinf = _ufunc(np.isinf)(
-    lambda x: lax.eq(lax.abs(x), np.inf) if _is_float(x) else lax.ne(x, x))
+
+
+@_ufunc(np.isinf)
+def isinf(x: Any) -> Any:
+    """True where x is +-inf; for complex x, where either part is."""
+    if get_aval(x).dtype.kind == "c":
+        return lax.bitwise_or(isinf(real_part(x)), isinf(imag_part(x)))
+    return lax.eq(lax.abs(x), np.inf) if _is_float(x) else lax.ne(x, x)
 
 # ------------------------------------------------------------------ binary arithmetic
 

@@ -132,6 +132,19 @@ def test_floor_divide_derivative_is_zero():
         np.testing.assert_array_equal(g, np.zeros_like(x))
 
 
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_complex_sign_rounding_isinf(dtype):
+    """sign, rint, round and isinf take complex input, as NumPy's and JAX's (they raised)."""
+    z = np.array([[1 + 2j, -0.5j, 0, 3 - 1j], [2.5 + 3.5j, -1.5 - 0.25j, 7j, -4.0]], dtype)
+    tol = dict(rtol=2e-5, atol=1e-6) if dtype == np.complex64 else {}
+    for name in ("sign", "rint", "round", "around"):
+        check(getattr(fnp, name), getattr(np, name), (z,), **tol)
+    check(lambda a: fnp.round(a, 1), lambda a: np.round(a, 1), (z * 1.37,), **tol)
+    special = np.array([np.inf + 0j, complex(0, -np.inf), complex(np.nan, 1), 1 + 1j], dtype)
+    check(fnp.isinf, np.isinf, (special,))
+    check(fnp.isinf, np.isinf, (z,))
+
+
 def test_scalar_only_operands_default_to_float32_int32():
     assert fnp.add(1.5, 2).dtype == np.float32
     assert fnp.multiply(2, 3).dtype == np.int32
