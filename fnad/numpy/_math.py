@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
-from fnad.core.errors import ArgumentTypeError, user_line
+from fnad.core.errors import ArgumentTypeError, DTypeError, user_line
 from fnad.core.ir import get_aval
 from fnad.lax import elementwise as ew
 from fnad.numpy._core import (
@@ -307,14 +307,20 @@ def isrealobj(x: Any) -> bool:
 
 
 def isposinf(x: Any) -> Any:
-    """Elementwise x == +inf (False for non-float dtypes)."""
+    """Elementwise x == +inf (False for non-float dtypes; complex x is an error, as in
+    NumPy and JAX: a complex infinity has no sign)."""
     x = asarray(x)
+    if get_aval(x).dtype.kind == "c":
+        raise DTypeError(f"isposinf is not defined for complex input ({get_aval(x).dtype})")
     return lax.eq(x, np.inf) if _float(x) else lax.full_like(x, False, np.bool_)
 
 
 def isneginf(x: Any) -> Any:
-    """Elementwise x == -inf (False for non-float dtypes)."""
+    """Elementwise x == -inf (False for non-float dtypes; complex x is an error, as in
+    NumPy and JAX: a complex infinity has no sign)."""
     x = asarray(x)
+    if get_aval(x).dtype.kind == "c":
+        raise DTypeError(f"isneginf is not defined for complex input ({get_aval(x).dtype})")
     return lax.eq(x, -np.inf) if _float(x) else lax.full_like(x, False, np.bool_)
 
 

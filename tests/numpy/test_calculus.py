@@ -130,6 +130,17 @@ def test_elementwise_extras(data):
     assert fnp.iscomplexobj(x) == np.iscomplexobj(x) and fnp.isrealobj(x) == np.isrealobj(x)
 
 
+def test_isposinf_isneginf_refuse_complex():
+    """A complex infinity has no sign: NumPy and JAX raise, and so does fnad."""
+    z = np.array([np.inf + 0j, 1 + 1j])
+    for fn in (fnp.isposinf, fnp.isneginf):
+        with pytest.raises(fnad.FnadError, match="complex"):
+            fn(z)
+    x = np.array([np.inf, -np.inf, np.nan, 1.0])
+    check(fnp.isposinf, np.isposinf, (x,))
+    check(fnp.isneginf, np.isneginf, (x,))
+
+
 def test_sinc_complex():
     """Complex input stays complex (it lost its imaginary part, as float64)."""
     z = np.array([1 + 2j, -0.5j, 0, 3 - 1j, 0.1 + 0.1j, 1e-9j])
