@@ -598,16 +598,14 @@ def sqrtm(A: Any, blocksize: int = 1) -> Any:
 
 
 def _complex_sqrt(w: Any) -> Any:
-    """The principal square root of complex w, from its modulus and real part."""
-    re = decomp._real_part(w)
-    im = decomp._real_part(multiply(w, -1j))
-    mod = sqrt(re * re + im * im)
-    root_re = sqrt(maximum((mod + re) / 2, 0))
-    root_im = sqrt(maximum((mod - re) / 2, 0))
-    root_im = where(im < 0, -root_im, root_im)
-    dtype = _dtype(w)
-    return lax.convert_element_type(root_re, dtype) + \
-        multiply(lax.convert_element_type(root_im, dtype), 1j)
+    """The principal square root of complex w, +i sqrt|w| on the whole negative real axis
+    (NumPy's gives -i where the imaginary part is -0.0), with the derivative 1 / (2 sqrt w)
+    everywhere but 0 (a root built from |w| and Re w has an infinite derivative on the real
+    axis, and NaN tangents)."""
+    root = sqrt(w)
+    below = (decomp._real_part(multiply(w, -1j)) == 0) & \
+        (decomp._real_part(multiply(root, -1j)) < 0)
+    return where(below, -root, root)
 
 
 def funm(A: Any, func: Callable[[Any], Any], disp: bool = True) -> Any:

@@ -284,3 +284,22 @@ def test_solve_banded_is_scipys(l_and_u):
                 order=2)
     with pytest.raises(ShapeError, match="solve_banded"):
         L.solve_banded(l_and_u, ab[1:], np.ones(6))
+
+
+def test_sqrtm_derivatives_on_real_spectra_are_finite_and_right():
+    """Real eigenvalues (any real symmetric matrix, negative ones included) sit on the axis
+    where a square root built from |w| and Re w has an infinite derivative: the tangents
+    were NaN. Checked against float64 finite differences of SciPy's sqrtm, to second order
+    through fnad's own, and on a general matrix with complex eigenvalues."""
+    sym = 0.5 * (A + A.T)
+    assert np.isreal(np.linalg.eigvals(sym)).all() and np.linalg.eigvalsh(sym).min() < 0
+    direction = RNG.standard_normal((4, 4))
+    for a in (sym, SPD, A):
+        eps = 1e-6
+        fd = (sl.sqrtm(a + eps * direction).astype(complex)
+              - sl.sqrtm(a - eps * direction).astype(complex)) / (2 * eps)
+        _close(fnad.jvp(L.sqrtm, (a,), (direction,))[1], fd, 1e-6)
+        check_grads(lambda x: L.sqrtm(x).real, (a,), order=2)
+    # +i sqrt|w| on the negative real axis, whichever sign the imaginary zero has
+    w = L._complex_sqrt(np.array([-4 + 0j, complex(-4, -0.0), 4 + 0j]))
+    np.testing.assert_array_equal(w, [2j, 2j, 2 + 0j])
