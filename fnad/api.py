@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -332,7 +333,8 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
         outs, out_tree, pullback, aux = _vjp_flat(_partial_at(f, args, norm, kwargs), diff,
                                                   has_aux)
         aval = get_aval(outs[0]) if len(outs) == 1 else None
-        if aval is None or aval.shape != ():
+        # one element: shape () as JAX requires, or (1,), (1, 1)... as autograd allows
+        if aval is None or math.prod(aval.shape) != 1:
             shapes = [get_aval(x).shape for x in outs]
             hint = ("; if it returns (loss, auxiliary data), pass has_aux=True"
                     if not has_aux and len(out_tree.children()) == 2 else "")
@@ -344,7 +346,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
             raise DTypeError(f"grad needs a float-valued function, got {aval.dtype} (a "
                              "TypeError, as in JAX); a boolean or integer output has no "
                              "gradient: differentiate the float computation behind it")
-        grads = pullback([np.ones((), aval.dtype)])
+        grads = pullback([np.ones(aval.shape, aval.dtype)])
         grads = grads[0] if isinstance(argnums, int) else grads
         out = _owned(tree_util.tree_unflatten(out_tree, outs))
         if has_aux:
@@ -359,7 +361,8 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
          argnum: int | Sequence[int] | None = None) -> Callable[..., Any]:
     """The gradient of a scalar function with respect to args[argnums]. With
     `holomorphic=True`, the complex derivative f'(z) of a complex function of complex z.
-    `argnum` is autograd's spelling of `argnums`.
+    `argnum` is autograd's spelling of `argnums`. The output is one element: shape () as
+    JAX requires, or any shape of size 1 (`sum(x, keepdims=True)`), as autograd allows.
 
     >>> import fnad
     >>> fnad.grad(fnad.numpy.sin)(0.0)

@@ -9,7 +9,7 @@ import pytest
 import fnad
 import fnad.numpy as fnp
 from fnad.core.errors import DTypeError, TransformError
-from fnad.test_util import assert_allclose
+from fnad.test_util import assert_allclose, check_grads
 
 RNG = np.random.default_rng(0)
 A = RNG.standard_normal((3, 4))
@@ -103,3 +103,20 @@ def test_autograds_container_names_are_pythons_and_differentiate_as_pytrees():
     g = fnad.grad(lambda p: p["a"] * ag_tuple(p["b"])[1])(ag_dict(a=2.0, b=ag_list([1.0, 3.0])))
     assert g == {"a": 3.0, "b": [0.0, 2.0]}
     assert fnad.isinstance is isinstance and ag_tuple is tuple
+
+
+@pytest.mark.parametrize("keep", [dict(keepdims=True), dict(axis=0, keepdims=True),
+                                  dict(axis=1, keepdims=True)])
+def test_grad_of_a_one_element_output_as_autograd_allows(keep):
+    """autograd differentiates an output of any shape with one element (JAX wants shape ()):
+    the gradient is that of the element, and so are its own derivatives."""
+    x = RNG.standard_normal((1, 1)) if "axis" not in keep else RNG.standard_normal(
+        (3, 1) if keep["axis"] == 0 else (1, 3))
+    f = lambda x: fnp.sum(fnp.sin(x), **keep)
+    value, g = fnad.value_and_grad(f)(x)
+    assert value.shape == np.sum(x, **keep).shape
+    assert_allclose(g, np.cos(x))
+    assert_allclose(fnad.jit(fnad.grad(f))(x), np.cos(x))
+    check_grads(lambda x: fnp.sum(fnad.grad(f)(x)))(x)
+    with pytest.raises(TransformError, match="one scalar"):
+        fnad.grad(lambda x: fnp.sin(x))(np.ones(2))
