@@ -29,6 +29,9 @@ from fnad.lax.elementwise import (
 )
 
 ORDERED = "fiub"
+# max and min compare complex numbers lexicographically (real part, then imaginary), as
+# NumPy and JAX do; argmax and argmin do not take them (JAX's do not)
+COMPARABLE = ORDERED + "c"
 
 
 def _reduced_aval(x: ShapedArray, axes: tuple[int, ...]) -> ShapedArray:
@@ -49,7 +52,7 @@ def _reduce_batch(prim: Primitive):
 
 def _identity(dtype: np.dtype, largest: bool) -> Any:
     """The identity of max (largest=False) or min (largest=True) for `dtype`."""
-    if dtype.kind == "f":
+    if dtype.kind in "fc":
         return np.inf if largest else -np.inf
     if dtype.kind == "b":
         return largest
@@ -142,7 +145,7 @@ def _extremum_jvp(prim: Primitive):
 reduce_max_p = _reducer(
     "reduce_max",
     lambda x, axes: np.maximum.reduce(x, axis=axes, initial=_identity(x.dtype, False)),
-    ORDERED, "max")
+    COMPARABLE, "max")
 _extremum_jvp(reduce_max_p)
 reduce_max = _reduce_wrapper(reduce_max_p, """Maximum over `axes` (NaN propagates).
 
@@ -153,7 +156,7 @@ reduce_max = _reduce_wrapper(reduce_max_p, """Maximum over `axes` (NaN propagate
 reduce_min_p = _reducer(
     "reduce_min",
     lambda x, axes: np.minimum.reduce(x, axis=axes, initial=_identity(x.dtype, True)),
-    ORDERED, "min")
+    COMPARABLE, "min")
 _extremum_jvp(reduce_min_p)
 reduce_min = _reduce_wrapper(reduce_min_p, "Minimum over `axes` (NaN propagates).")
 
@@ -323,10 +326,10 @@ deflinear(cumsum_p, lambda ct, x, axis, reverse: [cumsum(ct, axis, not reverse)]
 cumprod_p = _cumulative("cumprod", np.multiply, NUMBER)
 _scan_jvp(cumprod_p, mul, lambda dtype: 1)
 
-cummax_p = _cumulative("cummax", np.maximum, ORDERED)
+cummax_p = _cumulative("cummax", np.maximum, COMPARABLE)
 _scan_jvp(cummax_p, max, lambda dtype: _identity(dtype, False))
 
-cummin_p = _cumulative("cummin", np.minimum, ORDERED)
+cummin_p = _cumulative("cummin", np.minimum, COMPARABLE)
 _scan_jvp(cummin_p, min, lambda dtype: _identity(dtype, True))
 
 

@@ -53,8 +53,8 @@ def _sort_abstract_eval(*operands: ShapedArray, dimension: int, is_stable: bool,
     if not 1 <= num_keys <= len(operands):
         raise ShapeError(f"num_keys={num_keys} must be between 1 and the number of operands "
                          f"({len(operands)})")
-    for key in operands[:num_keys]:
-        check_dtypes([key], "fiub")
+    for key in operands[:num_keys]:  # complex keys: by real part, then imaginary (NumPy's)
+        check_dtypes([key], "fiubc")
     return list(operands)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
-from fnad.core.errors import ArgumentError, ArgumentTypeError, ShapeError, user_line
+from fnad.core.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
 from fnad.numpy._core import (
@@ -164,6 +164,9 @@ def _quantile(a: Any, q: Any, axis: Axis, method: str, keepdims: bool, ignore_na
         raise ArgumentError(f"{name}: method must be one of {_METHODS}, got {method!r}")
     a = asarray(a)
     in_dtype = get_aval(a).dtype
+    if in_dtype.kind == "c":  # it was converted, keeping the real part
+        raise DTypeError(f"{name} does not take complex input (as in JAX): apply it to the "
+                         f"real and imaginary parts separately{user_line()}")
     dt = in_dtype if in_dtype.kind == "f" else np.dtype(np.float64)
     if is_scalar(q):  # weak, as NumPy 2: a float32 array gives float32 quantiles
         q = np.asarray(q, np.float64)

@@ -264,3 +264,25 @@ def test_cumulative_hypothesis(shape, data):
     for _, f, ref, _, _ in CUMULATIVE:
         assert_allclose(f(x, axis, reverse), ref(x, axis, reverse))
     check_grads(lambda x: lax.cumprod(x, axis, reverse), (x,), order=1)
+
+
+def test_complex_max_min_and_cumulative_are_lexicographic_as_numpys():
+    """Complex numbers order by real part, then imaginary (NumPy's and JAX's); the tangent
+    follows the selected element; an empty max is -inf (+0j)."""
+    rng = np.random.default_rng(3)
+    x = (rng.integers(-2, 3, SHAPE) + 1j * rng.standard_normal(SHAPE))  # real-part ties
+    x[0, 0, 0] = complex(np.nan, 1.0)
+    for axes in [(0,), (2,), (0, 2)]:
+        np.testing.assert_array_equal(lax.reduce_max(x, axes), np.max(x, axis=axes))
+        np.testing.assert_array_equal(lax.reduce_min(x, axes), np.min(x, axis=axes))
+        np.testing.assert_array_equal(fnad.jit(lambda v, a=axes: lax.reduce_max(v, a))(x),
+                                      np.max(x, axis=axes))
+    np.testing.assert_array_equal(lax.cummax(x, axis=2), np.maximum.accumulate(x, axis=2))
+    np.testing.assert_array_equal(lax.cummin(x, axis=1), np.minimum.accumulate(x, axis=1))
+    assert lax.reduce_max(np.zeros(0, np.complex64), (0,)) == complex(-np.inf, 0)
+    with pytest.raises(DTypeError):
+        lax.argmax(x, 0, np.int32)  # JAX's argmax does not order complex numbers either
+    z = distinct(SHAPE).astype(np.complex128) + 1j * distinct(SHAPE, seed=1)
+    for prim in (lax.reduce_max, lax.reduce_min):
+        check_grads(lambda v, p=prim: p(v, (1,)), (z,), order=2)
+    check_grads(lambda v: lax.cummax(v, axis=2), (z,), order=2)

@@ -185,3 +185,13 @@ def test_approx_max_k_and_min_k_are_exact():
     check_grads(lambda v: lax.approx_max_k(v, 2)[0], (distinct((3, 5)),), order=1)
     with pytest.raises(fnad.DTypeError, match="float"):
         lax.approx_min_k(np.arange(3), 1)
+
+
+def test_complex_keys_sort_lexicographically_as_numpys():
+    rng = np.random.default_rng(4)
+    x = rng.integers(-2, 3, (3, 7)) + 1j * rng.integers(-2, 3, (3, 7))  # ties in both parts
+    np.testing.assert_array_equal(lax.sort(x, dimension=1), np.sort(x, axis=1))
+    np.testing.assert_array_equal(lax.argsort(x, dimension=1),
+                                  np.argsort(x, axis=1, kind="stable"))
+    z = rng.standard_normal((3, 5)) + 1j * rng.standard_normal((3, 5))
+    check_grads(lambda v: lax.sort(v, dimension=0), (z,), order=2)

@@ -13,7 +13,7 @@ from hypothesis import given, settings, strategies as st
 
 import fnad
 import fnad.numpy as fnp
-from fnad.core.errors import ConcretizationError
+from fnad.core.errors import ConcretizationError, DTypeError
 from fnad.test_util import check_grads, check_vmap
 
 SETTINGS = settings(max_examples=8, deadline=None)
@@ -208,3 +208,12 @@ def test_bincount():
     with pytest.raises(ConcretizationError, match="length="):
         fnad.jit(fnp.bincount)(x)
     check_grads(lambda ww: fnp.bincount(x, ww), (w,))
+
+
+def test_quantiles_of_complex_input_raise_as_in_jax():
+    """They converted it to float, silently keeping the real part."""
+    z = np.array([1 + 2j, 3j, -1.0 + 0j])
+    for fn in (fnp.median, fnp.nanmedian, lambda a: fnp.quantile(a, 0.3),
+               lambda a: fnp.percentile(a, 30)):
+        with pytest.raises(DTypeError, match="complex"):
+            fn(z)
