@@ -329,6 +329,30 @@ def diagflat(v: Any, k: int = 0) -> Any:
     return diag(ravel(asarray(v)), k)
 
 
+def make_diagonal(D: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+    """HIPS autograd's complement of `diagonal`: a new array whose `diagonal(out, 0, axis1,
+    axis2)` is `D` (its last axis on the diagonal, zeros elsewhere, its other axes kept).
+
+    >>> make_diagonal(np.array([1.0, 2.0]), axis1=-1, axis2=-2)
+    array([[1., 0.],
+           [0., 2.]])
+    """
+    if offset != 0:
+        raise ArgumentError(f"make_diagonal: only offset 0 is supported, got {offset}; for a "
+                            f"vector use diag(v, k){user_line()}")
+    D = asarray(D)
+    shape = shape_of(D)
+    if not shape:
+        raise ShapeError(f"make_diagonal needs at least one axis, got a scalar{user_line()}")
+    n, ndim = shape[-1], len(shape) + 1
+    a1, a2 = (normalize_axis(a, ndim) for a in (axis1, axis2))
+    if a1 == a2:
+        raise ArgumentError(f"make_diagonal: axis1 and axis2 must differ, got {axis1} and "
+                            f"{axis2}{user_line()}")
+    square = multiply(expand_dims(D, -1), lax.convert_element_type(np.eye(n), D.dtype))
+    return moveaxis(square, (-2, -1), (a1, a2))
+
+
 def fill_diagonal(a: Any, val: Any, wrap: bool = False, *, inplace: bool = True) -> Any:
     """`a` with its main diagonal set to `val` (cycled); for a tall 2-d array `wrap`
     restarts the diagonal below. Functional: pass `inplace=False`, as in JAX.
@@ -686,7 +710,8 @@ def geomspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype
 __all__ = [
     "append", "apply_along_axis", "apply_over_axes", "block", "choose", "cross", "delete",
     "diag_indices", "diag_indices_from", "diagflat", "dsplit", "fill_diagonal", "fromfunction",
-    "geomspace", "indices", "insert", "ix_", "kron", "logspace", "mask_indices", "matvec",
+    "geomspace", "indices", "insert", "ix_", "kron", "logspace", "make_diagonal", "mask_indices",
+    "matvec",
     "piecewise", "ravel_multi_index", "resize", "rollaxis", "select", "tril_indices",
     "tril_indices_from", "triu_indices", "triu_indices_from", "unravel_index", "unstack",
     "vecmat", "vectorize",

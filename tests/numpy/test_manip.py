@@ -334,3 +334,17 @@ def test_ufunc_class():
     np.testing.assert_allclose(add.at(x, (0, 1), 5.0, inplace=False),
                                np.where(np.arange(12).reshape(3, 4) == 1, x + 5, x))
     check_grads(lambda v: add.accumulate(v, axis=0), (x,), order=1)
+
+
+def test_make_diagonal_inverts_diagonal_as_autograds():
+    d = np.random.default_rng(0).standard_normal((3, 4))
+    for axes in [(-1, -2), (0, 1), (1, -1), (2, 0)]:
+        out = fnp.make_diagonal(d, axis1=axes[0], axis2=axes[1])
+        assert out.ndim == 3 and sorted(out.shape) == [3, 4, 4]
+        np.testing.assert_array_equal(np.diagonal(out, 0, *axes), d)
+        assert np.count_nonzero(out) == d.size
+    check_grads(lambda v: fnp.make_diagonal(v, axis1=-1, axis2=-2), (d,), order=2)
+    with pytest.raises(fnad.FnadError, match="offset"):
+        fnp.make_diagonal(d, offset=1)
+    with pytest.raises(fnad.FnadError, match="differ"):
+        fnp.make_diagonal(d, axis1=1, axis2=1)
