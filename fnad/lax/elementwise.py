@@ -255,8 +255,11 @@ defjvp(rem_p, lambda g, ans, x, y: g,
 
 
 def _pow_jvp_x(g: Any, ans: Any, x: Any, y: Any) -> Any:
-    # y * x^(y-1), with the 0 * inf of y == 0 at x == 0 read as 0.
-    return mul(g, select_n(eq(y, 0), mul(y, pow(x, sub(y, 1))), 0))
+    # y * x^(y-1), with the 0 * inf of y == 0 at x == 0 read as 0 (only there: at y == 0
+    # elsewhere its y-derivative x^-1 must survive). The unselected branch takes exponent 0
+    # there, so that no inf (x^-2 at x == 0) enters higher derivatives as 0 * inf either.
+    both = and_p.bind(eq(y, 0), eq(x, 0))
+    return mul(g, select_n(both, mul(y, pow(x, sub(select_n(both, y, 1), 1))), 0))
 
 
 def _pow_jvp_y(g: Any, ans: Any, x: Any, y: Any) -> Any:

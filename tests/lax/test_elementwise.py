@@ -435,6 +435,12 @@ def test_derivatives_at_edges() -> None:
     assert fnad.grad(lax.cbrt)(0.0) == np.inf
     assert fnad.grad(lambda y: lax.pow(0.0, y))(2.0) == 0  # log(0) * 0^y read as 0
     assert fnad.grad(lambda x: lax.pow(x, 0.0))(0.0) == 0  # 0 * 0^-1 read as 0
+    # ...to every order (autograd's test_power_arg0: the second derivative was 0 * inf)
+    assert fnad.grad(fnad.grad(lambda x: lax.pow(x, 0.0)))(0.0) == 0
+    assert fnad.grad(fnad.grad(fnad.grad(lambda x: lax.pow(x, 0.0))))(0.0) == 0
+    # only at x == 0: d2/dxdy x^y at y == 0 is 1/x (it was 0), as JAX has it
+    assert fnad.grad(fnad.grad(lax.pow), argnums=1)(np.float64(0.5), np.float64(0.0)) == 2.0
+    check_grads(lax.pow, (np.array([0.5, 2.0, 3.0]), np.array([0.0, 1.5, -2.0])), order=3)
     assert fnad.grad(lambda x: lax.pow(x, 2.0))(3.0) == 6
     # abs: JAX's select(x >= 0, g, -g): +1 at 0 and -0 (not sign(x)'s 0), -1 at NaN
     edges = np.array([-2.0, 0.0, -0.0, 3.0, np.nan])
