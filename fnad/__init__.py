@@ -12,6 +12,7 @@ from fnad import (
     lax,
     nn,
     numpy,
+    ops,
     optim,
     random,
     scipy,
