@@ -184,7 +184,8 @@ def var(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, *, ddof:
         keepdims: bool = False, where: Any = None,
         correction: int | float | None = None) -> Any:
     """The variance along `axis`: mean squared deviation of the elements `where` selects,
-    divided by `n - ddof` (`correction` is the array API's name for `ddof`)."""
+    divided by `n - ddof` (`correction` is the array API's name for `ddof`); NaN where
+    `n - ddof <= 0`, as in JAX."""
     ddof = _ddof(ddof, correction)
     a, out_dtype = _float_stat(np.var, a, dtype)
     shape = get_aval(a).shape
@@ -193,8 +194,13 @@ def var(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, *, ddof:
     # |d|**2: real for complex
     ssq = sum(abs_squared(centered), axes, keepdims=keepdims, where=where)
     count = _selected(shape, axes, where, get_aval(ssq).dtype, keepdims)
-    return lax.convert_element_type(lax.div(ssq, lax.sub(count, ddof) if where is not None
-                                            else count - ddof), out_dtype)
+    if where is None:
+        dof = count - ddof
+        out = lax.div(ssq, dof) if dof > 0 else lax.full_like(ssq, np.nan)
+    else:
+        dof = lax.sub(count, ddof)
+        out = _select(lax.gt(dof, 0), lax.div(ssq, dof), np.nan)
+    return lax.convert_element_type(out, out_dtype)
 
 
 def std(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, *, ddof: int = 0,
@@ -235,8 +241,8 @@ def _scan(np_fn: Callable[..., Any], lax_fn: Callable[..., Any], name: str) -> A
     def f(a: Any, axis: int | None = None, dtype: Any = None) -> Any:
         a = asarray(a)
         a = lax.convert_element_type(a, _np_dtype(np_fn, a, dtype=dtype))
-        if axis is None:
-            a, axis = lax.reshape(a, (get_aval(a).size,)), 0
+        if axis is None or get_aval(a).ndim == 0:  # a scalar scans as one element, as NumPy
+            a, axis = lax.reshape(a, (get_aval(a).size,)), 0 if axis is None else axis
         return lax_fn(a, normalize_axis(axis, get_aval(a).ndim))
 
     f.__name__ = f.__qualname__ = name

@@ -104,3 +104,27 @@ def test_std_over_one_element_is_zero_with_zero_derivative():
     assert fnad.grad(fnp.std)(3.5) == 0.0
     assert np.isnan(fnp.std(np.array([np.nan])))
     assert np.all(np.isnan(fnad.grad(fnp.std)(np.ones(3))))  # genuinely at sqrt's kink
+
+
+@pytest.mark.parametrize("ddof", [3, 4, 2.5])
+def test_var_std_with_no_degrees_of_freedom_are_nan(ddof):
+    """n - ddof <= 0 gives NaN, as JAX (it divided by a negative count: a negative var)."""
+    x = np.array([[1.0, 2.0, 4.0], [1.0, 1.0, 1.0]], np.float32)
+    with np.errstate(all="ignore"):
+        ref = np.where(3 - ddof > 0, np.var(x, axis=1, ddof=min(ddof, 2.5)), np.nan)
+    for f, r in ((fnp.var, ref), (fnp.std, np.sqrt(ref))):
+        check(lambda a, f=f: f(a, 1, ddof=ddof), lambda a, r=r: r.astype(np.float32), (x,))
+    mask = np.array([True, True, False])
+    with np.errstate(all="ignore"):
+        ref = np.where(2 - ddof > 0, np.var(x, axis=1, ddof=min(ddof, 1), where=mask), np.nan)
+    check(lambda a: fnp.var(a, 1, ddof=ddof, where=mask), lambda a: ref.astype(np.float32), (x,))
+
+
+@pytest.mark.parametrize("name", ["cumsum", "cumprod", "nancumsum", "nancumprod"])
+def test_scan_of_a_scalar_along_axis_0(name):
+    """A rank-0 operand scans as one element along axis 0 or -1, as NumPy's (it raised)."""
+    for axis in (0, -1, None):
+        check(lambda a, axis=axis: getattr(fnp, name)(a, axis),
+              lambda a, axis=axis: getattr(np, name)(a, axis), (np.float32(2.5),))
+    with pytest.raises(fnad.FnadError):
+        getattr(fnp, name)(np.float32(2.5), 1)
