@@ -15,28 +15,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from fnad.core.errors import ArgumentTypeError
-from fnad.core.trace import Tracer
-from fnad.device import is_gpu_array
-
-
-class _ArrayType(type):
-    def __instancecheck__(cls, x: Any) -> bool:
-        return isinstance(x, (np.ndarray, np.generic, Tracer)) or is_gpu_array(x)
-
-    def __subclasscheck__(cls, sub: type) -> bool:
-        return (issubclass(sub, (np.ndarray, np.generic, Tracer))
-                or sub.__module__.startswith("cupy"))
-
-
-class Array(metaclass=_ArrayType):
-    """The type of fnad's array values: NumPy arrays and scalars, CuPy arrays, and tracers
-    (JAX's `jax.Array`). For annotations and `isinstance`; it is never instantiated."""
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        raise ArgumentTypeError("fnad.Array is a type for annotations and isinstance; create arrays "
-                        "with fnad.numpy.asarray")
-
+from fnad.core.trace import Array
 
 # What fnad's functions accept as an array: arrays, NumPy scalars and Python numbers.
 ArrayLike = Union[Array, np.ndarray, np.bool_, np.number, bool, int, float, complex]

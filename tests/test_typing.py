@@ -28,3 +28,18 @@ def test_annotated_functions_run() -> None:
         return fnp.asarray(x, dtype) * scale
 
     assert fnad.jit(f)(np.ones(2)).tolist() == [2.0, 2.0]
+
+
+def test_jnp_ndarray_is_jax_array_so_tracers_are_instances():
+    """JAX's jnp.ndarray is jax.Array: code branching on isinstance(x, jnp.ndarray) takes
+    the same branch traced as eager (fnad.numpy.ndarray was numpy.ndarray, which tracers
+    are not)."""
+    assert fnp.ndarray is fnad.Array
+    seen = []
+    probe = lambda x: seen.append(isinstance(x, fnp.ndarray)) or x * 2
+    probe(np.ones(2))
+    fnad.jit(probe)(np.ones(2))
+    fnad.vmap(probe)(np.ones(2))
+    fnad.grad(lambda x: probe(x).sum())(np.ones(2))
+    assert seen == [True] * 4
+    assert not isinstance([1.0], fnp.ndarray)

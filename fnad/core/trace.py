@@ -352,3 +352,22 @@ def concretization_error(tracer: Tracer, what: str = "used as a Python bool, int
         "fnad.lax.switch, fnad.lax.while_loop, fnad.lax.fori_loop or fnad.lax.scan; "
         "if the value is configuration rather than data, mark its argument static "
         "(jit's static_argnums / static_argnames).")
+
+
+class _ArrayType(type):
+    def __instancecheck__(cls, x: Any) -> bool:
+        return (isinstance(x, (np.ndarray, np.generic, Tracer))
+                or type(x).__module__.startswith("cupy"))
+
+    def __subclasscheck__(cls, sub: type) -> bool:
+        return (issubclass(sub, (np.ndarray, np.generic, Tracer))
+                or sub.__module__.startswith("cupy"))
+
+
+class Array(metaclass=_ArrayType):
+    """The type of fnad's array values: NumPy arrays and scalars, CuPy arrays, and tracers
+    (JAX's `jax.Array`). For annotations and `isinstance`; it is never instantiated."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        raise ArgumentTypeError("fnad.Array is a type for annotations and isinstance; create "
+                                "arrays with fnad.numpy.asarray")

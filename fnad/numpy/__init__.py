@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fnad.core.trace import Array as _Array
 from fnad.numpy import fft, linalg, random
 from fnad.numpy._calculus import *  # noqa: F403
 from fnad.numpy._core import (
@@ -44,6 +45,7 @@ dtype, finfo, iinfo, issubdtype, promote_types = (np.dtype, np.finfo, np.iinfo, 
 floating, integer, inexact, number, signedinteger, unsignedinteger = (
     np.floating, np.integer, np.inexact, np.number, np.signedinteger, np.unsignedinteger)
 pi, e, inf, nan, euler_gamma, newaxis = np.pi, np.e, np.inf, np.nan, np.euler_gamma, None
-ndarray = np.ndarray
+# JAX's jnp.ndarray is jax.Array: NumPy arrays, CuPy arrays and tracers are instances
+ndarray = _Array
 
 from fnad.numpy import _tracer_methods  # noqa: E402,F401  (installs Tracer operators)
