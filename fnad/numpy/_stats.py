@@ -14,6 +14,7 @@ from fnad import lax
 from fnad.core.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
+from fnad.lax.elementwise import abs_squared
 from fnad.numpy._core import (
     asarray,
     is_scalar,
@@ -49,7 +50,6 @@ from fnad.numpy._ufuncs import (
     logical_and,
     logical_not,
     multiply,
-    rint,
     subtract,
     where,
 )
@@ -136,7 +136,7 @@ def nanvar(a: Any, axis: Axis = None, dtype: Any = None, *, ddof: int = 0,
     count = sum(valid, axis, get_aval(a).dtype, keepdims=True)
     centered = where(valid, subtract(a, divide(sum(where(valid, a, 0), axis, keepdims=True),
                                                count)), 0)
-    ssq = sum(multiply(centered, centered), axis, keepdims=keepdims)
+    ssq = sum(abs_squared(centered), axis, keepdims=keepdims)  # |d|**2: real for complex
     dof = subtract(count if keepdims else _squeeze_axes(count, a, axis), ddof)
     out = where(lax.gt(dof, 0), divide(ssq, where(lax.gt(dof, 0), dof, 1)), np.nan)
     return lax.convert_element_type(out, out_dtype)
@@ -208,8 +208,8 @@ def _quantile(a: Any, q: Any, axis: Axis, method: str, keepdims: bool, ignore_na
         lo_i, hi_i = lax.full_like(lo_i, 0), lax.full_like(hi_i, 0)
     v_lo = take_along_axis(xb, lo_i, -1, mode="promise_in_bounds")
     v_hi = take_along_axis(xb, hi_i, -1, mode="promise_in_bounds")
-    if method == "linear":
-        out = add(v_lo, multiply(frac, subtract(v_hi, v_lo)))
+    if method == "linear":  # weights, not v_lo + frac * (v_hi - v_lo): -inf and 1 give -inf
+        out = add(multiply(v_lo, subtract(1, frac)), multiply(v_hi, frac))
         out = where(equal(frac_p, 0), v_lo, out)
     elif method == "lower":
         out = v_lo
@@ -218,8 +218,8 @@ def _quantile(a: Any, q: Any, axis: Axis, method: str, keepdims: bool, ignore_na
     elif method == "midpoint":
         out = multiply(add(v_lo, v_hi), 0.5)
         out = where(equal(frac_p, 0), v_lo, out)
-    else:  # nearest: NumPy rounds the position half to even
-        out = where(equal(rint(pos), lo), v_lo, v_hi)
+    else:  # nearest: a position halfway between goes down, as in JAX (NumPy: to even)
+        out = where(lax.le(frac_p, 0.5), v_lo, v_hi)
     if ignore_nan:
         out = where(lax.eq(count, 0), np.nan, out)
     else:

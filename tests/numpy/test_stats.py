@@ -78,6 +78,27 @@ def test_nan_args_and_scans(name, data):
 METHODS = ["linear", "lower", "higher", "midpoint", "nearest"]
 
 
+def np_order_stat(name, method):
+    """NumPy's `name` (quantile, percentile, nanquantile...) by `method`, except that
+    'nearest' takes the lower element at a position exactly halfway, as JAX does (NumPy
+    rounds it to even): built from NumPy's 'lower' and 'higher' and the position's
+    fraction q * (n - 1) over each slice's n (non-NaN) elements."""
+    fn = quiet(getattr(np, name))
+    if method != "nearest":
+        return lambda a, q, axis, **kw: fn(a, q, axis, method=method, **kw)
+
+    def nearest(a, q, axis, keepdims=False):
+        lower = fn(a, q, axis, method="lower", keepdims=keepdims)
+        higher = fn(a, q, axis, method="higher", keepdims=keepdims)
+        present = ~np.isnan(a) if name.startswith("nan") else np.ones(a.shape, bool)
+        n = np.sum(present, axis, keepdims=keepdims)
+        frac = np.asarray(q, np.float64).reshape(np.shape(q) + (1,) * n.ndim)
+        pos = frac / (100 if "percentile" in name else 1) * np.maximum(n - 1, 0)
+        return np.where(pos - np.floor(pos) <= 0.5, lower, higher)
+
+    return nearest
+
+
 @pytest.mark.parametrize("method", METHODS)
 @SETTINGS
 @given(data=st.data())
@@ -89,20 +110,59 @@ def test_quantile_percentile(method, data):
     q = data.draw(st.one_of(st.floats(0, 1), st.lists(st.floats(0, 1), min_size=1,
                                                         max_size=3)))
     tol = 1e-5 if dtype == np.float32 else None
+    ref = {name: np_order_stat(name, method) for name in ("quantile", "percentile",
+                                                         "nanquantile")}
     check(lambda a: fnp.quantile(a, q, axis, method=method, keepdims=keepdims),
-          lambda a: np.quantile(a, q, axis, method=method, keepdims=keepdims), (x,), rtol=tol,
-          atol=tol)
+          lambda a: ref["quantile"](a, q, axis, keepdims=keepdims), (x,), rtol=tol, atol=tol)
     qp = [100 * v for v in q] if isinstance(q, list) else 100 * q
     check(lambda a: fnp.percentile(a, qp, axis, method=method, keepdims=keepdims),
-          lambda a: np.percentile(a, qp, axis, method=method, keepdims=keepdims), (x,),
+          lambda a: ref["percentile"](a, qp, axis, keepdims=keepdims), (x,),
           rtol=tol, atol=tol)
     if dtype != np.int32:
         xn = with_nans(x, data)
         check(lambda a: fnp.nanquantile(a, q, axis, method=method, keepdims=keepdims),
-              quiet(lambda a: np.nanquantile(a, q, axis, method=method, keepdims=keepdims)),
+              lambda a: ref["nanquantile"](a, q, axis, keepdims=keepdims),
               (xn,), rtol=tol, atol=tol, check_dtype=False)  # NumPy's all-NaN path: a's dtype
         check(lambda a: fnp.quantile(a, q, axis, method=method),
-              lambda a: np.quantile(a, q, axis, method=method), (xn,), rtol=tol, atol=tol)
+              lambda a: ref["quantile"](a, q, axis), (xn,), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("name,q", [("quantile", [0.5, 0.125, 0.375, 0.625, 0.875, 0.3]),
+                                    ("percentile", [50.0, 12.5, 87.5]),
+                                    ("nanquantile", [0.5, 0.25])])
+def test_nearest_goes_down_at_halfway_positions(name, q):
+    """'nearest' at a position exactly between two elements takes the lower one, as JAX
+    does (NumPy rounds it to even, so 1.5 and 2.5 both go to 2)."""
+    x = np.array([[0.0, 10.0, 20.0, 30.0, 40.0], [5.0, 1.0, 4.0, 2.0, 3.0]])
+    if name.startswith("nan"):
+        x[1, 4] = np.nan
+    for a in (x, x[:, :4], x.astype(np.float32)):
+        check(lambda v: getattr(fnp, name)(v, q, 1, method="nearest"),
+              lambda v: np_order_stat(name, "nearest")(v, q, 1), (a,))
+
+
+def test_median_quantile_with_infinities():
+    """Linear interpolation next to an infinity is that infinity, as NumPy and JAX (it was
+    NaN: -inf + frac * (1 - -inf))."""
+    x = np.array([[-np.inf, 1.0], [1.0, np.inf], [np.inf, np.inf], [-np.inf, np.inf]])
+    check(lambda a: fnp.median(a, axis=1), quiet(lambda a: np.median(a, axis=1)), (x,))
+    for q, rows in ((0.7, x[:1]), (0.3, x[1:2])):  # where NumPy's own interpolation is exact
+        check(lambda a, q=q: fnp.quantile(a, q, axis=1),
+              quiet(lambda a, q=q: np.quantile(a, q, axis=1)), (rows,))
+    check(lambda a: fnp.nanmedian(a, axis=0), quiet(lambda a: np.nanmedian(a, axis=0)), (x,))
+
+
+@pytest.mark.parametrize("name", ["nanvar", "nanstd"])
+def test_nanvar_nanstd_complex(name):
+    """Complex input: the mean squared |deviation| (a real result), as NumPy's (it summed
+    the squares of complex deviations and dropped their imaginary part)."""
+    x = np.array([[1.5 + 3j, np.nan, 0.0 - 3j, 3.0 + 3j], [2.0 - 1j, 2.0 + 4j, np.nan, 0.5j]])
+    for kw in ({}, {"axis": 0}, {"axis": 1, "ddof": 1}, {"axis": 1, "keepdims": True}):
+        check(lambda a, kw=kw: getattr(fnp, name)(a, **kw),
+              quiet(lambda a, kw=kw: getattr(np, name)(a, **kw)), (x,))
+        check(lambda a, kw=kw: getattr(fnp, name)(a, **kw),
+              quiet(lambda a, kw=kw: getattr(np, name)(a, **kw)), (x.astype(np.complex64),),
+              rtol=1e-5, atol=1e-6)
 
 
 def test_median_and_quantile_edges_and_grads():
