@@ -348,7 +348,7 @@ def slogdet(a: Any, *, method: str | None = None) -> SlogdetResult:
 def lstsq(a: Any, b: Any, rcond: float | None = None, *, numpy_resid: bool = False
           ) -> tuple[Any, Any, Any, Any]:
     """Least squares through the SVD: (x, resid, rank, s), JAX's form: `resid` is the sum
-    of squared residuals per column always (NumPy's empty array for rank-deficient or
+    of squared residuals per column always (shape (1,) for a vector `b`; NumPy's empty array for rank-deficient or
     underdetermined systems is given by `numpy_resid=True` on concrete inputs); singular
     values below `rcond * s.max()` (default eps * max(m, n)) count as zero.
 
@@ -371,14 +371,13 @@ def lstsq(a: Any, b: Any, rcond: float | None = None, *, numpy_resid: bool = Fal
     coef = multiply(matmul(decomp._mH(u), b2), lax.convert_element_type(
         s_inv, get_aval(a).dtype)[:, None])
     x = matmul(decomp._mH(vh), coef)
-    rank = sum(keep)
-    resid = sum(_abs(b2 - matmul(a, x)) ** 2, 0)
+    rank = sum(keep, dtype=np.int32)  # int32, as NumPy's and JAX's
+    resid = sum(_abs(b2 - matmul(a, x)) ** 2, 0)  # shape (1,) for a vector b, as theirs
     if vector:
-        x, resid = x[:, 0], resid[0]
+        x = x[:, 0]
     if numpy_resid:
         full = builtins.bool(np.asarray(rank) == n) and m > n
-        resid = (resid if not vector else reshape(resid, (1,))) if full else \
-            np.zeros((0,), get_aval(s).dtype)
+        resid = resid if full else np.zeros((0,), get_aval(s).dtype)
     return x, resid, rank, s
 
 

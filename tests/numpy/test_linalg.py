@@ -217,7 +217,8 @@ def test_lstsq_matches_numpy():
         x, resid, rank, s = L.lstsq(a, rhs)
         x2, resid2, rank2, s2 = np.linalg.lstsq(a, rhs)
         np.testing.assert_allclose(x, x2, atol=1e-12)
-        np.testing.assert_allclose(resid, resid2.reshape(np.shape(resid)), atol=1e-12)
+        assert resid.shape == resid2.shape and rank.dtype == np.asarray(rank2).dtype
+        np.testing.assert_allclose(resid, resid2, atol=1e-12)
         assert int(rank) == rank2
         np.testing.assert_allclose(s, s2)
     deficient = np.outer(rng.standard_normal(4), rng.standard_normal(3))
