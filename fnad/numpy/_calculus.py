@@ -60,7 +60,8 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = 
         if v is None:
             ends.append(None)
             continue
-        v = asarray(v, get_aval(a).dtype) if is_scalar(v) else asarray(v)  # scalars are weak
+        # scalars are weak: a float meets an integer array as NumPy's promotion says
+        v = asarray(v, result_type(a, v)) if is_scalar(v) else asarray(v)
         if get_aval(v).ndim == 0:
             shape = list(get_aval(a).shape)
             shape[ax] = 1

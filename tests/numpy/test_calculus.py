@@ -179,6 +179,15 @@ def test_gcd_lcm_bitcount(data):
     check_vmap(fnp.gcd, (np.array([[12, 18], [7, 0]]), np.array([[8, 27], [21, 0]])))
 
 
+def test_diff_float_scalar_ends_of_an_integer_array():
+    """A Python float joined to an integer array promotes it (it was cast to int: 1.5 -> 1)."""
+    x = np.array([[3, 1, 2], [0, -4, 7]], np.int32)
+    for kw in ({"append": 1.5}, {"prepend": -0.25, "append": 2.5}, {"prepend": 0.5, "n": 2}):
+        check(lambda a, kw=kw: fnp.diff(a, **kw), lambda a, kw=kw: np.diff(a, **kw), (x,))
+    check(lambda a: fnp.diff(a, axis=0, append=1.5), lambda a: np.diff(a, axis=0, append=1.5),
+          (x,))
+
+
 @pytest.mark.parametrize("fn", ["gcd", "lcm"])
 def test_gcd_lcm_broadcast(fn):
     """A scalar or lower-rank operand broadcasts (Euclid's loop carries one shape)."""
