@@ -168,8 +168,12 @@ def copy(a: Any) -> Any:
     return asarray(a).copy() if not isinstance(a, Tracer) else a
 
 
-def meshgrid(*xi: Any, indexing: str = "xy") -> tuple[Any, ...]:
-    """Coordinate arrays from 1-d coordinate vectors ('xy' or 'ij' indexing)."""
+def meshgrid(*xi: Any, copy: bool = True, sparse: bool = False,
+             indexing: str = "xy") -> tuple[Any, ...]:
+    """Coordinate arrays from 1-d coordinate vectors ('xy' or 'ij' indexing); with
+    `sparse`, each keeps its own axis and has size 1 along the others (they broadcast
+    together to the full grids). Results are always new arrays (`copy` is accepted)."""
+    del copy
     xs = [asarray(x) for x in xi]
     n = len(xs)
     sizes = [get_aval(x).size for x in xs]
@@ -180,7 +184,8 @@ def meshgrid(*xi: Any, indexing: str = "xy") -> tuple[Any, ...]:
         axis = (1 - i if i < 2 else i) if indexing == "xy" and n >= 2 else i
         shape = [1] * n
         shape[axis] = get_aval(x).size
-        out.append(fresh(broadcast_to(lax.reshape(x, shape), sizes), x))  # new, as NumPy's
+        grid = lax.reshape(x, shape) if sparse else broadcast_to(lax.reshape(x, shape), sizes)
+        out.append(fresh(grid, x))  # new, as NumPy's
     return tuple(out)
 
 

@@ -61,6 +61,8 @@ def test_meshgrid():
         for args in ((x, y, z), (x, y)):
             check(lambda *a, i=indexing: fnp.meshgrid(*a, indexing=i),
                   lambda *a, i=indexing: np.meshgrid(*a, indexing=i), args)
+            check(lambda *a, i=indexing: fnp.meshgrid(*a, indexing=i, sparse=True, copy=False),
+                  lambda *a, i=indexing: np.meshgrid(*a, indexing=i, sparse=True), args)
 
 
 def test_array_copies_and_asarray_does_not():
