@@ -27,7 +27,7 @@ REFUSED: dict[str, Callable[[Any], Any]] = {
     "nextafter": lambda z: lax.nextafter(z, z), "atan2": lambda z: lax.atan2(z, z),
     "rem": lambda z: lax.rem(z, z), "clamp": lambda z: lax.clamp(z[0], z, z[1]),
     "polygamma": lambda z: lax.polygamma(1, z),
-    "fnp.floor": fnp.floor, "fnp.sign": fnp.sign,
+    "fnp.floor": fnp.floor,
     "fnp.fmod": lambda z: fnp.fmod(z, z),
 }
 
