@@ -12,7 +12,7 @@ import numpy as np
 
 import fnad.numpy as fnp
 from fnad import lax
-from fnad.core.dtypes import default_float, float_or_default
+from fnad.core.dtypes import default_float, default_int, float_or_default
 from fnad.core.errors import ShapeError
 from fnad.core.ir import get_aval
 from fnad.lax.custom import custom_jvp
@@ -21,26 +21,42 @@ from fnad.scipy import special as _special
 Axis = int | Sequence[int] | None
 
 
+def _inexact(x: Any) -> Any:
+    """`x` as an array, a bool or integer one converted to the default float dtype (float32,
+    float64 under x64): JAX computes these activations of integers in its default float,
+    where NumPy's promotion would give float64 (or float16 for bools)."""
+    x = fnp.asarray(x)
+    return fnp.asarray(x, default_float()) if get_aval(x).dtype.kind in "biu" else x
+
+
+def _bool_as_int(x: Any) -> Any:
+    """`x` as an array, a bool one as the default integer dtype (JAX's piecewise-linear
+    activations of bools give integers)."""
+    x = fnp.asarray(x)
+    return fnp.asarray(x, default_int()) if get_aval(x).dtype.kind == "b" else x
+
+
 def relu(x: Any) -> Any:
     """`max(x, 0)`; its derivative at 0 is taken as 0.
 
     >>> relu(np.array([-1.0, 2.0]))
     array([0., 2.])
     """
-    x = fnp.asarray(x)
-    return fnp.where(x <= 0, fnp.zeros_like(x), x)  # NaN stays NaN, as in JAX
+    x = _bool_as_int(x)
+    # NaN stays NaN with derivative 0 (JAX's relu: the tangent where x > 0)
+    return fnp.where(x > 0, x, lax.stop_gradient(fnp.where(x <= 0, fnp.zeros_like(x), x)))
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Any:
     """`x` for `x >= 0`, `negative_slope * x` otherwise (so the derivative at 0 is 1, as
     in JAX)."""
-    x = fnp.asarray(x)
+    x = _inexact(x)
     return fnp.where(x >= 0, x, negative_slope * x)
 
 
 def elu(x: Any, alpha: float = 1.0) -> Any:
     """`x` for positive `x`, `alpha * (exp(x) - 1)` otherwise (derivative `alpha` at 0)."""
-    x = fnp.asarray(x)
+    x = _inexact(x)
     # the exponential sees 0 where x > 0, so the unused branch cannot overflow into a NaN
     # gradient
     return fnp.where(x > 0, x, alpha * fnp.expm1(fnp.where(x > 0, fnp.zeros_like(x), x)))
@@ -49,7 +65,7 @@ def elu(x: Any, alpha: float = 1.0) -> Any:
 def gelu(x: Any, approximate: bool = True) -> Any:
     """Gaussian error linear unit `x * Phi(x)` (Hendrycks & Gimpel, 2016): exactly with
     `erf`, or with the tanh approximation when `approximate`."""
-    x = fnp.asarray(x)
+    x = _inexact(x)
     if approximate:
         inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)
         return fnp.multiply(0.5 * x, 1 + fnp.tanh(inner))
@@ -73,13 +89,13 @@ swish = silu
 
 def tanh(x: Any) -> Any:
     """Hyperbolic tangent."""
-    return fnp.tanh(x)
+    return fnp.tanh(_inexact(x))
 
 
 def softplus(x: Any) -> Any:
     """`log(1 + exp(x))`, as `logaddexp(x, 0)`: it neither overflows nor loses the small
     values, and its second derivative at 0 is right (max(x, 0) + log1p(exp(-|x|)) has 0)."""
-    x = fnp.asarray(x)
+    x = _inexact(x)
     return fnp.logaddexp(x, fnp.zeros_like(x))
 
 
@@ -106,7 +122,7 @@ def logmeanexp(x: Any, axis: Axis = None, where: Any = None, keepdims: bool = Fa
     >>> round(float(logmeanexp(np.array([0.0, np.log(3.0)]))), 6)
     0.693147
     """
-    x = fnp.asarray(x)
+    x = _inexact(x)
     return fnp.subtract(logsumexp(x, axis=axis, keepdims=keepdims, where=where),
                         fnp.log(_count(x, axis, where, keepdims)))
 
@@ -114,14 +130,14 @@ def logmeanexp(x: Any, axis: Axis = None, where: Any = None, keepdims: bool = Fa
 def _stable_max(x: Any, axis: Axis) -> Any:
     """The shift of the softmax family: the maximum along `axis` (no derivative), 0 where
     every entry is -inf (masked out); +inf stays, so a row holding +inf is NaN, as in JAX."""
-    m = fnp.max(lax.stop_gradient(x), axis=axis, keepdims=True)
+    m = fnp.max(lax.stop_gradient(x), axis=axis, keepdims=True, initial=-np.inf)  # empty
     return fnp.where(m == -np.inf, fnp.zeros_like(m), m)
 
 
 def log_softmax(x: Any, axis: Axis = -1, where: Any = None) -> Any:
     """`x - logsumexp(x, axis)`: log-probabilities, accurate even for very negative ones;
     entries outside `where` are left out and give `-inf`."""
-    x = _masked(fnp.asarray(x), where, -np.inf)
+    x = _masked(_inexact(x), where, -np.inf)
     shifted = x - _stable_max(x, axis)
     out = shifted - fnp.log(fnp.sum(fnp.exp(shifted), axis=axis, keepdims=True))
     return _masked(out, where, -np.inf)
@@ -130,7 +146,7 @@ def log_softmax(x: Any, axis: Axis = -1, where: Any = None) -> Any:
 def softmax(x: Any, axis: Axis = -1, where: Any = None) -> Any:
     """`exp(x) / sum(exp(x), axis)`, shifted by the maximum for stability; entries outside
     `where` are left out and give 0."""
-    x = _masked(fnp.asarray(x), where, -np.inf)
+    x = _masked(_inexact(x), where, -np.inf)
     e = fnp.exp(x - _stable_max(x, axis))
     return _masked(fnp.divide(e, fnp.sum(e, axis=axis, keepdims=True)), where, 0.0)
 
@@ -143,7 +159,7 @@ def standardize(x: Any, axis: Axis = -1, mean: Any = None, variance: Any = None,
     >>> standardize(np.array([1.0, 3.0]), epsilon=0.0)
     array([-1.,  1.])
     """
-    x = fnp.asarray(x)
+    x = _inexact(x)
     if mean is None or variance is None:
         n = _count(x, axis, where, True)
         if mean is None:
@@ -189,7 +205,7 @@ def hard_sigmoid(x: Any) -> Any:
     >>> hard_sigmoid(np.array([-4.0, 0.0, 4.0]))
     array([0. , 0.5, 1. ])
     """
-    return relu6(fnp.asarray(x) + 3.0) / 6.0
+    return relu6(_inexact(x) + 3.0) / 6.0
 
 
 def hard_silu(x: Any) -> Any:
@@ -198,7 +214,7 @@ def hard_silu(x: Any) -> Any:
     >>> hard_silu(np.array([-4.0, 1.0, 4.0]))
     array([-0.        ,  0.66666667,  4.        ])
     """
-    x = fnp.asarray(x)
+    x = _inexact(x)
     return fnp.multiply(x, hard_sigmoid(x))
 
 
@@ -211,7 +227,7 @@ def hard_tanh(x: Any) -> Any:
     >>> hard_tanh(np.array([-2.0, 0.5, 2.0]))
     array([-1. ,  0.5,  1. ])
     """
-    x = fnp.asarray(x)
+    x = _bool_as_int(x)
     one = fnp.ones_like(x)
     return fnp.where(x > 1, one, fnp.where(x < -1, -one, x))
 
@@ -222,7 +238,7 @@ def log_sigmoid(x: Any) -> Any:
     >>> round(float(log_sigmoid(np.float64(-800.0))), 1)
     -800.0
     """
-    return -softplus(-fnp.asarray(x))
+    return -softplus(-_inexact(x))
 
 
 def soft_sign(x: Any) -> Any:
@@ -231,7 +247,7 @@ def soft_sign(x: Any) -> Any:
     >>> soft_sign(np.array([-3.0, 1.0]))
     array([-0.75,  0.5 ])
     """
-    x = fnp.asarray(x)
+    x = _inexact(x)
     return fnp.divide(x, fnp.abs(x) + 1)
 
 
@@ -256,7 +272,7 @@ def celu(x: Any, alpha: float = 1.0) -> Any:
     >>> round(float(celu(np.float64(-1.0), alpha=2.0)), 6)
     -0.786939
     """
-    x = fnp.asarray(x)
+    x = _inexact(x)
     return fnp.maximum(x, 0.0) + alpha * fnp.expm1(fnp.minimum(x, 0.0) / alpha)
 
 
@@ -282,7 +298,7 @@ def squareplus(x: Any, b: float = 4) -> Any:
     >>> squareplus(np.array([0.0, 3.0]), b=16)
     array([2., 4.])
     """
-    x = fnp.asarray(x)
+    x = _inexact(x)
     return fnp.add(x, fnp.sqrt(x * x + b)) / 2
 
 
@@ -292,7 +308,7 @@ def mish(x: Any) -> Any:
     >>> round(float(mish(np.float64(1.0))), 6)
     0.865098
     """
-    x = fnp.asarray(x)
+    x = _inexact(x)
     return fnp.multiply(x, fnp.tanh(softplus(x)))
 
 
@@ -303,7 +319,7 @@ def sparse_plus(x: Any) -> Any:
     >>> sparse_plus(np.array([-2.0, 0.0, 2.0]))
     array([0.  , 0.25, 2.  ])
     """
-    x = fnp.asarray(x)
+    x = _inexact(x)
     return fnp.where(x <= -1, fnp.zeros_like(x), fnp.where(x >= 1, x, (x + 1) ** 2 / 4))
 
 
@@ -313,7 +329,7 @@ def sparse_sigmoid(x: Any) -> Any:
     >>> sparse_sigmoid(np.array([-2.0, 0.0, 2.0]))
     array([0. , 0.5, 1. ])
     """
-    return 0.5 * fnp.clip(fnp.asarray(x) + 1.0, 0.0, 2.0)
+    return 0.5 * fnp.clip(_inexact(x) + 1.0, 0.0, 2.0)
 
 
 def identity(x: Any) -> Any:
@@ -334,7 +350,7 @@ def log1mexp(x: Any) -> Any:
     >>> round(float(log1mexp(np.float64(1e-10))), 4)
     -23.0259
     """
-    x = fnp.asarray(x)
+    x = _inexact(x)
     small = x < math.log(2)
     return fnp.where(small, fnp.log(-fnp.expm1(-x)), fnp.log1p(-fnp.exp(-x)))
 

@@ -244,3 +244,38 @@ def test_docstring_examples_run():
     for mod in (activations, attention, initializers):
         result = doctest.testmod(mod)
         assert result.failed == 0, mod.__name__
+
+
+def test_integer_inputs_empty_axes_and_relu_nan_derivative_as_jax():
+    """Differences from JAX found by a differential sweep: activations of integers were
+    float64 (of bools float16; JAX: the default float32), relu and hard_tanh of bools stayed
+    bool or raised (JAX: int32), the softmax family raised on an empty axis (JAX: an empty
+    result, logsumexp -inf), and relu's derivative at NaN was 1 (JAX: 0)."""
+    ints = np.array([-2, 0, 3], np.int32)
+    floats = ints.astype(np.float32)
+    for f in (nn.elu, nn.gelu, nn.leaky_relu, nn.softplus, nn.tanh, nn.soft_sign, nn.celu,
+              nn.selu, nn.mish, nn.squareplus, nn.sparse_plus, nn.sparse_sigmoid,
+              nn.hard_sigmoid, nn.hard_silu, nn.log_sigmoid, nn.softmax, nn.log_softmax,
+              nn.standardize):
+        bools_too = f not in (nn.softmax, nn.log_softmax, nn.log_sigmoid)  # JAX: TypeError
+        for x in (ints, ints > 0) if bools_too else (ints,):
+            out = f(x)
+            assert out.dtype == np.float32, (f, x.dtype, out.dtype)
+            np.testing.assert_allclose(out, f(x.astype(np.float32)), rtol=1e-6)
+    assert nn.log1mexp(np.array([1, 2], np.int32)).dtype == np.float32
+    np.testing.assert_allclose(nn.elu(floats), np.where(floats > 0, floats, np.expm1(floats)),
+                               rtol=1e-6)
+    for f in (nn.relu, nn.hard_tanh):
+        out = f(np.array([True, False]))
+        assert out.dtype == np.int32 and list(out) == [1, 0]
+    for shape, axis in (((2, 0), -1), ((0, 3), 0), ((0, 3), None)):
+        empty = np.zeros(shape, np.float32)
+        for f in (nn.softmax, nn.log_softmax):
+            out = f(empty, axis=axis)
+            assert out.shape == shape and out.dtype == np.float32
+    lse = nn.logsumexp(np.zeros((2, 0), np.float32), axis=-1)
+    assert lse.dtype == np.float32 and list(lse) == [-np.inf, -np.inf]
+    assert nn.logsumexp(np.zeros(0)) == -np.inf
+    g = fnad.grad(lambda v: nn.relu(v).sum())(np.array([np.nan, 2.0, -1.0]))
+    assert list(g) == [0.0, 1.0, 0.0]
+    assert np.isnan(nn.relu(np.array([np.nan]))[0])
