@@ -38,9 +38,10 @@ def gammaln(x: Any) -> Any:
 
 
 def loggamma(x: Any) -> Any:
-    """log Gamma(x) for real x >= 0 (NaN for negative x, where Gamma's sign alternates)."""
+    """log Gamma(x) for real x > 0 (NaN for x <= 0, where Gamma's sign alternates or it
+    has a pole, as in JAX)."""
     (x,) = promote_inexact(x)
-    return fnp.where(x < 0, np.nan, lax.lgamma(x))
+    return fnp.where(x <= 0, np.nan, lax.lgamma(x))
 
 
 def gammasgn(x: Any) -> Any:
@@ -355,13 +356,15 @@ def logit(x: Any) -> Any:
 
 @custom_jvp
 def xlogy(x: Any, y: Any) -> Any:
-    """x * log(y), taken as 0 where x = 0 (even where y = 0).
+    """x * log(y), taken as 0 where x = 0 (even where y = 0; a NaN y stays NaN, as in JAX
+    and SciPy).
 
     >>> float(xlogy(np.float64(0.0), np.float64(0.0)))
     0.0
     """
     x, y = promote_inexact(x, y)
-    return fnp.where(x == 0, 0.0, x * fnp.log(y)).astype(get_aval(x).dtype)
+    zero = (x == 0) & ~fnp.isnan(y)
+    return fnp.where(zero, 0.0, x * fnp.log(y)).astype(get_aval(x).dtype)
 
 
 @xlogy.defjvp
@@ -373,9 +376,10 @@ def _xlogy_jvp(primals: Any, tangents: Any) -> Any:
 
 @custom_jvp
 def xlog1py(x: Any, y: Any) -> Any:
-    """x * log1p(y), taken as 0 where x = 0."""
+    """x * log1p(y), taken as 0 where x = 0 (a NaN y stays NaN)."""
     x, y = promote_inexact(x, y)
-    return fnp.where(x == 0, 0.0, x * fnp.log1p(y)).astype(get_aval(x).dtype)
+    zero = (x == 0) & ~fnp.isnan(y)
+    return fnp.where(zero, 0.0, x * fnp.log1p(y)).astype(get_aval(x).dtype)
 
 
 @xlog1py.defjvp
@@ -393,20 +397,36 @@ def entr(x: Any) -> Any:
     return fnp.where(x > 0, -x * fnp.log(safe), rest).astype(get_aval(x).dtype)
 
 
+@custom_jvp
+def _p_log_p_over_q(p: Any, q: Any) -> Any:
+    """p * log(p / q) for p, q > 0 (accurate where p is close to q), with the derivatives
+    log(p / q) + 1 and -p / q (finite at p = inf, where p / p is not)."""
+    return p * fnp.log(p / q)
+
+
+@_p_log_p_over_q.defjvp
+def _p_log_p_over_q_jvp(primals: Any, tangents: Any) -> Any:
+    (p, q), (dp, dq) = primals, tangents
+    return _p_log_p_over_q(p, q), dp * (fnp.log(p / q) + 1) - dq * (p / q)
+
+
 def rel_entr(p: Any, q: Any) -> Any:
-    """The relative-entropy term p log(p / q) (0 at p = 0 <= q; inf outside the domain)."""
+    """The relative-entropy term p log(p / q) (0 at p = 0 <= q; inf elsewhere outside p, q >
+    0, NaNs included, as in JAX). Outside p, q > 0 the derivative is 0: the operands the
+    logarithms see there are replaced by 1, so no 0 * inf enters it."""
     p, q = promote_inexact(p, q)
     both = (p > 0) & (q > 0)
-    out = fnp.where(both, p * fnp.log(fnp.where(both, p / q, 1.0)), np.inf)
-    return fnp.where((p == 0) & (q >= 0), 0.0, out).astype(get_aval(p).dtype)
+    sp, sq = fnp.where(both, p, 1.0), fnp.where(both, q, 1.0)
+    inside = _p_log_p_over_q(sp, sq)
+    out = fnp.where(both, inside, fnp.where((p == 0) & (q >= 0), 0.0, np.inf))
+    return out.astype(get_aval(p).dtype)
 
 
 def kl_div(p: Any, q: Any) -> Any:
-    """The Kullback-Leibler term p log(p / q) - p + q (q at p = 0 <= q; inf outside)."""
+    """The Kullback-Leibler term `rel_entr(p, q) - p + q` (q at p = 0 <= q; inf outside the
+    domain, NaN for a NaN operand)."""
     p, q = promote_inexact(p, q)
-    both = (p > 0) & (q > 0)
-    out = fnp.where(both, p * fnp.log(fnp.where(both, p / q, 1.0)) - p + q, np.inf)
-    return fnp.where((p == 0) & (q >= 0), q, out).astype(get_aval(p).dtype)
+    return (rel_entr(p, q) - p + q).astype(get_aval(p).dtype)
 
 
 def boxcox(x: Any, lmbda: Any) -> Any:
@@ -441,7 +461,8 @@ def logsumexp(a: Any, axis: Axis = None, b: Any = None, keepdims: bool = False,
     if b is not None:
         a, b = promote_inexact(a, b)
         a = fnp.where(b != 0, a, -np.inf)  # a zero weight drops its entry, even a +inf one
-    m = fnp.max(lax.stop_gradient(a), axis=axis, keepdims=True)
+    # initial=-inf: an empty reduction sums nothing, to -inf (as in JAX)
+    m = fnp.max(lax.stop_gradient(a), axis=axis, keepdims=True, initial=-np.inf)
     m = fnp.where(fnp.isfinite(m), m, fnp.zeros_like(m))
     e = fnp.exp(a - m)
     total = fnp.sum(e if b is None else b * e, axis=axis, keepdims=True)
@@ -467,7 +488,7 @@ def softmax(x: Any, /, *, axis: Axis = None) -> Any:
     array([0.5, 0.5])
     """
     (x,) = promote_inexact(x)
-    m = fnp.max(lax.stop_gradient(x), axis=axis, keepdims=True)
+    m = fnp.max(lax.stop_gradient(x), axis=axis, keepdims=True, initial=-np.inf)
     e = fnp.exp(x - fnp.where(fnp.isfinite(m), m, fnp.zeros_like(m)))
     return e / fnp.sum(e, axis=axis, keepdims=True)
 

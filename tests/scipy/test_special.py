@@ -63,7 +63,9 @@ UNARY = [
     ("gamma", special.gamma, sp.gamma, lambda: RNG.uniform(-20, 170, 400), 1e-11),
     ("gammasgn", special.gammasgn, sp.gammasgn, lambda: np.concatenate(
         [RNG.uniform(-20, 20, 400), [-3.0, -1.0, 0.0, np.nan]]), 0),
-    ("loggamma", special.loggamma, sp.loggamma, lambda: np.concatenate(
+    # loggamma(0) is NaN in JAX (SciPy: inf)
+    ("loggamma", special.loggamma, lambda x: np.where(x == 0, np.nan, sp.loggamma(x)),
+     lambda: np.concatenate(
         [positive(), [-1.5, 0.0, np.inf]]), 1e-10),
 ]
 
@@ -185,10 +187,11 @@ def test_gamma_family_and_combinatorics():
 
 
 def test_entropies_and_logs():
-    # (NaN operands give inf in rel_entr and kl_div and 0 in xlogy(0, nan), as in JAX)
-    p = np.concatenate([RNG.uniform(0, 3, 200), [0.0, 0.0, -1.0, 1.0]])
-    q = np.concatenate([RNG.uniform(0, 3, 200), [0.0, 1.0, 1.0, -1.0]])
-    for fn, ref in ((special.rel_entr, sp.rel_entr), (special.kl_div, sp.kl_div),
+    # (NaN operands give inf in rel_entr, as in JAX; kl_div, xlogy and xlog1py are SciPy's)
+    p = np.concatenate([RNG.uniform(0, 3, 200), [0.0, 0.0, -1.0, 1.0, np.nan, 0.0, 1.0]])
+    q = np.concatenate([RNG.uniform(0, 3, 200), [0.0, 1.0, 1.0, -1.0, 1.0, np.nan, np.nan]])
+    rel_entr = lambda p, q: np.where(np.isnan(p) | np.isnan(q), np.inf, sp.rel_entr(p, q))
+    for fn, ref in ((special.rel_entr, rel_entr), (special.kl_div, sp.kl_div),
                     (special.xlogy, sp.xlogy), (special.xlog1py, sp.xlog1py)):
         with np.errstate(all="ignore"):
             close(fn(p, q), ref(p, q), rtol=1e-13)
@@ -486,3 +489,29 @@ def test_iv_ive_derivatives_as_autograds_tests_draw_them():
     check_grads(lambda t: special.ive(2.0, t), (-x,), order=2)
     with pytest.raises(fnad.TransformError, match="bessel_ive.*with respect to v"):
         fnad.grad(lambda a: special.iv(a, 2.0))(np.float64(1.5))
+
+
+def test_rel_entr_kl_div_derivatives_at_the_domain_edges_as_jax():
+    """Outside p, q > 0 (p = 0, q = 0, NaN) rel_entr is a constant, so its derivative is 0
+    there (it was NaN: 0 * inf through p / q), and kl_div's is that of -p + q; inside, the
+    derivative in p is log(p / q) + 1 and in q is -p / q (finite differences)."""
+    p = np.array([0.0, 0.0, 1.0, 1.0, -1.0, np.nan])
+    q = np.array([0.0, 1.0, 0.0, np.nan, 1.0, 1.0])
+    for argnum, kl_slope in ((0, -1.0), (1, 1.0)):
+        g = fnad.grad(lambda *a: special.rel_entr(*a).sum(), argnums=argnum)(p, q)
+        np.testing.assert_array_equal(g, np.zeros(6))
+        g = fnad.grad(lambda *a: special.kl_div(*a).sum(), argnums=argnum)(p, q)
+        np.testing.assert_array_equal(g, np.full(6, kl_slope))
+    inside = (np.array([0.3, 2.0, 1.5]), np.array([1.2, 0.5, 1.5]))
+    check_grads(special.rel_entr, inside, order=2)
+    check_grads(special.kl_div, inside, order=2)
+    g = fnad.grad(lambda v: special.rel_entr(v, np.array([2.0])).sum())(np.array([np.inf]))
+    assert g[0] == np.inf
+
+
+def test_logsumexp_and_softmax_of_empty_axes_as_jax():
+    assert special.logsumexp(np.zeros(0, np.float32)) == -np.inf
+    out = special.logsumexp(np.zeros((3, 0)), axis=1)
+    np.testing.assert_array_equal(out, np.full(3, -np.inf))
+    assert special.softmax(np.zeros((0, 2)), axis=0).shape == (0, 2)
+    assert special.log_softmax(np.zeros((2, 0)), axis=1).shape == (2, 0)
