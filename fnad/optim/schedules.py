@@ -166,7 +166,9 @@ def piecewise_interpolate_schedule(interpolate_type: str, init_value: float,
     if any(scale < 0 for _, scale in pairs):
         raise OptimizerArgumentError("piecewise_interpolate_schedule expects non-negative scales")
     bounds = [0] + [b for b, _ in pairs]
-    values = list(np.cumprod([init_value] + [sc for _, sc in pairs]))
+    # Python floats: weak, so the schedule stays float32 (NumPy's float64 values made it
+    # float64, and with it every update scaled by it)
+    values = [float(v) for v in np.cumprod([init_value] + [sc for _, sc in pairs])]
 
     def schedule(count: Any) -> Any:
         k = _step(count)

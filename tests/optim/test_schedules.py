@@ -96,3 +96,22 @@ def test_degenerate_transitions_are_constant():
     for schedule in (optim.linear_schedule(0.3, 1.0, 0), optim.exponential_decay(0.3, 0, 0.5),
                      optim.polynomial_schedule(0.3, 1.0, 2, -1)):
         assert [float(schedule(k)) for k in (0, 5)] == pytest.approx([0.3, 0.3])
+
+
+def test_interpolated_schedules_stay_float32_and_keep_updates_float32():
+    """piecewise_interpolate_schedule and the one-cycle schedules built on it returned
+    float64 (their values were NumPy float64 scalars), which made every update they scale
+    float64; optax's are float32."""
+    for schedule in (optim.piecewise_interpolate_schedule("linear", 1.0, {3: 0.5}),
+                     optim.piecewise_interpolate_schedule("cosine", 1.0, {3: 0.5}),
+                     optim.linear_onecycle_schedule(10, 1.0),
+                     optim.cosine_onecycle_schedule(10, 1.0)):
+        for k in (0, 2, np.int32(5), 20):
+            assert np.asarray(schedule(k)).dtype == np.float32
+        opt = optim.sgd(schedule)
+        params = {"w": np.ones(3, np.float32)}
+        updates, _ = opt.update({"w": np.full(3, 0.5, np.float32)}, opt.init(params), params)
+        assert updates["w"].dtype == np.float32
+    s = optim.linear_onecycle_schedule(10, 1.0)
+    # linear from 1/25 to 1 over the first 3 steps
+    np.testing.assert_allclose(float(s(2)), 0.04 + (1 - 0.04) * 2 / 3, rtol=1e-6)
