@@ -1132,12 +1132,12 @@ def zeta(s: Any, q: Any) -> Any:
 
 def bessel_i0e(x: Any) -> Any:
     """exp(-abs(x)) I0(x), the exponentially scaled modified Bessel function of order 0."""
-    return bessel_i0e_p.bind(x)
+    return bessel_i0e_p.bind(*asarray_like(x))
 
 
 def bessel_i1e(x: Any) -> Any:
     """exp(-abs(x)) I1(x), the exponentially scaled modified Bessel function of order 1."""
-    return bessel_i1e_p.bind(x)
+    return bessel_i1e_p.bind(*asarray_like(x))
 
 
 def expn(n: Any, x: Any) -> Any:

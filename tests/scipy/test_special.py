@@ -515,3 +515,12 @@ def test_logsumexp_and_softmax_of_empty_axes_as_jax():
     np.testing.assert_array_equal(out, np.full(3, -np.inf))
     assert special.softmax(np.zeros((0, 2)), axis=0).shape == (0, 2)
     assert special.log_softmax(np.zeros((2, 0)), axis=1).shape == (2, 0)
+
+
+def test_lax_bessel_ie_take_python_scalars_as_jax():
+    # jax.lax.bessel_i0e(2.5) works (a weak float32 scalar); fnad raised
+    for fn, ref in ((lax.bessel_i0e, sp.i0e), (lax.bessel_i1e, sp.i1e)):
+        out = fn(2.5)
+        assert out.dtype == np.float32 and out.shape == ()
+        np.testing.assert_allclose(out, ref(2.5), rtol=1e-6)
+        assert fn(np.float64(-2.5)).dtype == np.float64
