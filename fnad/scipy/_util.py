@@ -9,15 +9,22 @@ from typing import Any
 import numpy as np
 
 from fnad.core.quiet import quiet_enter, quiet_exit
-from fnad.numpy._core import promote, promote_dtypes, result_type
+from fnad.numpy._core import is_scalar, promote, promote_dtypes, result_type
+
+
+def _weak(x: Any) -> bool:
+    """A Python number or a weakly typed tracer (it takes the dtype of what it meets)."""
+    return is_scalar(x) or bool(getattr(getattr(x, "aval", None), "weak_type", False))
 
 
 def promote_inexact(*args: Any, broadcast: bool = True) -> list[Any]:
     """The operands as one float dtype (integers and bools become float32, as in JAX),
-    broadcast together unless `broadcast` is False."""
+    broadcast together unless `broadcast` is False. A Python float meeting integer arrays
+    is weak there too: int32 data with `loc=1.0` is float32 (JAX), not NumPy's float64."""
     dtype = result_type(*args)
-    if dtype.kind not in "fc":
-        dtype = np.dtype(np.float32)
+    strong = [a for a in args if not _weak(a)]
+    if dtype.kind not in "fc" or (strong and result_type(*strong).kind in "biu"):
+        dtype = np.dtype(np.complex64 if dtype.kind == "c" else np.float32)
     return (promote if broadcast else promote_dtypes)(*args, dtype=dtype)
 
 

@@ -289,3 +289,19 @@ def test_t_cdf_logcdf_sf_are_scipys():
                                ss.t.logcdf(-1e4, 3.0), rtol=1e-12)
     check_grads(lambda a, b, c: stats.t.cdf(a, df, b, c), (x, loc, scale), order=2)
     check_grads(lambda a: stats.t.logcdf(a, df), (x,), order=1)
+
+
+def test_integer_data_with_python_float_parameters_is_float32():
+    """A Python float meets integer data weakly, as in JAX: norm.logpdf(int32, 1.0, 2.0) is
+    float32 (it was NumPy's float64); float64 data stays float64."""
+    k = np.array([1, 2, 3], np.int32)
+    for fn, ref in ((stats.norm.logpdf, ss.norm.logpdf), (stats.expon.cdf, ss.expon.cdf),
+                    (stats.logistic.sf, ss.logistic.sf), (stats.uniform.pdf, ss.uniform.pdf)):
+        out = fn(k, 1.0, 2.0)
+        assert out.dtype == np.float32, fn
+        np.testing.assert_allclose(out, ref(k, 1.0, 2.0), rtol=1e-6)
+        assert fn(k.astype(np.float64), 1.0, 2.0).dtype == np.float64
+    out = stats.poisson.logpmf(k, 2.0)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, ss.poisson.logpmf(k, 2.0), rtol=1e-6)
+    assert fnad.jit(lambda x, loc: stats.norm.logpdf(x, loc))(k, 1.0).dtype == np.float32
