@@ -305,3 +305,16 @@ def test_integer_data_with_python_float_parameters_is_float32():
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, ss.poisson.logpmf(k, 2.0), rtol=1e-6)
     assert fnad.jit(lambda x, loc: stats.norm.logpdf(x, loc))(k, 1.0).dtype == np.float32
+
+
+def test_gamma_logpdf_derivatives_ignore_points_below_loc():
+    """A point below loc has logpdf -inf, a constant: it must not turn the derivatives in
+    the shape and loc into NaN (it did, through log of a negative z)."""
+    x = np.array([0.3, 1.2, 2.5])
+    g = fnad.grad(lambda a: stats.gamma.logpdf(x, a, 1.0, 2.0).sum())(0.5)
+    g_in = fnad.grad(lambda a: stats.gamma.logpdf(x[1:], a, 1.0, 2.0).sum())(0.5)
+    assert np.isfinite(g) and g == g_in
+    np.testing.assert_allclose(stats.gamma.logpdf(x, 0.5, 1.0, 2.0),
+                               ss.gamma.logpdf(x, 0.5, 1.0, 2.0), rtol=1e-12)
+    check_grads(lambda a, loc: stats.gamma.logpdf(x[1:], a, loc, 2.0),
+                (np.float64(0.7), np.float64(0.5)), order=1)

@@ -17,7 +17,10 @@ def logpdf(x: Any, a: Any, loc: Any = 0, scale: Any = 1) -> Any:
     -1.0
     """
     z, scale, a = standardize(x, loc, scale, a)
-    out = special.xlogy(a - 1, z) - z - lax.lgamma(a) - fnp.log(scale)
+    # below loc the density is computed at z = 1 and replaced: log of a negative z there
+    # made the derivatives in a and loc NaN (JAX's are those of the -inf constant, 0)
+    safe = fnp.where(z < 0, 1.0, z)
+    out = special.xlogy(a - 1, safe) - safe - lax.lgamma(a) - fnp.log(scale)
     return outside(z < 0, -np.inf, out)
 
 
