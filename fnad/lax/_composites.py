@@ -409,18 +409,17 @@ def conj(x: Any) -> Any:
 
 
 def complex(x: Any, y: Any) -> Any:  # noqa: A001  (jax.lax name)
-    """x + 1j * y, complex64 for float32 parts and complex128 for float64.
+    """x + 1j * y, complex64 for float32 parts and complex128 for float64 (exactly: an
+    infinite part beside a zero one stays as it is).
 
     >>> complex(np.float32(1.0), np.float32(2.0))
-    np.complex64(1+2j)
+    array(1.+2.j, dtype=complex64)
     """
     x, y = ew.asarray_like(x, y)
     dt = np.result_type(get_aval(x).dtype, get_aval(y).dtype)
     if dt.kind != "f" or dt.itemsize < 4:
         raise DTypeError(f"lax.complex needs float32 or float64 parts, got {dt}")
-    c = np.dtype(np.complex64 if dt == np.float32 else np.complex128)
-    return ew.add(ew.convert_element_type(x, c),
-                  ew.mul(ew.convert_element_type(y, c), np.asarray(1j, c)))
+    return ew.complex_p.bind(ew.convert_element_type(x, dt), ew.convert_element_type(y, dt))
 
 
 # ------------------------------------------------------------------ generic reductions

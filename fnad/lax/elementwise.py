@@ -815,6 +815,64 @@ def _convert(x: Any, new_dtype: np.dtype) -> Any:
     return convert_element_type_p.bind(x, new_dtype=new_dtype)
 
 
+# ------------------------------------------------------------------ imag, complex
+# The imaginary part and a complex number from its parts, exactly: by multiplying with 1j
+# an infinite part met a zero one (inf * 0) and became NaN (abs(inf + 0j) was NaN).
+
+_REAL_OF = {np.dtype(np.complex64): np.dtype(np.float32),
+            np.dtype(np.complex128): np.dtype(np.float64)}
+_COMPLEX_OF = {v: k for k, v in _REAL_OF.items()}
+
+imag_p = Primitive("imag")
+imag_p.def_impl(lambda x: x.imag.copy())  # a fresh array: .imag is a view of x
+
+
+@imag_p.def_abstract_eval
+def _imag_abstract_eval(x: ShapedArray) -> ShapedArray:
+    check_dtypes([x], "c")
+    return x.update(dtype=_REAL_OF[x.dtype])
+
+
+imag_p.def_batch(elementwise_batch(imag_p))
+imag_p.kernel = Elementwise(fusable=False)
+# the transpose of real(-1j * x): the cotangent times -1j, as JAX's
+deflinear(imag_p, lambda ct, x: [complex_p.bind(full_like(ct, 0), neg(ct))])
+
+complex_p = Primitive("complex")
+
+
+def _complex_impl(x: Any, y: Any) -> Any:
+    xp = array_module([x, y])
+    out = xp.empty(np.broadcast_shapes(x.shape, y.shape), _COMPLEX_OF[x.dtype])
+    out.real, out.imag = x, y
+    return out
+
+
+complex_p.def_impl(_complex_impl)
+
+
+@complex_p.def_abstract_eval
+def _complex_abstract_eval(x: ShapedArray, y: ShapedArray) -> ShapedArray:
+    dtype = check_dtypes([x, y], "f")
+    if dtype not in _COMPLEX_OF:
+        raise DTypeError(f"takes float32 or float64 parts, got {dtype}")
+    return ShapedArray(elementwise_shape(x, y), _COMPLEX_OF[dtype])
+
+
+complex_p.def_batch(elementwise_batch(complex_p))
+complex_p.kernel = Elementwise(fusable=False)
+
+
+def _complex_transpose(ct: Any, x: Any, y: Any) -> list[Any]:
+    """x + 1j * y: x's real cotangent is the cotangent's real part, y's minus its imaginary
+    part (JAX's convention)."""
+    return [unbroadcast(real_part(ct), x.aval) if is_undefined(x) else None,
+            unbroadcast(neg(imag_p.bind(ct)), y.aval) if is_undefined(y) else None]
+
+
+deflinear(complex_p, _complex_transpose)
+
+
 def real_part(x: Any) -> Any:
     """The real part of a complex array as a float array (complex-correct in every rule:
     its jvp is the tangent's real part, its transpose the real cotangent as complex);
@@ -824,17 +882,15 @@ def real_part(x: Any) -> Any:
 
 
 def imag_part(x: Any) -> Any:
-    """The imaginary part of a complex array as a float array: the real part of -1j * x."""
-    return real_part(mul(x, np.asarray(-1j, get_aval(x).dtype)))
+    """The imaginary part of a complex array as a float array."""
+    return imag_p.bind(x)
 
 
 def conj_value(x: Any) -> Any:
     """The complex conjugate, re - 1j * im; a real array as it is."""
-    dtype = get_aval(x).dtype
-    if dtype.kind != "c":
+    if get_aval(x).dtype.kind != "c":
         return x
-    return sub(_convert(real_part(x), dtype),
-               mul(_convert(imag_part(x), dtype), np.asarray(1j, dtype)))
+    return complex_p.bind(real_part(x), neg(imag_part(x)))
 
 
 def abs_squared(x: Any) -> Any:

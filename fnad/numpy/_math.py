@@ -334,6 +334,10 @@ def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: float | None
     """
     del copy
     x = asarray(x)
+    if get_aval(x).dtype.kind == "c":  # part by part, as NumPy
+        parts = (ew.real_part(x), ew.imag_part(x))
+        return lax.complex(*(nan_to_num(p, nan=nan, posinf=posinf, neginf=neginf)
+                             for p in parts))
     if not _float(x):
         return fresh(x, x)  # NumPy copies (copy=True) even when there is nothing to change
     fi = np.finfo(get_aval(x).dtype)

@@ -140,11 +140,16 @@ negative = _lift(np.negative, lax.neg)
 positive = _ufunc(np.positive)(lambda x: x)
 def _complex_abs(x: Any) -> Any:
     """|x| of complex x as big * sqrt(1 + (small / big)**2) over the parts' magnitudes:
-    no overflow of re**2, and a finite derivative at 0."""
+    no overflow of re**2, and JAX's derivative 0 at 0; inf where a part is infinite, a
+    NaN in the other one included (inf / inf made it NaN), as NumPy's."""
     re, im = lax.abs(real_part(x)), lax.abs(imag_part(x))
     big, small = lax.max(re, im), lax.min(re, im)
     ratio = lax.div(small, lax.select_n(lax.eq(big, 0), big, lax.full_like(big, 1)))
-    return lax.mul(big, lax.sqrt(lax.add(lax.mul(ratio, ratio), lax.full_like(ratio, 1))))
+    out = lax.mul(big, lax.sqrt(lax.add(lax.mul(ratio, ratio), lax.full_like(ratio, 1))))
+    infinite = lax.bitwise_or(lax.eq(re, np.inf), lax.eq(im, np.inf))
+    out = lax.select_n(infinite, out, lax.full_like(out, np.inf))
+    # at 0 the derivative is 0, as JAX's (the max of the parts' magnitudes split it there)
+    return lax.select_n(lax.eq(big, 0), out, lax.full_like(out, 0))
 
 
 @_ufunc(np.absolute)

@@ -314,6 +314,25 @@ def _convert_samples(rng: np.random.Generator, dtype: np.dtype) -> list[Sample]:
         [Sample((edge_values(dtype),), {"new_dtype": F64})]
 
 
+def _complex_ref(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """x + 1j * y part by part (NumPy's arithmetic would make inf * 0 a NaN)."""
+    out = np.empty(np.broadcast_shapes(x.shape, y.shape),
+                   np.complex64 if x.dtype == F32 else np.complex128)
+    out.real, out.imag = x, y
+    return out
+
+
+def _complex_parts_samples(rng: np.random.Generator, dtype: np.dtype) -> list[Sample]:
+    e = edge_values(dtype)
+    return [Sample((arr(rng, (2, 3), dtype), arr(rng, (2, 3), dtype))),
+            Sample((arr(rng, (2, 3), dtype), np.asarray(arr(rng, (), dtype)))),
+            Sample((e, e[::-1]))]
+
+
+def _complex_operand_samples(rng: np.random.Generator, dtype: np.dtype) -> list[Sample]:
+    return [Sample((_complex_ref(*s.args),)) for s in _complex_parts_samples(rng, dtype)]
+
+
 def _convert_grad_samples(rng: np.random.Generator, dtype: np.dtype) -> list[Sample]:
     """float64 -> float32 (rounding: hence the entry's large finite-difference step)."""
     return [Sample((arr(rng, (2, 3), dtype),), {"new_dtype": F32})]
@@ -585,6 +604,12 @@ STRUCTURAL = [
     OpInfo("convert_element_type", lax.convert_element_type, _convert_samples,
            lambda x, new_dtype: x.astype(new_dtype), ANY, 2, _convert_grad_samples,
            grad_eps=1e-2),
+    # complex from and to float parts: the row's dtype is the parts' (the complex operand of
+    # imag has that precision), and the edges pair infinities with zeros
+    OpInfo("imag", lax.imag, _complex_operand_samples, np.imag, (F32, F64), 2,
+           lambda r, d: _complex_operand_samples(r, d)[:2]),
+    OpInfo("complex", lax.complex, _complex_parts_samples, _complex_ref, (F32, F64), 2,
+           lambda r, d: _complex_parts_samples(r, d)[:2]),
 ]
 
 

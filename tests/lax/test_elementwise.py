@@ -630,7 +630,8 @@ def test_python_scalars_are_weak() -> None:
 
 _C_TYPES = {F32: "float", F64: "double", I32: "int", U32: "unsigned int",
             BOOL: "unsigned char"}  # as fnad's kernels spell them (bools are bytes)
-_NO_KERNEL = {"erf_inv", "digamma", "polygamma", "population_count"}
+# imag and complex: the exact parts of complex values, which fused kernels do not take apart
+_NO_KERNEL = {"erf_inv", "digamma", "polygamma", "population_count", "imag", "complex"}
 _NOT_ELEMENTWISE = {"iota"}  # makes an array from params alone
 
 

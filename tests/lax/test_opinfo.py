@@ -93,16 +93,30 @@ def tolerance(op: OpInfo, dtype: np.dtype) -> float | None:
 
 
 def random_like(args: tuple, rng: np.random.Generator) -> tuple:
-    """Random tangents (or cotangents) for float leaves, zeros for the others."""
-    return tree_util.tree_map(
-        lambda x: rng.standard_normal(np.shape(x)).astype(np.asarray(x).dtype)
-        if np.asarray(x).dtype.kind == "f" else np.zeros(np.shape(x), np.asarray(x).dtype),
-        args)
+    """Random tangents (or cotangents) for float and complex leaves, zeros for the others."""
+    def draw(x: Any) -> np.ndarray:
+        dtype = np.asarray(x).dtype
+        if dtype.kind == "c":
+            return (rng.standard_normal(np.shape(x))
+                    + 1j * rng.standard_normal(np.shape(x))).astype(dtype)
+        if dtype.kind == "f":
+            return rng.standard_normal(np.shape(x)).astype(dtype)
+        return np.zeros(np.shape(x), dtype)
+
+    return tree_util.tree_map(draw, args)
 
 
 def as_float64(args: tuple) -> tuple:
-    return tuple(np.asarray(a, np.float64) if np.asarray(a).dtype.kind == "f" else a
+    """Float leaves in float64, complex ones in complex128."""
+    return tuple(np.asarray(a, np.float64) if np.asarray(a).dtype.kind == "f" else
+                 np.asarray(a, np.complex128) if np.asarray(a).dtype.kind == "c" else a
                  for a in args)
+
+
+def pairing(a: Any, b: Any) -> float:
+    """Re sum(a * b): the pairing under which JAX's transpose (not conjugated) is the adjoint
+    of the jvp, complex leaves included."""
+    return float(np.real(np.sum(np.asarray(a, np.complex128) * np.asarray(b, np.complex128))))
 
 
 def primitives_in(jaxpr: Any) -> set[str]:
@@ -413,12 +427,13 @@ def test_transpose_rule_runs_in_vjp(op: OpInfo) -> None:
         t = random_like(args, rng)
         jt = fnad.jvp(g, args, t)[1]
         jct = fnad.vjp(g, *args)[1](ct)
-        lhs = sum(np.vdot(np.asarray(a, np.float64), np.asarray(b, np.float64)) for a, b in
+        lhs = sum(pairing(a, b) for a, b in
                   zip(tree_util.tree_leaves(ct), tree_util.tree_leaves(jt)))
-        rhs = sum(np.vdot(np.asarray(a, np.float64), np.asarray(b, np.float64)) for a, b in
+        rhs = sum(pairing(a, b) for a, b in
                   zip(tree_util.tree_leaves(jct), tree_util.tree_leaves(t))
-                  if np.asarray(b).dtype.kind == "f")
-        single = any(np.asarray(x).dtype == np.float32 for x in tree_util.tree_leaves(jt))
+                  if np.asarray(b).dtype.kind in "fc")
+        single = any(np.asarray(x).dtype in (np.float32, np.complex64)
+                     for x in tree_util.tree_leaves(jt))
         tol = 1e-5 if single else 1e-9
         np.testing.assert_allclose(lhs, rhs, rtol=tol, atol=tol)
     assert_ran([ran], op, "transpose")

@@ -289,3 +289,28 @@ def test_real_if_close_is_numpys():
     check_grads(lambda x: fnp.real_if_close(x * (1 + 0j)), (np.array([0.4, 0.3]),), order=2)
     with pytest.raises(fnad.ConcretizationError):
         fnad.jit(fnp.real_if_close)(np.array([1 + 0j]))
+
+
+def test_complex_parts_with_infinities_are_exact():
+    """imag, conj and lax.complex went through a product with 1j, where an infinite part
+    met a zero (inf * 0 = NaN): abs(inf + 0j) was NaN, imag(0 + inf j) NaN, and so on."""
+    from fnad import lax
+
+    z = np.array([np.inf + 0j, complex(0, np.inf), complex(np.inf, -np.inf),
+                  complex(np.nan, 1), 3 + 4j, complex(-np.inf, 2), complex(np.inf, np.nan)])
+    for dtype in (np.complex64, np.complex128):
+        zz = z.astype(dtype)
+        for fn, ref in [(fnp.abs, np.abs), (fnp.imag, np.imag), (fnp.real, np.real),
+                        (fnp.conj, np.conj), (fnp.angle, np.angle),
+                        (fnp.iscomplex, np.iscomplex), (fnp.isreal, np.isreal),
+                        (fnp.nan_to_num, np.nan_to_num)]:
+            got = fn(zz)
+            np.testing.assert_array_equal(got, ref(zz))
+            assert got.dtype == ref(zz).dtype, fn
+            np.testing.assert_array_equal(fnad.jit(fn)(zz), ref(zz))
+    parts = lax.complex(np.array([np.inf, 1.0, np.nan]), np.array([0.0, np.inf, 2.0]))
+    np.testing.assert_array_equal(parts.real, [np.inf, 1.0, np.nan])
+    np.testing.assert_array_equal(parts.imag, [0.0, np.inf, 2.0])
+    # |z| has derivative 0 at 0, as JAX's (the tie of the parts' magnitudes split it)
+    np.testing.assert_array_equal(fnad.grad(lambda v: fnp.abs(v).sum())(np.zeros(2, complex)),
+                                  [0, 0])
