@@ -354,6 +354,8 @@ def i0(x: Any) -> Any:
     array([1.        , 1.26606588])
     """
     x = asarray(x)
+    if get_aval(x).dtype.kind == "c":  # it was converted, keeping the real part
+        raise DTypeError(f"i0 does not take complex input (as in JAX){user_line()}")
     dt = get_aval(x).dtype if _float(x) else np.dtype(np.float64)
     x = lax.convert_element_type(x, dt)
     return lax.mul(lax.exp(lax.abs(x)), lax.bessel_i0e(x))

@@ -314,3 +314,9 @@ def test_complex_parts_with_infinities_are_exact():
     # |z| has derivative 0 at 0, as JAX's (the tie of the parts' magnitudes split it)
     np.testing.assert_array_equal(fnad.grad(lambda v: fnp.abs(v).sum())(np.zeros(2, complex)),
                                   [0, 0])
+
+
+def test_i0_refuses_complex_as_jax():
+    """It converted complex input to float, silently keeping the real part."""
+    with pytest.raises(fnad.DTypeError, match="complex"):
+        fnp.i0(np.array([1 + 1j]))
