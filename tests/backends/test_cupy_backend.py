@@ -236,6 +236,7 @@ def special_samples() -> None:
         f(x)
     special.ndtri(p), special.expn(np.float32(2), x), special.owens_t(x, a)
     special.hyp1f1(a, x, x), special.bessel_jn(x, 2), special.wofz(x.astype(np.complex64))
+    special.bessel_yn(x, 2), special.bessel_ive(a, x)
     special.sph_legendre(np.float32(3), np.float32(1), x)
 
 
