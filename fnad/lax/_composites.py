@@ -112,12 +112,16 @@ def empty(shape: Any = (), dtype: Any = None) -> Any:
 
 
 def reciprocal(x: Any) -> Any:
-    """1 / x elementwise.
+    """1 / x elementwise, for float and complex x (as JAX's: an integer reciprocal would
+    truncate to 0; `fnad.numpy.reciprocal` keeps NumPy's integer rule).
 
     >>> reciprocal(np.float32(4.0))
     np.float32(0.25)
     """
     (x,) = ew.asarray_like(x)
+    if get_aval(x).dtype.kind not in "fc":
+        raise DTypeError(f"lax.reciprocal takes float or complex operands, got "
+                         f"{get_aval(x).dtype}; convert first (lax.convert_element_type)")
     return ew.div(ew.full_like(x, 1), x)
 
 

@@ -10,7 +10,7 @@ from test_conv import conv_ref
 
 import fnad
 from fnad import lax
-from fnad.core.errors import ShapeError
+from fnad.core.errors import DTypeError, ShapeError
 from fnad.test_util import assert_allclose, check_grads, check_transforms, check_vmap
 
 
@@ -66,6 +66,8 @@ def test_select_reciprocal_batch_matmul_index_take():
     p = np.array([True, False, True])
     assert_allclose(lax.select(p, np.ones(3), np.zeros(3)), p.astype(float))
     assert_allclose(lax.reciprocal(np.array([2.0, -4.0])), np.array([0.5, -0.25]))
+    with pytest.raises(DTypeError, match="float or complex"):  # JAX's refuses integers
+        lax.reciprocal(np.array([2, 4], np.int32))
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(5, 3, 4)), rng.normal(size=(5, 4, 6))
     assert_allclose(lax.batch_matmul(a, b), a @ b)
