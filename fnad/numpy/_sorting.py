@@ -140,13 +140,13 @@ def lexsort(keys: Any, axis: int = -1) -> Any:
 
 
 def sort_complex(a: Any) -> Any:
-    """`a` sorted (flattened last axis), as a complex array: complex64 for float32 and
-    smaller, complex128 otherwise (real input only)."""
+    """`a` sorted along its last axis (by real part, then imaginary), as a complex array:
+    complex input keeps its dtype; real input becomes complex64 for float32 and smaller,
+    complex128 otherwise."""
     a = asarray(a)
-    if get_aval(a).dtype.kind == "c":
-        raise ArgumentTypeError(f"sort_complex of complex input needs a complex sort fnad does not "
-                        f"have yet{user_line()}")
     dt = get_aval(a).dtype
+    if dt.kind == "c":
+        return sort(a, axis=-1)
     small = dt.itemsize <= (4 if dt.kind == "f" else 2)
     return lax.convert_element_type(sort(a, axis=-1), np.complex64 if small else np.complex128)
 

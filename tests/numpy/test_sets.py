@@ -169,6 +169,9 @@ def test_lexsort_partition_sort_complex(data):
     assert_same(fnp.sort_complex(x), np.sort_complex(x))
     xi = data.draw(arrays(np.int32, nonempty_shapes))
     assert_same(fnp.sort_complex(xi), np.sort_complex(xi))
+    # complex input: by real part, then imaginary, ties in both included
+    z = xi % 3 + 1j * (xi // 3 % 2)
+    assert_same(fnp.sort_complex(z), np.sort_complex(z))
 
 
 def test_place_put_trim_zeros():
