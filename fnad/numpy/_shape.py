@@ -372,9 +372,10 @@ def _pad_widths(pad_width: Any, nd: int) -> list[tuple[int, int]]:
     return [(int(lo), int(hi)) for lo, hi in widths]
 
 
-def _pad_axis(x: Any, ax: int, lo: int, hi: int, mode: str) -> Any:
+def _pad_axis(x: Any, ax: int, lo: int, hi: int, mode: str, odd: bool = False) -> Any:
     """Pad one axis by slicing and concatenating, growing in steps no longer than what the
-    current array can mirror, so that wide pads repeat the pattern as NumPy does."""
+    current array can mirror, so that wide pads repeat the pattern as NumPy does. `odd`
+    reflections are 2 * edge - mirror image (reflect and symmetric modes)."""
     while lo or hi:
         n = get_aval(x).shape[ax]
         if n == 0:
@@ -395,6 +396,13 @@ def _pad_axis(x: Any, ax: int, lo: int, hi: int, mode: str) -> Any:
             kl, kh = -(-lo // n), -(-hi // n)
             tiled = concatenate([x] * (kl + 1 + kh), ax)
             return slice_axis(tiled, ax, kl * n - lo, (kl + 1) * n + hi)
+        if odd and mode in ("reflect", "symmetric"):  # 2 * edge - mirror image
+            if l_:
+                edge = repeat(slice_axis(x, ax, 0, 1), l_, ax)
+                left = lax.sub(lax.add(edge, edge), left)
+            if h_:
+                edge = repeat(slice_axis(x, ax, n - 1, n), h_, ax)
+                right = lax.sub(lax.add(edge, edge), right)
         x = concatenate([p for p, w in ((left, l_), (x, 1), (right, h_)) if w], ax)
         lo, hi = lo - l_, hi - h_
     return x
@@ -408,20 +416,101 @@ def _block(x: Any, ax: int, width: int, value: Any) -> Any:
     return lax.full(tuple(s), np.asarray(value, dtype), dtype)
 
 
-def pad(array: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0) -> Any:
-    """`array` padded on each axis by (before, after) widths.
+def _pairs(value: Any, nd: int, name: str) -> list[tuple[Any, Any]]:
+    """A per-axis (before, after) pair from a scalar, a pair or one pair per axis."""
+    v = np.asarray(value, dtype=object if value is None else None)
+    try:
+        pairs = np.broadcast_to(v, (nd, 2))
+    except ValueError:
+        raise ShapeError(f"pad: {name} must be a scalar, a pair or one pair per axis, got "
+                         f"{value!r}{user_line()}") from None
+    return [(a, b) for a, b in pairs]
 
-    Modes: 'constant' (one `lax.pad`, or per-axis values), 'edge', 'reflect',
-    'symmetric' and 'wrap' (slices and concatenations).
+
+def _pad_stat(x: Any, ax: int, lo: int, hi: int, mode: str, lengths: tuple[Any, Any]) -> Any:
+    """Pad one axis with a statistic of the `lengths` elements nearest each side (all of
+    them for None), rounded for integer arrays, as NumPy."""
+    from fnad.numpy._reductions import max, mean, min
+    from fnad.numpy._stats import median
+    from fnad.numpy._ufuncs import rint
+    n = get_aval(x).shape[ax]
+    dtype = get_aval(x).dtype
+    stat = {"maximum": max, "minimum": min, "mean": mean, "median": median}[mode]
+    sides = []
+    for width, length, at_start in ((lo, lengths[0], True), (hi, lengths[1], False)):
+        if not width:
+            sides.append(None)
+            continue
+        k = n if length is None else builtins.min(int(length), n)
+        if k <= 0 or n == 0:
+            raise ArgumentError(f"pad mode {mode!r} needs a non-empty axis and stat_length "
+                                f">= 1, got axis length {n}, stat_length {length}{user_line()}")
+        part = slice_axis(x, ax, 0, k) if at_start else slice_axis(x, ax, n - k, n)
+        value = stat(part, axis=ax, keepdims=True)
+        if dtype.kind in "iub" and mode in ("mean", "median"):
+            value = rint(value)
+        sides.append(repeat(lax.convert_element_type(value, dtype), width, ax))
+    parts = [p for p in (sides[0], x, sides[1]) if p is not None]
+    return concatenate(parts, ax) if len(parts) > 1 else x
+
+
+def _pad_ramp(x: Any, ax: int, lo: int, hi: int, ends: tuple[Any, Any]) -> Any:
+    """Pad one axis with linear ramps from `ends` towards the edge values (the edges
+    excluded): NumPy's linspace(end, edge, width, endpoint=False), i * (edge - end) / width
+    + end in float, floored for integer arrays, mirrored on the far side."""
+    from fnad.numpy._ufuncs import add, divide, floor, multiply, subtract
+    n = get_aval(x).shape[ax]
+    if n == 0:
+        raise ShapeError(f"cannot pad an empty axis in mode 'linear_ramp'{user_line()}")
+    dtype = get_aval(x).dtype
+    ft = dtype if dtype.kind in "fc" else np.dtype(np.float64)
+    sides = []
+    for width, end, at_start in ((lo, ends[0], True), (hi, ends[1], False)):
+        if not width:
+            sides.append([])
+            continue
+        edge = lax.convert_element_type(
+            slice_axis(x, ax, 0, 1) if at_start else slice_axis(x, ax, n - 1, n), ft)
+        shape = [1] * get_aval(x).ndim
+        shape[ax] = width
+        start = convert(end, ft)
+        ramp = add(multiply(np.arange(width, dtype=ft).reshape(shape),
+                            divide(subtract(edge, start), width)), start)
+        if dtype.kind not in "fc":
+            ramp = floor(ramp)
+        ramp = lax.convert_element_type(ramp, dtype)
+        sides.append([ramp if at_start else flip(ramp, ax)])
+    return concatenate([*sides[0], x, *sides[1]], ax) if lo or hi else x
+
+
+def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> Any:
+    """`array` padded on each axis by (before, after) widths, NumPy's and JAX's modes:
+
+    'constant' (`constant_values`; one `lax.pad`, or per-axis values), 'edge', 'reflect'
+    and 'symmetric' (with `reflect_type` 'even' or 'odd'), 'wrap', 'maximum', 'minimum',
+    'mean', 'median' (over `stat_length` elements next to each side, or the whole axis),
+    'linear_ramp' (to `end_values`) and 'empty' (zeros here). Axes are padded in order, each
+    seeing the previous ones' padding, as NumPy's.
 
     >>> pad(np.array([1, 2, 3]), (2, 1), mode="reflect")
     array([3, 2, 1, 2, 3, 2])
     """
+    allowed = {"constant": {"constant_values"}, "empty": set(), "edge": set(),
+               "wrap": set(), "reflect": {"reflect_type"}, "symmetric": {"reflect_type"},
+               "linear_ramp": {"end_values"}, **dict.fromkeys(
+                   ("maximum", "minimum", "mean", "median"), {"stat_length"})}
+    if mode not in allowed:
+        raise NotImplementedError(f"pad mode {mode!r}: fnad.numpy supports "
+                                  f"{', '.join(repr(m) for m in allowed)}")
+    extra = set(kwargs) - allowed[mode]
+    if extra:
+        raise ArgumentError(f"pad mode {mode!r} does not take {sorted(extra)}{user_line()}")
     x = asarray(array)
     nd = get_aval(x).ndim
     widths = _pad_widths(pad_width, nd)
     dtype = get_aval(x).dtype
-    if mode == "constant":
+    if mode in ("constant", "empty"):
+        constant_values = kwargs.get("constant_values", 0)
         if np.ndim(constant_values) == 0 or hasattr(constant_values, "aval"):
             value = convert(constant_values, dtype)
             return fresh(lax.pad(x, value, tuple((lo, hi, 0) for lo, hi in widths)), x)
@@ -430,11 +519,22 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", constant_values: Any
             x = concatenate(([_block(x, ax, lo, vlo)] if lo else []) + [x]
                             + ([_block(x, ax, hi, vhi)] if hi else []), ax)
         return fresh(x, array)
-    if mode not in ("edge", "reflect", "symmetric", "wrap"):
-        raise NotImplementedError(f"pad mode {mode!r}: fnad.numpy supports 'constant', "
-                                  "'edge', 'reflect', 'symmetric' and 'wrap'")
+    if mode in ("maximum", "minimum", "mean", "median"):
+        lengths = _pairs(kwargs.get("stat_length"), nd, "stat_length")
+        for ax, ((lo, hi), pair) in enumerate(zip(widths, lengths)):
+            x = _pad_stat(x, ax, lo, hi, mode, pair)
+        return fresh(x, array)
+    if mode == "linear_ramp":
+        ends = _pairs(kwargs.get("end_values", 0), nd, "end_values")
+        for ax, ((lo, hi), pair) in enumerate(zip(widths, ends)):
+            x = _pad_ramp(x, ax, lo, hi, pair)
+        return fresh(x, array)
+    odd = kwargs.get("reflect_type", "even")
+    if odd not in ("even", "odd"):
+        raise ArgumentError(f"pad: reflect_type must be 'even' or 'odd', got {odd!r}"
+                            f"{user_line()}")
     for ax, (lo, hi) in enumerate(widths):
-        x = _pad_axis(x, ax, lo, hi, mode)
+        x = _pad_axis(x, ax, lo, hi, mode, odd == "odd")
     return fresh(x, array)
 
 

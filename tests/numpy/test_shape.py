@@ -9,6 +9,7 @@ from fnp_cases import ALL, arrays, check, nonempty_shapes, shapes
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
+import fnad
 import fnad.numpy as fnp
 from fnad.core.errors import ArgumentError, ShapeError
 from fnad.test_util import check_grads, check_vmap
@@ -124,14 +125,24 @@ def case_flip_roll(data):
 
 def case_pad(data):
     x = _array(data, nonempty_shapes)
-    mode = data.draw(st.sampled_from(["constant", "edge", "reflect", "symmetric", "wrap"]))
+    modes = ["constant", "edge", "reflect", "symmetric", "wrap"]
+    if x.dtype.kind in "iuf":  # NumPy's statistics and ramps take numbers
+        modes += ["maximum", "minimum", "mean", "median", "linear_ramp"]
+    mode = data.draw(st.sampled_from(modes))
     width = data.draw(st.integers(0, 5) | st.lists(st.tuples(st.integers(0, 5), st.integers(
         0, 5)), min_size=x.ndim, max_size=x.ndim))
+    kwargs = {}
     if mode == "constant" and data.draw(st.booleans()):
-        values = ((1, 2),) * x.ndim if data.draw(st.booleans()) else 3
-        return [lambda a: fnp.pad(a, width, constant_values=values),
-                lambda a: np.pad(a, width, constant_values=values)], (x,)
-    return [lambda a: fnp.pad(a, width, mode), lambda a: np.pad(a, width, mode)], (x,)
+        kwargs["constant_values"] = ((1, 2),) * x.ndim if data.draw(st.booleans()) else 3
+    if mode in ("reflect", "symmetric") and x.dtype.kind in "iuf":
+        kwargs["reflect_type"] = data.draw(st.sampled_from(["even", "odd"]))
+    if mode in ("maximum", "minimum", "mean", "median") and data.draw(st.booleans()):
+        kwargs["stat_length"] = data.draw(st.integers(1, 4) | st.tuples(
+            st.integers(1, 4), st.integers(1, 4)))
+    if mode == "linear_ramp" and data.draw(st.booleans()):
+        kwargs["end_values"] = (data.draw(st.integers(0, 9)), data.draw(st.integers(0, 9)))
+    return [lambda a: fnp.pad(a, width, mode, **kwargs),
+            lambda a: np.pad(a, width, mode, **kwargs)], (x,)
 
 
 def case_ravel_atleast(data):
@@ -193,3 +204,15 @@ def test_grads_and_vmap(f):
     x = np.random.default_rng(0).standard_normal((3, 4))
     check_grads(f, (x,), order=1)
     check_vmap(f, (np.stack([x, 2 * x, -x], -1),), in_axes=-1)
+
+
+@pytest.mark.parametrize("mode, kwargs", [("mean", {}), ("maximum", {"stat_length": 2}),
+                                          ("median", {}), ("linear_ramp", {"end_values": 1.0}),
+                                          ("reflect", {"reflect_type": "odd"})])
+def test_pad_statistics_ramps_and_odd_reflections_differentiate_and_jit(mode, kwargs):
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    check_grads(lambda a: fnp.pad(a, ((1, 2), (2, 1)), mode, **kwargs), (x,), order=2)
+    np.testing.assert_allclose(fnad.jit(lambda a: fnp.pad(a, 2, mode, **kwargs))(x),
+                               np.pad(x, 2, mode, **kwargs))
+    with pytest.raises(fnad.FnadError, match="does not take"):
+        fnp.pad(x, 1, "edge", **(kwargs or {"stat_length": 1}))
