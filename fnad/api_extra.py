@@ -225,6 +225,10 @@ def closure_convert(fun: Callable[..., Any], *example_args: Any
         if tree != in_tree:
             raise TransformError(f"closure_convert: arguments of structure {tree}, traced "
                                  f"with {in_tree}.")
+        # Python numbers take the dtype they were traced with (weakly typed, as JAX's)
+        avals = closed.jaxpr.invars
+        leaves = [np.asarray(x, avals[i].aval.dtype) if type(x) in (bool, int, float, complex)
+                  else x for i, x in enumerate(leaves)]
         vals = list(consts)
         for i, c in zip(hoist, args[n_args:]):
             # a Python number (a weak value a custom rule hands back) takes the const's dtype

@@ -176,6 +176,9 @@ def test_closure_convert_hoists_float_constants():
     tu.assert_allclose(g, fnad.grad(lambda w2: fnp.sum(fnp.sin(x * w2)[idx]))(w))
     with pytest.raises(fnad.TransformError, match="hoisted"):
         conv(x)
+    # a Python number as the argument, as JAX takes it (it raised "expected an array")
+    conv, consts = fnad.closure_convert(lambda v: v * w[1], 1.0)
+    tu.assert_allclose(conv(2.0, *consts), 2.0 * w[1])
 
 
 def test_closure_convert_lets_custom_vjp_differentiate_a_closed_over_value():
