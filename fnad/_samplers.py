@@ -338,12 +338,16 @@ def binomial(key: Key, n: Any, p: Any, shape: int | Shape | None = None,
 def multinomial(key: Key, n: Any, p: Any, *, shape: int | Shape | None = None,
                 dtype: Any = None, unroll: int = 1) -> Any:
     """Counts of n draws over the categories of p (last axis), as successive binomials of
-    what remains; the result has shape `p.shape`, or `shape + p.shape[-1:]`."""
+    what remains; the result has shape `shape` (JAX's: the whole result shape, categories
+    last, broadcast-compatible with p), or `p.shape`."""
     del unroll  # JAX's scan unrolling; the categories are a Python loop here
     dtype = _fdtype(dtype)
     p = fnp.asarray(p, dtype)
     k = get_aval(p).shape[-1]
-    full = get_aval(p).shape if shape is None else (*_shape(shape), k)
+    full = get_aval(p).shape if shape is None else _shape(shape)
+    if not full or full[-1] != k:
+        raise ShapeError(f"multinomial: shape is the result's shape, categories last, so it "
+                         f"ends with p's {k} categories; got shape {full}")
     p = fnp.broadcast_to(p, full)
     remaining = fnp.broadcast_to(fnp.asarray(n, dtype), full[:-1])
     mass = fnp.ones(full[:-1], dtype)
@@ -364,11 +368,12 @@ def multinomial(key: Key, n: Any, p: Any, *, shape: int | Shape | None = None,
 
 def multivariate_normal(key: Key, mean: Any, cov: Any, shape: int | Shape | None = None,
                         dtype: Any = None, method: str = "cholesky") -> Any:
-    """Draws of N(mean, cov), mean + L z with L the Cholesky factor of cov (differentiable
-    in mean and cov); shape `shape + mean.shape[-1:]`."""
-    if method != "cholesky":
-        raise NotImplementedError(f"multivariate_normal: method={method!r} is not available "
-                                  "(fnad has no eigh/svd yet); use method='cholesky'")
+    """Draws of N(mean, cov), mean + L z with L L^T = cov: the Cholesky factor, or
+    V sqrt(w) from `eigh` or U sqrt(s) from `svd` (these take a semi-definite cov);
+    differentiable in mean and cov; shape `shape + mean.shape[-1:]`."""
+    if method not in ("cholesky", "eigh", "svd"):
+        raise ArgumentError(f"multivariate_normal: method must be 'cholesky', 'eigh' or "
+                            f"'svd', got {method!r}")
     mean, cov = fnp.asarray(mean), fnp.asarray(cov)
     if dtype is None:
         dtype = np.result_type(get_aval(mean).dtype, get_aval(cov).dtype)
@@ -382,7 +387,15 @@ def multivariate_normal(key: Key, mean: Any, cov: Any, shape: int | Shape | None
     batch = np.broadcast_shapes(ma.shape[:-1], ca.shape[:-2])
     shape = tuple(batch) if shape is None else _shape(shape)
     z = normal(key, (*shape, ma.shape[-1]), dtype)
-    return mean + fnp.einsum("...ij,...j->...i", _cholesky(cov), z)
+    if method == "cholesky":
+        factor = _cholesky(cov)
+    elif method == "eigh":  # cov = V diag(w) V^T: V sqrt(w) (semi-definite cov too)
+        w, v = fnp.linalg.eigh(cov)
+        factor = v * fnp.sqrt(fnp.maximum(w, 0))[..., None, :]
+    else:
+        u, sv, _ = fnp.linalg.svd(cov)
+        factor = u * fnp.sqrt(sv)[..., None, :]
+    return mean + fnp.einsum("...ij,...j->...i", factor, z)
 
 
 def orthogonal(key: Key, n: int, shape: int | Shape = (), dtype: Any = None,

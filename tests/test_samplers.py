@@ -35,7 +35,8 @@ SAMPLERS = {
     "logistic": lambda k: random.logistic(k, (5,)),
     "lognormal": lambda k: random.lognormal(k, 0.5, (4,)),
     "maxwell": lambda k: random.maxwell(k, (4,)),
-    "multinomial": lambda k: random.multinomial(k, 20.0, np.array([0.2, 0.3, 0.5]), shape=(2,)),
+    "multinomial": lambda k: random.multinomial(k, 20.0, np.array([0.2, 0.3, 0.5]),
+                                                shape=(2, 3)),
     "multivariate_normal": lambda k: random.multivariate_normal(
         k, np.zeros(2, np.float32), np.array([[2.0, 0.5], [0.5, 1.0]], np.float32), (3,)),
     "orthogonal": lambda k: random.orthogonal(k, 3),
@@ -177,9 +178,15 @@ def test_multivariate_moments():
     d = random.dirichlet(random.key(3), alpha, (N,))
     np.testing.assert_allclose(d.mean(0), alpha / alpha.sum(), atol=0.01)
     p = np.array([0.1, 0.6, 0.3])
-    c = random.multinomial(random.key(4), 10.0, p, shape=(N,))
+    c = random.multinomial(random.key(4), 10.0, p, shape=(N, 3))  # JAX's: the whole shape
     np.testing.assert_array_equal(c.sum(-1), 10)
     np.testing.assert_allclose(c.mean(0), 10 * p, atol=0.05)
+    with pytest.raises(fnad.ShapeError, match="categories last"):
+        random.multinomial(random.key(4), 10.0, p, shape=(N,))
+    for method in ("eigh", "svd"):  # JAX's other factorizations of cov
+        x = random.multivariate_normal(random.key(2), mean, cov, (N,), method=method)
+        np.testing.assert_allclose(x.mean(0), mean, atol=5 * math.sqrt(2.0 / N))
+        np.testing.assert_allclose(np.cov(x.T), cov, atol=0.05)
     b = random.ball(random.key(5), 2, 2, (N,))
     r = np.linalg.norm(b, axis=-1)
     assert r.max() <= 1 and abs((r < 0.5).mean() - 0.25) < 0.02  # uniform in the disk
@@ -301,7 +308,7 @@ DISCRETE = {
     "binomial": (lambda k: random.binomial(k, 25.0, 0.35, (N,)), ss.binom(25, 0.35).pmf),
     "geometric": (lambda k: random.geometric(k, 0.2, (N,)), ss.geom(0.2).pmf),
     "multinomial_first": (lambda k: random.multinomial(k, 12.0, np.array([0.3, 0.3, 0.4]),
-                                                       shape=(N,))[:, 0],
+                                                       shape=(N, 3))[:, 0],
                           ss.binom(12, 0.3).pmf),
 }
 
