@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from fnad.core.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError
+from fnad.core.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError, user_line
 from fnad.core.ir import ShapedArray, get_aval
 from fnad.core.primitive import CLoop, Primitive, Zero, c_source, c_type
 from fnad.core.quiet import quiet_enter, quiet_exit
@@ -612,6 +612,11 @@ def conv_general_dilated(lhs: Any, rhs: Any, window_strides: Sequence[int],
     strides = _ints(window_strides, nsp, "window_strides")
     lhs_dil, rhs_dil = _ints(lhs_dilation, nsp, "lhs_dilation"), _ints(rhs_dilation, nsp,
                                                                        "rhs_dilation")
+    if isinstance(padding, str) and any(d != 1 for d in lhs_dil):
+        raise ArgumentError(f"conv_general_dilated: padding {padding!r} is ambiguous with "
+                            f"lhs_dilation {lhs_dil} (a transposed convolution), as in JAX: "
+                            f"give the padding pairs explicitly, or use lax.conv_transpose"
+                            f"{user_line()}")
     window = [_dilated(ra.shape[d], r) for d, r in zip(dn[1][2:], rhs_dil)]
     pads = padtype_to_pads([la.shape[d] for d in dn[0][2:]], window, strides, padding)
     return conv_general_dilated_p.bind(

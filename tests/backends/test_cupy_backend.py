@@ -172,7 +172,7 @@ def product_samples() -> None:
     x, w = u(-1, 1, (2, 3, 6, 5), F64), u(-1, 1, (4, 3, 3, 2), F64)
     lax.conv_general_dilated(x, w, (1, 1), "SAME")
     lax.conv_general_dilated(x, w, (2, 1), [(1, 0), (2, 1)], rhs_dilation=(1, 2))
-    lax.conv_general_dilated(x, w, (1, 1), "VALID", lhs_dilation=(2, 1))
+    lax.conv_general_dilated(x, w, (1, 1), ((0, 0), (0, 0)), lhs_dilation=(2, 1))
     lax.conv_general_dilated(u(-1, 1, (2, 6, 5, 4), F64), u(-1, 1, (3, 3, 2, 4), F64), (1, 1),
                              "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"),
                              feature_group_count=2)

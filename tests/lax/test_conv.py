@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 import fnad
 from fnad import lax
-from fnad.core.errors import ShapeError
+from fnad.core.errors import ArgumentError, ShapeError
 from fnad.test_util import assert_allclose, check_grads, check_transforms, check_vmap
 
 # ---------------------------------------------------------------------------- references
@@ -129,6 +129,17 @@ def test_same_padding_matches_jax_rule():
     assert lax.padtype_to_pads((7, 6), (3, 2), (2, 1), "SAME") == ((1, 1), (0, 1))
     assert lax.padtype_to_pads((4,), (1,), (3,), "SAME") == ((0, 0),)
     assert lax.padtype_to_pads((5,), (4,), (1,), "VALID") == ((0, 0),)
+
+
+def test_string_padding_with_lhs_dilation_raises_as_in_jax():
+    """A transposed convolution's 'SAME' is ambiguous: JAX raises; fnad padded as if the
+    input were not dilated."""
+    x, w = np.ones((1, 1, 4, 4), np.float32), np.ones((1, 1, 2, 2), np.float32)
+    for padding in ("SAME", "VALID"):
+        with pytest.raises(ArgumentError, match="lhs_dilation"):
+            lax.conv_general_dilated(x, w, (1, 1), padding, lhs_dilation=(2, 1))
+    assert lax.conv_general_dilated(x, w, (1, 1), ((0, 0), (0, 0)),
+                                    lhs_dilation=(2, 1)).shape == (1, 1, 6, 3)
 
 
 @pytest.mark.parametrize("case", CONV_CASES)
