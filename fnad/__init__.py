@@ -8,6 +8,7 @@ from fnad import (
     checkpoint_policies,
     data,
     debug,
+    experimental,
     flatten_util,
     lax,
     nn,
