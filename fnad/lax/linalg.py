@@ -451,3 +451,15 @@ dot_general_p.def_impl(_dot_general_xp, "cupy")
 
 
 __all__ = ["dot", "dot_general"]
+
+
+# `jax.lax.linalg`'s decompositions, spelled as programs import them
+# (`lax.linalg.cholesky`); they live in `linalg_decomp`, which builds on this module
+_DECOMPOSITIONS = ("cholesky", "eig", "eigh", "lu", "qr", "svd", "triangular_solve")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DECOMPOSITIONS:
+        from fnad.lax import linalg_decomp
+        return getattr(linalg_decomp, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -554,3 +554,15 @@ def test_jax_keyword_options():
         lax.qr(a, pivoting=True)
     with pytest.raises(TypeError):
         lax.qr(a, False)  # options are keyword-only, as in JAX
+
+
+def test_decompositions_are_reachable_as_jax_lax_linalg():
+    """JAX programs call lax.linalg.cholesky(...), lax.linalg.eigh(...): the same functions."""
+    from fnad.lax import linalg, linalg_decomp
+
+    for name in ("cholesky", "eig", "eigh", "lu", "qr", "svd", "triangular_solve"):
+        assert getattr(linalg, name) is getattr(linalg_decomp, name)
+    spd = np.array([[4.0, 1.0], [1.0, 3.0]])
+    np.testing.assert_allclose(linalg.cholesky(spd), np.linalg.cholesky(spd))
+    with pytest.raises(AttributeError):
+        linalg.no_such_decomposition  # noqa: B018
