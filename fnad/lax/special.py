@@ -840,15 +840,20 @@ def _bessel_jn(z: np.ndarray, n: int) -> np.ndarray:
 bessel_jn_p = _prim("bessel_jn", _bessel_jn, FLOAT)
 
 
-def _bessel_jn_jvp(g: Any, ans: Any, z: Any, n: int) -> Any:
-    """J_n' = (J_{n-1} - J_{n+1}) / 2, and J_0' = -J_1."""
-    up = bessel_jn_p.bind(z, n=n + 1)
-    if n == 0:
-        return neg(mul(g, up))
-    return mul(g, mul(sub(bessel_jn_p.bind(z, n=n - 1), up), 0.5))
+def _integer_order_jvp(prim: Any) -> Callable[..., Any]:
+    """The derivative of a Bessel function of integer order n, J or Y alike:
+    C_n' = (C_{n-1} - C_{n+1}) / 2, and C_0' = -C_1."""
+
+    def rule(g: Any, ans: Any, z: Any, n: int) -> Any:
+        up = prim.bind(z, n=n + 1)
+        if n == 0:
+            return neg(mul(g, up))
+        return mul(g, mul(sub(prim.bind(z, n=n - 1), up), 0.5))
+
+    return rule
 
 
-defjvp(bessel_jn_p, _bessel_jn_jvp)
+defjvp(bessel_jn_p, _integer_order_jvp(bessel_jn_p))
 
 
 # ------------------------------------------------------------------ Bessel Y of integer order
@@ -906,15 +911,7 @@ def _bessel_yn(x: np.ndarray, n: int) -> np.ndarray:
 bessel_yn_p = _prim("bessel_yn", _bessel_yn, FLOAT)
 
 
-def _bessel_yn_jvp(g: Any, ans: Any, x: Any, n: int) -> Any:
-    """Y_n' = (Y_{n-1} - Y_{n+1}) / 2, and Y_0' = -Y_1."""
-    up = bessel_yn_p.bind(x, n=n + 1)
-    if n == 0:
-        return neg(mul(g, up))
-    return mul(g, mul(sub(bessel_yn_p.bind(x, n=n - 1), up), 0.5))
-
-
-defjvp(bessel_yn_p, _bessel_yn_jvp)
+defjvp(bessel_yn_p, _integer_order_jvp(bessel_yn_p))
 
 
 # ------------------------------------------------------------------ Bessel I of real order

@@ -193,10 +193,15 @@ def comb(N: Any, k: Any, *, exact: bool = False, repetition: bool = False) -> An
     if exact:
         raise ArgumentError("comb: exact=True is not supported (use math.comb)")
     N, k = promote_inexact(N, k)  # noqa: N806
-    if repetition:
+    empty = None
+    if repetition:  # multisets: C(N + k - 1, k); the empty one (k = 0) counts once, N = 0 too
+        empty = (k == 0) & (N >= 0)
         N = N + k - 1  # noqa: N806
     out = fnp.exp(lax.lgamma(N + 1) - lax.lgamma(k + 1) - lax.lgamma(N - k + 1))
-    return fnp.where((k < 0) | (k > N) | (N < 0), 0.0, out).astype(get_aval(N).dtype)
+    out = fnp.where((k < 0) | (k > N) | (N < 0), 0.0, out)
+    if empty is not None:
+        out = fnp.where(empty, 1.0, out)
+    return out.astype(get_aval(N).dtype)
 
 
 def poch(z: Any, m: Any) -> Any:
@@ -607,6 +612,14 @@ def bessel_jn(z: Any, *, v: int, n_iter: int = 50) -> Any:
     return fnp.stack([_sp.bessel_jn(z, k) for k in range(int(v) + 1)])
 
 
+def _integer_order(name: str, n: Any, hint: str = "") -> int:
+    """The static order of `jn`/`yn`: one concrete integer (the primitives' param)."""
+    if isinstance(n, Tracer) or np.ndim(n) != 0 or int(n) != n:
+        raise ArgumentError(f"{name}: the order n must be one concrete integer, got {n!r}"
+                            f"{hint}")
+    return int(n)
+
+
 def jn(n: Any, x: Any) -> Any:
     """The Bessel function of the first kind J_n(x) of integer order `n` (a Python or
     concrete integer; SciPy's `jn`), differentiable in `x`.
@@ -614,9 +627,7 @@ def jn(n: Any, x: Any) -> Any:
     >>> round(float(jn(2, np.float64(1.0))), 6)
     0.114903
     """
-    if isinstance(n, Tracer) or np.ndim(n) != 0 or int(n) != n:
-        raise ArgumentError(f"jn: the order n must be one concrete integer, got {n!r}; for "
-                         "several orders use bessel_jn(x, v=max_order)")
+    n = _integer_order("jn", n, "; for several orders use bessel_jn(x, v=max_order)")
     (x,) = promote_inexact(x)
     if n < 0:  # J_{-n} = (-1)^n J_n
         return _sp.bessel_jn(x, int(-n)) * (-1.0 if n % 2 else 1.0)
@@ -640,10 +651,9 @@ def yn(n: Any, x: Any) -> Any:
     >>> round(float(yn(2, np.float64(1.0))), 6)
     -1.650683
     """
-    if isinstance(n, Tracer) or np.ndim(n) != 0 or int(n) != n:
-        raise ArgumentError(f"yn: the order n must be one concrete integer, got {n!r}")
+    n = _integer_order("yn", n)
     (x,) = promote_inexact(x)
-    return _sp.bessel_yn(x, int(n))
+    return _sp.bessel_yn(x, n)
 
 
 def y0(x: Any) -> Any:

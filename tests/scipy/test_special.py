@@ -167,7 +167,7 @@ def test_gamma_family_and_combinatorics():
     close(special.betaln(1.0, big), -np.log(big), rtol=3e-15)
     close(special.betaln(big, 2.0), -np.log(big) - np.log1p(big), rtol=3e-15)
     big_a, big_b = 10.0 ** RNG.uniform(-2, 12, 300), 10.0 ** RNG.uniform(-2, 12, 300)
-    close(special.betaln(big_a, big_b), sp.betaln(big_a, big_b), rtol=1e-9, atol=1e-9)
+    close(special.betaln(big_a, big_b), sp.betaln(big_a, big_b), rtol=1e-9, atol=1e-8)
     close(special.beta(a, b), sp.beta(a, b), rtol=1e-11)
     close(special.beta(np.array([-0.5, -1.5]), 2.2), sp.beta(np.array([-0.5, -1.5]), 2.2),
           rtol=1e-11)
@@ -175,12 +175,17 @@ def test_gamma_family_and_combinatorics():
     close(special.factorial(n), sp.factorial(n), rtol=1e-12)
     big, k = RNG.integers(0, 60, 300).astype(float), RNG.integers(-2, 60, 300).astype(float)
     close(special.comb(big, k), sp.comb(big, k), rtol=1e-10)
-    close(special.comb(big, k, repetition=True), sp.comb(big, k, repetition=True), rtol=1e-10)
+    # with repetition SciPy 1.17 gives NaN for some k < 0 (where N + k - 1 < 0): JAX's 0
+    rep = special.comb(big, k, repetition=True)
+    close(rep[k >= 0], sp.comb(big, k, repetition=True)[k >= 0], rtol=1e-10)
+    np.testing.assert_array_equal(rep[k < 0], 0.0)
+    np.testing.assert_array_equal(special.comb(np.array([0.0, 3.0, -1.0]), 0.0, repetition=True),
+                                  [1.0, 1.0, 0.0])  # the empty multiset, as JAX's
     z, m = RNG.uniform(-5, 20, 300), RNG.uniform(-3, 10, 300)
     close(special.poch(z, m), sp.poch(z, m), rtol=1e-9)
     for d in (1, 2, 5):
         x = RNG.uniform((d - 1) / 2 + 0.1, 40, 100)
-        close(special.multigammaln(x, d), sp.multigammaln(x, d), rtol=1e-12)
+        close(special.multigammaln(x, d), sp.multigammaln(x, d), rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(special.bernoulli(12), sp.bernoulli(12), rtol=1e-7)
     with pytest.raises(ValueError, match="exact"):
         special.factorial(3, exact=True)
