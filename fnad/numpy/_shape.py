@@ -294,14 +294,19 @@ def tile(A: Any, reps: IntOrSeq) -> Any:
     return lax.reshape(out, tuple(r * d for r, d in zip(reps, s)))
 
 
-def repeat(a: Any, repeats: IntOrSeq, axis: int | None = None) -> Any:
-    """Each element repeated `repeats` times along `axis` (the flattened array for None);
-    `repeats` is static: an int, or one int per element."""
+def repeat(a: Any, repeats: IntOrSeq, axis: int | None = None, *,
+           total_repeat_length: int | None = None) -> Any:
+    """Each element repeated `repeats` times along `axis` (the flattened array for None):
+    an int, or one int per element. Without `total_repeat_length` the repeats are static;
+    with it (JAX's) they may be traced, and the result has that length: cut short, or
+    continued with the last element."""
     a = asarray(a)
     if axis is None:
         a, axis = ravel(a), 0
     ax = normalize_axis(axis, get_aval(a).ndim)
     s = get_aval(a).shape
+    if total_repeat_length is not None:
+        return _repeat_to_length(a, repeats, ax, int(total_repeat_length))
     if not isinstance(repeats, (int, np.integer)):
         reps = [int(r) for r in repeats]
         if len(reps) == 1:
@@ -317,6 +322,20 @@ def repeat(a: Any, repeats: IntOrSeq, axis: int | None = None) -> Any:
     dims = tuple(i + (i > ax) for i in range(len(s)))
     out = lax.broadcast_in_dim(a, wide, dims)
     return lax.reshape(out, (*s[:ax], s[ax] * r, *s[ax + 1:]))
+
+
+def _repeat_to_length(a: Any, repeats: Any, ax: int, length: int) -> Any:
+    """`repeat` with a static output length: output position j takes the element whose
+    run of repeats covers it (the last element past the total)."""
+    from fnad.numpy._indexing import take
+    from fnad.numpy._reductions import cumsum
+    from fnad.numpy._sorting import searchsorted
+    n = get_aval(a).shape[ax]
+    if n == 0 and length:
+        raise ShapeError(f"repeat: total_repeat_length {length} for an empty axis{user_line()}")
+    ends = cumsum(broadcast_to(asarray(repeats), (n,)))
+    source = searchsorted(ends, lax.iota(get_aval(ends).dtype, length), side="right")
+    return take(a, lax.min(source, np.asarray(builtins.max(n - 1, 0), source.dtype)), axis=ax)
 
 
 def flip(m: Any, axis: IntOrSeq | None = None) -> Any:

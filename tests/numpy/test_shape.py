@@ -216,3 +216,19 @@ def test_pad_statistics_ramps_and_odd_reflections_differentiate_and_jit(mode, kw
                                np.pad(x, 2, mode, **kwargs))
     with pytest.raises(fnad.FnadError, match="does not take"):
         fnp.pad(x, 1, "edge", **(kwargs or {"stat_length": 1}))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 3), min_size=1, max_size=5), st.integers(0, 12), st.booleans())
+def test_repeat_to_a_total_length_traced_or_not(reps, length, per_element):
+    """JAX's total_repeat_length: NumPy's repeat cut to the length, or continued with its
+    last element; the repeats may then be traced (under jit)."""
+    x = np.arange(len(reps) * 2, dtype=np.float32).reshape(len(reps), 2)
+    r = np.array(reps) if per_element else reps[0]
+    full = np.repeat(x, r, axis=0)
+    expected = full[:length] if len(full) >= length else np.concatenate(
+        [full, np.repeat(x[-1:], length - len(full), axis=0)])
+    got = fnp.repeat(x, r, axis=0, total_repeat_length=length)
+    np.testing.assert_array_equal(got, expected)
+    jitted = fnad.jit(lambda r_: fnp.repeat(x, r_, axis=0, total_repeat_length=length))
+    np.testing.assert_array_equal(jitted(np.asarray(r)), expected)
