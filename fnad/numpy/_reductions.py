@@ -62,10 +62,13 @@ def _reducer(np_fn: Callable[..., Any], lax_fn: Callable[..., Any], name: str,
     NumPy, and `where=` needs `initial=`."""
 
     def f(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, *,
-          keepdims: bool = False, initial: Any = None, where: Any = None) -> Any:
+          keepdims: bool = False, initial: Any = None, where: Any = None,
+          promote_integers: bool = True) -> Any:
         if out is not None:
             raise ArgumentError(f"{name} takes no out= (arrays are immutable): use the result")
         a = asarray(a)
+        if not promote_integers and dtype is None and get_aval(a).dtype.kind in "iu":
+            dtype = get_aval(a).dtype  # JAX's: integers keep their width
         out_dtype = _np_dtype(np_fn, a, **({"dtype": dtype} if accumulates else {}))
         a = lax.convert_element_type(a, out_dtype)
         shape = get_aval(a).shape
@@ -85,7 +88,8 @@ def _reducer(np_fn: Callable[..., Any], lax_fn: Callable[..., Any], name: str,
 
     f.__name__ = f.__qualname__ = name
     f.__doc__ = (f"NumPy's `{name}` over `axis` (an int, a tuple, or None for all axes), "
-                 "with `keepdims`, `where=` masks and `initial=`.")
+                 "with `keepdims`, `where=` masks and `initial=`; JAX's "
+                 "`promote_integers=False` keeps an integer input's width.")
     return f
 
 
@@ -180,17 +184,23 @@ def _ddof(ddof: int, correction: int | float | None) -> int | float:
     return correction
 
 
+_mean = mean  # var's and std's parameter `mean` shadows the function
+
+
 def var(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, *, ddof: int = 0,
-        keepdims: bool = False, where: Any = None,
+        keepdims: bool = False, where: Any = None, mean: Any = None,
         correction: int | float | None = None) -> Any:
     """The variance along `axis`: mean squared deviation of the elements `where` selects,
     divided by `n - ddof` (`correction` is the array API's name for `ddof`); NaN where
-    `n - ddof <= 0`, as in JAX."""
+    `n - ddof <= 0`, as in JAX. `mean` (NumPy 2's) is the mean to use, shaped as with
+    `keepdims=True`."""
     ddof = _ddof(ddof, correction)
     a, out_dtype = _float_stat(np.var, a, dtype)
     shape = get_aval(a).shape
     axes = normalize_axes(axis, len(shape))
-    centered = subtract(a, mean(a, axes, None, out, keepdims=True, where=where))
+    center = (_mean(a, axes, None, out, keepdims=True, where=where) if mean is None
+              else asarray(mean))
+    centered = subtract(a, center)
     # |d|**2: real for complex
     ssq = sum(abs_squared(centered), axes, keepdims=keepdims, where=where)
     count = _selected(shape, axes, where, get_aval(ssq).dtype, keepdims)
@@ -204,13 +214,13 @@ def var(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, *, ddof:
 
 
 def std(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, *, ddof: int = 0,
-        keepdims: bool = False, where: Any = None,
+        keepdims: bool = False, where: Any = None, mean: Any = None,
         correction: int | float | None = None) -> Any:
     """The standard deviation along `axis`: `sqrt(var(...))` with the same arguments. Over
     one element (ddof 0, no mask) it is `var` itself, 0 or NaN, so that the derivative of
     that constant is 0 rather than sqrt's 0 * inf at 0 (JAX gives NaN there)."""
     ddof = _ddof(ddof, correction)
-    v = var(a, axis, dtype, out, ddof=ddof, keepdims=keepdims, where=where)
+    v = var(a, axis, dtype, out, ddof=ddof, keepdims=keepdims, where=where, mean=mean)
     shape = get_aval(asarray(a)).shape
     if ddof == 0 and where is None and _count(shape, normalize_axes(axis, len(shape))) == 1:
         return v

@@ -128,3 +128,18 @@ def test_scan_of_a_scalar_along_axis_0(name):
               lambda a, axis=axis: getattr(np, name)(a, axis), (np.float32(2.5),))
     with pytest.raises(fnad.FnadError):
         getattr(fnp, name)(np.float32(2.5), 1)
+
+
+def test_var_std_take_a_mean_and_sums_keep_integer_width_on_request():
+    """NumPy 2's (and JAX's) `mean=` of var/std, and JAX's `promote_integers=False`."""
+    x = np.array([[3.0, -1.0, 2.0], [0.5, 4.0, -2.0]])
+    m = np.mean(x, axis=0, keepdims=True)
+    np.testing.assert_allclose(fnp.std(x, axis=0, mean=m), np.std(x, axis=0, mean=m))
+    z = np.zeros((2, 1))
+    np.testing.assert_allclose(fnp.var(x, axis=1, mean=z, ddof=1),
+                               np.var(x, axis=1, mean=z, ddof=1))
+    check_grads(lambda v: fnp.var(v, mean=1.0), (x,), order=2)
+    i8 = np.array([100, 3], np.int8)
+    assert fnp.sum(i8, promote_integers=False).dtype == np.int8
+    assert fnp.prod(i8, promote_integers=False) == np.int8(44)  # wraps, as in int8
+    assert fnp.sum(i8).dtype == np.int64  # NumPy's default promotion otherwise
