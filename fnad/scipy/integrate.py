@@ -159,22 +159,27 @@ def _odeint_bwd(g: Dynamics, rtol: float, atol: float, mxstep: float, hmax: floa
         ct_y, *ct_ps = pullback(a)
         return fnp.concatenate([dy, -ct_y, *(-fnp.ravel(c) for c in ct_ps)])
 
-    a = ct[-1]
-    a_params = fnp.zeros(sum(sizes), ys.dtype)
-    ct_ts = [None] * len(ts)
-    for i in range(len(ts) - 1, 0, -1):
-        ct_ts[i] = fnp.vdot(ct[i], g(ys[i], ts[i], *params))
-        state = fnp.concatenate([ys[i], a, a_params])
-        back = _odeint(augmented, rtol, atol, mxstep, hmax, state, fnp.stack([ts[i], ts[i - 1]]),
+    def interval(carry: tuple, x: tuple) -> tuple[tuple, Any]:
+        """From output time i back to i - 1 (a scan, so one body however many times)."""
+        a, a_params = carry
+        y_i, t_i, t_prev, ct_i, ct_prev = x
+        state = fnp.concatenate([y_i, a, a_params])
+        back = _odeint(augmented, rtol, atol, mxstep, hmax, state, fnp.stack([t_i, t_prev]),
                        *params)[-1]
-        a, a_params = back[n:2 * n] + ct[i - 1], back[2 * n:]
-    ct_ts[0] = -fnp.vdot(a - ct[0], g(ys[0], ts[0], *params))
+        ct_t = fnp.vdot(ct_i, g(y_i, t_i, *params))
+        return (back[n:2 * n] + ct_prev, back[2 * n:]), ct_t
+
+    init = (ct[-1], fnp.zeros(sum(sizes), ys.dtype))
+    (a, a_params), ct_later = lax.scan(interval, init, (ys[1:], ts[1:], ts[:-1], ct[1:],
+                                                         ct[:-1]), reverse=True)
+    ct_first = -fnp.vdot(a - ct[0], g(ys[0], ts[0], *params))
+    ct_ts = [ct_first[None], ct_later]
     ct_params: list[Any] = [None] * len(params)
     offset = 0
     for i, size in zip(floats, sizes):
         ct_params[i] = a_params[offset:offset + size].reshape(get_aval(params[i]).shape)
         offset += size
-    return (a, fnp.stack(ct_ts), *ct_params)
+    return (a, fnp.concatenate(ct_ts), *ct_params)
 
 
 def _with(values: Sequence[Any], at: Sequence[int], replacements: Sequence[Any]) -> list[Any]:
