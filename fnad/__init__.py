@@ -8,6 +8,7 @@ from fnad import (
     checkpoint_policies,
     data,
     debug,
+    example_libraries,
     experimental,
     flatten_util,
     lax,

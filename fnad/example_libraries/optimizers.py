@@ -1,0 +1,255 @@
+"""`jax.example_libraries.optimizers`: optimizers as `(init_fun, update_fun, get_params)`
+triples over pytrees, for code written before optax:
+
+    opt_init, opt_update, get_params = optimizers.adam(1e-3)
+    state = opt_init(params)
+    state = opt_update(step, grads, state)
+    params = get_params(state)
+
+Each optimizer is written for one array; `optimizer` lifts it to pytrees, and the state
+is a pytree itself, so the update can be jitted. (New code: `fnad.optim`, optax's API.)
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+
+import fnad.numpy as fnp
+from fnad import tree as tree_util
+from fnad.core.dtypes import default_float
+from fnad.optim.errors import OptimizerArgumentError
+
+Schedule = Callable[[Any], Any]
+
+
+class OptimizerState(NamedTuple):
+    """Every leaf's state, flattened, with the structures to rebuild params and states."""
+
+    packed_state: list
+    tree_def: Any
+    subtree_defs: list
+
+
+tree_util.register_pytree_node(
+    OptimizerState, lambda s: ((s.packed_state,), (s.tree_def, s.subtree_defs)),
+    lambda aux, children: OptimizerState(children[0], *aux))
+
+
+def optimizer(opt_maker: Callable[..., tuple]) -> Callable[..., tuple]:
+    """Lift an optimizer for one array, `(init(x), update(i, g, state), get_params(state))`,
+    to pytrees of arrays."""
+
+    @functools.wraps(opt_maker)
+    def tree_opt_maker(*args: Any, **kwargs: Any) -> tuple:
+        init, update, get_params = opt_maker(*args, **kwargs)
+
+        def tree_init(x0_tree: Any) -> OptimizerState:
+            leaves, tree_def = tree_util.tree_flatten(x0_tree)
+            states = [init(fnp.asarray(x)) for x in leaves]
+            flat = [tree_util.tree_flatten(s) for s in states]
+            return OptimizerState([f[0] for f in flat], tree_def, [f[1] for f in flat])
+
+        def tree_update(i: Any, grad_tree: Any, opt_state: OptimizerState) -> OptimizerState:
+            grads, tree_def = tree_util.tree_flatten(grad_tree)
+            if tree_def != opt_state.tree_def:
+                raise OptimizerArgumentError(f"optimizer update: gradients of structure "
+                                             f"{tree_def}, parameters of {opt_state.tree_def}")
+            states = [tree_util.tree_unflatten(d, s)
+                      for d, s in zip(opt_state.subtree_defs, opt_state.packed_state)]
+            new = [tree_util.tree_flatten(update(i, g, s)) for g, s in zip(grads, states)]
+            return OptimizerState([f[0] for f in new], opt_state.tree_def,
+                                  [f[1] for f in new])
+
+        def tree_get_params(opt_state: OptimizerState) -> Any:
+            states = [tree_util.tree_unflatten(d, s)
+                      for d, s in zip(opt_state.subtree_defs, opt_state.packed_state)]
+            return tree_util.tree_unflatten(opt_state.tree_def,
+                                            [get_params(s) for s in states])
+
+        return tree_init, tree_update, tree_get_params
+
+    return tree_opt_maker
+
+
+# ------------------------------------------------------------------ schedules
+
+def constant(step_size: float) -> Schedule:
+    return lambda i: step_size
+
+
+def _steps(i: Any) -> Any:
+    """The step count as a float of the default dtype (an integer count divided by an
+    integer would otherwise be float64, and make float32 parameters float64)."""
+    return fnp.asarray(i, default_float())
+
+
+def exponential_decay(step_size: float, decay_steps: float, decay_rate: float) -> Schedule:
+    return lambda i: step_size * decay_rate ** (_steps(i) / decay_steps)
+
+
+def inverse_time_decay(step_size: float, decay_steps: float, decay_rate: float,
+                       staircase: bool = False) -> Schedule:
+    if staircase:
+        return lambda i: step_size / (1 + decay_rate * fnp.floor(_steps(i) / decay_steps))
+    return lambda i: step_size / (1 + decay_rate * _steps(i) / decay_steps)
+
+
+def polynomial_decay(step_size: float, decay_steps: int, final_step_size: float,
+                     power: float = 1.0) -> Schedule:
+    def schedule(i: Any) -> Any:
+        done = fnp.minimum(_steps(i), decay_steps) / decay_steps
+        return (step_size - final_step_size) * (1 - done) ** power + final_step_size
+    return schedule
+
+
+def piecewise_constant(boundaries: Any, values: Any) -> Schedule:
+    """values[k] from boundaries[k - 1] on (values has one more entry than boundaries)."""
+    boundaries, values = fnp.asarray(boundaries), fnp.asarray(values)
+    if values.shape[0] != boundaries.shape[0] + 1:
+        raise OptimizerArgumentError("piecewise_constant: values needs one entry more than "
+                                     "boundaries")
+    return lambda i: fnp.take(values, fnp.sum(i > boundaries))
+
+
+def make_schedule(scalar_or_schedule: float | Schedule) -> Schedule:
+    if callable(scalar_or_schedule):
+        return scalar_or_schedule
+    if np.ndim(scalar_or_schedule) == 0:
+        return constant(scalar_or_schedule)
+    raise OptimizerArgumentError(f"a step size is a number or a schedule, got "
+                                 f"{type(scalar_or_schedule).__name__}")
+
+
+# ------------------------------------------------------------------ optimizers
+
+@optimizer
+def sgd(step_size: float | Schedule) -> tuple:
+    """x -= step_size(i) g."""
+    step = make_schedule(step_size)
+    return (lambda x: x), (lambda i, g, x: x - step(i) * g), (lambda x: x)
+
+
+@optimizer
+def momentum(step_size: float | Schedule, mass: float) -> tuple:
+    """v = mass v + g; x -= step_size(i) v."""
+    step = make_schedule(step_size)
+
+    def update(i: Any, g: Any, state: tuple) -> tuple:
+        x, v = state
+        v = mass * v + g
+        return x - step(i) * v, v
+
+    return (lambda x: (x, fnp.zeros_like(x))), update, (lambda s: s[0])
+
+
+@optimizer
+def nesterov(step_size: float | Schedule, mass: float) -> tuple:
+    """v = mass v + g; x -= step_size(i) (mass v + g)."""
+    step = make_schedule(step_size)
+
+    def update(i: Any, g: Any, state: tuple) -> tuple:
+        x, v = state
+        v = mass * v + g
+        return x - step(i) * (mass * v + g), v
+
+    return (lambda x: (x, fnp.zeros_like(x))), update, (lambda s: s[0])
+
+
+@optimizer
+def adagrad(step_size: float | Schedule, momentum: float = 0.9) -> tuple:
+    """Steps g / sqrt(sum of g**2), averaged with `momentum`."""
+    step = make_schedule(step_size)
+
+    def update(i: Any, g: Any, state: tuple) -> tuple:
+        x, g_sq, m = state
+        g_sq = g_sq + g * g
+        inv = fnp.where(g_sq > 0, 1.0 / fnp.sqrt(fnp.where(g_sq > 0, g_sq, 1.0)), 0.0)
+        m = (1.0 - momentum) * (g * inv) + momentum * m
+        return x - step(i) * m, g_sq, m
+
+    return (lambda x: (x, fnp.zeros_like(x), fnp.zeros_like(x))), update, (lambda s: s[0])
+
+
+@optimizer
+def rmsprop(step_size: float | Schedule, gamma: float = 0.9, eps: float = 1e-8) -> tuple:
+    """x -= step_size(i) g / sqrt(avg g**2 + eps), the average decaying by `gamma`."""
+    step = make_schedule(step_size)
+
+    def update(i: Any, g: Any, state: tuple) -> tuple:
+        x, avg = state
+        avg = avg * gamma + g * g * (1.0 - gamma)
+        return x - step(i) * g / fnp.sqrt(avg + eps), avg
+
+    return (lambda x: (x, fnp.zeros_like(x))), update, (lambda s: s[0])
+
+
+@optimizer
+def rmsprop_momentum(step_size: float | Schedule, gamma: float = 0.9, eps: float = 1e-8,
+                     momentum: float = 0.9) -> tuple:
+    """RMSProp's steps accumulated with `momentum`."""
+    step = make_schedule(step_size)
+
+    def update(i: Any, g: Any, state: tuple) -> tuple:
+        x, avg, mom = state
+        avg = avg * gamma + g * g * (1.0 - gamma)
+        mom = momentum * mom + step(i) * g / fnp.sqrt(avg + eps)
+        return x - mom, avg, mom
+
+    return (lambda x: (x, fnp.zeros_like(x), fnp.zeros_like(x))), update, (lambda s: s[0])
+
+
+@optimizer
+def adam(step_size: float | Schedule, b1: float = 0.9, b2: float = 0.999,
+         eps: float = 1e-8) -> tuple:
+    """Adam (Kingma & Ba, 2015), bias-corrected at step i (counted from 0)."""
+    step = make_schedule(step_size)
+
+    def update(i: Any, g: Any, state: tuple) -> tuple:
+        x, m, v = state
+        m = (1 - b1) * g + b1 * m
+        v = (1 - b2) * g * g + b2 * v
+        m_hat = m / (1 - fnp.asarray(b1, m.dtype) ** (i + 1))
+        v_hat = v / (1 - fnp.asarray(b2, m.dtype) ** (i + 1))
+        return x - step(i) * m_hat / (fnp.sqrt(v_hat) + eps), m, v
+
+    return (lambda x: (x, fnp.zeros_like(x), fnp.zeros_like(x))), update, (lambda s: s[0])
+
+
+@optimizer
+def adamax(step_size: float | Schedule, b1: float = 0.9, b2: float = 0.999,
+           eps: float = 1e-8) -> tuple:
+    """Adamax: Adam with the infinity norm of past gradients in the denominator."""
+    step = make_schedule(step_size)
+
+    def update(i: Any, g: Any, state: tuple) -> tuple:
+        x, m, u = state
+        m = (1 - b1) * g + b1 * m
+        u = fnp.maximum(b2 * u, fnp.abs(g))
+        corrected = step(i) / (1 - fnp.asarray(b1, m.dtype) ** (i + 1))
+        return x - corrected * m / (u + eps), m, u
+
+    return (lambda x: (x, fnp.zeros_like(x), fnp.zeros_like(x))), update, (lambda s: s[0])
+
+
+# ------------------------------------------------------------------ utilities
+
+def l2_norm(tree: Any) -> Any:
+    """The l2 norm of all the leaves together."""
+    return fnp.sqrt(sum(fnp.vdot(x, x) for x in tree_util.tree_leaves(tree)))
+
+
+def clip_grads(grad_tree: Any, max_norm: float) -> Any:
+    """The gradients scaled down to l2 norm `max_norm` where their norm is larger."""
+    norm = l2_norm(grad_tree)
+    factor = fnp.where(norm < max_norm, 1.0, max_norm / fnp.where(norm < max_norm, 1.0, norm))
+    return tree_util.tree_map(lambda g: g * factor, grad_tree)
+
+
+__all__ = ["OptimizerState", "adagrad", "adam", "adamax", "clip_grads", "constant",
+           "exponential_decay", "inverse_time_decay", "l2_norm", "make_schedule", "momentum",
+           "nesterov", "optimizer", "piecewise_constant", "polynomial_decay", "rmsprop",
+           "rmsprop_momentum", "sgd"]

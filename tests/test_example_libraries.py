@@ -1,0 +1,93 @@
+"""fnad.example_libraries.optimizers (JAX's jax.example_libraries.optimizers): each
+optimizer's triple against its update written in NumPy, on a pytree, eagerly and jitted;
+schedules and gradient clipping against their formulas."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fnad
+from fnad.example_libraries import optimizers as O
+
+B1, B2, EPS = 0.9, 0.999, 1e-8
+
+
+def numpy_step(name: str, i: int, g: np.ndarray, s: list[np.ndarray], lr: float) -> list:
+    """The reference: one update of state `s` (x first) in float64."""
+    x = s[0]
+    if name == "sgd":
+        return [x - lr * g]
+    if name == "momentum":
+        v = 0.9 * s[1] + g
+        return [x - lr * v, v]
+    if name == "nesterov":
+        v = 0.8 * s[1] + g
+        return [x - lr * (0.8 * v + g), v]
+    if name == "adagrad":
+        g_sq = s[1] + g * g
+        m = 0.1 * g / np.sqrt(g_sq) + 0.9 * s[2]
+        return [x - lr * m, g_sq, m]
+    if name == "rmsprop":
+        avg = 0.9 * s[1] + 0.1 * g * g
+        return [x - lr * g / np.sqrt(avg + EPS), avg]
+    if name == "rmsprop_momentum":
+        avg = 0.9 * s[1] + 0.1 * g * g
+        mom = 0.9 * s[2] + lr * g / np.sqrt(avg + EPS)
+        return [x - mom, avg, mom]
+    if name == "adam":
+        m, v = (1 - B1) * g + B1 * s[1], (1 - B2) * g * g + B2 * s[2]
+        step = lr * (m / (1 - B1 ** (i + 1))) / (np.sqrt(v / (1 - B2 ** (i + 1))) + EPS)
+        return [x - step, m, v]
+    m, u = (1 - B1) * g + B1 * s[1], np.maximum(B2 * s[2], np.abs(g))  # adamax
+    return [x - lr / (1 - B1 ** (i + 1)) * m / (u + EPS), m, u]
+
+
+MAKERS = {"sgd": lambda: O.sgd(0.1), "momentum": lambda: O.momentum(0.1, 0.9),
+          "nesterov": lambda: O.nesterov(0.1, 0.8), "adagrad": lambda: O.adagrad(0.1),
+          "rmsprop": lambda: O.rmsprop(0.1), "rmsprop_momentum": lambda: O.rmsprop_momentum(0.1),
+          "adam": lambda: O.adam(0.1), "adamax": lambda: O.adamax(0.1)}
+
+
+@pytest.mark.parametrize("name", MAKERS)
+@pytest.mark.parametrize("jitted", [False, True])
+def test_optimizers_match_their_numpy_updates(name, jitted):
+    params = {"w": np.array([1.0, -2.0, 0.5]), "b": (np.array(0.3), np.array([[1.0, 2.0]]))}
+    init, update, get_params = MAKERS[name]()
+    step = fnad.jit(update) if jitted else update
+    state = init(params)
+    leaves = fnad.tree.leaves(params)
+    ref = [[x] + [np.zeros_like(x)] * {"sgd": 0, "momentum": 1, "nesterov": 1,
+                                      "rmsprop": 1}.get(name, 2) for x in leaves]
+    for i in range(4):
+        grads = fnad.tree.map(lambda x: np.sin(x) * 2 + 0.1, get_params(state))
+        state = step(i, grads, state)
+        ref = [numpy_step(name, i, np.sin(s[0]) * 2 + 0.1, s, 0.1) for s in ref]
+    got = fnad.tree.leaves(get_params(state))
+    for a, r in zip(got, ref):
+        np.testing.assert_allclose(a, r[0], rtol=1e-10, atol=1e-12)
+    assert fnad.tree.structure(get_params(state)) == fnad.tree.structure(params)
+
+
+def test_schedules_clipping_and_dtypes():
+    np.testing.assert_allclose(O.exponential_decay(0.1, 2, 0.5)(3), 0.1 * 0.5 ** 1.5,
+                               rtol=1e-6)
+    np.testing.assert_allclose(O.inverse_time_decay(0.1, 2, 0.5, staircase=True)(3),
+                               0.1 / 1.5, rtol=1e-6)
+    np.testing.assert_allclose(O.polynomial_decay(0.1, 4, 0.01, power=2.0)(2),
+                               0.09 * 0.25 + 0.01, rtol=1e-6)
+    pw = O.piecewise_constant([1, 3], [0.1, 0.05, 0.01])
+    assert [float(pw(i)) for i in (0, 1, 2, 3, 4)] == pytest.approx([0.1, 0.1, 0.05, 0.05,
+                                                                     0.01])
+    assert float(fnad.jit(pw)(2)) == pytest.approx(0.05)
+    g = {"a": np.array([3.0, 4.0]), "b": np.array(12.0)}
+    assert float(O.l2_norm(g)) == pytest.approx(13.0)
+    clipped = O.clip_grads(g, 6.5)
+    np.testing.assert_allclose(clipped["a"], [1.5, 2.0])
+    np.testing.assert_allclose(O.clip_grads(g, 20.0)["b"], 12.0)
+    # float32 parameters stay float32 under a schedule of an integer step count, jitted too
+    init, update, get_params = O.adam(O.exponential_decay(0.1, 2, 0.5))
+    state = fnad.jit(update)(0, {"w": np.ones(2, np.float32)}, init({"w": np.zeros(2, np.float32)}))
+    assert get_params(state)["w"].dtype == np.float32
+    with pytest.raises(fnad.FnadError, match="structure"):
+        update(0, [np.ones(2)], state)
