@@ -91,3 +91,66 @@ def test_schedules_clipping_and_dtypes():
     assert get_params(state)["w"].dtype == np.float32
     with pytest.raises(fnad.FnadError, match="structure"):
         update(0, [np.ones(2)], state)
+
+
+def test_stax_layers_shapes_and_values():
+    from fnad import random
+    from fnad.example_libraries import stax
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 6, 6, 3))
+    key = random.key(0)
+    # every init's output shape is the apply output's, past the batch axis (-1 at init;
+    # pooling's shape rule makes it 0 there, as JAX's does)
+    layers = [stax.Dense(5), stax.Conv(4, (3, 3), (1, 2), "SAME"), stax.BatchNorm(),
+              stax.MaxPool((2, 2), (2, 2)), stax.SumPool((3, 3)), stax.AvgPool((2, 2), (1, 1),
+                                                                               "SAME"),
+              stax.Flatten, stax.Relu, stax.LogSoftmax, stax.Identity]
+    for init_fun, apply_fun in layers:
+        shape, params = init_fun(key, (-1, 6, 6, 3))
+        out = apply_fun(params, x)
+        assert out.shape[1:] == tuple(shape[1:]), (shape, out.shape)
+    _, (w, b) = stax.Dense(5)[0](key, (-1, 3))
+    np.testing.assert_allclose(stax.Dense(5)[1]((w, b), x[0, 0]), x[0, 0] @ w + b, rtol=1e-6)
+    windows = x.reshape(2, 3, 2, 3, 2, 3)
+    np.testing.assert_allclose(stax.MaxPool((2, 2), (2, 2))[1]((), x), windows.max((2, 4)))
+    np.testing.assert_allclose(stax.AvgPool((2, 2), (2, 2))[1]((), x), windows.mean((2, 4)))
+    shape, (beta, gamma) = stax.BatchNorm()[0](key, (-1, 6, 6, 3))
+    z = stax.BatchNorm()[1]((beta, gamma), x)
+    np.testing.assert_allclose(z.mean((0, 1, 2)), 0, atol=1e-10)
+    np.testing.assert_allclose(z.var((0, 1, 2)), 1, atol=1e-3)
+    # Dropout keeps with probability `rate` (JAX's stax convention) and rescales
+    kept = stax.Dropout(0.5)[1]((), np.ones((200, 200)), rng=random.key(1))
+    assert set(np.unique(kept)) <= {0.0, 2.0} and abs((kept > 0).mean() - 0.5) < 0.02
+    np.testing.assert_array_equal(stax.Dropout(0.5, mode="test")[1]((), x), x)
+    with pytest.raises(ValueError, match="rng"):
+        stax.Dropout(0.5)[1]((), x)
+    # fan out, parallel branches, fan in
+    init_fun, apply_fun = stax.serial(stax.FanOut(2), stax.parallel(stax.Dense(4), stax.Identity),
+                                      stax.FanInConcat())
+    shape, params = init_fun(key, (-1, 3))
+    out = apply_fun(params, x[0, 0:2, 0])
+    assert shape == (-1, 7) and out.shape == (2, 7)
+    np.testing.assert_allclose(out[:, 4:], x[0, 0:2, 0])
+    summed = stax.serial(stax.FanOut(3), stax.FanInSum)[1]([(), ()], x)
+    np.testing.assert_allclose(summed, 3 * x)
+
+
+def test_stax_with_optimizers_trains():
+    from fnad import random
+    from fnad.example_libraries import stax
+
+    init_fun, apply_fun = stax.serial(stax.Dense(16), stax.Tanh, stax.Dense(2), stax.LogSoftmax)
+    _, params = init_fun(random.key(0), (-1, 3))
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((64, 3)).astype(np.float32)
+    y = (x[:, 0] * x[:, 1] > 0).astype(np.int32)
+    loss = lambda p: -np.mean(  # noqa: E731
+        fnad.numpy.take_along_axis(apply_fun(p, x), y[:, None], axis=1))
+    opt_init, opt_update, get_params = O.adam(0.05)
+    state = opt_init(params)
+    step = fnad.jit(lambda i, s: opt_update(i, fnad.grad(loss)(get_params(s)), s))
+    first = float(loss(params))
+    for i in range(60):
+        state = step(i, state)
+    assert float(loss(get_params(state))) < 0.5 * first
