@@ -18,6 +18,7 @@ from typing import Any
 
 import fnad.numpy as fnp
 from fnad import lax, nn, random
+from fnad.core.errors import ArgumentError
 from fnad.nn.initializers import glorot_normal, normal, ones, zeros
 
 Layer = tuple[Callable[..., Any], Callable[..., Any]]
@@ -212,8 +213,8 @@ def Dropout(rate: float, mode: str = "train") -> Layer:  # noqa: N802
             return inputs
         rng = kwargs.get("rng")
         if rng is None:
-            raise ValueError("Dropout in train mode needs an rng keyword argument: "
-                             "apply_fun(params, inputs, rng=key)")
+            raise ArgumentError("Dropout in train mode needs an rng keyword argument: "
+                                "apply_fun(params, inputs, rng=key)")
         keep = random.bernoulli(rng, rate, fnp.shape(inputs))
         return fnp.where(keep, inputs / rate, 0)
 
