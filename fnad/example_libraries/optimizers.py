@@ -58,21 +58,30 @@ def optimizer(opt_maker: Callable[..., tuple]) -> Callable[..., tuple]:
             if tree_def != opt_state.tree_def:
                 raise OptimizerArgumentError(f"optimizer update: gradients of structure "
                                              f"{tree_def}, parameters of {opt_state.tree_def}")
-            states = [tree_util.tree_unflatten(d, s)
-                      for d, s in zip(opt_state.subtree_defs, opt_state.packed_state)]
-            new = [tree_util.tree_flatten(update(i, g, s)) for g, s in zip(grads, states)]
+            new = [tree_util.tree_flatten(update(i, g, s))
+                   for g, s in zip(grads, _leaf_states(opt_state))]
             return OptimizerState([f[0] for f in new], opt_state.tree_def,
                                   [f[1] for f in new])
 
         def tree_get_params(opt_state: OptimizerState) -> Any:
-            states = [tree_util.tree_unflatten(d, s)
-                      for d, s in zip(opt_state.subtree_defs, opt_state.packed_state)]
             return tree_util.tree_unflatten(opt_state.tree_def,
-                                            [get_params(s) for s in states])
+                                            [get_params(s) for s in _leaf_states(opt_state)])
 
         return tree_init, tree_update, tree_get_params
 
     return tree_opt_maker
+
+
+def _leaf_states(opt_state: OptimizerState) -> list:
+    """Each parameter leaf's own state, unpacked."""
+    return [tree_util.tree_unflatten(d, s)
+            for d, s in zip(opt_state.subtree_defs, opt_state.packed_state)]
+
+
+def _with_slots(slots: int, update: Callable[..., tuple]) -> tuple:
+    """The triple of an optimizer whose state is (x, then `slots` arrays starting at 0)."""
+    return ((lambda x: (x, *(fnp.zeros_like(x) for _ in range(slots)))), update,
+            (lambda state: state[0]))
 
 
 # ------------------------------------------------------------------ schedules
@@ -143,7 +152,7 @@ def momentum(step_size: float | Schedule, mass: float) -> tuple:
         v = mass * v + g
         return x - step(i) * v, v
 
-    return (lambda x: (x, fnp.zeros_like(x))), update, (lambda s: s[0])
+    return _with_slots(1, update)
 
 
 @optimizer
@@ -156,7 +165,7 @@ def nesterov(step_size: float | Schedule, mass: float) -> tuple:
         v = mass * v + g
         return x - step(i) * (mass * v + g), v
 
-    return (lambda x: (x, fnp.zeros_like(x))), update, (lambda s: s[0])
+    return _with_slots(1, update)
 
 
 @optimizer
@@ -171,7 +180,7 @@ def adagrad(step_size: float | Schedule, momentum: float = 0.9) -> tuple:
         m = (1.0 - momentum) * (g * inv) + momentum * m
         return x - step(i) * m, g_sq, m
 
-    return (lambda x: (x, fnp.zeros_like(x), fnp.zeros_like(x))), update, (lambda s: s[0])
+    return _with_slots(2, update)
 
 
 @optimizer
@@ -184,7 +193,7 @@ def rmsprop(step_size: float | Schedule, gamma: float = 0.9, eps: float = 1e-8) 
         avg = avg * gamma + g * g * (1.0 - gamma)
         return x - step(i) * g / fnp.sqrt(avg + eps), avg
 
-    return (lambda x: (x, fnp.zeros_like(x))), update, (lambda s: s[0])
+    return _with_slots(1, update)
 
 
 @optimizer
@@ -199,7 +208,7 @@ def rmsprop_momentum(step_size: float | Schedule, gamma: float = 0.9, eps: float
         mom = momentum * mom + step(i) * g / fnp.sqrt(avg + eps)
         return x - mom, avg, mom
 
-    return (lambda x: (x, fnp.zeros_like(x), fnp.zeros_like(x))), update, (lambda s: s[0])
+    return _with_slots(2, update)
 
 
 @optimizer
@@ -216,7 +225,7 @@ def adam(step_size: float | Schedule, b1: float = 0.9, b2: float = 0.999,
         v_hat = v / (1 - fnp.asarray(b2, m.dtype) ** (i + 1))
         return x - step(i) * m_hat / (fnp.sqrt(v_hat) + eps), m, v
 
-    return (lambda x: (x, fnp.zeros_like(x), fnp.zeros_like(x))), update, (lambda s: s[0])
+    return _with_slots(2, update)
 
 
 @optimizer
@@ -232,7 +241,7 @@ def adamax(step_size: float | Schedule, b1: float = 0.9, b2: float = 0.999,
         corrected = step(i) / (1 - fnp.asarray(b1, m.dtype) ** (i + 1))
         return x - corrected * m / (u + eps), m, u
 
-    return (lambda x: (x, fnp.zeros_like(x), fnp.zeros_like(x))), update, (lambda s: s[0])
+    return _with_slots(2, update)
 
 
 # ------------------------------------------------------------------ utilities
@@ -244,8 +253,7 @@ def l2_norm(tree: Any) -> Any:
 
 def clip_grads(grad_tree: Any, max_norm: float) -> Any:
     """The gradients scaled down to l2 norm `max_norm` where their norm is larger."""
-    norm = l2_norm(grad_tree)
-    factor = fnp.where(norm < max_norm, 1.0, max_norm / fnp.where(norm < max_norm, 1.0, norm))
+    factor = max_norm / fnp.maximum(l2_norm(grad_tree), max_norm)
     return tree_util.tree_map(lambda g: g * factor, grad_tree)
 
 
