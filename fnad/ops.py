@@ -13,6 +13,7 @@ from fnad import numpy as fnp
 from fnad.core.errors import ArgumentError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
+from fnad.lax.reduction import _identity
 
 
 def _segment(kind: str, data: Any, segment_ids: Any, num_segments: int | None,
@@ -40,15 +41,7 @@ def _segment(kind: str, data: Any, segment_ids: Any, num_segments: int | None,
     elif kind == "prod":
         start = fnp.ones((n, *d_shape[1:]), dtype)
     else:  # the identity of max (min): the lowest (highest) value of the dtype
-        lowest = kind == "max"
-        if dtype.kind == "f":
-            value = -np.inf if lowest else np.inf
-        elif dtype.kind == "b":
-            value = not lowest
-        else:
-            info = np.iinfo(dtype)
-            value = info.min if lowest else info.max
-        start = fnp.full((n, *d_shape[1:]), value, dtype)
+        start = fnp.full((n, *d_shape[1:]), _identity(dtype, largest=kind == "min"), dtype)
     update = {"sum": "add", "prod": "multiply", "max": "max", "min": "min"}[kind]
     return getattr(fnp.at(start)[ids], update)(data, mode="drop" if mode is None else mode)
 
