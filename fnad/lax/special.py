@@ -809,13 +809,18 @@ defjvp(hyp2f1_p, _no_derivative("hyp2f1", "a"), _no_derivative("hyp2f1", "b"),
 
 # ------------------------------------------------------------------ Bessel J of integer order
 
+def _miller_start(top: float) -> int:
+    """The even order Miller's backward recurrence starts from, well above the order and
+    the argument `top` for J up to that order to come out at double precision."""
+    return 2 * ((int(top + math.sqrt(160 * top)) + 20) // 2)
+
+
 def _bessel_jn(z: np.ndarray, n: int) -> np.ndarray:
     """J_n(z) by Miller's backward recurrence from an order well above n and |z|, rescaled
     as it grows and normalized by J_0 + 2 J_2 + 2 J_4 + ... = 1."""
     z = np.asarray(z, np.float64)
     az = np.where(np.isfinite(z) & (z != 0), np.abs(z), 1.0)
-    top = max(n, float(az.max(initial=1.0)))
-    m = 2 * ((int(top + math.sqrt(160 * top)) + 20) // 2)
+    m = _miller_start(max(n, float(az.max(initial=1.0))))
     two_over = 2 / az
     bjp, bj = np.zeros_like(az), np.ones_like(az)
     ans, total = np.zeros_like(az), np.zeros_like(az)
@@ -861,8 +866,7 @@ defjvp(bessel_jn_p, _integer_order_jvp(bessel_jn_p))
 def _bessel_y01(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Y_0 and Y_1 of x > 0 from Neumann's series over the J_k of one Miller recurrence:
     pi Y_0 / 2 = (log(x/2) + gamma) J_0 - 2 sum_k (-1)^k J_2k / k, and its derivative."""
-    m = 2 * ((int(float(x.max(initial=1.0)) + math.sqrt(160 * float(x.max(initial=1.0))))
-              + 20) // 2)
+    m = _miller_start(float(x.max(initial=1.0)))
     two_over = 2 / x
     bjp, bj = np.zeros_like(x), np.ones_like(x)  # J_m+1 and J_m, up to a common factor
     total, s0, s1 = np.zeros_like(x), np.zeros_like(x), np.zeros_like(x)
