@@ -1,7 +1,8 @@
 """`optax.projections`: Euclidean projections of a pytree (as one vector) onto convex
 sets, for projected gradient methods: `params = projection_simplex(params)` after each
 update. Each is the argmin of ||x - y||_2 over the set, built from differentiable
-operations (a sort for the simplex and the l1 ball).
+operations (a sort for the simplex and the l1 ball), with fnad.numpy's functions rather
+than operators: on eager NumPy values an operator is NumPy's, warnings and all.
 """
 
 from __future__ import annotations
@@ -55,11 +56,11 @@ def _simplex(v: Any, scale: Any) -> Any:
     """Onto {y >= 0, sum(y) = scale} by the sort-based rule: the threshold theta with
     sum(max(v - theta, 0)) = scale, read off the largest entries."""
     u = fnp.sort(v)[::-1]
-    cumulative = fnp.cumsum(u) - scale
+    cumulative = fnp.subtract(fnp.cumsum(u), scale)
     ranks = fnp.arange(1, v.shape[0] + 1, dtype=v.dtype)
-    support = fnp.sum(u - cumulative / ranks > 0)  # how many entries stay positive
-    theta = cumulative[support - 1] / support.astype(v.dtype)
-    return fnp.maximum(v - theta, 0)
+    support = fnp.sum(fnp.subtract(u, fnp.divide(cumulative, ranks)) > 0)  # stay positive
+    theta = fnp.divide(cumulative[support - 1], support.astype(v.dtype))
+    return fnp.maximum(fnp.subtract(v, theta), 0)
 
 
 def projection_simplex(tree: Any, scale: Any = 1) -> Any:
@@ -76,27 +77,27 @@ def projection_simplex(tree: Any, scale: Any = 1) -> Any:
 def projection_l1_sphere(tree: Any, scale: Any = 1) -> Any:
     """Onto ||y||_1 = scale: the signs of x on the simplex projection of |x|."""
     v, unravel = _vector(tree)
-    return unravel(fnp.sign(v) * _simplex(fnp.abs(v), scale))
+    return unravel(fnp.multiply(fnp.sign(v), _simplex(fnp.abs(v), scale)))
 
 
 def projection_l1_ball(tree: Any, scale: Any = 1) -> Any:
     """Onto ||y||_1 <= scale: x itself inside, its l1-sphere projection outside."""
     v, unravel = _vector(tree)
     inside = fnp.sum(fnp.abs(v)) <= scale
-    return unravel(fnp.where(inside, v, fnp.sign(v) * _simplex(fnp.abs(v), scale)))
+    return unravel(fnp.where(inside, v, fnp.multiply(fnp.sign(v), _simplex(fnp.abs(v), scale))))
 
 
 def projection_l2_sphere(tree: Any, scale: Any = 1) -> Any:
     """Onto ||y||_2 = scale: x rescaled to that norm."""
     v, unravel = _vector(tree)
-    return unravel(v * (scale / fnp.linalg.norm(v)))
+    return unravel(fnp.multiply(v, fnp.divide(scale, fnp.linalg.norm(v))))
 
 
 def projection_l2_ball(tree: Any, scale: Any = 1) -> Any:
-    """Onto ||y||_2 <= scale: x, rescaled only where its norm is larger."""
+    """Onto ||y||_2 <= scale: x, rescaled only where its norm is larger (scale > 0)."""
     v, unravel = _vector(tree)
     norm = fnp.linalg.norm(v)
-    return unravel(v * fnp.where(norm > scale, scale / fnp.where(norm > scale, norm, 1), 1))
+    return unravel(fnp.multiply(v, fnp.divide(scale, fnp.maximum(norm, scale))))
 
 
 def _plane_step(x: Any, a: Any) -> tuple[Any, Any, Any]:
@@ -111,20 +112,21 @@ def _plane_step(x: Any, a: Any) -> tuple[Any, Any, Any]:
 def projection_halfspace(x: Any, a: Any, b: Any) -> Any:
     """Onto {y : <a, y> <= b} (`a` a tree shaped like `x`, `b` a scalar)."""
     v, w, unravel = _plane_step(x, a)
-    excess = fnp.maximum(fnp.vdot(w, v) - b, 0)
-    return unravel(v - excess / fnp.vdot(w, w) * w)
+    excess = fnp.maximum(fnp.subtract(fnp.vdot(w, v), b), 0)
+    return unravel(fnp.subtract(v, fnp.multiply(fnp.divide(excess, fnp.vdot(w, w)), w)))
 
 
 def projection_hyperplane(x: Any, a: Any, b: Any) -> Any:
     """Onto {y : <a, y> = b}."""
     v, w, unravel = _plane_step(x, a)
-    return unravel(v - (fnp.vdot(w, v) - b) / fnp.vdot(w, w) * w)
+    return unravel(fnp.subtract(v, fnp.multiply(
+        fnp.divide(fnp.subtract(fnp.vdot(w, v), b), fnp.vdot(w, w)), w)))
 
 
 def projection_vector(x: Any, a: Any) -> Any:
     """Onto the line spanned by `a`: (<a, x> / <a, a>) a."""
     v, w, unravel = _plane_step(x, a)
-    return unravel(fnp.vdot(w, v) / fnp.vdot(w, w) * w)
+    return unravel(fnp.multiply(fnp.divide(fnp.vdot(w, v), fnp.vdot(w, w)), w))
 
 
 __all__ = ["projection_box", "projection_halfspace", "projection_hypercube",

@@ -83,3 +83,17 @@ def test_projections_are_optimal_and_differentiable():
     np.testing.assert_allclose(fnad.jit(P.projection_l1_ball)(v), P.projection_l1_ball(v))
     with pytest.raises(fnad.FnadError, match="same structure"):
         P.projection_vector(v, np.ones(3))
+
+
+def test_no_numpy_warning_escapes_at_the_edges():
+    """Zero vectors and infinities give NaN or inf answers without NumPy's warnings (the
+    l2 sphere divided a NumPy scalar by a zero norm with `/`)."""
+    edges = np.array([-1.0, 0.0, np.inf, -np.inf, np.nan, 2.0])
+    with np.errstate(all="raise"):
+        for f in (P.projection_simplex, P.projection_l1_ball, P.projection_l1_sphere,
+                  P.projection_l2_ball, P.projection_l2_sphere):
+            f(edges)
+            f(np.zeros(3))
+        P.projection_vector(np.ones(2), np.zeros(2))
+        P.projection_hyperplane(np.ones(2), np.zeros(2), 1.0)
+        P.projection_halfspace(np.ones(2), np.zeros(2), -1.0)
