@@ -154,3 +154,25 @@ def test_stax_with_optimizers_trains():
     for i in range(60):
         state = step(i, state)
     assert float(loss(get_params(state))) < 0.5 * first
+
+
+def test_infinities_give_answers_without_numpy_warnings():
+    """Updates and layers run NumPy's arithmetic on eager arrays: inf and NaN gradients or
+    inputs must give inf/NaN without NumPy's warnings."""
+    from fnad import random
+    from fnad.example_libraries import stax
+
+    params = {"w": np.array([1.0, np.inf, -np.inf, 0.0])}
+    grads = {"w": np.array([np.inf, np.nan, 1.0, 0.0])}
+    x = np.full((1, 4, 4, 2), np.inf)
+    x[0, 0, 0, 0] = -np.inf
+    with np.errstate(all="raise"):
+        for make in MAKERS.values():
+            init, update, get_params = make()
+            get_params(update(0, grads, init(params)))
+        O.clip_grads(grads, 1.0)
+        for init_fun, apply_fun in (stax.Dense(3), stax.Conv(2, (2, 2)), stax.BatchNorm(),
+                                    stax.AvgPool((2, 2)), stax.Dropout(0.5)):
+            _, layer_params = init_fun(random.key(0), (-1, 4, 4, 2))
+            apply_fun(layer_params, x, rng=random.key(1))
+        stax.FanInSum[1]((), [x, -x])

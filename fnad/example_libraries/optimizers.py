@@ -21,6 +21,7 @@ import numpy as np
 import fnad.numpy as fnp
 from fnad import tree as tree_util
 from fnad.core.dtypes import default_float
+from fnad.core.quiet import quiet_enter, quiet_exit
 from fnad.optim.errors import OptimizerArgumentError
 
 Schedule = Callable[[Any], Any]
@@ -58,8 +59,12 @@ def optimizer(opt_maker: Callable[..., tuple]) -> Callable[..., tuple]:
             if tree_def != opt_state.tree_def:
                 raise OptimizerArgumentError(f"optimizer update: gradients of structure "
                                              f"{tree_def}, parameters of {opt_state.tree_def}")
-            new = [tree_util.tree_flatten(update(i, g, s))
-                   for g, s in zip(grads, _leaf_states(opt_state))]
+            token = quiet_enter()  # the updates' operators are NumPy's on eager arrays:
+            try:  # inf and NaN gradients give inf and NaN, without warnings, as in JAX
+                new = [tree_util.tree_flatten(update(i, g, s))
+                       for g, s in zip(grads, _leaf_states(opt_state))]
+            finally:
+                quiet_exit(token)
             return OptimizerState([f[0] for f in new], opt_state.tree_def,
                                   [f[1] for f in new])
 
@@ -254,7 +259,7 @@ def l2_norm(tree: Any) -> Any:
 def clip_grads(grad_tree: Any, max_norm: float) -> Any:
     """The gradients scaled down to l2 norm `max_norm` where their norm is larger."""
     factor = max_norm / fnp.maximum(l2_norm(grad_tree), max_norm)
-    return tree_util.tree_map(lambda g: g * factor, grad_tree)
+    return tree_util.tree_map(lambda g: fnp.multiply(g, factor), grad_tree)
 
 
 __all__ = ["OptimizerState", "adagrad", "adam", "adamax", "clip_grads", "constant",

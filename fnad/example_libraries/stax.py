@@ -35,7 +35,7 @@ def Dense(out_dim: int, W_init: Any = None, b_init: Any = None) -> Layer:  # noq
 
     def apply_fun(params: tuple, inputs: Any, **kwargs: Any) -> Any:
         w, b = params
-        return fnp.dot(inputs, w) + b
+        return fnp.add(fnp.dot(inputs, w), b)
 
     return init_fun, apply_fun
 
@@ -64,9 +64,9 @@ def GeneralConv(dimension_numbers: tuple[str, str, str], out_chan: int,  # noqa:
     def apply_fun(params: tuple, inputs: Any, **kwargs: Any) -> Any:
         w, b = params
         dtype = fnp.result_type(inputs, w)  # lax takes one dtype: float64 data, float32 w
-        return lax.conv_general_dilated(fnp.asarray(inputs, dtype), fnp.asarray(w, dtype),
-                                        strides, padding, one, one,
-                                        dimension_numbers=dimension_numbers) + b
+        return fnp.add(lax.conv_general_dilated(fnp.asarray(inputs, dtype),
+                                                fnp.asarray(w, dtype), strides, padding, one,
+                                                one, dimension_numbers=dimension_numbers), b)
 
     return init_fun, apply_fun
 
@@ -90,11 +90,9 @@ def BatchNorm(axis: Any = (0, 1, 2), epsilon: float = 1e-5, center: bool = True,
         beta, gamma = params
         keep = tuple(None if i in axes else slice(None) for i in range(fnp.ndim(x)))
         z = nn.standardize(x, axes, epsilon=epsilon)
-        if center and scale:
-            return gamma[keep] * z + beta[keep]
-        if center:
-            return z + beta[keep]
-        return gamma[keep] * z if scale else z
+        if scale:
+            z = fnp.multiply(gamma[keep], z)
+        return fnp.add(z, beta[keep]) if center else z
 
     return init_fun, apply_fun
 
@@ -165,9 +163,9 @@ def _normalize_by_window_size(dims: Sequence[int], strides: Sequence[int],
         window_sizes = lax.reduce_window(one, 0.0, lax.add, tuple(dims), tuple(strides),
                                          padding)
         if spec is None:
-            return outputs / window_sizes[..., None]
+            return fnp.divide(outputs, window_sizes[..., None])
         keep = tuple(slice(None) if c not in "NC" else None for c in spec)
-        return outputs / window_sizes[keep]
+        return fnp.divide(outputs, window_sizes[keep])
 
     return rescale
 
@@ -192,7 +190,7 @@ def FanOut(num: int) -> Layer:  # noqa: N802
 
 
 FanInSum = (lambda rng, input_shape: (input_shape[0], ()),
-            lambda params, inputs, **kwargs: sum(inputs[1:], inputs[0]))
+            lambda params, inputs, **kwargs: functools.reduce(fnp.add, inputs))
 
 
 def FanInConcat(axis: int = -1) -> Layer:  # noqa: N802
@@ -216,7 +214,7 @@ def Dropout(rate: float, mode: str = "train") -> Layer:  # noqa: N802
             raise ArgumentError("Dropout in train mode needs an rng keyword argument: "
                                 "apply_fun(params, inputs, rng=key)")
         keep = random.bernoulli(rng, rate, fnp.shape(inputs))
-        return fnp.where(keep, inputs / rate, 0)
+        return fnp.where(keep, fnp.divide(inputs, rate), 0)
 
     return (lambda rng, input_shape: (input_shape, ())), apply_fun
 
