@@ -26,6 +26,7 @@ from fnad.interpreters.partial_eval import linearize_flat
 from fnad.interpreters.transpose import pull_back
 from fnad.lax.custom import _closure_converted, custom_vjp
 from fnad.numpy import trapezoid
+from fnad.scipy._util import _quiet
 
 # Dormand and Prince's 5(4) pair: the stage nodes and coefficients, the 5th-order weights,
 # and the 5th- minus the embedded 4th-order weights over the stages and f(y1) (the local
@@ -124,7 +125,10 @@ def _vjp(fn: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], li
     return out, pullback
 
 
+# Both passes run fnad.numpy operators, which on eager arrays are NumPy's: quietly, so that a
+# blow-up or a zero slope gives inf/NaN without NumPy's warnings (as primitives do)
 @functools.partial(custom_vjp, nondiff_argnums=(0, 1, 2, 3, 4))
+@_quiet
 def _odeint(g: Dynamics, rtol: float, atol: float, mxstep: float, hmax: float, y0: Any,
             ts: Any, *params: Any) -> Any:
     """The solution at the times `ts` (monotonic, either way) of dy/dt = g(y, t, *params)."""
@@ -142,6 +146,7 @@ def _odeint_fwd(g: Dynamics, rtol: float, atol: float, mxstep: float, hmax: floa
     return ys, (ys, ts, params)
 
 
+@_quiet
 def _odeint_bwd(g: Dynamics, rtol: float, atol: float, mxstep: float, hmax: float,
                 res: tuple, ct: Any) -> tuple:
     """The adjoint method: from each output time back to the one before, solve y, the

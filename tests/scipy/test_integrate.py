@@ -88,6 +88,11 @@ def test_odeint_signals_failure_and_rejects_bad_times():
     stiff = integrate.odeint(lambda y, s: -1e6 * (y - fnp.cos(s)), np.float64(0.0), t,
                              mxstep=20)
     assert stiff[0] == 0.0 and np.isnan(stiff[1:]).all()
+    with np.errstate(all="raise"):  # a zero slope (its first step's 0 / 0), a blow-up
+        np.testing.assert_array_equal(integrate.odeint(lambda y, s: 0.0 * y, np.ones(2), t),
+                                      np.ones((3, 2)))
+        fnad.grad(lambda y0: fnp.sum(integrate.odeint(lambda y, s: y * y, y0, t * 3)))(
+            np.ones(2))
     with pytest.raises(ArgumentError, match="monotonic"):
         integrate.odeint(lambda y, s: -y, 1.0, np.array([0.0, 1.0, 0.5]))
     with pytest.raises(ShapeError, match="1-d array"):
