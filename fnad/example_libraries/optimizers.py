@@ -216,6 +216,11 @@ def rmsprop_momentum(step_size: float | Schedule, gamma: float = 0.9, eps: float
     return _with_slots(2, update)
 
 
+def _debias(decay: float, i: Any, dtype: Any) -> Any:
+    """1 - decay^(i + 1): what an average decaying by `decay` from 0 weighs after step i."""
+    return 1 - fnp.asarray(decay, dtype) ** (i + 1)
+
+
 @optimizer
 def adam(step_size: float | Schedule, b1: float = 0.9, b2: float = 0.999,
          eps: float = 1e-8) -> tuple:
@@ -226,8 +231,7 @@ def adam(step_size: float | Schedule, b1: float = 0.9, b2: float = 0.999,
         x, m, v = state
         m = (1 - b1) * g + b1 * m
         v = (1 - b2) * g * g + b2 * v
-        m_hat = m / (1 - fnp.asarray(b1, m.dtype) ** (i + 1))
-        v_hat = v / (1 - fnp.asarray(b2, m.dtype) ** (i + 1))
+        m_hat, v_hat = m / _debias(b1, i, m.dtype), v / _debias(b2, i, m.dtype)
         return x - step(i) * m_hat / (fnp.sqrt(v_hat) + eps), m, v
 
     return _with_slots(2, update)
@@ -243,7 +247,7 @@ def adamax(step_size: float | Schedule, b1: float = 0.9, b2: float = 0.999,
         x, m, u = state
         m = (1 - b1) * g + b1 * m
         u = fnp.maximum(b2 * u, fnp.abs(g))
-        corrected = step(i) / (1 - fnp.asarray(b1, m.dtype) ** (i + 1))
+        corrected = step(i) / _debias(b1, i, m.dtype)
         return x - corrected * m / (u + eps), m, u
 
     return _with_slots(2, update)
