@@ -2,7 +2,8 @@
 "default" leaves every library its own default threading), round-robin median timing, optional
 imports of the anchor libraries (JAX, PyTorch, HIPS autograd), and result tables printed as
 text and written as Markdown. Importing it sets the thread variables for pools that start
-later (OpenMP in the C kernels, XLA); `parse_args` limits pools already loaded (OpenBLAS).
+later (OpenMP in the C kernels) and holds the process to that many CPUs (XLA's pool follows
+the CPUs, not a variable); `parse_args` limits pools already loaded (OpenBLAS).
 """
 
 from __future__ import annotations
@@ -18,8 +19,12 @@ if PINNED:
     for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                  "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
         os.environ[_var] = str(THREADS)
-    os.environ["XLA_FLAGS"] = (f"--xla_cpu_multi_thread_eigen=false "
-                               f"intra_op_parallelism_threads={THREADS}")
+    os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false"
+    # XLA's CPU runtime sizes its thread pool from the CPUs the process may run on and
+    # reads no thread variable: under the variables alone a "pinned" JAX used 1.8 cores
+    # (CPU time / wall time of a jitted GEMM). Holding the process to THREADS CPUs pins it.
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:THREADS])
 
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
