@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from fnad import tree as tree_util
-from fnad.core.errors import DTypeError, FnadError, TransformError
+from fnad.core.dtypes import canonical, float0
+from fnad.core.errors import ArgumentTypeError, DTypeError, FnadError, TransformError
 from fnad.core.ir import (
     ClosedJaxpr,
     ShapedArray,
@@ -76,7 +77,7 @@ def _as_value(x: Any) -> Any:
         from fnad.lax.elementwise import asarray_like
         return asarray_like(x)[0]
     if not hasattr(x, "dtype"):
-        raise FnadError(f"a transformed function returned {type(x).__name__}, which is not an "
+        raise ArgumentTypeError(f"a transformed function returned {type(x).__name__}, which is not an "
                         "array; return arrays (or pytrees of them)")
     return x
 
@@ -133,50 +134,90 @@ def make_jaxpr(f: Callable[..., Any], static_argnums: int | Sequence[int] = ()
 
 # ---------------------------------------------------------------------------- forward mode
 
-def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
-        ) -> tuple[Any, Any]:
+def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
+        has_aux: bool = False) -> tuple[Any, ...]:
     """Evaluate `f` at `primals` and push `tangents` forward: (f(primals), J @ tangents).
+    With `has_aux`, `f` returns (output, aux) and jvp returns (output, tangent, aux).
+    Integer and boolean values have no tangent: theirs are `float0` zeros, as in JAX.
 
     >>> import fnad
     >>> fnad.jvp(fnad.numpy.sin, (0.0,), (2.0,))[1]
     array(2., dtype=float32)
     """
+    out, tangent, aux = _jvp(f, primals, tangents, has_aux)
+    tangent = tree_util.tree_map(_float0_if_int, tangent)
+    return (out, tangent, aux) if has_aux else (out, tangent)
+
+
+def _jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
+         has_aux: bool) -> tuple[Any, Any, Any]:
+    """`jvp`'s (output, tangent, aux), an integer output's tangent zeros of its dtype."""
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TransformError("jvp takes primals and tangents as tuples of arguments")
     p_leaves, p_tree = tree_util.tree_flatten(tuple(primals))
     t_leaves, t_tree = tree_util.tree_flatten(tuple(tangents))
     if p_tree != t_tree:
         raise TransformError(f"jvp: primals have structure {p_tree} but tangents {t_tree}")
-    (p_leaves, weak), t_leaves = _weak_leaves(p_leaves), _array_leaves(t_leaves)
-    for p, t in zip(p_leaves, t_leaves):
-        pa, ta = get_aval(p), get_aval(t)
-        if pa.shape != ta.shape:
-            raise TransformError(f"jvp: tangent of shape {ta.shape} for a primal of shape "
-                                 f"{pa.shape}")
-    t_leaves = [_tangent_for(get_aval(p), t) for p, t in zip(p_leaves, t_leaves)]
+    p_leaves, weak = _weak_leaves(p_leaves)
+    t_leaves = [_tangent_for(get_aval(p), t, "jvp") for p, t in zip(p_leaves, t_leaves)]
     store: dict[str, Any] = {}
-    flat = _flat_fun(f, tree_util.tree_structure((tuple(primals), {})), store, weak)
+    g = (lambda *a, **k: _split_aux(f(*a, **k), store)) if has_aux else f
+    flat = _flat_fun(g, tree_util.tree_structure((tuple(primals), {})), store, weak)
     outs, touts = jvp_flat(flat, p_leaves, t_leaves)
     outs = _materialized(outs, store["weak"])
     touts = _materialized([instantiate(t) for t in touts], store["weak"])
-    return _owned((tree_util.tree_unflatten(store["tree"], outs),
-                   tree_util.tree_unflatten(store["tree"], touts)))
+    aux = tree_util.tree_map(_primal_of, store["aux"]) if has_aux else None
+    return (*_owned((tree_util.tree_unflatten(store["tree"], outs),
+                     tree_util.tree_unflatten(store["tree"], touts))), aux)
 
 
-def _tangent_for(aval: ShapedArray, t: Any) -> Any:
-    """`t` in `aval`'s dtype; a symbolic zero for an integer value, which has no tangent."""
+def _float0_if_int(x: Any) -> Any:
+    """The tangent or cotangent of an integer or boolean value: JAX's `float0` zeros."""
+    aval = get_aval(x)
+    return np.zeros(aval.shape, float0) if aval.dtype.kind in "biu" else x
+
+
+def _same_tangent_dtype(primal: np.dtype, tangent: np.dtype) -> bool:
+    """Whether JAX takes a `tangent` of this dtype for a `primal` of that one: the same
+    dtype, where JAX (without x64) holds both 64-bit ones as 32-bit ones."""
+    return primal == tangent or canonical(primal) == canonical(tangent)
+
+
+def _tangent_for(aval: ShapedArray, t: Any, name: str) -> Any:
+    """`t` as the tangent (for `vjp`, the cotangent) of a value of `aval`: its shape, and a
+    dtype JAX would take (a Python number of the value's kind is taken as weak); a symbolic
+    zero for an integer value, which has no tangent (JAX's `float0` zeros, or zeros of the
+    value's dtype)."""
+    what, of = ("cotangent", "an output") if name == "vjp" else ("tangent", "a primal")
+    py = type(t) in (bool, int, float, complex)
+    if py:
+        from fnad.lax.elementwise import asarray_like
+        t = asarray_like(t)[0]
+    dtype, shape = np.dtype(getattr(t, "dtype", object)), np.shape(t)
+    if shape != aval.shape:
+        raise TransformError(f"{name}: {what} of shape {shape} for {of} of shape {aval.shape}")
     if aval.dtype.kind not in "fc":
+        if dtype != float0 and dtype != aval.dtype:
+            raise TransformError(f"{name}: the {what} of {of} of dtype {aval.dtype} must be "
+                                 f"float0 zeros (it has no derivative), got {dtype}")
         return Zero(aval)
+    if dtype == float0 or not (_same_tangent_dtype(aval.dtype, dtype)
+                               or (py and dtype.kind in "fc")):
+        raise TransformError(f"{name}: {what} of dtype {dtype} for {of} of dtype "
+                             f"{aval.dtype}; give it that dtype (t.astype({aval.dtype}))")
     from fnad.lax.elementwise import convert_element_type
     return convert_element_type(t, aval.dtype)
 
 
-def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
-    """f(primals) and the linear map tangents -> J @ tangents, evaluated without re-running f."""
+def linearize(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
+    """f(primals) and the linear map tangents -> J @ tangents, evaluated without re-running
+    f. With `has_aux`, `f` returns (output, aux) and linearize returns (output, f_jvp, aux).
+    """
     leaves, in_tree = tree_util.tree_flatten((primals, {}))
     leaves, weak = _weak_leaves(leaves)
     store: dict[str, Any] = {}
-    outs, lin = linearize_flat(_flat_fun(f, in_tree, store, weak), leaves)
+    g = (lambda *a, **k: _split_aux(f(*a, **k), store)) if has_aux else f
+    outs, lin = linearize_flat(_flat_fun(g, in_tree, store, weak), leaves)
     out_tree, out_weak = store["tree"], store["weak"]
 
     def f_jvp(*tangents: Any) -> Any:
@@ -184,28 +225,45 @@ def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., 
         if t_tree != in_tree:
             raise TransformError(f"linearize: tangents have structure {t_tree}, the primals "
                                  f"{in_tree}")
-        t_leaves = [_tangent_for(get_aval(p), t) for p, t in zip(leaves, _array_leaves(t_leaves))]
+        t_leaves = [_tangent_for(get_aval(p), t, "linearize")
+                    for p, t in zip(leaves, t_leaves)]
         touts = _materialized([instantiate(t) for t in lin(*t_leaves)], out_weak)
         return _owned(tree_util.tree_unflatten(out_tree, touts))
 
-    return _owned(tree_util.tree_unflatten(out_tree, _materialized(outs, out_weak))), f_jvp
+    out = _owned(tree_util.tree_unflatten(out_tree, _materialized(outs, out_weak)))
+    if has_aux:
+        return out, f_jvp, tree_util.tree_map(_primal_of, store["aux"])
+    return out, f_jvp
 
 
 # ---------------------------------------------------------------------------- reverse mode
 
-def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
+def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False,
+        reduce_axes: Sequence[Any] = ()) -> Any:
     """f(primals) and the function cotangent -> cotangent @ J (one per primal).
 
-    With `has_aux`, f returns (output, aux) and vjp returns (output, f_vjp, aux).
+    With `has_aux`, f returns (output, aux) and vjp returns (output, f_vjp, aux). The
+    cotangent of an integer or boolean primal is `float0` zeros, as in JAX. `reduce_axes`
+    is JAX's deprecated argument; only its default is taken.
     """
-    outs, out_tree, pullback, aux = _vjp_flat(f, primals, has_aux)
+    if reduce_axes:
+        raise TransformError("vjp: reduce_axes is not supported (JAX deprecated it); sum "
+                             "the cotangents over the named axes with lax.psum instead")
+    return _vjp(f, primals, has_aux, float0_ints=True)
+
+
+def _vjp(f: Callable[..., Any], primals: Sequence[Any], has_aux: bool,
+         float0_ints: bool) -> Any:
+    """`vjp`; with `float0_ints` False, an integer primal's cotangent is zeros of its
+    dtype (what `jacrev` stacks, as JAX's does)."""
+    outs, out_tree, pullback, aux = _vjp_flat(f, primals, has_aux, float0_ints)
 
     def f_vjp(cotangent: Any) -> tuple[Any, ...]:
         ct_leaves, ct_tree = tree_util.tree_flatten(cotangent)
         if ct_tree != out_tree:
             raise TransformError(f"vjp: the cotangent has structure {ct_tree}, the output "
                                  f"{out_tree}")
-        return pullback(_array_leaves(ct_leaves))
+        return pullback(ct_leaves)
 
     out = _owned(tree_util.tree_unflatten(out_tree, outs))
     if has_aux:
@@ -213,10 +271,11 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
     return out, f_vjp
 
 
-def _vjp_flat(f: Callable[..., Any], primals: Sequence[Any], has_aux: bool
+def _vjp_flat(f: Callable[..., Any], primals: Sequence[Any], has_aux: bool,
+              float0_ints: bool = True
               ) -> tuple[list[Any], Any, Callable[[list[Any]], Any], Any]:
     """(flat outputs, output structure, pullback of flat cotangents -> the cotangent of
-    `primals` (a tuple), aux)."""
+    `primals` (a tuple), aux). See `_vjp` for `float0_ints`."""
     leaves, in_tree = tree_util.tree_flatten((tuple(primals), {}))
     leaves, weak = _weak_leaves(leaves)
     store: dict[str, Any] = {}
@@ -225,14 +284,12 @@ def _vjp_flat(f: Callable[..., Any], primals: Sequence[Any], has_aux: bool
     outs = _materialized(outs, store["weak"])
 
     def pullback(ct_leaves: list[Any]) -> Any:
-        for c, a in zip(ct_leaves, lin.out_avals):
-            if get_aval(c).shape != a.shape:
-                raise TransformError(f"vjp: cotangent of shape {get_aval(c).shape} for an "
-                                     f"output of shape {a.shape}")
-        cts = [_tangent_for(a, c) for c, a, m in zip(ct_leaves, lin.out_avals, lin.out_mask)
-               if m]
+        cts = [_tangent_for(a, c, "vjp") for c, a in zip(ct_leaves, lin.out_avals)]
+        cts = [c for c, m in zip(cts, lin.out_mask) if m]
         grads = [_owned_leaf(instantiate(ct)) for ct in pull_back(lin, cts)]
         grads = _materialized(grads, weak)
+        if float0_ints:
+            grads = [_float0_if_int(x) for x in grads]
         return tree_util.tree_unflatten(in_tree, grads)[0]
 
     aux = tree_util.tree_map(_primal_of, store["aux"]) if has_aux else None
@@ -269,11 +326,14 @@ def _partial_at(f: Callable[..., Any], args: Sequence[Any], nums: Sequence[int],
 
 
 def _check_float(leaves: Sequence[Any], name: str, holomorphic: bool = False,
-                 complex_ok: bool = True) -> None:
+                 complex_ok: bool = True, allow_int: bool = False) -> None:
     """Inputs to differentiate: float (or complex, where `complex_ok`); complex only, with
-    `holomorphic` (the derivative f'(z) is defined for complex z alone)."""
+    `holomorphic` (the derivative f'(z) is defined for complex z alone). With `allow_int`,
+    integer and boolean inputs pass too (their derivative is zero, JAX's `allow_int`)."""
     for x in leaves:
         dtype = get_aval(x).dtype
+        if allow_int and dtype.kind in "biu":
+            continue
         if holomorphic and dtype.kind != "c":
             raise DTypeError(f"{name} with holomorphic=True requires inputs with complex "
                              f"dtype, got {dtype}. Convert the argument to complex "
@@ -306,11 +366,15 @@ def _argnums_tuple(argnums: int | Sequence[int]) -> tuple[int, ...]:
 
 
 def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
-                   has_aux: bool = False, holomorphic: bool = False, *,
+                   has_aux: bool = False, holomorphic: bool = False, allow_int: bool = False,
+                   reduce_axes: Sequence[Any] = (), *,
                    argnum: int | Sequence[int] | None = None) -> Callable[..., Any]:
     """The function returning (f(*args), gradient of f with respect to args[argnums]).
     With `holomorphic=True`, f maps complex inputs to a complex scalar and the "gradient"
-    is the complex derivative f'(z). `argnum` is autograd's spelling of `argnums`.
+    is the complex derivative f'(z). With `allow_int=True`, integer and boolean arguments
+    may be differentiated: their gradient is `float0` zeros, as in JAX. `argnum` is
+    autograd's spelling of `argnums`; `reduce_axes` is JAX's deprecated argument (only its
+    default is taken).
 
     >>> import fnad
     >>> fnad.value_and_grad(lambda x: x * x)(3.0)
@@ -318,6 +382,12 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     """
     argnums = argnums if argnum is None else argnum
     nums = _argnums_tuple(argnums)
+    if len(set(nums)) != len(nums):
+        raise TransformError(f"grad: argnums {argnums} names an argument twice; name each "
+                             "once")
+    if reduce_axes:
+        raise TransformError("grad: reduce_axes is not supported (JAX deprecated it); sum "
+                             "the gradient over the named axes with lax.psum instead")
 
     @functools.wraps(f)
     def vg(*args: Any, **kwargs: Any) -> Any:
@@ -329,7 +399,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
         diff = tuple(args[i] for i in norm)
         for i, a in zip(norm, diff):  # name the argument
             _check_float(_array_leaves(tree_util.tree_leaves(a)), f"grad of argument {i}",
-                         holomorphic)
+                         holomorphic, allow_int=allow_int)
         outs, out_tree, pullback, aux = _vjp_flat(_partial_at(f, args, norm, kwargs), diff,
                                                   has_aux)
         aval = get_aval(outs[0]) if len(outs) == 1 else None
@@ -357,10 +427,12 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
 
 
 def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
-         has_aux: bool = False, holomorphic: bool = False, *,
+         has_aux: bool = False, holomorphic: bool = False, allow_int: bool = False,
+         reduce_axes: Sequence[Any] = (), *,
          argnum: int | Sequence[int] | None = None) -> Callable[..., Any]:
     """The gradient of a scalar function with respect to args[argnums]. With
-    `holomorphic=True`, the complex derivative f'(z) of a complex function of complex z.
+    `holomorphic=True`, the complex derivative f'(z) of a complex function of complex z;
+    `allow_int` and `reduce_axes` are `value_and_grad`'s.
     `argnum` is autograd's spelling of `argnums`. The output is one element: shape () as
     JAX requires, or any shape of size 1 (`sum(x, keepdims=True)`), as autograd allows.
 
@@ -370,7 +442,8 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     >>> fnad.grad(lambda z: z * z, holomorphic=True)(1 + 1j)
     array(2.+2.j, dtype=complex64)
     """
-    vg = value_and_grad(f, argnums if argnum is None else argnum, has_aux, holomorphic)
+    vg = value_and_grad(f, argnums if argnum is None else argnum, has_aux, holomorphic,
+                        allow_int, reduce_axes)
 
     @functools.wraps(f)
     def g(*args: Any, **kwargs: Any) -> Any:
@@ -501,7 +574,7 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
         def pushforward(*basis: Any) -> Any:
             prim_tree = tree_util.tree_unflatten(tree, leaves)
             tan_tree = tree_util.tree_unflatten(tree, list(basis))
-            out, tangent = jvp(g, tuple(prim_tree), tuple(tan_tree))
+            out, tangent, _ = _jvp(g, tuple(prim_tree), tuple(tan_tree), False)
             if not has_aux:
                 return tangent
             _split_aux(out, {})  # the pair check, with its message
@@ -534,10 +607,11 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
 
 
 def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False,
-           holomorphic: bool = False) -> Callable[..., Any]:
+           holomorphic: bool = False, allow_int: bool = False) -> Callable[..., Any]:
     """The Jacobian by reverse mode: one batched `vjp` over the output basis (vmap). With
     `has_aux`, `f` returns `(output, aux)` and the result is `(jacobian, aux)`; with
-    `holomorphic=True`, the complex Jacobian df_i/dz_j of a complex function of complex z.
+    `holomorphic=True`, the complex Jacobian df_i/dz_j of a complex function of complex z;
+    with `allow_int=True`, integer arguments' blocks are zeros of their dtype, as JAX's.
 
     >>> import numpy as np, fnad
     >>> fnad.jacrev(lambda x: x ** 2)(np.array([1.0, 3.0]))
@@ -550,8 +624,8 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
     def jac(*args: Any) -> Any:
         diff = tuple(args[i] for i in nums)
         leaves, tree = tree_util.tree_flatten(diff)
-        _check_float(_array_leaves(leaves), "jacrev", holomorphic)
-        out, f_vjp, *aux = vjp(_partial_at(f, args, nums), *diff, has_aux=has_aux)
+        _check_float(_array_leaves(leaves), "jacrev", holomorphic, allow_int=allow_int)
+        out, f_vjp, *aux = _vjp(_partial_at(f, args, nums), diff, has_aux, float0_ints=False)
         out_leaves, out_tree = tree_util.tree_flatten(out)
         out_leaves = _array_leaves(out_leaves)
         for o in out_leaves:

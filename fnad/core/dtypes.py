@@ -17,6 +17,9 @@ _32 = {"b": np.dtype(np.bool_), "i": np.dtype(np.int32), "u": np.dtype(np.uint32
        "f": np.dtype(np.float32), "c": np.dtype(np.complex64)}
 _64 = {"b": np.dtype(np.bool_), "i": np.dtype(np.int64), "u": np.dtype(np.uint64),
        "f": np.dtype(np.float64), "c": np.dtype(np.complex128)}
+# JAX's dtype of the tangent of an integer or boolean value: it has no tangent, and the
+# zero-size void dtype says so without taking memory (`jax.dtypes.float0`)
+float0 = np.dtype([("float0", np.void, 0)])
 _KIND_OF_PYTHON = {bool: "b", int: "i", float: "f", complex: "c"}
 _defaults = _32
 
@@ -58,5 +61,13 @@ def float_or_default(dtype: Any) -> np.dtype:
     return _defaults["f"] if dtype is None else np.dtype(dtype)
 
 
-__all__ = ["default_dtype", "default_float", "default_int", "float_or_default",
-           "python_default", "set_x64", "x64_enabled"]
+def canonical(dtype: Any) -> np.dtype:
+    """`dtype` as JAX holds it: 64-bit numbers are 32-bit ones unless x64 is on."""
+    dtype = np.dtype(dtype)
+    if _defaults is _64 or dtype.itemsize != 8 * (2 if dtype.kind == "c" else 1):
+        return dtype
+    return _32.get(dtype.kind, dtype)
+
+
+__all__ = ["canonical", "default_dtype", "default_float", "default_int", "float0",
+           "float_or_default", "python_default", "set_x64", "x64_enabled"]

@@ -66,8 +66,14 @@ class ArgumentTypeError(FnadError, TypeError):
     """An argument of the wrong kind (a float where an integer array is needed, ...)."""
 
 
-class TransformError(FnadError, ValueError):
-    """A transform was asked for something it cannot do (bad argnums, in_axes, ...)."""
+class TransformError(FnadError, ValueError, TypeError):
+    """A transform was asked for something it cannot do (bad argnums, in_axes, ...). Both a
+    ValueError (JAX's vmap and vjp errors) and a TypeError (JAX's grad and jvp errors), so
+    that `except` clauses written for either catch it."""
+
+
+class IntegerOverflowError(FnadError, OverflowError):
+    """A Python int does not fit the integer dtype it becomes (int32, or int64 with x64)."""
 
 
 class NonFiniteError(FnadError, FloatingPointError):

@@ -12,7 +12,13 @@ from typing import Any
 import numpy as np
 
 from fnad.core import dtypes
-from fnad.core.errors import ArgumentError, ArgumentTypeError, FnadError, SourceInfo
+from fnad.core.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    FnadError,
+    IntegerOverflowError,
+    SourceInfo,
+)
 
 _SHORT_DTYPE = {
     "float16": "f16", "bfloat16": "bf16", "float32": "f32", "float64": "f64",
@@ -135,6 +141,7 @@ def abstractify(x: Any) -> ShapedArray:
     bool is a strong bool, as in JAX."""
     carrier = WEAK_CARRIERS.get(type(x))
     if carrier is not None:
+        _check_int_range(x)
         return ShapedArray((), carrier, weak_type=True)
     if type(x) is bool:
         return ShapedArray((), np.bool_)
@@ -144,8 +151,21 @@ def abstractify(x: Any) -> ShapedArray:
 def weak_array(x: Any) -> Any:
     """A Python number as a 0-d array of the dtype `abstractify` gives it; others unchanged."""
     if type(x) in WEAK_CARRIERS:
+        _check_int_range(x)
         return np.asarray(x, WEAK_CARRIERS[type(x)])
     return np.asarray(x) if type(x) is bool else x
+
+
+def _check_int_range(x: Any) -> None:
+    """A Python int entering a transform must fit the default integer dtype it takes when it
+    meets nothing wider (int32; int64 with x64), as in JAX: past it, it would wrap silently."""
+    if type(x) is int:
+        info = np.iinfo(dtypes.default_int())
+        if not info.min <= x <= info.max:
+            raise IntegerOverflowError(
+                f"the Python int {x} entering a transform does not fit {info.dtype} (JAX "
+                "raises OverflowError too); pass it as an array of a wide enough dtype "
+                "(np.int64(x), or np.float64 for a float), or mark the argument static")
 
 
 class Var:

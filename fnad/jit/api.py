@@ -18,7 +18,7 @@ import numpy as np
 from fnad import tree as tree_util
 from fnad.config import config
 from fnad.core.cache import Cache
-from fnad.core.errors import FnadError, api_boundary
+from fnad.core.errors import ArgumentError, ArgumentTypeError, api_boundary
 from fnad.core.ir import (
     ClosedJaxpr,
     Jaxpr,
@@ -74,7 +74,7 @@ def _leaf_key(x: Any) -> tuple:
         raise escaped_error(x)
     if is_gpu_array(x):  # a CuPy array: run by the "cupy" executable (see Jitted.__call__)
         return tuple(x.shape), x.dtype
-    raise FnadError(f"jit: an argument leaf of type {type(x).__name__} ({x!r}) is not an "
+    raise ArgumentTypeError(f"jit: an argument leaf of type {type(x).__name__} ({x!r}) is not an "
                     "array; pass arrays (or pytrees of them), or mark the argument static "
                     "with static_argnums / static_argnames")
 
@@ -103,7 +103,7 @@ def _output_leaf(x: Any) -> Any:
         from fnad.lax.elementwise import asarray_like
         return asarray_like(x)[0]
     if not hasattr(x, "dtype"):
-        raise FnadError(f"a jitted function returned {type(x).__name__}, which is not an "
+        raise ArgumentTypeError(f"a jitted function returned {type(x).__name__}, which is not an "
                         "array; return arrays (or pytrees of them)")
     return x
 
@@ -186,12 +186,12 @@ class Jitted:
         if params and not any(p.kind is p.VAR_POSITIONAL for p in params):
             n = len(self._param_names)
             if any(not -n <= i < n for i in nums):
-                raise FnadError(f"jit({self._name}): static_argnums {sorted(nums)} is out of "
+                raise ArgumentError(f"jit({self._name}): static_argnums {sorted(nums)} is out of "
                                 f"range for a function of {n} positional parameters")
         if params and not any(p.kind is p.VAR_KEYWORD for p in params):
             unknown = sorted(names - {p.name for p in params})
             if unknown:
-                raise FnadError(f"jit({self._name}): static_argnames {unknown} name no "
+                raise ArgumentError(f"jit({self._name}): static_argnames {unknown} name no "
                                 f"parameter of {self._name}{tuple(p.name for p in params)}")
         for i, n in enumerate(self._param_names):  # a static arg may come either way
             if n in names:
@@ -204,7 +204,7 @@ class Jitted:
         self._donate = frozenset({donate_argnums} if isinstance(donate_argnums, int)
                                  else donate_argnums)
         if self._donate & self._static_argnums:
-            raise FnadError(f"jit({self._name}): arguments "
+            raise ArgumentError(f"jit({self._name}): arguments "
                             f"{sorted(self._donate & self._static_argnums)} are both static "
                             "and donated; only array arguments can be donated")
         self._backend = backend
@@ -277,7 +277,7 @@ class Jitted:
             try:
                 hash(value)
             except TypeError:
-                raise FnadError(
+                raise ArgumentError(
                     f"jit({self._name}): static {where} is a {type(value).__name__}, which is "
                     "not hashable. Static arguments are part of the cache key: pass a "
                     "hashable value (a tuple instead of a list, a frozen dataclass), or make "

@@ -1,0 +1,101 @@
+"""JAX's transformation and pytree API, where fnad differed from it: each test checks the
+behaviour JAX 0.10.2 has (values against NumPy or finite differences)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fnad
+import fnad.numpy as fnp
+from fnad import lax
+from fnad.core.dtypes import float0
+from fnad.core.errors import IntegerOverflowError
+from fnad.test_util import check_grads
+
+X = np.arange(3.0, dtype=np.float32)
+
+
+# ---------------------------------------------------------------------------- grad, jvp, vjp
+
+def test_grad_allow_int_gives_float0_zeros():
+    g = fnad.grad(lambda x, y: fnp.sum(x * y), argnums=(0, 1), allow_int=True)(
+        np.arange(3, dtype=np.int32), 2.0)
+    assert g[0].dtype == float0 and g[0].shape == (3,)
+    np.testing.assert_allclose(g[1], 3.0)
+    v, g = fnad.value_and_grad(lambda n: n * 2.0, allow_int=True)(3)
+    assert v == 6.0 and g.dtype == float0
+    with pytest.raises(TypeError, match="float"):  # without allow_int: JAX's TypeError
+        fnad.grad(lambda n: n * 2.0)(3)
+
+
+def test_jacrev_allow_int_gives_zeros_of_the_int_dtype():
+    j = fnad.jacrev(lambda a: a * 2.0, allow_int=True)(np.arange(3, dtype=np.int32))
+    assert j.dtype == np.int32 and j.shape == (3, 3) and not j.any()
+
+
+def test_grad_rejects_repeated_argnums():
+    with pytest.raises(fnad.TransformError, match="twice"):
+        fnad.grad(lambda a, b: a * b, argnums=(0, 0))(1.0, 2.0)
+
+
+def test_transform_misuse_is_a_type_error_as_in_jax():
+    with pytest.raises(TypeError, match="one scalar"):
+        fnad.grad(lambda x: x * 2)(X)
+    with pytest.raises(ValueError, match="disagree"):
+        fnad.vmap(lambda a, b: a * b)(X, np.ones(2))
+
+
+def test_jvp_and_linearize_has_aux():
+    out, t, aux = fnad.jvp(lambda a: (fnp.sin(a), {"s": a.sum()}), (X,), (np.ones(3, np.float32),),
+                           has_aux=True)
+    np.testing.assert_allclose(t, np.cos(X), rtol=1e-6)
+    assert float(aux["s"]) == 3.0 and not isinstance(aux["s"], fnad.core.trace.Tracer)
+    out, f_jvp, aux = fnad.linearize(lambda a: (a ** 2, a), X, has_aux=True)
+    np.testing.assert_allclose(f_jvp(np.ones(3, np.float32)), 2 * X)
+    np.testing.assert_allclose(aux, X)
+
+
+def test_int_values_have_float0_tangents_and_cotangents():
+    n = np.arange(3, dtype=np.int32)
+    _, t = fnad.jvp(lambda a, b: (a, a * b), (n, 2.0), (np.zeros(3, float0), 1.0))
+    assert t[0].dtype == float0
+    np.testing.assert_allclose(t[1], n)
+    _, f_vjp = fnad.vjp(lambda a, b: a * b, n, 2.0)
+    ct_n, ct_b = f_vjp(np.ones(3, np.float32))
+    assert ct_n.dtype == float0 and float(ct_b) == 3.0
+
+
+@pytest.mark.parametrize("call", [
+    lambda: fnad.jvp(lambda a: a * 2, (X,), (np.ones(3, np.float16),)),
+    lambda: fnad.jvp(lambda a: a * 2, (X,), (np.ones(3, np.int32),)),
+    lambda: fnad.vjp(lambda a: a * 2, X)[1](np.ones(3, np.float16)),
+    lambda: fnad.vjp(lambda a: a * 2, np.ones(2, np.float16))[1](np.ones(2, np.float32)),
+    lambda: fnad.linearize(lambda a: a * 2, X)[1](np.ones(2, np.float32)),
+])
+def test_tangent_dtypes_and_shapes_are_checked(call):
+    with pytest.raises(fnad.TransformError, match="dtype|shape"):
+        call()
+
+
+def test_tangents_of_the_canonical_dtype_are_taken():
+    # JAX (without x64) holds float64 as float32: a float64 cotangent of a float32 output
+    # and a Python number are taken, in the output's dtype
+    _, f_vjp = fnad.vjp(lambda a: a * 2, X)
+    (ct,) = f_vjp(np.ones(3))
+    assert ct.dtype == np.float32
+    np.testing.assert_allclose(fnad.jvp(lambda a: a * 2, (np.float64(1.0),), (1.0,))[1], 2.0)
+
+
+def test_python_int_too_large_for_int32_raises_instead_of_wrapping():
+    for call in (lambda: fnad.jit(lambda a: a + 1)(2 ** 40),
+                 lambda: lax.fori_loop(0, 2, lambda i, c: c, 2 ** 40)):
+        with pytest.raises(OverflowError, match="does not fit int32") as e:
+            call()
+        assert isinstance(e.value, IntegerOverflowError)
+    assert fnad.jit(lambda a: a + 1)(np.int64(2 ** 40)) == 2 ** 40 + 1
+
+
+def test_grad_allow_int_matches_finite_differences():
+    check_grads(lambda x: fnad.grad(lambda a, n: fnp.sum(a ** n), allow_int=True)(x, 3),
+                (X + 1,), order=1)
