@@ -13,7 +13,6 @@ from fnad import tree as tree_util
 from fnad.core.dtypes import canonical, float0
 from fnad.core.errors import ArgumentTypeError, DTypeError, FnadError, TransformError
 from fnad.core.ir import (
-    ClosedJaxpr,
     ShapedArray,
     abstractify,
     get_aval,
@@ -101,9 +100,10 @@ def _array_leaves(leaves: Sequence[Any]) -> list[Any]:
 
 # ---------------------------------------------------------------------------- make_jaxpr
 
-def make_jaxpr(f: Callable[..., Any], static_argnums: int | Sequence[int] = ()
-               ) -> Callable[..., ClosedJaxpr]:
-    """The function that traces `f` on given arguments and returns its `ClosedJaxpr`.
+def make_jaxpr(f: Callable[..., Any], static_argnums: int | Sequence[int] = (),
+               return_shape: bool = False) -> Callable[..., Any]:
+    """The function that traces `f` on given arguments and returns its `ClosedJaxpr` (with
+    `return_shape`, and the outputs' `ShapeDtypeStruct`s, as JAX's).
 
     >>> import numpy as np, fnad
     >>> print(fnad.make_jaxpr(lambda x: fnad.numpy.sin(x) * 2.0)(np.ones(3, np.float32)))
@@ -115,7 +115,7 @@ def make_jaxpr(f: Callable[..., Any], static_argnums: int | Sequence[int] = ()
     static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
 
     @functools.wraps(f)
-    def traced(*args: Any, **kwargs: Any) -> ClosedJaxpr:
+    def traced(*args: Any, **kwargs: Any) -> Any:
         dyn = [a for i, a in enumerate(args) if i not in static]
 
         def g(*dyn_args: Any, **kw: Any) -> Any:
@@ -127,7 +127,11 @@ def make_jaxpr(f: Callable[..., Any], static_argnums: int | Sequence[int] = ()
         store: dict[str, Any] = {}
         jaxpr = trace_to_jaxpr(_flat_fun(g, in_tree, store), [abstractify(x) for x in leaves],
                                transform="make_jaxpr")
-        return jaxpr
+        if not return_shape:
+            return jaxpr
+        from fnad.api_extra import _struct
+        return jaxpr, tree_util.tree_unflatten(store["tree"], [_struct(a)
+                                                               for a in jaxpr.out_avals])
 
     return traced
 
@@ -457,9 +461,10 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
 
 # ---------------------------------------------------------------------------- vmap
 
-def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0,
-         axis_size: int | None = None, axis_name: Any = None) -> Callable[..., Any]:
-    """Map `f` over an axis of its inputs, as one batched computation.
+def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = None,
+         axis_size: int | None = None, spmd_axis_name: Any = None) -> Callable[..., Any]:
+    """Map `f` over an axis of its inputs, as one batched computation. `spmd_axis_name`
+    (JAX's sharding of the mapped axis over a mesh) changes nothing on one device.
 
     >>> import numpy as np, fnad
     >>> fnad.vmap(lambda x: x.sum())(np.ones((3, 2), np.float32))
@@ -525,7 +530,11 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0,
         results = []
         for o, d, od in zip(outs, out_dims, oax):
             if od is not None:
-                od = od % (get_aval(o).ndim + (d is None))
+                rank = get_aval(o).ndim + (d is None)
+                if not -rank <= od < rank:
+                    raise TransformError(f"vmap: out_axes {od} is out of range for an output "
+                                         f"of rank {rank} (with the mapped axis)")
+                od %= rank
             elif d is not None:
                 raise TransformError("vmap: an output with out_axes=None depends on the "
                                      "mapped inputs; map it (out_axes=0) instead")

@@ -22,7 +22,7 @@ from fnad.core.errors import (
     ShapeError,
     TransformError,
 )
-from fnad.core.ir import ShapedArray, eval_jaxpr, get_aval
+from fnad.core.ir import ShapedArray, abstractify, eval_jaxpr, get_aval, weak_default
 from fnad.core.primitive import Zero
 from fnad.core.trace import EvalTrace, Tracer
 from fnad.device import is_gpu_array
@@ -94,17 +94,21 @@ class ShapeDtypeStruct:
         return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name}{weak})"
 
 
-def _flat_avals(tree: Any) -> tuple[list[ShapedArray], Any]:
+def _flat_avals(tree: Any, weak: bool = False) -> tuple[list[ShapedArray], Any]:
+    """The avals of the leaves; Python numbers of their default dtype, or with `weak`
+    weakly typed (as a transform's arguments are)."""
     leaves, treedef = tree_util.tree_flatten(tree)
+    if weak:
+        return [abstractify(x) for x in leaves], treedef
     return [get_aval(asarray_like(x)[0] if type(x) in (bool, int, float, complex) else x)
             for x in leaves], treedef
 
 
-def _trace(fun: Callable[..., Any], args: tuple, kwargs: dict, what: str
-           ) -> tuple[Any, Any, Any]:
-    """`fun(*args, **kwargs)` staged on the avals of the arguments: (ClosedJaxpr, input
-    structure, output structure)."""
-    avals, in_tree = _flat_avals((args, kwargs))
+def _trace(fun: Callable[..., Any], args: tuple, kwargs: dict, what: str,
+           weak: bool = False) -> tuple[Any, Any, Any]:
+    """`fun(*args, **kwargs)` staged on the avals of the arguments (see `_flat_avals`):
+    (ClosedJaxpr, input structure, output structure)."""
+    avals, in_tree = _flat_avals((args, kwargs), weak)
     store: dict[str, Any] = {}
 
     def flat(*leaves: Any) -> list[Any]:
@@ -126,9 +130,15 @@ def eval_shape(fun: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     >>> eval_shape(lambda x: fnp.sum(x, axis=0), ShapeDtypeStruct((5, 3), np.float32))
     ShapeDtypeStruct(shape=(3,), dtype=float32)
     """
-    closed, _, out_tree = _trace(fun, args, kwargs, "eval_shape")
-    return tree_util.tree_unflatten(out_tree, [ShapeDtypeStruct(a.shape, a.dtype)
-                                               for a in closed.out_avals])
+    closed, _, out_tree = _trace(fun, args, kwargs, "eval_shape", weak=True)
+    return tree_util.tree_unflatten(out_tree, [_struct(a) for a in closed.out_avals])
+
+
+def _struct(aval: ShapedArray) -> ShapeDtypeStruct:
+    """The struct of a result: a weakly typed one in its kind's default dtype, as it leaves
+    a transform (a Python number's result is float32 with weak_type=True, as JAX's)."""
+    dtype = weak_default(aval.dtype) if aval.weak_type else aval.dtype
+    return ShapeDtypeStruct(aval.shape, dtype, weak_type=aval.weak_type)
 
 
 # ---------------------------------------------------------------------------- derivatives
@@ -146,10 +156,7 @@ def jacobian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux:
     array([[2., 0.],
            [0., 6.]])
     """
-    if allow_int:
-        raise TransformError("jacobian: allow_int differentiation is not offered; leave "
-                             "integer arguments out of argnums.")
-    return jacrev(fun, argnums, has_aux=has_aux, holomorphic=holomorphic)
+    return jacrev(fun, argnums, has_aux=has_aux, holomorphic=holomorphic, allow_int=allow_int)
 
 
 def linear_transpose(fun: Callable[..., Any], *primals: Any, reduce_axes: Sequence[Any] = ()

@@ -99,3 +99,44 @@ def test_python_int_too_large_for_int32_raises_instead_of_wrapping():
 def test_grad_allow_int_matches_finite_differences():
     check_grads(lambda x: fnad.grad(lambda a, n: fnp.sum(a ** n), allow_int=True)(x, 3),
                 (X + 1,), order=1)
+
+
+# ---------------------------------------------------------------------------- vmap, jit, shapes
+
+def test_vmap_takes_jax_positional_order_and_spmd_axis_name():
+    out = fnad.vmap(lambda a: lax.psum(a, "i"), 0, 0, "i")(X)  # axis_name is 4th, as JAX's
+    np.testing.assert_allclose(out, np.full(3, X.sum()))
+    np.testing.assert_allclose(fnad.vmap(lambda a: a * 2, spmd_axis_name="d")(X), 2 * X)
+
+
+def test_vmap_out_axes_out_of_range_raises():
+    with pytest.raises(fnad.TransformError, match="out_axes 3"):
+        fnad.vmap(lambda a: a, out_axes=3)(np.ones((2, 3)))
+    assert fnad.vmap(lambda a: a, out_axes=-1)(np.ones((2, 3))).shape == (3, 2)
+
+
+def test_jit_trace_lower_compile_and_eval_shape():
+    f = fnad.jit(lambda x, n: x * n, static_argnums=1)
+    traced = f.trace(X, 3)
+    assert "mul" in str(traced.jaxpr)
+    assert traced.out_info == fnad.ShapeDtypeStruct((3,), np.float32)
+    lowered = f.lower(X, 3)
+    assert "mul" in lowered.as_text() and lowered.out_info.shape == (3,)
+    np.testing.assert_allclose(lowered.compile()(X), 3 * X)  # static arguments left out
+    assert f.eval_shape(X, 3) == fnad.ShapeDtypeStruct((3,), np.float32)
+
+
+def test_jit_takes_donate_argnames_and_none_options():
+    f = fnad.jit(lambda a, b: a + b, donate_argnames="a", static_argnums=None, keep_unused=True)
+    np.testing.assert_allclose(f(X, X), 2 * X)
+    with pytest.raises(TypeError, match="unexpected"):
+        fnad.jit(lambda a: a, no_such_option=1)
+
+
+def test_eval_shape_and_make_jaxpr_shapes_keep_weak_types():
+    assert fnad.eval_shape(lambda a: a * 2, 1.0) == fnad.ShapeDtypeStruct(
+        (), np.float32, weak_type=True)
+    assert fnad.eval_shape(lambda a, s: a * s, np.ones(2, np.float16), 2.0).dtype == np.float16
+    _, shapes = fnad.make_jaxpr(lambda a: {"s": a.sum(), "d": a * 2}, return_shape=True)(X)
+    assert shapes == {"s": fnad.ShapeDtypeStruct((), np.float32),
+                      "d": fnad.ShapeDtypeStruct((3,), np.float32)}

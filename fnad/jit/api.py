@@ -169,14 +169,17 @@ def _entries_of(f: Callable[..., Any], options: tuple) -> Cache:
 class Jitted:
     """A jitted function: call it like the original. See `jit`."""
 
-    def __init__(self, f: Callable[..., Any], static_argnums: int | Sequence[int] = (),
-                 static_argnames: str | Sequence[str] = (),
-                 donate_argnums: int | Sequence[int] = (), backend: str | None = None):
+    def __init__(self, f: Callable[..., Any], static_argnums: int | Sequence[int] | None = (),
+                 static_argnames: str | Sequence[str] | None = (),
+                 donate_argnums: int | Sequence[int] | None = (), backend: str | None = None,
+                 donate_argnames: str | Sequence[str] | None = ()):
         functools.update_wrapper(self, f)
         self._f = f
         self._name = getattr(f, "__name__", type(f).__name__)
-        nums = {static_argnums} if isinstance(static_argnums, int) else set(static_argnums)
-        names = {static_argnames} if isinstance(static_argnames, str) else set(static_argnames)
+        nums = {static_argnums} if isinstance(static_argnums, int) else \
+            set(static_argnums or ())
+        names = {static_argnames} if isinstance(static_argnames, str) else \
+            set(static_argnames or ())
         try:
             params = list(inspect.signature(f).parameters.values())
         except (TypeError, ValueError):
@@ -201,8 +204,11 @@ class Jitted:
         self._static_argnums = frozenset(nums)
         self._static_argnames = frozenset(names)
         self._has_static = bool(nums or names)
+        donate_names = {donate_argnames} if isinstance(donate_argnames, str) else \
+            set(donate_argnames or ())
         self._donate = frozenset({donate_argnums} if isinstance(donate_argnums, int)
-                                 else donate_argnums)
+                                 else donate_argnums or ()) | {
+            i for i, n in enumerate(self._param_names) if n in donate_names}
         if self._donate & self._static_argnums:
             raise ArgumentError(f"jit({self._name}): arguments "
                             f"{sorted(self._donate & self._static_argnums)} are both static "
@@ -383,23 +389,34 @@ class Jitted:
 
     # ------------------------------------------------------------------ inspection
 
-    def _entry(self, args: tuple, kwargs: dict) -> _Entry:
+    def _entry(self, args: tuple, kwargs: dict) -> tuple[_Entry, Any]:
+        """The cache entry for these arguments, and their static values."""
         statics = None
         if self._has_static:
             args, kwargs, statics = self._split(args, kwargs)
         leaves, treedef = tree_util.tree_flatten((args, kwargs))
         avals = tuple(_aval_key(abstractify(x)) for x in leaves)
         key = (treedef, avals, statics, ())
-        return self._cache.get(key) or self._miss(key, args, kwargs)
+        return self._cache.get(key) or self._miss(key, args, kwargs), statics
 
-    def lower(self, *args: Any, **kwargs: Any) -> ClosedJaxpr:
-        """The optimized jaxpr this function runs for these arguments."""
-        return self._entry(args, kwargs).closed
+    def trace(self, *args: Any, **kwargs: Any) -> Traced:
+        """The traced function for these arguments (JAX's `jit(f).trace`): its `jaxpr`
+        before the passes, `out_info`, and `lower()`."""
+        return Traced(self, *self._entry(args, kwargs))
+
+    def lower(self, *args: Any, **kwargs: Any) -> Lowered:
+        """The optimized jaxpr this function runs for these arguments (a `ClosedJaxpr`), with
+        JAX's `Lowered` methods: `as_text()`, `compile()`."""
+        return self.trace(*args, **kwargs).lower()
+
+    def eval_shape(self, *args: Any, **kwargs: Any) -> Any:
+        """The outputs' `ShapeDtypeStruct`s for these arguments, without running."""
+        return self.trace(*args, **kwargs).out_info
 
     def explain(self, *args: Any, **kwargs: Any) -> str:
         """Print and return the executable plan for these arguments: equations before and
         after the passes, buffers allocated and reused, bytes, the generated code."""
-        entry = self._entry(args, kwargs)
+        entry, _ = self._entry(args, kwargs)
         text = (entry.executable or self._compile(entry)).explain()
         print(text)
         return text
@@ -409,9 +426,71 @@ class Jitted:
         self._cache.clear()
 
 
-def jit(f: Callable[..., Any] | None = None, static_argnums: int | Sequence[int] = (),
-        static_argnames: str | Sequence[str] = (), donate_argnums: int | Sequence[int] = (),
-        backend: str | None = None) -> Any:
+class Traced:
+    """A jitted function traced for some arguments (JAX's `Traced`)."""
+
+    def __init__(self, jitted: Jitted, entry: _Entry, statics: Any):
+        self._jitted, self._entry, self._statics = jitted, entry, statics
+        self.jaxpr = entry.traced
+
+    @property
+    def out_info(self) -> Any:
+        """The outputs' shapes and dtypes, a pytree of `ShapeDtypeStruct`s."""
+        from fnad.api_extra import _struct
+        return tree_util.tree_unflatten(self._entry.out_tree,
+                                        [_struct(a) for a in self.jaxpr.out_avals])
+
+    def lower(self) -> Lowered:
+        return Lowered(self)
+
+
+class Lowered(ClosedJaxpr):
+    """The optimized jaxpr of a jitted function for some arguments, with JAX's `Lowered`
+    methods: `as_text()` prints it, `compile()` gives the function to call on them."""
+
+    __slots__ = ("_traced",)
+
+    def __init__(self, traced: Traced):
+        closed = traced._entry.closed
+        super().__init__(closed.jaxpr, closed.consts)
+        self._traced = traced
+
+    out_info = property(lambda self: self._traced.out_info)
+
+    def as_text(self) -> str:
+        return str(self)
+
+    def compile(self) -> Compiled:
+        return Compiled(self._traced)
+
+
+class Compiled:
+    """A jitted function compiled for some arguments (JAX's `Compiled`): called with the
+    arguments it was lowered for, less the static ones."""
+
+    def __init__(self, traced: Traced):
+        self._traced = traced
+
+    out_info = property(lambda self: self._traced.out_info)
+
+    def as_text(self) -> str:
+        return str(self._traced._entry.closed)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        static_pos, static_kw = self._traced._statics or ((), ())
+        full, it = [], iter(args)
+        fixed = dict(static_pos)
+        for i in range(len(args) + len(fixed)):
+            full.append(fixed[i] if i in fixed else next(it))
+        return self._traced._jitted(*full, **kwargs, **dict(static_kw))
+
+
+def jit(f: Callable[..., Any] | None = None,
+        static_argnums: int | Sequence[int] | None = (),
+        static_argnames: str | Sequence[str] | None = (),
+        donate_argnums: int | Sequence[int] | None = (), backend: str | None = None,
+        donate_argnames: str | Sequence[str] | None = (),
+        **options: Any) -> Any:
     """Compile `f`: trace it once per argument structure, shapes, dtypes and static values,
     optimize the jaxpr and run it as generated code on later calls.
 
@@ -424,9 +503,22 @@ def jit(f: Callable[..., Any] | None = None, static_argnums: int | Sequence[int]
     array([3., 3.], dtype=float32)
 
     Without `f`, the decorator with these options (`@fnad.jit(static_argnames="n")`).
+    JAX's placement and layout options (`in_shardings`, `out_shardings`, `device`,
+    `keep_unused`, `inline`, `compiler_options`, ...) are accepted and change nothing on
+    one process.
     """
+    unknown = set(options) - _JAX_ONLY_OPTIONS
+    if unknown:
+        raise ArgumentTypeError(f"jit() got unexpected keyword arguments {sorted(unknown)}")
     if f is None:
         return functools.partial(jit, static_argnums=static_argnums,
                                  static_argnames=static_argnames,
-                                 donate_argnums=donate_argnums, backend=backend)
-    return Jitted(f, static_argnums, static_argnames, donate_argnums, backend)
+                                 donate_argnums=donate_argnums, backend=backend,
+                                 donate_argnames=donate_argnames)
+    return Jitted(f, static_argnums, static_argnames, donate_argnums, backend,
+                  donate_argnames)
+
+
+# jit's options of JAX that place or lay out data across devices, or tune XLA
+_JAX_ONLY_OPTIONS = frozenset({"in_shardings", "out_shardings", "device", "keep_unused",
+                               "inline", "abstracted_axes", "compiler_options"})
