@@ -138,8 +138,8 @@ def checked(name: str, init: Callable[[Params], OptState], update: Callable[...,
     """`(init, update)` as a transformation whose `update` checks its arguments first.
 
     The check runs in the outermost `update` only (inner ones are already covered): grads
-    must have params' structure and shapes, and the state the structure and shapes that
-    `init` gives. A mismatch raises `OptimizerStateError` naming the path of the first
+    must have params' structure and shapes (unless `check_params` is False), and the state
+    the structure and shapes that `init(params)` gives. A mismatch raises `OptimizerStateError` naming the path of the first
     mismatching leaf and which of grads, state and params it is. `update` may take
     `**extra_args`; those it does not name are dropped.
 
@@ -173,7 +173,7 @@ def checked(name: str, init: Callable[[Params], OptState], update: Callable[...,
             raise OptimizerStateError(
                 f"{where}: {_difference(updates, params, 'grads', 'params', True)}. The "
                 "gradients must have the structure and shapes of the params they update.")
-        like = params if check_params and params is not None else updates
+        like = updates if params is None else params
         want, want_sig = expected_state(like)
         if _signature(state) != want_sig:
             detail = _difference(state, want, "state", "init(params)", True)
@@ -190,6 +190,7 @@ def checked(name: str, init: Callable[[Params], OptState], update: Callable[...,
         finally:
             _NESTED.reset(token)
 
+    checked_update.checks_params = check_params  # type: ignore[attr-defined]
     return GradientTransformationExtraArgs(init, checked_update)
 
 
@@ -296,7 +297,9 @@ def chain(*transforms: GradientTransformation) -> GradientTransformationExtraArg
             new_state.append(s)
         return updates, tuple(new_state)
 
-    return checked("chain", init, update)
+    # Per-example grads (differentially_private_aggregate first) need not match params.
+    return checked("chain", init, update,
+                   check_params=getattr(parts[0].update, "checks_params", True) if parts else True)
 
 
 def named_chain(*transforms: tuple[str, GradientTransformation]

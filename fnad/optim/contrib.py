@@ -1,6 +1,7 @@
 """`optax.contrib`: the experimental optimizers programs reach as `optax.contrib.*`. So far
-`reduce_on_plateau`, which scales updates down when a monitored value stops improving, and
-sharpness-aware minimization (`sam`, with its usual adversary step `normalize`).
+`reduce_on_plateau`, which scales updates down when a monitored value stops improving,
+sharpness-aware minimization (`sam`, with its usual adversary step `normalize`),
+differentially private SGD (`dpsgd`) and AdEMAMix (`ademamix`).
 """
 
 from __future__ import annotations
@@ -11,20 +12,30 @@ from typing import Any, NamedTuple
 import numpy as np
 
 import fnad.numpy as fnp
-from fnad import lax
+from fnad import lax, random as frandom
+from fnad.optim import transforms as tx
+from fnad.optim.alias import _lr
 from fnad.optim.base import (
     GradientTransformation,
     GradientTransformationExtraArgs,
     OptState,
     Params,
+    ScalarOrSchedule,
     Updates,
     apply_updates,
+    chain,
     checked,
+    identity,
 )
 from fnad.optim.errors import OptimizerArgumentError
-from fnad.optim.numerics import safe_increment
+from fnad.optim.numerics import (
+    bias_correction,
+    safe_increment,
+    update_moment,
+    update_moment_per_elem_norm,
+)
 from fnad.optim.tree_utils import tree_dtype, tree_norm
-from fnad.tree import tree_map
+from fnad.tree import tree_flatten, tree_map, tree_unflatten
 
 
 class ReduceLROnPlateauState(NamedTuple):
@@ -175,5 +186,116 @@ def sam(optimizer: GradientTransformation, adv_optimizer: GradientTransformation
     return checked("sam", init, opaque if opaque_mode else transparent)
 
 
-__all__ = ["NormalizeState", "ReduceLROnPlateauState", "SAMState", "normalize",
-           "reduce_on_plateau", "sam"]
+class DifferentiallyPrivateAggregateState(NamedTuple):
+    """The key the next step's noise is drawn from."""
+
+    rng_key: Any
+
+
+def differentially_private_aggregate(l2_norm_clip: Any, noise_multiplier: Any,
+                                     key: Any = None, *, seed: int | None = None
+                                     ) -> GradientTransformation:
+    """DP-SGD's aggregation (Abadi et al., 2016): clip each example's gradient (axis 0 of
+    every leaf: per-example gradients, e.g. from `vmap(grad(...))`) to global norm
+    `l2_norm_clip`, sum, add Gaussian noise of std `l2_norm_clip * noise_multiplier` and
+    divide by the batch size.
+
+    >>> t = differentially_private_aggregate(1.0, 0.0, key=0)
+    >>> t.update({"w": np.array([[3.0, 4.0], [0.3, 0.4]])}, t.init(None))[0]["w"]
+    array([0.45, 0.6 ])
+    """
+    key = tx._noise_key("differentially_private_aggregate", key, seed)
+    noise_std = l2_norm_clip * noise_multiplier
+
+    def update(updates: Updates, state: DifferentiallyPrivateAggregateState,
+               params: Params = None) -> tuple[Updates, DifferentiallyPrivateAggregateState]:
+        leaves, treedef = tree_flatten(updates)
+        batch = fnp.shape(leaves[0])[0] if leaves and fnp.ndim(leaves[0]) else 1
+        clipped, _ = tx.per_example_global_norm_clip(leaves, l2_norm_clip)
+        next_key, *keys = frandom.split(state.rng_key, len(leaves) + 1)
+        noised = [(g + noise_std * frandom.normal(k, fnp.shape(g), fnp.asarray(g).dtype)) / batch
+                  for g, k in zip(clipped, keys)]
+        return tree_unflatten(treedef, noised), DifferentiallyPrivateAggregateState(next_key)
+
+    return checked("differentially_private_aggregate",
+                   lambda params: DifferentiallyPrivateAggregateState(key), update,
+                   check_params=False)
+
+
+def dpsgd(learning_rate: ScalarOrSchedule, l2_norm_clip: Any, noise_multiplier: Any,
+          key: Any = None, momentum: Any = None, nesterov: bool = False, *,
+          seed: int | None = None) -> GradientTransformation:
+    """Differentially private SGD (Abadi et al., 2016): `differentially_private_aggregate`
+    of per-example gradients, optional momentum, then steps of `learning_rate`.
+
+    >>> opt = dpsgd(0.1, l2_norm_clip=1.0, noise_multiplier=0.0, key=0)
+    >>> opt.update({"w": np.array([[3.0, 4.0]])}, opt.init(None))[0]["w"]
+    array([-0.06, -0.08])
+    """
+    return chain(
+        differentially_private_aggregate(l2_norm_clip, noise_multiplier, key, seed=seed),
+        identity() if momentum is None else tx.trace(momentum, nesterov),
+        _lr(learning_rate))
+
+
+class ScaleByAdemamixState(NamedTuple):
+    """Steps taken (for the fast moment and the slow one), the fast and slow moving
+    averages of the gradient and that of its square."""
+
+    count: Any
+    count_m2: Any
+    m1: Any
+    m2: Any
+    nu: Any
+
+
+def scale_by_ademamix(b1: float = 0.9, b2: float = 0.999, b3: ScalarOrSchedule = 0.9999,
+                      alpha: ScalarOrSchedule = 6.0, eps: float = 1e-8, eps_root: float = 0.0,
+                      mu_dtype: Any = None) -> GradientTransformationExtraArgs:
+    """AdEMAMix's scaling (Pagliardini et al., 2024): Adam whose numerator adds `alpha`
+    times a slow (`b3`, not debiased) moving average of the gradient to the fast one, so
+    that very old gradients still count; `b3` and `alpha` may be schedules.
+
+    >>> t = scale_by_ademamix(eps=0.0)
+    >>> round(float(t.update({"w": np.float32(-3)}, t.init({"w": 0.0}))[0]["w"]), 4)
+    -1.0006
+    """
+
+    def init(params: Params) -> ScaleByAdemamixState:
+        moment = tx._zeros(params, mu_dtype)
+        return ScaleByAdemamixState(tx._count(), tx._count(), moment, moment,
+                                    tx._zeros(params, mu_dtype))
+
+    def update(updates: Updates, state: ScaleByAdemamixState, params: Params = None
+               ) -> tuple[Updates, ScaleByAdemamixState]:
+        slow_decay = b3(state.count_m2) if callable(b3) else b3
+        mix = alpha(state.count_m2) if callable(alpha) else alpha
+        m1 = update_moment(updates, state.m1, b1, 1)
+        m2 = update_moment(updates, state.m2, slow_decay, 1)
+        nu = update_moment_per_elem_norm(updates, state.nu, b2, 2)
+        count, count_m2 = safe_increment(state.count), safe_increment(state.count_m2)
+        out = tree_map(lambda fast, slow, v: (fast + mix * slow) / (fnp.sqrt(v + eps_root) + eps),
+                       bias_correction(m1, b1, count), m2, bias_correction(nu, b2, count))
+        return out, ScaleByAdemamixState(count, count_m2, m1, m2, nu)
+
+    return checked("scale_by_ademamix", init, update)
+
+
+def ademamix(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
+             b3: ScalarOrSchedule = 0.9999, alpha: ScalarOrSchedule = 5.0, eps: float = 1e-8,
+             eps_root: float = 0.0, mu_dtype: Any = None, weight_decay: ScalarOrSchedule = 0.0,
+             mask: Any = None) -> GradientTransformationExtraArgs:
+    """AdEMAMix (Pagliardini et al., 2024): `scale_by_ademamix`, decoupled weight decay
+    (as `adamw`; `mask` limits it), then steps of `learning_rate`.
+
+    >>> opt = ademamix(0.1, alpha=0.0)
+    >>> round(float(opt.update({"w": 2.0}, opt.init({"w": 1.0}), {"w": 1.0})[0]["w"]), 4)
+    -0.1
+    """
+    return chain(scale_by_ademamix(b1, b2, b3, alpha, eps, eps_root, mu_dtype),
+                 tx.add_decayed_weights(weight_decay, mask), _lr(learning_rate))
+
+
+__all__ = ["DifferentiallyPrivateAggregateState", "NormalizeState", "ReduceLROnPlateauState",
+           "SAMState", "ScaleByAdemamixState", "ademamix", "differentially_private_aggregate",
+           "dpsgd", "normalize", "reduce_on_plateau", "sam", "scale_by_ademamix"]

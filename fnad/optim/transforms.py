@@ -932,6 +932,17 @@ class AddNoiseState(NamedTuple):
     rng_key: Any
 
 
+def _noise_key(name: str, key: Any, seed: int | None) -> Any:
+    """The random key of a noisy transformation: `key` (a key or an int), or optax's
+    deprecated `seed`, or key 0."""
+    if seed is not None:
+        if key is not None:
+            raise OptimizerArgumentError(f"{name}: give key or seed, not both")
+        key = seed
+    key = 0 if key is None else key
+    return frandom.key(key) if isinstance(key, int) else key
+
+
 def add_noise(eta: float, gamma: float, key: Any = None, *, seed: int | None = None
               ) -> GradientTransformationExtraArgs:
     """Add Gaussian noise of variance `eta / (1 + k)**gamma` at step k (Neelakantan et al.,
@@ -941,14 +952,10 @@ def add_noise(eta: float, gamma: float, key: Any = None, *, seed: int | None = N
     >>> t.update({"w": np.zeros(3, np.float32)}, t.init(None))[0]["w"].shape
     (3,)
     """
-    if seed is not None:
-        if key is not None:
-            raise OptimizerArgumentError("add_noise: give key or seed, not both")
-        key = seed
-    key = 0 if key is None else key
+    key = _noise_key("add_noise", key, seed)
 
     def init(params: Params) -> AddNoiseState:
-        return AddNoiseState(_count(), frandom.key(key) if isinstance(key, int) else key)
+        return AddNoiseState(_count(), key)
 
     def update(updates: Updates, state: AddNoiseState, params: Params = None) -> Any:
         count = safe_increment(state.count)

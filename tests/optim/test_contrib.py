@@ -81,3 +81,82 @@ def test_normalize_and_sam_arguments():
     opaque = contrib.sam(optim.sgd(1.0), optim.sgd(1.0), opaque_mode=True)
     with pytest.raises(optim.OptimizerArgumentError, match="grad_fn"):
         opaque.update(np.ones(2), opaque.init(np.ones(2)), np.ones(2))
+
+
+def _per_example_grads():
+    rng = np.random.RandomState(0)
+    return {"a": rng.normal(size=(5, 3, 2)), "b": rng.normal(size=(5, 4)) * 3}
+
+
+def _clipped_mean(grads, clip):
+    norms = np.sqrt(sum(np.sum(g.reshape(len(g), -1) ** 2, axis=1) for g in grads.values()))
+    factor = np.minimum(1.0, clip / norms)
+    return {k: np.tensordot(factor, g, axes=1) / len(factor) for k, g in grads.items()}
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_dpsgd_without_noise_steps_along_the_clipped_mean(jit):
+    grads, params = _per_example_grads(), {"a": np.zeros((3, 2)), "b": np.zeros(4)}
+    opt = contrib.dpsgd(0.5, l2_norm_clip=2.0, noise_multiplier=0.0, seed=3, momentum=0.9)
+    update = fnad.jit(opt.update) if jit else opt.update
+    state = opt.init(params)
+    mean = _clipped_mean(grads, 2.0)
+    for step in range(1, 3):
+        updates, state = update(grads, state, params)
+        momentum_sum = 1.0 if step == 1 else 1.9  # trace: g, then 0.9 g + g
+        for k in mean:
+            np.testing.assert_allclose(updates[k], -0.5 * momentum_sum * mean[k], rtol=1e-12)
+
+
+def test_differentially_private_aggregate_noise_has_the_dp_sgd_scale():
+    # Noise of std clip * multiplier on the clipped sum, divided by the batch size.
+    grads = {"w": np.zeros((4, 20000), np.float32)}
+    agg = optim.chain(contrib.differentially_private_aggregate(1.5, 2.0, key=7),
+                      optim.scale(1.0))
+    state = agg.init({"w": np.zeros(20000, np.float32)})
+    first, state = agg.update(grads, state, {"w": np.zeros(20000, np.float32)})
+    second, _ = agg.update(grads, state)
+    assert first["w"].dtype == np.float32 and first["w"].shape == (20000,)
+    for noise in (first["w"], second["w"]):
+        assert abs(noise.mean()) < 0.02 and abs(noise.std() - 1.5 * 2.0 / 4) < 0.02
+    assert not np.allclose(first["w"], second["w"])  # a fresh key each step
+
+
+def test_dpsgd_arguments():
+    with pytest.raises(optim.OptimizerArgumentError, match="key or seed"):
+        contrib.dpsgd(0.1, 1.0, 1.0, key=1, seed=2)
+    opt = contrib.dpsgd(0.1, 1.0, 1.0)
+    with pytest.raises(optim.OptimizerArgumentError, match="per-example"):
+        opt.update({"w": np.float32(1.0)}, opt.init({"w": np.float32(0.0)}))
+
+
+def _ademamix_reference(grads, b1, b2, b3, alpha, eps, lr, wd, params):
+    """AdEMAMix's update (Pagliardini et al., 2024, Algorithm 1) in NumPy."""
+    m1 = m2 = nu = np.zeros_like(params)
+    out = []
+    for t, g in enumerate(grads, 1):
+        b3_t, alpha_t = b3(t - 1), alpha(t - 1)
+        m1 = b1 * m1 + (1 - b1) * g
+        m2 = b3_t * m2 + (1 - b3_t) * g
+        nu = b2 * nu + (1 - b2) * g * g
+        step = (m1 / (1 - b1 ** t) + alpha_t * m2) / (np.sqrt(nu / (1 - b2 ** t)) + eps)
+        out.append(-lr * (step + wd * params))
+    return out
+
+
+@pytest.mark.parametrize("schedules", [False, True])
+def test_ademamix_matches_its_update_rule(schedules):
+    rng = np.random.RandomState(1)
+    grads = [rng.normal(size=3) for _ in range(4)]
+    params = np.array([1.0, -2.0, 0.5])
+    b3 = optim.linear_schedule(0.9, 0.99, 3) if schedules else 0.999
+    alpha = (lambda count: 2.0 + count) if schedules else 5.0
+    opt = contrib.ademamix(0.1, b3=b3, alpha=alpha, weight_decay=0.01)
+    state = opt.init(params)
+    as_fn = lambda v: v if callable(v) else (lambda count: v)
+    expected = _ademamix_reference(grads, 0.9, 0.999, as_fn(b3), as_fn(alpha), 1e-8, 0.1,
+                                   0.01, params)
+    for g, want in zip(grads, expected):
+        updates, state = opt.update(g, state, params)
+        np.testing.assert_allclose(updates, want, rtol=1e-10)
+    assert int(state[0].count) == int(state[0].count_m2) == 4
