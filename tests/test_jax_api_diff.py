@@ -140,3 +140,28 @@ def test_eval_shape_and_make_jaxpr_shapes_keep_weak_types():
     _, shapes = fnad.make_jaxpr(lambda a: {"s": a.sum(), "d": a * 2}, return_shape=True)(X)
     assert shapes == {"s": fnad.ShapeDtypeStruct((), np.float32),
                       "d": fnad.ShapeDtypeStruct((3,), np.float32)}
+
+
+# ---------------------------------------------------------------------------- array methods
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int16, np.uint8, np.int64])
+def test_traced_view_reinterprets_bits_as_numpy(dtype):
+    x = np.arange(8.0, dtype=np.float32).reshape(2, 4)
+    np.testing.assert_array_equal(fnad.jit(lambda a: a.view(dtype))(x), x.view(dtype))
+    np.testing.assert_array_equal(fnad.vmap(lambda a: a.view(dtype))(x), x.view(dtype))
+
+
+def test_traced_comparison_with_none_is_identity_and_astype_takes_copy():
+    eq, ne, h = fnad.jit(lambda a: (a == None, a != None,  # noqa: E711
+                                    a.astype(np.float16, copy=True)))(X)
+    assert not eq and ne and h.dtype == np.float16
+
+
+def test_constants_under_vmap_stay_concrete():
+    x = np.arange(24.0, dtype=np.float32).reshape(2, 3, 4)
+    keep = lambda: fnp.array([True, False, True])  # noqa: E731
+    np.testing.assert_array_equal(fnad.vmap(lambda a: a[keep()])(x), x[:, [0, 2]])
+    np.testing.assert_array_equal(fnad.vmap(lambda a: fnp.compress(keep(), a, axis=0))(x),
+                                  x[:, [0, 2]])
+    np.testing.assert_array_equal(
+        fnad.vmap(lambda a: a * fnp.nonzero(fnp.array([0, 3, 4]))[0].sum())(x), 3 * x)

@@ -69,6 +69,8 @@ def _classify(item: Any) -> tuple:
         return ("int", int(item))
     if isinstance(item, (list, tuple)):
         item = _from_sequence(item)
+    if type(item) is _Unbatched:  # a constant under vmap: concrete, as in JAX
+        item = item.val
     if isinstance(item, Tracer):
         kind = item.dtype.kind
         if kind == "b":
@@ -586,6 +588,11 @@ class _Unbatched(BatchTracer):
     @property
     def aval(self) -> Any:
         return get_aval(self.val)
+
+    def concrete(self) -> Any:
+        """The constant itself: under vmap alone it stays concrete, as in JAX (a mask or a
+        count made of it works with Python control flow and data-dependent shapes)."""
+        return self.val
 
 
 def _lift(x: Any) -> Any:

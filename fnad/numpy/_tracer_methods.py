@@ -7,8 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 import fnad.numpy as fnp
+from fnad.core.errors import ArgumentTypeError, ShapeError
 from fnad.core.trace import Tracer
+from fnad.lax.structural import bitcast_convert_type
 
 
 def _swap(f: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
@@ -29,6 +33,37 @@ def _shape_args(f: Callable[..., Any]) -> Callable[..., Any]:
     return lambda self, *s, **kw: f(self, s[0] if len(s) == 1 else s, **kw)
 
 
+def _comparison(f: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """`==` or `!=`; with None or a string it is Python's (identity), as for JAX's arrays."""
+    return lambda self, other: NotImplemented if other is None or isinstance(other, str) \
+        else f(self, other)
+
+
+def _astype(self: Tracer, dtype: Any, copy: bool = False, device: Any = None) -> Any:
+    """JAX's `astype`: values are immutable, so `copy` changes nothing."""
+    return fnp.asarray(self, dtype)
+
+
+def _view(self: Tracer, dtype: Any = None, type: Any = None) -> Any:
+    """The same bits read as `dtype` (NumPy's `view`): a narrower dtype lengthens the last
+    axis, a wider one shortens it."""
+    if type is not None:
+        raise ArgumentTypeError("view(type=...) makes an array subclass; traced values have "
+                                "none, so give only a dtype")
+    if dtype is None:
+        return self
+    new, shape = np.dtype(dtype), self.shape
+    ratio = new.itemsize / self.dtype.itemsize
+    if ratio == 1:
+        return bitcast_convert_type(self, new)
+    if not shape or (ratio > 1 and shape[-1] % ratio):
+        raise ShapeError(f"view of {self.dtype}{list(shape)} as {new}: the last axis must "
+                         f"hold a whole number of {new} elements")
+    if ratio < 1:
+        return fnp.reshape(bitcast_convert_type(self, new), (*shape[:-1], -1))
+    return bitcast_convert_type(fnp.reshape(self, (*shape[:-1], -1, int(ratio))), new)
+
+
 _METHODS: dict[str, Any] = {
     **_binary_ops({"add": fnp.add, "sub": fnp.subtract, "mul": fnp.multiply,
                    "truediv": fnp.divide, "floordiv": fnp.floor_divide, "mod": fnp.remainder,
@@ -38,8 +73,8 @@ _METHODS: dict[str, Any] = {
     "__neg__": fnp.negative, "__pos__": fnp.positive, "__abs__": fnp.absolute,
     "__invert__": fnp.invert,
     "__lt__": fnp.less, "__le__": fnp.less_equal, "__gt__": fnp.greater,
-    "__ge__": fnp.greater_equal, "__eq__": fnp.equal, "__ne__": fnp.not_equal,
-    "astype": lambda self, dtype: fnp.asarray(self, dtype),
+    "__ge__": fnp.greater_equal, "__eq__": _comparison(fnp.equal),
+    "__ne__": _comparison(fnp.not_equal), "astype": _astype, "view": _view,
     "reshape": _shape_args(fnp.reshape),
     "transpose": lambda self, *axes: fnp.transpose(
         self, axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes or None),
