@@ -242,6 +242,11 @@ def _dict_body(keys, cs):
     return "{" + ", ".join(f"{k!r}: {c}" for k, c in zip(keys, cs)) + "}"
 
 
+def _custom_node(name: str, aux: Any, cs: list[str]) -> str:
+    """A node that is not a tuple, list, dict or None, as JAX prints it."""
+    return f"CustomNode({name}[{aux}], [{', '.join(cs)}])"
+
+
 def _register_builtin(cls, flatten, unflatten, describe, key) -> None:
     _registry[cls] = _NodeType(cls, flatten, unflatten, describe, _keyed_by(flatten, key))
 
@@ -268,16 +273,14 @@ _register_builtin(
     collections.OrderedDict,
     lambda x: (list(x.values()), tuple(x)),
     lambda keys, cs: collections.OrderedDict(zip(keys, cs)),
-    lambda keys, cs: f"OrderedDict({_dict_body(keys, cs)})",
+    lambda keys, cs: _custom_node("OrderedDict", keys, cs),
     _dict_key,
 )
 _register_builtin(
     collections.defaultdict,
     _defaultdict_flatten,
     lambda aux, cs: collections.defaultdict(aux[0], zip(aux[1], cs)),
-    lambda aux, cs: (
-        f"defaultdict({getattr(aux[0], '__name__', aux[0])!s}, {_dict_body(aux[1], cs)})"
-    ),
+    lambda aux, cs: _custom_node("defaultdict", aux, cs),
     lambda aux, i: DictKey(aux[1][i]),
 )
 
@@ -292,9 +295,7 @@ def _namedtuple_node(cls: type) -> _NodeType:
         cls,
         flatten,
         lambda aux, cs: cls(*cs),
-        lambda aux, cs: (
-            f"{cls.__name__}(" + ", ".join(f"{f}={c}" for f, c in zip(fields, cs)) + ")"
-        ),
+        lambda aux, cs: _custom_node("namedtuple", cls.__name__, cs),
         _keyed_by(flatten, lambda aux, i: GetAttrKey(fields[i])),
         auto=True,
     )
@@ -367,7 +368,7 @@ def _register_custom(cls: type, flatten_fn: Callable | None, unflatten_fn: Calla
         cls,
         flatten,
         unflatten_fn,
-        lambda aux, cs: f"CustomNode({name}[{aux!r}], [{', '.join(cs)}])",
+        lambda aux, cs: _custom_node(name, aux, cs),
         flatten_with_keys,
     )
 
@@ -467,7 +468,7 @@ def register_dataclass(
     ...     b: Any
     ...     activation: str = "relu"
     >>> tree_structure(Dense(1.0, 2.0))
-    PyTreeDef(Dense(w=*, b=*; activation='relu'))
+    PyTreeDef(CustomNode(Dense[('relu',)], [*, *]))
     """
     if cls is None:
         return lambda c: register_dataclass(c, data_fields=data_fields, meta_fields=meta_fields)
@@ -518,14 +519,8 @@ def register_dataclass(
             setattr_(obj, name, value)
         return obj
 
-    def describe(aux, cs):
-        parts = [f"{f}={c}" for f, c in zip(data_t, cs)]
-        body = ", ".join(parts)
-        if meta_t:
-            body += "; " + ", ".join(f"{f}={v!r}" for f, v in zip(meta_t, aux))
-        return f"{cls.__name__}({body})"
-
-    _registry[cls] = _NodeType(cls, flatten, unflatten, describe,
+    _registry[cls] = _NodeType(cls, flatten, unflatten,
+                               lambda aux, cs: _custom_node(cls.__name__, aux, cs),
                                _keyed_by(flatten, lambda aux, i: GetAttrKey(data_t[i])))
     return cls
 
@@ -626,10 +621,12 @@ class PyTreeDef:
         """The root's (node type, static data), or None for a leaf.
 
         >>> tree_structure({"b": 1, "a": 2}).node_data()
-        (<class 'dict'>, ('a', 'b'))
+        (<class 'dict'>, ['a', 'b'])
         """
         node = self._tree()
-        return None if node is _LEAF else (node[0], node[1])
+        if node is _LEAF:
+            return None
+        return node[0], list(node[1]) if node[0] is dict else node[1]  # JAX's: a list of keys
 
     def flatten_up_to(self, tree: Any) -> list[Any]:
         """Flatten ``tree`` only as deep as this structure: one entry per leaf of this treedef.
@@ -1338,7 +1335,7 @@ def static(**kwargs: Any) -> Any:
     ...     x: Any
     ...     name: str = static(default="add")
     >>> tree_structure(Op(1.0))
-    PyTreeDef(Op(x=*; name='add'))
+    PyTreeDef(CustomNode(Op[('add',)], [*]))
     """
     metadata = dict(kwargs.pop("metadata", None) or {})
     metadata["static"] = True

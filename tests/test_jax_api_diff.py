@@ -165,3 +165,15 @@ def test_constants_under_vmap_stay_concrete():
                                   x[:, [0, 2]])
     np.testing.assert_array_equal(
         fnad.vmap(lambda a: a * fnp.nonzero(fnp.array([0, 3, 4]))[0].sum())(x), 3 * x)
+
+
+# ---------------------------------------------------------------------------- pytrees
+
+def test_treedefs_print_and_report_node_data_as_jax():
+    import collections
+    nt = collections.namedtuple("NT", "u v")
+    assert repr(fnad.tree.structure(nt(1, [2]))) == "PyTreeDef(CustomNode(namedtuple[NT], [*, [*]]))"
+    od = collections.OrderedDict([("b", 1), ("a", {"c": 2})])
+    assert repr(fnad.tree.structure(od)) == \
+        "PyTreeDef(CustomNode(OrderedDict[('b', 'a')], [*, {'c': *}]))"
+    assert fnad.tree.structure({"b": 1, "a": 2}).node_data() == (dict, ["a", "b"])
