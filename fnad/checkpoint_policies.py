@@ -7,7 +7,7 @@ are the same, only memory and compute differ from JAX's.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fnad.lax.linalg import dot_general_p
@@ -63,6 +63,28 @@ def save_from_both_policies(policy_1: Policy, policy_2: Policy) -> Policy:
                                            or policy_2(prim, *avals, **params))
 
 
+def save_anything_except_these_names(*names: str) -> Policy:
+    """Save every intermediate except the values tagged with one of `names`."""
+    unwanted = set(names)
+    return lambda prim, *avals, **params: params.get("name") not in unwanted
+
+
+def save_and_offload_only_these_names(*, names_which_can_be_saved: Sequence[str],
+                                      names_which_can_be_offloaded: Sequence[str],
+                                      offload_src: str, offload_dst: str) -> Policy:
+    """Save the values tagged with the first names, and move those tagged with the second
+    to `offload_dst` memory (one memory here: they are kept)."""
+    return save_only_these_names(*names_which_can_be_saved, *names_which_can_be_offloaded)
+
+
+def offload_dot_with_no_batch_dims(offload_src: str, offload_dst: str) -> Policy:
+    """Move the matrix products without batch dimensions to `offload_dst` memory (one
+    memory here: they are kept)."""
+    return dots_with_no_batch_dims_saveable
+
+
 __all__ = ["checkpoint_dots", "checkpoint_dots_with_no_batch_dims", "dots_saveable",
            "dots_with_no_batch_dims_saveable", "everything_saveable", "nothing_saveable",
-           "save_any_names_but_these", "save_from_both_policies", "save_only_these_names"]
+           "offload_dot_with_no_batch_dims", "save_and_offload_only_these_names",
+           "save_any_names_but_these", "save_anything_except_these_names",
+           "save_from_both_policies", "save_only_these_names"]

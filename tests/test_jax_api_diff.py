@@ -177,3 +177,47 @@ def test_treedefs_print_and_report_node_data_as_jax():
     assert repr(fnad.tree.structure(od)) == \
         "PyTreeDef(CustomNode(OrderedDict[('b', 'a')], [*, {'c': *}]))"
     assert fnad.tree.structure({"b": 1, "a": 2}).node_data() == (dict, ["a", "b"])
+
+
+# ---------------------------------------------------------------------------- custom rules
+
+def test_custom_jvp_nondiff_argnames_are_positions():
+    import functools
+
+    @functools.partial(fnad.custom_jvp, nondiff_argnames=("n",))
+    def power(x, n):
+        return x ** n
+
+    @power.defjvp
+    def power_jvp(n, primals, tangents):
+        (x,), (t,) = primals, tangents
+        return power(x, n), n * x ** (n - 1) * t
+
+    assert float(fnad.grad(power)(2.0, 3)) == 12.0
+    assert float(fnad.grad(power)(2.0, n=3)) == 12.0
+
+
+def test_defvjp_takes_jax_keywords():
+    @fnad.custom_vjp
+    def f(x):
+        return x * 2
+
+    f.defvjp(lambda x: (x * 2, None), lambda _, g: (g * 3,), symbolic_zeros=False,
+             optimize_remat=True)
+    assert float(fnad.grad(f)(1.0)) == 3.0
+    with pytest.raises(fnad.ArgumentError, match="symbolic_zeros"):
+        f.defvjp(lambda x: (x, None), lambda _, g: (g,), symbolic_zeros=True)
+
+
+def test_every_jax_checkpoint_policy_runs():
+    from fnad import ad_checkpoint, checkpoint_policies as cp
+    f = lambda x: fnp.sum(fnp.sin(ad_checkpoint.checkpoint_name(x @ x, "a")))  # noqa: E731
+    x = np.eye(2, dtype=np.float64) * 0.5
+    want = fnad.grad(f)(x)
+    for policy in (cp.save_anything_except_these_names("a"),
+                   cp.save_and_offload_only_these_names(
+                       names_which_can_be_saved=[], names_which_can_be_offloaded=["a"],
+                       offload_src="device", offload_dst="pinned_host"),
+                   cp.offload_dot_with_no_batch_dims("device", "pinned_host"),
+                   lambda *a, **k: ad_checkpoint.Recompute):
+        np.testing.assert_allclose(fnad.grad(fnad.checkpoint(f, policy=policy))(x), want)

@@ -16,6 +16,7 @@ import numpy as np
 
 from fnad import tree as tree_util
 from fnad.core.errors import (
+    ArgumentError,
     ArgumentTypeError,
     ConcretizationError,
     FnadError,
@@ -264,10 +265,26 @@ class _CustomDerivative:
     """What custom_jvp and custom_vjp share: the function they wrap (run as it is outside
     any transform) and which of its arguments are not differentiated."""
 
-    def __init__(self, fun: Callable[..., Any], nondiff_argnums: Sequence[int] = ()):
+    def __init__(self, fun: Callable[..., Any], nondiff_argnums: Sequence[int] = (),
+                 nondiff_argnames: Sequence[str] = ()):
         functools.update_wrapper(self, fun)
         self.fun = fun
-        self.nondiff_argnums = tuple(nondiff_argnums)
+        names = [nondiff_argnames] if isinstance(nondiff_argnames, str) else nondiff_argnames
+        params = list(inspect.signature(fun).parameters) if names else []
+        unknown = [n for n in names if n not in params]
+        if unknown:
+            raise ArgumentError(f"{self.__name__}: nondiff_argnames {unknown} name no "
+                                f"parameter of {self.__name__}{tuple(params)}")
+        # names are positions, as in JAX: the rules get those arguments first, in order
+        self.nondiff_argnums = tuple(sorted({*nondiff_argnums,
+                                             *(params.index(n) for n in names)}))
+
+
+def _no_symbolic_zeros(f: _CustomDerivative, symbolic_zeros: bool) -> None:
+    if symbolic_zeros:
+        raise ArgumentError(f"{f.__name__}: symbolic_zeros=True is not offered: rules get "
+                            "zero tangents and cotangents as zero arrays; drop the argument "
+                            "and treat zeros as values")
 
 
 class custom_jvp(_CustomDerivative):  # noqa: N801  (JAX's name)
@@ -288,12 +305,16 @@ class custom_jvp(_CustomDerivative):  # noqa: N801  (JAX's name)
     1.0
     """
 
-    def __init__(self, fun: Callable[..., Any], nondiff_argnums: Sequence[int] = ()):
-        super().__init__(fun, nondiff_argnums)
+    def __init__(self, fun: Callable[..., Any], nondiff_argnums: Sequence[int] = (),
+                 nondiff_argnames: Sequence[str] = ()):
+        super().__init__(fun, nondiff_argnums, nondiff_argnames)
         self.jvp: Callable[..., Any] | None = None
 
-    def defjvp(self, jvp: Callable[..., Any]) -> Callable[..., Any]:
-        """Register `jvp(*nondiff_args, primals, tangents) -> (primal_out, tangent_out)`."""
+    def defjvp(self, jvp: Callable[..., Any], symbolic_zeros: bool = False
+               ) -> Callable[..., Any]:
+        """Register `jvp(*nondiff_args, primals, tangents) -> (primal_out, tangent_out)`.
+        Zero tangents reach the rule as zero arrays (JAX's `symbolic_zeros=False`)."""
+        _no_symbolic_zeros(self, symbolic_zeros)
         self.jvp = jvp
         return jvp
 
@@ -515,13 +536,18 @@ class custom_vjp(_CustomDerivative):  # noqa: N801  (JAX's name)
     1.0
     """
 
-    def __init__(self, fun: Callable[..., Any], nondiff_argnums: Sequence[int] = ()):
-        super().__init__(fun, nondiff_argnums)
+    def __init__(self, fun: Callable[..., Any], nondiff_argnums: Sequence[int] = (),
+                 nondiff_argnames: Sequence[str] = ()):
+        super().__init__(fun, nondiff_argnums, nondiff_argnames)
         self.fwd: Callable[..., Any] | None = None
         self.bwd: Callable[..., Any] | None = None
 
-    def defvjp(self, fwd: Callable[..., Any], bwd: Callable[..., Any]) -> None:
-        """Register the forward pass (with residuals) and the backward pass."""
+    def defvjp(self, fwd: Callable[..., Any], bwd: Callable[..., Any],
+               symbolic_zeros: bool = False, optimize_remat: bool = False) -> None:
+        """Register the forward pass (with residuals) and the backward pass. Zero
+        cotangents reach `bwd` as zero arrays (JAX's `symbolic_zeros=False`);
+        `optimize_remat`, a memory optimization of JAX's, changes no value."""
+        _no_symbolic_zeros(self, symbolic_zeros)
         self.fwd, self.bwd = fwd, bwd
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
