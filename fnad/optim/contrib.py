@@ -30,6 +30,7 @@ from fnad.optim.base import (
 from fnad.optim.errors import OptimizerArgumentError
 from fnad.optim.numerics import (
     bias_correction,
+    cast,
     safe_increment,
     update_moment,
     update_moment_per_elem_norm,
@@ -271,10 +272,13 @@ def scale_by_ademamix(b1: float = 0.9, b2: float = 0.999, b3: ScalarOrSchedule =
         slow_decay = b3(state.count_m2) if callable(b3) else b3
         mix = alpha(state.count_m2) if callable(alpha) else alpha
         m1 = update_moment(updates, state.m1, b1, 1)
-        m2 = update_moment(updates, state.m2, slow_decay, 1)
+        # Schedules' values take each moment's dtype, which they must not promote.
+        m2 = tree_map(lambda g, m: update_moment(g, m, cast(slow_decay, m), 1), updates,
+                      state.m2)
         nu = update_moment_per_elem_norm(updates, state.nu, b2, 2)
         count, count_m2 = safe_increment(state.count), safe_increment(state.count_m2)
-        out = tree_map(lambda fast, slow, v: (fast + mix * slow) / (fnp.sqrt(v + eps_root) + eps),
+        out = tree_map(lambda fast, slow, v: (fast + cast(mix, slow) * slow)
+                       / (fnp.sqrt(v + eps_root) + eps),
                        bias_correction(m1, b1, count), m2, bias_correction(nu, b2, count))
         return out, ScaleByAdemamixState(count, count_m2, m1, m2, nu)
 

@@ -160,3 +160,19 @@ def test_ademamix_matches_its_update_rule(schedules):
         updates, state = opt.update(g, state, params)
         np.testing.assert_allclose(updates, want, rtol=1e-10)
     assert int(state[0].count) == int(state[0].count_m2) == 4
+
+
+def test_ademamix_state_keeps_its_dtype_under_float64_schedules():
+    # A schedule computed in NumPy's float64 (int32 step / Python float) must not turn a
+    # float32 state into float64: scan and while_loop carries need fixed dtypes.
+    opt = contrib.ademamix(0.01, b3=lambda step: 0.5 ** (1 / (step / 10.0 + 1)),
+                           alpha=lambda step: step / 10.0)
+    params = np.array([1.0, 2.0], np.float32)
+
+    def body(carry, _):
+        p, s = carry
+        u, s = opt.update(2 * p, s, p)
+        return (optim.apply_updates(p, u), s), None
+
+    (p, state), _ = fnad.lax.scan(body, (params, opt.init(params)), length=3)
+    assert p.dtype == state[0].m2.dtype == np.float32
