@@ -40,13 +40,14 @@ def ravel_pytree(pytree: Any) -> tuple[Any, Callable[[Any], Any]]:
         if fnp.shape(vector) != (total,):
             raise ArgumentError(f"ravel_pytree's unravel expects a vector of shape ({total},), "
                                 f"got shape {fnp.shape(vector)}")
-        if fnp.result_type(vector) != to_dtype:
+        polymorphic = all(d == to_dtype for d in dtypes)
+        if not polymorphic and fnp.result_type(vector) != to_dtype:
             raise ArgumentTypeError(f"ravel_pytree's unravel expects a vector of dtype "
                                     f"{to_dtype}, got {fnp.result_type(vector)}; convert "
                                     f"it with .astype({to_dtype})")
         pieces = fnp.split(vector, offsets) if leaves else []
         return tree.tree_unflatten(treedef, [
-            lax.convert_element_type(fnp.reshape(p, s), d)
+            fnp.reshape(p, s) if polymorphic else lax.convert_element_type(fnp.reshape(p, s), d)
             for p, s, d in zip(pieces, shapes, dtypes)])
 
     return flat, unravel

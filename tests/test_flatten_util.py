@@ -45,6 +45,9 @@ def test_unravel_refuses_wrong_shapes_and_dtypes() -> None:
     _, unravel = ravel_pytree([np.ones(2, np.float32), np.ones(3, np.float32)])
     with pytest.raises(fnad.ArgumentError, match=r"shape \(5,\), got shape \(4,\)"):
         unravel(np.ones(4, np.float32))
+    # leaves of one dtype: unravel keeps the vector's dtype (JAX's polymorphic unravel)
+    assert [x.dtype for x in unravel(np.ones(5, np.float64))] == [np.float64] * 2
+    _, unravel = ravel_pytree([np.ones(2, np.float32), np.ones(3, np.float16)])
     with pytest.raises(fnad.ArgumentTypeError, match="dtype float32, got int32"):
         unravel(np.ones(5, np.int32))
 
