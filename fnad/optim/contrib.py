@@ -16,6 +16,7 @@ from fnad import lax, random as frandom
 from fnad.optim import transforms as tx
 from fnad.optim.alias import _lr
 from fnad.optim.base import (
+    EmptyState,
     GradientTransformation,
     GradientTransformationExtraArgs,
     OptState,
@@ -105,14 +106,13 @@ def reduce_on_plateau(factor: float = 0.1, patience: int = 10, rtol: float = 1e-
     return checked("reduce_on_plateau", init, update)
 
 
-class NormalizeState(NamedTuple):
-    """`normalize` keeps no state."""
+NormalizeState = EmptyState  # as optax's: normalize keeps no state
 
 
 def normalize() -> GradientTransformationExtraArgs:
     """Divide the updates by their global L2 norm (SAM's adversarial direction).
 
-    >>> normalize().update(np.array([3.0, 4.0]), NormalizeState())[0]
+    >>> normalize().update(np.array([3.0, 4.0]), EmptyState())[0]
     array([0.6, 0.8])
     """
     def update(updates: Updates, state: NormalizeState, params: Params = None

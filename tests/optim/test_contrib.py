@@ -76,6 +76,7 @@ def test_normalize_and_sam_arguments():
     out, _ = contrib.normalize().update({"a": np.array([3.0]), "b": np.array([4.0])},
                                         contrib.NormalizeState())
     np.testing.assert_allclose([out["a"][0], out["b"][0]], [0.6, 0.8])
+    assert contrib.normalize().init({"a": 1.0}) == optim.EmptyState()  # optax's state type
     with pytest.raises(optim.OptimizerArgumentError, match="sync_period"):
         contrib.sam(optim.sgd(1.0), optim.sgd(1.0), sync_period=0)
     opaque = contrib.sam(optim.sgd(1.0), optim.sgd(1.0), opaque_mode=True)
