@@ -64,8 +64,7 @@ def _accumulator(kind: Any, n: int) -> Accumulator:
     if kind is AccumulationType.CONCAT:
         return Accumulator(lambda v: fnp.zeros((n,) + tuple(fnp.shape(v)), dtype_of(v)),
                            lambda c, v, i: fnp.at(c)[i].set(v),
-                           lambda c: fnp.reshape(fnp.swapaxes(c, 0, 1),
-                                                 (-1,) + tuple(fnp.shape(c))[2:]))
+                           lambda c: fnp.reshape(c, (-1,) + tuple(fnp.shape(c))[2:], order="F"))
     raise OptimizerArgumentError(f"microbatch: unknown accumulator {kind!r}; use an AccumulationType")
 
 

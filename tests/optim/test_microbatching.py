@@ -39,6 +39,17 @@ def test_concat_restores_the_example_order_and_grads_flow():
                                rtol=1e-12)
 
 
+@pytest.mark.parametrize("jit", [False, True])
+def test_concat_of_scalar_outputs_lists_one_per_microbatch(jit):
+    # Microbatch i holds examples i, i + 3, ...: its loss is the sum over those rows.
+    f = optim.microbatch(lambda w, x: fnp.sum(per_example_loss(w, x)), 1, 4,
+                         optim.AccumulationType.CONCAT)
+    out = (fnad.jit(f) if jit else f)(W, X)
+    expected = [np.sum(per_example_loss(W, X)[i::3]) for i in range(3)]
+    assert out.shape == (3,)
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+
+
 def test_pytree_accumulators_keyword_batches_and_padding():
     f = lambda w, *, x: {"sum": fnp.sum(per_example_loss(w, x)), "rows": x}
     acc = {"sum": optim.AccumulationType.SUM, "rows": optim.AccumulationType.CONCAT}
