@@ -142,14 +142,14 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
         has_aux: bool = False) -> tuple[Any, ...]:
     """Evaluate `f` at `primals` and push `tangents` forward: (f(primals), J @ tangents).
     With `has_aux`, `f` returns (output, aux) and jvp returns (output, tangent, aux).
-    Integer and boolean values have no tangent: theirs are `float0` zeros, as in JAX.
+    Integer and boolean values have no tangent: give theirs as `float0` zeros (as in JAX)
+    or zeros of their dtype; an integer output's tangent is zeros of its dtype.
 
     >>> import fnad
     >>> fnad.jvp(fnad.numpy.sin, (0.0,), (2.0,))[1]
     array(2., dtype=float32)
     """
     out, tangent, aux = _jvp(f, primals, tangents, has_aux)
-    tangent = tree_util.tree_map(_float0_if_int, tangent)
     return (out, tangent, aux) if has_aux else (out, tangent)
 
 
@@ -247,20 +247,13 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False,
     """f(primals) and the function cotangent -> cotangent @ J (one per primal).
 
     With `has_aux`, f returns (output, aux) and vjp returns (output, f_vjp, aux). The
-    cotangent of an integer or boolean primal is `float0` zeros, as in JAX. `reduce_axes`
-    is JAX's deprecated argument; only its default is taken.
+    cotangent of an integer primal is zeros of its dtype (JAX's are `float0` zeros).
+    `reduce_axes` is JAX's deprecated argument; only its default is taken.
     """
     if reduce_axes:
         raise TransformError("vjp: reduce_axes is not supported (JAX deprecated it); sum "
                              "the cotangents over the named axes with lax.psum instead")
-    return _vjp(f, primals, has_aux, float0_ints=True)
-
-
-def _vjp(f: Callable[..., Any], primals: Sequence[Any], has_aux: bool,
-         float0_ints: bool) -> Any:
-    """`vjp`; with `float0_ints` False, an integer primal's cotangent is zeros of its
-    dtype (what `jacrev` stacks, as JAX's does)."""
-    outs, out_tree, pullback, aux = _vjp_flat(f, primals, has_aux, float0_ints)
+    outs, out_tree, pullback, aux = _vjp_flat(f, primals, has_aux)
 
     def f_vjp(cotangent: Any) -> tuple[Any, ...]:
         ct_leaves, ct_tree = tree_util.tree_flatten(cotangent)
@@ -276,10 +269,11 @@ def _vjp(f: Callable[..., Any], primals: Sequence[Any], has_aux: bool,
 
 
 def _vjp_flat(f: Callable[..., Any], primals: Sequence[Any], has_aux: bool,
-              float0_ints: bool = True
+              float0_ints: bool = False
               ) -> tuple[list[Any], Any, Callable[[list[Any]], Any], Any]:
     """(flat outputs, output structure, pullback of flat cotangents -> the cotangent of
-    `primals` (a tuple), aux). See `_vjp` for `float0_ints`."""
+    `primals` (a tuple), aux). An integer primal's cotangent is zeros of its dtype, or with
+    `float0_ints` JAX's `float0` zeros (`grad`'s `allow_int`)."""
     leaves, in_tree = tree_util.tree_flatten((tuple(primals), {}))
     leaves, weak = _weak_leaves(leaves)
     store: dict[str, Any] = {}
@@ -405,7 +399,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
             _check_float(_array_leaves(tree_util.tree_leaves(a)), f"grad of argument {i}",
                          holomorphic, allow_int=allow_int)
         outs, out_tree, pullback, aux = _vjp_flat(_partial_at(f, args, norm, kwargs), diff,
-                                                  has_aux)
+                                                  has_aux, float0_ints=True)
         aval = get_aval(outs[0]) if len(outs) == 1 else None
         # one element: shape () as JAX requires, or (1,), (1, 1)... as autograd allows
         if aval is None or math.prod(aval.shape) != 1:
@@ -634,7 +628,7 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
         diff = tuple(args[i] for i in nums)
         leaves, tree = tree_util.tree_flatten(diff)
         _check_float(_array_leaves(leaves), "jacrev", holomorphic, allow_int=allow_int)
-        out, f_vjp, *aux = _vjp(_partial_at(f, args, nums), diff, has_aux, float0_ints=False)
+        out, f_vjp, *aux = vjp(_partial_at(f, args, nums), *diff, has_aux=has_aux)
         out_leaves, out_tree = tree_util.tree_flatten(out)
         out_leaves = _array_leaves(out_leaves)
         for o in out_leaves:
