@@ -221,3 +221,21 @@ def test_every_jax_checkpoint_policy_runs():
                    cp.offload_dot_with_no_batch_dims("device", "pinned_host"),
                    lambda *a, **k: ad_checkpoint.Recompute):
         np.testing.assert_allclose(fnad.grad(fnad.checkpoint(f, policy=policy))(x), want)
+
+
+# ---------------------------------------------------------------------------- control flow
+
+def test_branch_returning_a_python_number_takes_the_other_branch_dtype():
+    out = lax.cond(True, lambda: np.float64(1.5), lambda: 2.0)
+    assert out.dtype == np.float64 and out == 1.5
+    out = fnad.jit(lambda p: lax.cond(p, lambda: np.float16(1.0), lambda: 2.0))(False)
+    assert out.dtype == np.float16 and out == 2.0
+    out = lax.switch(1, [lambda: 1, lambda: np.int16(3)])
+    assert out.dtype == np.int16 and out == 3
+    assert lax.cond(False, lambda: 1.0, lambda: 2.0).dtype == np.float32  # both weak
+
+
+def test_cotangent_of_an_integer_output_may_have_any_integer_dtype():
+    _, f_vjp = fnad.vjp(lambda a: (a * 2, a > 1), X)
+    (ct,) = f_vjp((np.ones(3, np.float32), np.ones(3, np.int8)))
+    np.testing.assert_allclose(ct, 2.0)

@@ -22,6 +22,7 @@ from fnad.core.errors import (
     user_line,
 )
 from fnad.core.ir import (
+    WEAK_CARRIERS,
     ClosedJaxpr,
     Jaxpr,
     Literal,
@@ -34,12 +35,12 @@ from fnad.core.ir import (
     weak_default,
 )
 from fnad.core.primitive import Primitive, Zero
-from fnad.core.trace import Tracer
+from fnad.core.trace import Tracer, state
 from fnad.device import array_module
 from fnad.interpreters.batching import batch_jaxpr, moveaxis, vmap_flat
 from fnad.interpreters.jvp import instantiate, jvp_jaxpr
 from fnad.interpreters.partial_eval import partial_eval_jaxpr
-from fnad.interpreters.staging import trace_to_jaxpr
+from fnad.interpreters.staging import StagedTracer, trace_to_jaxpr
 from fnad.interpreters.transpose import (
     UndefinedPrimal,
     backward_pass,
@@ -152,6 +153,15 @@ def _as_arrays(leaves: Sequence[Any], what: str) -> list[Any]:
     return out
 
 
+def _weak_literal(x: Any) -> Any:
+    """A Python number (not a bool) a staged function returns, as a weakly typed value of
+    the jaxpr, as in JAX: it takes the dtype of what it meets (another branch's output, a
+    carry's init)."""
+    if type(x) not in WEAK_CARRIERS:
+        return x
+    return StagedTracer(state.trace, Literal(weak_array(x), abstractify(x)))
+
+
 def _operands(leaves: Sequence[Any], what: str) -> tuple[list[Any], list[ShapedArray]]:
     """Operands or loop inits and their avals: Python numbers are weakly typed (carried
     exactly, taking the dtype of what they meet), as JAX's are."""
@@ -194,7 +204,8 @@ def _trace(f: Callable[[Any], Any], in_tree: Any, in_avals: Sequence[ShapedArray
     def flat(*leaves: Any) -> list[Any]:
         out_leaves, store["tree"] = tree_util.tree_flatten(f(tree_util.tree_unflatten(in_tree,
                                                                                        leaves)))
-        return _as_arrays(out_leaves, f"{name}: a function returned a non-array")
+        return _as_arrays([_weak_literal(x) for x in out_leaves],
+                          f"{name}: a function returned a non-array")
 
     closed = trace_to_jaxpr(flat, list(in_avals), transform=name)
     return closed, store["tree"]
