@@ -1,6 +1,8 @@
-"""Parameter initializers: each is `init(key, shape, dtype=float32) -> array` (float64
-with `enable_x64`), made by a factory holding its settings. Fans are read from `in_axis`/`out_axis` (defaults fit a
-dense kernel (in, out); convolution layers pass in_axis=1, out_axis=0 for OIHW kernels).
+"""Parameter initializers: each is `init(key, shape, dtype=float32, out_sharding=None) ->
+array` (float64 with `enable_x64`), made by a factory holding its settings. JAX's
+`out_sharding` is accepted and changes nothing: fnad's arrays live on one device. Fans are
+read from `in_axis`/`out_axis` (defaults fit a dense kernel (in, out); convolution layers
+pass in_axis=1, out_axis=0 for OIHW kernels).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ def constant(value: Any, dtype: Any = None) -> Initializer:
     >>> constant(0.5)(None, (2,))
     array([0.5, 0.5], dtype=float32)
     """
-    def init(key: Any, shape: Sequence[int], dtype: Any = dtype) -> Any:
+    def init(key: Any, shape: Sequence[int], dtype: Any = dtype,
+             out_sharding: Any = None) -> Any:
         dtype = float_or_default(dtype)
         return fnp.full(tuple(shape), value, dtype)
     return init
@@ -37,7 +40,8 @@ zeros, ones = constant(0.0), constant(1.0)
 
 def uniform(scale: float = 1e-2, dtype: Any = None) -> Initializer:
     """Uniform on [0, scale), as JAX's."""
-    def init(key: Any, shape: Sequence[int], dtype: Any = dtype) -> Any:
+    def init(key: Any, shape: Sequence[int], dtype: Any = dtype,
+             out_sharding: Any = None) -> Any:
         dtype = float_or_default(dtype)
         return random.uniform(key, shape, dtype) * np.asarray(scale, dtype)
     return init
@@ -45,7 +49,8 @@ def uniform(scale: float = 1e-2, dtype: Any = None) -> Initializer:
 
 def normal(stddev: float = 1e-2, dtype: Any = None) -> Initializer:
     """Normal with mean 0 and standard deviation `stddev`."""
-    def init(key: Any, shape: Sequence[int], dtype: Any = dtype) -> Any:
+    def init(key: Any, shape: Sequence[int], dtype: Any = dtype,
+             out_sharding: Any = None) -> Any:
         dtype = float_or_default(dtype)
         return random.normal(key, shape, dtype) * np.asarray(stddev, dtype)
     return init
@@ -61,7 +66,8 @@ def truncated_normal(stddev: float = 1e-2, dtype: Any = None, lower: float = -2.
     >>> bool(abs(w).max() <= 2.0)
     True
     """
-    def init(key: Any, shape: Sequence[int], dtype: Any = dtype) -> Any:
+    def init(key: Any, shape: Sequence[int], dtype: Any = dtype,
+             out_sharding: Any = None) -> Any:
         dtype = float_or_default(dtype)
         return random.truncated_normal(key, lower, upper, shape, dtype) * np.asarray(stddev,
                                                                                    dtype)
@@ -98,7 +104,8 @@ def variance_scaling(scale: float, mode: str, distribution: str,
     if mode not in ("fan_in", "fan_out", "fan_avg", "fan_geo_avg"):
         raise ArgumentError(f"mode must be fan_in, fan_out, fan_avg or fan_geo_avg, got {mode!r}")
 
-    def init(key: Any, shape: Sequence[int], dtype: Any = dtype) -> Any:
+    def init(key: Any, shape: Sequence[int], dtype: Any = dtype,
+             out_sharding: Any = None) -> Any:
         dtype = float_or_default(dtype)
         fan_in, fan_out = compute_fans(shape, in_axis, out_axis, batch_axis)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2,
@@ -146,7 +153,8 @@ def orthogonal(scale: float = 1.0, column_axis: int = -1, dtype: Any = None
     The QR runs in NumPy (`np.linalg.qr`) on the concrete draws, so this initializer needs
     a concrete key: it runs eagerly, as initialization does, not under `jit` or `vmap`.
     """
-    def init(key: Any, shape: Sequence[int], dtype: Any = dtype) -> Any:
+    def init(key: Any, shape: Sequence[int], dtype: Any = dtype,
+             out_sharding: Any = None) -> Any:
         dtype = float_or_default(dtype)
         shape = tuple(shape)
         if len(shape) < 2:
@@ -177,7 +185,8 @@ def delta_orthogonal(scale: float = 1.0, column_axis: int = -1, dtype: Any = Non
     """
     ortho = orthogonal(scale, column_axis, dtype)
 
-    def init(key: Any, shape: Sequence[int], dtype: Any = dtype) -> Any:
+    def init(key: Any, shape: Sequence[int], dtype: Any = dtype,
+             out_sharding: Any = None) -> Any:
         dtype = float_or_default(dtype)
         shape = tuple(shape)
         if len(shape) not in (3, 4, 5):
@@ -193,7 +202,8 @@ def delta_orthogonal(scale: float = 1.0, column_axis: int = -1, dtype: Any = Non
 
 def identity(gain: float = 1.0) -> Initializer:
     """`gain` times the identity matrix (for square or rectangular 2-d shapes)."""
-    def init(key: Any, shape: Sequence[int], dtype: Any = None) -> Any:
+    def init(key: Any, shape: Sequence[int], dtype: Any = None,
+             out_sharding: Any = None) -> Any:
         dtype = float_or_default(dtype)
         if len(shape) != 2:
             raise ArgumentError(f"identity needs a 2-d shape, got {tuple(shape)}")

@@ -143,3 +143,17 @@ def test_normal_families_draw_a_truncated_normal_of_the_intended_variance(name, 
     assert abs(w.var() / var - 1) < 0.03
     # the truncation: no draw beyond 2 sigma of the untruncated normal
     assert np.abs(w).max() <= 2 * np.sqrt(var) / 0.87962566103423978 + 1e-6
+
+
+@pytest.mark.parametrize("make", [
+    lambda: init.zeros, lambda: init.constant(2.0), init.uniform, init.normal,
+    init.truncated_normal, init.he_normal, init.glorot_uniform, init.orthogonal,
+    init.delta_orthogonal, init.identity])
+def test_out_sharding_argument_is_accepted(make):
+    # JAX's initializers take out_sharding as a fourth argument (the training cookbook
+    # passes a PartitionSpec); on one device it changes nothing.
+    shape = (3, 4, 4) if make is init.delta_orthogonal else (4, 4)
+    a = make()(KEY, shape, np.float32, None)
+    b = make()(KEY, shape, np.float32, out_sharding=("fsdp", None))
+    assert a.shape == shape and a.dtype == np.float32
+    np.testing.assert_array_equal(a, b)
