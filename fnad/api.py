@@ -396,15 +396,16 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
                          holomorphic, allow_int=allow_int)
         outs, out_tree, pullback, aux = _vjp_flat(_partial_at(f, args, norm, kwargs), diff,
                                                   has_aux, float0_ints=True)
-        aval = get_aval(outs[0]) if len(outs) == 1 else None
+        # one array, not a container of one (JAX's rule)
+        aval = get_aval(outs[0]) if out_tree.num_nodes == 1 == len(outs) else None
         # one element: shape () as JAX requires, or (1,), (1, 1)... as autograd allows
         if aval is None or math.prod(aval.shape) != 1:
             shapes = [get_aval(x).shape for x in outs]
             hint = ("; if it returns (loss, auxiliary data), pass has_aux=True"
                     if not has_aux and len(out_tree.children()) == 2 else "")
-            raise TransformError(f"grad needs a function returning one scalar, got outputs "
-                                 f"of shapes {shapes}; use vjp or jacrev for other outputs"
-                                 f"{hint}")
+            raise TransformError(f"grad needs a function returning one scalar array, got "
+                                 f"outputs of shapes {shapes} in {out_tree}; use vjp or "
+                                 f"jacrev for other outputs{hint}")
         _check_output(aval.dtype, "grad", holomorphic)
         if aval.dtype.kind not in "fc":
             raise DTypeError(f"grad needs a float-valued function, got {aval.dtype} (a "
@@ -629,6 +630,10 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
         out_leaves = _array_leaves(out_leaves)
         for o in out_leaves:
             _check_output(get_aval(o).dtype, "jacrev", holomorphic)
+            if get_aval(o).dtype.kind not in "fc":
+                raise DTypeError(f"jacrev requires float outputs, got {get_aval(o).dtype} (a "
+                                 "TypeError, as in JAX); an integer output has no derivative: "
+                                 "use jacfwd, or differentiate the float computation behind it")
         basis = _std_basis(out_leaves)
         cts = vmap(lambda *b: f_vjp(tree_util.tree_unflatten(out_tree, list(b))))(*basis)
         ct_leaves_per_arg = tree_util.tree_leaves(cts)  # each (n_out_total, *in_shape)

@@ -239,3 +239,10 @@ def test_cotangent_of_an_integer_output_may_have_any_integer_dtype():
     _, f_vjp = fnad.vjp(lambda a: (a * 2, a > 1), X)
     (ct,) = f_vjp((np.ones(3, np.float32), np.ones(3, np.int8)))
     np.testing.assert_allclose(ct, 2.0)
+
+
+def test_grad_needs_one_array_and_jacrev_float_outputs():
+    with pytest.raises(TypeError, match="one scalar array"):
+        fnad.grad(lambda a: {"x": a})(1.0)
+    with pytest.raises(TypeError, match="float outputs"):
+        fnad.jacrev(lambda a: (a * 2).astype(np.int32))(X)
