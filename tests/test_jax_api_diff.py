@@ -246,3 +246,16 @@ def test_grad_needs_one_array_and_jacrev_float_outputs():
         fnad.grad(lambda a: {"x": a})(1.0)
     with pytest.raises(TypeError, match="float outputs"):
         fnad.jacrev(lambda a: (a * 2).astype(np.int32))(X)
+
+
+def test_traced_reduction_methods_take_jax_positional_arguments():
+    m = np.arange(12.0, dtype=np.float32).reshape(3, 4)
+    out = fnad.jit(lambda a: (a.sum(1, None, None, True), a.var(0, None, None, 1),
+                              a.argmax(0, None, True), a.max(1, None, True),
+                              a.cumsum(1, None, None), a.round(1, None)))(m)
+    want = (m.sum(1, keepdims=True), m.var(0, ddof=1), m.argmax(0, keepdims=True),
+            m.max(1, keepdims=True), m.cumsum(1), m.round(1))
+    for o, w in zip(out, want):
+        np.testing.assert_allclose(o, w, rtol=1e-6)
+    with pytest.raises(TypeError, match="at most"):
+        fnad.jit(lambda a: a.argmax(0, None, True, 4))(m)

@@ -33,6 +33,28 @@ def _shape_args(f: Callable[..., Any]) -> Callable[..., Any]:
     return lambda self, *s, **kw: f(self, s[0] if len(s) == 1 else s, **kw)
 
 
+def _method(fn: Callable[..., Any], *names: str) -> Callable[..., Any]:
+    """`fn(self, ...)` as a method taking `names` positionally, in jax.Array's order (whose
+    `keepdims`, `ddof` and `out` may come positionally, unlike fnad.numpy's functions')."""
+
+    def method(self: Tracer, *args: Any, **kwargs: Any) -> Any:
+        if len(args) > len(names):
+            raise ArgumentTypeError(f"{fn.__name__}() takes at most {len(names)} positional "
+                                    f"arguments ({', '.join(names)}), got {len(args)}")
+        kwargs.update(zip(names, args))
+        if "out" in kwargs and kwargs["out"] is None:
+            del kwargs["out"]
+        return fn(self, **kwargs)
+
+    method.__name__ = fn.__name__
+    return method
+
+
+_SUM = ("axis", "dtype", "out", "keepdims", "initial", "where", "promote_integers")
+_MAX = ("axis", "out", "keepdims", "initial", "where")
+_VAR = ("axis", "dtype", "out", "ddof", "keepdims")
+
+
 def _comparison(f: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     """`==` or `!=`; with None or a string it is Python's (identity), as for JAX's arrays."""
     return lambda self, other: NotImplemented if other is None or isinstance(other, str) \
@@ -82,10 +104,19 @@ _METHODS: dict[str, Any] = {
     "mT": property(fnp.matrix_transpose),
     "swapaxes": fnp.swapaxes, "squeeze": fnp.squeeze, "ravel": fnp.ravel,
     "flatten": fnp.ravel, "repeat": fnp.repeat, "flip": fnp.flip,
-    "sum": fnp.sum, "mean": fnp.mean, "var": fnp.var, "std": fnp.std, "prod": fnp.prod,
-    "max": fnp.max, "min": fnp.min, "argmax": fnp.argmax, "argmin": fnp.argmin,
-    "all": fnp.all, "any": fnp.any, "cumsum": fnp.cumsum, "cumprod": fnp.cumprod,
-    "clip": fnp.clip, "dot": fnp.dot, "round": fnp.round, "trace": fnp.trace,
+    "sum": _method(fnp.sum, *_SUM), "prod": _method(fnp.prod, *_SUM),
+    "mean": _method(fnp.mean, "axis", "dtype", "out", "keepdims"),
+    "var": _method(fnp.var, *_VAR), "std": _method(fnp.std, *_VAR),
+    "max": _method(fnp.max, *_MAX), "min": _method(fnp.min, *_MAX),
+    "argmax": _method(fnp.argmax, "axis", "out", "keepdims"),
+    "argmin": _method(fnp.argmin, "axis", "out", "keepdims"),
+    "all": _method(fnp.all, "axis", "out", "keepdims"),
+    "any": _method(fnp.any, "axis", "out", "keepdims"),
+    "cumsum": _method(fnp.cumsum, "axis", "dtype", "out"),
+    "cumprod": _method(fnp.cumprod, "axis", "dtype", "out"),
+    "round": _method(fnp.round, "decimals", "out"),
+    "trace": _method(fnp.trace, "offset", "axis1", "axis2", "dtype", "out"),
+    "clip": fnp.clip, "dot": fnp.dot,
     "diagonal": fnp.diagonal, "sort": fnp.sort, "argsort": fnp.argsort,
     "conj": fnp.conj, "conjugate": fnp.conjugate,
     "real": property(fnp.real), "imag": property(fnp.imag),
