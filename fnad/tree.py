@@ -325,15 +325,19 @@ def _check_registrable(cls: Any) -> None:
 
 
 def register_pytree_node(
-    cls: type,
-    flatten_fn: Callable[[Any], tuple[Iterable[Any], Hashable]],
-    unflatten_fn: Callable[[Any, Sequence[Any]], Any],
+    nodetype: type,
+    flatten_func: Callable[[Any], tuple[Iterable[Any], Hashable]],
+    unflatten_func: Callable[[Any, Sequence[Any]], Any],
+    flatten_with_keys_func: Callable[[Any], tuple[Iterable[tuple[Any, Any]], Hashable]]
+    | None = None,
 ) -> None:
-    """Make instances of ``cls`` pytree nodes.
+    """Make instances of ``nodetype`` pytree nodes.
 
-    ``flatten_fn(x)`` returns ``(children, aux_data)``: the children are pytrees themselves;
+    ``flatten_func(x)`` returns ``(children, aux_data)``: the children are pytrees themselves;
     ``aux_data`` is static (kept in the treedef, so it must be hashable and comparable).
-    ``unflatten_fn(aux_data, children)`` rebuilds the node.
+    ``unflatten_func(aux_data, children)`` rebuilds the node. ``flatten_with_keys_func(x)``,
+    if given, returns ``((key, child) pairs, aux_data)`` for the key paths (by default the
+    children's keys are `FlattenedIndexKey`s).
 
     >>> class Pair:
     ...     def __init__(self, a, b): self.a, self.b = a, b
@@ -341,7 +345,7 @@ def register_pytree_node(
     >>> tree_leaves(Pair(1, [2, 3]))
     [1, 2, 3]
     """
-    _register_custom(cls, flatten_fn, unflatten_fn, None)
+    _register_custom(nodetype, flatten_func, unflatten_func, flatten_with_keys_func)
 
 
 def _register_custom(cls: type, flatten_fn: Callable | None, unflatten_fn: Callable,
@@ -448,9 +452,10 @@ def register_static(cls: type[T]) -> type[T]:
 
 
 def register_dataclass(
-    cls: type[T] | None = None,
+    nodetype: type[T] | None = None,
     data_fields: Sequence[str] | None = None,
     meta_fields: Sequence[str] | None = None,
+    drop_fields: Sequence[str] = (),
 ) -> Any:
     """Register a dataclass as a pytree node; usable as ``@register_dataclass`` or with arguments.
 
@@ -459,7 +464,9 @@ def register_dataclass(
     ``static=True``) are meta fields and every other field is a data field; naming only one
     of the two lists makes the other "all remaining fields". Rebuilding a node does not call
     ``__init__`` or ``__post_init__`` (as in equinox), so transforms can place any value in the
-    data fields — tracers, batch axes, ``None`` — without tripping validation.
+    data fields — tracers, batch axes, ``None`` — without tripping validation. Fields in
+    ``drop_fields`` and fields with ``init=False`` are left out (not set on a rebuilt node),
+    as in JAX; a class that is not a dataclass needs both lists, naming its attributes.
 
     >>> @register_dataclass(meta_fields=["activation"])
     ... @dataclasses.dataclass(frozen=True)
@@ -470,17 +477,21 @@ def register_dataclass(
     >>> tree_structure(Dense(1.0, 2.0))
     PyTreeDef(CustomNode(Dense[('relu',)], [*, *]))
     """
+    cls = nodetype
     if cls is None:
-        return lambda c: register_dataclass(c, data_fields=data_fields, meta_fields=meta_fields)
-    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+        return lambda c: register_dataclass(c, data_fields, meta_fields, drop_fields)
+    is_dataclass = isinstance(cls, type) and dataclasses.is_dataclass(cls)
+    if not is_dataclass and (data_fields is None or meta_fields is None):
         raise PyTreeRegistrationError(
-            f"register_dataclass needs a dataclass, got {cls!r}; decorate the class with "
-            "@dataclasses.dataclass first (below @register_dataclass)."
-        )
+            f"register_dataclass needs a dataclass, or data_fields and meta_fields, got "
+            f"{cls!r}; decorate the class with @dataclasses.dataclass first (below "
+            "@register_dataclass), or name its attributes in both lists.")
     _check_registrable(cls)
-    all_fields = [f.name for f in dataclasses.fields(cls)]
+    all_fields = ([f.name for f in dataclasses.fields(cls) if f.init and f.name not in drop_fields]
+                  if is_dataclass else [*data_fields, *meta_fields])  # type: ignore[misc]
     if data_fields is None and meta_fields is None:
-        meta = [f.name for f in dataclasses.fields(cls) if f.metadata.get("static", False)]
+        meta = [f.name for f in dataclasses.fields(cls) if f.metadata.get("static", False)
+                and f.name in all_fields]
         data = [f for f in all_fields if f not in meta]
     elif data_fields is None:
         meta = list(meta_fields)  # type: ignore[arg-type]
@@ -499,7 +510,7 @@ def register_dataclass(
             f"must split the dataclass fields {all_fields} exactly once each"
             + (f"; unknown: {unknown}" if unknown else "")
             + (f"; in both: {both}" if both else "")
-            + (f"; in neither: {missing}" if missing else "")
+            + (f"; in neither: {missing} (or name them in drop_fields)" if missing else "")
             + "."
         )
     data_t, meta_t = tuple(data), tuple(meta)
@@ -988,12 +999,12 @@ _NO_INITIAL: Any = object()
 
 
 def tree_reduce(
-    f: Callable[[Any, Any], Any],
+    function: Callable[[Any, Any], Any],
     tree: Any,
     initializer: Any = _NO_INITIAL,
     is_leaf: Callable[[Any], bool] | None = None,
 ) -> Any:
-    """Fold ``f`` over the leaves of ``tree`` from the left, like `functools.reduce`.
+    """Fold ``function`` over the leaves of ``tree`` from the left, like `functools.reduce`.
 
     >>> tree_reduce(lambda a, b: a + b, {"x": 1, "y": [2, 3]}, 0)
     6
@@ -1010,7 +1021,7 @@ def tree_reduce(
     else:
         acc = initializer
     for x in it:
-        acc = f(acc, x)
+        acc = function(acc, x)
     return acc
 
 

@@ -3,6 +3,8 @@ behaviour JAX 0.10.2 has (values against NumPy or finite differences)."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -182,7 +184,6 @@ def test_treedefs_print_and_report_node_data_as_jax():
 # ---------------------------------------------------------------------------- custom rules
 
 def test_custom_jvp_nondiff_argnames_are_positions():
-    import functools
 
     @functools.partial(fnad.custom_jvp, nondiff_argnames=("n",))
     def power(x, n):
@@ -259,3 +260,40 @@ def test_traced_reduction_methods_take_jax_positional_arguments():
         np.testing.assert_allclose(o, w, rtol=1e-6)
     with pytest.raises(TypeError, match="at most"):
         fnad.jit(lambda a: a.argmax(0, None, True, 4))(m)
+
+
+def test_register_pytree_node_takes_jax_keywords_and_keys():
+    class Pair:
+        def __init__(self, a, b):
+            self.a, self.b = a, b
+
+    fnad.tree.register_pytree_node(
+        nodetype=Pair, flatten_func=lambda p: ((p.a, p.b), None),
+        unflatten_func=lambda _, c: Pair(*c),
+        flatten_with_keys_func=lambda p: (((fnad.tree.GetAttrKey("a"), p.a),
+                                           (fnad.tree.GetAttrKey("b"), p.b)), None))
+    paths = [fnad.tree.keystr(k) for k, _ in fnad.tree.flatten_with_path(Pair(1, 2))[0]]
+    assert paths == [".a", ".b"]
+    assert fnad.tree.reduce(function=lambda x, y: x + y, tree=Pair(1, 2)) == 3
+
+
+def test_register_dataclass_drop_fields_init_false_and_plain_classes():
+    import dataclasses
+
+    @functools.partial(fnad.tree.register_dataclass, data_fields=["x"], meta_fields=[],
+                       drop_fields=["cache"])
+    @dataclasses.dataclass
+    class WithDrop:
+        x: float
+        cache: int = 0
+        derived: int = dataclasses.field(init=False, default=1)
+
+    assert fnad.tree.leaves(WithDrop(2.0)) == [2.0]
+
+    class Plain:  # not a dataclass: its attributes named in both lists, as JAX allows
+        def __init__(self, w, tag):
+            self.w, self.tag = w, tag
+
+    fnad.tree.register_dataclass(Plain, data_fields=["w"], meta_fields=["tag"])
+    out = fnad.tree.map(lambda v: v * 2, Plain(3.0, "t"))
+    assert out.w == 6.0 and out.tag == "t"
