@@ -73,14 +73,15 @@ def saved_residuals(f: Callable[..., Any], *args: Any) -> list[Residual]:
     return out
 
 
-def print_saved_residuals(f: Callable[..., Any], *args: Any) -> None:
+def print_saved_residuals(f: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
     """Print what reverse mode keeps for the backward pass: shape, dtype, bytes and origin.
+    Keyword arguments are held fixed (not differentiated), as in JAX.
 
     >>> import fnad, fnad.numpy as fnp
     >>> fnad.print_saved_residuals(lambda x: fnp.sin(x) * x, 1.0)  # doctest: +ELLIPSIS
     shape  dtype ...
     """
-    rows = saved_residuals(f, *args)
+    rows = saved_residuals(functools.partial(f, **kwargs), *args)
     table = [("shape", "dtype", "bytes", "produced by")]
     table += [(str(r.shape), r.dtype.name, str(r.nbytes), r.source) for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(3)]

@@ -103,8 +103,11 @@ class _Format:
         builtins.print(self.fmt.format(*args, **kwargs))
 
 
-def print(fmt: str, *args: Any, ordered: bool = False, **kwargs: Any) -> None:  # noqa: A001
+def print(fmt: str, *args: Any, ordered: bool = False, partitioned: bool = False,  # noqa: A001
+          skip_format_check: bool = False, **kwargs: Any) -> None:
     """Print `fmt.format(*args, **kwargs)` with the runtime values, also under jit and vmap.
+    `partitioned` and `skip_format_check` are JAX's (sharded printing, a format check before
+    tracing) and change nothing here.
 
     >>> import fnad
     >>> fnad.jit(lambda x: fnad.debug.print("x={x}", x=x) or x)(1.0)

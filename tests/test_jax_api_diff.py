@@ -297,3 +297,11 @@ def test_register_dataclass_drop_fields_init_false_and_plain_classes():
     fnad.tree.register_dataclass(Plain, data_fields=["w"], meta_fields=["tag"])
     out = fnad.tree.map(lambda v: v * 2, Plain(3.0, "t"))
     assert out.w == 6.0 and out.tag == "t"
+
+
+def test_checkpoint_static_argnames_and_debug_print_keywords(capsys):
+    f = fnad.checkpoint(lambda x, n: x ** n, static_argnames="n")
+    assert float(fnad.grad(f)(2.0, n=3)) == 12.0 and float(fnad.grad(f)(2.0, 3)) == 12.0
+    fnad.jit(lambda x: fnad.debug.print("v={}", x, partitioned=False,
+                                        skip_format_check=True) or x)(1.0)
+    assert "v=1.0" in capsys.readouterr().out

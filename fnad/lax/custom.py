@@ -261,6 +261,19 @@ custom_jvp_call_p.def_jvp(_custom_jvp_call_jvp)
 custom_jvp_call_p.def_batch(_custom_jvp_call_batch)
 
 
+def _argnums(fun: Callable[..., Any], nums: int | Sequence[int], names: str | Sequence[str],
+             what: str) -> tuple[int, ...]:
+    """`nums` and the positions of the parameters `names` of `fun`, sorted."""
+    nums = (nums,) if isinstance(nums, int) else tuple(nums)
+    names = (names,) if isinstance(names, str) else tuple(names)
+    params = list(inspect.signature(fun).parameters) if names else []
+    unknown = [n for n in names if n not in params]
+    if unknown:
+        name = getattr(fun, "__name__", "the function")
+        raise ArgumentError(f"{what} {unknown} name no parameter of {name}{tuple(params)}")
+    return tuple(sorted({*nums, *(params.index(n) for n in names)}))
+
+
 class _CustomDerivative:
     """What custom_jvp and custom_vjp share: the function they wrap (run as it is outside
     any transform) and which of its arguments are not differentiated."""
@@ -269,15 +282,9 @@ class _CustomDerivative:
                  nondiff_argnames: Sequence[str] = ()):
         functools.update_wrapper(self, fun)
         self.fun = fun
-        names = [nondiff_argnames] if isinstance(nondiff_argnames, str) else nondiff_argnames
-        params = list(inspect.signature(fun).parameters) if names else []
-        unknown = [n for n in names if n not in params]
-        if unknown:
-            raise ArgumentError(f"{self.__name__}: nondiff_argnames {unknown} name no "
-                                f"parameter of {self.__name__}{tuple(params)}")
         # names are positions, as in JAX: the rules get those arguments first, in order
-        self.nondiff_argnums = tuple(sorted({*nondiff_argnums,
-                                             *(params.index(n) for n in names)}))
+        self.nondiff_argnums = _argnums(fun, nondiff_argnums, nondiff_argnames,
+                                        "nondiff_argnames")
 
 
 def _no_symbolic_zeros(f: _CustomDerivative, symbolic_zeros: bool) -> None:
@@ -673,12 +680,13 @@ checkpoint_p.def_batch(_checkpoint_batch)
 
 def checkpoint(fun: Callable[..., Any] | None = None, *, prevent_cse: bool = True,
                policy: Callable[..., bool] | None = None,
-               static_argnums: int | Sequence[int] = ()) -> Any:
+               static_argnums: int | Sequence[int] = (),
+               static_argnames: str | Sequence[str] = ()) -> Any:
     """`fun`, rematerialized: reverse mode recomputes its forward pass in the backward pass
     instead of storing its intermediates (less memory, more compute). Alias: `remat`.
 
-    JAX's options are accepted: `static_argnums` (Python values baked into the trace, as
-    `jit`'s); `policy` (`fnad.checkpoint_policies`) and `prevent_cse` tune what JAX saves
+    JAX's options are accepted: `static_argnums` and `static_argnames` (Python values baked
+    into the trace, as `jit`'s); `policy` (`fnad.checkpoint_policies`) and `prevent_cse` tune what JAX saves
     and compiles, not values: fnad saves nothing inside `fun` whatever the policy. Without
     `fun`, the decorator with these options.
 
@@ -688,9 +696,10 @@ def checkpoint(fun: Callable[..., Any] | None = None, *, prevent_cse: bool = Tru
     1.0
     """
     del prevent_cse, policy
-    static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
     if fun is None:
-        return functools.partial(checkpoint, static_argnums=static)
+        return functools.partial(checkpoint, static_argnums=static_argnums,
+                                 static_argnames=static_argnames)
+    static = _argnums(fun, static_argnums, static_argnames, "checkpoint: static_argnames")
 
     @functools.wraps(fun)
     def remat_fun(*args: Any, **kwargs: Any) -> Any:
