@@ -76,8 +76,8 @@ def _as_value(x: Any) -> Any:
         from fnad.lax.elementwise import asarray_like
         return asarray_like(x)[0]
     if not hasattr(x, "dtype"):
-        raise ArgumentTypeError(f"a transformed function returned {type(x).__name__}, which is not an "
-                        "array; return arrays (or pytrees of them)")
+        raise ArgumentTypeError(f"a transformed function returned {type(x).__name__}, which "
+                                "is not an array; return arrays (or pytrees of them)")
     return x
 
 
@@ -100,9 +100,9 @@ def _array_leaves(leaves: Sequence[Any]) -> list[Any]:
 
 # ---------------------------------------------------------------------------- make_jaxpr
 
-def make_jaxpr(f: Callable[..., Any], static_argnums: int | Sequence[int] = (),
+def make_jaxpr(fun: Callable[..., Any], static_argnums: int | Sequence[int] = (),
                return_shape: bool = False) -> Callable[..., Any]:
-    """The function that traces `f` on given arguments and returns its `ClosedJaxpr` (with
+    """The function that traces `fun` on given arguments and returns its `ClosedJaxpr` (with
     `return_shape`, and the outputs' `ShapeDtypeStruct`s, as JAX's).
 
     >>> import numpy as np, fnad
@@ -114,14 +114,14 @@ def make_jaxpr(f: Callable[..., Any], static_argnums: int | Sequence[int] = (),
     """
     static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
 
-    @functools.wraps(f)
+    @functools.wraps(fun)
     def traced(*args: Any, **kwargs: Any) -> Any:
         dyn = [a for i, a in enumerate(args) if i not in static]
 
         def g(*dyn_args: Any, **kw: Any) -> Any:
             it = iter(dyn_args)
             full = [a if i in static else next(it) for i, a in enumerate(args)]
-            return f(*full, **kw)
+            return fun(*full, **kw)
 
         leaves, in_tree = tree_util.tree_flatten((tuple(dyn), kwargs))
         store: dict[str, Any] = {}
@@ -138,10 +138,10 @@ def make_jaxpr(f: Callable[..., Any], static_argnums: int | Sequence[int] = (),
 
 # ---------------------------------------------------------------------------- forward mode
 
-def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
+def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
         has_aux: bool = False) -> tuple[Any, ...]:
-    """Evaluate `f` at `primals` and push `tangents` forward: (f(primals), J @ tangents).
-    With `has_aux`, `f` returns (output, aux) and jvp returns (output, tangent, aux).
+    """Evaluate `fun` at `primals` and push `tangents` forward: (fun(primals), J @ tangents).
+    With `has_aux`, `fun` returns (output, aux) and jvp returns (output, tangent, aux).
     Integer and boolean values have no tangent: give theirs as `float0` zeros (as in JAX)
     or zeros of their dtype; an integer output's tangent is zeros of its dtype.
 
@@ -149,11 +149,11 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
     >>> fnad.jvp(fnad.numpy.sin, (0.0,), (2.0,))[1]
     array(2., dtype=float32)
     """
-    out, tangent, aux = _jvp(f, primals, tangents, has_aux)
+    out, tangent, aux = _jvp(fun, primals, tangents, has_aux)
     return (out, tangent, aux) if has_aux else (out, tangent)
 
 
-def _jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
+def _jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
          has_aux: bool) -> tuple[Any, Any, Any]:
     """`jvp`'s (output, tangent, aux), an integer output's tangent zeros of its dtype."""
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
@@ -165,7 +165,7 @@ def _jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
     p_leaves, weak = _weak_leaves(p_leaves)
     t_leaves = [_tangent_for(get_aval(p), t, "jvp") for p, t in zip(p_leaves, t_leaves)]
     store: dict[str, Any] = {}
-    g = (lambda *a, **k: _split_aux(f(*a, **k), store)) if has_aux else f
+    g = (lambda *a, **k: _split_aux(fun(*a, **k), store)) if has_aux else fun
     flat = _flat_fun(g, tree_util.tree_structure((tuple(primals), {})), store, weak)
     outs, touts = jvp_flat(flat, p_leaves, t_leaves)
     outs = _materialized(outs, store["weak"])
@@ -209,14 +209,14 @@ def _tangent_for(aval: ShapedArray, t: Any, name: str) -> Any:
     return convert_element_type(t, aval.dtype)
 
 
-def linearize(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
+def linearize(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
     """f(primals) and the linear map tangents -> J @ tangents, evaluated without re-running
-    f. With `has_aux`, `f` returns (output, aux) and linearize returns (output, f_jvp, aux).
+    fun. With `has_aux`, `fun` returns (output, aux) and linearize returns (output, f_jvp, aux).
     """
     leaves, in_tree = tree_util.tree_flatten((primals, {}))
     leaves, weak = _weak_leaves(leaves)
     store: dict[str, Any] = {}
-    g = (lambda *a, **k: _split_aux(f(*a, **k), store)) if has_aux else f
+    g = (lambda *a, **k: _split_aux(fun(*a, **k), store)) if has_aux else fun
     outs, lin = linearize_flat(_flat_fun(g, in_tree, store, weak), leaves)
     out_tree, out_weak = store["tree"], store["weak"]
 
@@ -238,18 +238,18 @@ def linearize(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> An
 
 # ---------------------------------------------------------------------------- reverse mode
 
-def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False,
+def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False,
         reduce_axes: Sequence[Any] = ()) -> Any:
     """f(primals) and the function cotangent -> cotangent @ J (one per primal).
 
-    With `has_aux`, f returns (output, aux) and vjp returns (output, f_vjp, aux). The
+    With `has_aux`, fun returns (output, aux) and vjp returns (output, f_vjp, aux). The
     cotangent of an integer primal is zeros of its dtype (JAX's are `float0` zeros).
     `reduce_axes` is JAX's deprecated argument; only its default is taken.
     """
     if reduce_axes:
         raise TransformError("vjp: reduce_axes is not supported (JAX deprecated it); sum "
                              "the cotangents over the named axes with lax.psum instead")
-    outs, out_tree, pullback, aux = _vjp_flat(f, primals, has_aux)
+    outs, out_tree, pullback, aux = _vjp_flat(fun, primals, has_aux)
 
     def f_vjp(cotangent: Any) -> tuple[Any, ...]:
         ct_leaves, ct_tree = tree_util.tree_flatten(cotangent)
@@ -359,12 +359,12 @@ def _argnums_tuple(argnums: int | Sequence[int]) -> tuple[int, ...]:
     return (argnums,) if isinstance(argnums, int) else tuple(argnums)
 
 
-def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
+def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
                    has_aux: bool = False, holomorphic: bool = False, allow_int: bool = False,
                    reduce_axes: Sequence[Any] = (), *,
                    argnum: int | Sequence[int] | None = None) -> Callable[..., Any]:
-    """The function returning (f(*args), gradient of f with respect to args[argnums]).
-    With `holomorphic=True`, f maps complex inputs to a complex scalar and the "gradient"
+    """The function returning (fun(*args), gradient of fun with respect to args[argnums]).
+    With `holomorphic=True`, fun maps complex inputs to a complex scalar and the "gradient"
     is the complex derivative f'(z). With `allow_int=True`, integer and boolean arguments
     may be differentiated: their gradient is `float0` zeros, as in JAX. `argnum` is
     autograd's spelling of `argnums`; `reduce_axes` is JAX's deprecated argument (only its
@@ -383,7 +383,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
         raise TransformError("grad: reduce_axes is not supported (JAX deprecated it); sum "
                              "the gradient over the named axes with lax.psum instead")
 
-    @functools.wraps(f)
+    @functools.wraps(fun)
     def vg(*args: Any, **kwargs: Any) -> Any:
         for i in nums:
             if not -len(args) <= i < len(args):
@@ -394,7 +394,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
         for i, a in zip(norm, diff):  # name the argument
             _check_float(_array_leaves(tree_util.tree_leaves(a)), f"grad of argument {i}",
                          holomorphic, allow_int=allow_int)
-        outs, out_tree, pullback, aux = _vjp_flat(_partial_at(f, args, norm, kwargs), diff,
+        outs, out_tree, pullback, aux = _vjp_flat(_partial_at(fun, args, norm, kwargs), diff,
                                                   has_aux, float0_ints=True)
         # one array, not a container of one (JAX's rule)
         aval = get_aval(outs[0]) if out_tree.num_nodes == 1 == len(outs) else None
@@ -421,7 +421,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     return vg
 
 
-def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
+def grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
          has_aux: bool = False, holomorphic: bool = False, allow_int: bool = False,
          reduce_axes: Sequence[Any] = (), *,
          argnum: int | Sequence[int] | None = None) -> Callable[..., Any]:
@@ -437,10 +437,10 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     >>> fnad.grad(lambda z: z * z, holomorphic=True)(1 + 1j)
     array(2.+2.j, dtype=complex64)
     """
-    vg = value_and_grad(f, argnums if argnum is None else argnum, has_aux, holomorphic,
+    vg = value_and_grad(fun, argnums if argnum is None else argnum, has_aux, holomorphic,
                         allow_int, reduce_axes)
 
-    @functools.wraps(f)
+    @functools.wraps(fun)
     def g(*args: Any, **kwargs: Any) -> Any:
         (value, grads) = vg(*args, **kwargs)
         if has_aux:
@@ -452,9 +452,9 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
 
 # ---------------------------------------------------------------------------- vmap
 
-def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = None,
+def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = None,
          axis_size: int | None = None, spmd_axis_name: Any = None) -> Callable[..., Any]:
-    """Map `f` over an axis of its inputs, as one batched computation. `spmd_axis_name`
+    """Map `fun` over an axis of its inputs, as one batched computation. `spmd_axis_name`
     (JAX's sharding of the mapped axis over a mesh) changes nothing on one device.
 
     >>> import numpy as np, fnad
@@ -462,7 +462,7 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0, axis_name: 
     array([2., 2., 2.], dtype=float32)
     """
 
-    @functools.wraps(f)
+    @functools.wraps(fun)
     def batched(*args: Any, **kwargs: Any) -> Any:
         if isinstance(in_axes, list):
             axes_prefix: Any = tuple(in_axes)
@@ -508,7 +508,7 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0, axis_name: 
             desc = ", ".join(f"leaf {i} has size {s}" for i, s in sizes)
             raise TransformError(f"vmap: mapped axes disagree in size: {desc}")
         store: dict[str, Any] = {}
-        flat = _flat_fun(f, in_tree, store)
+        flat = _flat_fun(fun, in_tree, store)
         outs, out_dims = vmap_flat(flat, size, leaves, dims, axis_name=axis_name)
         out_tree = store["tree"]
         try:
@@ -550,10 +550,10 @@ def _std_basis(leaves: Sequence[Any]) -> list[np.ndarray]:
     return out
 
 
-def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False,
+def jacfwd(fun: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False,
            holomorphic: bool = False) -> Callable[..., Any]:
     """The Jacobian by forward mode: one batched `jvp` over the input basis (vmap). With
-    `has_aux`, `f` returns `(output, aux)` and the result is `(jacobian, aux)`; with
+    `has_aux`, `fun` returns `(output, aux)` and the result is `(jacobian, aux)`; with
     `holomorphic=True`, the complex Jacobian df_i/dz_j of a complex function of complex z.
 
     >>> import numpy as np, fnad
@@ -563,13 +563,13 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
     """
     nums = _argnums_tuple(argnums)
 
-    @functools.wraps(f)
+    @functools.wraps(fun)
     def jac(*args: Any) -> Any:
         diff = [args[i] for i in nums]
         leaves, tree = tree_util.tree_flatten(tuple(diff))
         leaves = _array_leaves(leaves)
         _check_float(leaves, "jacfwd", holomorphic, complex_ok=False)
-        g = _partial_at(f, args, nums)
+        g = _partial_at(fun, args, nums)
 
         def pushforward(*basis: Any) -> Any:
             prim_tree = tree_util.tree_unflatten(tree, leaves)
@@ -606,10 +606,10 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
     return jac
 
 
-def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False,
+def jacrev(fun: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False,
            holomorphic: bool = False, allow_int: bool = False) -> Callable[..., Any]:
     """The Jacobian by reverse mode: one batched `vjp` over the output basis (vmap). With
-    `has_aux`, `f` returns `(output, aux)` and the result is `(jacobian, aux)`; with
+    `has_aux`, `fun` returns `(output, aux)` and the result is `(jacobian, aux)`; with
     `holomorphic=True`, the complex Jacobian df_i/dz_j of a complex function of complex z;
     with `allow_int=True`, integer arguments' blocks are zeros of their dtype, as JAX's.
 
@@ -620,12 +620,12 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
     """
     nums = _argnums_tuple(argnums)
 
-    @functools.wraps(f)
+    @functools.wraps(fun)
     def jac(*args: Any) -> Any:
         diff = tuple(args[i] for i in nums)
         leaves, tree = tree_util.tree_flatten(diff)
         _check_float(_array_leaves(leaves), "jacrev", holomorphic, allow_int=allow_int)
-        out, f_vjp, *aux = vjp(_partial_at(f, args, nums), *diff, has_aux=has_aux)
+        out, f_vjp, *aux = vjp(_partial_at(fun, args, nums), *diff, has_aux=has_aux)
         out_leaves, out_tree = tree_util.tree_flatten(out)
         out_leaves = _array_leaves(out_leaves)
         for o in out_leaves:
@@ -654,11 +654,11 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
     return jac
 
 
-def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False,
+def hessian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False,
             holomorphic: bool = False) -> Callable[..., Any]:
-    """The Hessian as forward-over-reverse: jacfwd(jacrev(f)). With `has_aux`, `f` returns
+    """The Hessian as forward-over-reverse: jacfwd(jacrev(fun)). With `has_aux`, `fun` returns
     `(output, aux)` and the result is `(hessian, aux)`."""
-    return jacfwd(jacrev(f, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)
+    return jacfwd(jacrev(fun, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)
 
 
 # ---------------------------------------------------------------------------- autograd's names

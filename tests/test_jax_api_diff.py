@@ -174,7 +174,8 @@ def test_constants_under_vmap_stay_concrete():
 def test_treedefs_print_and_report_node_data_as_jax():
     import collections
     nt = collections.namedtuple("NT", "u v")
-    assert repr(fnad.tree.structure(nt(1, [2]))) == "PyTreeDef(CustomNode(namedtuple[NT], [*, [*]]))"
+    assert repr(fnad.tree.structure(nt(1, [2]))) == \
+        "PyTreeDef(CustomNode(namedtuple[NT], [*, [*]]))"
     od = collections.OrderedDict([("b", 1), ("a", {"c": 2})])
     assert repr(fnad.tree.structure(od)) == \
         "PyTreeDef(CustomNode(OrderedDict[('b', 'a')], [*, {'c': *}]))"

@@ -276,7 +276,8 @@ def test_ordered_dict_and_defaultdict():
     assert type(rebuilt) is collections.defaultdict and rebuilt.default_factory is list
     assert dict(rebuilt) == {"a": 10, "b": 20}
     # JAX's rendering of a node that is not a tuple, list, dict or None
-    assert repr(treedef) == "PyTreeDef(CustomNode(defaultdict[(<class 'list'>, ('a', 'b'))], [*, *]))"
+    assert repr(treedef) == \
+        "PyTreeDef(CustomNode(defaultdict[(<class 'list'>, ('a', 'b'))], [*, *]))"
 
 
 # ---------------------------------------------------------------------------------------------

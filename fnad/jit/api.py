@@ -74,9 +74,9 @@ def _leaf_key(x: Any) -> tuple:
         raise escaped_error(x)
     if is_gpu_array(x):  # a CuPy array: run by the "cupy" executable (see Jitted.__call__)
         return tuple(x.shape), x.dtype
-    raise ArgumentTypeError(f"jit: an argument leaf of type {type(x).__name__} ({x!r}) is not an "
-                    "array; pass arrays (or pytrees of them), or mark the argument static "
-                    "with static_argnums / static_argnames")
+    raise ArgumentTypeError(f"jit: an argument leaf of type {type(x).__name__} ({x!r}) is not "
+                            "an array; pass arrays (or pytrees of them), or mark the argument "
+                            "static with static_argnums / static_argnames")
 
 
 def _as_arrays(leaves: Sequence[Any]) -> list[Any]:
@@ -103,8 +103,8 @@ def _output_leaf(x: Any) -> Any:
         from fnad.lax.elementwise import asarray_like
         return asarray_like(x)[0]
     if not hasattr(x, "dtype"):
-        raise ArgumentTypeError(f"a jitted function returned {type(x).__name__}, which is not an "
-                        "array; return arrays (or pytrees of them)")
+        raise ArgumentTypeError(f"a jitted function returned {type(x).__name__}, which is not "
+                                "an array; return arrays (or pytrees of them)")
     return x
 
 
@@ -189,13 +189,13 @@ class Jitted:
         if params and not any(p.kind is p.VAR_POSITIONAL for p in params):
             n = len(self._param_names)
             if any(not -n <= i < n for i in nums):
-                raise ArgumentError(f"jit({self._name}): static_argnums {sorted(nums)} is out of "
-                                f"range for a function of {n} positional parameters")
+                raise ArgumentError(f"jit({self._name}): static_argnums {sorted(nums)} is out "
+                                    f"of range for a function of {n} positional parameters")
         if params and not any(p.kind is p.VAR_KEYWORD for p in params):
             unknown = sorted(names - {p.name for p in params})
             if unknown:
                 raise ArgumentError(f"jit({self._name}): static_argnames {unknown} name no "
-                                f"parameter of {self._name}{tuple(p.name for p in params)}")
+                                    f"parameter of {self._name}{tuple(p.name for p in params)}")
         for i, n in enumerate(self._param_names):  # a static arg may come either way
             if n in names:
                 nums.add(i)
@@ -211,8 +211,8 @@ class Jitted:
             i for i, n in enumerate(self._param_names) if n in donate_names}
         if self._donate & self._static_argnums:
             raise ArgumentError(f"jit({self._name}): arguments "
-                            f"{sorted(self._donate & self._static_argnums)} are both static "
-                            "and donated; only array arguments can be donated")
+                                f"{sorted(self._donate & self._static_argnums)} are both static "
+                                "and donated; only array arguments can be donated")
         self._backend = backend
         self._cache = _entries_of(f, (self._static_argnums, self._static_argnames,
                                       self._donate, backend))

@@ -686,8 +686,8 @@ def checkpoint(fun: Callable[..., Any] | None = None, *, prevent_cse: bool = Tru
     instead of storing its intermediates (less memory, more compute). Alias: `remat`.
 
     JAX's options are accepted: `static_argnums` and `static_argnames` (Python values baked
-    into the trace, as `jit`'s); `policy` (`fnad.checkpoint_policies`) and `prevent_cse` tune what JAX saves
-    and compiles, not values: fnad saves nothing inside `fun` whatever the policy. Without
+    into the trace, as `jit`'s); `policy` (`fnad.checkpoint_policies`) and `prevent_cse`
+    tune what JAX saves and compiles, not values: fnad saves nothing inside `fun` whatever the policy. Without
     `fun`, the decorator with these options.
 
     >>> import fnad, fnad.numpy as fnp
