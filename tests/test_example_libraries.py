@@ -176,3 +176,54 @@ def test_infinities_give_answers_without_numpy_warnings():
             _, layer_params = init_fun(random.key(0), (-1, 4, 4, 2))
             apply_fun(layer_params, x, rng=random.key(1))
         stax.FanInSum[1]((), [x, -x])
+
+
+def _sm3_reference(x, grads, lr, momentum):
+    """SM3-II (Anil et al., 2019) for a matrix in NumPy: per-row and per-column maxima of
+    the accumulator, whose minimum plus g**2 is the next accumulator."""
+    rows, cols, m = np.zeros(x.shape[0]), np.zeros(x.shape[1]), np.zeros_like(x)
+    for g in grads:
+        accum = np.minimum(rows[:, None], cols[None, :]) + g * g
+        m = (1 - momentum) * np.where(accum > 0, g / np.sqrt(np.where(accum > 0, accum, 1)),
+                                      0) + momentum * m
+        x = x - lr * m
+        rows, cols = accum.max(axis=1), accum.max(axis=0)
+    return x
+
+
+@pytest.mark.parametrize("jitted", [False, True])
+def test_sm3_matches_its_update_rule(jitted):
+    rng = np.random.default_rng(0)
+    x0 = rng.normal(size=(3, 4))
+    grads = [rng.normal(size=(3, 4)) for _ in range(4)]
+    grads[1][0] = 0.0  # a zero row: its accumulator entries stay positive from before
+    init, update, get_params = O.sm3(0.1, momentum=0.5)
+    step = fnad.jit(update) if jitted else update
+    state = init({"w": x0, "s": np.array(2.0)})
+    for i, g in enumerate(grads):
+        state = step(i, {"w": g, "s": np.array(float(i) - 1.0)}, state)
+    np.testing.assert_allclose(get_params(state)["w"], _sm3_reference(x0, grads, 0.1, 0.5),
+                               rtol=1e-12)
+    # A scalar is one entry whose accumulator is the sum of its squared gradients.
+    np.testing.assert_allclose(get_params(state)["s"],
+                               _sm3_reference(np.full((1, 1), 2.0), [np.full((1, 1), i - 1.0)
+                                                                     for i in range(4)],
+                                              0.1, 0.5)[0, 0], rtol=1e-12)
+    assert get_params(state)["s"].shape == ()
+
+
+def test_optimizer_triple_is_named_and_state_unpacks_for_saving():
+    opt = O.adam(0.1)
+    assert isinstance(opt, O.Optimizer) and opt.init_fn is opt[0]
+    params = {"w": np.array([1.0, 2.0]), "b": [np.array(3.0)]}
+    state = opt.update_fn(0, {"w": np.array([0.5, -1.0]), "b": [np.array(2.0)]},
+                          opt.init_fn(params))
+    marked = O.unpack_optimizer_state(state)
+    assert isinstance(marked["w"], O.JoinPoint)
+    np.testing.assert_array_equal(marked["w"].subtree[0], opt.params_fn(state)["w"])
+    again = O.pack_optimizer_state(marked)
+    assert again.tree_def == state.tree_def and again.subtree_defs == state.subtree_defs
+    for a, b in zip(fnad.tree.leaves(again), fnad.tree.leaves(state)):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(fnad.FnadError, match="JoinPoint"):
+        O.pack_optimizer_state({"w": np.zeros(2)})

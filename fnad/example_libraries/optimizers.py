@@ -40,12 +40,20 @@ tree_util.register_pytree_node(
     lambda aux, children: OptimizerState(children[0], *aux))
 
 
-def optimizer(opt_maker: Callable[..., tuple]) -> Callable[..., tuple]:
+class Optimizer(NamedTuple):
+    """What an optimizer factory returns: it unpacks as `opt_init, opt_update, get_params`."""
+
+    init_fn: Callable[[Any], OptimizerState]
+    update_fn: Callable[[Any, Any, OptimizerState], OptimizerState]
+    params_fn: Callable[[OptimizerState], Any]
+
+
+def optimizer(opt_maker: Callable[..., tuple]) -> Callable[..., Optimizer]:
     """Lift an optimizer for one array, `(init(x), update(i, g, state), get_params(state))`,
     to pytrees of arrays."""
 
     @functools.wraps(opt_maker)
-    def tree_opt_maker(*args: Any, **kwargs: Any) -> tuple:
+    def tree_opt_maker(*args: Any, **kwargs: Any) -> Optimizer:
         init, update, get_params = opt_maker(*args, **kwargs)
 
         def tree_init(x0_tree: Any) -> OptimizerState:
@@ -72,7 +80,7 @@ def optimizer(opt_maker: Callable[..., tuple]) -> Callable[..., tuple]:
             return tree_util.tree_unflatten(opt_state.tree_def,
                                             [get_params(s) for s in _leaf_states(opt_state)])
 
-        return tree_init, tree_update, tree_get_params
+        return Optimizer(tree_init, tree_update, tree_get_params)
 
     return tree_opt_maker
 
@@ -253,6 +261,33 @@ def adamax(step_size: float | Schedule, b1: float = 0.9, b2: float = 0.999,
     return _with_slots(2, update)
 
 
+@optimizer
+def sm3(step_size: float | Schedule, momentum: float = 0.9) -> tuple:
+    """SM3 (Anil et al., 2019): Adagrad whose sum of squared gradients is, per entry, the
+    smallest of its row's, column's, ... running maxima, so it keeps one vector per axis
+    instead of an array the size of the parameters; steps averaged with `momentum`."""
+    step = make_schedule(step_size)
+
+    def init(x0: Any) -> tuple:
+        x0 = fnp.asarray(x0)
+        axes = fnp.shape(fnp.atleast_1d(x0))
+        return x0, fnp.zeros_like(x0), [fnp.zeros(n, x0.dtype) for n in axes]
+
+    def update(i: Any, g: Any, state: tuple) -> tuple:
+        x, m, vs = state
+        g1 = fnp.atleast_1d(g)
+        along = [fnp.reshape(v, [-1 if j == k else 1 for j in range(g1.ndim)])
+                 for k, v in enumerate(vs)]
+        accum = functools.reduce(fnp.minimum, along) + g1 * g1
+        inv = fnp.where(accum > 0, 1.0 / fnp.sqrt(fnp.where(accum > 0, accum, 1.0)), 0.0)
+        m = (1.0 - momentum) * fnp.reshape(g1 * inv, fnp.shape(g)) + momentum * m
+        vs = [fnp.max(accum, axis=tuple(j for j in range(g1.ndim) if j != k))
+              for k in range(g1.ndim)]
+        return x - step(i) * m, m, vs
+
+    return init, update, lambda state: state[0]
+
+
 # ------------------------------------------------------------------ utilities
 
 def l2_norm(tree: Any) -> Any:
@@ -266,7 +301,42 @@ def clip_grads(grad_tree: Any, max_norm: float) -> Any:
     return tree_util.tree_map(lambda g: fnp.multiply(g, factor), grad_tree)
 
 
-__all__ = ["OptimizerState", "adagrad", "adam", "adamax", "clip_grads", "constant",
+class JoinPoint:
+    """A leaf of `unpack_optimizer_state`'s outer tree holding one parameter's state tree."""
+
+    def __init__(self, subtree: Any) -> None:
+        self.subtree = subtree
+
+    def __iter__(self) -> Any:
+        yield self.subtree
+
+
+def unpack_optimizer_state(opt_state: OptimizerState) -> Any:
+    """The state as the params' tree with a `JoinPoint` per parameter holding its state
+    (a plain nested structure, for saving).
+
+    >>> init, update, get_params = sgd(0.1)
+    >>> tree = unpack_optimizer_state(init({"w": np.zeros(2)}))
+    >>> type(tree["w"]).__name__
+    'JoinPoint'
+    """
+    return tree_util.tree_unflatten(opt_state.tree_def,
+                                    [JoinPoint(s) for s in _leaf_states(opt_state)])
+
+
+def pack_optimizer_state(marked_pytree: Any) -> OptimizerState:
+    """The `OptimizerState` that `unpack_optimizer_state` unpacked into `marked_pytree`."""
+    points, tree_def = tree_util.tree_flatten(marked_pytree)
+    if not all(isinstance(p, JoinPoint) for p in points):
+        raise OptimizerArgumentError(
+            "pack_optimizer_state: every leaf must be a JoinPoint, as unpack_optimizer_state "
+            f"makes them; got {sorted({type(p).__name__ for p in points})}")
+    flat = [tree_util.tree_flatten(p.subtree) for p in points]
+    return OptimizerState([f[0] for f in flat], tree_def, [f[1] for f in flat])
+
+
+__all__ = ["JoinPoint", "Optimizer", "OptimizerState", "adagrad", "adam", "adamax", "clip_grads", "constant",
            "exponential_decay", "inverse_time_decay", "l2_norm", "make_schedule", "momentum",
-           "nesterov", "optimizer", "piecewise_constant", "polynomial_decay", "rmsprop",
-           "rmsprop_momentum", "sgd"]
+           "nesterov", "optimizer", "pack_optimizer_state", "piecewise_constant",
+           "polynomial_decay", "rmsprop", "rmsprop_momentum", "sgd", "sm3",
+           "unpack_optimizer_state"]
