@@ -55,6 +55,8 @@ class ShapeDtypeStruct:
 
     def __init__(self, shape: Sequence[int], dtype: Any, sharding: Any = None, *,
                  weak_type: bool = False) -> None:
+        if dtype is None:  # np.dtype(None) would be float64
+            raise ArgumentTypeError("ShapeDtypeStruct: dtype must be specified")
         self.shape = tuple(int(d) for d in shape)
         self.dtype = np.dtype(dtype)
         self.sharding = sharding
@@ -68,6 +70,17 @@ class ShapeDtypeStruct:
         aval = get_aval(asarray_like(x)[0] if weak else x)
         return cls(aval.shape, aval.dtype, getattr(x, "sharding", None),
                    weak_type=weak or aval.weak_type)
+
+    def update(self, **changes: Any) -> ShapeDtypeStruct:
+        """A copy with `shape`, `dtype`, `sharding` or `weak_type` changed."""
+        fields = {"shape": self.shape, "dtype": self.dtype, "sharding": self.sharding,
+                  "weak_type": self.weak_type}
+        unknown = set(changes) - set(fields)
+        if unknown:
+            raise ArgumentTypeError(f"ShapeDtypeStruct.update: unknown fields {sorted(unknown)}")
+        fields.update(changes)
+        weak_type = fields.pop("weak_type")
+        return ShapeDtypeStruct(**fields, weak_type=weak_type)
 
     @property
     def aval(self) -> ShapedArray:

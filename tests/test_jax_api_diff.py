@@ -306,3 +306,11 @@ def test_checkpoint_static_argnames_and_debug_print_keywords(capsys):
     fnad.jit(lambda x: fnad.debug.print("v={}", x, partitioned=False,
                                         skip_format_check=True) or x)(1.0)
     assert "v=1.0" in capsys.readouterr().out
+
+
+def test_shape_dtype_struct_update_and_required_dtype():
+    s = fnad.ShapeDtypeStruct((2, 3), np.float32)
+    assert s.update(shape=(4,)) == fnad.ShapeDtypeStruct((4,), np.float32)
+    assert s.update(dtype=np.int32).dtype == np.int32 and s.shape == (2, 3)
+    with pytest.raises(TypeError, match="dtype must be specified"):
+        fnad.ShapeDtypeStruct((2,), None)
