@@ -314,3 +314,13 @@ def test_shape_dtype_struct_update_and_required_dtype():
     assert s.update(dtype=np.int32).dtype == np.int32 and s.shape == (2, 3)
     with pytest.raises(TypeError, match="dtype must be specified"):
         fnad.ShapeDtypeStruct((2,), None)
+
+
+def test_custom_rules_get_default_arguments():
+    @fnad.custom_jvp
+    def scale(x, y=2.0):
+        return x * y
+
+    scale.defjvp(lambda p, t: (scale(*p), t[0] * p[1] * 10 + t[1]))
+    assert float(fnad.grad(scale)(1.0)) == 20.0
+    assert float(fnad.grad(lambda x: scale(x, y=3.0))(1.0)) == 30.0

@@ -94,13 +94,23 @@ def _leaves(x: Any, what: str) -> tuple[list[Any], Any]:
 
 
 def _resolve_args(fun: Callable[..., Any], args: tuple, kwargs: dict) -> tuple:
-    """Keyword arguments turned positional, so that argnums address every argument."""
-    if not kwargs:
+    """Keyword arguments turned positional and defaults filled in, as JAX does, so that
+    argnums address every argument and the rules get every argument."""
+    try:
+        signature = inspect.signature(fun)
+    except (TypeError, ValueError):  # a builtin without a signature: positional only
+        if kwargs:
+            raise ArgumentTypeError(f"{getattr(fun, '__name__', fun)}: keyword arguments "
+                                    "need a function with a signature") from None
         return args
     try:
-        bound = inspect.signature(fun).bind(*args, **kwargs)
-    except (TypeError, ValueError) as e:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError as e:
         raise ArgumentTypeError(f"{getattr(fun, '__name__', fun)}: {e}") from None
+    for name, p in signature.parameters.items():
+        if (p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is not p.empty
+                and name not in bound.arguments):
+            bound.arguments[name] = p.default
     if bound.kwargs:
         raise TransformError(f"custom derivative functions take no keyword-only arguments; "
                              f"got {sorted(bound.kwargs)}")
