@@ -731,19 +731,26 @@ convert_element_type_p = Primitive("convert_element_type")
 
 
 def _convert_impl(x: np.ndarray, new_dtype: np.dtype) -> np.ndarray:
+    """NumPy's cast, silently (a float narrowing overflows to inf or underflows to 0, as
+    in JAX), except that float to integer saturates."""
+    token = quiet_enter()
+    try:
+        return _convert_values(x, new_dtype)
+    finally:
+        quiet_exit(token)
+
+
+def _convert_values(x: np.ndarray, new_dtype: np.dtype) -> np.ndarray:
     xp = array_module([x])
     if x.dtype.kind == "c" and new_dtype.kind not in "cb":  # the real part, without warning
         x = x.real
     if x.dtype.kind != "f" or new_dtype.kind not in "iu":
         return x.astype(new_dtype)
     # JAX's (XLA's) float to integer conversion saturates: out of range gives the nearest
-    # bound, NaN gives 0 (NumPy's cast is undefined there)
+    # bound, NaN gives 0 (NumPy's cast is undefined there); a bound beyond the float's
+    # range compares as inf
     info = np.iinfo(new_dtype)
-    token = quiet_enter()  # a bound beyond the float's range compares as inf, silently
-    try:
-        high, low = x >= float(info.max), x <= float(info.min)
-    finally:
-        quiet_exit(token)
+    high, low = x >= float(info.max), x <= float(info.min)
     out = xp.where(high | low | xp.isnan(x), 0, x).astype(new_dtype)
     return xp.where(high, new_dtype.type(info.max), xp.where(low, new_dtype.type(info.min), out))
 

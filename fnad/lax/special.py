@@ -410,7 +410,7 @@ def _bessel_ie(x: np.ndarray, nu: int) -> np.ndarray:
         term = -term * (4 * nu * nu - (2 * k - 1) ** 2) / (k * 8 * big)
         asym = asym + term
     out = np.where(ax <= _BESSEL_SERIES_UNTIL, series * np.exp(-small),
-                   asym / np.sqrt(2 * math.pi * big))
+                   asym / math.sqrt(2 * math.pi) / np.sqrt(big))  # no overflow at huge |x|
     out = np.select([np.isnan(ax), ax == np.inf], [np.nan, 0.0], out)
     return out if nu == 0 else np.copysign(out, x)
 

@@ -18,6 +18,7 @@ from fnad.core.cache import Cache
 from fnad.core.dtypes import default_dtype
 from fnad.core.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError, user_line
 from fnad.core.ir import get_aval, weak_number
+from fnad.core.quiet import quiet_enter, quiet_exit
 from fnad.core.trace import Tracer
 
 PY_SCALARS = (bool, int, float, complex)
@@ -133,6 +134,7 @@ def asarray(x: Any, dtype: Any = None, order: str | None = None, *, copy: bool |
     if dtype is None and is_scalar(x):
         return lax.asarray_like(x)[0]
     integers = dtype is not None and np.dtype(dtype).kind in "iu"
+    token = quiet_enter()  # a number beyond the dtype's range is inf, silently, as in JAX
     try:
         if integers:
             natural = np.asarray(x)
@@ -141,6 +143,8 @@ def asarray(x: Any, dtype: Any = None, order: str | None = None, *, copy: bool |
         arr = np.asarray(x, dtype=dtype)
     except TypeError as e:  # a dict, an object
         raise _not_numbers(x) from e
+    finally:
+        quiet_exit(token)
     if arr.dtype.kind in "OUSV":  # objects, strings, records
         raise _not_numbers(x)
     if dtype is None and not isinstance(x, np.generic) and arr.dtype in _PYTHON_DATA:
@@ -151,8 +155,9 @@ def asarray(x: Any, dtype: Any = None, order: str | None = None, *, copy: bool |
 def _cast(x: np.ndarray, dtype: np.dtype) -> Any:
     """`x` as `dtype` by lax's rules where NumPy's differ: complex to real is lax's error
     (not a ComplexWarning and a dropped imaginary part), floats to integers saturate and
-    NaN is 0 (not NumPy's undefined cast and its warning), as under jit and in JAX."""
-    if x.dtype.kind == "c" or (x.dtype.kind == "f" and dtype.kind in "iu"):
+    NaN is 0 (not NumPy's undefined cast and its warning), a narrowing float overflows to
+    inf silently, as under jit and in JAX."""
+    if x.dtype.kind in "fc":
         return lax.convert_element_type(x, dtype)
     return x.astype(dtype)
 

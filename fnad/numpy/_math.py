@@ -67,9 +67,12 @@ nextafter = _ufunc(np.nextafter)(lambda x, y: lax.nextafter(x, y))
 
 @_ufunc(np.spacing)
 def spacing(x: Any) -> Any:
-    """The distance from x to the next float away from zero (negative for x < 0)."""
-    away = lax.select_n(signbit(x), lax.full_like(x, np.inf), lax.full_like(x, -np.inf))
-    return lax.sub(lax.nextafter(x, away), x)
+    """The distance from x to the next float away from zero (negative for x < 0, positive
+    at -0.0); for float16 (NumPy's half loop, which JAX copies) the distance to the next
+    float up, NaN at -inf as at inf."""
+    inf, minus_inf = lax.full_like(x, np.inf), lax.full_like(x, -np.inf)
+    down = lax.eq(x, -np.inf) if get_aval(x).dtype == np.float16 else lax.lt(x, 0)
+    return lax.sub(lax.nextafter(x, lax.select_n(down, inf, minus_inf)), x)
 
 
 def _pow2(e: Any, dtype: np.dtype, parts: int) -> list[Any]:
@@ -187,11 +190,20 @@ def sinc(x: Any) -> Any:
 # ------------------------------------------------------------------ integers
 
 
+def _unsigned_abs(x: Any) -> Any:
+    """|x| in the unsigned type of x's width, as NumPy's gcd and lcm take it: |INT_MIN|
+    is representable there."""
+    dt = get_aval(x).dtype
+    if dt.kind != "i":
+        return x
+    return lax.convert_element_type(lax.abs(x), np.dtype(f"u{dt.itemsize}"))
+
+
 def _euclid(a: Any, b: Any) -> Any:
-    """gcd(|a|, |b|) by Euclid's algorithm, one while loop for the whole array (a rank-0
-    operand is broadcast first: the loop's carry keeps one shape)."""
+    """gcd(|a|, |b|) by Euclid's algorithm on unsigned magnitudes, one while loop for the
+    whole array (a rank-0 operand is broadcast first: the loop's carry keeps one shape)."""
     shape = np.broadcast_shapes(get_aval(a).shape, get_aval(b).shape)
-    a, b = (broadcast_to(lax.abs(v), shape) for v in (a, b))
+    a, b = (broadcast_to(_unsigned_abs(v), shape) for v in (a, b))
 
     def body(ab: tuple[Any, Any]) -> tuple[Any, Any]:
         x, y = ab
@@ -207,17 +219,20 @@ def _euclid(a: Any, b: Any) -> Any:
 
 @_ufunc(np.gcd)
 def gcd(x1: Any, x2: Any) -> Any:
-    """The greatest common divisor of abs(x1) and abs(x2) (0 for two zeros)."""
-    return _euclid(x1, x2)
+    """The greatest common divisor of abs(x1) and abs(x2) (0 for two zeros), computed on
+    unsigned magnitudes and wrapped back, as NumPy's (gcd(-128, 0) of int8 is -128)."""
+    return lax.convert_element_type(_euclid(x1, x2), get_aval(x1).dtype)
 
 
 @_ufunc(np.lcm)
 def lcm(x1: Any, x2: Any) -> Any:
-    """The least common multiple of abs(x1) and abs(x2) (0 if either is 0)."""
+    """The least common multiple of abs(x1) and abs(x2) (0 if either is 0): |x1| / gcd *
+    |x2| on unsigned magnitudes, wrapping on overflow and back to x1's dtype, as NumPy's."""
     g = _euclid(x1, x2)
     zero = lax.eq(g, 0)
-    q = lax.div(lax.abs(x1), lax.select_n(zero, g, lax.full_like(g, 1)))
-    return lax.select_n(zero, lax.abs(lax.mul(q, x2)), lax.full_like(g, 0))
+    q = lax.div(_unsigned_abs(x1), lax.select_n(zero, g, lax.full_like(g, 1)))
+    out = lax.select_n(zero, lax.mul(q, _unsigned_abs(x2)), lax.full_like(g, 0))
+    return lax.convert_element_type(out, get_aval(x1).dtype)
 
 
 @_ufunc(np.bitwise_count)
@@ -278,8 +293,8 @@ def angle(z: Any, deg: bool = False) -> Any:
     (and -0.0), 0 otherwise (in degrees if `deg`)."""
     from fnad.numpy._ufuncs import arctan2
     z = asarray(z)
-    out = arctan2(imag(z), real(z)) if get_aval(z).dtype.kind == "c" else \
-        arctan2(lax.full_like(z, 0), z)
+    # a Python 0 for real input: NumPy's weak scalar makes bool input float64, not float16
+    out = arctan2(imag(z), real(z)) if get_aval(z).dtype.kind == "c" else arctan2(0, z)
     return rad2deg(out) if deg else out
 
 

@@ -231,8 +231,22 @@ exp2 = _lift(np.exp2, lax.exp2)
 expm1 = _lift(np.expm1, lax.expm1)
 log = _lift(np.log, lax.log)
 log1p = _lift(np.log1p, lax.log1p)
-log2 = _ufunc(np.log2)(lambda x: lax.div(lax.log(x), np.log(2).astype(get_aval(x).dtype)))
-log10 = _ufunc(np.log10)(lambda x: lax.div(lax.log(x), np.log(10).astype(get_aval(x).dtype)))
+
+
+def _log_base(base: float) -> Callable[[Any], Any]:
+    """log(x) / log(base); for complex x part by part, since a complex division would
+    turn log(inf + 0j) = inf + 0j into inf + NaN j."""
+    def fn(x: Any) -> Any:
+        out = lax.log(x)
+        if get_aval(x).dtype.kind != "c":
+            return lax.div(out, np.log(base).astype(get_aval(x).dtype))
+        scale = np.log(base).astype(get_aval(real_part(out)).dtype)
+        return lax.complex(lax.div(real_part(out), scale), lax.div(imag_part(out), scale))
+    return fn
+
+
+log2 = _ufunc(np.log2)(_log_base(2))
+log10 = _ufunc(np.log10)(_log_base(10))
 sqrt = _lift(np.sqrt, lax.sqrt)
 cbrt = _lift(np.cbrt, lax.cbrt)
 sin, cos, tan = _lift(np.sin, lax.sin), _lift(np.cos, lax.cos), _lift(np.tan, lax.tan)
@@ -404,7 +418,13 @@ def logaddexp(x: Any, y: Any) -> Any:
 
     >>> float(logaddexp(0.0, 0.0))  # doctest: +ELLIPSIS
     0.693147...
+
+    float16 is computed in float32, as NumPy's half loops (and XLA) do: the final sum
+    cancels, and float16 would lose the leading digits there.
     """
+    if get_aval(x).dtype == np.float16:
+        wide = [lax.convert_element_type(v, np.float32) for v in (x, y)]
+        return lax.convert_element_type(logaddexp(*wide), np.float16)
     delta = lax.sub(x, y)
     x_big = lax.ge(delta, lax.full_like(delta, 0))
     big = lax.select_n(x_big, y, x)
