@@ -227,3 +227,46 @@ def test_optimizer_triple_is_named_and_state_unpacks_for_saving():
         np.testing.assert_array_equal(a, b)
     with pytest.raises(fnad.FnadError, match="JoinPoint"):
         O.pack_optimizer_state({"w": np.zeros(2)})
+
+
+def _transposed_conv_reference(x, w, stride):
+    """A VALID transposed convolution (NHWC, HWIO; the kernel used as is, as JAX's
+    `lax.conv_transpose` with transpose_kernel=False) by scattering each input pixel:
+    out[a * s + k - 1 - p] += x[a] * w[p] along each spatial axis, whose length is
+    in * s + max(k - s, 0) (JAX's VALID padding; zeros past the last scattered pixel)."""
+    n, h, wd, _ = x.shape
+    kh, kw, _, o = w.shape
+    out = np.zeros((n, h * stride[0] + max(kh - stride[0], 0),
+                    wd * stride[1] + max(kw - stride[1], 0), o))
+    for a in range(h):
+        for b in range(wd):
+            for p in range(kh):
+                for q in range(kw):
+                    out[:, a * stride[0] + kh - 1 - p, b * stride[1] + kw - 1 - q] += \
+                        x[:, a, b] @ w[p, q]
+    return out
+
+
+def test_stax_transposed_convolutions():
+    from fnad import random
+    from fnad.example_libraries import stax
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 4, 3, 3))
+    key = random.key(0)
+    init_fun, apply_fun = stax.ConvTranspose(5, (3, 2), strides=(2, 3))
+    shape, (w, b) = init_fun(key, (-1, 4, 3, 3))
+    assert shape == (-1, 9, 9, 5) and w.shape == (3, 2, 3, 5) and b.shape == (1, 1, 1, 5)
+    out = apply_fun((w, b), x)
+    np.testing.assert_allclose(out, _transposed_conv_reference(x, w, (2, 3)) + b, rtol=1e-5,
+                               atol=1e-6)
+    # SAME upsamples by the stride exactly; the 1-d layer is the 2-d one on a width of 1.
+    assert stax.ConvTranspose(5, (3, 3), (2, 2), "SAME")[0](key, (-1, 4, 3, 3))[0] == \
+        (-1, 8, 6, 5)
+    init_1d, apply_1d = stax.Conv1DTranspose(5, (3,), strides=(2,))
+    shape, (w1, b1) = init_1d(key, (-1, 4, 3))
+    assert shape == (-1, 9, 5)
+    np.testing.assert_allclose(apply_1d((w1, b1), x[:, :, 0]),
+                               _transposed_conv_reference(x[:, :, :1], w1[:, None], (2, 1))
+                               [:, :, 0] + b1, rtol=1e-5, atol=1e-6)
+    assert stax.glorot is stax.glorot_normal and stax.logsoftmax is stax.log_softmax

@@ -17,9 +17,26 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import fnad.numpy as fnp
-from fnad import lax, nn, random
+from fnad import lax, random
 from fnad.core.errors import ArgumentError
+from fnad.nn import (
+    elu,
+    gelu,
+    leaky_relu,
+    log_softmax,
+    relu,
+    selu,
+    sigmoid,
+    softmax,
+    softplus,
+    standardize,
+)
 from fnad.nn.initializers import glorot_normal, normal, ones, zeros
+
+# JAX's aliases, kept for old programs.
+glorot = glorot_normal
+randn = normal
+logsoftmax = log_softmax
 
 Layer = tuple[Callable[..., Any], Callable[..., Any]]
 
@@ -40,38 +57,65 @@ def Dense(out_dim: int, W_init: Any = None, b_init: Any = None) -> Layer:  # noq
     return init_fun, apply_fun
 
 
-def GeneralConv(dimension_numbers: tuple[str, str, str], out_chan: int,  # noqa: N802
-                filter_shape: Sequence[int], strides: Sequence[int] | None = None,
-                padding: Any = "VALID", W_init: Any = None,  # noqa: N803
-                b_init: Any = None) -> Layer:  # noqa: N803
-    """A convolution in the layouts `dimension_numbers` (e.g. ("NHWC", "HWIO", "NHWC"))."""
+def _conv_layer(dimension_numbers: tuple[str, str, str], out_chan: int,
+                filter_shape: Sequence[int], w_init: Any, b_init: Any, out_shape: Callable,
+                conv: Callable) -> Layer:
+    """The layer of a convolution `conv(inputs, w)` whose output shape is
+    `out_shape(input_shape, kernel_shape)`, with a bias per output channel."""
     lhs_spec, rhs_spec, out_spec = dimension_numbers
-    one = (1,) * len(filter_shape)
-    strides = tuple(strides) if strides is not None else one
-    w_init = W_init or glorot_normal(rhs_spec.index("I"), rhs_spec.index("O"))
-    bias_init = b_init or normal(1e-6)
+    w_init = w_init or glorot_normal(rhs_spec.index("I"), rhs_spec.index("O"))
+    b_init = b_init or normal(1e-6)
 
     def init_fun(rng: Any, input_shape: Sequence[int]) -> tuple:
         spatial = iter(filter_shape)
         kernel_shape = [out_chan if c == "O" else input_shape[lhs_spec.index("C")]
                         if c == "I" else next(spatial) for c in rhs_spec]
-        out_shape = lax.conv_general_shape_tuple(input_shape, kernel_shape, strides, padding,
-                                                 dimension_numbers)
         bias_shape = [out_chan if c == "C" else 1 for c in out_spec]
         k1, k2 = random.split(rng)
-        return out_shape, (w_init(k1, tuple(kernel_shape)), bias_init(k2, tuple(bias_shape)))
+        return out_shape(input_shape, kernel_shape), (w_init(k1, tuple(kernel_shape)),
+                                                      b_init(k2, tuple(bias_shape)))
 
     def apply_fun(params: tuple, inputs: Any, **kwargs: Any) -> Any:
         w, b = params
         dtype = fnp.result_type(inputs, w)  # lax takes one dtype: float64 data, float32 w
-        return fnp.add(lax.conv_general_dilated(fnp.asarray(inputs, dtype),
-                                                fnp.asarray(w, dtype), strides, padding, one,
-                                                one, dimension_numbers=dimension_numbers), b)
+        return fnp.add(conv(fnp.asarray(inputs, dtype), fnp.asarray(w, dtype)), b)
 
     return init_fun, apply_fun
 
 
+def GeneralConv(dimension_numbers: tuple[str, str, str], out_chan: int,  # noqa: N802
+                filter_shape: Sequence[int], strides: Sequence[int] | None = None,
+                padding: Any = "VALID", W_init: Any = None,  # noqa: N803
+                b_init: Any = None) -> Layer:  # noqa: N803
+    """A convolution in the layouts `dimension_numbers` (e.g. ("NHWC", "HWIO", "NHWC"))."""
+    one = (1,) * len(filter_shape)
+    strides = tuple(strides) if strides is not None else one
+    return _conv_layer(
+        dimension_numbers, out_chan, filter_shape, W_init, b_init,
+        lambda shape, kernel: lax.conv_general_shape_tuple(shape, kernel, strides, padding,
+                                                           dimension_numbers),
+        lambda x, w: lax.conv_general_dilated(x, w, strides, padding, one, one,
+                                              dimension_numbers=dimension_numbers))
+
+
+def GeneralConvTranspose(dimension_numbers: tuple[str, str, str], out_chan: int,  # noqa: N802
+                         filter_shape: Sequence[int], strides: Sequence[int] | None = None,
+                         padding: Any = "VALID", W_init: Any = None,  # noqa: N803
+                         b_init: Any = None) -> Layer:  # noqa: N803
+    """A transposed convolution (`lax.conv_transpose`: upsampling by `strides`) in the
+    layouts `dimension_numbers`."""
+    strides = tuple(strides) if strides is not None else (1,) * len(filter_shape)
+    return _conv_layer(
+        dimension_numbers, out_chan, filter_shape, W_init, b_init,
+        lambda shape, kernel: lax.conv_transpose_shape_tuple(shape, kernel, strides, padding,
+                                                             dimension_numbers),
+        lambda x, w: lax.conv_transpose(x, w, strides, padding,
+                                        dimension_numbers=dimension_numbers))
+
+
 Conv = functools.partial(GeneralConv, ("NHWC", "HWIO", "NHWC"))
+Conv1DTranspose = functools.partial(GeneralConvTranspose, ("NHC", "HIO", "NHC"))
+ConvTranspose = functools.partial(GeneralConvTranspose, ("NHWC", "HWIO", "NHWC"))
 
 
 def BatchNorm(axis: Any = (0, 1, 2), epsilon: float = 1e-5, center: bool = True,  # noqa: N802
@@ -89,7 +133,7 @@ def BatchNorm(axis: Any = (0, 1, 2), epsilon: float = 1e-5, center: bool = True,
     def apply_fun(params: tuple, x: Any, **kwargs: Any) -> Any:
         beta, gamma = params
         keep = tuple(None if i in axes else slice(None) for i in range(fnp.ndim(x)))
-        z = nn.standardize(x, axes, epsilon=epsilon)
+        z = standardize(x, axes, epsilon=epsilon)
         if scale:
             z = fnp.multiply(gamma[keep], z)
         return fnp.add(z, beta[keep]) if center else z
@@ -104,16 +148,16 @@ def elementwise(fun: Callable[..., Any], **fun_kwargs: Any) -> Layer:
 
 
 Tanh = elementwise(fnp.tanh)
-Relu = elementwise(nn.relu)
+Relu = elementwise(relu)
 Exp = elementwise(fnp.exp)
-LogSoftmax = elementwise(nn.log_softmax, axis=-1)
-Softmax = elementwise(nn.softmax, axis=-1)
-Softplus = elementwise(nn.softplus)
-Sigmoid = elementwise(nn.sigmoid)
-Elu = elementwise(nn.elu)
-LeakyRelu = elementwise(nn.leaky_relu)
-Selu = elementwise(nn.selu)
-Gelu = elementwise(nn.gelu)
+LogSoftmax = elementwise(log_softmax, axis=-1)
+Softmax = elementwise(softmax, axis=-1)
+Softplus = elementwise(softplus)
+Sigmoid = elementwise(sigmoid)
+Elu = elementwise(elu)
+LeakyRelu = elementwise(leaky_relu)
+Selu = elementwise(selu)
+Gelu = elementwise(gelu)
 
 
 def _pooling_layer(reducer: Any, init_val: float, rescaler: Any = None) -> Callable[..., Layer]:
@@ -272,7 +316,11 @@ def shape_dependent(make_layer: Callable[[Any], Layer]) -> Layer:
     return init_fun, apply_fun
 
 
-__all__ = ["AvgPool", "BatchNorm", "Conv", "Dense", "Dropout", "Elu", "Exp", "FanInConcat",
-           "FanInSum", "FanOut", "Flatten", "Gelu", "GeneralConv", "Identity", "LeakyRelu",
-           "LogSoftmax", "MaxPool", "Relu", "Selu", "Sigmoid", "Softmax", "Softplus",
-           "SumPool", "Tanh", "elementwise", "parallel", "serial", "shape_dependent"]
+__all__ = ["AvgPool", "BatchNorm", "Conv", "Conv1DTranspose", "ConvTranspose", "Dense",
+           "Dropout", "Elu", "Exp", "FanInConcat", "FanInSum", "FanOut", "Flatten", "Gelu",
+           "GeneralConv", "GeneralConvTranspose", "Identity", "LeakyRelu", "LogSoftmax",
+           "MaxPool", "Relu", "Selu", "Sigmoid", "Softmax", "Softplus", "SumPool", "Tanh",
+           "elementwise", "elu", "gelu", "glorot", "glorot_normal", "leaky_relu",
+           "log_softmax", "logsoftmax", "normal", "ones", "parallel", "randn", "relu", "selu",
+           "serial", "shape_dependent", "sigmoid", "softmax", "softplus", "standardize",
+           "zeros"]
