@@ -506,7 +506,8 @@ def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0, axis_name
         bad = [(i, s) for i, s in sizes if s != size]
         if bad:
             desc = ", ".join(f"leaf {i} has size {s}" for i, s in sizes)
-            raise TransformError(f"vmap: mapped axes disagree in size: {desc}")
+            given = f" but axis_size is {axis_size}" if axis_size is not None else ""
+            raise TransformError(f"vmap: mapped axes disagree in size: {desc}{given}")
         store: dict[str, Any] = {}
         flat = _flat_fun(fun, in_tree, store)
         outs, out_dims = vmap_flat(flat, size, leaves, dims, axis_name=axis_name)

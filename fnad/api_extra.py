@@ -24,7 +24,7 @@ from fnad.core.errors import (
 )
 from fnad.core.ir import ShapedArray, abstractify, eval_jaxpr, get_aval, weak_default
 from fnad.core.primitive import Zero
-from fnad.core.trace import EvalTrace, Tracer
+from fnad.core.trace import EvalTrace, Tracer, state
 from fnad.device import is_gpu_array
 from fnad.interpreters.jvp import instantiate
 from fnad.interpreters.staging import trace_to_jaxpr
@@ -327,24 +327,26 @@ def custom_gradient(fun: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class _CompileTimeEvalTrace(EvalTrace):
-    """Runs primitives now, even under `jit`; a traced operand is an error here."""
+    """Runs primitives on concrete values now, even under `jit`; an operation on a traced
+    value is left to the transforms that were in effect (`outer`), as in JAX."""
 
     transform = "ensure_compile_time_eval"
 
+    def __init__(self, outer: Any):
+        super().__init__(None)
+        self.outer = outer
+
     def process_primitive(self, prim: Any, args: tuple, params: dict) -> Any:
-        for a in args:
-            if isinstance(a, Tracer):
-                raise ConcretizationError(
-                    f"ensure_compile_time_eval: {prim} got a traced value ({a.aval}) of "
-                    f"{a._trace.transform}; only values known while tracing (constants, "
-                    "shapes, static arguments) can be computed in this block.")
+        if any(isinstance(a, Tracer) for a in args):
+            return self.outer.process_primitive(prim, args, params)
         return super().process_primitive(prim, args, params)
 
 
 @contextlib.contextmanager
 def ensure_compile_time_eval() -> Iterator[None]:
-    """Inside this block, operations run eagerly, even while `jit` traces: results are
-    concrete arrays (usable in Python control flow) instead of staged values.
+    """Inside this block, operations on concrete values run eagerly, even while `jit`
+    traces: results are concrete arrays (usable in Python control flow) instead of staged
+    values. Operations on traced values are traced as outside the block.
 
     >>> import fnad, fnad.numpy as fnp
     >>> @fnad.jit
@@ -355,7 +357,7 @@ def ensure_compile_time_eval() -> Iterator[None]:
     >>> float(f(np.float32(2.0)))
     12.0
     """
-    with _CompileTimeEvalTrace(None):
+    with _CompileTimeEvalTrace(state.trace):
         yield
 
 

@@ -324,3 +324,19 @@ def test_custom_rules_get_default_arguments():
     scale.defjvp(lambda p, t: (scale(*p), t[0] * p[1] * 10 + t[1]))
     assert float(fnad.grad(scale)(1.0)) == 20.0
     assert float(fnad.grad(lambda x: scale(x, y=3.0))(1.0)) == 30.0
+
+
+def test_ensure_compile_time_eval_traces_operations_on_traced_values():
+    def f(a):
+        with fnad.ensure_compile_time_eval():
+            b = a * 2  # traced: staged as outside the block, as in JAX
+            n = int(fnp.arange(3).sum())  # concrete: computed now
+        return b * n
+
+    assert float(fnad.jit(f)(2.0)) == 12.0
+    np.testing.assert_allclose(fnad.jit(fnad.vmap(fnad.grad(f)))(X), np.full(3, 6.0))
+
+
+def test_vmap_size_error_names_axis_size():
+    with pytest.raises(fnad.TransformError, match="axis_size is 3"):
+        fnad.vmap(lambda a: a, axis_size=3)(np.ones(2))
