@@ -306,7 +306,9 @@ nextafter_p = _zero_jvp(_prim("nextafter", np.nextafter, REAL,
 square_p = _prim("square", np.square, NUMBER, kernel="({0} * {0})")
 defjvp(square_p, lambda g, ans, x: mul(g, mul(2, x)))
 
-abs_p = _prim("abs", np.abs, REAL_NUMBER, kernel="(({0}) > 0 ? ({0}) : -({0}))")
+# signed operands only, as JAX's (|x| of an unsigned x is x: fnad.numpy.absolute says so);
+# fabs keeps -0.0 -> 0.0, which a comparison would not
+abs_p = _prim("abs", np.abs, "fi", kernel={"f": "fabs{f}({0})", "*": "(({0}) > 0 ? ({0}) : -({0}))"})
 # JAX's derivative: +g where x >= 0 (at 0 and -0 too, where sign(x) would give 0), -g below
 defjvp(abs_p, lambda g, ans, x: select_n(ge(x, 0), neg(g), g))
 

@@ -155,7 +155,7 @@ def _complex_abs(x: Any) -> Any:
 @_ufunc(np.absolute)
 def absolute(x: Any) -> Any:
     """|x|; the magnitude (a float array) for complex x."""
-    if _is_bool(x):
+    if get_aval(x).dtype.kind in "bu":
         return x
     return _complex_abs(x) if get_aval(x).dtype.kind == "c" else lax.abs(x)
 
