@@ -1009,8 +1009,9 @@ def round(x: Any, rounding_method: int = RoundingMethod.AWAY_FROM_ZERO) -> Any: 
 
 
 def polygamma(m: Any, x: Any) -> Any:
-    """The `m`-th derivative of `digamma`. The orders `m >= 0` are integers, a Python
-    number or a concrete array of them (elementwise, broadcast with `x`, as JAX's).
+    """The `m`-th derivative of `digamma`. The orders `m >= 0` are integers: a Python
+    number, or a concrete array of x's shape and dtype (elementwise), as JAX takes them;
+    `fnad.scipy.special.polygamma` broadcasts and takes integer arrays.
 
     >>> float(polygamma(1, np.float64(1.0)))  # pi^2 / 6
     1.6449340668482264
@@ -1019,15 +1020,17 @@ def polygamma(m: Any, x: Any) -> Any:
         raise ArgumentError(f"polygamma: the order m must be concrete (a number or a NumPy "
                             f"array), got a traced {m.aval}; pass it as a static argument")
     orders = np.asarray(m)
+    (x,) = asarray_like(x)
+    aval = get_aval(x)
+    if hasattr(m, "dtype") and (orders.dtype != aval.dtype or orders.shape not in ((), aval.shape)):
+        error = DTypeError if orders.dtype != aval.dtype else ShapeError
+        raise error(f"polygamma: the orders m ({orders.dtype}{list(orders.shape)}) must have "
+                    f"the dtype and shape of x ({aval.str_short()}), as in JAX; convert and "
+                    f"broadcast them, or use fnad.scipy.special.polygamma")
     if not np.all((orders >= 0) & (orders == np.round(orders))):
         raise ArgumentError(f"polygamma: the orders m must be non-negative integers, got {m}")
     if orders.ndim == 0:
-        return polygamma_p.bind(*asarray_like(x), m=int(orders))
-    from fnad.lax.structural import broadcast_in_dim
-    (x,) = asarray_like(x)
-    shape = np.broadcast_shapes(orders.shape, get_aval(x).shape)
-    x = broadcast_in_dim(x, shape, tuple(range(len(shape) - get_aval(x).ndim, len(shape))))
-    orders = np.broadcast_to(orders, shape)
+        return polygamma_p.bind(x, m=int(orders))
     out = None
     for k in np.unique(orders):
         value = polygamma_p.bind(x, m=int(k))

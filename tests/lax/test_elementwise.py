@@ -551,15 +551,21 @@ def test_pow_with_an_integer_exponent_array() -> None:
 
 
 def test_polygamma_of_an_array_of_orders() -> None:
-    """JAX takes the order as an array (elementwise, broadcast with x); fnad took a
-    Python int only."""
-    m, x = np.array([[0.0], [1.0], [3.0]]), np.array([0.5, 2.5, -1.5])
-    want = np.stack([lax.polygamma(k, x) for k in (0, 1, 3)])
+    """JAX takes the order as an array of x's shape and dtype (elementwise) and refuses
+    others; fnad.scipy.special.polygamma broadcasts."""
+    m, x = np.array([0.0, 1.0, 3.0]), np.array([0.5, 2.5, -1.5])
+    want = np.array([lax.polygamma(k, v) for k, v in zip((0, 1, 3), x)])
     assert_allclose(lax.polygamma(m, x), want, rtol=0, atol=0)
     assert_allclose(fnad.jit(lambda x: lax.polygamma(m, x))(x), want)
     check_grads(lambda x: lax.polygamma(m, x), (x,), order=1)
     with pytest.raises(ValueError, match="concrete"):
         fnad.jit(lax.polygamma)(m, x)
+    for bad, error in [(m[:, None], ShapeError), (m.astype(np.float32), DTypeError),
+                       (np.array([0, 1, 3]), DTypeError)]:
+        with pytest.raises(error, match=r"polygamma.*f64\[3\].*scipy.special.polygamma"):
+            lax.polygamma(bad, x)
+    assert_allclose(fnad.scipy.special.polygamma(np.array([[0], [1]]), x),
+                    np.array([[lax.polygamma(k, v) for v in x] for k in (0, 1)]), rtol=0, atol=0)
 
 
 def test_polygamma_at_the_poles_as_jax() -> None:
