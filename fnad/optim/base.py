@@ -18,6 +18,7 @@ import numpy as np
 
 import fnad.numpy as fnp
 from fnad import lax
+from fnad.core.trace import Tracer
 from fnad.optim.errors import OptimizerArgumentError, OptimizerStateError
 from fnad.optim.numerics import dtype_of
 from fnad.tree import tree_flatten, tree_leaves, tree_map
@@ -337,7 +338,17 @@ def apply_updates(params: Params, updates: Updates) -> Params:
         raise OptimizerStateError(
             f"apply_updates: {_difference(updates, params, 'updates', 'params', True)}. "
             "The updates must have the structure and shapes of the params.")
-    return tree_map(lambda p, u: fnp.asarray(fnp.add(p, u), dtype_of(p)), params, updates)
+    return tree_map(_add_keeping_dtype, params, updates)
+
+
+def _add_keeping_dtype(p: Any, u: Any) -> Any:
+    """`p + u` in `p`'s dtype; a weakly typed `p` (a Python number, or one carried through
+    `scan` or `while_loop`) has none of its own and takes the sum's, as JAX's weak float32
+    does (casting to its float64 carrier would turn a float32 loop carry into float64)."""
+    total = fnp.add(p, u)
+    if isinstance(p, (int, float, complex)) or (isinstance(p, Tracer) and p.aval.weak_type):
+        return total
+    return fnp.asarray(total, dtype_of(p))
 
 
 def incremental_update(new_tensors: Params, old_tensors: Params, step_size: Any) -> Params:

@@ -131,3 +131,23 @@ def test_any_single_mismatch_is_named(shapes, change, data):
     opt = optim.adamw(0.1)
     with pytest.raises(OptimizerStateError, match=want):
         opt.update(grads, opt.init(params), params)
+
+
+def test_python_number_params_take_the_updates_dtype_in_a_scan():
+    # optax's optimistic_adam docstring: params (1.0, 2.0) carried through lax.scan. A
+    # weakly typed param has no dtype of its own, so the float32 update decides it and the
+    # carry keeps its type (casting to the float64 carrier broke the scan).
+    opt = optim.adam(0.1)
+
+    def step(carry, _):
+        params, state = carry
+        grads = fnad.grad(lambda p: p[0] * p[1] ** 2)(params)
+        updates, state = opt.update(grads, state, params)
+        return (optim.apply_updates(params, updates), state), params[0]
+
+    (params, _), history = fnad.lax.scan(step, ((1.0, 2.0), opt.init((1.0, 2.0))), length=3)
+    assert params[0].dtype == history.dtype == np.float32
+    # Adam's first step is -lr * sign(g); g = (y**2, 2xy) = (4, 4) > 0
+    np.testing.assert_allclose(history[1], 0.9, rtol=1e-6)
+    assert optim.apply_updates({"w": np.float32(1)}, {"w": np.float64(0.5)})["w"].dtype == \
+        np.float32
