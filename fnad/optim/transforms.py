@@ -14,6 +14,7 @@ import numpy as np
 import fnad.numpy as fnp
 from fnad import lax, random as frandom
 from fnad.api import vmap
+from fnad.core.dtypes import default_float
 from fnad.optim.base import (
     EmptyState,
     GradientTransformationExtraArgs,
@@ -1026,6 +1027,9 @@ def per_example_global_norm_clip(grads: Any, l2_norm_clip: Any) -> tuple[Any, An
     (array([0.9, 1.2]), 1)
     """
     _check_batched(grads, "per_example_global_norm_clip")
+    # Integer grads are clipped to fractions: compute in the default float (as JAX does).
+    grads = tree_map(lambda g: g if np.issubdtype(dtype_of(g), np.inexact)
+                     else fnp.asarray(g, default_float()), grads)
     norms = vmap(tree_norm)(grads)
     factors = fnp.where(norms == 0, 1.0, fnp.minimum(l2_norm_clip / fnp.where(
         norms == 0, 1.0, norms), 1.0))

@@ -120,6 +120,16 @@ def test_per_example_clipping_against_a_loop():
         optim.per_example_global_norm_clip({"a": np.ones((2, 1)), "b": np.ones((3, 1))}, 1.0)
 
 
+def test_per_example_clipping_of_integer_grads_gives_fractions():
+    # optax's docstring example: rows of norm 0, 5, 5, 5 clipped to 1.25 sum to 1.75 each
+    grads = [np.array([[0, 0, 0], [0, 3, 4], [4, 0, 3], [3, 4, 0]], np.int32)]
+    total, count = optim.per_example_global_norm_clip(grads, 1.25)
+    np.testing.assert_allclose(total[0], [1.75, 1.75, 1.75], rtol=1e-6)
+    assert total[0].dtype == np.float32 and int(count) == 3
+    sums, _ = optim.per_example_layer_norm_clip(grads, 1.25)
+    np.testing.assert_allclose(sums[0], [1.75, 1.75, 1.75], rtol=1e-6)
+
+
 def test_centralize_and_constraints():
     g = {"m": np.array([[1.0, 3.0], [2.0, 2.0]]), "v": np.array([1.0, 2.0])}
     out = optim.centralize().update(g, optim.EmptyState())[0]
