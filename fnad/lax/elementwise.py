@@ -383,8 +383,14 @@ sinh_p = _math("sinh", np.sinh, lambda g, ans, x: mul(g, cosh(x)))
 cosh_p = _math("cosh", np.cosh, lambda g, ans, x: mul(g, sinh(x)))
 tanh_p = _math("tanh", np.tanh, lambda g, ans, x: mul(g, sub(1, square(ans))))
 asinh_p = _math("asinh", np.arcsinh, lambda g, ans, x: mul(g, rsqrt(add(square(x), 1))))
-acosh_p = _math("acosh", np.arccosh,
-                lambda g, ans, x: mul(g, mul(rsqrt(sub(x, 1)), rsqrt(add(x, 1)))))
+def _acosh_jvp(g: Any, ans: Any, x: Any) -> Any:
+    """g / sqrt(x^2 - 1), with x^2 - 1 as (x - 1)(x + 1) (exact near 1) and its zero at
+    -1 made +0: +inf at +-1 and JAX's (real) values below -1, where acosh itself is NaN."""
+    d = mul(sub(x, 1), add(x, 1))
+    return mul(g, rsqrt(select_n(eq(d, 0), d, full_like(d, 0))))
+
+
+acosh_p = _math("acosh", np.arccosh, _acosh_jvp)
 atanh_p = _math("atanh", np.arctanh,
                 lambda g, ans, x: div(g, mul(sub(1, x), add(x, 1))))
 logistic_p = _math("logistic", lambda x: 1 / (1 + np.exp(-x)),
@@ -486,6 +492,7 @@ def _lgamma(x: np.ndarray) -> np.ndarray:
         zp = zp * z * z
     out = (z - 0.5) * np.log(z) - z + 0.5 * math.log(2 * math.pi) + series - log_prod
     out = np.where(neg, math.log(math.pi) - np.log(np.abs(np.sin(math.pi * r))) - out, out)
+    out = np.where((x == 1) | (x == 2), 0.0, out)  # exact zeros, not the series' rounding
     return _limits(x, out, np.inf, np.inf)
 
 

@@ -787,3 +787,22 @@ def test_float_to_integer_conversion_saturates_as_jax(src, dst) -> None:
         jitted = fnad.jit(lambda v: lax.convert_element_type(v * v.dtype.type(1), dst),
                           backend=backend)
         np.testing.assert_array_equal(jitted(x), want, err_msg=backend)
+
+
+def test_lgamma_is_exactly_zero_at_one_and_two() -> None:
+    for dt in (F32, F64):
+        x = np.array([1.0, 2.0], dt)
+        np.testing.assert_array_equal(lax.lgamma(x), [0.0, 0.0])
+        np.testing.assert_array_equal(fnad.jit(lax.lgamma)(x), [0.0, 0.0])
+
+
+def test_acosh_derivative_is_real_below_minus_one_and_inf_at_plus_minus_one() -> None:
+    """1 / sqrt(x^2 - 1), as JAX's rule gives it outside acosh's domain too; computed as
+    (x - 1)(x + 1), exact near 1."""
+    x = np.array([-2.5, -1.0, 1.0, 1.0 + 2.0 ** -40, 2.5, -0.5])
+    with np.errstate(all="raise"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = fnad.vmap(fnad.grad(lax.acosh))(x)
+    want = np.array([1 / math.sqrt(5.25), np.inf, np.inf,
+                     1 / math.sqrt(2.0 ** -39 + 2.0 ** -80), 1 / math.sqrt(5.25), np.nan])
+    assert_allclose(got, want, rtol=1e-15)
