@@ -377,7 +377,8 @@ def ntxent(embeddings: Any, labels: Any, temperature: float = 0.07) -> Any:
     shifted_matches = x_matches - top
     denom = fnp.sum(fnp.exp(x_diffs - top), axis=1, keepdims=True) + fnp.exp(shifted_matches)
     log_softm = shifted_matches - fnp.log(denom)
-    return -fnp.sum(fnp.where(matches, log_softm, 0.0)) / fnp.sum(matches)
+    # the count of matches in the loss's dtype: an int64 count would make it float64
+    return -fnp.sum(fnp.where(matches, log_softm, 0.0)) / fnp.sum(matches, dtype=log_softm.dtype)
 
 
 def _check_floating(name: str, **arrays: Any) -> None:
