@@ -147,6 +147,9 @@ def test_ntxent_against_its_formula():
                 negatives = [sim[i, k] for k in range(4) if labels[k] != labels[i]]
                 terms.append(sim[i, j] - np.log(np.exp(sim[i, j]) + np.sum(np.exp(negatives))))
     np.testing.assert_allclose(got, -np.mean(terms), rtol=1e-6)
+    emb32 = emb.astype(np.float32)  # the loss keeps the embeddings' dtype
+    assert optim.ntxent(emb32, labels).dtype == np.float32
+    assert fnad.grad(lambda e: optim.ntxent(e, labels))(emb32).dtype == np.float32
 
 
 @pytest.mark.parametrize("name,fn", [
