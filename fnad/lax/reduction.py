@@ -267,7 +267,11 @@ def _cumulative(name: str, ufunc: np.ufunc, kinds: str) -> Primitive:
     def impl(x: np.ndarray, axis: int, reverse: bool) -> np.ndarray:
         if reverse:
             x = np.flip(x, axis)
-        out = ufunc.accumulate(x, axis=axis, dtype=x.dtype)
+        token = quiet_enter()  # inf - inf, inf * 0: NaN is the answer, with no warning
+        try:
+            out = ufunc.accumulate(x, axis=axis, dtype=x.dtype)
+        finally:
+            quiet_exit(token)
         return np.asarray(np.flip(out, axis) if reverse else out)
 
     def abstract_eval(x: ShapedArray, axis: int, reverse: bool) -> ShapedArray:

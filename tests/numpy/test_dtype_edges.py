@@ -140,3 +140,18 @@ def test_narrowing_casts_overflow_to_inf_silently() -> None:
         np.testing.assert_array_equal(fnp.asarray(1e300, np.float16), np.inf)
         np.testing.assert_array_equal(
             fnad.lax.convert_element_type(np.array([7e4, 1e-30]), np.float16), [np.inf, 0])
+
+
+REDUCTIONS = """sum prod max min ptp cumsum cumprod nansum nanprod nanmax nanmin nancumsum
+nancumprod argmax argmin all any count_nonzero""".split()
+
+
+@pytest.mark.parametrize("dt", DTYPES, ids=str)
+@pytest.mark.parametrize("name", REDUCTIONS)
+def test_reductions_are_numpys_at_edges(name: str, dt: np.dtype) -> None:
+    """inf - inf and inf * 0 inside a running sum or product are NaN, silently."""
+    if (name, dt.kind) in (("argmax", "c"), ("argmin", "c"), ("ptp", "b")):
+        pytest.skip("refused (as JAX's argmax of complex), by subtract for ptp of bool")
+    e = edges(dt)
+    for x in (e, e[::-1], e[:2]):
+        check(name, x)
