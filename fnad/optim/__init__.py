@@ -6,7 +6,16 @@ losses and tree helpers, under optax's names (one flat namespace, as optax has).
 from collections.abc import Callable as _Callable
 from typing import Any as _Any
 
-from fnad.optim import contrib, losses, projections, schedules, transforms, tree, tree_utils
+from fnad.optim import (
+    contrib,
+    losses,
+    perturbations,
+    projections,
+    schedules,
+    transforms,
+    tree,
+    tree_utils,
+)
 from fnad.optim.alias import (
     adabelief,
     adadelta,
