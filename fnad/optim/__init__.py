@@ -7,6 +7,7 @@ from collections.abc import Callable as _Callable
 from typing import Any as _Any
 
 from fnad.optim import (
+    assignment,
     contrib,
     losses,
     perturbations,
