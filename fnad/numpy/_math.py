@@ -16,6 +16,7 @@ from fnad import lax
 from fnad.core.errors import ArgumentTypeError, DTypeError, user_line
 from fnad.core.ir import get_aval
 from fnad.lax import elementwise as ew
+from fnad.lax.custom import custom_jvp
 from fnad.numpy._core import (
     asarray,
     broadcast_to,
@@ -372,8 +373,20 @@ def i0(x: Any) -> Any:
     if get_aval(x).dtype.kind == "c":  # it was converted, keeping the real part
         raise DTypeError(f"i0 does not take complex input (as in JAX){user_line()}")
     dt = get_aval(x).dtype if _float(x) else np.dtype(np.float64)
-    x = lax.convert_element_type(x, dt)
+    return _i0(lax.convert_element_type(x, dt))
+
+
+@custom_jvp
+def _i0(x: Any) -> Any:
+    """exp(|x|) i0e(x), whose derivative is I1 = exp(|x|) i1e(x): the product rule would
+    give 1 at 0, from abs's one-sided derivative there."""
     return lax.mul(lax.exp(lax.abs(x)), lax.bessel_i0e(x))
+
+
+@_i0.defjvp
+def _i0_jvp(primals: Any, tangents: Any) -> Any:
+    (x,), (t,) = primals, tangents
+    return _i0(x), lax.mul(t, lax.mul(lax.exp(lax.abs(x)), lax.bessel_i1e(x)))
 
 
 # ------------------------------------------------------------------ whole-array comparisons

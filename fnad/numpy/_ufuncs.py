@@ -426,10 +426,14 @@ def logaddexp(x: Any, y: Any) -> Any:
         wide = [lax.convert_element_type(v, np.float32) for v in (x, y)]
         return lax.convert_element_type(logaddexp(*wide), np.float16)
     delta = lax.sub(x, y)
+    nan = lax.ne(delta, delta)  # inf - inf (or a NaN operand): x + y
+    # where x and y are the same infinity, the derivatives are x + y's (1 and 1, as JAX's),
+    # with no NaN from the unselected side; a NaN operand keeps NaN derivatives
+    delta = lax.select_n(lax.bitwise_and(nan, lax.eq(x, y)), delta, lax.full_like(delta, 0))
     x_big = lax.ge(delta, lax.full_like(delta, 0))
     big = lax.select_n(x_big, y, x)
     safe = lax.add(big, lax.log1p(lax.exp(lax.select_n(x_big, delta, lax.neg(delta)))))
-    return lax.select_n(lax.ne(delta, delta), safe, lax.add(x, y))  # inf - inf: x + y
+    return lax.select_n(nan, safe, lax.add(x, y))
 
 
 @_ufunc(np.logaddexp2)

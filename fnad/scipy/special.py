@@ -353,10 +353,18 @@ def expit(x: Any) -> Any:
     return lax.logistic(x)
 
 
+@custom_jvp
 def logit(x: Any) -> Any:
-    """The log-odds log(x / (1 - x)), the inverse of `expit`."""
+    """The log-odds log(x / (1 - x)), the inverse of `expit`; its derivative is
+    1 / (x (1 - x)), +-inf at 0 and 1 (as JAX's), not the quotient rule's inf / inf."""
     (x,) = promote_inexact(x)
     return fnp.log(x / (1 - x))
+
+
+@logit.defjvp
+def _logit_jvp(primals: Any, tangents: Any) -> Any:
+    (x,) = promote_inexact(*primals)
+    return logit(x), tangents[0] / (x * (1 - x))
 
 
 @custom_jvp
@@ -394,12 +402,20 @@ def _xlog1py_jvp(primals: Any, tangents: Any) -> Any:
     return xlog1py(x, y), dx * fnp.log1p(y) + dy * x / (1 + y)
 
 
+@custom_jvp
 def entr(x: Any) -> Any:
-    """The entropy term -x log x (0 at 0, -inf for negative x)."""
+    """The entropy term -x log x (0 at 0, -inf for negative x); its derivative is
+    -(log x + 1) everywhere, as JAX's: +inf at 0, -inf at inf, NaN below 0 and at NaN."""
     (x,) = promote_inexact(x)
     safe = fnp.where(x > 0, x, 1.0)
     rest = fnp.where(x == 0, 0.0, fnp.where(fnp.isnan(x), np.nan, -np.inf))
     return fnp.where(x > 0, -x * fnp.log(safe), rest).astype(get_aval(x).dtype)
+
+
+@entr.defjvp
+def _entr_jvp(primals: Any, tangents: Any) -> Any:
+    (x,) = promote_inexact(*primals)
+    return entr(x), -tangents[0] * (fnp.log(x) + 1)
 
 
 @custom_jvp

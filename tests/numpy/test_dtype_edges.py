@@ -13,6 +13,7 @@ import pytest
 
 import fnad
 import fnad.numpy as fnp
+from fnad.test_util import check_grads
 
 DTYPES = [np.dtype(t) for t in (np.bool_, np.int8, np.uint8, np.int16, np.uint32, np.int32,
                                 np.int64, np.float16, np.float32, np.float64, np.complex64,
@@ -155,3 +156,38 @@ def test_reductions_are_numpys_at_edges(name: str, dt: np.dtype) -> None:
     e = edges(dt)
     for x in (e, e[::-1], e[:2]):
         check(name, x)
+
+
+def _grads(f: object, x: np.ndarray) -> np.ndarray:
+    with np.errstate(all="raise"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return np.asarray(fnad.vmap(fnad.grad(f))(x))
+
+
+def test_i0_derivative_is_i1_at_zero() -> None:
+    x = np.array([0.0, 0.5, -2.0])
+    np.testing.assert_allclose(_grads(fnp.i0, x), [0.0, 0.25789430539089636,
+                                                   -1.5906368546373295], rtol=1e-14)
+    check_grads(fnp.i0, (np.array([0.3, -1.2]),), order=2)
+
+
+def test_logit_and_entr_derivatives_at_their_edges() -> None:
+    """logit' = 1 / (x (1 - x)): +-inf at 0 and 1; entr' = -(log x + 1): +inf at 0,
+    -inf at inf, NaN outside the domain and at NaN (no longer 0 there)."""
+    special = fnad.scipy.special
+    x = np.array([0.0, -0.0, 1.0, 0.5, np.inf])
+    np.testing.assert_array_equal(_grads(special.logit, x), [np.inf, -np.inf, np.inf, 4.0, -0.0])
+    x = np.array([0.0, 1.0, np.inf, -1.0, np.nan])
+    np.testing.assert_array_equal(_grads(special.entr, x), [np.inf, -1.0, -np.inf, np.nan, np.nan])
+
+
+def test_logaddexp_derivatives_at_infinities() -> None:
+    """x + y's derivatives where both are the same infinity, exp(y - x) = 0 beside an
+    infinite x, NaN for a NaN operand."""
+    for f in (fnp.logaddexp, fnp.logaddexp2):
+        g = fnad.grad(f, (0, 1))
+        for x, y, want in [(np.inf, np.inf, (1.0, 1.0)), (np.inf, 1.0, (1.0, 0.0)),
+                           (1.0, 1.0, (0.5, 0.5)), (np.nan, 1.0, (np.nan, np.nan))]:
+            with np.errstate(all="raise"):
+                got = g(np.float64(x), np.float64(y))
+            np.testing.assert_array_equal(np.array(got), want)
