@@ -221,19 +221,23 @@ def linear_transpose(fun: Callable[..., Any], *primals: Any, reduce_axes: Sequen
 def closure_convert(fun: Callable[..., Any], *example_args: Any
                     ) -> tuple[Callable[..., Any], list[Any]]:
     """`(converted, consts)`: `converted(*args, *consts)` computes `fun(*args)`, with the
-    float arrays `fun` closes over (the values traced at `example_args`' shapes) passed
-    explicitly. `custom_vjp` and `custom_jvp` need this for rules whose function closes
-    over values that must be differentiated.
+    float values of enclosing transforms that `fun` closes over (tracers: what a gradient
+    must reach) passed explicitly, as JAX's; concrete arrays stay inside. `custom_vjp` and
+    `custom_jvp` need this for rules whose function closes over values being
+    differentiated.
 
-    >>> import fnad.numpy as fnp
+    >>> import fnad, fnad.numpy as fnp
     >>> w = np.array([2.0, 3.0])
-    >>> f, consts = closure_convert(lambda x: x * w, np.ones(2))
-    >>> f(np.ones(2), *[c * 10 for c in consts])
-    array([20., 30.])
+    >>> def loss(s):
+    ...     f, consts = closure_convert(lambda x: x * s * w, np.ones(2))
+    ...     return fnp.sum(f(np.ones(2), *consts)), len(consts)  # s is hoisted, w is not
+    >>> fnad.grad(loss, has_aux=True)(1.0)
+    (array(5., dtype=float32), 1)
     """
     closed, in_tree, out_tree = _trace(fun, example_args, {}, "closure_convert")
     consts = list(closed.consts)
-    hoist = [i for i, c in enumerate(consts) if get_aval(c).dtype.kind in "fc"]
+    hoist = [i for i, c in enumerate(consts)
+             if isinstance(c, Tracer) and get_aval(c).dtype.kind in "fc"]
     n_args = len(example_args)
 
     def converted(*args: Any) -> Any:

@@ -163,22 +163,26 @@ def test_linear_transpose_rejects_nonlinear_and_bad_input():
         t((np.ones(2), np.ones(3)))
 
 
-def test_closure_convert_hoists_float_constants():
+def test_closure_convert_hoists_float_tracers():
     w, idx = RNG.standard_normal(3), np.array([2, 0, 1])
-    fun = lambda x: fnp.sin(x * w)[idx] + x  # noqa: E731
-    conv, consts = fnad.closure_convert(fun, np.zeros(3))
-    assert len(consts) == 1 and np.array_equal(consts[0], w)  # the int index stays inside
     x = RNG.standard_normal(3)
-    tu.assert_allclose(conv(x, *consts), fun(x))
-    tu.assert_allclose(conv(x, 2 * w), np.sin(x * 2 * w)[idx] + x)
-    # the hoisted constant is now an argument: it can be differentiated
-    g = fnad.grad(lambda w2: fnp.sum(conv(x, w2)))(w)
-    tu.assert_allclose(g, fnad.grad(lambda w2: fnp.sum(fnp.sin(x * w2)[idx]))(w))
+    seen = {}
+
+    def loss(s):
+        fun = lambda v: fnp.sin(v * w * s)[idx] + v  # noqa: E731
+        conv, consts = fnad.closure_convert(fun, np.zeros(3))
+        seen["conv"], seen["n"] = conv, len(consts)  # s only: w and the index stay inside
+        return fnp.sum(conv(x, *consts))
+
+    # the hoisted tracer is an argument: the gradient reaches it
+    tu.assert_allclose(fnad.grad(loss)(0.5), np.sum(np.cos(x * w * 0.5)[idx] * (x * w)[idx]))
+    assert seen["n"] == 1
+    tu.assert_allclose(seen["conv"](x, 2.0), np.sin(x * w * 2.0)[idx] + x)
     with pytest.raises(fnad.TransformError, match="hoisted"):
-        conv(x)
-    # a Python number as the argument, as JAX takes it (it raised "expected an array")
+        seen["conv"](x)
+    # concrete closed-over arrays are not hoisted, as in JAX
     conv, consts = fnad.closure_convert(lambda v: v * w[1], 1.0)
-    tu.assert_allclose(conv(2.0, *consts), 2.0 * w[1])
+    assert consts == [] and float(conv(2.0)) == 2.0 * w[1]
 
 
 def test_closure_convert_lets_custom_vjp_differentiate_a_closed_over_value():
