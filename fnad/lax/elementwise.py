@@ -492,8 +492,32 @@ def _lgamma(x: np.ndarray) -> np.ndarray:
         zp = zp * z * z
     out = (z - 0.5) * np.log(z) - z + 0.5 * math.log(2 * math.pi) + series - log_prod
     out = np.where(neg, math.log(math.pi) - np.log(np.abs(np.sin(math.pi * r))) - out, out)
-    out = np.where((x == 1) | (x == 2), 0.0, out)  # exact zeros, not the series' rounding
+    near = (np.abs(x - 1) < 0.3) | (np.abs(x - 2) < 0.3)  # about the zeros: relative accuracy
+    if near.any():
+        out = np.where(near, _lgamma_near_one_two(np.where(near, x, 1.0)), out)
     return _limits(x, out, np.inf, np.inf)
+
+
+def _zeta_int(k: int) -> float:
+    """Riemann's zeta(k), k >= 2: 99 terms and Euler-Maclaurin's tail from 100."""
+    n = 100.0
+    return (math.fsum(j ** -k for j in range(1, 100)) + n ** (1 - k) / (k - 1) + n ** -k / 2
+            + k * n ** (-k - 1) / 12 - k * (k + 1) * (k + 2) * n ** (-k - 3) / 720)
+
+
+# lgamma(1 + e) = -gamma e + sum_k>=2 (-1)^k zeta(k) e^k / k, for |e| < 0.3 (40 terms)
+_LGAMMA_ONE = (0.0, -0.5772156649015329) + tuple(
+    (-1) ** k * _zeta_int(k) / k for k in range(2, 40))
+
+
+def _lgamma_near_one_two(x: np.ndarray) -> np.ndarray:
+    """lgamma within 0.3 of 1 or 2 by its Taylor series about 1 (about 2 through
+    lgamma(x) = lgamma(x - 1) + log(x - 1)): exact zeros at 1 and 2, and full relative
+    accuracy beside them, where Stirling's series less log(12!) leaves 1e-15 absolute."""
+    upper = x > 1.5
+    e = np.where(upper, x - 2, x - 1)
+    out = _poly.polyval(e, _LGAMMA_ONE)
+    return np.where(upper, out + np.log1p(e), out)
 
 
 def _cot_derivative(m: int) -> np.ndarray:
