@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 import fnad.numpy as fnp
-from fnad import lax
+from fnad import debug, lax
 from fnad.api import value_and_grad
 from fnad.core.trace import Tracer
 from fnad.optim.base import GradientTransformationExtraArgs, Params, Updates, checked
@@ -159,6 +159,7 @@ def scale_by_backtracking_linesearch(max_backtracking_steps: int, slope_rtol: fl
     """Scale the updates by the largest step (shrinking by `decrease_factor` from
     `increase_factor` times the last one) that gives Armijo's sufficient decrease
     `f(x + s u) <= (1 + rtol) f(x) + s slope_rtol <u, g> + atol`; 0 if none is finite.
+    `verbose` prints optax's report of a search that found no such step.
 
     >>> t = scale_by_backtracking_linesearch(20)
     >>> f = lambda p: fnp.sum(p["w"] ** 2)
@@ -209,6 +210,8 @@ def scale_by_backtracking_linesearch(max_backtracking_steps: int, slope_rtol: fl
         step, new_value, g_new, err, steps = lax.while_loop(
             keep_going, body, (start, fnp.asarray(value, dtype), g0,
                                fnp.asarray(np.inf, dtype), np.int32(0)))
+        if verbose:
+            debug.callback(_backtracking_report, value, slope, step, err, atol)
         step = fnp.where(fnp.isinf(err), 0.0, step)
         return (tree_map(lambda u: cast(step, u) * u, updates),
                 ScaleByBacktrackingLinesearchState(
@@ -218,7 +221,48 @@ def scale_by_backtracking_linesearch(max_backtracking_steps: int, slope_rtol: fl
     return checked("scale_by_backtracking_linesearch", init, update)
 
 
+def _backtracking_report(value: Any, slope: Any, stepsize: Any, decrease_error: Any,
+                         atol: float) -> None:
+    """`verbose`'s report (optax's wording) when no step gave sufficient decrease."""
+    if decrease_error <= atol:
+        return
+    print("INFO: optax.scale_by_backtracking_linesearch:\n"
+          "Backtracking linesearch failed to find a stepsize ensuring sufficent decrease.\n"
+          f"Value at current params: {value},\nSlope along update direction: {slope}\n"
+          f"Stepsize: {stepsize}\nDecrease Error: {decrease_error}")
+    if np.isinf(decrease_error):
+        print("Using a stepsize of 0 to avoid infinite or nan values.")
+
+
 # ----------------------------------------------------------------------------- zoom search
+
+def _zoom_report(value: Any, slope: Any, stepsize: Any, decrease_error: Any,
+                 curvature_error: Any, failed: Any, safe_stepsize: Any) -> None:
+    """`verbose`'s report (optax's wording) when the search ran out of steps."""
+    if not failed:
+        return
+    lines = ["INFO: optax.scale_by_zoom_linesearch:", f"Value at current params: {value}",
+             f"Slope along update direction: {slope}", f"Stepsize reached: {stepsize}",
+             f"Decrease Error: {decrease_error}", f"Curvature Error: {curvature_error}"]
+    if safe_stepsize > 0:
+        lines.append("Returning stepsize with sufficient decrease but curvature condition "
+                     f"not satisfied. Stepsize ensuring sufficient decrease: {safe_stepsize}.")
+    else:
+        lines.append("Linesearch failed, no stepsize satisfying sufficient decrease found.")
+        lines.append("The linesearch failed because the provided direction is not a descent "
+                     f"direction. The slope (={slope}) at stepsize=0 should be negative"
+                     if slope >= 0 else
+                     "Consider augmenting the maximal number of linesearch iterations.")
+        if slope < 0 and abs(slope) > 1e16:
+            lines.append(f"Very large absolute slope at stepsize=0. (|slope|={abs(slope)}). "
+                         "The objective is badly conditioned. Consider reparameterizing "
+                         "objective (e.g., normalizing parameters) or finding a better guess "
+                         "for the initial parameters for the solver.")
+        if np.isinf(decrease_error):
+            lines.append("Cannot even make a step without getting Inf or Nan. The linesearch "
+                         "won't make a step and the optimizer is stuck.")
+    print("\n".join(lines))
+
 
 class ZoomLinesearchInfo(NamedTuple):
     num_linesearch_steps: Any
@@ -301,6 +345,7 @@ def scale_by_zoom_linesearch(max_linesearch_steps: int, max_learning_rate: float
     Zhang) and curvature `|<u, g(x + s u)>| <= curv_rtol |<u, g>|`. The step grows by
     `increase_factor` until an interval brackets one, then zooms in with cubic, quadratic
     or bisection steps. The first guess is 1 ("one") or the last step ("keep").
+    `verbose` prints optax's report of a search that runs out of steps.
 
     >>> t = scale_by_zoom_linesearch(20)
     >>> f = lambda p: fnp.sum((p["w"] - 3.0) ** 2)
@@ -420,6 +465,9 @@ def scale_by_zoom_linesearch(max_linesearch_steps: int, max_learning_rate: float
                       zero, value0, slope0, zero, value0, slope0, zero, value0, zero, value0,
                       grad)
         z = lax.while_loop(lambda z: ~(z.done | z.failed), step, start)
+        if verbose:
+            debug.callback(_zoom_report, value0, slope0, z.stepsize, z.decrease_error,
+                           z.curvature_error, z.failed, z.safe_stepsize)
         return (tree_map(lambda u: cast(z.stepsize, u) * u, updates),
                 ScaleByZoomLinesearchState(z.stepsize, z.value, z.grad, ZoomLinesearchInfo(
                     z.count, z.decrease_error, z.curvature_error)))

@@ -99,6 +99,24 @@ def test_backtracking_step_satisfies_armijo():
     np.testing.assert_allclose(state.grad, fnad.grad(rosenbrock)(w + u), rtol=1e-10)
 
 
+@pytest.mark.parametrize("jit", [False, True])
+def test_verbose_line_searches_report_failures_only(jit, capsys):
+    # An ascent direction: no step decreases the objective (optax prints its diagnosis).
+    w, f = np.array([1.0, 2.0]), lambda p: fnp.sum(p ** 2)
+    value, grad = f(w), 2 * w
+    for ls, header in [(optim.scale_by_zoom_linesearch(5, verbose=True),
+                        "INFO: optax.scale_by_zoom_linesearch"),
+                       (optim.scale_by_backtracking_linesearch(5, verbose=True),
+                        "INFO: optax.scale_by_backtracking_linesearch")]:
+        update = fnad.jit(ls.update, static_argnames="value_fn") if jit else ls.update
+        update(grad, ls.init(w), w, value=value, grad=grad, value_fn=f)
+        out = capsys.readouterr().out
+        assert header in out and "Slope along update direction: 20.0" in out
+        assert ("not a descent direction" in out) == header.endswith("zoom_linesearch")
+        update(-grad, ls.init(w), w, value=value, grad=grad, value_fn=f)  # succeeds: silent
+        assert capsys.readouterr().out == ""
+
+
 def test_line_search_reports_a_missing_objective():
     ls = optim.scale_by_zoom_linesearch(10)
     with pytest.raises(ValueError, match="value_fn"):
