@@ -300,6 +300,59 @@ def ademamix(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999
                  tx.add_decayed_weights(weight_decay, mask), _lr(learning_rate))
 
 
+class ScaleBySimplifiedAdEMAMixState(NamedTuple):
+    """Steps taken, the momentum (a sum of gradients decaying by b1, not an average) and
+    the moving average of squared gradients."""
+
+    t: Any
+    m: Any
+    n: Any
+
+
+def scale_by_simplified_ademamix(b1: float = 0.99, b2: float = 0.95,
+                                 alpha: ScalarOrSchedule = 0.0, eps: float = 1e-8,
+                                 eps_root: float = 0.0) -> GradientTransformationExtraArgs:
+    """Simplified AdEMAMix's scaling (Morwani et al., 2025): `(m + alpha g) / (sqrt(n_hat +
+    eps_root) + eps)` with the momentum `m <- b1 m + g` (one buffer, no slow average) and
+    Adam's debiased second moment; `alpha` may be a schedule.
+
+    >>> t = scale_by_simplified_ademamix(eps=0.0)
+    >>> round(float(t.update({"w": np.float32(-3)}, t.init({"w": 0.0}))[0]["w"]), 4)
+    -1.0
+    """
+
+    def init(params: Params) -> ScaleBySimplifiedAdEMAMixState:
+        return ScaleBySimplifiedAdEMAMixState(tx._count(), tx._zeros(params), tx._zeros(params))
+
+    def update(updates: Updates, state: ScaleBySimplifiedAdEMAMixState, params: Params = None
+               ) -> tuple[Updates, ScaleBySimplifiedAdEMAMixState]:
+        mix = alpha(state.t) if callable(alpha) else alpha
+        m = tree_map(lambda g, acc: g + b1 * acc, updates, state.m)
+        n = update_moment_per_elem_norm(updates, state.n, b2, 2)
+        t = safe_increment(state.t)
+        out = tree_map(lambda mom, g, v: (mom + cast(mix, mom) * g)
+                       / (fnp.sqrt(v + eps_root) + eps), m, updates, bias_correction(n, b2, t))
+        return out, ScaleBySimplifiedAdEMAMixState(t, m, n)
+
+    return checked("scale_by_simplified_ademamix", init, update)
+
+
+def simplified_ademamix(learning_rate: ScalarOrSchedule, b1: float = 0.99, b2: float = 0.95,
+                        alpha: ScalarOrSchedule = 0.0, eps: float = 1e-8, eps_root: float = 0.0,
+                        weight_decay: ScalarOrSchedule = 0.0, mask: Any = None
+                        ) -> GradientTransformationExtraArgs:
+    """Simplified AdEMAMix: `scale_by_simplified_ademamix`, decoupled weight decay (`mask`
+    limits it), then steps of `learning_rate`.
+
+    >>> opt = simplified_ademamix(0.1)
+    >>> round(float(opt.update({"w": 2.0}, opt.init({"w": 1.0}), {"w": 1.0})[0]["w"]), 4)
+    -0.1
+    """
+    return chain(scale_by_simplified_ademamix(b1, b2, alpha, eps, eps_root),
+                 tx.add_decayed_weights(weight_decay, mask), _lr(learning_rate))
+
+
 __all__ = ["DifferentiallyPrivateAggregateState", "NormalizeState", "ReduceLROnPlateauState",
-           "SAMState", "ScaleByAdemamixState", "ademamix", "differentially_private_aggregate",
-           "dpsgd", "normalize", "reduce_on_plateau", "sam", "scale_by_ademamix"]
+           "SAMState", "ScaleByAdemamixState", "ScaleBySimplifiedAdEMAMixState", "ademamix",
+           "differentially_private_aggregate", "dpsgd", "normalize", "reduce_on_plateau", "sam",
+           "scale_by_ademamix", "scale_by_simplified_ademamix", "simplified_ademamix"]

@@ -177,3 +177,21 @@ def test_ademamix_state_keeps_its_dtype_under_float64_schedules():
 
     (p, state), _ = fnad.lax.scan(body, (params, opt.init(params)), length=3)
     assert p.dtype == state[0].m2.dtype == np.float32
+
+
+def test_simplified_ademamix_matches_its_update_rule():
+    # Morwani et al. (2025): m <- b1 m + g, n <- b2 n + (1 - b2) g^2,
+    # step = -lr ((m + alpha g) / (sqrt(n / (1 - b2^t)) + eps) + wd p)
+    rng = np.random.RandomState(2)
+    params = np.array([0.5, -1.0, 2.0])
+    opt = contrib.simplified_ademamix(0.05, b1=0.9, b2=0.8, alpha=lambda t: 1.0 + t,
+                                      weight_decay=0.1)
+    state = opt.init(params)
+    m = n = np.zeros(3)
+    for t in range(1, 5):
+        g = rng.normal(size=3)
+        m, n = 0.9 * m + g, 0.8 * n + 0.2 * g * g
+        want = -0.05 * ((m + t * g) / (np.sqrt(n / (1 - 0.8 ** t)) + 1e-8) + 0.1 * params)
+        updates, state = opt.update(g, state, params)
+        np.testing.assert_allclose(updates, want, rtol=1e-10)
+    assert int(state[0].t) == 4
