@@ -169,11 +169,19 @@ def sign(x: Any) -> Any:
     as JAX's."""
     if get_aval(x).dtype.kind != "c":
         return lax.sign(x)
-    mag = _complex_abs(x)
-    zero = lax.eq(mag, 0)
-    safe = lax.convert_element_type(lax.select_n(zero, mag, lax.full_like(mag, 1)),
-                                    get_aval(x).dtype)
-    return lax.stop_gradient(lax.select_n(zero, lax.div(x, safe), lax.full_like(x, 0)))
+    # (re, im) / big / sqrt(1 + (small / big)^2) over the parts' magnitudes: neither |x|
+    # overflowing (huge parts) nor a complex division by a subnormal |x| (which overflowed)
+    re, im = real_part(x), imag_part(x)
+    big, small = lax.max(lax.abs(re), lax.abs(im)), lax.min(lax.abs(re), lax.abs(im))
+    big = lax.select_n(lax.eq(big, 0), big, lax.full_like(big, 1))
+    ratio = lax.div(small, big)
+    norm = lax.sqrt(lax.add(lax.mul(ratio, ratio), lax.full_like(ratio, 1)))
+    out = lax.complex(lax.div(lax.div(re, big), norm), lax.div(lax.div(im, big), norm))
+    # one infinite part: the unit along it, as NumPy's (inf / inf made it NaN)
+    re_inf, im_inf = (lax.eq(lax.abs(v), np.inf) for v in (re, im))
+    unit = lax.complex(*(lax.select_n(i, lax.full_like(v, 0), lax.sign(v))
+                         for i, v in ((re_inf, re), (im_inf, im))))
+    return lax.stop_gradient(lax.select_n(lax.ne(re_inf, im_inf), out, unit))
 
 
 floor = _identity_unless_float(np.floor, lax.floor)

@@ -79,7 +79,7 @@ def check(name: str, *args: np.ndarray) -> None:
         assert_numpys(o, w, args)
 
 
-UNARY = """absolute fabs negative positive signbit floor ceil trunc rint square sqrt cbrt exp
+UNARY = """absolute fabs negative positive sign signbit floor ceil trunc rint square sqrt cbrt exp
 exp2 expm1 log log2 log10 log1p sin cos tan arcsin arccos arctan sinh cosh tanh arcsinh
 arccosh arctanh deg2rad rad2deg isnan isinf isfinite logical_not invert bitwise_count
 spacing frexp modf angle""".split()
@@ -88,12 +88,12 @@ spacing frexp modf angle""".split()
 @pytest.mark.parametrize("dt", DTYPES, ids=str)
 @pytest.mark.parametrize("name", UNARY)
 def test_unary_is_numpys_at_edges(name: str, dt: np.dtype) -> None:
-    check(name, edges(dt))
+    x = edges(dt)
+    if name == "sign" and dt.kind == "c":  # NumPy's |x| overflows there: sign 0 + 0j
+        x = x[np.abs(x.real) != np.finfo(x.real.dtype).max]
+    check(name, x)
 
 
-def test_sign_is_numpys_at_real_edges() -> None:
-    for dt in DTYPES[:10]:
-        check("sign", edges(dt))
 
 
 BINARY = """add subtract multiply divide floor_divide remainder fmod maximum minimum fmax
@@ -191,3 +191,10 @@ def test_logaddexp_derivatives_at_infinities() -> None:
             with np.errstate(all="raise"):
                 got = g(np.float64(x), np.float64(y))
             np.testing.assert_array_equal(np.array(got), want)
+
+
+def test_complex_sign_of_huge_parts_does_not_overflow() -> None:
+    for dt in (np.complex64, np.complex128):
+        big = np.finfo(np.dtype(dt).char.lower()).max
+        out = fnp.sign(np.array([complex(big, big)], dt))
+        np.testing.assert_allclose(out, [np.sqrt(0.5) * (1 + 1j)], rtol=1e-6)
