@@ -385,7 +385,10 @@ tanh_p = _math("tanh", np.tanh, lambda g, ans, x: mul(g, sub(1, square(ans))))
 asinh_p = _math("asinh", np.arcsinh, lambda g, ans, x: mul(g, rsqrt(add(square(x), 1))))
 def _acosh_jvp(g: Any, ans: Any, x: Any) -> Any:
     """g / sqrt(x^2 - 1), with x^2 - 1 as (x - 1)(x + 1) (exact near 1) and its zero at
-    -1 made +0: +inf at +-1 and JAX's (real) values below -1, where acosh itself is NaN."""
+    -1 made +0: +inf at +-1 and JAX's (real) values below -1, where acosh itself is NaN.
+    Complex x takes sqrt(x - 1) sqrt(x + 1), acosh's branch (sqrt of the product is not)."""
+    if get_aval(x).dtype.kind == "c":
+        return mul(g, mul(rsqrt(sub(x, 1)), rsqrt(add(x, 1))))
     d = mul(sub(x, 1), add(x, 1))
     return mul(g, rsqrt(select_n(eq(d, 0), d, full_like(d, 0))))
 
