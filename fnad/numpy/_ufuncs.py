@@ -417,22 +417,18 @@ def hypot(x: Any, y: Any) -> Any:
     return lax.select_n(infinite, out, lax.full_like(out, np.inf))
 
 
-@_ufunc(np.logaddexp)
-def logaddexp(x: Any, y: Any) -> Any:
-    """log(exp(x) + exp(y)) without overflow: big + log1p(exp(-|x - y|)), with `big` and the
-    sign of -|x - y| taken from one side, x's at a tie. Each side is the smooth function
-    itself, so every derivative is right at x = y (1/2, then +-1/4); max and abs there give
-    balanced first derivatives but lose the curvature.
-
-    >>> float(logaddexp(0.0, 0.0))  # doctest: +ELLIPSIS
-    0.693147...
+def _log_add(x: Any, y: Any, base2: bool) -> Any:
+    """log(exp(x) + exp(y)) (base 2 if `base2`) without overflow: big + log1p(exp(-|x - y|)),
+    with `big` and the sign of -|x - y| taken from one side, x's at a tie. Each side is the
+    smooth function itself, so every derivative is right at x = y (1/2, then +-1/4); max
+    and abs there give balanced first derivatives but lose the curvature.
 
     float16 is computed in float32, as NumPy's half loops (and XLA) do: the final sum
     cancels, and float16 would lose the leading digits there.
     """
     if get_aval(x).dtype == np.float16:
         wide = [lax.convert_element_type(v, np.float32) for v in (x, y)]
-        return lax.convert_element_type(logaddexp(*wide), np.float16)
+        return lax.convert_element_type(_log_add(*wide, base2), np.float16)
     delta = lax.sub(x, y)
     nan = lax.ne(delta, delta)  # inf - inf (or a NaN operand): x + y
     # where x and y are the same infinity, the derivatives are x + y's (1 and 1, as JAX's),
@@ -440,15 +436,29 @@ def logaddexp(x: Any, y: Any) -> Any:
     delta = lax.select_n(lax.bitwise_and(nan, lax.eq(x, y)), delta, lax.full_like(delta, 0))
     x_big = lax.ge(delta, lax.full_like(delta, 0))
     big = lax.select_n(x_big, y, x)
-    safe = lax.add(big, lax.log1p(lax.exp(lax.select_n(x_big, delta, lax.neg(delta)))))
-    return lax.select_n(nan, safe, lax.add(x, y))
+    gap = lax.select_n(x_big, delta, lax.neg(delta))
+    if base2:  # log2(1 + 2^gap), not a rescaling of x and y by log(2), which rounds them
+        ln2 = np.log(2).astype(get_aval(x).dtype)
+        term = lax.div(lax.log1p(lax.exp2(gap)), ln2)
+    else:
+        term = lax.log1p(lax.exp(gap))
+    return lax.select_n(nan, lax.add(big, term), lax.add(x, y))
+
+
+@_ufunc(np.logaddexp)
+def logaddexp(x: Any, y: Any) -> Any:
+    """log(exp(x) + exp(y)) without overflow, with every derivative right at x = y.
+
+    >>> float(logaddexp(0.0, 0.0))  # doctest: +ELLIPSIS
+    0.693147...
+    """
+    return _log_add(x, y, base2=False)
 
 
 @_ufunc(np.logaddexp2)
 def logaddexp2(x: Any, y: Any) -> Any:
-    """log2(2**x + 2**y) without overflow."""
-    ln2 = np.log(2).astype(get_aval(x).dtype)
-    return lax.div(logaddexp(lax.mul(x, ln2), lax.mul(y, ln2)), ln2)
+    """log2(2**x + 2**y) without overflow, with every derivative right at x = y."""
+    return _log_add(x, y, base2=True)
 
 
 # ------------------------------------------------------------------ logical and bitwise
