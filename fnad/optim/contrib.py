@@ -14,7 +14,7 @@ import numpy as np
 import fnad.numpy as fnp
 from fnad import lax, random as frandom
 from fnad.optim import transforms as tx
-from fnad.optim.alias import _lr
+from fnad.optim.alias import _lr, sgd
 from fnad.optim.base import (
     EmptyState,
     GradientTransformation,
@@ -27,6 +27,7 @@ from fnad.optim.base import (
     chain,
     checked,
     identity,
+    with_extra_args_support,
 )
 from fnad.optim.errors import OptimizerArgumentError
 from fnad.optim.numerics import (
@@ -36,6 +37,7 @@ from fnad.optim.numerics import (
     update_moment,
     update_moment_per_elem_norm,
 )
+from fnad.optim.schedules import warmup_constant_schedule
 from fnad.optim.tree_utils import tree_dtype, tree_norm
 from fnad.tree import tree_flatten, tree_map, tree_unflatten
 
@@ -352,7 +354,105 @@ def simplified_ademamix(learning_rate: ScalarOrSchedule, b1: float = 0.99, b2: f
                  tx.add_decayed_weights(weight_decay, mask), _lr(learning_rate))
 
 
+class ScheduleFreeState(NamedTuple):
+    """b1, the sum of the step weights so far, the step (from 1), the largest learning rate
+    so far, the base optimizer's state, and the base optimizer's own iterate z."""
+
+    b1: Any
+    weight_sum: Any
+    step_count: Any
+    max_lr: Any
+    base_optimizer_state: OptState
+    z: Params
+
+
+def schedule_free_eval_params(state: ScheduleFreeState, params: Params) -> Params:
+    """The averaged iterate x to evaluate (the params trained are y = b1 x + (1 - b1) z).
+
+    >>> opt = schedule_free_sgd(0.5); p = np.array([1.0])
+    >>> u, s = opt.update(np.array([2.0]), opt.init(p), p)
+    >>> schedule_free_eval_params(s, p + u)
+    array([0.])
+    """
+    if not isinstance(state, ScheduleFreeState):
+        raise OptimizerArgumentError("schedule_free_eval_params needs the ScheduleFreeState of "
+                                     f"a schedule_free optimizer, got {type(state).__name__}")
+    return tree_map(lambda y, z: (y - (1.0 - state.b1) * z) / state.b1, params, state.z)
+
+
+def schedule_free(base_optimizer: GradientTransformation, learning_rate: ScalarOrSchedule,
+                  b1: float = 0.9, weight_lr_power: float = 2.0, state_dtype: Any = None
+                  ) -> GradientTransformationExtraArgs:
+    """Schedule-free learning (Defazio et al., 2024): `base_optimizer` moves an iterate z;
+    the params y = b1 x + (1 - b1) z are trained, x being the running average of the z's
+    weighted by `max learning rate ** weight_lr_power`, so no decaying schedule is needed.
+    Evaluate at x: `schedule_free_eval_params(state, params)`.
+    """
+    base_optimizer = with_extra_args_support(base_optimizer)
+
+    def init(params: Params) -> ScheduleFreeState:
+        dtype = tree_dtype(params, "lowest")
+        z = tree_map(lambda p: fnp.array(p, dtype=state_dtype), params)  # a copy
+        return ScheduleFreeState(np.asarray(b1, dtype), np.zeros((), dtype),
+                                 np.ones((), np.int32), np.zeros((), dtype),
+                                 base_optimizer.init(params), z)
+
+    def update(updates: Updates, state: ScheduleFreeState, params: Params = None,
+               **extra_args: Any) -> tuple[Updates, ScheduleFreeState]:
+        tx._needs_params(params, "schedule_free")
+        lr = learning_rate(state.step_count) if callable(learning_rate) else learning_rate
+        max_lr = fnp.maximum(state.max_lr, fnp.asarray(lr, state.max_lr.dtype))
+        weight = max_lr ** weight_lr_power
+        total = state.weight_sum + weight
+        ck = fnp.where(fnp.isnan(weight) | fnp.isnan(total), np.nan,
+                       fnp.nan_to_num(weight / total, nan=0.0, posinf=np.inf))
+        base_updates, base_state = base_optimizer.update(updates, state.base_optimizer_state,
+                                                         params, **extra_args)
+        z = apply_updates(state.z, base_updates)
+        x = tree_map(lambda y, z_old, z_new: (1.0 - ck) * ((y - (1.0 - b1) * z_old) / b1)
+                     + ck * z_new, params, state.z, z)
+        out = tree_map(lambda y, xi, zi: b1 * xi + (1.0 - b1) * zi - y, params, x, z)
+        return out, ScheduleFreeState(state.b1, total, safe_increment(state.step_count),
+                                      max_lr, base_state, z)
+
+    return checked("schedule_free", init, update)
+
+
+def _warmed_up(learning_rate: Any, warmup_steps: int | None) -> Any:
+    if warmup_steps is None:
+        return learning_rate
+    return warmup_constant_schedule(0.0, learning_rate, warmup_steps)
+
+
+def schedule_free_sgd(learning_rate: float = 1.0, warmup_steps: int | None = None,
+                      b1: float = 0.9, weight_decay: float | None = None,
+                      weight_lr_power: float = 2.0, state_dtype: Any = None
+                      ) -> GradientTransformationExtraArgs:
+    """`schedule_free` around SGD (with weight decay added to the gradient if given), the
+    learning rate warmed up linearly over `warmup_steps`."""
+    learning_rate = _warmed_up(learning_rate, warmup_steps)
+    optimizer = sgd(learning_rate)
+    if weight_decay is not None:
+        optimizer = chain(tx.add_decayed_weights(weight_decay), optimizer)
+    return schedule_free(optimizer, learning_rate, b1, weight_lr_power, state_dtype)
+
+
+def schedule_free_adamw(learning_rate: float = 0.0025, warmup_steps: int | None = None,
+                        b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
+                        weight_decay: float = 0.0, weight_lr_power: float = 2.0,
+                        state_dtype: Any = None) -> GradientTransformationExtraArgs:
+    """`schedule_free` around AdamW without momentum (b1 is schedule-free's averaging): the
+    debiased RMS scaling, decoupled weight decay, then steps of `learning_rate`."""
+    learning_rate = _warmed_up(learning_rate, warmup_steps)
+    optimizer = chain(tx.scale_by_rms(decay=b2, eps=eps, eps_in_sqrt=False,
+                                      bias_correction=True),
+                      tx.add_decayed_weights(weight_decay), _lr(learning_rate))
+    return schedule_free(optimizer, learning_rate, b1, weight_lr_power, state_dtype)
+
+
 __all__ = ["DifferentiallyPrivateAggregateState", "NormalizeState", "ReduceLROnPlateauState",
            "SAMState", "ScaleByAdemamixState", "ScaleBySimplifiedAdEMAMixState", "ademamix",
-           "differentially_private_aggregate", "dpsgd", "normalize", "reduce_on_plateau", "sam",
-           "scale_by_ademamix", "scale_by_simplified_ademamix", "simplified_ademamix"]
+           "ScheduleFreeState", "differentially_private_aggregate", "dpsgd", "normalize",
+           "reduce_on_plateau", "sam", "scale_by_ademamix", "scale_by_simplified_ademamix",
+           "schedule_free", "schedule_free_adamw", "schedule_free_eval_params",
+           "schedule_free_sgd", "simplified_ademamix"]

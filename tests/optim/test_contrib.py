@@ -195,3 +195,38 @@ def test_simplified_ademamix_matches_its_update_rule():
         updates, state = opt.update(g, state, params)
         np.testing.assert_allclose(updates, want, rtol=1e-10)
     assert int(state[0].t) == 4
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_schedule_free_sgd_matches_its_averaging_rule(jit):
+    # Defazio et al. (2024): z <- z - lr g(y); x <- (1 - c) x + c z with c = w_t / sum w
+    # (w = max lr^2: constant here, so c = 1/t); y = b1 x + (1 - b1) z.
+    target = np.array([1.0, -2.0])
+    grad = lambda y: 2 * (y - target)
+    opt = contrib.schedule_free_sgd(0.1, b1=0.8)
+    update = fnad.jit(opt.update) if jit else opt.update
+    y = np.array([3.0, 3.0])
+    state = opt.init(y)
+    x = z = y.copy()
+    for t in range(1, 6):
+        updates, state = update(grad(y), state, y)
+        z = z - 0.1 * grad(b_y := 0.8 * x + 0.2 * z)
+        x = (1 - 1 / t) * x + z / t
+        np.testing.assert_allclose(y, b_y, rtol=1e-12)
+        y = optim.apply_updates(y, updates)
+        np.testing.assert_allclose(y, 0.8 * x + 0.2 * z, rtol=1e-12)
+        np.testing.assert_allclose(contrib.schedule_free_eval_params(state, y), x, rtol=1e-12)
+    with pytest.raises(optim.OptimizerArgumentError, match="ScheduleFreeState"):
+        contrib.schedule_free_eval_params(optim.EmptyState(), y)
+
+
+def test_schedule_free_adamw_runs_under_jit_with_warmup():
+    opt = contrib.schedule_free_adamw(0.1, warmup_steps=3, weight_decay=0.01)
+    params = {"w": np.ones(3, np.float32)}
+    state = opt.init(params)
+    step = fnad.jit(opt.update)
+    for _ in range(4):
+        updates, state = step({"w": params["w"] * 2}, state, params)
+        params = optim.apply_updates(params, updates)
+    assert params["w"].dtype == np.float32 and np.all(params["w"] < 1.0)
+    assert float(state.max_lr) == pytest.approx(0.1) and int(state.step_count) == 5
