@@ -354,6 +354,57 @@ def simplified_ademamix(learning_rate: ScalarOrSchedule, b1: float = 0.99, b2: f
                  tx.add_decayed_weights(weight_decay, mask), _lr(learning_rate))
 
 
+def scale_by_adopt(b1: float = 0.9, b2: float = 0.9999, eps: float = 1e-6,
+                   mu_dtype: Any = None, *, nesterov: bool = False, use_clipping: bool = True,
+                   clip_value_fn: Callable[[Any], Any] = lambda count: count ** 0.25
+                   ) -> GradientTransformationExtraArgs:
+    """ADOPT's scaling (Taniguchi et al., 2024): the gradient is normalized by the second
+    moment of the *previous* steps (so it is independent of it), clipped to
+    `clip_value_fn(step)`, then averaged into the momentum; the first step only records
+    the second moment. The state is Adam's (count, mu, nu).
+
+    >>> t = scale_by_adopt()
+    >>> s = t.init({"w": 0.0})
+    >>> u, s = t.update({"w": np.float32(2.0)}, s); float(u["w"]), float(s.nu["w"])
+    (0.0, 4.0)
+    """
+    def update(updates: Updates, state: tx.ScaleByAdamState, params: Params = None
+               ) -> tuple[Updates, tx.ScaleByAdamState]:
+        first = state.count == 0
+        # the decays in each leaf's dtype (a float32 b1 would round float64 moments)
+        decay = lambda at_first, later, like: fnp.where(first, cast(at_first, like),
+                                                        cast(later, like))
+        nu = tree_map(lambda g, v: update_moment_per_elem_norm(g, v, decay(0.0, b2, v), 2),
+                      updates, state.nu)
+        clip = clip_value_fn(state.count)
+
+        def normalized(g: Any, v: Any) -> Any:
+            step = g / fnp.maximum(fnp.sqrt(v), cast(eps, v))
+            return fnp.clip(step, -cast(clip, step), cast(clip, step)) if use_clipping else step
+
+        steps = tree_map(normalized, updates, state.nu)
+        average = lambda s, m: tree_map(lambda a, b: update_moment(a, b, decay(1.0, b1, b), 1),
+                                        s, m)
+        mu = average(steps, state.mu)
+        out = average(steps, mu) if nesterov else mu
+        return out, tx.ScaleByAdamState(safe_increment(state.count), tx._astype(mu, mu_dtype),
+                                        nu)
+
+    return checked("scale_by_adopt", tx._adam_init(mu_dtype), update)
+
+
+def adopt(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.9999,
+          eps: float = 1e-6, mu_dtype: Any = None, *, nesterov: bool = False,
+          use_clipping: bool = True,
+          clip_value_fn: Callable[[Any], Any] = lambda count: count ** 0.25
+          ) -> GradientTransformationExtraArgs:
+    """ADOPT (Taniguchi et al., 2024): `scale_by_adopt`, then steps of `learning_rate`;
+    converges for any b2, where Adam may not."""
+    return chain(scale_by_adopt(b1, b2, eps, mu_dtype, nesterov=nesterov,
+                                use_clipping=use_clipping, clip_value_fn=clip_value_fn),
+                 _lr(learning_rate))
+
+
 class ScheduleFreeState(NamedTuple):
     """b1, the sum of the step weights so far, the step (from 1), the largest learning rate
     so far, the base optimizer's state, and the base optimizer's own iterate z."""
@@ -451,7 +502,7 @@ def schedule_free_adamw(learning_rate: float = 0.0025, warmup_steps: int | None 
 
 
 __all__ = ["DifferentiallyPrivateAggregateState", "NormalizeState", "ReduceLROnPlateauState",
-           "SAMState", "ScaleByAdemamixState", "ScaleBySimplifiedAdEMAMixState", "ademamix",
+           "SAMState", "ScaleByAdemamixState", "adopt", "scale_by_adopt", "ScaleBySimplifiedAdEMAMixState", "ademamix",
            "ScheduleFreeState", "differentially_private_aggregate", "dpsgd", "normalize",
            "reduce_on_plateau", "sam", "scale_by_ademamix", "scale_by_simplified_ademamix",
            "schedule_free", "schedule_free_adamw", "schedule_free_eval_params",

@@ -230,3 +230,27 @@ def test_schedule_free_adamw_runs_under_jit_with_warmup():
         params = optim.apply_updates(params, updates)
     assert params["w"].dtype == np.float32 and np.all(params["w"] < 1.0)
     assert float(state.max_lr) == pytest.approx(0.1) and int(state.step_count) == 5
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_adopt_matches_its_update_rule(nesterov):
+    # Taniguchi et al. (2024), Algorithm 2 (with clipping): v_0 = g_0^2, then
+    # m <- b1 m + (1 - b1) clip(g / max(sqrt(v_prev), eps), t^0.25); v <- b2 v + (1 - b2) g^2
+    rng = np.random.RandomState(3)
+    params = np.array([0.5, -1.0, 2.0])
+    opt = contrib.adopt(0.1, b1=0.8, b2=0.9, nesterov=nesterov)
+    step = fnad.jit(opt.update)
+    state = opt.init(params)
+    m, v = np.zeros(3), None
+    for t in range(5):
+        g = rng.normal(size=3) * 3
+        if v is None:
+            v, want = g * g, np.zeros(3)
+        else:
+            s = np.clip(g / np.maximum(np.sqrt(v), 1e-6), -t ** 0.25, t ** 0.25)
+            m = 0.8 * m + 0.2 * s
+            want = -0.1 * ((0.8 * m + 0.2 * s) if nesterov else m)
+            v = 0.9 * v + 0.1 * g * g
+        updates, state = step(g, state, params)
+        np.testing.assert_allclose(updates, want, rtol=1e-10, atol=1e-15)
+    assert updates.dtype == np.float64
