@@ -67,6 +67,7 @@ def projection_simplex(tree: Any, scale: Any = 1) -> Any:
     """Onto the simplex {y >= 0, sum of all entries = scale} (the probability simplex by
     default), the whole tree as one vector.
 
+    >>> import numpy as np
     >>> projection_simplex(np.array([0.5, 2.0, -1.0]))
     array([0., 1., 0.])
     """
