@@ -405,6 +405,118 @@ def adopt(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.9999,
                  _lr(learning_rate))
 
 
+class DoGState(NamedTuple):
+    """Whether no step was taken yet, the starting params, the largest distance from them
+    so far and the sum of the squared gradient norms."""
+
+    is_init_step: Any
+    init_params: Params
+    max_dist: Any
+    sum_sq_norm_grads: Any
+
+
+def _scaled(rate: Any, updates: Updates) -> Updates:
+    return tree_map(lambda g: cast(rate, g) * g, updates)
+
+
+def scale_by_dog(init_step: tuple[str, Any], eps: float = 1e-8
+                 ) -> GradientTransformationExtraArgs:
+    """DoG's scaling (Ivgi et al., 2023): step `max distance from the start / sqrt(sum of
+    squared gradient norms)`, the first distance given by `init_step`: ("distance", r),
+    ("heuristic", c) for c (1 + |params|), or ("learning_rate", lr) for the first step.
+
+    >>> t = scale_by_dog(("distance", 1.0)); p = {"w": np.array([0.0])}
+    >>> t.update({"w": np.array([2.0])}, t.init(p), p)[0]["w"]
+    array([1.])
+    """
+    kind, value = init_step
+    if kind not in ("distance", "heuristic", "learning_rate"):
+        raise OptimizerArgumentError(f"scale_by_dog: init_step must be ('distance', r), "
+                                     f"('heuristic', c) or ('learning_rate', lr), got {kind!r}")
+
+    def init(params: Params) -> DoGState:
+        dtype = tree_dtype(params, "lowest")
+        r = value * (1 + tree_norm(params)) if kind == "heuristic" else \
+            value if kind == "distance" else 0.0
+        return DoGState(np.asarray(True), tree_map(fnp.array, params), fnp.asarray(r, dtype),
+                        np.zeros((), dtype))
+
+    def update(updates: Updates, state: DoGState, params: Params = None
+               ) -> tuple[Updates, DoGState]:
+        tx._needs_params(params, "scale_by_dog")
+        dist = tree_norm(tree_map(lambda a, b: a - b, state.init_params, params))
+        max_dist = fnp.maximum(state.max_dist, fnp.asarray(dist, state.max_dist.dtype))
+        sum_sq = state.sum_sq_norm_grads + fnp.asarray(tree_norm(updates, squared=True),
+                                                       state.max_dist.dtype)
+        rate = max_dist / fnp.sqrt(sum_sq + eps)
+        if kind == "learning_rate":
+            rate = fnp.where(state.is_init_step, fnp.asarray(value, rate.dtype), rate)
+        return _scaled(rate, updates), DoGState(np.asarray(False), state.init_params,
+                                                max_dist, sum_sq)
+
+    return checked("scale_by_dog", init, update)
+
+
+def dog(learning_rate: ScalarOrSchedule = 1.0, init_step: tuple[str, Any] = ("heuristic", 1e-6),
+        eps: float = 1e-8, weight_decay: Any = None, mask: Any = None
+        ) -> GradientTransformationExtraArgs:
+    """DoG, "distance over gradients" (Ivgi et al., 2023): a learning-rate-free SGD
+    (`learning_rate` scales its steps), with optional weight decay added to the gradient."""
+    return chain(identity() if weight_decay is None else tx.add_decayed_weights(weight_decay,
+                                                                              mask),
+                 scale_by_dog(init_step, eps), _lr(learning_rate))
+
+
+class DoWGState(NamedTuple):
+    """The starting params, the distance-weighted sum of squared gradient norms and the
+    largest squared distance from the start so far."""
+
+    init_params: Params
+    weighted_sq_norm_grads: Any
+    estim_sq_dist: Any
+
+
+def scale_by_dowg(init_estim_sq_dist: Any = None, eps: float = 1e-4
+                  ) -> GradientTransformationExtraArgs:
+    """DoWG's scaling (Khaled et al., 2023): step `r^2 / (sqrt(sum of r_k^2 |g_k|^2) +
+    eps)`, r^2 the largest squared distance from the start (at least `init_estim_sq_dist`,
+    `eps` by default).
+
+    >>> t = scale_by_dowg(1.0, eps=0.0); p = {"w": np.array([0.0])}
+    >>> t.update({"w": np.array([2.0])}, t.init(p), p)[0]["w"]
+    array([1.])
+    """
+    def init(params: Params) -> DoWGState:
+        dtype = tree_dtype(params, "lowest")
+        r2 = eps if init_estim_sq_dist is None else init_estim_sq_dist
+        return DoWGState(tree_map(fnp.array, params), np.zeros((), dtype),
+                         fnp.asarray(r2, dtype))
+
+    def update(updates: Updates, state: DoWGState, params: Params = None
+               ) -> tuple[Updates, DoWGState]:
+        tx._needs_params(params, "scale_by_dowg")
+        dtype = state.estim_sq_dist.dtype
+        sq_dist = tree_norm(tree_map(lambda a, b: a - b, state.init_params, params),
+                            squared=True)
+        r2 = fnp.maximum(state.estim_sq_dist, fnp.asarray(sq_dist, dtype))
+        weighted = r2 * fnp.asarray(tree_norm(updates, squared=True), dtype) + \
+            state.weighted_sq_norm_grads
+        rate = r2 / (fnp.sqrt(weighted) + eps)
+        return _scaled(rate, updates), DoWGState(state.init_params, weighted, r2)
+
+    return checked("scale_by_dowg", init, update)
+
+
+def dowg(learning_rate: ScalarOrSchedule = 1.0, init_estim_sq_dist: Any = None,
+         eps: float = 1e-4, weight_decay: Any = None, mask: Any = None
+         ) -> GradientTransformationExtraArgs:
+    """DoWG, "distance over weighted gradients" (Khaled et al., 2023): a learning-rate-free
+    SGD, with optional weight decay added to the gradient."""
+    return chain(identity() if weight_decay is None else tx.add_decayed_weights(weight_decay,
+                                                                              mask),
+                 scale_by_dowg(init_estim_sq_dist, eps), _lr(learning_rate))
+
+
 class ScheduleFreeState(NamedTuple):
     """b1, the sum of the step weights so far, the step (from 1), the largest learning rate
     so far, the base optimizer's state, and the base optimizer's own iterate z."""
@@ -502,7 +614,8 @@ def schedule_free_adamw(learning_rate: float = 0.0025, warmup_steps: int | None 
 
 
 __all__ = ["DifferentiallyPrivateAggregateState", "NormalizeState", "ReduceLROnPlateauState",
-           "SAMState", "ScaleByAdemamixState", "adopt", "scale_by_adopt", "ScaleBySimplifiedAdEMAMixState", "ademamix",
+           "SAMState", "ScaleByAdemamixState", "adopt", "scale_by_adopt", "DoGState",
+           "DoWGState", "dog", "dowg", "scale_by_dog", "scale_by_dowg", "ScaleBySimplifiedAdEMAMixState", "ademamix",
            "ScheduleFreeState", "differentially_private_aggregate", "dpsgd", "normalize",
            "reduce_on_plateau", "sam", "scale_by_ademamix", "scale_by_simplified_ademamix",
            "schedule_free", "schedule_free_adamw", "schedule_free_eval_params",

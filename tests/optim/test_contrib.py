@@ -254,3 +254,42 @@ def test_adopt_matches_its_update_rule(nesterov):
         updates, state = step(g, state, params)
         np.testing.assert_allclose(updates, want, rtol=1e-10, atol=1e-15)
     assert updates.dtype == np.float64
+
+
+@pytest.mark.parametrize("init_step", [("distance", 0.5), ("heuristic", 1e-3),
+                                       ("learning_rate", 0.2)])
+def test_dog_matches_its_step_rule(init_step):
+    # Ivgi et al. (2023): eta_t = max(r_eps, max_k |x_k - x_0|) / sqrt(sum_k |g_k|^2 + eps)
+    rng = np.random.RandomState(4)
+    x0 = np.array([1.0, -2.0, 0.5])
+    opt = contrib.dog(init_step=init_step)
+    state, x = opt.init(x0), x0
+    kind, value = init_step
+    r = {"distance": value, "heuristic": value * (1 + np.linalg.norm(x0))}.get(kind, 0.0)
+    sum_sq = 0.0
+    for t in range(4):
+        g = rng.normal(size=3)
+        r, sum_sq = max(r, np.linalg.norm(x - x0)), sum_sq + g @ g
+        eta = value if (kind == "learning_rate" and t == 0) else r / np.sqrt(sum_sq + 1e-8)
+        updates, state = opt.update(g, state, x)
+        np.testing.assert_allclose(updates, -eta * g, rtol=1e-12)
+        x = optim.apply_updates(x, updates)
+
+
+def test_dowg_matches_its_step_rule():
+    # Khaled et al. (2023): r2 = max(r2, |x - x0|^2); v += r2 |g|^2; eta = r2 / (sqrt(v) + eps)
+    rng = np.random.RandomState(5)
+    x0 = np.array([1.0, -2.0, 0.5])
+    opt = fnad.jit(contrib.dowg(weight_decay=0.1).update)
+    state, x = contrib.dowg(weight_decay=0.1).init(x0), x0
+    r2, v = 1e-4, 0.0
+    for _ in range(4):
+        g = rng.normal(size=3)
+        d = g + 0.1 * x  # weight decay joins the gradient first
+        r2 = max(r2, np.sum((x - x0) ** 2))
+        v += r2 * (d @ d)
+        updates, state = opt(g, state, x)
+        np.testing.assert_allclose(updates, -r2 / (np.sqrt(v) + 1e-4) * d, rtol=1e-12)
+        x = optim.apply_updates(x, updates)
+    with pytest.raises(optim.OptimizerArgumentError, match="init_step"):
+        contrib.dog(init_step=("guess", 1.0))
