@@ -1,7 +1,9 @@
 """`optax.contrib`: the experimental optimizers programs reach as `optax.contrib.*`. So far
 `reduce_on_plateau`, which scales updates down when a monitored value stops improving,
 sharpness-aware minimization (`sam`, with its usual adversary step `normalize`),
-differentially private SGD (`dpsgd`) and AdEMAMix (`ademamix`).
+differentially private SGD (`dpsgd`), AdEMAMix (`ademamix`, `simplified_ademamix`), ADOPT
+(`adopt`), the learning-rate-free `dog` and `dowg`, and schedule-free learning
+(`schedule_free`, `schedule_free_sgd`, `schedule_free_adamw`).
 """
 
 from __future__ import annotations
