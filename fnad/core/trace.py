@@ -23,7 +23,7 @@ from fnad.core.errors import (
     EscapedTracerError,
     user_line,
 )
-from fnad.core.ir import ShapedArray, get_aval
+from fnad.core.ir import ShapedArray, get_aval, weak_default
 
 
 class Trace:
@@ -146,7 +146,10 @@ class Tracer:
         raise NotImplementedError
 
     shape = property(lambda self: self.aval.shape)
-    dtype = property(lambda self: self.aval.dtype)
+    # a weakly typed value (a Python number given to a transform) reads as the default dtype
+    # it becomes on leaving the transform, as JAX's (its aval keeps the exact carrier dtype)
+    dtype = property(lambda self: weak_default(self.aval.dtype) if self.aval.weak_type
+                     else self.aval.dtype)
     ndim = property(lambda self: self.aval.ndim)
     size = property(lambda self: self.aval.size)
 

@@ -848,7 +848,7 @@ def convert_element_type(x: Any, new_dtype: Any) -> Any:
     if t in _PYTHON_NUMBERS:  # a Python number alone: the default dtype
         x = np.asarray(x, python_default(t))
     new_dtype = np.dtype(new_dtype)
-    dtype = x.dtype if t is np.ndarray or isinstance(x, Tracer) else get_aval(x).dtype
+    dtype = x.dtype if t is np.ndarray else get_aval(x).dtype  # a weak tracer's carrier
     return x if dtype == new_dtype else convert_element_type_p.bind(x, new_dtype=new_dtype)
 
 
