@@ -96,23 +96,25 @@ class _Dual:
 
 # ------------------------------------------------------------------ incomplete gamma
 
-def _igamma_series(a: np.ndarray, x: np.ndarray) -> _Dual:
+def _igamma_series(a: np.ndarray, x: np.ndarray) -> tuple[_Dual, np.ndarray]:
     """S with P(a, x) = x^a e^-x / Gamma(a + 1) * S, S = sum_n x^n / ((a+1)...(a+n)), and
-    dS/da (for x < a + 1, where the terms fall at least geometrically)."""
+    dS/da (for x < a + 1, where the terms fall at least geometrically); and where it
+    converged within _MAX_TERMS (near x = a, huge a needs more)."""
     ad = _Dual(a, np.ones_like(a))
     term = total = _Dual(np.ones_like(a), np.zeros_like(a))
     for n in range(1, _MAX_TERMS):
         term = term * (ad + float(n)).recip() * x
         total = total + term
-        if np.all(np.abs(term.v) <= _EPS * np.abs(total.v)) and \
-                np.all(np.abs(term.d) <= _EPS * (np.abs(total.d) + np.abs(total.v))):
+        done = (np.abs(term.v) <= _EPS * np.abs(total.v)) & \
+            (np.abs(term.d) <= _EPS * (np.abs(total.d) + np.abs(total.v)))
+        if np.all(done):
             break
-    return total
+    return total, done
 
 
-def _igammac_fraction(a: np.ndarray, x: np.ndarray) -> _Dual:
+def _igammac_fraction(a: np.ndarray, x: np.ndarray) -> tuple[_Dual, np.ndarray]:
     """h with Q(a, x) = x^a e^-x / Gamma(a) * h, by Legendre's continued fraction
-    (modified Lentz), and dh/da (for x >= a + 1)."""
+    (modified Lentz), and dh/da (for x >= a + 1); and where it converged."""
     ad = _Dual(a, np.ones_like(a))
     b = ad * -1.0 + (x + 1)
     c = _Dual(np.full_like(a, 1 / _TINY), np.zeros_like(a))
@@ -125,10 +127,10 @@ def _igammac_fraction(a: np.ndarray, x: np.ndarray) -> _Dual:
         c = (c.recip() * an + b).floor_abs(_TINY)
         delta = d * c
         h = h * delta
-        if np.all(np.abs(delta.v - 1) <= _EPS) and \
-                np.all(np.abs(delta.d) <= _EPS * (1 + np.abs(h.d / h.v))):
+        done = (np.abs(delta.v - 1) <= _EPS) & (np.abs(delta.d) <= _EPS * (1 + np.abs(h.d / h.v)))
+        if np.all(done):
             break
-    return h
+    return h, done
 
 
 def _igamma_all(a: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -140,8 +142,10 @@ def _igamma_all(a: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, ...]:
     aa = np.where(finite, a, 1.0)
     xs = np.where(finite & use_series, x, 0.5)
     xc = np.where(finite & ~use_series, x, 3.0)
-    s = _igamma_series(np.where(use_series, aa, 1.0), xs)
-    h = _igammac_fraction(np.where(use_series, 1.0, aa), xc)
+    s, s_done = _igamma_series(np.where(use_series, aa, 1.0), xs)
+    h, h_done = _igammac_fraction(np.where(use_series, 1.0, aa), xc)
+    # NaN, never a truncated sum: a huge a next to x (a = x = 1e10) outruns _MAX_TERMS
+    valid &= np.where(use_series, s_done, h_done) | ~finite
     logx = np.log(np.where(finite, x, 1.0))
     log_s = aa * logx - x - _lgamma(aa + 1)
     log_h = aa * logx - x - _lgamma(aa)
@@ -195,8 +199,8 @@ def _log_igamma(a: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, ...]:
     density of t, dt/da at fixed P). Valid for a > 0 and finite t."""
     x = np.exp(t)
     use_series = x < a + 1
-    s = _igamma_series(np.where(use_series, a, 1.0), np.where(use_series, x, 0.5))
-    h = _igammac_fraction(np.where(use_series, 1.0, a), np.where(use_series, 3.0, x))
+    s, _ = _igamma_series(np.where(use_series, a, 1.0), np.where(use_series, x, 0.5))
+    h, _ = _igammac_fraction(np.where(use_series, 1.0, a), np.where(use_series, 3.0, x))
     log_pdf = a * t - x - _lgamma(a)
     log_s = np.log(np.where(use_series, s.v, 1.0)) + log_pdf - np.log(a)
     log_h = np.log(np.where(use_series, 1.0, h.v)) + log_pdf
