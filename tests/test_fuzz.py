@@ -225,7 +225,7 @@ def programs(draw: Any) -> tuple[list[tuple], list[tuple[int, ...]]]:
             j = draw(st.sampled_from([j for j, s in enumerate(cur)
                                       if len(s) in (1, 2) and s[0] == shape[-1]]))
             program.append(("matmul", i, j))
-            shape = np.matmul(np.empty(shape), np.empty(cur[j])).shape
+            shape = np.matmul(np.zeros(shape), np.zeros(cur[j])).shape
         elif kind == "take":
             axis = draw(st.integers(0, len(shape) - 1))
             idx = np.array(draw(st.lists(st.integers(0, shape[axis] - 1), min_size=1,

@@ -58,17 +58,29 @@ def _like(a: Any, dtype: Any, shape: Shape | None) -> tuple[tuple[int, ...], np.
     return s, np.dtype(dtype) if dtype is not None else get_aval(asarray(a)).dtype
 
 
+def _weak_like(a: Any, dtype: Any, shape: Shape | None, value: Any) -> Any:
+    """`value` as a weakly typed constant when `a` is a weakly typed scalar (a Python number
+    given to a transform) and neither dtype nor shape is asked for: JAX's `*_like` keep
+    the weak type, so the constant takes the dtype of what it meets. None otherwise."""
+    if (dtype is not None or shape not in (None, ()) or not isinstance(a, Tracer)
+            or not a.aval.weak_type or not is_scalar(value)):
+        return None
+    return a.weak_constant(np.asarray(value, a.aval.dtype))
+
+
 def zeros_like(a: Any, dtype: Any = None, shape: Shape | None = None, *,
                device: Any = None) -> np.ndarray:
     """Zeros with the shape and dtype of `a` (a tracer gives a constant: only its shape and
     dtype matter)."""
-    return zeros(*_like(a, dtype, shape), device=device)
+    weak = _weak_like(a, dtype, shape, 0)
+    return zeros(*_like(a, dtype, shape), device=device) if weak is None else weak
 
 
 def ones_like(a: Any, dtype: Any = None, shape: Shape | None = None, *,
               device: Any = None) -> np.ndarray:
     """Ones with the shape and dtype of `a`."""
-    return ones(*_like(a, dtype, shape), device=device)
+    weak = _weak_like(a, dtype, shape, 1)
+    return ones(*_like(a, dtype, shape), device=device) if weak is None else weak
 
 
 empty_like = zeros_like
@@ -77,6 +89,9 @@ empty_like = zeros_like
 def full_like(a: Any, fill_value: Any, dtype: Any = None, shape: Shape | None = None, *,
               device: Any = None) -> Any:
     """`fill_value` with the shape of `a`, and its dtype unless `dtype` is given."""
+    weak = _weak_like(a, dtype, shape, fill_value)
+    if weak is not None:
+        return weak
     s, dt = _like(a, dtype, shape)
     return full(s, fill_value, dt, device=device)
 

@@ -43,3 +43,18 @@ def test_device_keyword(make) -> None:
     if not fnad.device.gpu_count():
         with pytest.raises(fnad.FnadError, match="needs a GPU"):
             make("gpu")
+
+
+def test_like_functions_keep_a_python_numbers_weak_type_in_transforms():
+    """zeros_like(a) of a Python number given to jit is weak, as JAX's: it takes the dtype
+    of what it meets (float16 here) and leaves the transform as float32, not float64."""
+
+    def f(a):
+        return (fnp.zeros_like(a), fnp.ones_like(a), fnp.full_like(a, 2.0),
+                a + fnp.zeros_like(a), fnp.zeros_like(a) * np.float16(3))
+
+    outs = fnad.jit(f)(1.5)
+    assert [o.dtype for o in outs] == [np.float32] * 4 + [np.float16]
+    np.testing.assert_array_equal([float(o) for o in outs], [0.0, 1.0, 2.0, 1.5, 0.0])
+    assert fnad.jit(lambda a: fnp.zeros_like(a, dtype=np.float64))(1.5).dtype == np.float64
+    assert fnad.grad(lambda a: a * fnp.ones_like(a))(1.5) == 1.0
