@@ -176,11 +176,12 @@ def _gpu_index(device: str) -> int | None:
                     f"{[f'gpu:{i}' for i in range(gpu_count())]})")
 
 
-def device_put(tree: Any, device: str | None = None, *, src: Any = None, donate: bool = False,
+def device_put(x: Any, device: str | None = None, *, src: Any = None, donate: bool = False,
                may_alias: bool | None = None) -> Any:
-    """Copy every array leaf of `tree` to `device` ("cpu", "gpu", "gpu:N" or a `Device`; by
-    default the default backend's first device, as in JAX). `src`, `donate` and `may_alias`
-    are JAX's; arrays are never updated in place here, so they change nothing.
+    """Copy every array leaf of `x` (a pytree) to `device` ("cpu", "gpu", "gpu:N" or a
+    `Device`; by default the default backend's first device, as in JAX). `src`, `donate`
+    and `may_alias` are JAX's; arrays are never updated in place here, so they change
+    nothing.
 
     Arrays and NumPy scalars move; Python scalars stay as they are (they are weakly typed
     and work on every device). Leaves already on the device are returned as they are.
@@ -191,33 +192,33 @@ def device_put(tree: Any, device: str | None = None, *, src: Any = None, donate:
     if device is None:
         device = default_backend()
     if device == "cpu":
-        return device_get(tree)
+        return device_get(x)
     index = _gpu_index(device)
     cupy = require_gpu(f"device_put(..., {device!r})")
     if index is not None and index >= gpu_count():
         raise FnadError(f"device {device!r} does not exist; the devices are {devices('gpu')}")
 
-    def put(x: Any) -> Any:
-        if is_gpu_array(x):  # ndarray.copy() copies onto the current device
-            return x if index is None or x.device.id == index else x.copy()
-        if isinstance(x, (np.ndarray, np.generic)):
-            return cupy.asarray(x)
-        return x
+    def put(leaf: Any) -> Any:
+        if is_gpu_array(leaf):  # ndarray.copy() copies onto the current device
+            return leaf if index is None or leaf.device.id == index else leaf.copy()
+        if isinstance(leaf, (np.ndarray, np.generic)):
+            return cupy.asarray(leaf)
+        return leaf
 
     if index is None:
-        return tree_util.tree_map(put, tree)
+        return tree_util.tree_map(put, x)
     with cupy.cuda.Device(index):
-        return tree_util.tree_map(put, tree)
+        return tree_util.tree_map(put, x)
 
 
-def device_get(tree: Any) -> Any:
-    """Every CuPy array leaf of `tree` copied to the CPU as a NumPy array.
+def device_get(x: Any) -> Any:
+    """Every CuPy array leaf of `x` (a pytree) copied to the CPU as a NumPy array.
 
     >>> device_get([np.zeros(1)])
     [array([0.])]
     """
-    return tree_util.tree_map(lambda x: x.get() if is_gpu_array(x) and hasattr(x, "get")
-                              else x, tree)
+    return tree_util.tree_map(
+        lambda leaf: leaf.get() if is_gpu_array(leaf) and hasattr(leaf, "get") else leaf, x)
 
 
 __all__ = ["Device", "array_module", "default_backend", "device_count", "device_get",

@@ -340,3 +340,8 @@ def test_ensure_compile_time_eval_traces_operations_on_traced_values():
 def test_vmap_size_error_names_axis_size():
     with pytest.raises(fnad.TransformError, match="axis_size is 3"):
         fnad.vmap(lambda a: a, axis_size=3)(np.ones(2))
+
+
+def test_device_put_and_get_take_jax_argument_name():
+    out = fnad.device_put(x={"w": np.ones(2, np.float32)}, device="cpu")
+    np.testing.assert_array_equal(fnad.device_get(x=out)["w"], np.ones(2, np.float32))
