@@ -45,6 +45,9 @@ dtype, finfo, iinfo, issubdtype, promote_types = (np.dtype, np.finfo, np.iinfo, 
 floating, integer, inexact, number, signedinteger, unsignedinteger = (
     np.floating, np.integer, np.inexact, np.number, np.signedinteger, np.unsignedinteger)
 pi, e, inf, nan, euler_gamma, newaxis = np.pi, np.e, np.inf, np.nan, np.euler_gamma, None
+# eager values are NumPy arrays, so NumPy's print options are the ones (as JAX re-exports them)
+get_printoptions, printoptions, set_printoptions = (np.get_printoptions, np.printoptions,
+                                                    np.set_printoptions)
 # JAX's jnp.ndarray is jax.Array: NumPy arrays, CuPy arrays and tracers are instances
 ndarray = _Array
 

@@ -58,3 +58,10 @@ def test_like_functions_keep_a_python_numbers_weak_type_in_transforms():
     np.testing.assert_array_equal([float(o) for o in outs], [0.0, 1.0, 2.0, 1.5, 0.0])
     assert fnad.jit(lambda a: fnp.zeros_like(a, dtype=np.float64))(1.5).dtype == np.float64
     assert fnad.grad(lambda a: a * fnp.ones_like(a))(1.5) == 1.0
+
+
+def test_print_options_are_numpys():
+    with fnp.printoptions(precision=2):
+        assert str(fnp.linspace(0, 1, 4)) == "[0.   0.33 0.67 1.  ]"
+        assert fnp.get_printoptions()["precision"] == 2
+    assert fnp.set_printoptions is np.set_printoptions
