@@ -8,6 +8,7 @@ from fnad import (
     checkpoint_policies,
     data,
     debug,
+    dtypes,
     example_libraries,
     experimental,
     flatten_util,
@@ -87,6 +88,7 @@ from fnad.device import (
     process_index,
 )
 from fnad.distributed import pmap
+from fnad.dtypes import float0
 from fnad.jit.api import disable_jit, jit
 from fnad.lax.custom import checkpoint, custom_jvp, custom_vjp, stop_gradient
 from fnad.serialization import CheckpointError, load, save

@@ -345,3 +345,10 @@ def test_vmap_size_error_names_axis_size():
 def test_device_put_and_get_take_jax_argument_name():
     out = fnad.device_put(x={"w": np.ones(2, np.float32)}, device="cpu")
     np.testing.assert_array_equal(fnad.device_get(x=out)["w"], np.ones(2, np.float32))
+
+
+def test_dtypes_module_and_float0():
+    g = fnad.grad(lambda x, n: x * n, argnums=(0, 1), allow_int=True)(2.0, 3)
+    assert g[1].dtype == fnad.dtypes.float0 == fnad.float0
+    assert fnad.dtypes.issubdtype(np.float32, np.floating)
+    assert fnad.dtypes.result_type(np.int8, np.float16) == np.float16
