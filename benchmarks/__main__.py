@@ -44,6 +44,7 @@ def main(argv: list[str]) -> None:
     os.environ["FNAD_BENCH_THREADS"] = args.threads  # read by _util on import
     import benchmarks
     from benchmarks import _util
+    _util.pin_threads()  # before any benchmark starts JAX's pool
     names, options = args.names, ["--quick"] * args.quick
     mode = "default threading" if args.threads == "default" else f"{args.threads} thread(s)"
     print(f"## {mode}: {_util.environment()}\n", flush=True)

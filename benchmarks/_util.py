@@ -2,8 +2,9 @@
 "default" leaves every library its own default threading), round-robin median timing, optional
 imports of the anchor libraries (JAX, PyTorch, HIPS autograd), and result tables printed as
 text and written as Markdown. Importing it sets the thread variables for pools that start
-later (OpenMP in the C kernels) and holds the process to that many CPUs (XLA's pool follows
-the CPUs, not a variable); `parse_args` limits pools already loaded (OpenBLAS).
+later (OpenMP in the C kernels); `parse_args` (`pin_threads`) limits pools already loaded
+(OpenBLAS) and holds the process to that many CPUs (XLA's pool follows the CPUs, not a
+variable).
 """
 
 from __future__ import annotations
@@ -20,11 +21,6 @@ if PINNED:
                  "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
         os.environ[_var] = str(THREADS)
     os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false"
-    # XLA's CPU runtime sizes its thread pool from the CPUs the process may run on and
-    # reads no thread variable: under the variables alone a "pinned" JAX used 1.8 cores
-    # (CPU time / wall time of a jitted GEMM). Holding the process to THREADS CPUs pins it.
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:THREADS])
 
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
@@ -42,10 +38,15 @@ import numpy as np  # noqa: E402
 
 
 def pin_threads() -> None:
-    """Limit BLAS/OpenMP pools that were loaded before this module set the environment
-    (e.g. when another benchmark imported NumPy first in the same process)."""
+    """Hold the process to THREADS CPUs, and limit BLAS/OpenMP pools that were loaded before
+    this module set the environment (e.g. when another benchmark imported NumPy first).
+    XLA's CPU runtime sizes its pool from the CPUs it may run on and reads no thread
+    variable: with the variables alone a "pinned" JAX used 1.8 cores (CPU time / wall time
+    of a jitted GEMM). Call it before JAX's first computation; every `main` does."""
     if not PINNED:
         return
+    if hasattr(os, "sched_setaffinity"):  # threads started later inherit it (XLA's pool)
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:THREADS])
     from threadpoolctl import threadpool_limits
     threadpool_limits(THREADS)
 

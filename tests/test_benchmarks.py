@@ -5,6 +5,7 @@ a stand-in CuPy backed by NumPy, since no GPU is at hand."""
 from __future__ import annotations
 
 import inspect
+import os
 import pkgutil
 import types
 
@@ -17,6 +18,26 @@ from benchmarks import __main__ as runner, _util
 
 SCRIPTS = sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__)
                  if not m.name.startswith("_"))
+
+
+@pytest.fixture(autouse=True)
+def _cpus_given_back():
+    """The pinned mode holds the process to one CPU (see `_util.pin_threads`); these tests
+    run the scripts inside the test worker, which must get its CPUs back afterwards."""
+    if not hasattr(os, "sched_getaffinity"):
+        yield
+        return
+    cpus = os.sched_getaffinity(0)
+    yield
+    os.sched_setaffinity(0, cpus)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="no CPU affinity here")
+def test_pinned_mode_holds_the_process_to_its_thread_count(monkeypatch):
+    monkeypatch.setattr(_util, "PINNED", True)
+    monkeypatch.setattr(_util, "THREADS", 1)
+    _util.pin_threads()
+    assert len(os.sched_getaffinity(0)) == 1
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
