@@ -342,9 +342,15 @@ def _check_float(leaves: Sequence[Any], name: str, holomorphic: bool = False,
                                  "argnums.")
 
 
-def _check_output(dtype: np.dtype, name: str, holomorphic: bool) -> None:
+def _check_output(dtype: np.dtype, name: str, holomorphic: bool, reverse: bool = False
+                  ) -> None:
     """Outputs to differentiate: complex with `holomorphic`, real without (a complex
-    output's gradient is not one array: it needs a cotangent, i.e. vjp)."""
+    output's gradient is not one array: it needs a cotangent, i.e. vjp); in reverse mode
+    (`grad`, `jacrev`) float, as JAX's (an integer output has no cotangent to start from)."""
+    if reverse and dtype.kind not in "fc":
+        raise DTypeError(f"{name} needs float-valued outputs, got {dtype} (a TypeError, as in "
+                         "JAX); an integer or boolean output has no derivative: differentiate "
+                         "the float computation behind it, or use jacfwd")
     if holomorphic and dtype.kind != "c":
         raise DTypeError(f"{name} with holomorphic=True requires outputs with complex dtype, "
                          f"got {dtype}; drop holomorphic=True for a real-valued function")
@@ -406,11 +412,7 @@ def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
             raise TransformError(f"grad needs a function returning one scalar array, got "
                                  f"outputs of shapes {shapes} in {out_tree}; use vjp or "
                                  f"jacrev for other outputs{hint}")
-        _check_output(aval.dtype, "grad", holomorphic)
-        if aval.dtype.kind not in "fc":
-            raise DTypeError(f"grad needs a float-valued function, got {aval.dtype} (a "
-                             "TypeError, as in JAX); a boolean or integer output has no "
-                             "gradient: differentiate the float computation behind it")
+        _check_output(aval.dtype, "grad", holomorphic, reverse=True)
         grads = pullback([np.ones(aval.shape, aval.dtype)])
         grads = grads[0] if isinstance(argnums, int) else grads
         out = _owned(tree_util.tree_unflatten(out_tree, outs))
@@ -630,11 +632,7 @@ def jacrev(fun: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: b
         out_leaves, out_tree = tree_util.tree_flatten(out)
         out_leaves = _array_leaves(out_leaves)
         for o in out_leaves:
-            _check_output(get_aval(o).dtype, "jacrev", holomorphic)
-            if get_aval(o).dtype.kind not in "fc":
-                raise DTypeError(f"jacrev requires float outputs, got {get_aval(o).dtype} (a "
-                                 "TypeError, as in JAX); an integer output has no derivative: "
-                                 "use jacfwd, or differentiate the float computation behind it")
+            _check_output(get_aval(o).dtype, "jacrev", holomorphic, reverse=True)
         basis = _std_basis(out_leaves)
         cts = vmap(lambda *b: f_vjp(tree_util.tree_unflatten(out_tree, list(b))))(*basis)
         ct_leaves_per_arg = tree_util.tree_leaves(cts)  # each (n_out_total, *in_shape)

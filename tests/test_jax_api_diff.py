@@ -246,7 +246,7 @@ def test_cotangent_of_an_integer_output_may_have_any_integer_dtype():
 def test_grad_needs_one_array_and_jacrev_float_outputs():
     with pytest.raises(TypeError, match="one scalar array"):
         fnad.grad(lambda a: {"x": a})(1.0)
-    with pytest.raises(TypeError, match="float outputs"):
+    with pytest.raises(TypeError, match="float-valued outputs"):
         fnad.jacrev(lambda a: (a * 2).astype(np.int32))(X)
 
 

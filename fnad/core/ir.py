@@ -159,7 +159,7 @@ def weak_array(x: Any) -> Any:
 def _check_int_range(x: Any) -> None:
     """A Python int entering a transform must fit the default integer dtype it takes when it
     meets nothing wider (int32; int64 with x64), as in JAX: past it, it would wrap silently."""
-    if type(x) is int:
+    if type(x) is int and not -2**31 <= x < 2**31:  # the common case: one comparison
         info = np.iinfo(dtypes.default_int())
         if not info.min <= x <= info.max:
             raise IntegerOverflowError(

@@ -166,6 +166,11 @@ def _entries_of(f: Callable[..., Any], options: tuple) -> Cache:
         return Cache(maxsize=4096)
 
 
+def _as_set(option: Any, one: type) -> set:
+    """A jit option given as one `one` (an index or a name), a sequence of them, or None."""
+    return {option} if isinstance(option, one) else set(option or ())
+
+
 class Jitted:
     """A jitted function: call it like the original. See `jit`."""
 
@@ -176,10 +181,7 @@ class Jitted:
         functools.update_wrapper(self, f)
         self._f = f
         self._name = getattr(f, "__name__", type(f).__name__)
-        nums = {static_argnums} if isinstance(static_argnums, int) else \
-            set(static_argnums or ())
-        names = {static_argnames} if isinstance(static_argnames, str) else \
-            set(static_argnames or ())
+        nums, names = _as_set(static_argnums, int), _as_set(static_argnames, str)
         try:
             params = list(inspect.signature(f).parameters.values())
         except (TypeError, ValueError):
@@ -204,11 +206,9 @@ class Jitted:
         self._static_argnums = frozenset(nums)
         self._static_argnames = frozenset(names)
         self._has_static = bool(nums or names)
-        donate_names = {donate_argnames} if isinstance(donate_argnames, str) else \
-            set(donate_argnames or ())
-        self._donate = frozenset({donate_argnums} if isinstance(donate_argnums, int)
-                                 else donate_argnums or ()) | {
-            i for i, n in enumerate(self._param_names) if n in donate_names}
+        donate_names = _as_set(donate_argnames, str)
+        self._donate = frozenset(_as_set(donate_argnums, int) | {
+            i for i, n in enumerate(self._param_names) if n in donate_names})
         if self._donate & self._static_argnums:
             raise ArgumentError(f"jit({self._name}): arguments "
                                 f"{sorted(self._donate & self._static_argnums)} are both static "
