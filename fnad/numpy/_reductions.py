@@ -159,6 +159,21 @@ def _selected(shape: tuple[int, ...], axes: tuple[int, ...], where: Any, dtype: 
                keepdims=keepdims)
 
 
+def _count_dtype(x: Any) -> np.dtype:
+    """The dtype to count a mean's elements in: x's if inexact, else int64 (no wrapping)."""
+    dt = get_aval(x).dtype
+    return dt if dt.kind in "fc" else np.dtype(np.int64)
+
+
+def _mean_of(total: Any, count: Any, out_dtype: np.dtype) -> Any:
+    """`total / count` in `out_dtype`: an integer `dtype`'s wrapped sum is divided exactly and
+    truncated, as NumPy does (a count above the dtype's range must not wrap too)."""
+    if get_aval(total).dtype.kind in "iub":
+        total = lax.convert_element_type(total, np.float64)
+        count = lax.convert_element_type(count, np.float64)
+    return lax.convert_element_type(lax.div(total, count), out_dtype)
+
+
 def mean(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, *,
          keepdims: bool = False, where: Any = None) -> Any:
     """The arithmetic mean along `axis` (float64 for integer input, as in NumPy) of the
@@ -170,9 +185,10 @@ def mean(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, *,
     a, out_dtype = _float_stat(np.mean, a, dtype)
     shape = get_aval(a).shape
     axes = normalize_axes(axis, len(shape))
-    total = sum(a, axes, None, out, keepdims=keepdims, where=where)
-    count = _selected(shape, axes, where, get_aval(total).dtype, keepdims)
-    return lax.convert_element_type(lax.div(total, count), out_dtype)
+    # summed in the compute dtype: an integer `dtype` wraps, as in NumPy and JAX
+    total = sum(a, axes, get_aval(a).dtype, out, keepdims=keepdims, where=where)
+    count = _selected(shape, axes, where, _count_dtype(total), keepdims)
+    return _mean_of(total, count, out_dtype)
 
 
 def _ddof(ddof: int, correction: int | float | None) -> int | float:
@@ -198,19 +214,18 @@ def var(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, *, ddof:
     a, out_dtype = _float_stat(np.var, a, dtype)
     shape = get_aval(a).shape
     axes = normalize_axes(axis, len(shape))
-    center = (_mean(a, axes, None, out, keepdims=True, where=where) if mean is None
+    center = (_mean(a, axes, get_aval(a).dtype, out, keepdims=True, where=where) if mean is None
               else asarray(mean))
     centered = subtract(a, center)
-    # |d|**2: real for complex
-    ssq = sum(abs_squared(centered), axes, keepdims=keepdims, where=where)
-    count = _selected(shape, axes, where, get_aval(ssq).dtype, keepdims)
+    sq = abs_squared(centered)  # |d|**2: real for complex
+    ssq = sum(sq, axes, get_aval(sq).dtype, keepdims=keepdims, where=where)
+    count = _selected(shape, axes, where, _count_dtype(ssq), keepdims)
     if where is None:
         dof = count - ddof
-        out = lax.div(ssq, dof) if dof > 0 else lax.full_like(ssq, np.nan)
-    else:
-        dof = lax.sub(count, ddof)
-        out = _select(lax.gt(dof, 0), lax.div(ssq, dof), np.nan)
-    return lax.convert_element_type(out, out_dtype)
+        return (_mean_of(ssq, dof, out_dtype) if dof > 0
+                else lax.full_like(ssq, np.nan, out_dtype))
+    dof = lax.sub(count, ddof)
+    return _select(lax.gt(dof, 0), _mean_of(ssq, dof, out_dtype), np.nan)
 
 
 def std(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, *, ddof: int = 0,
@@ -278,9 +293,9 @@ def nanmean(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, *,
     a, out_dtype = _float_stat(np.mean, a, dtype)
     present = lax.eq(a, a) if where is None else lax.bitwise_and(
         lax.eq(a, a), broadcast_to(asarray(where), get_aval(a).shape))
-    count = sum(lax.convert_element_type(present, get_aval(a).dtype), axis, keepdims=keepdims)
-    total = nansum(a, axis, None, out, keepdims=keepdims, where=where)
-    return lax.convert_element_type(lax.div(total, count), out_dtype)
+    count = sum(present, axis, _count_dtype(a), keepdims=keepdims)
+    total = nansum(a, axis, get_aval(a).dtype, out, keepdims=keepdims, where=where)
+    return _mean_of(total, count, out_dtype)
 
 
 def count_nonzero(a: Any, axis: Axis = None, *, keepdims: bool = False) -> Any:

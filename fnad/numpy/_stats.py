@@ -42,6 +42,7 @@ from fnad.numpy._shape import concatenate, expand_dims, moveaxis, ravel, reshape
 from fnad.numpy._sorting import searchsorted, sort
 from fnad.numpy._ufuncs import (
     add,
+    ceil,
     clip,
     divide,
     equal,
@@ -130,7 +131,9 @@ def nanvar(a: Any, axis: Axis = None, dtype: Any = None, *, ddof: int = 0,
            keepdims: bool = False) -> Any:
     """The variance of the non-NaN elements, divided by count - ddof (NaN where that is
     not positive)."""
-    from fnad.numpy._reductions import _float_stat
+    from fnad.numpy._reductions import _float_stat, var
+    if get_aval(asarray(a)).dtype.kind in "iub":  # no NaNs: NumPy's nanvar is var
+        return var(a, axis, dtype, ddof=ddof, keepdims=keepdims)
     a, out_dtype = _float_stat(np.var, a, dtype)
     valid = logical_not(isnan(a))
     count = sum(valid, axis, get_aval(a).dtype, keepdims=True)
@@ -155,7 +158,7 @@ def nanstd(a: Any, axis: Axis = None, dtype: Any = None, *, ddof: int = 0,
 
 # ------------------------------------------------------------------ order statistics
 
-_METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
+_METHODS = ("linear", "lower", "higher", "midpoint", "nearest", "inverted_cdf")
 
 
 def _quantile(a: Any, q: Any, axis: Axis, method: str, keepdims: bool, ignore_nan: bool,
@@ -193,7 +196,10 @@ def _quantile(a: Any, q: Any, axis: Axis, method: str, keepdims: bool, ignore_na
         count = lax.full(shape_of(x)[:-1] + (1,), n, np.int64)
     qs = reshape(q, (1,) * (len(keep)) + (-1,)) if get_aval(q).ndim else \
         reshape(q, (1,) * (len(keep) + 1))
-    pos = multiply(qs, lax.convert_element_type(subtract(count, 1), pdt))
+    if method == "inverted_cdf":  # the first element whose empirical CDF reaches q
+        pos = subtract(ceil(multiply(qs, lax.convert_element_type(count, pdt))), 1)
+    else:
+        pos = multiply(qs, lax.convert_element_type(subtract(count, 1), pdt))
     pos = clip(pos, 0, None)
     lo = floor(pos)
     frac_p = subtract(pos, lo)
@@ -211,7 +217,7 @@ def _quantile(a: Any, q: Any, axis: Axis, method: str, keepdims: bool, ignore_na
     if method == "linear":  # weights, not v_lo + frac * (v_hi - v_lo): -inf and 1 give -inf
         out = add(multiply(v_lo, subtract(1, frac)), multiply(v_hi, frac))
         out = where(equal(frac_p, 0), v_lo, out)
-    elif method == "lower":
+    elif method in ("lower", "inverted_cdf"):
         out = v_lo
     elif method == "higher":
         out = where(equal(frac_p, 0), v_lo, v_hi)
@@ -226,7 +232,8 @@ def _quantile(a: Any, q: Any, axis: Axis, method: str, keepdims: bool, ignore_na
         from fnad.numpy._reductions import any as any_
         out = where(any_(nan, -1, keepdims=True), np.nan, out)
     out = moveaxis(out, -1, 0)  # q's axis first, as NumPy
-    if method in ("lower", "higher", "nearest"):  # elements of `a`: NumPy keeps its dtype
+    if method in ("lower", "higher", "nearest", "inverted_cdf"):  # elements of `a`: NumPy
+        # keeps its dtype
         out = lax.convert_element_type(out, in_dtype)
     if keepdims:
         out = reshape(out, shape_of(out)[:1] + tuple(1 if d in axes else shape[d]
@@ -252,7 +259,8 @@ def _order_stat(name: str, ignore_nan: bool, scale: float, doc: str) -> Any:
 
 
 quantile = _order_stat("quantile", False, 1, """The q-th quantiles (q in [0, 1]) along `axis`
-by `method` ('linear', 'lower', 'higher', 'midpoint', 'nearest'); q's axis comes first.
+by `method` ('linear', 'lower', 'higher', 'midpoint', 'nearest', 'inverted_cdf'); q's axis
+comes first.
 
 >>> quantile(np.array([1.0, 2.0, 3.0, 4.0]), 0.5)
 array(2.5)

@@ -143,3 +143,19 @@ def test_var_std_take_a_mean_and_sums_keep_integer_width_on_request():
     assert fnp.sum(i8, promote_integers=False).dtype == np.int8
     assert fnp.prod(i8, promote_integers=False) == np.int8(44)  # wraps, as in int8
     assert fnp.sum(i8).dtype == np.int64  # NumPy's default promotion otherwise
+
+
+@pytest.mark.parametrize("name", ["mean", "nanmean", "var", "nanvar"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int32])
+def test_integer_dtype_accumulates_in_that_dtype(name, dtype):
+    """mean(x, dtype=uint8) sums in uint8 (wrapping) and truncates, as NumPy and JAX do; the
+    sum was widened first, giving 68 where both give 4, and var's mean was not truncated."""
+    x = np.array([[2, -1, 8, 9], [200, 100, 90, 7]], np.int32)
+    x300 = np.ones(300, np.int32)  # a count past uint8's range must not wrap
+    for a, axis in ((x, 1), (x, 0), (x, None), (x300, None)):
+        want = getattr(np, name)(a, axis=axis, dtype=dtype)
+        got = getattr(fnp, name)(a, axis=axis, dtype=dtype)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(fnp.mean(x, 1, dtype=dtype, where=x > 8),
+                                  np.mean(x, 1, dtype=dtype, where=x > 8))

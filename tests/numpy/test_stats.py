@@ -75,7 +75,7 @@ def test_nan_args_and_scans(name, data):
         check(lambda a: getattr(fnp, name)(a, axis), lambda a: getattr(np, name)(a, axis), (x,))
 
 
-METHODS = ["linear", "lower", "higher", "midpoint", "nearest"]
+METHODS = ["linear", "lower", "higher", "midpoint", "nearest", "inverted_cdf"]
 
 
 def np_order_stat(name, method):
