@@ -17,7 +17,7 @@ import numpy as np
 import fnad.numpy as fnp
 from fnad import lax
 from fnad.core.dtypes import default_float, default_int
-from fnad.core.errors import ArgumentError, DTypeError, ShapeError
+from fnad.core.errors import ArgumentError, DTypeError, ShapeError, check_one_device
 from fnad.core.ir import get_aval
 from fnad.lax import special as _special
 from fnad.random import (
@@ -77,52 +77,64 @@ def _check_method(name: str, method: str) -> None:
 
 # ------------------------------------------------------------------ location-scale families
 
-def exponential(key: Key, shape: int | Shape = (), dtype: Any = None) -> Any:
+def exponential(key: Key, shape: int | Shape = (), dtype: Any = None,
+                *, out_sharding: Any = None) -> Any:
     """Standard exponential draws, -log(u).
 
     >>> bool((exponential(key(0), (100,)) > 0).all())
     True
     """
+    check_one_device("exponential", out_sharding=out_sharding)
     return fnp.negative(fnp.log(_open_unit(key, _shape(shape), _fdtype(dtype))))
 
 
-def laplace(key: Key, shape: int | Shape = (), dtype: Any = None) -> Any:
+def laplace(key: Key, shape: int | Shape = (), dtype: Any = None,
+            *, out_sharding: Any = None) -> Any:
     """Standard Laplace draws (density exp(-abs(x)) / 2), by the inverse CDF."""
+    check_one_device("laplace", out_sharding=out_sharding)
     u = _open_unit(key, _shape(shape), _fdtype(dtype))
     return fnp.where(u < 0.5, fnp.log(2 * u), -fnp.log(2 * (1 - u)))
 
 
-def logistic(key: Key, shape: int | Shape = (), dtype: Any = None) -> Any:
+def logistic(key: Key, shape: int | Shape = (), dtype: Any = None,
+             *, out_sharding: Any = None) -> Any:
     """Standard logistic draws, logit(u)."""
+    check_one_device("logistic", out_sharding=out_sharding)
     u = _open_unit(key, _shape(shape), _fdtype(dtype))
     return fnp.log(u) - fnp.log1p(-u)
 
 
-def cauchy(key: Key, shape: int | Shape = (), dtype: Any = None) -> Any:
+def cauchy(key: Key, shape: int | Shape = (), dtype: Any = None,
+           *, out_sharding: Any = None) -> Any:
     """Standard Cauchy draws, tan(pi (u - 1/2))."""
+    check_one_device("cauchy", out_sharding=out_sharding)
     u = _open_unit(key, _shape(shape), _fdtype(dtype))
     return fnp.tan(math.pi * (u - 0.5))
 
 
 def lognormal(key: Key, sigma: Any = 1.0, shape: int | Shape | None = None,
-              dtype: Any = None) -> Any:
+              dtype: Any = None, *, out_sharding: Any = None) -> Any:
     """exp(sigma z) for standard normal z (differentiable in sigma)."""
+    check_one_device("lognormal", out_sharding=out_sharding)
     dtype = _fdtype(dtype)
     shape, (sigma,) = _params("lognormal", shape, dtype, sigma)
     return fnp.exp(sigma * normal(key, shape, dtype))
 
 
 def rayleigh(key: Key, scale: Any = 1.0, shape: int | Shape | None = None,
-             dtype: Any = None) -> Any:
+             dtype: Any = None, *, out_sharding: Any = None) -> Any:
     """Rayleigh draws, scale sqrt(-2 log u)."""
+    check_one_device("rayleigh", out_sharding=out_sharding)
     dtype = _fdtype(dtype)
     shape, (scale,) = _params("rayleigh", shape, dtype, scale)
     return scale * fnp.sqrt(-2 * fnp.log(_open_unit(key, shape, dtype)))
 
 
-def pareto(key: Key, b: Any, shape: int | Shape | None = None, dtype: Any = None
+def pareto(key: Key, b: Any, shape: int | Shape | None = None, dtype: Any = None,
+           *, out_sharding: Any = None
            ) -> Any:
     """Pareto draws with shape b on [1, inf), exp(E / b) for exponential E."""
+    check_one_device("pareto", out_sharding=out_sharding)
     dtype = _fdtype(dtype)
     shape, (b,) = _params("pareto", shape, dtype, b)
     return fnp.exp(exponential(key, shape, dtype) / b)
@@ -137,9 +149,10 @@ def weibull_min(key: Key, scale: Any, concentration: Any, shape: int | Shape = (
 
 
 def triangular(key: Key, left: Any, mode: Any, right: Any, shape: int | Shape | None = None,
-               dtype: Any = None) -> Any:
+               dtype: Any = None, *, out_sharding: Any = None) -> Any:
     """Draws from the triangular distribution on [left, right] peaking at mode, by the
     inverse CDF."""
+    check_one_device("triangular", out_sharding=out_sharding)
     dtype = _fdtype(dtype)
     shape, (lo, mid, hi) = _params("triangular", shape, dtype, left, mode, right)
     u = _open_unit(key, shape, dtype)
@@ -150,10 +163,12 @@ def triangular(key: Key, left: Any, mode: Any, right: Any, shape: int | Shape | 
     return fnp.where(u < cut, rising, falling)
 
 
-def wald(key: Key, mean: Any, shape: int | Shape | None = None, dtype: Any = None
+def wald(key: Key, mean: Any, shape: int | Shape | None = None, dtype: Any = None,
+         *, out_sharding: Any = None
          ) -> Any:
     """Inverse Gaussian (Wald) draws with the given mean and unit shape, by Michael,
     Schucany and Haas's transformation, written without cancellation."""
+    check_one_device("wald", out_sharding=out_sharding)
     dtype = _fdtype(dtype)
     shape, (mu,) = _params("wald", shape, dtype, mean)
     k1, k2 = split(key)
@@ -163,16 +178,20 @@ def wald(key: Key, mean: Any, shape: int | Shape | None = None, dtype: Any = Non
     return fnp.where(u <= mu / (mu + y), y, mu * mu / y)
 
 
-def rademacher(key: Key, shape: int | Shape = (), dtype: Any = None) -> Any:
+def rademacher(key: Key, shape: int | Shape = (), dtype: Any = None,
+               *, out_sharding: Any = None) -> Any:
     """Random signs, -1 or +1 with equal probability."""
+    check_one_device("rademacher", out_sharding=out_sharding)
     dtype = np.dtype(default_int() if dtype is None else dtype)
     bit = lax.bitwise_and(lax.shift_right_logical(
         bits(key, _shape(shape), np.uint32), np.uint32(31)), np.uint32(1))
     return fnp.asarray(fnp.asarray(bit, np.int32) * 2 - 1, dtype)
 
 
-def maxwell(key: Key, shape: int | Shape = (), dtype: Any = None) -> Any:
+def maxwell(key: Key, shape: int | Shape = (), dtype: Any = None,
+            *, out_sharding: Any = None) -> Any:
     """Maxwell draws: the length of a standard normal 3-vector."""
+    check_one_device("maxwell", out_sharding=out_sharding)
     shape, dtype = _shape(shape), _fdtype(dtype)
     return fnp.linalg.norm(normal(key, (*shape, 3), dtype), axis=-1)
 
@@ -193,13 +212,14 @@ def double_sided_maxwell(key: Key, loc: Any, scale: Any, shape: int | Shape = ()
 # ------------------------------------------------------------------ the gamma family
 
 def loggamma(key: Key, a: Any, shape: int | Shape | None = None, dtype: Any = None,
-             method: str = "exact") -> Any:
+             method: str = "exact", *, out_sharding: Any = None) -> Any:
     """log of Gamma(a, 1) draws, finite even for tiny a where the draws underflow;
     differentiable in a (implicit reparameterization).
 
     >>> bool(np.isfinite(loggamma(key(0), 1e-3, (100,))).all())
     True
     """
+    check_one_device("loggamma", out_sharding=out_sharding)
     _check_method("loggamma", method)
     dtype = _fdtype(dtype)
     shape, (a,) = _params("loggamma", shape, dtype, a)
@@ -207,28 +227,31 @@ def loggamma(key: Key, a: Any, shape: int | Shape | None = None, dtype: Any = No
 
 
 def gamma(key: Key, a: Any, shape: int | Shape | None = None, dtype: Any = None,
-          method: str = "exact") -> Any:
+          method: str = "exact", *, out_sharding: Any = None) -> Any:
     """Gamma(a, 1) draws: the exact quantile of a uniform, with the implicit
     reparameterization derivative d x / d a = -(dP/da) / pdf (JAX's random_gamma_grad).
 
     >>> x = gamma(key(0), 2.0, (4000,)); bool(abs(float(x.mean()) - 2) < 0.1)
     True
     """
+    check_one_device("gamma", out_sharding=out_sharding)
     return fnp.exp(loggamma(key, a, shape, dtype, method))
 
 
 def chisquare(key: Key, df: Any, shape: int | Shape | None = None, dtype: Any = None,
-              method: str = "exact") -> Any:
+              method: str = "exact", *, out_sharding: Any = None) -> Any:
     """Chi-squared draws with df degrees of freedom, 2 Gamma(df / 2)."""
+    check_one_device("chisquare", out_sharding=out_sharding)
     dtype = _fdtype(dtype)
     shape, (df,) = _params("chisquare", shape, dtype, df)
     return 2 * gamma(key, df / 2, shape, dtype, method)
 
 
 def f(key: Key, dfnum: Any, dfden: Any, shape: int | Shape | None = None,
-      dtype: Any = None) -> Any:
+      dtype: Any = None, *, out_sharding: Any = None) -> Any:
     """F draws, (X1 / dfnum) / (X2 / dfden) for chi-squared X1, X2 (ratio taken in log
     space, so no underflow makes it 0/0)."""
+    check_one_device("f", out_sharding=out_sharding)
     dtype = _fdtype(dtype)
     shape, (dfnum, dfden) = _params("f", shape, dtype, dfnum, dfden)
     k1, k2 = split(key)
@@ -236,8 +259,10 @@ def f(key: Key, dfnum: Any, dfden: Any, shape: int | Shape | None = None,
     return fnp.exp(t1 - t2) * (dfden / dfnum)
 
 
-def t(key: Key, df: Any, shape: int | Shape | None = None, dtype: Any = None) -> Any:
+def t(key: Key, df: Any, shape: int | Shape | None = None, dtype: Any = None,
+      *, out_sharding: Any = None) -> Any:
     """Student's t draws, z sqrt(df / X) for normal z and chi-squared X."""
+    check_one_device("t", out_sharding=out_sharding)
     dtype = _fdtype(dtype)
     shape, (df,) = _params("t", shape, dtype, df)
     k1, k2 = split(key)
@@ -247,13 +272,14 @@ def t(key: Key, df: Any, shape: int | Shape | None = None, dtype: Any = None) ->
 
 
 def beta(key: Key, a: Any, b: Any, shape: int | Shape | None = None, dtype: Any = None,
-         method: str = "exact") -> Any:
+         method: str = "exact", *, out_sharding: Any = None) -> Any:
     """Beta(a, b) draws, G1 / (G1 + G2) for gamma draws, computed from their logs so tiny a
     and b give 0s and 1s, never NaN.
 
     >>> x = beta(key(0), 2.0, 3.0, (4000,)); bool(abs(float(x.mean()) - 0.4) < 0.02)
     True
     """
+    check_one_device("beta", out_sharding=out_sharding)
     dtype = _fdtype(dtype)
     shape, (a, b) = _params("beta", shape, dtype, a, b)
     k1, k2 = split(key)
@@ -261,10 +287,12 @@ def beta(key: Key, a: Any, b: Any, shape: int | Shape | None = None, dtype: Any 
     return fnp.exp(t1 - fnp.logaddexp(t1, t2))
 
 
-def dirichlet(key: Key, alpha: Any, shape: int | Shape | None = None, dtype: Any = None
+def dirichlet(key: Key, alpha: Any, shape: int | Shape | None = None, dtype: Any = None,
+              *, out_sharding: Any = None
               ) -> Any:
     """Dirichlet(alpha) draws (alpha's last axis holds the categories): normalized gamma
     draws, a softmax of their logs. The draws have shape `shape + alpha.shape[-1:]`."""
+    check_one_device("dirichlet", out_sharding=out_sharding)
     dtype = _fdtype(dtype)
     alpha = fnp.asarray(alpha, dtype)
     if get_aval(alpha).ndim < 1:
@@ -279,10 +307,12 @@ def dirichlet(key: Key, alpha: Any, shape: int | Shape | None = None, dtype: Any
     return e / fnp.sum(e, axis=-1, keepdims=True)
 
 
-def generalized_normal(key: Key, p: float, shape: int | Shape = (), dtype: Any = None
+def generalized_normal(key: Key, p: float, shape: int | Shape = (), dtype: Any = None,
+                       *, out_sharding: Any = None
                        ) -> Any:
     """Draws with density proportional to exp(-abs(x)**p): a random sign times G^(1/p) for G
     ~ Gamma(1/p)."""
+    check_one_device("generalized_normal", out_sharding=out_sharding)
     shape, dtype = _shape(shape), _fdtype(dtype)
     k1, k2 = split(key)
     p = fnp.asarray(p, dtype)
@@ -290,10 +320,12 @@ def generalized_normal(key: Key, p: float, shape: int | Shape = (), dtype: Any =
     return fnp.asarray(rademacher(k2, shape), dtype) * magnitude
 
 
-def ball(key: Key, d: int, p: float = 2, shape: int | Shape = (), dtype: Any = None
+def ball(key: Key, d: int, p: float = 2, shape: int | Shape = (), dtype: Any = None,
+         *, out_sharding: Any = None
          ) -> Any:
     """Uniform draws from the unit p-norm ball in d dimensions, shape `shape + (d,)`
     (Barthe, Guedon, Mendelson and Naor's construction)."""
+    check_one_device("ball", out_sharding=out_sharding)
     shape, dtype = _shape(shape), _fdtype(dtype)
     k1, k2 = split(key)
     g = generalized_normal(k1, p, (*shape, int(d)), dtype)
@@ -304,8 +336,10 @@ def ball(key: Key, d: int, p: float = 2, shape: int | Shape = (), dtype: Any = N
 
 # ------------------------------------------------------------------ discrete
 
-def geometric(key: Key, p: Any, shape: int | Shape | None = None, dtype: Any = None) -> Any:
+def geometric(key: Key, p: Any, shape: int | Shape | None = None, dtype: Any = None,
+              *, out_sharding: Any = None) -> Any:
     """The trial of the first success (1, 2, ...) with success probability p."""
+    check_one_device("geometric", out_sharding=out_sharding)
     dtype = _int_dtype("geometric", dtype)
     shape, (p,) = _params("geometric", shape, default_float(), p)
     u = _open_unit(key, shape, default_float())
@@ -313,12 +347,13 @@ def geometric(key: Key, p: Any, shape: int | Shape | None = None, dtype: Any = N
 
 
 def poisson(key: Key, lam: Any, shape: int | Shape | None = None, dtype: Any = None,
-            method: str = "exact") -> Any:
+            method: str = "exact", *, out_sharding: Any = None) -> Any:
     """Poisson(lam) counts, the exact quantile of a uniform.
 
     >>> k = poisson(key(0), 3.0, (4000,)); bool(abs(float(k.mean()) - 3) < 0.15)
     True
     """
+    check_one_device("poisson", out_sharding=out_sharding)
     _check_method("poisson", method)
     dtype = _int_dtype("poisson", dtype)
     fdtype = np.dtype(np.float64) if get_aval(fnp.asarray(lam)).dtype == np.float64 else \
@@ -367,10 +402,12 @@ def multinomial(key: Key, n: Any, p: Any, *, shape: int | Shape | None = None,
 # ------------------------------------------------------------------ multivariate
 
 def multivariate_normal(key: Key, mean: Any, cov: Any, shape: int | Shape | None = None,
-                        dtype: Any = None, method: str = "cholesky") -> Any:
+                        dtype: Any = None, method: str = "cholesky",
+                        *, out_sharding: Any = None) -> Any:
     """Draws of N(mean, cov), mean + L z with L L^T = cov: the Cholesky factor, or
     V sqrt(w) from `eigh` or U sqrt(s) from `svd` (these take a semi-definite cov);
     differentiable in mean and cov; shape `shape + mean.shape[-1:]`."""
+    check_one_device("multivariate_normal", out_sharding=out_sharding)
     if method not in ("cholesky", "eigh", "svd"):
         raise ArgumentError(f"multivariate_normal: method must be 'cholesky', 'eigh' or "
                             f"'svd', got {method!r}")
@@ -399,9 +436,10 @@ def multivariate_normal(key: Key, mean: Any, cov: Any, shape: int | Shape | None
 
 
 def orthogonal(key: Key, n: int, shape: int | Shape = (), dtype: Any = None,
-               m: int | None = None) -> Any:
+               m: int | None = None, *, out_sharding: Any = None) -> Any:
     """Haar-distributed matrices with orthonormal columns (or rows), shape
     `shape + (n, m)`: Gram-Schmidt on a normal matrix, signs fixed by R's diagonal."""
+    check_one_device("orthogonal", out_sharding=out_sharding)
     shape, dtype = _shape(shape), _fdtype(dtype)
     m = n if m is None else int(m)
     tall, thin = max(n, m), min(n, m)

@@ -14,7 +14,7 @@ import numpy as np
 import fnad.numpy as fnp
 from fnad import lax
 from fnad.core.dtypes import default_float, default_int, float_or_default
-from fnad.core.errors import ArgumentError, DTypeError, ShapeError
+from fnad.core.errors import ArgumentError, DTypeError, ShapeError, check_one_device
 from fnad.core.ir import get_aval
 
 Key = Any
@@ -65,12 +65,17 @@ def _key_words(key: Key) -> tuple[Any, Any]:
             lax.reshape(lax.slice(words, (1, 0), (2, 1)), ()))
 
 
-def key(seed: int | Any) -> Key:
+def key(seed: int | Any, *, impl: Any = None, dtype: Any = None) -> Key:
     """A key from an integer seed (a Python int of up to 64 bits, or an integer array).
+    fnad's keys are JAX's default implementation, "threefry2x32" (`impl`), as raw uint32
+    words (`dtype` None or uint32).
 
     >>> key(42)
     array([ 0, 42], dtype=uint32)
     """
+    _check_impl("key", impl)
+    if dtype is not None and np.dtype(dtype) != _U32:
+        raise DTypeError(f"key: fnad's keys are uint32 words, got dtype={dtype!r}")
     if isinstance(seed, (int, np.integer)):
         seed = int(seed) % 2 ** 64
         return np.array([seed >> 32, seed & 0xFFFFFFFF], _U32)
@@ -81,7 +86,17 @@ def key(seed: int | Any) -> Key:
     return lax.concatenate([lax.full((1,), 0, _U32), lax.reshape(low, (1,))], 0)
 
 
-PRNGKey = key  # JAX's older name
+def PRNGKey(seed: int | Any, *, impl: Any = None) -> Key:  # noqa: N802  (JAX's name)
+    """JAX's older name of `key`."""
+    return key(seed, impl=impl)
+
+
+def _check_impl(where: str, impl: Any) -> None:
+    """JAX's PRNG implementations are named by string or by a `PRNGImpl` (its `.name`);
+    fnad has the default one, Threefry-2x32."""
+    if impl is not None and getattr(impl, "name", impl) != "threefry2x32":
+        raise ArgumentError(f"{where}: fnad's keys are threefry2x32 (JAX's default), got "
+                            f"impl={impl!r}")
 
 
 def _hash(key: Key, n: int) -> Any:
@@ -112,8 +127,7 @@ def key_data(keys: Key) -> Any:
 
 def wrap_key_data(key_bits_array: Any, *, impl: Any = None) -> Key:
     """A key from its uint32 words (`key_data`'s inverse): the words themselves in fnad."""
-    if impl not in (None, "threefry2x32"):
-        raise DTypeError(f"wrap_key_data: fnad's keys are threefry2x32, got impl={impl!r}")
+    _check_impl("wrap_key_data", impl)
     return key_bits_array
 
 
@@ -139,9 +153,10 @@ def _shape(shape: int | Shape) -> tuple[int, ...]:
     return (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
 
 
-def bits(key: Key, shape: int | Shape = (), dtype: Any = None) -> Any:
+def bits(key: Key, shape: int | Shape = (), dtype: Any = None, *, out_sharding: Any = None) -> Any:
     """Uniform random bits of an unsigned dtype (uint8, uint16, uint32 or uint64; by
     default the width of the default integer, as in JAX: uint64 with enable_x64)."""
+    check_one_device("bits", out_sharding=out_sharding)
     shape = _shape(shape)
     dtype = np.dtype(f"uint{8 * default_int().itemsize}" if dtype is None else dtype)
     if dtype.kind != "u":
@@ -186,7 +201,7 @@ def _unit(key: Key, shape: tuple[int, ...], dtype: np.dtype, open_: bool) -> Any
 
 
 def uniform(key: Key, shape: int | Shape = (), dtype: Any = None, minval: Any = 0.0,
-            maxval: Any = 1.0) -> Any:
+            maxval: Any = 1.0, *, out_sharding: Any = None) -> Any:
     """Uniform floats in [minval, maxval). Each draw is an exact multiple of 2**-m, m the
     dtype's mantissa width (the integer form of the usual exponent-bits "mantissa trick");
     scaling can round the top draws up to `maxval`, so they are clamped just below it.
@@ -194,6 +209,7 @@ def uniform(key: Key, shape: int | Shape = (), dtype: Any = None, minval: Any = 
     >>> u = uniform(key(0), (1000,)); bool((u >= 0).all() and (u < 1).all())
     True
     """
+    check_one_device("uniform", out_sharding=out_sharding)
     shape, dtype = _shape(shape), _float_dtype(dtype)
     u = _unit(key, shape, dtype, False)
     lo, hi = fnp.asarray(minval, dtype), fnp.asarray(maxval, dtype)
@@ -259,12 +275,14 @@ def ndtri(p: Any) -> Any:
     return fnp.where(tail_mass < 0, np.nan, out)
 
 
-def normal(key: Key, shape: int | Shape = (), dtype: Any = None) -> Any:
+def normal(key: Key, shape: int | Shape = (), dtype: Any = None,
+           *, out_sharding: Any = None) -> Any:
     """Standard normal draws, by the inverse CDF of uniforms in the open interval (0, 1).
 
     >>> normal(key(0), (2, 3)).shape
     (2, 3)
     """
+    check_one_device("normal", out_sharding=out_sharding)
     if dtype is not None and np.dtype(dtype).kind == "c":  # JAX: (re + 1j im) / sqrt(2)
         real = np.dtype(np.float32 if np.dtype(dtype) == np.complex64 else np.float64)
         k_re, k_im = split(key)
@@ -281,7 +299,7 @@ def _ndtr(x: Any) -> Any:
 
 
 def truncated_normal(key: Key, lower: Any, upper: Any, shape: int | Shape | None = None,
-                     dtype: Any = None) -> Any:
+                     dtype: Any = None, *, out_sharding: Any = None) -> Any:
     """Standard normal draws conditioned on the open interval (lower, upper) (broadcast
     against `shape`), by the inverse CDF of uniforms between the bounds' CDF values. It is
     computed in float64 on the lower tail's side (an interval mostly above 0 is drawn as the
@@ -291,6 +309,7 @@ def truncated_normal(key: Key, lower: Any, upper: Any, shape: int | Shape | None
     >>> x = truncated_normal(key(0), -2.0, 2.0, (1000,)); bool((abs(x) < 2).all())
     True
     """
+    check_one_device("truncated_normal", out_sharding=out_sharding)
     dtype = _float_dtype(dtype)
     lo, hi = fnp.asarray(lower, np.float64), fnp.asarray(upper, np.float64)
     flip = fnp.greater(lo + hi, 0)
@@ -313,18 +332,26 @@ def _broadcast(*shapes: tuple[int, ...]) -> tuple[int, ...] | None:
         return None
 
 
-def bernoulli(key: Key, p: Any = 0.5, shape: int | Shape | None = None) -> Any:
-    """Booleans that are True with probability `p` (broadcast against `shape`)."""
+def bernoulli(key: Key, p: Any = 0.5, shape: int | Shape | None = None, mode: str = "low", *,
+              out_sharding: Any = None) -> Any:
+    """Booleans that are True with probability `p` (broadcast against `shape`). JAX's
+    `mode` "high" draws finer uniforms than "low"; fnad's uniforms already have the
+    dtype's full resolution, so both give the same draws."""
+    if mode not in ("low", "high"):
+        raise ArgumentError(f"bernoulli: mode must be 'low' or 'high', got {mode!r}")
+    check_one_device("bernoulli", out_sharding=out_sharding)
     p = fnp.asarray(p)
     dtype = get_aval(p).dtype if get_aval(p).dtype.kind == "f" else default_float()
     shape = get_aval(p).shape if shape is None else _shape(shape)
     return fnp.less(uniform(key, shape, dtype), p)
 
 
-def gumbel(key: Key, shape: int | Shape = (), dtype: Any = None, mode: str | None = None
+def gumbel(key: Key, shape: int | Shape = (), dtype: Any = None, mode: str | None = None,
+           *, out_sharding: Any = None
            ) -> Any:
     """Standard Gumbel draws, `-log(-log(u))`. Every `mode` of JAX's ("low", "high",
     "highest") gives the same draws: the uniforms already have the dtype's full resolution."""
+    check_one_device("gumbel", out_sharding=out_sharding)
     if mode not in (None, "low", "high", "highest"):
         raise ArgumentError(f"gumbel: mode must be 'low', 'high' or 'highest', got {mode!r}")
     shape, dtype = _shape(shape), _float_dtype(dtype)
@@ -332,11 +359,12 @@ def gumbel(key: Key, shape: int | Shape = (), dtype: Any = None, mode: str | Non
 
 
 def categorical(key: Key, logits: Any, axis: int = -1, shape: int | Shape | None = None,
-                replace: bool = True, mode: str | None = None) -> Any:
+                replace: bool = True, mode: str | None = None, *, out_sharding: Any = None) -> Any:
     """Category indices drawn with probabilities `softmax(logits, axis)`, by the Gumbel-max
     trick. `shape` (default: the batch shape of `logits`) must broadcast that batch shape;
     without `replace`, the leading `shape` entries are distinct categories (Gumbel top-k,
     as JAX)."""
+    check_one_device("categorical", out_sharding=out_sharding)
     logits = fnp.asarray(logits)
     aval = get_aval(logits)
     axis = axis % aval.ndim
@@ -360,10 +388,12 @@ def categorical(key: Key, logits: Any, axis: int = -1, shape: int | Shape | None
     return fnp.asarray(fnp.argmax(scores, axis=len(shape) - len(batch) + axis), default_int())
 
 
-def randint(key: Key, shape: int | Shape, minval: Any, maxval: Any, dtype: Any = None
+def randint(key: Key, shape: int | Shape, minval: Any, maxval: Any, dtype: Any = None,
+            *, out_sharding: Any = None
             ) -> Any:
     """Uniform integers in [minval, maxval), from 64 random bits reduced modulo the span
     (bias below span / 2**64, far beneath any test's reach)."""
+    check_one_device("randint", out_sharding=out_sharding)
     shape, dtype = _shape(shape), np.dtype(default_int() if dtype is None else dtype)
     if dtype.kind not in "iu":
         raise DTypeError(f"randint makes integers, not {dtype}")
@@ -380,10 +410,12 @@ def randint(key: Key, shape: int | Shape, minval: Any, maxval: Any, dtype: Any =
     return fnp.asarray(fnp.add(fnp.asarray(lo, np.int64), fnp.asarray(offset, np.int64)), dtype)
 
 
-def permutation(key: Key, x: int | Any, axis: int = 0, independent: bool = False) -> Any:
+def permutation(key: Key, x: int | Any, axis: int = 0, independent: bool = False,
+                *, out_sharding: Any = None) -> Any:
     """A random permutation of `range(x)`, or of `x` along `axis` (with `independent`, of
     each 1-d slice along `axis` separately): the order that sorts random 64-bit keys (ties,
     which would favour the identity, have probability n**2 / 2**65)."""
+    check_one_device("permutation", out_sharding=out_sharding)
     if isinstance(x, (int, np.integer)):  # the default integer dtype, as JAX's draws
         return fnp.asarray(fnp.argsort(bits(key, (int(x),), np.uint64)), default_int())
     values = fnp.asarray(x)

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, Union
 import numpy as np
 
 from fnad import tree as tree_util
-from fnad.core.errors import ArgumentError, DTypeError, ShapeError
+from fnad.core.errors import ArgumentError, DTypeError, ShapeError, check_one_device
 from fnad.core.ir import get_aval
 from fnad.interpreters.jvp import instantiate, jvp_flat
 from fnad.lax import elementwise as ew, reduction as red, structural as st
@@ -102,9 +102,10 @@ def dtype(x: Any, *, canonicalize: bool = False) -> np.dtype:
     return get_aval(ew.asarray_like(x)[0]).dtype
 
 
-def empty(shape: Any = (), dtype: Any = None) -> Any:
+def empty(shape: Any = (), dtype: Any = None, *, out_sharding: Any = None) -> Any:
     """An array of zeros (fnad never hands out uninitialized memory). `empty(dtype)`, the
     older one-argument form, gives a scalar."""
+    check_one_device("empty", out_sharding=out_sharding)
     if dtype is None and not isinstance(shape, (int, np.integer, tuple, list)):
         shape, dtype = (), shape
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
@@ -156,10 +157,10 @@ def broadcast_to_rank(x: Any, rank: int) -> Any:
     return x if nd >= rank else st.reshape(x, (1,) * (rank - nd) + get_aval(x).shape)
 
 
-def broadcast_like(x: Any, like: Any) -> Any:
-    """`x` broadcast (NumPy rules, leading axes) to the shape of `like`."""
-    (x,) = ew.asarray_like(x)
-    shape, xs = get_aval(like).shape, get_aval(x).shape
+def broadcast_like(arr: Any, like_arr: Any) -> Any:
+    """`arr` broadcast (NumPy rules, leading axes) to the shape of `like_arr`."""
+    (x,) = ew.asarray_like(arr)
+    shape, xs = get_aval(like_arr).shape, get_aval(x).shape
     if broadcast_shapes(xs, shape) != tuple(shape):
         raise ShapeError(f"lax.broadcast_like: shape {xs} does not broadcast to {shape}")
     return st.broadcast_in_dim(x, shape, tuple(range(len(shape) - len(xs), len(shape))))
@@ -468,7 +469,7 @@ def _bcast(init: Any, like: Any) -> Any:
 
 
 def reduce(operands: Any, init_values: Any, computation: Callable[..., Any],  # noqa: A001
-           dimensions: Sequence[int]) -> Any:
+           dimensions: Sequence[int], out_sharding: Any = None) -> Any:
     """Reduce `operands` (an array or a pytree of arrays of one shape) over `dimensions`
     with the associative `computation(x, y)` starting from `init_values` (same pytree).
     `lax.add`/`mul`/`max`/`min` with their identity use the dedicated reductions; any
@@ -477,6 +478,7 @@ def reduce(operands: Any, init_values: Any, computation: Callable[..., Any],  # 
     >>> reduce(np.arange(6.0).reshape(2, 3), 0.0, ew.add, (1,))
     array([ 3., 12.])
     """
+    check_one_device("reduce", out_sharding=out_sharding)
     flat, treedef = tree_util.tree_flatten(operands)
     inits, init_def = tree_util.tree_flatten(init_values)
     if treedef != init_def:
@@ -659,7 +661,8 @@ _TRANSPOSE_DEFAULT = {2: ("NC", "IO", "NC"), 3: ("NHC", "HIO", "NHC"),
 
 def _conv_transpose_args(lhs_shape: Sequence[int], rhs_shape: Sequence[int],
                          strides: Sequence[int], padding: Any, rhs_dilation: Any,
-                         dimension_numbers: Any) -> tuple[Any, ConvDimensionNumbers]:
+                         dimension_numbers: Any, use_consistent_padding: bool = False
+                         ) -> tuple[Any, ConvDimensionNumbers]:
     nd = len(lhs_shape)
     if dimension_numbers is None:
         if nd not in _TRANSPOSE_DEFAULT:
@@ -672,6 +675,8 @@ def _conv_transpose_args(lhs_shape: Sequence[int], rhs_shape: Sequence[int],
     if isinstance(padding, str):
         pads = [_transpose_pads((k - 1) * d + 1, s, padding.upper())
                 for k, d, s in zip(ks, dil, strides)]
+    elif use_consistent_padding:  # the forward conv's pads, as PyTorch reads them
+        pads = [((k - 1) * d - lo, (k - 1) * d - hi) for k, d, (lo, hi) in zip(ks, dil, padding)]
     else:
         pads = [tuple(p) for p in padding]
     return pads, dn
@@ -680,18 +685,21 @@ def _conv_transpose_args(lhs_shape: Sequence[int], rhs_shape: Sequence[int],
 def conv_transpose(lhs: Any, rhs: Any, strides: Sequence[int], padding: Any,
                    rhs_dilation: Sequence[int] | None = None, dimension_numbers: Any = None,
                    transpose_kernel: bool = False, precision: PrecisionLike = None,
-                   preferred_element_type: Any = None) -> Any:
+                   preferred_element_type: Any = None, use_consistent_padding: bool = False
+                   ) -> Any:
     """Transposed convolution (a convolution of the `strides`-dilated lhs), with Keras'
     Conv2DTranspose output sizes; layouts default to ("NHWC", "HWIO", "NHWC") and the
     like. `transpose_kernel=True` flips the kernel and swaps its feature axes, giving the
-    gradient of a forward convolution.
+    gradient of a forward convolution. Pairs of ints in `padding` pad the transposed
+    convolution itself, or with `use_consistent_padding` are the forward convolution's
+    padding (so that the result is that convolution's transpose, as in PyTorch).
 
     >>> conv_transpose(np.ones((1, 4, 4, 1)), np.ones((3, 3, 1, 1)), (2, 2), "SAME").shape
     (1, 8, 8, 1)
     """
     lhs, rhs = ew.asarray_like(lhs, rhs)
     pads, dn = _conv_transpose_args(get_aval(lhs).shape, get_aval(rhs).shape, strides, padding,
-                                    rhs_dilation, dimension_numbers)
+                                    rhs_dilation, dimension_numbers, use_consistent_padding)
     if transpose_kernel:
         rhs = st.rev(rhs, dn.rhs_spec[2:])
         perm = list(range(get_aval(rhs).ndim))

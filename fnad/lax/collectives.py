@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from fnad import tree as tree_util
-from fnad.core.errors import FnadError, ShapeError
+from fnad.core.errors import ArgumentError, FnadError, ShapeError, check_unsupported
 from fnad.core.ir import ShapedArray, get_aval
 from fnad.core.primitive import Primitive, Zero
 from fnad.core.trace import state
@@ -203,8 +203,16 @@ pmax_p.def_jvp(_extremum_jvp(pmax_p))
 pmin_p.def_jvp(_extremum_jvp(pmin_p))
 
 
+def _no_groups(where: str, axis_index_groups: Any) -> None:
+    check_unsupported(where, "fnad's collectives run over every member of the named axis; "
+                      "split the axis into two named axes instead",
+                      axis_index_groups=axis_index_groups)
+
+
 def _tree_collective(prim: Primitive, doc: str) -> Callable[..., Any]:
-    def wrapper(x: Any, axis_name: Any) -> Any:
+    def wrapper(x: Any, axis_name: Any, *, axis_index_groups: Any = None) -> Any:
+        if axis_index_groups is not None:
+            _no_groups(prim.name, axis_index_groups)
         leaves, treedef = tree_util.tree_flatten(x)
         leaves = [asarray_like(v)[0] for v in leaves]
         outs = prim.bind(*leaves, axis_name=_names(axis_name)) if leaves else []
@@ -305,14 +313,22 @@ all_gather_p.def_batch(_all_gather_batch)
 deflinear(all_gather_p, _all_gather_transpose)
 
 
-def all_gather(x: Any, axis_name: Any, *, axis: int = 0, tiled: bool = False) -> Any:
+def all_gather(x: Any, axis_name: Any, *, axis_index_groups: Any = None, axis: int = 0,
+               tiled: bool = False, to: str = "varying") -> Any:
     """Every member's `x` (a pytree), stacked along a new `axis` (concatenated along `axis`
-    when `tiled`), the same result on every member.
+    when `tiled`), the same result on every member. `to` is the result's manual-axis type
+    in JAX's shard_map typing ('varying', 'reduced' or 'invarying'): the values are the
+    same.
 
     >>> import numpy as np, fnad
     >>> fnad.vmap(lambda x: all_gather(x, "i"), axis_name="i")(np.arange(2.0))[0]
     array([0., 1.])
     """
+    if axis_index_groups is not None:
+        _no_groups("all_gather", axis_index_groups)
+    if to not in ("varying", "reduced", "invarying"):
+        raise ArgumentError(f"all_gather: to must be 'varying', 'reduced' or 'invarying', "
+                            f"got {to!r}")
     names = _single(axis_name, "all_gather")
     n = axis_size(names[0])
 

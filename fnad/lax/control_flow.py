@@ -659,9 +659,10 @@ def _static_int(x: Any) -> int | None:
 
 
 def fori_loop(lower: Any, upper: Any, body_fun: Callable[[Any, Any], Any], init_val: Any,
-              *, unroll: int = 1) -> Any:
+              *, unroll: int | bool | None = None) -> Any:
     """`val = body_fun(i, val)` for i in [lower, upper). With concrete bounds this is a `scan`
-    (reverse-differentiable); with traced bounds, a `while_loop` (forward mode only).
+    (reverse-differentiable, `unroll` as scan's; None is 1); with traced bounds, a
+    `while_loop` (forward mode only).
 
     >>> import numpy as np
     >>> fori_loop(0, 4, lambda i, x: x * 2, np.float32(1.0))
@@ -686,7 +687,7 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable[[Any, Any], Any], init_
             return (i + 1, checked_body(i, x)), None
         start = lower if weak_start is None else weak_start
         return scan(step, (start, init_val), None, length=builtins.max(hi - lo, 0),
-                    unroll=unroll)[0][1]
+                    unroll=1 if unroll is None else unroll)[0][1]
     lower, upper = _scalar(lower, "fori_loop", "lower bound", "iu"), \
         _scalar(upper, "fori_loop", "upper bound", "iu")
 

@@ -15,7 +15,14 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from fnad.core.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError, user_line
+from fnad.core.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    DTypeError,
+    ShapeError,
+    check_one_device,
+    user_line,
+)
 from fnad.core.ir import ShapedArray, get_aval
 from fnad.core.primitive import CLoop, Primitive, Zero, c_source, c_type
 from fnad.core.quiet import quiet_enter, quiet_exit
@@ -41,10 +48,11 @@ def _out_size(n: int, k: int, stride: int, pad: tuple[int, int], base_dil: int,
     return 0 if padded < eff or eff == 0 else (padded - eff) // stride + 1
 
 
-def padtype_to_pads(in_shape: Sequence[int], window: Sequence[int], strides: Sequence[int],
-                    padding: str | Sequence[Sequence[int]]) -> Pairs:
+def padtype_to_pads(in_shape: Sequence[int], window_shape: Sequence[int],
+                    window_strides: Sequence[int], padding: str | Sequence[Sequence[int]]
+                    ) -> Pairs:
     """Explicit (low, high) pairs for 'SAME' (output size ceil(n / stride)), 'VALID' or
-    given pairs; `window` holds the dilated window sizes."""
+    given pairs; `window_shape` holds the dilated window sizes."""
     if isinstance(padding, str):
         mode = padding.upper()
         if mode == "VALID":
@@ -53,7 +61,7 @@ def padtype_to_pads(in_shape: Sequence[int], window: Sequence[int], strides: Seq
             raise ArgumentError(f"padding must be 'SAME', 'VALID' or (low, high) pairs, "
                              f"got {padding!r}")
         pads = []
-        for n, k, s in zip(in_shape, window, strides):
+        for n, k, s in zip(in_shape, window_shape, window_strides):
             total = max((-(-n // s) - 1) * s + k - n, 0)
             pads.append((total // 2, total - total // 2))
         return tuple(pads)
@@ -593,7 +601,7 @@ def conv_general_dilated(lhs: Any, rhs: Any, window_strides: Sequence[int],
                          rhs_dilation: Sequence[int] | None = None,
                          dimension_numbers: Any = None, feature_group_count: int = 1,
                          batch_group_count: int = 1, precision: Any = None,
-                         preferred_element_type: Any = None) -> Any:
+                         preferred_element_type: Any = None, out_sharding: Any = None) -> Any:
     """N-d convolution (cross-correlation, as in `jax.lax`), default layout NCHW/OIHW/NCHW.
 
     >>> import numpy as np
@@ -602,6 +610,7 @@ def conv_general_dilated(lhs: Any, rhs: Any, window_strides: Sequence[int],
     (1, 2, 4, 4)
     """
     del precision  # accepted for JAX compatibility: NumPy's BLAS has one precision
+    check_one_device("conv_general_dilated", out_sharding=out_sharding)
     lhs, rhs = asarray_like(lhs, rhs)
     if preferred_element_type is not None:  # the result's dtype: compute in it
         lhs = convert_element_type(lhs, preferred_element_type)

@@ -19,7 +19,14 @@ import numpy as np
 from numpy.polynomial import polynomial as _poly
 
 from fnad.core.dtypes import python_default
-from fnad.core.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError
+from fnad.core.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    DTypeError,
+    ShapeError,
+    check_one_device,
+    check_unsupported,
+)
 from fnad.core.ir import ShapedArray, get_aval, weak_default, weak_number
 from fnad.core.primitive import Elementwise, Primitive, Zero, c_type
 from fnad.core.quiet import quiet_enter, quiet_exit
@@ -96,11 +103,25 @@ def _weak_operands(args: tuple) -> list[Any]:
     return out
 
 
-def _wrapper(prim: Primitive, name: str | None = None) -> Callable[..., Any]:
-    """The public function binding `prim`; Python scalar operands are weakly typed."""
-    def f(*args: Any) -> Any:
-        return prim.bind(*asarray_like(*args))
-    f.__name__ = f.__qualname__ = name or prim.name
+def _wrapper(prim: Primitive, nargs: int = 1, name: str | None = None,
+             accuracy: bool = False) -> Callable[..., Any]:
+    """The public function binding `prim`, with jax.lax's signature: `(x)`, `(x, *,
+    accuracy=None)` (the transcendental functions) or `(x, y)`. Python scalar operands
+    are weakly typed."""
+    name = name or prim.name
+    if nargs == 2:
+        def f(x: Any, y: Any) -> Any:
+            return prim.bind(*asarray_like(x, y))
+    elif accuracy:
+        def f(x: Any, *, accuracy: Any = None) -> Any:
+            if accuracy is not None:
+                check_unsupported(name, "fnad evaluates it to full accuracy",
+                                  accuracy=accuracy)
+            return prim.bind(*asarray_like(x))
+    else:
+        def f(x: Any) -> Any:
+            return prim.bind(*asarray_like(x))
+    f.__name__ = f.__qualname__ = name
     f.__doc__ = f"Elementwise `{prim.name}` (the `{prim.name}` primitive)."
     return f
 
@@ -836,15 +857,15 @@ convert_element_type_p.simplify = (
     lambda eqn, producer, uses: eqn.inputs[0] if same_aval(eqn, eqn.inputs[0]) else None)
 
 
-def convert_element_type(x: Any, new_dtype: Any) -> Any:
-    """`x` as `new_dtype` (no equation when it already is). Complex to real keeps the real
+def convert_element_type(operand: Any, new_dtype: Any) -> Any:
+    """`operand` as `new_dtype` (no equation when it already is). Complex to real keeps the real
     part, as JAX's does (without NumPy's ComplexWarning); its rules are complex-correct.
     Floats to integers saturate as in JAX: out of range gives the nearest bound, NaN 0.
 
     >>> convert_element_type(np.float32(2.7), np.int32)
     array(2, dtype=int32)
     """
-    t = type(x)
+    x, t = operand, type(operand)
     if t in _PYTHON_NUMBERS:  # a Python number alone: the default dtype
         x = np.asarray(x, python_default(t))
     new_dtype = np.dtype(new_dtype)
@@ -972,13 +993,15 @@ def _iota_abstract_eval(dtype: np.dtype, shape: tuple[int, ...], dimension: int
 iota_p.def_impl(_iota_impl)
 
 
-def broadcasted_iota(dtype: Any, shape: Sequence[int], dimension: int) -> Any:
+def broadcasted_iota(dtype: Any, shape: Sequence[int], dimension: int, *,
+                     out_sharding: Any = None) -> Any:
     """0, 1, 2... along `dimension` of an array of `shape`, repeated along the others.
 
     >>> broadcasted_iota(np.int32, (2, 3), 1)
     array([[0, 1, 2],
            [0, 1, 2]], dtype=int32)
     """
+    check_one_device("broadcasted_iota", out_sharding=out_sharding)
     shape = tuple(int(d) for d in shape)
     dimension = int(dimension) + (len(shape) if int(dimension) < 0 else 0)
     return iota_p.bind(dtype=np.dtype(dtype), shape=shape, dimension=dimension)
@@ -998,16 +1021,28 @@ def iota(dtype: Any, size: int) -> Any:
 neg, sign, floor, ceil, is_finite, abs, square = (  # noqa: A001  (jax.lax names)
     _wrapper(p) for p in (neg_p, sign_p, floor_p, ceil_p, is_finite_p, abs_p, square_p))
 exp, exp2, log, log1p, expm1, sqrt, rsqrt, cbrt = (
-    _wrapper(p) for p in (exp_p, exp2_p, log_p, log1p_p, expm1_p, sqrt_p, rsqrt_p, cbrt_p))
-sin, cos, tan, asin, acos, atan = (
-    _wrapper(p) for p in (sin_p, cos_p, tan_p, asin_p, acos_p, atan_p))
-sinh, cosh, tanh, asinh, acosh, atanh, logistic = (
-    _wrapper(p) for p in (sinh_p, cosh_p, tanh_p, asinh_p, acosh_p, atanh_p, logistic_p))
+    _wrapper(p, accuracy=True)
+    for p in (exp_p, exp2_p, log_p, log1p_p, expm1_p, sqrt_p, rsqrt_p, cbrt_p))
+sin, cos, tan, tanh, logistic = (
+    _wrapper(p, accuracy=True) for p in (sin_p, cos_p, tan_p, tanh_p, logistic_p))
+asin, acos, atan, sinh, cosh, asinh, acosh, atanh = (
+    _wrapper(p) for p in (asin_p, acos_p, atan_p, sinh_p, cosh_p, asinh_p, acosh_p, atanh_p))
 erf, erfc, erf_inv, lgamma, digamma = (
     _wrapper(p) for p in (erf_p, erfc_p, erf_inv_p, lgamma_p, digamma_p))
-add, sub, mul, div, rem, atan2, nextafter = (
-    _wrapper(p) for p in (add_p, sub_p, mul_p, div_p, rem_p, atan2_p, nextafter_p))
+add, sub, div, rem, atan2 = (_wrapper(p, 2) for p in (add_p, sub_p, div_p, rem_p, atan2_p))
 
+
+def mul(x: Any, y: Any, *, out_dtype: Any = None) -> Any:
+    """Elementwise `x * y`; with `out_dtype`, of the operands converted to it first (as
+    JAX's `lax.mul` does on backends without a mixed-precision multiply)."""
+    if out_dtype is not None:
+        x, y = (convert_element_type(v, out_dtype) for v in asarray_like(x, y))
+    return mul_p.bind(*asarray_like(x, y))
+
+
+def nextafter(x1: Any, x2: Any) -> Any:
+    """The next float after `x1` towards `x2`, elementwise (the `nextafter` primitive)."""
+    return nextafter_p.bind(*asarray_like(x1, x2))
 
 def pow(x: Any, y: Any) -> Any:  # noqa: A001
     """Elementwise `x ** y`; an integer exponent array raises a float or complex base to
@@ -1021,14 +1056,21 @@ def pow(x: Any, y: Any) -> Any:  # noqa: A001
     if yd.kind in "iu" and xd.kind in "fc":
         y = convert_element_type(y, xd)
     return pow_p.bind(x, y)
-max, min = _wrapper(max_p), _wrapper(min_p)  # noqa: A001
-clamp = _wrapper(clamp_p)
-bitwise_and, bitwise_or, bitwise_xor, bitwise_not = (
-    _wrapper(p, f"bitwise_{p.name}") for p in (and_p, or_p, xor_p, not_p))
-shift_left, shift_right_logical, shift_right_arithmetic, population_count = (
-    _wrapper(p) for p in (shift_left_p, shift_right_logical_p, shift_right_arithmetic_p,
-                          population_count_p))
-eq, ne, lt, le, gt, ge = (_wrapper(p) for p in (eq_p, ne_p, lt_p, le_p, gt_p, ge_p))
+max, min = _wrapper(max_p, 2), _wrapper(min_p, 2)  # noqa: A001
+
+
+def clamp(min: Any, x: Any, max: Any) -> Any:  # noqa: A002  (jax.lax's names)
+    """`x` limited to [`min`, `max`] elementwise (the `clamp` primitive)."""
+    return clamp_p.bind(*asarray_like(min, x, max))
+
+
+bitwise_and, bitwise_or, bitwise_xor = (
+    _wrapper(p, 2, f"bitwise_{p.name}") for p in (and_p, or_p, xor_p))
+bitwise_not = _wrapper(not_p, 1, "bitwise_not")
+shift_left, shift_right_logical, shift_right_arithmetic = (
+    _wrapper(p, 2) for p in (shift_left_p, shift_right_logical_p, shift_right_arithmetic_p))
+population_count = _wrapper(population_count_p)
+eq, ne, lt, le, gt, ge = (_wrapper(p, 2) for p in (eq_p, ne_p, lt_p, le_p, gt_p, ge_p))
 
 
 def round(x: Any, rounding_method: int = RoundingMethod.AWAY_FROM_ZERO) -> Any:  # noqa: A001
@@ -1072,12 +1114,13 @@ def polygamma(m: Any, x: Any) -> Any:
     return out
 
 
-def full_like(x: Any, fill_value: Any, dtype: Any = None, shape: Any = None) -> Any:
+def full_like(x: Any, fill_value: Any, dtype: Any = None, shape: Any = None,
+              sharding: Any = None) -> Any:
     """An array of `fill_value` with `x`'s shape and dtype, unless given."""
     from fnad.lax.structural import full
     aval = get_aval(x)
     return full(aval.shape if shape is None else shape, fill_value,
-                aval.dtype if dtype is None else dtype)
+                aval.dtype if dtype is None else dtype, sharding=sharding)
 
 
 # ------------------------------------------------------------------ CuPy implementations

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from fnad.core.errors import ArgumentTypeError, DTypeError, ShapeError
+from fnad.core.errors import ArgumentTypeError, DTypeError, ShapeError, check_one_device
 from fnad.core.ir import ShapedArray, get_aval
 from fnad.core.primitive import Primitive, Reduce, Zero
 from fnad.core.quiet import quiet_enter, quiet_exit
@@ -84,8 +84,10 @@ def _reducer(name: str, impl: Callable[..., Any], kinds: str, kernel: str) -> Pr
 
 
 def _reduce_wrapper(prim: Primitive, doc: str) -> Callable[..., Any]:
-    def f(x: Any, axes: Sequence[int]) -> Any:
-        (x,) = asarray_like(x)
+    def f(operand: Any, axes: Sequence[int], *, out_sharding: Any = None) -> Any:
+        if out_sharding is not None:  # JAX's reduce_sum has it; the others take it too
+            check_one_device(prim.name, out_sharding=out_sharding)
+        (x,) = asarray_like(operand)
         axes = normalize_axes(axes, get_aval(x).ndim)
         if not axes:
             return x
@@ -239,20 +241,20 @@ argmax_p = _arg_reducer("argmax", np.argmax)
 argmin_p = _arg_reducer("argmin", np.argmin)
 
 
-def argmax(x: Any, axis: int, index_dtype: Any = np.int32) -> Any:
+def argmax(operand: Any, axis: int, index_dtype: Any = np.int32) -> Any:
     """Index of the first maximum along `axis` (the first NaN, if any, like NumPy).
 
     >>> argmax(np.array([1.0, 3.0, 3.0]), 0)
     array(1, dtype=int32)
     """
-    (x,) = asarray_like(x)
+    (x,) = asarray_like(operand)
     axes = normalize_axes(axis, get_aval(x).ndim)
     return argmax_p.bind(x, axes=axes, index_dtype=np.dtype(index_dtype))
 
 
-def argmin(x: Any, axis: int, index_dtype: Any = np.int32) -> Any:
+def argmin(operand: Any, axis: int, index_dtype: Any = np.int32) -> Any:
     """Index of the first minimum along `axis` (the first NaN, if any, like NumPy)."""
-    (x,) = asarray_like(x)
+    (x,) = asarray_like(operand)
     axes = normalize_axes(axis, get_aval(x).ndim)
     return argmin_p.bind(x, axes=axes, index_dtype=np.dtype(index_dtype))
 
@@ -338,8 +340,8 @@ _scan_jvp(cummin_p, min, lambda dtype: _identity(dtype, True))
 
 
 def _cumulative_wrapper(prim: Primitive, doc: str) -> Callable[..., Any]:
-    def f(x: Any, axis: int = 0, reverse: bool = False) -> Any:
-        (x,) = asarray_like(x)
+    def f(operand: Any, axis: int = 0, reverse: bool = False) -> Any:
+        (x,) = asarray_like(operand)
         (axis,) = normalize_axes(axis, get_aval(x).ndim)
         return prim.bind(x, axis=axis, reverse=bool(reverse))
     f.__name__ = prim.name

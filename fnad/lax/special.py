@@ -1126,13 +1126,13 @@ def betainc(a: Any, b: Any, x: Any) -> Any:
     return betainc_p.bind(*asarray_like(a, b, x))
 
 
-def zeta(s: Any, q: Any) -> Any:
-    """The Hurwitz zeta function sum_k (q + k)^-s (s > 1).
+def zeta(x: Any, q: Any) -> Any:
+    """The Hurwitz zeta function sum_k (q + k)^-x (x > 1).
 
     >>> round(float(zeta(np.float64(2.0), np.float64(1.0))), 10) == round(math.pi**2 / 6, 10)
     True
     """
-    return zeta_p.bind(*asarray_like(s, q))
+    return zeta_p.bind(*asarray_like(x, q))
 
 
 def bessel_i0e(x: Any) -> Any:

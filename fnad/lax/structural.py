@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from fnad.core.errors import DTypeError, ShapeError
+from fnad.core.errors import DTypeError, ShapeError, check_one_device
 from fnad.core.ir import ShapedArray, get_aval
 from fnad.core.primitive import Broadcast, Primitive, Zero
 from fnad.device import array_module, is_gpu_array
@@ -111,25 +111,32 @@ broadcast_in_dim_p.simplify = (
     lambda eqn, producer, uses: eqn.inputs[0] if same_aval(eqn, eqn.inputs[0]) else None)
 
 
-def broadcast_in_dim(x: Any, shape: Sequence[int], broadcast_dimensions: Sequence[int]) -> Any:
-    """Broadcast `x` to `shape`, its axis i becoming output axis `broadcast_dimensions[i]`."""
-    (x,) = asarray_like(x)
+def broadcast_in_dim(operand: Any, shape: Sequence[int], broadcast_dimensions: Sequence[int],
+                     *, out_sharding: Any = None) -> Any:
+    """Broadcast `operand` to `shape`, its axis i becoming output axis
+    `broadcast_dimensions[i]`."""
+    if out_sharding is not None:
+        check_one_device("broadcast_in_dim", out_sharding=out_sharding)
+    (x,) = asarray_like(operand)
     shape, dims = tuple(int(d) for d in shape), tuple(int(d) for d in broadcast_dimensions)
     if get_aval(x).shape == shape and dims == tuple(range(len(shape))):
         return x
     return broadcast_in_dim_p.bind(x, shape=shape, broadcast_dimensions=dims)
 
 
-def broadcast(x: Any, sizes: Sequence[int]) -> Any:
+def broadcast(operand: Any, sizes: Sequence[int], *, out_sharding: Any = None) -> Any:
     """Add leading axes of the given sizes."""
-    (x,) = asarray_like(x)
+    (x,) = asarray_like(operand)
     nd = get_aval(x).ndim
     return broadcast_in_dim(x, tuple(sizes) + get_aval(x).shape,
-                            tuple(range(len(sizes), len(sizes) + nd)))
+                            tuple(range(len(sizes), len(sizes) + nd)), out_sharding=out_sharding)
 
 
-def full(shape: Sequence[int], fill_value: Any, dtype: Any = None) -> Any:
+def full(shape: Sequence[int], fill_value: Any, dtype: Any = None, *, sharding: Any = None
+         ) -> Any:
     """An array of `shape` filled with `fill_value` (float32 for a Python float)."""
+    if sharding is not None:
+        check_one_device("full", sharding=sharding)
     if dtype is None:
         (value,) = asarray_like(fill_value)
     else:
@@ -181,10 +188,13 @@ reshape_p.transpose_ones = ones_to_first_operand
 reshape_p.simplify = _reshape_simplify
 
 
-def reshape(x: Any, new_sizes: Sequence[int], dimensions: Sequence[int] | None = None) -> Any:
-    """`x` with shape `new_sizes` (row-major order; no -1), after transposing its axes to
+def reshape(operand: Any, new_sizes: Sequence[int], dimensions: Sequence[int] | None = None,
+            *, out_sharding: Any = None) -> Any:
+    """`operand` with shape `new_sizes` (row-major order; no -1), after transposing its axes to
     the order `dimensions` when given (JAX's `lax.reshape`)."""
-    (x,) = asarray_like(x)
+    if out_sharding is not None:
+        check_one_device("reshape", out_sharding=out_sharding)
+    (x,) = asarray_like(operand)
     if dimensions is not None:
         x = transpose(x, tuple(int(d) for d in dimensions))
     new_sizes = tuple(int(d) for d in new_sizes)
@@ -243,9 +253,9 @@ transpose_p.transpose_ones = ones_to_first_operand
 transpose_p.simplify = _transpose_simplify
 
 
-def transpose(x: Any, permutation: Sequence[int]) -> Any:
-    """Permute the axes of `x`: output axis i is input axis `permutation[i]`."""
-    (x,) = asarray_like(x)
+def transpose(operand: Any, permutation: Sequence[int]) -> Any:
+    """Permute the axes of `operand`: output axis i is input axis `permutation[i]`."""
+    (x,) = asarray_like(operand)
     permutation = tuple(int(p) for p in permutation)
     if permutation == tuple(range(len(permutation))):
         return x
@@ -374,13 +384,13 @@ squeeze_p.def_batch(_squeeze_batch)
 squeeze_p.transpose_ones = ones_to_first_operand
 
 
-def squeeze(x: Any, dimensions: Sequence[int] | int) -> Any:
-    """Remove the size-1 axes `dimensions` of `x`.
+def squeeze(array: Any, dimensions: Sequence[int] | int) -> Any:
+    """Remove the size-1 axes `dimensions` of `array`.
 
     >>> squeeze(np.zeros((1, 3, 1)), (0, 2)).shape
     (3,)
     """
-    (x,) = asarray_like(x)
+    (x,) = asarray_like(array)
     dims = tuple(sorted(_normalize(dimensions, get_aval(x).ndim)))
     return squeeze_p.bind(x, dimensions=dims) if dims else x
 
@@ -425,13 +435,13 @@ expand_dims_p.def_batch(_expand_dims_batch)
 expand_dims_p.transpose_ones = ones_to_first_operand
 
 
-def expand_dims(x: Any, dimensions: Sequence[int] | int) -> Any:
+def expand_dims(array: Any, dimensions: Sequence[int] | int) -> Any:
     """Insert size-1 axes so that they sit at `dimensions` of the result.
 
     >>> expand_dims(np.zeros(3), (0, -1)).shape
     (1, 3, 1)
     """
-    (x,) = asarray_like(x)
+    (x,) = asarray_like(array)
     dimensions = (dimensions,) if isinstance(dimensions, (int, np.integer)) else dimensions
     dims = tuple(sorted(_normalize(dimensions, get_aval(x).ndim + len(dimensions))))
     return expand_dims_p.bind(x, dimensions=dims) if dims else x
@@ -469,13 +479,13 @@ rev_p.def_batch(_rev_batch)
 rev_p.transpose_ones = ones_to_first_operand
 
 
-def rev(x: Any, dimensions: Sequence[int] | int) -> Any:
-    """Reverse `x` along `dimensions`.
+def rev(operand: Any, dimensions: Sequence[int] | int) -> Any:
+    """Reverse `operand` along `dimensions`.
 
     >>> rev(np.arange(3), (0,))
     array([2, 1, 0])
     """
-    (x,) = asarray_like(x)
+    (x,) = asarray_like(operand)
     dims = tuple(sorted(_normalize(dimensions, get_aval(x).ndim)))
     return rev_p.bind(x, dimensions=dims) if dims else x
 
@@ -559,14 +569,14 @@ deflinear(pad_p, _pad_transpose)
 pad_p.def_batch(_pad_batch)
 
 
-def pad(x: Any, padding_value: Any, padding_config: Sequence[Sequence[int]]) -> Any:
-    """Pad `x` with `padding_value`: per axis `(low, high, interior)` elements go before,
+def pad(operand: Any, padding_value: Any, padding_config: Sequence[Sequence[int]]) -> Any:
+    """Pad `operand` with `padding_value`: per axis `(low, high, interior)` elements go before,
     after and between its elements; negative `low`/`high` crop instead.
 
     >>> pad(np.array([1, 2]), 0, [(1, -1, 1)])
     array([0, 1, 0])
     """
-    x, padding_value = asarray_like(x, padding_value)
+    x, padding_value = asarray_like(operand, padding_value)
     config = tuple(tuple(int(v) for v in c) for c in padding_config)
     if all(c == (0, 0, 0) for c in config) and len(config) == get_aval(x).ndim:
         return x
@@ -695,14 +705,14 @@ deflinear(slice_p, _slice_transpose)
 slice_p.def_batch(_slice_batch)
 
 
-def slice(x: Any, start_indices: Sequence[int], limit_indices: Sequence[int],  # noqa: A001
+def slice(operand: Any, start_indices: Sequence[int], limit_indices: Sequence[int],  # noqa: A001
           strides: Sequence[int] | None = None) -> Any:
     """The static strided slice `x[start:limit:stride, ...]` (all entries >= 0).
 
     >>> slice(np.arange(6), (1,), (6,), (2,))
     array([1, 3, 5])
     """
-    (x,) = asarray_like(x)
+    (x,) = asarray_like(operand)
     shape = get_aval(x).shape
     starts = tuple(int(s) for s in start_indices)
     limits = tuple(int(s) for s in limit_indices)
@@ -795,7 +805,7 @@ _deflinear_in(dynamic_slice_p, (0,), _dynamic_slice_transpose)
 dynamic_slice_p.def_batch(_dynamic_slice_batch)
 
 
-def dynamic_slice(x: Any, start_indices: Sequence[Any], slice_sizes: Sequence[int], *,
+def dynamic_slice(operand: Any, start_indices: Sequence[Any], slice_sizes: Sequence[int], *,
                   allow_negative_indices: bool | Sequence[bool] = True) -> Any:
     """The window of `slice_sizes` at traced `start_indices`, as JAX's: a negative start
     counts from the end (unless `allow_negative_indices` is False for its axis), then the
@@ -806,7 +816,7 @@ def dynamic_slice(x: Any, start_indices: Sequence[Any], slice_sizes: Sequence[in
     >>> dynamic_slice(np.arange(5), (np.int32(-3),), (2,))
     array([2, 3])
     """
-    (x,) = asarray_like(x)
+    (x,) = asarray_like(operand)
     starts = _start_indices("dynamic_slice", get_aval(x).shape, start_indices,
                             allow_negative_indices)
     return dynamic_slice_p.bind(x, *starts, slice_sizes=tuple(int(k) for k in slice_sizes))
@@ -879,9 +889,9 @@ _deflinear_in(dynamic_update_slice_p, (0, 1), _dynamic_update_slice_transpose)
 dynamic_update_slice_p.def_batch(_dynamic_update_slice_batch)
 
 
-def dynamic_update_slice(x: Any, update: Any, start_indices: Sequence[Any], *,
+def dynamic_update_slice(operand: Any, update: Any, start_indices: Sequence[Any], *,
                          allow_negative_indices: bool | Sequence[bool] = True) -> Any:
-    """`x` with the window at traced `start_indices` replaced by `update`; the starts are
+    """`operand` with the window at traced `start_indices` replaced by `update`; the starts are
     read as `dynamic_slice` reads them (negatives from the end, then moved into bounds).
 
     >>> dynamic_update_slice(np.zeros(4), np.ones(2), (np.int32(1),))
@@ -889,7 +899,7 @@ def dynamic_update_slice(x: Any, update: Any, start_indices: Sequence[Any], *,
     >>> dynamic_update_slice(np.zeros(4), np.ones(2), (-1,))
     array([0., 0., 1., 1.])
     """
-    x, update = asarray_like(x, update)
+    x, update = asarray_like(operand, update)
     starts = _start_indices("dynamic_update_slice", get_aval(x).shape, start_indices,
                             allow_negative_indices)
     return dynamic_update_slice_p.bind(x, update, *starts)

@@ -1,0 +1,142 @@
+"""Calls written for JAX's signatures: JAX's parameter names by keyword, its positional
+order, and the parameters that change the math (values against NumPy); the options that
+only select XLA or sharding behaviour take their default and refuse anything else."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fnad
+import fnad.numpy as fnp
+from fnad import lax, random
+from fnad.core.errors import ArgumentError, FnadError
+
+X = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+
+
+class _Sharding:
+    """Stands in for a JAX sharding: only its `device_set` matters here."""
+
+    def __init__(self, n: int) -> None:
+        self.device_set = set(range(n))
+
+
+# ---------------------------------------------------------------------------- fnad.lax
+
+def test_lax_operands_by_jax_names():
+    np.testing.assert_array_equal(lax.add(x=X, y=1.0), X + 1)
+    np.testing.assert_array_equal(lax.clamp(min=1.0, x=X, max=4.0), np.clip(X, 1, 4))
+    np.testing.assert_array_equal(lax.nextafter(x1=X, x2=np.float32(9)),
+                                  np.nextafter(X, np.float32(9)))
+    np.testing.assert_array_equal(lax.reshape(operand=X, new_sizes=(3, 2)), X.reshape(3, 2))
+    np.testing.assert_array_equal(lax.dot_general(lhs=X, rhs=X.T, dimension_numbers=(
+        ((1,), (0,)), ((), ()))), X @ X.T)
+    np.testing.assert_array_equal(lax.squeeze(array=X[None], dimensions=(0,)), X)
+    np.testing.assert_array_equal(lax.expand_dims(array=X, dimensions=(0,)), X[None])
+    np.testing.assert_array_equal(lax.cumsum(operand=X, axis=1), np.cumsum(X, 1))
+    np.testing.assert_array_equal(lax.reduce_sum(operand=X, axes=(0,)), X.sum(0))
+    np.testing.assert_array_equal(lax.convert_element_type(operand=X, new_dtype=np.int32),
+                                  X.astype(np.int32))
+    np.testing.assert_array_equal(lax.broadcast_like(arr=np.float32(1), like_arr=X),
+                                  np.ones_like(X))
+    assert lax.padtype_to_pads(in_shape=(7,), window_shape=(3,), window_strides=(2,),
+                               padding="SAME") == ((1, 1),)
+    assert float(lax.zeta(x=2.0, q=1.0)) == pytest.approx(np.pi ** 2 / 6)
+    assert lax.fori_loop(0, 3, lambda i, v: v + i, 0, unroll=None) == 3
+
+
+def test_lax_mul_out_dtype_multiplies_in_it():
+    a, b = np.array([100, -100], np.int8), np.array([3, 3], np.int8)
+    out = lax.mul(a, b, out_dtype=np.int32)
+    assert out.dtype == np.int32
+    np.testing.assert_array_equal(out, a.astype(np.int32) * 3)  # no int8 wraparound
+
+
+def test_lax_dot_dimension_numbers():
+    a = np.arange(24.0).reshape(2, 3, 4)
+    b = np.arange(8.0).reshape(2, 4)
+    out = lax.dot(a, b, dimension_numbers=(((2,), (1,)), ((0,), (0,))))
+    np.testing.assert_allclose(out, np.einsum("bij,bj->bi", a, b))
+    np.testing.assert_array_equal(lax.dot(lhs=X, rhs=X.T), X @ X.T)
+
+
+def test_lax_conv_transpose_consistent_padding_is_the_forward_convs_transpose():
+    """With `use_consistent_padding`, pairs are the forward conv's padding: the result is
+    the transpose (scatter) of the strided forward correlation, as in PyTorch."""
+    rng = np.random.default_rng(0)
+    y, w = rng.normal(size=(1, 4, 1)), np.array([1.0, 2.0, 3.0]).reshape(3, 1, 1)
+    stride, pad, n = 2, 1, 7
+    expect = np.zeros(n)
+    for i in range(4):  # forward: out[i] = sum_t x[i * stride - pad + t] w[t]
+        for t in range(3):
+            j = i * stride - pad + t
+            if 0 <= j < n:
+                expect[j] += y[0, i, 0] * w[t, 0, 0]
+    out = lax.conv_transpose(y, w, (stride,), [(pad, pad)], transpose_kernel=True,
+                             use_consistent_padding=True)
+    np.testing.assert_allclose(out.ravel(), expect)
+    # without it, pairs pad the transposed convolution itself (JAX's default)
+    assert lax.conv_transpose(y, w, (2,), [(0, 0)], use_consistent_padding=True).shape == \
+        (1, 9, 1)
+    assert lax.conv_transpose(y, w, (2,), [(0, 0)]).shape == (1, 5, 1)
+
+
+def test_lax_accuracy_takes_only_the_default():
+    np.testing.assert_allclose(lax.exp(X, accuracy=None), np.exp(X))
+    with pytest.raises(ArgumentError, match="exp: accuracy"):
+        lax.exp(X, accuracy="highest")
+
+
+@pytest.mark.parametrize("call", [
+    lambda s: lax.reshape(X, (3, 2), out_sharding=s),
+    lambda s: lax.broadcast_in_dim(X, (2, 2, 3), (1, 2), out_sharding=s),
+    lambda s: lax.broadcast(X, (2,), out_sharding=s),
+    lambda s: lax.full((2,), 1.0, sharding=s),
+    lambda s: lax.full_like(X, 1.0, None, None, s),
+    lambda s: lax.dot_general(X, X.T, (((1,), (0,)), ((), ())), out_sharding=s),
+    lambda s: lax.reduce_sum(X, (0,), out_sharding=s),
+    lambda s: lax.broadcasted_iota(np.int32, (2,), 0, out_sharding=s),
+    lambda s: lax.empty((2,), np.float32, out_sharding=s),
+    lambda s: lax.reduce(X, 0.0, lax.add, (0,), s),
+    lambda s: random.normal(random.key(0), (2,), out_sharding=s),
+    lambda s: random.gamma(random.key(0), 2.0, (2,), out_sharding=s),
+])
+def test_sharding_options_take_one_device(call):
+    np.testing.assert_array_equal(call(None), call(_Sharding(1)))
+    with pytest.raises(ArgumentError, match="sharding"):
+        call(_Sharding(2))
+
+
+def test_collectives_axis_index_groups():
+    f = fnad.vmap(lambda v: lax.psum(v, "i", axis_index_groups=None), axis_name="i")
+    np.testing.assert_array_equal(f(np.arange(4.0)), np.full(4, 6.0))
+    for fn in (lax.psum, lax.pmean, lax.pmax, lax.pmin):
+        with pytest.raises(FnadError, match="axis_index_groups"):
+            fnad.vmap(lambda v, fn=fn: fn(v, "i", axis_index_groups=[[0, 1], [2, 3]]),
+                      axis_name="i")(np.arange(4.0))
+    g = fnad.vmap(lambda v: lax.all_gather(v, "i", to="varying"), axis_name="i")
+    np.testing.assert_array_equal(g(np.arange(2.0))[1], [0.0, 1.0])
+    with pytest.raises(ArgumentError, match="to must be"):
+        g = fnad.vmap(lambda v: lax.all_gather(v, "i", to="sideways"), axis_name="i")
+        g(np.arange(2.0))
+
+
+# ---------------------------------------------------------------------------- fnad.random
+
+def test_random_keys_take_jax_impl_names():
+    np.testing.assert_array_equal(random.key(3, impl="threefry2x32"), random.key(3))
+    np.testing.assert_array_equal(random.PRNGKey(3, impl=None), random.key(3))
+    with pytest.raises(ArgumentError, match="threefry2x32"):
+        random.key(3, impl="rbg")
+    with pytest.raises(ArgumentError, match="threefry2x32"):
+        random.PRNGKey(3, impl="unsafe_rbg")
+
+
+def test_random_bernoulli_mode_is_positional():
+    k = random.key(1)
+    low = random.bernoulli(k, 0.3, (1000,), "low")
+    np.testing.assert_array_equal(random.bernoulli(k, 0.3, (1000,), "high"), low)
+    assert 0.25 < float(fnp.mean(low)) < 0.35
+    with pytest.raises(ArgumentError, match="mode"):
+        random.bernoulli(k, 0.3, (2,), "medium")
