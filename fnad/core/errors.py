@@ -76,6 +76,12 @@ def check_one_device(where: str, **shardings: Any) -> None:
                                 f"devices; fnad runs on one device, so pass {name}=None")
 
 
+def check_no_out(where: str, out: Any) -> None:
+    """NumPy's `out=`: JAX takes None only, for fnad's arrays are immutable too."""
+    if out is not None:
+        raise ArgumentError(f"{where} takes no out= (arrays are immutable): use the result")
+
+
 def check_unsupported(where: str, why: str, **options: Any) -> None:
     """JAX options that only tune XLA (`accuracy=`, `axis_index_groups=`...) are taken with
     their default, None; any other value raises (`why` says what fnad does instead)."""

@@ -14,7 +14,7 @@ import numpy as np
 
 from fnad import lax
 from fnad.core.cache import Cache
-from fnad.core.errors import ArgumentError, user_line
+from fnad.core.errors import ArgumentError, check_no_out, user_line
 from fnad.core.ir import get_aval
 from fnad.lax.elementwise import abs_squared
 from fnad.numpy._core import asarray, broadcast_to, fresh, normalize_axes, normalize_axis
@@ -61,11 +61,10 @@ def _reducer(np_fn: Callable[..., Any], lax_fn: Callable[..., Any], name: str,
     `combine`. Without an identity (max, min), reducing zero elements is an error, as in
     NumPy, and `where=` needs `initial=`."""
 
-    def f(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, *,
+    def f(a: Any, axis: Axis = None, dtype: Any = None, out: None = None,
           keepdims: bool = False, initial: Any = None, where: Any = None,
           promote_integers: bool = True) -> Any:
-        if out is not None:
-            raise ArgumentError(f"{name} takes no out= (arrays are immutable): use the result")
+        check_no_out(name, out)
         a = asarray(a)
         if not promote_integers and dtype is None and get_aval(a).dtype.kind in "iu":
             dtype = get_aval(a).dtype  # JAX's: integers keep their width
@@ -98,14 +97,14 @@ def _truth(a: Any) -> Any:
     return a if get_aval(a).dtype == np.bool_ else lax.ne(a, 0)
 
 
-def all(a: Any, axis: Axis = None, out: None = None, *, keepdims: bool = False,  # noqa: A001
-        where: Any = None) -> Any:
+def all(a: Any, axis: Axis = None, out: None = None, keepdims: bool = False,  # noqa: A001
+        *, where: Any = None) -> Any:
     """True where every element along `axis` (of those `where` selects) is nonzero."""
     return _all(_truth(a), axis, None, out, keepdims=keepdims, where=where)
 
 
-def any(a: Any, axis: Axis = None, out: None = None, *, keepdims: bool = False,  # noqa: A001
-        where: Any = None) -> Any:
+def any(a: Any, axis: Axis = None, out: None = None, keepdims: bool = False,  # noqa: A001
+        *, where: Any = None) -> Any:
     """True where some element along `axis` (of those `where` selects) is nonzero."""
     return _any(_truth(a), axis, None, out, keepdims=keepdims, where=where)
 
@@ -122,14 +121,14 @@ _min = _reducer(np.min, lax.reduce_min, "min", lax.reduce_and, accumulates=False
                 combine=lax.min)
 
 
-def max(a: Any, axis: Axis = None, out: None = None, *, keepdims: bool = False,  # noqa: A001
+def max(a: Any, axis: Axis = None, out: None = None, keepdims: bool = False,  # noqa: A001
         initial: Any = None, where: Any = None) -> Any:
     """The largest element along `axis` (NaN if any is NaN, as in NumPy); `where=` needs
     `initial=`, the value of rows with nothing selected."""
     return _max(a, axis, None, out, keepdims=keepdims, initial=initial, where=where)
 
 
-def min(a: Any, axis: Axis = None, out: None = None, *, keepdims: bool = False,  # noqa: A001
+def min(a: Any, axis: Axis = None, out: None = None, keepdims: bool = False,  # noqa: A001
         initial: Any = None, where: Any = None) -> Any:
     """The smallest element along `axis` (NaN if any is NaN, as in NumPy); `where=` needs
     `initial=`, the value of rows with nothing selected."""
@@ -174,8 +173,8 @@ def _mean_of(total: Any, count: Any, out_dtype: np.dtype) -> Any:
     return lax.convert_element_type(lax.div(total, count), out_dtype)
 
 
-def mean(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, *,
-         keepdims: bool = False, where: Any = None) -> Any:
+def mean(a: Any, axis: Axis = None, dtype: Any = None, out: None = None,
+         keepdims: bool = False, *, where: Any = None) -> Any:
     """The arithmetic mean along `axis` (float64 for integer input, as in NumPy) of the
     elements `where` selects (NaN where it selects none).
 
@@ -203,8 +202,8 @@ def _ddof(ddof: int, correction: int | float | None) -> int | float:
 _mean = mean  # var's and std's parameter `mean` shadows the function
 
 
-def var(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, *, ddof: int = 0,
-        keepdims: bool = False, where: Any = None, mean: Any = None,
+def var(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, ddof: int = 0,
+        keepdims: bool = False, *, where: Any = None, mean: Any = None,
         correction: int | float | None = None) -> Any:
     """The variance along `axis`: mean squared deviation of the elements `where` selects,
     divided by `n - ddof` (`correction` is the array API's name for `ddof`); NaN where
@@ -228,8 +227,8 @@ def var(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, *, ddof:
     return _select(lax.gt(dof, 0), _mean_of(ssq, dof, out_dtype), np.nan)
 
 
-def std(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, *, ddof: int = 0,
-        keepdims: bool = False, where: Any = None, mean: Any = None,
+def std(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, ddof: int = 0,
+        keepdims: bool = False, *, where: Any = None, mean: Any = None,
         correction: int | float | None = None) -> Any:
     """The standard deviation along `axis`: `sqrt(var(...))` with the same arguments. Over
     one element (ddof 0, no mask) it is `var` itself, 0 or NaN, so that the derivative of
@@ -243,12 +242,14 @@ def std(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, *, ddof:
 
 
 def _arg_reducer(lax_fn: Callable[..., Any], name: str) -> Any:
-    def f(a: Any, axis: int | None = None, *, keepdims: bool = False) -> Any:
+    def f(a: Any, axis: int | None = None, out: None = None, keepdims: bool | None = None
+          ) -> Any:
+        check_no_out(name, out)
         a = asarray(a)
         shape = get_aval(a).shape
         if axis is None:
-            out = lax_fn(lax.reshape(a, (get_aval(a).size,)), 0, np.int64)
-            return lax.reshape(out, (1,) * len(shape)) if keepdims else out
+            idx = lax_fn(lax.reshape(a, (get_aval(a).size,)), 0, np.int64)
+            return lax.reshape(idx, (1,) * len(shape)) if keepdims else idx
         ax = normalize_axis(axis, len(shape))
         return _keep(lax_fn(a, ax, np.int64), shape, (ax,), keepdims)
 
@@ -263,7 +264,8 @@ argmin = _arg_reducer(lax.argmin, "argmin")
 
 
 def _scan(np_fn: Callable[..., Any], lax_fn: Callable[..., Any], name: str) -> Any:
-    def f(a: Any, axis: int | None = None, dtype: Any = None) -> Any:
+    def f(a: Any, axis: int | None = None, dtype: Any = None, out: None = None) -> Any:
+        check_no_out(name, out)
         a = asarray(a)
         a = lax.convert_element_type(a, _np_dtype(np_fn, a, dtype=dtype))
         if axis is None or get_aval(a).ndim == 0:  # a scalar scans as one element, as NumPy
@@ -279,7 +281,7 @@ cumsum = _scan(np.cumsum, lax.cumsum, "cumsum")
 cumprod = _scan(np.cumprod, lax.cumprod, "cumprod")
 
 
-def nansum(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, *,
+def nansum(a: Any, axis: Axis = None, dtype: Any = None, out: None = None,
            keepdims: bool = False, initial: Any = None, where: Any = None) -> Any:
     """`sum` treating NaNs as zero."""
     a = asarray(a)
@@ -287,7 +289,7 @@ def nansum(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, *,
                where=where)
 
 
-def nanmean(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, *,
+def nanmean(a: Any, axis: Axis = None, dtype: Any = None, out: None = None,
             keepdims: bool = False, where: Any = None) -> Any:
     """`mean` of the non-NaN elements (of those `where` selects)."""
     a, out_dtype = _float_stat(np.mean, a, dtype)
@@ -298,7 +300,7 @@ def nanmean(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, *,
     return _mean_of(total, count, out_dtype)
 
 
-def count_nonzero(a: Any, axis: Axis = None, *, keepdims: bool = False) -> Any:
+def count_nonzero(a: Any, axis: Axis = None, keepdims: bool = False) -> Any:
     """How many elements along `axis` are nonzero (int64, as NumPy)."""
     return sum(_truth(a), axis, np.int64, keepdims=keepdims)
 
