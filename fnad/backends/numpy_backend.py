@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from fnad.config import config
+from fnad.core import buffers
 from fnad.core.errors import ArgumentError
 from fnad.core.ir import ClosedJaxpr, Eqn, Literal, ShapedArray, Var
 from fnad.core.primitive import Broadcast, Elementwise, Primitive
@@ -408,6 +409,15 @@ def _take_buffer(aval: ShapedArray, pool: dict[tuple, list[int]], dying_here: li
     return buffer
 
 
+def _recycled(aval: ShapedArray, k: Kernel, namer: _Namer) -> str | None:
+    """For a large fresh result of a kernel taking `out=` and given no dead buffer: an
+    array from `buffers.take`, whose memory is mapped from the second call on."""
+    if k.out is None or not k.fresh or aval.ndim == 0 or _nbytes(aval) < buffers.MIN_BYTES:
+        return None
+    namer.globals["_buffers_empty"] = buffers.empty
+    return f"_buffers_empty({aval.shape!r}, {namer.obj(aval.dtype, '_k')})"
+
+
 def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
           compile_sub: Callable[..., Any] | None = None,
           impl_backend: str = "numpy", loop: ScanLoop | WhileLoop | None = None,
@@ -481,11 +491,11 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
     for i, (eqn, k) in enumerate(zip(jaxpr.eqns, kernels)):
         args = list(k.args) + _kwargs_source(k.kwargs, namer)
         exclude = {id(v) for v in eqn.outputs}  # and the buffers given to earlier outputs
-        buffers = [_take_buffer(v.aval, pool, dying.get(i, []), owned, exclude, invar_ids,
+        dead = [_take_buffer(v.aval, pool, dying.get(i, []), owned, exclude, invar_ids,
                                 k.out == "elementwise")
                    if k.out is not None and v.aval.ndim > 0 and id(v) not in rows else None
                    for v in eqn.outputs]
-        for v, b in zip(eqn.outputs, buffers):
+        for v, b in zip(eqn.outputs, dead):
             if b is not None:
                 reused += 1
                 reused_bytes += _nbytes(v.aval)
@@ -493,8 +503,9 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
             elif k.fresh and v.aval.ndim > 0 and id(v) not in rows:
                 allocated += 1
                 allocated_bytes += _nbytes(v.aval)
-        targets = [rows.get(id(v)) or (namer.var_names[b] if b is not None else None)
-                   for v, b in zip(eqn.outputs, buffers)]
+        targets = [rows.get(id(v)) or (namer.var_names[b] if b is not None
+                                       else _recycled(v.aval, k, namer))
+                   for v, b in zip(eqn.outputs, dead)]
         if len(targets) == 1 and targets[0] is not None:
             args.append(f"out={targets[0]}")
         elif any(targets):  # a fused kernel with several results

@@ -307,3 +307,31 @@ def test_convolutions_of_infinities_are_quiet(plan: str) -> None:
         for g in (f, fnad.jit(f, backend="c"), fnad.jit(f, backend="numpy")):
             out = g(x, w)
             assert np.isnan(out[0]).any() and np.isfinite(out[1]).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_recycled_outer_products_stream_the_same_numbers(monkeypatch: Any, dtype: Any) -> None:
+    """A large per-example result comes from a recycled buffer from the second call on
+    (its pages mapped), which the loop nest fills with streaming stores: the same numbers
+    as the first call's plain stores, on rows whose starts are not vector-aligned (N odd),
+    and no result still held is ever written over."""
+    from fnad.core import buffers
+    monkeypatch.setattr(buffers, "MIN_BYTES", 1 << 16)
+    monkeypatch.setattr(buffers, "_pool", [])
+    per_example = fnad.jit(fnad.vmap(fnad.grad(lambda w, x: ((x @ w) ** 2).sum()),
+                                     in_axes=(None, 0)), backend="c")
+    rng = np.random.default_rng(1)
+    w, x = rng.standard_normal((37, 21)).astype(dtype), rng.standard_normal((30, 37)).astype(dtype)
+    expected = np.einsum("bi,bj->bij", x, 2 * (x @ w))
+    first = per_example(w, x)  # fresh pages, plain stores
+    np.testing.assert_allclose(first, expected, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    address = first.ctypes.data
+    held = per_example(2 * w, x)  # `first` is held: other memory
+    assert held.ctypes.data != address
+    np.testing.assert_array_equal(held, 2 * first)
+    del first
+    again = per_example(w, x)  # `first` dropped: its memory, streamed into
+    assert again.ctypes.data == address
+    np.testing.assert_array_equal(again, np.asarray(per_example(w, x), dtype))
+    np.testing.assert_allclose(again, expected, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    np.testing.assert_array_equal(held, 2 * again)
