@@ -199,9 +199,11 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None,
     if shape_of(xp)[0] == 0:
         raise ArgumentError("interp: xp and fp must not be empty")
     dt = result_type(x, xp, fp, 1.0)
-    if dt.kind not in "f":
+    if dt.kind not in "fc":
         dt = np.dtype(np.float64)
-    x, xp, fp = (lax.convert_element_type(v, dt) for v in (x, xp, fp))
+    # x and xp are real coordinates; a complex fp keeps its imaginary part
+    x, xp = (lax.convert_element_type(v, np.finfo(dt).dtype) for v in (x, xp))
+    fp = lax.convert_element_type(fp, dt)
     if period is not None:
         period = abs(period)
         x, xp = remainder(x, period), remainder(xp, period)

@@ -113,7 +113,7 @@ def argwhere(a: Any, *, size: int | None = None, fill_value: Any = None) -> Any:
     a = asarray(a)
     if get_aval(a).ndim == 0:
         rows = nonzero(reshape(a, (1,)), size=size, fill_value=fill_value)[0]
-        return reshape(rows, (shape_of(rows)[0], 0))
+        return lax.full((shape_of(rows)[0], 0), 0, get_aval(rows).dtype)  # no coordinates
     return stack(nonzero(a, size=size, fill_value=fill_value), axis=1)
 
 
@@ -189,7 +189,8 @@ def unique(ar: Any, return_index: bool = False, return_inverse: bool = False,
     """The sorted unique elements (or, with `axis`, unique slices), optionally with the
     index of each one's first occurrence, the inverse (shaped like the input for
     axis=None, as NumPy 2) and the counts. With `size`, exactly `size` values, padded with
-    `fill_value` (default: the smallest value), indices with 0, counts with 0.
+    `fill_value` (default: the smallest value), indices with the smallest value's (so
+    `ar[index]` is that value, as in JAX), counts with 0.
 
     >>> unique(np.array([3, 1, 3, 2]), return_counts=True)
     (array([1, 2, 3]), array([1, 1, 2]))
@@ -226,7 +227,7 @@ def unique(ar: Any, return_index: bool = False, return_inverse: bool = False,
         values = moveaxis(reshape(values, (k,) + tuple(np.delete(in_shape, ax))), 0, ax)
     outs = [values]
     if return_index:
-        outs.append(_compact([perm], first, k, [0])[0])
+        outs.append(_compact([perm], first, k, [perm[0] if n else 0])[0])
     if return_inverse:
         group = lax.sub(cumsum(first, dtype=np.int64), np.int64(1))
         inv = at(lax.full((n,), 0, np.int64))[perm].set(group)

@@ -11,12 +11,20 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
-from fnad.core.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError, user_line
+from fnad.core.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    DTypeError,
+    ShapeError,
+    check_no_out,
+    user_line,
+)
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
 from fnad.lax.elementwise import abs_squared
 from fnad.numpy._core import (
     asarray,
+    broadcast_to,
     is_scalar,
     normalize_axes,
     normalize_axis,
@@ -50,6 +58,7 @@ from fnad.numpy._ufuncs import (
     isnan,
     logical_and,
     logical_not,
+    logical_or,
     multiply,
     subtract,
     where,
@@ -67,30 +76,40 @@ def _all_nan(a: Any, axis: Axis, keepdims: bool) -> Any:
     return all_(isnan(a), axis, keepdims=keepdims)
 
 
-def nanmax(a: Any, axis: Axis = None, *, keepdims: bool = False) -> Any:
-    """The largest non-NaN element along `axis` (NaN where all are NaN).
+def nanmax(a: Any, axis: Axis = None, out: None = None, keepdims: bool = False,
+           initial: Any = None, where: Any = None) -> Any:
+    """The largest non-NaN element along `axis`: NaN where all are NaN, unless `initial`
+    is given (it joins every slice; `where=` needs it, as in `max`).
 
     >>> nanmax(np.array([1.0, np.nan, 3.0]))
     array(3.)
     """
-    a = asarray(a)
-    if not _is_float(a):
-        return max(a, axis, keepdims=keepdims)
-    out = max(where(isnan(a), -np.inf, a), axis, keepdims=keepdims)
-    return where(_all_nan(a, axis, keepdims), np.nan, out)
+    return _nan_extremum(max, -np.inf, "nanmax", a, axis, out, keepdims, initial, where)
 
 
-def nanmin(a: Any, axis: Axis = None, *, keepdims: bool = False) -> Any:
-    """The smallest non-NaN element along `axis` (NaN where all are NaN)."""
+def nanmin(a: Any, axis: Axis = None, out: None = None, keepdims: bool = False,
+           initial: Any = None, where: Any = None) -> Any:
+    """The smallest non-NaN element along `axis` (see `nanmax`)."""
+    return _nan_extremum(min, np.inf, "nanmin", a, axis, out, keepdims, initial, where)
+
+
+def _nan_extremum(fn: Any, fill: float, name: str, a: Any, axis: Axis, out: None,
+                  keepdims: bool, initial: Any, where_: Any) -> Any:
+    check_no_out(name, out)
     a = asarray(a)
     if not _is_float(a):
-        return min(a, axis, keepdims=keepdims)
-    out = min(where(isnan(a), np.inf, a), axis, keepdims=keepdims)
-    return where(_all_nan(a, axis, keepdims), np.nan, out)
+        return fn(a, axis, None, keepdims, initial, where_)
+    result = fn(where(isnan(a), fill, a), axis, None, keepdims, initial, where_)
+    if initial is not None:  # JAX's: the initial value answers for all-NaN slices
+        return result
+    return where(_all_nan(a, axis, keepdims), np.nan, result)
 
 
 def _nan_arg(fn: Any, fill: float, name: str) -> Any:
-    def f(a: Any, axis: int | None = None, *, keepdims: bool = False) -> Any:
+    def f(a: Any, axis: int | None = None, out: None = None, keepdims: bool | None = None
+          ) -> Any:
+        check_no_out(name, out)
+        keepdims = bool(keepdims)
         a = asarray(a)
         if not _is_float(a):
             return fn(a, axis, keepdims=keepdims)
@@ -112,36 +131,45 @@ def _zero_nans(a: Any, value: float) -> Any:
     return where(isnan(a), value, a) if _is_float(a) else a
 
 
-def nanprod(a: Any, axis: Axis = None, dtype: Any = None, *, keepdims: bool = False) -> Any:
+def nanprod(a: Any, axis: Axis = None, dtype: Any = None, out: None = None,
+            keepdims: bool = False, initial: Any = None, where: Any = None) -> Any:
     """`prod` treating NaNs as one."""
-    return prod(_zero_nans(a, 1), axis, dtype, keepdims=keepdims)
+    return prod(_zero_nans(a, 1), axis, dtype, out, keepdims, initial, where)
 
 
-def nancumsum(a: Any, axis: int | None = None, dtype: Any = None) -> Any:
+def nancumsum(a: Any, axis: int | None = None, dtype: Any = None, out: None = None) -> Any:
     """`cumsum` treating NaNs as zero."""
-    return cumsum(_zero_nans(a, 0), axis, dtype)
+    return cumsum(_zero_nans(a, 0), axis, dtype, out)
 
 
-def nancumprod(a: Any, axis: int | None = None, dtype: Any = None) -> Any:
+def nancumprod(a: Any, axis: int | None = None, dtype: Any = None, out: None = None) -> Any:
     """`cumprod` treating NaNs as one."""
-    return cumprod(_zero_nans(a, 1), axis, dtype)
+    return cumprod(_zero_nans(a, 1), axis, dtype, out)
 
 
-def nanvar(a: Any, axis: Axis = None, dtype: Any = None, *, ddof: int = 0,
-           keepdims: bool = False) -> Any:
-    """The variance of the non-NaN elements, divided by count - ddof (NaN where that is
-    not positive)."""
+_where = where  # nanvar's parameter `where` shadows the function
+
+
+def nanvar(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, ddof: int = 0,
+           keepdims: bool = False, where: Any = None, mean: Any = None) -> Any:
+    """The variance of the non-NaN elements (of those `where` selects) about their mean,
+    or about `mean` when given (shaped as with keepdims=True), divided by count - ddof
+    (NaN where that is not positive)."""
     from fnad.numpy._reductions import _float_stat, var
+    check_no_out("nanvar", out)
     if get_aval(asarray(a)).dtype.kind in "iub":  # no NaNs: NumPy's nanvar is var
-        return var(a, axis, dtype, ddof=ddof, keepdims=keepdims)
+        return var(a, axis, dtype, None, ddof, keepdims, where=where, mean=mean)
     a, out_dtype = _float_stat(np.var, a, dtype)
     valid = logical_not(isnan(a))
+    if where is not None:
+        valid = logical_and(valid, broadcast_to(asarray(where), get_aval(a).shape))
     count = sum(valid, axis, get_aval(a).dtype, keepdims=True)
-    centered = where(valid, subtract(a, divide(sum(where(valid, a, 0), axis, keepdims=True),
-                                               count)), 0)
+    center = divide(sum(_where(valid, a, 0), axis, keepdims=True), count) if mean is None \
+        else asarray(mean)
+    centered = _where(valid, subtract(a, center), 0)
     ssq = sum(abs_squared(centered), axis, keepdims=keepdims)  # |d|**2: real for complex
     dof = subtract(count if keepdims else _squeeze_axes(count, a, axis), ddof)
-    out = where(lax.gt(dof, 0), divide(ssq, where(lax.gt(dof, 0), dof, 1)), np.nan)
+    out = _where(lax.gt(dof, 0), divide(ssq, _where(lax.gt(dof, 0), dof, 1)), np.nan)
     return lax.convert_element_type(out, out_dtype)
 
 
@@ -150,10 +178,10 @@ def _squeeze_axes(x: Any, like: Any, axis: Axis) -> Any:
     return lax.squeeze(x, axes) if axes else x
 
 
-def nanstd(a: Any, axis: Axis = None, dtype: Any = None, *, ddof: int = 0,
-           keepdims: bool = False) -> Any:
-    """The standard deviation of the non-NaN elements."""
-    return sqrt(nanvar(a, axis, dtype, ddof=ddof, keepdims=keepdims))
+def nanstd(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, ddof: int = 0,
+           keepdims: bool = False, where: Any = None, mean: Any = None) -> Any:
+    """The standard deviation of the non-NaN elements (see `nanvar`)."""
+    return sqrt(nanvar(a, axis, dtype, out, ddof, keepdims, where, mean))
 
 
 # ------------------------------------------------------------------ order statistics
@@ -241,17 +269,65 @@ def _quantile(a: Any, q: Any, axis: Axis, method: str, keepdims: bool, ignore_na
     return out if get_aval(q).ndim else lax.squeeze(out, (0,))
 
 
+def _weighted_quantile(a: Any, q: Any, axis: Axis, keepdims: bool, ignore_nan: bool,
+                       weights: Any, name: str) -> Any:
+    """method='inverted_cdf' with `weights` (NumPy 2's and JAX's): the first sorted element
+    whose cumulative weight reaches q times the total. Weights of `a`'s shape, or of the
+    reduced axes' shape; a negative or NaN weight makes the slice NaN, as in JAX."""
+    from fnad.numpy._reductions import all as all_, any as any_
+    from fnad.numpy._sorting import argsort
+    a, weights = asarray(a), asarray(weights)
+    dt = result_type(a, weights)
+    if dt.kind == "c":
+        raise DTypeError(f"{name} does not take complex input or weights (as in JAX)")
+    dt = dt if dt.kind == "f" else np.dtype(np.float64)
+    shape = shape_of(a)
+    axes = normalize_axes(axis, len(shape))
+    if shape_of(weights) != shape:
+        if axis is None or shape_of(weights) != tuple(shape[d] for d in axes):
+            raise ShapeError(f"{name}: weights of shape {shape_of(weights)} fit neither `a` "
+                             f"{shape} nor its reduced axes {axis}")
+        weights = lax.broadcast_in_dim(weights, shape, axes)
+    keep = [d for d in range(len(shape)) if d not in axes]
+    n = math.prod(shape[d] for d in axes)
+    flat = [reshape(lax.transpose(lax.convert_element_type(v, dt), keep + list(axes)),
+                    tuple(shape[d] for d in keep) + (n,)) for v in (a, weights)]
+    order = argsort(flat[0], axis=-1)  # NaNs last
+    x, w = (take_along_axis(v, order, -1) for v in flat)
+    nan, bad = isnan(x), logical_or(lax.lt(w, lax.full((), 0, dt)), isnan(w))
+    cum = cumsum(where(logical_or(bad, nan), 0, w), -1)
+    total = lax.slice_in_dim(cum, n - 1, n, axis=len(keep))
+    qs = lax.convert_element_type(asarray(q), dt)
+    ranked = reshape(qs, (-1,) + (1,) * (len(keep) + 1))
+    idx = sum(lax.lt(expand_dims(cum, 0), multiply(ranked, expand_dims(total, 0))), -1)
+    valid = sum(logical_not(nan), -1) if ignore_nan else np.int64(n)
+    idx = lax.max(lax.min(idx, subtract(valid, 1)), np.int64(0))
+    xs = lax.broadcast_in_dim(x, (shape_of(idx)[0], *shape_of(x)), tuple(range(1, x.ndim + 1)))
+    out = lax.squeeze(take_along_axis(xs, expand_dims(idx, -1), -1), (xs.ndim - 1,))
+    force = logical_or(any_(bad, -1), all_(nan, -1) if ignore_nan else any_(nan, -1))
+    out = where(force, np.nan, out)
+    if keepdims:
+        out = reshape(out, shape_of(out)[:1] + tuple(1 if d in axes else shape[d]
+                                                      for d in range(len(shape))))
+    return out if get_aval(qs).ndim else lax.squeeze(out, (0,))
+
+
 def _order_stat(name: str, ignore_nan: bool, scale: float, doc: str) -> Any:
     def f(a: Any, q: Any, axis: Axis = None, out: None = None, overwrite_input: bool = False,
-          method: str = "linear", keepdims: bool = False, *, interpolation: None = None
-          ) -> Any:
-        del out, overwrite_input
+          method: str = "linear", keepdims: bool = False, *, weights: Any = None,
+          interpolation: None = None) -> Any:
+        check_no_out(name, out)
         if interpolation is not None:
             raise ArgumentTypeError(f"{name}: `interpolation` was renamed `method` in NumPy 1.22")
         if scale != 1:
             q = q / scale if is_scalar(q) else divide(asarray(q, np.float64)
                                                         if isinstance(q, list) else q, scale)
-        return _quantile(a, q, axis, method, keepdims, ignore_nan, name)
+        if weights is None:
+            return _quantile(a, q, axis, method, keepdims, ignore_nan, name)
+        if method != "inverted_cdf":
+            raise ArgumentError(f"{name}: only method='inverted_cdf' takes weights (as in JAX "
+                                f"and NumPy), got method={method!r}")
+        return _weighted_quantile(a, q, axis, keepdims, ignore_nan, weights, name)
 
     f.__name__ = f.__qualname__ = name
     f.__doc__ = doc
@@ -528,7 +604,8 @@ def bincount(x: Any, weights: Any = None, minlength: int = 0, *, length: int | N
              ) -> Any:
     """How often each value 0, 1, ... occurs in the non-negative int array `x` (or the sum
     of its `weights`). The length is max(x) + 1 (at least `minlength`) for concrete `x`;
-    under jit give `length=` (larger values are dropped, as in JAX).
+    under jit give `length=` (larger values are dropped and negative ones counted in bin
+    0, as in JAX; without `length`, negative values raise, as in NumPy).
 
     >>> bincount(np.array([0, 1, 1, 3]))
     array([1, 2, 0, 1])
@@ -545,7 +622,9 @@ def bincount(x: Any, weights: Any = None, minlength: int = 0, *, length: int | N
         length = builtins.max(int(cx.max()) + 1 if cx.size else 0, minlength)
     w = lax.full(shape_of(x), 1, np.int64) if weights is None else asarray(weights)
     out = lax.full((int(length),), 0, get_aval(w).dtype)
-    return at(out)[x].add(w)
+    if get_aval(x).dtype.kind == "b":  # counts of False and True, not a mask
+        x = lax.convert_element_type(x, np.int64)
+    return at(out)[clip(x, 0, None)].add(w, mode="drop")
 
 
 __all__ = [

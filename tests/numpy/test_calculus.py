@@ -230,3 +230,15 @@ def test_interp_derivative_at_the_last_knot_is_the_last_slope():
     g = fnad.grad(lambda v: fnp.sum(fnp.interp(v, np.array([0.0, 1.0, 1.0]),
                                                np.array([0.0, 3.0, 4.0]))))(np.array([1.0]))
     assert np.all(np.isfinite(g))
+
+
+def test_interp_keeps_a_complex_fp():
+    """Complex fp values interpolate their real and imaginary parts, as NumPy and JAX (the
+    imaginary part was dropped)."""
+    xp = np.array([0.0, 1.0, 2.0, 4.0], np.float32)
+    fp = np.array([1 + 0j, 3 + 2j, 2 - 1j, 1j], np.complex64)
+    x = np.array([-1.0, 0.0, 0.5, 3.0, 5.0], np.float32)
+    for kw in ({}, {"left": 1j, "right": 2.0}, {"period": 3.0}):
+        got = fnp.interp(x, xp, fp, **kw)
+        assert got.dtype == np.complex64
+        np.testing.assert_allclose(got, np.interp(x, xp, fp, **kw), rtol=1e-6)

@@ -95,7 +95,7 @@ def test_unique_with_size_under_jit():
     x = np.array([3, 1, 3, 2, 1, 5])
     vals, idx, inv, cnt = fnad.jit(lambda a: fnp.unique(a, True, True, True, size=6))(x)
     np.testing.assert_array_equal(vals, [1, 2, 3, 5, 1, 1])  # padded with the minimum
-    np.testing.assert_array_equal(idx, [1, 3, 0, 5, 0, 0])
+    np.testing.assert_array_equal(idx, [1, 3, 0, 5, 1, 1])  # the minimum's index, as JAX
     np.testing.assert_array_equal(inv, np.unique(x, return_inverse=True)[1])
     np.testing.assert_array_equal(cnt, [2, 1, 2, 1, 0, 0])
     v2 = fnad.jit(lambda a: fnp.unique(a, size=2, fill_value=-1))(x)
@@ -218,3 +218,20 @@ def test_set_operations_pad_with_their_smallest_value_under_jit(name):
     exact = getattr(np, name)(a, b)
     out = fnad.jit(lambda x, y: getattr(fnp, name)(x, y, size=len(exact) + 2))(a, b)
     np.testing.assert_array_equal(out, np.concatenate([exact, [exact.min()] * 2]))
+
+
+def test_argwhere_of_a_scalar_has_no_coordinates():
+    """NumPy's argwhere of a 0-d array: one (or no) row of zero coordinates (it raised)."""
+    for v in (np.int32(3), np.float32(0.0), np.array(True)):
+        assert_same(fnp.argwhere(v), np.argwhere(v))
+    assert fnp.argwhere(np.int32(3), size=2).shape == (2, 0)
+
+
+def test_unique_pads_indices_with_the_smallest_values_index():
+    """With `size`, the padded values are the smallest value and the padded indices point at
+    it, so ar[index] == values throughout, as in JAX (indices were padded with 0)."""
+    x = np.array([4.0, 2.0, 9.0, 2.0, 0.5])
+    values, index = fnp.unique(x, return_index=True, size=6)
+    np.testing.assert_array_equal(values, [0.5, 2.0, 4.0, 9.0, 0.5, 0.5])
+    np.testing.assert_array_equal(index, [4, 1, 0, 2, 4, 4])
+    np.testing.assert_array_equal(x[index], values)

@@ -277,3 +277,16 @@ def test_quantiles_of_complex_input_raise_as_in_jax():
                lambda a: fnp.percentile(a, 30)):
         with pytest.raises(DTypeError, match="complex"):
             fn(z)
+
+
+def test_bincount_of_bools_and_negative_values_under_jit():
+    """Booleans count as 0 and 1, as NumPy and JAX (they were taken as a mask); with
+    `length`, a negative value counts in bin 0, as JAX documents (it wrapped to the last)."""
+    b = np.array([True, False, True, True])
+    np.testing.assert_array_equal(fnp.bincount(b), np.bincount(b))
+    np.testing.assert_array_equal(fnp.bincount(b, minlength=4), np.bincount(b, minlength=4))
+    x = np.array([-1, 0, 2, 7, 3], np.int32)
+    np.testing.assert_array_equal(fnad.jit(lambda v: fnp.bincount(v, length=4))(x),
+                                  [2, 0, 1, 1])
+    with pytest.raises(fnad.FnadError, match="non-negative"):
+        fnp.bincount(x)  # NumPy's error where the data is known and no length is given
