@@ -140,3 +140,75 @@ def test_random_bernoulli_mode_is_positional():
     assert 0.25 < float(fnp.mean(low)) < 0.35
     with pytest.raises(ArgumentError, match="mode"):
         random.bernoulli(k, 0.3, (2,), "medium")
+
+
+# ---------------------------------------------------------------------------- fnad.numpy
+
+A = np.array([[1.0, np.nan, 3.0, 4.0], [2.0, 5.0, np.nan, 1.0]])
+W = np.array([[True, True, True, False], [True, False, True, True]])
+
+
+def test_numpy_reductions_take_jax_positional_order():
+    np.testing.assert_array_equal(fnp.sum(X, 0, None, None, True), X.sum(0, keepdims=True))
+    np.testing.assert_array_equal(fnp.sum(X, 1, None, None, False, 10.0, X > 1),
+                                  np.sum(X, 1, initial=10.0, where=X > 1))
+    np.testing.assert_array_equal(fnp.max(X, 1, None, True, -1.0, X < 4),
+                                  np.max(X, 1, keepdims=True, initial=-1.0, where=X < 4))
+    np.testing.assert_allclose(fnp.var(X, 1, None, None, 1, True), X.var(1, ddof=1, keepdims=True))
+    np.testing.assert_array_equal(fnp.argmax(X, 1, None, True), np.argmax(X, 1, keepdims=True))
+    np.testing.assert_array_equal(fnp.cumsum(X, 1, None, None), np.cumsum(X, 1))
+    with pytest.raises(ArgumentError, match="out="):
+        fnp.sum(X, 0, None, np.zeros(3))
+
+
+def test_numpy_nan_reductions_where_initial_mean():
+    np.testing.assert_array_equal(fnp.nanmax(A, 1, None, False, -5.0, W),
+                                  np.nanmax(A, 1, initial=-5.0, where=W))
+    np.testing.assert_array_equal(fnp.nanmin(A, 1, initial=9.0, where=W),
+                                  np.nanmin(A, 1, initial=9.0, where=W))
+    allnan = np.full((2, 2), np.nan)
+    np.testing.assert_array_equal(fnp.nanmax(allnan, 1), [np.nan, np.nan])
+    np.testing.assert_array_equal(fnp.nanmax(allnan, 1, initial=0.0), [0.0, 0.0])  # JAX's
+    np.testing.assert_array_equal(fnp.nanprod(A, 1, None, None, False, 2.0, W),
+                                  np.nanprod(A, 1, initial=2.0, where=W))
+    m = np.array([[2.0], [3.0]])
+    np.testing.assert_allclose(fnp.nanvar(A, 1, where=W), np.nanvar(A, 1, where=W))
+    np.testing.assert_allclose(fnp.nanvar(A, 1, mean=m), np.nanvar(A, 1, mean=m))
+    np.testing.assert_allclose(fnp.nanstd(A, 1, None, None, 1, True, W, m),
+                               np.nanstd(A, 1, ddof=1, keepdims=True, where=W, mean=m))
+    np.testing.assert_array_equal(fnp.nanargmax(A, 1, None, True),
+                                  np.nanargmax(A, 1, keepdims=True))
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1])
+@pytest.mark.parametrize("q", [0.0, 0.3, 1.0, [0.1, 0.5, 0.9]])
+def test_numpy_quantile_weights_inverted_cdf(axis, q):
+    rng = np.random.default_rng(0)
+    a, w = rng.normal(size=(3, 5)), rng.uniform(0, 2, size=(3, 5))
+    for keepdims in (False, True):
+        expect = np.quantile(a, q, axis=axis, method="inverted_cdf", weights=w,
+                             keepdims=keepdims)
+        got = fnp.quantile(a, np.asarray(q), axis, method="inverted_cdf", weights=w,
+                           keepdims=keepdims)
+        assert got.shape == expect.shape
+        np.testing.assert_allclose(got, expect)
+
+
+def test_numpy_quantile_weights_forms():
+    rng = np.random.default_rng(1)
+    a, w = rng.normal(size=(3, 5)), rng.uniform(0, 2, size=5)
+    np.testing.assert_allclose(  # weights along the reduced axis only
+        fnp.percentile(a, 30, 1, method="inverted_cdf", weights=w),
+        np.percentile(a, 30, axis=1, method="inverted_cdf", weights=w))
+    b = a.copy()
+    b[0, 1] = np.nan
+    ww = np.broadcast_to(w, a.shape)
+    np.testing.assert_allclose(
+        fnp.nanquantile(b, 0.5, 1, method="inverted_cdf", weights=ww),
+        np.nanquantile(b, 0.5, axis=1, method="inverted_cdf", weights=ww))
+    assert np.isnan(fnp.quantile(b, 0.5, 1, method="inverted_cdf", weights=ww)[0])
+    bad = ww.copy()
+    bad[1, 0] = -1.0  # a negative weight: NaN, as in JAX
+    assert np.isnan(fnp.quantile(a, 0.5, 1, method="inverted_cdf", weights=bad)[1])
+    with pytest.raises(ArgumentError, match="inverted_cdf"):
+        fnp.quantile(a, 0.5, 1, weights=ww)

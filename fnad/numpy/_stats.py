@@ -56,9 +56,12 @@ from fnad.numpy._ufuncs import (
     equal,
     floor,
     isnan,
+    less,
     logical_and,
     logical_not,
     logical_or,
+    maximum,
+    minimum,
     multiply,
     subtract,
     where,
@@ -299,9 +302,9 @@ def _weighted_quantile(a: Any, q: Any, axis: Axis, keepdims: bool, ignore_nan: b
     total = lax.slice_in_dim(cum, n - 1, n, axis=len(keep))
     qs = lax.convert_element_type(asarray(q), dt)
     ranked = reshape(qs, (-1,) + (1,) * (len(keep) + 1))
-    idx = sum(lax.lt(expand_dims(cum, 0), multiply(ranked, expand_dims(total, 0))), -1)
+    idx = sum(less(expand_dims(cum, 0), multiply(ranked, expand_dims(total, 0))), -1)
     valid = sum(logical_not(nan), -1) if ignore_nan else np.int64(n)
-    idx = lax.max(lax.min(idx, subtract(valid, 1)), np.int64(0))
+    idx = maximum(minimum(idx, subtract(valid, 1)), 0)
     xs = lax.broadcast_in_dim(x, (shape_of(idx)[0], *shape_of(x)), tuple(range(1, x.ndim + 1)))
     out = lax.squeeze(take_along_axis(xs, expand_dims(idx, -1), -1), (xs.ndim - 1,))
     force = logical_or(any_(bad, -1), all_(nan, -1) if ignore_nan else any_(nan, -1))
