@@ -212,3 +212,14 @@ def test_numpy_quantile_weights_forms():
     assert np.isnan(fnp.quantile(a, 0.5, 1, method="inverted_cdf", weights=bad)[1])
     with pytest.raises(ArgumentError, match="inverted_cdf"):
         fnp.quantile(a, 0.5, 1, weights=ww)
+
+
+def test_numpy_ufuncs_take_jax_names_and_out_where_none():
+    np.testing.assert_array_equal(fnp.fmax(x1=np.array([np.nan, 1.0]), x2=0.0), [0.0, 1.0])
+    np.testing.assert_array_equal(fnp.gcd(x1=12, x2=8), 4)
+    assert fnp.trunc(x=-1.5) == -1.0
+    np.testing.assert_array_equal(fnp.add(X, 1.0, out=None, where=None), X + 1)
+    with pytest.raises(ArgumentError, match="where=True"):
+        fnp.add(X, 1.0, where=True)
+    with pytest.raises(ArgumentError, match="out="):
+        fnp.sin(X, out=np.zeros_like(X))

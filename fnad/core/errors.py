@@ -66,28 +66,28 @@ class ArgumentTypeError(FnadError, TypeError):
     """An argument of the wrong kind (a float where an integer array is needed, ...)."""
 
 
-def check_one_device(where: str, **shardings: Any) -> None:
+def check_one_device(fn: str, /, **shardings: Any) -> None:
     """JAX's `out_sharding=`/`sharding=` spread a result over devices. fnad computes on one
     device, so it takes None or a sharding over a single device (`device_set` of one) and
     refuses the rest rather than silently ignore a layout the program relies on."""
     for name, value in shardings.items():
         if value is not None and len(getattr(value, "device_set", ())) != 1:
-            raise ArgumentError(f"{where}: {name}={value!r} lays the result out across "
+            raise ArgumentError(f"{fn}: {name}={value!r} lays the result out across "
                                 f"devices; fnad runs on one device, so pass {name}=None")
 
 
-def check_no_out(where: str, out: Any) -> None:
+def check_no_out(fn: str, out: Any) -> None:
     """NumPy's `out=`: JAX takes None only, for fnad's arrays are immutable too."""
     if out is not None:
-        raise ArgumentError(f"{where} takes no out= (arrays are immutable): use the result")
+        raise ArgumentError(f"{fn} takes no out= (arrays are immutable): use the result")
 
 
-def check_unsupported(where: str, why: str, **options: Any) -> None:
+def check_unsupported(fn: str, why: str, /, **options: Any) -> None:
     """JAX options that only tune XLA (`accuracy=`, `axis_index_groups=`...) are taken with
     their default, None; any other value raises (`why` says what fnad does instead)."""
     for name, value in options.items():
         if value is not None:
-            raise ArgumentError(f"{where}: {name}={value!r} is not supported ({why}); "
+            raise ArgumentError(f"{fn}: {name}={value!r} is not supported ({why}); "
                                 f"pass {name}=None")
 
 

@@ -14,7 +14,12 @@ import numpy as np
 
 from fnad import lax
 from fnad.core.cache import Cache
-from fnad.core.errors import ArgumentError, ArgumentTypeError
+from fnad.core.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    check_no_out,
+    check_unsupported,
+)
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
 from fnad.lax.elementwise import imag_part, real_part
@@ -103,17 +108,34 @@ def _ufunc(ufunc: np.ufunc, name: str | None = None) -> Callable[[Callable[..., 
     function takes NumPy's `dtype=` (the loop with that output dtype)."""
 
     def wrap(body: Callable[..., Any]) -> Any:
-        def f(*args: Any, dtype: Any = None) -> Any:
-            if len(args) != ufunc.nin:
-                raise ArgumentTypeError(f"{f.__name__} takes {ufunc.nin} operands, got {len(args)}")
+        def call(args: tuple, dtype: Any, out: None, where: Any) -> Any:
+            if out is not None or where is not None:
+                _no_out_where(f.__name__, out, where)
             ops, out_dtype = prepare(ufunc, *args, dtype=dtype)
             return fresh(lax.convert_element_type(body(*ops), out_dtype), *args)
+
+        # jax.numpy's names: x for one operand, x1 and x2 for two; `out` and `where` as
+        # JAX's ufuncs take them (None only)
+        if ufunc.nin == 1:
+            def f(x: Any, *, dtype: Any = None, out: None = None, where: None = None) -> Any:
+                return call((x,), dtype, out, where)
+        else:
+            def f(x1: Any, x2: Any, *, dtype: Any = None, out: None = None, where: None = None
+                  ) -> Any:
+                return call((x1, x2), dtype, out, where)
 
         f.__name__ = f.__qualname__ = name or ufunc.__name__
         f.__doc__ = body.__doc__ or f"NumPy's `{f.__name__}` on arrays and tracers."
         return f
 
     return wrap
+
+
+def _no_out_where(name: str, out: Any, where: Any) -> None:
+    """JAX's ufuncs take `out` and `where` as None only (arrays are immutable; mask with
+    `where(mask, f(x), x)` instead)."""
+    check_no_out(name, out)
+    check_unsupported(name, "mask the result with fnad.numpy.where instead", where=where)
 
 
 def _is_float(x: Any) -> bool:
