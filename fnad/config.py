@@ -40,7 +40,8 @@ class Config:
     keep_freed_memory:    (Linux, glibc; on by default) keep freed memory in the process
                           instead of handing it back to the system, so that the arrays of
                           a few megabytes every step allocates anew (eagerly or under jit)
-                          do not pay a page fault per 4 KB on every step; the whole
+                          do not pay a page fault per 4 KB on every step, and recycle
+                          results of 8 MB and more once nothing refers to them; the whole
                           process's allocations are affected (docs/performance.md, tip 9).
                           Off where malloc is not glibc's or MALLOC_*_ variables tune it;
                           FNAD_KEEP_FREED_MEMORY=0 turns it off.
