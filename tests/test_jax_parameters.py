@@ -223,3 +223,20 @@ def test_numpy_ufuncs_take_jax_names_and_out_where_none():
         fnp.add(X, 1.0, where=True)
     with pytest.raises(ArgumentError, match="out="):
         fnp.sin(X, out=np.zeros_like(X))
+
+
+def test_numpy_creation_by_jax_names():
+    np.testing.assert_array_equal(fnp.asarray(a=[1, 2]), [1, 2])
+    np.testing.assert_array_equal(fnp.array(object=[1, 2], ndmin=2), [[1, 2]])
+    np.testing.assert_array_equal(fnp.broadcast_to(array=1.0, shape=(2,)), [1.0, 1.0])
+    assert fnp.empty_like(prototype=X).shape == X.shape
+    assert fnp.promote_types(a=np.int8, b=np.float32) == np.float32
+    np.testing.assert_array_equal(fnp.arange(1, 7, None), np.arange(1, 7))
+    np.testing.assert_array_equal(fnp.copy(X, "F"), X)
+    for make in (lambda s: fnp.zeros(2, out_sharding=s), lambda s: fnp.ones_like(X, out_sharding=s),
+                 lambda s: fnp.full(2, 3.0, out_sharding=s), lambda s: fnp.arange(3, out_sharding=s),
+                 lambda s: fnp.asarray(X, out_sharding=s),
+                 lambda s: fnp.broadcast_to(X, (2, 2, 3), out_sharding=s)):
+        np.testing.assert_array_equal(make(None), make(_Sharding(1)))
+        with pytest.raises(ArgumentError, match="out_sharding"):
+            make(_Sharding(2))

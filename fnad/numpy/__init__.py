@@ -40,8 +40,7 @@ from fnad.numpy._ufuncs import *  # noqa: F403
 from fnad.numpy._windows import *  # noqa: F403
 
 # dtypes and constants, as NumPy spells them
-dtype, finfo, iinfo, issubdtype, promote_types = (np.dtype, np.finfo, np.iinfo, np.issubdtype,
-                                                  np.promote_types)
+dtype, finfo, iinfo, issubdtype = np.dtype, np.finfo, np.iinfo, np.issubdtype
 floating, integer, inexact, number, signedinteger, unsignedinteger = (
     np.floating, np.integer, np.inexact, np.number, np.signedinteger, np.unsignedinteger)
 pi, e, inf, nan, euler_gamma, newaxis = np.pi, np.e, np.inf, np.nan, np.euler_gamma, None

@@ -16,7 +16,14 @@ from fnad import lax
 from fnad.config import config
 from fnad.core.cache import Cache
 from fnad.core.dtypes import default_dtype
-from fnad.core.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError, user_line
+from fnad.core.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    DTypeError,
+    ShapeError,
+    check_one_device,
+    user_line,
+)
 from fnad.core.ir import get_aval, weak_number
 from fnad.core.quiet import quiet_enter, quiet_exit
 from fnad.core.trace import Tracer
@@ -92,8 +99,8 @@ def _not_numbers(x: Any) -> ArgumentTypeError:
         "argument")
 
 
-def asarray(x: Any, dtype: Any = None, order: str | None = None, *, copy: bool | None = None,
-            device: Any = None) -> Any:
+def asarray(a: Any, dtype: Any = None, order: str | None = None, *, copy: bool | None = None,
+            device: Any = None, out_sharding: Any = None) -> Any:
     """An array (or the tracer itself) of `dtype`; Python floats and float lists default to
     float32, Python ints to int32. `copy` as in the array API (True: always a new array;
     False: never, an error where converting needs one), `device` as JAX's ("cpu", "gpu").
@@ -102,26 +109,27 @@ def asarray(x: Any, dtype: Any = None, order: str | None = None, *, copy: bool |
     >>> asarray([1.0, 2.0]).dtype
     dtype('float32')
     """
-    if copy is not None or device is not None:
-        out = asarray(x, dtype)
-        if out is x and copy and isinstance(out, np.ndarray):
+    if copy is not None or device is not None or out_sharding is not None:
+        check_one_device("asarray", out_sharding=out_sharding)
+        out = asarray(a, dtype)
+        if out is a and copy and isinstance(out, np.ndarray):
             out = out.copy()
-        elif out is not x and copy is False and not is_scalar(x) and not isinstance(x, Tracer):
-            what = (f"an array of dtype {x.dtype} needs a copy to become {np.dtype(dtype)}"
-                    if hasattr(x, "dtype") else f"a {type(x).__name__} is copied into a new array")
+        elif out is not a and copy is False and not is_scalar(a) and not isinstance(a, Tracer):
+            what = (f"an array of dtype {a.dtype} needs a copy to become {np.dtype(dtype)}"
+                    if hasattr(a, "dtype") else f"a {type(a).__name__} is copied into a new array")
             raise ArgumentError(f"asarray(copy=False): {what}; pass copy=None to allow it")
         if device is None:
             return out
         from fnad.numpy._creation import placed
         return placed(out, device)
-    if isinstance(x, Tracer):
-        return x if dtype is None else lax.convert_element_type(x, dtype)
-    if isinstance(x, np.ndarray) or hasattr(x, "__cuda_array_interface__"):
-        return x if dtype is None or x.dtype == np.dtype(dtype) else _cast(x, np.dtype(dtype))
-    if x is None or isinstance(x, (str, bytes)):
-        raise _not_numbers(x)
-    if isinstance(x, (list, tuple)):
-        leaves = _flatten(x)
+    if isinstance(a, Tracer):
+        return a if dtype is None else lax.convert_element_type(a, dtype)
+    if isinstance(a, np.ndarray) or hasattr(a, "__cuda_array_interface__"):
+        return a if dtype is None or a.dtype == np.dtype(dtype) else _cast(a, np.dtype(dtype))
+    if a is None or isinstance(a, (str, bytes)):
+        raise _not_numbers(a)
+    if isinstance(a, (list, tuple)):
+        leaves = _flatten(a)
         for e in leaves:
             if e is None or isinstance(e, (str, bytes)):
                 raise _not_numbers(e)
@@ -130,24 +138,24 @@ def asarray(x: Any, dtype: Any = None, order: str | None = None, *, copy: bool |
             dtype = result_type(*leaves)  # Python numbers weak: float64 leaves stay float64
         if any(isinstance(e, Tracer) for e in leaves):
             from fnad.numpy._shape import stack
-            return stack([asarray(e, dtype) for e in x])
-    if dtype is None and is_scalar(x):
-        return lax.asarray_like(x)[0]
+            return stack([asarray(e, dtype) for e in a])
+    if dtype is None and is_scalar(a):
+        return lax.asarray_like(a)[0]
     integers = dtype is not None and np.dtype(dtype).kind in "iu"
     token = quiet_enter()  # a number beyond the dtype's range is inf, silently, as in JAX
     try:
         if integers:
-            natural = np.asarray(x)
+            natural = np.asarray(a)
             if natural.dtype.kind in "fc":  # floats to integers: as jit computes them
                 return _cast(natural, np.dtype(dtype))
-        arr = np.asarray(x, dtype=dtype)
+        arr = np.asarray(a, dtype=dtype)
     except TypeError as e:  # a dict, an object
-        raise _not_numbers(x) from e
+        raise _not_numbers(a) from e
     finally:
         quiet_exit(token)
     if arr.dtype.kind in "OUSV":  # objects, strings, records
-        raise _not_numbers(x)
-    if dtype is None and not isinstance(x, np.generic) and arr.dtype in _PYTHON_DATA:
+        raise _not_numbers(a)
+    if dtype is None and not isinstance(a, np.generic) and arr.dtype in _PYTHON_DATA:
         arr = arr.astype(default_dtype(arr.dtype.kind), copy=False)  # Python data: defaults
     return arr
 
@@ -162,12 +170,13 @@ def _cast(x: np.ndarray, dtype: np.dtype) -> Any:
     return x.astype(dtype)
 
 
-def array(x: Any, dtype: Any = None, copy: bool = True, order: str | None = "K",
-          ndmin: int = 0, *, device: Any = None) -> Any:
+def array(object: Any, dtype: Any = None, copy: bool = True,  # noqa: A002  (JAX's name)
+          order: str | None = "K", ndmin: int = 0, *, device: Any = None,
+          out_sharding: Any = None) -> Any:
     """Like `asarray`, but an eager NumPy array is copied unless `copy=False` (NumPy's rule);
     `ndmin` prepends axes of size 1 up to that many."""
-    out = asarray(x, dtype, device=device)
-    if copy and out is x and isinstance(out, np.ndarray):
+    out = asarray(object, dtype, device=device, out_sharding=out_sharding)
+    if copy and out is object and isinstance(out, np.ndarray):
         out = out.copy()
     missing = ndmin - get_aval(out).ndim
     return lax.reshape(out, (1,) * missing + get_aval(out).shape) if missing > 0 else out
@@ -199,9 +208,11 @@ def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
                          f"broadcast together{user_line()}") from None
 
 
-def broadcast_to(x: Any, shape: int | Sequence[int]) -> Any:
-    """`x` broadcast to `shape` (NumPy rules; no copy eagerly is not promised)."""
-    x = asarray(x)
+def broadcast_to(array: Any, shape: int | Sequence[int], *, out_sharding: Any = None) -> Any:
+    """`array` broadcast to `shape` (NumPy rules; no copy eagerly is not promised)."""
+    if out_sharding is not None:
+        check_one_device("broadcast_to", out_sharding=out_sharding)
+    x = asarray(array)
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     xs = get_aval(x).shape
     if xs == shape:

@@ -12,6 +12,7 @@ import numpy as np
 
 from fnad import lax
 from fnad.core.dtypes import default_dtype, default_float, float_or_default
+from fnad.core.errors import check_one_device
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
 from fnad.device import device_put
@@ -26,22 +27,28 @@ def placed(out: Any, device: Any) -> Any:
     return out if device is None or isinstance(out, Tracer) else device_put(out, device)
 
 
-def zeros(shape: Shape, dtype: Any = None, *, device: Any = None) -> np.ndarray:
+def zeros(shape: Shape, dtype: Any = None, *, device: Any = None, out_sharding: Any = None
+          ) -> np.ndarray:
     """An array of zeros (float32 unless `dtype` says otherwise)."""
+    check_one_device("zeros", out_sharding=out_sharding)
     return placed(np.zeros(shape, float_or_default(dtype)), device)
 
 
-def ones(shape: Shape, dtype: Any = None, *, device: Any = None) -> np.ndarray:
+def ones(shape: Shape, dtype: Any = None, *, device: Any = None, out_sharding: Any = None
+         ) -> np.ndarray:
     """An array of ones (float32 unless `dtype` says otherwise)."""
+    check_one_device("ones", out_sharding=out_sharding)
     return placed(np.ones(shape, float_or_default(dtype)), device)
 
 
 empty = zeros
 
 
-def full(shape: Shape, fill_value: Any, dtype: Any = None, *, device: Any = None) -> Any:
+def full(shape: Shape, fill_value: Any, dtype: Any = None, *, device: Any = None,
+         out_sharding: Any = None) -> Any:
     """An array filled with `fill_value`: float32 for a Python float, int32 for a Python int,
     the value's own dtype for an array; traced when the value is."""
+    check_one_device("full", out_sharding=out_sharding)
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     if dtype is None and not is_scalar(fill_value):
         dtype = get_aval(asarray(fill_value)).dtype
@@ -69,26 +76,32 @@ def _weak_like(a: Any, dtype: Any, shape: Shape | None, value: Any) -> Any:
 
 
 def zeros_like(a: Any, dtype: Any = None, shape: Shape | None = None, *,
-               device: Any = None) -> np.ndarray:
+               device: Any = None, out_sharding: Any = None) -> np.ndarray:
     """Zeros with the shape and dtype of `a` (a tracer gives a constant: only its shape and
     dtype matter)."""
+    check_one_device("zeros_like", out_sharding=out_sharding)
     weak = _weak_like(a, dtype, shape, 0)
     return zeros(*_like(a, dtype, shape), device=device) if weak is None else weak
 
 
 def ones_like(a: Any, dtype: Any = None, shape: Shape | None = None, *,
-              device: Any = None) -> np.ndarray:
+              device: Any = None, out_sharding: Any = None) -> np.ndarray:
     """Ones with the shape and dtype of `a`."""
+    check_one_device("ones_like", out_sharding=out_sharding)
     weak = _weak_like(a, dtype, shape, 1)
     return ones(*_like(a, dtype, shape), device=device) if weak is None else weak
 
 
-empty_like = zeros_like
+def empty_like(prototype: Any, dtype: Any = None, shape: Shape | None = None, *,
+               device: Any = None) -> np.ndarray:
+    """`zeros_like` (fnad never hands out uninitialized memory)."""
+    return zeros_like(prototype, dtype, shape, device=device)
 
 
 def full_like(a: Any, fill_value: Any, dtype: Any = None, shape: Shape | None = None, *,
-              device: Any = None) -> Any:
+              device: Any = None, out_sharding: Any = None) -> Any:
     """`fill_value` with the shape of `a`, and its dtype unless `dtype` is given."""
+    check_one_device("full_like", out_sharding=out_sharding)
     weak = _weak_like(a, dtype, shape, fill_value)
     if weak is not None:
         return weak
@@ -96,13 +109,14 @@ def full_like(a: Any, fill_value: Any, dtype: Any = None, shape: Shape | None = 
     return full(s, fill_value, dt, device=device)
 
 
-def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None, *,
-           device: Any = None) -> np.ndarray:
+def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None, *,
+           device: Any = None, out_sharding: Any = None) -> np.ndarray:
     """Evenly spaced values in [start, stop): int32 for integer arguments, float32 for
     floats (static arguments only)."""
+    check_one_device("arange", out_sharding=out_sharding)
     if stop is None:
         start, stop = 0, start
-    out = np.arange(start, stop, step)
+    out = np.arange(start, stop, 1 if step is None else step)
     if dtype is None:
         dtype = default_dtype("i" if out.dtype.kind in "iub" else "f")
     return placed(out.astype(dtype), device)
@@ -178,8 +192,9 @@ def tri(N: int, M: int | None = None, k: int = 0, dtype: Any = None) -> np.ndarr
     return np.tri(N, M, k, float_or_default(dtype))
 
 
-def copy(a: Any) -> Any:
-    """A copy of an eager array; a tracer as it is (values are immutable under tracing)."""
+def copy(a: Any, order: str | None = None) -> Any:
+    """A copy of an eager array; a tracer as it is (values are immutable under tracing).
+    Values do not depend on memory layout, so any NumPy `order` is accepted."""
     return asarray(a).copy() if not isinstance(a, Tracer) else a
 
 

@@ -85,6 +85,12 @@ def can_cast(from_: Any, to: Any, casting: str = "safe") -> bool:
     return np.can_cast(_dtype_of(from_), to, casting)
 
 
+def promote_types(a: Any, b: Any) -> np.dtype:
+    """The smallest dtype both `a` and `b` cast to safely, by NumPy's rules (fnad's values
+    follow NumPy's promotion), with jax.numpy's parameter names."""
+    return np.promote_types(a, b)
+
+
 def isdtype(dtype: Any, kind: Any) -> bool:
     """Whether `dtype` is of `kind` ('bool', 'integral', 'real floating', ..., a dtype, or
     a tuple of those), the array API's dtype test."""
@@ -237,6 +243,7 @@ __all__ = [
     "astype", "bool", "bool_", "can_cast", "cdouble", "character", "complex128", "complex64",
     "complex_", "complexfloating", "csingle", "double", "flexible", "float16", "float32",
     "float64", "float_", "generic", "int16", "int32", "int64", "int8", "int_", "isdtype",
-    "isscalar", "iterable", "object_", "single", "ufunc", "uint", "uint16", "uint32",
+    "isscalar", "iterable", "object_", "promote_types", "single", "ufunc", "uint", "uint16",
+    "uint32",
     "uint64", "uint8",
 ]

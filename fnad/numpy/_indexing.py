@@ -547,8 +547,9 @@ def take_along_axis(arr: Any, indices: Any, axis: int | None = -1, mode: str | N
                                                       get_aval(arr).dtype))
 
 
-def public_asarray(x: Any, dtype: Any = None, order: str | None = None, *,
-                   copy: bool | None = None, device: Any = None) -> Any:
+def public_asarray(a: Any, dtype: Any = None, order: str | None = None, *,
+                   copy: bool | None = None, device: Any = None, out_sharding: Any = None
+                   ) -> Any:
     """An array (or the tracer itself) of `dtype`; Python floats and float lists default to
     float32, Python ints to int32. Inside `jit` or `vmap` a NumPy array becomes a value of
     the transform, so a traced index can index it (JAX's `jnp.asarray(table)[i]`). `copy`
@@ -559,18 +560,21 @@ def public_asarray(x: Any, dtype: Any = None, order: str | None = None, *,
     >>> fnad.vmap(lambda i: public_asarray(np.array([10, 20, 30]))[i])(np.array([2, 0]))
     array([30, 10])
     """
-    return _lift(_core.asarray(x, dtype, order, copy=copy, device=device))
+    return _lift(_core.asarray(a, dtype, order, copy=copy, device=device,
+                               out_sharding=out_sharding))
 
 
-def public_array(x: Any, dtype: Any = None, copy: bool = True, order: str | None = "K",
-                 ndmin: int = 0, *, device: Any = None) -> Any:
+def public_array(object: Any, dtype: Any = None, copy: bool = True,  # noqa: A002
+                 order: str | None = "K", ndmin: int = 0, *, device: Any = None,
+                 out_sharding: Any = None) -> Any:
     """Like `asarray`, but an eager NumPy array is copied unless `copy=False` (NumPy's rule);
     `ndmin` prepends axes of size 1 up to that many.
 
     >>> public_array([1.0, 2.0]).dtype
     dtype('float32')
     """
-    return _lift(_core.array(x, dtype, copy, order, ndmin, device=device))
+    return _lift(_core.array(object, dtype, copy, order, ndmin, device=device,
+                             out_sharding=out_sharding))
 
 
 public_asarray.__name__ = public_asarray.__qualname__ = "asarray"
