@@ -19,7 +19,7 @@ from fnad.numpy._core import (
 )
 from fnad.numpy._creation import *  # noqa: F403
 from fnad.numpy._dtypes import *  # noqa: F403
-from fnad.numpy._index_tricks import c_, index_exp, r_, s_
+from fnad.numpy._index_tricks import c_, index_exp, mgrid, ogrid, r_, s_
 from fnad.numpy._indexing import (
     at,
     public_array as array,

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax, tree as tree_util
-from fnad.core.dtypes import default_int, python_default
+from fnad.core.dtypes import default_dtype, default_int, python_default
 from fnad.core.errors import ArgumentError, ArgumentTypeError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
@@ -459,17 +459,23 @@ def diag_indices_from(arr: Any) -> tuple[Any, ...]:
     return diag_indices(s[0], len(s))
 
 
-def mask_indices(n: int, mask_func: Callable[..., Any], k: int = 0) -> tuple[Any, Any]:
-    """The indices where `mask_func(ones((n, n)), k)` is nonzero (e.g. `triu`)."""
+def mask_indices(n: int, mask_func: Callable[..., Any], k: int = 0, *,
+                 size: int | None = None) -> tuple[Any, Any]:
+    """The indices where `mask_func(ones((n, n)), k)` is nonzero (e.g. `triu`); with
+    `size`, exactly that many (cut, or padded with 0), as JAX's `nonzero(size=)`."""
     m = concrete(asarray(mask_func(np.ones((n, n), np.int32), k)), "mask_indices",
                  "a mask_func that does not depend on traced values")
-    return np.nonzero(m != 0)
+    rows, cols = np.nonzero(m != 0)
+    if size is None:
+        return rows, cols
+    return tuple(np.pad(v[:size], (0, max(size - len(v), 0))) for v in (rows, cols))
 
 
 def ravel_multi_index(multi_index: Sequence[Any], dims: Sequence[int], mode: str = "raise",
-                      order: str = "C") -> Any:
-    """The flat index of each multi-index into an array of shape `dims`; `mode` 'wrap'
-    or 'clip' handles out-of-range entries, 'raise' rejects them when concrete.
+                      order: str = "C", *, dtype: Any = None) -> Any:
+    """The flat index (int64, NumPy's, or JAX's `dtype`) of each multi-index into an array
+    of shape `dims`; `mode` 'wrap' or 'clip' handles out-of-range entries, 'raise' rejects
+    them when concrete.
 
     >>> ravel_multi_index((np.array([1, 0]), np.array([2, 1])), (2, 3))
     array([5, 1])
@@ -494,7 +500,7 @@ def ravel_multi_index(multi_index: Sequence[Any], dims: Sequence[int], mode: str
     out: Any = np.int64(0)
     for i, n in order_dims:
         out = add(multiply(out, np.int64(n)), i)
-    return out
+    return out if dtype is None else lax.convert_element_type(out, dtype)
 
 
 def unravel_index(indices: Any, shape: Sequence[int]) -> tuple[Any, ...]:
@@ -682,7 +688,8 @@ def logspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, base: 
 def geomspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype: Any = None,
               axis: int = 0) -> Any:
     """`num` numbers spaced evenly on a log scale from `start` to `stop` (same sign,
-    nonzero); the ends are exact. float32 by default.
+    nonzero, or complex); the ends are exact. The default float (or complex) dtype unless
+    float bounds are wider, as `linspace`.
 
     >>> geomspace(1.0, 1000.0, 4)
     array([   1.,   10.,  100., 1000.], dtype=float32)
@@ -690,12 +697,16 @@ def geomspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype
     from fnad.numpy._creation import linspace
     from fnad.numpy._ufuncs import absolute, exp, log, sign
     s, e = asarray(start), asarray(stop)
-    dt = np.dtype(dtype) if dtype is not None else result_type(s, e, 1.0)
-    if not isinstance(s, Tracer) and not isinstance(e, Tracer):  # concrete: NumPy, in float64
+    dt = np.dtype(dtype) if dtype is not None else np.result_type(
+        default_dtype("f"), *(get_aval(v).dtype for v in (s, e) if get_aval(v).dtype.kind in "fc"))
+    if not isinstance(s, Tracer) and not isinstance(e, Tracer):  # concrete: NumPy's, wide
+        wide = np.result_type(s, e, np.float64)
         if np.any(s == 0) or np.any(e == 0):
             raise ArgumentError("geomspace: start and stop must be nonzero")
-        return np.geomspace(np.asarray(s, np.float64), np.asarray(e, np.float64), num,
-                            endpoint, axis=axis).astype(dt)
+        if wide.kind == "f" and np.any((s < 0) != (e < 0)):
+            raise ArgumentError("geomspace: real start and stop must have one sign")
+        return np.geomspace(np.asarray(s, wide), np.asarray(e, wide), num, endpoint,
+                            axis=axis).astype(dt)
     s, e = lax.convert_element_type(s, dt), lax.convert_element_type(e, dt)
     t = linspace(0.0, 1.0, num, endpoint, dtype=dt)
     ls, le = log(absolute(s)), log(absolute(e))

@@ -372,6 +372,9 @@ def roll(a: Any, shift: IntOrSeq, axis: IntOrSeq | None = None) -> Any:
 def rot90(m: Any, k: int = 1, axes: tuple[int, int] = (0, 1)) -> Any:
     """`m` rotated by 90 degrees `k` times in the plane of `axes` (from the first towards
     the second)."""
+    nd = get_aval(asarray(m)).ndim
+    if len(axes) != 2 or normalize_axis(axes[0], nd) == normalize_axis(axes[1], nd):
+        raise ShapeError(f"rot90: axes must be two different axes, got {axes}{user_line()}")
     k %= 4
     if k == 0:
         return asarray(m)

@@ -94,3 +94,21 @@ def test_linspace_with_traced_array_bounds_on_every_axis():
     np.testing.assert_array_equal(
         fnad.jit(lambda a, b: fnp.linspace(a, b, 4, dtype=int))(np.float64(-3), np.float64(3)),
         np.linspace(-3.0, 3.0, 4, dtype=int))
+
+
+def test_mgrid_and_ogrid():
+    """JAX's (and NumPy's) dense and open grids of slice ranges: n-point ranges for a
+    complex step, one range for a single slice; float and int ranges meet in float32."""
+    for key in [(slice(0, 3), slice(1, 5, 2)), (slice(0, 1, 5j), slice(-1, 1, 3j)),
+                (slice(0, 1, 5j), slice(0, 2))]:
+        want = np.mgrid[key]
+        got = fnp.mgrid[key]
+        assert got.dtype == (np.int32 if want.dtype.kind == "i" else np.float32)
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+        for g, w in zip(fnp.ogrid[key], np.ogrid[key], strict=True):
+            np.testing.assert_allclose(g, w, rtol=1e-6)
+            assert g.dtype == got.dtype
+    np.testing.assert_allclose(fnp.mgrid[0:1:0.25], np.mgrid[0:1:0.25])
+    assert_same(fnp.ogrid[-2:3], np.ogrid[-2:3].astype(np.int32))
+    with pytest.raises(fnad.FnadError, match="slices"):
+        fnp.mgrid[0:2, 3]

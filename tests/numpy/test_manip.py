@@ -348,3 +348,14 @@ def test_make_diagonal_inverts_diagonal_as_autograds():
         fnp.make_diagonal(d, offset=1)
     with pytest.raises(fnad.FnadError, match="differ"):
         fnp.make_diagonal(d, axis1=1, axis2=1)
+
+
+def test_geomspace_of_ints_and_complex_bounds():
+    """Integer bounds give the default float (float64 came from NumPy's int + float rule),
+    complex bounds a complex spiral as NumPy's (the imaginary parts were dropped with a
+    ComplexWarning), and real bounds of two signs a clear error (NumPy warns and gives NaN)."""
+    assert_same(fnp.geomspace(1, 1000, 4), np.geomspace(1, 1000, 4).astype(np.float32))
+    assert_same(fnp.geomspace(1j, 1000j, 4), np.geomspace(1j, 1000j, 4).astype(np.complex64))
+    assert_same(fnp.geomspace(np.float64(2), 32, 5), np.geomspace(2.0, 32.0, 5))
+    with pytest.raises(fnad.FnadError, match="one sign"):
+        fnp.geomspace(-1.0, 10.0, 3)

@@ -232,3 +232,12 @@ def test_repeat_to_a_total_length_traced_or_not(reps, length, per_element):
     np.testing.assert_array_equal(got, expected)
     jitted = fnad.jit(lambda r_: fnp.repeat(x, r_, axis=0, total_repeat_length=length))
     np.testing.assert_array_equal(jitted(np.asarray(r)), expected)
+
+
+def test_rot90_needs_two_different_axes():
+    """Equal axes (after wrapping) raise, as NumPy and JAX (a flip came back)."""
+    x = np.arange(24.0).reshape(2, 3, 4)
+    for axes in [(1, 1), (0, -3), (0, 1, 2)]:
+        with pytest.raises(ShapeError, match="different"):
+            fnp.rot90(x, 1, axes)
+    check(lambda a: fnp.rot90(a, 3, (-1, 0)), lambda a: np.rot90(a, 3, (-1, 0)), (x,))
