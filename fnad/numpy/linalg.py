@@ -32,6 +32,7 @@ from fnad.numpy._products import (
     matmul,
     tensordot as _tensordot,
     trace as _trace,
+    vecdot as _vecdot,
 )
 from fnad.numpy._reductions import any, cumprod, max, min, prod, sum
 from fnad.numpy._shape import concatenate, flip, matrix_transpose, moveaxis, reshape
@@ -189,15 +190,19 @@ def eigvals(a: Any) -> Any:
     return eig(a).eigenvalues
 
 
-def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False
-        ) -> Any:
+def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False,
+        subset_by_index: tuple[int, int] | None = None) -> Any:
     """Singular value decomposition a = U diag(S) Vh: `SVDResult(U, S, Vh)`, or S alone when
-    `compute_uv` is False. `hermitian` computes it from `eigh`.
+    `compute_uv` is False. `hermitian` computes it from `eigh`. `subset_by_index` may only
+    name the whole range (0, min(m, n)), as in JAX off TPUs.
 
     >>> svd(np.array([[3.0, 0.0], [0.0, -4.0]]), compute_uv=False)
     array([4., 3.])
     """
     a = _matrices("svd", a, square=hermitian)
+    if subset_by_index is not None and tuple(subset_by_index) != (0, min(_shape(a)[-2:])):
+        raise ArgumentError(f"svd: subset_by_index={subset_by_index} is not supported (JAX "
+                            f"computes a subset on TPUs only); slice the full result")
     if hermitian:
         w, v = eigh(a)
         s = _abs(w)
@@ -327,12 +332,15 @@ def _adjugate(a: Any) -> Any:
 def slogdet(a: Any, *, method: str | None = None) -> SlogdetResult:
     """The sign (a unit complex number for complex input) and log |det a|, from LU:
     finite where `det` would overflow. sign 0 and logabsdet -inf for a singular matrix.
+    JAX's method='qr' is accepted: the values (and derivatives) are the same function's,
+    so fnad computes them by LU too.
 
     >>> slogdet(np.array([[1.0, 2.0], [3.0, 4.0]])).sign
     array(-1.)
     """
-    if method not in (None, "lu"):
-        raise ArgumentError(f"linalg.slogdet: method must be None or 'lu', got {method!r}")
+    if method not in (None, "lu", "qr"):
+        raise ArgumentError(f"linalg.slogdet: method must be None, 'lu' or 'qr', got "
+                            f"{method!r}")
     a = _matrices("slogdet", a)
     dtype = get_aval(a).dtype
     packed, pivots, _ = decomp.lu(a)
@@ -402,9 +410,11 @@ def pinv(a: Any, rtol: Any = None, hermitian: bool = False, *, rcond: Any = None
     return matmul(multiply(decomp._mH(vh), s_inv[..., None, :]), decomp._mH(u))
 
 
-def matrix_rank(M: Any, rtol: Any = None, *, tol: Any = None) -> Any:
+def matrix_rank(M: Any, rtol: Any = None, *, hermitian: bool = False, tol: Any = None
+                ) -> Any:
     """The number of singular values above `tol` (absolute), or `rtol * s.max()` (default
-    rtol: max(m, n) * eps, as NumPy); for a vector, whether any element is nonzero.
+    rtol: max(m, n) * eps, as NumPy); for a vector, whether any element is nonzero. With
+    `hermitian`, the singular values are the eigenvalues' magnitudes (`eigvalsh`).
 
     >>> matrix_rank(np.array([[1.0, 2.0], [2.0, 4.0]]))
     array(1)
@@ -412,7 +422,7 @@ def matrix_rank(M: Any, rtol: Any = None, *, tol: Any = None) -> Any:
     (M,) = _inexact(M)
     if len(_shape(M)) < 2:
         return sum(any(not_equal(M, 0)))
-    s = svdvals(M)
+    s = _abs(eigvalsh(M)) if hermitian else svdvals(M)
     if tol is None:
         if rtol is None:
             rtol = builtins.max(_shape(M)[-2:]) * np.finfo(get_aval(s).dtype).eps
@@ -592,25 +602,27 @@ def cross(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
     return moveaxis(out, -1, axis)
 
 
-def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
-    """sum(conj(x1) * x2) along `axis`, other axes broadcast.
+def vecdot(x1: Any, x2: Any, /, *, axis: int = -1, precision: Any = None,
+           preferred_element_type: Any = None) -> Any:
+    """sum(conj(x1) * x2) along `axis`, other axes broadcast (`precision` and
+    `preferred_element_type` as in `fnad.numpy.vecdot`).
 
     >>> vecdot(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
     array(11.)
     """
-    x1, x2 = asarray(x1), asarray(x2)
-    if get_aval(x1).dtype.kind == "c":
-        x1 = decomp._conj(x1)
-    return sum(multiply(x1, x2), axis)
+    return _vecdot(x1, x2, axis=axis, precision=precision,
+                   preferred_element_type=preferred_element_type)
 
 
-def tensordot(x1: Any, x2: Any, /, *, axes: int | Sequence[Any] = 2) -> Any:
+def tensordot(x1: Any, x2: Any, /, *, axes: int | Sequence[Any] = 2, precision: Any = None,
+              preferred_element_type: Any = None, out_sharding: Any = None) -> Any:
     """A sum product over `axes` (see `fnad.numpy.tensordot`).
 
     >>> tensordot(np.ones((2, 3)), np.ones((3, 4)), axes=1).shape
     (2, 4)
     """
-    return _tensordot(x1, x2, axes)
+    return _tensordot(x1, x2, axes, precision=precision,
+                      preferred_element_type=preferred_element_type, out_sharding=out_sharding)
 
 
 def diagonal(x: Any, /, *, offset: int = 0) -> Any:

@@ -318,3 +318,14 @@ def test_det_derivative_is_the_cofactor_matrix_even_at_singular_matrices():
             dy = (re_det(z + 1j * e) - re_det(z - 1j * e)) / (2 * eps)
             fd[i, j] = dx - 1j * dy
     np.testing.assert_allclose(fnad.grad(re_det)(z), fd, atol=1e-6)
+
+
+def test_slogdet_takes_jax_qr_method():
+    """JAX's slogdet(method='qr') gives the same sign and log|det| (it raised)."""
+    rng = np.random.default_rng(7)
+    for a in (rng.standard_normal((2, 4, 4)), rng.standard_normal((3, 3)) + 1j,
+              np.array([[1.0, 2.0], [2.0, 4.0]])):
+        for got, want in zip(L.slogdet(a, method="qr"), np.linalg.slogdet(a), strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+    with pytest.raises(fnad.FnadError, match="method"):
+        L.slogdet(np.eye(2), method="svd")
