@@ -240,3 +240,63 @@ def test_numpy_creation_by_jax_names():
         np.testing.assert_array_equal(make(None), make(_Sharding(1)))
         with pytest.raises(ArgumentError, match="out_sharding"):
             make(_Sharding(2))
+
+
+def test_numpy_parameters_that_change_the_math():
+    a = np.array([3.0, 1.0, 2.0, 1.0])
+    idx = fnp.argsort(a, dtype=np.int32)
+    assert idx.dtype == np.int32
+    np.testing.assert_array_equal(idx, np.argsort(a, kind="stable"))
+    np.testing.assert_array_equal(fnp.sort(a, stable=True), np.sort(a))
+    flat = fnp.ravel_multi_index((np.array([1, 0]), np.array([2, 1])), (2, 3), dtype=np.int32)
+    assert flat.dtype == np.int32
+    np.testing.assert_array_equal(flat, [5, 1])
+    rows, cols = fnp.mask_indices(3, np.triu, size=8)
+    r, c = np.mask_indices(3, np.triu)
+    np.testing.assert_array_equal(rows, np.pad(r, (0, 2)))
+    np.testing.assert_array_equal(cols, np.pad(c, (0, 2)))
+    assert fnp.mask_indices(3, np.triu, size=2)[0].shape == (2,)
+    arr, neg = np.array([[10.0, 20.0, 30.0]]), np.array([[-1, 0, 5]])
+    np.testing.assert_array_equal(fnp.take_along_axis(arr, neg, 1), [[30.0, 10.0, np.nan]])
+    np.testing.assert_array_equal(
+        fnp.take_along_axis(arr, neg, 1, wrap_negative_indices=False), [[np.nan, 10.0, np.nan]])
+    np.testing.assert_array_equal(
+        fnp.take_along_axis(arr, neg, 1, "clip", wrap_negative_indices=False),
+        [[10.0, 10.0, 30.0]])
+    m = np.array([[0.0, 1.0, 2.0], [2.0, 1.5, 0.0]])
+    for fn in (fnp.cov, fnp.corrcoef):
+        got = fn(m, dtype=np.float32)
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, getattr(np, fn.__name__)(m, dtype=np.float32), rtol=1e-6)
+    np.testing.assert_allclose(fnp.average(X, 1, None, False, True), X.mean(1, keepdims=True))
+    np.testing.assert_allclose(fnp.unwrap(np.array([0.0, 5.0]), None, -1, 4.0),
+                               np.unwrap([0.0, 5.0], period=4.0))
+    np.testing.assert_array_equal(fnp.stack([X, X], 0, None, np.int32), np.stack([X, X]).astype(
+        np.int32))
+    np.testing.assert_array_equal(fnp.dstack([X, X], np.int32).dtype, np.int32)
+    np.testing.assert_allclose(fnp.gradient(np.array([1.0, 4.0, 9.0]), edge_order=None),
+                               np.gradient([1.0, 4.0, 9.0]))
+    z = np.array([1 + 1j, 2.0])
+    np.testing.assert_allclose(fnp.vecdot(z, np.array([1j, 1.0])), np.vecdot(z, [1j, 1.0]))
+
+
+def test_numpy_linalg_parameters():
+    h = np.array([[2.0, 1.0, 0.0], [1.0, 2.0, 1.0], [0.0, 1.0, 2.0]])
+    sing = np.array([[1.0, 1.0], [1.0, 1.0]])
+    for m in (h, sing):
+        assert fnp.linalg.matrix_rank(m, hermitian=True) == np.linalg.matrix_rank(m, hermitian=True)
+    s = fnp.linalg.svd(h, False, False, False, (0, 3))
+    np.testing.assert_allclose(s, np.linalg.svd(h, compute_uv=False))
+    with pytest.raises(ArgumentError, match="subset_by_index"):
+        fnp.linalg.svd(h, False, True, False, (1, 3))
+    a, b = np.arange(6.0).reshape(2, 3), np.arange(12.0).reshape(3, 4)
+    out = fnp.linalg.tensordot(a, b, axes=1, preferred_element_type=np.float32)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, a @ b)
+    v = fnp.linalg.vecdot(np.array([1, 2], np.int8), np.array([3, 4], np.int8),
+                          preferred_element_type=np.int32)
+    assert v.dtype == np.int32 and int(v) == 11
+    np.testing.assert_array_equal(fnp.einsum("ij,jk", a, b, out=None, optimize="auto",
+                                             out_sharding=None), a @ b)
+    with pytest.raises(ArgumentError, match="out="):
+        fnp.einsum("ij,jk", a, b, out=np.zeros((2, 4)))

@@ -129,7 +129,7 @@ def _gradient_axis(f: Any, ax: int, dx: Any, edge_order: int) -> Any:
 
 
 def gradient(f: Any, *varargs: Any, axis: int | Sequence[int] | None = None,
-             edge_order: int = 1) -> Any:
+             edge_order: int | None = None) -> Any:
     """NumPy's `gradient`: second-order central differences inside, one-sided differences
     of `edge_order` (1 or 2) at the ends; spacings are scalars or coordinate arrays, one
     per axis. A tuple of arrays for several axes, one array for one.
@@ -143,6 +143,7 @@ def gradient(f: Any, *varargs: Any, axis: int | Sequence[int] | None = None,
         axes = normalize_axes(axis, nd)
     else:  # NumPy keeps the order the axes are given in
         axes = tuple(normalize_axis(a, nd) for a in axis)
+    edge_order = 1 if edge_order is None else edge_order
     if edge_order not in (1, 2):
         raise ArgumentError(f"gradient: edge_order must be 1 or 2, got {edge_order}")
     if len(varargs) == 0:

@@ -466,10 +466,12 @@ def _fill(dtype: np.dtype, fill_value: Any) -> Any:
     return True
 
 
-def _take_indices(name: str, indices: Any, n: int, mode: str | None) -> tuple[Any, Any]:
+def _take_indices(name: str, indices: Any, n: int, mode: str | None, wrap_negative: bool = True
+                  ) -> tuple[Any, Any]:
     """`indices` made valid for an axis of size `n` as `mode` says, and (for mode 'fill',
     JAX's default) the mask of those that were valid, else None. Negative indices count
-    from the end, except under `take`'s 'clip', which clamps them to 0 as NumPy's does."""
+    from the end (with `wrap_negative`), except under `take`'s 'clip', which clamps them
+    to 0 as NumPy's does; without it they are out of bounds."""
     if mode not in (None, "fill", "clip", "wrap", "promise_in_bounds"):
         raise ArgumentError(f"{name}: mode must be 'fill', 'clip', 'wrap' or "
                             f"'promise_in_bounds', got {mode!r}{user_line()}")
@@ -478,8 +480,9 @@ def _take_indices(name: str, indices: Any, n: int, mode: str | None) -> tuple[An
         return _ufuncs.remainder(indices, n), None
     valid = None
     if mode in (None, "fill"):
-        valid = _ufuncs.logical_and(_ufuncs.greater_equal(indices, -n), _ufuncs.less(indices, n))
-    if not (mode == "clip" and name == "take"):
+        valid = _ufuncs.logical_and(_ufuncs.greater_equal(indices, -n if wrap_negative else 0),
+                                    _ufuncs.less(indices, n))
+    if wrap_negative and not (mode == "clip" and name == "take"):
         indices = _ufuncs.where(_ufuncs.less(indices, 0), indices + n, indices)
     return _ufuncs.clip(indices, 0, max(n - 1, 0)), valid
 
@@ -517,10 +520,13 @@ def take(a: Any, indices: Any, axis: int | None = None, out: None = None,
 
 
 def take_along_axis(arr: Any, indices: Any, axis: int | None = -1, mode: str | None = None,
-                    fill_value: Any = None) -> Any:
+                    fill_value: Any = None, *, wrap_negative_indices: bool | None = None
+                    ) -> Any:
     """NumPy's `take_along_axis`: `out[..., j, ...] = arr[..., indices[..., j, ...], ...]`,
     `indices` broadcasting against `arr` on the other axes. Out-of-bounds indices read
-    `fill_value` (mode 'fill', JAX's default), are clamped ('clip') or wrap ('wrap').
+    `fill_value` (mode 'fill', JAX's default), are clamped ('clip') or wrap ('wrap');
+    negative ones count from the end unless `wrap_negative_indices` is False (JAX's), when
+    they are out of bounds too.
 
     >>> take_along_axis(np.array([[10, 30, 20]]), np.array([[0, 2, 1]]), axis=1)
     array([[10, 20, 30]])
@@ -536,7 +542,8 @@ def take_along_axis(arr: Any, indices: Any, axis: int | None = -1, mode: str | N
     if not -nd <= axis < nd:
         raise ShapeError(f"axis {axis} is out of range for an array of rank {nd}{user_line()}")
     axis %= nd
-    indices, valid = _take_indices("take_along_axis", indices, shape[axis], mode)
+    indices, valid = _take_indices("take_along_axis", indices, shape[axis], mode,
+                                   wrap_negative_indices is not False)
     idx = tuple(indices if d == axis else
                 np.arange(n).reshape([n if k == d else 1 for k in range(nd)])
                 for d, n in enumerate(shape))

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
-from fnad.core.errors import ArgumentTypeError, DTypeError, user_line
+from fnad.core.errors import ArgumentTypeError, DTypeError, check_no_out, user_line
 from fnad.core.ir import get_aval
 from fnad.lax import elementwise as ew
 from fnad.lax.custom import custom_jvp
@@ -135,12 +135,13 @@ def frexp(x: Any) -> tuple[Any, Any]:
             lax.select_n(special, e, lax.full_like(e, 0)))
 
 
-def modf(x: Any) -> tuple[Any, Any]:
+def modf(x: Any, /, out: None = None) -> tuple[Any, Any]:
     """(fractional part, integral part), both with the sign of x.
 
     >>> modf(np.array([-2.5, 3.0]))
     (array([-0.5,  0. ]), array([-2.,  3.]))
     """
+    check_no_out("modf", out)
     x = asarray(x)
     dt = ufunc_dtypes(np.modf, (x,))[1]
     x = lax.convert_element_type(x, dt)
@@ -322,18 +323,20 @@ def isrealobj(x: Any) -> bool:
     return not iscomplexobj(x)
 
 
-def isposinf(x: Any) -> Any:
+def isposinf(x: Any, /, out: None = None) -> Any:
     """Elementwise x == +inf (False for non-float dtypes; complex x is an error, as in
     NumPy and JAX: a complex infinity has no sign)."""
+    check_no_out("isposinf", out)
     x = asarray(x)
     if get_aval(x).dtype.kind == "c":
         raise DTypeError(f"isposinf is not defined for complex input ({get_aval(x).dtype})")
     return lax.eq(x, np.inf) if _float(x) else lax.full_like(x, False, np.bool_)
 
 
-def isneginf(x: Any) -> Any:
+def isneginf(x: Any, /, out: None = None) -> Any:
     """Elementwise x == -inf (False for non-float dtypes; complex x is an error, as in
     NumPy and JAX: a complex infinity has no sign)."""
+    check_no_out("isneginf", out)
     x = asarray(x)
     if get_aval(x).dtype.kind == "c":
         raise DTypeError(f"isneginf is not defined for complex input ({get_aval(x).dtype})")
@@ -436,7 +439,7 @@ def array_equiv(a1: Any, a2: Any) -> Any:
 # ------------------------------------------------------------------ unwrap
 
 
-def unwrap(p: Any, discont: float | None = None, axis: int = -1, *,
+def unwrap(p: Any, discont: float | None = None, axis: int = -1,
            period: float = 2 * np.pi) -> Any:
     """`p` with jumps larger than `discont` (default period / 2) along `axis` replaced by
     their complement modulo `period`, as NumPy's `unwrap`.

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
-from fnad.core.errors import ArgumentError, ShapeError, user_line
+from fnad.core.errors import ArgumentError, ShapeError, check_no_out, check_one_device, user_line
 from fnad.core.ir import get_aval
 from fnad.lax.elementwise import conj_value
 from fnad.numpy._core import (
@@ -48,11 +48,13 @@ def _operands(*xs: Any, precision: Any, preferred_element_type: Any) -> list[Any
     return promote_dtypes(*xs, dtype=preferred_element_type)
 
 
-def dot(a: Any, b: Any, *, precision: Any = None, preferred_element_type: Any = None
-        ) -> Any:
+def dot(a: Any, b: Any, *, precision: Any = None, preferred_element_type: Any = None,
+        out_sharding: Any = None) -> Any:
     """NumPy's dot: a sum product over the last axis of `a` and the second-to-last of `b`
     (the only one for 1-d `b`); a product when either is a scalar. `precision` and
     `preferred_element_type` as in JAX (see `_operands`)."""
+    if out_sharding is not None:
+        check_one_device("dot", out_sharding=out_sharding)
     a, b = _operands(a, b, precision=precision, preferred_element_type=preferred_element_type)
     na, nb = len(_shape(a)), len(_shape(b))
     if na == 0 or nb == 0:
@@ -60,14 +62,16 @@ def dot(a: Any, b: Any, *, precision: Any = None, preferred_element_type: Any = 
     return lax.dot_general(a, b, (((na - 1,), (max(nb - 2, 0),)), ((), ())))
 
 
-def matmul(a: Any, b: Any, *, precision: Any = None, preferred_element_type: Any = None
-           ) -> Any:
+def matmul(a: Any, b: Any, *, precision: Any = None, preferred_element_type: Any = None,
+           out_sharding: Any = None) -> Any:
     """The matrix product with NumPy's rules: a 1-d operand is a vector (its axis removed
     from the result), leading axes are batch axes broadcast together.
 
     >>> matmul(np.ones((4, 2, 3)), np.ones((3, 5))).shape
     (4, 2, 5)
     """
+    if out_sharding is not None:
+        check_one_device("matmul", out_sharding=out_sharding)
     a, b = _operands(a, b, precision=precision, preferred_element_type=preferred_element_type)
     sa, sb = _shape(a), _shape(b)
     na, nb = len(sa), len(sb)
@@ -88,11 +92,14 @@ def matmul(a: Any, b: Any, *, precision: Any = None, preferred_element_type: Any
     return lax.dot_general(a, b, (((k + 1,), (k,)), (tuple(range(k)), tuple(range(k)))))
 
 
-def vecdot(x1: Any, x2: Any, axis: int = -1, *, precision: Any = None,
+def vecdot(x1: Any, x2: Any, /, *, axis: int = -1, precision: Any = None,
            preferred_element_type: Any = None) -> Any:
-    """The dot product of vectors along `axis`, broadcasting the other axes."""
+    """The dot product of vectors along `axis`, broadcasting the other axes; complex `x1`
+    is conjugated (NumPy's and the array API's vecdot)."""
     x1, x2 = _operands(x1, x2, precision=precision,
                        preferred_element_type=preferred_element_type)
+    if get_aval(x1).dtype.kind == "c":
+        x1 = conj_value(x1)
     return sum(multiply(x1, x2), axis, get_aval(x1).dtype)  # int32 stays int32, as NumPy
 
 
@@ -106,8 +113,9 @@ def inner(a: Any, b: Any, *, precision: Any = None,
     return lax.dot_general(a, b, (((na - 1,), (nb - 1,)), ((), ())))
 
 
-def outer(a: Any, b: Any) -> Any:
+def outer(a: Any, b: Any, out: None = None) -> Any:
     """`a.ravel()[:, None] * b.ravel()[None, :]`."""
+    check_no_out("outer", out)
     a, b = ravel(a), ravel(b)
     return multiply(lax.reshape(a, (_shape(a)[0], 1)), lax.reshape(b, (1, _shape(b)[0])))
 
@@ -125,9 +133,10 @@ def vdot(a: Any, b: Any, *, precision: Any = None,
 
 
 def tensordot(a: Any, b: Any, axes: int | Sequence[Any] = 2, *, precision: Any = None,
-              preferred_element_type: Any = None) -> Any:
+              preferred_element_type: Any = None, out_sharding: Any = None) -> Any:
     """A sum product over `axes`: the last N axes of `a` with the first N of `b`, or the
     pair of axis lists given."""
+    check_one_device("tensordot", out_sharding=out_sharding)
     a, b = _operands(a, b, precision=precision, preferred_element_type=preferred_element_type)
     na, nb = len(_shape(a)), len(_shape(b))
     if isinstance(axes, (int, np.integer)):
@@ -165,9 +174,10 @@ def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
     return fresh(_diag_last2(square), a)  # NumPy's is a read-only view; JAX's a new array
 
 
-def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = None) -> Any:
+def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = None,
+          out: None = None) -> Any:
     """The sum along a diagonal (NumPy's accumulator dtype: int64 for int32)."""
-    return sum(diagonal(a, offset, axis1, axis2), -1, dtype)
+    return sum(diagonal(a, offset, axis1, axis2), -1, dtype, out)
 
 
 def diag(v: Any, k: int = 0) -> Any:
@@ -272,8 +282,9 @@ def _from_sublists(*args: Any) -> tuple[str, tuple[Any, ...]]:
     return terms + arrow, tuple(pairs[0::2])
 
 
-def einsum(subscripts: Any, *operands: Any, optimize: Any = None, precision: Any = None,
-           preferred_element_type: Any = None) -> Any:
+def einsum(subscripts: Any, /, *operands: Any, out: None = None, optimize: Any = "auto",
+           precision: Any = None, preferred_element_type: Any = None,
+           out_sharding: Any = None) -> Any:
     """Einstein summation, e.g. `einsum('bij,bjk->bik', a, b)`, with '->' or the implicit
     output (labels seen once, sorted), '...' for broadcast axes and repeated labels for
     diagonals; or NumPy's interleaved form `einsum(a, [0, 1], b, [1, 2], [0, 2])`.
@@ -283,13 +294,15 @@ def einsum(subscripts: Any, *operands: Any, optimize: Any = None, precision: Any
     (2, 3)
     """
     del optimize  # contraction order is always left to right
+    check_no_out("einsum", out)
+    check_one_device("einsum", out_sharding=out_sharding)
     if not isinstance(subscripts, str):
         subscripts, operands = _from_sublists(subscripts, *operands)
     if not operands:
         raise ArgumentError("einsum needs at least one operand")
     operands = _operands(*operands, precision=precision,
                          preferred_element_type=preferred_element_type)
-    terms, out = _parse(subscripts, [_shape(x) for x in operands])
+    terms, out_labels = _parse(subscripts, [_shape(x) for x in operands])
     sizes: dict[str, int] = {}
     for t, x in zip(terms, operands):
         for c, d in zip(t, _shape(x)):
@@ -301,11 +314,11 @@ def einsum(subscripts: Any, *operands: Any, optimize: Any = None, precision: Any
     ops = []
     for k, (x, t) in enumerate(zip(operands, terms)):
         x, t = _take_diagonals(x, t)
-        later = set(out).union(*terms[:k], *terms[k + 1:])
+        later = set(out_labels).union(*terms[:k], *terms[k + 1:])
         ops.append(_sum_out(x, t, later))
     x, xt = ops[0]
     for k, (y, yt) in enumerate(ops[1:], start=1):
-        keep = set(out).union(*(t for _, t in ops[k + 1:]))
+        keep = set(out_labels).union(*(t for _, t in ops[k + 1:]))
         x, xt = _sum_out(x, xt, keep | set(yt))
         y, yt = _sum_out(y, yt, keep | set(xt))
         x, y = _broadcast_labels(x, xt, sizes), _broadcast_labels(y, yt, sizes)
@@ -316,9 +329,9 @@ def einsum(subscripts: Any, *operands: Any, optimize: Any = None, precision: Any
         x = lax.dot_general(x, y, dims)
         xt = ("".join(batch) + "".join(c for c in xt if c not in yt)
               + "".join(c for c in yt if c not in xt))
-    x, xt = _sum_out(x, xt, set(out))
+    x, xt = _sum_out(x, xt, set(out_labels))
     x = _broadcast_labels(x, xt, sizes)
-    return lax.transpose(x, tuple(xt.index(c) for c in out))
+    return lax.transpose(x, tuple(xt.index(c) for c in out_labels))
 
 
 __all__ = ["diag", "diagonal", "dot", "einsum", "inner", "matmul", "outer", "tensordot",

@@ -16,7 +16,13 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from fnad import lax
-from fnad.core.errors import ArgumentError, ConcretizationError, ShapeError, user_line
+from fnad.core.errors import (
+    ArgumentError,
+    ConcretizationError,
+    ShapeError,
+    check_no_out,
+    user_line,
+)
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
 from fnad.numpy._core import asarray, normalize_axis, result_type, shape_of
@@ -129,7 +135,7 @@ def extract(condition: Any, arr: Any, *, size: int | None = None, fill_value: An
 
 
 def compress(condition: Any, a: Any, axis: int | None = None, *, size: int | None = None,
-             fill_value: Any = 0) -> Any:
+             fill_value: Any = 0, out: None = None) -> Any:
     """The slices of `a` along `axis` (the flattened `a` for None) where the 1-d
     `condition` is true; a shorter condition counts as False for the rest.
 
@@ -137,6 +143,7 @@ def compress(condition: Any, a: Any, axis: int | None = None, *, size: int | Non
     array([[0, 1],
            [4, 5]])
     """
+    check_no_out("compress", out)
     a = asarray(a)
     cond = asarray(condition)
     if get_aval(cond).ndim != 1:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
-from fnad.core.errors import ArgumentError, ShapeError, user_line
+from fnad.core.errors import ArgumentError, ShapeError, check_no_out, check_one_device, user_line
 from fnad.core.ir import get_aval
 from fnad.numpy._core import (
     asarray,
@@ -190,11 +190,14 @@ def concatenate(arrays: Sequence[Any], axis: int | None = 0, dtype: Any = None) 
     return lax.concatenate(arrays, normalize_axis(axis, nd))
 
 
-concat = concatenate
+def concat(arrays: Sequence[Any], /, *, axis: int | None = 0) -> Any:
+    """The array API's `concatenate`."""
+    return concatenate(arrays, axis)
 
 
-def stack(arrays: Sequence[Any], axis: int = 0, dtype: Any = None) -> Any:
+def stack(arrays: Sequence[Any], axis: int = 0, out: None = None, dtype: Any = None) -> Any:
     """The arrays (all of one shape) joined along a new axis."""
+    check_no_out("stack", out)
     arrays = promote_dtypes(*arrays, dtype=dtype)
     shapes = {get_aval(a).shape for a in arrays}
     if len(shapes) > 1:
@@ -216,9 +219,9 @@ def vstack(tup: Sequence[Any], dtype: Any = None) -> Any:
 row_stack = vstack
 
 
-def dstack(tup: Sequence[Any]) -> Any:
+def dstack(tup: Sequence[Any], dtype: Any = None) -> Any:
     """Join along axis 2, after `atleast_3d`."""
-    return concatenate([atleast_3d(a) for a in tup], 2)
+    return concatenate([atleast_3d(a) for a in tup], 2, dtype)
 
 
 def column_stack(tup: Sequence[Any]) -> Any:
@@ -295,11 +298,12 @@ def tile(A: Any, reps: IntOrSeq) -> Any:
 
 
 def repeat(a: Any, repeats: IntOrSeq, axis: int | None = None, *,
-           total_repeat_length: int | None = None) -> Any:
+           total_repeat_length: int | None = None, out_sharding: Any = None) -> Any:
     """Each element repeated `repeats` times along `axis` (the flattened array for None):
     an int, or one int per element. Without `total_repeat_length` the repeats are static;
     with it (JAX's) they may be traced, and the result has that length: cut short, or
     continued with the last element."""
+    check_one_device("repeat", out_sharding=out_sharding)
     a = asarray(a)
     if axis is None:
         a, axis = ravel(a), 0

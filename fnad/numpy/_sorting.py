@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
-from fnad.core.errors import ArgumentError, ArgumentTypeError, ShapeError, user_line
+from fnad.core.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.numpy._core import asarray, normalize_axis
 from fnad.numpy._shape import ravel
@@ -20,8 +20,8 @@ def _prepare(a: Any, axis: int | None) -> tuple[Any, int]:
     return a, normalize_axis(axis, get_aval(a).ndim)
 
 
-def sort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None,
-         stable: bool | None = None, *, descending: bool = False) -> Any:
+def sort(a: Any, axis: int | None = -1, *, kind: Any = None, order: Any = None,
+         stable: bool = True, descending: bool = False) -> Any:
     """`a` sorted along `axis` (the flattened array for None); always stable. With
     `descending` (JAX's), largest first, NaNs first."""
     del kind, stable
@@ -32,20 +32,23 @@ def sort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None,
     return lax.rev(out, (ax,)) if descending else out
 
 
-def argsort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None,
-            stable: bool | None = None, *, descending: bool = False) -> Any:
-    """The int64 indices that sort `a` along `axis`; ties keep their order (stable), also
-    with `descending` (JAX's: largest first)."""
+def argsort(a: Any, axis: int | None = -1, *, kind: Any = None, order: Any = None,
+            stable: bool = True, descending: bool = False, dtype: Any = None) -> Any:
+    """The indices (int64, NumPy's, or JAX's `dtype`) that sort `a` along `axis`; ties keep
+    their order (stable), also with `descending` (JAX's: largest first)."""
     del kind, stable
     if order is not None:
         raise NotImplementedError("argsort with `order` (structured arrays) is not supported")
     a, ax = _prepare(a, axis)
+    index_dtype = np.dtype(np.int64 if dtype is None else dtype)
+    if index_dtype.kind not in "iu":
+        raise DTypeError(f"argsort: dtype must be an integer dtype, got {index_dtype}")
     if not descending:
-        return lax.argsort(a, dimension=ax, index_dtype=np.int64)
+        return lax.argsort(a, dimension=ax, index_dtype=index_dtype)
     # stable among ties: sort the reversed array ascending, then reverse back and renumber
     n = get_aval(a).shape[ax]
-    order = lax.argsort(lax.rev(a, (ax,)), dimension=ax, index_dtype=np.int64)
-    return lax.sub(np.int64(n - 1), lax.rev(order, (ax,)))
+    order = lax.argsort(lax.rev(a, (ax,)), dimension=ax, index_dtype=index_dtype)
+    return lax.sub(np.asarray(n - 1, index_dtype), lax.rev(order, (ax,)))
 
 
 __all__ = ["argsort", "sort"]
@@ -98,7 +101,7 @@ def searchsorted(a: Any, v: Any, side: str = "left", sorter: Any = None, *,
     return lo
 
 
-def digitize(x: Any, bins: Any, right: bool = False, *, method: str = "scan") -> Any:
+def digitize(x: Any, bins: Any, right: bool = False, *, method: str | None = None) -> Any:
     """The index of the bin of `bins` (monotonic, increasing or decreasing) each x falls
     in: bins[i-1] <= x < bins[i] (or < and <= with `right`), as NumPy.
 
@@ -110,6 +113,7 @@ def digitize(x: Any, bins: Any, right: bool = False, *, method: str = "scan") ->
         raise ShapeError(f"digitize needs 1-d bins, got shape {get_aval(bins).shape}"
                          f"{user_line()}")
     n = get_aval(bins).shape[0]
+    method = "scan" if method is None else method
     inc = searchsorted(bins, x, side="left" if right else "right", method=method)
     if n < 2 or (isinstance(bins, np.ndarray) and bins[0] <= bins[-1]):
         return inc

@@ -17,6 +17,7 @@ from fnad.core.errors import (
     DTypeError,
     ShapeError,
     check_no_out,
+    check_one_device,
     user_line,
 )
 from fnad.core.ir import get_aval
@@ -318,8 +319,9 @@ def _weighted_quantile(a: Any, q: Any, axis: Axis, keepdims: bool, ignore_nan: b
 def _order_stat(name: str, ignore_nan: bool, scale: float, doc: str) -> Any:
     def f(a: Any, q: Any, axis: Axis = None, out: None = None, overwrite_input: bool = False,
           method: str = "linear", keepdims: bool = False, *, weights: Any = None,
-          interpolation: None = None) -> Any:
+          interpolation: None = None, out_sharding: Any = None) -> Any:
         check_no_out(name, out)
+        check_one_device(name, out_sharding=out_sharding)
         if interpolation is not None:
             raise ArgumentTypeError(f"{name}: `interpolation` was renamed `method` in NumPy 1.22")
         if scale != 1:
@@ -368,7 +370,7 @@ def nanmedian(a: Any, axis: Axis = None, out: None = None, overwrite_input: bool
 # ------------------------------------------------------------------ averages and spreads
 
 
-def average(a: Any, axis: Axis = None, weights: Any = None, returned: bool = False, *,
+def average(a: Any, axis: Axis = None, weights: Any = None, returned: bool = False,
             keepdims: bool = False) -> Any:
     """The (weighted) mean along `axis`; with `returned`, also the sum of the weights.
     1-d weights apply along a single `axis`.
@@ -409,15 +411,19 @@ def ptp(a: Any, axis: Axis = None, out: None = None, keepdims: bool = False) -> 
 
 
 def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False, ddof: int | None = None,
-        fweights: Any = None, aweights: Any = None) -> Any:
+        fweights: Any = None, aweights: Any = None, dtype: Any = None) -> Any:
     """The covariance matrix of the variables (rows, or columns if not `rowvar`), with
-    NumPy's frequency and analytic weights. Floats keep their dtype; integers give
-    float64.
+    NumPy's frequency and analytic weights. Computed in `dtype` (a float or complex
+    dtype) when given; else floats keep their dtype and integers give float64.
 
     >>> cov(np.array([[0.0, 1.0, 2.0], [2.0, 1.0, 0.0]]))
     array([[ 1., -1.],
            [-1.,  1.]])
     """
+    if dtype is not None:
+        if np.dtype(dtype).kind not in "fc":
+            raise DTypeError(f"cov: dtype must be a float or complex dtype, got {dtype}")
+        m, y = asarray(m, dtype), None if y is None else asarray(y, dtype)
     m = asarray(m)
     if get_aval(m).ndim > 2:
         raise ShapeError(f"cov: m must have rank <= 2, got shape {shape_of(m)}{user_line()}")
@@ -464,10 +470,10 @@ def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False, ddof: in
     return lax.squeeze(c, (0, 1)) if shape_of(c) == (1, 1) else c
 
 
-def corrcoef(x: Any, y: Any = None, rowvar: bool = True) -> Any:
-    """The Pearson correlation coefficients: `cov` normalized by the standard deviations,
-    clipped to [-1, 1]."""
-    c = cov(x, y, rowvar)
+def corrcoef(x: Any, y: Any = None, rowvar: bool = True, dtype: Any = None) -> Any:
+    """The Pearson correlation coefficients: `cov` (in `dtype`, when given) normalized by
+    the standard deviations, clipped to [-1, 1]."""
+    c = cov(x, y, rowvar, dtype=dtype)
     if get_aval(c).ndim == 0:
         return divide(c, c)
     d = diagonal(c)
@@ -603,8 +609,8 @@ def histogram2d(x: Any, y: Any, bins: Any = 10, range: Any = None,  # noqa: A002
     return hist, edges[0], edges[1]
 
 
-def bincount(x: Any, weights: Any = None, minlength: int = 0, *, length: int | None = None
-             ) -> Any:
+def bincount(x: Any, weights: Any = None, minlength: int = 0, *, length: int | None = None,
+             out_sharding: Any = None) -> Any:
     """How often each value 0, 1, ... occurs in the non-negative int array `x` (or the sum
     of its `weights`). The length is max(x) + 1 (at least `minlength`) for concrete `x`;
     under jit give `length=` (larger values are dropped and negative ones counted in bin
@@ -613,6 +619,7 @@ def bincount(x: Any, weights: Any = None, minlength: int = 0, *, length: int | N
     >>> bincount(np.array([0, 1, 1, 3]))
     array([1, 2, 0, 1])
     """
+    check_one_device("bincount", out_sharding=out_sharding)
     x = asarray(x)
     if get_aval(x).ndim != 1 or get_aval(x).dtype.kind not in "iub":
         raise ShapeError(f"bincount needs a 1-d array of non-negative integers, got "

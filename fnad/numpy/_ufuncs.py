@@ -227,13 +227,14 @@ def _round_half_even(x: Any) -> Any:
 rint = _lift(np.rint, _round_half_even)
 
 
-def round(a: Any, decimals: int = 0) -> Any:  # noqa: A001
+def round(a: Any, decimals: int = 0, out: None = None) -> Any:  # noqa: A001
     """Round half to even at `decimals` places (NumPy's rule: scale, `rint`, unscale);
     integers are returned as they are for `decimals >= 0`.
 
     >>> round(np.array([0.5, 1.5, 2.675]), 2)
     array([0.5 , 1.5 , 2.68])
     """
+    check_no_out("round", out)
     a = asarray(a)
     if not _is_float(a):
         if decimals >= 0:
@@ -511,13 +512,16 @@ less, less_equal = _lift(np.less, lax.lt), _lift(np.less_equal, lax.le)
 greater, greater_equal = _lift(np.greater, lax.gt), _lift(np.greater_equal, lax.ge)
 
 
-def clip(a: Any, a_min: Any = None, a_max: Any = None, *, min: Any = None,  # noqa: A002
-         max: Any = None) -> Any:  # noqa: A002
-    """`a` limited to [a_min, a_max] (either may be None): minimum(maximum(a, a_min), a_max),
-    NumPy 2's definition, so NaN bounds propagate as in NumPy. `min`/`max` are the same
-    bounds by the names of JAX and NumPy 2.1."""
-    if (min is not None and a_min is not None) or (max is not None and a_max is not None):
-        raise ArgumentTypeError("clip takes each bound once: a_min or min=, a_max or max=")
+def clip(arr: Any = None, /, min: Any = None, max: Any = None, *,  # noqa: A002
+         a: Any = None, a_min: Any = None, a_max: Any = None) -> Any:
+    """`arr` limited to [min, max] (either may be None): minimum(maximum(arr, min), max),
+    NumPy 2's definition, so NaN bounds propagate as in NumPy. `a`, `a_min` and `a_max`
+    are NumPy's older names (keywords), as JAX still takes them."""
+    if (min is not None and a_min is not None) or (max is not None and a_max is not None) \
+            or (arr is not None and a is not None):
+        raise ArgumentTypeError("clip takes each argument once: arr or a=, min or a_min=, "
+                                "max or a_max=")
+    a = arr if a is None else a
     a_min = a_min if min is None else min
     a_max = a_max if max is None else max
     if a_min is not None:

@@ -37,5 +37,8 @@ def test_clip_takes_jax_bound_names() -> None:
     np.testing.assert_array_equal(fnp.clip(x, max=1.0), [-2.0, 0.5, 1.0])
     np.testing.assert_array_equal(fnp.clip(x, min=0.0, max=1.0), fnp.clip(x, 0.0, 1.0))
     np.testing.assert_array_equal(fnad.grad(lambda v: fnp.clip(v, min=0.0).sum())(x), [0, 1, 1])
-    with pytest.raises(fnad.FnadError, match="each bound once"):
+    with pytest.raises(TypeError, match="multiple values"):  # JAX's signature: (arr, /, min, max)
         fnp.clip(x, 0.0, min=1.0)
+    with pytest.raises(fnad.FnadError, match="each argument once"):
+        fnp.clip(x, a_min=0.0, min=1.0)
+    np.testing.assert_array_equal(fnp.clip(a=x, a_min=0.0, a_max=1.0), fnp.clip(x, 0.0, 1.0))
