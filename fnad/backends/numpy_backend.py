@@ -409,10 +409,11 @@ def _take_buffer(aval: ShapedArray, pool: dict[tuple, list[int]], dying_here: li
     return buffer
 
 
-def _recycled(aval: ShapedArray, k: Kernel, namer: _Namer) -> str | None:
-    """For a large fresh result of a kernel taking `out=` and given no dead buffer: an
-    array from `buffers.take`, whose memory is mapped from the second call on."""
-    if k.out is None or not k.fresh or aval.ndim == 0 or _nbytes(aval) < buffers.MIN_BYTES:
+def _recycled(aval: ShapedArray, k: Kernel, namer: _Namer, impl_backend: str) -> str | None:
+    """For a large fresh NumPy result of a kernel taking `out=` and given no dead buffer:
+    an array from `buffers.take`, whose memory is mapped from the second call on."""
+    if (impl_backend != "numpy" or k.out is None or not k.fresh or aval.ndim == 0
+            or _nbytes(aval) < buffers.MIN_BYTES):
         return None
     namer.globals["_buffers_empty"] = buffers.empty
     return f"_buffers_empty({aval.shape!r}, {namer.obj(aval.dtype, '_k')})"
@@ -504,7 +505,7 @@ def lower(closed: ClosedJaxpr, donated: Sequence[bool] = (), name: str = "f",
                 allocated += 1
                 allocated_bytes += _nbytes(v.aval)
         targets = [rows.get(id(v)) or (namer.var_names[b] if b is not None
-                                       else _recycled(v.aval, k, namer))
+                                       else _recycled(v.aval, k, namer, impl_backend))
                    for v, b in zip(eqn.outputs, dead)]
         if len(targets) == 1 and targets[0] is not None:
             args.append(f"out={targets[0]}")

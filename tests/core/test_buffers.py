@@ -84,3 +84,16 @@ def test_jitted_large_results_reuse_memory_only_once_dropped(backend: str) -> No
     for got, want in zip(third, expected):
         np.testing.assert_allclose(got, want, rtol=1e-12)
     np.testing.assert_allclose(second[0], np.tanh(2 * a) * b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("impl_backend", ["numpy", "cupy"])
+def test_only_numpy_results_come_from_the_pool(impl_backend: str) -> None:
+    """The CuPy backend reuses the NumPy backend's code generator: its results are
+    device arrays, which CuPy allocates."""
+    import fnad
+    from fnad.backends import numpy_backend
+    x = np.ones((64, 64))
+    closed = fnad.make_jaxpr(lambda a, b: a * b + a)(x, x)
+    source = numpy_backend.lower(closed, (), "f", compile_sub=lambda *a, **k: None,
+                                 impl_backend=impl_backend).source
+    assert ("_buffers_empty" in source) == (impl_backend == "numpy")
