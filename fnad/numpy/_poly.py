@@ -5,6 +5,7 @@ them are differentiable and jittable."""
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 import numpy as np
@@ -258,6 +259,8 @@ def roots(p: Any, *, strip_zeros: bool = True) -> Any:
     """The roots of a polynomial, as the eigenvalues of its companion matrix. fnad has
     no eigenvalue primitive yet, so this takes concrete coefficients (eager code) and is
     not differentiable; it raises under a transform rather than give a wrong derivative.
+    With `strip_zeros=False` (JAX's option) there are len(p) - 1 roots, NaN for each
+    leading zero coefficient (an undefined root).
 
     >>> roots(np.array([1.0, -3.0, 2.0]))
     array([2., 1.])
@@ -267,8 +270,12 @@ def roots(p: Any, *, strip_zeros: bool = True) -> Any:
         raise ArgumentTypeError(f"fnad.numpy.roots needs an eigenvalue primitive fnad does not have "
                         f"yet, so it runs on concrete NumPy arrays only, not under a "
                         f"transform ({p.aval}){user_line()}")
-    del strip_zeros
-    return np.roots(p)
+    r = np.roots(p)
+    if strip_zeros:
+        return r
+    r = r.astype(np.result_type(r.dtype, np.complex64))
+    undefined = np.full(builtins.max(p.shape[0] - 1, 0) - r.shape[0], complex(np.nan, np.nan))
+    return np.concatenate([r, undefined.astype(r.dtype)])
 
 
 def polyfit(x: Any, y: Any, deg: int, rcond: float | None = None, full: bool = False,
@@ -276,15 +283,13 @@ def polyfit(x: Any, y: Any, deg: int, rcond: float | None = None, full: bool = F
     """Least-squares polynomial coefficients (highest power first) of degree `deg` for
     points (x, y) (y may hold several columns), with optional weights `w`. Solved by a
     column-scaled Vandermonde QR (modified Gram-Schmidt on [A | y]), differentiable.
+    `full=True` adds the residuals, rank, singular values and rcond (default
+    len(x) * eps) of the scaled system; `cov=True` (or "unscaled") the coefficients'
+    covariance, as NumPy and JAX.
 
     >>> np.round(polyfit(np.array([0.0, 1.0, 2.0]), np.array([1.0, 3.0, 5.0]), 1), 6)
     array([2., 1.])
     """
-    del rcond
-    if full or cov:
-        raise NotImplementedError("polyfit(full=True) and polyfit(cov=...) need singular "
-                                  "values or an inverse fnad.numpy does not offer yet; use "
-                                  "full=False, cov=False")
     x, y = asarray(x), asarray(y)
     dt = result_type(x, y, 1.0)
     dt = dt if dt.kind == "f" else np.dtype(np.float64)
@@ -329,7 +334,36 @@ def polyfit(x: Any, y: Any, deg: int, rcond: float | None = None, full: bool = F
             acc = subtract(acc, multiply(r[i][j], coef[j]))
         coef[i] = divide(acc, r[i][i])
     c = divide(stack(coef), reshape(scale, (-1, 1)))
-    return c if get_aval(y).ndim == 2 else reshape(c, (k,))
+    c = c if get_aval(y).ndim == 2 else reshape(c, (k,))
+    if not (full or cov):
+        return c
+    return (c, *_polyfit_extras(a, ys if get_aval(y).ndim == 2 else ys[:, 0], scale, full,
+                                cov, rcond))
+
+
+def _polyfit_extras(lhs: Any, rhs: Any, scale: Any, full: bool, cov: bool | str,
+                    rcond: float | None) -> tuple[Any, ...]:
+    """polyfit's `full` results (residuals, rank, singular values, rcond) or its `cov`,
+    from the column-scaled weighted system lhs @ (c * scale) = rhs, as NumPy's."""
+    from fnad.numpy import linalg
+    from fnad.numpy._products import matmul, outer
+    n, k = shape_of(lhs)
+    dt = get_aval(lhs).dtype
+    rcond = n * float(np.finfo(dt).eps) if rcond is None else rcond
+    _, resids, rank, s = linalg.lstsq(lhs, rhs, rcond)
+    if full:
+        return resids, rank, s, np.asarray(rcond, dt)
+    vbase = divide(linalg.inv(matmul(lax.transpose(lhs, (1, 0)), lhs)), outer(scale, scale))
+    if cov == "unscaled":
+        fac = np.ones(1, dt)
+    elif n <= k:
+        raise ArgumentError("polyfit: scaling the covariance needs more points than deg + 1;"
+                            " use cov='unscaled'")
+    else:
+        fac = divide(resids, n - k)  # one per column of y
+    if get_aval(rhs).ndim == 1:
+        return (multiply(vbase, fac),)
+    return (multiply(reshape(vbase, (k, k, 1)), reshape(fac, (1, 1, -1))),)
 
 
 def vander(x: Any, N: int | None = None, increasing: bool = False) -> Any:

@@ -359,3 +359,36 @@ def test_geomspace_of_ints_and_complex_bounds():
     assert_same(fnp.geomspace(np.float64(2), 32, 5), np.geomspace(2.0, 32.0, 5))
     with pytest.raises(fnad.FnadError, match="one sign"):
         fnp.geomspace(-1.0, 10.0, 3)
+
+
+@pytest.mark.parametrize("kw", [{"full": True}, {"cov": True}, {"cov": "unscaled"}])
+def test_polyfit_full_and_cov(kw):
+    """NumPy's (and JAX's) full= and cov= results of polyfit (they raised)."""
+    x = np.linspace(-2.0, 2.0, 9)
+    y = x ** 3 - 2 * x + np.sin(7 * x)
+    w = np.linspace(1.0, 2.0, 9)
+    for deg in (0, 2, 3):
+        for yy in (y, np.stack([y, 1 - 2 * y], 1)):
+            for ww in (None, w):
+                got = fnp.polyfit(x, yy, deg, w=ww, **kw)
+                want = np.polyfit(x, yy, deg, w=ww, **kw)
+                assert len(got) == len(want)
+                for g, e in zip(got, want, strict=True):
+                    assert np.shape(g) == np.shape(e)
+                    np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-12)
+    if kw.get("cov") is True:
+        with pytest.raises(fnad.FnadError, match="more points"):
+            fnp.polyfit(x[:3], y[:3], 2, cov=True)
+        check_grads(lambda b: fnp.polyfit(x, b, 2, cov=True)[1], (y,), order=1)
+
+
+def test_roots_keeps_leading_zeros_on_request():
+    """JAX's roots(strip_zeros=False): len(p) - 1 roots, NaN for each leading zero (the
+    option was ignored, giving fewer roots)."""
+    for p, known in [([0.0, 1.0, -3.0, 2.0], [1.0, 2.0]), ([0.0, 0.0, 1.0, -1.0], [1.0]),
+                     ([1.0, -3.0, 2.0, 0.0], [0.0, 1.0, 2.0]), ([0.0, 3.0], [])]:
+        r = fnp.roots(np.array(p), strip_zeros=False)
+        assert r.shape == (len(p) - 1,) and r.dtype.kind == "c"
+        finite = np.sort_complex(r[np.isfinite(r)])
+        np.testing.assert_allclose(finite, known, atol=1e-12)
+        assert np.isnan(r[~np.isfinite(r)].real).all() and (~np.isfinite(r)).sum() == len(p) - 1 - len(known)
