@@ -48,12 +48,12 @@ def _float(x: Any) -> bool:
 
 @_ufunc(np.signbit)
 def signbit(x: Any) -> Any:
-    """True where the sign bit is set: negatives and -0.0 (NaNs count as positive)."""
+    """True where the sign bit is set: negatives, -0.0 and NaNs with the bit set (read from
+    the bits, as NumPy and JAX)."""
     if not _float(x):
         return lax.lt(x, 0) if get_aval(x).dtype.kind == "i" else lax.ne(x, x)
-    zero = lax.eq(x, 0)
-    one = lax.full_like(x, 1)
-    return lax.select_n(zero, lax.lt(x, 0), lax.lt(lax.div(one, x), 0))
+    bits = lax.bitcast_convert_type(x, np.dtype(f"int{8 * get_aval(x).dtype.itemsize}"))
+    return lax.lt(bits, lax.full_like(bits, 0))
 
 
 @_ufunc(np.copysign)

@@ -372,7 +372,7 @@ def power(x: Any, y: Any, dtype: Any = None) -> Any:
     exact for integers and differentiable at x = 0). Integer arrays to integer array
     powers multiply in the integer dtype (square and multiply over the exponent's bits),
     so they wrap around on overflow as NumPy's and JAX's do; a negative exponent gives
-    the float64 power rounded (1, -1 or 0; no error).
+    1 / x**-y truncated, as JAX (1 and -1 give 1 or -1, every other base 0; no error).
 
     >>> power(np.arange(3, dtype=np.float32), 2)
     array([0., 1., 4.], dtype=float32)
@@ -408,8 +408,12 @@ def _integer_power(x: Any, y: Any, dtype: np.dtype) -> Any:
     out = lax.while_loop(cond, body, (lax.full_like(x, 1), x, exps))[0]
     if negative is None:
         return out
-    f64 = [lax.convert_element_type(v, np.float64) for v in (x, y)]  # 1, -1 or 0 (inf: 0**-n)
-    return lax.select_n(negative, out, lax.convert_element_type(lax.round(lax.pow(*f64)), dtype))
+    one, zero = lax.full_like(x, 1), lax.full_like(x, 0)
+    odd = lax.ne(lax.bitwise_and(y, lax.full_like(y, 1)), 0)
+    minus_one = lax.select_n(odd, one, lax.neg(one))  # (-1) ** y
+    inverse = lax.select_n(lax.eq(x, one), lax.select_n(lax.eq(x, lax.neg(one)), zero, minus_one),
+                           one)  # 1 / x**-y truncated toward zero
+    return lax.select_n(negative, out, inverse)
 
 
 pow = power  # noqa: A001

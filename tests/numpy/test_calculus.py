@@ -242,3 +242,13 @@ def test_interp_keeps_a_complex_fp():
         got = fnp.interp(x, xp, fp, **kw)
         assert got.dtype == np.complex64
         np.testing.assert_allclose(got, np.interp(x, xp, fp, **kw), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_signbit_of_a_negative_nan(dtype):
+    """The sign bit of -NaN is set, as NumPy and JAX read it (fnad said False), and
+    copysign takes it."""
+    x = np.array([-np.nan, np.nan, -0.0, 0.0, -1.0, np.inf, -np.inf], dtype)
+    np.testing.assert_array_equal(fnp.signbit(x), np.signbit(x))
+    np.testing.assert_array_equal(fnad.jit(fnp.signbit)(x), np.signbit(x))
+    np.testing.assert_array_equal(fnp.copysign(dtype(2), x), np.copysign(dtype(2), x))

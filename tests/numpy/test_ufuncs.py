@@ -120,6 +120,16 @@ def test_integer_array_powers_wrap_around():
     check(fnp.power, np.power, (np.int8(-3), np.array([5, 0, 7], np.int8)))
 
 
+def test_integer_array_powers_with_negative_exponents_truncate():
+    """x ** -n of integer arrays is 1 / x**n truncated toward zero, as JAX: 2 ** -1 is 0 (it
+    was rounded to 1) and 0 ** -1 is 0 (it was inf converted: 2147483647)."""
+    x = np.array([2, 1, -1, 0, -2, 3, -1, 1], np.int32)
+    y = np.array([-1, -2, -3, -1, -2, -1, -2, -7], np.int32)
+    want = np.array([0, 1, -1, 0, 0, 0, 1, 1], np.int32)
+    np.testing.assert_array_equal(fnp.power(x, y), want)
+    np.testing.assert_array_equal(fnad.jit(fnp.power)(x, y), want)
+
+
 def test_floor_divide_derivative_is_zero():
     """Piecewise constant: 0 everywhere, x / 0 included (it leaked -x / y**2 there)."""
     x = np.array([2.5, -3.0, 0.0, 7.0, np.inf, 1.0])
