@@ -11,7 +11,13 @@ import numpy as np
 
 from fnad import tree as tree_util
 from fnad.core.dtypes import canonical, float0
-from fnad.core.errors import ArgumentTypeError, DTypeError, FnadError, TransformError
+from fnad.core.errors import (
+    ArgumentTypeError,
+    DTypeError,
+    FnadError,
+    TransformError,
+    check_unsupported,
+)
 from fnad.core.ir import (
     ShapedArray,
     abstractify,
@@ -101,9 +107,12 @@ def _array_leaves(leaves: Sequence[Any]) -> list[Any]:
 # ---------------------------------------------------------------------------- make_jaxpr
 
 def make_jaxpr(fun: Callable[..., Any], static_argnums: int | Sequence[int] = (),
-               return_shape: bool = False) -> Callable[..., Any]:
+               axis_env: Sequence[tuple[Any, int]] | None = None, return_shape: bool = False
+               ) -> Callable[..., Any]:
     """The function that traces `fun` on given arguments and returns its `ClosedJaxpr` (with
-    `return_shape`, and the outputs' `ShapeDtypeStruct`s, as JAX's).
+    `return_shape`, and the outputs' `ShapeDtypeStruct`s, as JAX's). JAX's `axis_env`
+    (named axes for collectives outside a map) is taken as None only: trace the
+    collectives inside `fnad.vmap(..., axis_name=...)` instead.
 
     >>> import numpy as np, fnad
     >>> print(fnad.make_jaxpr(lambda x: fnad.numpy.sin(x) * 2.0)(np.ones(3, np.float32)))
@@ -112,6 +121,8 @@ def make_jaxpr(fun: Callable[..., Any], static_argnums: int | Sequence[int] = ()
         c:f32[3] = mul b 2.0
       in (c,) }
     """
+    check_unsupported("make_jaxpr", "fnad binds axis names in vmap and pmap only",
+                      axis_env=axis_env)
     static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
 
     @functools.wraps(fun)
@@ -455,9 +466,11 @@ def grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
 # ---------------------------------------------------------------------------- vmap
 
 def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = None,
-         axis_size: int | None = None, spmd_axis_name: Any = None) -> Callable[..., Any]:
+         axis_size: int | None = None, spmd_axis_name: Any = None, sum_match: bool = False
+         ) -> Callable[..., Any]:
     """Map `fun` over an axis of its inputs, as one batched computation. `spmd_axis_name`
-    (JAX's sharding of the mapped axis over a mesh) changes nothing on one device.
+    (JAX's sharding of the mapped axis over a mesh) changes nothing on one device; with
+    `sum_match`, a mapped output whose out_axes is None is summed over the mapped axis.
 
     >>> import numpy as np, fnad
     >>> fnad.vmap(lambda x: x.sum())(np.ones((3, 2), np.float32))
@@ -529,9 +542,13 @@ def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0, axis_name
                     raise TransformError(f"vmap: out_axes {od} is out of range for an output "
                                          f"of rank {rank} (with the mapped axis)")
                 od %= rank
+            elif d is not None and sum_match:  # JAX's: summed over the mapped axis
+                from fnad.lax.reduction import reduce_sum
+                o, d = reduce_sum(o, (d,)), None
             elif d is not None:
                 raise TransformError("vmap: an output with out_axes=None depends on the "
-                                     "mapped inputs; map it (out_axes=0) instead")
+                                     "mapped inputs; map it (out_axes=0), or sum it over "
+                                     "the mapped axis with sum_match=True")
             results.append(moveaxis(o, d, od, size))
         return _owned(tree_util.tree_unflatten(out_tree, results))
 

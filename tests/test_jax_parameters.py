@@ -300,3 +300,96 @@ def test_numpy_linalg_parameters():
                                              out_sharding=None), a @ b)
     with pytest.raises(ArgumentError, match="out="):
         fnp.einsum("ij,jk", a, b, out=np.zeros((2, 4)))
+
+
+# ---------------------------------------------------------------------------- scipy, nn, optim, api
+
+def test_scipy_parameters():
+    import scipy.special
+
+    from fnad.scipy import linalg as fsl, special as fss, stats
+
+    x = np.array([-40.0, -25.0, -21.0, -3.0, 2.0])
+    for order in (0, 1, 3, 8):  # the asymptotic series cut after `order` terms, below -20
+        x2 = x[:3] ** 2
+        series = 1 + sum((-1) ** k * np.prod(np.arange(2 * k - 1, 0, -2)) / x2 ** k
+                         for k in range(1, order + 1))
+        tail = -0.5 * x2 - np.log(-x[:3]) - 0.5 * np.log(2 * np.pi) + np.log(series)
+        np.testing.assert_allclose(fss.log_ndtr(x, order)[:3], tail, rtol=1e-13)
+        np.testing.assert_allclose(fss.log_ndtr(x, series_order=order)[3:],
+                                   scipy.special.log_ndtr(x[3:]), rtol=1e-13)
+    with pytest.raises(ArgumentError, match="series_order"):
+        fss.log_ndtr(x, 31)
+    m = np.array([[2.0, 1.0], [1.0, 3.0]])
+    np.testing.assert_allclose(fsl.det(m, False, True), np.linalg.det(m))
+    np.testing.assert_allclose(fsl.inv(m, overwrite_a=True, check_finite=False),
+                               np.linalg.inv(m))
+    d = fsl.dft(4, dtype=np.complex128)
+    assert d.dtype == np.complex128
+    np.testing.assert_allclose(d @ np.arange(4.0), np.fft.fft(np.arange(4.0)), atol=1e-12)
+    np.testing.assert_allclose(
+        fsl.eigh_tridiagonal(np.array([2.0, 2.0]), np.array([1.0]), eigvals_only=True,
+                             key=random.key(0)), [1.0, 3.0])
+    np.testing.assert_allclose(stats.gumbel_r.ppf(p=0.5), -np.log(np.log(2.0)))
+    np.testing.assert_allclose(stats.logistic.ppf(x=0.75), np.log(3.0))
+    np.testing.assert_allclose(stats.logistic.isf(x=0.25), np.log(3.0))
+
+
+def test_nn_standardize_algorithm_and_attention_residual():
+    from fnad import nn
+
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(2, 6)) + 1e4).astype(np.float32)
+    stable = nn.standardize(x, algorithm="stable", epsilon=0.0)
+    x64 = x.astype(np.float64)
+    expect = (x64 - x64.mean(-1, keepdims=True)) / x64.std(-1, keepdims=True)
+    np.testing.assert_allclose(stable, expect, atol=1e-3)
+    fast = nn.standardize(x, epsilon=1e-5)  # mean(x^2) - mean(x)^2, clipped at 0 (JAX's)
+    assert np.all(np.isfinite(fast))
+    with pytest.raises(ArgumentError, match="algorithm"):
+        nn.standardize(x, algorithm="exact")
+    q = rng.normal(size=(2, 3, 4, 8)).astype(np.float32)
+    k = rng.normal(size=(2, 5, 4, 8)).astype(np.float32)
+    out, lse = nn.dot_product_attention(q, k, k, return_residual=True)
+    np.testing.assert_array_equal(out, nn.dot_product_attention(q, k, k))
+    logits = np.einsum("btnh,bsnh->btns", q.astype(np.float64), k) / np.sqrt(8)
+    m = logits.max(-1)
+    np.testing.assert_allclose(lse, m + np.log(np.exp(logits - m[..., None]).sum(-1)),
+                               rtol=1e-5)
+    assert lse.shape == (2, 3, 4)
+    assert nn.dot_product_attention(q[0], k[0], k[0], return_residual=True)[1].shape == (3, 4)
+    np.testing.assert_array_equal(nn.one_hot(np.array([1]), 3, dtype=np.int32, axis=0),
+                                  [[0], [1], [0]])
+
+
+def test_optim_nadam_signature_says_nesterov():
+    import inspect
+
+    from fnad import optim
+
+    for fn in (optim.nadam, optim.nadamw):
+        assert inspect.signature(fn).parameters["nesterov"].default is True
+    params, grads = {"w": np.float32(0.0)}, {"w": np.float32(2.0)}
+    nadam_step = optim.nadam(0.1).update(grads, optim.nadam(0.1).init(params))[0]["w"]
+    adam_step = optim.adam(0.1, nesterov=True).update(grads, optim.adam(0.1).init(params))[0]
+    np.testing.assert_array_equal(nadam_step, adam_step["w"])
+    plain = optim.nadam(0.1, nesterov=False).update(grads, optim.nadam(0.1).init(params))[0]
+    np.testing.assert_array_equal(plain["w"], optim.adam(0.1).update(
+        grads, optim.adam(0.1).init(params))[0]["w"])
+
+
+def test_api_parameters():
+    f = fnad.vmap(lambda v: v * 2.0, out_axes=None, sum_match=True)
+    np.testing.assert_allclose(f(np.arange(3.0)), 6.0)
+    np.testing.assert_allclose(fnad.grad(lambda y: fnad.vmap(
+        lambda v: v * y, out_axes=None, sum_match=True)(np.arange(3.0)))(2.0), 3.0)
+    with pytest.raises(FnadError, match="sum_match"):
+        fnad.vmap(lambda v: v * 2.0, out_axes=None)(np.arange(3.0))
+    jaxpr, shape = fnad.make_jaxpr(lambda v: v + 1, (), None, True)(X)
+    assert shape.shape == X.shape
+    with pytest.raises(ArgumentError, match="axis_env"):
+        fnad.make_jaxpr(lambda v: v, axis_env=[("i", 2)])
+    g = fnad.checkpoint(lambda v: fnp.sin(v), concrete=False)
+    np.testing.assert_allclose(fnad.grad(g)(0.5), np.cos(0.5), rtol=1e-6)
+    with pytest.raises(ArgumentError, match="concrete"):
+        fnad.checkpoint(lambda v: v, concrete=True)

@@ -691,7 +691,7 @@ checkpoint_p.def_batch(_checkpoint_batch)
 def checkpoint(fun: Callable[..., Any] | None = None, *, prevent_cse: bool = True,
                policy: Callable[..., bool] | None = None,
                static_argnums: int | Sequence[int] = (),
-               static_argnames: str | Sequence[str] = ()) -> Any:
+               static_argnames: str | Sequence[str] = (), concrete: bool = False) -> Any:
     """`fun`, rematerialized: reverse mode recomputes its forward pass in the backward pass
     instead of storing its intermediates (less memory, more compute). Alias: `remat`.
 
@@ -706,6 +706,9 @@ def checkpoint(fun: Callable[..., Any] | None = None, *, prevent_cse: bool = Tru
     1.0
     """
     del prevent_cse, policy
+    if concrete:
+        raise ArgumentError("checkpoint: concrete=True was removed from JAX; pass the Python "
+                            "values that control flow depends on with static_argnums")
     if fun is None:
         return functools.partial(checkpoint, static_argnums=static_argnums,
                                  static_argnames=static_argnames)

@@ -13,7 +13,7 @@ import numpy as np
 import fnad.numpy as fnp
 from fnad import lax
 from fnad.core.dtypes import default_float, default_int, float_or_default
-from fnad.core.errors import ShapeError
+from fnad.core.errors import ArgumentError, ShapeError
 from fnad.core.ir import get_aval
 from fnad.lax.custom import custom_jvp
 from fnad.scipy import special as _special
@@ -152,25 +152,31 @@ def softmax(x: Any, axis: Axis = -1, where: Any = None) -> Any:
 
 
 def standardize(x: Any, axis: Axis = -1, mean: Any = None, variance: Any = None,
-                epsilon: float = 1e-5, where: Any = None) -> Any:
+                epsilon: float = 1e-5, where: Any = None, *, algorithm: str = "fast") -> Any:
     """`(x - mean) / sqrt(variance + epsilon)` along `axis`, the statistics computed over the
-    entries in `where` unless given; the variance as `mean(x**2) - mean(x)**2`, as JAX does.
+    entries in `where` unless given; the variance as `mean(x**2) - mean(x)**2` clipped at 0
+    (`algorithm` "fast", JAX's default) or as `mean((x - mean)**2)` ("stable").
 
     >>> standardize(np.array([1.0, 3.0]), epsilon=0.0)
     array([-1.,  1.])
     """
+    if algorithm not in ("fast", "stable"):
+        raise ArgumentError(f"standardize: algorithm must be 'fast' or 'stable', got "
+                            f"{algorithm!r}")
     x = _inexact(x)
     if mean is None or variance is None:
         n = _count(x, axis, where, True)
         if mean is None:
             mean = fnp.divide(fnp.sum(_masked(x, where, 0.0), axis=axis, keepdims=True), n)
         if variance is None:
-            sq = fnp.divide(fnp.sum(_masked(x * x, where, 0.0), axis=axis, keepdims=True), n)
-            variance = fnp.subtract(sq, fnp.square(mean))
+            dev = fnp.square(fnp.subtract(x, mean)) if algorithm == "stable" else x * x
+            sq = fnp.divide(fnp.sum(_masked(dev, where, 0.0), axis=axis, keepdims=True), n)
+            variance = sq if algorithm == "stable" else \
+                fnp.maximum(fnp.subtract(sq, fnp.square(mean)), 0)
     return fnp.multiply(fnp.subtract(x, mean), lax.rsqrt(fnp.asarray(variance) + epsilon))
 
 
-def one_hot(x: Any, num_classes: int, dtype: Any = None, axis: int = -1) -> Any:
+def one_hot(x: Any, num_classes: int, *, dtype: Any = None, axis: int = -1) -> Any:
     """Indicator vectors of the integer labels `x` along a new axis of size `num_classes`
     (labels outside [0, num_classes) give all zeros).
 

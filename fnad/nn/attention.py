@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 import fnad.numpy as fnp
+from fnad import lax
 from fnad.core.errors import ArgumentError, ShapeError, TransformError
 from fnad.core.ir import get_aval
 from fnad.nn import activations, initializers
@@ -56,13 +57,15 @@ def dot_product_attention(query: Any, key: Any, value: Any, bias: Any = None, ma
                           *, scale: float | None = None, is_causal: bool = False,
                           query_seq_lengths: Any = None, key_value_seq_lengths: Any = None,
                           local_window_size: int | tuple[int, int] | None = None,
-                          implementation: str | None = None) -> Any:
+                          implementation: str | None = None, return_residual: bool = False
+                          ) -> Any:
     """Scaled dot-product attention `softmax(scale * q k^T + bias) v`, as JAX's: `query`
     (B, T, N, H) or (T, N, H), `key`/`value` (B, S, K, H) with K dividing N (grouped-query
     attention when K < N). `bias` and the boolean `mask` broadcast to (B, N, T, S);
     `is_causal`, `local_window_size` (left, right) and the per-batch sequence lengths
     mask more; masked logits become a large negative number. `scale` defaults to
-    1/sqrt(H).
+    1/sqrt(H). With `return_residual`, also the softmax's log-normalizer per query and
+    head, (B, T, N) (JAX's residual for a custom backward pass; no gradient flows in it).
 
     >>> q = np.ones((2, 1, 4), np.float32)
     >>> dot_product_attention(q, q, q).shape
@@ -102,7 +105,12 @@ def dot_product_attention(query: Any, key: Any, value: Any, bias: Any = None, ma
     if query_seq_lengths is not None and key_value_seq_lengths is not None:
         rows = np.arange(t)[None, :, None, None] < fnp.reshape(query_seq_lengths, (-1, 1, 1, 1))
         out = out * fnp.asarray(rows, get_aval(out).dtype)
-    return fnp.reshape(out, out_shape)
+    out = fnp.reshape(out, out_shape)
+    if not return_residual:
+        return out
+    lse = fnp.transpose(activations.logsumexp(logits, axis=-1), (0, 2, 1))  # (B, T, N)
+    lse = lax.stop_gradient(fnp.asarray(lse, get_aval(k).dtype))
+    return out, fnp.reshape(lse, out_shape[:-1])
 
 
 def MultiHeadSelfAttention(num_heads: int, head_features: int | None = None,  # noqa: N802

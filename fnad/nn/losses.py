@@ -61,7 +61,7 @@ def softmax_cross_entropy(logits: Any, labels: Any, axis: int = -1,
             raise ShapeError(f"softmax_cross_entropy: integer labels of shape {label_shape} "
                              f"for logits of shape {shape} must have shape {classes} (one "
                              f"class index per row){user_line()}")
-        labels = one_hot(labels, shape[axis], get_aval(logp).dtype, axis=axis)
+        labels = one_hot(labels, shape[axis], dtype=get_aval(logp).dtype, axis=axis)
     elif label_shape != shape:
         raise ShapeError(f"softmax_cross_entropy: probability labels of shape {label_shape} "
                          f"must have the logits' shape {shape} (integer class indices have "

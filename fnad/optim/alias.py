@@ -6,6 +6,7 @@ arguments and defaults.
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -186,18 +187,29 @@ def adamw(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
                  tx.add_decayed_weights(weight_decay, mask), _lr(learning_rate))
 
 
-nadam = functools.wraps(adam)(functools.partial(adam, nesterov=True))
-nadam.__doc__ = """NAdam (Dozat, 2016): Adam with Nesterov momentum, `adam(..., nesterov=True)`.
+def _nesterov(fn: Callable[..., GradientTransformation], name: str, doc: str
+              ) -> Callable[..., GradientTransformation]:
+    """`fn` with `nesterov=True` by default, and a signature that says so (optax's)."""
+    alias = functools.wraps(fn)(functools.partial(fn, nesterov=True))
+    sig = inspect.signature(fn)
+    alias.__signature__ = sig.replace(parameters=[  # type: ignore[attr-defined]
+        p.replace(default=True) if p.name == "nesterov" else p for p in sig.parameters.values()])
+    alias.__name__ = alias.__qualname__ = name  # type: ignore[attr-defined]
+    alias.__doc__ = doc
+    return alias
+
+
+nadam = _nesterov(adam, "nadam", """NAdam (Dozat, 2016): Adam with Nesterov momentum, `adam(...,
+    nesterov=True)`.
 
     >>> round(float(nadam(0.1).update({"w": 2.0}, nadam(0.1).init({"w": 0.0}))[0]["w"]), 4)
     -0.1474
-    """
-nadamw = functools.wraps(adamw)(functools.partial(adamw, nesterov=True))
-nadamw.__doc__ = """NAdamW: AdamW with Nesterov momentum, `adamw(..., nesterov=True)`.
+    """)
+nadamw = _nesterov(adamw, "nadamw", """NAdamW: AdamW with Nesterov momentum, `adamw(..., nesterov=True)`.
 
     >>> len(nadamw(0.1).init({"w": 0.0}))
     3
-    """
+    """)
 
 
 @_optimizer

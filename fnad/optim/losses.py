@@ -313,7 +313,7 @@ def ctc_loss_with_forward_probs(logits: Any, logit_paddings: Any, labels: Any,
     repeat = fnp.pad(repeat, ((0, 0), (0, 1)))
     phi_probs = fnp.transpose(logprobs[:, :, blank_id:blank_id + 1], (1, 0, 2))
     emit_probs = fnp.transpose(fnp.einsum("btk,bnk->btn", logprobs,
-                                          one_hot(labels, k, dtype)), (1, 0, 2))
+                                          one_hot(labels, k, dtype=dtype)), (1, 0, 2))
     phi0 = fnp.concatenate([fnp.zeros((b, 1), dtype),
                             fnp.full((b, n), log_epsilon, dtype)], axis=1)
     emit0 = fnp.full((b, n), log_epsilon, dtype)
@@ -336,7 +336,7 @@ def ctc_loss_with_forward_probs(logits: Any, logit_paddings: Any, labels: Any,
     _, (alpha_phi, alpha_emit) = lax.scan(step, (phi0, emit0), (emit_probs, phi_probs, pads))
     last = add_phi(alpha_phi[-1], alpha_emit[-1])
     alpha_phi = fnp.concatenate([alpha_phi[:-1], last[None]], axis=0)
-    loss = -fnp.sum(last * one_hot(label_lens, n + 1, dtype), axis=1)
+    loss = -fnp.sum(last * one_hot(label_lens, n + 1, dtype=dtype), axis=1)
     return loss, alpha_phi, alpha_emit
 
 
@@ -447,7 +447,7 @@ def sparsemax_loss(logits: Any, labels: Any) -> Any:
 
 def _scores_and_one_hot(scores: Any, labels: Any) -> tuple[Any, Any]:
     scores = fnp.asarray(scores)
-    return scores, one_hot(fnp.asarray(labels), fnp.shape(scores)[-1], dtype_of(scores))
+    return scores, one_hot(fnp.asarray(labels), fnp.shape(scores)[-1], dtype=dtype_of(scores))
 
 
 def multiclass_hinge_loss(scores: Any, labels: Any) -> Any:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
-from fnad.core.errors import ArgumentError, ShapeError, user_line
+from fnad.core.errors import ArgumentError, DTypeError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.lax import linalg_decomp as decomp
 from fnad.numpy import linalg as nla
@@ -42,8 +42,19 @@ from fnad.numpy._ufuncs import (
     where,
 )
 
-det = nla.det
-inv = nla.inv
+
+def det(a: Any, overwrite_a: bool = False, check_finite: bool = True) -> Any:
+    """The determinant (see `fnad.numpy.linalg.det`). `overwrite_a` and `check_finite` are
+    SciPy's and are ignored, as in JAX: inputs are never overwritten nor checked."""
+    del overwrite_a, check_finite
+    return nla.det(a)
+
+
+def inv(a: Any, overwrite_a: bool = False, check_finite: bool = True) -> Any:
+    """The inverse (see `fnad.numpy.linalg.inv`); `overwrite_a` and `check_finite` ignored,
+    as in JAX."""
+    del overwrite_a, check_finite
+    return nla.inv(a)
 
 
 def _shape(x: Any) -> tuple[int, ...]:
@@ -311,14 +322,15 @@ def eigh(a: Any, b: Any = None, lower: bool = True, eigvals_only: bool = False,
 
 
 def eigh_tridiagonal(d: Any, e: Any, *, eigvals_only: bool = False, select: str = "a",
-                     select_range: Any = None, tol: Any = None) -> Any:
+                     select_range: Any = None, tol: Any = None, key: Any = None) -> Any:
     """Eigenvalues (and eigenvectors) of the symmetric tridiagonal matrix with diagonal `d`
-    and off-diagonal `e`.
+    and off-diagonal `e`. JAX's `key` seeds its inverse iteration's starting vectors; fnad
+    computes the eigenvectors directly, so it needs none.
 
     >>> eigh_tridiagonal(np.array([2.0, 2.0]), np.array([1.0]), eigvals_only=True)
     array([1., 3.])
     """
-    del tol
+    del tol, key
     if select != "a" or select_range is not None:
         raise NotImplementedError("scipy.linalg.eigh_tridiagonal: only select='a' (all "
                                   "eigenvalues) is offered")
@@ -909,9 +921,9 @@ def convolution_matrix(a: Any, n: int, mode: str = "full") -> Any:
     return full[..., trim:builtins.max(m, n), :]
 
 
-def dft(n: int, scale: str | None = None) -> np.ndarray:
-    """The discrete Fourier transform matrix (complex64): dft(n) @ x = fft(x); scaled by
-    1/n ('n') or 1/sqrt(n) ('sqrtn').
+def dft(n: int, scale: str | None = None, *, dtype: Any = None) -> np.ndarray:
+    """The discrete Fourier transform matrix (complex64, or the complex `dtype`):
+    dft(n) @ x = fft(x); scaled by 1/n ('n') or 1/sqrt(n) ('sqrtn').
 
     >>> dft(2).real
     array([[ 1.,  1.],
@@ -926,7 +938,10 @@ def dft(n: int, scale: str | None = None) -> np.ndarray:
         m = m / n
     elif scale == "sqrtn":
         m = m / np.sqrt(n)
-    return m.astype(np.complex64)
+    dtype = np.dtype(np.complex64 if dtype is None else dtype)
+    if dtype.kind != "c":
+        raise DTypeError(f"scipy.linalg.dft: dtype must be complex, got {dtype}")
+    return m.astype(dtype)
 
 
 __all__ = ["block_diag", "cho_factor", "cho_solve", "cholesky", "circulant", "companion",

@@ -6,6 +6,7 @@ exponential-integral families...), so each one differentiates, vectorizes and co
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
@@ -321,25 +322,29 @@ def ndtri(p: Any) -> Any:
     return _sp.ndtri(p)
 
 
-def _log_ndtr_asymptotic(x: Any) -> Any:
-    """log Phi(x) for x << 0: log(phi(x) / -x) + log(1 - 1/x^2 + 3/x^4 - ...)."""
+def _log_ndtr_asymptotic(x: Any, series_order: int) -> Any:
+    """log Phi(x) for x << 0: log(phi(x) / -x) + log(1 - 1/x^2 + 3/x^4 - ...), the series
+    cut after `series_order` terms."""
     x2 = x * x
     term, total = fnp.ones_like(x), fnp.ones_like(x)
-    for k in range(1, 9):
+    for k in range(1, series_order + 1):
         term = term * -(2 * k - 1) / x2
         total = total + term
     return -0.5 * x2 - fnp.log(-x) - _HALF_LOG_2PI + fnp.log(total)
 
 
-def log_ndtr(x: Any) -> Any:
-    """log of the standard normal CDF, accurate far into both tails.
+def log_ndtr(x: Any, series_order: int = 3) -> Any:
+    """log of the standard normal CDF, accurate far into both tails; below -20 (-10 in
+    float32) from the asymptotic series with `series_order` terms (0 to 30), as JAX's.
 
     >>> round(float(log_ndtr(np.float64(-40.0))), 4)
     -804.6084
     """
+    if not 0 <= operator.index(series_order) <= 30:
+        raise ArgumentError(f"log_ndtr: series_order must be in [0, 30], got {series_order}")
     (x,) = promote_inexact(x)
     lower = -10.0 if get_aval(x).dtype.itemsize <= 4 else -20.0  # where Phi nears underflow
-    low = _log_ndtr_asymptotic(clamp(x, hi=lower))
+    low = _log_ndtr_asymptotic(clamp(x, hi=lower), series_order)
     mid = fnp.log(ndtr(clamp(x, lower, 0.0)))
     high = fnp.log1p(-ndtr(-clamp(x, 0.0)))
     return fnp.where(x < lower, low, fnp.where(x <= 0, mid, high))

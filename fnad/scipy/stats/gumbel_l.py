@@ -44,10 +44,10 @@ def logcdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     return fnp.log(cdf(x, loc, scale))
 
 
-def ppf(q: Any, loc: Any = 0, scale: Any = 1) -> Any:
-    """The quantile loc + scale log(-log(1 - q))."""
-    q, loc, scale = promote_inexact(q, loc, scale)
-    return loc + scale * fnp.log(-fnp.log1p(-q))
+def ppf(p: Any, loc: Any = 0, scale: Any = 1) -> Any:
+    """The quantile loc + scale log(-log(1 - p))."""
+    p, loc, scale = promote_inexact(p, loc, scale)
+    return loc + scale * fnp.log(-fnp.log1p(-p))
 
 
 __all__ = ["cdf", "logcdf", "logpdf", "logsf", "pdf", "ppf", "sf"]

@@ -43,10 +43,10 @@ def logsf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     return fnp.log(sf(x, loc, scale))
 
 
-def ppf(q: Any, loc: Any = 0, scale: Any = 1) -> Any:
-    """The quantile loc - scale log(-log q)."""
-    q, loc, scale = promote_inexact(q, loc, scale)
-    return loc - scale * fnp.log(-fnp.log(q))
+def ppf(p: Any, loc: Any = 0, scale: Any = 1) -> Any:
+    """The quantile loc - scale log(-log p)."""
+    p, loc, scale = promote_inexact(p, loc, scale)
+    return loc - scale * fnp.log(-fnp.log(p))
 
 
 __all__ = ["cdf", "logcdf", "logpdf", "logsf", "pdf", "ppf", "sf"]

@@ -40,16 +40,16 @@ def sf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     return special.expit(-z)
 
 
-def ppf(q: Any, loc: Any = 0, scale: Any = 1) -> Any:
-    """The quantile logit(q) scale + loc."""
-    q, loc, scale = promote_inexact(q, loc, scale)
-    return special.logit(q) * scale + loc
+def ppf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
+    """The quantile logit(x) scale + loc."""
+    x, loc, scale = promote_inexact(x, loc, scale)
+    return special.logit(x) * scale + loc
 
 
-def isf(q: Any, loc: Any = 0, scale: Any = 1) -> Any:
+def isf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The inverse of `sf`."""
-    q, loc, scale = promote_inexact(q, loc, scale)
-    return loc - special.logit(q) * scale
+    x, loc, scale = promote_inexact(x, loc, scale)
+    return loc - special.logit(x) * scale
 
 
 __all__ = ["cdf", "isf", "logpdf", "pdf", "ppf", "sf"]
