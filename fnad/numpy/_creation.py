@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
-from fnad.core.dtypes import default_dtype, default_float, float_or_default
-from fnad.core.errors import check_one_device
+from fnad.core.dtypes import canonical, default_dtype, default_float, float_or_default
+from fnad.core.errors import ArgumentError, check_one_device
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
 from fnad.device import device_put
@@ -219,5 +219,34 @@ def meshgrid(*xi: Any, copy: bool = True, sparse: bool = False,
     return tuple(out)
 
 
-__all__ = ["arange", "copy", "empty", "empty_like", "eye", "full", "full_like", "identity",
-           "linspace", "meshgrid", "ones", "ones_like", "tri", "zeros", "zeros_like"]
+def frombuffer(buffer: Any, dtype: Any = float, count: int = -1, offset: int = 0) -> np.ndarray:
+    """The numbers in the bytes of `buffer` read as `dtype` (a new array), held as JAX holds
+    them: 64-bit values become 32-bit ones unless x64 is on."""
+    out = np.frombuffer(buffer, dtype, count, offset)
+    return out.astype(canonical(out.dtype))
+
+
+def fromstring(string: str, dtype: Any = float, count: int = -1, *, sep: str) -> np.ndarray:
+    """The numbers written in `string`, separated by `sep` (NumPy's text mode; its binary
+    mode, sep='', is `frombuffer`), held as JAX holds them."""
+    if not sep:
+        raise ArgumentError("fromstring: give a separator (sep=' ', ','...); for bytes use "
+                            "frombuffer")
+    out = np.fromstring(string, dtype, count, sep=sep)
+    return out.astype(canonical(out.dtype))
+
+
+def from_dlpack(x: Any, /, *, device: Any = None, copy: bool | None = None) -> Any:
+    """An array from any object with `__dlpack__` (a torch or CuPy tensor...), shared with
+    it where the library allows unless `copy=True`: a NumPy array for host memory, a CuPy
+    array for GPU memory."""
+    if x.__dlpack_device__()[0] != 1:  # not kDLCPU: GPU memory stays on the GPU
+        import cupy
+        out = cupy.from_dlpack(x)
+        return placed(out.copy() if copy else out, device)
+    return asarray(np.from_dlpack(x, copy=copy), device=device)
+
+
+__all__ = ["arange", "copy", "empty", "empty_like", "eye", "from_dlpack", "frombuffer",
+           "fromstring", "full", "full_like", "identity", "linspace", "meshgrid", "ones",
+           "ones_like", "tri", "zeros", "zeros_like"]

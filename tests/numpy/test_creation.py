@@ -112,3 +112,23 @@ def test_mgrid_and_ogrid():
     assert_same(fnp.ogrid[-2:3], np.ogrid[-2:3].astype(np.int32))
     with pytest.raises(fnad.FnadError, match="slices"):
         fnp.mgrid[0:2, 3]
+
+
+def test_frombuffer_fromstring_from_dlpack():
+    """JAX's readers of bytes, text and DLPack tensors (fnad lacked them): values as NumPy
+    reads them, held in the default 32-bit dtypes as JAX holds them."""
+    buf = np.arange(6, dtype=np.float64).tobytes()
+    assert_same(fnp.frombuffer(buf), np.arange(6, dtype=np.float32))
+    assert_same(fnp.frombuffer(buf, np.int32, count=3, offset=8),
+                np.frombuffer(buf, np.int32, count=3, offset=8))
+    out = fnp.frombuffer(bytearray(buf), np.float64)
+    out[0] = 7.0  # a new array, not a read-only view of the buffer
+    assert_same(fnp.fromstring("1 2 3", sep=" "), np.array([1, 2, 3], np.float32))
+    assert_same(fnp.fromstring("1,2", dtype=np.int32, sep=","), np.array([1, 2], np.int32))
+    with pytest.raises(fnad.FnadError, match="separator"):
+        fnp.fromstring("12", sep="")
+    x = np.arange(4.0)
+    assert_same(fnp.from_dlpack(x), x)
+    y = fnp.from_dlpack(x, copy=True)
+    y[0] = 9.0
+    assert x[0] == 0.0
