@@ -30,14 +30,16 @@ def placed(out: Any, device: Any) -> Any:
 def zeros(shape: Shape, dtype: Any = None, *, device: Any = None, out_sharding: Any = None
           ) -> np.ndarray:
     """An array of zeros (float32 unless `dtype` says otherwise)."""
-    check_one_device("zeros", out_sharding=out_sharding)
+    if out_sharding is not None:
+        check_one_device("zeros", out_sharding=out_sharding)
     return placed(np.zeros(shape, float_or_default(dtype)), device)
 
 
 def ones(shape: Shape, dtype: Any = None, *, device: Any = None, out_sharding: Any = None
          ) -> np.ndarray:
     """An array of ones (float32 unless `dtype` says otherwise)."""
-    check_one_device("ones", out_sharding=out_sharding)
+    if out_sharding is not None:
+        check_one_device("ones", out_sharding=out_sharding)
     return placed(np.ones(shape, float_or_default(dtype)), device)
 
 
@@ -48,7 +50,8 @@ def full(shape: Shape, fill_value: Any, dtype: Any = None, *, device: Any = None
          out_sharding: Any = None) -> Any:
     """An array filled with `fill_value`: float32 for a Python float, int32 for a Python int,
     the value's own dtype for an array; traced when the value is."""
-    check_one_device("full", out_sharding=out_sharding)
+    if out_sharding is not None:
+        check_one_device("full", out_sharding=out_sharding)
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     if dtype is None and not is_scalar(fill_value):
         dtype = get_aval(asarray(fill_value)).dtype
@@ -79,7 +82,8 @@ def zeros_like(a: Any, dtype: Any = None, shape: Shape | None = None, *,
                device: Any = None, out_sharding: Any = None) -> np.ndarray:
     """Zeros with the shape and dtype of `a` (a tracer gives a constant: only its shape and
     dtype matter)."""
-    check_one_device("zeros_like", out_sharding=out_sharding)
+    if out_sharding is not None:
+        check_one_device("zeros_like", out_sharding=out_sharding)
     weak = _weak_like(a, dtype, shape, 0)
     return zeros(*_like(a, dtype, shape), device=device) if weak is None else weak
 
@@ -87,7 +91,8 @@ def zeros_like(a: Any, dtype: Any = None, shape: Shape | None = None, *,
 def ones_like(a: Any, dtype: Any = None, shape: Shape | None = None, *,
               device: Any = None, out_sharding: Any = None) -> np.ndarray:
     """Ones with the shape and dtype of `a`."""
-    check_one_device("ones_like", out_sharding=out_sharding)
+    if out_sharding is not None:
+        check_one_device("ones_like", out_sharding=out_sharding)
     weak = _weak_like(a, dtype, shape, 1)
     return ones(*_like(a, dtype, shape), device=device) if weak is None else weak
 
@@ -101,7 +106,8 @@ def empty_like(prototype: Any, dtype: Any = None, shape: Shape | None = None, *,
 def full_like(a: Any, fill_value: Any, dtype: Any = None, shape: Shape | None = None, *,
               device: Any = None, out_sharding: Any = None) -> Any:
     """`fill_value` with the shape of `a`, and its dtype unless `dtype` is given."""
-    check_one_device("full_like", out_sharding=out_sharding)
+    if out_sharding is not None:
+        check_one_device("full_like", out_sharding=out_sharding)
     weak = _weak_like(a, dtype, shape, fill_value)
     if weak is not None:
         return weak
@@ -113,7 +119,8 @@ def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None, *,
            device: Any = None, out_sharding: Any = None) -> np.ndarray:
     """Evenly spaced values in [start, stop): int32 for integer arguments, float32 for
     floats (static arguments only)."""
-    check_one_device("arange", out_sharding=out_sharding)
+    if out_sharding is not None:
+        check_one_device("arange", out_sharding=out_sharding)
     if stop is None:
         start, stop = 0, start
     out = np.arange(start, stop, 1 if step is None else step)
