@@ -373,7 +373,7 @@ def nanmedian(a: Any, axis: Axis = None, out: None = None, overwrite_input: bool
 def average(a: Any, axis: Axis = None, weights: Any = None, returned: bool = False,
             keepdims: bool = False) -> Any:
     """The (weighted) mean along `axis`; with `returned`, also the sum of the weights.
-    1-d weights apply along a single `axis`.
+    Weights shaped as `a`, or as `a` along the axes of `axis` (in their order, as NumPy 2).
 
     >>> average(np.array([1.0, 2.0, 4.0]), weights=np.array([1.0, 1.0, 2.0]))
     np.float64(2.75)
@@ -391,14 +391,14 @@ def average(a: Any, axis: Axis = None, weights: Any = None, returned: bool = Fal
         dt = np.dtype(np.float64)
     a, w = lax.convert_element_type(a, dt), lax.convert_element_type(w, dt)
     if shape_of(w) != shape_of(a):
-        if axis is None or not isinstance(axis, (int, np.integer)) or get_aval(w).ndim != 1:
-            raise ShapeError(f"average: weights of shape {shape_of(w)} differ from a's "
-                             f"{shape_of(a)}; 1-d weights need one int axis{user_line()}")
-        ax = normalize_axis(axis, get_aval(a).ndim)
-        if shape_of(w)[0] != shape_of(a)[ax]:
-            raise ShapeError(f"average: {shape_of(w)[0]} weights for an axis of length "
-                             f"{shape_of(a)[ax]}{user_line()}")
-        w = lax.broadcast_in_dim(w, shape_of(a), (ax,))
+        axes = None if axis is None else [normalize_axis(d, get_aval(a).ndim) for d in
+                                          ((axis,) if isinstance(axis, (int, np.integer))
+                                           else axis)]
+        if axes is None or shape_of(w) != tuple(shape_of(a)[d] for d in axes):
+            raise ShapeError(f"average: weights of shape {shape_of(w)} fit neither a's shape "
+                             f"{shape_of(a)} nor its shape along axis={axis}{user_line()}")
+        order = [int(i) for i in np.argsort(axes)]
+        w = lax.broadcast_in_dim(lax.transpose(w, order), shape_of(a), tuple(sorted(axes)))
     scl = sum(w, axis, keepdims=keepdims)
     avg = divide(sum(multiply(a, w), axis, keepdims=keepdims), scl)
     return (avg, lax.broadcast_in_dim(scl, shape_of(avg), tuple(range(get_aval(scl).ndim)))

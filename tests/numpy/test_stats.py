@@ -290,3 +290,16 @@ def test_bincount_of_bools_and_negative_values_under_jit():
                                   [2, 0, 1, 1])
     with pytest.raises(fnad.FnadError, match="non-negative"):
         fnp.bincount(x)  # NumPy's error where the data is known and no length is given
+
+
+def test_average_weights_along_a_tuple_of_axes():
+    """NumPy 2's weights shaped as `a` along `axis`, a tuple included, in its order (they
+    raised unless 1-d for one int axis); other shapes raise."""
+    a = np.arange(60.0).reshape(3, 4, 5)
+    w = np.arange(20.0).reshape(4, 5) + 1
+    for axis, ww in [((1, 2), w), ((2, 1), w.T), ((-1, 0), w[:3, :].T), (1, w[:, 0])]:
+        for got, want in zip(fnp.average(a, axis, ww, returned=True),
+                             np.average(a, axis, ww, returned=True), strict=True):
+            np.testing.assert_allclose(got, want)
+    with pytest.raises(fnad.FnadError, match="weights of shape"):
+        fnp.average(a, (2, 1), w)
