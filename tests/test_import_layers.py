@@ -18,6 +18,7 @@ MODULES = {
     "fnad.config": "core", "fnad.tree": "core", "fnad.device": "core",
     "fnad.debugging": "interpreters",  # tracer leak and NaN checks, used by the jit
     "fnad.api": "api", "fnad.api_extra": "api", "fnad.autodiff": "api", "fnad.cost": "api",
+    "fnad.scipy.optimize": "api",  # minimize takes gradients (not imported by fnad.scipy)
 }
 PACKAGES = {"core": "core", "interpreters": "interpreters", "lax": "lax", "numpy": "numpy",
             "scipy": "numpy", "eager": "api", "jit": "jit", "backends": "backends"}
