@@ -257,37 +257,58 @@ def process_count() -> int:
     return _get_world().size
 
 
-def pmap(f: Callable[..., Any], axis_name: Any, in_axes: Any = 0, out_axes: Any = 0
-         ) -> Callable[..., Any]:
-    """Run `f` once per process, SPMD, with collectives over `axis_name` across processes.
+def pmap(fun: Callable[..., Any], axis_name: Any = None, *, in_axes: Any = 0,
+         out_axes: Any = 0, static_broadcasted_argnums: int | Sequence[int] = (),
+         devices: Any = None, backend: str | None = None, axis_size: int | None = None,
+         donate_argnums: int | Sequence[int] = ()) -> Callable[..., Any]:
+    """Run `fun` once per process, SPMD, with collectives over `axis_name` across processes.
 
     Convention (jax.pmap's with one device per process): each process holds its own slice
     of the mapped axis, so a mapped argument (in_axes not None) has that axis with local
-    size 1; `f` sees the argument without it. Outputs get it back at `out_axes`
-    (`None`: returned as `f` made them, e.g. replicated parameters after a `pmean`).
-    Arguments with in_axes None are passed as they are. Call `jit` inside, not around:
-    `pmap(jit(step), "batch")`.
+    size 1; `fun` sees the argument without it. Outputs get it back at `out_axes`
+    (`None`: returned as `fun` made them, e.g. replicated parameters after a `pmean`).
+    Arguments with in_axes None, and those at `static_broadcasted_argnums`, are passed as
+    they are. Call `jit` inside, not around: `pmap(jit(step), "batch")`. JAX's `devices`
+    (this process's one device), `backend`, `axis_size` (1) and `donate_argnums` (a
+    hint) are accepted.
 
     >>> import numpy as np, fnad
     >>> fnad.pmap(lambda x: fnad.lax.psum(x, "i"), "i")(np.ones((1, 2), np.float32))
     array([[1., 1.]], dtype=float32)
     """
+    static = ((static_broadcasted_argnums,) if isinstance(static_broadcasted_argnums, int)
+              else tuple(static_broadcasted_argnums))
+    del donate_argnums  # a hint: each process's arrays are its own
+    if devices is not None and len(devices) != 1:
+        raise FnadError(f"pmap: devices={devices!r}; each process maps over its one device "
+                        "(run one process per device), so pass None or one device")
+    if backend not in (None, "cpu"):
+        raise FnadError(f"pmap: backend={backend!r}; processes run on the CPU: pass None")
+    if axis_size not in (None, 1):
+        raise FnadError(f"pmap: axis_size={axis_size}; each process's slice of the mapped "
+                        "axis has size 1 (one device per process): pass None or 1")
 
-    @functools.wraps(f)
+    @functools.wraps(fun)
     def mapped(*args: Any) -> Any:
         world = _get_world()
+        static_at = {i % len(args) for i in static if -len(args) <= i < len(args)}
+        dynamic = [a for i, a in enumerate(args) if i not in static_at]
         prefix = tuple(in_axes) if isinstance(in_axes, list) else in_axes
         if not isinstance(prefix, tuple):
-            prefix = (prefix,) * len(args)
-        leaves, in_tree = tree_util.tree_flatten(args)
+            prefix = (prefix,) * len(dynamic)
+        elif static_at and len(prefix) == len(args):
+            prefix = tuple(p for i, p in enumerate(prefix) if i not in static_at)
+        leaves, in_tree = tree_util.tree_flatten(tuple(dynamic))
         try:
-            axes = tree_util.tree_broadcast_prefix(prefix, args)
+            axes = tree_util.tree_broadcast_prefix(prefix, tuple(dynamic))
         except FnadError as e:
             raise FnadError(f"pmap: in_axes {in_axes} does not match the arguments: {e}"
                             ) from None
-        local = [x if ax is None else _unmap(x, ax) for x, ax in zip(leaves, axes)]
+        local = iter(tree_util.tree_unflatten(in_tree, [
+            x if ax is None else _unmap(x, ax) for x, ax in zip(leaves, axes)]))
+        full = [a if i in static_at else next(local) for i, a in enumerate(args)]
         with bind_axis(axis_name, world):
-            out = f(*tree_util.tree_unflatten(in_tree, local))
+            out = fun(*full)
         out_leaves, out_tree = tree_util.tree_flatten(out)
         oax = tree_util.tree_broadcast_prefix(out_axes, out)
         return tree_util.tree_unflatten(out_tree, [

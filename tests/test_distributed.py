@@ -246,3 +246,19 @@ def test_sys_exit_hook_aborts_only_on_failure(monkeypatch):
 
 if __name__ == "__main__":
     {"train": worker_train, "raise": worker_raise, "exit": worker_exit}[sys.argv[1]]()
+
+
+def test_pmap_takes_jax_parameters(one_process):
+    """jax.pmap's signature: axis_name optional, static_broadcasted_argnums passed as they
+    are, devices/backend/axis_size/donate_argnums accepted for one device per process."""
+    x = np.arange(3.0).reshape(1, 3)
+    np.testing.assert_array_equal(fnad.pmap(lambda v: v * 2)(x), 2 * x)
+    scaled = fnad.pmap(lambda v, k, s: lax.psum(v, "d") * k + s, "d", in_axes=(0, None, 0),
+                       static_broadcasted_argnums=(1,), donate_argnums=0, axis_size=1)
+    np.testing.assert_array_equal(scaled(x, 3, x), 4 * x)
+    with pytest.raises(fnad.FnadError, match="devices"):
+        fnad.pmap(lambda v: v, devices=[0, 1])
+    with pytest.raises(fnad.FnadError, match="axis_size"):
+        fnad.pmap(lambda v: v, axis_size=4)
+    with pytest.raises(TypeError):
+        fnad.pmap(lambda v: v, "d", 0)  # in_axes is keyword-only, as in JAX

@@ -27,8 +27,6 @@ ALLOWED: dict[tuple[str, str], str] = {
                                  "cache, signature): JAX's keyword calls work",
     ("fnad", "jit"): "options positional as well as keyword (every JAX call works); () and "
                      "None both mean none (fnad/jit/api.py is not this test's owner's)",
-    ("fnad", "pmap"): "not yet: fnad.distributed.pmap(f, axis_name, in_axes, out_axes) lacks "
-                      "static_broadcasted_argnums, devices, backend, axis_size, donate_argnums",
     ("fnad.tree", "tree_all"): "not yet: is_leaf is positional-or-keyword (JAX's is "
                                "keyword-only); every JAX call works",
     ("fnad.tree (jax.tree)", "all"): "as fnad.tree.tree_all",
