@@ -107,7 +107,7 @@ def map_coordinates(input: Any, coordinates: Sequence[Any], order: int,  # noqa:
     total = None
     for corner in itertools.product(*per_axis):
         indices, insides, weights = zip(*corner)
-        value = input[tuple(indices)]
+        value = fnp.at(input)[tuple(indices)].get()  # input may be NumPy, indices traced
         if mode == "constant":
             value = fnp.where(functools.reduce(operator.and_, insides), value, fill)
         if order == 1:

@@ -104,6 +104,8 @@ def test_jit_and_vmap() -> None:
     expected = np.stack([f(x, c) for c in cs])
     np.testing.assert_allclose(fnad.jit(f)(x, cs[0]), expected[0], rtol=1e-12)
     np.testing.assert_allclose(fnad.vmap(f, in_axes=(None, 0))(x, cs), expected, rtol=1e-12)
+    # the input closed over as a NumPy array, the coordinates batched
+    np.testing.assert_allclose(fnad.vmap(lambda c: f(x, c))(cs), expected, rtol=1e-12)
     xs = rng.standard_normal((3, 4, 5))
     np.testing.assert_allclose(fnad.vmap(f, in_axes=(0, None))(xs, cs[0]),
                                np.stack([f(xi, cs[0]) for xi in xs]), rtol=1e-12)
