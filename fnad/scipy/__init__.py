@@ -2,6 +2,6 @@
 probability distributions, linear algebra, signal processing), differentiable and usable
 under every transform."""
 
-from fnad.scipy import fft, integrate, interpolate, linalg, ndimage, signal, special, stats
+from fnad.scipy import cluster, fft, integrate, interpolate, linalg, ndimage, signal, special, stats
 
-__all__ = ["fft", "integrate", "interpolate", "linalg", "ndimage", "signal", "special", "stats"]
+__all__ = ["cluster", "fft", "integrate", "interpolate", "linalg", "ndimage", "signal", "special", "stats"]
