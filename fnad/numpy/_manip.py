@@ -707,14 +707,15 @@ def geomspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype
             raise ArgumentError("geomspace: real start and stop must have one sign")
         return np.geomspace(np.asarray(s, wide), np.asarray(e, wide), num, endpoint,
                             axis=axis).astype(dt)
-    s, e = lax.convert_element_type(s, dt), lax.convert_element_type(e, dt)
-    t = linspace(0.0, 1.0, num, endpoint, dtype=dt)
+    shape = np.broadcast_shapes(get_aval(s).shape, get_aval(e).shape)  # one sequence each
+    s, e = (broadcast_to(lax.convert_element_type(v, dt), (1, *shape)) for v in (s, e))
+    t = reshape(linspace(0.0, 1.0, num, endpoint, dtype=dt), (num,) + (1,) * len(shape))
     ls, le = log(absolute(s)), log(absolute(e))
     out = multiply(sign(s), exp(add(ls, multiply(t, subtract(le, ls)))))
-    if num > 0:
-        out = concatenate([reshape(s, (1,)), out[1:]])
+    if num > 0:  # the ends exact
+        out = concatenate([s, out[1:]])
         if endpoint and num > 1:
-            out = concatenate([out[:-1], reshape(e, (1,))])
+            out = concatenate([out[:-1], e])
     return moveaxis(out, 0, axis) if axis else out
 
 

@@ -392,3 +392,17 @@ def test_roots_keeps_leading_zeros_on_request():
         finite = np.sort_complex(r[np.isfinite(r)])
         np.testing.assert_allclose(finite, known, atol=1e-12)
         assert np.isnan(r[~np.isfinite(r)].real).all() and (~np.isfinite(r)).sum() == len(p) - 1 - len(known)
+
+
+def test_geomspace_of_traced_array_bounds():
+    """Under jit, array bounds give one sequence each along `axis`, as eagerly (it raised a
+    broadcast error)."""
+    s = np.array([1.0, 2.0])
+    for axis in (0, 1, -1):
+        for endpoint in (True, False):
+            got = fnad.jit(lambda a, ax=axis, ep=endpoint: fnp.geomspace(a, 64.0, 3, ep,
+                                                                       axis=ax))(s)
+            np.testing.assert_allclose(got, np.geomspace(s, 64.0, 3, endpoint, axis=axis))
+    lo, hi = np.array([[1.0], [-2.0]]), np.array([[8.0, 16.0, 32.0], [-8.0, -16.0, -32.0]])
+    np.testing.assert_allclose(fnad.jit(lambda a, b: fnp.geomspace(a, b, 4))(lo, hi),
+                               np.geomspace(lo, hi, 4))
