@@ -30,9 +30,9 @@ from fnad.numpy._core import (
     result_type,
     shape_of,
 )
-from fnad.numpy._indexing import take
+from fnad.numpy._indexing import at, take
 from fnad.numpy._products import diag, matmul
-from fnad.numpy._sets import concrete
+from fnad.numpy._sets import concrete, nonzero
 from fnad.numpy._shape import (
     concatenate,
     expand_dims,
@@ -43,7 +43,7 @@ from fnad.numpy._shape import (
     stack,
     transpose,
 )
-from fnad.numpy._ufuncs import add, multiply, subtract, where
+from fnad.numpy._ufuncs import add, clip, multiply, subtract, where
 
 # ------------------------------------------------------------------ insert, delete, append
 
@@ -66,27 +66,86 @@ def _static(obj: Any, fn: str) -> Any:
 
 def delete(arr: Any, obj: Any, axis: int | None = None, *,
            assume_unique_indices: bool = False) -> Any:
-    """`arr` without the entries `obj` (an int, slice or index array, static) along
-    `axis` (of the flattened array for None).
+    """`arr` without the entries `obj` (an int, slice or index array) along `axis` (of the
+    flattened array for None). A traced index array works with `assume_unique_indices=True`
+    (JAX's way under jit: the result's length is then known; indices out of range are
+    clipped, as JAX's).
 
     >>> delete(np.arange(5), [0, 3])
     array([1, 2, 4])
     """
-    del assume_unique_indices
     arr = asarray(arr)
+    if isinstance(obj, Tracer) and assume_unique_indices and get_aval(obj).dtype.kind in "iu":
+        return _delete_traced(arr, obj, axis)
     obj = _static(obj, "delete")
     codes = _codes(arr, lambda c: np.delete(c, obj, axis))
     return take(ravel(arr), codes.astype(np.int64), mode="promise_in_bounds")
 
 
+def _along(arr: Any, axis: int | None) -> tuple[Any, int]:
+    """`arr` flattened for axis None, and the axis as a non-negative int."""
+    if axis is None:
+        return ravel(arr), 0
+    return arr, normalize_axis(axis, get_aval(arr).ndim)
+
+
+def _delete_traced(arr: Any, obj: Any, axis: int | None) -> Any:
+    """delete of distinct traced indices: the kept positions are i + (how many deleted
+    indices lie at or below it), for i below n - len(obj)."""
+    from fnad.numpy._sorting import searchsorted, sort
+    a, ax = _along(arr, axis)
+    n = shape_of(a)[ax]
+    idx = lax.convert_element_type(ravel(obj), np.int64)
+    idx = clip(where(lax.lt(idx, np.int64(0)), lax.add(idx, np.int64(n)), idx), 0, n)
+    k = shape_of(idx)[0]
+    idx = lax.sub(sort(idx), lax.iota(np.int64, k))
+    kept = lax.iota(np.int64, n - k)
+    kept = lax.add(kept, lax.convert_element_type(searchsorted(idx, kept, side="right"),
+                                                  np.int64))
+    return take(a, kept, axis=ax, mode="promise_in_bounds")
+
+
+def _insert_traced(arr: Any, obj: Any, values: Any, axis: int | None) -> Any:
+    """insert at traced positions (JAX's way: the result's length is known from obj's and
+    values' shapes): values go to their positions shifted by the insertions before them,
+    the rest of the slots take arr in order."""
+    from fnad.numpy._sorting import argsort
+    a, ax = _along(arr, axis)
+    shape = shape_of(a)
+    n = shape[ax]
+    vals = lax.convert_element_type(values, get_aval(a).dtype)
+    vals = reshape(vals, (1,) * (len(shape) - get_aval(vals).ndim) + shape_of(vals))
+    idx = lax.convert_element_type(obj, np.int64)
+    if get_aval(idx).ndim == 0:  # one position: the values form one block there
+        vals = moveaxis(vals, 0, ax) if get_aval(values).ndim else vals
+        idx = lax.broadcast_in_dim(idx, (shape_of(vals)[ax],), ())
+    elif get_aval(idx).ndim != 1:
+        raise ShapeError(f"insert: obj must be a scalar or 1-d, got shape {shape_of(idx)}"
+                         f"{user_line()}")
+    k = builtins.max(shape_of(idx)[0], shape_of(vals)[ax])
+    idx = broadcast_to(idx, (k,))
+    idx = clip(where(lax.lt(idx, np.int64(0)), lax.add(idx, np.int64(n)), idx), 0, n)
+    at_v = at(idx)[argsort(idx, stable=True)].add(lax.iota(np.int64, k))
+    kept = at(lax.full((n + k,), True, np.bool_))[at_v].set(False)
+    at_a = nonzero(kept, size=n)[0]
+    out_shape = shape[:ax] + (n + k,) + shape[ax + 1:]
+    out = lax.full(out_shape, 0, get_aval(a).dtype)
+    lead = (slice(None),) * ax
+    out = at(out)[lead + (at_v,)].set(broadcast_to(vals, shape[:ax] + (k,) + shape[ax + 1:]))
+    return at(out)[lead + (at_a,)].set(a)
+
+
 def insert(arr: Any, obj: Any, values: Any, axis: int | None = None) -> Any:
-    """`values` inserted before the static positions `obj` along `axis` (of the flattened
-    array for None), broadcast as NumPy's `insert` does.
+    """`values` inserted before the positions `obj` along `axis` (of the flattened array
+    for None), broadcast as NumPy's `insert` does; traced positions work too (the length
+    is known from the shapes; positions out of range are clipped, as JAX's).
 
     >>> insert(np.array([1, 2, 3]), 1, np.array([9, 8]))
     array([1, 9, 8, 2, 3])
     """
     arr, values = asarray(arr), asarray(values)
+    if isinstance(obj, Tracer) and get_aval(obj).dtype.kind in "iu":
+        return _insert_traced(arr, obj, values, axis)
     obj = _static(obj, "insert")
     dt = get_aval(arr).dtype
     vcodes = -1 - np.arange(math.prod(shape_of(values))).reshape(shape_of(values))

@@ -406,3 +406,24 @@ def test_geomspace_of_traced_array_bounds():
     lo, hi = np.array([[1.0], [-2.0]]), np.array([[8.0, 16.0, 32.0], [-8.0, -16.0, -32.0]])
     np.testing.assert_allclose(fnad.jit(lambda a, b: fnp.geomspace(a, b, 4))(lo, hi),
                                np.geomspace(lo, hi, 4))
+
+
+def test_insert_and_delete_at_traced_positions():
+    """Under jit, insert at traced positions and delete of traced distinct positions
+    (assume_unique_indices=True) give NumPy's results, as JAX's do (both needed concrete
+    positions)."""
+    f = np.arange(12.0).reshape(3, 4)
+    v = np.arange(7.0)
+    for a, obj, vals, axis in [(f, [1], 9.0, None), (f, [2, 0, 2], 9.0, 1), (f, 1, [7.0, 8.0, 9.0], 1),
+                               (f, -1, [[1.0, 2.0, 3.0, 4.0]], 0), (v, [0, 7, 3], [1.0, 2.0, 3.0], None),
+                               (f, [3, 1], [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], 1)]:
+        got = fnad.jit(lambda o, a=a, vals=vals, axis=axis: fnp.insert(a, o, vals, axis))(
+            np.asarray(obj))
+        assert_same(got, np.insert(a, obj, vals, axis))
+    for a, obj, axis in [(f, [0, 2], 1), (f, [2, 0], 0), (v, [6, 0, 3], None), (f, [-1], 1)]:
+        got = fnad.jit(lambda o, a=a, axis=axis: fnp.delete(a, o, axis,
+                                                           assume_unique_indices=True))(
+            np.asarray(obj))
+        assert_same(got, np.delete(a, obj, axis))
+    check_grads(lambda a: fnad.jit(lambda x, o: fnp.insert(x, o, 5.0, 1))(a, np.array([1, 3])),
+                (f,), order=1)
