@@ -51,3 +51,4 @@ get_printoptions, printoptions, set_printoptions = (np.get_printoptions, np.prin
 ndarray = _Array
 
 from fnad.numpy import _tracer_methods  # noqa: E402,F401  (installs Tracer operators)
+from fnad.numpy import _ufunc_methods  # noqa: E402,F401  (installs ufunc methods)

@@ -14,7 +14,7 @@ from fnad import lax
 from fnad.core.errors import ArgumentError, ArgumentTypeError
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
-from fnad.numpy._core import asarray, is_scalar, normalize_axis, shape_of
+from fnad.numpy._core import asarray, broadcast_to, is_scalar, normalize_axis, shape_of
 
 
 class _ScalarType(type):
@@ -142,8 +142,9 @@ class ufunc:  # noqa: N801  (JAX's and NumPy's name)
                  name: str | None = None, nargs: int | None = None, identity: Any = None,
                  call: Any = None, reduce: Any = None, accumulate: Any = None, at: Any = None,
                  reduceat: Any = None):
-        del call, reduce, accumulate, at, reduceat
         self._func, self.nin, self.nout = func, int(nin), int(nout)
+        self._call = call if call is not None else func
+        self._reduce, self._accumulate, self._at, self._reduceat = reduce, accumulate, at, reduceat
         self.nargs = nargs if nargs is not None else self.nin
         self.identity = identity
         self.__name__ = name or getattr(func, "__name__", "ufunc")
@@ -154,7 +155,7 @@ class ufunc:  # noqa: N801  (JAX's and NumPy's name)
     def __call__(self, *args: Any, out: None = None, where: None = None) -> Any:
         if len(args) != self.nin:
             raise ArgumentTypeError(f"{self.__name__} takes {self.nin} arguments, got {len(args)}")
-        return self._func(*args)
+        return self._call(*args)
 
     def _binary(self, method: str) -> None:
         if self.nin != 2 or self.nout != 1:
@@ -174,6 +175,12 @@ class ufunc:  # noqa: N801  (JAX's and NumPy's name)
         (so `func` must be associative), then combined with `initial`; an empty
         reduction gives `initial` or `identity`."""
         self._binary("reduce")
+        if self._reduce is not None:
+            return self._reduce(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims,
+                                initial=initial, where=where)
+        if where is not None:
+            raise ArgumentError(f"{self.__name__}.reduce takes where= only for the ufuncs "
+                                "with a reduction of their own (add, multiply, maximum...)")
         a = asarray(a) if dtype is None else asarray(a, dtype)
         nd = get_aval(a).ndim
         axes = tuple(range(nd)) if axis is None else tuple(
@@ -207,6 +214,8 @@ class ufunc:  # noqa: N801  (JAX's and NumPy's name)
         """The running `func` along `axis` (a sequential scan: `func` need not be
         associative)."""
         self._binary("accumulate")
+        if self._accumulate is not None:
+            return self._accumulate(a, axis=axis, dtype=dtype, out=out)
         a = asarray(a) if dtype is None else asarray(a, dtype)
         ax = normalize_axis(axis, get_aval(a).ndim)
         moved = lax.transpose(a, (ax,) + tuple(d for d in range(get_aval(a).ndim) if d != ax))
@@ -224,17 +233,35 @@ class ufunc:  # noqa: N801  (JAX's and NumPy's name)
         return lax.transpose(ys, perm)
 
     def at(self, a: Any, indices: Any, b: Any = None, /, *, inplace: bool = True) -> Any:
-        """`a` with `func(a[indices], b)` (or `func(a[indices])`) written at `indices`.
-        Functional: pass `inplace=False`."""
+        """`a` with `func` applied at `indices`, unbuffered as NumPy's: an index repeated k
+        times is updated k times in turn (`add.at(a, [0, 0], 1)` adds 2). Functional: pass
+        `inplace=False`."""
         from fnad.numpy._indexing import at as at_, getitem
         if inplace:
-            raise ArgumentError("ufunc.at cannot modify its input in place: pass inplace=False")
+            raise ArgumentError(f"{self.__name__}.at cannot modify its input in place (arrays "
+                                "are immutable): pass inplace=False and use the result")
+        if self._at is not None:
+            return self._at(a, indices, b)
         a = asarray(a)
-        cur = getitem(a, indices)
-        new = self._func(cur) if b is None else self._func(cur, b)
-        return at_(a)[indices].set(new)
+        shape, dtype = shape_of(a), get_aval(a).dtype
+        positions = getitem(lax.reshape(lax.iota(np.int32, math.prod(shape)), shape), indices)
+        n = math.prod(shape_of(positions))
+        flat_positions = lax.reshape(positions, (n,))
+        args = [] if b is None else [
+            lax.reshape(broadcast_to(asarray(b), shape_of(positions)), (n,))]
+
+        def update(k: Any, flat: Any) -> Any:  # one position at a time: repeats compound
+            i = getitem(flat_positions, k)
+            new = self._func(getitem(flat, i), *(getitem(v, k) for v in args))
+            return at_(flat)[i].set(lax.convert_element_type(new, dtype))
+
+        flat = lax.fori_loop(0, n, update,
+                             lax.reshape(a, (math.prod(shape),)))
+        return lax.reshape(flat, shape)
 
     def reduceat(self, *args: Any, **kwargs: Any) -> Any:
+        if self._reduceat is not None:
+            return self._reduceat(*args, **kwargs)
         raise NotImplementedError(f"{self.__name__}.reduceat is not offered by fnad.numpy; "
                                   f"use segment sums (fnad.numpy.at(...).add) instead")
 

@@ -125,6 +125,7 @@ def _ufunc(ufunc: np.ufunc, name: str | None = None) -> Callable[[Callable[..., 
                 return call((x1, x2), dtype, out, where)
 
         f.__name__ = f.__qualname__ = name or ufunc.__name__
+        f._numpy_ufunc = ufunc  # its methods: fnad.numpy._ufunc_methods
         f.__doc__ = body.__doc__ or f"NumPy's `{f.__name__}` on arrays and tracers."
         return f
 
