@@ -50,5 +50,5 @@ get_printoptions, printoptions, set_printoptions = (np.get_printoptions, np.prin
 # JAX's jnp.ndarray is jax.Array: NumPy arrays, CuPy arrays and tracers are instances
 ndarray = _Array
 
-from fnad.numpy import _tracer_methods  # noqa: E402,F401  (installs Tracer operators)
-from fnad.numpy import _ufunc_methods  # noqa: E402,F401  (installs ufunc methods)
+# installing Tracer operators and the ufuncs' methods
+from fnad.numpy import _tracer_methods, _ufunc_methods  # noqa: E402,F401
