@@ -2,6 +2,18 @@
 probability distributions, linear algebra, signal processing), differentiable and usable
 under every transform."""
 
-from fnad.scipy import cluster, fft, integrate, interpolate, linalg, ndimage, signal, special, stats
+from fnad.scipy import (
+    cluster,
+    fft,
+    integrate,
+    interpolate,
+    linalg,
+    ndimage,
+    signal,
+    spatial,
+    special,
+    stats,
+)
 
-__all__ = ["cluster", "fft", "integrate", "interpolate", "linalg", "ndimage", "signal", "special", "stats"]
+__all__ = ["cluster", "fft", "integrate", "interpolate", "linalg", "ndimage", "signal", "spatial",
+           "special", "stats"]
