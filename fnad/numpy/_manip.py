@@ -232,6 +232,9 @@ def block(arrays: Any) -> Any:
 
     def assemble(x: Any, level: int) -> Any:
         if not isinstance(x, list):
+            if level != depth:  # NumPy's and JAX's rule: every block at one depth
+                raise ShapeError(f"block: list depths differ: a block at depth {level}, "
+                                 f"another at {depth}{user_line()}")
             x = asarray(x)
             return reshape(x, (1,) * (nd - len(shape_of(x))) + shape_of(x))
         if not x:

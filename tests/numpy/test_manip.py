@@ -427,3 +427,12 @@ def test_insert_and_delete_at_traced_positions():
         assert_same(got, np.delete(a, obj, axis))
     check_grads(lambda a: fnad.jit(lambda x, o: fnp.insert(x, o, 5.0, 1))(a, np.array([1, 3])),
                 (f,), order=1)
+
+
+def test_block_rejects_mixed_list_depths():
+    """Blocks at different list depths raise, as NumPy and JAX (fnad assembled something)."""
+    a = np.ones((3, 4))
+    for bad in ([[a], a], [a, [a]]):
+        with pytest.raises(fnad.FnadError, match="depth"):
+            fnp.block(bad)
+    assert_same(fnp.block([[a, a], [a, a]]), np.block([[a, a], [a, a]]))
