@@ -137,7 +137,8 @@ def extract(condition: Any, arr: Any, *, size: int | None = None, fill_value: An
 def compress(condition: Any, a: Any, axis: int | None = None, *, size: int | None = None,
              fill_value: Any = 0, out: None = None) -> Any:
     """The slices of `a` along `axis` (the flattened `a` for None) where the 1-d
-    `condition` is true; a shorter condition counts as False for the rest.
+    `condition` is true; a shorter condition counts as False for the rest, and entries of
+    a longer one past the axis must be False (as NumPy; a traced one's are ignored, as JAX).
 
     >>> compress(np.array([True, False, True]), np.arange(6).reshape(3, 2), axis=0)
     array([[0, 1],
@@ -153,10 +154,12 @@ def compress(condition: Any, a: Any, axis: int | None = None, *, size: int | Non
     ax = normalize_axis(axis, get_aval(a).ndim)
     x = moveaxis(a, ax, 0)
     n, m = shape_of(x)[0], shape_of(cond)[0]
-    if m > n:
-        raise ShapeError(f"compress: condition of length {m} for an axis of length {n}"
-                         f"{user_line()}")
     mask = not_equal(cond, 0) if get_aval(cond).dtype != np.bool_ else cond
+    if m > n:
+        if not isinstance(mask, Tracer) and np.any(mask[n:]):
+            raise ShapeError(f"compress: condition of length {m} selects past the axis of "
+                             f"length {n}{user_line()}")
+        mask = mask[:n]
     if m < n:
         mask = concatenate([mask, lax.full((n - m,), False, np.bool_)])
     out = _compact([x], mask, _count(mask, size, "compress"), [fill_value])[0]

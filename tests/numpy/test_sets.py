@@ -235,3 +235,16 @@ def test_unique_pads_indices_with_the_smallest_values_index():
     np.testing.assert_array_equal(values, [0.5, 2.0, 4.0, 9.0, 0.5, 0.5])
     np.testing.assert_array_equal(index, [4, 1, 0, 2, 4, 4])
     np.testing.assert_array_equal(x[index], values)
+
+
+def test_compress_with_a_condition_longer_than_the_axis():
+    """Entries past the axis may be given if False, as NumPy (it raised); a True one raises;
+    under jit (with size) they are ignored, as JAX."""
+    a = np.arange(12.0).reshape(3, 4)
+    cond = np.array([True, False, True, False, False])
+    assert_same(fnp.compress(cond, a, axis=0), np.compress(cond, a, axis=0))
+    with pytest.raises(fnad.FnadError, match="past the axis"):
+        fnp.compress(np.array([True, False, True, False, True]), a, axis=0)
+    out = fnad.jit(lambda c: fnp.compress(c, a, axis=0, size=2))(
+        np.array([True, False, True, False, True]))
+    assert_same(out, a[[0, 2]])
