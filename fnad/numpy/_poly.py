@@ -256,26 +256,53 @@ def poly(seq_of_zeros: Any) -> Any:
 
 
 def roots(p: Any, *, strip_zeros: bool = True) -> Any:
-    """The roots of a polynomial, as the eigenvalues of its companion matrix. fnad has
-    no eigenvalue primitive yet, so this takes concrete coefficients (eager code) and is
-    not differentiable; it raises under a transform rather than give a wrong derivative.
-    With `strip_zeros=False` (JAX's option) there are len(p) - 1 roots, NaN for each
-    leading zero coefficient (an undefined root).
+    """The roots of a polynomial, as the eigenvalues of its companion matrix (NumPy's for
+    concrete coefficients). With `strip_zeros=False` (JAX's option) there are len(p) - 1
+    roots, NaN for each leading zero coefficient (an undefined root); that form works under
+    transforms too (the count of roots must not depend on the values there).
 
     >>> roots(np.array([1.0, -3.0, 2.0]))
     array([2., 1.])
     """
     p = _poly1d(p, "roots")
     if isinstance(p, Tracer):
-        raise ArgumentTypeError(f"fnad.numpy.roots needs an eigenvalue primitive fnad does not have "
-                        f"yet, so it runs on concrete NumPy arrays only, not under a "
-                        f"transform ({p.aval}){user_line()}")
+        if strip_zeros:
+            raise ArgumentTypeError(f"roots: under a transform the number of roots cannot "
+                                    f"depend on leading zeros; pass strip_zeros=False "
+                                    f"(undefined roots are NaN), as in JAX ({p.aval})"
+                                    f"{user_line()}")
+        return _traced_roots(p)
     r = np.roots(p)
     if strip_zeros:
         return r
     r = r.astype(np.result_type(r.dtype, np.complex64))
     undefined = np.full(builtins.max(p.shape[0] - 1, 0) - r.shape[0], complex(np.nan, np.nan))
     return np.concatenate([r, undefined.astype(r.dtype)])
+
+
+def _traced_roots(p: Any) -> Any:
+    """roots(p, strip_zeros=False) of traced coefficients: the L leading zeros rolled to the
+    end (adding L zero roots, sorted last and made NaN), eigenvalues of the companion."""
+    from fnad.numpy import linalg
+    from fnad.numpy._indexing import take
+    from fnad.numpy._reductions import argmax
+    from fnad.numpy._sorting import argsort
+    n = shape_of(p)[0]
+    cdt = np.result_type(get_aval(p).dtype, np.complex64)
+    if n < 2:
+        return lax.full((0,), 0, cdt)
+    nonzero = lax.ne(p, lax.full_like(p, 0))
+    lead = lax.select_n(lax.reduce_or(nonzero, (0,)), np.int64(n),
+                        lax.convert_element_type(argmax(nonzero), np.int64))
+    p = lax.select_n(lax.eq(lead, np.int64(n)), p, lax.full_like(p, 1))  # all zero: any
+    q = take(p, lax.rem(lax.add(lax.iota(np.int64, n), lead), np.int64(n)))  # roll by -lead
+    top = reshape(divide(lax.neg(q[1:]), q[0]), (1, n - 1))
+    shift = lax.convert_element_type(np.eye(n - 2, n - 1), get_aval(top).dtype)  # subdiagonal
+    companion = concatenate([top, shift])
+    r = linalg.eigvals(companion)
+    r = take(r, argsort(lax.eq(r, lax.full_like(r, 0)), stable=True))  # zero roots last
+    defined = lax.lt(lax.iota(np.int64, n - 1), lax.sub(np.int64(n - 1), lead))
+    return lax.select_n(defined, lax.full_like(r, complex(np.nan, np.nan)), r)
 
 
 def polyfit(x: Any, y: Any, deg: int, rcond: float | None = None, full: bool = False,

@@ -269,7 +269,7 @@ def test_poly_matrix_roots_polyfit_vander():
     check(fnp.poly, np.poly, (m,))
     np.testing.assert_allclose(np.sort_complex(fnp.roots(np.array([1.0, -6.0, 11.0, -6.0]))),
                                [1.0, 2.0, 3.0])
-    with pytest.raises(TypeError, match="eigenvalue"):
+    with pytest.raises(TypeError, match="strip_zeros"):
         fnad.jit(fnp.roots)(np.array([1.0, -1.0]))
     x = np.linspace(-1, 1, 12)
     y = np.stack([np.cos(2 * x), x ** 3 - x], 1)
@@ -436,3 +436,23 @@ def test_block_rejects_mixed_list_depths():
         with pytest.raises(fnad.FnadError, match="depth"):
             fnp.block(bad)
     assert_same(fnp.block([[a, a], [a, a]]), np.block([[a, a], [a, a]]))
+
+
+def test_roots_under_jit_and_grad():
+    """roots(strip_zeros=False) works on traced coefficients, as JAX's (it raised): the
+    eigenvalues of the companion matrix, NaN for leading zeros; strip_zeros=True raises
+    there (its count of roots depends on the values). d(sum of roots)/dp = d(-p1/p0)/dp."""
+    f = fnad.jit(lambda q: fnp.roots(q, strip_zeros=False))
+    for p in ([0.0, 1.0, -3.0, 2.0], [1.0, -3.0, 2.0, 0.0, 0.0], [1.0, 0.0, 1.0], [0.0, 0.0],
+              [2.0, -1.0, -5.0, 3.0]):
+        got = f(np.array(p))
+        want = fnp.roots(np.array(p), strip_zeros=False)
+        assert got.shape == want.shape
+        np.testing.assert_allclose(np.sort_complex(got[np.isfinite(got)]),
+                                   np.sort_complex(want[np.isfinite(want)]), atol=1e-12)
+        assert np.isnan(got).sum() == np.isnan(want).sum()
+    p = np.array([2.0, -3.0, -5.0, 3.0])
+    np.testing.assert_allclose(fnad.grad(lambda q: fnp.roots(q, strip_zeros=False).real.sum())(p),
+                               [p[1] / p[0] ** 2, -1 / p[0], 0.0, 0.0], atol=1e-12)
+    with pytest.raises(fnad.FnadError, match="strip_zeros=False"):
+        fnad.jit(fnp.roots)(p)
