@@ -10,10 +10,11 @@ from fnad.scipy import (
     linalg,
     ndimage,
     signal,
+    sparse,
     spatial,
     special,
     stats,
 )
 
-__all__ = ["cluster", "fft", "integrate", "interpolate", "linalg", "ndimage", "signal", "spatial",
-           "special", "stats"]
+__all__ = ["cluster", "fft", "integrate", "interpolate", "linalg", "ndimage", "signal", "sparse",
+           "spatial", "special", "stats"]
