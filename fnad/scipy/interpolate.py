@@ -18,7 +18,8 @@ from fnad import tree
 from fnad.core.errors import ArgumentError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
-from fnad.scipy._util import promote_inexact, quiet_all
+from fnad.scipy._quiet_methods import quiet_methods
+from fnad.scipy._util import promote_inexact
 
 _METHODS = ("linear", "nearest")
 
@@ -155,6 +156,6 @@ tree.register_pytree_node(
     lambda obj: ((obj.grid, obj.values, obj.fill_value), (obj.method, obj.bounds_error)),
     _unflatten)
 
-__all__ = ["RegularGridInterpolator"]
+quiet_methods(RegularGridInterpolator, ["__init__", "__call__"])
 
-quiet_all(globals(), __all__)
+__all__ = ["RegularGridInterpolator"]

@@ -5,6 +5,8 @@ its errors."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.interpolate as si
@@ -143,3 +145,11 @@ def test_errors() -> None:
         RegularGridInterpolator(points, values)(np.zeros((2, 3)))
     with pytest.raises(fnad.FnadError, match="at least 2 points"):
         RegularGridInterpolator((np.array([1.0]),), np.ones(1))(np.zeros(2))
+
+
+def test_no_numpy_warning() -> None:
+    # inf - inf inside the weighted sum: NaN, silently (it warned)
+    itp = RegularGridInterpolator((np.arange(3.0),), np.ones(3), fill_value=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(itp(np.array([np.inf]))).all()

@@ -5,6 +5,8 @@ differences (finite at the identity), jit and vmap with the classes as pytrees, 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation as SR, Slerp as SS
@@ -197,3 +199,11 @@ def test_errors() -> None:
         Slerp.init([0, 2, 1], r[:3])
     with pytest.raises(ValueError, match="at most 1-d"):
         Slerp.init([0, 1], r[:2])(np.zeros((2, 2)))
+
+
+def test_no_numpy_warning() -> None:
+    # a zero quaternion normalizes to NaN silently (it warned)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = Rotation.from_quat(np.zeros(4))
+        assert np.isnan(r.as_matrix()).all() and np.isnan(r.as_rotvec()).all()

@@ -20,6 +20,7 @@ from fnad import lax, tree
 from fnad.core.errors import ArgumentError, ArgumentTypeError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.numpy._core import result_type
+from fnad.scipy._util import quiet_all
 
 
 def _operator(name: str, op: Any, what: str) -> Callable[[Any], Any]:
@@ -264,3 +265,5 @@ def gmres(A: Any, b: Any, x0: Any = None, *, tol: float = 1e-5, atol: float = 0.
 
 
 __all__ = ["bicgstab", "cg", "gmres"]
+
+quiet_all(globals(), __all__)

@@ -19,6 +19,7 @@ from fnad import tree
 from fnad.core.errors import ArgumentError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
+from fnad.scipy._quiet_methods import quiet_methods
 from fnad.scipy._util import promote_inexact
 
 _SMALL = 1e-3  # below this angle (radians) the series replace the closed forms
@@ -358,5 +359,11 @@ class Slerp(NamedTuple):
 
 tree.register_pytree_node(Rotation, lambda r: ((r.quat,), None),
                           lambda _, children: Rotation(*children))
+
+quiet_methods(Rotation, ["concatenate", "from_euler", "from_matrix", "from_mrp", "from_quat",
+                         "from_rotvec", "identity", "__getitem__", "__mul__", "apply",
+                         "as_euler", "as_matrix", "as_mrp", "as_rotvec", "as_quat", "inv",
+                         "magnitude", "mean"])
+quiet_methods(Slerp, ["init", "__call__"])
 
 __all__ = ["Rotation", "Slerp"]
