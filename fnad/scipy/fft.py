@@ -20,6 +20,7 @@ from fnad.numpy import fft as _fft
 from fnad.numpy._core import asarray, normalize_axis
 from fnad.numpy._indexing import take
 from fnad.numpy._shape import flip
+from fnad.numpy._ufuncs import multiply
 from fnad.scipy._util import promote_inexact, quiet_all
 
 
@@ -32,7 +33,8 @@ def _check(name: str, type: int, norm: str | None) -> None:  # noqa: A002
 
 
 def _along(values: np.ndarray, axis: int, ndim: int) -> np.ndarray:
-    """A 1-d constant shaped to broadcast along `axis` of an `ndim`-d array."""
+    """A 1-d constant shaped to broadcast along `axis` of an `ndim`-d array (multiplied in
+    with `multiply`, which moves it to the operand's device)."""
     return values.reshape([-1 if a == axis else 1 for a in range(ndim)])
 
 
@@ -71,9 +73,9 @@ def _dct_real(x: Any, axis: int, ortho: bool) -> Any:
     order = np.concatenate([np.arange(0, n, 2), np.arange(n - 1 - n % 2, 0, -2)])
     spectrum = _fft.fft(take(x, order, axis=axis), axis=axis)
     factor = 2 * np.exp(-0.5j * np.pi * np.arange(n) / n)
-    out = lax.real(spectrum * _along(factor.astype(get_aval(spectrum).dtype), axis, nd))
+    out = lax.real(multiply(spectrum, _along(factor.astype(get_aval(spectrum).dtype), axis, nd)))
     if ortho:
-        out = out * _along(_ortho_factor(n).astype(dtype), axis, nd)
+        out = multiply(out, _along(_ortho_factor(n).astype(dtype), axis, nd))
     return out
 
 
@@ -82,7 +84,7 @@ def _idct_real(x: Any, axis: int, ortho: bool) -> Any:
     n = get_aval(x).shape[axis]
     dtype = get_aval(x).dtype
     if ortho:
-        x = x * _along((1 / _ortho_factor(n)).astype(dtype), axis, nd)
+        x = multiply(x, _along((1 / _ortho_factor(n)).astype(dtype), axis, nd))
     # X[k] = 2 Re(w[k] V[k]) with V the FFT of a real sequence gives
     # V[k] = (X[k] - i X[N-k]) / (2 w[k]), taking X[N] = 0
     mirrored = lax.pad(flip(take(x, np.arange(1, n), axis=axis), axis), np.zeros((), dtype),
@@ -90,7 +92,7 @@ def _idct_real(x: Any, axis: int, ortho: bool) -> Any:
     factor = 0.5 * np.exp(0.5j * np.pi * np.arange(n) / n)
     spectrum = lax.complex(x, -mirrored)
     cdtype = get_aval(spectrum).dtype
-    v = lax.real(_fft.ifft(spectrum * _along(factor.astype(cdtype), axis, nd), axis=axis))
+    v = lax.real(_fft.ifft(multiply(spectrum, _along(factor.astype(cdtype), axis, nd)), axis=axis))
     # undo the reordering: even samples first, odd ones reversed after them
     inverse = np.empty(n, np.intp)
     inverse[0::2] = np.arange((n + 1) // 2)

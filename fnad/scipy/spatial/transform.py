@@ -284,7 +284,7 @@ class Rotation(NamedTuple):
 
     def inv(self) -> Rotation:
         """The inverse rotations (the conjugate quaternions)."""
-        return Rotation(self.quat * fnp.asarray([-1, -1, -1, 1], get_aval(self.quat).dtype))
+        return Rotation(fnp.multiply(self.quat, np.array([-1, -1, -1, 1], get_aval(self.quat).dtype)))
 
     def magnitude(self) -> Any:
         """The rotation angles, in [0, pi]."""
