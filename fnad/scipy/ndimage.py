@@ -93,7 +93,7 @@ def map_coordinates(input: Any, coordinates: Sequence[Any], order: int,  # noqa:
     if any(get_aval(c).dtype.kind == "c" for c in coords):
         raise ArgumentError("map_coordinates: coordinates must be real")
     # integer coordinates are exact in the input's float precision
-    real = np.finfo(dtype).dtype if dtype.kind in "fc" else np.dtype(np.float32)
+    real = np.dtype(np.float64 if dtype in (np.float64, np.complex128) else np.float32)
     coords = [c if get_aval(c).dtype.kind == "f" else lax.convert_element_type(c, real)
               for c in coords]
     fill = fnp.asarray(cval, dtype=dtype)
