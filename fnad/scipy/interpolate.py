@@ -53,7 +53,8 @@ class RegularGridInterpolator:
         if len(points) > len(shape):
             raise ShapeError(f"RegularGridInterpolator: there are {len(points)} point "
                              f"arrays, but values has {len(shape)} dimensions{user_line()}")
-        grid = tuple(fnp.asarray(p) for p in points)
+        # integer grids become float32 (JAX computes int32 - float32 in float32)
+        grid = tuple(promote_inexact(fnp.asarray(p))[0] for p in points)
         for i, g in enumerate(grid):
             if get_aval(g).shape != (shape[i],):
                 raise ShapeError(f"RegularGridInterpolator: points[{i}] must be 1-d with "

@@ -88,6 +88,12 @@ def test_dtypes() -> None:
         assert got.dtype == np.float32
         np.testing.assert_allclose(got, si.RegularGridInterpolator(
             points, vals.astype(np.float64), bounds_error=False)(xi), rtol=1e-4, atol=1e-4)
+    # JAX's example: integer grid and values, float32 query points give float32
+    got = RegularGridInterpolator(([1, 2, 3], [4, 5, 6]), [[10, 20, 30], [40, 50, 60],
+                                                           [70, 80, 90]])(
+        np.array([[1.5, 4.5], [2.2, 5.8]], np.float32))
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, [30.0, 64.0], rtol=1e-6)
     # complex values, integer grid points, integer fill value
     cv = values + 1j * values[::-1]
     got = RegularGridInterpolator((np.arange(4), np.arange(3)), cv, fill_value=0)(xi)
