@@ -31,7 +31,7 @@ SOLVERS = [cg, bicgstab, gmres]
 def test_solves(solver) -> None:
     a, b = _system(0, solver)
     expected = np.linalg.solve(a, b)
-    for op in (a, lambda v: a @ v):
+    for op in (a, a.tolist(), lambda v: a @ v):
         x, _ = solver(op, b, tol=1e-12)
         assert x.dtype == np.float64
         np.testing.assert_allclose(x, expected, rtol=1e-9, atol=1e-10)

@@ -27,16 +27,18 @@ def _operator(name: str, op: Any, what: str) -> Callable[[Any], Any]:
     """A function computing op(x): `op` itself, a square matrix's product or `op @ x`."""
     if callable(op):
         return op
-    if hasattr(op, "__matmul__") or isinstance(op, (list, tuple)):
-        shape = get_aval(fnp.asarray(op)).shape if isinstance(op, (list, tuple)) else \
-            tuple(getattr(op, "shape", ()))
-        if len(shape) != 2 or shape[0] != shape[1]:
-            raise ShapeError(f"{name}: {what} must be a square matrix, a function or an "
-                             f"object with @, got shape {shape}{user_line()}")
-        matrix = fnp.asarray(op) if isinstance(op, (list, tuple, np.ndarray)) else op
-        return lambda x: matrix @ x
-    raise ArgumentTypeError(f"{name}: {what} must be a function, a square matrix or an object "
-                            f"with @, got {type(op).__name__}")
+    if isinstance(op, (list, tuple, np.ndarray, np.generic)):
+        op = fnp.asarray(op)
+    if not hasattr(op, "__matmul__"):
+        raise ArgumentTypeError(f"{name}: {what} must be a function, a square matrix or an "
+                                f"object with @, got {type(op).__name__}")
+    shape = tuple(getattr(op, "shape", ()))
+    if len(shape) != 2 or shape[0] != shape[1]:
+        raise ShapeError(f"{name}: {what} must be a square matrix, a function or an object "
+                         f"with @, got shape {shape}{user_line()}")
+    if isinstance(op, np.ndarray):  # fnad's matmul takes it to the operand's device
+        return lambda x: fnp.matmul(op, x)
+    return lambda x: op @ x
 
 
 class _Flat:
