@@ -266,7 +266,7 @@ def roots(p: Any, *, strip_zeros: bool = True) -> Any:
     """
     p = _poly1d(p, "roots")
     if isinstance(p, Tracer):
-        if strip_zeros:
+        if strip_zeros and shape_of(p)[0] > 1:
             raise ArgumentTypeError(f"roots: under a transform the number of roots cannot "
                                     f"depend on leading zeros; pass strip_zeros=False "
                                     f"(undefined roots are NaN), as in JAX ({p.aval})"

@@ -456,3 +456,4 @@ def test_roots_under_jit_and_grad():
                                [p[1] / p[0] ** 2, -1 / p[0], 0.0, 0.0], atol=1e-12)
     with pytest.raises(fnad.FnadError, match="strip_zeros=False"):
         fnad.jit(fnp.roots)(p)
+    assert fnad.jit(fnp.roots)(np.array([3.0])).shape == (0,)  # a constant: no roots
