@@ -24,12 +24,14 @@ from fnad.random import (
     Key,
     Shape,
     _float_dtype,
+    _log1p,
     _shape,
     _unit,
-    bits,
+    bernoulli,
     categorical,
     normal,
     split,
+    uniform,
 )
 from fnad.scipy.stats._kde import gaussian_kde
 from fnad.scipy.stats.multivariate_normal import _cholesky
@@ -79,37 +81,40 @@ def _check_method(name: str, method: str) -> None:
 
 def exponential(key: Key, shape: int | Shape = (), dtype: Any = None,
                 *, out_sharding: Any = None) -> Any:
-    """Standard exponential draws, -log(u).
+    """Standard exponential draws, JAX's -log1p(-u) for u uniform in [0, 1).
 
     >>> bool((exponential(key(0), (100,)) > 0).all())
     True
     """
     check_one_device("exponential", out_sharding=out_sharding)
-    return fnp.negative(fnp.log(_open_unit(key, _shape(shape), _fdtype(dtype))))
+    return fnp.negative(_log1p(fnp.negative(_unit(key, _shape(shape), _fdtype(dtype), False))))
 
 
 def laplace(key: Key, shape: int | Shape = (), dtype: Any = None,
             *, out_sharding: Any = None) -> Any:
-    """Standard Laplace draws (density exp(-abs(x)) / 2), by the inverse CDF."""
+    """Standard Laplace draws (density exp(-abs(x)) / 2), JAX's: sign(u) log1p(-abs(u))
+    for u uniform in (-1, 1)."""
     check_one_device("laplace", out_sharding=out_sharding)
-    u = _open_unit(key, _shape(shape), _fdtype(dtype))
-    return fnp.where(u < 0.5, fnp.log(2 * u), -fnp.log(2 * (1 - u)))
+    dtype = _fdtype(dtype)
+    u = uniform(key, shape, dtype, -1 + np.finfo(dtype).epsneg, 1.0)
+    return fnp.multiply(fnp.sign(u), _log1p(fnp.negative(fnp.abs(u))))
 
 
 def logistic(key: Key, shape: int | Shape = (), dtype: Any = None,
              *, out_sharding: Any = None) -> Any:
-    """Standard logistic draws, logit(u)."""
+    """Standard logistic draws, logit(u) for u uniform in (0, 1) (JAX's)."""
     check_one_device("logistic", out_sharding=out_sharding)
     u = _open_unit(key, _shape(shape), _fdtype(dtype))
-    return fnp.log(u) - fnp.log1p(-u)
+    return fnp.subtract(fnp.log(u), _log1p(fnp.negative(u)))
 
 
 def cauchy(key: Key, shape: int | Shape = (), dtype: Any = None,
            *, out_sharding: Any = None) -> Any:
-    """Standard Cauchy draws, tan(pi (u - 1/2))."""
+    """Standard Cauchy draws, tan(pi (u - 1/2)) for u uniform in [eps, 1) (JAX's)."""
     check_one_device("cauchy", out_sharding=out_sharding)
-    u = _open_unit(key, _shape(shape), _fdtype(dtype))
-    return fnp.tan(math.pi * (u - 0.5))
+    dtype = _fdtype(dtype)
+    u = uniform(key, shape, dtype, np.finfo(dtype).eps, 1.0)
+    return fnp.tan(fnp.multiply(np.asarray(math.pi, dtype), fnp.subtract(u, 0.5)))
 
 
 def lognormal(key: Key, sigma: Any = 1.0, shape: int | Shape | None = None,
@@ -151,11 +156,11 @@ def weibull_min(key: Key, scale: Any, concentration: Any, shape: int | Shape = (
 def triangular(key: Key, left: Any, mode: Any, right: Any, shape: int | Shape | None = None,
                dtype: Any = None, *, out_sharding: Any = None) -> Any:
     """Draws from the triangular distribution on [left, right] peaking at mode, by the
-    inverse CDF."""
+    inverse CDF (JAX's)."""
     check_one_device("triangular", out_sharding=out_sharding)
     dtype = _fdtype(dtype)
     shape, (lo, mid, hi) = _params("triangular", shape, dtype, left, mode, right)
-    u = _open_unit(key, shape, dtype)
+    u = _unit(key, shape, dtype, False)
     width = hi - lo
     cut = (mid - lo) / width
     rising = lo + fnp.sqrt(u * width * (mid - lo))
@@ -180,12 +185,11 @@ def wald(key: Key, mean: Any, shape: int | Shape | None = None, dtype: Any = Non
 
 def rademacher(key: Key, shape: int | Shape = (), dtype: Any = None,
                *, out_sharding: Any = None) -> Any:
-    """Random signs, -1 or +1 with equal probability."""
+    """Random signs, -1 or +1 with equal probability: 2 bernoulli(1/2) - 1 (JAX's)."""
     check_one_device("rademacher", out_sharding=out_sharding)
     dtype = np.dtype(default_int() if dtype is None else dtype)
-    bit = lax.bitwise_and(lax.shift_right_logical(
-        bits(key, _shape(shape), np.uint32), np.uint32(31)), np.uint32(1))
-    return fnp.asarray(fnp.asarray(bit, np.int32) * 2 - 1, dtype)
+    b = fnp.asarray(bernoulli(key, 0.5, _shape(shape)), dtype)
+    return fnp.asarray(2 * b - 1, dtype)
 
 
 def maxwell(key: Key, shape: int | Shape = (), dtype: Any = None,
@@ -338,11 +342,15 @@ def ball(key: Key, d: int, p: float = 2, shape: int | Shape = (), dtype: Any = N
 
 def geometric(key: Key, p: Any, shape: int | Shape | None = None, dtype: Any = None,
               *, out_sharding: Any = None) -> Any:
-    """The trial of the first success (1, 2, ...) with success probability p."""
+    """The trial of the first success (1, 2, ...) with success probability p, JAX's:
+    floor(log(u) / log1p(-p)) + 1 for u uniform in (0, 1] (a 0 draw taken as 1)."""
     check_one_device("geometric", out_sharding=out_sharding)
     dtype = _int_dtype("geometric", dtype)
-    shape, (p,) = _params("geometric", shape, default_float(), p)
-    u = _open_unit(key, shape, default_float())
+    fdtype = get_aval(fnp.asarray(p)).dtype
+    fdtype = fdtype if fdtype.kind == "f" else default_float()
+    shape, (p,) = _params("geometric", shape, fdtype, p)
+    u = _unit(key, shape, fdtype, False)
+    u = fnp.where(u == 0, fnp.ones_like(u), u)
     return fnp.asarray(fnp.floor(fnp.log(u) / fnp.log1p(-p)) + 1, dtype)
 
 
@@ -438,21 +446,13 @@ def multivariate_normal(key: Key, mean: Any, cov: Any, shape: int | Shape | None
 def orthogonal(key: Key, n: int, shape: int | Shape = (), dtype: Any = None,
                m: int | None = None, *, out_sharding: Any = None) -> Any:
     """Haar-distributed matrices with orthonormal columns (or rows), shape
-    `shape + (n, m)`: Gram-Schmidt on a normal matrix, signs fixed by R's diagonal."""
+    `shape + (n, m)`: the QR factor Q of a normal matrix, its columns' signs fixed by R's
+    diagonal (JAX's)."""
     check_one_device("orthogonal", out_sharding=out_sharding)
     shape, dtype = _shape(shape), _fdtype(dtype)
     m = n if m is None else int(m)
-    tall, thin = max(n, m), min(n, m)
-    z = normal(key, (*shape, tall, thin), dtype)
-    cols: list[Any] = []
-    for j in range(thin):
-        v = z[..., j]
-        for q in cols:  # twice, for orthogonality to the last bit
-            v = v - fnp.sum(q * v, axis=-1, keepdims=True) * q
-        for q in cols:
-            v = v - fnp.sum(q * v, axis=-1, keepdims=True) * q
-        cols.append(v / fnp.linalg.norm(v, axis=-1, keepdims=True))
-    q = fnp.stack(cols, axis=-1)
+    q, r = fnp.linalg.qr(normal(key, (*shape, max(n, m), min(n, m)), dtype))
+    q = q * fnp.expand_dims(fnp.sign(fnp.diagonal(r, axis1=-2, axis2=-1)), -2)
     return q if n >= m else fnp.swapaxes(q, -1, -2)
 
 

@@ -76,14 +76,22 @@ def key(seed: int | Any, *, impl: Any = None, dtype: Any = None) -> Key:
     _check_impl("key", impl)
     if dtype is not None and np.dtype(dtype) != _U32:
         raise DTypeError(f"key: fnad's keys are uint32 words, got dtype={dtype!r}")
+    # the seed's two's-complement bits at JAX's width: 32 bits without x64 (the high
+    # word is then 0), and a 64-bit seed's own width with it
+    x64 = default_int().itemsize == 8
     if isinstance(seed, (int, np.integer)):
-        seed = int(seed) % 2 ** 64
+        width = 64 if x64 and (type(seed) is int or seed.dtype.itemsize == 8) else 32
+        seed = int(seed) % 2 ** width
         return np.array([seed >> 32, seed & 0xFFFFFFFF], _U32)
     aval = get_aval(seed)
     if aval.shape != () or aval.dtype.kind not in "iu":
         raise DTypeError(f"a seed is an integer scalar, got {aval.dtype}{list(aval.shape)}")
-    low = lax.convert_element_type(seed, _U32)
-    return lax.concatenate([lax.full((1,), 0, _U32), lax.reshape(low, (1,))], 0)
+    low = lax.reshape(lax.convert_element_type(seed, _U32), (1,))
+    if not (x64 and aval.dtype.itemsize == 8):
+        return lax.concatenate([lax.full((1,), 0, _U32), low], 0)
+    high = lax.convert_element_type(lax.shift_right_logical(seed, np.asarray(32, aval.dtype)),
+                                    _U32)
+    return lax.concatenate([lax.reshape(high, (1,)), low], 0)
 
 
 def PRNGKey(seed: int | Any, *, impl: Any = None) -> Key:  # noqa: N802  (JAX's name)
@@ -99,15 +107,15 @@ def _check_impl(where: str, impl: Any) -> None:
                             f"impl={impl!r}")
 
 
-def _hash(key: Key, n: int) -> Any:
-    """`n` random uint32 words: counters 0..n-1, split into the two halves of the cipher's
-    input block, as JAX does."""
-    half = (n + 1) // 2
-    counters = lax.iota(_U32, 2 * half)
-    y0, y1 = threefry2x32(key, lax.slice(counters, (0,), (half,)),
-                          lax.slice(counters, (half,), (2 * half,)))
-    words = lax.concatenate([y0, y1], 0)
-    return words if n == 2 * half else lax.slice(words, (0,), (n,))
+def _blocks(key: Key, shape: tuple[int, ...]) -> tuple[Any, Any]:
+    """The cipher's two output words for each element of `shape`, whose input block is the
+    element's flat index as a 64-bit counter (high word, low word): JAX's partitionable
+    Threefry scheme, so any slice of a draw can be computed on its own."""
+    n = math.prod(shape)
+    if n >= 2 ** 32:
+        raise ShapeError(f"random draws of {n} elements exceed the 2**32 counters fnad makes")
+    y0, y1 = threefry2x32(key, lax.full((n,), 0, _U32), lax.iota(_U32, n))
+    return lax.reshape(y0, shape), lax.reshape(y1, shape)
 
 
 def split(key: Key, num: int | Shape = 2) -> Any:
@@ -117,7 +125,9 @@ def split(key: Key, num: int | Shape = 2) -> Any:
     (2, 2)
     """
     shape = _shape(num)
-    return lax.reshape(_hash(key, 2 * math.prod(shape)), (*shape, 2))
+    y0, y1 = _blocks(key, shape)
+    return lax.concatenate([lax.reshape(y0, (*shape, 1)), lax.reshape(y1, (*shape, 1))],
+                           len(shape))
 
 
 def key_data(keys: Key) -> Any:
@@ -161,14 +171,12 @@ def bits(key: Key, shape: int | Shape = (), dtype: Any = None, *, out_sharding: 
     dtype = np.dtype(f"uint{8 * default_int().itemsize}" if dtype is None else dtype)
     if dtype.kind != "u":
         raise DTypeError(f"bits makes unsigned integers, not {dtype}")
-    n = int(np.prod(shape, dtype=np.int64))
+    y0, y1 = _blocks(key, shape)
     if dtype.itemsize == 8:
-        words = lax.reshape(_hash(key, 2 * n), (*shape, 2))
-        hi, lo = (lax.convert_element_type(lax.reshape(lax.slice(
-            words, (0,) * len(shape) + (i,), (*shape, i + 1)), shape), dtype) for i in (0, 1))
+        hi, lo = lax.convert_element_type(y0, dtype), lax.convert_element_type(y1, dtype)
         return lax.bitwise_or(lax.shift_left(hi, np.uint64(32)), lo)
-    words = lax.reshape(_hash(key, n), shape)
-    return lax.convert_element_type(words, dtype)
+    words = lax.bitwise_xor(y0, y1)
+    return words if dtype == _U32 else lax.convert_element_type(words, dtype)
 
 
 # ------------------------------------------------------------------ continuous
@@ -185,26 +193,24 @@ def _float_dtype(dtype: Any) -> np.dtype:
 
 
 def _unit(key: Key, shape: tuple[int, ...], dtype: np.dtype, open_: bool) -> Any:
-    """Uniform floats whose every value is exact: `k / 2**m` in [0, 1) for uniform integers k
-    of the dtype's `m` mantissa bits, or with `open_` `(k + 1/2) / 2**(m-1)` in (0, 1) for k
-    of m - 1 bits (k + 1/2 of m bits would round to 2**m, hence to 1, at the top)."""
-    m = _MANTISSA[dtype] - open_
-    if m <= 32:
-        k = lax.convert_element_type(
-            lax.shift_right_logical(bits(key, shape, _U32), np.uint32(32 - m)), dtype)
-    else:
-        k = lax.convert_element_type(lax.shift_right_logical(bits(key, shape, np.uint64),
-                                                             np.uint64(64 - m)), dtype)
-    if open_:
-        k = lax.add(k, np.asarray(0.5, dtype))
-    return lax.mul(k, np.asarray(2.0 ** -m, dtype))
+    """JAX's uniform floats in [0, 1): random mantissa bits under the exponent of 1.0, a
+    float in [1, 2), minus 1 (so multiples of 2**-nmant). With `open_`, 0 becomes the
+    smallest normal float, which is JAX's `uniform(minval=tiny)`: (0, 1), safe for logs."""
+    width = 8 * dtype.itemsize
+    udtype = np.dtype(f"uint{width}")
+    mantissa = lax.shift_right_logical(bits(key, shape, udtype),
+                                       udtype.type(width - np.finfo(dtype).nmant))
+    one = np.asarray(1.0, dtype)
+    u = lax.sub(lax.bitcast_convert_type(lax.bitwise_or(mantissa, one.view(udtype)), dtype),
+                one)
+    return lax.max(u, np.asarray(np.finfo(dtype).tiny, dtype)) if open_ else u
 
 
 def uniform(key: Key, shape: int | Shape = (), dtype: Any = None, minval: Any = 0.0,
             maxval: Any = 1.0, *, out_sharding: Any = None) -> Any:
-    """Uniform floats in [minval, maxval). Each draw is an exact multiple of 2**-m, m the
-    dtype's mantissa width (the integer form of the usual exponent-bits "mantissa trick");
-    scaling can round the top draws up to `maxval`, so they are clamped just below it.
+    """Uniform floats in [minval, maxval), JAX's draws: `u * (maxval - minval) + minval`
+    for `u` in [0, 1) a multiple of 2**-nmant, raised to `minval` where rounding undershoots
+    (rounding can reach `maxval`, as in JAX).
 
     >>> u = uniform(key(0), (1000,)); bool((u >= 0).all() and (u < 1).all())
     True
@@ -213,8 +219,19 @@ def uniform(key: Key, shape: int | Shape = (), dtype: Any = None, minval: Any = 
     shape, dtype = _shape(shape), _float_dtype(dtype)
     u = _unit(key, shape, dtype, False)
     lo, hi = fnp.asarray(minval, dtype), fnp.asarray(maxval, dtype)
-    x = fnp.add(fnp.multiply(u, fnp.subtract(hi, lo)), lo)
-    return fnp.maximum(lo, fnp.minimum(x, _toward(hi, -np.inf)))
+    return fnp.maximum(lo, _fma(u, fnp.subtract(hi, lo), lo))
+
+
+def _fma(a: Any, b: Any, c: Any) -> Any:
+    """a * b + c rounded once, as XLA's CPU code computes it (it contracts a multiply and
+    an add into a fused multiply-add): for float16 and float32 the product is exact in
+    float64 and the float64 sum rounds to the same float (but in a 2**-29 fraction of
+    ties); float64 rounds twice, which can differ from a fused result in the last bit."""
+    dtype = get_aval(a).dtype
+    if dtype == np.float64:
+        return fnp.add(fnp.multiply(a, b), c)
+    wide = [fnp.asarray(v, np.float64) for v in (a, b, c)]
+    return fnp.asarray(fnp.add(fnp.multiply(wide[0], wide[1]), wide[2]), dtype)
 
 
 def _toward(x: Any, direction: float) -> Any:
@@ -275,22 +292,111 @@ def ndtri(p: Any) -> Any:
     return fnp.where(tail_mass < 0, np.nan, out)
 
 
+# Giles' polynomial approximations of erfinv ("Approximating the erfinv function", 2010),
+# in w = -log1p(-x*x): XLA's erf_inv, through which JAX's normal draws pass. Each entry is
+# (the w bound below which it applies, the shift of w or sqrt(w), highest-degree first).
+_GILES = {
+    np.dtype(np.float32): (
+        (5.0, False, 2.5, (2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06,
+                           0.00021858087, -0.00125372503, -0.00417768164, 0.246640727,
+                           1.50140941)),
+        (np.inf, True, 3.0, (-0.000200214257, 0.000100950558, 0.00134934322,
+                             -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047,
+                             1.00167406, 2.83297682))),
+    np.dtype(np.float64): (
+        (6.25, False, 3.125, (
+            -3.6444120640178196996e-21, -1.685059138182016589e-19, 1.2858480715256400167e-18,
+            1.115787767802518096e-17, -1.333171662854620906e-16, 2.0972767875968561637e-17,
+            6.6376381343583238325e-15, -4.0545662729752068639e-14, -8.1519341976054721522e-14,
+            2.6335093153082322977e-12, -1.2975133253453532498e-11, -5.4154120542946279317e-11,
+            1.051212273321532285e-09, -4.1126339803469836976e-09, -2.9070369957882005086e-08,
+            4.2347877827932403518e-07, -1.3654692000834678645e-06, -1.3882523362786468719e-05,
+            0.0001867342080340571352, -0.00074070253416626697512, -0.0060336708714301490533,
+            0.24015818242558961693, 1.6536545626831027356)),
+        (16.0, True, 3.25, (
+            2.2137376921775787049e-09, 9.0756561938885390979e-08, -2.7517406297064545428e-07,
+            1.8239629214389227755e-08, 1.5027403968909827627e-06, -4.013867526981545969e-06,
+            2.9234449089955446044e-06, 1.2475304481671778723e-05, -4.7318229009055733981e-05,
+            6.8284851459573175448e-05, 2.4031110387097893999e-05, -0.0003550375203628474796,
+            0.00095328937973738049703, -0.0016882755560235047313, 0.0024914420961078508066,
+            -0.0037512085075692412107, 0.005370914553590063617, 1.0052589676941592334,
+            3.0838856104922207635)),
+        (np.inf, True, 5.0, (
+            -2.7109920616438573243e-11, -2.5556418169965252055e-10, 1.5076572693500548083e-09,
+            -3.7894654401267369937e-09, 7.6157012080783393804e-09, -1.4960026627149240478e-08,
+            2.9147953450901080826e-08, -6.7711997758452339498e-08, 2.2900482228026654717e-07,
+            -9.9298272942317002539e-07, 4.5260625972231537039e-06, -1.9681778105531670567e-05,
+            7.5995277030017761139e-05, -0.00021503011930044477347, -0.00013871931833623122026,
+            1.0103004648645343977, 4.8499064014085844221))),
+}
+
+
+# Cephes' rational approximation of (log1p(x) - x + x**2 / 2) / x**3 for |x| < sqrt(2) - 1,
+# highest degree first: XLA's log1p, inside its erf_inv
+_LOG1P_SMALL = (
+    (4.5270000862445199635215e-5, 4.9854102823193375972212e-1, 6.5787325942061044846969,
+     2.9911919328553073277375e1, 6.0949667980987787057556e1, 5.7112963590585538103336e1,
+     2.0039553499201281259648e1),
+    (1.0, 1.5062909083469192043167e1, 8.3047565967967209469434e1, 2.2176239823732856465394e2,
+     3.0909872225312059774938e2, 2.1642788614495947685003e2, 6.0118660497603843919306e1))
+
+
+def _horner(coeffs: tuple[float, ...], t: Any) -> Any:
+    """The polynomial with `coeffs` (highest degree first) at `t`, each step fused as XLA's."""
+    dtype = get_aval(t).dtype
+    p = fnp.full_like(t, coeffs[0])
+    for c in coeffs[1:]:
+        p = _fma(p, t, np.asarray(c, dtype))
+    return p
+
+
+def _log1p(x: Any) -> Any:
+    """log1p as XLA computes it: Cephes' rational for small |x|, else log(1 + x)."""
+    x2 = fnp.multiply(x, x)
+    ratio = fnp.divide(_horner(_LOG1P_SMALL[0], x), _horner(_LOG1P_SMALL[1], x))
+    small = fnp.add(x, _fma(x2, np.asarray(-0.5, get_aval(x).dtype),
+                            fnp.multiply(fnp.multiply(x, x2), ratio)))
+    return fnp.where(fnp.abs(x) < 0.41421356237309504880, small, fnp.log(fnp.add(1, x)))
+
+
+def _erf_inv(x: Any) -> Any:
+    """erfinv as XLA computes it (Giles' polynomials in x's own precision; float16 in
+    float32), so that draws built on it are JAX's: fnad.lax.erf_inv is the exact inverse,
+    which differs from these in the last bits."""
+    dtype = get_aval(x).dtype
+    if dtype == np.float16:
+        return fnp.asarray(_erf_inv(fnp.asarray(x, np.float32)), np.float16)
+    w = fnp.negative(_log1p(fnp.negative(fnp.multiply(x, x))))
+    out = None
+    for bound, root, shift, coeffs in reversed(_GILES[dtype]):
+        p = _horner(coeffs, fnp.subtract(fnp.sqrt(w) if root else w, np.asarray(shift, dtype)))
+        out = p if out is None else fnp.where(fnp.less(w, np.asarray(bound, dtype)), p, out)
+    return fnp.where(fnp.equal(fnp.abs(x), 1), fnp.multiply(x, np.asarray(np.inf, dtype)),
+                     fnp.multiply(out, x))
+
+
 def normal(key: Key, shape: int | Shape = (), dtype: Any = None,
            *, out_sharding: Any = None) -> Any:
-    """Standard normal draws, by the inverse CDF of uniforms in the open interval (0, 1).
+    """Standard normal draws, JAX's: sqrt(2) erfinv(u) for u uniform in (-1, 1).
 
     >>> normal(key(0), (2, 3)).shape
     (2, 3)
     """
     check_one_device("normal", out_sharding=out_sharding)
     if dtype is not None and np.dtype(dtype).kind == "c":  # JAX: (re + 1j im) / sqrt(2)
-        real = np.dtype(np.float32 if np.dtype(dtype) == np.complex64 else np.float64)
+        dtype = np.dtype(dtype)
+        real = np.dtype(np.float32 if dtype == np.complex64 else np.float64)
         k_re, k_im = split(key)
-        half = np.asarray(math.sqrt(0.5), real)
-        return lax.complex(lax.mul(normal(k_re, shape, real), half),
-                           lax.mul(normal(k_im, shape, real), half))
+        z = lax.complex(normal(k_re, shape, real), normal(k_im, shape, real))
+        return fnp.divide(z, np.asarray(math.sqrt(2), dtype))
     shape, dtype = _shape(shape), _float_dtype(dtype)
-    return ndtri(_unit(key, shape, dtype, True))
+    return _normal(key, shape, dtype)
+
+
+def _normal(key: Key, shape: tuple[int, ...], dtype: np.dtype) -> Any:
+    lo = np.nextafter(np.asarray(-1.0, dtype), np.asarray(0.0, dtype))
+    u = uniform(key, shape, dtype, lo, 1.0)
+    return fnp.multiply(np.asarray(math.sqrt(2), dtype), _erf_inv(u))
 
 
 def _ndtr(x: Any) -> Any:
@@ -301,26 +407,33 @@ def _ndtr(x: Any) -> Any:
 def truncated_normal(key: Key, lower: Any, upper: Any, shape: int | Shape | None = None,
                      dtype: Any = None, *, out_sharding: Any = None) -> Any:
     """Standard normal draws conditioned on the open interval (lower, upper) (broadcast
-    against `shape`), by the inverse CDF of uniforms between the bounds' CDF values. It is
-    computed in float64 on the lower tail's side (an interval mostly above 0 is drawn as the
-    negative of its mirror image: CDF values near 1 have too few floats between them), then
-    clamped strictly inside the bounds, which rounding to `dtype` could reach.
+    against `shape`), clamped strictly inside the bounds, which rounding could reach.
+    They are JAX's, sqrt(2) erfinv(u) for u uniform between erf(bound / sqrt(2)), except
+    far in a tail, where fewer than 2**16 floats lie between those erf values and JAX's
+    draws collapse onto a few values: there the same uniforms go through the inverse CDF
+    in float64 on the lower tail's side (an interval above 0 drawn as its mirror image).
 
     >>> x = truncated_normal(key(0), -2.0, 2.0, (1000,)); bool((abs(x) < 2).all())
     True
     """
     check_one_device("truncated_normal", out_sharding=out_sharding)
     dtype = _float_dtype(dtype)
-    lo, hi = fnp.asarray(lower, np.float64), fnp.asarray(upper, np.float64)
-    flip = fnp.greater(lo + hi, 0)
-    a, b = _ndtr(fnp.where(flip, -hi, lo)), _ndtr(fnp.where(flip, -lo, hi))
-    if shape is None:
-        shape = np.broadcast_shapes(get_aval(a).shape, get_aval(b).shape)
-    u = fnp.asarray(_unit(key, _shape(shape), dtype, True), np.float64)
-    x = ndtri(a + u * (b - a))
-    x = fnp.asarray(fnp.where(flip, -x, x), dtype)
     lo, hi = fnp.asarray(lower, dtype), fnp.asarray(upper, dtype)
-    return fnp.clip(x, _toward(lo, np.inf), _toward(hi, -np.inf))
+    if shape is None:
+        shape = np.broadcast_shapes(get_aval(lo).shape, get_aval(hi).shape)
+    f = _unit(key, _shape(shape), dtype, False)
+    sqrt2 = np.asarray(math.sqrt(2), dtype)
+    a, b = lax.erf(fnp.divide(lo, sqrt2)), lax.erf(fnp.divide(hi, sqrt2))
+    x = fnp.multiply(sqrt2, _erf_inv(fnp.maximum(a, _fma(f, fnp.subtract(b, a), a))))
+    sparse = fnp.less(fnp.subtract(b, a), np.asarray(2.0 ** 16 * float(np.finfo(dtype).eps),
+                                                     dtype) * fnp.maximum(fnp.abs(a), fnp.abs(b)))
+    lo64, hi64 = fnp.asarray(lo, np.float64), fnp.asarray(hi, np.float64)
+    flip = fnp.greater(lo64 + hi64, 0)
+    a64, b64 = _ndtr(fnp.where(flip, -hi64, lo64)), _ndtr(fnp.where(flip, -lo64, hi64))
+    tail = ndtri(a64 + fnp.asarray(lax.max(f, np.finfo(dtype).tiny), np.float64) * (b64 - a64))
+    x = fnp.where(sparse, fnp.asarray(fnp.where(flip, -tail, tail), dtype), x)
+    return fnp.clip(x, _toward(lax.stop_gradient(lo), np.inf),
+                    _toward(lax.stop_gradient(hi), -np.inf))
 
 
 # ------------------------------------------------------------------ discrete
@@ -334,28 +447,38 @@ def _broadcast(*shapes: tuple[int, ...]) -> tuple[int, ...] | None:
 
 def bernoulli(key: Key, p: Any = 0.5, shape: int | Shape | None = None, mode: str = "low", *,
               out_sharding: Any = None) -> Any:
-    """Booleans that are True with probability `p` (broadcast against `shape`). JAX's
-    `mode` "high" draws finer uniforms than "low"; fnad's uniforms already have the
-    dtype's full resolution, so both give the same draws."""
+    """Booleans that are True with probability `p` (broadcast against `shape`), JAX's:
+    `uniform < p`, or with `mode` "high" (probabilities below 2**-nmant) `u2 2**-nmant <
+    p - u1` for two uniforms."""
     if mode not in ("low", "high"):
         raise ArgumentError(f"bernoulli: mode must be 'low' or 'high', got {mode!r}")
     check_one_device("bernoulli", out_sharding=out_sharding)
     p = fnp.asarray(p)
     dtype = get_aval(p).dtype if get_aval(p).dtype.kind == "f" else default_float()
     shape = get_aval(p).shape if shape is None else _shape(shape)
-    return fnp.less(uniform(key, shape, dtype), p)
+    p = fnp.asarray(p, dtype)
+    if mode == "low":
+        return fnp.less(uniform(key, shape, dtype), p)
+    u = uniform(key, (2, *shape), dtype)
+    return fnp.less(u[1] * np.asarray(2.0 ** -np.finfo(dtype).nmant, dtype), p - u[0])
 
 
 def gumbel(key: Key, shape: int | Shape = (), dtype: Any = None, mode: str | None = None,
            *, out_sharding: Any = None
            ) -> Any:
-    """Standard Gumbel draws, `-log(-log(u))`. Every `mode` of JAX's ("low", "high",
-    "highest") gives the same draws: the uniforms already have the dtype's full resolution."""
+    """Standard Gumbel draws, JAX's `-log(-log(u))` for u uniform in [tiny, 1), or with
+    `mode` "high" u from two uniforms, resolving the lower tail finer ("highest" draws
+    those too: JAX's float32 "highest" bit construction is not reproduced)."""
     check_one_device("gumbel", out_sharding=out_sharding)
     if mode not in (None, "low", "high", "highest"):
         raise ArgumentError(f"gumbel: mode must be 'low', 'high' or 'highest', got {mode!r}")
     shape, dtype = _shape(shape), _float_dtype(dtype)
-    return fnp.negative(fnp.log(fnp.negative(fnp.log(_unit(key, shape, dtype, True)))))
+    if mode in (None, "low"):
+        return fnp.negative(fnp.log(fnp.negative(fnp.log(_unit(key, shape, dtype, True)))))
+    high, low = _unit(key, (2, *shape), dtype, False)
+    x = fnp.where(high >= 0.5, high,
+                  high + 2.0 ** -np.finfo(dtype).nmant * low + np.finfo(dtype).tiny)
+    return fnp.negative(fnp.log(fnp.negative(fnp.log1p(fnp.negative(x)))))
 
 
 def categorical(key: Key, logits: Any, axis: int = -1, shape: int | Shape | None = None,
@@ -383,7 +506,7 @@ def categorical(key: Key, logits: Any, axis: int = -1, shape: int | Shape | None
                              f"{aval.shape[axis]} categories of axis {axis} of {aval}")
         scores = fnp.moveaxis(fnp.add(gumbel(key, aval.shape, dtype, mode), logits), axis, -1)
         _, idx = lax.top_k(scores, k)  # batch + (k,): the draws first, as JAX orders them
-        return fnp.asarray(fnp.reshape(fnp.moveaxis(idx, -1, 0), shape), default_int())
+        return fnp.asarray(fnp.reshape(fnp.moveaxis(idx, -1, 0), shape), np.int32)  # JAX's
     scores = fnp.add(gumbel(key, noise_shape, dtype, mode), logits)
     return fnp.asarray(fnp.argmax(scores, axis=len(shape) - len(batch) + axis), default_int())
 
@@ -391,46 +514,75 @@ def categorical(key: Key, logits: Any, axis: int = -1, shape: int | Shape | None
 def randint(key: Key, shape: int | Shape, minval: Any, maxval: Any, dtype: Any = None,
             *, out_sharding: Any = None
             ) -> Any:
-    """Uniform integers in [minval, maxval), from 64 random bits reduced modulo the span
-    (bias below span / 2**64, far beneath any test's reach)."""
+    """Uniform integers in [minval, maxval), JAX's draws: two words of the dtype's width
+    from the two halves of `split(key)`, combined modulo the span (bias below span /
+    2**(2 width))."""
     check_one_device("randint", out_sharding=out_sharding)
     shape, dtype = _shape(shape), np.dtype(default_int() if dtype is None else dtype)
     if dtype.kind not in "iu":
         raise DTypeError(f"randint makes integers, not {dtype}")
     # bounds beyond the dtype are clipped to it, a maxval above its largest value making
     # that value possible too, as in JAX
+    # 8- and 16-bit draws are made as int32 ones between bounds clipped to the dtype
     info = np.iinfo(dtype)
     top = min(int(info.max), np.iinfo(np.int64).max)
     lo = fnp.broadcast_to(fnp.clip(fnp.asarray(minval, np.int64), int(info.min), top), shape)
     hi_given = fnp.broadcast_to(fnp.asarray(maxval, np.int64), shape)
-    hi = fnp.add(fnp.clip(hi_given, int(info.min), top), fnp.asarray(
-        fnp.logical_and(hi_given > top, hi_given > lo), np.int64))
-    span = fnp.asarray(fnp.maximum(fnp.subtract(hi, lo), np.int64(1)), np.uint64)
-    offset = fnp.remainder(bits(key, shape, np.uint64), span)
+    if dtype.itemsize < 4:
+        hi_given = fnp.clip(hi_given, int(info.min), top + 1)
+        info, top = np.iinfo(np.int32), int(np.iinfo(np.int32).max)
+    hi = fnp.clip(hi_given, int(info.min), top)
+    udtype = np.dtype(f"uint{max(32, 8 * dtype.itemsize)}")
+    span = fnp.where(hi <= lo, udtype.type(1), fnp.asarray(fnp.subtract(hi, lo), udtype))
+    span = fnp.where(fnp.logical_and(hi_given > top, hi_given > lo),
+                     fnp.add(span, udtype.type(1)), span)
+    whole = span == 0  # the dtype's whole range (the span wrapped): the low word itself
+    span = fnp.where(whole, udtype.type(1), span)
+    k1, k2 = split(key)
+    higher, lower = bits(k1, shape, udtype), bits(k2, shape, udtype)
+    half = udtype.type(2 ** (4 * udtype.itemsize))  # 2**width mod span, squared in halves
+    multiplier = fnp.remainder(half, span)
+    multiplier = fnp.remainder(lax.mul(multiplier, multiplier), span)  # wrapping, as JAX's
+    offset = fnp.remainder(lax.add(lax.mul(fnp.remainder(higher, span), multiplier),
+                                   fnp.remainder(lower, span)), span)
+    offset = fnp.where(whole, lower, offset)
     return fnp.asarray(fnp.add(fnp.asarray(lo, np.int64), fnp.asarray(offset, np.int64)), dtype)
 
 
 def permutation(key: Key, x: int | Any, axis: int = 0, independent: bool = False,
                 *, out_sharding: Any = None) -> Any:
     """A random permutation of `range(x)`, or of `x` along `axis` (with `independent`, of
-    each 1-d slice along `axis` separately): the order that sorts random 64-bit keys (ties,
-    which would favour the identity, have probability n**2 / 2**65)."""
+    each 1-d slice along `axis` separately), JAX's: rounds of a stable sort by random 32-bit
+    words, enough rounds (3 log n / log 2**32) that ties are unlikely to survive all."""
     check_one_device("permutation", out_sharding=out_sharding)
     if isinstance(x, (int, np.integer)):  # the default integer dtype, as JAX's draws
-        return fnp.asarray(fnp.argsort(bits(key, (int(x),), np.uint64)), default_int())
+        return _shuffle(key, fnp.arange(int(x), dtype=default_int()), 0)
     values = fnp.asarray(x)
-    shape = get_aval(values).shape
-    if independent:
-        order = fnp.argsort(bits(key, shape, np.uint64), axis=axis)
-        return fnp.take_along_axis(values, order, axis=axis)
-    return _take(values, fnp.argsort(bits(key, (shape[axis],), np.uint64)), axis)
+    aval = get_aval(values)
+    if aval.ndim == 0:
+        raise ShapeError("permutation: x must be an integer or at least 1-dimensional")
+    axis = axis % aval.ndim
+    if independent or aval.ndim == 1:
+        return _shuffle(key, values, axis)
+    return _take(values, _shuffle(key, fnp.arange(aval.shape[axis], dtype=default_int()), 0),
+                 axis)
+
+
+def _shuffle(key: Key, x: Any, axis: int) -> Any:
+    shape = get_aval(x).shape
+    size = math.prod(shape)
+    for _ in range(math.ceil(3 * math.log(max(1, size)) / math.log(2 ** 32 - 1))):
+        key, subkey = split(key)
+        _, x = lax.sort_key_val(bits(subkey, shape, _U32), x, axis)
+    return x
 
 
 def choice(key: Key, a: int | Any, shape: int | Shape = (), replace: bool = True,
            p: Any = None, axis: int = 0, mode: str | None = None) -> Any:
-    """Draws from `range(a)` or from the entries of `a` along `axis`, uniformly or with
-    probabilities `p`; without replacement by a random permutation (uniform) or by the
-    Gumbel top-k trick (weighted)."""
+    """Draws from `range(a)` or from the entries of `a` along `axis`, JAX's: uniformly by
+    `randint` (with replacement) or a permutation's first entries (without), or with
+    probabilities `p` by inverting their cumulative sum at uniforms (with) or the Gumbel
+    top-k trick (without)."""
     shape = _shape(shape)
     n = int(a) if isinstance(a, (int, np.integer)) else get_aval(fnp.asarray(a)).shape[axis]
     k = int(np.prod(shape, dtype=np.int64))
@@ -440,13 +592,15 @@ def choice(key: Key, a: int | Any, shape: int | Shape = (), replace: bool = True
         idx = randint(key, (k,), 0, n) if replace else \
             lax.slice(permutation(key, n), (0,), (k,))
     else:
-        logp = fnp.log(fnp.asarray(p))
+        p = fnp.asarray(p)
+        p = p if get_aval(p).dtype.kind == "f" else fnp.asarray(p, default_float())
         if replace:
-            idx = categorical(key, logp, shape=(k,), mode=mode)
+            cdf = fnp.cumsum(p)
+            u = fnp.subtract(1, uniform(key, (k,), get_aval(cdf).dtype))
+            idx = fnp.asarray(fnp.searchsorted(cdf, fnp.multiply(cdf[-1], u)), default_int())
         else:
-            scores = fnp.add(gumbel(key, (n,), get_aval(logp).dtype, mode), logp)
-            idx = fnp.asarray(lax.slice(fnp.argsort(fnp.negative(scores)), (0,), (k,)),
-                              default_int())
+            scores = fnp.add(gumbel(key, (n,), get_aval(p).dtype, mode), fnp.log(p))
+            idx = fnp.asarray(lax.top_k(scores, k)[1], default_int())
     idx = fnp.reshape(idx, shape)
     return idx if isinstance(a, (int, np.integer)) else _take(fnp.asarray(a), idx, axis)
 
