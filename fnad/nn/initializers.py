@@ -161,7 +161,8 @@ def orthogonal(scale: float = 1.0, column_axis: int = -1, dtype: Any = None
             raise ArgumentError(f"orthogonal needs at least 2 dimensions, got shape {shape}")
         cols = shape[column_axis]
         rows = math.prod(shape) // cols
-        a = np.asarray(random.normal(key, (max(rows, cols), min(rows, cols)), np.float64))
+        # JAX's draws (in `dtype`); the QR in float64 is JAX's to a few ulps of `dtype`
+        a = np.asarray(random.normal(key, (max(rows, cols), min(rows, cols)), dtype), np.float64)
         q, r = np.linalg.qr(a)
         q = q * np.sign(np.diag(r))
         q = q if rows >= cols else q.T
