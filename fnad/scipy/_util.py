@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -47,6 +47,17 @@ def quiet_all(namespace: dict[str, Any], names: list[str]) -> None:
         fn = namespace[name]
         if callable(fn) and not isinstance(fn, type):
             namespace[name] = _quiet(fn)
+
+
+def quiet_methods(cls: type, names: Iterable[str]) -> None:
+    """`quiet_all` for the methods `names` of `cls` (interpolators, rotations: their eager
+    NumPy arithmetic answers NaN and inf silently too); class methods stay class methods."""
+    for name in names:
+        attr = vars(cls)[name]
+        if isinstance(attr, classmethod):
+            setattr(cls, name, classmethod(_quiet(attr.__func__)))
+        else:
+            setattr(cls, name, _quiet(attr))
 
 
 def _quiet(fn: Callable[..., Any]) -> Callable[..., Any]:

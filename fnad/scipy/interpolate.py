@@ -18,8 +18,7 @@ from fnad import tree
 from fnad.core.errors import ArgumentError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
-from fnad.scipy._quiet_methods import quiet_methods
-from fnad.scipy._util import promote_inexact
+from fnad.scipy._util import promote_inexact, quiet_methods
 
 _METHODS = ("linear", "nearest")
 

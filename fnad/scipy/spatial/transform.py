@@ -19,8 +19,7 @@ from fnad import tree
 from fnad.core.errors import ArgumentError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
-from fnad.scipy._quiet_methods import quiet_methods
-from fnad.scipy._util import promote_inexact
+from fnad.scipy._util import promote_inexact, quiet_methods
 
 _SMALL = 1e-3  # below this angle (radians) the series replace the closed forms
 _EULER_EPS = 1e-7  # how close to 0 or pi the middle Euler angle counts as gimbal lock
