@@ -6,7 +6,7 @@ under `jit` and `vmap`, and on every backend. A key is a uint32 array of shape (
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,6 +40,8 @@ def threefry2x32(key: Key, x0: Any, x1: Any) -> tuple[Any, Any]:
     ['0x6b200159', '0x99ba4efe']
     """
     k0, k1 = _key_words(key)
+    if all(type(v) is np.ndarray or isinstance(v, np.uint32) for v in (key, x0, x1)):
+        return _threefry2x32_numpy(key, x0, x1)
     ks = (k0, k1, lax.bitwise_xor(lax.bitwise_xor(k0, k1), np.uint32(_PARITY)))
     x0, x1 = lax.add(x0, ks[0]), lax.add(x1, ks[1])
     for block in range(5):
@@ -48,6 +50,27 @@ def threefry2x32(key: Key, x0: Any, x1: Any) -> tuple[Any, Any]:
             x1 = lax.bitwise_xor(_rotl(x1, r), x0)
         x0 = lax.add(x0, ks[(block + 1) % 3])
         x1 = lax.add(lax.add(x1, ks[(block + 2) % 3]), np.uint32(block + 1))
+    return x0, x1
+
+
+def _threefry2x32_numpy(key: np.ndarray, x0: Any, x1: Any) -> tuple[np.ndarray, np.ndarray]:
+    """`threefry2x32` on NumPy values, updating two arrays in place: eager draws are bound by
+    memory traffic, and this makes 3 arrays where the lax form makes ~200."""
+    ks = [int(w) for w in key]
+    ks.append(ks[0] ^ ks[1] ^ _PARITY)
+    x0, x1 = (np.array(x, _U32) for x in np.broadcast_arrays(x0, x1))  # writable copies
+    np.add(x0, np.uint32(ks[0]), out=x0)
+    np.add(x1, np.uint32(ks[1]), out=x1)
+    spare = np.empty_like(x1)
+    for block in range(5):
+        for r in _ROTATIONS[4 * (block % 2):4 * (block % 2) + 4]:
+            np.add(x0, x1, out=x0)
+            np.left_shift(x1, np.uint32(r), out=spare)
+            np.right_shift(x1, np.uint32(32 - r), out=x1)
+            np.bitwise_or(x1, spare, out=x1)
+            np.bitwise_xor(x1, x0, out=x1)
+        np.add(x0, np.uint32(ks[(block + 1) % 3]), out=x0)
+        np.add(x1, np.uint32((ks[(block + 2) % 3] + block + 1) % 2 ** 32), out=x1)
     return x0, x1
 
 
@@ -345,18 +368,38 @@ def _horner(coeffs: tuple[float, ...], t: Any) -> Any:
     """The polynomial with `coeffs` (highest degree first) at `t`, each step fused as XLA's."""
     dtype = get_aval(t).dtype
     p = fnp.full_like(t, coeffs[0])
+    if dtype == np.float64:
+        for c in coeffs[1:]:
+            p = _fma(p, t, np.asarray(c, dtype))
+        return p
+    wide = fnp.asarray(t, np.float64)  # `_fma`'s exact products, converting t once
     for c in coeffs[1:]:
-        p = _fma(p, t, np.asarray(c, dtype))
+        p = fnp.asarray(fnp.add(fnp.multiply(fnp.asarray(p, np.float64), wide),
+                                float(np.asarray(c, dtype))), dtype)
     return p
+
+
+def _piecewise(x: Any, first: Any, f: Callable[[Any], Any], g: Callable[[Any], Any]) -> Any:
+    """f(x) where `first`, else g(x). On NumPy values each sees only its own elements (the
+    eager draws' time goes into passes over memory); traced values go through both."""
+    if type(x) is not np.ndarray or x.ndim == 0:
+        return fnp.where(first, f(x), g(x))
+    out = np.empty_like(x)
+    out[first] = f(x[first])
+    rest = ~first
+    out[rest] = g(x[rest])
+    return out
 
 
 def _log1p(x: Any) -> Any:
     """log1p as XLA computes it: Cephes' rational for small |x|, else log(1 + x)."""
-    x2 = fnp.multiply(x, x)
-    ratio = fnp.divide(_horner(_LOG1P_SMALL[0], x), _horner(_LOG1P_SMALL[1], x))
-    small = fnp.add(x, _fma(x2, np.asarray(-0.5, get_aval(x).dtype),
-                            fnp.multiply(fnp.multiply(x, x2), ratio)))
-    return fnp.where(fnp.abs(x) < 0.41421356237309504880, small, fnp.log(fnp.add(1, x)))
+    def small(x: Any) -> Any:
+        x2 = fnp.multiply(x, x)
+        ratio = fnp.divide(_horner(_LOG1P_SMALL[0], x), _horner(_LOG1P_SMALL[1], x))
+        return fnp.add(x, _fma(x2, np.asarray(-0.5, get_aval(x).dtype),
+                               fnp.multiply(fnp.multiply(x, x2), ratio)))
+    return _piecewise(x, fnp.abs(x) < 0.41421356237309504880, small,
+                      lambda x: fnp.log(fnp.add(1, x)))
 
 
 def _erf_inv(x: Any) -> Any:
@@ -366,11 +409,14 @@ def _erf_inv(x: Any) -> Any:
     dtype = get_aval(x).dtype
     if dtype == np.float16:
         return fnp.asarray(_erf_inv(fnp.asarray(x, np.float32)), np.float16)
-    w = fnp.negative(_log1p(fnp.negative(fnp.multiply(x, x))))
-    out = None
-    for bound, root, shift, coeffs in reversed(_GILES[dtype]):
-        p = _horner(coeffs, fnp.subtract(fnp.sqrt(w) if root else w, np.asarray(shift, dtype)))
-        out = p if out is None else fnp.where(fnp.less(w, np.asarray(bound, dtype)), p, out)
+    def giles(w: Any, pieces: tuple[Any, ...]) -> Any:
+        (bound, root, shift, coeffs), rest = pieces[0], pieces[1:]
+        def piece(w: Any) -> Any:
+            return _horner(coeffs, fnp.subtract(fnp.sqrt(w) if root else w,
+                                                np.asarray(shift, dtype)))
+        return piece(w) if not rest else \
+            _piecewise(w, fnp.less(w, np.asarray(bound, dtype)), piece, lambda w: giles(w, rest))
+    out = giles(fnp.negative(_log1p(fnp.negative(fnp.multiply(x, x)))), _GILES[dtype])
     return fnp.where(fnp.equal(fnp.abs(x), 1), fnp.multiply(x, np.asarray(np.inf, dtype)),
                      fnp.multiply(out, x))
 
