@@ -245,14 +245,30 @@ def uniform(key: Key, shape: int | Shape = (), dtype: Any = None, minval: Any = 
     return fnp.maximum(lo, _fma(u, fnp.subtract(hi, lo), lo))
 
 
+def _halves(x: Any) -> tuple[Any, Any]:
+    """x as hi + lo, each with at most 26 significant bits (Veltkamp's split)."""
+    big = lax.mul(x, np.float64(134217729.0))  # 2**27 + 1 (lax: overflow stays quiet)
+    hi = lax.sub(big, lax.sub(big, x))
+    return hi, lax.sub(x, hi)
+
+
 def _fma(a: Any, b: Any, c: Any) -> Any:
     """a * b + c rounded once, as XLA's CPU code computes it (it contracts a multiply and
     an add into a fused multiply-add): for float16 and float32 the product is exact in
     float64 and the float64 sum rounds to the same float (but in a 2**-29 fraction of
-    ties); float64 rounds twice, which can differ from a fused result in the last bit."""
+    ties); float64 carries the product's rounding error (Dekker's exact product) and the
+    sum's (Knuth's two-sum) into one last rounding."""
     dtype = get_aval(a).dtype
     if dtype == np.float64:
-        return fnp.add(fnp.multiply(a, b), c)
+        a, b, c = fnp.broadcast_arrays(*(fnp.asarray(v, dtype) for v in (a, b, c)))
+        add, sub, mul = lax.add, lax.sub, lax.mul
+        p = mul(a, b)
+        (ah, al), (bh, bl) = _halves(a), _halves(b)
+        err = add(add(add(sub(mul(ah, bh), p), mul(ah, bl)), mul(al, bh)), mul(al, bl))
+        total = add(p, c)  # p + err + c: Knuth's error-free sum of p and c, then err
+        back = sub(total, p)
+        fused = add(total, add(add(sub(p, sub(total, back)), sub(c, back)), err))
+        return fnp.where(fnp.isfinite(fused), fused, total)  # the splits overflow near max
     wide = [fnp.asarray(v, np.float64) for v in (a, b, c)]
     return fnp.asarray(fnp.add(fnp.multiply(wide[0], wide[1]), wide[2]), dtype)
 
