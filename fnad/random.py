@@ -389,6 +389,13 @@ def _horner(coeffs: tuple[float, ...], t: Any) -> Any:
             p = _fma(p, t, np.asarray(c, dtype))
         return p
     wide = fnp.asarray(t, np.float64)  # `_fma`'s exact products, converting t once
+    if type(t) is np.ndarray:  # eagerly in place: no array allocated per step
+        sums = np.empty_like(wide)
+        for c in coeffs[1:]:
+            np.multiply(p, wide, out=sums)
+            np.add(sums, float(np.asarray(c, dtype)), out=sums)
+            np.copyto(p, sums, casting="same_kind")
+        return p
     for c in coeffs[1:]:
         p = fnp.asarray(fnp.add(fnp.multiply(fnp.asarray(p, np.float64), wide),
                                 float(np.asarray(c, dtype))), dtype)
