@@ -1,8 +1,9 @@
 """The samplers of `jax.random` beyond uniform and normal draws, re-exported by
-`fnad.random`. Each is a pure function of the key: transforms of uniforms in the open
-interval (0, 1), or exact quantile functions (gamma in log space, Poisson, binomial), so
-the numbers are the same eagerly, under `jit` and under `vmap`, and never NaN or inf for
-valid parameters. Continuous ones are differentiable in their parameters: through the
+`fnad.random`. Each is a pure function of the key: JAX's transforms of its uniforms (so
+the same key gives JAX's numbers, to XLA's rounding of log and the like), or exact quantile
+functions (gamma in log space, Poisson, binomial: JAX's rejection loops draw other numbers
+from the same distributions), so the numbers are the same eagerly, under `jit` and under
+`vmap`, and never NaN or inf for valid parameters. Continuous ones are differentiable in their parameters: through the
 transform, and for gamma, beta, Dirichlet (and chi-squared, F, t) by implicit
 reparameterization (`lax.random_loggamma`'s derivative is -(dP/da) / pdf).
 """
