@@ -321,3 +321,12 @@ def test_bits_default_to_the_default_integer_width():
         assert random.rademacher(random.key(0), (3,)).dtype == np.int64
     finally:
         fnad.config.update("enable_x64", False)
+
+
+def test_float64_uniform_near_the_largest_floats_stays_finite_and_quiet():
+    """The float64 draws emulate XLA's fused multiply-add with Veltkamp splits, which
+    overflow for spans near the largest float: those draws fall back to the plain sum."""
+    with np.errstate(all="raise"):
+        u = random.uniform(random.key(0), (1000,), np.float64, -1e300, 1e300)
+    assert np.isfinite(u).all() and (u >= -1e300).all() and (u < 1e300).all()
+    assert u.min() < -5e299 and u.max() > 5e299
