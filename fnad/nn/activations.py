@@ -16,7 +16,9 @@ from fnad.core.dtypes import default_float, default_int, float_or_default
 from fnad.core.errors import ArgumentError, ShapeError
 from fnad.core.ir import get_aval
 from fnad.lax.custom import custom_jvp
+from fnad.numpy._core import normalize_axis
 from fnad.scipy import special as _special
+from fnad.scipy._util import quiet_all
 
 Axis = int | Sequence[int] | None
 
@@ -186,7 +188,7 @@ def one_hot(x: Any, num_classes: int, *, dtype: Any = None, axis: int = -1) -> A
     """
     x = fnp.asarray(x)
     nd = get_aval(x).ndim + 1
-    axis = axis % nd
+    axis = normalize_axis(axis, nd)
     classes = np.arange(num_classes, dtype=get_aval(x).dtype).reshape(
         (num_classes,) + (1,) * (nd - 1 - axis))
     return fnp.asarray(fnp.expand_dims(x, axis) == classes, float_or_default(dtype))
@@ -372,3 +374,6 @@ __all__ = ["celu", "elu", "gelu", "glu", "hard_sigmoid", "hard_silu", "hard_swis
            "logmeanexp", "logsumexp", "mish", "one_hot", "relu", "relu6", "selu", "sigmoid",
            "silu", "soft_sign", "softmax", "softplus", "sparse_plus", "sparse_sigmoid",
            "squareplus", "standardize", "swish", "tanh"]
+
+# eager NumPy arithmetic on huge or infinite inputs answers inf/NaN silently, as JAX's
+quiet_all(globals(), __all__)

@@ -11,6 +11,7 @@ import numpy as np
 
 import fnad.numpy as fnp
 from fnad import lax
+from fnad.core.dtypes import canonical
 from fnad.core.errors import ArgumentError, ShapeError, TransformError
 from fnad.core.ir import get_aval
 from fnad.nn import activations, initializers
@@ -53,6 +54,30 @@ def _attention_mask(t: int, s: int, is_causal: bool, window: tuple[int, int] | N
     return mask
 
 
+def _check_attention_args(q: Any, k: Any, v: Any, mask: Any, q_lengths: Any,
+                          kv_lengths: Any) -> None:
+    """JAX's checks on what broadcasting or promotion would otherwise accept silently: query
+    and value of the key's dtype, a boolean mask, int32 lengths of shape (B,)."""
+    kdt = canonical(get_aval(k).dtype)
+    for name, t in (("query", q), ("value", v)):
+        if canonical(get_aval(t).dtype) != kdt:
+            raise ArgumentError(f"dot_product_attention: {name} dtype {get_aval(t).dtype} must "
+                             f"be the key's, {get_aval(k).dtype}; cast them to one dtype.")
+    if mask is not None and get_aval(fnp.asarray(mask)).dtype != np.bool_:
+        raise ArgumentError(f"dot_product_attention: mask must be boolean (True: attend), got "
+                         f"{get_aval(fnp.asarray(mask)).dtype}; compare it, e.g. mask != 0.")
+    b = get_aval(k).shape[0]
+    for name, lengths in (("query_seq_lengths", q_lengths), ("key_value_seq_lengths",
+                                                              kv_lengths)):
+        if lengths is None:
+            continue
+        aval = get_aval(fnp.asarray(lengths))
+        if aval.shape != (b,) or canonical(aval.dtype) != np.int32:
+            raise ArgumentError(f"dot_product_attention: {name} must be an int32 array of "
+                                f"shape ({b},), one length per batch entry; got "
+                                f"{aval.dtype}{list(aval.shape)}.")
+
+
 def dot_product_attention(query: Any, key: Any, value: Any, bias: Any = None, mask: Any = None,
                           *, scale: float | None = None, is_causal: bool = False,
                           query_seq_lengths: Any = None, key_value_seq_lengths: Any = None,
@@ -83,6 +108,7 @@ def dot_product_attention(query: Any, key: Any, value: Any, bias: Any = None, ma
             f"dot_product_attention: query {out_shape}, key {get_aval(fnp.asarray(key)).shape} "
             f"and value {get_aval(fnp.asarray(value)).shape} must be (B, T, N, H), (B, S, K, H) "
             "and (B, S, K, H) (or the same without B), with K dividing N.")
+    _check_attention_args(q, k, v, mask, query_seq_lengths, key_value_seq_lengths)
     g = n // kh
     dtype = np.promote_types(get_aval(q).dtype, np.float32)
     scale = 1.0 / math.sqrt(h) if scale is None else scale
@@ -102,7 +128,7 @@ def dot_product_attention(query: Any, key: Any, value: Any, bias: Any = None, ma
     probs = fnp.asarray(activations.softmax(logits, axis=-1), get_aval(v).dtype)
     out = fnp.einsum("bkgts,bskh->btkgh", fnp.reshape(probs, (b, kh, g, t, s)), v)
     out = fnp.reshape(out, (b, t, n, h))
-    if query_seq_lengths is not None and key_value_seq_lengths is not None:
+    if query_seq_lengths is not None:  # padded query rows are zero, with or without kv lengths
         rows = np.arange(t)[None, :, None, None] < fnp.reshape(query_seq_lengths, (-1, 1, 1, 1))
         out = out * fnp.asarray(rows, get_aval(out).dtype)
     out = fnp.reshape(out, out_shape)

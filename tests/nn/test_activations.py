@@ -104,6 +104,25 @@ def test_one_hot():
     np.testing.assert_array_equal(out, [[[1, 0, 0], [0, 0, 1]], [[0, 1, 0], [0, 0, 0]]])
     np.testing.assert_array_equal(nn.one_hot(np.array([1, 0]), 2, axis=0), [[0, 1], [1, 0]])
     tu.check_vmap(lambda y: nn.one_hot(y, 4), (np.array([[0, 3], [2, 1]]),))
+    np.testing.assert_array_equal(nn.one_hot(np.array([1, 0]), 2, axis=-2), [[0, 1], [1, 0]])
+    # an axis outside [-(ndim + 1), ndim] raises, as JAX (it wrapped around silently)
+    for axis in (2, -3):
+        with pytest.raises(ValueError, match="out of range"):
+            nn.one_hot(np.array([1, 0]), 2, axis=axis)
+
+
+HUGE_ACTIVATIONS = ["selu", "squareplus", "sparse_plus", "gelu", "standardize"]
+
+
+@pytest.mark.parametrize("name", HUGE_ACTIVATIONS)
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_huge_and_infinite_inputs_warn_nothing(name, dtype):
+    # eager NumPy arithmetic overflowed with a RuntimeWarning (JAX answers inf/NaN quietly)
+    big = np.finfo(dtype).max
+    x = np.array([big, -big, np.inf, -np.inf, np.nan, 1.0], dtype)
+    with np.errstate(all="raise"):
+        out = getattr(nn, name)(x)
+    assert out.dtype == dtype and out.shape == x.shape
 
 
 # Kinks and edges: derivatives there follow JAX's conventions (one-sided, or the even split

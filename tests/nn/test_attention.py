@@ -105,7 +105,7 @@ def np_attention(q, k, v, bias=None, mask=None, scale=None, causal=False, window
             p = np.exp(logits - logits.max(-1, keepdims=True))
             p /= p.sum(-1, keepdims=True)
             out[bi, :, ni] = p @ v[bi, :, kv]
-            if q_len is not None and kv_len is not None:
+            if q_len is not None:
                 out[bi, q_len[bi]:, ni] = 0
     return out
 
@@ -126,6 +126,8 @@ CASES = {
     "lengths": {"query_seq_lengths": np.array([2, 4], np.int32),
                 "key_value_seq_lengths": np.array([3, 5], np.int32)},
     "kv_lengths": {"key_value_seq_lengths": np.array([1, 4], np.int32)},
+    # padded query rows are zero without kv lengths too (they were softmax rows)
+    "q_lengths": {"query_seq_lengths": np.array([1, 3], np.int32)},
 }
 
 
@@ -173,3 +175,14 @@ def test_dot_product_attention_bad_input():
         nn.dot_product_attention(q, k, v[:, :2])
     with pytest.raises(ValueError, match="implementation"):
         nn.dot_product_attention(q, k, v, implementation="cudnn")
+    # as JAX: no silent promotion, truthiness or broadcasting of these (they were accepted)
+    with pytest.raises(ValueError, match="query dtype"):
+        nn.dot_product_attention(q.astype(np.float16), k, v)
+    with pytest.raises(ValueError, match="value dtype"):
+        nn.dot_product_attention(q, k, v.astype(np.float16))
+    with pytest.raises(ValueError, match="mask must be boolean"):
+        nn.dot_product_attention(q, k, v, mask=np.ones((4, 5), np.int32))
+    with pytest.raises(ValueError, match=r"query_seq_lengths must be an int32 array of shape \(2,\)"):
+        nn.dot_product_attention(q, k, v, query_seq_lengths=np.array([3], np.int32))
+    with pytest.raises(ValueError, match="key_value_seq_lengths"):
+        nn.dot_product_attention(q, k, v, key_value_seq_lengths=np.array([3.0, 2.0]))
