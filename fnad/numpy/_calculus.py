@@ -188,7 +188,8 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None,
            period: Any = None) -> Any:
     """Piecewise-linear interpolation of (xp, fp) at x (xp increasing); `left`/`right`
     outside (default fp[0], fp[-1]); with `period`, xp and x are taken modulo it. The
-    result has the common float dtype of the inputs (float32 stays float32).
+    result has the common float dtype of the inputs (float32 stays float32); a complex
+    `fp` gives a complex result.
 
     >>> interp(np.array([0.5, 3.0]), np.array([0.0, 1.0, 2.0]), np.array([0.0, 10.0, 0.0]))
     array([5., 0.])
