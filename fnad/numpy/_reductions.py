@@ -14,7 +14,7 @@ import numpy as np
 
 from fnad import lax
 from fnad.core.cache import Cache
-from fnad.core.errors import ArgumentError, check_no_out, user_line
+from fnad.core.errors import ArgumentError, DTypeError, check_no_out, user_line
 from fnad.core.ir import get_aval
 from fnad.lax.elementwise import abs_squared
 from fnad.numpy._core import asarray, broadcast_to, fresh, normalize_axes, normalize_axis
@@ -136,6 +136,15 @@ def min(a: Any, axis: Axis = None, out: None = None, keepdims: bool = False,  # 
 
 
 amax, amin = max, min
+
+
+def _nan_stat_dtype(name: str, a: Any, dtype: Any) -> None:
+    """NumPy's rule for nanmean/nanvar/nanstd: an inexact `a` needs an inexact `dtype` (in
+    an integer one the NaNs to skip are gone, and the statistic is something else)."""
+    kind = get_aval(asarray(a)).dtype.kind
+    if dtype is not None and kind in "fc" and np.dtype(dtype).kind not in "fc":
+        raise DTypeError(f"{name}: an inexact array needs an inexact dtype, got "
+                         f"{np.dtype(dtype)}{user_line()}")
 
 
 def _float_stat(np_fn: Callable[..., Any], a: Any, dtype: Any) -> tuple[Any, np.dtype]:
@@ -292,6 +301,7 @@ def nansum(a: Any, axis: Axis = None, dtype: Any = None, out: None = None,
 def nanmean(a: Any, axis: Axis = None, dtype: Any = None, out: None = None,
             keepdims: bool = False, where: Any = None) -> Any:
     """`mean` of the non-NaN elements (of those `where` selects)."""
+    _nan_stat_dtype("nanmean", a, dtype)
     a, out_dtype = _float_stat(np.mean, a, dtype)
     present = lax.eq(a, a) if where is None else lax.bitwise_and(
         lax.eq(a, a), broadcast_to(asarray(where), get_aval(a).shape))

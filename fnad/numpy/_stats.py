@@ -159,8 +159,9 @@ def nanvar(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, ddof:
     """The variance of the non-NaN elements (of those `where` selects) about their mean,
     or about `mean` when given (shaped as with keepdims=True), divided by count - ddof
     (NaN where that is not positive)."""
-    from fnad.numpy._reductions import _float_stat, var
+    from fnad.numpy._reductions import _float_stat, _nan_stat_dtype, var
     check_no_out("nanvar", out)
+    _nan_stat_dtype("nanvar", a, dtype)
     if get_aval(asarray(a)).dtype.kind in "iub":  # no NaNs: NumPy's nanvar is var
         return var(a, axis, dtype, None, ddof, keepdims, where=where, mean=mean)
     a, out_dtype = _float_stat(np.var, a, dtype)

@@ -159,3 +159,16 @@ def test_integer_dtype_accumulates_in_that_dtype(name, dtype):
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(fnp.mean(x, 1, dtype=dtype, where=x > 8),
                                   np.mean(x, 1, dtype=dtype, where=x > 8))
+
+
+@pytest.mark.parametrize("name", ["nanmean", "nanvar", "nanstd"])
+def test_nan_statistics_of_floats_need_an_inexact_dtype(name):
+    """NumPy raises for nanmean/nanvar/nanstd of a float array in an integer dtype (fnad gave
+    a number neither NumPy nor JAX gives); integer input in an integer dtype still works."""
+    x = np.array([[0.4, np.nan, 1.7], [2.5, -1.2, 0.3]], np.float32)
+    with pytest.raises(fnad.FnadError, match="inexact dtype"):
+        getattr(fnp, name)(x, axis=0, dtype=np.int32)
+    i = np.array([[1, 5, 2], [7, 3, 3]], np.int32)
+    if name != "nanstd":  # NumPy cannot put sqrt's float result in int32
+        np.testing.assert_array_equal(getattr(fnp, name)(i, axis=1, dtype=np.int32),
+                                      getattr(np, name)(i, axis=1, dtype=np.int32))
