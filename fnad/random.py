@@ -407,10 +407,13 @@ def _piecewise(x: Any, first: Any, f: Callable[[Any], Any], g: Callable[[Any], A
     eager draws' time goes into passes over memory); traced values go through both."""
     if type(x) is not np.ndarray or x.ndim == 0:
         return fnp.where(first, f(x), g(x))
-    out = np.empty_like(x)
-    out[first] = f(x[first])
-    rest = ~first
-    out[rest] = g(x[rest])
+    rest = np.flatnonzero(~first)
+    if 8 * rest.size < x.size:  # g is rare (erf_inv's tails): f on all, g patched in
+        out = f(x)  # a fresh array
+    else:
+        out = np.empty_like(x)
+        out[first] = f(x[first])
+    out.flat[rest] = g(x.flat[rest])
     return out
 
 
