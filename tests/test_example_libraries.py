@@ -93,6 +93,30 @@ def test_schedules_clipping_and_dtypes():
         update(0, [np.ones(2)], state)
 
 
+@pytest.mark.parametrize("schedule", [O.exponential_decay(0.1, 2, 0.5),
+                                      O.inverse_time_decay(0.1, 2, 0.5),
+                                      O.inverse_time_decay(0.1, 2, 0.5, staircase=True),
+                                      O.polynomial_decay(0.1, 4, 0.01, power=2.0)])
+def test_schedules_of_python_counts_are_python_floats(schedule):
+    # as JAX's: a Python step count gives a (weak) Python float, so float16 parameters stay
+    # float16 (a float32 step size made them float32)
+    assert type(schedule(3)) is float
+    init, update, get_params = O.sgd(schedule)
+    state = init({"w": np.ones(3, np.float16)})
+    for i in range(3):
+        state = update(i, {"w": np.ones(3, np.float16)}, state)
+    assert get_params(state)["w"].dtype == np.float16
+    lrs = sum(schedule(i) for i in range(3))
+    np.testing.assert_allclose(get_params(state)["w"], 1 - lrs, rtol=2e-3)
+
+
+def test_clip_grads_to_zero_norm_warns_nothing():
+    # max_norm 0 with zero gradients is 0 / 0: NaN as in JAX, without NumPy's warning
+    with np.errstate(all="raise"):
+        out = O.clip_grads({"g": np.zeros(2, np.float32)}, 0.0)
+    assert np.isnan(out["g"]).all() and out["g"].dtype == np.float32
+
+
 def test_stax_layers_shapes_and_values():
     from fnad import random
     from fnad.example_libraries import stax

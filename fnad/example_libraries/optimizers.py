@@ -103,29 +103,35 @@ def constant(step_size: float) -> Schedule:
     return lambda i: step_size
 
 
-def _steps(i: Any) -> Any:
-    """The step count as a float of the default dtype (an integer count divided by an
-    integer would otherwise be float64, and make float32 parameters float64)."""
-    return fnp.asarray(i, default_float())
+def _schedule(formula: Callable[[Any], Any]) -> Schedule:
+    """The schedule `formula(step count)`. A Python count gives a Python float (weak, as
+    JAX's: float16 parameters stay float16), computed in float64; an array or traced count
+    is taken as the default float dtype (an integer array divided by an integer would
+    otherwise be float64, and make float32 parameters float64)."""
+    def schedule(i: Any) -> Any:
+        if isinstance(i, (int, float)):
+            return float(formula(np.float64(i)))
+        return formula(fnp.asarray(i, default_float()))
+    return schedule
 
 
 def exponential_decay(step_size: float, decay_steps: float, decay_rate: float) -> Schedule:
-    return lambda i: step_size * decay_rate ** (_steps(i) / decay_steps)
+    return _schedule(lambda t: step_size * decay_rate ** (t / decay_steps))
 
 
 def inverse_time_decay(step_size: float, decay_steps: float, decay_rate: float,
                        staircase: bool = False) -> Schedule:
     if staircase:
-        return lambda i: step_size / (1 + decay_rate * fnp.floor(_steps(i) / decay_steps))
-    return lambda i: step_size / (1 + decay_rate * _steps(i) / decay_steps)
+        return _schedule(lambda t: step_size / (1 + decay_rate * fnp.floor(t / decay_steps)))
+    return _schedule(lambda t: step_size / (1 + decay_rate * t / decay_steps))
 
 
 def polynomial_decay(step_size: float, decay_steps: int, final_step_size: float,
                      power: float = 1.0) -> Schedule:
-    def schedule(i: Any) -> Any:
-        done = fnp.minimum(_steps(i), decay_steps) / decay_steps
+    def formula(t: Any) -> Any:
+        done = fnp.minimum(t, decay_steps) / decay_steps
         return (step_size - final_step_size) * (1 - done) ** power + final_step_size
-    return schedule
+    return _schedule(formula)
 
 
 def piecewise_constant(boundaries: Any, values: Any) -> Schedule:
@@ -297,7 +303,7 @@ def l2_norm(tree: Any) -> Any:
 
 def clip_grads(grad_tree: Any, max_norm: float) -> Any:
     """The gradients scaled down to l2 norm `max_norm` where their norm is larger."""
-    factor = max_norm / fnp.maximum(l2_norm(grad_tree), max_norm)
+    factor = fnp.divide(max_norm, fnp.maximum(l2_norm(grad_tree), max_norm))
     return tree_util.tree_map(lambda g: fnp.multiply(g, factor), grad_tree)
 
 
