@@ -156,6 +156,10 @@ def test_stax_layers_shapes_and_values():
     out = apply_fun(params, x[0, 0:2, 0])
     assert shape == (-1, 7) and out.shape == (2, 7)
     np.testing.assert_allclose(out[:, 4:], x[0, 0:2, 0])
+    # parallel's shapes and params are tuples, as JAX's (they were lists: another pytree)
+    shapes, branch_params = stax.parallel(stax.Dense(2), stax.Identity)[0](key, [(-1, 3)] * 2)
+    assert shapes == ((-1, 2), (-1, 3)) and type(branch_params) is tuple
+    assert fnad.tree.tree_structure(params[1]) == fnad.tree.tree_structure(((0, 0), ()))
     summed = stax.serial(stax.FanOut(3), stax.FanInSum)[1]([(), ()], x)
     np.testing.assert_allclose(summed, 3 * x)
 

@@ -293,7 +293,8 @@ def parallel(*layers: Layer) -> Layer:
     def init_fun(rng: Any, input_shape: Sequence[Any]) -> tuple:
         rngs = random.split(rng, len(init_funs))
         pairs = [init(r, shape) for init, r, shape in zip(init_funs, rngs, input_shape)]
-        return [p[0] for p in pairs], [p[1] for p in pairs]
+        # tuples, as JAX's (its params are a tuple, part of the params' tree structure)
+        return tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
 
     def apply_fun(params: Sequence[Any], inputs: Sequence[Any], **kwargs: Any) -> Any:
         rng = kwargs.pop("rng", None)
