@@ -17,7 +17,7 @@ import numpy as np
 
 import fnad.numpy as fnp
 from fnad.api import value_and_grad
-from fnad.core.errors import DTypeError, ShapeError
+from fnad.core.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError
 from fnad.lax.control_flow import while_loop
 
 
@@ -55,7 +55,7 @@ def minimize(fun: Callable[..., Any], x0: Any, args: tuple = (), *, method: str,
     ([3.0, 3.0], True)
     """
     if not isinstance(args, tuple):
-        raise TypeError(f"minimize: args must be a tuple, got {type(args).__name__}")
+        raise ArgumentTypeError(f"minimize: args must be a tuple, got {type(args).__name__}")
     x0 = fnp.asarray(x0)
     if x0.ndim != 1:
         raise ShapeError(f"minimize: x0 must be a vector of shape (n,), got shape "
@@ -72,7 +72,7 @@ def minimize(fun: Callable[..., Any], x0: Any, args: tuple = (), *, method: str,
         return _bfgs(f, x0, **options)
     if method.lower() == "l-bfgs-experimental-do-not-rely-on-this":
         return _lbfgs(f, x0, **options)
-    raise ValueError(f"minimize: method {method!r} not recognized; use 'BFGS' or "
+    raise ArgumentError(f"minimize: method {method!r} not recognized; use 'BFGS' or "
                      "'l-bfgs-experimental-do-not-rely-on-this'")
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 import fnad.numpy as fnp
 from fnad import tree
-from fnad.core.errors import ArgumentError, ShapeError, user_line
+from fnad.core.errors import ArgumentError, ArgumentTypeError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
 from fnad.scipy._util import promote_inexact, quiet_methods
@@ -186,12 +186,12 @@ class Rotation(NamedTuple):
 
     def __getitem__(self, indexer: Any) -> Rotation:  # type: ignore[override]
         if self.single:
-            raise TypeError("Single rotation is not subscriptable.")
+            raise ArgumentTypeError("Rotation: a single rotation is not subscriptable")
         return Rotation(fnp.at(self.quat)[indexer].get())
 
     def __len__(self) -> int:
         if self.single:
-            raise TypeError("Single rotation has no len().")
+            raise ArgumentTypeError("Rotation: a single rotation has no len()")
         return get_aval(self.quat).shape[0]
 
     def __mul__(self, other: Rotation) -> Rotation:  # type: ignore[override]
@@ -323,7 +323,7 @@ class Slerp(NamedTuple):
         """The interpolator through `rotations` (a stack of at least 2) at strictly
         increasing `times`."""
         if not isinstance(rotations, Rotation):
-            raise TypeError("Slerp.init: rotations must be a Rotation instance, got "
+            raise ArgumentTypeError("Slerp.init: rotations must be a Rotation instance, got "
                             f"{type(rotations).__name__}")
         if rotations.single or len(rotations) < 2:
             raise ArgumentError("Slerp.init: rotations must be a stack of at least 2 "
