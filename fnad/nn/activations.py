@@ -23,12 +23,17 @@ from fnad.scipy._util import quiet_all
 Axis = int | Sequence[int] | None
 
 
-def _inexact(x: Any) -> Any:
-    """`x` as an array, a bool or integer one converted to the default float dtype (float32,
-    float64 under x64): JAX computes these activations of integers in its default float,
-    where NumPy's promotion would give float64 (or float16 for bools)."""
+def _inexact(x: Any, ufunc: bool = False) -> Any:
+    """`x` as an array, a bool or integer one converted to a float dtype as JAX's activation
+    of that name does (NumPy's promotion would give float64, or float16 for bools): the
+    default float (float32, float64 under x64) where JAX first meets a Python float; with
+    `ufunc`, where JAX first applies a jax.numpy function, float32 for up to 32-bit
+    integers and the default float for 64-bit ones (they differ under x64)."""
     x = fnp.asarray(x)
-    return fnp.asarray(x, default_float()) if get_aval(x).dtype.kind in "biu" else x
+    dtype = get_aval(x).dtype
+    if dtype.kind not in "biu":
+        return x
+    return fnp.asarray(x, np.float32 if ufunc and dtype.itemsize < 8 else default_float())
 
 
 def _bool_as_int(x: Any) -> Any:
@@ -67,7 +72,7 @@ def elu(x: Any, alpha: float = 1.0) -> Any:
 def gelu(x: Any, approximate: bool = True) -> Any:
     """Gaussian error linear unit `x * Phi(x)` (Hendrycks & Gimpel, 2016): exactly with
     `erf`, or with the tanh approximation when `approximate`."""
-    x = _inexact(x)
+    x = _inexact(x, ufunc=True)
     if approximate:
         inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)
         return fnp.multiply(0.5 * x, 1 + fnp.tanh(inner))
@@ -91,13 +96,13 @@ swish = silu
 
 def tanh(x: Any) -> Any:
     """Hyperbolic tangent."""
-    return fnp.tanh(_inexact(x))
+    return fnp.tanh(_inexact(x, ufunc=True))
 
 
 def softplus(x: Any) -> Any:
     """`log(1 + exp(x))`, as `logaddexp(x, 0)`: it neither overflows nor loses the small
     values, and its second derivative at 0 is right (max(x, 0) + log1p(exp(-|x|)) has 0)."""
-    x = _inexact(x)
+    x = _inexact(x, ufunc=True)
     return fnp.logaddexp(x, fnp.zeros_like(x))
 
 
@@ -124,7 +129,7 @@ def logmeanexp(x: Any, axis: Axis = None, where: Any = None, keepdims: bool = Fa
     >>> round(float(logmeanexp(np.array([0.0, np.log(3.0)]))), 6)
     0.693147
     """
-    x = _inexact(x)
+    x = _inexact(x, ufunc=True)
     return fnp.subtract(logsumexp(x, axis=axis, keepdims=keepdims, where=where),
                         fnp.log(_count(x, axis, where, keepdims)))
 
@@ -139,7 +144,7 @@ def _stable_max(x: Any, axis: Axis) -> Any:
 def log_softmax(x: Any, axis: Axis = -1, where: Any = None) -> Any:
     """`x - logsumexp(x, axis)`: log-probabilities, accurate even for very negative ones;
     entries outside `where` are left out and give `-inf`."""
-    x = _masked(_inexact(x), where, -np.inf)
+    x = _masked(_inexact(x, ufunc=True), where, -np.inf)
     shifted = x - _stable_max(x, axis)
     out = shifted - fnp.log(fnp.sum(fnp.exp(shifted), axis=axis, keepdims=True))
     return _masked(out, where, -np.inf)
@@ -148,7 +153,7 @@ def log_softmax(x: Any, axis: Axis = -1, where: Any = None) -> Any:
 def softmax(x: Any, axis: Axis = -1, where: Any = None) -> Any:
     """`exp(x) / sum(exp(x), axis)`, shifted by the maximum for stability; entries outside
     `where` are left out and give 0."""
-    x = _masked(_inexact(x), where, -np.inf)
+    x = _masked(_inexact(x, ufunc=True), where, -np.inf)
     e = fnp.exp(x - _stable_max(x, axis))
     return _masked(fnp.divide(e, fnp.sum(e, axis=axis, keepdims=True)), where, 0.0)
 
@@ -165,7 +170,7 @@ def standardize(x: Any, axis: Axis = -1, mean: Any = None, variance: Any = None,
     if algorithm not in ("fast", "stable"):
         raise ArgumentError(f"standardize: algorithm must be 'fast' or 'stable', got "
                             f"{algorithm!r}")
-    x = _inexact(x)
+    x = _inexact(x, ufunc=True)
     if mean is None or variance is None:
         n = _count(x, axis, where, True)
         if mean is None:
@@ -246,7 +251,7 @@ def log_sigmoid(x: Any) -> Any:
     >>> round(float(log_sigmoid(np.float64(-800.0))), 1)
     -800.0
     """
-    return -softplus(-_inexact(x))
+    return -softplus(-_inexact(x, ufunc=True))
 
 
 def soft_sign(x: Any) -> Any:
@@ -255,7 +260,7 @@ def soft_sign(x: Any) -> Any:
     >>> soft_sign(np.array([-3.0, 1.0]))
     array([-0.75,  0.5 ])
     """
-    x = _inexact(x)
+    x = _inexact(x, ufunc=True)
     return fnp.divide(x, fnp.abs(x) + 1)
 
 
@@ -306,7 +311,7 @@ def squareplus(x: Any, b: float = 4) -> Any:
     >>> squareplus(np.array([0.0, 3.0]), b=16)
     array([2., 4.])
     """
-    x = _inexact(x)
+    x = _inexact(x, ufunc=True)
     return fnp.add(x, fnp.sqrt(x * x + b)) / 2
 
 
@@ -316,7 +321,7 @@ def mish(x: Any) -> Any:
     >>> round(float(mish(np.float64(1.0))), 6)
     0.865098
     """
-    x = _inexact(x)
+    x = _inexact(x, ufunc=True)
     return fnp.multiply(x, fnp.tanh(softplus(x)))
 
 
@@ -358,7 +363,7 @@ def log1mexp(x: Any) -> Any:
     >>> round(float(log1mexp(np.float64(1e-10))), 4)
     -23.0259
     """
-    x = _inexact(x)
+    x = _inexact(x, ufunc=True)
     small = x < math.log(2)
     return fnp.where(small, fnp.log(-fnp.expm1(-x)), fnp.log1p(-fnp.exp(-x)))
 

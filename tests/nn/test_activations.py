@@ -111,6 +111,25 @@ def test_one_hot():
             nn.one_hot(np.array([1, 0]), 2, axis=axis)
 
 
+@pytest.mark.parametrize("name", ["tanh", "softplus", "gelu", "soft_sign", "mish",
+                                  "squareplus", "log_sigmoid", "softmax", "standardize"])
+def test_integer_inputs_under_x64_take_jax_float_by_width(name):
+    # these apply a jax.numpy function to the integers first: up to 32-bit ones become
+    # float32 and 64-bit ones float64 (all were float64 under x64); elu's Python float
+    # makes any integer the default float
+    fnad.config.update("enable_x64", True)
+    try:
+        f = getattr(nn, name)
+        assert f(np.array([1, 2], np.int32)).dtype == np.float32
+        assert f(np.array([1, 2], np.int8)).dtype == np.float32
+        assert f(np.array([1, 2], np.int64)).dtype == np.float64
+        assert nn.elu(np.array([1, 2], np.int32)).dtype == np.float64
+        np.testing.assert_allclose(f(np.array([1, 2], np.int32)),
+                                   f(np.array([1.0, 2.0], np.float32)), rtol=1e-6)
+    finally:
+        fnad.config.update("enable_x64", False)
+
+
 HUGE_ACTIVATIONS = ["selu", "squareplus", "sparse_plus", "gelu", "standardize"]
 
 
