@@ -124,7 +124,9 @@ def dot_product_attention(query: Any, key: Any, value: Any, bias: Any = None, ma
     if mask is not None:
         allowed = _as_4d(mask) if allowed is None else allowed & _as_4d(mask)
     if allowed is not None:
-        logits = fnp.where(allowed, logits, np.asarray(-0.7 * np.finfo(dtype).max, dtype))
+        # JAX's masked logit, capped at float32's range also for float64
+        big = min(float(np.finfo(dtype).max), float(np.finfo(np.float32).max))
+        logits = fnp.where(allowed, logits, np.asarray(-0.7 * big, dtype))
     probs = fnp.asarray(activations.softmax(logits, axis=-1), get_aval(v).dtype)
     out = fnp.einsum("bkgts,bskh->btkgh", fnp.reshape(probs, (b, kh, g, t, s)), v)
     out = fnp.reshape(out, (b, t, n, h))

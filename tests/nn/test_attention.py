@@ -166,6 +166,19 @@ def test_dot_product_attention_transforms():
                               (q[0], k[0], v[0]), in_axes=0)
 
 
+def test_dot_product_attention_residual_of_a_masked_row_is_jaxs_float64_too():
+    # a row with no allowed key has logits -0.7 * float32's max, in float64 too (as JAX's:
+    # it was -0.7 * float64's max), so its log-normalizer residual is that plus log(S)
+    q, k, v = qkv()
+    mask = np.ones((2, 4, 4, 5), bool)
+    mask[0, :, 1] = False
+    out, lse = nn.dot_product_attention(q, k, v, mask=mask, return_residual=True)
+    expected = -0.7 * float(np.finfo(np.float32).max) + np.log(5)
+    np.testing.assert_allclose(lse[0, 1], np.full(4, expected), rtol=1e-12)
+    np.testing.assert_allclose(out[0, 1], np.broadcast_to(v[0].mean(0).repeat(2, 0), (4, 3)),
+                               rtol=1e-12)
+
+
 def test_dot_product_attention_bad_input():
     q, k, v = qkv(n=3, k=2)
     with pytest.raises(fnad.ShapeError, match="dividing N"):
