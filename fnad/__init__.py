@@ -19,6 +19,7 @@ from fnad import (
     optim,
     random,
     scipy,
+    sharding,
     tree,
     tree_util,
     typing,
@@ -92,6 +93,7 @@ from fnad.dtypes import float0
 from fnad.jit.api import disable_jit, jit
 from fnad.lax.custom import checkpoint, custom_jvp, custom_vjp, stop_gradient
 from fnad.serialization import CheckpointError, load, save
+from fnad.sharding import P, make_mesh
 from fnad.typing import Array
 
 # Errors leaving a public transform name it and the user's line, without fnad's frames.

@@ -16,7 +16,7 @@ import numpy as np
 
 from fnad import tree as tree_util
 from fnad.config import config
-from fnad.core.errors import FnadError
+from fnad.core.errors import FnadError, check_one_device
 
 
 def is_gpu_array(x: Any) -> bool:
@@ -189,6 +189,9 @@ def device_put(x: Any, device: str | None = None, *, src: Any = None, donate: bo
     >>> device_put({"w": np.ones(2, np.float32)}, "cpu")["w"]
     array([1., 1.], dtype=float32)
     """
+    if hasattr(device, "device_set"):  # a sharding (fnad.sharding): its one device
+        check_one_device("device_put", device=device)
+        device = next(iter(device.device_set))
     if device is None:
         device = default_backend()
     if device == "cpu":

@@ -16,7 +16,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from fnad import tree as tree_util
-from fnad.core.errors import ArgumentError, FnadError, ShapeError, check_unsupported
+from fnad.core.errors import (
+    ArgumentError,
+    FnadError,
+    ShapeError,
+    check_one_device,
+    check_unsupported,
+)
 from fnad.core.ir import ShapedArray, get_aval
 from fnad.core.primitive import Primitive, Zero
 from fnad.core.trace import state
@@ -370,4 +376,20 @@ def axis_index(axis_name: Any) -> Any:
     return axis_index_p.bind(axis_name=_single(axis_name, "axis_index"))
 
 
-__all__ = ["all_gather", "axis_index", "axis_size", "pmax", "pmean", "pmin", "psum"]
+def with_sharding_constraint(x: Any, shardings: Any) -> Any:
+    """`x` (a pytree), constrained to the layout `shardings` give (one sharding, or a tree
+    of them matching `x`): on fnad's one device per process, `x` itself; a layout over
+    several devices raises rather than be silently dropped.
+
+    >>> import numpy as np
+    >>> with_sharding_constraint(np.ones(2), None)
+    array([1., 1.])
+    """
+    for s in tree_util.tree_leaves(shardings):  # (a PartitionSpec names a mesh's axes)
+        if hasattr(s, "device_set"):
+            check_one_device("with_sharding_constraint", shardings=s)
+    return x
+
+
+__all__ = ["all_gather", "axis_index", "axis_size", "pmax", "pmean", "pmin", "psum",
+           "with_sharding_constraint"]
