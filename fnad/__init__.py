@@ -17,6 +17,7 @@ from fnad import (
     numpy,
     ops,
     optim,
+    profiler,
     random,
     scipy,
     sharding,
