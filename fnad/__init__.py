@@ -8,6 +8,7 @@ from fnad import (
     checkpoint_policies,
     data,
     debug,
+    dlpack,
     dtypes,
     example_libraries,
     experimental,

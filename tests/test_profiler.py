@@ -59,3 +59,4 @@ def test_start_server_warns_and_the_program_runs_on(caplog: Any) -> None:
     profiler.start_server(9999)
     profiler.stop_server()
     assert "no remote profiling server" in caplog.text
+
