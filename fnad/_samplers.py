@@ -1,16 +1,18 @@
 """The samplers of `jax.random` beyond uniform and normal draws, re-exported by
 `fnad.random`. Each is a pure function of the key: JAX's transforms of its uniforms (so
-the same key gives JAX's numbers, to XLA's rounding of log and the like), or exact quantile
-functions (gamma in log space, Poisson, binomial: JAX's rejection loops draw other numbers
-from the same distributions), so the numbers are the same eagerly, under `jit` and under
-`vmap`, and never NaN or inf for valid parameters. Continuous ones are differentiable in their parameters: through the
-transform, and for gamma, beta, Dirichlet (and chi-squared, F, t) by implicit
-reparameterization (`lax.random_loggamma`'s derivative is -(dP/da) / pdf).
+the same key gives JAX's numbers, to XLA's rounding of log and the like; the gamma family
+by JAX's rejection loop), or exact quantile functions (Poisson, binomial: JAX's rejection
+loops draw other numbers from the same distributions), so the numbers are the same eagerly,
+under `jit` and under `vmap`, and never NaN or inf for valid parameters. Continuous ones are
+differentiable in their parameters: through the transform, and for gamma, beta, Dirichlet
+(and chi-squared, F, t) by implicit reparameterization (-(dP/da) / pdf, as JAX's).
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,11 +23,14 @@ from fnad.core.dtypes import default_float, default_int
 from fnad.core.errors import ArgumentError, DTypeError, ShapeError, check_one_device
 from fnad.core.ir import get_aval
 from fnad.lax import special as _special
+from fnad.lax.custom import custom_jvp
 from fnad.random import (
     Key,
     Shape,
     _float_dtype,
+    _fma,
     _log1p,
+    _normal,
     _shape,
     _unit,
     bernoulli,
@@ -216,10 +221,85 @@ def double_sided_maxwell(key: Key, loc: Any, scale: Any, shape: int | Shape = ()
 
 # ------------------------------------------------------------------ the gamma family
 
+def _gamma_one(key: Key, alpha: Any, log_space: bool) -> Any:
+    """One Gamma(alpha) draw (or its log) as JAX makes it: Marsaglia and Tsang's squeeze and
+    rejection loop for alpha >= 1, each try splitting the key three ways (the rest, the
+    normal's key, redrawn until 1 + c x > 0, and the uniform's); alpha < 1 draws
+    Gamma(alpha + 1) times u**(1 / alpha), or in log space adds log(u) / alpha."""
+    dtype = get_aval(alpha).dtype
+    one = np.asarray(1.0, dtype)
+    boost = alpha >= one
+    shifted = fnp.where(boost, alpha, alpha + one)
+    d = shifted - np.asarray(1 / 3, dtype)
+    c = np.asarray(1 / 3, dtype) / fnp.sqrt(d)
+
+    def rejected(state: tuple[Any, ...]) -> Any:
+        _, x2, v, u = state
+        squeezed_out = u >= _fma(np.asarray(-0.0331, dtype) * x2, x2, one)
+        return fnp.logical_and(squeezed_out, fnp.log(u) >= x2 * np.asarray(0.5, dtype)
+                               + d * (one - v + fnp.log(v)))
+
+    def redraw(state: tuple[Any, ...]) -> tuple[Any, ...]:
+        rest, sub = split(state[0])
+        x = _normal(sub, (), dtype)
+        return rest, x, _fma(x, c, one)
+
+    def attempt(state: tuple[Any, ...]) -> tuple[Any, ...]:
+        rest, x_key, u_key = split(state[0], 3)
+        _, x, v = lax.while_loop(lambda s: s[2] <= 0, redraw,
+                                 (x_key, np.asarray(0.0, dtype), -one))
+        return rest, x * x, v * v * v, _unit(u_key, (), dtype, False)
+
+    key, sub = split(key)
+    _, _, v, _ = lax.while_loop(rejected, attempt, (key, np.asarray(0.0, dtype), one,
+                                                    np.asarray(2.0, dtype)))
+    u = _unit(sub, (), dtype, False)
+    if log_space:
+        log_u = _log1p(fnp.negative(u))
+        log_boost = fnp.where(fnp.logical_or(boost, log_u == 0), np.asarray(0.0, dtype),
+                              log_u * (one / alpha))
+        return fnp.log(d) + fnp.log(v) + log_boost
+    return d * v * fnp.where(boost, one, fnp.power(one - u, one / alpha))
+
+
+def _gamma_draws(key: Key, a: Any, log_space: bool) -> Any:
+    """JAX's gamma draws for each element of `a`, each from its own key of `split(key)`."""
+    shape = get_aval(a).shape
+    n = math.prod(shape)
+    draws = _gamma_batch(log_space)(split(key, n), fnp.reshape(a, (n,)))
+    return fnp.reshape(draws, shape)
+
+
+@functools.cache
+def _gamma_batch(log_space: bool) -> Callable[[Any, Any], Any]:
+    """`_gamma_one` over a batch of keys and shapes, compiled once (its loops are slow to
+    trace at every eager call)."""
+    from fnad.api import vmap  # these import fnad.random
+    from fnad.jit.api import jit
+    return jit(vmap(functools.partial(_gamma_one, log_space=log_space)))
+
+
+def _gamma_tangent(log_space: bool, primals: tuple[Any, ...], tangents: tuple[Any, ...]
+                   ) -> tuple[Any, Any]:
+    """Implicit reparameterization: d x / d a = -(dP(a, x)/da) / pdf(a, x), as JAX's (the
+    key, integer words, has no tangent)."""
+    (key, a), (_, da) = primals, tangents
+    out = _gamma_sample(key, a, log_space)
+    if not log_space:
+        return out, _special.random_gamma_grad(a, out) * da
+    x = fnp.exp(out)
+    x = fnp.where(x == 0, np.asarray(np.finfo(get_aval(x).dtype).tiny, get_aval(x).dtype), x)
+    return out, _special.random_gamma_grad(a, x) / x * da
+
+
+_gamma_sample = custom_jvp(_gamma_draws, nondiff_argnums=(2,))
+_gamma_sample.defjvp(_gamma_tangent)
+
+
 def loggamma(key: Key, a: Any, shape: int | Shape | None = None, dtype: Any = None,
              method: str = "exact", *, out_sharding: Any = None) -> Any:
-    """log of Gamma(a, 1) draws, finite even for tiny a where the draws underflow;
-    differentiable in a (implicit reparameterization).
+    """log of Gamma(a, 1) draws, JAX's (its rejection loop in log space), finite even for
+    tiny a where the draws underflow; differentiable in a (implicit reparameterization).
 
     >>> bool(np.isfinite(loggamma(key(0), 1e-3, (100,))).all())
     True
@@ -228,19 +308,22 @@ def loggamma(key: Key, a: Any, shape: int | Shape | None = None, dtype: Any = No
     _check_method("loggamma", method)
     dtype = _fdtype(dtype)
     shape, (a,) = _params("loggamma", shape, dtype, a)
-    return _special.random_loggamma(a, _open_unit(key, shape, dtype))
+    return _gamma_sample(key, a, True)
 
 
 def gamma(key: Key, a: Any, shape: int | Shape | None = None, dtype: Any = None,
           method: str = "exact", *, out_sharding: Any = None) -> Any:
-    """Gamma(a, 1) draws: the exact quantile of a uniform, with the implicit
-    reparameterization derivative d x / d a = -(dP/da) / pdf (JAX's random_gamma_grad).
+    """Gamma(a, 1) draws, JAX's (Marsaglia and Tsang's rejection loop, a key per draw),
+    with the implicit reparameterization derivative d x / d a = -(dP/da) / pdf.
 
     >>> x = gamma(key(0), 2.0, (4000,)); bool(abs(float(x.mean()) - 2) < 0.1)
     True
     """
     check_one_device("gamma", out_sharding=out_sharding)
-    return fnp.exp(loggamma(key, a, shape, dtype, method))
+    _check_method("gamma", method)
+    dtype = _fdtype(dtype)
+    shape, (a,) = _params("gamma", shape, dtype, a)
+    return _gamma_sample(key, a, False)
 
 
 def chisquare(key: Key, df: Any, shape: int | Shape | None = None, dtype: Any = None,
@@ -259,8 +342,8 @@ def f(key: Key, dfnum: Any, dfden: Any, shape: int | Shape | None = None,
     check_one_device("f", out_sharding=out_sharding)
     dtype = _fdtype(dtype)
     shape, (dfnum, dfden) = _params("f", shape, dtype, dfnum, dfden)
-    k1, k2 = split(key)
-    t1, t2 = loggamma(k1, dfnum / 2, shape, dtype), loggamma(k2, dfden / 2, shape, dtype)
+    k_den, k_num = split(key)  # JAX's order
+    t1, t2 = loggamma(k_num, dfnum / 2, shape, dtype), loggamma(k_den, dfden / 2, shape, dtype)
     return fnp.exp(t1 - t2) * (dfden / dfnum)
 
 
