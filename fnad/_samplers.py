@@ -276,7 +276,7 @@ def _gamma_batch(log_space: bool) -> Callable[[Any, Any], Any]:
     trace at every eager call)."""
     from fnad.api import vmap  # these import fnad.random
     from fnad.jit.api import jit
-    return jit(vmap(functools.partial(_gamma_one, log_space=log_space)))
+    return jit(vmap(functools.partial(_gamma_one, log_space=log_space)), backend="numpy")
 
 
 def _gamma_tangent(log_space: bool, primals: tuple[Any, ...], tangents: tuple[Any, ...]
