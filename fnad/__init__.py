@@ -13,6 +13,7 @@ from fnad import (
     example_libraries,
     experimental,
     flatten_util,
+    image,
     lax,
     nn,
     numpy,
