@@ -102,6 +102,8 @@ CALLS: dict[str, tuple[Callable[[Any, Any, Any], Any], tuple[str, int], bool]] =
     "chisquare": (lambda r, i, k: r.chisquare(k, 3.0, (4,)), ("ulp", 8), False),
     "f": (lambda r, i, k: r.f(k, 3.0, 5.0, (4,)), ("ulp", 8), False),
     "t": (lambda r, i, k: r.t(k, 4.0, (4,)), ("ulp", 8), False),
+    "poisson": (lambda r, i, k: r.poisson(k, np.array([0.0, 0.5, 7.0, 25.0, 900.0], F32)),
+                Exact, False),
     "glorot_normal": (lambda r, i, k: i.glorot_normal()(k, (3, 4)), ("ulp", 8), False),
     "he_uniform": (lambda r, i, k: i.he_uniform()(k, (3, 4)), Exact, False),
     "lecun_normal": (lambda r, i, k: i.lecun_normal()(k, (3, 4)), ("ulp", 8), False),
