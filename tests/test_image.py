@@ -3,6 +3,7 @@ brute-force NumPy evaluation of the kernel sums, derivatives, jit, vmap and erro
 
 from __future__ import annotations
 
+import doctest
 import math
 
 import numpy as np
@@ -236,3 +237,8 @@ def test_zero_sized_outputs():
     assert math.prod(image.resize(x, (3, 0), "area").shape) == 0
     assert fnp.sum(image.scale_and_translate(np.zeros((0, 3)), (2, 3), (0,), [1.0], [0.0],
                                              "linear")) == 0
+
+
+def test_docstring_examples():
+    result = doctest.testmod(image, extraglobs={"np": np})
+    assert result.attempted >= 2 and not result.failed
