@@ -22,7 +22,7 @@ import fnad.numpy as fnp
 from fnad.core.errors import ArgumentError, ArgumentTypeError, ShapeError
 from fnad.lax import Precision
 from fnad.numpy._core import normalize_axis, result_type
-from fnad.scipy._util import promote_inexact
+from fnad.scipy._util import promote_inexact, quiet_all
 
 __all__ = ["ResizeMethod", "resize", "scale_and_translate"]
 
@@ -238,3 +238,7 @@ def scale_and_translate(image: Any, shape: Sequence[int], spatial_dims: Sequence
     out = _apply(image, dims, shape, [scale[i] for i in range(k)],
                  [translation[i] for i in range(k)], method, antialias, precision)
     return out if dims else fnp.array(out)
+
+
+# NaN and inf (a zero scale, an infinite pixel) pass through the eager arithmetic silently.
+quiet_all(globals(), __all__)

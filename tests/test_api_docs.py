@@ -12,7 +12,7 @@ import pytest
 
 DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
 MODULES = ["fnad", "fnad.numpy", "fnad.lax", "fnad.nn", "fnad.nn.initializers", "fnad.optim",
-           "fnad.random", "fnad.ops", "fnad.data", "fnad.tree", "fnad.debug"]
+           "fnad.random", "fnad.ops", "fnad.data", "fnad.tree", "fnad.debug", "fnad.image"]
 SECTION = re.compile(r"^## `([\w.]+)`\s*$", re.M)
 ROW = re.compile(r"^\| `([\w.]+)` \|", re.M)
 LINK = re.compile(r"\]\(([\w.-]+\.md)(?:#[\w-]*)?\)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import doctest
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -242,3 +243,13 @@ def test_zero_sized_outputs():
 def test_docstring_examples():
     result = doctest.testmod(image, extraglobs={"np": np})
     assert result.attempted >= 2 and not result.failed
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_zero_scale_and_nonfinite_pixels_warn_nothing(method):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = image.scale_and_translate(np.ones((4, 5)), (3, 3), (0, 1), np.array([0.0, 1.0]),
+                                        np.array([0.0, 0.0]), method)
+        np.testing.assert_array_equal(out, 0)  # every sample maps off the image, as JAX's
+        assert np.isnan(image.resize(np.array([np.nan, 1.0, 2.0]), (5,), method)).all()
