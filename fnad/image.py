@@ -161,7 +161,8 @@ def _apply(image: Any, dims: Sequence[int], shape: tuple[int, ...], scales: Sequ
            translations: Sequence[Any], method: ResizeMethod, antialias: bool,
            precision: Any) -> Any:
     """Resample each dimension in `dims` of a float image with its weight matrix."""
-    real = np.finfo(image.dtype).dtype
+    # weights in at least float32 (JAX's), even for a float16 image
+    real = np.promote_types(np.finfo(image.dtype).dtype, np.float32)
     for d, s, t in zip(dims, scales, translations, strict=True):
         w = _weights(image.shape[d], shape[d], s, t, method, antialias,
                      result_type(real, s, t))

@@ -253,3 +253,11 @@ def test_zero_scale_and_nonfinite_pixels_warn_nothing(method):
                                         np.array([0.0, 0.0]), method)
         np.testing.assert_array_equal(out, 0)  # every sample maps off the image, as JAX's
         assert np.isnan(image.resize(np.array([np.nan, 1.0, 2.0]), (5,), method)).all()
+
+
+def test_float16_images_use_float32_weights():
+    """A long antialiased downsample sums many small weights: float16 ones would be off
+    by about 1% (JAX builds them in float32 too)."""
+    out = image.resize(np.ones(1000, np.float16), (7,), "lanczos3")
+    assert out.dtype == np.float16
+    np.testing.assert_array_equal(out, 1)
