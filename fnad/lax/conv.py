@@ -51,19 +51,21 @@ def _out_size(n: int, k: int, stride: int, pad: tuple[int, int], base_dil: int,
 def padtype_to_pads(in_shape: Sequence[int], window_shape: Sequence[int],
                     window_strides: Sequence[int], padding: str | Sequence[Sequence[int]]
                     ) -> Pairs:
-    """Explicit (low, high) pairs for 'SAME' (output size ceil(n / stride)), 'VALID' or
+    """Explicit (low, high) pairs for 'SAME' (output size ceil(n / stride); an odd total
+    puts the extra element at the high end, 'SAME_LOWER' at the low end), 'VALID' or
     given pairs; `window_shape` holds the dilated window sizes."""
     if isinstance(padding, str):
         mode = padding.upper()
         if mode == "VALID":
             return tuple((0, 0) for _ in in_shape)
-        if mode != "SAME":
-            raise ArgumentError(f"padding must be 'SAME', 'VALID' or (low, high) pairs, "
-                             f"got {padding!r}")
+        if mode not in ("SAME", "SAME_LOWER"):
+            raise ArgumentError(f"padding must be 'SAME', 'SAME_LOWER', 'VALID' or (low, high) "
+                                f"pairs, got {padding!r}")
         pads = []
         for n, k, s in zip(in_shape, window_shape, window_strides):
             total = max((-(-n // s) - 1) * s + k - n, 0)
-            pads.append((total // 2, total - total // 2))
+            small, large = total // 2, total - total // 2
+            pads.append((small, large) if mode == "SAME" else (large, small))
         return tuple(pads)
     pairs = tuple((int(lo), int(hi)) for lo, hi in padding)
     if len(pairs) != len(in_shape):

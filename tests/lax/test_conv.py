@@ -131,6 +131,20 @@ def test_same_padding_matches_jax_rule():
     assert lax.padtype_to_pads((5,), (4,), (1,), "VALID") == ((0, 0),)
 
 
+def test_same_lower_padding_puts_the_extra_element_low() -> None:
+    """'SAME_LOWER' (JAX's and stax's): the same total as 'SAME', the odd one at the low end;
+    a convolution with it equals one with those pairs, spelled out."""
+    assert lax.padtype_to_pads((7, 6), (3, 2), (2, 1), "SAME_LOWER") == ((1, 1), (1, 0))
+    x = np.random.default_rng(0).standard_normal((1, 1, 6, 7))
+    w = np.random.default_rng(1).standard_normal((1, 1, 2, 4))
+    np.testing.assert_allclose(lax.conv_general_dilated(x, w, (1, 1), "SAME_LOWER"),
+                               lax.conv_general_dilated(x, w, (1, 1), ((1, 0), (2, 1))))
+    pooled = lax.reduce_window(x, -np.inf, "max", (1, 1, 2, 2), (1, 1, 1, 1), "SAME_LOWER")
+    padded = np.pad(x, ((0, 0), (0, 0), (1, 0), (1, 0)), constant_values=-np.inf)
+    np.testing.assert_array_equal(pooled, np.maximum.reduce([
+        padded[..., i:i + 6, j:j + 7] for i in (0, 1) for j in (0, 1)]))
+
+
 def test_string_padding_with_lhs_dilation_raises_as_in_jax():
     """A transposed convolution's 'SAME' is ambiguous: JAX raises; fnad padded as if the
     input were not dilated."""
