@@ -261,3 +261,12 @@ def test_float16_images_use_float32_weights():
     out = image.resize(np.ones(1000, np.float16), (7,), "lanczos3")
     assert out.dtype == np.float16
     np.testing.assert_array_equal(out, 1)
+
+
+def test_vmap_over_per_image_scales_and_translations():
+    rng = np.random.default_rng(7)
+    xs, ss, ts = rng.standard_normal((4, 5, 6)), rng.uniform(0.5, 2, (4, 2)), rng.uniform(-1, 1, (4, 2))
+    f = lambda x, s, t: image.scale_and_translate(x, (7, 4), (0, 1), s, t, "cubic")  # noqa: E731
+    want = np.stack([f(*args) for args in zip(xs, ss, ts)])
+    np.testing.assert_allclose(fnad.vmap(f)(xs, ss, ts), want, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(fnad.jit(fnad.vmap(f))(xs, ss, ts), want, rtol=1e-12, atol=1e-14)
