@@ -120,3 +120,20 @@ def test_environment_variable_turns_x64_on(variable: str) -> None:
     out = subprocess.run([sys.executable, "-c", code], env={**env, variable: "1"},
                          capture_output=True, text=True, check=True).stdout.split()
     assert out == ["True", "float64", "int64"]
+
+
+def test_scipy_functions_of_integers_take_jax_float_width() -> None:
+    """fnad.scipy computes integers in float32, and 64-bit integers in float64 under x64
+    (JAX's promotion, where int64 exists only with x64)."""
+    from fnad.scipy import special, stats
+    wide, narrow = np.arange(1, 4, dtype=np.int64), np.arange(1, 4, dtype=np.int32)
+    functions = (special.logsumexp, special.gammaln, stats.norm.logpdf)
+    assert all(f(x).dtype == np.float32 for f in functions for x in (narrow, wide))
+    fnad.config.update("enable_x64", True)
+    try:
+        assert all(f(narrow).dtype == np.float32 for f in functions)
+        assert all(f(wide).dtype == np.float64 for f in functions)
+        np.testing.assert_allclose(special.logsumexp(wide), np.log(np.exp([1.0, 2, 3]).sum()),
+                                   rtol=1e-15)
+    finally:
+        fnad.config.update("enable_x64", False)

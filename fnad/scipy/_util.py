@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from fnad.core.dtypes import default_float
 from fnad.core.quiet import quiet_enter, quiet_exit
 from fnad.numpy._core import is_scalar, promote, promote_dtypes, result_type
 
@@ -18,13 +19,17 @@ def _weak(x: Any) -> bool:
 
 
 def promote_inexact(*args: Any, broadcast: bool = True) -> list[Any]:
-    """The operands as one float dtype (integers and bools become float32, as in JAX),
-    broadcast together unless `broadcast` is False. A Python float meeting integer arrays
-    is weak there too: int32 data with `loc=1.0` is float32 (JAX), not NumPy's float64."""
+    """The operands as one float dtype (integers and bools become float32, as in JAX; 64-bit
+    integers float64 under x64, where JAX has them), broadcast together unless `broadcast`
+    is False. A Python float meeting integer arrays is weak there too: int32 data with
+    `loc=1.0` is float32 (JAX), not NumPy's float64."""
     dtype = result_type(*args)
     strong = [a for a in args if not _weak(a)]
-    if dtype.kind not in "fc" or (strong and result_type(*strong).kind in "biu"):
-        dtype = np.dtype(np.complex64 if dtype.kind == "c" else np.float32)
+    integers = strong and result_type(*strong).kind in "biu"
+    if dtype.kind not in "fc" or integers:
+        wide = integers and result_type(*strong).itemsize == 8 and default_float() == np.float64
+        dtype = np.dtype(np.complex64 if dtype.kind == "c" else np.float64 if wide
+                         else np.float32)
     return (promote if broadcast else promote_dtypes)(*args, dtype=dtype)
 
 
