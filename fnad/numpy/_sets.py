@@ -361,10 +361,12 @@ def union1d(ar1: Any, ar2: Any, *, size: int | None = None, fill_value: Any = No
 
 def setdiff1d(ar1: Any, ar2: Any, assume_unique: bool = False, *, size: int | None = None,
               fill_value: Any = None) -> Any:
-    """The sorted unique values of `ar1` that are not in `ar2`."""
+    """The sorted unique values of `ar1` that are not in `ar2`. With `size`, padded with
+    `fill_value`, by default 0 (what JAX's setdiff1d pads with, though its docstring says
+    the smallest value; the other set operations pad with the smallest value)."""
     s1, _, first = _sorted_firsts(ar1, assume_unique)
     mask = logical_and(first, isin(s1, ar2, invert=True))
-    return _set_result(s1, mask, size, fill_value, "setdiff1d")
+    return _set_result(s1, mask, size, 0 if fill_value is None else fill_value, "setdiff1d")
 
 
 def setxor1d(ar1: Any, ar2: Any, assume_unique: bool = False, *, size: int | None = None,

@@ -213,11 +213,15 @@ def test_where_one_argument_is_nonzero():
 
 
 @pytest.mark.parametrize("name", ["setdiff1d", "setxor1d", "intersect1d", "union1d"])
-def test_set_operations_pad_with_their_smallest_value_under_jit(name):
+def test_set_operations_pad_as_jax_under_jit(name):
+    """With `size`, JAX pads with the result's smallest value, but setdiff1d with 0."""
     a, b = np.array([5, 1, 3, 3]), np.array([3, 7])
     exact = getattr(np, name)(a, b)
     out = fnad.jit(lambda x, y: getattr(fnp, name)(x, y, size=len(exact) + 2))(a, b)
-    np.testing.assert_array_equal(out, np.concatenate([exact, [exact.min()] * 2]))
+    pad = 0 if name == "setdiff1d" else exact.min()
+    np.testing.assert_array_equal(out, np.concatenate([exact, [pad] * 2]))
+    empty = fnp.setdiff1d(np.array([5.0, 3.0]), np.array([3.0, 5.0]), size=2)
+    assert_same(empty, np.zeros(2))
 
 
 def test_argwhere_of_a_scalar_has_no_coordinates():
