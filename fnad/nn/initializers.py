@@ -20,6 +20,7 @@ from fnad.core.errors import ArgumentError
 
 Initializer = Callable[..., Any]
 _TRUNC_STD = 0.87962566103423978  # std of a standard normal truncated to [-2, 2]
+_COMPLEX_TRUNC_STD = 0.95311164380491208  # of a unit complex normal, |z| truncated to 2
 
 
 def constant(value: Any, dtype: Any = None) -> Initializer:
@@ -111,17 +112,40 @@ def variance_scaling(scale: float, mode: str, distribution: str,
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2,
              "fan_geo_avg": math.sqrt(fan_in * fan_out)}[mode]
         var = scale / n
+        complex_ = dtype.kind == "c"
         if distribution == "truncated_normal":
+            if complex_:
+                std = math.sqrt(var) / _COMPLEX_TRUNC_STD
+                return _complex_polar(key, shape, dtype, 2.0) * np.asarray(std, dtype)
             std = math.sqrt(var) / _TRUNC_STD
             return random.truncated_normal(key, -2.0, 2.0, shape, dtype) * np.asarray(std, dtype)
         if distribution == "normal":
             return random.normal(key, shape, dtype) * np.asarray(math.sqrt(var), dtype)
         if distribution == "uniform":
+            if complex_:
+                return _complex_polar(key, shape, dtype) * np.asarray(math.sqrt(var), dtype)
             limit = math.sqrt(3 * var)
             return random.uniform(key, shape, dtype, -limit, limit)
         raise ArgumentError(f"distribution must be truncated_normal, normal or uniform, got "
                          f"{distribution!r}")
     return init
+
+
+def _complex_polar(key: Any, shape: Sequence[int], dtype: np.dtype,
+                   upper: float | None = None) -> Any:
+    """Complex draws r e^(i theta), theta uniform, as JAX's complex initializers make them:
+    with `upper`, |z| of a unit-variance complex normal truncated to `upper`
+    (r = sqrt(-log(1 - (1 - e^-upper^2) u))); without, uniform over the disk of unit
+    variance (r = sqrt(2 u))."""
+    key_r, key_theta = random.split(key)
+    real = np.dtype(dtype.char.lower())
+    u = random.uniform(key_r, shape, real).astype(dtype)
+    if upper is None:
+        r = fnp.sqrt(2 * u)
+    else:
+        r = fnp.sqrt(-fnp.log(1 - (1 - np.exp(np.asarray(-upper ** 2, dtype))) * u))
+    theta = 2 * np.pi * random.uniform(key_theta, shape, real).astype(dtype)
+    return r * fnp.exp(1j * theta)
 
 
 def _family(scale: float, mode: str, distribution: str, doc: str) -> Callable[..., Initializer]:

@@ -157,3 +157,24 @@ def test_out_sharding_argument_is_accepted(make):
     b = make()(KEY, shape, np.float32, out_sharding=("fsdp", None))
     assert a.shape == shape and a.dtype == np.float32
     np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("distribution", ["truncated_normal", "normal", "uniform"])
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_complex_variance_scaling(distribution, dtype):
+    """Complex weights as JAX draws them: E|z|^2 = scale / fan, uniform phase; the truncated
+    normal's modulus stays within 2 (unit-variance) standard deviations, the uniform one's
+    inside the disk of that variance."""
+    fan_in, scale = 64, 2.0
+    w = init.variance_scaling(scale, "fan_in", distribution)(random.key(3), (fan_in, 4000),
+                                                             dtype)
+    assert w.dtype == dtype
+    var = scale / fan_in
+    np.testing.assert_allclose(np.mean(np.abs(w) ** 2), var, rtol=0.02)
+    np.testing.assert_allclose(np.mean(w), 0, atol=0.01 * math.sqrt(var))
+    phase = np.angle(w)
+    np.testing.assert_allclose(np.mean(np.cos(phase)), 0, atol=0.01)
+    if distribution == "truncated_normal":
+        assert np.abs(w).max() <= 2 * math.sqrt(var) / 0.95311164380491208 * (1 + 1e-6)
+    if distribution == "uniform":
+        assert np.abs(w).max() <= math.sqrt(2 * var) * (1 + 1e-6)
