@@ -46,16 +46,9 @@ def _ortho_factor(n: int) -> np.ndarray:
     return f
 
 
-def _resize(name: str, x: Any, n: int | None, axis: int) -> Any:
-    """`x` zero-padded or truncated to `n` along `axis`."""
-    shape = get_aval(x).shape
-    if n is None or n == shape[axis]:
-        return x
-    n = operator.index(n)
-    if n < 1:
-        raise ShapeError(f"{name}: invalid number of points {n}{user_line()}")
-    config = [(0, n - s if a == axis else 0, 0) for a, s in enumerate(shape)]
-    return lax.pad(x, np.zeros((), get_aval(x).dtype), config)
+def _resize(x: Any, n: int | None, axis: int) -> Any:
+    """`x` zero-padded or truncated to `n` along `axis` (`fnad.numpy.fft`'s resizing)."""
+    return x if n is None else _fft._resize(x, axis, operator.index(n))
 
 
 def _real_parts(fn: Any, x: Any, *args: Any) -> Any:
@@ -110,7 +103,7 @@ def _one(name: str, x: Any, type: int, n: int | None, axis: int,  # noqa: A002
         raise ShapeError(f"{name}: needs an array of at least one dimension, got a scalar"
                          f"{user_line()}")
     axis = normalize_axis(operator.index(axis), get_aval(x).ndim)
-    x = _resize(name, x, n, axis)
+    x = _resize(x, n, axis)
     return _real_parts(_idct_real if inverse else _dct_real, x, axis, norm == "ortho")
 
 
