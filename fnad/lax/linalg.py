@@ -325,32 +325,25 @@ typedef long long i64;
    reading the destination into the cache: half the memory traffic. The same products. */
 void NAME(const T* restrict x, const T* restrict y, T* restrict out, const i64* p) {
   const i64 B = p[0], M = p[1], N = p[2];
-#ifdef VBYTES
-  const i64 W = VBYTES / (i64)sizeof(T);
-  if (p[3]) {
-    for (i64 b = 0; b < B; ++b)
-      for (i64 i = 0; i < M; ++i) {
-        const T xi = x[b * M + i];
-        const T* restrict yb = y + b * N;
-        T* restrict row = out + (b * M + i) * N;
-        i64 j = 0;
-        for (; j < N && ((uintptr_t)(row + j) % VBYTES); ++j) row[j] = xi * yb[j];
-        for (; j + W <= N; j += W) VSTREAM(row + j, xi, yb + j);
-        for (; j < N; ++j) row[j] = xi * yb[j];
-      }
-    _mm_sfence();
-    return;
-  }
-#endif
   for (i64 b = 0; b < B; ++b)
     for (i64 i = 0; i < M; ++i) {
       const T xi = x[b * M + i];
       const T* restrict yb = y + b * N;
       T* restrict row = out + (b * M + i) * N;
-      for (i64 j = 0; j < N; ++j) row[j] = xi * yb[j];
+      i64 j = 0;
+#ifdef VBYTES
+      if (p[3]) {  /* plain stores up to an aligned address, then streaming ones */
+        for (; j < N && ((uintptr_t)(row + j) % VBYTES); ++j) row[j] = xi * yb[j];
+        for (; j + VBYTES / (i64)sizeof(T) <= N; j += VBYTES / (i64)sizeof(T))
+          VSTREAM(row + j, xi, yb + j);
+      }
+#endif
+      for (; j < N; ++j) row[j] = xi * yb[j];
     }
-}
-"""
+#ifdef VBYTES
+  if (p[3]) _mm_sfence();
+#endif
+}"""
 
 
 def _dot_loops(avals: Sequence[ShapedArray], params: dict[str, Any]) -> Any:
