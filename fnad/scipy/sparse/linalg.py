@@ -174,11 +174,10 @@ def _unit(v: Any) -> tuple[Any, Any]:
     return v / fnp.where(n > 0, n, 1).astype(get_aval(v).dtype), n
 
 
-def _gmres_cycle(matvec: Any, m: Any, b: Any, x: Any, restart: int) -> Any:
+def _gmres_cycle(matvec: Any, m: Any, x: Any, r: Any, restart: int) -> Any:
     """x improved by one GMRES cycle: the Krylov basis of M A from the preconditioned
-    residual by Arnoldi (Gram-Schmidt done twice), then the least-squares correction."""
+    residual `r` by Arnoldi (Gram-Schmidt done twice), then the least-squares correction."""
     dtype = get_aval(x).dtype
-    r = m(b - matvec(x))
     q0, beta = _unit(r)
     basis = fnp.at(fnp.zeros((restart + 1, get_aval(x).shape[0]), dtype))[0].set(q0)
     hess = fnp.zeros((restart + 1, restart), dtype)
@@ -203,22 +202,25 @@ def _gmres_cycle(matvec: Any, m: Any, b: Any, x: Any, restart: int) -> Any:
 
 def _gmres_solve(matvec: Any, b: Any, x0: Any, tol: Any, atol: Any, maxiter: int,
                  precondition: Any, restart: int) -> Any:
-    """Restarted GMRES, stopping on the preconditioned residual scaled to the tolerance."""
+    """Restarted GMRES, stopping on the preconditioned residual scaled to the tolerance;
+    a cycle has at most `restart` steps, and at most the size of b."""
     m = precondition or (lambda v: v)
+    restart = max(1, min(restart, get_aval(b).shape[0]))
     b_norm = fnp.sqrt(_norm2(b))
     target = fnp.maximum(tol * b_norm, atol)
     # the tolerance moved to the preconditioned residual, as JAX and SciPy
     ptol = fnp.sqrt(_norm2(m(b))) * fnp.minimum(1.0, target / fnp.where(b_norm > 0, b_norm, 1))
 
     def keep_going(state: Any) -> Any:
-        x, k = state
-        return (fnp.sqrt(_norm2(m(b - matvec(x)))) > ptol) & (k < maxiter)
+        _, r, k = state
+        return (fnp.sqrt(_norm2(r)) > ptol) & (k < maxiter)
 
     def step(state: Any) -> Any:
-        x, k = state
-        return _gmres_cycle(matvec, m, b, x, restart), k + 1
+        x, r, k = state
+        x = _gmres_cycle(matvec, m, x, r, restart)
+        return x, m(b - matvec(x)), k + 1
 
-    return lax.while_loop(keep_going, step, (x0, 0))[0]
+    return lax.while_loop(keep_going, step, (x0, m(b - matvec(x0)), 0))[0]
 
 
 def _solve(name: str, method: Any, A: Any, b: Any, x0: Any, tol: Any, atol: Any,
@@ -259,9 +261,8 @@ def gmres(A: Any, b: Any, x0: Any = None, *, tol: float = 1e-5, atol: float = 0.
     if solve_method not in ("batched", "incremental"):
         raise ArgumentError(f"gmres: solve_method must be 'incremental' or 'batched', got "
                             f"{solve_method!r}")
-    size = _Flat(b).size
     x = _solve("gmres", _gmres_solve, A, b, x0, tol, atol, maxiter, M, symmetric=False,
-               restart=max(1, min(int(restart), size)))
+               restart=int(restart))
     failed = sum(fnp.isnan(leaf).any() for leaf in tree.tree_leaves(x))
     return x, fnp.where(failed, -1, 0)
 
