@@ -12,7 +12,10 @@ import pytest
 
 DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
 MODULES = ["fnad", "fnad.numpy", "fnad.lax", "fnad.nn", "fnad.nn.initializers", "fnad.optim",
-           "fnad.random", "fnad.ops", "fnad.data", "fnad.tree", "fnad.debug", "fnad.image"]
+           "fnad.random", "fnad.ops", "fnad.data", "fnad.tree", "fnad.debug", "fnad.image",
+           "fnad.sharding", "fnad.profiler", "fnad.dlpack", "fnad.scipy.optimize",
+           "fnad.scipy.ndimage", "fnad.scipy.fft", "fnad.scipy.interpolate", "fnad.scipy.cluster.vq",
+           "fnad.scipy.spatial.transform", "fnad.scipy.sparse.linalg"]
 SECTION = re.compile(r"^## `([\w.]+)`\s*$", re.M)
 ROW = re.compile(r"^\| `([\w.]+)` \|", re.M)
 LINK = re.compile(r"\]\(([\w.-]+\.md)(?:#[\w-]*)?\)")
