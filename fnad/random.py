@@ -39,9 +39,10 @@ def threefry2x32(key: Key, x0: Any, x1: Any) -> tuple[Any, Any]:
     >>> [hex(int(w)) for w in threefry2x32(np.zeros(2, np.uint32), np.uint32(0), np.uint32(0))]
     ['0x6b200159', '0x99ba4efe']
     """
-    k0, k1 = _key_words(key)
+    _check_key(key)
     if all(type(v) is np.ndarray or isinstance(v, np.uint32) for v in (key, x0, x1)):
         return _threefry2x32_numpy(key, x0, x1)
+    k0, k1 = _key_words(key)
     ks = (k0, k1, lax.bitwise_xor(lax.bitwise_xor(k0, k1), np.uint32(_PARITY)))
     x0, x1 = lax.add(x0, ks[0]), lax.add(x1, ks[1])
     for block in range(5):
@@ -74,7 +75,7 @@ def _threefry2x32_numpy(key: np.ndarray, x0: Any, x1: Any) -> tuple[np.ndarray, 
     return x0, x1
 
 
-def _key_words(key: Key) -> tuple[Any, Any]:
+def _check_key(key: Key) -> None:
     if type(key) in (bool, int, float):
         raise ShapeError(f"a PRNG key is a uint32 array of shape (2,), got the number "
                          f"{key!r}; make one with fnad.random.key({key!r})")
@@ -83,6 +84,9 @@ def _key_words(key: Key) -> tuple[Any, Any]:
         raise ShapeError(f"a PRNG key is a uint32 array of shape (2,), got {aval.dtype}"
                          f"{list(aval.shape)}; make one with fnad.random.key(seed) (use vmap "
                          "for a batch of keys)")
+
+
+def _key_words(key: Key) -> tuple[Any, Any]:
     words = lax.reshape(key, (2, 1))
     return (lax.reshape(lax.slice(words, (0, 0), (1, 1)), ()),
             lax.reshape(lax.slice(words, (1, 0), (2, 1)), ()))
