@@ -208,13 +208,13 @@ def bits(key: Key, shape: int | Shape = (), dtype: Any = None, *, out_sharding: 
 
 # ------------------------------------------------------------------ continuous
 
-_MANTISSA = {np.dtype(np.float16): 11, np.dtype(np.float32): 24, np.dtype(np.float64): 53}
+_FLOATS = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _float_dtype(dtype: Any) -> np.dtype:
     """`dtype` checked to be a float dtype random floats come in; None: the default float."""
     dtype = float_or_default(dtype)
-    if dtype not in _MANTISSA:
+    if dtype not in _FLOATS:
         raise DTypeError(f"random floats are float16, float32 or float64, not {dtype}")
     return dtype
 
