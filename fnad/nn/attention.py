@@ -62,10 +62,11 @@ def _check_attention_args(q: Any, k: Any, v: Any, mask: Any, q_lengths: Any,
     for name, t in (("query", q), ("value", v)):
         if canonical(get_aval(t).dtype) != kdt:
             raise ArgumentError(f"dot_product_attention: {name} dtype {get_aval(t).dtype} must "
-                             f"be the key's, {get_aval(k).dtype}; cast them to one dtype.")
-    if mask is not None and get_aval(fnp.asarray(mask)).dtype != np.bool_:
+                                f"be the key's, {get_aval(k).dtype}; cast them to one dtype.")
+    mask_dtype = None if mask is None else get_aval(fnp.asarray(mask)).dtype
+    if mask_dtype is not None and mask_dtype != np.bool_:
         raise ArgumentError(f"dot_product_attention: mask must be boolean (True: attend), got "
-                         f"{get_aval(fnp.asarray(mask)).dtype}; compare it, e.g. mask != 0.")
+                            f"{mask_dtype}; compare it, e.g. mask != 0.")
     b = get_aval(k).shape[0]
     for name, lengths in (("query_seq_lengths", q_lengths), ("key_value_seq_lengths",
                                                               kv_lengths)):
