@@ -6,7 +6,6 @@ exponential-integral families...), so each one differentiates, vectorizes and co
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
@@ -15,7 +14,7 @@ import numpy as np
 
 import fnad.numpy as fnp
 from fnad import lax
-from fnad.core.errors import ArgumentError, DTypeError, ShapeError
+from fnad.core.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
 from fnad.lax import special as _sp
@@ -340,7 +339,10 @@ def log_ndtr(x: Any, series_order: int = 3) -> Any:
     >>> round(float(log_ndtr(np.float64(-40.0))), 4)
     -804.6084
     """
-    if not 0 <= operator.index(series_order) <= 30:
+    if isinstance(series_order, bool) or not isinstance(series_order, (int, np.integer)):
+        raise ArgumentTypeError(f"log_ndtr: series_order must be an integer, got "
+                                f"{series_order!r}")
+    if not 0 <= series_order <= 30:
         raise ArgumentError(f"log_ndtr: series_order must be in [0, 30], got {series_order}")
     (x,) = promote_inexact(x)
     lower = -10.0 if get_aval(x).dtype.itemsize <= 4 else -20.0  # where Phi nears underflow

@@ -530,3 +530,12 @@ def test_lax_bessel_ie_take_python_scalars_as_jax():
         assert out.dtype == np.float32 and out.shape == ()
         np.testing.assert_allclose(out, ref(2.5), rtol=1e-6)
         assert fn(np.float64(-2.5)).dtype == np.float64
+
+
+def test_log_ndtr_series_order_errors() -> None:
+    with pytest.raises(fnad.FnadError, match="series_order must be an integer"):
+        special.log_ndtr(np.float32(-30.0), 2.5)
+    with pytest.raises(fnad.FnadError, match=r"series_order must be in \[0, 30\]"):
+        special.log_ndtr(np.float32(-30.0), 31)
+    np.testing.assert_allclose(special.log_ndtr(np.float64(-40.0), np.int64(8)),
+                               sp.log_ndtr(-40.0), rtol=1e-12)
