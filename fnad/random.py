@@ -13,7 +13,7 @@ import numpy as np
 
 import fnad.numpy as fnp
 from fnad import lax
-from fnad.core.dtypes import default_float, default_int, float_or_default
+from fnad.core.dtypes import default_float, default_int, float_or_default, x64_enabled
 from fnad.core.errors import ArgumentError, DTypeError, ShapeError, check_one_device
 from fnad.core.ir import get_aval
 
@@ -105,7 +105,7 @@ def key(seed: int | Any, *, impl: Any = None, dtype: Any = None) -> Key:
         raise DTypeError(f"key: fnad's keys are uint32 words, got dtype={dtype!r}")
     # the seed's two's-complement bits at JAX's width: 32 bits without x64 (the high
     # word is then 0), and a 64-bit seed's own width with it
-    x64 = default_int().itemsize == 8
+    x64 = x64_enabled()
     if isinstance(seed, (int, np.integer)):
         width = 64 if x64 and (type(seed) is int or seed.dtype.itemsize == 8) else 32
         seed = int(seed) % 2 ** width
