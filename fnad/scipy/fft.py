@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from fnad import lax
-from fnad.core.errors import ArgumentError, ShapeError, user_line
+from fnad.core.errors import ArgumentError, ArgumentTypeError, ShapeError, user_line
 from fnad.core.ir import get_aval
 from fnad.numpy import fft as _fft
 from fnad.numpy._core import asarray, normalize_axis
@@ -46,9 +46,17 @@ def _ortho_factor(n: int) -> np.ndarray:
     return f
 
 
+def _int(name: str, what: str, value: Any) -> int:
+    """`value` as a Python int, or an `ArgumentTypeError` naming `what`."""
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise ArgumentTypeError(f"{name}: {what} must be an integer, got {value!r}") from None
+
+
 def _resize(x: Any, n: int | None, axis: int) -> Any:
     """`x` zero-padded or truncated to `n` along `axis` (`fnad.numpy.fft`'s resizing)."""
-    return x if n is None else _fft._resize(x, axis, operator.index(n))
+    return x if n is None else _fft._resize(x, axis, n)
 
 
 def _real_parts(fn: Any, x: Any, *args: Any) -> Any:
@@ -102,8 +110,8 @@ def _one(name: str, x: Any, type: int, n: int | None, axis: int,  # noqa: A002
     if get_aval(x).ndim == 0:
         raise ShapeError(f"{name}: needs an array of at least one dimension, got a scalar"
                          f"{user_line()}")
-    axis = normalize_axis(operator.index(axis), get_aval(x).ndim)
-    x = _resize(x, n, axis)
+    axis = normalize_axis(_int(name, "axis", axis), get_aval(x).ndim)
+    x = _resize(x, None if n is None else _int(name, "n", n), axis)
     return _real_parts(_idct_real if inverse else _dct_real, x, axis, norm == "ortho")
 
 
@@ -113,7 +121,7 @@ def _many(name: str, x: Any, type: int, s: Sequence[int] | int | None,  # noqa: 
     (x,) = promote_inexact(asarray(x))
     nd = get_aval(x).ndim
     if s is not None:
-        s = [operator.index(s)] if np.ndim(s) == 0 else [operator.index(n) for n in s]
+        s = [_int(name, "s", n) for n in ([s] if np.ndim(s) == 0 else s)]
         if len(s) > nd:
             raise ShapeError(f"{name}: s must have at most x.ndim ({nd}) elements, got "
                              f"{len(s)}{user_line()}")
@@ -121,7 +129,7 @@ def _many(name: str, x: Any, type: int, s: Sequence[int] | int | None,  # noqa: 
         axes = range(nd - len(s), nd) if s is not None else range(nd)
     elif np.ndim(axes) == 0:
         axes = [axes]
-    axes = [normalize_axis(operator.index(a), nd) for a in axes]
+    axes = [normalize_axis(_int(name, "axes", a), nd) for a in axes]
     if len(set(axes)) != len(axes):
         raise ArgumentError(f"{name}: repeated axes {tuple(axes)}")
     if s is not None and len(s) != len(axes):

@@ -107,3 +107,16 @@ def test_errors() -> None:
         ff.dct(np.float32(3.0))
     with pytest.raises(fnad.FnadError):
         ff.dct(x, axis=2)
+
+
+def test_non_integer_sizes_and_axes() -> None:
+    x = np.ones((3, 4), np.float32)
+    with pytest.raises(fnad.FnadError, match="n must be an integer"):
+        ff.dct(x, n=2.5)
+    with pytest.raises(fnad.FnadError, match="axis must be an integer"):
+        ff.idct(x, axis="a")
+    with pytest.raises(fnad.FnadError, match="s must be an integer"):
+        ff.dctn(x, s=[2.0, 3])
+    with pytest.raises(fnad.FnadError, match="axes must be an integer"):
+        ff.idctn(x, axes=[0.0])
+    assert ff.dctn(x, s=np.int64(3)).shape == (3, 3)
