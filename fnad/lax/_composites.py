@@ -105,7 +105,8 @@ def dtype(x: Any, *, canonicalize: bool = False) -> np.dtype:
 def empty(shape: Any = (), dtype: Any = None, *, out_sharding: Any = None) -> Any:
     """An array of zeros (fnad never hands out uninitialized memory). `empty(dtype)`, the
     older one-argument form, gives a scalar."""
-    check_one_device("empty", out_sharding=out_sharding)
+    if out_sharding is not None:
+        check_one_device("empty", out_sharding=out_sharding)
     if dtype is None and not isinstance(shape, (int, np.integer, tuple, list)):
         shape, dtype = (), shape
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
@@ -478,7 +479,8 @@ def reduce(operands: Any, init_values: Any, computation: Callable[..., Any],  # 
     >>> reduce(np.arange(6.0).reshape(2, 3), 0.0, ew.add, (1,))
     array([ 3., 12.])
     """
-    check_one_device("reduce", out_sharding=out_sharding)
+    if out_sharding is not None:
+        check_one_device("reduce", out_sharding=out_sharding)
     flat, treedef = tree_util.tree_flatten(operands)
     inits, init_def = tree_util.tree_flatten(init_values)
     if treedef != init_def:

@@ -612,7 +612,8 @@ def conv_general_dilated(lhs: Any, rhs: Any, window_strides: Sequence[int],
     (1, 2, 4, 4)
     """
     del precision  # accepted for JAX compatibility: NumPy's BLAS has one precision
-    check_one_device("conv_general_dilated", out_sharding=out_sharding)
+    if out_sharding is not None:
+        check_one_device("conv_general_dilated", out_sharding=out_sharding)
     lhs, rhs = asarray_like(lhs, rhs)
     if preferred_element_type is not None:  # the result's dtype: compute in it
         lhs = convert_element_type(lhs, preferred_element_type)

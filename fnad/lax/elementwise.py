@@ -1001,7 +1001,8 @@ def broadcasted_iota(dtype: Any, shape: Sequence[int], dimension: int, *,
     array([[0, 1, 2],
            [0, 1, 2]], dtype=int32)
     """
-    check_one_device("broadcasted_iota", out_sharding=out_sharding)
+    if out_sharding is not None:
+        check_one_device("broadcasted_iota", out_sharding=out_sharding)
     shape = tuple(int(d) for d in shape)
     dimension = int(dimension) + (len(shape) if int(dimension) < 0 else 0)
     return iota_p.bind(dtype=np.dtype(dtype), shape=shape, dimension=dimension)

@@ -141,7 +141,8 @@ def modf(x: Any, /, out: None = None) -> tuple[Any, Any]:
     >>> modf(np.array([-2.5, 3.0]))
     (array([-0.5,  0. ]), array([-2.,  3.]))
     """
-    check_no_out("modf", out)
+    if out is not None:
+        check_no_out("modf", out)
     x = asarray(x)
     dt = ufunc_dtypes(np.modf, (x,))[1]
     x = lax.convert_element_type(x, dt)
@@ -326,7 +327,8 @@ def isrealobj(x: Any) -> bool:
 def isposinf(x: Any, /, out: None = None) -> Any:
     """Elementwise x == +inf (False for non-float dtypes; complex x is an error, as in
     NumPy and JAX: a complex infinity has no sign)."""
-    check_no_out("isposinf", out)
+    if out is not None:
+        check_no_out("isposinf", out)
     x = asarray(x)
     if get_aval(x).dtype.kind == "c":
         raise DTypeError(f"isposinf is not defined for complex input ({get_aval(x).dtype})")
@@ -336,7 +338,8 @@ def isposinf(x: Any, /, out: None = None) -> Any:
 def isneginf(x: Any, /, out: None = None) -> Any:
     """Elementwise x == -inf (False for non-float dtypes; complex x is an error, as in
     NumPy and JAX: a complex infinity has no sign)."""
-    check_no_out("isneginf", out)
+    if out is not None:
+        check_no_out("isneginf", out)
     x = asarray(x)
     if get_aval(x).dtype.kind == "c":
         raise DTypeError(f"isneginf is not defined for complex input ({get_aval(x).dtype})")

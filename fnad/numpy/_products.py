@@ -115,7 +115,8 @@ def inner(a: Any, b: Any, *, precision: Any = None,
 
 def outer(a: Any, b: Any, out: None = None) -> Any:
     """`a.ravel()[:, None] * b.ravel()[None, :]`."""
-    check_no_out("outer", out)
+    if out is not None:
+        check_no_out("outer", out)
     a, b = ravel(a), ravel(b)
     return multiply(lax.reshape(a, (_shape(a)[0], 1)), lax.reshape(b, (1, _shape(b)[0])))
 
@@ -136,7 +137,8 @@ def tensordot(a: Any, b: Any, axes: int | Sequence[Any] = 2, *, precision: Any =
               preferred_element_type: Any = None, out_sharding: Any = None) -> Any:
     """A sum product over `axes`: the last N axes of `a` with the first N of `b`, or the
     pair of axis lists given."""
-    check_one_device("tensordot", out_sharding=out_sharding)
+    if out_sharding is not None:
+        check_one_device("tensordot", out_sharding=out_sharding)
     a, b = _operands(a, b, precision=precision, preferred_element_type=preferred_element_type)
     na, nb = len(_shape(a)), len(_shape(b))
     if isinstance(axes, (int, np.integer)):
@@ -294,8 +296,10 @@ def einsum(subscripts: Any, /, *operands: Any, out: None = None, optimize: Any =
     (2, 3)
     """
     del optimize  # contraction order is always left to right
-    check_no_out("einsum", out)
-    check_one_device("einsum", out_sharding=out_sharding)
+    if out is not None:
+        check_no_out("einsum", out)
+    if out_sharding is not None:
+        check_one_device("einsum", out_sharding=out_sharding)
     if not isinstance(subscripts, str):
         subscripts, operands = _from_sublists(subscripts, *operands)
     if not operands:

@@ -64,7 +64,8 @@ def _reducer(np_fn: Callable[..., Any], lax_fn: Callable[..., Any], name: str,
     def f(a: Any, axis: Axis = None, dtype: Any = None, out: None = None,
           keepdims: bool = False, initial: Any = None, where: Any = None,
           promote_integers: bool = True) -> Any:
-        check_no_out(name, out)
+        if out is not None:
+            check_no_out(name, out)
         a = asarray(a)
         if not promote_integers and dtype is None and get_aval(a).dtype.kind in "iu":
             dtype = get_aval(a).dtype  # JAX's: integers keep their width
@@ -253,7 +254,8 @@ def std(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, ddof: in
 def _arg_reducer(lax_fn: Callable[..., Any], name: str) -> Any:
     def f(a: Any, axis: int | None = None, out: None = None, keepdims: bool | None = None
           ) -> Any:
-        check_no_out(name, out)
+        if out is not None:
+            check_no_out(name, out)
         a = asarray(a)
         shape = get_aval(a).shape
         if axis is None:
@@ -274,7 +276,8 @@ argmin = _arg_reducer(lax.argmin, "argmin")
 
 def _scan(np_fn: Callable[..., Any], lax_fn: Callable[..., Any], name: str) -> Any:
     def f(a: Any, axis: int | None = None, dtype: Any = None, out: None = None) -> Any:
-        check_no_out(name, out)
+        if out is not None:
+            check_no_out(name, out)
         a = asarray(a)
         a = lax.convert_element_type(a, _np_dtype(np_fn, a, dtype=dtype))
         if axis is None or get_aval(a).ndim == 0:  # a scalar scans as one element, as NumPy

@@ -144,7 +144,8 @@ def compress(condition: Any, a: Any, axis: int | None = None, *, size: int | Non
     array([[0, 1],
            [4, 5]])
     """
-    check_no_out("compress", out)
+    if out is not None:
+        check_no_out("compress", out)
     a = asarray(a)
     cond = asarray(condition)
     if get_aval(cond).ndim != 1:

@@ -197,7 +197,8 @@ def concat(arrays: Sequence[Any], /, *, axis: int | None = 0) -> Any:
 
 def stack(arrays: Sequence[Any], axis: int = 0, out: None = None, dtype: Any = None) -> Any:
     """The arrays (all of one shape) joined along a new axis."""
-    check_no_out("stack", out)
+    if out is not None:
+        check_no_out("stack", out)
     arrays = promote_dtypes(*arrays, dtype=dtype)
     shapes = {get_aval(a).shape for a in arrays}
     if len(shapes) > 1:
@@ -303,7 +304,8 @@ def repeat(a: Any, repeats: IntOrSeq, axis: int | None = None, *,
     an int, or one int per element. Without `total_repeat_length` the repeats are static;
     with it (JAX's) they may be traced, and the result has that length: cut short, or
     continued with the last element."""
-    check_one_device("repeat", out_sharding=out_sharding)
+    if out_sharding is not None:
+        check_one_device("repeat", out_sharding=out_sharding)
     a = asarray(a)
     if axis is None:
         a, axis = ravel(a), 0

@@ -99,7 +99,8 @@ def nanmin(a: Any, axis: Axis = None, out: None = None, keepdims: bool = False,
 
 def _nan_extremum(fn: Any, fill: float, name: str, a: Any, axis: Axis, out: None,
                   keepdims: bool, initial: Any, where_: Any) -> Any:
-    check_no_out(name, out)
+    if out is not None:
+        check_no_out(name, out)
     a = asarray(a)
     if not _is_float(a):
         return fn(a, axis, None, keepdims, initial, where_)
@@ -112,7 +113,8 @@ def _nan_extremum(fn: Any, fill: float, name: str, a: Any, axis: Axis, out: None
 def _nan_arg(fn: Any, fill: float, name: str) -> Any:
     def f(a: Any, axis: int | None = None, out: None = None, keepdims: bool | None = None
           ) -> Any:
-        check_no_out(name, out)
+        if out is not None:
+            check_no_out(name, out)
         keepdims = bool(keepdims)
         a = asarray(a)
         if not _is_float(a):
@@ -160,7 +162,8 @@ def nanvar(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, ddof:
     or about `mean` when given (shaped as with keepdims=True), divided by count - ddof
     (NaN where that is not positive)."""
     from fnad.numpy._reductions import _float_stat, _nan_stat_dtype, var
-    check_no_out("nanvar", out)
+    if out is not None:
+        check_no_out("nanvar", out)
     _nan_stat_dtype("nanvar", a, dtype)
     if get_aval(asarray(a)).dtype.kind in "iub":  # no NaNs: NumPy's nanvar is var
         return var(a, axis, dtype, None, ddof, keepdims, where=where, mean=mean)
@@ -321,8 +324,10 @@ def _order_stat(name: str, ignore_nan: bool, scale: float, doc: str) -> Any:
     def f(a: Any, q: Any, axis: Axis = None, out: None = None, overwrite_input: bool = False,
           method: str = "linear", keepdims: bool = False, *, weights: Any = None,
           interpolation: None = None, out_sharding: Any = None) -> Any:
-        check_no_out(name, out)
-        check_one_device(name, out_sharding=out_sharding)
+        if out is not None:
+            check_no_out(name, out)
+        if out_sharding is not None:
+            check_one_device(name, out_sharding=out_sharding)
         if interpolation is not None:
             raise ArgumentTypeError(f"{name}: `interpolation` was renamed `method` in NumPy 1.22")
         if scale != 1:
@@ -620,7 +625,8 @@ def bincount(x: Any, weights: Any = None, minlength: int = 0, *, length: int | N
     >>> bincount(np.array([0, 1, 1, 3]))
     array([1, 2, 0, 1])
     """
-    check_one_device("bincount", out_sharding=out_sharding)
+    if out_sharding is not None:
+        check_one_device("bincount", out_sharding=out_sharding)
     x = asarray(x)
     if get_aval(x).ndim != 1 or get_aval(x).dtype.kind not in "iub":
         raise ShapeError(f"bincount needs a 1-d array of non-negative integers, got "

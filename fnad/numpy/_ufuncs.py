@@ -235,7 +235,8 @@ def round(a: Any, decimals: int = 0, out: None = None) -> Any:  # noqa: A001
     >>> round(np.array([0.5, 1.5, 2.675]), 2)
     array([0.5 , 1.5 , 2.68])
     """
-    check_no_out("round", out)
+    if out is not None:
+        check_no_out("round", out)
     a = asarray(a)
     if not _is_float(a):
         if decimals >= 0:
