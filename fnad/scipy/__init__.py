@@ -9,6 +9,7 @@ from fnad.scipy import (
     interpolate,
     linalg,
     ndimage,
+    optimize,
     signal,
     sparse,
     spatial,
@@ -16,5 +17,5 @@ from fnad.scipy import (
     stats,
 )
 
-__all__ = ["cluster", "fft", "integrate", "interpolate", "linalg", "ndimage", "signal", "sparse",
-           "spatial", "special", "stats"]
+__all__ = ["cluster", "fft", "integrate", "interpolate", "linalg", "ndimage", "optimize", "signal",
+           "sparse", "spatial", "special", "stats"]
