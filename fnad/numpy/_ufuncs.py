@@ -108,21 +108,22 @@ def _ufunc(ufunc: np.ufunc, name: str | None = None) -> Callable[[Callable[..., 
     function takes NumPy's `dtype=` (the loop with that output dtype)."""
 
     def wrap(body: Callable[..., Any]) -> Any:
-        def call(args: tuple, dtype: Any, out: None, where: Any) -> Any:
-            if out is not None or where is not None:
-                _no_out_where(f.__name__, out, where)
-            ops, out_dtype = prepare(ufunc, *args, dtype=dtype)
-            return fresh(lax.convert_element_type(body(*ops), out_dtype), *args)
-
         # jax.numpy's names: x for one operand, x1 and x2 for two; `out` and `where` as
-        # JAX's ufuncs take them (None only)
+        # JAX's ufuncs take them (None only). The body is written in each: no extra call
+        # on the eager hot path.
         if ufunc.nin == 1:
             def f(x: Any, *, dtype: Any = None, out: None = None, where: None = None) -> Any:
-                return call((x,), dtype, out, where)
+                if out is not None or where is not None:
+                    _no_out_where(f.__name__, out, where)
+                ops, out_dtype = prepare(ufunc, x, dtype=dtype)
+                return fresh(lax.convert_element_type(body(*ops), out_dtype), x)
         else:
             def f(x1: Any, x2: Any, *, dtype: Any = None, out: None = None, where: None = None
                   ) -> Any:
-                return call((x1, x2), dtype, out, where)
+                if out is not None or where is not None:
+                    _no_out_where(f.__name__, out, where)
+                ops, out_dtype = prepare(ufunc, x1, x2, dtype=dtype)
+                return fresh(lax.convert_element_type(body(*ops), out_dtype), x1, x2)
 
         f.__name__ = f.__qualname__ = name or ufunc.__name__
         f._numpy_ufunc = ufunc  # its methods: fnad.numpy._ufunc_methods
