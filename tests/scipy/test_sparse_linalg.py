@@ -128,3 +128,8 @@ def test_errors() -> None:
             solver(a, b, x0=[np.zeros(N)])
     with pytest.raises(ValueError, match="solve_method"):
         gmres(a, b, solve_method="qr")
+    for solver in SOLVERS:
+        with pytest.raises(fnad.FnadError, match="maxiter must be an integer"):
+            solver(a, b, maxiter="many")
+    with pytest.raises(fnad.FnadError, match="restart must be an integer"):
+        gmres(a, b, restart=None)

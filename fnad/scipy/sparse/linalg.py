@@ -101,8 +101,16 @@ def _prepare(name: str, A: Any, b: Any, x0: Any, M: Any, maxiter: int | None
         start = fnp.zeros(flat.size, flat.dtype)
     matvec = flat.wrap(_operator(name, A, "A"))
     precondition = None if M is None else flat.wrap(_operator(name, M, "M"))
-    limit = 10 * flat.size if maxiter is None else int(maxiter)
+    limit = 10 * flat.size if maxiter is None else _count(name, "maxiter", maxiter)
     return flat, matvec, precondition, start, limit
+
+
+def _count(name: str, what: str, value: Any) -> int:
+    """`value` as an int (an iteration count), or an `ArgumentTypeError` naming `what`."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ArgumentTypeError(f"{name}: {what} must be an integer, got {value!r}") from None
 
 
 def _threshold(b: Any, tol: Any, atol: Any) -> Any:
@@ -262,7 +270,7 @@ def gmres(A: Any, b: Any, x0: Any = None, *, tol: float = 1e-5, atol: float = 0.
         raise ArgumentError(f"gmres: solve_method must be 'incremental' or 'batched', got "
                             f"{solve_method!r}")
     x = _solve("gmres", _gmres_solve, A, b, x0, tol, atol, maxiter, M, symmetric=False,
-               restart=int(restart))
+               restart=_count("gmres", "restart", restart))
     failed = sum(fnp.isnan(leaf).any() for leaf in tree.tree_leaves(x))
     return x, fnp.where(failed, -1, 0)
 
