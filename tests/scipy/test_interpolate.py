@@ -25,6 +25,16 @@ def _queries(rng, points, n=12):
     return np.stack([rng.uniform(p[0] - 0.5, p[-1] + 0.5, n) for p in points], axis=-1)
 
 
+def _fitted(seed, sizes, n):
+    """A random grid and values, their linear interpolator, n query points and its values
+    there."""
+    rng = np.random.default_rng(seed)
+    points, values = _grid(rng, sizes)
+    itp = RegularGridInterpolator(points, values)
+    xi = _queries(rng, points, n)
+    return points, values, itp, xi, itp(xi)
+
+
 @pytest.mark.parametrize("fill_value", [np.nan, None, 2.5])
 @pytest.mark.parametrize("method", ["linear", "nearest"])
 @pytest.mark.parametrize("sizes,trailing", [((5,), ()), ((4, 3), ()), ((4, 3), (2,)),
@@ -48,11 +58,7 @@ def test_matches_scipy(sizes, trailing, method: str, fill_value) -> None:
 
 
 def test_query_forms() -> None:
-    rng = np.random.default_rng(1)
-    points, values = _grid(rng, (4, 5))
-    itp = RegularGridInterpolator(points, values)
-    xi = _queries(rng, points, 6)
-    expected = itp(xi)
+    points, values, itp, xi, expected = _fitted(1, (4, 5), 6)
     np.testing.assert_allclose(itp((xi[:, 0], xi[:, 1])), expected)
     np.testing.assert_allclose(itp(xi.reshape(2, 3, 2)), expected.reshape(2, 3))
     # a 1-d array is a list of points; a tuple of coordinates broadcasts
@@ -115,11 +121,7 @@ def test_derivatives() -> None:
 
 
 def test_jit_and_vmap() -> None:
-    rng = np.random.default_rng(4)
-    points, values = _grid(rng, (4, 3))
-    itp = RegularGridInterpolator(points, values)
-    xi = _queries(rng, points, 8)
-    expected = itp(xi)
+    points, values, itp, xi, expected = _fitted(4, (4, 3), 8)
     np.testing.assert_allclose(fnad.jit(lambda f, x: f(x))(itp, xi), expected, rtol=1e-12)
     np.testing.assert_allclose(fnad.jit(itp)(xi), expected, rtol=1e-12)
     np.testing.assert_allclose(fnad.vmap(lambda x: itp(x[None]))(xi)[:, 0], expected,
