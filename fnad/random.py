@@ -101,7 +101,7 @@ def key(seed: int | Any, *, impl: Any = None, dtype: Any = None) -> Key:
     array([ 0, 42], dtype=uint32)
     """
     _check_impl("key", impl)
-    if dtype is not None and np.dtype(dtype) != _U32:
+    if dtype is not None and not _is_u32(dtype):
         raise DTypeError(f"key: fnad's keys are uint32 words, got dtype={dtype!r}")
     # the seed's two's-complement bits at JAX's width: 32 bits without x64 (the high
     # word is then 0), and a 64-bit seed's own width with it
@@ -119,6 +119,13 @@ def key(seed: int | Any, *, impl: Any = None, dtype: Any = None) -> Key:
     high = lax.convert_element_type(lax.shift_right_logical(seed, np.asarray(32, aval.dtype)),
                                     _U32)
     return lax.concatenate([lax.reshape(high, (1,)), low], 0)
+
+
+def _is_u32(dtype: Any) -> bool:
+    try:
+        return np.dtype(dtype) == _U32
+    except TypeError:  # not a dtype at all
+        return False
 
 
 def PRNGKey(seed: int | Any, *, impl: Any = None) -> Key:  # noqa: N802  (JAX's name)

@@ -12,6 +12,7 @@ import fnad
 import fnad.test_util
 from fnad import random
 from fnad.backends import available_backends
+from fnad.core.errors import DTypeError
 
 U32 = np.uint32
 
@@ -25,6 +26,13 @@ U32 = np.uint32
 def test_threefry_known_answers(key, counter, expected):
     out = random.threefry2x32(np.array(key, U32), U32(counter[0]), U32(counter[1]))
     assert tuple(int(w) for w in out) == expected
+
+
+def test_key_dtype_other_than_uint32_is_refused():
+    np.testing.assert_array_equal(random.key(3, dtype="u4"), [0, 3])
+    for bad in (np.float32, "not a dtype"):
+        with pytest.raises(DTypeError, match="uint32"):
+            random.key(3, dtype=bad)
 
 
 def test_key_layout():
