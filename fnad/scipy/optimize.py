@@ -10,6 +10,7 @@ function was evaluated at and decreased to, never a guess.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -67,13 +68,16 @@ def minimize(fun: Callable[..., Any], x0: Any, args: tuple = (), *, method: str,
     options = dict(options or {})
     if tol is not None:
         options.setdefault("gtol", tol)
-    f = value_and_grad(lambda x: fun(x, *args))
-    if method.lower() == "bfgs":
-        return _bfgs(f, x0, **options)
-    if method.lower() == "l-bfgs-experimental-do-not-rely-on-this":
-        return _lbfgs(f, x0, **options)
-    raise ArgumentError(f"minimize: method {method!r} not recognized; use 'BFGS' or "
-                     "'l-bfgs-experimental-do-not-rely-on-this'")
+    solver = _SOLVERS.get(method.lower() if isinstance(method, str) else None)
+    if solver is None:
+        raise ArgumentError(f"minimize: method {method!r} not recognized; use 'BFGS' or "
+                            "'l-bfgs-experimental-do-not-rely-on-this'")
+    known = list(inspect.signature(solver).parameters)[2:]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ArgumentTypeError(f"minimize: unknown options {unknown} for method {method!r}; "
+                                f"it takes {known}")
+    return solver(value_and_grad(lambda x: fun(x, *args)), x0, **options)
 
 
 # ---------------------------------------------------------------------------- line search
@@ -292,5 +296,7 @@ def _lbfgs(f: Callable[[Any], Any], x0: Any, maxiter: int | None = None, norm: A
     success = s.status == 0
     return OptimizeResults(s.x, success, s.status, s.f, s.g, None, s.nfev, s.nfev, s.k)
 
+
+_SOLVERS = {"bfgs": _bfgs, "l-bfgs-experimental-do-not-rely-on-this": _lbfgs}
 
 __all__ = ["OptimizeResults", "minimize"]

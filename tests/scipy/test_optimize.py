@@ -131,8 +131,12 @@ def test_bad_input_is_refused() -> None:
         minimize(f, np.ones((2, 2)), method="BFGS")
     with pytest.raises(DTypeError, match="real floating"):
         minimize(f, np.ones(2, np.int32), method="BFGS")
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"unknown options \['maxcor'\]"):
         minimize(f, np.ones(2), method="BFGS", options={"maxcor": 3})
+    with pytest.raises(fnad.FnadError, match="unknown options"):
+        minimize(f, np.ones(2), method="BFGS", options={"maxcor": 3})
+    with pytest.raises(fnad.FnadError, match="not recognized"):
+        minimize(f, np.ones(2), method=None)
 
 
 def test_the_docstring_example_runs() -> None:
