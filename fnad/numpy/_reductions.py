@@ -142,8 +142,9 @@ amax, amin = max, min
 def _nan_stat_dtype(name: str, a: Any, dtype: Any) -> None:
     """NumPy's rule for nanmean/nanvar/nanstd: an inexact `a` needs an inexact `dtype` (in
     an integer one the NaNs to skip are gone, and the statistic is something else)."""
-    kind = get_aval(asarray(a)).dtype.kind
-    if dtype is not None and kind in "fc" and np.dtype(dtype).kind not in "fc":
+    if dtype is None or np.dtype(dtype).kind in "fc":
+        return
+    if get_aval(asarray(a)).dtype.kind in "fc":
         raise DTypeError(f"{name}: an inexact array needs an inexact dtype, got "
                          f"{np.dtype(dtype)}{user_line()}")
 
