@@ -73,11 +73,6 @@ class _Flat:
         return lambda v: self.ravel(fn(self.unravel(v)))
 
 
-def _dot(x: Any, y: Any) -> Any:
-    """<x, y> with x conjugated."""
-    return fnp.vdot(x, y)
-
-
 def _norm2(x: Any) -> Any:
     """|x|^2, real."""
     return fnp.real(fnp.vdot(x, x))
@@ -125,7 +120,7 @@ def _cg_solve(matvec: Any, b: Any, x0: Any, tol: Any, atol: Any, maxiter: int,
     limit = _threshold(b, tol, atol)
     r = b - matvec(x0)
     z = m(r)
-    rz = fnp.real(_dot(r, z))
+    rz = fnp.real(fnp.vdot(r, z))
 
     def keep_going(state: Any) -> Any:
         _, r, _, rz, k = state
@@ -134,10 +129,10 @@ def _cg_solve(matvec: Any, b: Any, x0: Any, tol: Any, atol: Any, maxiter: int,
     def step(state: Any) -> Any:
         x, r, p, rz, k = state
         ap = matvec(p)
-        alpha = rz / fnp.real(_dot(p, ap))
+        alpha = rz / fnp.real(fnp.vdot(p, ap))
         x, r = x + alpha * p, r - alpha * ap
         z = m(r)
-        rz_next = fnp.real(_dot(r, z))
+        rz_next = fnp.real(fnp.vdot(r, z))
         return x, r, z + (rz_next / rz) * p, rz_next, k + 1
 
     return lax.while_loop(keep_going, step, (x0, r, z, rz, 0))[0]
@@ -158,16 +153,16 @@ def _bicgstab_solve(matvec: Any, b: Any, x0: Any, tol: Any, atol: Any, maxiter: 
 
     def step(state: Any) -> Any:
         x, r, rhat, rho, alpha, omega, p, v, k = state
-        rho_next = _dot(rhat, r)
+        rho_next = fnp.vdot(rhat, r)
         p = r + (rho_next / rho) * (alpha / omega) * (p - omega * v)
         phat = m(p)
         v = matvec(phat)
-        alpha = rho_next / _dot(rhat, v)
+        alpha = rho_next / fnp.vdot(rhat, v)
         s = r - alpha * v
         done = _norm2(s) < limit
         shat = m(s)
         t = matvec(shat)
-        omega = _dot(t, s) / _dot(t, t)
+        omega = fnp.vdot(t, s) / fnp.vdot(t, t)
         x = fnp.where(done, x + alpha * phat, x + alpha * phat + omega * shat)
         r = fnp.where(done, s, s - omega * t)
         broken = (rho_next == 0) | (alpha == 0) | (omega == 0)
