@@ -89,6 +89,12 @@ def _along(arr: Any, axis: int | None) -> tuple[Any, int]:
     return arr, normalize_axis(axis, get_aval(arr).ndim)
 
 
+def _positions(idx: Any, n: int) -> Any:
+    """int64 positions along an axis of length `n`: negatives from the end, then clipped
+    to [0, n], as JAX's insert and delete take them."""
+    return clip(where(lax.lt(idx, np.int64(0)), lax.add(idx, np.int64(n)), idx), 0, n)
+
+
 def _delete_traced(arr: Any, obj: Any, axis: int | None) -> Any:
     """delete of distinct traced indices: the kept positions are i + (how many deleted
     indices lie at or below it), for i below n - len(obj)."""
@@ -96,7 +102,7 @@ def _delete_traced(arr: Any, obj: Any, axis: int | None) -> Any:
     a, ax = _along(arr, axis)
     n = shape_of(a)[ax]
     idx = lax.convert_element_type(ravel(obj), np.int64)
-    idx = clip(where(lax.lt(idx, np.int64(0)), lax.add(idx, np.int64(n)), idx), 0, n)
+    idx = _positions(idx, n)
     k = shape_of(idx)[0]
     idx = lax.sub(sort(idx), lax.iota(np.int64, k))
     kept = lax.iota(np.int64, n - k)
@@ -124,7 +130,7 @@ def _insert_traced(arr: Any, obj: Any, values: Any, axis: int | None) -> Any:
                          f"{user_line()}")
     k = builtins.max(shape_of(idx)[0], shape_of(vals)[ax])
     idx = broadcast_to(idx, (k,))
-    idx = clip(where(lax.lt(idx, np.int64(0)), lax.add(idx, np.int64(n)), idx), 0, n)
+    idx = _positions(idx, n)
     at_v = at(idx)[argsort(idx, stable=True)].add(lax.iota(np.int64, k))
     kept = at(lax.full((n + k,), True, np.bool_))[at_v].set(False)
     at_a = nonzero(kept, size=n)[0]
