@@ -510,11 +510,14 @@ def truncated_normal(key: Key, lower: Any, upper: Any, shape: int | Shape | None
     x = fnp.multiply(sqrt2, _erf_inv(fnp.maximum(a, _fma(f, fnp.subtract(b, a), a))))
     sparse = fnp.less(fnp.subtract(b, a), np.asarray(2.0 ** 16 * float(np.finfo(dtype).eps),
                                                      dtype) * fnp.maximum(fnp.abs(a), fnp.abs(b)))
-    lo64, hi64 = fnp.asarray(lo, np.float64), fnp.asarray(hi, np.float64)
-    flip = fnp.greater(lo64 + hi64, 0)
-    a64, b64 = _ndtr(fnp.where(flip, -hi64, lo64)), _ndtr(fnp.where(flip, -lo64, hi64))
-    tail = ndtri(a64 + fnp.asarray(lax.max(f, np.finfo(dtype).tiny), np.float64) * (b64 - a64))
-    x = fnp.where(sparse, fnp.asarray(fnp.where(flip, -tail, tail), dtype), x)
+    if not (isinstance(sparse, (np.ndarray, np.generic)) and not sparse.any()):
+        # (eagerly, only when some bounds are that far out)
+        lo64, hi64 = fnp.asarray(lo, np.float64), fnp.asarray(hi, np.float64)
+        flip = fnp.greater(lo64 + hi64, 0)
+        a64, b64 = _ndtr(fnp.where(flip, -hi64, lo64)), _ndtr(fnp.where(flip, -lo64, hi64))
+        u64 = fnp.asarray(lax.max(f, np.finfo(dtype).tiny), np.float64)
+        tail = ndtri(a64 + u64 * (b64 - a64))
+        x = fnp.where(sparse, fnp.asarray(fnp.where(flip, -tail, tail), dtype), x)
     return fnp.clip(x, _toward(lax.stop_gradient(lo), np.inf),
                     _toward(lax.stop_gradient(hi), -np.inf))
 
