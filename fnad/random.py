@@ -609,12 +609,11 @@ def randint(key: Key, shape: int | Shape, minval: Any, maxval: Any, dtype: Any =
         raise DTypeError(f"randint makes integers, not {dtype}")
     # bounds beyond the dtype are clipped to it, a maxval above its largest value making
     # that value possible too, as in JAX
-    # 8- and 16-bit draws are made as int32 ones between bounds clipped to the dtype
     info = np.iinfo(dtype)
     top = min(int(info.max), np.iinfo(np.int64).max)
     lo = fnp.broadcast_to(fnp.clip(fnp.asarray(minval, np.int64), int(info.min), top), shape)
     hi_given = fnp.broadcast_to(fnp.asarray(maxval, np.int64), shape)
-    if dtype.itemsize < 4:
+    if dtype.itemsize < 4:  # 8- and 16-bit draws: int32 ones, bounds clipped to the dtype
         hi_given = fnp.clip(hi_given, int(info.min), top + 1)
         info, top = np.iinfo(np.int32), int(np.iinfo(np.int32).max)
     hi = fnp.clip(hi_given, int(info.min), top)
