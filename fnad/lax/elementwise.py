@@ -404,6 +404,8 @@ sinh_p = _math("sinh", np.sinh, lambda g, ans, x: mul(g, cosh(x)))
 cosh_p = _math("cosh", np.cosh, lambda g, ans, x: mul(g, sinh(x)))
 tanh_p = _math("tanh", np.tanh, lambda g, ans, x: mul(g, sub(1, square(ans))))
 asinh_p = _math("asinh", np.arcsinh, lambda g, ans, x: mul(g, rsqrt(add(square(x), 1))))
+
+
 def _acosh_jvp(g: Any, ans: Any, x: Any) -> Any:
     """g / sqrt(x^2 - 1), with x^2 - 1 as (x - 1)(x + 1) (exact near 1) and its zero at
     -1 made +0: +inf at +-1 and JAX's (real) values below -1, where acosh itself is NaN.
@@ -1044,6 +1046,7 @@ def mul(x: Any, y: Any, *, out_dtype: Any = None) -> Any:
 def nextafter(x1: Any, x2: Any) -> Any:
     """The next float after `x1` towards `x2`, elementwise (the `nextafter` primitive)."""
     return nextafter_p.bind(*asarray_like(x1, x2))
+
 
 def pow(x: Any, y: Any) -> Any:  # noqa: A001
     """Elementwise `x ** y`; an integer exponent array raises a float or complex base to

@@ -162,6 +162,8 @@ def _identity_unless_float(ufunc: np.ufunc, lax_fn: Callable[..., Any]) -> Any:
 
 negative = _lift(np.negative, lax.neg)
 positive = _ufunc(np.positive)(lambda x: x)
+
+
 def _complex_abs(x: Any) -> Any:
     """|x| of complex x as big * sqrt(1 + (small / big)**2) over the parts' magnitudes:
     no overflow of re**2, and JAX's derivative 0 at 0; inf where a part is infinite, a

@@ -94,8 +94,6 @@ def test_unary_is_numpys_at_edges(name: str, dt: np.dtype) -> None:
     check(name, x)
 
 
-
-
 BINARY = """add subtract multiply divide floor_divide remainder fmod maximum minimum fmax
 fmin arctan2 hypot copysign nextafter logaddexp logaddexp2 heaviside equal not_equal less less_equal
 greater greater_equal logical_and logical_or logical_xor bitwise_and bitwise_or bitwise_xor
