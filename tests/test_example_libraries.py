@@ -204,6 +204,10 @@ def test_infinities_give_answers_without_numpy_warnings():
             _, layer_params = init_fun(random.key(0), (-1, 4, 4, 2))
             apply_fun(layer_params, x, rng=random.key(1))
         stax.FanInSum[1]((), [x, -x])
+        # a decay past the float range: inf or 0, as JAX's, for Python and array counts
+        for count in (2000, np.int32(2000)):
+            assert np.isinf(O.exponential_decay(1.0, 1, 2.0)(count))
+            assert O.exponential_decay(1.0, 1, 0.5)(count) == 0
 
 
 def _sm3_reference(x, grads, lr, momentum):

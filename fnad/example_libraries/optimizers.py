@@ -109,9 +109,13 @@ def _schedule(formula: Callable[[Any], Any]) -> Schedule:
     is taken as the default float dtype (an integer array divided by an integer would
     otherwise be float64, and make float32 parameters float64)."""
     def schedule(i: Any) -> Any:
-        if isinstance(i, (int, float)):
-            return float(formula(np.float64(i)))
-        return formula(fnp.asarray(i, default_float()))
+        token = quiet_enter()  # a decay past the float range is 0 or inf silently, as JAX's
+        try:
+            if isinstance(i, (int, float)):
+                return float(formula(np.float64(i)))
+            return formula(fnp.asarray(i, default_float()))
+        finally:
+            quiet_exit(token)
     return schedule
 
 
