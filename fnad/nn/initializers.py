@@ -185,8 +185,9 @@ def orthogonal(scale: float = 1.0, column_axis: int = -1, dtype: Any = None
             raise ArgumentError(f"orthogonal needs at least 2 dimensions, got shape {shape}")
         cols = shape[column_axis]
         rows = math.prod(shape) // cols
-        # JAX's draws (in `dtype`); the QR in float64 is JAX's to a few ulps of `dtype`
-        a = np.asarray(random.normal(key, (max(rows, cols), min(rows, cols)), dtype), np.float64)
+        # JAX's draws (in `dtype`); the QR in double precision is JAX's to a few ulps
+        wide = np.complex128 if dtype.kind == "c" else np.float64
+        a = np.asarray(random.normal(key, (max(rows, cols), min(rows, cols)), dtype), wide)
         q, r = np.linalg.qr(a)
         q = q * np.sign(np.diag(r))
         q = q if rows >= cols else q.T

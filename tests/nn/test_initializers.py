@@ -85,6 +85,15 @@ def test_orthogonal(shape):
     np.testing.assert_allclose(gram, 4 * np.eye(small), atol=1e-12)
 
 
+def test_orthogonal_complex_is_unitary_without_warnings():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ComplexWarning from a cast to real
+        w = init.orthogonal()(KEY, (3, 4), np.complex128)
+    assert w.dtype == np.complex128 and np.abs(w.imag).max() > 0
+    np.testing.assert_allclose(w @ w.conj().T, np.eye(3), atol=1e-12)
+
+
 def test_constants_and_identity():
     np.testing.assert_array_equal(init.zeros(KEY, (2, 3)), np.zeros((2, 3), np.float32))
     np.testing.assert_array_equal(init.ones(KEY, (2,), np.float64), [1.0, 1.0])
