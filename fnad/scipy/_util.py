@@ -25,9 +25,10 @@ def promote_inexact(*args: Any, broadcast: bool = True) -> list[Any]:
     `loc=1.0` is float32 (JAX), not NumPy's float64."""
     dtype = result_type(*args)
     strong = [a for a in args if not _weak(a)]
-    integers = strong and result_type(*strong).kind in "biu"
+    strong_dtype = result_type(*strong) if strong else None
+    integers = strong_dtype is not None and strong_dtype.kind in "biu"
     if dtype.kind not in "fc" or integers:
-        wide = integers and result_type(*strong).itemsize == 8 and default_float() == np.float64
+        wide = integers and strong_dtype.itemsize == 8 and default_float() == np.float64
         dtype = np.dtype(np.complex64 if dtype.kind == "c" else np.float64 if wide
                          else np.float32)
     return (promote if broadcast else promote_dtypes)(*args, dtype=dtype)
