@@ -932,16 +932,19 @@ def dft(n: int, scale: str | None = None, *, dtype: Any = None) -> np.ndarray:
     if scale not in (None, "n", "sqrtn"):
         raise ArgumentError(f"scipy.linalg.dft: scale must be None, 'n' or 'sqrtn', got "
                          f"{scale!r}")
+    try:
+        complex_dtype = np.dtype(np.complex64 if dtype is None else dtype)
+    except TypeError:
+        complex_dtype = None
+    if complex_dtype is None or complex_dtype.kind != "c":
+        raise DTypeError(f"scipy.linalg.dft: dtype must be a complex dtype, got {dtype!r}")
     k = np.arange(n)
     m = np.exp(-2j * np.pi * np.outer(k, k) / n)
     if scale == "n":
         m = m / n
     elif scale == "sqrtn":
         m = m / np.sqrt(n)
-    dtype = np.dtype(np.complex64 if dtype is None else dtype)
-    if dtype.kind != "c":
-        raise DTypeError(f"scipy.linalg.dft: dtype must be complex, got {dtype}")
-    return m.astype(dtype)
+    return m.astype(complex_dtype)
 
 
 __all__ = ["block_diag", "cho_factor", "cho_solve", "cholesky", "circulant", "companion",

@@ -303,3 +303,12 @@ def test_sqrtm_derivatives_on_real_spectra_are_finite_and_right():
     # +i sqrt|w| on the negative real axis, whichever sign the imaginary zero has
     w = L._complex_sqrt(np.array([-4 + 0j, complex(-4, -0.0), 4 + 0j]))
     np.testing.assert_array_equal(w, [2j, 2j, 2 + 0j])
+
+
+def test_dft_dtype() -> None:
+    got = L.dft(4, dtype=np.complex128)
+    assert got.dtype == np.complex128
+    np.testing.assert_allclose(got, sl.dft(4), rtol=1e-15)
+    for bad in (np.float32, "not a dtype"):
+        with pytest.raises(fnad.FnadError, match="complex dtype"):
+            L.dft(4, dtype=bad)
