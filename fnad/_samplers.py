@@ -39,6 +39,7 @@ from fnad.random import (
     split,
     uniform,
 )
+from fnad.scipy._util import quiet_all
 from fnad.scipy.stats._kde import gaussian_kde
 from fnad.scipy.stats.multivariate_normal import _cholesky
 
@@ -611,3 +612,6 @@ __all__ = ["ball", "beta", "binomial", "cauchy", "chisquare", "dirichlet",
            "geometric", "laplace", "loggamma", "logistic", "lognormal", "maxwell",
            "multinomial", "multivariate_normal", "orthogonal", "pareto", "poisson",
            "rademacher", "rayleigh", "t", "triangular", "wald", "weibull_min"]
+
+# eager NumPy arithmetic on extreme parameters answers inf/NaN silently, as JAX's
+quiet_all(globals(), __all__)

@@ -326,3 +326,15 @@ def test_chi_square(name):
     expected = np.append(expected[keep], N - expected[keep].sum())
     result = ss.chisquare(observed, expected)
     assert result.pvalue > 1e-4, result
+
+
+def test_extreme_parameters_give_answers_without_numpy_warnings():
+    # eager draws run NumPy's arithmetic: degenerate or infinite parameters answer inf or
+    # NaN silently, as JAX's
+    with np.errstate(all="raise"):
+        random.beta(K, np.array([0.0, 1e-30, np.inf]), np.array([1.0, 1e-30, 1.0]))
+        random.geometric(K, np.array([0.0, 1.0, 0.5]))
+        random.f(K, np.array([0.0, 1.0]), np.array([1.0, 0.0]))
+        random.t(K, np.array([0.0, np.inf]))
+        random.wald(K, np.array([0.0, np.inf, 1e30]))
+        random.triangular(K, 0.0, 0.0, 0.0, (3,))
