@@ -15,7 +15,7 @@ from fnad.core.dtypes import canonical, default_dtype, default_float, float_or_d
 from fnad.core.errors import ArgumentError, check_one_device
 from fnad.core.ir import get_aval
 from fnad.core.trace import Tracer
-from fnad.device import device_put
+from fnad.device import device_put, require_gpu
 from fnad.numpy._core import asarray, broadcast_to, fresh, is_scalar, shape_of
 
 Shape = int | Sequence[int]
@@ -248,8 +248,7 @@ def from_dlpack(x: Any, /, *, device: Any = None, copy: bool | None = None) -> A
     it where the library allows unless `copy=True`: a NumPy array for host memory, a CuPy
     array for GPU memory."""
     if x.__dlpack_device__()[0] != 1:  # not kDLCPU: GPU memory stays on the GPU
-        import cupy
-        out = cupy.from_dlpack(x)
+        out = require_gpu("from_dlpack of device memory").from_dlpack(x)
         return placed(out.copy() if copy else out, device)
     return asarray(np.from_dlpack(x, copy=copy), device=device)
 
