@@ -95,6 +95,7 @@ from fnad.distributed import pmap
 from fnad.dtypes import float0
 from fnad.jit.api import disable_jit, jit
 from fnad.lax.custom import checkpoint, custom_jvp, custom_vjp, stop_gradient
+from fnad.scipy import optimize as _scipy_optimize  # noqa: F401  (fnad.scipy.optimize)
 from fnad.serialization import CheckpointError, load, save
 from fnad.sharding import P, make_mesh
 from fnad.typing import Array

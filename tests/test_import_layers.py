@@ -47,10 +47,20 @@ def imports(path: pathlib.Path) -> list[tuple[int, str]]:
         if isinstance(node, ast.Import):
             out += [(node.lineno, a.name) for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            # `from fnad import lax` imports the module fnad.lax
-            out += [(node.lineno, f"{node.module}.{a.name}" if node.module == "fnad"
-                     else node.module) for a in node.names]
+            # `from fnad import lax` (and `from fnad.scipy import optimize`) import modules
+            out += [(node.lineno, f"{node.module}.{a.name}"
+                     if _is_module(f"{node.module}.{a.name}") else node.module)
+                     for a in node.names]
     return out
+
+
+def _is_module(name: str) -> bool:
+    """Whether `name` (fnad.x.y) is a module or package of fnad's source tree."""
+    parts = name.split(".")
+    if parts[0] != "fnad":
+        return False
+    base = ROOT.joinpath(*parts[1:])
+    return base.with_suffix(".py").exists() or (base / "__init__.py").exists()
 
 
 def test_no_import_goes_upward() -> None:

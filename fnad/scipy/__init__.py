@@ -9,7 +9,6 @@ from fnad.scipy import (
     interpolate,
     linalg,
     ndimage,
-    optimize,
     signal,
     sparse,
     spatial,
@@ -17,5 +16,6 @@ from fnad.scipy import (
     stats,
 )
 
+# fnad.scipy.optimize takes gradients (a layer above): fnad's own __init__ imports it
 __all__ = ["cluster", "fft", "integrate", "interpolate", "linalg", "ndimage", "optimize", "signal",
            "sparse", "spatial", "special", "stats"]
