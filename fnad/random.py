@@ -700,4 +700,7 @@ def _take(values: Any, idx: Any, axis: int) -> Any:
 __all__ = ["bernoulli", "bits", "categorical", "choice", "clone", "fold_in", "gumbel", "key",
            "key_data", "key_impl", "ndtri", "normal", "permutation", "PRNGKey", "randint",
            "split", "threefry2x32", "truncated_normal", "uniform", "wrap_key_data"]
+# eager NumPy arithmetic on extreme bounds answers inf/NaN silently, as JAX's
+from fnad.scipy._util import quiet_all  # noqa: E402,I001
+quiet_all(globals(), __all__)
 from fnad._samplers import *; from fnad._samplers import __all__ as _more; __all__ += _more  # noqa: E402,E702,F403,I001

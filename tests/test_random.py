@@ -338,3 +338,10 @@ def test_float64_uniform_near_the_largest_floats_stays_finite_and_quiet():
         u = random.uniform(random.key(0), (1000,), np.float64, -1e300, 1e300)
     assert np.isfinite(u).all() and (u >= -1e300).all() and (u < 1e300).all()
     assert u.min() < -5e299 and u.max() > 5e299
+
+
+def test_extreme_bounds_give_answers_without_numpy_warnings():
+    # eager draws run NumPy's arithmetic: infinite or empty intervals answer silently, as JAX's
+    with np.errstate(all="raise"):
+        random.truncated_normal(random.key(0), np.array([-np.inf, 40.0, 3.0, 1.0]),
+                                np.array([np.inf, 50.0, -3.0, 1.0]))
