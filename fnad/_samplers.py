@@ -452,8 +452,11 @@ def poisson(key: Key, lam: Any, shape: int | Shape | None = None, dtype: Any = N
     dtype = _int_dtype("poisson", dtype)
     shape, (lam,) = _params("poisson", shape, np.dtype(np.float32), lam)
     knuth = fnp.logical_or(fnp.isnan(lam), lam < 10)
-    counts = fnp.where(knuth, _poisson_knuth(key, fnp.where(knuth, lam, 0.0), dtype),
-                       _poisson_rejection(key, fnp.where(knuth, 1e5, lam), dtype))
+    if isinstance(knuth, np.ndarray) and (knuth.all() or not knuth.any()):  # eager: one way
+        counts = (_poisson_knuth if knuth.all() else _poisson_rejection)(key, lam, dtype)
+    else:
+        counts = fnp.where(knuth, _poisson_knuth(key, fnp.where(knuth, lam, 0.0), dtype),
+                           _poisson_rejection(key, fnp.where(knuth, 1e5, lam), dtype))
     return fnp.where(lam == 0, fnp.zeros_like(counts), counts)
 
 

@@ -338,3 +338,9 @@ def test_extreme_parameters_give_answers_without_numpy_warnings():
         random.t(K, np.array([0.0, np.inf]))
         random.wald(K, np.array([0.0, np.inf, 1e30]))
         random.triangular(K, 0.0, 0.0, 0.0, (3,))
+
+
+def test_poisson_eager_draws_of_one_regime_are_the_traced_ones():
+    # eagerly, all-small or all-large rates run only their own loop: the same counts
+    for lam in (np.full(6, 3.0, np.float32), np.full(6, 30.0, np.float32)):
+        np.testing.assert_array_equal(random.poisson(K, lam), fnad.jit(random.poisson)(K, lam))
